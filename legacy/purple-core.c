@@ -1,0 +1,398 @@
+/* legacy/purple-core.c — libpurple initialised once, quietly, for a daemon.
+ *
+ * What keeps libpurple quiet and credentials off disk:
+ *  - prefs.xml is written before purple_core_init(), which reads it while
+ *    subsystems start (network init would otherwise start UPnP discovery),
+ *    and the same prefs are set again afterwards in case the file was bad.
+ *    Sounds need no pref: without PurpleSoundUiOps libpurple plays none.
+ *  - blist.xml: libpurple saves the buddy list only after purple_blist_load();
+ *    purplegate creates an empty list and never loads it (its store owns
+ *    contacts).
+ *  - accounts.xml would hold usernames, settings and, for accounts that
+ *    "remember" it, the password; libpurple 2.14 has no switch to stop
+ *    saving it.  purplegate forgets passwords on every added account, and
+ *    as a hard guarantee occupies "<file>.save" with a directory: libpurple
+ *    always writes that temporary file first and renames it, so each save
+ *    fails (logged at debug level) and the file never exists.
+ *  - libpurple's D-Bus server would publish its whole API, passwords
+ *    included, on the session bus; see keep_off_session_bus(). */
+#define G_LOG_DOMAIN "pg-purple-core"
+
+#include "legacy/purple-core.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <purple.h>
+#include <string.h>
+
+#include "legacy/purple-debug.h"
+#include "legacy/purple-eventloop.h"
+
+#ifndef PURPLEGATE_VERSION
+#define PURPLEGATE_VERSION "unknown"
+#endif
+
+#define UI_ID "purplegate"
+
+struct PgPurple {
+  char *user_dir;
+  GHashTable *ui_info; /* static strings, for purple_core_get_ui_info() */
+};
+
+/* libpurple keeps all of its state in process globals and cannot be
+ * initialised twice, so there is at most one PgPurple.  This pointer marks
+ * it; the core UI ops take no user data, so get_ui_info() reads it too. */
+static PgPurple *instance;
+
+typedef struct {
+  const char *path;
+  PurplePrefType type; /* PURPLE_PREF_BOOLEAN or PURPLE_PREF_STRING */
+  const char *value;   /* "0"/"1" for booleans */
+} QuietPref;
+
+static const QuietPref quiet_prefs[] = {
+  { "/purple/network/map_ports", PURPLE_PREF_BOOLEAN, "0" }, /* no UPnP, NAT-PMP */
+  { "/purple/network/auto_ip", PURPLE_PREF_BOOLEAN, "0" },   /* no public-IP lookup */
+  { "/purple/network/stun_server", PURPLE_PREF_STRING, "" },
+  { "/purple/network/turn_server", PURPLE_PREF_STRING, "" },
+  { "/purple/away/away_when_idle", PURPLE_PREF_BOOLEAN, "0" },
+  { "/purple/away/idle_reporting", PURPLE_PREF_STRING, "none" },
+  { "/purple/away/auto_reply", PURPLE_PREF_STRING, "never" },
+  { "/purple/logging/log_ims", PURPLE_PREF_BOOLEAN, "0" },
+  { "/purple/logging/log_chats", PURPLE_PREF_BOOLEAN, "0" },
+  { "/purple/logging/log_system", PURPLE_PREF_BOOLEAN, "0" },
+};
+
+/* Files that must never be written; see the comment at the top. */
+static const char *const unsaved_files[] = { "accounts.xml", "blist.xml" };
+
+G_DEFINE_QUARK (pg-purple-error-quark, pg_purple_error)
+
+static gboolean
+set_errno_error (GError **error, const char *what, const char *path, int saved_errno)
+{
+  g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_INIT, "%s %s: %s", what, path,
+               g_strerror (saved_errno));
+  return FALSE;
+}
+
+/* Removes a stale @name (libpurple would load it) and blocks its saving. */
+static gboolean
+block_saving (const char *dir, const char *name, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *guard = g_strconcat (path, ".save", NULL);
+
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    return set_errno_error (error, "cannot remove", path, errno);
+  if (g_file_test (guard, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  if (g_unlink (guard) != 0 && errno != ENOENT)
+    return set_errno_error (error, "cannot remove", guard, errno);
+  if (g_mkdir (guard, 0700) != 0)
+    return set_errno_error (error, "cannot create", guard, errno);
+  return TRUE;
+}
+
+static gboolean
+prepare_user_dir (const char *dir, GError **error)
+{
+  GStatBuf st;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    return set_errno_error (error, "cannot create", dir, errno);
+  if (g_stat (dir, &st) != 0)
+    return set_errno_error (error, "cannot stat", dir, errno);
+  if (!S_ISDIR (st.st_mode))
+    return set_errno_error (error, "not a directory:", dir, ENOTDIR);
+  if ((st.st_mode & 0077) != 0 && g_chmod (dir, 0700) != 0)
+    return set_errno_error (error, "cannot make private", dir, errno);
+  for (size_t i = 0; i < G_N_ELEMENTS (unsaved_files); i++)
+    if (!block_saving (dir, unsaved_files[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/* prefs.xml as libpurple 2.14 writes it: nested <pref name=…> elements
+ * under <pref version='1' name='/'>, leaves with type and value. */
+static char *
+quiet_prefs_to_xml (void)
+{
+  GString *xml = g_string_new ("<?xml version='1.0' encoding='UTF-8' ?>\n\n"
+                               "<pref version='1' name='/'>\n");
+  g_auto (GStrv) open = NULL; /* path components of the open elements */
+  guint depth = 0;
+
+  for (size_t i = 0; i < G_N_ELEMENTS (quiet_prefs); i++) {
+    const QuietPref *pref = &quiet_prefs[i];
+    g_auto (GStrv) parts = g_strsplit (pref->path + 1, "/", -1);
+    guint parents = g_strv_length (parts) - 1;
+    guint common = 0;
+    g_autofree char *leaf = NULL;
+
+    while (common < depth && common < parents && strcmp (open[common], parts[common]) == 0)
+      common++;
+    for (; depth > common; depth--)
+      g_string_append_printf (xml, "%*s</pref>\n", (int) depth * 2, "");
+    for (; depth < parents; depth++) {
+      g_autofree char *elem = g_markup_printf_escaped ("<pref name='%s'>", parts[depth]);
+      g_string_append_printf (xml, "%*s%s\n", (int) (depth + 1) * 2, "", elem);
+    }
+    leaf = g_markup_printf_escaped ("<pref name='%s' type='%s' value='%s'/>", parts[parents],
+                                    pref->type == PURPLE_PREF_BOOLEAN ? "bool" : "string",
+                                    pref->value);
+    g_string_append_printf (xml, "%*s%s\n", (int) (depth + 1) * 2, "", leaf);
+    g_strfreev (open);
+    open = g_steal_pointer (&parts);
+  }
+  for (; depth > 0; depth--)
+    g_string_append_printf (xml, "%*s</pref>\n", (int) depth * 2, "");
+  g_string_append (xml, "</pref>\n");
+  return g_string_free (xml, FALSE);
+}
+
+static gboolean
+write_prefs (const char *dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, "prefs.xml", NULL);
+  g_autofree char *xml = quiet_prefs_to_xml ();
+
+  if (!g_file_set_contents_full (path, xml, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
+    g_prefix_error (error, "cannot write libpurple prefs: ");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+apply_quiet_prefs (void)
+{
+  for (size_t i = 0; i < G_N_ELEMENTS (quiet_prefs); i++) {
+    const QuietPref *pref = &quiet_prefs[i];
+
+    if (pref->type == PURPLE_PREF_BOOLEAN)
+      purple_prefs_set_bool (pref->path, strcmp (pref->value, "1") == 0);
+    else
+      purple_prefs_set_string (pref->path, pref->value);
+  }
+}
+
+/* libpurple 2.14 links libdbus and, inside purple_core_init(), exports its
+ * API (PurpleAccountGetPassword among it) as im.pidgin.purple.PurpleService
+ * on the session bus if it finds one, to every process of the user.  A
+ * daemon has no business there, so the bus addresses are made unusable
+ * before init.  purplegate itself uses no D-Bus. */
+static void
+keep_off_session_bus (void)
+{
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", "disabled:", TRUE);
+  g_unsetenv ("DBUS_STARTER_ADDRESS");
+  g_unsetenv ("DBUS_STARTER_BUS_TYPE");
+}
+
+static GHashTable *
+get_ui_info (void)
+{
+  return instance != NULL ? instance->ui_info : NULL;
+}
+
+static PurpleCoreUiOps core_ops = {
+  .get_ui_info = get_ui_info,
+};
+
+/* "account-added": an account that does not remember its password is saved
+ * without it (and libpurple drops the password on disconnect; the session
+ * sets it again before each connect). */
+static void
+forget_password (PurpleAccount *account, gpointer data)
+{
+  (void) data;
+  purple_account_set_remember_password (account, FALSE);
+}
+
+PgPurple *
+pg_purple_new (const char *user_dir, GError **error)
+{
+  PgPurple *purple;
+
+  g_return_val_if_fail (user_dir != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (instance != NULL) {
+    g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_INIT,
+                 "libpurple is already initialised in this process (user directory %s)",
+                 instance->user_dir);
+    return NULL;
+  }
+  if (!prepare_user_dir (user_dir, error) || !write_prefs (user_dir, error))
+    return NULL;
+
+  purple = g_new0 (PgPurple, 1);
+  purple->user_dir = g_strdup (user_dir);
+  purple->ui_info = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_insert (purple->ui_info, "name", UI_ID);
+  g_hash_table_insert (purple->ui_info, "version", PURPLEGATE_VERSION);
+  instance = purple;
+
+  keep_off_session_bus ();
+  purple_util_set_user_dir (user_dir);
+  purple_debug_set_enabled (FALSE); /* else libpurple also prints to stdout */
+  purple_debug_set_ui_ops (pg_purple_debug_get_ui_ops ());
+  purple_eventloop_set_ui_ops (pg_purple_eventloop_get_ui_ops ());
+  purple_core_set_ui_ops (&core_ops);
+  if (!purple_core_init (UI_ID)) {
+    g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_INIT, "purple_core_init() failed");
+    instance = NULL;
+    g_hash_table_unref (purple->ui_info);
+    g_free (purple->user_dir);
+    g_free (purple);
+    return NULL;
+  }
+  purple_debug_set_unsafe (FALSE); /* PURPLE_UNSAFE_DEBUG logs passwords */
+  apply_quiet_prefs ();
+  purple_set_blist (purple_blist_new ()); /* never loaded, so never saved */
+  purple_signal_connect (purple_accounts_get_handle (), "account-added", purple,
+                         PURPLE_CALLBACK (forget_password), NULL);
+  g_info ("libpurple %s initialised in %s", purple_core_get_version (), user_dir);
+  return purple;
+}
+
+void
+pg_purple_free (PgPurple *purple)
+{
+  if (purple == NULL)
+    return;
+  g_return_if_fail (purple == instance);
+
+  purple_signals_disconnect_by_handle (purple);
+  purple_core_quit ();
+  instance = NULL;
+  g_hash_table_unref (purple->ui_info);
+  g_free (purple->user_dir);
+  g_free (purple);
+}
+
+static char *
+dup_protocol_ids (void)
+{
+  GString *ids = g_string_new (NULL);
+
+  for (GList *l = purple_plugins_get_protocols (); l != NULL; l = l->next) {
+    PurplePlugin *plugin = l->data;
+
+    if (plugin->info == NULL || plugin->info->id == NULL)
+      continue;
+    g_string_append_printf (ids, "%s%s", ids->len > 0 ? ", " : "", plugin->info->id);
+  }
+  return g_string_free (ids, FALSE);
+}
+
+gboolean
+pg_purple_check_protocol (PgPurple *purple, const char *protocol_id, GError **error)
+{
+  g_autofree char *ids = NULL;
+
+  g_return_val_if_fail (purple != NULL && protocol_id != NULL, FALSE);
+
+  if (purple_find_prpl (protocol_id) != NULL)
+    return TRUE;
+  ids = dup_protocol_ids ();
+  g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_UNKNOWN_PROTOCOL,
+               "no libpurple protocol \"%s\"; available: %s", protocol_id, ids);
+  return FALSE;
+}
+
+char *
+pg_purple_dup_protocol_name (PgPurple *purple, const char *protocol_id)
+{
+  PurplePlugin *plugin;
+
+  g_return_val_if_fail (purple != NULL && protocol_id != NULL, NULL);
+
+  plugin = purple_find_prpl (protocol_id);
+  if (plugin == NULL || plugin->info == NULL)
+    return NULL;
+  return g_strdup (plugin->info->name);
+}
+
+static gboolean
+parse_bool (const char *value)
+{
+  static const char *const words[] = { "true", "false", "1", "0", "yes", "no" };
+
+  for (size_t i = 0; i < G_N_ELEMENTS (words); i++)
+    if (g_ascii_strcasecmp (value, words[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Checks @value against @option's type.  Errors never quote the value: a
+ * setting may be a secret. */
+static gboolean
+check_option_value (PurpleAccountOption *option, const char *protocol_id, const char *value,
+                    GError **error)
+{
+  const char *key = purple_account_option_get_setting (option);
+  GString *values;
+
+  switch (purple_account_option_get_type (option)) {
+  case PURPLE_PREF_BOOLEAN:
+    if (parse_bool (value))
+      return TRUE;
+    g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
+                 "setting \"%s\" of %s must be true, false, yes, no, 1 or 0", key, protocol_id);
+    return FALSE;
+  case PURPLE_PREF_INT:
+    if (g_ascii_string_to_signed (value, 10, G_MININT, G_MAXINT, NULL, NULL))
+      return TRUE;
+    g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
+                 "setting \"%s\" of %s must be an integer", key, protocol_id);
+    return FALSE;
+  case PURPLE_PREF_STRING_LIST:
+    values = g_string_new (NULL);
+    for (GList *l = purple_account_option_get_list (option); l != NULL; l = l->next) {
+      PurpleKeyValuePair *pair = l->data;
+
+      if (g_strcmp0 (pair->value, value) == 0) {
+        g_string_free (values, TRUE);
+        return TRUE;
+      }
+      g_string_append_printf (values, "%s%s", values->len > 0 ? ", " : "",
+                              (const char *) pair->value);
+    }
+    g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
+                 "setting \"%s\" of %s must be one of: %s", key, protocol_id, values->str);
+    g_string_free (values, TRUE);
+    return FALSE;
+  default:
+    return TRUE; /* strings take anything */
+  }
+}
+
+gboolean
+pg_purple_check_setting (PgPurple *purple, const char *protocol_id, const char *key,
+                         const char *value, GError **error)
+{
+  PurplePlugin *plugin;
+  GList *options;
+  g_autoptr (GString) names = g_string_new (NULL);
+
+  g_return_val_if_fail (key != NULL && value != NULL, FALSE);
+  if (!pg_purple_check_protocol (purple, protocol_id, error))
+    return FALSE;
+
+  plugin = purple_find_prpl (protocol_id);
+  options = PURPLE_PLUGIN_PROTOCOL_INFO (plugin)->protocol_options;
+  for (GList *l = options; l != NULL; l = l->next) {
+    PurpleAccountOption *option = l->data;
+    const char *setting = purple_account_option_get_setting (option);
+
+    if (g_strcmp0 (setting, key) == 0)
+      return check_option_value (option, protocol_id, value, error);
+    g_string_append_printf (names, "%s%s", names->len > 0 ? ", " : "", setting);
+  }
+  g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
+               "%s has no setting \"%s\"; valid settings: %s", protocol_id, key,
+               names->len > 0 ? names->str : "(none)");
+  return FALSE;
+}

@@ -1,0 +1,37 @@
+/* legacy/purple-core.h — libpurple, initialised once for a daemon: own UI id,
+ * private user directory (0700) under the state directory, prefs that keep a
+ * server quiet (no UPnP/NAT-PMP, no STUN/public-IP discovery, no idle/away
+ * automation, no sounds, no accounts.xml/blist.xml with passwords), eventloop
+ * on the GLib main loop, debug output to g_log domain "pg-purple". */
+#pragma once
+#include <glib.h>
+
+#define PG_PURPLE_ERROR (pg_purple_error_quark ())
+GQuark pg_purple_error_quark (void);
+typedef enum {
+  PG_PURPLE_ERROR_INIT,             /* user directory or purple_core_init() failed */
+  PG_PURPLE_ERROR_UNKNOWN_PROTOCOL, /* no such protocol plugin */
+  PG_PURPLE_ERROR_BAD_SETTING,      /* unknown account option or wrong type */
+} PgPurpleError;
+
+typedef struct PgPurple PgPurple;
+
+/* Initialises libpurple with its user directory at @user_dir (created 0700,
+ * prefs.xml written before init). Only one PgPurple may exist per process.
+ * Caller owns it; pg_purple_free() shuts libpurple down. */
+PgPurple *pg_purple_new (const char *user_dir, GError **error);
+void pg_purple_free (PgPurple *purple);
+
+/* Checks that @protocol_id (e.g. "prpl-irc") names a loaded protocol plugin. */
+gboolean pg_purple_check_protocol (PgPurple *purple, const char *protocol_id, GError **error);
+/* The protocol's display name ("IRC"); caller owns it (g_free). */
+char *pg_purple_dup_protocol_name (PgPurple *purple, const char *protocol_id);
+/* TRUE when the protocol logs in without a password or lets it be empty
+ * (OPT_PROTO_NO_PASSWORD, OPT_PROTO_PASSWORD_OPTIONAL: IRC, for instance). */
+gboolean pg_purple_protocol_password_optional (PgPurple *purple, const char *protocol_id);
+/* Checks that @key is one of the protocol's account options and that @value
+ * parses as its type (bool, int, string, list value). The error names @key. */
+gboolean pg_purple_check_setting (PgPurple *purple, const char *protocol_id, const char *key,
+                                  const char *value, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgPurple, pg_purple_free)

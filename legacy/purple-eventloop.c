@@ -1,0 +1,123 @@
+/* legacy/purple-eventloop.c — libpurple's eventloop UI ops on the GLib main
+ * loop: timeouts map to GLib timeout sources, input watches to GIOChannel
+ * watches on the default main context. */
+#define G_LOG_DOMAIN "pg-purple-loop"
+
+#include "legacy/purple-eventloop.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+/* GLib reports HUP, ERR and NVAL whatever was asked for; they wake either
+ * kind of watch so that the protocol's read or write sees the failure. */
+#define READ_COND (G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_NVAL)
+#define WRITE_COND (G_IO_OUT | G_IO_HUP | G_IO_ERR | G_IO_NVAL)
+
+typedef struct {
+  PurpleInputFunction func;
+  gpointer data;
+  PurpleInputCondition cond; /* what libpurple asked for */
+} InputClosure;
+
+static guint
+timeout_add (guint interval, GSourceFunc function, gpointer data)
+{
+  return g_timeout_add (interval, function, data);
+}
+
+static guint
+timeout_add_seconds (guint interval, GSourceFunc function, gpointer data)
+{
+  return g_timeout_add_seconds (interval, function, data);
+}
+
+/* libpurple and its protocols sometimes remove a handle whose one-shot
+ * timeout already returned FALSE; g_source_remove() would log a critical
+ * for that, so a missing source is answered with FALSE instead. */
+static gboolean
+source_remove (guint handle)
+{
+  GSource *source = handle ? g_main_context_find_source_by_id (NULL, handle) : NULL;
+
+  if (source == NULL)
+    return FALSE;
+  g_source_destroy (source);
+  return TRUE;
+}
+
+static gboolean
+input_invoke (GIOChannel *channel, GIOCondition condition, gpointer user_data)
+{
+  InputClosure *closure = user_data;
+  int cond = 0;
+
+  if (condition & READ_COND)
+    cond |= PURPLE_INPUT_READ;
+  if (condition & WRITE_COND)
+    cond |= PURPLE_INPUT_WRITE;
+  cond &= closure->cond;
+  if (cond != 0)
+    closure->func (closure->data, g_io_channel_unix_get_fd (channel),
+                   (PurpleInputCondition) cond);
+  return G_SOURCE_CONTINUE; /* libpurple removes its watches itself */
+}
+
+static guint
+input_add (int fd, PurpleInputCondition cond, PurpleInputFunction func, gpointer user_data)
+{
+  GIOChannel *channel;
+  InputClosure *closure;
+  GIOCondition io_cond = 0;
+  int one = 1;
+  guint id;
+
+  g_return_val_if_fail (fd >= 0 && func != NULL, 0);
+
+  /* Protocols write short lines and stanzas and then wait for the answer;
+   * with Nagle's algorithm and delayed ACKs each such exchange can stall
+   * for up to 40 ms.  libpurple has no hook at connect time, so the flag
+   * is set whenever a socket gets a watch.  Pipes and Unix sockets refuse
+   * it (ENOTSOCK, EOPNOTSUPP), which is fine. */
+  (void) setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+  if (cond & PURPLE_INPUT_READ)
+    io_cond |= G_IO_IN | G_IO_HUP | G_IO_ERR;
+  if (cond & PURPLE_INPUT_WRITE)
+    io_cond |= G_IO_OUT | G_IO_HUP | G_IO_ERR;
+
+  closure = g_new0 (InputClosure, 1);
+  closure->func = func;
+  closure->data = user_data;
+  closure->cond = cond;
+
+  /* The channel does not own the fd (no close on unref); the watch holds
+   * the only reference and frees the closure when it is removed. */
+  channel = g_io_channel_unix_new (fd);
+  id = g_io_add_watch_full (channel, G_PRIORITY_DEFAULT, io_cond, input_invoke, closure, g_free);
+  g_io_channel_unref (channel);
+  return id;
+}
+
+static int
+input_get_error (int fd, int *error)
+{
+  socklen_t len = sizeof *error;
+
+  return getsockopt (fd, SOL_SOCKET, SO_ERROR, error, &len);
+}
+
+static PurpleEventLoopUiOps eventloop_ops = {
+  .timeout_add = timeout_add,
+  .timeout_remove = source_remove,
+  .input_add = input_add,
+  .input_remove = source_remove,
+  .input_get_error = input_get_error,
+  .timeout_add_seconds = timeout_add_seconds,
+};
+
+PurpleEventLoopUiOps *
+pg_purple_eventloop_get_ui_ops (void)
+{
+  return &eventloop_ops;
+}

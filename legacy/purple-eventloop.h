@@ -1,0 +1,7 @@
+/* legacy/purple-eventloop.h — libpurple's eventloop UI ops on the GLib main
+ * loop (timeouts, seconds timeouts, input watches through GIOChannel). */
+#pragma once
+#include <purple.h>
+
+/* Borrowed, static ops table for purple_eventloop_set_ui_ops(). */
+PurpleEventLoopUiOps *pg_purple_eventloop_get_ui_ops (void);

@@ -1,0 +1,214 @@
+/* registration/inband.c — XEP-0077 on the component's address.
+ *
+ * Errors carry both the RFC 6120 type and the legacy code (XEP-0077 §9) and
+ * never echo the submitted fields: they may hold a password (§3.3). */
+#define G_LOG_DOMAIN "pg-register"
+#include "build-config.h"
+
+#include "registration/inband.h"
+
+#include "registration/seal.h"
+#include "registration/subscription.h"
+#include "transport/forms.h"
+#include "transport/i18n.h"
+
+#include <string.h>
+
+typedef struct {
+  char *username;
+  char *password; /* NULL: none given */
+} Credentials;
+
+static void
+credentials_clear (Credentials *credentials)
+{
+  g_clear_pointer (&credentials->username, g_free);
+  g_clear_pointer (&credentials->password, pg_seal_free_secret);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Credentials, credentials_clear)
+
+static void
+reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondition condition,
+             PgErrorType type, const char *text)
+{
+  pg_router_reply_error (transport->router, request->stanza, condition, type, text);
+}
+
+static gboolean
+domain_allowed (PgTransport *transport, const PgRouteRequest *request)
+{
+  if (pg_config_domain_allowed (transport->config, pg_jid_get_domain (request->from)))
+    return TRUE;
+  g_message ("registration refused for %s: domain not in [registration] allowed_domains",
+             request->from_bare);
+  reply_error (transport, request, PG_ERR_NOT_ALLOWED, PG_ERR_TYPE_DEFAULT,
+               _("Users of your server may not register with this gateway."));
+  return FALSE;
+}
+
+static PgRouteResult
+on_get (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  if (!domain_allowed (transport, request))
+    return PG_HANDLED;
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, request->from_bare, &error);
+  if (error != NULL)
+    {
+      g_warning ("cannot read the registration of %s: %s", request->from_bare, error->message);
+      reply_error (transport, request, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT, NULL);
+      return PG_HANDLED;
+    }
+
+  gboolean password_required =
+    !pg_purple_protocol_password_optional (transport->purple, transport->config->protocol);
+  g_autofree char *instructions = g_strdup_printf (
+    _("Enter your %s username and password. They are checked with a real login and stored "
+      "encrypted on this gateway."),
+    transport->legacy_name);
+
+  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
+  xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_REGISTER);
+  pg_stanza_add_text_child (query, "instructions", NULL, instructions);
+  if (user != NULL)
+    pg_stanza_add_child (query, "registered", NULL);
+  pg_stanza_add_text_child (query, "username", NULL, user != NULL ? user->username : NULL);
+  /* Never disclosed, even to its owner (GW-07). */
+  pg_stanza_add_child (query, "password", NULL);
+
+  g_autofree char *title = g_strdup_printf (_("Registration with the %s gateway"), transport->legacy_name);
+  xmlNode *form = pg_form_add (query, "form", title, instructions, PG_NS_REGISTER);
+  pg_form_add_field (form, "username", "text-single", _("Username"), TRUE,
+                     user != NULL ? user->username : NULL);
+  pg_form_add_field (form, "password", "text-private", _("Password"), password_required && user == NULL,
+                     NULL);
+  pg_transport_send (transport, reply);
+  return PG_HANDLED;
+}
+
+static void
+unregister (PgTransport *transport, const PgRouteRequest *request)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean existed = FALSE;
+  if (!pg_store_delete_user (transport->store, request->from_bare, &existed, &error))
+    {
+      g_warning ("cannot delete the registration of %s: %s", request->from_bare, error->message);
+      reply_error (transport, request, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT, NULL);
+      return;
+    }
+  if (!existed)
+    {
+      reply_error (transport, request, PG_ERR_REGISTRATION_REQUIRED, PG_ERR_TYPE_DEFAULT, NULL);
+      return;
+    }
+  g_message ("unregistered %s", request->from_bare);
+  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
+  pg_transport_send (transport, reply);
+  pg_subscription_cancel (transport, request->from_bare);
+}
+
+/* Reads username and password from the x:data form when there is one
+ * (XEP-0077 §6: the form wins), else from the legacy fields. Returns FALSE
+ * after replying with the error. */
+static gboolean
+read_credentials (PgTransport *transport, const PgRouteRequest *request, Credentials *out)
+{
+  xmlNode *x = pg_stanza_find_child (request->payload, "x", PG_NS_DATA);
+  if (x != NULL)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PgForm) form = pg_form_parse (x, PG_NS_REGISTER, &error);
+      if (form == NULL || strcmp (pg_form_get_type (form), "submit") != 0)
+        {
+          reply_error (transport, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT,
+                       error != NULL ? error->message : "a registration form must be of type 'submit'");
+          return FALSE;
+        }
+      out->username = g_strdup (pg_form_get_value (form, "username"));
+      out->password = g_strdup (pg_form_get_value (form, "password"));
+      return TRUE;
+    }
+  out->username = pg_stanza_dup_child_text (request->payload, "username", PG_NS_REGISTER);
+  out->password = pg_stanza_dup_child_text (request->payload, "password", PG_NS_REGISTER);
+  return TRUE;
+}
+
+static PgRouteResult
+on_set (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  if (!domain_allowed (transport, request))
+    return PG_HANDLED;
+
+  if (pg_stanza_find_child (request->payload, "remove", PG_NS_REGISTER) != NULL)
+    {
+      if (pg_stanza_count_elements (request->payload) != 1)
+        reply_error (transport, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT,
+                     "<remove/> must be the only element of the query");
+      else
+        unregister (transport, request);
+      return PG_HANDLED;
+    }
+
+  g_auto (Credentials) credentials = {0};
+  if (!read_credentials (transport, request, &credentials))
+    return PG_HANDLED;
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgStoreUser) existing = pg_store_get_user (transport->store, request->from_bare, &error);
+  if (error != NULL)
+    {
+      g_warning ("cannot read the registration of %s: %s", request->from_bare, error->message);
+      reply_error (transport, request, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT, NULL);
+      return PG_HANDLED;
+    }
+
+  if (credentials.username != NULL)
+    g_strstrip (credentials.username);
+  if (credentials.username == NULL || *credentials.username == '\0')
+    {
+      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, _("A username is required."));
+      return PG_HANDLED;
+    }
+  if (credentials.password != NULL && *credentials.password == '\0')
+    g_clear_pointer (&credentials.password, pg_seal_free_secret);
+  /* An edit without a password keeps the stored one (XEP-0077 §3.3). */
+  if (credentials.password == NULL && existing == NULL &&
+      !pg_purple_protocol_password_optional (transport->purple, transport->config->protocol))
+    {
+      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, _("A password is required."));
+      return PG_HANDLED;
+    }
+
+  if (!pg_store_put_user (transport->store, request->from_bare, credentials.username,
+                          credentials.password, &error))
+    {
+      g_warning ("cannot store the registration of %s: %s", request->from_bare, error->message);
+      reply_error (transport, request, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT,
+                   _("The registration could not be stored. Please try again later."));
+      return PG_HANDLED;
+    }
+  g_message ("%s %s", existing != NULL ? "updated the registration of" : "registered", request->from_bare);
+
+  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
+  pg_transport_send (transport, reply);
+  pg_subscription_request (transport, request->from_bare);
+  return PG_HANDLED;
+}
+
+static const PgRoute routes[] = {
+  {PG_KIND_IQ, "get", PG_NS_REGISTER, "query", PG_TARGET_DOMAIN, on_get},
+  {PG_KIND_IQ, "set", PG_NS_REGISTER, "query", PG_TARGET_DOMAIN, on_set},
+};
+
+static const char *const features[] = {PG_NS_REGISTER, NULL};
+
+void
+pg_inband_register (PgTransport *transport)
+{
+  pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), transport);
+  pg_router_add_features (transport->router, features);
+}

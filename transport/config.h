@@ -1,0 +1,61 @@
+/* transport/config.h — the INI configuration file (GKeyFile), exactly as
+ * DESIGN.md specifies it. Unknown groups and keys are errors; every error
+ * message names the file, the group and the key. */
+#pragma once
+#include <glib.h>
+
+#define PG_CONFIG_ERROR (pg_config_error_quark ())
+GQuark pg_config_error_quark (void);
+typedef enum {
+  PG_CONFIG_ERROR_READ,        /* file missing, unreadable or not INI */
+  PG_CONFIG_ERROR_UNKNOWN_KEY, /* group or key not in the contract */
+  PG_CONFIG_ERROR_MISSING,     /* a required key is absent or empty */
+  PG_CONFIG_ERROR_BAD_VALUE,   /* wrong type or out of range */
+} PgConfigError;
+
+typedef enum {
+  PG_LOG_ERROR,
+  PG_LOG_WARNING,
+  PG_LOG_INFO,
+  PG_LOG_DEBUG,
+} PgLogLevel;
+
+typedef struct {
+  char *path;
+
+  char *component_jid; /* prepared domain */
+  char *host;
+  guint16 port;
+  char *secret;
+
+  char *protocol;
+  char *legacy_name;
+  char *username_suffix; /* "" when absent */
+  /* [legacy-settings], in file order: keys and values as written. Checked
+   * against the protocol's option list by legacy/, not here. */
+  GStrv legacy_setting_keys;
+  GStrv legacy_setting_values;
+
+  char *database_path;
+  char *key_file;
+
+  GStrv admin_jids;      /* prepared bare JIDs; empty when none */
+  GStrv allowed_domains; /* prepared domains; empty = every domain */
+  guint verify_timeout_s;
+
+  gsize max_stanza_bytes;
+  PgLogLevel log_level;
+} PgConfig;
+
+/* Reads and validates @path. Caller owns the result (pg_config_free). */
+PgConfig *pg_config_load (const char *path, GError **error);
+void pg_config_free (PgConfig *config);
+
+/* Parses "error", "warning", "info", "debug". */
+gboolean pg_config_parse_log_level (const char *text, PgLogLevel *level);
+/* TRUE when @bare_jid's domain may register ([registration] allowed_domains). */
+gboolean pg_config_domain_allowed (const PgConfig *config, const char *domain);
+/* TRUE when @bare_jid (prepared) is one of [admin] jids. */
+gboolean pg_config_is_admin (const PgConfig *config, const char *bare_jid);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgConfig, pg_config_free)

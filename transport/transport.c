@@ -1,0 +1,191 @@
+/* transport/transport.c — wiring: config → store, libpurple, router, stream. */
+#define G_LOG_DOMAIN "pg-transport"
+#include "build-config.h"
+
+#include "transport/transport.h"
+
+#include "registration/inband.h"
+#include "registration/subscription.h"
+#include "transport/disco.h"
+#include "transport/gateway.h"
+#include "transport/ping.h"
+#include "transport/version.h"
+
+#include <glib-unix.h>
+
+char *
+pg_transport_dup_purple_dir (const PgConfig *config)
+{
+  g_autofree char *absolute = g_canonicalize_filename (config->database_path, NULL);
+  g_autofree char *parent = g_path_get_dirname (absolute);
+  return g_build_filename (parent, "purple", NULL);
+}
+
+void
+pg_transport_send (PgTransport *transport, const xmlNode *stanza)
+{
+  pg_stream_send (transport->stream, stanza);
+}
+
+void
+pg_transport_send_presence (PgTransport *transport, const char *to, const char *type)
+{
+  g_autoptr (PgStanza) presence =
+    pg_stanza_new ("presence", transport->config->component_jid, to, type, NULL);
+  pg_transport_send (transport, presence);
+}
+
+static void
+send_from_router (const xmlNode *stanza, gpointer data)
+{
+  pg_transport_send (data, stanza);
+}
+
+/* ---- stream events ---- */
+
+static void
+on_ready (gpointer data)
+{
+  PgTransport *transport = data;
+  pg_ping_link_up (transport);
+}
+
+static void
+on_stanza (xmlNode *stanza, gpointer data)
+{
+  PgTransport *transport = data;
+  g_autoptr (PgStanza) owned = stanza;
+  pg_router_dispatch (transport->router, owned);
+}
+
+static void
+on_stanza_too_big (const xmlNode *skeleton, gsize bytes, gpointer data)
+{
+  PgTransport *transport = data;
+  g_message ("skipped a <%s/> of %" G_GSIZE_FORMAT " bytes from %s: over [limits] max_stanza_bytes = %" G_GSIZE_FORMAT,
+             (const char *) skeleton->name, bytes, pg_stanza_get_attr (skeleton, "from"),
+             transport->config->max_stanza_bytes);
+  const char *type = pg_stanza_get_attr (skeleton, "type");
+  if (g_strcmp0 (type, "error") == 0 || g_strcmp0 (type, "result") == 0 ||
+      pg_stanza_get_attr (skeleton, "from") == NULL)
+    return;
+  /* XEP-0205 §4.5: the stanza error form, without the original payload. */
+  g_autoptr (PgStanza) reply =
+    pg_stanza_error_reply (skeleton, PG_ERR_POLICY_VIOLATION, PG_ERR_TYPE_MODIFY, "stanza too big");
+  pg_stanza_add_child (pg_stanza_get_error (reply), "stanza-too-big", PG_NS_XMPP_ERRORS);
+  pg_transport_send (transport, reply);
+}
+
+static void
+on_down (const char *reason, gpointer data)
+{
+  PgTransport *transport = data;
+  pg_ping_link_down (transport);
+}
+
+static const PgStreamCallbacks stream_callbacks = {
+  .ready = on_ready,
+  .stanza = on_stanza,
+  .stanza_too_big = on_stanza_too_big,
+  .down = on_down,
+};
+
+/* ---- life cycle ---- */
+
+static gboolean
+check_legacy (PgTransport *transport, GError **error)
+{
+  PgConfig *config = transport->config;
+  if (!pg_purple_check_protocol (transport->purple, config->protocol, error))
+    {
+      g_prefix_error (error, "%s: [legacy] protocol: ", config->path);
+      return FALSE;
+    }
+  for (guint i = 0; config->legacy_setting_keys[i] != NULL; i++)
+    if (!pg_purple_check_setting (transport->purple, config->protocol, config->legacy_setting_keys[i],
+                                  config->legacy_setting_values[i], error))
+      {
+        g_prefix_error (error, "%s: [legacy-settings] %s: ", config->path, config->legacy_setting_keys[i]);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+PgTransport *
+pg_transport_new (PgConfig *config, GError **error)
+{
+  g_autoptr (PgTransport) transport = g_new0 (PgTransport, 1);
+  transport->config = config;
+  transport->started_at = g_get_monotonic_time ();
+
+  g_autofree char *purple_dir = pg_transport_dup_purple_dir (config);
+  transport->purple = pg_purple_new (purple_dir, error);
+  if (transport->purple == NULL || !check_legacy (transport, error))
+    return NULL;
+  transport->legacy_name = config->legacy_name != NULL
+                             ? g_strdup (config->legacy_name)
+                             : pg_purple_dup_protocol_name (transport->purple, config->protocol);
+
+  transport->store = pg_store_open (config->database_path, config->key_file, error);
+  if (transport->store == NULL)
+    return NULL;
+
+  transport->router = pg_router_new (config->component_jid, send_from_router, transport);
+  transport->stream = pg_stream_new (config->host, config->port, config->component_jid, config->secret,
+                                     config->max_stanza_bytes, &stream_callbacks, transport);
+  pg_disco_register (transport);
+  pg_ping_register (transport);
+  pg_version_register (transport);
+  pg_gateway_register (transport);
+  pg_inband_register (transport);
+  pg_subscription_register (transport);
+  pg_disco_register_fallback (transport);
+  return g_steal_pointer (&transport);
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  PgTransport *transport = data;
+  g_message ("stopping on signal");
+  g_main_loop_quit (transport->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+pg_transport_run (PgTransport *transport)
+{
+  transport->loop = g_main_loop_new (NULL, FALSE);
+  guint sigint = g_unix_signal_add (SIGINT, on_signal, transport);
+  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, transport);
+
+  g_autoptr (GError) error = NULL;
+  gint64 users = pg_store_count_users (transport->store, &error);
+  g_message ("purplegate %s serving %s for %s (%s), %" G_GINT64_FORMAT " registered users",
+             PACKAGE_VERSION, transport->config->component_jid, transport->legacy_name,
+             transport->config->protocol, users);
+  pg_stream_start (transport->stream);
+  g_main_loop_run (transport->loop);
+
+  pg_ping_link_down (transport);
+  pg_stream_shutdown (transport->stream, 1000);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  return transport->exit_status;
+}
+
+void
+pg_transport_free (PgTransport *transport)
+{
+  if (transport == NULL)
+    return;
+  g_clear_pointer (&transport->ping, pg_ping_free);
+  g_clear_pointer (&transport->stream, pg_stream_free);
+  g_clear_pointer (&transport->router, pg_router_free);
+  g_clear_pointer (&transport->store, pg_store_free);
+  g_clear_pointer (&transport->purple, pg_purple_free);
+  g_clear_pointer (&transport->loop, g_main_loop_unref);
+  g_clear_pointer (&transport->config, pg_config_free);
+  g_free (transport->legacy_name);
+  g_free (transport);
+}

@@ -1,0 +1,46 @@
+/* transport/transport.h — the one context of a purplegate process: config,
+ * component stream, router, store and libpurple, passed explicitly to every
+ * module. */
+#pragma once
+#include <glib.h>
+#include <libxml/tree.h>
+
+#include "legacy/purple-core.h"
+#include "registration/store.h"
+#include "transport/config.h"
+#include "transport/router.h"
+#include "transport/stream.h"
+
+typedef struct PgPing PgPing;
+
+typedef struct {
+  PgConfig *config;
+  PgStore *store;
+  PgPurple *purple;
+  PgRouter *router;
+  PgStream *stream;
+  PgPing *ping;
+  GMainLoop *loop;
+  char *legacy_name;  /* [legacy] name, or the protocol's own name */
+  gint64 started_at;  /* monotonic µs */
+  int exit_status;
+} PgTransport;
+
+/* Opens the store, initialises libpurple (user directory next to the
+ * database), checks the protocol and its [legacy-settings], and wires every
+ * feature module into the router. Takes ownership of @config. Caller owns
+ * the transport (pg_transport_free). */
+PgTransport *pg_transport_new (PgConfig *config, GError **error);
+void pg_transport_free (PgTransport *transport);
+
+/* Connects and runs the main loop until SIGINT/SIGTERM; returns the exit status. */
+int pg_transport_run (PgTransport *transport);
+
+/* Queues @stanza (borrowed) on the component stream. */
+void pg_transport_send (PgTransport *transport, const xmlNode *stanza);
+/* Sends a presence of @type (NULL: available) from the component to @to. */
+void pg_transport_send_presence (PgTransport *transport, const char *to, const char *type);
+/* The directory holding libpurple's private files for @config. Owned. */
+char *pg_transport_dup_purple_dir (const PgConfig *config);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgTransport, pg_transport_free)
