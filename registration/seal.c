@@ -25,7 +25,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
 #define NONCE_BYTES 12
 #define TAG_BYTES 16
 
-struct PgSealKey {
+struct PgSealKey
+{
   unsigned char bytes[PG_SEAL_KEY_BYTES];
 };
 
@@ -274,9 +275,9 @@ GBytes *
 pg_seal (const PgSealKey *key, const char *plaintext, const char *aad, GError **error)
 {
   g_autoptr (EVP_CIPHER_CTX) ctx = NULL;
+  g_autofree unsigned char *blob = NULL; /* holds no secret: nonce, ciphertext, tag */
   size_t text_len;
   size_t blob_len;
-  unsigned char *blob;
   int len;
   int final_len;
 
@@ -298,20 +299,15 @@ pg_seal (const PgSealKey *key, const char *plaintext, const char *aad, GError **
   if (ctx == NULL)
     {
       set_crypto_error (error, "cannot allocate a cipher context");
-      g_free (blob);
       return NULL;
     }
   if (RAND_bytes (blob, NONCE_BYTES) != 1)
     {
       set_crypto_error (error, "cannot generate a nonce");
-      g_free (blob);
       return NULL;
     }
   if (!init_gcm (ctx, TRUE, key, blob, aad, error))
-    {
-      g_free (blob);
-      return NULL;
-    }
+    return NULL;
   if (EVP_EncryptUpdate (ctx, blob + NONCE_BYTES, &len, (const unsigned char *) plaintext,
                          (int) text_len)
           != 1
@@ -322,10 +318,9 @@ pg_seal (const PgSealKey *key, const char *plaintext, const char *aad, GError **
              != 1)
     {
       set_crypto_error (error, "cannot seal");
-      g_free (blob);
       return NULL;
     }
-  return g_bytes_new_take (blob, blob_len);
+  return g_bytes_new_take (g_steal_pointer (&blob), blob_len);
 }
 
 char *

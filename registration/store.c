@@ -39,8 +39,8 @@ struct PgStore
 G_DEFINE_QUARK (pg-store-error-quark, pg_store_error)
 
 /* Schema migrations. Entry N takes the database from version N-1 to N in one
- * transaction, which also sets schema_version.version to N. Never edit a
- * shipped migration: append one and raise PG_STORE_SCHEMA_VERSION.
+ * transaction, and its last statement sets schema_version.version to N. Never
+ * edit a shipped migration: append one and raise PG_STORE_SCHEMA_VERSION.
  *
  * 0: a file with no schema objects at all (new, or an empty database).
  * 1: schema_version(version) — exactly one row;
@@ -52,11 +52,11 @@ G_DEFINE_QUARK (pg-store-error-quark, pg_store_error)
  * CASCADE (foreign_keys is on), so that deleting a user deletes them too. */
 static const char *const migrations[] = {
   NULL,
-  "CREATE TABLE schema_version (version INTEGER NOT NULL);"
-  "INSERT INTO schema_version (version) VALUES (0);"
   "CREATE TABLE users (bare_jid TEXT PRIMARY KEY, username TEXT NOT NULL,"
   "                    password BLOB, created INTEGER NOT NULL);"
-  "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB);",
+  "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB);"
+  "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+  "INSERT INTO schema_version (version) VALUES (1);",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == PG_STORE_SCHEMA_VERSION + 1);
 
@@ -114,9 +114,8 @@ prepare_file (const char *path, GError **error)
 
   if (fd < 0)
     {
-      int saved_errno = errno;
       g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_OPEN, "cannot open database %s: %s",
-                   path, g_strerror (saved_errno));
+                   path, g_strerror (errno));
       return FALSE;
     }
   close (fd);
@@ -130,10 +129,9 @@ prepare_file (const char *path, GError **error)
         continue;
       if (chmod (name, 0600) != 0)
         {
-          int saved_errno = errno;
           g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_OPEN,
                        "%s has mode %04o and cannot be made private: %s", name,
-                       (unsigned) (st.st_mode & 07777), g_strerror (saved_errno));
+                       (unsigned) (st.st_mode & 07777), g_strerror (errno));
           return FALSE;
         }
       g_warning ("%s had mode %04o, open to group or others; changed it to 0600", name,
@@ -216,6 +214,7 @@ read_key_check (PgStore *store, GError **error)
   return NULL;
 }
 
+/* Proves @check against the loaded key. */
 static gboolean
 verify_key_check (PgStore *store, GBytes *check, const char *key_file, GError **error)
 {
@@ -224,19 +223,15 @@ verify_key_check (PgStore *store, GBytes *check, const char *key_file, GError **
   gboolean match = text != NULL && strcmp (text, KEY_CHECK_TEXT) == 0;
 
   pg_seal_free_secret (text);
-  if (match)
-    return TRUE;
   if (local_error != NULL
       && !g_error_matches (local_error, PG_SEAL_ERROR, PG_SEAL_ERROR_AUTH_FAILED))
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_WRONG_KEY,
-               "key file %s does not match database %s: its passwords were sealed with "
-               "another key",
-               key_file, store->path);
-  return FALSE;
+    g_propagate_error (error, g_steal_pointer (&local_error)); /* OpenSSL failed */
+  else if (!match)
+    g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_WRONG_KEY,
+                 "key file %s does not match database %s: its passwords were sealed with "
+                 "another key",
+                 key_file, store->path);
+  return match;
 }
 
 /* Checks in one read transaction, writing nothing, that the file is empty or
@@ -311,7 +306,6 @@ write_key_check (PgStore *store, GError **error)
 static gboolean
 migrate_one (PgStore *store, int to, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = NULL;
   int version;
 
   if (!exec (store->db, "BEGIN IMMEDIATE", PG_STORE_ERROR_IO, error))
@@ -322,19 +316,9 @@ migrate_one (PgStore *store, int to, GError **error)
       rollback (store->db);
       return TRUE;
     }
-  if (version < 0 || !exec (store->db, migrations[to], PG_STORE_ERROR_IO, error)
-      || (to == 1 && !write_key_check (store, error)))
-    goto fail;
-  stmt = prepare (store->db, "UPDATE schema_version SET version = ?1", NULL, PG_STORE_ERROR_IO,
-                  error);
-  if (stmt == NULL)
-    goto fail;
-  if (sqlite3_bind_int (stmt, 1, to) != SQLITE_OK)
-    {
-      fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind the version");
-      goto fail;
-    }
-  if (step_done (store->db, stmt, error) && exec (store->db, "COMMIT", PG_STORE_ERROR_IO, error))
+  if (version >= 0 && exec (store->db, migrations[to], PG_STORE_ERROR_IO, error)
+      && (to != 1 || write_key_check (store, error))
+      && exec (store->db, "COMMIT", PG_STORE_ERROR_IO, error))
     return TRUE;
 
 fail:

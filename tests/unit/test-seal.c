@@ -14,7 +14,7 @@ typedef struct
 } Fixture;
 
 static void
-fixture_set_up (Fixture *f, gconstpointer data)
+fixture_set_up (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -24,7 +24,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-fixture_tear_down (Fixture *f, gconstpointer data)
+fixture_tear_down (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
   const char *name;
@@ -84,7 +84,7 @@ assert_unseal_fails (const PgSealKey *key, GBytes *sealed, const char *aad)
 }
 
 static void
-test_key_create (Fixture *f, gconstpointer data)
+test_key_create (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgSealKey) key = load_key (f->key_path);
   g_autoptr (PgSealKey) again = NULL;
@@ -105,7 +105,7 @@ test_key_create (Fixture *f, gconstpointer data)
 }
 
 static void
-test_key_permissions (Fixture *f, gconstpointer data)
+test_key_permissions (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   static const int modes[] = { 0644, 0640, 0604, 0660, 0610, 0602 };
 
@@ -131,7 +131,7 @@ test_key_permissions (Fixture *f, gconstpointer data)
 }
 
 static void
-test_key_size (Fixture *f, gconstpointer data)
+test_key_size (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   static const gsize sizes[] = { 0, 1, 16, PG_SEAL_KEY_BYTES - 1, PG_SEAL_KEY_BYTES + 1, 64 };
 
@@ -150,7 +150,7 @@ test_key_size (Fixture *f, gconstpointer data)
 }
 
 static void
-test_key_unreadable_dir (Fixture *f, gconstpointer data)
+test_key_unreadable_dir (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *path = g_build_filename (f->dir, "missing-dir", "purplegate.key", NULL);
@@ -162,7 +162,7 @@ test_key_unreadable_dir (Fixture *f, gconstpointer data)
 }
 
 static void
-test_round_trip (Fixture *f, gconstpointer data)
+test_round_trip (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   static const char *const texts[] = {
     "", "p", "hunter2", "pässwörd ☃ 密码", "a password with spaces and \"quotes\"",
@@ -187,7 +187,7 @@ test_round_trip (Fixture *f, gconstpointer data)
 }
 
 static void
-test_nonce (Fixture *f, gconstpointer data)
+test_nonce (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgSealKey) key = load_key (f->key_path);
   g_autoptr (GBytes) a = seal (key, "same text", "user@example.org");
@@ -199,7 +199,7 @@ test_nonce (Fixture *f, gconstpointer data)
 }
 
 static void
-test_wrong_key (Fixture *f, gconstpointer data)
+test_wrong_key (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autofree char *other_path = g_build_filename (f->dir, "other.key", NULL);
   g_autoptr (PgSealKey) key = load_key (f->key_path);
@@ -210,7 +210,7 @@ test_wrong_key (Fixture *f, gconstpointer data)
 }
 
 static void
-test_wrong_aad (Fixture *f, gconstpointer data)
+test_wrong_aad (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   static const char *const aads[] = { "other@example.org", "user@example.or", "",
                                       "USER@example.org" };
@@ -222,7 +222,7 @@ test_wrong_aad (Fixture *f, gconstpointer data)
 }
 
 static void
-test_tampered (Fixture *f, gconstpointer data)
+test_tampered (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgSealKey) key = load_key (f->key_path);
   g_autoptr (GBytes) sealed = seal (key, "hunter2", "user@example.org");
@@ -242,7 +242,7 @@ test_tampered (Fixture *f, gconstpointer data)
 }
 
 static void
-test_truncated (Fixture *f, gconstpointer data)
+test_truncated (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgSealKey) key = load_key (f->key_path);
   g_autoptr (GBytes) sealed = seal (key, "hunter2", "user@example.org");

@@ -21,7 +21,7 @@ typedef struct
 } Fixture;
 
 static void
-fixture_set_up (Fixture *f, gconstpointer data)
+fixture_set_up (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -32,7 +32,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-fixture_tear_down (Fixture *f, gconstpointer data)
+fixture_tear_down (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
   const char *name;
@@ -168,7 +168,7 @@ assert_refused (Fixture *f, const char *key, PgStoreError code)
 }
 
 static void
-test_create (Fixture *f, gconstpointer data)
+test_create (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgStore) store = NULL;
   g_autoptr (GPtrArray) jids = NULL;
@@ -195,7 +195,7 @@ test_create (Fixture *f, gconstpointer data)
 }
 
 static void
-test_reopen (Fixture *f, gconstpointer data)
+test_reopen (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgStore) store = open_store (f->db, f->key);
   g_autoptr (PgStore) again = NULL;
@@ -213,7 +213,7 @@ test_reopen (Fixture *f, gconstpointer data)
 }
 
 static void
-test_fix_mode (Fixture *f, gconstpointer data)
+test_fix_mode (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgStore) store = open_store (f->db, f->key);
 
@@ -236,7 +236,7 @@ static const char *const version_0_files[] = {
 };
 
 static void
-test_migrate_0 (Fixture *f, gconstpointer data)
+test_migrate_0 (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (version_0_files); i++)
     {
@@ -259,7 +259,7 @@ test_migrate_0 (Fixture *f, gconstpointer data)
 }
 
 static void
-test_refuse_foreign (Fixture *f, gconstpointer data)
+test_refuse_foreign (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   raw_exec (f->db, "CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT);"
                    "INSERT INTO accounts (name) VALUES ('someone');");
@@ -270,7 +270,7 @@ test_refuse_foreign (Fixture *f, gconstpointer data)
 }
 
 static void
-test_refuse_not_database (Fixture *f, gconstpointer data)
+test_refuse_not_database (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (GString) text = g_string_new (NULL);
 
@@ -296,7 +296,7 @@ static const struct
 };
 
 static void
-test_refuse_schema (Fixture *f, gconstpointer data)
+test_refuse_schema (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (damaged); i++)
     {
@@ -312,7 +312,7 @@ test_refuse_schema (Fixture *f, gconstpointer data)
 }
 
 static void
-test_refuse_wrong_key (Fixture *f, gconstpointer data)
+test_refuse_wrong_key (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autofree char *other = g_build_filename (f->dir, "other.key", NULL);
   g_autoptr (PgStore) store = open_store (f->db, f->key);
@@ -336,7 +336,7 @@ test_refuse_wrong_key (Fixture *f, gconstpointer data)
 }
 
 static void
-test_refuse_missing_key (Fixture *f, gconstpointer data)
+test_refuse_missing_key (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgStore) store = open_store (f->db, f->key);
 
@@ -350,7 +350,7 @@ test_refuse_missing_key (Fixture *f, gconstpointer data)
 }
 
 static void
-test_users (Fixture *f, gconstpointer data)
+test_users (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   static const char *const sorted[] = { "a@example.org", "b@example.org", "c@example.org" };
   g_autoptr (PgStore) store = open_store (f->db, f->key);
@@ -401,7 +401,7 @@ test_users (Fixture *f, gconstpointer data)
 }
 
 static void
-test_reregister (Fixture *f, gconstpointer data)
+test_reregister (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgStore) store = open_store (f->db, f->key);
   g_autoptr (PgStoreUser) before = NULL;
@@ -418,7 +418,7 @@ test_reregister (Fixture *f, gconstpointer data)
 }
 
 static void
-test_keep_password (Fixture *f, gconstpointer data)
+test_keep_password (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgStore) store = open_store (f->db, f->key);
 
@@ -436,7 +436,7 @@ test_keep_password (Fixture *f, gconstpointer data)
 }
 
 static void
-test_injection (Fixture *f, gconstpointer data)
+test_injection (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   static const char *const jids[] = {
     "robert'); DROP TABLE users;--@example.org",
@@ -471,7 +471,7 @@ test_injection (Fixture *f, gconstpointer data)
 }
 
 static void
-test_no_plaintext (Fixture *f, gconstpointer data)
+test_no_plaintext (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
   g_autoptr (PgStore) store = open_store (f->db, f->key);
@@ -503,7 +503,7 @@ test_no_plaintext (Fixture *f, gconstpointer data)
 }
 
 static void
-test_bound_to_row (Fixture *f, gconstpointer data)
+test_bound_to_row (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgStore) store = open_store (f->db, f->key);
   g_autoptr (GError) error = NULL;
