@@ -10,13 +10,15 @@
  *    contacts).
  *  - accounts.xml would hold usernames, settings and, for accounts that
  *    "remember" it, the password; libpurple 2.14 has no switch to stop
- *    saving it.  purplegate forgets passwords on every added account, and
- *    as a hard guarantee occupies "<file>.save" with a directory: libpurple
- *    always writes that temporary file first and renames it, so each save
- *    fails (logged at debug level) and the file never exists.
+ *    saving it.  purplegate occupies "accounts.xml.save" with a directory:
+ *    purple_util_write_data_to_file() always writes that temporary file
+ *    first and then renames it, so every save fails (logged at debug level)
+ *    and accounts.xml never exists, whatever an account remembers.  A stale
+ *    accounts.xml is removed before init, so libpurple loads no accounts.
  *  - libpurple's D-Bus server would publish its whole API, passwords
  *    included, on the session bus; see keep_off_session_bus(). */
 #define G_LOG_DOMAIN "pg-purple-core"
+#include "build-config.h"
 
 #include "legacy/purple-core.h"
 
@@ -27,10 +29,6 @@
 
 #include "legacy/purple-debug.h"
 #include "legacy/purple-eventloop.h"
-
-#ifndef PURPLEGATE_VERSION
-#define PURPLEGATE_VERSION "unknown"
-#endif
 
 #define UI_ID "purplegate"
 
@@ -51,20 +49,20 @@ typedef struct {
 } QuietPref;
 
 static const QuietPref quiet_prefs[] = {
-  { "/purple/network/map_ports", PURPLE_PREF_BOOLEAN, "0" }, /* no UPnP, NAT-PMP */
-  { "/purple/network/auto_ip", PURPLE_PREF_BOOLEAN, "0" },   /* no public-IP lookup */
-  { "/purple/network/stun_server", PURPLE_PREF_STRING, "" },
-  { "/purple/network/turn_server", PURPLE_PREF_STRING, "" },
-  { "/purple/away/away_when_idle", PURPLE_PREF_BOOLEAN, "0" },
-  { "/purple/away/idle_reporting", PURPLE_PREF_STRING, "none" },
-  { "/purple/away/auto_reply", PURPLE_PREF_STRING, "never" },
-  { "/purple/logging/log_ims", PURPLE_PREF_BOOLEAN, "0" },
-  { "/purple/logging/log_chats", PURPLE_PREF_BOOLEAN, "0" },
-  { "/purple/logging/log_system", PURPLE_PREF_BOOLEAN, "0" },
+  {"/purple/network/map_ports", PURPLE_PREF_BOOLEAN, "0"}, /* no UPnP, NAT-PMP */
+  {"/purple/network/auto_ip", PURPLE_PREF_BOOLEAN, "0"},   /* no public-IP lookup */
+  {"/purple/network/stun_server", PURPLE_PREF_STRING, ""},
+  {"/purple/network/turn_server", PURPLE_PREF_STRING, ""},
+  {"/purple/away/away_when_idle", PURPLE_PREF_BOOLEAN, "0"},
+  {"/purple/away/idle_reporting", PURPLE_PREF_STRING, "none"},
+  {"/purple/away/auto_reply", PURPLE_PREF_STRING, "never"},
+  {"/purple/logging/log_ims", PURPLE_PREF_BOOLEAN, "0"},
+  {"/purple/logging/log_chats", PURPLE_PREF_BOOLEAN, "0"},
+  {"/purple/logging/log_system", PURPLE_PREF_BOOLEAN, "0"},
 };
 
 /* Files that must never be written; see the comment at the top. */
-static const char *const unsaved_files[] = { "accounts.xml", "blist.xml" };
+static const char *const unsaved_files[] = {"accounts.xml", "blist.xml"};
 
 G_DEFINE_QUARK (pg-purple-error-quark, pg_purple_error)
 
@@ -123,28 +121,30 @@ quiet_prefs_to_xml (void)
   g_auto (GStrv) open = NULL; /* path components of the open elements */
   guint depth = 0;
 
-  for (size_t i = 0; i < G_N_ELEMENTS (quiet_prefs); i++) {
-    const QuietPref *pref = &quiet_prefs[i];
-    g_auto (GStrv) parts = g_strsplit (pref->path + 1, "/", -1);
-    guint parents = g_strv_length (parts) - 1;
-    guint common = 0;
-    g_autofree char *leaf = NULL;
+  for (size_t i = 0; i < G_N_ELEMENTS (quiet_prefs); i++)
+    {
+      const QuietPref *pref = &quiet_prefs[i];
+      g_auto (GStrv) parts = g_strsplit (pref->path + 1, "/", -1);
+      guint parents = g_strv_length (parts) - 1;
+      guint common = 0;
+      g_autofree char *leaf = NULL;
 
-    while (common < depth && common < parents && strcmp (open[common], parts[common]) == 0)
-      common++;
-    for (; depth > common; depth--)
-      g_string_append_printf (xml, "%*s</pref>\n", (int) depth * 2, "");
-    for (; depth < parents; depth++) {
-      g_autofree char *elem = g_markup_printf_escaped ("<pref name='%s'>", parts[depth]);
-      g_string_append_printf (xml, "%*s%s\n", (int) (depth + 1) * 2, "", elem);
+      while (common < depth && common < parents && strcmp (open[common], parts[common]) == 0)
+        common++;
+      for (; depth > common; depth--)
+        g_string_append_printf (xml, "%*s</pref>\n", (int) depth * 2, "");
+      for (; depth < parents; depth++)
+        {
+          g_autofree char *elem = g_markup_printf_escaped ("<pref name='%s'>", parts[depth]);
+          g_string_append_printf (xml, "%*s%s\n", (int) (depth + 1) * 2, "", elem);
+        }
+      leaf = g_markup_printf_escaped ("<pref name='%s' type='%s' value='%s'/>", parts[parents],
+                                      pref->type == PURPLE_PREF_BOOLEAN ? "bool" : "string",
+                                      pref->value);
+      g_string_append_printf (xml, "%*s%s\n", (int) (depth + 1) * 2, "", leaf);
+      g_strfreev (open);
+      open = g_steal_pointer (&parts);
     }
-    leaf = g_markup_printf_escaped ("<pref name='%s' type='%s' value='%s'/>", parts[parents],
-                                    pref->type == PURPLE_PREF_BOOLEAN ? "bool" : "string",
-                                    pref->value);
-    g_string_append_printf (xml, "%*s%s\n", (int) (depth + 1) * 2, "", leaf);
-    g_strfreev (open);
-    open = g_steal_pointer (&parts);
-  }
   for (; depth > 0; depth--)
     g_string_append_printf (xml, "%*s</pref>\n", (int) depth * 2, "");
   g_string_append (xml, "</pref>\n");
@@ -157,24 +157,26 @@ write_prefs (const char *dir, GError **error)
   g_autofree char *path = g_build_filename (dir, "prefs.xml", NULL);
   g_autofree char *xml = quiet_prefs_to_xml ();
 
-  if (!g_file_set_contents_full (path, xml, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
-    g_prefix_error (error, "cannot write libpurple prefs: ");
-    return FALSE;
-  }
+  if (!g_file_set_contents_full (path, xml, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+    {
+      g_prefix_error (error, "cannot write libpurple prefs: ");
+      return FALSE;
+    }
   return TRUE;
 }
 
 static void
 apply_quiet_prefs (void)
 {
-  for (size_t i = 0; i < G_N_ELEMENTS (quiet_prefs); i++) {
-    const QuietPref *pref = &quiet_prefs[i];
+  for (size_t i = 0; i < G_N_ELEMENTS (quiet_prefs); i++)
+    {
+      const QuietPref *pref = &quiet_prefs[i];
 
-    if (pref->type == PURPLE_PREF_BOOLEAN)
-      purple_prefs_set_bool (pref->path, strcmp (pref->value, "1") == 0);
-    else
-      purple_prefs_set_string (pref->path, pref->value);
-  }
+      if (pref->type == PURPLE_PREF_BOOLEAN)
+        purple_prefs_set_bool (pref->path, strcmp (pref->value, "1") == 0);
+      else
+        purple_prefs_set_string (pref->path, pref->value);
+    }
 }
 
 /* libpurple 2.14 links libdbus and, inside purple_core_init(), exports its
@@ -200,16 +202,6 @@ static PurpleCoreUiOps core_ops = {
   .get_ui_info = get_ui_info,
 };
 
-/* "account-added": an account that does not remember its password is saved
- * without it (and libpurple drops the password on disconnect; the session
- * sets it again before each connect). */
-static void
-forget_password (PurpleAccount *account, gpointer data)
-{
-  (void) data;
-  purple_account_set_remember_password (account, FALSE);
-}
-
 PgPurple *
 pg_purple_new (const char *user_dir, GError **error)
 {
@@ -218,12 +210,13 @@ pg_purple_new (const char *user_dir, GError **error)
   g_return_val_if_fail (user_dir != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (instance != NULL) {
-    g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_INIT,
-                 "libpurple is already initialised in this process (user directory %s)",
-                 instance->user_dir);
-    return NULL;
-  }
+  if (instance != NULL)
+    {
+      g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_INIT,
+                   "libpurple is already initialised in this process (user directory %s)",
+                   instance->user_dir);
+      return NULL;
+    }
   if (!prepare_user_dir (user_dir, error) || !write_prefs (user_dir, error))
     return NULL;
 
@@ -231,7 +224,7 @@ pg_purple_new (const char *user_dir, GError **error)
   purple->user_dir = g_strdup (user_dir);
   purple->ui_info = g_hash_table_new (g_str_hash, g_str_equal);
   g_hash_table_insert (purple->ui_info, "name", UI_ID);
-  g_hash_table_insert (purple->ui_info, "version", PURPLEGATE_VERSION);
+  g_hash_table_insert (purple->ui_info, "version", PACKAGE_VERSION);
   instance = purple;
 
   keep_off_session_bus ();
@@ -240,19 +233,18 @@ pg_purple_new (const char *user_dir, GError **error)
   purple_debug_set_ui_ops (pg_purple_debug_get_ui_ops ());
   purple_eventloop_set_ui_ops (pg_purple_eventloop_get_ui_ops ());
   purple_core_set_ui_ops (&core_ops);
-  if (!purple_core_init (UI_ID)) {
-    g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_INIT, "purple_core_init() failed");
-    instance = NULL;
-    g_hash_table_unref (purple->ui_info);
-    g_free (purple->user_dir);
-    g_free (purple);
-    return NULL;
-  }
+  if (!purple_core_init (UI_ID))
+    {
+      g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_INIT, "purple_core_init() failed");
+      instance = NULL;
+      g_hash_table_unref (purple->ui_info);
+      g_free (purple->user_dir);
+      g_free (purple);
+      return NULL;
+    }
   purple_debug_set_unsafe (FALSE); /* PURPLE_UNSAFE_DEBUG logs passwords */
   apply_quiet_prefs ();
   purple_set_blist (purple_blist_new ()); /* never loaded, so never saved */
-  purple_signal_connect (purple_accounts_get_handle (), "account-added", purple,
-                         PURPLE_CALLBACK (forget_password), NULL);
   g_info ("libpurple %s initialised in %s", purple_core_get_version (), user_dir);
   return purple;
 }
@@ -264,7 +256,6 @@ pg_purple_free (PgPurple *purple)
     return;
   g_return_if_fail (purple == instance);
 
-  purple_signals_disconnect_by_handle (purple);
   purple_core_quit ();
   instance = NULL;
   g_hash_table_unref (purple->ui_info);
@@ -277,13 +268,14 @@ dup_protocol_ids (void)
 {
   GString *ids = g_string_new (NULL);
 
-  for (GList *l = purple_plugins_get_protocols (); l != NULL; l = l->next) {
-    PurplePlugin *plugin = l->data;
+  for (GList *l = purple_plugins_get_protocols (); l != NULL; l = l->next)
+    {
+      PurplePlugin *plugin = l->data;
 
-    if (plugin->info == NULL || plugin->info->id == NULL)
-      continue;
-    g_string_append_printf (ids, "%s%s", ids->len > 0 ? ", " : "", plugin->info->id);
-  }
+      if (plugin->info == NULL || plugin->info->id == NULL)
+        continue;
+      g_string_append_printf (ids, "%s%s", ids->len > 0 ? ", " : "", plugin->info->id);
+    }
   return g_string_free (ids, FALSE);
 }
 
@@ -318,7 +310,7 @@ pg_purple_dup_protocol_name (PgPurple *purple, const char *protocol_id)
 static gboolean
 parse_bool (const char *value)
 {
-  static const char *const words[] = { "true", "false", "1", "0", "yes", "no" };
+  static const char *const words[] = {"true", "false", "1", "0", "yes", "no"};
 
   for (size_t i = 0; i < G_N_ELEMENTS (words); i++)
     if (g_ascii_strcasecmp (value, words[i]) == 0)
@@ -335,38 +327,41 @@ check_option_value (PurpleAccountOption *option, const char *protocol_id, const 
   const char *key = purple_account_option_get_setting (option);
   GString *values;
 
-  switch (purple_account_option_get_type (option)) {
-  case PURPLE_PREF_BOOLEAN:
-    if (parse_bool (value))
-      return TRUE;
-    g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
-                 "setting \"%s\" of %s must be true, false, yes, no, 1 or 0", key, protocol_id);
-    return FALSE;
-  case PURPLE_PREF_INT:
-    if (g_ascii_string_to_signed (value, 10, G_MININT, G_MAXINT, NULL, NULL))
-      return TRUE;
-    g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
-                 "setting \"%s\" of %s must be an integer", key, protocol_id);
-    return FALSE;
-  case PURPLE_PREF_STRING_LIST:
-    values = g_string_new (NULL);
-    for (GList *l = purple_account_option_get_list (option); l != NULL; l = l->next) {
-      PurpleKeyValuePair *pair = l->data;
-
-      if (g_strcmp0 (pair->value, value) == 0) {
-        g_string_free (values, TRUE);
+  switch (purple_account_option_get_type (option))
+    {
+    case PURPLE_PREF_BOOLEAN:
+      if (parse_bool (value))
         return TRUE;
-      }
-      g_string_append_printf (values, "%s%s", values->len > 0 ? ", " : "",
-                              (const char *) pair->value);
+      g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
+                   "setting \"%s\" of %s must be true, false, yes, no, 1 or 0", key, protocol_id);
+      return FALSE;
+    case PURPLE_PREF_INT:
+      if (g_ascii_string_to_signed (value, 10, G_MININT, G_MAXINT, NULL, NULL))
+        return TRUE;
+      g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
+                   "setting \"%s\" of %s must be an integer", key, protocol_id);
+      return FALSE;
+    case PURPLE_PREF_STRING_LIST:
+      values = g_string_new (NULL);
+      for (GList *l = purple_account_option_get_list (option); l != NULL; l = l->next)
+        {
+          PurpleKeyValuePair *pair = l->data;
+
+          if (g_strcmp0 (pair->value, value) == 0)
+            {
+              g_string_free (values, TRUE);
+              return TRUE;
+            }
+          g_string_append_printf (values, "%s%s", values->len > 0 ? ", " : "",
+                                  (const char *) pair->value);
+        }
+      g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
+                   "setting \"%s\" of %s must be one of: %s", key, protocol_id, values->str);
+      g_string_free (values, TRUE);
+      return FALSE;
+    default:
+      return TRUE; /* strings take anything */
     }
-    g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
-                 "setting \"%s\" of %s must be one of: %s", key, protocol_id, values->str);
-    g_string_free (values, TRUE);
-    return FALSE;
-  default:
-    return TRUE; /* strings take anything */
-  }
 }
 
 gboolean
@@ -383,16 +378,27 @@ pg_purple_check_setting (PgPurple *purple, const char *protocol_id, const char *
 
   plugin = purple_find_prpl (protocol_id);
   options = PURPLE_PLUGIN_PROTOCOL_INFO (plugin)->protocol_options;
-  for (GList *l = options; l != NULL; l = l->next) {
-    PurpleAccountOption *option = l->data;
-    const char *setting = purple_account_option_get_setting (option);
+  for (GList *l = options; l != NULL; l = l->next)
+    {
+      PurpleAccountOption *option = l->data;
+      const char *setting = purple_account_option_get_setting (option);
 
-    if (g_strcmp0 (setting, key) == 0)
-      return check_option_value (option, protocol_id, value, error);
-    g_string_append_printf (names, "%s%s", names->len > 0 ? ", " : "", setting);
-  }
+      if (g_strcmp0 (setting, key) == 0)
+        return check_option_value (option, protocol_id, value, error);
+      g_string_append_printf (names, "%s%s", names->len > 0 ? ", " : "", setting);
+    }
   g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
                "%s has no setting \"%s\"; valid settings: %s", protocol_id, key,
                names->len > 0 ? names->str : "(none)");
   return FALSE;
+}
+
+gboolean
+pg_purple_protocol_password_optional (PgPurple *purple, const char *protocol_id)
+{
+  PurplePlugin *plugin = purple_find_prpl (protocol_id);
+  if (plugin == NULL)
+    return FALSE;
+  PurplePluginProtocolInfo *info = PURPLE_PLUGIN_PROTOCOL_INFO (plugin);
+  return (info->options & (OPT_PROTO_NO_PASSWORD | OPT_PROTO_PASSWORD_OPTIONAL)) != 0;
 }

@@ -11,9 +11,9 @@
 #define MASK "***"
 
 /* Protocol verbs whose arguments are credentials: the rest of the line goes. */
-static const char *const line_verbs[] = { "PASS ", "AUTHENTICATE ", "AUTH ", "IDENTIFY " };
+static const char *const line_verbs[] = {"PASS ", "AUTHENTICATE ", "AUTH ", "IDENTIFY "};
 /* Elements whose text content is a credential (XMPP SASL). */
-static const char *const secret_elements[] = { "<auth", "<response" };
+static const char *const secret_elements[] = {"<auth", "<response"};
 /* What may stand between "password" and its value: "password: x",
  * "password=x", "password='x'", "\"password\":\"x\"", "<password>x". */
 static const char key_separators[] = " \t\"':=>";
@@ -34,37 +34,40 @@ match_secret (const char *msg, const char *p, const char **end)
   size_t keep;
 
   for (size_t i = 0; word_start && i < G_N_ELEMENTS (line_verbs); i++)
-    if (has_prefix_ci (p, line_verbs[i])) {
-      keep = strlen (line_verbs[i]);
-      *end = p + keep + strcspn (p + keep, "\r\n");
+    if (has_prefix_ci (p, line_verbs[i]))
+      {
+        keep = strlen (line_verbs[i]);
+        *end = p + keep + strcspn (p + keep, "\r\n");
+        return keep;
+      }
+
+  for (size_t i = 0; i < G_N_ELEMENTS (secret_elements); i++)
+    {
+      size_t n = strlen (secret_elements[i]);
+      const char *gt;
+
+      if (!has_prefix_ci (p, secret_elements[i]) || p[n] == '\0' || !strchr (" />", p[n]))
+        continue;
+      gt = strchr (p + n, '>');
+      if (gt == NULL)
+        return 0;
+      keep = (size_t) (gt + 1 - p); /* the start tag, kept whole */
+      *end = gt[-1] == '/' ? p + keep : p + keep + strcspn (p + keep, "<\r\n");
       return keep;
     }
 
-  for (size_t i = 0; i < G_N_ELEMENTS (secret_elements); i++) {
-    size_t n = strlen (secret_elements[i]);
-    const char *gt;
-
-    if (!has_prefix_ci (p, secret_elements[i]) || p[n] == '\0' || !strchr (" />", p[n]))
-      continue;
-    gt = strchr (p + n, '>');
-    if (gt == NULL)
-      return 0;
-    keep = (size_t) (gt + 1 - p); /* the start tag, kept whole */
-    *end = gt[-1] == '/' ? p + keep : p + keep + strcspn (p + keep, "<\r\n");
-    return keep;
-  }
-
   /* "password", "passwords", "password_hash"…, but not a closing tag. */
-  if (has_prefix_ci (p, "password") && !(p > msg && p[-1] == '/')) {
-    keep = strlen ("password");
-    while (g_ascii_isalnum (p[keep]) || p[keep] == '_' || p[keep] == '-')
-      keep++;
-    if (strspn (p + keep, key_separators) == 0)
-      return 0;
-    keep += strspn (p + keep, key_separators);
-    *end = p + keep + strcspn (p + keep, value_ends);
-    return keep;
-  }
+  if (has_prefix_ci (p, "password") && !(p > msg && p[-1] == '/'))
+    {
+      keep = strlen ("password");
+      while (g_ascii_isalnum (p[keep]) || p[keep] == '_' || p[keep] == '-')
+        keep++;
+      if (strspn (p + keep, key_separators) == 0)
+        return 0;
+      keep += strspn (p + keep, key_separators);
+      *end = p + keep + strcspn (p + keep, value_ends);
+      return keep;
+    }
   return 0;
 }
 
@@ -75,19 +78,21 @@ mask_credentials (const char *msg)
   GString *out = g_string_sized_new (strlen (msg));
   const char *p = msg;
 
-  while (*p != '\0') {
-    const char *end = NULL;
-    size_t keep = match_secret (msg, p, &end);
+  while (*p != '\0')
+    {
+      const char *end = NULL;
+      size_t keep = match_secret (msg, p, &end);
 
-    if (keep == 0) {
-      g_string_append_c (out, *p++);
-      continue;
+      if (keep == 0)
+        {
+          g_string_append_c (out, *p++);
+          continue;
+        }
+      g_string_append_len (out, p, (gssize) keep);
+      if (end > p + keep)
+        g_string_append (out, MASK);
+      p = end;
     }
-    g_string_append_len (out, p, (gssize) keep);
-    if (end > p + keep)
-      g_string_append (out, MASK);
-    p = end;
-  }
   return g_string_free (out, FALSE);
 }
 

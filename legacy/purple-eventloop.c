@@ -58,8 +58,7 @@ input_invoke (GIOChannel *channel, GIOCondition condition, gpointer user_data)
     cond |= PURPLE_INPUT_WRITE;
   cond &= closure->cond;
   if (cond != 0)
-    closure->func (closure->data, g_io_channel_unix_get_fd (channel),
-                   (PurpleInputCondition) cond);
+    closure->func (closure->data, g_io_channel_unix_get_fd (channel), (PurpleInputCondition) cond);
   return G_SOURCE_CONTINUE; /* libpurple removes its watches itself */
 }
 
