@@ -51,6 +51,10 @@ write_log (GLogLevelFlags flags, const GLogField *fields, gsize n_fields, gpoint
       else if (strcmp (fields[i].key, "MESSAGE") == 0)
         message = fields[i].value;
     }
+  /* Debug output of the libraries underneath (GIO, dconf…) is noise to an
+   * operator; purplegate's own domains all start with "pg". */
+  if (level_of (flags) == PG_LOG_DEBUG && domain != NULL && !g_str_has_prefix (domain, "pg"))
+    return G_LOG_WRITER_HANDLED;
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *stamp = g_date_time_format_iso8601 (now);
   fprintf (stderr, "%s %s %s: %s\n", stamp, level_name (flags), domain ? domain : "purplegate",

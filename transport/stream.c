@@ -472,6 +472,9 @@ pg_stream_new (const char *host, guint16 port, const char *component_jid, const 
   stream->state = STATE_IDLE;
   stream->client = g_socket_client_new ();
   g_socket_client_set_timeout (stream->client, 10);
+  /* The XMPP server is local or tunnelled; a desktop proxy setting must not
+   * reroute the component link (and consulting it would load dconf). */
+  g_socket_client_set_enable_proxy (stream->client, FALSE);
   stream->cancellable = g_cancellable_new ();
   stream->out = g_byte_array_new ();
   stream->backoff_s = PG_STREAM_BACKOFF_MIN_S;

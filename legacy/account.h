@@ -1,0 +1,110 @@
+/* legacy/account.h — one legacy login, behind a narrow interface.
+ *
+ * This is the line between the session manager and libpurple: commands go
+ * down (log in, log out, send, set status, add/remove contact, authorize),
+ * events come up through PgAccountEvents. Nothing here exposes a libpurple
+ * type, so legacy/session never touches libpurple and libpurple callbacks
+ * never build stanzas; later the same interface can front a worker process. */
+#pragma once
+#include <glib.h>
+
+#include "legacy/purple-core.h"
+
+/* XMPP <show/> values plus offline; the account maps them to libpurple
+ * status primitives and back. */
+typedef enum {
+  PG_SHOW_OFFLINE,
+  PG_SHOW_AVAILABLE,
+  PG_SHOW_CHAT,
+  PG_SHOW_AWAY,
+  PG_SHOW_XA,
+  PG_SHOW_DND,
+} PgShow;
+
+/* XEP-0085 states (NONE: the network reported nothing we can map). */
+typedef enum {
+  PG_CHAT_STATE_NONE,
+  PG_CHAT_STATE_ACTIVE,
+  PG_CHAT_STATE_COMPOSING,
+  PG_CHAT_STATE_PAUSED,
+  PG_CHAT_STATE_INACTIVE,
+  PG_CHAT_STATE_GONE,
+} PgChatState;
+
+typedef enum {
+  PG_ACCOUNT_FAILURE_NETWORK, /* worth retrying later: unreachable, reset, timeout */
+  PG_ACCOUNT_FAILURE_AUTH,    /* credentials refused: retrying will not help */
+  PG_ACCOUNT_FAILURE_OTHER,   /* any other fatal error (name in use, TLS…) */
+} PgAccountFailure;
+
+#define PG_ACCOUNT_ERROR (pg_account_error_quark ())
+GQuark pg_account_error_quark (void);
+typedef enum {
+  PG_ACCOUNT_ERROR_OFFLINE,  /* not connected */
+  PG_ACCOUNT_ERROR_SEND,     /* the protocol refused to send */
+  PG_ACCOUNT_ERROR_EXISTS,   /* another login already uses this legacy username */
+} PgAccountError;
+
+typedef struct PgAccount PgAccount;
+
+/* Every callback gets the @owner given to pg_account_new(). Strings are
+ * borrowed for the duration of the call. Contact names are the protocol's
+ * own spelling (libpurple buddy names). */
+typedef struct {
+  void (*connected) (gpointer owner);
+  /* The login ended without pg_account_disconnect(): @reason is for humans. */
+  void (*disconnected) (gpointer owner, PgAccountFailure failure, const char *reason);
+  /* A contact's presence changed (or is first known after login). */
+  void (*contact_status) (gpointer owner, const char *name, const char *alias, PgShow show,
+                          const char *status_text);
+  /* A contact is on the legacy contact list (server-side lists, or a contact
+   * we added); reported for each existing contact after login too. */
+  void (*contact_listed) (gpointer owner, const char *name, const char *alias);
+  /* The legacy side removed a contact from the list. */
+  void (*contact_unlisted) (gpointer owner, const char *name);
+  /* An incoming one-to-one message; @html is libpurple's markup. */
+  void (*message) (gpointer owner, const char *from, const char *html);
+  void (*chat_state) (gpointer owner, const char *from, PgChatState state);
+  /* A legacy user asks to see our presence; answer with pg_account_authorize(). */
+  void (*authorization_requested) (gpointer owner, const char *from, const char *alias,
+                                   const char *message);
+} PgAccountEvents;
+
+/* Creates (not connects) the login @username on @protocol_id with
+ * @password (may be NULL) and the [legacy-settings] pairs (NULL-terminated,
+ * same length; typed by the protocol's option list). Fails with
+ * PG_ACCOUNT_ERROR_EXISTS when this legacy username is already in use.
+ * Caller owns the account; pg_account_free() logs out silently (no
+ * disconnected event) and forgets it in libpurple. */
+PgAccount *pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
+                           const char *password, const char *const *setting_keys,
+                           const char *const *setting_values, const PgAccountEvents *events,
+                           gpointer owner, GError **error);
+void pg_account_free (PgAccount *account);
+
+/* Starts the login; events follow. */
+void pg_account_connect (PgAccount *account);
+/* Ends the login without a disconnected event. */
+void pg_account_disconnect (PgAccount *account);
+gboolean pg_account_is_connected (PgAccount *account);
+
+void pg_account_set_status (PgAccount *account, PgShow show, const char *message);
+
+/* Sends @text (plain UTF-8; escaped for libpurple here). Returns TRUE once
+ * the protocol has taken the message for sending. */
+gboolean pg_account_send_message (PgAccount *account, const char *to, const char *text, GError **error);
+/* Only where the protocol has typing notifications; otherwise a no-op. */
+void pg_account_send_chat_state (PgAccount *account, const char *to, PgChatState state);
+
+/* Adds @name (with @alias, may be NULL) to the legacy contact list and asks
+ * for its presence; removing takes it off. */
+void pg_account_add_contact (PgAccount *account, const char *name, const char *alias);
+void pg_account_remove_contact (PgAccount *account, const char *name);
+/* Answers a pending authorization_requested; ignored when none is pending. */
+void pg_account_authorize (PgAccount *account, const char *name, gboolean allow);
+
+/* The protocol's canonical form of a contact name (purple_normalize), for
+ * comparing names. Caller owns it (g_free). */
+char *pg_account_normalize (PgAccount *account, const char *name);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgAccount, pg_account_free)
