@@ -96,6 +96,10 @@ gboolean pg_account_send_message (PgAccount *account, const char *to, const char
 /* Only where the protocol has typing notifications; otherwise a no-op. */
 void pg_account_send_chat_state (PgAccount *account, const char *to, PgChatState state);
 
+/* Puts @name on the local contact list only, without telling the legacy
+ * server: called before pg_account_connect() to restore stored contacts,
+ * which protocols without server-side lists (IRC) then watch from login on. */
+void pg_account_restore_contact (PgAccount *account, const char *name, const char *alias);
 /* Adds @name (with @alias, may be NULL) to the legacy contact list and asks
  * for its presence; removing takes it off. */
 void pg_account_add_contact (PgAccount *account, const char *name, const char *alias);

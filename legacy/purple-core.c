@@ -27,6 +27,7 @@
 #include <purple.h>
 #include <string.h>
 
+#include "legacy/account-private.h"
 #include "legacy/purple-debug.h"
 #include "legacy/purple-eventloop.h"
 
@@ -245,6 +246,7 @@ pg_purple_new (const char *user_dir, GError **error)
   purple_debug_set_unsafe (FALSE); /* PURPLE_UNSAFE_DEBUG logs passwords */
   apply_quiet_prefs ();
   purple_set_blist (purple_blist_new ()); /* never loaded, so never saved */
+  pg_account_install_ui_ops ();
   g_info ("libpurple %s initialised in %s", purple_core_get_version (), user_dir);
   return purple;
 }

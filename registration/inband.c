@@ -7,8 +7,10 @@
 
 #include "registration/inband.h"
 
+#include "legacy/session.h"
 #include "registration/seal.h"
 #include "registration/subscription.h"
+#include "registration/verify.h"
 #include "transport/forms.h"
 #include "transport/i18n.h"
 
@@ -32,6 +34,51 @@ reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondi
              PgErrorType type, const char *text)
 {
   pg_router_reply_error (transport->router, request->stanza, condition, type, text);
+}
+
+typedef struct {
+  PgTransport *transport;
+  PgStanza *request;
+  char *bare_jid;
+  gboolean existed;
+  Credentials credentials;
+} Pending;
+
+static void
+pending_free (Pending *pending)
+{
+  pg_stanza_free (pending->request);
+  g_free (pending->bare_jid);
+  credentials_clear (&pending->credentials);
+  g_free (pending);
+}
+
+/* Stores verified credentials and answers; or answers why not. */
+static void
+finish_registration (gboolean ok, PgErrorCondition condition, const char *reason, gpointer data)
+{
+  Pending *pending = data;
+  PgTransport *transport = pending->transport;
+  g_autoptr (GError) error = NULL;
+  if (!ok)
+    {
+      pg_router_reply_error (transport->router, pending->request, condition, PG_ERR_TYPE_DEFAULT, reason);
+      pg_sessions_credentials_changed (transport, pending->bare_jid);
+      return;
+    }
+  if (!pg_store_put_user (transport->store, pending->bare_jid, pending->credentials.username,
+                          pending->credentials.password, &error))
+    {
+      g_warning ("cannot store the registration of %s: %s", pending->bare_jid, error->message);
+      pg_router_reply_error (transport->router, pending->request, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT,
+                             _("The registration could not be stored. Please try again later."));
+      return;
+    }
+  g_message ("%s %s", pending->existed ? "updated the registration of" : "registered", pending->bare_jid);
+  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (pending->request);
+  pg_transport_send (transport, reply);
+  pg_subscription_request (transport, pending->bare_jid);
+  pg_sessions_credentials_changed (transport, pending->bare_jid);
 }
 
 static gboolean
@@ -93,6 +140,9 @@ unregister (PgTransport *transport, const PgRouteRequest *request)
 {
   g_autoptr (GError) error = NULL;
   gboolean existed = FALSE;
+  /* Contacts say goodbye after the transport, from what the store held. */
+  g_autoptr (GPtrArray) contacts = pg_store_list_contacts (transport->store, request->from_bare, NULL);
+  pg_sessions_close (transport, request->from_bare);
   if (!pg_store_delete_user (transport->store, request->from_bare, &existed, &error))
     {
       g_warning ("cannot delete the registration of %s: %s", request->from_bare, error->message);
@@ -108,6 +158,7 @@ unregister (PgTransport *transport, const PgRouteRequest *request)
   g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
   pg_transport_send (transport, reply);
   pg_subscription_cancel (transport, request->from_bare);
+  pg_sessions_say_goodbye (transport, request->from_bare, contacts);
 }
 
 /* Reads username and password from the x:data form when there is one
@@ -183,19 +234,29 @@ on_set (const PgRouteRequest *request, gpointer user_data)
       return PG_HANDLED;
     }
 
-  if (!pg_store_put_user (transport->store, request->from_bare, credentials.username,
-                          credentials.password, &error))
+  Pending *pending = g_new0 (Pending, 1);
+  pending->transport = transport;
+  pending->request = pg_stanza_copy (request->stanza);
+  pending->bare_jid = g_strdup (request->from_bare);
+  pending->existed = existing != NULL;
+  pending->credentials = credentials;
+  credentials = (Credentials){0};
+
+  /* Changes are checked with the password the login will use: the new one,
+   * or the stored one for an edit that keeps it (XEP-0100 §4.2.1). */
+  char *password = pending->credentials.password != NULL ? g_strdup (pending->credentials.password)
+                                                         : pg_store_dup_password (transport->store, request->from_bare, NULL);
+  if (password == NULL)
     {
-      g_warning ("cannot store the registration of %s: %s", request->from_bare, error->message);
-      reply_error (transport, request, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT,
-                   _("The registration could not be stored. Please try again later."));
+      finish_registration (TRUE, PG_ERR_UNDEFINED_CONDITION, NULL, pending);
+      pending_free (pending);
       return PG_HANDLED;
     }
-  g_message ("%s %s", existing != NULL ? "updated the registration of" : "registered", request->from_bare);
-
-  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
-  pg_transport_send (transport, reply);
-  pg_subscription_request (transport, request->from_bare);
+  /* The user's own login would hold the same legacy account. */
+  pg_sessions_pause (transport, request->from_bare);
+  pg_verify_start (transport, request->from_bare, pending->credentials.username, password, finish_registration,
+                   pending, (GDestroyNotify) pending_free);
+  pg_seal_free_secret (password);
   return PG_HANDLED;
 }
 

@@ -11,6 +11,7 @@
 #include "registration/store.h"
 
 #include "registration/seal.h"
+#include "registration/store-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,6 @@
 
 #include <sqlite3.h>
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 
 #define BUSY_TIMEOUT_MS 2000
 /* A constant sealed under the key when the database is created: opening it
@@ -28,13 +28,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 #define KEY_CHECK_AAD "purplegate-key-check"
 #define KEY_CHECK_TEXT "purplegate key check"
 
-struct PgStore
-{
-  sqlite3 *db;
-  PgSealKey *key;
-  char *path;
-  int schema_version;
-};
 
 G_DEFINE_QUARK (pg-store-error-quark, pg_store_error)
 
@@ -48,6 +41,10 @@ G_DEFINE_QUARK (pg-store-error-quark, pg_store_error)
  *          password BLOB — sealed, or NULL —, created INTEGER NOT NULL — unix s);
  *    meta(key TEXT PRIMARY KEY, value BLOB), holding 'key_check': KEY_CHECK_TEXT
  *    sealed under the key file (written by write_key_check()).
+ * 2: contacts(bare_jid → users ON DELETE CASCADE, name TEXT — the legacy
+ *    spelling —, alias TEXT, PRIMARY KEY (bare_jid, name)): the legacy
+ *    contacts of each user, known while they are offline and for protocols
+ *    without server-side lists (IRC).
  * Later tables holding per-user rows reference users(bare_jid) ON DELETE
  * CASCADE (foreign_keys is on), so that deleting a user deletes them too. */
 static const char *const migrations[] = {
@@ -57,12 +54,15 @@ static const char *const migrations[] = {
   "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB);"
   "CREATE TABLE schema_version (version INTEGER NOT NULL);"
   "INSERT INTO schema_version (version) VALUES (1);",
+  "CREATE TABLE contacts (bare_jid TEXT NOT NULL REFERENCES users (bare_jid) ON DELETE CASCADE,"
+  "                       name TEXT NOT NULL, alias TEXT, PRIMARY KEY (bare_jid, name));"
+  "UPDATE schema_version SET version = 2;",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == PG_STORE_SCHEMA_VERSION + 1);
 
 /* Sets @error with sqlite's message for the last failure on @db; returns FALSE. */
-static gboolean
-fail_db (GError **error, sqlite3 *db, PgStoreError code, const char *what)
+gboolean
+pg_store_fail_db (GError **error, sqlite3 *db, PgStoreError code, const char *what)
 {
   g_set_error (error, PG_STORE_ERROR, code, "%s: %s", what, sqlite3_errmsg (db));
   return FALSE;
@@ -70,15 +70,15 @@ fail_db (GError **error, sqlite3 *db, PgStoreError code, const char *what)
 
 /* Prepares constant @sql (never built from data) and binds @jid, when not
  * NULL, to ?1. */
-static sqlite3_stmt *
-prepare (sqlite3 *db, const char *sql, const char *jid, PgStoreError code, GError **error)
+sqlite3_stmt *
+pg_store_prepare (sqlite3 *db, const char *sql, const char *jid, PgStoreError code, GError **error)
 {
   sqlite3_stmt *stmt = NULL;
 
   if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK
       && (jid == NULL || sqlite3_bind_text (stmt, 1, jid, -1, SQLITE_TRANSIENT) == SQLITE_OK))
     return stmt;
-  fail_db (error, db, code, "cannot prepare statement");
+  pg_store_fail_db (error, db, code, "cannot prepare statement");
   sqlite3_finalize (stmt);
   return NULL;
 }
@@ -87,14 +87,14 @@ static gboolean
 exec (sqlite3 *db, const char *sql, PgStoreError code, GError **error)
 {
   return sqlite3_exec (db, sql, NULL, NULL, NULL) == SQLITE_OK
-         || fail_db (error, db, code, "statement failed");
+         || pg_store_fail_db (error, db, code, "statement failed");
 }
 
-static gboolean
-step_done (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
+gboolean
+pg_store_step_done (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
 {
   return sqlite3_step (stmt) == SQLITE_DONE
-         || fail_db (error, db, PG_STORE_ERROR_IO, "statement failed");
+         || pg_store_fail_db (error, db, PG_STORE_ERROR_IO, "statement failed");
 }
 
 static void
@@ -148,7 +148,7 @@ read_version (PgStore *store, PgStoreError code, GError **error)
   g_autoptr (sqlite3_stmt) objects = NULL;
   g_autoptr (sqlite3_stmt) version = NULL;
 
-  objects = prepare (store->db,
+  objects = pg_store_prepare (store->db,
                      "SELECT count(*), coalesce(sum(type = 'table' AND name = 'schema_version'), 0)"
                      " FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
                      NULL, code, error);
@@ -156,7 +156,7 @@ read_version (PgStore *store, PgStoreError code, GError **error)
     return -1;
   if (sqlite3_step (objects) != SQLITE_ROW)
     {
-      fail_db (error, store->db, code, "cannot read the schema");
+      pg_store_fail_db (error, store->db, code, "cannot read the schema");
       return -1;
     }
   if (sqlite3_column_int64 (objects, 0) == 0)
@@ -170,7 +170,7 @@ read_version (PgStore *store, PgStoreError code, GError **error)
       return -1;
     }
 
-  version = prepare (store->db,
+  version = pg_store_prepare (store->db,
                      "SELECT count(*), sum(typeof(version) = 'integer'), min(version)"
                      " FROM schema_version",
                      NULL, code, error);
@@ -178,7 +178,7 @@ read_version (PgStore *store, PgStoreError code, GError **error)
     return -1;
   if (sqlite3_step (version) != SQLITE_ROW)
     {
-      fail_db (error, store->db, code, "cannot read the schema version");
+      pg_store_fail_db (error, store->db, code, "cannot read the schema version");
       return -1;
     }
   if (sqlite3_column_int64 (version, 0) != 1 || sqlite3_column_int64 (version, 1) != 1
@@ -199,7 +199,7 @@ read_key_check (PgStore *store, GError **error)
   g_autoptr (sqlite3_stmt) stmt = NULL;
   int rc;
 
-  stmt = prepare (store->db, "SELECT value FROM meta WHERE key = 'key_check'", NULL,
+  stmt = pg_store_prepare (store->db, "SELECT value FROM meta WHERE key = 'key_check'", NULL,
                   PG_STORE_ERROR_OPEN, error);
   if (stmt == NULL)
     return NULL;
@@ -210,7 +210,7 @@ read_key_check (PgStore *store, GError **error)
     g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_SCHEMA, "%s has no key check",
                  store->path);
   else
-    fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot read the key check");
+    pg_store_fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot read the key check");
   return NULL;
 }
 
@@ -290,15 +290,15 @@ write_key_check (PgStore *store, GError **error)
 
   if (check == NULL)
     return FALSE;
-  stmt = prepare (store->db, "INSERT INTO meta (key, value) VALUES ('key_check', ?1)", NULL,
+  stmt = pg_store_prepare (store->db, "INSERT INTO meta (key, value) VALUES ('key_check', ?1)", NULL,
                   PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return FALSE;
   if (sqlite3_bind_blob (stmt, 1, g_bytes_get_data (check, NULL), (int) g_bytes_get_size (check),
                          SQLITE_TRANSIENT)
       != SQLITE_OK)
-    return fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind the key check");
-  return step_done (store->db, stmt, error);
+    return pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind the key check");
+  return pg_store_step_done (store->db, stmt, error);
 }
 
 /* Applies migration @to in its own write transaction. Another process may
@@ -389,13 +389,13 @@ open_store (const char *path, const char *key_file, GError **error)
    * safe with WAL: a power cut may lose the last commits, never consistency. */
   if (!exec (store->db, "PRAGMA synchronous = NORMAL", PG_STORE_ERROR_OPEN, error))
     goto fail;
-  wal = prepare (store->db, "PRAGMA journal_mode = WAL", NULL, PG_STORE_ERROR_OPEN, error);
+  wal = pg_store_prepare (store->db, "PRAGMA journal_mode = WAL", NULL, PG_STORE_ERROR_OPEN, error);
   if (wal == NULL)
     goto fail;
   mode = sqlite3_step (wal) == SQLITE_ROW ? (const char *) sqlite3_column_text (wal, 0) : NULL;
   if (mode == NULL || g_ascii_strcasecmp (mode, "wal") != 0)
     {
-      fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot switch to WAL mode");
+      pg_store_fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot switch to WAL mode");
       goto fail;
     }
   g_clear_pointer (&wal, sqlite3_finalize);
@@ -474,7 +474,7 @@ pg_store_put_user (PgStore *store, const char *bare_jid, const char *username,
   if (password != NULL && (sealed = pg_seal (store->key, password, bare_jid, error)) == NULL)
     return FALSE;
   /* One statement is one transaction. ?3 is NULL for a new user without a password. */
-  stmt = prepare (store->db,
+  stmt = pg_store_prepare (store->db,
                   password != NULL
                       ? "INSERT INTO users (bare_jid, username, password, created)"
                         " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (bare_jid) DO UPDATE"
@@ -492,8 +492,8 @@ pg_store_put_user (PgStore *store, const char *bare_jid, const char *username,
   if (rc == SQLITE_OK)
     rc = sqlite3_bind_int64 (stmt, 4, g_get_real_time () / G_USEC_PER_SEC);
   if (rc != SQLITE_OK)
-    fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind parameter");
-  else if (step_done (store->db, stmt, error))
+    pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind parameter");
+  else if (pg_store_step_done (store->db, stmt, error))
     return TRUE;
 
 fail:
@@ -509,13 +509,13 @@ query_user (PgStore *store, const char *sql, const char *bare_jid, sqlite3_stmt 
 {
   int rc;
 
-  *stmt = prepare (store->db, sql, bare_jid, PG_STORE_ERROR_IO, error);
+  *stmt = pg_store_prepare (store->db, sql, bare_jid, PG_STORE_ERROR_IO, error);
   if (*stmt == NULL)
     return SQLITE_ERROR;
   rc = sqlite3_step (*stmt);
   if (rc == SQLITE_ROW || rc == SQLITE_DONE)
     return rc;
-  fail_db (error, store->db, PG_STORE_ERROR_IO, "statement failed");
+  pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "statement failed");
   g_prefix_error (error, "reading the registration of %s: ", bare_jid);
   return SQLITE_ERROR;
 }
@@ -578,9 +578,9 @@ pg_store_delete_user (PgStore *store, const char *bare_jid, gboolean *existed, G
   if (existed != NULL)
     *existed = FALSE;
   /* Per-user rows of later tables go with it (ON DELETE CASCADE). */
-  stmt = prepare (store->db, "DELETE FROM users WHERE bare_jid = ?1", bare_jid, PG_STORE_ERROR_IO,
+  stmt = pg_store_prepare (store->db, "DELETE FROM users WHERE bare_jid = ?1", bare_jid, PG_STORE_ERROR_IO,
                   error);
-  if (stmt == NULL || !step_done (store->db, stmt, error))
+  if (stmt == NULL || !pg_store_step_done (store->db, stmt, error))
     {
       g_prefix_error (error, "deleting the registration of %s: ", bare_jid);
       return FALSE;
@@ -601,7 +601,7 @@ pg_store_list_users (PgStore *store, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   /* BINARY collation: UTF-8 byte order, which is code point order. */
-  stmt = prepare (store->db, "SELECT bare_jid FROM users ORDER BY bare_jid", NULL,
+  stmt = pg_store_prepare (store->db, "SELECT bare_jid FROM users ORDER BY bare_jid", NULL,
                   PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return NULL;
@@ -610,7 +610,7 @@ pg_store_list_users (PgStore *store, GError **error)
     g_ptr_array_add (jids, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
   if (rc != SQLITE_DONE)
     {
-      fail_db (error, store->db, PG_STORE_ERROR_IO, "listing users");
+      pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "listing users");
       return NULL;
     }
   return g_steal_pointer (&jids);
@@ -625,12 +625,12 @@ pg_store_count_users (PgStore *store, GError **error)
   g_return_val_if_fail (store != NULL, -1);
   g_return_val_if_fail (error == NULL || *error == NULL, -1);
 
-  stmt = prepare (store->db, "SELECT count(*) FROM users", NULL, PG_STORE_ERROR_IO, error);
+  stmt = pg_store_prepare (store->db, "SELECT count(*) FROM users", NULL, PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return -1;
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      fail_db (error, store->db, PG_STORE_ERROR_IO, "counting users");
+      pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "counting users");
       return -1;
     }
   return sqlite3_column_int64 (stmt, 0);

@@ -14,7 +14,7 @@ typedef enum {
 } PgStoreError;
 
 /* The schema version this build migrates to. */
-#define PG_STORE_SCHEMA_VERSION 1
+#define PG_STORE_SCHEMA_VERSION 2
 
 typedef struct PgStore PgStore;
 
@@ -52,3 +52,22 @@ gint64 pg_store_count_users (PgStore *store, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreUser, pg_store_user_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStore, pg_store_free)
+
+/* ---- legacy contacts of a user (registration/store-contacts.c) ---- */
+
+typedef struct {
+  char *name;  /* the protocol's own spelling */
+  char *alias; /* may be NULL */
+} PgStoreContact;
+void pg_store_contact_free (PgStoreContact *contact);
+
+/* Adds or updates (alias) @name for @bare_jid, who must be registered. */
+gboolean pg_store_put_contact (PgStore *store, const char *bare_jid, const char *name,
+                               const char *alias, GError **error);
+gboolean pg_store_delete_contact (PgStore *store, const char *bare_jid, const char *name,
+                                  GError **error);
+/* Every contact of @bare_jid, sorted by name. Caller owns the array
+ * (g_ptr_array_unref frees the elements). */
+GPtrArray *pg_store_list_contacts (PgStore *store, const char *bare_jid, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreContact, pg_store_contact_free)

@@ -174,6 +174,21 @@ set_value (PgConfig *config, guint index, const char *value, GError **error)
   g_assert_not_reached ();
 }
 
+/* GKeyFile has no end-of-line comments, but operators copy annotated
+ * examples ("port = 5347   # default"): a '#' standing alone between
+ * whitespace starts one; "#chan" or "a#b" are values. */
+static void
+strip_comment (char *value)
+{
+  for (char *p = value; *p != '\0'; p++)
+    if (*p == '#' && p > value && g_ascii_isspace (p[-1]) && (p[1] == '\0' || g_ascii_isspace (p[1])))
+      {
+        *p = '\0';
+        break;
+      }
+  g_strstrip (value);
+}
+
 static gboolean
 read_group (PgConfig *config, GKeyFile *file, const char *group, GError **error)
 {
@@ -185,7 +200,7 @@ read_group (PgConfig *config, GKeyFile *file, const char *group, GError **error)
       g_autofree char *value = g_key_file_get_string (file, group, names[i], &local);
       if (value == NULL)
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, names[i], "%s", local->message);
-      g_strstrip (value);
+      strip_comment (value);
 
       guint index = G_N_ELEMENTS (keys);
       for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
@@ -219,8 +234,9 @@ read_legacy_settings (PgConfig *config, GKeyFile *file, GError **error)
       if (value == NULL)
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, FREE_GROUP, keys_found[i], "%s",
                      local->message);
+      strip_comment (value);
       g_strv_builder_add (names, keys_found[i]);
-      g_strv_builder_add (values, g_strstrip (value));
+      g_strv_builder_add (values, value);
     }
   config->legacy_setting_keys = g_strv_builder_end (names);
   config->legacy_setting_values = g_strv_builder_end (values);

@@ -73,6 +73,15 @@ pg_stanza_new_iq_result (const xmlNode *request)
                         "result", pg_stanza_get_attr (request, "id"));
 }
 
+PgStanza *
+pg_stanza_copy (const xmlNode *stanza)
+{
+  xmlDoc *doc = xmlNewDoc ((const xmlChar *) "1.0");
+  xmlNode *copy = xmlDocCopyNode ((xmlNode *) stanza, doc, 1);
+  xmlDocSetRootElement (doc, copy);
+  return copy;
+}
+
 void
 pg_stanza_free (PgStanza *stanza)
 {
@@ -124,11 +133,12 @@ pg_stanza_add_text_child (xmlNode *parent, const char *name, const char *xmlns, 
 xmlNode *
 pg_stanza_add_copy (xmlNode *parent, const xmlNode *node)
 {
+  /* xmlDocCopyNode already declares on the copy the namespaces @node uses from
+   * above it, so the copy stands alone. No xmlReconciliateNs: it renames every
+   * namespace declared inside the copy to a "defaultN" prefix, gives up after
+   * 1000, and costs seconds for a payload with thousands of namespaces. */
   xmlNode *copy = xmlDocCopyNode ((xmlNode *) node, parent->doc, 1);
   xmlAddChild (parent, copy);
-  /* The copy keeps pointers to namespaces declared above @node in the source
-   * tree; give it declarations of its own so it stands alone here. */
-  xmlReconciliateNs (parent->doc, copy);
   return copy;
 }
 
@@ -323,7 +333,14 @@ declare (GString *out, const xmlNs *ns)
 static void
 serialize_element (const xmlNode *node, GString *out, const Binding *scope)
 {
-  Binding bindings[8];
+  /* One namespace for the element and one per attribute at most; peers choose
+   * how many, so size the arrays per element (a fixed size left prefixes
+   * undeclared). */
+  gsize n_max = 1;
+  for (const xmlAttr *attr = node->properties; attr != NULL; attr = attr->next)
+    n_max++;
+  g_autofree Binding *bindings = g_new (Binding, n_max);
+  g_autofree const xmlNs **needed = g_new (const xmlNs *, n_max);
   guint n_bindings = 0;
   const Binding *inner = scope;
 
@@ -332,14 +349,13 @@ serialize_element (const xmlNode *node, GString *out, const Binding *scope)
 
   /* Declare what the element and its attributes use and the output does not
    * have in scope yet; declarations nothing uses are dropped. */
-  const xmlNs *needed[1 + G_N_ELEMENTS (bindings)];
   guint n_needed = 0;
   if (node->ns != NULL)
     needed[n_needed++] = node->ns;
-  for (const xmlAttr *attr = node->properties; attr != NULL && n_needed < G_N_ELEMENTS (needed); attr = attr->next)
+  for (const xmlAttr *attr = node->properties; attr != NULL; attr = attr->next)
     if (attr->ns != NULL && attr->ns->prefix != NULL)
       needed[n_needed++] = attr->ns;
-  for (guint i = 0; i < n_needed && n_bindings < G_N_ELEMENTS (bindings); i++)
+  for (guint i = 0; i < n_needed; i++)
     {
       const char *prefix = (const char *) needed[i]->prefix;
       const char *href = (const char *) needed[i]->href;

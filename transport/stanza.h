@@ -59,6 +59,8 @@ PgStanza *pg_stanza_new (const char *name, const char *from, const char *to, con
 /* An iq result for @request (same id, addresses swapped). Caller owns it. */
 PgStanza *pg_stanza_new_iq_result (const xmlNode *request);
 void pg_stanza_free (PgStanza *stanza);
+/* A deep copy of @stanza in a document of its own. Caller owns it. */
+PgStanza *pg_stanza_copy (const xmlNode *stanza);
 
 /* Appends an element (in namespace @xmlns when not NULL, declared on it when
  * it differs from the parent's). Returns the child, borrowed from @parent. */

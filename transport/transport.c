@@ -4,6 +4,7 @@
 
 #include "transport/transport.h"
 
+#include "legacy/session.h"
 #include "registration/inband.h"
 #include "registration/subscription.h"
 #include "transport/disco.h"
@@ -12,6 +13,7 @@
 #include "transport/version.h"
 
 #include <glib-unix.h>
+#include <string.h>
 
 char *
 pg_transport_dup_purple_dir (const PgConfig *config)
@@ -48,6 +50,8 @@ on_ready (gpointer data)
 {
   PgTransport *transport = data;
   pg_ping_link_up (transport);
+  /* Users who are online get their sessions back without doing anything. */
+  pg_sessions_probe_all (transport);
 }
 
 static void
@@ -69,6 +73,12 @@ on_stanza_too_big (const xmlNode *skeleton, gsize bytes, gpointer data)
   if (g_strcmp0 (type, "error") == 0 || g_strcmp0 (type, "result") == 0 ||
       pg_stanza_get_attr (skeleton, "from") == NULL)
     return;
+  /* The bounce carries the addresses and id back: not when they are what
+   * made the stanza big (a JID is at most 3 × 1023 bytes). */
+  static const char *const echoed[] = {"from", "to", "id"};
+  for (guint i = 0; i < G_N_ELEMENTS (echoed); i++)
+    if (strlen (pg_stanza_get_attr (skeleton, echoed[i]) ?: "") > 3071)
+      return;
   /* XEP-0205 §4.5: the stanza error form, without the original payload. */
   g_autoptr (PgStanza) reply =
     pg_stanza_error_reply (skeleton, PG_ERR_POLICY_VIOLATION, PG_ERR_TYPE_MODIFY, "stanza too big");
@@ -138,6 +148,7 @@ pg_transport_new (PgConfig *config, GError **error)
   pg_version_register (transport);
   pg_gateway_register (transport);
   pg_inband_register (transport);
+  pg_sessions_register (transport);
   pg_subscription_register (transport);
   pg_disco_register_fallback (transport);
   return g_steal_pointer (&transport);
@@ -168,6 +179,7 @@ pg_transport_run (PgTransport *transport)
   g_main_loop_run (transport->loop);
 
   pg_ping_link_down (transport);
+  pg_sessions_stop_all (transport);
   pg_stream_shutdown (transport->stream, 1000);
   g_source_remove (sigint);
   g_source_remove (sigterm);
@@ -179,6 +191,7 @@ pg_transport_free (PgTransport *transport)
 {
   if (transport == NULL)
     return;
+  g_clear_pointer (&transport->sessions, pg_sessions_free);
   g_clear_pointer (&transport->ping, pg_ping_free);
   g_clear_pointer (&transport->stream, pg_stream_free);
   g_clear_pointer (&transport->router, pg_router_free);

@@ -12,6 +12,7 @@
 #include "transport/stream.h"
 
 typedef struct PgPing PgPing;
+typedef struct PgSessions PgSessions;
 
 typedef struct {
   PgConfig *config;
@@ -20,6 +21,7 @@ typedef struct {
   PgRouter *router;
   PgStream *stream;
   PgPing *ping;
+  PgSessions *sessions;
   GMainLoop *loop;
   char *legacy_name;  /* [legacy] name, or the protocol's own name */
   gint64 started_at;  /* monotonic µs */

@@ -114,8 +114,10 @@ add_attributes (xmlNode *node, int nb_attributes, const xmlChar **attributes)
       xmlNs *ns = NULL;
       if (a[2] != NULL)
         {
-          ns = xmlSearchNsByHref (node->doc, node, a[2]);
-          if (ns == NULL)
+          /* By prefix: a search by URI may find a default namespace, which
+           * does not apply to attributes (p:a would serialise as a). */
+          ns = xmlSearchNs (node->doc, node, a[1]);
+          if (ns == NULL || !xmlStrEqual (ns->href, a[2]))
             ns = xmlNewNs (node, a[2], a[1]);
         }
       /* Without entity substitution libxml2 hands '&' over as "&#38;" and
@@ -130,6 +132,28 @@ add_attributes (xmlNode *node, int nb_attributes, const xmlChar **attributes)
     }
 }
 
+/* libxml2 reports an unbound prefix, or one attribute under two prefixes of a
+ * namespace, as a recoverable namespace error and goes on: with a NULL URI
+ * (an unbound "p:type" would arrive as "type") or with both attributes (the
+ * tree would serialise as not well-formed). RFC 6120 §11.2: not-well-formed. */
+static gboolean
+namespaces_well_formed (const xmlChar *prefix, const xmlChar *uri, int nb_attributes,
+                        const xmlChar **attributes)
+{
+  if (prefix != NULL && uri == NULL)
+    return FALSE;
+  for (int i = 0; i < nb_attributes; i++)
+    {
+      const xmlChar **a = &attributes[5 * i];
+      if (a[1] != NULL && a[2] == NULL)
+        return FALSE;
+      for (int j = 0; j < i; j++)
+        if (xmlStrEqual (a[0], attributes[5 * j]) && xmlStrEqual (a[2], attributes[5 * j + 2]))
+          return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 on_start_element (void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
                   int nb_namespaces, const xmlChar **namespaces, int nb_attributes,
@@ -138,6 +162,11 @@ on_start_element (void *ctx, const xmlChar *localname, const xmlChar *prefix, co
   PgXmlParser *parser = ctx;
   if (parser->failed)
     return;
+  if (!namespaces_well_formed (prefix, uri, nb_attributes, attributes))
+    {
+      fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "unbound prefix or repeated attribute");
+      return;
+    }
   parser->depth++;
 
   if (parser->depth == 1)
@@ -169,7 +198,12 @@ on_start_element (void *ctx, const xmlChar *localname, const xmlChar *prefix, co
 
   if (parser->depth == 2)
     {
-      parser->stanza_start = bytes_consumed (parser);
+      /* The start tag is consumed already: count its attribute values in, or
+       * one huge attribute would pass any limit. */
+      gsize tag_bytes = 0;
+      for (int i = 0; i < nb_attributes; i++)
+        tag_bytes += (gsize) (attributes[5 * i + 4] - attributes[5 * i + 3]);
+      parser->stanza_start = bytes_consumed (parser) - MIN (tag_bytes, bytes_consumed (parser));
       parser->stanza_elements = 0;
       g_clear_pointer (&parser->skeleton, pg_stanza_free);
     }

@@ -503,7 +503,8 @@ test_serialize_many_namespaces (void)
 static void
 test_serialize_copy (void)
 {
-  g_autoptr (PgStanza) source = parse_stanza ("<message><x xmlns='urn:x'><y><z xmlns='urn:z' k='v'/></y></x></message>");
+  g_autoptr (PgStanza) source
+    = parse_stanza ("<message><x xmlns='urn:x'><y><z xmlns='urn:z' k='v'/></y></x></message>");
   g_autoptr (PgStanza) target = pg_stanza_new ("message", "a", "b", NULL, NULL);
   xmlNode *y = pg_stanza_find_child (pg_stanza_first_element (source), "y", "urn:x");
   xmlNode *copy = pg_stanza_add_copy (target, y);
@@ -547,6 +548,7 @@ static const char *const round_trip_cases[] = {
   "<message><body>  leading and trailing  </body><html xmlns='http://jabber.org/protocol/xhtml-im'>"
   "<body xmlns='http://www.w3.org/1999/xhtml'><p>Hi <em>there</em>!</p></body></html></message>",
   "<presence type='unavailable'/>",
+  "<iq type='get' id='q'><query xmlns='urn:a' xmlns:p='urn:a' p:attr='1' attr='2'><p:item/></query></iq>",
 };
 
 static void

@@ -1,0 +1,90 @@
+/* legacy/account-private.h — what account.c and the libpurple UI-ops files
+ * (purple-conn.c, purple-conv.c, purple-blist.c, purple-request.c) share.
+ * Nothing outside legacy/ includes this, except the account unit test. */
+#pragma once
+#include <purple.h>
+
+#include "legacy/account.h"
+
+#define PG_ACCOUNT_UI "purplegate" /* the UI id given to purple_core_init() */
+
+/* An authorization request libpurple is waiting for us to answer. */
+typedef struct {
+  PgAccount *account; /* not a reference: the account closes these first */
+  char *name;         /* normalized remote user */
+  PurpleAccountRequestAuthorizationCb allow_cb, deny_cb;
+  gpointer data; /* libpurple's user_data for the callbacks */
+} PgPendingAuth;
+
+struct PgAccount {
+  PurpleAccount *purple; /* ui_data points back here until teardown */
+  PgAccountEvents events;
+  gpointer owner;
+  char *password; /* owned; wiped when freed */
+
+  gboolean want_online; /* the owner's last connect/disconnect */
+  gboolean restart;     /* a deferred disconnect must end the current login */
+  gboolean quiet;       /* our own logout is under way: no events */
+  gboolean dying;       /* pg_account_free() was called; teardown pending */
+  gboolean removing;    /* our remove_contact(): buddy-removed is ours */
+  gboolean restoring;   /* our restore_contact(): buddy-added is ours */
+
+  /* Why the current login failed, from report_disconnect_reason. */
+  gboolean failed;
+  PgAccountFailure failure;
+  char *failure_reason;
+  gboolean auth_hint; /* the protocol refused the password (IRC 464) */
+
+  guint apply_id;        /* idle: deferred connect/disconnect */
+  guint disconnected_id; /* idle: the disconnected event */
+  guint teardown_id;     /* idle: deferred pg_account_free() */
+
+  GQueue auths; /* PgPendingAuth, oldest first */
+};
+
+/* The PgAccount behind a libpurple account or connection; NULL for
+ * accounts that are not ours or are being torn down. O(1). */
+PgAccount *pg_account_from_purple (PurpleAccount *account);
+PgAccount *pg_account_from_connection (PurpleConnection *gc);
+
+/* Installs every ops table and signal handler once, after
+ * purple_core_init() (called from pg_purple_new()). */
+void pg_account_install_ui_ops (void);
+void pg_purple_conn_install (void);
+void pg_purple_conv_install (void);
+void pg_purple_blist_install (void);
+void pg_purple_request_install (void);
+
+/* Events, raised by the ops files. Each checks that the account wants
+ * events; the owner may call pg_account_free() from inside any of them
+ * (the struct then stays valid until the deferred teardown). */
+void pg_account_emit_connected (PgAccount *account);
+void pg_account_emit_contact_status (PgAccount *account, PurpleBuddy *buddy);
+void pg_account_emit_contact_listed (PgAccount *account, const char *name, const char *alias);
+void pg_account_emit_contact_unlisted (PgAccount *account, const char *name);
+void pg_account_emit_message (PgAccount *account, const char *from, const char *html);
+void pg_account_emit_chat_state (PgAccount *account, const char *from, PgChatState state);
+void pg_account_emit_authorization_requested (PgAccount *account, const char *from,
+                                              const char *alias, const char *message);
+
+/* Connection life cycle, from purple-conn.c. */
+/* report_disconnect_reason: why the login is ending (the first reason of a
+ * login counts). */
+void pg_account_login_failed (PgAccount *account, PgAccountFailure failure, const char *text);
+/* The disconnected op: libpurple is destroying the connection; the
+ * disconnected event follows from an idle. */
+void pg_account_login_closed (PgAccount *account);
+
+/* Authorization requests, from purple-request.c (account UI ops).
+ * Takes ownership of @pending. */
+void pg_account_add_pending_auth (PgAccount *account, PgPendingAuth *pending);
+/* libpurple closed @pending (close_account_request): forget it unanswered. */
+void pg_account_close_pending_auth (PgPendingAuth *pending);
+
+/* PgShow for a contact's libpurple presence (invisible counts as offline). */
+PgShow pg_account_show_from_presence (PurplePresence *presence);
+
+/* Destroys IM conversations of our accounts without a message for
+ * @max_idle_s seconds (purple-conv.c runs it every minute); returns how
+ * many went. Tests call it with 0. */
+guint pg_purple_conv_sweep (gint64 max_idle_s);

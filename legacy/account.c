@@ -1,0 +1,784 @@
+/* legacy/account.c — PgAccount: one PurpleAccount behind legacy/account.h.
+ *
+ * Events come from libpurple's UI ops and signals (purple-conn.c,
+ * purple-conv.c, purple-blist.c, purple-request.c), which find the
+ * PgAccount through the PurpleAccount's ui_data slot and raise events
+ * through the pg_account_emit_*() functions below.
+ *
+ * The call-stack contract.  libpurple calls us from deep inside a
+ * protocol: its input handler is parsing a line, and after our callback
+ * returns it goes on using its connection.  Ending that connection from
+ * inside the callback (purple_account_disconnect(), purple_accounts_delete())
+ * would free what the protocol is still using.  The owner may nevertheless
+ * call any command from inside any event, pg_account_free() included:
+ *  - Events are counted while they run (emit_depth).  pg_account_free(),
+ *    pg_account_disconnect() and pg_account_connect() called during an
+ *    event only record what the owner wants and finish in an idle
+ *    callback, when libpurple is no longer on the stack.  A PgAccount
+ *    freed that way stops raising events at once and leaves libpurple's
+ *    account list at once (so the username may be used again right away);
+ *    the struct itself lives until the idle has torn the login down.
+ *  - The disconnected event never runs inside libpurple either: the
+ *    reason is recorded in report_disconnect_reason, the end of the
+ *    connection in the disconnected UI op, and the event is raised from an
+ *    idle once libpurple has destroyed the connection.  The account is then
+ *    disabled, so libpurple cannot start the login again by itself (it
+ *    connects enabled accounts whenever their status becomes "online").
+ *  - libpurple 2.14 has no automatic reconnection in its core (that lives
+ *    in Pidgin's UI), and purplegate installs no network_connected op.
+ * Outside events (the owner's own timers and stream callbacks) every
+ * command acts synchronously. */
+#define G_LOG_DOMAIN "pg-account"
+
+#include "legacy/account-private.h"
+
+#include <errno.h>
+#include <string.h>
+
+G_DEFINE_QUARK (pg-account-error-quark, pg_account_error)
+
+/* How many events are running right now (see the contract above).  One
+ * number for all accounts: an event of one account may tear down another,
+ * and libpurple's lists are shared. */
+static guint emit_depth;
+
+/* Accounts freed during an event whose teardown idle has not run yet;
+ * libpurple's shutdown must not outlive them. */
+static GSList *pending_teardowns;
+
+PgAccount *
+pg_account_from_purple (PurpleAccount *account)
+{
+  PgAccount *pg = account != NULL ? account->ui_data : NULL;
+
+  return pg != NULL && !pg->dying ? pg : NULL;
+}
+
+PgAccount *
+pg_account_from_connection (PurpleConnection *gc)
+{
+  return gc != NULL ? pg_account_from_purple (purple_connection_get_account (gc)) : NULL;
+}
+
+static void teardown (PgAccount *account);
+
+/* purple_core_quit() (pg_purple_free()) is starting.  Owners free their
+ * accounts first; whatever is left must not fire into a dead libpurple. */
+static void
+core_quitting (gpointer data)
+{
+  (void) data;
+  while (pending_teardowns != NULL)
+    teardown (pending_teardowns->data);
+  for (GList *l = purple_accounts_get_all (); l != NULL; l = l->next)
+    {
+      PgAccount *account = pg_account_from_purple (l->data);
+
+      if (account == NULL)
+        continue;
+      g_warning ("%s: libpurple shuts down before the account was freed",
+                 purple_account_get_username (account->purple));
+      account->quiet = TRUE;
+      g_clear_handle_id (&account->apply_id, g_source_remove);
+      g_clear_handle_id (&account->disconnected_id, g_source_remove);
+    }
+}
+
+void
+pg_account_install_ui_ops (void)
+{
+  static int handle;
+
+  purple_signal_connect (purple_get_core (), "quitting", &handle, PURPLE_CALLBACK (core_quitting),
+                         NULL);
+  pg_purple_conn_install ();
+  pg_purple_conv_install ();
+  pg_purple_blist_install ();
+  pg_purple_request_install ();
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static gboolean
+may_emit (PgAccount *account)
+{
+  return !account->dying && !account->quiet;
+}
+
+void
+pg_account_emit_connected (PgAccount *account)
+{
+  if (!may_emit (account) || account->events.connected == NULL)
+    return;
+  g_info ("%s: logged in", purple_account_get_username (account->purple));
+  emit_depth++;
+  account->events.connected (account->owner);
+  emit_depth--;
+}
+
+PgShow
+pg_account_show_from_presence (PurplePresence *presence)
+{
+  PurpleStatus *status;
+
+  if (presence == NULL || !purple_presence_is_online (presence))
+    return PG_SHOW_OFFLINE;
+  status = purple_presence_get_active_status (presence);
+  switch (purple_status_type_get_primitive (purple_status_get_type (status)))
+    {
+    case PURPLE_STATUS_AVAILABLE:
+      /* prpl-jabber's "free for chat" is an available status of its own. */
+      return g_strcmp0 (purple_status_get_id (status), "freeforchat") == 0 ? PG_SHOW_CHAT
+                                                                            : PG_SHOW_AVAILABLE;
+    case PURPLE_STATUS_AWAY:
+      return PG_SHOW_AWAY;
+    case PURPLE_STATUS_EXTENDED_AWAY:
+      return PG_SHOW_XA;
+    case PURPLE_STATUS_UNAVAILABLE:
+      return PG_SHOW_DND;
+    case PURPLE_STATUS_INVISIBLE: /* never shown as present */
+    case PURPLE_STATUS_OFFLINE:
+    case PURPLE_STATUS_UNSET:
+      return PG_SHOW_OFFLINE;
+    default: /* mobile, tune, mood: independent extras of an online contact */
+      return PG_SHOW_AVAILABLE;
+    }
+}
+
+void
+pg_account_emit_contact_status (PgAccount *account, PurpleBuddy *buddy)
+{
+  PurplePresence *presence = purple_buddy_get_presence (buddy);
+  PurpleStatus *status = purple_presence_get_active_status (presence);
+  const char *text = status != NULL ? purple_status_get_attr_string (status, "message") : NULL;
+  PgShow show = pg_account_show_from_presence (presence);
+
+  if (!may_emit (account) || account->events.contact_status == NULL)
+    return;
+  g_debug ("%s: contact %s is now %d", purple_account_get_username (account->purple),
+           purple_buddy_get_name (buddy), show);
+  emit_depth++;
+  account->events.contact_status (account->owner, purple_buddy_get_name (buddy),
+                                  purple_buddy_get_alias_only (buddy), show,
+                                  text != NULL && *text != '\0' ? text : NULL);
+  emit_depth--;
+}
+
+void
+pg_account_emit_contact_listed (PgAccount *account, const char *name, const char *alias)
+{
+  if (!may_emit (account) || account->events.contact_listed == NULL)
+    return;
+  emit_depth++;
+  account->events.contact_listed (account->owner, name, alias);
+  emit_depth--;
+}
+
+void
+pg_account_emit_contact_unlisted (PgAccount *account, const char *name)
+{
+  if (!may_emit (account) || account->events.contact_unlisted == NULL)
+    return;
+  emit_depth++;
+  account->events.contact_unlisted (account->owner, name);
+  emit_depth--;
+}
+
+void
+pg_account_emit_message (PgAccount *account, const char *from, const char *html)
+{
+  if (!may_emit (account) || account->events.message == NULL)
+    return;
+  g_debug ("%s: message from %s", purple_account_get_username (account->purple), from);
+  emit_depth++;
+  account->events.message (account->owner, from, html);
+  emit_depth--;
+}
+
+void
+pg_account_emit_chat_state (PgAccount *account, const char *from, PgChatState state)
+{
+  if (!may_emit (account) || account->events.chat_state == NULL)
+    return;
+  emit_depth++;
+  account->events.chat_state (account->owner, from, state);
+  emit_depth--;
+}
+
+void
+pg_account_emit_authorization_requested (PgAccount *account, const char *from,
+                                         const char *alias, const char *message)
+{
+  if (!may_emit (account) || account->events.authorization_requested == NULL)
+    return;
+  emit_depth++;
+  account->events.authorization_requested (account->owner, from, alias, message);
+  emit_depth--;
+}
+
+/* ---- the login ---------------------------------------------------------- */
+
+static void
+forget_failure (PgAccount *account)
+{
+  account->failed = FALSE;
+  account->auth_hint = FALSE;
+  g_clear_pointer (&account->failure_reason, g_free);
+}
+
+void
+pg_account_login_failed (PgAccount *account, PgAccountFailure failure, const char *text)
+{
+  if (account->quiet || account->failed)
+    return; /* libpurple reports one error per connection; keep the first */
+  account->failed = TRUE;
+  account->failure = failure;
+  account->failure_reason = g_strdup (text != NULL ? text : "connection error");
+}
+
+static gboolean
+emit_disconnected (gpointer data)
+{
+  PgAccount *account = data;
+  PgAccountFailure failure = account->failed ? account->failure : PG_ACCOUNT_FAILURE_NETWORK;
+  g_autofree char *reason = g_steal_pointer (&account->failure_reason);
+
+  account->disconnected_id = 0;
+  forget_failure (account);
+  account->want_online = FALSE;
+  /* The connection is gone; keep libpurple from starting it again. */
+  purple_account_set_enabled (account->purple, PG_ACCOUNT_UI, FALSE);
+  if (reason == NULL)
+    reason = g_strdup ("the connection was closed");
+  g_message ("%s: login ended: %s", purple_account_get_username (account->purple), reason);
+  if (account->events.disconnected != NULL && may_emit (account))
+    {
+      emit_depth++;
+      account->events.disconnected (account->owner, failure, reason);
+      emit_depth--;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+void
+pg_account_login_closed (PgAccount *account)
+{
+  if (account->quiet || account->disconnected_id != 0)
+    return;
+  account->disconnected_id = g_idle_add (emit_disconnected, account);
+}
+
+/* Raises disconnected without any connection, from an idle. */
+static void
+fail_later (PgAccount *account, PgAccountFailure failure, const char *text)
+{
+  forget_failure (account);
+  pg_account_login_failed (account, failure, text);
+  pg_account_login_closed (account);
+}
+
+static void
+start_login (PgAccount *account)
+{
+  PurplePlugin *prpl = purple_find_prpl (purple_account_get_protocol_id (account->purple));
+  PurplePluginProtocolInfo *info = prpl != NULL ? PURPLE_PLUGIN_PROTOCOL_INFO (prpl) : NULL;
+  gboolean need_password = info != NULL && !(info->options & (OPT_PROTO_NO_PASSWORD
+                                                              | OPT_PROTO_PASSWORD_OPTIONAL));
+
+  forget_failure (account);
+  account->quiet = FALSE;
+  if (need_password && (account->password == NULL || *account->password == '\0'))
+    {
+      /* libpurple would ask for one through request_fields, which we cancel. */
+      fail_later (account, PG_ACCOUNT_FAILURE_AUTH, "a password is required");
+      return;
+    }
+  g_info ("%s: logging in", purple_account_get_username (account->purple));
+  purple_account_set_password (account->purple, account->password);
+  purple_account_set_enabled (account->purple, PG_ACCOUNT_UI, TRUE);
+  if (purple_account_is_disconnected (account->purple))
+    purple_account_connect (account->purple);
+  if (purple_account_is_disconnected (account->purple))
+    fail_later (account, PG_ACCOUNT_FAILURE_OTHER, "the login could not be started");
+}
+
+/* Ends the current login, if any, without events. */
+static void
+end_login (PgAccount *account)
+{
+  PurpleAccount *purple = account->purple;
+
+  account->quiet = TRUE;
+  g_clear_handle_id (&account->disconnected_id, g_source_remove);
+  purple_account_set_enabled (purple, PG_ACCOUNT_UI, FALSE);
+  /* set_enabled() leaves a connection alone that already has a fatal
+   * error and waits for libpurple's own disconnect timeout. */
+  if (!purple_account_is_disconnected (purple))
+    purple_account_disconnect (purple);
+  forget_failure (account);
+  account->quiet = FALSE;
+}
+
+static void
+apply (PgAccount *account)
+{
+  g_clear_handle_id (&account->apply_id, g_source_remove);
+  if (account->restart || !account->want_online)
+    {
+      account->restart = FALSE;
+      end_login (account);
+    }
+  if (account->want_online && purple_account_is_disconnected (account->purple))
+    start_login (account);
+}
+
+static gboolean
+apply_idle (gpointer data)
+{
+  PgAccount *account = data;
+
+  account->apply_id = 0;
+  apply (account);
+  return G_SOURCE_REMOVE;
+}
+
+/* Applies want_online now, or after the running event (see the top). */
+static void
+apply_soon (PgAccount *account)
+{
+  if (emit_depth == 0)
+    apply (account);
+  else if (account->apply_id == 0)
+    account->apply_id = g_idle_add (apply_idle, account);
+}
+
+/* ---- creation and teardown --------------------------------------------- */
+
+static gboolean
+parse_bool (const char *value)
+{
+  return g_ascii_strcasecmp (value, "true") == 0 || g_ascii_strcasecmp (value, "yes") == 0
+         || strcmp (value, "1") == 0;
+}
+
+static PurpleAccountOption *
+find_option (const char *protocol_id, const char *key)
+{
+  PurplePlugin *prpl = purple_find_prpl (protocol_id);
+
+  for (GList *l = PURPLE_PLUGIN_PROTOCOL_INFO (prpl)->protocol_options; l != NULL; l = l->next)
+    if (g_strcmp0 (purple_account_option_get_setting (l->data), key) == 0)
+      return l->data;
+  return NULL;
+}
+
+/* Sets each pair with the type the protocol declares (already checked). */
+static void
+apply_settings (PurpleAccount *purple, const char *protocol_id, const char *const *keys,
+                const char *const *values)
+{
+  for (size_t i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      PurpleAccountOption *option = find_option (protocol_id, keys[i]);
+      gint64 number = 0;
+
+      switch (purple_account_option_get_type (option))
+        {
+        case PURPLE_PREF_BOOLEAN:
+          purple_account_set_bool (purple, keys[i], parse_bool (values[i]));
+          break;
+        case PURPLE_PREF_INT:
+          g_ascii_string_to_signed (values[i], 10, G_MININT, G_MAXINT, &number, NULL);
+          purple_account_set_int (purple, keys[i], (int) number);
+          break;
+        default: /* strings and list values */
+          purple_account_set_string (purple, keys[i], values[i]);
+          break;
+        }
+    }
+}
+
+PgAccount *
+pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
+                const char *password, const char *const *setting_keys,
+                const char *const *setting_values, const PgAccountEvents *events,
+                gpointer owner, GError **error)
+{
+  PurpleAccount *account;
+  PgAccount *pg;
+
+  g_return_val_if_fail (purple != NULL && protocol_id != NULL && username != NULL, NULL);
+  g_return_val_if_fail (events != NULL, NULL);
+  g_return_val_if_fail ((setting_keys == NULL) == (setting_values == NULL), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!pg_purple_check_protocol (purple, protocol_id, error))
+    return NULL;
+  for (size_t i = 0; setting_keys != NULL && setting_keys[i] != NULL; i++)
+    {
+      g_return_val_if_fail (setting_values[i] != NULL, NULL);
+      if (!pg_purple_check_setting (purple, protocol_id, setting_keys[i], setting_values[i],
+                                    error))
+        return NULL;
+    }
+  if (purple_accounts_find (username, protocol_id) != NULL)
+    {
+      g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_EXISTS,
+                   "the %s login \"%s\" is already in use", protocol_id, username);
+      return NULL;
+    }
+
+  account = purple_account_new (username, protocol_id);
+  apply_settings (account, protocol_id, setting_keys, setting_values);
+  /* Safe: purple-core.c keeps accounts.xml from ever being written. */
+  purple_account_set_remember_password (account, TRUE);
+  purple_account_set_password (account, password);
+  purple_account_set_enabled (account, PG_ACCOUNT_UI, FALSE);
+
+  pg = g_new0 (PgAccount, 1);
+  pg->purple = account;
+  pg->events = *events;
+  pg->owner = owner;
+  pg->password = g_strdup (password);
+  g_queue_init (&pg->auths);
+  account->ui_data = pg;
+  purple_accounts_add (account);
+  g_debug ("%s: account created (%s)", username, protocol_id);
+  return pg;
+}
+
+static void
+wipe_password (PgAccount *account)
+{
+  if (account->password != NULL)
+    memset (account->password, 0, strlen (account->password));
+  g_clear_pointer (&account->password, g_free);
+}
+
+static void
+teardown (PgAccount *account)
+{
+  PurpleAccount *purple = account->purple;
+
+  g_clear_handle_id (&account->teardown_id, g_source_remove);
+  pending_teardowns = g_slist_remove (pending_teardowns, account);
+  account->quiet = TRUE;
+  purple->ui_data = NULL; /* callbacks of what follows find no PgAccount */
+  /* Our close_account_request op frees each pending authorization. */
+  purple_account_request_close_with_account (purple);
+  g_queue_clear_full (&account->auths, g_free); /* none should be left */
+  purple_account_set_enabled (purple, PG_ACCOUNT_UI, FALSE);
+  if (!purple_account_is_disconnected (purple))
+    purple_account_disconnect (purple);
+  /* Removes the buddies, conversations and the account itself. */
+  purple_accounts_delete (purple);
+  wipe_password (account);
+  g_free (account->failure_reason);
+  g_free (account);
+}
+
+static gboolean
+teardown_idle (gpointer data)
+{
+  PgAccount *account = data;
+
+  account->teardown_id = 0;
+  teardown (account);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pg_account_free (PgAccount *account)
+{
+  if (account == NULL)
+    return;
+  g_return_if_fail (!account->dying);
+
+  g_debug ("%s: account freed", purple_account_get_username (account->purple));
+  account->dying = TRUE;
+  account->quiet = TRUE;
+  memset (&account->events, 0, sizeof account->events);
+  account->owner = NULL;
+  g_clear_handle_id (&account->apply_id, g_source_remove);
+  g_clear_handle_id (&account->disconnected_id, g_source_remove);
+  if (emit_depth == 0)
+    {
+      teardown (account);
+      return;
+    }
+  /* Inside an event: libpurple is on the stack (see the top). */
+  purple_accounts_remove (account->purple);
+  account->teardown_id = g_idle_add (teardown_idle, account);
+  pending_teardowns = g_slist_prepend (pending_teardowns, account);
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+void
+pg_account_connect (PgAccount *account)
+{
+  g_return_if_fail (account != NULL && !account->dying);
+
+  account->want_online = TRUE;
+  g_clear_handle_id (&account->disconnected_id, g_source_remove); /* a stale login's */
+  apply_soon (account);
+}
+
+void
+pg_account_disconnect (PgAccount *account)
+{
+  g_return_if_fail (account != NULL && !account->dying);
+
+  account->want_online = FALSE;
+  account->quiet = TRUE; /* until the login is down */
+  g_clear_handle_id (&account->disconnected_id, g_source_remove);
+  if (!purple_account_is_disconnected (account->purple))
+    account->restart = TRUE;
+  apply_soon (account);
+}
+
+gboolean
+pg_account_is_connected (PgAccount *account)
+{
+  g_return_val_if_fail (account != NULL, FALSE);
+
+  return !account->dying && purple_account_is_connected (account->purple);
+}
+
+/* The protocol's status type for @show, falling back to the nearest one
+ * the protocol has (IRC has only available and away). */
+static PurpleStatusType *
+find_status_type (PurpleAccount *account, PgShow show)
+{
+  static const PurpleStatusPrimitive away[] = {PURPLE_STATUS_AWAY, PURPLE_STATUS_EXTENDED_AWAY,
+                                               PURPLE_STATUS_UNAVAILABLE, 0};
+  static const PurpleStatusPrimitive xa[] = {PURPLE_STATUS_EXTENDED_AWAY, PURPLE_STATUS_AWAY,
+                                             PURPLE_STATUS_UNAVAILABLE, 0};
+  static const PurpleStatusPrimitive dnd[] = {PURPLE_STATUS_UNAVAILABLE, PURPLE_STATUS_AWAY,
+                                              PURPLE_STATUS_EXTENDED_AWAY, 0};
+  static const PurpleStatusPrimitive available[] = {PURPLE_STATUS_AVAILABLE, 0};
+  const PurpleStatusPrimitive *wanted = available;
+  PurpleStatusType *type;
+
+  if (show == PG_SHOW_CHAT && (type = purple_account_get_status_type (account, "freeforchat")))
+    return type;
+  if (show == PG_SHOW_AWAY)
+    wanted = away;
+  else if (show == PG_SHOW_XA)
+    wanted = xa;
+  else if (show == PG_SHOW_DND)
+    wanted = dnd;
+  for (; *wanted != 0; wanted++)
+    if ((type = purple_account_get_status_type_with_primitive (account, *wanted)) != NULL
+        && purple_status_type_is_user_settable (type))
+      return type;
+  return purple_account_get_status_type_with_primitive (account, PURPLE_STATUS_AVAILABLE);
+}
+
+void
+pg_account_set_status (PgAccount *account, PgShow show, const char *message)
+{
+  PurpleStatusType *type;
+  const char *id;
+
+  g_return_if_fail (account != NULL && !account->dying);
+
+  if (show == PG_SHOW_OFFLINE)
+    {
+      g_debug ("offline is not a status to set; use pg_account_disconnect()");
+      return;
+    }
+  type = find_status_type (account->purple, show);
+  if (type == NULL)
+    return;
+  id = purple_status_type_get_id (type);
+  /* libpurple logs in an enabled account whose status becomes online. */
+  if (purple_account_is_disconnected (account->purple))
+    purple_account_set_enabled (account->purple, PG_ACCOUNT_UI, FALSE);
+  if (message != NULL && *message != '\0' && purple_status_type_get_attr (type, "message") != NULL)
+    purple_account_set_status (account->purple, id, TRUE, "message", message, NULL);
+  else
+    purple_account_set_status (account->purple, id, TRUE, NULL);
+}
+
+/* Plain text as libpurple markup: escaped, line breaks as <br>, the way
+ * Pidgin's input hands text to protocols (IRC turns it back into text). */
+static char *
+text_to_html (const char *text)
+{
+  GString *html = g_string_sized_new (strlen (text) + 16);
+  const char *p = text;
+
+  while (*p != '\0')
+    {
+      size_t n = strcspn (p, "\r\n");
+      g_autofree char *escaped = g_markup_escape_text (p, (gssize) n);
+
+      g_string_append (html, escaped);
+      p += n;
+      if (*p == '\0')
+        break;
+      g_string_append (html, "<br>");
+      p += (p[0] == '\r' && p[1] == '\n') ? 2 : 1;
+    }
+  return g_string_free (html, FALSE);
+}
+
+gboolean
+pg_account_send_message (PgAccount *account, const char *to, const char *text, GError **error)
+{
+  g_autofree char *html = NULL;
+  PurpleConnection *gc;
+  int ret;
+
+  g_return_val_if_fail (account != NULL && to != NULL && text != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!pg_account_is_connected (account))
+    {
+      g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE, "not logged in");
+      return FALSE;
+    }
+  gc = purple_account_get_connection (account->purple);
+  html = text_to_html (text);
+  ret = serv_send_im (gc, to, html, PURPLE_MESSAGE_SEND);
+  if (ret < 0)
+    {
+      g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_SEND,
+                   "the protocol refused to send the message to %s: %s", to,
+                   ret == -E2BIG ? "it is too large" : g_strerror (-ret));
+      return FALSE;
+    }
+  return TRUE; /* 0: taken, though the protocol had nothing to send */
+}
+
+void
+pg_account_send_chat_state (PgAccount *account, const char *to, PgChatState state)
+{
+  PurpleConnection *gc;
+  PurpleTypingState typing = PURPLE_NOT_TYPING;
+
+  g_return_if_fail (account != NULL && to != NULL);
+
+  if (!pg_account_is_connected (account))
+    return;
+  gc = purple_account_get_connection (account->purple);
+  if (PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc))->send_typing == NULL)
+    return;
+  if (state == PG_CHAT_STATE_COMPOSING)
+    typing = PURPLE_TYPING;
+  else if (state == PG_CHAT_STATE_PAUSED)
+    typing = PURPLE_TYPED;
+  serv_send_typing (gc, to, typing);
+}
+
+void
+pg_account_add_contact (PgAccount *account, const char *name, const char *alias)
+{
+  PurpleBuddy *buddy;
+
+  g_return_if_fail (account != NULL && !account->dying && name != NULL);
+
+  buddy = purple_find_buddy (account->purple, name);
+  if (buddy != NULL)
+    {
+      if (alias != NULL && g_strcmp0 (purple_buddy_get_local_buddy_alias (buddy), alias) != 0)
+        purple_blist_alias_buddy (buddy, alias);
+      return;
+    }
+  buddy = purple_buddy_new (account->purple, name, alias);
+  purple_blist_add_buddy (buddy, NULL, NULL, NULL); /* buddy-added: contact_listed */
+  /* Offline, the buddy waits in the list: protocols pick the list up at
+   * login (IRC asks ISON for all of it). */
+  if (!purple_account_is_disconnected (account->purple))
+    purple_account_add_buddy (account->purple, buddy);
+}
+
+void
+pg_account_restore_contact (PgAccount *account, const char *name, const char *alias)
+{
+  g_return_if_fail (account != NULL && !account->dying && name != NULL);
+
+  if (purple_find_buddy (account->purple, name) != NULL)
+    return;
+  account->restoring = TRUE; /* the owner knows its own contacts */
+  purple_blist_add_buddy (purple_buddy_new (account->purple, name, alias), NULL, NULL, NULL);
+  account->restoring = FALSE;
+}
+
+void
+pg_account_remove_contact (PgAccount *account, const char *name)
+{
+  GSList *buddies;
+
+  g_return_if_fail (account != NULL && !account->dying && name != NULL);
+
+  buddies = purple_find_buddies (account->purple, name);
+  account->removing = TRUE;
+  for (GSList *l = buddies; l != NULL; l = l->next)
+    {
+      PurpleBuddy *buddy = l->data;
+
+      purple_account_remove_buddy (account->purple, buddy, purple_buddy_get_group (buddy));
+      purple_blist_remove_buddy (buddy);
+    }
+  account->removing = FALSE;
+  g_slist_free (buddies);
+}
+
+void
+pg_account_add_pending_auth (PgAccount *account, PgPendingAuth *pending)
+{
+  pending->account = account;
+  g_queue_push_tail (&account->auths, pending);
+}
+
+void
+pg_account_close_pending_auth (PgPendingAuth *pending)
+{
+  g_queue_remove (&pending->account->auths, pending);
+  g_free (pending->name);
+  g_free (pending);
+}
+
+void
+pg_account_authorize (PgAccount *account, const char *name, gboolean allow)
+{
+  g_autofree char *normalized = NULL;
+  GQueue answer = G_QUEUE_INIT;
+
+  g_return_if_fail (account != NULL && !account->dying && name != NULL);
+
+  normalized = pg_account_normalize (account, name);
+  /* Take them all out first: a callback may add or close requests. */
+  for (GList *l = account->auths.head, *next; l != NULL; l = next)
+    {
+      PgPendingAuth *pending = l->data;
+
+      next = l->next;
+      if (strcmp (pending->name, normalized) != 0)
+        continue;
+      g_queue_unlink (&account->auths, l);
+      g_queue_push_tail_link (&answer, l);
+    }
+  if (answer.length == 0)
+    g_debug ("no authorization request from %s is pending", name);
+  while (answer.length > 0)
+    {
+      PgPendingAuth *pending = g_queue_pop_head (&answer);
+      PurpleAccountRequestAuthorizationCb cb = allow ? pending->allow_cb : pending->deny_cb;
+
+      if (cb != NULL)
+        cb (pending->data); /* libpurple forgets the request; no close op follows */
+      g_free (pending->name);
+      g_free (pending);
+    }
+}
+
+char *
+pg_account_normalize (PgAccount *account, const char *name)
+{
+  g_return_val_if_fail (account != NULL && name != NULL, NULL);
+
+  return g_strdup (purple_normalize (account->purple, name));
+}

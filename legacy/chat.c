@@ -1,0 +1,105 @@
+/* legacy/chat.c — one-to-one messages between a user and legacy contacts
+ * (XEP-0100 §4.8, §5.3), with XEP-0085 chat states and XEP-0184 receipts. */
+#define G_LOG_DOMAIN "pg-chat"
+#include "build-config.h"
+
+#include "legacy/session-private.h"
+
+#include "legacy/message.h"
+
+/* ---- from the legacy network ---- */
+
+void
+pg_chat_on_message (gpointer owner, const char *from, const char *html)
+{
+  PgSession *session = owner;
+  PgContact *contact = pg_contacts_ensure (session, from, NULL);
+  if (contact == NULL)
+    return;
+  g_autofree char *text = pg_message_html_to_text (html);
+  /* To the bare JID, so the user's server delivers it or stores it offline. */
+  xmlNode *message = pg_stanza_new ("message", contact->jid, session->bare_jid, "chat", NULL);
+  pg_stanza_add_text_child (message, "body", NULL, text);
+  pg_message_add_chat_state (message, PG_CHAT_STATE_ACTIVE);
+  pg_session_send (session, message);
+}
+
+void
+pg_chat_on_state (gpointer owner, const char *from, PgChatState state)
+{
+  PgSession *session = owner;
+  PgContact *contact = pg_contacts_ensure (session, from, NULL);
+  if (contact == NULL || state == PG_CHAT_STATE_NONE)
+    return;
+  xmlNode *message = pg_stanza_new ("message", contact->jid, session->bare_jid, "chat", NULL);
+  pg_message_add_chat_state (message, state);
+  pg_session_send (session, message);
+}
+
+/* ---- from the user ---- */
+
+static void
+reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondition condition, const char *text)
+{
+  pg_router_reply_error (transport->router, request->stanza, condition, PG_ERR_TYPE_DEFAULT, text);
+}
+
+static PgRouteResult
+on_message (const PgRouteRequest *request, gpointer user_data)
+{
+  PgSessions *sessions = user_data;
+  PgTransport *transport = sessions->transport;
+  if (g_str_equal (request->type, "error"))
+    return PG_HANDLED;
+  if (g_str_equal (request->type, "groupchat"))
+    {
+      reply_error (transport, request, PG_ERR_SERVICE_UNAVAILABLE, "group chat is not supported");
+      return PG_HANDLED;
+    }
+
+  PgSession *session = pg_sessions_lookup (sessions, request->from_bare);
+  if (session == NULL)
+    {
+      g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, request->from_bare, NULL);
+      reply_error (transport, request, user != NULL ? PG_ERR_RECIPIENT_UNAVAILABLE : PG_ERR_REGISTRATION_REQUIRED,
+                   NULL);
+      return PG_HANDLED;
+    }
+  if (session->state != PG_SESSION_ONLINE)
+    {
+      reply_error (transport, request, PG_ERR_RECIPIENT_UNAVAILABLE, "the legacy login is not connected");
+      return PG_HANDLED;
+    }
+
+  g_autofree char *name = pg_contacts_dup_legacy_name (session, request->to);
+  g_autofree char *body = pg_stanza_dup_child_text (request->stanza, "body", NULL);
+  PgChatState state = pg_message_get_chat_state (request->stanza);
+  if (body == NULL)
+    {
+      pg_account_send_chat_state (session->account, name, state);
+      return PG_HANDLED;
+    }
+  g_autoptr (GError) error = NULL;
+  if (!pg_account_send_message (session->account, name, body, &error))
+    {
+      g_info ("%s: message not sent: %s", session->bare_jid, error->message);
+      reply_error (transport, request, PG_ERR_SERVICE_UNAVAILABLE, error->message);
+      return PG_HANDLED;
+    }
+  if (pg_message_wants_receipt (request->stanza))
+    {
+      g_autoptr (PgStanza) receipt = pg_message_new_receipt (request->stanza);
+      pg_transport_send (transport, receipt);
+    }
+  return PG_HANDLED;
+}
+
+static const PgRoute routes[] = {
+  {PG_KIND_MESSAGE, NULL, NULL, NULL, PG_TARGET_CONTACT, on_message},
+};
+
+void
+pg_chat_add_routes (PgTransport *transport, PgSessions *sessions)
+{
+  pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), sessions);
+}

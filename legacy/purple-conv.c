@@ -1,0 +1,162 @@
+/* legacy/purple-conv.c — one-to-one messages and typing, from libpurple's
+ * conversation signals.
+ *
+ * received-im-msg   → message event.  serv_got_im() emits it exactly once
+ *                     per incoming message, before it writes the message
+ *                     to a conversation; messages we send never pass here
+ *                     (they go through serv_send_im() directly), and
+ *                     messages flagged SEND (copies of our own, sent from
+ *                     elsewhere) are dropped.
+ * buddy-typing, buddy-typed, buddy-typing-stopped
+ *                   → chat_state COMPOSING, PAUSED, ACTIVE.  libpurple emits
+ *                     them with or without a conversation (and when a
+ *                     conversation's typing timeout runs out).
+ *
+ * No conversation UI ops are installed.  serv_got_im() still creates a
+ * PurpleConversation per correspondent and keeps every message in its
+ * history; the history is cleared on each new message, and conversations
+ * idle for ten minutes are destroyed by a sweep that runs once a minute
+ * while any IM conversation exists. */
+#define G_LOG_DOMAIN "pg-purple-conv"
+
+#include "legacy/account-private.h"
+
+#define ACTIVE_KEY "pg-active"  /* conversation data: last activity, s + 1 */
+#define IDLE_LIMIT_S (10 * 60)  /* conversations quiet this long go */
+#define SWEEP_INTERVAL_S 60
+
+static int handle;     /* owns our signal connections */
+static guint sweep_id; /* the sweep's timeout, while IM conversations exist */
+
+static gint64
+now_s (void)
+{
+  return g_get_monotonic_time () / G_USEC_PER_SEC;
+}
+
+static void
+touch (PurpleConversation *conv)
+{
+  purple_conversation_set_data (conv, ACTIVE_KEY, GSIZE_TO_POINTER ((gsize) now_s () + 1));
+}
+
+guint
+pg_purple_conv_sweep (gint64 max_idle_s)
+{
+  GList *ims = g_list_copy (purple_get_ims ()); /* destroying edits the list */
+  gint64 now = now_s ();
+  guint destroyed = 0;
+
+  for (GList *l = ims; l != NULL; l = l->next)
+    {
+      PurpleConversation *conv = l->data;
+      gsize stamp = GPOINTER_TO_SIZE (purple_conversation_get_data (conv, ACTIVE_KEY));
+
+      if (pg_account_from_purple (purple_conversation_get_account (conv)) == NULL)
+        continue; /* not ours, or going with its account anyway */
+      if (stamp != 0 && now - ((gint64) stamp - 1) < max_idle_s)
+        continue;
+      purple_conversation_destroy (conv);
+      destroyed++;
+    }
+  g_list_free (ims);
+  if (destroyed > 0)
+    g_debug ("destroyed %u idle conversations", destroyed);
+  return destroyed;
+}
+
+static gboolean
+sweep (gpointer data)
+{
+  (void) data;
+  pg_purple_conv_sweep (IDLE_LIMIT_S);
+  if (purple_get_ims () != NULL)
+    return G_SOURCE_CONTINUE;
+  sweep_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+conversation_created (PurpleConversation *conv, gpointer data)
+{
+  (void) data;
+  if (purple_conversation_get_type (conv) != PURPLE_CONV_TYPE_IM)
+    return;
+  touch (conv);
+  if (sweep_id == 0)
+    sweep_id = g_timeout_add_seconds (SWEEP_INTERVAL_S, sweep, NULL);
+}
+
+static void
+received_im (PurpleAccount *purple, char *sender, char *message, PurpleConversation *conv,
+             PurpleMessageFlags flags, gpointer data)
+{
+  PgAccount *account = pg_account_from_purple (purple);
+  g_autofree char *html = NULL;
+
+  (void) data;
+  if (account == NULL || sender == NULL || message == NULL || (flags & PURPLE_MESSAGE_SEND))
+    return;
+  if (conv != NULL)
+    {
+      touch (conv);
+      purple_conversation_clear_message_history (conv);
+    }
+  /* prpl-irc's answer to a message to someone away (301), for instance. */
+  if (flags & PURPLE_MESSAGE_AUTO_RESP)
+    message = html = g_strconcat ("(auto-reply) ", message, NULL);
+  pg_account_emit_message (account, sender, message);
+}
+
+static void
+typing (PurpleAccount *purple, const char *name, PgChatState state)
+{
+  PgAccount *account = pg_account_from_purple (purple);
+
+  if (account != NULL && name != NULL)
+    pg_account_emit_chat_state (account, name, state);
+}
+
+static void
+buddy_typing (PurpleAccount *purple, const char *name, gpointer data)
+{
+  (void) data;
+  typing (purple, name, PG_CHAT_STATE_COMPOSING);
+}
+
+static void
+buddy_typed (PurpleAccount *purple, const char *name, gpointer data)
+{
+  (void) data;
+  typing (purple, name, PG_CHAT_STATE_PAUSED);
+}
+
+static void
+buddy_typing_stopped (PurpleAccount *purple, const char *name, gpointer data)
+{
+  (void) data;
+  typing (purple, name, PG_CHAT_STATE_ACTIVE);
+}
+
+static void
+core_quitting (gpointer data)
+{
+  (void) data;
+  g_clear_handle_id (&sweep_id, g_source_remove);
+}
+
+void
+pg_purple_conv_install (void)
+{
+  void *convs = purple_conversations_get_handle ();
+
+  purple_signal_connect (convs, "conversation-created", &handle,
+                         PURPLE_CALLBACK (conversation_created), NULL);
+  purple_signal_connect (convs, "received-im-msg", &handle, PURPLE_CALLBACK (received_im), NULL);
+  purple_signal_connect (convs, "buddy-typing", &handle, PURPLE_CALLBACK (buddy_typing), NULL);
+  purple_signal_connect (convs, "buddy-typed", &handle, PURPLE_CALLBACK (buddy_typed), NULL);
+  purple_signal_connect (convs, "buddy-typing-stopped", &handle,
+                         PURPLE_CALLBACK (buddy_typing_stopped), NULL);
+  purple_signal_connect (purple_get_core (), "quitting", &handle, PURPLE_CALLBACK (core_quitting),
+                         NULL);
+}

@@ -1,0 +1,78 @@
+/* legacy/session-private.h — what session.c and contacts.c share. */
+#pragma once
+#include "legacy/account.h"
+#include "legacy/session.h"
+
+typedef enum {
+  PG_SESSION_OFFLINE,
+  PG_SESSION_CONNECTING,
+  PG_SESSION_ONLINE,
+  PG_SESSION_RECONNECT_WAIT,
+} PgSessionState;
+
+typedef struct {
+  char *name;     /* the protocol's spelling */
+  char *jid;      /* escape(name)@component, prepared */
+  char *alias;    /* may be NULL */
+  PgShow show;    /* last known; PG_SHOW_OFFLINE until the network says */
+  char *status;
+  gboolean stored;          /* on the user's list in the store */
+  gboolean announced;       /* we sent the user an available presence from it */
+  gboolean authorization_pending;
+} PgContact;
+
+typedef struct PgSession PgSession;
+
+struct PgSession {
+  PgSessions *sessions;
+  PgTransport *transport;
+  char *bare_jid;
+  PgSessionState state;
+  GHashTable *resources; /* resource → Resource (session.c) */
+  PgAccount *account;
+  GHashTable *contacts;  /* contact JID → PgContact */
+  guint retry_id;
+  guint backoff_s;
+  gboolean ever_connected;
+  gboolean login_refused; /* credentials refused: wait for new ones */
+};
+
+struct PgSessions {
+  PgTransport *transport;
+  GHashTable *by_jid; /* bare JID → PgSession */
+};
+
+/* contacts.c — account events about contacts (owner is the PgSession). */
+void pg_contacts_on_status (gpointer owner, const char *name, const char *alias, PgShow show,
+                            const char *status_text);
+void pg_contacts_on_listed (gpointer owner, const char *name, const char *alias);
+void pg_contacts_on_unlisted (gpointer owner, const char *name);
+void pg_contacts_on_authorization (gpointer owner, const char *from, const char *alias,
+                                   const char *message);
+/* Loads the user's stored contacts into @session->contacts. */
+void pg_contacts_load (PgSession *session);
+/* Asks the legacy network for the presence of every stored contact. */
+void pg_contacts_subscribe_all (PgSession *session);
+/* Sends unavailable from every contact announced available. */
+void pg_contacts_all_offline (PgSession *session);
+/* The contact called @name, created (not stored) when new. Borrowed; NULL
+ * when no JID can carry the name. */
+PgContact *pg_contacts_ensure (PgSession *session, const char *name, const char *alias);
+/* The contact for @jid (prepared bare), or NULL. Borrowed. */
+PgContact *pg_contacts_lookup (PgSession *session, const char *jid);
+/* The legacy name a contact JID stands for (the stored spelling when known,
+ * else the XEP-0106 unescaped localpart). Owned. */
+char *pg_contacts_dup_legacy_name (PgSession *session, const PgJid *jid);
+void pg_contact_free (PgContact *contact);
+
+/* Routes for subscriptions to contacts and probes, added by session.c. */
+void pg_contacts_add_routes (PgTransport *transport, PgSessions *sessions);
+
+/* chat.c — one-to-one messages both ways. */
+void pg_chat_on_message (gpointer owner, const char *from, const char *html);
+void pg_chat_on_state (gpointer owner, const char *from, PgChatState state);
+void pg_chat_add_routes (PgTransport *transport, PgSessions *sessions);
+
+/* session.c */
+PgSession *pg_sessions_lookup (PgSessions *sessions, const char *bare_jid);
+void pg_session_send (PgSession *session, xmlNode *stanza_owned);

@@ -1,0 +1,477 @@
+/* legacy/session.c — per-user sessions: resources, the login state machine,
+ * and the transport's own presence towards the user. */
+#define G_LOG_DOMAIN "pg-session"
+#include "build-config.h"
+
+#include "legacy/session-private.h"
+
+#include "legacy/presence.h"
+#include "registration/seal.h"
+#include "transport/i18n.h"
+
+#include <string.h>
+
+typedef struct {
+  PgShow show;
+  char *status;
+  int priority;
+  gboolean via_domain; /* sent presence to the transport, not only to contacts */
+} Resource;
+
+static void
+resource_free (Resource *resource)
+{
+  g_free (resource->status);
+  g_free (resource);
+}
+
+static void login (PgSession *session);
+
+/* ---- table ---- */
+
+PgSession *
+pg_sessions_lookup (PgSessions *sessions, const char *bare_jid)
+{
+  return g_hash_table_lookup (sessions->by_jid, bare_jid);
+}
+
+void
+pg_session_send (PgSession *session, xmlNode *stanza_owned)
+{
+  g_autoptr (PgStanza) stanza = stanza_owned;
+  pg_transport_send (session->transport, stanza);
+}
+
+static void
+session_free (PgSession *session)
+{
+  g_clear_handle_id (&session->retry_id, g_source_remove);
+  g_clear_pointer (&session->account, pg_account_free);
+  g_clear_pointer (&session->resources, g_hash_table_unref);
+  g_clear_pointer (&session->contacts, g_hash_table_unref);
+  g_free (session->bare_jid);
+  g_free (session);
+}
+
+static PgSession *
+session_new (PgSessions *sessions, const char *bare_jid)
+{
+  PgSession *session = g_new0 (PgSession, 1);
+  session->sessions = sessions;
+  session->transport = sessions->transport;
+  session->bare_jid = g_strdup (bare_jid);
+  session->state = PG_SESSION_OFFLINE;
+  session->backoff_s = PG_SESSION_BACKOFF_MIN_S;
+  session->resources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) resource_free);
+  session->contacts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) pg_contact_free);
+  pg_contacts_load (session);
+  g_hash_table_insert (sessions->by_jid, session->bare_jid, session);
+  return session;
+}
+
+static const char *
+state_name (PgSessionState state)
+{
+  static const char *const names[] = {"offline", "connecting", "online", "reconnect-wait"};
+  return names[state];
+}
+
+static void
+set_state (PgSession *session, PgSessionState state)
+{
+  if (session->state != state)
+    g_debug ("%s: %s → %s", session->bare_jid, state_name (session->state), state_name (state));
+  session->state = state;
+}
+
+/* ---- the user's presence ---- */
+
+static const Resource *
+best_resource (PgSession *session)
+{
+  const Resource *best = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, session->resources);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const Resource *resource = value;
+      if (best == NULL || resource->priority > best->priority)
+        best = resource;
+    }
+  return best;
+}
+
+static void
+apply_status (PgSession *session)
+{
+  const Resource *best = best_resource (session);
+  if (session->state == PG_SESSION_ONLINE && best != NULL)
+    pg_account_set_status (session->account, best->show, best->status);
+}
+
+static void
+send_transport_presence (PgSession *session, PgShow show, const char *status)
+{
+  pg_session_send (session, pg_presence_new (session->transport->config->component_jid, session->bare_jid,
+                                             show, status, NULL));
+}
+
+/* XEP-0100 §4.4.2: the login failure goes to the user as a presence error
+ * from the transport, plus a headline saying what to do. */
+static void
+report_failure (PgSession *session, PgErrorCondition condition, const char *reason, const char *advice)
+{
+  PgTransport *transport = session->transport;
+  g_autoptr (PgStanza) probe = pg_stanza_new ("presence", session->bare_jid, transport->config->component_jid,
+                                              NULL, NULL);
+  g_autoptr (PgStanza) error = pg_stanza_error_reply (probe, condition, PG_ERR_TYPE_DEFAULT, reason);
+  pg_transport_send (transport, error);
+
+  g_autofree char *body = g_strdup_printf ("%s: %s\n%s", transport->legacy_name, reason, advice);
+  g_autoptr (PgStanza) headline = pg_stanza_new ("message", transport->config->component_jid,
+                                                 session->bare_jid, "headline", NULL);
+  pg_stanza_add_text_child (headline, "subject", NULL, _("Legacy login failed"));
+  pg_stanza_add_text_child (headline, "body", NULL, body);
+  pg_transport_send (transport, headline);
+}
+
+/* ---- login state machine ---- */
+
+static void
+on_connected (gpointer owner)
+{
+  PgSession *session = owner;
+  set_state (session, PG_SESSION_ONLINE);
+  session->backoff_s = PG_SESSION_BACKOFF_MIN_S;
+  session->ever_connected = TRUE;
+  g_message ("%s: legacy login online (%u contacts)", session->bare_jid, g_hash_table_size (session->contacts));
+  const Resource *best = best_resource (session);
+  send_transport_presence (session, best != NULL ? best->show : PG_SHOW_AVAILABLE, NULL);
+  apply_status (session);
+  pg_contacts_subscribe_all (session);
+}
+
+static gboolean
+on_retry (gpointer data)
+{
+  PgSession *session = data;
+  session->retry_id = 0;
+  login (session);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
+{
+  PgSession *session = owner;
+  pg_contacts_all_offline (session);
+  g_clear_pointer (&session->account, pg_account_free);
+
+  if (failure == PG_ACCOUNT_FAILURE_NETWORK)
+    {
+      /* Jitter spreads the reconnections of many users after an outage. */
+      guint delay_ms = session->backoff_s * 1000 + g_random_int_range (0, (gint32) (session->backoff_s * 250 + 1));
+      g_message ("%s: legacy login lost (%s); reconnecting in %.1f s", session->bare_jid, reason, delay_ms / 1000.0);
+      if (!session->ever_connected && session->backoff_s == PG_SESSION_BACKOFF_MIN_S)
+        report_failure (session, PG_ERR_REMOTE_SERVER_TIMEOUT, reason,
+                        _("The legacy network cannot be reached; the gateway keeps trying."));
+      else
+        send_transport_presence (session, PG_SHOW_XA, reason);
+      set_state (session, PG_SESSION_RECONNECT_WAIT);
+      session->retry_id = g_timeout_add (delay_ms, on_retry, session);
+      session->backoff_s = MIN (session->backoff_s * 2, PG_SESSION_BACKOFF_MAX_S);
+      return;
+    }
+
+  g_message ("%s: legacy login refused (%s); not retrying", session->bare_jid, reason);
+  set_state (session, PG_SESSION_OFFLINE);
+  session->login_refused = TRUE;
+  report_failure (session, failure == PG_ACCOUNT_FAILURE_AUTH ? PG_ERR_NOT_AUTHORIZED : PG_ERR_UNDEFINED_CONDITION,
+                  reason,
+                  _("Check your username and password, then register again with the gateway "
+                    "(service discovery → register) to update them."));
+}
+
+static const PgAccountEvents account_events = {
+  .connected = on_connected,
+  .disconnected = on_disconnected,
+  .contact_status = pg_contacts_on_status,
+  .contact_listed = pg_contacts_on_listed,
+  .contact_unlisted = pg_contacts_on_unlisted,
+  .message = pg_chat_on_message,
+  .chat_state = pg_chat_on_state,
+  .authorization_requested = pg_contacts_on_authorization,
+};
+
+static void
+login (PgSession *session)
+{
+  PgTransport *transport = session->transport;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, session->bare_jid, &error);
+  if (user == NULL)
+    {
+      g_warning ("%s: no registration to log in with%s%s", session->bare_jid, error ? ": " : "",
+                 error ? error->message : "");
+      return;
+    }
+  char *password = pg_store_dup_password (transport->store, session->bare_jid, &error);
+  if (error != NULL)
+    {
+      g_warning ("%s: cannot open the stored password: %s", session->bare_jid, error->message);
+      return;
+    }
+  g_autofree char *username = g_strconcat (user->username, transport->config->username_suffix, NULL);
+  session->account = pg_account_new (transport->purple, transport->config->protocol, username, password,
+                                     (const char *const *) transport->config->legacy_setting_keys,
+                                     (const char *const *) transport->config->legacy_setting_values,
+                                     &account_events, session, &error);
+  pg_seal_free_secret (password);
+  if (session->account == NULL)
+    {
+      g_message ("%s: cannot start the legacy login: %s", session->bare_jid, error->message);
+      report_failure (session, PG_ERR_CONFLICT, error->message,
+                      _("Another user of this gateway is logged in with the same legacy account."));
+      session->login_refused = TRUE;
+      return;
+    }
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, session->contacts);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    pg_account_restore_contact (session->account, ((PgContact *) value)->name, ((PgContact *) value)->alias);
+  set_state (session, PG_SESSION_CONNECTING);
+  g_message ("%s: legacy login starting", session->bare_jid);
+  pg_account_connect (session->account);
+}
+
+/* The last resource left: contacts and the transport go unavailable, the
+ * login closes, the session ends. */
+static void
+end_session (PgSession *session, gboolean tell_user)
+{
+  if (tell_user)
+    {
+      pg_contacts_all_offline (session);
+      send_transport_presence (session, PG_SHOW_OFFLINE, NULL);
+    }
+  g_message ("%s: session closed (was %s)", session->bare_jid, state_name (session->state));
+  g_hash_table_remove (session->sessions->by_jid, session->bare_jid);
+}
+
+/* ---- routes ---- */
+
+static gboolean
+is_registered (PgTransport *transport, const char *bare_jid)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, bare_jid, &error);
+  return user != NULL;
+}
+
+static PgRouteResult
+on_available (const PgRouteRequest *request, gpointer user_data)
+{
+  PgSessions *sessions = user_data;
+  PgTransport *transport = sessions->transport;
+  PgSession *session = pg_sessions_lookup (sessions, request->from_bare);
+  if (session == NULL)
+    {
+      if (!is_registered (transport, request->from_bare))
+        return PG_HANDLED; /* XEP-0100: presence of unregistered users means nothing */
+      session = session_new (sessions, request->from_bare);
+    }
+
+  const char *resource_name = pg_jid_get_resource (request->from);
+  Resource *resource = g_hash_table_lookup (session->resources, resource_name ? resource_name : "");
+  if (resource == NULL)
+    {
+      resource = g_new0 (Resource, 1);
+      g_hash_table_insert (session->resources, g_strdup (resource_name ? resource_name : ""), resource);
+    }
+  g_auto (PgUserPresence) presence = {0};
+  pg_presence_read (request->stanza, &presence);
+  resource->show = presence.show;
+  resource->priority = presence.priority;
+  g_free (resource->status);
+  resource->status = g_steal_pointer (&presence.status);
+  resource->via_domain |= pg_jid_get_node (request->to) == NULL;
+
+  if (session->state == PG_SESSION_OFFLINE && !session->login_refused)
+    login (session);
+  else
+    apply_status (session);
+  return PG_HANDLED;
+}
+
+static PgRouteResult
+on_unavailable (const PgRouteRequest *request, gpointer user_data)
+{
+  PgSessions *sessions = user_data;
+  PgSession *session = pg_sessions_lookup (sessions, request->from_bare);
+  const char *resource_name = pg_jid_get_resource (request->from);
+  /* Prosody answers our subscribe with an unavailable from the bare JID:
+   * no resource logged out. */
+  if (session == NULL || resource_name == NULL)
+    return PG_HANDLED;
+  Resource *resource = g_hash_table_lookup (session->resources, resource_name);
+  if (resource == NULL)
+    return PG_HANDLED;
+  /* Directed unavailable to one contact is not a logout (XEP-0100 §4.5.2),
+   * unless that is how this resource logged in. */
+  if (pg_jid_get_node (request->to) != NULL && resource->via_domain &&
+      g_strcmp0 (request->type, "error") != 0)
+    return PG_HANDLED;
+  g_hash_table_remove (session->resources, resource_name);
+  if (g_hash_table_size (session->resources) == 0)
+    end_session (session, TRUE);
+  else
+    apply_status (session);
+  return PG_HANDLED;
+}
+
+static PgRouteResult
+on_probe_transport (const PgRouteRequest *request, gpointer user_data)
+{
+  PgSessions *sessions = user_data;
+  PgSession *session = pg_sessions_lookup (sessions, request->from_bare);
+  if (session == NULL || session->state != PG_SESSION_ONLINE)
+    return PG_PASS;
+  const Resource *best = best_resource (session);
+  send_transport_presence (session, best != NULL ? best->show : PG_SHOW_AVAILABLE, NULL);
+  return PG_HANDLED;
+}
+
+static const PgRoute routes[] = {
+  {PG_KIND_PRESENCE, "", NULL, NULL, PG_TARGET_ANY, on_available},
+  {PG_KIND_PRESENCE, "unavailable", NULL, NULL, PG_TARGET_ANY, on_unavailable},
+  {PG_KIND_PRESENCE, "error", NULL, NULL, PG_TARGET_ANY, on_unavailable},
+  {PG_KIND_PRESENCE, "probe", NULL, NULL, PG_TARGET_DOMAIN, on_probe_transport},
+};
+
+void
+pg_sessions_register (PgTransport *transport)
+{
+  PgSessions *sessions = g_new0 (PgSessions, 1);
+  sessions->transport = transport;
+  sessions->by_jid = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) session_free);
+  transport->sessions = sessions;
+  pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), sessions);
+  pg_contacts_add_routes (transport, sessions);
+  pg_chat_add_routes (transport, sessions);
+}
+
+void
+pg_sessions_free (PgSessions *sessions)
+{
+  if (sessions == NULL)
+    return;
+  g_hash_table_unref (sessions->by_jid);
+  g_free (sessions);
+}
+
+/* ---- operations for other modules ---- */
+
+void
+pg_sessions_probe_all (PgTransport *transport)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) users = pg_store_list_users (transport->store, &error);
+  if (users == NULL)
+    {
+      g_warning ("cannot list users to probe: %s", error->message);
+      return;
+    }
+  gint64 started = g_get_monotonic_time ();
+  for (guint i = 0; i < users->len; i++)
+    pg_transport_send_presence (transport, g_ptr_array_index (users, i), "probe");
+  g_message ("probed %u registered users in %.1f ms", users->len,
+             (g_get_monotonic_time () - started) / 1000.0);
+}
+
+void
+pg_sessions_stop_all (PgTransport *transport)
+{
+  PgSessions *sessions = transport->sessions;
+  guint n = g_hash_table_size (sessions->by_jid);
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PgSession *session = value;
+      pg_contacts_all_offline (session);
+      send_transport_presence (session, PG_SHOW_OFFLINE, NULL);
+    }
+  g_hash_table_remove_all (sessions->by_jid);
+  if (n > 0)
+    g_message ("closed %u sessions", n);
+}
+
+void
+pg_sessions_close (PgTransport *transport, const char *bare_jid)
+{
+  PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
+  if (session != NULL)
+    end_session (session, FALSE);
+}
+
+void
+pg_sessions_say_goodbye (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts)
+{
+  for (guint i = 0; contacts != NULL && i < contacts->len; i++)
+    {
+      PgStoreContact *contact = g_ptr_array_index (contacts, i);
+      g_autofree char *jid = pg_jid_for_legacy_name (contact->name, transport->config->component_jid, NULL);
+      if (jid == NULL)
+        continue;
+      static const char *const types[] = {"unavailable", "unsubscribe", "unsubscribed"};
+      for (guint t = 0; t < G_N_ELEMENTS (types); t++)
+        {
+          g_autoptr (PgStanza) presence = pg_stanza_new ("presence", jid, bare_jid, types[t], NULL);
+          pg_transport_send (transport, presence);
+        }
+    }
+}
+
+void
+pg_sessions_pause (PgTransport *transport, const char *bare_jid)
+{
+  PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
+  if (session == NULL)
+    return;
+  pg_contacts_all_offline (session);
+  g_clear_pointer (&session->account, pg_account_free);
+  g_clear_handle_id (&session->retry_id, g_source_remove);
+  set_state (session, PG_SESSION_OFFLINE);
+  session->login_refused = TRUE;
+}
+
+void
+pg_sessions_credentials_changed (PgTransport *transport, const char *bare_jid)
+{
+  PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
+  if (session == NULL)
+    return;
+  pg_sessions_pause (transport, bare_jid);
+  session->backoff_s = PG_SESSION_BACKOFF_MIN_S;
+  session->ever_connected = FALSE;
+  session->login_refused = FALSE;
+  login (session);
+}
+
+PgSessionCounts
+pg_sessions_count (PgTransport *transport)
+{
+  PgSessionCounts counts = {0};
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, transport->sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      counts.total++;
+      counts.online += ((PgSession *) value)->state == PG_SESSION_ONLINE;
+    }
+  return counts;
+}

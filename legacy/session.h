@@ -1,0 +1,47 @@
+/* legacy/session.h — the per-user session manager (DESIGN.md "Data flow" 3).
+ *
+ * One PgSession per registered bare JID with at least one available
+ * resource; it owns exactly one legacy login (legacy/account.h) and moves
+ * offline → connecting → online → reconnect-wait → offline. Several
+ * resources share the login; the highest-priority one sets the legacy
+ * status. The session translates account events into stanzas and the user's
+ * presence, subscriptions and messages into account commands. */
+#pragma once
+#include "transport/transport.h"
+
+/* Reconnection after network failures: 1 s doubling to 5 min, with jitter so
+ * that many users do not reconnect in step. */
+#define PG_SESSION_BACKOFF_MIN_S 1
+#define PG_SESSION_BACKOFF_MAX_S 300
+
+typedef struct PgSessions PgSessions;
+
+/* Creates the session table of @transport and adds its routes. */
+void pg_sessions_register (PgTransport *transport);
+/* Logs every session out silently; called by pg_transport_free(). */
+void pg_sessions_free (PgSessions *sessions);
+
+/* Sends <presence type='probe'/> to every registered user (on start and
+ * after the component stream reconnects). */
+void pg_sessions_probe_all (PgTransport *transport);
+/* Shutdown: every contact and the transport go unavailable for every
+ * online user, then the legacy logins close. */
+void pg_sessions_stop_all (PgTransport *transport);
+/* Ends the user's session, if any, without telling the user (unregistering). */
+void pg_sessions_close (PgTransport *transport, const char *bare_jid);
+/* After an unregistration: every contact of @contacts (PgStoreContact, as
+ * listed before the row was deleted) sends unavailable, unsubscribe and
+ * unsubscribed to the user (XEP-0100 §4.3, GW-11). */
+void pg_sessions_say_goodbye (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts);
+/* Closes the user's login (contacts go offline) and keeps it closed until
+ * pg_sessions_credentials_changed(): while credentials are being checked. */
+void pg_sessions_pause (PgTransport *transport, const char *bare_jid);
+/* The user's credentials changed (or a check ended): a session logs in
+ * again with what is stored. */
+void pg_sessions_credentials_changed (PgTransport *transport, const char *bare_jid);
+
+typedef struct {
+  guint online;      /* sessions with a connected login */
+  guint total;       /* sessions in any state */
+} PgSessionCounts;
+PgSessionCounts pg_sessions_count (PgTransport *transport);

@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""Runs purplegate's integration tests.
+
+    /usr/bin/python3 tests/integration/run.py [-v] [-k SUBSTRING] [test_module.py ...]
+
+Each tests/integration/test_*.py module gets fresh servers: its `setup(name)`
+(default: Prosody + purplegate connected to it, harness.standard_setup)
+returns an env that every `test_*(env)` function of the module receives; the
+servers are started again after a failed test so one failure does not
+cascade.  One line per test on stdout (PASS/FAIL/SKIP), details of failures
+on stderr, and as the very last line `N passed, N failed[, N skipped]`.
+Exit status 1 if anything failed.  Runs as root inside a private network
+namespace (tools/run-tests does `unshare -n`); needs PURPLEGATE or a built
+./purplegate (or ./_build/purplegate).
+"""
+
+import argparse
+import importlib.util
+import inspect
+import logging
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import harness  # noqa: E402
+
+DEFAULT_TIMEOUT = 60
+
+
+Skip = harness.Skip
+
+
+class TestTimeout(BaseException):
+    """Raised by SIGALRM inside a test that ran out of time (BaseException so
+    that tests catching AssertionError/Exception do not swallow it)."""
+
+
+def _alarm(signum, frame):
+    raise TestTimeout()
+
+
+def _terminate(signum, frame):
+    # Let finally blocks and atexit stop every child by PID.
+    raise SystemExit(128 + signum)
+
+
+def load_module(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def module_tests(mod):
+    tests = [(name, fn) for name, fn in vars(mod).items()
+             if name.startswith("test_") and inspect.isfunction(fn)
+             and fn.__module__ == mod.__name__]
+    tests.sort(key=lambda t: t[1].__code__.co_firstlineno)
+    return tests
+
+
+def short_reason(exc):
+    if isinstance(exc, TestTimeout):
+        return "timed out"
+    msg = str(exc).strip().splitlines()
+    first = msg[0] if msg else ""
+    text = f"{type(exc).__name__}: {first}" if not isinstance(exc, AssertionError) or not first \
+        else first
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+def details(exc, env):
+    out = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if env is not None:
+        try:
+            out += env.diagnostics() + "\n"
+            out += f"--- files kept in {env.tmp}\n"
+        except Exception:
+            pass
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    ap.add_argument("modules", nargs="*", help="test modules (default: all test_*.py)")
+    ap.add_argument("-k", dest="pattern", default=None, help="run tests whose name contains this")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log harness/slixmpp debug to stderr")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no failure details on stderr")
+    args = ap.parse_args()
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.CRITICAL,
+                        stream=sys.stderr)
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGALRM, _alarm)
+
+    def find(m):
+        for cand in (Path(m), HERE / m, HERE / (m + ".py")):
+            if cand.is_file():
+                return cand.resolve()
+        ap.error(f"no test module {m}")
+    paths = [find(m) for m in args.modules] if args.modules \
+        else sorted(HERE.glob("test_*.py"))
+    if not args.modules:
+        # Fake-server and restart tests last: they are the slowest.
+        order = {"test_fake_server": 2, "test_restart": 1}
+        paths.sort(key=lambda p: (order.get(p.stem, 0), p.name))
+
+    print(f"# purplegate binary: {harness.purplegate_binary()}", flush=True)
+    passed = failed = skipped = 0
+    t_all = time.monotonic()
+
+    for path in paths:
+        mod = load_module(path)
+        tests = [(n, f) for n, f in module_tests(mod)
+                 if not args.pattern or args.pattern in f"{path.stem}.{n}"]
+        if not tests:
+            continue
+        setup = getattr(mod, "setup", None) or (lambda name: harness.standard_setup(name))
+        timeout = getattr(mod, "TIMEOUT", DEFAULT_TIMEOUT)
+        env = None
+        setup_error = None
+        for name, fn in tests:
+            full = f"{path.stem}.{name}"
+            t0 = time.monotonic()
+            status, reason, exc = "PASS", "", None
+            try:
+                if setup_error is not None:
+                    raise setup_error
+                signal.setitimer(signal.ITIMER_REAL, timeout)
+                try:
+                    if env is None:
+                        try:
+                            env = setup(path.stem)
+                        except Skip:
+                            raise
+                        except BaseException as e:
+                            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                                raise
+                            setup_error = e
+                            raise
+                    if inspect.signature(fn).parameters:
+                        fn(env)
+                    else:
+                        fn()
+                    crashes = env.crashes()
+                    if crashes:
+                        raise AssertionError(crashes[0])
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            except Skip as e:
+                status, reason = "SKIP", str(e)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as e:
+                status, exc = "FAIL", e
+                reason = short_reason(e)
+                if e is setup_error and not reason.startswith("setup"):
+                    reason = "setup failed: " + reason
+            finally:
+                if env is not None:
+                    env.end_test()
+                harness.close_all_clients()
+            dt = time.monotonic() - t0
+            if status == "PASS":
+                passed += 1
+                print(f"PASS {full} ({dt:.1f}s)", flush=True)
+            elif status == "SKIP":
+                skipped += 1
+                print(f"SKIP {full}: {reason}", flush=True)
+            else:
+                failed += 1
+                print(f"FAIL {full}: {reason}", flush=True)
+                if not args.quiet:
+                    text = details(exc, env)
+                    sys.stderr.write("".join("    " + l + "\n" for l in text.splitlines()))
+                    sys.stderr.flush()
+                # Fresh servers for the next test of this module.
+                if env is not None:
+                    env.close(keep=True)
+                    env = None
+            if env is not None and not env.healthy():
+                env.close(keep=True)
+                env = None
+        if env is not None:
+            teardown = getattr(mod, "teardown", None)
+            if teardown:
+                teardown(env)
+            env.close()
+    harness.kill_all_children()
+
+    print(f"# integration tests took {time.monotonic() - t_all:.1f}s", flush=True)
+    summary = f"{passed} passed, {failed} failed"
+    if skipped:
+        summary += f", {skipped} skipped"
+    print(summary, flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    rc = 1
+    try:
+        rc = main()
+    finally:
+        harness.close_all_clients()
+        harness.kill_all_children()
+    sys.exit(rc)
