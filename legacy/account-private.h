@@ -8,6 +8,12 @@
 
 #define PG_ACCOUNT_UI "purplegate" /* the UI id given to purple_core_init() */
 
+/* A login not connected after this long is ended with a network failure:
+ * libpurple has no deadline of its own, and some protocol failures leave a
+ * login waiting forever (prpl-irc when the server hangs up during
+ * registration, or a server that accepts and never answers). */
+#define PG_ACCOUNT_LOGIN_TIMEOUT_S 60
+
 /* An authorization request libpurple is waiting for us to answer. */
 typedef struct {
   PgAccount *account; /* not a reference: the account closes these first */
@@ -35,6 +41,8 @@ struct PgAccount {
   char *failure_reason;
   gboolean auth_hint; /* the protocol refused the password (IRC 464) */
 
+  guint login_timeout_s; /* PG_ACCOUNT_LOGIN_TIMEOUT_S; tests shorten it */
+  guint login_timer_id;  /* the login's deadline, until connected */
   guint apply_id;        /* idle: deferred connect/disconnect */
   guint disconnected_id; /* idle: the disconnected event */
   guint teardown_id;     /* idle: deferred pg_account_free() */

@@ -81,6 +81,7 @@ core_quitting (gpointer data)
       account->quiet = TRUE;
       g_clear_handle_id (&account->apply_id, g_source_remove);
       g_clear_handle_id (&account->disconnected_id, g_source_remove);
+      g_clear_handle_id (&account->login_timer_id, g_source_remove);
     }
 }
 
@@ -108,6 +109,7 @@ may_emit (PgAccount *account)
 void
 pg_account_emit_connected (PgAccount *account)
 {
+  g_clear_handle_id (&account->login_timer_id, g_source_remove);
   if (!may_emit (account) || account->events.connected == NULL)
     return;
   g_info ("%s: logged in", purple_account_get_username (account->purple));
@@ -242,6 +244,7 @@ emit_disconnected (gpointer data)
   PgAccount *account = data;
   PgAccountFailure failure = account->failed ? account->failure : PG_ACCOUNT_FAILURE_NETWORK;
   g_autofree char *reason = g_steal_pointer (&account->failure_reason);
+  g_autofree char *line = NULL;
 
   account->disconnected_id = 0;
   forget_failure (account);
@@ -250,7 +253,8 @@ emit_disconnected (gpointer data)
   purple_account_set_enabled (account->purple, PG_ACCOUNT_UI, FALSE);
   if (reason == NULL)
     reason = g_strdup ("the connection was closed");
-  g_message ("%s: login ended: %s", purple_account_get_username (account->purple), reason);
+  line = g_strdelimit (g_strdup (reason), "\r\n", ' '); /* IRC adds the ERROR line */
+  g_message ("%s: login ended: %s", purple_account_get_username (account->purple), line);
   if (account->events.disconnected != NULL && may_emit (account))
     {
       emit_depth++;
@@ -263,6 +267,7 @@ emit_disconnected (gpointer data)
 void
 pg_account_login_closed (PgAccount *account)
 {
+  g_clear_handle_id (&account->login_timer_id, g_source_remove);
   if (account->quiet || account->disconnected_id != 0)
     return;
   account->disconnected_id = g_idle_add (emit_disconnected, account);
@@ -275,6 +280,24 @@ fail_later (PgAccount *account, PgAccountFailure failure, const char *text)
   forget_failure (account);
   pg_account_login_failed (account, failure, text);
   pg_account_login_closed (account);
+}
+
+/* The login's deadline passed (see PG_ACCOUNT_LOGIN_TIMEOUT_S).  Runs
+ * from the main loop, so the connection can be ended here. */
+static gboolean
+login_timed_out (gpointer data)
+{
+  PgAccount *account = data;
+
+  account->login_timer_id = 0;
+  g_message ("%s: no login after %u s", purple_account_get_username (account->purple),
+             account->login_timeout_s);
+  pg_account_login_failed (account, PG_ACCOUNT_FAILURE_NETWORK, "the login timed out");
+  if (!purple_account_is_disconnected (account->purple))
+    purple_account_disconnect (account->purple); /* disconnected op: the event follows */
+  else
+    pg_account_login_closed (account);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -300,6 +323,9 @@ start_login (PgAccount *account)
     purple_account_connect (account->purple);
   if (purple_account_is_disconnected (account->purple))
     fail_later (account, PG_ACCOUNT_FAILURE_OTHER, "the login could not be started");
+  else if (!purple_account_is_connected (account->purple))
+    account->login_timer_id = g_timeout_add_seconds (account->login_timeout_s, login_timed_out,
+                                                     account);
 }
 
 /* Ends the current login, if any, without events. */
@@ -310,6 +336,7 @@ end_login (PgAccount *account)
 
   account->quiet = TRUE;
   g_clear_handle_id (&account->disconnected_id, g_source_remove);
+  g_clear_handle_id (&account->login_timer_id, g_source_remove);
   purple_account_set_enabled (purple, PG_ACCOUNT_UI, FALSE);
   /* set_enabled() leaves a connection alone that already has a fatal
    * error and waits for libpurple's own disconnect timeout. */
@@ -440,6 +467,7 @@ pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
   pg->events = *events;
   pg->owner = owner;
   pg->password = g_strdup (password);
+  pg->login_timeout_s = PG_ACCOUNT_LOGIN_TIMEOUT_S;
   g_queue_init (&pg->auths);
   account->ui_data = pg;
   purple_accounts_add (account);
@@ -501,6 +529,7 @@ pg_account_free (PgAccount *account)
   account->owner = NULL;
   g_clear_handle_id (&account->apply_id, g_source_remove);
   g_clear_handle_id (&account->disconnected_id, g_source_remove);
+  g_clear_handle_id (&account->login_timer_id, g_source_remove);
   if (emit_depth == 0)
     {
       teardown (account);

@@ -7,13 +7,35 @@
 
 #include "legacy/message.h"
 
+#include <string.h>
+
 /* ---- from the legacy network ---- */
+
+/* The contact a message or typing event comes from.  prpl-jabber names the
+ * sender by its full JID ("dave@example.org/phone"), not by the buddy name
+ * of the contact list; the part before the '/' is the contact when the
+ * protocol's own normalization drops the rest (jabber_normalize() strips
+ * resources). */
+static PgContact *
+sender_contact (PgSession *session, const char *from)
+{
+  const char *slash = strchr (from, '/');
+  if (slash != NULL && slash != from && session->account != NULL)
+    {
+      g_autofree char *bare = g_strndup (from, (gsize) (slash - from));
+      g_autofree char *normalized = pg_account_normalize (session->account, from);
+      g_autofree char *bare_normalized = pg_account_normalize (session->account, bare);
+      if (normalized != NULL && strchr (normalized, '/') == NULL && g_strcmp0 (normalized, bare_normalized) == 0)
+        return pg_contacts_ensure (session, bare, NULL);
+    }
+  return pg_contacts_ensure (session, from, NULL);
+}
 
 void
 pg_chat_on_message (gpointer owner, const char *from, const char *html)
 {
   PgSession *session = owner;
-  PgContact *contact = pg_contacts_ensure (session, from, NULL);
+  PgContact *contact = sender_contact (session, from);
   if (contact == NULL)
     return;
   g_autofree char *text = pg_message_html_to_text (html);
@@ -28,7 +50,7 @@ void
 pg_chat_on_state (gpointer owner, const char *from, PgChatState state)
 {
   PgSession *session = owner;
-  PgContact *contact = pg_contacts_ensure (session, from, NULL);
+  PgContact *contact = sender_contact (session, from);
   if (contact == NULL || state == PG_CHAT_STATE_NONE)
     return;
   xmlNode *message = pg_stanza_new ("message", contact->jid, session->bare_jid, "chat", NULL);

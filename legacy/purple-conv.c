@@ -10,7 +10,9 @@
  * buddy-typing, buddy-typed, buddy-typing-stopped
  *                   → chat_state COMPOSING, PAUSED, ACTIVE.  libpurple emits
  *                     them with or without a conversation (and when a
- *                     conversation's typing timeout runs out).
+ *                     conversation's typing timeout runs out); the
+ *                     "stopped" it adds when a contact goes offline is
+ *                     dropped.
  *
  * No conversation UI ops are installed.  serv_got_im() still creates a
  * PurpleConversation per correspondent and keeps every message in its
@@ -134,7 +136,13 @@ buddy_typed (PurpleAccount *purple, const char *name, gpointer data)
 static void
 buddy_typing_stopped (PurpleAccount *purple, const char *name, gpointer data)
 {
+  PurpleBuddy *buddy = name != NULL ? purple_find_buddy (purple, name) : NULL;
+
   (void) data;
+  /* libpurple also says "stopped typing" of every contact that goes
+   * offline; that is no chat state. */
+  if (buddy != NULL && !purple_presence_is_online (purple_buddy_get_presence (buddy)))
+    return;
   typing (purple, name, PG_CHAT_STATE_ACTIVE);
 }
 

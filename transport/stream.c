@@ -287,11 +287,11 @@ log_stream_error (PgStream *stream, const xmlNode *error)
     }
   const char *name = condition != NULL ? (const char *) condition->name : "undefined-condition";
   if (g_str_equal (name, "not-authorized") || g_str_equal (name, "host-unknown"))
-    g_critical ("the server refused component %s (%s): check [component] jid and secret in the "
+    g_warning ("the server refused component %s (%s): check [component] jid and secret in the "
                 "config and the server's component definition",
                 stream->component_jid, name);
   else if (g_str_equal (name, "conflict"))
-    g_critical ("the server refused component %s: another instance is connected (conflict)",
+    g_warning ("the server refused component %s: another instance is connected (conflict)",
                 stream->component_jid);
   else
     g_warning ("stream error from the server: %s%s%s", name, text ? ": " : "", text ? text : "");
@@ -429,6 +429,9 @@ on_connected (GObject *source, GAsyncResult *result, gpointer data)
   stream->connection = connection;
   stream->socket = g_socket_connection_get_socket (connection);
   g_socket_set_blocking (stream->socket, FALSE);
+  /* The client's connect timeout would otherwise stay on the socket and end
+   * an idle link; idleness is the keepalive's business (transport/ping.c). */
+  g_socket_set_timeout (stream->socket, 0);
   /* Stanzas are small and latency matters: no Nagle on the component link. */
   g_socket_set_option (stream->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 

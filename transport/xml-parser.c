@@ -32,6 +32,7 @@ struct PgXmlParser {
   unsigned long stanza_start;
   guint stanza_elements;
 
+  int markup_state; /* find_declaration() across chunks: 0, 1 "<", 2 "<!" */
   gboolean failed;
   PgXmlParserError failure;
   char *failure_message;
@@ -416,10 +417,41 @@ pg_xml_parser_free (PgXmlParser *parser)
   g_free (parser);
 }
 
+/* XMPP text and attributes cannot hold a raw '<', so "<!" starts markup:
+ * a CDATA section ("<![") or a restricted declaration or comment. libxml2
+ * reports a DOCTYPE inside content as a plain syntax error, so declarations
+ * are recognised here, across chunk boundaries. Returns how many bytes of
+ * @data come before the offending "<!", or @len when there is none. */
+static gsize
+find_declaration (PgXmlParser *parser, const char *data, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = data[i];
+      switch (parser->markup_state)
+        {
+        case 1: /* after '<' */
+          parser->markup_state = c == '!' ? 2 : c == '<' ? 1 : 0;
+          break;
+        case 2: /* after "<!" */
+          if (c != '[')
+            return i >= 2 ? i - 2 : 0;
+          parser->markup_state = 0;
+          break;
+        default:
+          parser->markup_state = c == '<' ? 1 : 0;
+        }
+    }
+  return len;
+}
+
 gboolean
 pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **error)
 {
   g_return_val_if_fail (!parser->failed, FALSE);
+  gsize clean = find_declaration (parser, data, len);
+  gboolean restricted = clean < len;
+  len = clean;
   while (len > 0 && !parser->failed)
     {
       int chunk = (int) MIN (len, (gsize) G_MAXINT / 2);
@@ -437,6 +469,8 @@ pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **e
       data += chunk;
       len -= (gsize) chunk;
     }
+  if (restricted)
+    fail (parser, PG_XML_PARSER_ERROR_RESTRICTED_XML, "restricted XML: markup declaration or comment");
   if (parser->failed)
     {
       g_set_error_literal (error, PG_XML_PARSER_ERROR, parser->failure, parser->failure_message);

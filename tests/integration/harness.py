@@ -1,9 +1,25 @@
 """Integration test harness for purplegate.
 
 Starts a private Prosody (own config and data in a temp dir, ports picked at
-run time on 127.0.0.1), the purplegate binary, real XMPP clients
-(python3-slixmpp) and a fake XEP-0114 server socket.  Tests talk raw XML and
-assert on parsed stanzas (namespace, local name, attributes), never on logs.
+run time on 127.0.0.1), a private InspIRCd as the legacy network (every
+registration is verified by a real prpl-irc login), the purplegate binary,
+real XMPP clients (python3-slixmpp), a fake XEP-0114 server socket and a
+fake IRC server.  Tests talk raw XML and assert on parsed stanzas
+(namespace, local name, attributes), never on logs.
+
+Quirks handled here (Prosody 0.12.3, slixmpp 1.8.3):
+- Prosody refuses to run as root unless `run_as_root = true`; `-F` keeps it
+  in the foreground; s2s is auto-loaded and must be listed in
+  modules_disabled; without certificates it offers no TLS, and
+  `c2s_require_encryption = false` + `allow_unencrypted_plain_auth = true`
+  let clients authenticate on the loopback.
+- internal_plain accounts are files data_path/<host>/accounts/<user>.dat
+  with every non-alphanumeric byte %-encoded (otherdomain%2elocalhost).
+- A component that is not connected makes Prosody answer
+  remote-server-timeout (wait) with <not-connected xmlns='xmpp:prosody.im/
+  protocol/component'/>.
+- slixmpp's roster automation (auto_authorize/auto_subscribe) is turned off
+  so the tests answer subscription requests themselves.
 
 Runs with Debian's /usr/bin/python3 (python3-slixmpp 1.8).  Every process
 the harness starts is remembered by PID and stopped by PID (also at exit).
@@ -397,6 +413,127 @@ class IrcServer:
         (an IP literal: no DNS), on this server's port."""
         return {"legacy": {"username_suffix": "@127.0.0.1"},
                 "legacy-settings": {"port": str(self.port)}}
+
+
+class FakeIrcServer:
+    """A minimal IRC server for what InspIRCd cannot show: it refuses a
+    wrong PASS with 464 ERR_PASSWDMISMATCH (as most ircds do; InspIRCd's
+    connect-class password only closes the link, which prpl-irc cannot tell
+    from a network error).  Enough for prpl-irc to log in: PASS, NICK,
+    USER, then 001-004 and the MOTD; answers PING; QUIT ends."""
+
+    name = "fake.localhost"
+
+    def __init__(self, password=None):
+        self.password = password
+        self.port = free_port()
+        self.log_path = None
+        self.logins = []   # (nick, password given, accepted)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", self.port))
+        self._conns = []
+        self._open = False
+
+    def start(self):
+        self._sock.listen(16)
+        self._open = True
+        threading.Thread(target=self._accept_loop, daemon=True, name="fake-irc").start()
+        return self
+
+    def _accept_loop(self):
+        while self._open:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        buf, nick, user, given, welcomed = b"", None, None, None, False
+
+        def send(line):
+            conn.sendall((line + "\r\n").encode())
+        try:
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                buf += data
+                while b"\n" in buf:
+                    raw, buf = buf.split(b"\n", 1)
+                    line = raw.decode("utf-8", "replace").rstrip("\r")
+                    parts = line.split(" ")
+                    cmd = parts[0].upper()
+                    arg = line.split(" ", 1)[1] if " " in line else ""
+                    if cmd == "PASS":
+                        given = arg[1:] if arg.startswith(":") else arg
+                    elif cmd == "NICK":
+                        nick = arg.lstrip(":")
+                    elif cmd == "USER":
+                        user = arg
+                    elif cmd == "CAP":
+                        if len(parts) > 1 and parts[1].upper() == "LS":
+                            send(f":{self.name} CAP * LS :")
+                    elif cmd == "PING":
+                        send(f":{self.name} PONG {self.name} {arg}")
+                    elif cmd == "QUIT":
+                        send("ERROR :Closing link: (quit)")
+                        return
+                    if nick and user and not welcomed:
+                        ok = self.password is None or given == self.password
+                        self.logins.append((nick, given, ok))
+                        if not ok:
+                            send(f":{self.name} 464 {nick} :Password incorrect")
+                            send(f"ERROR :Closing link: ({nick}@127.0.0.1) [Bad password]")
+                            return
+                        welcomed = True
+                        for num, text_ in (("001", f":Welcome to the fake network {nick}"),
+                                           ("002", f":Your host is {self.name}"),
+                                           ("003", ":This server was created today"),
+                                           ("004", f"{self.name} fake-1.0 iosw biklmnopstv"),
+                                           ("375", f":- {self.name} Message of the day -"),
+                                           ("372", ":- purplegate tests"),
+                                           ("376", ":End of MOTD command")):
+                            send(f":{self.name} {num} {nick} {text_}")
+        except OSError:
+            return
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def stop(self, timeout=None):
+        self._open = False
+        try:
+            # shutdown() wakes the thread blocked in accept(); close() alone
+            # would leave the port listening until accept returns.
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        for c in self._conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+                c.close()
+            except OSError:
+                pass
+        return 0
+
+    close = stop
+
+    def running(self):
+        return self._open
+
+    def tail(self, n=20):
+        return "logins (nick, password, accepted): " + repr(self.logins[-n:])
+
+    purplegate_overrides = IrcServer.purplegate_overrides
 
 
 # ---------------------------------------------------------------------------
@@ -1203,9 +1340,11 @@ class Env:
         self._tracked = []
         self._n = itertools.count(1)
 
-    def start_irc(self, password=None):
-        """The legacy IRC network for this env (registration logs in there)."""
-        self.irc = IrcServer(self.tmp / "ircd", password=password).start()
+    def start_irc(self, password=None, fake=False):
+        """The legacy IRC network for this env (registration logs in there):
+        InspIRCd, or with `fake` the FakeIrcServer."""
+        self.irc = (FakeIrcServer(password) if fake
+                    else IrcServer(self.tmp / "ircd", password=password)).start()
         return self.irc
 
     def purplegate_overrides(self, overrides=None):
@@ -1254,7 +1393,7 @@ class Env:
     def end_test(self):
         for obj in reversed(self._tracked):
             try:
-                if isinstance(obj, (Purplegate, Prosody, IrcServer)):
+                if isinstance(obj, (Purplegate, Prosody, IrcServer, FakeIrcServer)):
                     obj.stop(timeout=5)
                 else:
                     obj.close()
@@ -1293,7 +1432,7 @@ class Env:
         if self.prosody:
             out.append(f"--- prosody ({self.prosody.log_path}):\n" + self.prosody.tail(15))
         if self.irc:
-            out.append(f"--- inspircd ({self.irc.log_path}):\n" + self.irc.tail(10))
+            out.append(f"--- IRC server ({self.irc.log_path}):\n" + self.irc.tail(10))
         return "\n".join(out)
 
     def close(self, keep=False):

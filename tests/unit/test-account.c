@@ -399,8 +399,10 @@ new_alice (Owner *owner, const Ircd *ircd, const char *password)
 {
   g_autoptr (GError) error = NULL;
   char port[16];
-  const char *keys[] = {"port", "autodetect_utf8", NULL};
-  const char *values[] = {port, "true", NULL};
+  /* Debian's prpl-irc sends at most ratelimit-burst (5) lines at once and
+   * then one every ratelimit-interval (2) seconds; the tests send more. */
+  const char *keys[] = {"port", "autodetect_utf8", "ratelimit-burst", NULL};
+  const char *values[] = {port, "true", "1000", NULL};
 
   g_snprintf (port, sizeof port, "%d", ircd != NULL ? ircd->port : 1);
   owner->account = pg_account_new (get_purple (), "prpl-irc", ALICE, password, keys, values,
@@ -831,13 +833,50 @@ test_contact_ison_offline (void)
   owner_free (owner);
 }
 
+/* bob asks WHOIS alice; returns alice's away text (owned) or NULL. */
+static char *
+whois_away (Peer *peer)
+{
+  char *away = NULL, *line;
+
+  peer_send (peer, "WHOIS alice");
+  while ((line = peer_expect (peer, " 3")) != NULL && strstr (line, " 318 ") == NULL)
+    {
+      const char *text = strstr (line, " 301 bob alice :");
+
+      if (text != NULL)
+        away = g_strdup (text + strlen (" 301 bob alice :"));
+      g_free (line);
+    }
+  g_free (line);
+  return away;
+}
+
+/* prpl-irc (Debian 2.14.12) queues what it sends and flushes the queue
+ * from a one-second timer: a status change reaches the server up to a
+ * second later.  Asks until @expected (NULL: not away) shows. */
+static void
+assert_away_becomes (Peer *peer, const char *expected)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
+  g_autofree char *away = NULL;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_free (away);
+      away = whois_away (peer);
+      if (g_strcmp0 (away, expected) == 0)
+        return;
+      run_for (250);
+    }
+  g_error ("alice's away message is \"%s\", not \"%s\"", away, expected);
+}
+
 static void
 test_status_away (void)
 {
   Owner *owner;
   Peer *bob;
-  char *line;
-  gboolean saw_away = FALSE;
 
   if (get_open_ircd () == NULL)
     return;
@@ -850,30 +889,14 @@ test_status_away (void)
   pg_account_connect (owner->account);
   wait_event (owner, "connected");
   bob = peer_new (open_ircd, "bob");
-  peer_send (bob, "WHOIS alice");
-  line = peer_expect (bob, " 301 ");
-  g_assert_true (g_str_has_suffix (line, " 301 bob alice :gone fishing"));
-  g_free (line);
+  assert_away_becomes (bob, "gone fishing");
 
   pg_account_set_status (owner->account, PG_SHOW_AWAY, "lunch");
-  run_for (100);
-  peer_send (bob, "WHOIS alice");
-  line = peer_expect (bob, " 301 ");
-  g_assert_true (g_str_has_suffix (line, " 301 bob alice :lunch"));
-  g_free (line);
-  g_free (peer_expect (bob, " 318 "));
-
+  assert_away_becomes (bob, "lunch");
+  pg_account_set_status (owner->account, PG_SHOW_DND, NULL); /* IRC: away, default text */
+  assert_away_becomes (bob, "Away");
   pg_account_set_status (owner->account, PG_SHOW_AVAILABLE, "ignored by IRC");
-  run_for (100);
-  peer_send (bob, "WHOIS alice");
-  while ((line = peer_line (bob, 5000)) != NULL && strstr (line, " 318 ") == NULL)
-    {
-      saw_away |= strstr (line, " 301 ") != NULL;
-      g_free (line);
-    }
-  g_assert_nonnull (line);
-  g_free (line);
-  g_assert_false (saw_away);
+  assert_away_becomes (bob, NULL);
 
   pg_account_set_status (owner->account, PG_SHOW_OFFLINE, NULL); /* ignored */
   g_assert_true (pg_account_is_connected (owner->account));
@@ -1148,41 +1171,83 @@ test_failure_password (void)
   owner_free (owner);
 }
 
-/* A server that refuses the password with 464, as most ircds do. */
-static gboolean
-fake_ircd_incoming (GSocketService *service, GSocketConnection *conn, GObject *source,
-                    gpointer data)
+/* A server that refuses the password with 464, as most ircds do: it
+ * reads the registration, answers, and closes the link (in a thread). */
+static gpointer
+fake_ircd_thread (gpointer data)
 {
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+  GSocket *listener = data;
+  g_autoptr (GSocket) client = g_socket_accept (listener, NULL, NULL);
+  g_autoptr (GString) seen = g_string_new (NULL);
   const char *reply = ":fake.localhost 464 alice :Password incorrect\r\n"
                       "ERROR :Closing link: (alice@127.0.0.1) [Bad password]\r\n";
+  char buf[512];
+  gssize n;
 
-  (void) service, (void) source, (void) data;
-  g_output_stream_write_all (out, reply, strlen (reply), NULL, NULL, NULL);
-  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
-  return TRUE;
+  if (client == NULL)
+    return NULL;
+  while (strstr (seen->str, "NICK ") == NULL
+         && (n = g_socket_receive (client, buf, sizeof buf, NULL, NULL)) > 0)
+    g_string_append_len (seen, buf, n);
+  g_socket_send (client, reply, strlen (reply), NULL, NULL);
+  g_socket_shutdown (client, FALSE, TRUE, NULL);
+  while (g_socket_receive (client, buf, sizeof buf, NULL, NULL) > 0)
+    ; /* until the client hangs up: no reset races */
+  return NULL;
 }
 
 static void
 test_failure_password_464 (void)
 {
-  g_autoptr (GSocketService) service = g_socket_service_new ();
+  g_autoptr (GSocket) listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                               G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
   g_autoptr (GError) error = NULL;
   Ircd fake = {0};
   Owner *owner = owner_new ();
+  GThread *thread;
   const char *event;
 
   get_purple ();
-  fake.port = free_port ();
-  g_socket_listener_add_inet_port (G_SOCKET_LISTENER (service), (guint16) fake.port, NULL,
-                                   &error);
-  g_assert_no_error (error);
-  g_signal_connect (service, "incoming", G_CALLBACK (fake_ircd_incoming), NULL);
+  g_assert_true (g_socket_bind (listener, any, TRUE, &error));
+  g_assert_true (g_socket_listen (listener, &error));
+  bound = g_socket_get_local_address (listener, NULL);
+  fake.port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  thread = g_thread_new ("fake-ircd", fake_ircd_thread, listener);
   new_alice (owner, &fake, "wrongpw");
   pg_account_connect (owner->account);
   event = wait_event (owner, "disconnected ");
   g_assert_true (g_str_has_prefix (event, "disconnected auth "));
-  g_socket_service_stop (service);
+  owner_free (owner);
+  g_thread_join (thread);
+}
+
+/* A server that accepts and never answers: the login's deadline ends it. */
+static void
+test_failure_timeout (void)
+{
+  g_autoptr (GSocket) listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                               G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  Ircd silent = {0};
+  Owner *owner = owner_new ();
+  const char *event;
+
+  get_purple ();
+  g_assert_true (g_socket_bind (listener, any, TRUE, NULL));
+  g_assert_true (g_socket_listen (listener, NULL));
+  bound = g_socket_get_local_address (listener, NULL);
+  silent.port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  new_alice (owner, &silent, NULL);
+  owner->account->login_timeout_s = 1;
+  pg_account_connect (owner->account);
+  event = wait_event (owner, "disconnected ");
+  g_assert_cmpstr (event, ==, "disconnected network the login timed out");
+  g_assert_true (purple_account_is_disconnected (owner->account->purple));
   owner_free (owner);
 }
 
@@ -1193,7 +1258,7 @@ test_password_required (void)
   Owner *owner = owner_new ();
   const char *event;
 
-  owner->account = pg_account_new (get_purple (), "prpl-jabber", "alice@127.0.0.1/pg", NULL, NULL,
+  owner->account = pg_account_new (get_purple (), "prpl-novell", "alice", NULL, NULL,
                                     NULL, &events, owner, &error);
   g_assert_no_error (error);
   pg_account_connect (owner->account);
@@ -1266,6 +1331,7 @@ main (int argc, char **argv)
   int ret;
 
   g_test_init (&argc, &argv, NULL);
+  signal (SIGPIPE, SIG_IGN); /* as purplegate does: peers hang up */
   notices = g_ptr_array_new_with_free_func (g_free);
   g_log_set_handler ("pg-purple", G_LOG_LEVEL_MASK, capture_notice, NULL);
 
@@ -1285,6 +1351,7 @@ main (int argc, char **argv)
   g_test_add_func ("/account/failure/password", test_failure_password);
   g_test_add_func ("/account/failure/password-464", test_failure_password_464);
   g_test_add_func ("/account/failure/password-required", test_password_required);
+  g_test_add_func ("/account/failure/timeout", test_failure_timeout);
   g_test_add_func ("/account/free/inside-event", test_free_inside_event);
   g_test_add_func ("/account/zz-shutdown/no-accounts-left", test_shutdown); /* last */
   ret = g_test_run ();
