@@ -15,14 +15,16 @@
 #define PG_ACCOUNT_LOGIN_TIMEOUT_S 60
 
 /* An authorization request libpurple is waiting for us to answer. */
-typedef struct {
+typedef struct
+{
   PgAccount *account; /* not a reference: the account closes these first */
   char *name;         /* normalized remote user */
   PurpleAccountRequestAuthorizationCb allow_cb, deny_cb;
   gpointer data; /* libpurple's user_data for the callbacks */
 } PgPendingAuth;
 
-struct PgAccount {
+struct PgAccount
+{
   PurpleAccount *purple; /* ui_data points back here until teardown */
   PgAccountEvents events;
   gpointer owner;
@@ -72,8 +74,8 @@ void pg_account_emit_contact_listed (PgAccount *account, const char *name, const
 void pg_account_emit_contact_unlisted (PgAccount *account, const char *name);
 void pg_account_emit_message (PgAccount *account, const char *from, const char *html);
 void pg_account_emit_chat_state (PgAccount *account, const char *from, PgChatState state);
-void pg_account_emit_authorization_requested (PgAccount *account, const char *from,
-                                              const char *alias, const char *message);
+void pg_account_emit_authorization_requested (PgAccount *account, const char *from, const char *alias,
+                                              const char *message);
 
 /* Connection life cycle, from purple-conn.c. */
 /* report_disconnect_reason: why the login is ending (the first reason of a

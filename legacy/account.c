@@ -1,4 +1,5 @@
-/* legacy/account.c — PgAccount: one PurpleAccount behind legacy/account.h.
+/* legacy/account.c — PgAccount: one PurpleAccount behind legacy/account.h:
+ * its creation, login life cycle and events (commands: account-commands.c).
  *
  * Events come from libpurple's UI ops and signals (purple-conn.c,
  * purple-conv.c, purple-blist.c, purple-request.c), which find the
@@ -32,10 +33,12 @@
 
 #include "legacy/account-private.h"
 
-#include <errno.h>
 #include <string.h>
 
+/* clang-format 14 would put spaces around the dashes of the quark's name. */
+/* clang-format off */
 G_DEFINE_QUARK (pg-account-error-quark, pg_account_error)
+/* clang-format on */
 
 /* How many events are running right now (see the contract above).  One
  * number for all accounts: an event of one account may tear down another,
@@ -67,7 +70,7 @@ static void teardown (PgAccount *account);
 static void
 core_quitting (gpointer data)
 {
-  (void) data;
+  (void)data;
   while (pending_teardowns != NULL)
     teardown (pending_teardowns->data);
   for (GList *l = purple_accounts_get_all (); l != NULL; l = l->next)
@@ -90,8 +93,7 @@ pg_account_install_ui_ops (void)
 {
   static int handle;
 
-  purple_signal_connect (purple_get_core (), "quitting", &handle, PURPLE_CALLBACK (core_quitting),
-                         NULL);
+  purple_signal_connect (purple_get_core (), "quitting", &handle, PURPLE_CALLBACK (core_quitting), NULL);
   pg_purple_conn_install ();
   pg_purple_conv_install ();
   pg_purple_blist_install ();
@@ -130,8 +132,7 @@ pg_account_show_from_presence (PurplePresence *presence)
     {
     case PURPLE_STATUS_AVAILABLE:
       /* prpl-jabber's "free for chat" is an available status of its own. */
-      return g_strcmp0 (purple_status_get_id (status), "freeforchat") == 0 ? PG_SHOW_CHAT
-                                                                            : PG_SHOW_AVAILABLE;
+      return g_strcmp0 (purple_status_get_id (status), "freeforchat") == 0 ? PG_SHOW_CHAT : PG_SHOW_AVAILABLE;
     case PURPLE_STATUS_AWAY:
       return PG_SHOW_AWAY;
     case PURPLE_STATUS_EXTENDED_AWAY:
@@ -208,8 +209,8 @@ pg_account_emit_chat_state (PgAccount *account, const char *from, PgChatState st
 }
 
 void
-pg_account_emit_authorization_requested (PgAccount *account, const char *from,
-                                         const char *alias, const char *message)
+pg_account_emit_authorization_requested (PgAccount *account, const char *from, const char *alias,
+                                         const char *message)
 {
   if (!may_emit (account) || account->events.authorization_requested == NULL)
     return;
@@ -305,8 +306,8 @@ start_login (PgAccount *account)
 {
   PurplePlugin *prpl = purple_find_prpl (purple_account_get_protocol_id (account->purple));
   PurplePluginProtocolInfo *info = prpl != NULL ? PURPLE_PLUGIN_PROTOCOL_INFO (prpl) : NULL;
-  gboolean need_password = info != NULL && !(info->options & (OPT_PROTO_NO_PASSWORD
-                                                              | OPT_PROTO_PASSWORD_OPTIONAL));
+  gboolean need_password
+      = info != NULL && !(info->options & (OPT_PROTO_NO_PASSWORD | OPT_PROTO_PASSWORD_OPTIONAL));
 
   forget_failure (account);
   account->quiet = FALSE;
@@ -324,8 +325,7 @@ start_login (PgAccount *account)
   if (purple_account_is_disconnected (account->purple))
     fail_later (account, PG_ACCOUNT_FAILURE_OTHER, "the login could not be started");
   else if (!purple_account_is_connected (account->purple))
-    account->login_timer_id = g_timeout_add_seconds (account->login_timeout_s, login_timed_out,
-                                                     account);
+    account->login_timer_id = g_timeout_add_seconds (account->login_timeout_s, login_timed_out, account);
 }
 
 /* Ends the current login, if any, without events. */
@@ -416,7 +416,7 @@ apply_settings (PurpleAccount *purple, const char *protocol_id, const char *cons
           break;
         case PURPLE_PREF_INT:
           g_ascii_string_to_signed (values[i], 10, G_MININT, G_MAXINT, &number, NULL);
-          purple_account_set_int (purple, keys[i], (int) number);
+          purple_account_set_int (purple, keys[i], (int)number);
           break;
         default: /* strings and list values */
           purple_account_set_string (purple, keys[i], values[i]);
@@ -426,10 +426,9 @@ apply_settings (PurpleAccount *purple, const char *protocol_id, const char *cons
 }
 
 PgAccount *
-pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
-                const char *password, const char *const *setting_keys,
-                const char *const *setting_values, const PgAccountEvents *events,
-                gpointer owner, GError **error)
+pg_account_new (PgPurple *purple, const char *protocol_id, const char *username, const char *password,
+                const char *const *setting_keys, const char *const *setting_values,
+                const PgAccountEvents *events, gpointer owner, GError **error)
 {
   PurpleAccount *account;
   PgAccount *pg;
@@ -444,14 +443,13 @@ pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
   for (size_t i = 0; setting_keys != NULL && setting_keys[i] != NULL; i++)
     {
       g_return_val_if_fail (setting_values[i] != NULL, NULL);
-      if (!pg_purple_check_setting (purple, protocol_id, setting_keys[i], setting_values[i],
-                                    error))
+      if (!pg_purple_check_setting (purple, protocol_id, setting_keys[i], setting_values[i], error))
         return NULL;
     }
   if (purple_accounts_find (username, protocol_id) != NULL)
     {
-      g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_EXISTS,
-                   "the %s login \"%s\" is already in use", protocol_id, username);
+      g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_EXISTS, "the %s login \"%s\" is already in use",
+                   protocol_id, username);
       return NULL;
     }
 
@@ -572,242 +570,4 @@ pg_account_is_connected (PgAccount *account)
   g_return_val_if_fail (account != NULL, FALSE);
 
   return !account->dying && purple_account_is_connected (account->purple);
-}
-
-/* The protocol's status type for @show, falling back to the nearest one
- * the protocol has (IRC has only available and away). */
-static PurpleStatusType *
-find_status_type (PurpleAccount *account, PgShow show)
-{
-  static const PurpleStatusPrimitive away[] = {PURPLE_STATUS_AWAY, PURPLE_STATUS_EXTENDED_AWAY,
-                                               PURPLE_STATUS_UNAVAILABLE, 0};
-  static const PurpleStatusPrimitive xa[] = {PURPLE_STATUS_EXTENDED_AWAY, PURPLE_STATUS_AWAY,
-                                             PURPLE_STATUS_UNAVAILABLE, 0};
-  static const PurpleStatusPrimitive dnd[] = {PURPLE_STATUS_UNAVAILABLE, PURPLE_STATUS_AWAY,
-                                              PURPLE_STATUS_EXTENDED_AWAY, 0};
-  static const PurpleStatusPrimitive available[] = {PURPLE_STATUS_AVAILABLE, 0};
-  const PurpleStatusPrimitive *wanted = available;
-  PurpleStatusType *type;
-
-  if (show == PG_SHOW_CHAT && (type = purple_account_get_status_type (account, "freeforchat")))
-    return type;
-  if (show == PG_SHOW_AWAY)
-    wanted = away;
-  else if (show == PG_SHOW_XA)
-    wanted = xa;
-  else if (show == PG_SHOW_DND)
-    wanted = dnd;
-  for (; *wanted != 0; wanted++)
-    if ((type = purple_account_get_status_type_with_primitive (account, *wanted)) != NULL
-        && purple_status_type_is_user_settable (type))
-      return type;
-  return purple_account_get_status_type_with_primitive (account, PURPLE_STATUS_AVAILABLE);
-}
-
-void
-pg_account_set_status (PgAccount *account, PgShow show, const char *message)
-{
-  PurpleStatusType *type;
-  const char *id;
-
-  g_return_if_fail (account != NULL && !account->dying);
-
-  if (show == PG_SHOW_OFFLINE)
-    {
-      g_debug ("offline is not a status to set; use pg_account_disconnect()");
-      return;
-    }
-  type = find_status_type (account->purple, show);
-  if (type == NULL)
-    return;
-  id = purple_status_type_get_id (type);
-  /* libpurple logs in an enabled account whose status becomes online. */
-  if (purple_account_is_disconnected (account->purple))
-    purple_account_set_enabled (account->purple, PG_ACCOUNT_UI, FALSE);
-  if (message != NULL && *message != '\0' && purple_status_type_get_attr (type, "message") != NULL)
-    purple_account_set_status (account->purple, id, TRUE, "message", message, NULL);
-  else
-    purple_account_set_status (account->purple, id, TRUE, NULL);
-}
-
-/* Plain text as libpurple markup: escaped, line breaks as <br>, the way
- * Pidgin's input hands text to protocols (IRC turns it back into text). */
-static char *
-text_to_html (const char *text)
-{
-  GString *html = g_string_sized_new (strlen (text) + 16);
-  const char *p = text;
-
-  while (*p != '\0')
-    {
-      size_t n = strcspn (p, "\r\n");
-      g_autofree char *escaped = g_markup_escape_text (p, (gssize) n);
-
-      g_string_append (html, escaped);
-      p += n;
-      if (*p == '\0')
-        break;
-      g_string_append (html, "<br>");
-      p += (p[0] == '\r' && p[1] == '\n') ? 2 : 1;
-    }
-  return g_string_free (html, FALSE);
-}
-
-gboolean
-pg_account_send_message (PgAccount *account, const char *to, const char *text, GError **error)
-{
-  g_autofree char *html = NULL;
-  PurpleConnection *gc;
-  int ret;
-
-  g_return_val_if_fail (account != NULL && to != NULL && text != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (!pg_account_is_connected (account))
-    {
-      g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE, "not logged in");
-      return FALSE;
-    }
-  gc = purple_account_get_connection (account->purple);
-  html = text_to_html (text);
-  ret = serv_send_im (gc, to, html, PURPLE_MESSAGE_SEND);
-  if (ret < 0)
-    {
-      g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_SEND,
-                   "the protocol refused to send the message to %s: %s", to,
-                   ret == -E2BIG ? "it is too large" : g_strerror (-ret));
-      return FALSE;
-    }
-  return TRUE; /* 0: taken, though the protocol had nothing to send */
-}
-
-void
-pg_account_send_chat_state (PgAccount *account, const char *to, PgChatState state)
-{
-  PurpleConnection *gc;
-  PurpleTypingState typing = PURPLE_NOT_TYPING;
-
-  g_return_if_fail (account != NULL && to != NULL);
-
-  if (!pg_account_is_connected (account))
-    return;
-  gc = purple_account_get_connection (account->purple);
-  if (PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc))->send_typing == NULL)
-    return;
-  if (state == PG_CHAT_STATE_COMPOSING)
-    typing = PURPLE_TYPING;
-  else if (state == PG_CHAT_STATE_PAUSED)
-    typing = PURPLE_TYPED;
-  serv_send_typing (gc, to, typing);
-}
-
-void
-pg_account_add_contact (PgAccount *account, const char *name, const char *alias)
-{
-  PurpleBuddy *buddy;
-
-  g_return_if_fail (account != NULL && !account->dying && name != NULL);
-
-  buddy = purple_find_buddy (account->purple, name);
-  if (buddy != NULL)
-    {
-      if (alias != NULL && g_strcmp0 (purple_buddy_get_local_buddy_alias (buddy), alias) != 0)
-        purple_blist_alias_buddy (buddy, alias);
-      return;
-    }
-  buddy = purple_buddy_new (account->purple, name, alias);
-  purple_blist_add_buddy (buddy, NULL, NULL, NULL); /* buddy-added: contact_listed */
-  /* Offline, the buddy waits in the list: protocols pick the list up at
-   * login (IRC asks ISON for all of it). */
-  if (!purple_account_is_disconnected (account->purple))
-    purple_account_add_buddy (account->purple, buddy);
-}
-
-void
-pg_account_restore_contact (PgAccount *account, const char *name, const char *alias)
-{
-  g_return_if_fail (account != NULL && !account->dying && name != NULL);
-
-  if (purple_find_buddy (account->purple, name) != NULL)
-    return;
-  account->restoring = TRUE; /* the owner knows its own contacts */
-  purple_blist_add_buddy (purple_buddy_new (account->purple, name, alias), NULL, NULL, NULL);
-  account->restoring = FALSE;
-}
-
-void
-pg_account_remove_contact (PgAccount *account, const char *name)
-{
-  GSList *buddies;
-
-  g_return_if_fail (account != NULL && !account->dying && name != NULL);
-
-  buddies = purple_find_buddies (account->purple, name);
-  account->removing = TRUE;
-  for (GSList *l = buddies; l != NULL; l = l->next)
-    {
-      PurpleBuddy *buddy = l->data;
-
-      purple_account_remove_buddy (account->purple, buddy, purple_buddy_get_group (buddy));
-      purple_blist_remove_buddy (buddy);
-    }
-  account->removing = FALSE;
-  g_slist_free (buddies);
-}
-
-void
-pg_account_add_pending_auth (PgAccount *account, PgPendingAuth *pending)
-{
-  pending->account = account;
-  g_queue_push_tail (&account->auths, pending);
-}
-
-void
-pg_account_close_pending_auth (PgPendingAuth *pending)
-{
-  g_queue_remove (&pending->account->auths, pending);
-  g_free (pending->name);
-  g_free (pending);
-}
-
-void
-pg_account_authorize (PgAccount *account, const char *name, gboolean allow)
-{
-  g_autofree char *normalized = NULL;
-  GQueue answer = G_QUEUE_INIT;
-
-  g_return_if_fail (account != NULL && !account->dying && name != NULL);
-
-  normalized = pg_account_normalize (account, name);
-  /* Take them all out first: a callback may add or close requests. */
-  for (GList *l = account->auths.head, *next; l != NULL; l = next)
-    {
-      PgPendingAuth *pending = l->data;
-
-      next = l->next;
-      if (strcmp (pending->name, normalized) != 0)
-        continue;
-      g_queue_unlink (&account->auths, l);
-      g_queue_push_tail_link (&answer, l);
-    }
-  if (answer.length == 0)
-    g_debug ("no authorization request from %s is pending", name);
-  while (answer.length > 0)
-    {
-      PgPendingAuth *pending = g_queue_pop_head (&answer);
-      PurpleAccountRequestAuthorizationCb cb = allow ? pending->allow_cb : pending->deny_cb;
-
-      if (cb != NULL)
-        cb (pending->data); /* libpurple forgets the request; no close op follows */
-      g_free (pending->name);
-      g_free (pending);
-    }
-}
-
-char *
-pg_account_normalize (PgAccount *account, const char *name)
-{
-  g_return_val_if_fail (account != NULL && name != NULL, NULL);
-
-  return g_strdup (purple_normalize (account->purple, name));
 }

@@ -24,8 +24,7 @@ static int handle; /* owns our signal connections */
 static gboolean
 is_first_copy (PurpleBuddy *buddy)
 {
-  return purple_find_buddy (purple_buddy_get_account (buddy), purple_buddy_get_name (buddy))
-         == buddy;
+  return purple_find_buddy (purple_buddy_get_account (buddy), purple_buddy_get_name (buddy)) == buddy;
 }
 
 static void
@@ -33,16 +32,15 @@ buddy_presence (PurpleBuddy *buddy, gpointer data)
 {
   PgAccount *account = pg_account_from_purple (purple_buddy_get_account (buddy));
 
-  (void) data;
+  (void)data;
   if (account != NULL && is_first_copy (buddy))
     pg_account_emit_contact_status (account, buddy);
 }
 
 static void
-buddy_status_changed (PurpleBuddy *buddy, PurpleStatus *old_status, PurpleStatus *new_status,
-                      gpointer data)
+buddy_status_changed (PurpleBuddy *buddy, PurpleStatus *old_status, PurpleStatus *new_status, gpointer data)
 {
-  (void) old_status, (void) new_status;
+  (void)old_status, (void)new_status;
   buddy_presence (buddy, data);
 }
 
@@ -51,7 +49,7 @@ buddy_added (PurpleBuddy *buddy, gpointer data)
 {
   PgAccount *account = pg_account_from_purple (purple_buddy_get_account (buddy));
 
-  (void) data;
+  (void)data;
   if (account != NULL && !account->restoring)
     pg_account_emit_contact_listed (account, purple_buddy_get_name (buddy),
                                     purple_buddy_get_alias_only (buddy));
@@ -64,7 +62,7 @@ buddy_removed (PurpleBuddy *buddy, gpointer data)
   PgAccount *account = pg_account_from_purple (purple);
   const char *name = purple_buddy_get_name (buddy);
 
-  (void) data;
+  (void)data;
   if (account == NULL || account->removing)
     return;
   /* The node is out of libpurple's index already: a hit is another copy. */
@@ -83,7 +81,7 @@ signed_on (PurpleConnection *gc, gpointer data)
   g_autoptr (GPtrArray) names = NULL, aliases = NULL;
   GSList *buddies;
 
-  (void) data;
+  (void)data;
   if (account == NULL)
     return;
   seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -94,16 +92,16 @@ signed_on (PurpleConnection *gc, gpointer data)
   for (GSList *l = buddies; l != NULL; l = l->next)
     {
       PurpleBuddy *buddy = l->data;
-      char *normalized = g_strdup (purple_normalize (account->purple, purple_buddy_get_name (buddy)));
+      const char *name = purple_buddy_get_name (buddy);
+      char *normalized = g_strdup (purple_normalize (account->purple, name));
 
       if (!g_hash_table_add (seen, normalized))
         continue;
-      g_ptr_array_add (names, g_strdup (purple_buddy_get_name (buddy)));
+      g_ptr_array_add (names, g_strdup (name));
       g_ptr_array_add (aliases, g_strdup (purple_buddy_get_alias_only (buddy)));
     }
   g_slist_free (buddies);
-  g_debug ("%s: %u contacts on the list", purple_account_get_username (account->purple),
-           names->len);
+  g_debug ("%s: %u contacts on the list", purple_account_get_username (account->purple), names->len);
   for (guint i = 0; i < names->len; i++)
     pg_account_emit_contact_listed (account, names->pdata[i], aliases->pdata[i]);
 }
@@ -113,14 +111,12 @@ pg_purple_blist_install (void)
 {
   void *blist = purple_blist_get_handle ();
 
-  purple_signal_connect (purple_connections_get_handle (), "signed-on", &handle,
-                         PURPLE_CALLBACK (signed_on), NULL);
+  purple_signal_connect (purple_connections_get_handle (), "signed-on", &handle, PURPLE_CALLBACK (signed_on),
+                         NULL);
   purple_signal_connect (blist, "buddy-added", &handle, PURPLE_CALLBACK (buddy_added), NULL);
   purple_signal_connect (blist, "buddy-removed", &handle, PURPLE_CALLBACK (buddy_removed), NULL);
-  purple_signal_connect (blist, "buddy-signed-on", &handle, PURPLE_CALLBACK (buddy_presence),
+  purple_signal_connect (blist, "buddy-signed-on", &handle, PURPLE_CALLBACK (buddy_presence), NULL);
+  purple_signal_connect (blist, "buddy-signed-off", &handle, PURPLE_CALLBACK (buddy_presence), NULL);
+  purple_signal_connect (blist, "buddy-status-changed", &handle, PURPLE_CALLBACK (buddy_status_changed),
                          NULL);
-  purple_signal_connect (blist, "buddy-signed-off", &handle, PURPLE_CALLBACK (buddy_presence),
-                         NULL);
-  purple_signal_connect (blist, "buddy-status-changed", &handle,
-                         PURPLE_CALLBACK (buddy_status_changed), NULL);
 }

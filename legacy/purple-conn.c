@@ -51,8 +51,7 @@ classify (PurpleConnectionError reason, gboolean auth_hint)
     }
   if (auth_hint)
     return PG_ACCOUNT_FAILURE_AUTH;
-  return purple_connection_error_is_fatal (reason) ? PG_ACCOUNT_FAILURE_OTHER
-                                                   : PG_ACCOUNT_FAILURE_NETWORK;
+  return purple_connection_error_is_fatal (reason) ? PG_ACCOUNT_FAILURE_OTHER : PG_ACCOUNT_FAILURE_NETWORK;
 }
 
 static void
@@ -62,8 +61,7 @@ report_disconnect_reason (PurpleConnection *gc, PurpleConnectionError reason, co
 
   if (account == NULL)
     return;
-  g_debug ("%s: connection error %d: %s", purple_account_get_username (account->purple), reason,
-           text);
+  g_debug ("%s: connection error %d: %s", purple_account_get_username (account->purple), reason, text);
   pg_account_login_failed (account, classify (reason, account->auth_hint), text);
 }
 
@@ -84,7 +82,7 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
   PgAccount *account = pg_account_from_connection (gc);
   const char *p = text != NULL ? *text : NULL;
 
-  (void) data;
+  (void)data;
   if (account == NULL || p == NULL || PURPLE_CONNECTION_IS_CONNECTED (gc))
     return;
   if (*p == ':' && (p = strchr (p, ' ')) != NULL)
@@ -100,6 +98,5 @@ pg_purple_conn_install (void)
 
   purple_connections_set_ui_ops (&conn_ops);
   if (irc != NULL)
-    purple_signal_connect (irc, "irc-receiving-text", &handle, PURPLE_CALLBACK (irc_receiving_text),
-                           NULL);
+    purple_signal_connect (irc, "irc-receiving-text", &handle, PURPLE_CALLBACK (irc_receiving_text), NULL);
 }

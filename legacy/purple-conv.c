@@ -23,8 +23,8 @@
 
 #include "legacy/account-private.h"
 
-#define ACTIVE_KEY "pg-active"  /* conversation data: last activity, s + 1 */
-#define IDLE_LIMIT_S (10 * 60)  /* conversations quiet this long go */
+#define ACTIVE_KEY "pg-active" /* conversation data: last activity, s + 1 */
+#define IDLE_LIMIT_S (10 * 60) /* conversations quiet this long go */
 #define SWEEP_INTERVAL_S 60
 
 static int handle;     /* owns our signal connections */
@@ -39,7 +39,7 @@ now_s (void)
 static void
 touch (PurpleConversation *conv)
 {
-  purple_conversation_set_data (conv, ACTIVE_KEY, GSIZE_TO_POINTER ((gsize) now_s () + 1));
+  purple_conversation_set_data (conv, ACTIVE_KEY, GSIZE_TO_POINTER ((gsize)now_s () + 1));
 }
 
 guint
@@ -56,7 +56,7 @@ pg_purple_conv_sweep (gint64 max_idle_s)
 
       if (pg_account_from_purple (purple_conversation_get_account (conv)) == NULL)
         continue; /* not ours, or going with its account anyway */
-      if (stamp != 0 && now - ((gint64) stamp - 1) < max_idle_s)
+      if (stamp != 0 && now - ((gint64)stamp - 1) < max_idle_s)
         continue;
       purple_conversation_destroy (conv);
       destroyed++;
@@ -70,7 +70,7 @@ pg_purple_conv_sweep (gint64 max_idle_s)
 static gboolean
 sweep (gpointer data)
 {
-  (void) data;
+  (void)data;
   pg_purple_conv_sweep (IDLE_LIMIT_S);
   if (purple_get_ims () != NULL)
     return G_SOURCE_CONTINUE;
@@ -81,7 +81,7 @@ sweep (gpointer data)
 static void
 conversation_created (PurpleConversation *conv, gpointer data)
 {
-  (void) data;
+  (void)data;
   if (purple_conversation_get_type (conv) != PURPLE_CONV_TYPE_IM)
     return;
   touch (conv);
@@ -96,7 +96,7 @@ received_im (PurpleAccount *purple, char *sender, char *message, PurpleConversat
   PgAccount *account = pg_account_from_purple (purple);
   g_autofree char *html = NULL;
 
-  (void) data;
+  (void)data;
   if (account == NULL || sender == NULL || message == NULL || (flags & PURPLE_MESSAGE_SEND))
     return;
   if (conv != NULL)
@@ -122,14 +122,14 @@ typing (PurpleAccount *purple, const char *name, PgChatState state)
 static void
 buddy_typing (PurpleAccount *purple, const char *name, gpointer data)
 {
-  (void) data;
+  (void)data;
   typing (purple, name, PG_CHAT_STATE_COMPOSING);
 }
 
 static void
 buddy_typed (PurpleAccount *purple, const char *name, gpointer data)
 {
-  (void) data;
+  (void)data;
   typing (purple, name, PG_CHAT_STATE_PAUSED);
 }
 
@@ -138,7 +138,7 @@ buddy_typing_stopped (PurpleAccount *purple, const char *name, gpointer data)
 {
   PurpleBuddy *buddy = name != NULL ? purple_find_buddy (purple, name) : NULL;
 
-  (void) data;
+  (void)data;
   /* libpurple also says "stopped typing" of every contact that goes
    * offline; that is no chat state. */
   if (buddy != NULL && !purple_presence_is_online (purple_buddy_get_presence (buddy)))
@@ -149,7 +149,7 @@ buddy_typing_stopped (PurpleAccount *purple, const char *name, gpointer data)
 static void
 core_quitting (gpointer data)
 {
-  (void) data;
+  (void)data;
   g_clear_handle_id (&sweep_id, g_source_remove);
 }
 
@@ -158,13 +158,12 @@ pg_purple_conv_install (void)
 {
   void *convs = purple_conversations_get_handle ();
 
-  purple_signal_connect (convs, "conversation-created", &handle,
-                         PURPLE_CALLBACK (conversation_created), NULL);
+  purple_signal_connect (convs, "conversation-created", &handle, PURPLE_CALLBACK (conversation_created),
+                         NULL);
   purple_signal_connect (convs, "received-im-msg", &handle, PURPLE_CALLBACK (received_im), NULL);
   purple_signal_connect (convs, "buddy-typing", &handle, PURPLE_CALLBACK (buddy_typing), NULL);
   purple_signal_connect (convs, "buddy-typed", &handle, PURPLE_CALLBACK (buddy_typed), NULL);
-  purple_signal_connect (convs, "buddy-typing-stopped", &handle,
-                         PURPLE_CALLBACK (buddy_typing_stopped), NULL);
-  purple_signal_connect (purple_get_core (), "quitting", &handle, PURPLE_CALLBACK (core_quitting),
+  purple_signal_connect (convs, "buddy-typing-stopped", &handle, PURPLE_CALLBACK (buddy_typing_stopped),
                          NULL);
+  purple_signal_connect (purple_get_core (), "quitting", &handle, PURPLE_CALLBACK (core_quitting), NULL);
 }

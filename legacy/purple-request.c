@@ -29,7 +29,8 @@
 #define NOTICE_DOMAIN "pg-purple"
 #define LIBPURPLE_TEXTDOMAIN "pidgin" /* libpurple's _() */
 
-typedef struct {
+typedef struct
+{
   PurpleRequestType type;
   GCallback cb; /* the answer to give; NULL: none, just close */
   gpointer data;
@@ -41,7 +42,8 @@ typedef struct {
   gboolean closed;    /* closed by libpurple while answering */
 } Request;
 
-typedef struct {
+typedef struct
+{
   PurpleNotifyType type;
   guint idle_id;
 } Notice;
@@ -69,20 +71,20 @@ answer (gpointer data)
     switch (request->type)
       {
       case PURPLE_REQUEST_ACTION:
-        ((PurpleRequestActionCb) request->cb) (request->data, request->value);
+        ((PurpleRequestActionCb)request->cb) (request->data, request->value);
         break;
       case PURPLE_REQUEST_CHOICE:
-        ((PurpleRequestChoiceCb) request->cb) (request->data, request->value);
+        ((PurpleRequestChoiceCb)request->cb) (request->data, request->value);
         break;
       case PURPLE_REQUEST_INPUT:
-        ((PurpleRequestInputCb) request->cb) (request->data, request->text);
+        ((PurpleRequestInputCb)request->cb) (request->data, request->text);
         break;
       case PURPLE_REQUEST_FIELDS:
-        ((PurpleRequestFieldsCb) request->cb) (request->data, request->fields);
+        ((PurpleRequestFieldsCb)request->cb) (request->data, request->fields);
         break;
       case PURPLE_REQUEST_FILE:
       case PURPLE_REQUEST_FOLDER:
-        ((PurpleRequestFileCb) request->cb) (request->data, NULL);
+        ((PurpleRequestFileCb)request->cb) (request->data, NULL);
         break;
       default:
         break;
@@ -96,8 +98,7 @@ answer (gpointer data)
 }
 
 static Request *
-request_new (PurpleRequestType type, GCallback cb, gpointer data, const char *title,
-             const char *primary)
+request_new (PurpleRequestType type, GCallback cb, gpointer data, const char *title, const char *primary)
 {
   Request *request = g_new0 (Request, 1);
 
@@ -115,7 +116,7 @@ close_request (PurpleRequestType type, void *ui_handle)
 {
   Request *request = ui_handle;
 
-  (void) type;
+  (void)type;
   if (request == NULL)
     return;
   if (request->answering)
@@ -127,8 +128,8 @@ close_request (PurpleRequestType type, void *ui_handle)
 }
 
 /* Words of refusal, as libpurple labels its buttons (mnemonics included). */
-static const char *const negative_labels[] = {"Cancel", "_Cancel", "Reject", "_Reject", "Deny",
-                                              "_Deny",  "Decline", "_Decline", "No", "_No"};
+static const char *const negative_labels[]
+    = { "Cancel", "_Cancel", "Reject", "_Reject", "Deny", "_Deny", "Decline", "_Decline", "No", "_No" };
 
 static gboolean
 is_negative (const char *label)
@@ -163,12 +164,12 @@ choose_action (const char *title, const char *primary, int default_action, void 
       GCallback cb = va_arg (actions, GCallback);
 
       if (chosen < 0 && is_negative (label))
-        chosen = (int) i, chosen_cb = cb;
-      if ((int) i == default_action)
+        chosen = (int)i, chosen_cb = cb;
+      if ((int)i == default_action)
         default_cb = cb;
-      last = (int) i, last_cb = cb;
+      last = (int)i, last_cb = cb;
     }
-  if (chosen < 0 && default_action >= 0 && default_action < (int) action_count)
+  if (chosen < 0 && default_action >= 0 && default_action < (int)action_count)
     chosen = default_action, chosen_cb = default_cb;
   if (chosen < 0) /* no default either: the last action is the usual escape */
     chosen = last, chosen_cb = last_cb;
@@ -178,82 +179,79 @@ choose_action (const char *title, const char *primary, int default_action, void 
 }
 
 static void *
-request_action (const char *title, const char *primary, const char *secondary,
-                int default_action, PurpleAccount *account, const char *who,
-                PurpleConversation *conv, void *user_data, size_t action_count, va_list actions)
+request_action (const char *title, const char *primary, const char *secondary, int default_action,
+                PurpleAccount *account, const char *who, PurpleConversation *conv, void *user_data,
+                size_t action_count, va_list actions)
 {
-  (void) secondary, (void) account, (void) who, (void) conv;
+  (void)secondary, (void)account, (void)who, (void)conv;
   return choose_action (title, primary, default_action, user_data, action_count, actions);
 }
 
 static void *
-request_action_with_icon (const char *title, const char *primary, const char *secondary,
-                          int default_action, PurpleAccount *account, const char *who,
-                          PurpleConversation *conv, gconstpointer icon_data, gsize icon_size,
-                          void *user_data, size_t action_count, va_list actions)
+request_action_with_icon (const char *title, const char *primary, const char *secondary, int default_action,
+                          PurpleAccount *account, const char *who, PurpleConversation *conv,
+                          gconstpointer icon_data, gsize icon_size, void *user_data, size_t action_count,
+                          va_list actions)
 {
-  (void) secondary, (void) account, (void) who, (void) conv, (void) icon_data, (void) icon_size;
+  (void)secondary, (void)account, (void)who, (void)conv, (void)icon_data, (void)icon_size;
   return choose_action (title, primary, default_action, user_data, action_count, actions);
 }
 
 static void *
-request_input (const char *title, const char *primary, const char *secondary,
-               const char *default_value, gboolean multiline, gboolean masked, gchar *hint,
-               const char *ok_text, GCallback ok_cb, const char *cancel_text,
-               GCallback cancel_cb, PurpleAccount *account, const char *who,
+request_input (const char *title, const char *primary, const char *secondary, const char *default_value,
+               gboolean multiline, gboolean masked, gchar *hint, const char *ok_text, GCallback ok_cb,
+               const char *cancel_text, GCallback cancel_cb, PurpleAccount *account, const char *who,
                PurpleConversation *conv, void *user_data)
 {
   Request *request = request_new (PURPLE_REQUEST_INPUT, cancel_cb, user_data, title, primary);
 
-  (void) secondary, (void) multiline, (void) masked, (void) hint, (void) ok_text, (void) ok_cb;
-  (void) cancel_text, (void) account, (void) who, (void) conv;
+  (void)secondary, (void)multiline, (void)masked, (void)hint, (void)ok_text, (void)ok_cb;
+  (void)cancel_text, (void)account, (void)who, (void)conv;
   request->text = g_strdup (default_value);
   return request;
 }
 
 static void *
-request_choice (const char *title, const char *primary, const char *secondary,
-                int default_value, const char *ok_text, GCallback ok_cb, const char *cancel_text,
-                GCallback cancel_cb, PurpleAccount *account, const char *who,
-                PurpleConversation *conv, void *user_data, va_list choices)
+request_choice (const char *title, const char *primary, const char *secondary, int default_value,
+                const char *ok_text, GCallback ok_cb, const char *cancel_text, GCallback cancel_cb,
+                PurpleAccount *account, const char *who, PurpleConversation *conv, void *user_data,
+                va_list choices)
 {
   Request *request = request_new (PURPLE_REQUEST_CHOICE, ok_cb, user_data, title, primary);
 
-  (void) secondary, (void) ok_text, (void) cancel_text, (void) cancel_cb, (void) account;
-  (void) who, (void) conv, (void) choices;
+  (void)secondary, (void)ok_text, (void)cancel_text, (void)cancel_cb, (void)account;
+  (void)who, (void)conv, (void)choices;
   request->value = default_value;
   return request;
 }
 
 static void *
-request_fields (const char *title, const char *primary, const char *secondary,
-                PurpleRequestFields *fields, const char *ok_text, GCallback ok_cb,
-                const char *cancel_text, GCallback cancel_cb, PurpleAccount *account,
-                const char *who, PurpleConversation *conv, void *user_data)
+request_fields (const char *title, const char *primary, const char *secondary, PurpleRequestFields *fields,
+                const char *ok_text, GCallback ok_cb, const char *cancel_text, GCallback cancel_cb,
+                PurpleAccount *account, const char *who, PurpleConversation *conv, void *user_data)
 {
   Request *request = request_new (PURPLE_REQUEST_FIELDS, cancel_cb, user_data, title, primary);
 
-  (void) secondary, (void) ok_text, (void) ok_cb, (void) cancel_text, (void) account;
-  (void) who, (void) conv;
+  (void)secondary, (void)ok_text, (void)ok_cb, (void)cancel_text, (void)account;
+  (void)who, (void)conv;
   request->fields = fields;
   return request;
 }
 
 static void *
 request_file (const char *title, const char *filename, gboolean savedialog, GCallback ok_cb,
-              GCallback cancel_cb, PurpleAccount *account, const char *who,
-              PurpleConversation *conv, void *user_data)
+              GCallback cancel_cb, PurpleAccount *account, const char *who, PurpleConversation *conv,
+              void *user_data)
 {
-  (void) filename, (void) savedialog, (void) ok_cb, (void) account, (void) who, (void) conv;
+  (void)filename, (void)savedialog, (void)ok_cb, (void)account, (void)who, (void)conv;
   return request_new (PURPLE_REQUEST_FILE, cancel_cb, user_data, title, NULL);
 }
 
 static void *
 request_folder (const char *title, const char *dirname, GCallback ok_cb, GCallback cancel_cb,
-                PurpleAccount *account, const char *who, PurpleConversation *conv,
-                void *user_data)
+                PurpleAccount *account, const char *who, PurpleConversation *conv, void *user_data)
 {
-  (void) dirname, (void) ok_cb, (void) account, (void) who, (void) conv;
+  (void)dirname, (void)ok_cb, (void)account, (void)who, (void)conv;
   return request_new (PURPLE_REQUEST_FOLDER, cancel_cb, user_data, title, NULL);
 }
 
@@ -285,7 +283,7 @@ close_notify (PurpleNotifyType type, void *ui_handle)
 {
   Notice *notice = ui_handle;
 
-  (void) type;
+  (void)type;
   if (notice == NULL)
     return;
   g_clear_handle_id (&notice->idle_id, g_source_remove);
@@ -319,24 +317,21 @@ log_notice (const char *kind, const char *title, const char *primary, const char
   g_autofree char *p = plain_line (primary);
   g_autofree char *s = plain_line (secondary);
 
-  g_log (NOTICE_DOMAIN, G_LOG_LEVEL_INFO, "libpurple %s: %s%s%s%s%s", kind, t, *t ? " — " : "",
-         p, *s ? " — " : "", s);
+  g_log (NOTICE_DOMAIN, G_LOG_LEVEL_INFO, "libpurple %s: %s%s%s%s%s", kind, t, *t ? " — " : "", p,
+         *s ? " — " : "", s);
 }
 
 static void *
-notify_message (PurpleNotifyMsgType type, const char *title, const char *primary,
-                const char *secondary)
+notify_message (PurpleNotifyMsgType type, const char *title, const char *primary, const char *secondary)
 {
-  static const char *const kinds[] = {"error", "warning", "info"};
+  static const char *const kinds[] = { "error", "warning", "info" };
 
-  log_notice ((guint) type < G_N_ELEMENTS (kinds) ? kinds[type] : "notice", title, primary,
-              secondary);
+  log_notice ((guint)type < G_N_ELEMENTS (kinds) ? kinds[type] : "notice", title, primary, secondary);
   return notice_new (PURPLE_NOTIFY_MESSAGE);
 }
 
 static void *
-notify_formatted (const char *title, const char *primary, const char *secondary,
-                  const char *text)
+notify_formatted (const char *title, const char *primary, const char *secondary, const char *text)
 {
   g_autofree char *body = plain_line (text);
 
@@ -348,7 +343,7 @@ notify_formatted (const char *title, const char *primary, const char *secondary,
 static void *
 notify_userinfo (PurpleConnection *gc, const char *who, PurpleNotifyUserInfo *user_info)
 {
-  (void) gc, (void) user_info;
+  (void)gc, (void)user_info;
   g_debug ("user info for %s dropped", who);
   return notice_new (PURPLE_NOTIFY_USERINFO);
 }
@@ -363,15 +358,14 @@ static PurpleNotifyUiOps notify_ops = {
 /* ---- authorization (account UI ops) -------------------------------------- */
 
 static void *
-request_authorize (PurpleAccount *purple, const char *remote_user, const char *id,
-                   const char *alias, const char *message, gboolean on_list,
-                   PurpleAccountRequestAuthorizationCb authorize_cb,
+request_authorize (PurpleAccount *purple, const char *remote_user, const char *id, const char *alias,
+                   const char *message, gboolean on_list, PurpleAccountRequestAuthorizationCb authorize_cb,
                    PurpleAccountRequestAuthorizationCb deny_cb, void *user_data)
 {
   PgAccount *account = pg_account_from_purple (purple);
   PgPendingAuth *pending;
 
-  (void) id, (void) on_list;
+  (void)id, (void)on_list;
   if (account == NULL)
     return NULL; /* going away: libpurple closes the request with the account */
   pending = g_new0 (PgPendingAuth, 1);
@@ -397,13 +391,13 @@ static void
 request_add (PurpleAccount *purple, const char *remote_user, const char *id, const char *alias,
              const char *message)
 {
-  (void) id, (void) alias, (void) message;
+  (void)id, (void)alias, (void)message;
   g_debug ("%s: %s added us to their list", purple_account_get_username (purple), remote_user);
 }
 
 static void
-notify_added (PurpleAccount *purple, const char *remote_user, const char *id,
-              const char *alias, const char *message)
+notify_added (PurpleAccount *purple, const char *remote_user, const char *id, const char *alias,
+              const char *message)
 {
   request_add (purple, remote_user, id, alias, message);
 }

@@ -8,7 +8,6 @@ environments are harness.Env objects whose servers are set up here.
 Every acceptance is by bytes and stanzas observed at the far end: IRC lines
 read by the raw client, XMPP stanzas read by slixmpp clients."""
 
-import os
 import re
 import socket
 import threading
@@ -16,9 +15,8 @@ import time
 from pathlib import Path
 
 import harness
-from harness import (COMPONENT_JID, OTHER_DOMAIN, USER_DOMAIN, Env, HarnessError, IrcServer,
-                     Prosody, Purplegate, Skip, Timeout, bare, lua_str, match, register,
-                     tostr)
+from harness import (COMPONENT_JID, OTHER_DOMAIN, USER_DOMAIN, Env, IrcServer, Prosody,
+                     Purplegate, Skip, Timeout, bare, lua_str, match, register)
 
 GW = COMPONENT_JID                 # the IRC transport
 XMPP_GW = "xmpp.localhost"         # the transport whose legacy network is XMPP
@@ -254,7 +252,7 @@ def tcp_connections_to(port):
     n = 0
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         parts = line.split()
-        local_addr, remote_addr, state = parts[1], parts[2], parts[3]
+        remote_addr, state = parts[2], parts[3]
         if state != "01":  # ESTABLISHED
             continue
         rport = int(remote_addr.split(":")[1], 16)
@@ -339,24 +337,6 @@ def xmpp_env(name, overrides=None):
     except BaseException:
         env.close(keep=True)
         raise
-
-
-def restart_purplegate(env, sig=None):
-    """Stops env.purplegate (SIGTERM, or `sig`) and starts it again with the
-    same config and database; waits until it is connected again."""
-    import signal as _signal
-    pg = env.purplegate
-    if sig is None or sig == _signal.SIGTERM:
-        pg.stop()
-    else:
-        harness.stop_process(pg.proc, sig=sig)
-        pg.stopping = True
-    pg.start()
-    probe = env.client("harness")
-    try:
-        pg.wait_connected(probe)
-    finally:
-        probe.close()
 
 
 # ---------------------------------------------------------------------------

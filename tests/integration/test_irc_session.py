@@ -3,13 +3,16 @@ networks", IRC): InspIRCd on 127.0.0.1, reached through libpurple's
 prpl-irc; a raw-socket IRC client is the legacy peer.  Acceptance is by IRC
 lines the peer reads and stanzas the XMPP client receives."""
 
-from harness import (COMPONENT_JID, NS_CLIENT, assert_error, bare, child, match, register,
-                     text, tostr)
+import time
+
+from harness import (COMPONENT_JID, NS_CLIENT, NS_REGISTER, assert_error, assert_result, bare,
+                     child, is_stanza, match, register, registered_username, text, tostr)
 from legacy_servers import (IrcClient, chat_from, irc_env, is_presence_from, online_user,
-                            send_available)
+                            registered_user, send_available)
 
 GW = COMPONENT_JID
 TIMEOUT = 60
+NS_RECEIPTS = "urn:xmpp:receipts"
 
 
 def setup(name):
@@ -54,12 +57,22 @@ def test_login_message_both_ways_logout(env):
     assert line.params[-1] == reply, f"PRIVMSG text {line.params[-1]!r}, expected {reply!r}"
     c.nothing(match("message", type="error"), wait=0.5, what="error for the reply")
 
-    # The user going unavailable makes alice quit.
-    since = c.mark()
+    # XEP-0184: a receipt once the message is handed to the IRC server.
+    c.send(f"<message type='chat' to='bob@{GW}' id='rcpt1'><body>receipt please</body>"
+           f"<request xmlns='{NS_RECEIPTS}'/></message>")
+    r = c.expect(lambda el: is_stanza(el, "message")
+                 and child(el, NS_RECEIPTS, "received") is not None, timeout=10,
+                 what="<received/> receipt")
+    assert child(r, NS_RECEIPTS, "received").get("id") == "rcpt1", tostr(r)
+    assert bare(r.get("from")) == f"bob@{GW}", f"receipt not from the contact: {tostr(r)}"
+    assert child(r, NS_RECEIPTS, "request") is None, f"request inside an ack: {tostr(r)}"
+    peer.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == "receipt please",
+                timeout=10, what="the receipted PRIVMSG")
+
+    # The user going unavailable makes alice quit (the client, now
+    # unavailable itself, is not sent the transport's unavailable).
     c.send("<presence type='unavailable'/>")
     peer.wait_online("alice", want=False, timeout=15)
-    c.expect(lambda el: is_presence_from(GW, "unavailable")(el), timeout=10, since=since,
-             what=f"unavailable from {GW}")
 
 
 def test_escaped_nick_round_trip(env):
@@ -131,3 +144,94 @@ def test_contact_presence_and_away(env):
     assert info["away"] == "out for lunch", f"away message: {info}"
     send_available(c)
     peer.wait_away("awayuser", lambda a: a is None)
+
+
+def test_directed_unavailable_is_not_logout(env):
+    # GW-23: a directed unavailable to one contact is not a logout.
+    peer = _peer(env, "dpeer")
+    c = online_user(env, env.user("xdir"), "diruser")
+    peer.wait_online("diruser")
+    c.send(f"<presence type='unavailable' to='dpeer@{GW}'/>")
+    time.sleep(1.5)
+    assert peer.online("diruser"), "a directed unavailable to a contact logged the user out"
+    since = c.mark()
+    peer.privmsg("diruser", "still there?")
+    c.expect(chat_from(f"dpeer@{GW}", "still there?"), timeout=10, since=since)
+
+
+def test_directed_presence_login(env):
+    # GW-14: available presence directed to a contact (not to the transport)
+    # starts the login too; its directed unavailable ends it.
+    peer = _peer(env, "dlpeer")
+    c = registered_user(env, env.user("xdl"), "dluser")
+    c.send(f"<presence to='dlpeer@{GW}'/>")
+    peer.wait_online("dluser", timeout=15)
+    c.send(f"<presence type='unavailable' to='dlpeer@{GW}'/>")
+    peer.wait_online("dluser", want=False, timeout=15)
+
+
+def test_reregistration_while_online(env):
+    # GW-08: new credentials while online → the login restarts with them.
+    peer = _peer(env, "rrpeer")
+    c = online_user(env, env.user("xrr"), "oldnick")
+    peer.wait_online("oldnick")
+    register(c, "newnick", "pw")
+    peer.wait_online("newnick", timeout=15)
+    assert not peer.online("oldnick"), "the old login is still on IRC"
+    since = c.mark()
+    peer.privmsg("newnick", "hello new")
+    c.expect(chat_from(f"rrpeer@{GW}", "hello new"), timeout=10, since=since)
+
+
+def test_unregister_while_online(env):
+    # XEP-0100 §4.3 + GW-11: <remove/> logs out; the transport and every
+    # contact say goodbye.
+    peer = _peer(env, "urpeer")
+    c = online_user(env, env.user("xur"), "urnick")
+    since = c.mark()
+    c.send(f"<presence type='subscribe' to='urpeer@{GW}'/>")
+    c.expect(is_presence_from(f"urpeer@{GW}"), timeout=15, since=since)
+    since = c.mark()
+    r = c.iq(f"<iq type='set' to='{GW}' id='ur1'><query xmlns='{NS_REGISTER}'><remove/>"
+             f"</query></iq>", timeout=10)
+    assert_result(r, "ur1")
+    peer.wait_online("urnick", want=False, timeout=15)
+    for t in ("unsubscribe", "unsubscribed"):
+        c.expect(match("presence", type=t, frm=GW), timeout=10, since=since,
+                 what=f"{t} from {GW}")
+    c.expect(is_presence_from(f"urpeer@{GW}", "unavailable"), timeout=10, since=since,
+             what=f"unavailable from urpeer@{GW}")
+    assert registered_username(c) is None, "still registered"
+
+
+def test_irc_server_down_and_back(env):
+    # Network failures reconnect with backoff (the legacy server restarts
+    # on the same port); the user is told meanwhile.
+    c = online_user(env, env.user("xnet"), "netnick")
+    since = c.mark()
+    env.irc.stop()
+    p = c.expect(lambda el: is_presence_from(GW)(el) or is_presence_from(GW, "error")(el),
+                 timeout=15, since=since, what=f"presence from {GW} after the IRC server died")
+    assert p.get("type") is None and text(child(p, NS_CLIENT, "show")) == "xa", \
+        f"expected the transport to show xa while reconnecting: {tostr(p)}"
+    env.irc.start()
+    peer = _peer(env, "netpeer")
+    peer.wait_online("netnick", timeout=20)
+    since = c.mark()
+    peer.privmsg("netnick", "you are back")
+    c.expect(chat_from(f"netpeer@{GW}", "you are back"), timeout=10, since=since)
+
+
+def test_irc_unreachable_at_login(env):
+    # GW-18: the legacy network is down when the user logs in →
+    # remote-server-timeout (wait) from the transport.
+    c = registered_user(env, env.user("xdown"), "downnick")
+    env.irc.stop()
+    try:
+        since = c.mark()
+        send_available(c)
+        err = c.expect(match("presence", type="error", frm=GW), timeout=20, since=since,
+                       what=f"presence error from {GW}")
+        assert_error(err, err.get("id"), "remote-server-timeout", "wait", code=504, frm=GW)
+    finally:
+        env.irc.start()

@@ -8,8 +8,7 @@ from the IRC peer that reaches the XMPP client."""
 import signal
 
 from harness import COMPONENT_JID, NS_CLIENT, child, text
-from legacy_servers import (IrcClient, chat_from, irc_env, is_presence_from, online_user,
-                            restart_purplegate)
+from legacy_servers import IrcClient, chat_from, irc_env, is_presence_from, online_user
 
 GW = COMPONENT_JID
 TIMEOUT = 90

@@ -6,9 +6,7 @@ logging them in with slixmpp; every check is made by a real client at the
 far end (the XMPP user on localhost, or the legacy contacts' own clients on
 legacy.localhost)."""
 
-import time
-
-from harness import (NS_CLIENT, NS_REGISTER, NS_ROSTER, assert_error, bare, child, children,
+from harness import (NS_CLIENT, NS_STANZAS, NS_ROSTER, assert_error, bare, child, children,
                      is_stanza, match, register_legacy, register_set, registered_username, text, tostr,
                      wait_until)
 from legacy_servers import (LEGACY_DOMAIN, XMPP_GW, chat_from, is_presence_from, online_user,
@@ -194,6 +192,38 @@ def test_add_and_remove_contact(env):
                 since=since_e, what=f"unsubscribe/unsubscribed from {carol} at erin")
 
 
+def test_contact_added_while_offline(env):
+    # The user subscribes to a contact while registered but not logged in:
+    # the legacy roster gets it at the next login.
+    carol = legacy(env, "carol", presence=False, roster=False)
+    carol.close()
+    user = carol.bare.split("@")[0]
+    erin = legacy(env, "erin")
+    erin_jid = contact_jid(erin.bare)
+    u = registered_user(env, env.user("ux"), user, env.prosody.users[carol.bare], gw=GW)
+    since = u.mark()
+    u.send(f"<presence type='subscribe' to='{erin_jid}'/>")
+    u.expect(match("presence", type="subscribed", frm=erin_jid), timeout=10, since=since)
+    since_e = erin.mark()
+    send_available(u)
+    erin.expect(match("presence", type="subscribe", frm=carol.bare), timeout=20, since=since_e,
+                what=f"subscribe from {carol.bare} at erin after the login")
+
+
+def test_legacy_side_removal(env):
+    # GW-31: the contact is removed from the legacy roster (by carol's other
+    # client) → unsubscribe, unsubscribed, unavailable from it.
+    u, dave, dave_jid, carol = _online_with_dave(env)
+    other = env.client(carol.split("@")[0], host=LEGACY_DOMAIN, resource="other")
+    since = u.mark()
+    r = other.iq(f"<iq type='set'><query xmlns='{NS_ROSTER}'><item jid='{dave.bare}' "
+                 f"subscription='remove'/></query></iq>")
+    assert r.get("type") == "result", tostr(r)
+    for t in ("unsubscribe", "unsubscribed", "unavailable"):
+        u.expect(match("presence", type=t, frm=dave_jid), timeout=10, since=since,
+                 what=f"{t} from {dave_jid}")
+
+
 def test_legacy_authorization_request(env):
     carol, pw, dave = carol_with_friend(env)
     u = online_user(env, env.user("ux"), carol.split("@")[0], pw, gw=GW)
@@ -216,7 +246,9 @@ def test_wrong_password_at_registration(env):
     u = env.client(env.user("ux"))
     secret = "definitely-wrong-pw-1"
     r = register_set(u, register_legacy(carol.bare.split("@")[0], secret), to=GW, timeout=25)
-    assert_error(r, r.get("id"), "not-acceptable", "modify", code=406, frm=GW)
+    e = assert_error(r, r.get("id"), "not-acceptable", "modify", code=406, frm=GW)
+    reason = child(e, NS_STANZAS, "text")
+    assert reason is not None and text(reason).strip(), f"no <text/> saying why: {tostr(r)}"
     assert secret not in tostr(r), f"password echoed: {tostr(r)}"
     assert registered_username(u, to=GW) is None, "a refused registration was stored"
 
@@ -232,7 +264,7 @@ def test_password_changed_on_legacy_server(env):
     send_available(u)
     err = u.expect(match("presence", type="error", frm=GW), timeout=20, since=since,
                    what=f"presence error from {GW}")
-    assert_error(err, err.get("id"), "not-authorized", "auth", frm=GW)
+    assert_error(err, err.get("id"), "not-authorized", "auth", code=401, frm=GW)
     assert bare(err.get("to")) == u.bare, tostr(err)
     # ...and a headline saying what failed and what to do.
     h = u.expect(match("message", type="headline", frm=GW), timeout=10, since=since,

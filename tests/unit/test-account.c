@@ -33,7 +33,8 @@ static GPtrArray *notices; /* info messages of domain "pg-purple" */
 
 /* ---- inspircd --------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   GPid pid;
   int port;
   char *dir;
@@ -54,8 +55,8 @@ find_inspircd (void)
 static int
 free_port (void)
 {
-  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                           G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GSocket) sock
+      = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
   g_autoptr (GSocketAddress) bound = NULL;
@@ -68,7 +69,7 @@ free_port (void)
 static void
 die_with_parent (gpointer data)
 {
-  (void) data;
+  (void)data;
   prctl (PR_SET_PDEATHSIG, SIGTERM); /* no orphan if an assertion aborts us */
 }
 
@@ -79,7 +80,7 @@ port_open (int port)
   g_autoptr (GSocketConnection) conn = NULL;
 
   g_socket_client_set_enable_proxy (client, FALSE);
-  conn = g_socket_client_connect_to_host (client, "127.0.0.1", (guint16) port, NULL, NULL);
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", (guint16)port, NULL, NULL);
   return conn != NULL;
 }
 
@@ -131,9 +132,8 @@ ircd_start (const char *password)
   if (getuid () == 0)
     argv[argc++] = "--runasroot";
   argv[argc] = NULL;
-  g_spawn_async (NULL, (char **) argv, NULL,
-                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL
-                     | G_SPAWN_STDERR_TO_DEV_NULL,
+  g_spawn_async (NULL, (char **)argv, NULL,
+                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
                  die_with_parent, NULL, &ircd->pid, &error);
   g_assert_no_error (error);
   for (int i = 0; i < 200 && !port_open (ircd->port); i++)
@@ -203,7 +203,7 @@ get_purple (void)
 static gboolean
 wake (gpointer data)
 {
-  (void) data;
+  (void)data;
   return G_SOURCE_CONTINUE;
 }
 
@@ -211,7 +211,7 @@ wake (gpointer data)
 static gboolean
 run_until (gboolean (*done) (gpointer), gpointer data, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
   guint waker = g_timeout_add (20, wake, NULL);
   gboolean ok;
 
@@ -224,7 +224,7 @@ run_until (gboolean (*done) (gpointer), gpointer data, guint timeout_ms)
 static gboolean
 never (gpointer data)
 {
-  (void) data;
+  (void)data;
   return FALSE;
 }
 
@@ -236,7 +236,8 @@ run_for (guint ms)
 
 /* ---- the owner: records events as strings ------------------------------- */
 
-typedef struct {
+typedef struct
+{
   GPtrArray *events;
   PgAccount *account;
   /* What some tests make the owner do from inside an event. */
@@ -263,20 +264,20 @@ on_connected (gpointer data)
   if (owner->free_on_connected)
     {
       char port[16];
-      const char *keys[] = {"port", NULL}, *values[] = {port, NULL};
-      static const PgAccountEvents none = {0};
+      const char *keys[] = { "port", NULL }, *values[] = { port, NULL };
+      static const PgAccountEvents none = { 0 };
 
       g_snprintf (port, sizeof port, "%d", open_ircd->port);
       pg_account_free (owner->account);
       owner->account = NULL;
       /* The username is free again at once, though teardown waits. */
-      owner->replacement = pg_account_new (purple, "prpl-irc", ALICE, NULL, keys, values, &none,
-                                           NULL, &error);
+      owner->replacement
+          = pg_account_new (purple, "prpl-irc", ALICE, NULL, keys, values, &none, NULL, &error);
       g_assert_no_error (error);
     }
 }
 
-static const char *const failure_names[] = {"network", "auth", "other"};
+static const char *const failure_names[] = { "network", "auth", "other" };
 
 static void
 on_disconnected (gpointer data, PgAccountFailure failure, const char *reason)
@@ -285,17 +286,16 @@ on_disconnected (gpointer data, PgAccountFailure failure, const char *reason)
 }
 
 static void
-on_contact_status (gpointer data, const char *name, const char *alias, PgShow show,
-                   const char *text)
+on_contact_status (gpointer data, const char *name, const char *alias, PgShow show, const char *text)
 {
-  (void) alias;
+  (void)alias;
   record (data, g_strdup_printf ("status %s %d %s", name, show, text != NULL ? text : "-"));
 }
 
 static void
 on_contact_listed (gpointer data, const char *name, const char *alias)
 {
-  (void) alias;
+  (void)alias;
   record (data, g_strdup_printf ("listed %s", name));
 }
 
@@ -342,7 +342,8 @@ static const PgAccountEvents events = {
   .authorization_requested = on_authorization,
 };
 
-typedef struct {
+typedef struct
+{
   Owner *owner;
   const char *prefix;
 } Wanted;
@@ -368,7 +369,7 @@ has_event (gpointer data)
 static const char *
 wait_event (Owner *owner, const char *prefix)
 {
-  Wanted wanted = {owner, prefix};
+  Wanted wanted = { owner, prefix };
 
   if (!run_until (has_event, &wanted, WAIT_MS))
     g_error ("no event \"%s\" within %d ms", prefix, WAIT_MS);
@@ -399,14 +400,15 @@ new_alice (Owner *owner, const Ircd *ircd, const char *password)
 {
   g_autoptr (GError) error = NULL;
   char port[16];
-  /* Debian's prpl-irc sends at most ratelimit-burst (5) lines at once and
-   * then one every ratelimit-interval (2) seconds; the tests send more. */
-  const char *keys[] = {"port", "autodetect_utf8", "ratelimit-burst", NULL};
-  const char *values[] = {port, "true", "1000", NULL};
+  /* Debian's prpl-irc 2.14.12 queues every line it sends and flushes the
+   * queue from a one-second timer, by default one line per
+   * ratelimit-interval (2 s); 0 sends the whole queue at each tick. */
+  const char *keys[] = { "port", "autodetect_utf8", "ratelimit-interval", NULL };
+  const char *values[] = { port, "true", "0", NULL };
 
   g_snprintf (port, sizeof port, "%d", ircd != NULL ? ircd->port : 1);
-  owner->account = pg_account_new (get_purple (), "prpl-irc", ALICE, password, keys, values,
-                                   &events, owner, &error);
+  owner->account
+      = pg_account_new (get_purple (), "prpl-irc", ALICE, password, keys, values, &events, owner, &error);
   g_assert_no_error (error);
   return owner->account;
 }
@@ -426,7 +428,8 @@ alice_online (void)
 
 /* ---- bob: a raw IRC client ---------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   GSocketConnection *conn;
   GSocket *sock;
   GString *buf;
@@ -437,8 +440,7 @@ peer_send (Peer *peer, const char *line)
 {
   g_autofree char *data = g_strconcat (line, "\r\n", NULL);
 
-  g_assert_cmpint (g_socket_send (peer->sock, data, strlen (data), NULL, NULL), ==,
-                   (gssize) strlen (data));
+  g_assert_cmpint (g_socket_send (peer->sock, data, strlen (data), NULL, NULL), ==, (gssize)strlen (data));
 }
 
 /* The next line from the server (PINGs answered), running the main loop
@@ -446,7 +448,7 @@ peer_send (Peer *peer, const char *line)
 static char *
 peer_line (Peer *peer, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
   for (;;)
     {
@@ -454,7 +456,7 @@ peer_line (Peer *peer, guint timeout_ms)
 
       if (end != NULL)
         {
-          char *line = g_strndup (peer->buf->str, (gsize) (end - peer->buf->str));
+          char *line = g_strndup (peer->buf->str, (gsize)(end - peer->buf->str));
 
           g_string_erase (peer->buf, 0, end - peer->buf->str + 2);
           if (g_str_has_prefix (line, "PING "))
@@ -486,7 +488,7 @@ peer_line (Peer *peer, guint timeout_ms)
 static char *
 peer_expect (Peer *peer, const char *needle)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)WAIT_MS * 1000;
 
   while (g_get_monotonic_time () < deadline)
     {
@@ -513,8 +515,7 @@ peer_new (const Ircd *ircd, const char *nick)
   Peer *peer = g_new0 (Peer, 1);
 
   g_socket_client_set_enable_proxy (client, FALSE);
-  peer->conn = g_socket_client_connect_to_host (client, "127.0.0.1", (guint16) ircd->port, NULL,
-                                                &error);
+  peer->conn = g_socket_client_connect_to_host (client, "127.0.0.1", (guint16)ircd->port, NULL, &error);
   g_assert_no_error (error);
   peer->sock = g_socket_connection_get_socket (peer->conn);
   peer->buf = g_string_new (NULL);
@@ -553,7 +554,7 @@ test_new_exists (void)
 {
   g_autoptr (GError) error = NULL;
   Owner *owner = owner_new ();
-  const char *bad_keys[] = {"port", NULL}, *bad_values[] = {"not-a-number", NULL};
+  const char *bad_keys[] = { "port", NULL }, *bad_values[] = { "not-a-number", NULL };
   PgAccount *second;
 
   new_alice (owner, NULL, NULL);
@@ -562,19 +563,17 @@ test_new_exists (void)
   g_assert_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_EXISTS);
   g_clear_error (&error);
   /* Usernames compare the way the protocol normalizes them. */
-  second = pg_account_new (purple, "prpl-irc", "ALICE@127.0.0.1", NULL, NULL, NULL, &events,
-                           owner, &error);
+  second = pg_account_new (purple, "prpl-irc", "ALICE@127.0.0.1", NULL, NULL, NULL, &events, owner, &error);
   g_assert_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_EXISTS);
   g_clear_error (&error);
 
-  second = pg_account_new (purple, "prpl-irc", "carol@127.0.0.1", NULL, bad_keys, bad_values,
-                           &events, owner, &error);
+  second = pg_account_new (purple, "prpl-irc", "carol@127.0.0.1", NULL, bad_keys, bad_values, &events, owner,
+                           &error);
   g_assert_null (second);
   g_assert_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING);
   g_assert_null (strstr (error->message, "not-a-number")); /* values may be secrets */
   g_clear_error (&error);
-  second = pg_account_new (purple, "prpl-nonexistent", ALICE, NULL, NULL, NULL, &events, owner,
-                           &error);
+  second = pg_account_new (purple, "prpl-nonexistent", ALICE, NULL, NULL, NULL, &events, owner, &error);
   g_assert_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_UNKNOWN_PROTOCOL);
   g_clear_error (&error);
 
@@ -588,10 +587,10 @@ static void
 test_settings_typed (void)
 {
   g_autoptr (GError) error = NULL;
-  const char *keys[] = {"port", "ssl", "realname", NULL};
-  const char *values[] = {"7000", "yes", "Alice A.", NULL};
-  PgAccount *account = pg_account_new (get_purple (), "prpl-irc", ALICE, "pw", keys, values,
-                                       &events, NULL, &error);
+  const char *keys[] = { "port", "ssl", "realname", NULL };
+  const char *values[] = { "7000", "yes", "Alice A.", NULL };
+  PgAccount *account
+      = pg_account_new (get_purple (), "prpl-irc", ALICE, "pw", keys, values, &events, NULL, &error);
 
   g_assert_no_error (error);
   g_assert_cmpint (purple_account_get_int (account->purple, "port", 0), ==, 7000);
@@ -666,14 +665,13 @@ test_message_receive (void)
 
   /* One conversation per correspondent, its history kept short, swept
    * when idle. */
-  PurpleConversation *conv = purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, "bob",
-                                                                    owner->account->purple);
+  PurpleConversation *conv
+      = purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, "bob", owner->account->purple);
   g_assert_nonnull (conv);
   g_assert_cmpuint (g_list_length (purple_conversation_get_message_history (conv)), <=, 1);
   g_assert_cmpuint (pg_purple_conv_sweep (3600), ==, 0);
   g_assert_cmpuint (pg_purple_conv_sweep (0), >=, 1);
-  g_assert_null (purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, "bob",
-                                                        owner->account->purple));
+  g_assert_null (purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, "bob", owner->account->purple));
   peer_send (bob, "PRIVMSG alice :again");
   wait_event (owner, "message bob again");
 
@@ -706,8 +704,7 @@ test_message_send (void)
   g_assert_true (g_str_has_suffix (line, " PRIVMSG bob :hi & <there>"));
   g_free (line);
 
-  g_assert_true (pg_account_send_message (owner->account, "bob", "it's \"quoted\" &amp; x",
-                                          &error));
+  g_assert_true (pg_account_send_message (owner->account, "bob", "it's \"quoted\" &amp; x", &error));
   line = peer_expect (bob, "PRIVMSG bob :");
   g_assert_true (g_str_has_suffix (line, " PRIVMSG bob :it's \"quoted\" &amp; x"));
   g_free (line);
@@ -730,6 +727,14 @@ test_message_send (void)
   run_for (200);
   g_assert_null (find_event (owner, "message"));
 
+  /* Messages to someone away are answered by the server (301). */
+  peer_send (bob, "AWAY :back at 3 & <later>");
+  g_free (peer_expect (bob, " 306 "));
+  g_assert_true (pg_account_send_message (owner->account, "bob", "ping", &error));
+  g_free (peer_expect (bob, "PRIVMSG bob :ping"));
+  g_assert_cmpstr (wait_event (owner, "message bob "), ==,
+                   "message bob (auto-reply) back at 3 &amp; &lt;later&gt;");
+
   peer_quit (bob);
   owner_free (owner);
 }
@@ -739,7 +744,7 @@ join_channel (PgAccount *account, const char *channel)
 {
   GHashTable *components = g_hash_table_new (g_str_hash, g_str_equal);
 
-  g_hash_table_insert (components, (gpointer) "channel", (gpointer) channel);
+  g_hash_table_insert (components, (gpointer) "channel", (gpointer)channel);
   serv_join_chat (purple_account_get_connection (account->purple), components);
   g_hash_table_unref (components);
 }
@@ -828,7 +833,7 @@ test_contact_ison_offline (void)
   pg_account_add_contact (owner->account, "erin", NULL);
   wait_event (owner, "status erin 1");
   peer_quit (erin);
-  wanted = (Wanted){owner, "status erin 0"};
+  wanted = (Wanted){ owner, "status erin 0" };
   g_assert_true (run_until (has_event, &wanted, 60 * 1000));
   owner_free (owner);
 }
@@ -858,7 +863,7 @@ whois_away (Peer *peer)
 static void
 assert_away_becomes (Peer *peer, const char *expected)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)WAIT_MS * 1000;
   g_autofree char *away = NULL;
 
   while (g_get_monotonic_time () < deadline)
@@ -930,14 +935,14 @@ static int allowed, denied;
 static void
 allow_cb (void *data)
 {
-  (void) data;
+  (void)data;
   allowed++;
 }
 
 static void
 deny_cb (void *data)
 {
-  (void) data;
+  (void)data;
   denied++;
 }
 
@@ -953,8 +958,8 @@ test_authorization (void)
   pa = owner->account->purple;
   allowed = denied = 0;
 
-  purple_account_request_authorization (pa, "carol", NULL, "Carol", "let me in", FALSE, allow_cb,
-                                        deny_cb, NULL);
+  purple_account_request_authorization (pa, "carol", NULL, "Carol", "let me in", FALSE, allow_cb, deny_cb,
+                                        NULL);
   wait_event (owner, "auth carol Carol let me in");
   pg_account_authorize (owner->account, "dave", TRUE); /* none pending: ignored */
   g_assert_cmpint (allowed + denied, ==, 0);
@@ -963,21 +968,18 @@ test_authorization (void)
   pg_account_authorize (owner->account, "carol", FALSE); /* answered already */
   g_assert_cmpint (denied, ==, 0);
 
-  purple_account_request_authorization (pa, "dave", NULL, NULL, NULL, FALSE, allow_cb, deny_cb,
-                                        NULL);
+  purple_account_request_authorization (pa, "dave", NULL, NULL, NULL, FALSE, allow_cb, deny_cb, NULL);
   pg_account_authorize (owner->account, "dave", FALSE);
   g_assert_cmpint (denied, ==, 1);
 
   /* Answered from inside the event itself. */
   owner->authorize_at_once = TRUE;
-  purple_account_request_authorization (pa, "erin", NULL, NULL, NULL, FALSE, allow_cb, deny_cb,
-                                        NULL);
+  purple_account_request_authorization (pa, "erin", NULL, NULL, NULL, FALSE, allow_cb, deny_cb, NULL);
   g_assert_cmpint (allowed, ==, 2);
   owner->authorize_at_once = FALSE;
 
   /* libpurple closes what is pending when the login ends. */
-  purple_account_request_authorization (pa, "frank", NULL, NULL, NULL, FALSE, allow_cb, deny_cb,
-                                        NULL);
+  purple_account_request_authorization (pa, "frank", NULL, NULL, NULL, FALSE, allow_cb, deny_cb, NULL);
   g_assert_cmpuint (owner->account->auths.length, ==, 1);
   pg_account_disconnect (owner->account);
   g_assert_cmpuint (owner->account->auths.length, ==, 0);
@@ -992,14 +994,14 @@ static int notices_closed;
 static void
 action_cb (void *data, int index)
 {
-  (void) data;
+  (void)data;
   action_chosen = index;
 }
 
 static void
 input_cb (void *data, const char *text)
 {
-  (void) data;
+  (void)data;
   g_assert_cmpstr (text, ==, "default");
   inputs_cancelled++;
 }
@@ -1007,7 +1009,7 @@ input_cb (void *data, const char *text)
 static void
 fields_cb (void *data, PurpleRequestFields *fields)
 {
-  (void) data;
+  (void)data;
   g_assert_nonnull (fields);
   fields_cancelled++;
 }
@@ -1015,21 +1017,21 @@ fields_cb (void *data, PurpleRequestFields *fields)
 static void
 choice_cb (void *data, int value)
 {
-  (void) data;
+  (void)data;
   choice_made = value;
 }
 
 static void
 notice_closed (gpointer data)
 {
-  (void) data;
+  (void)data;
   notices_closed++;
 }
 
 static gboolean
 action_answered (gpointer data)
 {
-  (void) data;
+  (void)data;
   return action_chosen >= 0;
 }
 
@@ -1044,25 +1046,23 @@ test_request_policy (void)
 
   /* The x509 verifier's question about an untrusted certificate. */
   action_chosen = -1;
-  purple_request_action (&handle, "SSL Certificate Verification", "Accept certificate for x?",
-                         "self-signed", 0, NULL, NULL, NULL, NULL, 3, "Accept",
-                         G_CALLBACK (action_cb), "Reject", G_CALLBACK (action_cb),
-                         "_View Certificate...", G_CALLBACK (action_cb));
+  purple_request_action (&handle, "SSL Certificate Verification", "Accept certificate for x?", "self-signed",
+                         0, NULL, NULL, NULL, NULL, 3, "Accept", G_CALLBACK (action_cb), "Reject",
+                         G_CALLBACK (action_cb), "_View Certificate...", G_CALLBACK (action_cb));
   g_assert_cmpint (action_chosen, ==, -1); /* never from inside libpurple */
   g_assert_true (run_until (action_answered, NULL, 1000));
   g_assert_cmpint (action_chosen, ==, 1);
 
   action_chosen = -1;
-  purple_request_action_with_icon (&handle, "t", "p", NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, 2,
-                                   "_Accept", G_CALLBACK (action_cb), "Cancel",
-                                   G_CALLBACK (action_cb));
+  purple_request_action_with_icon (&handle, "t", "p", NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, 2, "_Accept",
+                                   G_CALLBACK (action_cb), "Cancel", G_CALLBACK (action_cb));
   g_assert_true (run_until (action_answered, NULL, 1000));
   g_assert_cmpint (action_chosen, ==, 1);
 
   /* Nothing negative to choose: the default action. */
   action_chosen = -1;
-  purple_request_action (&handle, "t", "p", NULL, 1, NULL, NULL, NULL, NULL, 2, "One",
-                         G_CALLBACK (action_cb), "Two", G_CALLBACK (action_cb));
+  purple_request_action (&handle, "t", "p", NULL, 1, NULL, NULL, NULL, NULL, 2, "One", G_CALLBACK (action_cb),
+                         "Two", G_CALLBACK (action_cb));
   g_assert_true (run_until (action_answered, NULL, 1000));
   g_assert_cmpint (action_chosen, ==, 1);
 
@@ -1076,8 +1076,7 @@ test_request_policy (void)
 
   inputs_cancelled = 0;
   purple_request_input (&handle, "t", "Password?", NULL, "default", FALSE, TRUE, NULL, "OK",
-                        G_CALLBACK (input_cb), "Cancel", G_CALLBACK (input_cb), NULL, NULL, NULL,
-                        NULL);
+                        G_CALLBACK (input_cb), "Cancel", G_CALLBACK (input_cb), NULL, NULL, NULL, NULL);
   run_for (50);
   g_assert_cmpint (inputs_cancelled, ==, 1);
 
@@ -1090,16 +1089,16 @@ test_request_policy (void)
   g_assert_cmpint (fields_cancelled, ==, 1);
 
   choice_made = -1;
-  ui_handle = purple_request_choice (&handle, "t", "p", NULL, 2, "OK", G_CALLBACK (choice_cb),
-                                     "Cancel", NULL, NULL, NULL, NULL, NULL, "a", 1, "b", 2, NULL);
+  ui_handle = purple_request_choice (&handle, "t", "p", NULL, 2, "OK", G_CALLBACK (choice_cb), "Cancel", NULL,
+                                     NULL, NULL, NULL, NULL, "a", 1, "b", 2, NULL);
   g_assert_nonnull (ui_handle);
   run_for (50);
   g_assert_cmpint (choice_made, ==, 2);
 
   notices_closed = 0;
   g_ptr_array_set_size (notices, 0);
-  purple_notify_message (&handle, PURPLE_NOTIFY_MSG_ERROR, "Connection Error",
-                         "<b>Unable</b> to connect", "try later", notice_closed, NULL);
+  purple_notify_message (&handle, PURPLE_NOTIFY_MSG_ERROR, "Connection Error", "<b>Unable</b> to connect",
+                         "try later", notice_closed, NULL);
   purple_notify_formatted (&handle, "MOTD", "MOTD", NULL, "<b>hello</b>", notice_closed, NULL);
   g_assert_cmpint (notices_closed, ==, 0);
   run_for (50);
@@ -1199,13 +1198,13 @@ fake_ircd_thread (gpointer data)
 static void
 test_failure_password_464 (void)
 {
-  g_autoptr (GSocket) listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                               G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GSocket) listener
+      = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
   g_autoptr (GSocketAddress) bound = NULL;
   g_autoptr (GError) error = NULL;
-  Ircd fake = {0};
+  Ircd fake = { 0 };
   Owner *owner = owner_new ();
   GThread *thread;
   const char *event;
@@ -1228,12 +1227,12 @@ test_failure_password_464 (void)
 static void
 test_failure_timeout (void)
 {
-  g_autoptr (GSocket) listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                               G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GSocket) listener
+      = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
   g_autoptr (GSocketAddress) bound = NULL;
-  Ircd silent = {0};
+  Ircd silent = { 0 };
   Owner *owner = owner_new ();
   const char *event;
 
@@ -1258,8 +1257,8 @@ test_password_required (void)
   Owner *owner = owner_new ();
   const char *event;
 
-  owner->account = pg_account_new (get_purple (), "prpl-novell", "alice", NULL, NULL,
-                                    NULL, &events, owner, &error);
+  owner->account
+      = pg_account_new (get_purple (), "prpl-novell", "alice", NULL, NULL, NULL, &events, owner, &error);
   g_assert_no_error (error);
   pg_account_connect (owner->account);
   event = wait_event (owner, "disconnected ");
