@@ -142,6 +142,7 @@ static void
 on_connected (gpointer owner)
 {
   PgSession *session = owner;
+  session->transport->stats.logins_succeeded++;
   set_state (session, PG_SESSION_ONLINE);
   session->backoff_s = PG_SESSION_BACKOFF_MIN_S;
   session->ever_connected = TRUE;
@@ -167,9 +168,12 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
   PgSession *session = owner;
   pg_contacts_all_offline (session);
   g_clear_pointer (&session->account, pg_account_free);
+  if (session->state == PG_SESSION_CONNECTING)
+    session->transport->stats.logins_failed++;
 
   if (failure == PG_ACCOUNT_FAILURE_NETWORK)
     {
+      session->transport->stats.reconnects++;
       /* Jitter spreads the reconnections of many users after an outage. */
       guint delay_ms = session->backoff_s * 1000 + g_random_int_range (0, (gint32) (session->backoff_s * 250 + 1));
       g_message ("%s: legacy login lost (%s); reconnecting in %.1f s", session->bare_jid, reason, delay_ms / 1000.0);

@@ -14,6 +14,14 @@
 typedef struct PgPing PgPing;
 typedef struct PgSessions PgSessions;
 
+/* Counters for operators (the stats command); stream byte and stanza counts
+ * live in PgStreamStats. */
+typedef struct {
+  guint64 logins_succeeded;
+  guint64 logins_failed;
+  guint64 reconnects; /* legacy logins retried after a network failure */
+} PgStats;
+
 typedef struct {
   PgConfig *config;
   PgStore *store;
@@ -25,6 +33,7 @@ typedef struct {
   GMainLoop *loop;
   char *legacy_name;  /* [legacy] name, or the protocol's own name */
   gint64 started_at;  /* monotonic µs */
+  PgStats stats;
   int exit_status;
 } PgTransport;
 
