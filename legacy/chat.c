@@ -9,6 +9,14 @@
 
 #include <string.h>
 
+/* The user's boolean setting @key (registration/store.h: on unless
+ * turned off with the settings command). */
+static gboolean
+wants (PgSession *session, const char *key)
+{
+  return pg_store_setting_enabled (session->transport->store, session->bare_jid, key);
+}
+
 /* ---- from the legacy network ---- */
 
 /* The contact a message or typing event comes from.  prpl-jabber names the
@@ -42,7 +50,8 @@ pg_chat_on_message (gpointer owner, const char *from, const char *html)
   /* To the bare JID, so the user's server delivers it or stores it offline. */
   xmlNode *message = pg_stanza_new ("message", contact->jid, session->bare_jid, "chat", NULL);
   pg_stanza_add_text_child (message, "body", NULL, text);
-  pg_message_add_chat_state (message, PG_CHAT_STATE_ACTIVE);
+  if (wants (session, PG_SETTING_TYPING))
+    pg_message_add_chat_state (message, PG_CHAT_STATE_ACTIVE);
   pg_session_send (session, message);
 }
 
@@ -51,7 +60,7 @@ pg_chat_on_state (gpointer owner, const char *from, PgChatState state)
 {
   PgSession *session = owner;
   PgContact *contact = sender_contact (session, from);
-  if (contact == NULL || state == PG_CHAT_STATE_NONE)
+  if (contact == NULL || state == PG_CHAT_STATE_NONE || !wants (session, PG_SETTING_TYPING))
     return;
   xmlNode *message = pg_stanza_new ("message", contact->jid, session->bare_jid, "chat", NULL);
   pg_message_add_chat_state (message, state);
@@ -108,7 +117,7 @@ on_message (const PgRouteRequest *request, gpointer user_data)
       reply_error (transport, request, PG_ERR_SERVICE_UNAVAILABLE, error->message);
       return PG_HANDLED;
     }
-  if (pg_message_wants_receipt (request->stanza))
+  if (pg_message_wants_receipt (request->stanza) && wants (session, PG_SETTING_RECEIPTS))
     {
       g_autoptr (PgStanza) receipt = pg_message_new_receipt (request->stanza);
       pg_transport_send (transport, receipt);

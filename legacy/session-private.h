@@ -35,6 +35,8 @@ struct PgSession {
   guint backoff_s;
   gboolean ever_connected;
   gboolean login_refused; /* credentials refused: wait for new ones */
+  const char *lang;       /* of the last available presence, for headlines;
+                           * borrowed from transport->i18n; NULL: English */
 };
 
 struct PgSessions {

@@ -128,10 +128,14 @@ report_failure (PgSession *session, PgErrorCondition condition, const char *reas
   g_autoptr (PgStanza) error = pg_stanza_error_reply (probe, condition, PG_ERR_TYPE_DEFAULT, reason);
   pg_transport_send (transport, error);
 
-  g_autofree char *body = g_strdup_printf ("%s: %s\n%s", transport->legacy_name, reason, advice);
+  /* @advice is a msgid; @reason the legacy network's own words. */
+  g_autofree char *body = g_strdup_printf ("%s: %s\n%s", transport->legacy_name, reason,
+                                           pg_i18n_translate (transport->i18n, session->lang, advice));
   g_autoptr (PgStanza) headline = pg_stanza_new ("message", transport->config->component_jid,
                                                  session->bare_jid, "headline", NULL);
-  pg_stanza_add_text_child (headline, "subject", NULL, _("Legacy login failed"));
+  pg_stanza_set_attr (headline, "xml:lang", pg_i18n_get_language (transport->i18n, session->lang));
+  pg_stanza_add_text_child (headline, "subject", NULL,
+                            pg_i18n_translate (transport->i18n, session->lang, N_("Legacy login failed")));
   pg_stanza_add_text_child (headline, "body", NULL, body);
   pg_transport_send (transport, headline);
 }
@@ -179,7 +183,7 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
       g_message ("%s: legacy login lost (%s); reconnecting in %.1f s", session->bare_jid, reason, delay_ms / 1000.0);
       if (!session->ever_connected && session->backoff_s == PG_SESSION_BACKOFF_MIN_S)
         report_failure (session, PG_ERR_REMOTE_SERVER_TIMEOUT, reason,
-                        _("The legacy network cannot be reached; the gateway keeps trying."));
+                        N_("The legacy network cannot be reached; the gateway keeps trying."));
       else
         send_transport_presence (session, PG_SHOW_XA, reason);
       set_state (session, PG_SESSION_RECONNECT_WAIT);
@@ -193,8 +197,8 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
   session->login_refused = TRUE;
   report_failure (session, failure == PG_ACCOUNT_FAILURE_AUTH ? PG_ERR_NOT_AUTHORIZED : PG_ERR_UNDEFINED_CONDITION,
                   reason,
-                  _("Check your username and password, then register again with the gateway "
-                    "(service discovery → register) to update them."));
+                  N_("Check your username and password, then register again with the gateway "
+                     "(service discovery → register) to update them."));
 }
 
 static const PgAccountEvents account_events = {
@@ -236,7 +240,7 @@ login (PgSession *session)
     {
       g_message ("%s: cannot start the legacy login: %s", session->bare_jid, error->message);
       report_failure (session, PG_ERR_CONFLICT, error->message,
-                      _("Another user of this gateway is logged in with the same legacy account."));
+                      N_("Another user of this gateway is logged in with the same legacy account."));
       session->login_refused = TRUE;
       return;
     }
@@ -301,6 +305,8 @@ on_available (const PgRouteRequest *request, gpointer user_data)
   g_free (resource->status);
   resource->status = g_steal_pointer (&presence.status);
   resource->via_domain |= pg_jid_get_node (request->to) == NULL;
+  if (request->lang != NULL)
+    session->lang = pg_i18n_get_language (transport->i18n, request->lang);
 
   if (session->state == PG_SESSION_OFFLINE && !session->login_refused)
     login (session);
@@ -478,4 +484,54 @@ pg_sessions_count (PgTransport *transport)
       counts.online += ((PgSession *) value)->state == PG_SESSION_ONLINE;
     }
   return counts;
+}
+
+/* ---- for the session commands (legacy/session-commands.c) ---- */
+
+static int
+compare_jids (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+GPtrArray *
+pg_sessions_dup_jids (PgTransport *transport)
+{
+  GPtrArray *jids = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key;
+  g_hash_table_iter_init (&iter, transport->sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (jids, g_strdup (key));
+  g_ptr_array_sort (jids, compare_jids);
+  return jids;
+}
+
+const char *
+pg_sessions_get_state (PgTransport *transport, const char *bare_jid)
+{
+  PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
+  return session != NULL ? state_name (session->state) : NULL;
+}
+
+gboolean
+pg_sessions_end (PgTransport *transport, const char *bare_jid, const char *status)
+{
+  PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
+  if (session == NULL)
+    return FALSE;
+  pg_contacts_all_offline (session);
+  send_transport_presence (session, PG_SHOW_OFFLINE, pg_i18n_translate (transport->i18n, session->lang, status));
+  end_session (session, FALSE);
+  return TRUE;
+}
+
+gboolean
+pg_sessions_reconnect (PgTransport *transport, const char *bare_jid)
+{
+  if (pg_sessions_lookup (transport->sessions, bare_jid) == NULL)
+    return FALSE;
+  g_message ("%s: legacy login restarted on request", bare_jid);
+  pg_sessions_credentials_changed (transport, bare_jid);
+  return TRUE;
 }

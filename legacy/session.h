@@ -45,3 +45,18 @@ typedef struct {
   guint total;       /* sessions in any state */
 } PgSessionCounts;
 PgSessionCounts pg_sessions_count (PgTransport *transport);
+
+/* Bare JIDs of the users with a session, sorted. Caller owns the array
+ * (g_ptr_array_unref frees the strings). */
+GPtrArray *pg_sessions_dup_jids (PgTransport *transport);
+/* The state of @bare_jid's legacy login: "offline", "connecting", "online"
+ * or "reconnect-wait"; NULL when they have no session. Static string. */
+const char *pg_sessions_get_state (PgTransport *transport, const char *bare_jid);
+/* Ends @bare_jid's session as an administrator asks (XEP-0133 end-user
+ * session): contacts go unavailable, then the transport, with @status (an
+ * English msgid, translated for the user), and the legacy login closes.
+ * The user's next available presence logs in again. FALSE: no session. */
+gboolean pg_sessions_end (PgTransport *transport, const char *bare_jid, const char *status);
+/* Closes and reopens @bare_jid's legacy login now, forgetting any backoff
+ * or refused login. FALSE when they have no session. */
+gboolean pg_sessions_reconnect (PgTransport *transport, const char *bare_jid);

@@ -29,16 +29,28 @@ credentials_clear (Credentials *credentials)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Credentials, credentials_clear)
 
+/* Answers the iq get/set @stanza with an error; @text, an English msgid,
+ * is translated into @lang when the catalogues know it. */
+static void
+send_error (PgTransport *transport, const xmlNode *stanza, const char *lang, PgErrorCondition condition,
+            PgErrorType type, const char *text)
+{
+  g_autoptr (PgStanza) reply = pg_stanza_error_reply (stanza, condition, type, text);
+  pg_i18n_localize_error (transport->i18n, reply, lang);
+  pg_transport_send (transport, reply);
+}
+
 static void
 reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondition condition,
              PgErrorType type, const char *text)
 {
-  pg_router_reply_error (transport->router, request->stanza, condition, type, text);
+  send_error (transport, request->stanza, request->lang, condition, type, text);
 }
 
 typedef struct {
   PgTransport *transport;
   PgStanza *request;
+  char *lang; /* of the request; NULL: English */
   char *bare_jid;
   gboolean existed;
   Credentials credentials;
@@ -48,6 +60,7 @@ static void
 pending_free (Pending *pending)
 {
   pg_stanza_free (pending->request);
+  g_free (pending->lang);
   g_free (pending->bare_jid);
   credentials_clear (&pending->credentials);
   g_free (pending);
@@ -62,7 +75,8 @@ finish_registration (gboolean ok, PgErrorCondition condition, const char *reason
   g_autoptr (GError) error = NULL;
   if (!ok)
     {
-      pg_router_reply_error (transport->router, pending->request, condition, PG_ERR_TYPE_DEFAULT, reason);
+      /* @reason: the legacy network's words, or a msgid of verify.c. */
+      send_error (transport, pending->request, pending->lang, condition, PG_ERR_TYPE_DEFAULT, reason);
       pg_sessions_credentials_changed (transport, pending->bare_jid);
       return;
     }
@@ -70,8 +84,8 @@ finish_registration (gboolean ok, PgErrorCondition condition, const char *reason
                           pending->credentials.password, &error))
     {
       g_warning ("cannot store the registration of %s: %s", pending->bare_jid, error->message);
-      pg_router_reply_error (transport->router, pending->request, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT,
-                             _("The registration could not be stored. Please try again later."));
+      send_error (transport, pending->request, pending->lang, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT,
+                  N_("The registration could not be stored. Please try again later."));
       return;
     }
   g_message ("%s %s", pending->existed ? "updated the registration of" : "registered", pending->bare_jid);
@@ -89,7 +103,7 @@ domain_allowed (PgTransport *transport, const PgRouteRequest *request)
   g_message ("registration refused for %s: domain not in [registration] allowed_domains",
              request->from_bare);
   reply_error (transport, request, PG_ERR_NOT_ALLOWED, PG_ERR_TYPE_DEFAULT,
-               _("Users of your server may not register with this gateway."));
+               N_("Users of your server may not register with this gateway."));
   return FALSE;
 }
 
@@ -111,12 +125,16 @@ on_get (const PgRouteRequest *request, gpointer user_data)
 
   gboolean password_required =
     !pg_purple_protocol_password_optional (transport->purple, transport->config->protocol);
+  PgI18n *i18n = transport->i18n;
+  const char *lang = request->lang;
   g_autofree char *instructions = g_strdup_printf (
-    _("Enter your %s username and password. They are checked with a real login and stored "
-      "encrypted on this gateway."),
+    pg_i18n_translate (i18n, lang,
+                       N_("Enter your %s username and password. They are checked with a real login and stored "
+                          "encrypted on this gateway.")),
     transport->legacy_name);
 
   g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
+  pg_stanza_set_attr (reply, "xml:lang", pg_i18n_get_language (i18n, lang));
   xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_REGISTER);
   pg_stanza_add_text_child (query, "instructions", NULL, instructions);
   if (user != NULL)
@@ -125,14 +143,34 @@ on_get (const PgRouteRequest *request, gpointer user_data)
   /* Never disclosed, even to its owner (GW-07). */
   pg_stanza_add_child (query, "password", NULL);
 
-  g_autofree char *title = g_strdup_printf (_("Registration with the %s gateway"), transport->legacy_name);
+  g_autofree char *title = g_strdup_printf (
+    pg_i18n_translate (i18n, lang, N_("Registration with the %s gateway")), transport->legacy_name);
   xmlNode *form = pg_form_add (query, "form", title, instructions, PG_NS_REGISTER);
-  pg_form_add_field (form, "username", "text-single", _("Username"), TRUE,
+  pg_form_add_field (form, "username", "text-single", pg_i18n_translate (i18n, lang, N_("Username")), TRUE,
                      user != NULL ? user->username : NULL);
-  pg_form_add_field (form, "password", "text-private", _("Password"), password_required && user == NULL,
-                     NULL);
+  pg_form_add_field (form, "password", "text-private", pg_i18n_translate (i18n, lang, N_("Password")),
+                     password_required && user == NULL, NULL);
   pg_transport_send (transport, reply);
   return PG_HANDLED;
+}
+
+gboolean
+pg_inband_unregister (PgTransport *transport, const char *bare_jid, const xmlNode *reply, gboolean *existed,
+                      GError **error)
+{
+  /* Contacts say goodbye after the transport, from what the store held. */
+  g_autoptr (GPtrArray) contacts = pg_store_list_contacts (transport->store, bare_jid, NULL);
+  pg_sessions_close (transport, bare_jid);
+  if (!pg_store_delete_user (transport->store, bare_jid, existed, error))
+    return FALSE;
+  if (!*existed)
+    return TRUE;
+  g_message ("unregistered %s", bare_jid);
+  if (reply != NULL)
+    pg_transport_send (transport, reply);
+  pg_subscription_cancel (transport, bare_jid);
+  pg_sessions_say_goodbye (transport, bare_jid, contacts);
+  return TRUE;
 }
 
 static void
@@ -140,25 +178,15 @@ unregister (PgTransport *transport, const PgRouteRequest *request)
 {
   g_autoptr (GError) error = NULL;
   gboolean existed = FALSE;
-  /* Contacts say goodbye after the transport, from what the store held. */
-  g_autoptr (GPtrArray) contacts = pg_store_list_contacts (transport->store, request->from_bare, NULL);
-  pg_sessions_close (transport, request->from_bare);
-  if (!pg_store_delete_user (transport->store, request->from_bare, &existed, &error))
+  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
+  if (!pg_inband_unregister (transport, request->from_bare, reply, &existed, &error))
     {
       g_warning ("cannot delete the registration of %s: %s", request->from_bare, error->message);
       reply_error (transport, request, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT, NULL);
       return;
     }
   if (!existed)
-    {
-      reply_error (transport, request, PG_ERR_REGISTRATION_REQUIRED, PG_ERR_TYPE_DEFAULT, NULL);
-      return;
-    }
-  g_message ("unregistered %s", request->from_bare);
-  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
-  pg_transport_send (transport, reply);
-  pg_subscription_cancel (transport, request->from_bare);
-  pg_sessions_say_goodbye (transport, request->from_bare, contacts);
+    reply_error (transport, request, PG_ERR_REGISTRATION_REQUIRED, PG_ERR_TYPE_DEFAULT, NULL);
 }
 
 /* Reads username and password from the x:data form when there is one
@@ -221,7 +249,7 @@ on_set (const PgRouteRequest *request, gpointer user_data)
     g_strstrip (credentials.username);
   if (credentials.username == NULL || *credentials.username == '\0')
     {
-      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, _("A username is required."));
+      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, N_("A username is required."));
       return PG_HANDLED;
     }
   if (credentials.password != NULL && *credentials.password == '\0')
@@ -230,13 +258,14 @@ on_set (const PgRouteRequest *request, gpointer user_data)
   if (credentials.password == NULL && existing == NULL &&
       !pg_purple_protocol_password_optional (transport->purple, transport->config->protocol))
     {
-      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, _("A password is required."));
+      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, N_("A password is required."));
       return PG_HANDLED;
     }
 
   Pending *pending = g_new0 (Pending, 1);
   pending->transport = transport;
   pending->request = pg_stanza_copy (request->stanza);
+  pending->lang = g_strdup (request->lang);
   pending->bare_jid = g_strdup (request->from_bare);
   pending->existed = existing != NULL;
   pending->credentials = credentials;

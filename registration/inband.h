@@ -6,3 +6,11 @@
 #define PG_NS_REGISTER "jabber:iq:register"
 
 void pg_inband_register (PgTransport *transport);
+/* Unregisters @bare_jid as <remove/> does (XEP-0100 §4.3): ends the
+ * session, deletes the registration and everything stored with it, then
+ * sends @reply (borrowed, may be NULL) and the unsubscribe, unsubscribed and
+ * unavailable presences from the transport and every stored contact. Sets
+ * *@existed (not NULL); nothing is sent when there was no registration.
+ * FALSE and @error when the store failed. */
+gboolean pg_inband_unregister (PgTransport *transport, const char *bare_jid, const xmlNode *reply,
+                               gboolean *existed, GError **error);

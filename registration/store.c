@@ -45,6 +45,9 @@ G_DEFINE_QUARK (pg-store-error-quark, pg_store_error)
  *    spelling —, alias TEXT, PRIMARY KEY (bare_jid, name)): the legacy
  *    contacts of each user, known while they are offline and for protocols
  *    without server-side lists (IRC).
+ * 3: settings(bare_jid → users ON DELETE CASCADE, key TEXT, value TEXT,
+ *    PRIMARY KEY (bare_jid, key)): per-user settings (store-settings.c);
+ *    no row means the default.
  * Later tables holding per-user rows reference users(bare_jid) ON DELETE
  * CASCADE (foreign_keys is on), so that deleting a user deletes them too. */
 static const char *const migrations[] = {
@@ -57,6 +60,9 @@ static const char *const migrations[] = {
   "CREATE TABLE contacts (bare_jid TEXT NOT NULL REFERENCES users (bare_jid) ON DELETE CASCADE,"
   "                       name TEXT NOT NULL, alias TEXT, PRIMARY KEY (bare_jid, name));"
   "UPDATE schema_version SET version = 2;",
+  "CREATE TABLE settings (bare_jid TEXT NOT NULL REFERENCES users (bare_jid) ON DELETE CASCADE,"
+  "                       key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (bare_jid, key));"
+  "UPDATE schema_version SET version = 3;",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == PG_STORE_SCHEMA_VERSION + 1);
 

@@ -14,7 +14,7 @@ typedef enum {
 } PgStoreError;
 
 /* The schema version this build migrates to. */
-#define PG_STORE_SCHEMA_VERSION 2
+#define PG_STORE_SCHEMA_VERSION 3
 
 typedef struct PgStore PgStore;
 
@@ -71,3 +71,20 @@ gboolean pg_store_delete_contact (PgStore *store, const char *bare_jid, const ch
 GPtrArray *pg_store_list_contacts (PgStore *store, const char *bare_jid, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreContact, pg_store_contact_free)
+
+/* ---- per-user settings (registration/store-settings.c) ---- */
+
+/* Boolean settings are stored as "true" or "false"; a setting never stored
+ * is on. */
+#define PG_SETTING_TYPING "typing"     /* forward contacts' chat states (XEP-0085) */
+#define PG_SETTING_RECEIPTS "receipts" /* answer receipt requests (XEP-0184) */
+
+/* Sets @key of @bare_jid, who must be registered, to @value. */
+gboolean pg_store_put_setting (PgStore *store, const char *bare_jid, const char *key, const char *value,
+                               GError **error);
+/* The stored value of @key, or NULL (without @error) when never set.
+ * Caller owns it (g_free). */
+char *pg_store_dup_setting (PgStore *store, const char *bare_jid, const char *key, GError **error);
+/* Boolean @key of @bare_jid: FALSE only when stored as "false"; a failure to
+ * read is logged and counts as the default. */
+gboolean pg_store_setting_enabled (PgStore *store, const char *bare_jid, const char *key);

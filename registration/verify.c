@@ -73,7 +73,7 @@ on_timeout (gpointer data)
 {
   Verification *verification = data;
   verification->timeout_id = 0;
-  finish (verification, FALSE, PG_ERR_REMOTE_SERVER_TIMEOUT, _("The legacy network did not answer in time."));
+  finish (verification, FALSE, PG_ERR_REMOTE_SERVER_TIMEOUT, N_("The legacy network did not answer in time."));
   return G_SOURCE_REMOVE;
 }
 

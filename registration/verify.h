@@ -3,7 +3,9 @@
 #pragma once
 #include "transport/transport.h"
 
-/* @condition is meaningless when @ok; @reason says why for humans. */
+/* @condition is meaningless when @ok; @reason says why for humans, in
+ * English: the legacy network's words, or a msgid of this module (marked
+ * N_(), translate with pg_i18n_translate()). */
 typedef void (*PgVerifyDone) (gboolean ok, PgErrorCondition condition, const char *reason, gpointer data);
 
 /* Logs in as @username (the registered name; the configured suffix is added

@@ -10,12 +10,16 @@ static PgRouteResult
 on_get (const PgRouteRequest *request, gpointer user_data)
 {
   PgTransport *transport = user_data;
+  PgI18n *i18n = transport->i18n;
   g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
+  /* XEP-0100 §6.3: the texts follow the request's xml:lang. */
+  pg_stanza_set_attr (reply, "xml:lang", pg_i18n_get_language (i18n, request->lang));
   xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_GATEWAY);
-  g_autofree char *desc = g_strdup_printf (_("Please enter the %s address of the contact you would like to add."),
-                                           transport->legacy_name);
+  g_autofree char *desc = g_strdup_printf (
+    pg_i18n_translate (i18n, request->lang, N_("Please enter the %s address of the contact you would like to add.")),
+    transport->legacy_name);
   pg_stanza_add_text_child (query, "desc", NULL, desc);
-  pg_stanza_add_text_child (query, "prompt", NULL, _("Contact ID"));
+  pg_stanza_add_text_child (query, "prompt", NULL, pg_i18n_translate (i18n, request->lang, N_("Contact ID")));
   pg_transport_send (transport, reply);
   return PG_HANDLED;
 }

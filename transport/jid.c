@@ -394,6 +394,8 @@ pg_jid_for_legacy_name (const char *legacy_name, const char *domain, GError **er
   g_autofree char *escaped = NULL;
   g_autofree char *node = NULL;
   g_autofree char *prepared_domain = NULL;
+  g_autofree char *decoded = NULL;
+  g_autofree char *reescaped = NULL;
   gsize len;
 
   g_return_val_if_fail (legacy_name != NULL, NULL);
@@ -417,6 +419,18 @@ pg_jid_for_legacy_name (const char *legacy_name, const char *domain, GError **er
       return NULL;
     }
   if (!sequences_survive (escaped, node))
+    return fail (error, PG_JID_ERROR_MALFORMED, "legacy name: preparation would alter its escape sequences");
+  /* XEP-0106 §3.2 once more: what maps to nothing (U+00AD SOFT HYPHEN) can
+   * leave an escaped space at either end ("bob " + U+00AD → "bob\20"). */
+  if (g_str_has_prefix (node, "\\20") || g_str_has_suffix (node, "\\20"))
+    return fail (error, PG_JID_ERROR_MALFORMED, "legacy name starts or ends with a space after preparation");
+  /* Whether a '\' is escaped depends on what follows it, and preparation
+   * can change that: "\3c" + U+0327 escapes to "\5c3c" + U+0327, prepared
+   * "\5c3ç", which decodes to "\3ç", whose own JID is "\3ç@…". The localpart
+   * must be the escape of the name it decodes to, or two JIDs share a name. */
+  decoded = pg_jid_unescape (node);
+  reescaped = pg_jid_escape (decoded);
+  if (strcmp (reescaped, node) != 0)
     return fail (error, PG_JID_ERROR_MALFORMED, "legacy name: preparation would alter its escape sequences");
   prepared_domain = prep_domain (domain, strlen (domain), error);
   if (prepared_domain == NULL)

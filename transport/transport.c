@@ -4,12 +4,17 @@
 
 #include "transport/transport.h"
 
+#include "legacy/session-commands.h"
 #include "legacy/session.h"
+#include "registration/commands.h"
 #include "registration/inband.h"
 #include "registration/subscription.h"
+#include "transport/adhoc.h"
 #include "transport/disco.h"
 #include "transport/gateway.h"
+#include "transport/i18n.h"
 #include "transport/ping.h"
+#include "transport/stats.h"
 #include "transport/version.h"
 
 #include <glib-unix.h>
@@ -140,6 +145,7 @@ pg_transport_new (PgConfig *config, GError **error)
   if (transport->store == NULL)
     return NULL;
 
+  transport->i18n = pg_i18n_new (NULL);
   transport->router = pg_router_new (config->component_jid, send_from_router, transport);
   transport->stream = pg_stream_new (config->host, config->port, config->component_jid, config->secret,
                                      config->max_stanza_bytes, &stream_callbacks, transport);
@@ -150,6 +156,10 @@ pg_transport_new (PgConfig *config, GError **error)
   pg_inband_register (transport);
   pg_sessions_register (transport);
   pg_subscription_register (transport);
+  pg_adhoc_register (transport);
+  pg_session_commands_register (transport);
+  pg_registration_commands_register (transport);
+  pg_stats_register (transport);
   pg_disco_register_fallback (transport);
   return g_steal_pointer (&transport);
 }
@@ -192,11 +202,13 @@ pg_transport_free (PgTransport *transport)
   if (transport == NULL)
     return;
   g_clear_pointer (&transport->sessions, pg_sessions_free);
+  g_clear_pointer (&transport->adhoc, pg_adhoc_free);
   g_clear_pointer (&transport->ping, pg_ping_free);
   g_clear_pointer (&transport->stream, pg_stream_free);
   g_clear_pointer (&transport->router, pg_router_free);
   g_clear_pointer (&transport->store, pg_store_free);
   g_clear_pointer (&transport->purple, pg_purple_free);
+  g_clear_pointer (&transport->i18n, pg_i18n_free);
   g_clear_pointer (&transport->loop, g_main_loop_unref);
   g_clear_pointer (&transport->config, pg_config_free);
   g_free (transport->legacy_name);

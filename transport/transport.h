@@ -11,6 +11,8 @@
 #include "transport/router.h"
 #include "transport/stream.h"
 
+typedef struct PgAdhoc PgAdhoc;
+typedef struct PgI18n PgI18n;
 typedef struct PgPing PgPing;
 typedef struct PgSessions PgSessions;
 
@@ -30,6 +32,8 @@ typedef struct {
   PgStream *stream;
   PgPing *ping;
   PgSessions *sessions;
+  PgI18n *i18n; /* translations of what users read (transport/i18n.h) */
+  PgAdhoc *adhoc; /* XEP-0050 commands and their sessions (transport/adhoc.h) */
   GMainLoop *loop;
   char *legacy_name;  /* [legacy] name, or the protocol's own name */
   gint64 started_at;  /* monotonic µs */

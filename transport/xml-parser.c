@@ -79,6 +79,23 @@ check_stanza_size (PgXmlParser *parser)
   discard_stanza (parser);
 }
 
+/* Without entity substitution libxml2 hands '&' over as "&#38;" and every
+ * other reference already decoded, in attribute values and namespace names
+ * alike. Returns the decoded text of @len bytes (-1: up to the NUL), or NULL
+ * for NULL. Caller owns it (g_free). */
+static char *
+decode_amp (const xmlChar *text, gssize len)
+{
+  if (text == NULL)
+    return NULL;
+  char *value = len < 0 ? g_strdup ((const char *) text) : g_strndup ((const char *) text, (gsize) len);
+  if (strstr (value, "&#38;") == NULL)
+    return value;
+  g_auto (GStrv) parts = g_strsplit (value, "&#38;", -1);
+  g_free (value);
+  return g_strjoinv ("&", parts);
+}
+
 static xmlNode *
 new_element (PgXmlParser *parser, const xmlChar *localname, const xmlChar *prefix,
              const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces)
@@ -91,14 +108,18 @@ new_element (PgXmlParser *parser, const xmlChar *localname, const xmlChar *prefi
     xmlAddChild (parser->current, node);
 
   for (int i = 0; i < nb_namespaces; i++)
-    xmlNewNs (node, namespaces[2 * i + 1], namespaces[2 * i]);
+    {
+      g_autofree char *href = decode_amp (namespaces[2 * i + 1], -1);
+      xmlNewNs (node, (const xmlChar *) href, namespaces[2 * i]);
+    }
   if (uri != NULL)
     {
+      g_autofree char *href = decode_amp (uri, -1);
       xmlNs *ns = xmlSearchNs (doc, node, prefix);
       /* The stanza's own namespace is declared on <stream:stream>, outside the
        * tree: declare it again so every tree stands alone. */
-      if (ns == NULL || !xmlStrEqual (ns->href, uri))
-        ns = xmlNewNs (node, uri, prefix);
+      if (ns == NULL || !xmlStrEqual (ns->href, (const xmlChar *) href))
+        ns = xmlNewNs (node, (const xmlChar *) href, prefix);
       xmlSetNs (node, ns);
     }
   return node;
@@ -111,23 +132,16 @@ add_attributes (xmlNode *node, int nb_attributes, const xmlChar **attributes)
   for (int i = 0; i < nb_attributes; i++)
     {
       const xmlChar **a = &attributes[5 * i];
-      g_autofree char *value = g_strndup ((const char *) a[3], (gsize) (a[4] - a[3]));
+      g_autofree char *value = decode_amp (a[3], a[4] - a[3]);
       xmlNs *ns = NULL;
       if (a[2] != NULL)
         {
+          g_autofree char *href = decode_amp (a[2], -1);
           /* By prefix: a search by URI may find a default namespace, which
            * does not apply to attributes (p:a would serialise as a). */
           ns = xmlSearchNs (node->doc, node, a[1]);
-          if (ns == NULL || !xmlStrEqual (ns->href, a[2]))
-            ns = xmlNewNs (node, a[2], a[1]);
-        }
-      /* Without entity substitution libxml2 hands '&' over as "&#38;" and
-       * every other reference already decoded. */
-      if (strstr (value, "&#38;") != NULL)
-        {
-          g_auto (GStrv) parts = g_strsplit (value, "&#38;", -1);
-          g_free (value);
-          value = g_strjoinv ("&", parts);
+          if (ns == NULL || !xmlStrEqual (ns->href, (const xmlChar *) href))
+            ns = xmlNewNs (node, (const xmlChar *) href, a[1]);
         }
       xmlNewNsProp (node, ns, a[0], (const xmlChar *) value);
     }

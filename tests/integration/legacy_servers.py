@@ -246,6 +246,23 @@ class IrcClient:
         return int(found.group(1))
 
 
+_barrier_ids = iter(range(1, 1 << 30))
+
+
+def irc_barrier(client, peer, nick, gw=GW, timeout=20.0):
+    """Waits until everything purplegate queued for the IRC server on the
+    user's login before now has reached it: the user sends `peer` a
+    message, which prpl-irc queues behind earlier commands (its rate limit,
+    the account options ratelimit-interval/ratelimit-burst, sends one line
+    per 2 s after a burst of 5).  Once the peer reads it, an AWAY or QUIT
+    sent before has been processed by the server."""
+    token = f"barrier-{next(_barrier_ids)}"
+    since = peer.mark()
+    client.send(f"<message type='chat' to='{peer.nick}@{gw}'><body>{token}</body></message>")
+    peer.expect(lambda m: m.command == "PRIVMSG" and m.nick.lower() == nick.lower()
+                and m.params[-1] == token, timeout, since, what=f"barrier PRIVMSG {token}")
+
+
 def tcp_connections_to(port):
     """Established TCP connections to 127.0.0.1:`port` (client side count,
     from /proc/net/tcp of this network namespace)."""
@@ -284,9 +301,6 @@ class LegacyProsody(Prosody):
             with open(self.config_path, "a") as f:
                 f.write("\n" + "\n".join(extra) + "\n")
 
-    def account_file(self, user, host):
-        return self.data_path / self._encode(host) / "accounts" / (self._encode(user) + ".dat")
-
 
 # ---------------------------------------------------------------------------
 # environments
@@ -314,8 +328,8 @@ def xmpp_purplegate_overrides(prosody):
 
 def xmpp_env(name, overrides=None):
     """One Prosody with the users' host (localhost) and the legacy network's
-    host (legacy.localhost), components gw.localhost (unused) and
-    xmpp.localhost, and purplegate serving xmpp.localhost on prpl-jabber,
+    host (legacy.localhost), components gw.localhost (the harness's, unused
+    here) and xmpp.localhost, and purplegate serving xmpp.localhost on prpl-jabber,
     logging in to legacy.localhost over the same Prosody's c2s port."""
     env = Env(name)
     try:

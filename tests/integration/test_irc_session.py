@@ -3,12 +3,10 @@ networks", IRC): InspIRCd on 127.0.0.1, reached through libpurple's
 prpl-irc; a raw-socket IRC client is the legacy peer.  Acceptance is by IRC
 lines the peer reads and stanzas the XMPP client receives."""
 
-import time
-
 from harness import (COMPONENT_JID, NS_CLIENT, NS_REGISTER, assert_error, assert_result, bare,
                      child, is_stanza, match, register, registered_username, text, tostr)
-from legacy_servers import (IrcClient, chat_from, irc_env, is_presence_from, online_user,
-                            registered_user, send_available)
+from legacy_servers import (IrcClient, chat_from, irc_barrier, irc_env, is_presence_from,
+                            online_user, registered_user, send_available)
 
 GW = COMPONENT_JID
 TIMEOUT = 60
@@ -152,7 +150,7 @@ def test_directed_unavailable_is_not_logout(env):
     c = online_user(env, env.user("xdir"), "diruser")
     peer.wait_online("diruser")
     c.send(f"<presence type='unavailable' to='dpeer@{GW}'/>")
-    time.sleep(1.5)
+    irc_barrier(c, peer, "diruser")
     assert peer.online("diruser"), "a directed unavailable to a contact logged the user out"
     since = c.mark()
     peer.privmsg("diruser", "still there?")

@@ -4,11 +4,9 @@ resources are available, the highest-priority resource's show sets the
 legacy status (IRC AWAY, seen by a peer's WHOIS), and only the last
 resource leaving logs out."""
 
-import time
-
 from harness import COMPONENT_JID, match, register
-from legacy_servers import (IrcClient, irc_env, send_available, tcp_connections_to,
-                            wait_transport_online)
+from legacy_servers import (IrcClient, irc_barrier, irc_env, send_available,
+                            tcp_connections_to, wait_transport_online)
 
 GW = COMPONENT_JID
 TIMEOUT = 90
@@ -30,11 +28,11 @@ def _user_with_two_resources(env, nick):
     return a, b
 
 
-def _settled_whois(peer, nick, settle=1.5):
-    """WHOIS after giving a status change that must NOT happen the time to
-    show (prpl-irc's AWAY reaches the server a few hundred ms after the
-    presence that caused it)."""
-    time.sleep(settle)
+def _settled_whois(client, peer, nick):
+    """WHOIS once every command purplegate queued before now reached the
+    IRC server (prpl-irc rate-limits its output): a status change that must
+    NOT happen would have shown by then."""
+    irc_barrier(client, peer, nick)
     return peer.whois(nick)
 
 
@@ -61,7 +59,7 @@ def test_two_resources_one_login(env):
     send_available(b, show="chat", priority=1)
     b.expect(lambda el: match("presence", frm=GW)(el) and el.get("type") is None, timeout=10,
              what="transport presence at B")
-    info = _settled_whois(peer, "multinick")
+    info = _settled_whois(b, peer, "multinick")
     assert info is not None and info["away"] == "A is away", f"A (priority 5) must win: {info}"
     assert _connections(env, peer) == (base_clients + 1, base_tcp + 1), \
         f"a second resource opened another login: {_connections(env, peer)}"
@@ -98,7 +96,7 @@ def test_second_resource_away_does_not_override(env):
     send_available(b, show="dnd", status="B busy", priority=0)
     b.expect(lambda el: match("presence", frm=GW)(el) and el.get("type") is None, timeout=10,
              what="transport presence at B")
-    info = _settled_whois(peer, "multinick2")
+    info = _settled_whois(b, peer, "multinick2")
     assert info is not None and info["away"] is None, f"B (priority 0) must not win: {info}"
     send_available(a, show="xa", status="A gone fishing", priority=3)
     info = peer.wait_away("multinick2", lambda m: m is not None)

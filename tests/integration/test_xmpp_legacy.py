@@ -253,6 +253,28 @@ def test_wrong_password_at_registration(env):
     assert registered_username(u, to=GW) is None, "a refused registration was stored"
 
 
+def test_wrong_password_edit_keeps_session(env):
+    # GW-08: an edit whose new password the legacy server refuses is
+    # answered not-acceptable; the stored registration stays and the login
+    # comes back with it (dave sees carol available again).
+    u, dave, dave_jid, carol = _online_with_dave(env)
+    since = dave.mark()
+    r = register_set(u, register_legacy(carol.split("@")[0], "wrong-new-password"), to=GW,
+                     timeout=25)
+    assert_error(r, r.get("id"), "not-acceptable", "modify", code=406, frm=GW)
+    assert registered_username(u, to=GW) == carol.split("@")[0], "registration lost"
+    # The check logs carol's session out (the legacy account is in use)...
+    gone = dave.expect(is_presence_from(carol, "unavailable"), timeout=20, since=since,
+                       what=f"{carol} unavailable at dave during the check")
+    # ...and the stored credentials bring it back.
+    dave.expect(is_presence_from(carol), timeout=20,
+                since=dave.transcript.index_of(gone) + 1,
+                what=f"{carol} available again at dave")
+    since = u.mark()
+    dave.send(f"<message type='chat' to='{carol}'><body>still there</body></message>")
+    u.expect(chat_from(dave_jid, "still there"), timeout=10, since=since)
+
+
 def test_password_changed_on_legacy_server(env):
     carol = legacy(env, "carol", presence=False, roster=False)
     carol.close()

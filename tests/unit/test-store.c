@@ -524,6 +524,56 @@ test_bound_to_row (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   assert_password (store, "a@example.org", "pw-a");
 }
 
+static void
+test_settings (Fixture *f, G_GNUC_UNUSED gconstpointer data)
+{
+  g_autoptr (PgStore) store = open_store (f->db, f->key);
+  g_autoptr (GError) error = NULL;
+
+  put_user (store, "a@example.org", "alice", "pw-a");
+  put_user (store, "b@example.org", "bob", "pw-b");
+  /* Never stored: no value, and boolean settings are on. */
+  g_assert_null (pg_store_dup_setting (store, "a@example.org", PG_SETTING_TYPING, &error));
+  g_assert_no_error (error);
+  g_assert_true (pg_store_setting_enabled (store, "a@example.org", PG_SETTING_TYPING));
+
+  g_assert_true (pg_store_put_setting (store, "a@example.org", PG_SETTING_TYPING, "false", &error));
+  g_assert_true (pg_store_put_setting (store, "a@example.org", PG_SETTING_RECEIPTS, "false", &error));
+  g_assert_true (pg_store_put_setting (store, "a@example.org", PG_SETTING_RECEIPTS, "true", &error));
+  g_assert_true (pg_store_put_setting (store, "b@example.org", PG_SETTING_TYPING, "false", &error));
+  g_assert_no_error (error);
+  g_assert_false (pg_store_setting_enabled (store, "a@example.org", PG_SETTING_TYPING));
+  g_assert_true (pg_store_setting_enabled (store, "a@example.org", PG_SETTING_RECEIPTS));
+  g_autofree char *value = pg_store_dup_setting (store, "a@example.org", PG_SETTING_RECEIPTS, &error);
+  g_assert_cmpstr (value, ==, "true");
+
+  /* Only for registered users, and gone with them. */
+  g_assert_false (pg_store_put_setting (store, "c@example.org", PG_SETTING_TYPING, "false", &error));
+  g_assert_error (error, PG_STORE_ERROR, PG_STORE_ERROR_IO);
+  g_clear_error (&error);
+  g_assert_true (pg_store_delete_user (store, "a@example.org", NULL, &error));
+  put_user (store, "a@example.org", "alice", "pw-a");
+  g_assert_true (pg_store_setting_enabled (store, "a@example.org", PG_SETTING_TYPING));
+  g_assert_false (pg_store_setting_enabled (store, "b@example.org", PG_SETTING_TYPING));
+}
+
+/* A database of schema 2 (before settings) keeps its users through
+ * migration 3 and gets the settings table. */
+static void
+test_migrate_2 (Fixture *f, G_GNUC_UNUSED gconstpointer data)
+{
+  g_autoptr (PgStore) store = open_store (f->db, f->key);
+  put_user (store, "a@example.org", "alice", "pw-a");
+  g_clear_pointer (&store, pg_store_free);
+  raw_exec (f->db, "DROP TABLE settings; UPDATE schema_version SET version = 2;");
+
+  store = open_store (f->db, f->key);
+  g_assert_cmpint (pg_store_get_schema_version (store), ==, PG_STORE_SCHEMA_VERSION);
+  assert_password (store, "a@example.org", "pw-a");
+  g_assert_true (pg_store_put_setting (store, "a@example.org", PG_SETTING_TYPING, "false", NULL));
+  g_assert_false (pg_store_setting_enabled (store, "a@example.org", PG_SETTING_TYPING));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -535,6 +585,8 @@ main (int argc, char **argv)
   ADD ("/store/create/reopen", test_reopen);
   ADD ("/store/create/fix-mode", test_fix_mode);
   ADD ("/store/migrate/from-version-0", test_migrate_0);
+  ADD ("/store/migrate/from-version-2", test_migrate_2);
+  ADD ("/store/settings/put-get-cascade", test_settings);
   ADD ("/store/refuse/foreign", test_refuse_foreign);
   ADD ("/store/refuse/not-a-database", test_refuse_not_database);
   ADD ("/store/refuse/schema", test_refuse_schema);

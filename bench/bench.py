@@ -1,0 +1,832 @@
+#!/usr/bin/env python3
+"""purplegate against Biboumi, side by side (issue 5).  Run it through
+bench/run, which installs the servers, builds purplegate and enters a private
+network namespace; this program assumes it is inside one (fixed ports on
+127.0.0.1).
+
+  bench.py measure --mode tuned|defaults --json OUT [--quick] [--reps R] ...
+  bench.py report  --json tuned.json [--json defaults.json] --out RESULTS.md
+
+`measure` runs every repetition with fresh servers (Prosody, InspIRCd and the
+gateway), both gateways alternately, and writes the raw figures of every
+repetition to OUT; `report` prints the table (medians, ranges, ratios) and
+writes the Markdown report.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as bl  # noqa: E402
+from benchlib import BenchError  # noqa: E402
+
+TOP = Path(__file__).resolve().parent.parent
+WINDOW = 100
+BODY_LEN = 64
+PAIRS = 10            # sender/receiver pairs of the message phases
+ONLINE_RE_PG = re.compile(rb"<presence(?=[^>]*\sfrom=['\"]" + re.escape(bl.PG_JID.encode()) +
+                          rb"['\"])(?![^>]*\stype=)[^>]*>")
+ONLINE_RE_BB = re.compile(rb"code=['\"]110['\"]")
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def body(seq):
+    s = b"PGB%08d " % seq
+    return s + b"x" * (BODY_LEN - len(s))
+
+
+def xmpp_msg(to, seq):
+    return b"<message type='chat' to='%s'><body>%s</body></message>" % (to, body(seq))
+
+
+def irc_msg(to, seq):
+    return b"PRIVMSG %s :%s\r\n" % (to, body(seq))
+
+
+def percentile(values, p):
+    v = sorted(values)
+    if not v:
+        return None
+    k = (len(v) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+# ---------------------------------------------------------------------------
+# message phases (shared by the gateways and the no-gateway ceilings)
+
+
+def run_window(loop, plan, cnt, window, what, cap_s):
+    """Sends `plan` [(conn, bytes)] keeping `window` messages in flight, for
+    at most `cap_s` seconds; returns (messages arrived, seconds from the
+    first send to the last arrival, capped?).  When the cap is reached no
+    more is sent and what is in flight is waited for."""
+    m = len(plan)
+    sent = 0
+    stop = [False]
+
+    def refill():
+        nonlocal sent
+        if stop[0]:
+            return
+        if time.perf_counter() >= t0 + cap_s:
+            stop[0] = True
+            return
+        room = window - (sent - cnt.n - cnt.err)
+        if room <= 0 or sent >= m:
+            return
+        end = min(m, sent + room)
+        groups = {}
+        for c, data in plan[sent:end]:
+            groups.setdefault(c, []).append(data)
+        for c, parts in groups.items():
+            c.send(b"".join(parts))
+        sent = end
+
+    t0 = time.perf_counter()
+    refill()
+    loop.run_until(lambda: cnt.n + cnt.err >= m or stop[0], cap_s + 30, what, tick=refill)
+    if stop[0]:
+        loop.run_until(lambda: cnt.n + cnt.err >= sent, 30, what + " (messages in flight)")
+    if cnt.err:
+        raise BenchError(f"{what}: {cnt.err} of {sent} messages bounced, e.g. {cnt.err_sample!r}")
+    return cnt.n, cnt.t - t0, stop[0]
+
+
+def throughput(loop, senders, receivers, make, args, probe_pids, what, sender_h, recv_h):
+    """Windowed throughput of args.m messages from senders[i] to
+    receivers[i] (round robin), after a warm-up; returns (msg/s, CPU probe
+    of the measured part, messages arrived, capped?)."""
+    n = len(senders)
+    cnt = bl.Counter()
+    for s in senders:
+        s.handler = sender_h(cnt)
+    for r in receivers:
+        r.handler = recv_h(cnt)
+    # Warm-up: first messages create conversations, buffers, caches.
+    plan = [(senders[k % n], make(receivers[k % n], k)) for k in range(args.warmup)]
+    run_window(loop, plan, cnt, WINDOW, what + " (warm-up)", args.warmup_cap_s)
+    cnt.n = 0
+    base = 10_000_000
+    plan = [(senders[k % n], make(receivers[k % n], base + k)) for k in range(args.m)]
+    probe = bl.CpuProbe(probe_pids).start()
+    got, secs, capped = run_window(loop, plan, cnt, WINDOW, what, args.cap_s)
+    probe.stop()
+    return got / secs, probe, got, capped
+
+
+def latency(loop, senders, receivers, make, args, what, sender_h, recv_h):
+    """One message in flight, args.rounds times (or as many as fit in
+    args.cap_s); returns the latencies in ms."""
+    n = len(senders)
+    cnt = bl.Counter()
+    for s in senders:
+        s.handler = sender_h(cnt)
+    for r in receivers:
+        r.handler = recv_h(cnt)
+    base = 20_000_000
+    plan = [(senders[k % n], make(receivers[k % n], base + k)) for k in range(args.rounds)]
+    out = []
+    end = time.perf_counter() + args.cap_s
+    for k, (c, data) in enumerate(plan):
+        want = k + 1
+        t = time.perf_counter()
+        if t >= end:
+            break
+        c.send(data)
+        loop.run_until(lambda: cnt.n + cnt.err >= want, 10, f"{what} round trip {k}")
+        if cnt.err:
+            raise BenchError(f"{what}: bounced: {cnt.err_sample!r}")
+        out.append((cnt.t - t) * 1000.0)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# gateways
+
+
+class Purplegate:
+    name = "purplegate"
+    jid = bl.PG_JID
+    online_re = ONLINE_RE_PG
+
+    def __init__(self, binary):
+        self.binary = binary
+
+    def start(self, workdir, owners):
+        self.proc = bl.PurplegateProc(workdir, self.binary).start()
+        return self.proc
+
+    def contact(self, nick):
+        return f"{nick}@{self.jid}".encode()
+
+    def prepare(self, loop, clients):
+        """In-band registration of every user (username = IRC nick)."""
+        for c in clients:
+            c.flag = False
+            c.handler = bl.h_until(bl.iq_result_regex("reg"))
+            c.send(f"<iq type='set' id='reg' to='{self.jid}'><query xmlns='jabber:iq:register'>"
+                   f"<username>{c.user}</username></query></iq>".encode())
+        loop.run_until(lambda: all(c.flag for c in clients), 120, "registrations")
+        bad = [c for c in clients if b"type='result'" not in c.match and
+               b'type="result"' not in c.match]
+        if bad:
+            raise BenchError(f"registration of {bad[0].user} refused: {bad[0].match!r}")
+
+    def online_stanza(self, c):
+        return f"<presence to='{self.jid}'/>".encode()
+
+
+class Biboumi:
+    name = "biboumi"
+    jid = bl.BB_JID
+    online_re = ONLINE_RE_BB
+
+    def start(self, workdir, owners):
+        self.proc = bl.BiboumiProc(workdir, owners).start()
+        return self.proc
+
+    def contact(self, nick):
+        return f"{nick}%{bl.IRC_HOST}@{self.jid}".encode()
+
+    def prepare(self, loop, clients):
+        pass  # options are in biboumi's database already (BiboumiProc.seed)
+
+    def online_stanza(self, c):
+        # A private message alone opens no IRC connection: each user joins a
+        # channel of their own, which logs them in.
+        return (f"<presence to='#c{c.user}%{bl.IRC_HOST}@{self.jid}/{c.user}'>"
+                f"<x xmlns='http://jabber.org/protocol/muc'/></presence>").encode()
+
+
+def wait_component(loop, client, jid, proc, timeout=30):
+    deadline = time.perf_counter() + timeout
+    k = 0
+    while time.perf_counter() < deadline:
+        if proc.proc.poll() is not None:
+            raise BenchError(f"{jid} exited with status {proc.proc.returncode}")
+        k += 1
+        ans = bl.iq_roundtrip(loop, client, f"<iq type='get' id='disco{k}' to='{jid}'><query "
+                              f"xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+                              f"disco{k}", timeout=5)
+        if b"'result'" in ans or b'"result"' in ans:
+            return
+        time.sleep(0.1)
+    raise BenchError(f"component {jid} not connected after {timeout}s")
+
+
+# ---------------------------------------------------------------------------
+# one repetition of one gateway
+
+
+class Rep:
+    """The figures of one repetition of one gateway (None + reason when a
+    phase failed)."""
+
+    def __init__(self):
+        self.fig = {}
+        self.why = {}
+        self.extra = {}
+        self.notes = {}
+
+    def set(self, key, value):
+        self.fig[key] = value
+
+    def note(self, key, text):
+        self.notes[key] = text
+
+    def fail(self, keys, reason):
+        for k in keys:
+            if k not in self.fig:
+                self.fig[k] = None
+                self.why[k] = reason
+
+    def as_dict(self):
+        return {"fig": self.fig, "why": self.why, "extra": self.extra, "notes": self.notes}
+
+
+STORM_KEYS = ["storm_cpu_ms", "storm_tcp_s", "storm_up_s"]
+MSG_KEYS = ["tput_x2i", "tput_i2x", "cpu_x2i_us", "cpu_i2x_us", "lat_x2i_p50", "lat_x2i_p99",
+            "lat_i2x_p50", "lat_i2x_p99"]
+ALL_KEYS = STORM_KEYS + ["idle_cpu_pct", "rss_kib"] + MSG_KEYS
+
+
+def login_storm(loop, gw, gwpid, pids, clients, rep, suffix=""):
+    n = len(clients)
+    inuse0 = bl.tcp_inuse()
+    done = [0]
+
+    def h_online(regex):
+        inner = bl.h_until(regex)
+
+        def h(conn, now):
+            was = conn.flag
+            inner(conn, now)
+            if conn.flag and not was:
+                done[0] += 1
+        return h
+
+    for c in clients:
+        c.flag = False
+        c.handler = h_online(gw.online_re)
+    stanzas = [(c, gw.online_stanza(c)) for c in clients]
+    t_tcp = [None]
+    probe = bl.CpuProbe(pids).start()
+    t0 = probe.t0
+    for c, s in stanzas:
+        c.send(s)
+
+    def tick():
+        if t_tcp[0] is None and bl.tcp_inuse() - inuse0 >= 2 * n:
+            t_tcp[0] = time.perf_counter() - t0
+
+    loop.run_until(lambda: done[0] >= n, 60 + n / 10, f"{n} sessions online", tick=tick)
+    probe.stop()
+    t_up = max(c.flag_t for c in clients) - t0
+    if t_tcp[0] is None:
+        loop.run_until(lambda: t_tcp[0] is not None, 30, "every TCP connection open", tick=tick)
+    est = bl.tcp_established_to(bl.IRC_PORT)
+    if est < n:
+        raise BenchError(f"only {est} TCP connections to the IRC server for {n} sessions")
+    rep.set("storm_cpu_ms" + suffix, probe.cpu[gw.name] * 1000.0 / n)
+    rep.set("storm_tcp_s" + suffix, t_tcp[0])
+    rep.set("storm_up_s" + suffix, t_up)
+    rep.extra["storm_cpu_pct" + suffix] = {k: round(v, 1) for k, v in probe.percent().items()}
+
+
+def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
+    users = [f"u{i}" for i in range(n)]
+    loop = bl.Loop()
+    prosody = bl.Prosody(tmp / "prosody", users).start()
+    irc = bl.InspIRCd(tmp / "irc").start()
+    proc = None
+    try:
+        t = time.perf_counter()
+        clients = bl.connect_many(loop, bl.Xmpp, users, what="c2s logins")
+        log(f"  {n} c2s logins in {time.perf_counter() - t:.1f}s")
+        proc = gw.start(tmp / gw.name, [f"{u}@{bl.USER_DOMAIN}" for u in users])
+        wait_component(loop, clients[0], gw.jid, proc)
+        t = time.perf_counter()
+        gw.prepare(loop, clients)
+        if gw.name == "purplegate":
+            log(f"  {n} registrations in {time.perf_counter() - t:.1f}s")
+        loop.run_for(0.5)
+        bl.wait_quiet(proc.pid)
+        rss0 = bl.proc_rss_kib(proc.pid)
+        pids = {gw.name: proc.pid, "prosody": prosody.pid, "inspircd": irc.pid}
+
+        try:
+            login_storm(loop, gw, proc.pid, pids, clients, rep, suffix)
+            log(f"  login storm N={n}: {rep.fig['storm_cpu_ms' + suffix]:.2f} ms CPU/session, "
+                f"TCP {rep.fig['storm_tcp_s' + suffix]:.2f}s, all up "
+                f"{rep.fig['storm_up_s' + suffix]:.2f}s")
+        except BenchError as e:
+            rep.fail([k + suffix for k in STORM_KEYS], str(e))
+            raise
+
+        loop.run_for(2.0)
+        if args.idle_s > 0 and not suffix:
+            probe = bl.CpuProbe({gw.name: proc.pid}).start()
+            loop.run_for(args.idle_s)
+            probe.stop()
+            rep.set("idle_cpu_pct" + suffix, probe.percent()[gw.name])
+            log(f"  idle CPU with {n} sessions: {rep.fig['idle_cpu_pct' + suffix]:.2f}%")
+        rss1 = bl.proc_rss_kib(proc.pid)
+        rep.set("rss_kib" + suffix, (rss1 - rss0) / n)
+        rep.extra["rss_before_kib" + suffix] = rss0
+        rep.extra["rss_after_kib" + suffix] = rss1
+        log(f"  RSS {rss0} -> {rss1} KiB: {rep.fig['rss_kib' + suffix]:.1f} KiB/session")
+        if not with_messages:
+            return
+
+        p = min(PAIRS, n)
+        peers = bl.connect_many(loop, bl.Irc, [f"p{i}" for i in range(p)], what="IRC peers")
+        xs = clients[:p]
+        x2i = lambda r, k: xmpp_msg(gw.contact(r.nick), k)  # noqa: E731
+        i2x = lambda r, k: irc_msg(r.user.encode(), k)  # noqa: E731
+        tput_phase(loop, rep, args, "x2i", "XMPP->IRC", xs, peers, x2i, bl.h_xmpp_sender,
+                   bl.h_irc_count, pids, gw.name)
+        tput_phase(loop, rep, args, "i2x", "IRC->XMPP", peers, xs, i2x, bl.h_irc_sender,
+                   bl.h_xmpp_count, pids, gw.name)
+        lat_phase(loop, rep, args, "lat_x2i", "XMPP->IRC", xs, peers, x2i, bl.h_xmpp_sender,
+                  bl.h_irc_count)
+        lat_phase(loop, rep, args, "lat_i2x", "IRC->XMPP", peers, xs, i2x, bl.h_irc_sender,
+                  bl.h_xmpp_count)
+        bl.close_all(peers)
+    finally:
+        for c in list(loop.sel.get_map().values()):
+            c.data.state = "closing"
+        if proc is not None:
+            if proc.proc.poll() is not None:
+                rep.extra["exit"] = f"{gw.name} exited with status {proc.proc.returncode}"
+            proc.stop()
+        irc.stop()
+        prosody.stop()
+
+
+def measure_ceiling(args, tmp, rep):
+    """The same message phases without a gateway: Prosody c2s -> c2s and
+    InspIRCd client -> client."""
+    p = PAIRS if not args.quick else min(PAIRS, args.n)
+    us = [f"a{i}" for i in range(p)]
+    vs = [f"b{i}" for i in range(p)]
+    loop = bl.Loop()
+    prosody = bl.Prosody(tmp / "prosody", us + vs).start()
+    irc = bl.InspIRCd(tmp / "irc").start()
+    try:
+        pids = {"prosody": prosody.pid, "inspircd": irc.pid}
+        senders = bl.connect_many(loop, bl.Xmpp, us)
+        receivers = bl.connect_many(loop, bl.Xmpp, vs)
+        make = lambda r, k: xmpp_msg(r.bare.encode(), k)  # noqa: E731
+        tput_phase(loop, rep, args, "ceil_xmpp", "Prosody c2s->c2s", senders, receivers, make,
+                   bl.h_xmpp_sender, bl.h_xmpp_count, pids, None)
+        lat_phase(loop, rep, args, "ceil_xmpp", "Prosody c2s->c2s", senders, receivers, make,
+                  bl.h_xmpp_sender, bl.h_xmpp_count)
+        qs = bl.connect_many(loop, bl.Irc, [f"q{i}" for i in range(p)])
+        rs = bl.connect_many(loop, bl.Irc, [f"r{i}" for i in range(p)])
+        make = lambda r, k: irc_msg(r.nick.encode(), k)  # noqa: E731
+        tput_phase(loop, rep, args, "ceil_irc", "IRC->IRC", qs, rs, make, bl.h_irc_sender,
+                   bl.h_irc_count, pids, None)
+        lat_phase(loop, rep, args, "ceil_irc", "IRC->IRC", qs, rs, make, bl.h_irc_sender,
+                  bl.h_irc_count)
+    finally:
+        for c in list(loop.sel.get_map().values()):
+            c.data.state = "closing"
+        irc.stop()
+        prosody.stop()
+
+
+def tput_phase(loop, rep, args, key, label, senders, receivers, make, sender_h, recv_h, pids,
+               gw_name):
+    """Throughput figure `key` (tput_<key> for a gateway, <key> for a
+    ceiling), the gateway's CPU per message and everybody's CPU%."""
+    tp, probe, got, capped = throughput(loop, senders, receivers, make, args, pids, label,
+                                        sender_h, recv_h)
+    fkey = f"tput_{key}" if gw_name else key
+    rep.set(fkey, tp)
+    if capped:
+        rep.note(fkey, f"{got:,} of {args.m:,} messages in the {args.cap_s:.0f} s cap")
+    pct = {k: round(v, 1) for k, v in probe.percent().items()}
+    rep.extra[f"cpu_pct_{key}"] = pct
+    msg = f"  {label}: {tp:,.0f} msg/s ({got} messages{', capped' if capped else ''})"
+    if gw_name:
+        rep.set(f"cpu_{key}_us", probe.cpu[gw_name] * 1e6 / got)
+        if capped:
+            rep.note(f"cpu_{key}_us", f"over {got:,} messages")
+        msg += f", {rep.fig[f'cpu_{key}_us']:.1f} us CPU/msg"
+    log(f"{msg}, CPU% {pct}")
+
+
+def lat_phase(loop, rep, args, key, label, senders, receivers, make, sender_h, recv_h):
+    lat = latency(loop, senders, receivers, make, args, label + " latency", sender_h, recv_h)
+    rep.set(f"{key}_p50", percentile(lat, 50))
+    rep.set(f"{key}_p99", percentile(lat, 99))
+    if len(lat) < args.rounds:
+        for q in ("p50", "p99"):
+            rep.note(f"{key}_{q}", f"{len(lat)} of {args.rounds:,} round trips in the "
+                     f"{args.cap_s:.0f} s cap")
+    log(f"  {label} latency p50/p99 {rep.fig[f'{key}_p50']:.3f}/{rep.fig[f'{key}_p99']:.3f} ms "
+        f"({len(lat)} round trips)")
+
+
+def guarded(what, keys, rep, fn, *a, **kw):
+    t = time.perf_counter()
+    try:
+        fn(*a, **kw)
+    except BenchError as e:
+        log(f"  {what}: FAILED: {e}")
+        rep.fail(keys, str(e)[:300])
+    except Exception as e:  # a bug here must not hide the other figures
+        traceback.print_exc()
+        rep.fail(keys, f"{type(e).__name__}: {e}"[:300])
+    return time.perf_counter() - t
+
+
+def cmd_measure(args):
+    gws = {"purplegate": Purplegate(args.purplegate)}
+    if not args.no_biboumi:
+        gws["biboumi"] = Biboumi()
+    result = {"mode": args.mode, "quick": args.quick, "n": args.n, "n_big": args.n_big,
+              "m": args.m, "rounds": args.rounds, "idle_s": args.idle_s, "window": WINDOW,
+              "pairs": PAIRS, "body_len": BODY_LEN, "reps": args.reps, "warmup": args.warmup,
+              "cap_s": args.cap_s, "warmup_cap_s": args.warmup_cap_s,
+              "biboumi_skipped": args.no_biboumi_reason if args.no_biboumi else None,
+              "route": subprocess.run(["ip", "route", "show", "table", "local"],
+                                      capture_output=True, text=True).stdout,
+              "runs": {"ceiling": [], "purplegate": [], "biboumi": [], "purplegate_big": []},
+              "durations": {}}
+    base = Path(tempfile.mkdtemp(prefix=f"pg-bench-{args.mode}-"))
+    t_all = time.perf_counter()
+    try:
+        for r in range(args.reps):
+            order = list(gws) if r % 2 == 0 else list(reversed(list(gws)))
+            log(f"=== repetition {r + 1}/{args.reps} ({args.mode}): ceiling, {', '.join(order)}")
+            rep = Rep()
+            d = guarded("ceiling", ["ceil_xmpp", "ceil_irc"], rep, measure_ceiling, args,
+                        base / f"r{r}-ceiling", rep)
+            result["durations"].setdefault("ceiling", []).append(round(d, 1))
+            result["runs"]["ceiling"].append(rep.as_dict())
+            for name in order:
+                log(f"--- {name} (N={args.n}, M={args.m})")
+                rep = Rep()
+                d = guarded(name, ALL_KEYS, rep, measure_gateway, gws[name], args,
+                            base / f"r{r}-{name}", rep, args.n)
+                result["durations"].setdefault(name, []).append(round(d, 1))
+                result["runs"][name].append(rep.as_dict())
+            if args.n_big:
+                log(f"--- purplegate login storm N={args.n_big}")
+                rep = Rep()
+                d = guarded("purplegate N big", [k + "_big" for k in STORM_KEYS] +
+                            ["rss_kib_big"], rep, measure_gateway, gws["purplegate"], args,
+                            base / f"r{r}-purplegate-big", rep, args.n_big,
+                            with_messages=False, suffix="_big")
+                result["durations"].setdefault("purplegate_big", []).append(round(d, 1))
+                result["runs"]["purplegate_big"].append(rep.as_dict())
+    finally:
+        result["total_s"] = round(time.perf_counter() - t_all, 1)
+        if args.keep_logs:
+            bl.copy_logs(base, args.keep_logs)
+        shutil.rmtree(base, ignore_errors=True)
+        bl.stop_all_children()
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    log(f"measure ({args.mode}) done in {result['total_s']:.0f}s")
+
+
+# ---------------------------------------------------------------------------
+# report
+
+ROWS = [
+    # key, label, unit, fmt, source (gateway runs, ceiling, big-storm), better
+    ("tput_x2i", "Throughput XMPP→IRC", "msg/s", "{:,.0f}", "gw", "higher"),
+    ("tput_i2x", "Throughput IRC→XMPP", "msg/s", "{:,.0f}", "gw", "higher"),
+    ("frac_x2i", "  as % of the no-gateway ceiling, XMPP→IRC", "%", "{:.0f}", "gw", "higher"),
+    ("frac_i2x", "  as % of the no-gateway ceiling, IRC→XMPP", "%", "{:.0f}", "gw", "higher"),
+    ("cpu_x2i_us", "CPU per message XMPP→IRC", "µs", "{:.1f}", "gw", "lower"),
+    ("cpu_i2x_us", "CPU per message IRC→XMPP", "µs", "{:.1f}", "gw", "lower"),
+    ("lat_x2i_p50", "Latency XMPP→IRC p50", "ms", "{:.3f}", "gw", "lower"),
+    ("lat_x2i_p99", "Latency XMPP→IRC p99", "ms", "{:.3f}", "gw", "lower"),
+    ("lat_i2x_p50", "Latency IRC→XMPP p50", "ms", "{:.3f}", "gw", "lower"),
+    ("lat_i2x_p99", "Latency IRC→XMPP p99", "ms", "{:.3f}", "gw", "lower"),
+    ("rss_kib", "RSS per user session (N)", "KiB", "{:.1f}", "gw", "lower"),
+    ("storm_cpu_ms", "Login storm (N): CPU per session", "ms", "{:.2f}", "gw", "lower"),
+    ("storm_tcp_s", "Login storm (N): all TCP connections open", "s", "{:.2f}", "gw", "lower"),
+    ("storm_up_s", "Login storm (N): all sessions up", "s", "{:.2f}", "gw", "lower"),
+    ("idle_cpu_pct", "Idle CPU with N sessions", "% of a core", "{:.2f}", "gw", "lower"),
+    ("storm_cpu_ms_big", "Login storm (N big): CPU per session", "ms", "{:.2f}", "big", "lower"),
+    ("storm_tcp_s_big", "Login storm (N big): all TCP connections open", "s", "{:.2f}", "big",
+     "lower"),
+    ("storm_up_s_big", "Login storm (N big): all sessions up", "s", "{:.2f}", "big", "lower"),
+    ("rss_kib_big", "RSS per user session (N big)", "KiB", "{:.1f}", "big", "lower"),
+]
+CEIL_ROWS = [
+    ("ceil_xmpp", "Prosody alone, c2s→c2s", "msg/s", "{:,.0f}"),
+    ("ceil_irc", "InspIRCd alone, client→client", "msg/s", "{:,.0f}"),
+    ("ceil_xmpp_p50", "Prosody alone, latency p50", "ms", "{:.3f}"),
+    ("ceil_xmpp_p99", "Prosody alone, latency p99", "ms", "{:.3f}"),
+    ("ceil_irc_p50", "InspIRCd alone, latency p50", "ms", "{:.3f}"),
+    ("ceil_irc_p99", "InspIRCd alone, latency p99", "ms", "{:.3f}"),
+]
+
+
+def add_fractions(res):
+    """Throughput as % of the ceiling of the same repetition: the lower of
+    the Prosody-alone and IRC-alone figures."""
+    ceil = res["runs"]["ceiling"]
+    for name in ("purplegate", "biboumi"):
+        for i, run in enumerate(res["runs"].get(name, [])):
+            c = ceil[i]["fig"] if i < len(ceil) else {}
+            lim = [v for v in (c.get("ceil_xmpp"), c.get("ceil_irc")) if v]
+            for d in ("x2i", "i2x"):
+                tp = run["fig"].get(f"tput_{d}")
+                if tp and len(lim) == 2:
+                    run["fig"][f"frac_{d}"] = 100.0 * tp / min(lim)
+                else:
+                    run["fig"][f"frac_{d}"] = None
+                    run["why"][f"frac_{d}"] = run["why"].get(f"tput_{d}") or "no ceiling"
+
+
+def stat(runs, key):
+    """(median, min, max, reps, reason) over the repetitions."""
+    vals = [r["fig"].get(key) for r in runs]
+    ok = [v for v in vals if v is not None]
+    why = next((r["why"].get(key) for r in runs if r["fig"].get(key) is None
+                and r["why"].get(key)), None)
+    notes = [r.get("notes", {}).get(key) for r in runs if r.get("notes", {}).get(key)]
+    note = None
+    if notes:
+        note = notes[0] if len(notes) == 1 else f"{len(notes)} runs capped, e.g. {notes[0]}"
+    if not ok:
+        return None, None, None, 0, why or "not measured", note
+    return statistics.median(ok), min(ok), max(ok), len(ok), why, note
+
+
+def fmt_cell(fmt, s, reps):
+    med, lo, hi, n, why, note = s
+    if med is None:
+        return f"n/a ({why})" if why else "n/a"
+    txt = fmt.format(med)
+    if n > 1:
+        txt += f" ({fmt.format(lo)}–{fmt.format(hi)})"
+    if n < reps:
+        txt += f" [{n}/{reps} runs; {why}]"
+    if note:
+        txt += f" [{note}]"
+    return txt
+
+
+def table(res):
+    add_fractions(res)
+    reps = res["reps"]
+    n, nb = res["n"], res["n_big"]
+    pg, bb, big = res["runs"]["purplegate"], res["runs"].get("biboumi", []), \
+        res["runs"].get("purplegate_big", [])
+    lines = ["| figure | unit | purplegate | Biboumi | purplegate / Biboumi |",
+             "|---|---|---|---|---|"]
+    for key, label, unit, fmt, src, _ in ROWS:
+        if src == "big" and not nb:
+            continue
+        label = label.replace("(N big)", f"(N = {nb:,})").replace("(N)", f"(N = {n})") \
+            .replace("N sessions", f"{n} sessions")
+        if src == "gw":
+            a = stat(pg, key)
+            b = stat(bb, key) if bb else (None, None, None, 0, res.get("biboumi_skipped")
+                                          or "not run", None)
+        else:
+            a = stat(big, key)
+            b = (None, None, None, 0, "not measured for Biboumi", None)
+        ratio = f"{a[0] / b[0]:.2f}" if a[0] is not None and b[0] else "n/a"
+        lines.append(f"| {label} | {unit} | {fmt_cell(fmt, a, reps)} | {fmt_cell(fmt, b, reps)} "
+                     f"| {ratio} |")
+    ceil = res["runs"]["ceiling"]
+    lines += ["", "| no-gateway ceiling (same run) | unit | value |", "|---|---|---|"]
+    for key, label, unit, fmt in CEIL_ROWS:
+        lines.append(f"| {label} | {unit} | {fmt_cell(fmt, stat(ceil, key), reps)} |")
+    return "\n".join(lines)
+
+
+def cpu_context(res):
+    """Median CPU% of every process during the throughput phases: shows who
+    is the bottleneck, and that the load generator is not."""
+    out = ["| phase | gateway | Prosody | InspIRCd | load generator |", "|---|---|---|---|---|"]
+
+    def med(runs, ek, proc):
+        v = [r["extra"][ek][proc] for r in runs if ek in r["extra"] and proc in r["extra"][ek]]
+        return f"{statistics.median(v):.0f} %" if v else "n/a"
+    for name in ("purplegate", "biboumi"):
+        runs = res["runs"].get(name, [])
+        for ek, label in (("cpu_pct_x2i", "XMPP→IRC"), ("cpu_pct_i2x", "IRC→XMPP"),
+                          ("storm_cpu_pct", f"login storm N = {res['n']}")):
+            out.append(f"| {name} {label} | {med(runs, ek, name)} | {med(runs, ek, 'prosody')} | "
+                       f"{med(runs, ek, 'inspircd')} | {med(runs, ek, 'loadgen')} |")
+    ceil = res["runs"]["ceiling"]
+    for ek, label in (("cpu_pct_ceil_xmpp", "Prosody alone c2s→c2s"),
+                      ("cpu_pct_ceil_irc", "InspIRCd alone")):
+        out.append(f"| {label} | – | {med(ceil, ek, 'prosody')} | {med(ceil, ek, 'inspircd')} "
+                   f"| {med(ceil, ek, 'loadgen')} |")
+    return "\n".join(out)
+
+
+def sh(*argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def pkg_version(pkg):
+    return sh("dpkg-query", "-W", "-f=${Version}", pkg) or "not installed"
+
+
+def machine_info():
+    model = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1048576:.1f} GiB"
+    except OSError:
+        pass
+    deb = ""
+    try:
+        deb = open("/etc/debian_version").read().strip()
+    except OSError:
+        pass
+    commit = sh("git", "-C", str(TOP), "rev-parse", "--short", "HEAD")
+    dirty = sh("git", "-C", str(TOP), "status", "--porcelain", "--untracked-files=no")
+    return {
+        "cpu": f"{model}, {os.cpu_count()} CPUs", "memory": mem,
+        "os": f"Debian {deb}, Linux {platform.release()}",
+        "commit": commit + (" (with uncommitted changes)" if dirty else ""),
+        "versions": {p: pkg_version(p) for p in ("prosody", "inspircd", "biboumi", "libpurple0",
+                                                 "python3")},
+    }
+
+
+def cmd_report(args):
+    results = [json.loads(Path(p).read_text()) for p in args.json]
+    info = machine_info()
+    main = results[0]
+    out = []
+    out.append("# purplegate vs Biboumi: measured\n")
+    out.append("Written by `bench/run` from a real run; nothing in this file is typed in. "
+               "Method and settings at the end.\n")
+    out.append("## Machine and versions\n")
+    out.append(f"- CPU: {info['cpu']}; memory {info['memory']}; {info['os']}")
+    out.append(f"- purplegate commit {info['commit']}; " +
+               ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
+    out.append(f"- run on {time.strftime('%Y-%m-%d %H:%M %Z')}; "
+               + "; ".join(f"{r['mode']} run {r['total_s']:.0f} s" for r in results) + "\n")
+    for r in results:
+        title = {"tuned": "Tuned loopback (TCP quick ACKs on the loopback routes)",
+                 "defaults": "Kernel defaults (delayed ACKs as they come)"}.get(r["mode"], r["mode"])
+        out.append(f"## {title}\n")
+        out.append(f"N = {r['n']} users, M = {r['m']:,} messages per direction "
+                   f"({r['window']} in flight, {r['body_len']}-byte bodies, {r['pairs']} "
+                   f"sender/receiver pairs), {r['rounds']:,} round trips per latency figure, "
+                   f"median of {r['reps']} repetitions with fresh servers (range in brackets).\n")
+        if r.get("biboumi_skipped"):
+            out.append(f"Biboumi skipped: {r['biboumi_skipped']}.\n")
+        out.append(table(r) + "\n")
+        out.append("CPU of each process during the phases (median, % of one core):\n")
+        out.append(cpu_context(r) + "\n")
+    out.append(METHOD.format(m=main["m"], n=main["n"], nb=main["n_big"], w=main["window"],
+                             p=main["pairs"], rounds=main["rounds"], idle=main["idle_s"],
+                             warm=main["warmup"], reps=main["reps"]))
+    text = "\n".join(out)
+    if args.out:
+        Path(args.out).write_text(text)
+    for r in results:
+        print(f"\n==== {r['mode']} ====")
+        print(table(r))
+        print()
+        print(cpu_context(r))
+    print()
+    # Exit status for the smoke mode: every purplegate figure measured, and
+    # every Biboumi figure unless Biboumi was skipped.
+    bad = []
+    for r in results:
+        for name in ("purplegate", "biboumi", "ceiling"):
+            for run in r["runs"].get(name, []):
+                for k, v in run["fig"].items():
+                    if v is None:
+                        bad.append(f"{r['mode']} {name} {k}: {run['why'].get(k)}")
+    if bad:
+        print("figures not reached:\n  " + "\n  ".join(bad))
+    return 1 if bad else 0
+
+
+METHOD = """## Method
+
+- `bench/run` installs Prosody, InspIRCd and Biboumi (Debian packages, no package service
+  started), builds purplegate, and runs everything inside a private network namespace
+  (`unshare -n`, loopback only) with fixed ports on 127.0.0.1: Prosody c2s 5222 and
+  components 5347, InspIRCd 6667. The tuned run sets `quickack 1` on the loopback routes of
+  the `local` table (`127.0.0.0/8` and `127.0.0.1`); the kernel-defaults run leaves them as
+  the kernel made them.
+- Every repetition starts fresh servers: Prosody (`network_settings = {{ nagle = false }}`,
+  warnings-only log, `mod_offline` off), InspIRCd with flood control off (no fake lag, command
+  rate and penalty threshold 10⁹, clone limits lifted, `netbuffersize` 65534, 4096 backlog,
+  ping every hour) and the gateway under test; a fresh ceiling run too. The {reps}
+  repetitions alternate the order of the gateways.
+- purplegate: `[legacy-settings] ratelimit-interval = 0` and `ratelimit-burst = 1000000`
+  (prpl-irc otherwise queues lines and sends one per 2 s after a burst), `[log] level =
+  warning`; users register in-band (jabber:iq:register, username = IRC nick, no password)
+  before the clock starts and come online with a directed presence to the transport; a
+  session is up when the transport's available presence reaches the user.
+- Biboumi: `log_level=2` (warnings), sqlite database pre-seeded with each user's options for
+  the IRC server `127.0.0.1` — `throttle_limit` -1 and the plain port 6667 only, what the
+  user's ad-hoc `configure` command stores; a session comes online by joining a channel of
+  its own (`#cuN%127.0.0.1@biboumi.localhost/uN`), which opens the IRC connection; it is up
+  when the self-presence (status 110) reaches the user. Contacts are `nick%127.0.0.1@…`.
+- Load generator (bench/benchlib.py): one Python process, raw sockets on one epoll loop, every
+  stanza and IRC line serialised before the clock starts, arrivals counted on byte chunks.
+  XMPP users log in once (SASL PLAIN over plain TCP, bind, initial presence) before anything
+  is measured; IRC peers are raw clients on InspIRCd. Its own CPU is in the CPU table: it is
+  below one core in every phase, so it is not what limits throughput.
+- Throughput: M = {m:,} messages each way with {w} in flight, round robin over {p}
+  user/peer pairs, after a warm-up of {warm} messages; time from the first send to the last
+  arrival. The ceiling is the same phase without a gateway (Prosody c2s → c2s, IRC client →
+  client) in the same repetition; "% of ceiling" divides by the lower of the two.
+- CPU per message: utime + stime of the gateway process (`/proc/PID/stat`, all threads) over
+  the measured throughput phase, divided by M.
+- Latency: one message in flight, {rounds:,} round trips each way, time from the send to
+  the arrival at the other end (same clock); p50 and p99.
+- Login storm: N = {n} registered users (and {nb:,} for purplegate alone), already logged in
+  to Prosody, send their online stanza at once. CPU per session = gateway CPU from the first
+  send until the last session is up, divided by N. "All TCP connections open": until
+  `/proc/net/sockstat` shows 2 N more TCP sockets in the namespace (both ends of every
+  gateway → InspIRCd connection), checked against `/proc/net/tcp` afterwards. InspIRCd
+  completes registrations on a once-per-second tick, so "all sessions up" is quantised.
+- RSS per session: VmRSS of the gateway after the storm and the idle phase minus VmRSS before
+  the storm (gateway connected, users registered, no session), divided by N.
+- Idle CPU: 2 s after the storm, gateway CPU over {idle} s with the N sessions open.
+- A figure that could not be measured reads "n/a" with the reason; nothing is estimated.
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("measure")
+    m.add_argument("--mode", default="tuned")
+    m.add_argument("--json", required=True)
+    m.add_argument("--quick", action="store_true")
+    m.add_argument("--reps", type=int, default=3)
+    m.add_argument("--n", type=int, default=200)
+    m.add_argument("--n-big", type=int, default=1000)
+    m.add_argument("--m", type=int, default=20000)
+    m.add_argument("--rounds", type=int, default=1000)
+    m.add_argument("--idle-s", type=float, default=10.0)
+    m.add_argument("--warmup", type=int, default=1000)
+    m.add_argument("--cap-s", type=float, default=30.0,
+                   help="time cap of one throughput or latency phase")
+    m.add_argument("--warmup-cap-s", type=float, default=5.0)
+    m.add_argument("--purplegate", default=str(TOP / "_build" / "purplegate"))
+    m.add_argument("--no-biboumi", action="store_true")
+    m.add_argument("--no-biboumi-reason", default="not installed")
+    m.add_argument("--keep-logs", default=None)
+    r = sub.add_parser("report")
+    r.add_argument("--json", action="append", required=True)
+    r.add_argument("--out", default=None)
+    args = ap.parse_args()
+    if args.cmd == "measure":
+        if args.quick:
+            args.n, args.m, args.n_big, args.reps = 10, 500, 0, 1
+            args.rounds, args.idle_s, args.warmup = 100, 2.0, 100
+            args.cap_s, args.warmup_cap_s = 5.0, 2.0
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        try:
+            cmd_measure(args)
+        finally:
+            bl.stop_all_children()
+        return 0
+    return cmd_report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

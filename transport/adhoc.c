@@ -1,0 +1,740 @@
+/* transport/adhoc.c — the XEP-0050 framework: command table, disco of the
+ * commands, sessions and the <command/> protocol. */
+#define G_LOG_DOMAIN "pg-adhoc"
+#include "build-config.h"
+
+#include "transport/adhoc.h"
+
+#include "transport/disco.h"
+#include "transport/i18n.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One executing stage as answered, so that 'prev' can send it again. */
+typedef struct
+{
+  PgStanza *command; /* the <command/> element of the answer */
+  guint allowed;
+  PgAdhocAction execute;
+} Stage;
+
+typedef struct
+{
+  char *id;
+  char *requester;      /* prepared full JID */
+  char *requester_bare; /* prepared bare JID */
+  const PgAdhocCommand *command;
+  GPtrArray *stages; /* Stage, one per executing answer */
+  GHashTable *data;  /* char * → char * */
+  gint64 last_used;  /* monotonic µs */
+} Session;
+
+struct PgAdhoc
+{
+  PgTransport *transport;
+  GPtrArray *commands;  /* const PgAdhocCommand *, borrowed */
+  GHashTable *sessions; /* id → Session */
+  gint64 ttl_us;
+};
+
+struct PgAdhocCall
+{
+  PgAdhoc *adhoc;
+  const PgRouteRequest *request;
+  const PgAdhocCommand *command;
+  guint stage;
+  PgAdhocAction action;
+  PgForm *form;
+  GHashTable *data; /* the session's, or a new one at stage 0 */
+  xmlNode *answer;  /* <command/> of the iq result */
+  gboolean executing;
+  guint allowed;
+  PgAdhocAction execute;
+  gboolean failed;
+  PgErrorCondition condition;
+  const char *specific;
+  char *text;
+};
+
+static const struct
+{
+  const char *name;
+  PgAdhocAction action;
+} action_names[] = {
+  { "execute", PG_ADHOC_EXECUTE },   { "next", PG_ADHOC_NEXT },     { "prev", PG_ADHOC_PREV },
+  { "complete", PG_ADHOC_COMPLETE }, { "cancel", PG_ADHOC_CANCEL },
+};
+
+static const char *
+action_to_string (PgAdhocAction action)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (action_names); i++)
+    if (action_names[i].action == action)
+      return action_names[i].name;
+  return "execute";
+}
+
+static void
+stage_free (Stage *stage)
+{
+  pg_stanza_free (stage->command);
+  g_free (stage);
+}
+
+static void
+session_free (Session *session)
+{
+  g_free (session->id);
+  g_free (session->requester);
+  g_free (session->requester_bare);
+  g_ptr_array_unref (session->stages);
+  g_hash_table_unref (session->data);
+  g_free (session);
+}
+
+static GHashTable *
+data_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+/* The one place command texts get translated: into @lang, the xml:lang of
+ * the request. */
+static const char *
+translate (PgAdhoc *adhoc, const char *lang, const char *msgid)
+{
+  return pg_i18n_translate (adhoc->transport->i18n, lang, msgid);
+}
+
+/* ---- access ---- */
+
+static gboolean
+is_registered (PgTransport *transport, const char *bare_jid)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, bare_jid, &error);
+  if (error != NULL)
+    g_warning ("cannot look up %s: %s", bare_jid, error->message);
+  return user != NULL;
+}
+
+/* Whether @bare_jid may run @command; else the error condition in *@refusal. */
+static gboolean
+may_run (PgAdhoc *adhoc, const PgAdhocCommand *command, const char *bare_jid, PgErrorCondition *refusal)
+{
+  PgTransport *transport = adhoc->transport;
+  if (command->access == PG_ADHOC_ACCESS_ADMIN)
+    {
+      *refusal = PG_ERR_FORBIDDEN;
+      return pg_config_is_admin (transport->config, bare_jid);
+    }
+  *refusal = PG_ERR_REGISTRATION_REQUIRED;
+  return is_registered (transport, bare_jid);
+}
+
+static const PgAdhocCommand *
+lookup_command (PgAdhoc *adhoc, const char *node)
+{
+  for (guint i = 0; node != NULL && i < adhoc->commands->len; i++)
+    {
+      const PgAdhocCommand *command = g_ptr_array_index (adhoc->commands, i);
+      if (strcmp (command->node, node) == 0)
+        return command;
+    }
+  return NULL;
+}
+
+/* ---- replies ---- */
+
+static void
+send (PgAdhoc *adhoc, const xmlNode *stanza)
+{
+  pg_router_send (adhoc->transport->router, stanza);
+}
+
+/* The iq result for @request, in the language its texts will have. */
+static PgStanza *
+new_result (PgAdhoc *adhoc, const PgRouteRequest *request)
+{
+  PgStanza *reply = pg_stanza_new_iq_result (request->stanza);
+  pg_stanza_set_attr (reply, "xml:lang", pg_i18n_get_language (adhoc->transport->i18n, request->lang));
+  return reply;
+}
+
+/* An iq error with @condition and, when @specific is set, the XEP-0050
+ * condition element of that name (§4.4). @text is an English msgid. */
+static void
+reply_error (PgAdhoc *adhoc, const PgRouteRequest *request, PgErrorCondition condition, PgErrorType type,
+             const char *specific, const char *text)
+{
+  g_autoptr (PgStanza) reply = pg_stanza_error_reply (request->stanza, condition, type, text);
+  pg_i18n_localize_error (adhoc->transport->i18n, reply, request->lang);
+  if (specific != NULL)
+    pg_stanza_add_child (pg_stanza_get_error (reply), specific, PG_NS_COMMANDS);
+  send (adhoc, reply);
+}
+
+static xmlNode *
+add_answer (PgStanza *reply, const char *node, const char *sessionid, const char *status)
+{
+  xmlNode *command = pg_stanza_add_child (reply, "command", PG_NS_COMMANDS);
+  pg_stanza_set_attr (command, "node", node);
+  pg_stanza_set_attr (command, "sessionid", sessionid);
+  pg_stanza_set_attr (command, "status", status);
+  return command;
+}
+
+/* <actions execute='…'><prev/>…</actions> as the first child (§4.2). */
+static void
+add_actions (xmlNode *command, guint allowed, PgAdhocAction execute)
+{
+  xmlNode *actions = pg_stanza_add_child (command, "actions", NULL);
+  pg_stanza_set_attr (actions, "execute", action_to_string (execute));
+  static const PgAdhocAction order[] = { PG_ADHOC_PREV, PG_ADHOC_NEXT, PG_ADHOC_COMPLETE };
+  for (guint i = 0; i < G_N_ELEMENTS (order); i++)
+    if (allowed & order[i])
+      pg_stanza_add_child (actions, action_to_string (order[i]), NULL);
+  if (actions != command->children)
+    {
+      xmlUnlinkNode (actions);
+      xmlAddPrevSibling (command->children, actions);
+    }
+}
+
+/* ---- sessions ---- */
+
+static gboolean
+is_expired (PgAdhoc *adhoc, const Session *session, gint64 now, gint64 ttl_us)
+{
+  return now - session->last_used > ttl_us;
+}
+
+/* Forgets sessions idle for twice the lifetime. */
+static void
+sweep (PgAdhoc *adhoc)
+{
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, adhoc->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (is_expired (adhoc, value, now, 2 * adhoc->ttl_us))
+      g_hash_table_iter_remove (&iter);
+}
+
+/* Makes room for one more session of @bare_jid: ends their oldest when they
+ * have PG_ADHOC_MAX_SESSIONS_PER_USER. FALSE when the table is full. */
+static gboolean
+make_room (PgAdhoc *adhoc, const char *bare_jid)
+{
+  Session *oldest = NULL;
+  guint mine = 0;
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, adhoc->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Session *session = value;
+      if (strcmp (session->requester_bare, bare_jid) != 0)
+        continue;
+      mine++;
+      if (oldest == NULL || session->last_used < oldest->last_used)
+        oldest = session;
+    }
+  if (mine >= PG_ADHOC_MAX_SESSIONS_PER_USER)
+    {
+      g_debug ("%s: ending command session %s to open another", bare_jid, oldest->id);
+      g_hash_table_remove (adhoc->sessions, oldest->id);
+      return TRUE;
+    }
+  return g_hash_table_size (adhoc->sessions) < PG_ADHOC_MAX_SESSIONS;
+}
+
+static void
+push_stage (Session *session, PgAdhocCall *call)
+{
+  Stage *stage = g_new0 (Stage, 1);
+  stage->command = pg_stanza_copy (call->answer);
+  stage->allowed = call->allowed;
+  stage->execute = call->execute;
+  g_ptr_array_add (session->stages, stage);
+}
+
+/* ---- a request ---- */
+
+static void
+call_clear (PgAdhocCall *call)
+{
+  g_clear_pointer (&call->form, pg_form_free);
+  g_clear_pointer (&call->data, g_hash_table_unref);
+  g_clear_pointer (&call->text, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PgAdhocCall, call_clear)
+
+/* Runs the handler for @call (whose answer is the <command/> of @reply).
+ * Returns FALSE after answering with the handler's error. */
+static gboolean
+run_handler (PgAdhoc *adhoc, PgAdhocCall *call)
+{
+  call->command->handler (call);
+  if (call->failed)
+    {
+      reply_error (adhoc, call->request, call->condition, PG_ERR_TYPE_DEFAULT, call->specific, call->text);
+      return FALSE;
+    }
+  if (call->executing)
+    add_actions (call->answer, call->allowed, call->execute);
+  pg_stanza_set_attr (call->answer, "status", call->executing ? "executing" : "completed");
+  return TRUE;
+}
+
+/* Reads the jabber:x:data payload; FALSE after answering bad-payload. */
+static gboolean
+read_form (PgAdhoc *adhoc, const PgRouteRequest *request, PgAdhocCall *call)
+{
+  xmlNode *x = pg_stanza_find_child (request->payload, "x", PG_NS_DATA);
+  if (x == NULL)
+    return TRUE;
+  g_autoptr (GError) error = NULL;
+  call->form = pg_form_parse (x, NULL, &error);
+  /* §3.5.1 (CMD-14): a 'cancel' form counts as a submission. */
+  if (call->form != NULL
+      && (g_str_equal (pg_form_get_type (call->form), "submit")
+          || g_str_equal (pg_form_get_type (call->form), "cancel")))
+    return TRUE;
+  reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-payload",
+               error != NULL ? error->message : "a command form must be of type 'submit'");
+  return FALSE;
+}
+
+static void
+start (PgAdhoc *adhoc, const PgRouteRequest *request, const PgAdhocCommand *command)
+{
+  g_auto (PgAdhocCall) call = {
+    .adhoc = adhoc,
+    .request = request,
+    .command = command,
+    .stage = 0,
+    .action = PG_ADHOC_EXECUTE,
+    .data = data_new (),
+  };
+  if (!read_form (adhoc, request, &call))
+    return;
+  g_autofree char *id = g_uuid_string_random ();
+  g_autoptr (PgStanza) reply = new_result (adhoc, request);
+  call.answer = add_answer (reply, command->node, id, NULL);
+  if (!run_handler (adhoc, &call))
+    return;
+  if (call.executing)
+    {
+      if (!make_room (adhoc, request->from_bare))
+        {
+          g_message ("%s: command session refused: %u sessions open", request->from_bare,
+                     g_hash_table_size (adhoc->sessions));
+          reply_error (adhoc, request, PG_ERR_RESOURCE_CONSTRAINT, PG_ERR_TYPE_DEFAULT, NULL, NULL);
+          return;
+        }
+      Session *session = g_new0 (Session, 1);
+      session->id = g_strdup (id);
+      session->requester = pg_jid_to_string (request->from);
+      session->requester_bare = g_strdup (request->from_bare);
+      session->command = command;
+      session->stages = g_ptr_array_new_with_free_func ((GDestroyNotify)stage_free);
+      session->data = g_steal_pointer (&call.data);
+      session->last_used = g_get_monotonic_time ();
+      push_stage (session, &call);
+      g_hash_table_insert (adhoc->sessions, session->id, session);
+    }
+  send (adhoc, reply);
+}
+
+/* The session @id of this requester and command, or NULL after answering
+ * why not. */
+static Session *
+find_session (PgAdhoc *adhoc, const PgRouteRequest *request, const PgAdhocCommand *command, const char *id)
+{
+  Session *session = g_hash_table_lookup (adhoc->sessions, id);
+  g_autofree char *requester = pg_jid_to_string (request->from);
+  if (session == NULL || session->command != command || strcmp (session->requester, requester) != 0)
+    {
+      reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-sessionid", NULL);
+      return NULL;
+    }
+  if (is_expired (adhoc, session, g_get_monotonic_time (), adhoc->ttl_us))
+    {
+      g_hash_table_remove (adhoc->sessions, id);
+      reply_error (adhoc, request, PG_ERR_NOT_ALLOWED, PG_ERR_TYPE_DEFAULT, "session-expired", NULL);
+      return NULL;
+    }
+  session->last_used = g_get_monotonic_time ();
+  return session;
+}
+
+static void
+go_back (PgAdhoc *adhoc, const PgRouteRequest *request, Session *session)
+{
+  g_ptr_array_remove_index (session->stages, session->stages->len - 1);
+  const Stage *stage = g_ptr_array_index (session->stages, session->stages->len - 1);
+  g_autoptr (PgStanza) reply = new_result (adhoc, request);
+  pg_stanza_add_copy (reply, stage->command);
+  send (adhoc, reply);
+}
+
+static void
+proceed (PgAdhoc *adhoc, const PgRouteRequest *request, Session *session, PgAdhocAction action)
+{
+  const Stage *current = g_ptr_array_index (session->stages, session->stages->len - 1);
+  if (action == PG_ADHOC_CANCEL)
+    {
+      g_autoptr (PgStanza) reply = new_result (adhoc, request);
+      add_answer (reply, session->command->node, session->id, "canceled");
+      g_hash_table_remove (adhoc->sessions, session->id);
+      send (adhoc, reply);
+      return;
+    }
+  if (action == PG_ADHOC_EXECUTE)
+    action = current->execute;
+  if (!(current->allowed & action))
+    {
+      reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-action", NULL);
+      return;
+    }
+  if (action == PG_ADHOC_PREV)
+    {
+      go_back (adhoc, request, session);
+      return;
+    }
+
+  g_auto (PgAdhocCall) call = {
+    .adhoc = adhoc,
+    .request = request,
+    .command = session->command,
+    .stage = session->stages->len,
+    .action = action,
+    .data = g_hash_table_ref (session->data),
+  };
+  if (!read_form (adhoc, request, &call))
+    return;
+  g_autoptr (PgStanza) reply = new_result (adhoc, request);
+  call.answer = add_answer (reply, session->command->node, session->id, NULL);
+  if (!run_handler (adhoc, &call))
+    return;
+  if (call.executing)
+    push_stage (session, &call);
+  else
+    g_hash_table_remove (adhoc->sessions, session->id);
+  send (adhoc, reply);
+}
+
+static PgRouteResult
+on_command (const PgRouteRequest *request, gpointer user_data)
+{
+  PgAdhoc *adhoc = user_data;
+  const char *node = pg_stanza_get_attr (request->payload, "node");
+  const char *action_name = pg_stanza_get_attr (request->payload, "action");
+  const char *id = pg_stanza_get_attr (request->payload, "sessionid");
+
+  if (node == NULL)
+    {
+      reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, NULL, "a command needs a node");
+      return PG_HANDLED;
+    }
+  const PgAdhocCommand *command = lookup_command (adhoc, node);
+  if (command == NULL)
+    {
+      reply_error (adhoc, request, PG_ERR_ITEM_NOT_FOUND, PG_ERR_TYPE_DEFAULT, NULL, NULL);
+      return PG_HANDLED;
+    }
+  PgErrorCondition refusal;
+  if (!may_run (adhoc, command, request->from_bare, &refusal))
+    {
+      g_message ("%s may not run %s", request->from_bare, node);
+      reply_error (adhoc, request, refusal, PG_ERR_TYPE_DEFAULT, NULL, NULL);
+      return PG_HANDLED;
+    }
+
+  PgAdhocAction action = PG_ADHOC_EXECUTE;
+  gboolean known = action_name == NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (action_names) && !known; i++)
+    if (strcmp (action_names[i].name, action_name) == 0)
+      {
+        action = action_names[i].action;
+        known = TRUE;
+      }
+  if (!known)
+    {
+      reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "malformed-action", NULL);
+      return PG_HANDLED;
+    }
+
+  sweep (adhoc);
+  if (id == NULL || *id == '\0')
+    {
+      if (action == PG_ADHOC_EXECUTE)
+        start (adhoc, request, command);
+      else if (action == PG_ADHOC_CANCEL)
+        {
+          /* Nothing was started: nothing to undo. */
+          g_autoptr (PgStanza) reply = new_result (adhoc, request);
+          add_answer (reply, command->node, NULL, "canceled");
+          send (adhoc, reply);
+        }
+      else
+        reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-sessionid", NULL);
+      return PG_HANDLED;
+    }
+  Session *session = find_session (adhoc, request, command, id);
+  if (session != NULL)
+    proceed (adhoc, request, session, action);
+  return PG_HANDLED;
+}
+
+/* ---- disco ---- */
+
+static PgRouteResult
+on_items (const PgRouteRequest *request, gpointer user_data)
+{
+  PgAdhoc *adhoc = user_data;
+  const char *node = pg_stanza_get_attr (request->payload, "node");
+  if (g_strcmp0 (node, PG_ADHOC_NODE_LIST) != 0)
+    return PG_PASS;
+  g_autoptr (PgStanza) reply = new_result (adhoc, request);
+  xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_DISCO_ITEMS);
+  pg_stanza_set_attr (query, "node", node);
+  /* Registration is looked up once, and only when a command needs it. */
+  int registered = -1;
+  for (guint i = 0; i < adhoc->commands->len; i++)
+    {
+      const PgAdhocCommand *command = g_ptr_array_index (adhoc->commands, i);
+      gboolean allowed;
+      if (command->access == PG_ADHOC_ACCESS_ADMIN)
+        allowed = pg_config_is_admin (adhoc->transport->config, request->from_bare);
+      else
+        {
+          if (registered < 0)
+            registered = is_registered (adhoc->transport, request->from_bare);
+          allowed = registered;
+        }
+      if (!allowed)
+        continue;
+      xmlNode *item = pg_stanza_add_child (query, "item", NULL);
+      pg_stanza_set_attr (item, "jid", adhoc->transport->config->component_jid);
+      pg_stanza_set_attr (item, "node", command->node);
+      pg_stanza_set_attr (item, "name", translate (adhoc, request->lang, command->name));
+    }
+  send (adhoc, reply);
+  return PG_HANDLED;
+}
+
+static PgRouteResult
+on_info (const PgRouteRequest *request, gpointer user_data)
+{
+  PgAdhoc *adhoc = user_data;
+  const char *node = pg_stanza_get_attr (request->payload, "node");
+  const PgAdhocCommand *command = lookup_command (adhoc, node);
+  if (g_strcmp0 (node, PG_ADHOC_NODE_LIST) != 0 && command == NULL)
+    return PG_PASS;
+  PgErrorCondition refusal;
+  if (command != NULL && !may_run (adhoc, command, request->from_bare, &refusal))
+    {
+      /* §2.2 (CMD-03): not permitted → forbidden, whatever the reason. */
+      reply_error (adhoc, request, PG_ERR_FORBIDDEN, PG_ERR_TYPE_DEFAULT, NULL, NULL);
+      return PG_HANDLED;
+    }
+  g_autoptr (PgStanza) reply = new_result (adhoc, request);
+  xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_DISCO_INFO);
+  pg_stanza_set_attr (query, "node", node);
+  xmlNode *identity = pg_stanza_add_child (query, "identity", NULL);
+  pg_stanza_set_attr (identity, "category", "automation");
+  if (command == NULL)
+    pg_stanza_set_attr (identity, "type", "command-list");
+  else
+    {
+      pg_stanza_set_attr (identity, "type", "command-node");
+      pg_stanza_set_attr (identity, "name", translate (adhoc, request->lang, command->name));
+    }
+  static const char *const node_features[] = { PG_NS_COMMANDS, PG_NS_DATA };
+  for (guint i = 0; i < G_N_ELEMENTS (node_features); i++)
+    pg_stanza_set_attr (pg_stanza_add_child (query, "feature", NULL), "var", node_features[i]);
+  send (adhoc, reply);
+  return PG_HANDLED;
+}
+
+static const PgRoute routes[] = {
+  { PG_KIND_IQ, "set", PG_NS_COMMANDS, "command", PG_TARGET_DOMAIN, on_command },
+  { PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_DOMAIN, on_items },
+  { PG_KIND_IQ, "get", PG_NS_DISCO_INFO, "query", PG_TARGET_DOMAIN, on_info },
+};
+
+static const char *const features[] = { PG_NS_COMMANDS, NULL };
+
+void
+pg_adhoc_register (PgTransport *transport)
+{
+  PgAdhoc *adhoc = g_new0 (PgAdhoc, 1);
+  adhoc->transport = transport;
+  adhoc->commands = g_ptr_array_new ();
+  adhoc->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)session_free);
+  adhoc->ttl_us = PG_ADHOC_SESSION_TTL_S * G_USEC_PER_SEC;
+  const char *ttl = g_getenv (PG_ADHOC_TTL_ENV);
+  if (ttl != NULL)
+    {
+      guint64 seconds = 0;
+      if (g_ascii_string_to_unsigned (ttl, 10, 1, G_MAXUINT, &seconds, NULL))
+        adhoc->ttl_us = (gint64)seconds * G_USEC_PER_SEC;
+      else
+        g_warning ("%s=%s is not a number of seconds; ignored", PG_ADHOC_TTL_ENV, ttl);
+    }
+  transport->adhoc = adhoc;
+  pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), adhoc);
+  pg_router_add_features (transport->router, features);
+}
+
+void
+pg_adhoc_free (PgAdhoc *adhoc)
+{
+  if (adhoc == NULL)
+    return;
+  g_ptr_array_unref (adhoc->commands);
+  g_hash_table_unref (adhoc->sessions);
+  g_free (adhoc);
+}
+
+void
+pg_adhoc_add_commands (PgTransport *transport, const PgAdhocCommand *rows, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    {
+      g_return_if_fail (lookup_command (transport->adhoc, rows[i].node) == NULL);
+      g_ptr_array_add (transport->adhoc->commands, (gpointer)&rows[i]);
+    }
+}
+
+void
+pg_adhoc_set_session_ttl (PgTransport *transport, guint seconds)
+{
+  transport->adhoc->ttl_us = (gint64)seconds * G_USEC_PER_SEC;
+}
+
+guint
+pg_adhoc_count_sessions (PgTransport *transport)
+{
+  return g_hash_table_size (transport->adhoc->sessions);
+}
+
+/* ---- handler API ---- */
+
+PgTransport *
+pg_adhoc_call_get_transport (PgAdhocCall *call)
+{
+  return call->adhoc->transport;
+}
+
+const char *
+pg_adhoc_call_get_requester (PgAdhocCall *call)
+{
+  return call->request->from_bare;
+}
+
+guint
+pg_adhoc_call_get_stage (PgAdhocCall *call)
+{
+  return call->stage;
+}
+
+PgAdhocAction
+pg_adhoc_call_get_action (PgAdhocCall *call)
+{
+  return call->action;
+}
+
+const PgForm *
+pg_adhoc_call_get_form (PgAdhocCall *call)
+{
+  return call->form;
+}
+
+const char *
+pg_adhoc_call_translate (PgAdhocCall *call, const char *msgid)
+{
+  return translate (call->adhoc, call->request->lang, msgid);
+}
+
+void
+pg_adhoc_call_set_data (PgAdhocCall *call, const char *key, const char *value)
+{
+  g_hash_table_replace (call->data, g_strdup (key), g_strdup (value));
+}
+
+const char *
+pg_adhoc_call_get_data (PgAdhocCall *call, const char *key)
+{
+  return g_hash_table_lookup (call->data, key);
+}
+
+GPtrArray *
+pg_adhoc_call_dup_jids (PgAdhocCall *call, const char *var)
+{
+  g_autofree char *text = call->form != NULL ? pg_form_dup_text (call->form, var) : NULL;
+  g_auto (GStrv) values = g_strsplit (text != NULL ? text : "", "\n", -1);
+  g_autoptr (GPtrArray) jids = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; values[i] != NULL; i++)
+    {
+      const char *value = g_strstrip (values[i]);
+      if (*value == '\0')
+        continue;
+      g_autofree char *bare = pg_jid_prepare_bare (value, NULL);
+      if (bare == NULL)
+        {
+          pg_adhoc_call_fail (call, PG_ERR_NOT_ACCEPTABLE, NULL, N_ ("A value is not a valid JID."));
+          return NULL;
+        }
+      gboolean seen = FALSE;
+      for (guint j = 0; j < jids->len && !seen; j++)
+        seen = strcmp (g_ptr_array_index (jids, j), bare) == 0;
+      if (!seen)
+        g_ptr_array_add (jids, g_steal_pointer (&bare));
+    }
+  if (jids->len == 0)
+    {
+      pg_adhoc_call_fail (call, PG_ERR_BAD_REQUEST, "bad-payload", N_ ("Enter at least one JID."));
+      return NULL;
+    }
+  return g_steal_pointer (&jids);
+}
+
+xmlNode *
+pg_adhoc_call_add_form (PgAdhocCall *call, const char *type, const char *title, const char *instructions,
+                        const char *form_type)
+{
+  return pg_form_add (call->answer, type, title, instructions, form_type);
+}
+
+void
+pg_adhoc_call_add_note (PgAdhocCall *call, PgAdhocNoteType type, const char *text)
+{
+  static const char *const types[] = { "info", "warn", "error" };
+  xmlNode *note = pg_stanza_add_text_child (call->answer, "note", NULL, text);
+  pg_stanza_set_attr (note, "type", types[type]);
+}
+
+void
+pg_adhoc_call_continue (PgAdhocCall *call, guint allowed, PgAdhocAction execute)
+{
+  g_return_if_fail (allowed != 0 && (allowed & ~(guint)(PG_ADHOC_NEXT | PG_ADHOC_COMPLETE)) == 0);
+  g_return_if_fail (allowed & execute);
+  call->executing = TRUE;
+  call->allowed = allowed | (call->stage > 0 ? PG_ADHOC_PREV : 0);
+  call->execute = execute;
+}
+
+void
+pg_adhoc_call_fail (PgAdhocCall *call, PgErrorCondition condition, const char *specific, const char *text)
+{
+  call->failed = TRUE;
+  call->condition = condition;
+  call->specific = specific;
+  g_free (call->text);
+  call->text = g_strdup (text);
+}

@@ -1,0 +1,103 @@
+/* transport/stats.c — the stats command (an admin command of purplegate's
+ * own; XEP-0133 has none for a service's counters). */
+#define G_LOG_DOMAIN "pg-stats"
+#include "build-config.h"
+
+#include "transport/stats.h"
+
+#include "legacy/session.h"
+#include "transport/adhoc.h"
+#include "transport/i18n.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+gint64
+pg_stats_parse_vm_rss (const char *status)
+{
+  for (const char *line = status; line != NULL && *line != '\0';)
+    {
+      if (g_str_has_prefix (line, "VmRSS:"))
+        {
+          const char *p = line + strlen ("VmRSS:");
+          while (*p == ' ' || *p == '\t')
+            p++;
+          char *end = NULL;
+          guint64 value = g_ascii_strtoull (p, &end, 10);
+          if (end == p || value > G_MAXINT64 || !g_str_has_prefix (end, " kB"))
+            return -1;
+          return (gint64)value;
+        }
+      line = strchr (line, '\n');
+      if (line != NULL)
+        line++;
+    }
+  return -1;
+}
+
+static gint64
+read_vm_rss (void)
+{
+  g_autofree char *status = NULL;
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return -1;
+  return pg_stats_parse_vm_rss (status);
+}
+
+static void
+add_number (PgAdhocCall *call, xmlNode *form, const char *var, const char *label, gint64 value)
+{
+  g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT, value);
+  pg_form_add_field (form, var, "text-single", pg_adhoc_call_translate (call, label), FALSE, text);
+}
+
+static void
+stats (PgAdhocCall *call)
+{
+  PgTransport *transport = pg_adhoc_call_get_transport (call);
+  const PgStreamStats *stream = pg_stream_get_stats (transport->stream);
+  PgSessionCounts sessions = pg_sessions_count (transport);
+  g_autoptr (GError) error = NULL;
+  gint64 registered = pg_store_count_users (transport->store, &error);
+  if (registered < 0)
+    g_warning ("cannot count users: %s", error->message);
+  gint64 uptime_s = (g_get_monotonic_time () - transport->started_at) / G_USEC_PER_SEC;
+
+  xmlNode *form = pg_adhoc_call_add_form (call, "result", pg_adhoc_call_translate (call, N_ ("Statistics")),
+                                          NULL, PG_NODE_STATS);
+  g_autofree char *title = g_strdup_printf ("purplegate %s, %s (%s)", PACKAGE_VERSION,
+                                            transport->config->component_jid, transport->legacy_name);
+  pg_form_add_field (form, NULL, "fixed", NULL, FALSE, title);
+  /* Numbers only, units in the labels: scripts read the values. */
+  add_number (call, form, "uptime", N_ ("Uptime (seconds)"), uptime_s);
+  add_number (call, form, "registeredusersnum", N_ ("Registered users"), registered);
+  add_number (call, form, "onlineusersnum", N_ ("Online users"), sessions.total);
+  add_number (call, form, "legacyonline", N_ ("Legacy logins online"), sessions.online);
+  add_number (call, form, "loginssucceeded", N_ ("Legacy logins succeeded"),
+              (gint64)transport->stats.logins_succeeded);
+  add_number (call, form, "loginsfailed", N_ ("Legacy logins failed"),
+              (gint64)transport->stats.logins_failed);
+  add_number (call, form, "reconnects", N_ ("Legacy reconnects after network failures"),
+              (gint64)transport->stats.reconnects);
+  add_number (call, form, "stanzasin", N_ ("Stanzas received"), (gint64)stream->stanzas_in);
+  add_number (call, form, "stanzasout", N_ ("Stanzas sent"), (gint64)stream->stanzas_out);
+  add_number (call, form, "bytesin", N_ ("Bytes received"), (gint64)stream->bytes_in);
+  add_number (call, form, "bytesout", N_ ("Bytes sent"), (gint64)stream->bytes_out);
+  add_number (call, form, "memoryrss", N_ ("Resident memory (KiB)"), read_vm_rss ());
+  g_message ("admin %s read the statistics", pg_adhoc_call_get_requester (call));
+}
+
+static const PgAdhocCommand commands[] = {
+  {
+      .node = PG_NODE_STATS,
+      .name = N_ ("Statistics"),
+      .access = PG_ADHOC_ACCESS_ADMIN,
+      .handler = stats,
+  },
+};
+
+void
+pg_stats_register (PgTransport *transport)
+{
+  pg_adhoc_add_commands (transport, commands, G_N_ELEMENTS (commands));
+}
