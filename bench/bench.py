@@ -165,11 +165,12 @@ class Purplegate:
     jid = bl.PG_JID
     online_re = ONLINE_RE_PG
 
-    def __init__(self, binary):
+    def __init__(self, binary, wrapper=()):
         self.binary = binary
+        self.wrapper = wrapper
 
     def start(self, workdir, owners):
-        self.proc = bl.PurplegateProc(workdir, self.binary).start()
+        self.proc = bl.PurplegateProc(workdir, self.binary, self.wrapper).start()
         return self.proc
 
     def contact(self, nick):
@@ -320,7 +321,7 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
         clients = bl.connect_many(loop, bl.Xmpp, users, what="c2s logins")
         log(f"  {n} c2s logins in {time.perf_counter() - t:.1f}s")
         proc = gw.start(tmp / gw.name, [f"{u}@{bl.USER_DOMAIN}" for u in users])
-        wait_component(loop, clients[0], gw.jid, proc)
+        wait_component(loop, clients[0], gw.jid, proc, timeout=120 if args.callgrind else 30)
         t = time.perf_counter()
         gw.prepare(loop, clients)
         if gw.name == "purplegate":
@@ -329,6 +330,8 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
         bl.wait_quiet(proc.pid)
         rss0 = bl.proc_rss_kib(proc.pid)
         pids = {gw.name: proc.pid, "prosody": prosody.pid, "inspircd": irc.pid}
+        hook = getattr(args, "phase_hook", None) or (lambda name, pid: None)
+        hook("start+registration", proc.pid)
 
         try:
             login_storm(loop, gw, proc.pid, pids, clients, rep, suffix)
@@ -338,6 +341,7 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
         except BenchError as e:
             rep.fail([k + suffix for k in STORM_KEYS], str(e))
             raise
+        hook(f"login storm N={n}", proc.pid)
 
         loop.run_for(2.0)
         if args.idle_s > 0 and not suffix:
@@ -346,6 +350,7 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
             probe.stop()
             rep.set("idle_cpu_pct" + suffix, probe.percent()[gw.name])
             log(f"  idle CPU with {n} sessions: {rep.fig['idle_cpu_pct' + suffix]:.2f}%")
+            hook(f"idle {args.idle_s:.0f} s with {n} sessions", proc.pid)
         rss1 = bl.proc_rss_kib(proc.pid)
         rep.set("rss_kib" + suffix, (rss1 - rss0) / n)
         rep.extra["rss_before_kib" + suffix] = rss0
@@ -359,10 +364,13 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
         xs = clients[:p]
         x2i = lambda r, k: xmpp_msg(gw.contact(r.nick), k)  # noqa: E731
         i2x = lambda r, k: irc_msg(r.user.encode(), k)  # noqa: E731
+        hook("IRC peers connect", proc.pid)
         tput_phase(loop, rep, args, "x2i", "XMPP->IRC", xs, peers, x2i, bl.h_xmpp_sender,
                    bl.h_irc_count, pids, gw.name)
+        hook("throughput XMPP->IRC (warm-up + measured)", proc.pid)
         tput_phase(loop, rep, args, "i2x", "IRC->XMPP", peers, xs, i2x, bl.h_irc_sender,
                    bl.h_xmpp_count, pids, gw.name)
+        hook("throughput IRC->XMPP (warm-up + measured)", proc.pid)
         lat_phase(loop, rep, args, "lat_x2i", "XMPP->IRC", xs, peers, x2i, bl.h_xmpp_sender,
                   bl.h_irc_count)
         lat_phase(loop, rep, args, "lat_i2x", "IRC->XMPP", peers, xs, i2x, bl.h_irc_sender,
@@ -457,9 +465,29 @@ def guarded(what, keys, rep, fn, *a, **kw):
     return time.perf_counter() - t
 
 
+def callgrind_setup(args):
+    """Runs purplegate under callgrind and dumps the counters after every
+    phase (callgrind_control -d), so each phase has its own profile."""
+    out = Path(args.callgrind).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("callgrind.out.*"):
+        old.unlink()
+    phases = []
+
+    def hook(name, pid):
+        hint = re.sub(r"[^A-Za-z0-9=]+", "_", name)
+        subprocess.run(["callgrind_control", f"--dump={hint}", str(pid)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        phases.append(name)
+        (out / "phases.txt").write_text("".join(f"{i + 1}: {p}\n" for i, p in enumerate(phases)))
+    args.phase_hook = hook
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.out.%p"]
+
+
 def cmd_measure(args):
-    gws = {"purplegate": Purplegate(args.purplegate)}
-    if not args.no_biboumi:
+    wrapper = callgrind_setup(args) if args.callgrind else ()
+    gws = {"purplegate": Purplegate(args.purplegate, wrapper)}
+    if not args.no_biboumi and not args.callgrind:
         gws["biboumi"] = Biboumi()
     result = {"mode": args.mode, "quick": args.quick, "n": args.n, "n_big": args.n_big,
               "m": args.m, "rounds": args.rounds, "idle_s": args.idle_s, "window": WINDOW,
@@ -469,7 +497,7 @@ def cmd_measure(args):
               "route": subprocess.run(["ip", "route", "show", "table", "local"],
                                       capture_output=True, text=True).stdout,
               "runs": {"ceiling": [], "purplegate": [], "biboumi": [], "purplegate_big": []},
-              "durations": {}}
+              "durations": {}, "loadavg_start": open("/proc/loadavg").read().split()[:3]}
     base = Path(tempfile.mkdtemp(prefix=f"pg-bench-{args.mode}-"))
     t_all = time.perf_counter()
     try:
@@ -477,9 +505,10 @@ def cmd_measure(args):
             order = list(gws) if r % 2 == 0 else list(reversed(list(gws)))
             log(f"=== repetition {r + 1}/{args.reps} ({args.mode}): ceiling, {', '.join(order)}")
             rep = Rep()
-            d = guarded("ceiling", ["ceil_xmpp", "ceil_irc"], rep, measure_ceiling, args,
-                        base / f"r{r}-ceiling", rep)
-            result["durations"].setdefault("ceiling", []).append(round(d, 1))
+            if not args.callgrind:
+                d = guarded("ceiling", ["ceil_xmpp", "ceil_irc"], rep, measure_ceiling, args,
+                            base / f"r{r}-ceiling", rep)
+                result["durations"].setdefault("ceiling", []).append(round(d, 1))
             result["runs"]["ceiling"].append(rep.as_dict())
             for name in order:
                 log(f"--- {name} (N={args.n}, M={args.m})")
@@ -499,6 +528,7 @@ def cmd_measure(args):
                 result["runs"]["purplegate_big"].append(rep.as_dict())
     finally:
         result["total_s"] = round(time.perf_counter() - t_all, 1)
+        result["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
         if args.keep_logs:
             bl.copy_logs(base, args.keep_logs)
         shutil.rmtree(base, ignore_errors=True)
@@ -622,7 +652,8 @@ def table(res):
 def cpu_context(res):
     """Median CPU% of every process during the throughput phases: shows who
     is the bottleneck, and that the load generator is not."""
-    out = ["| phase | gateway | Prosody | InspIRCd | load generator |", "|---|---|---|---|---|"]
+    out = ["| phase | gateway | Prosody | InspIRCd | load generator | other processes |",
+           "|---|---|---|---|---|---|"]
 
     def med(runs, ek, proc):
         v = [r["extra"][ek][proc] for r in runs if ek in r["extra"] and proc in r["extra"][ek]]
@@ -632,12 +663,13 @@ def cpu_context(res):
         for ek, label in (("cpu_pct_x2i", "XMPP→IRC"), ("cpu_pct_i2x", "IRC→XMPP"),
                           ("storm_cpu_pct", f"login storm N = {res['n']}")):
             out.append(f"| {name} {label} | {med(runs, ek, name)} | {med(runs, ek, 'prosody')} | "
-                       f"{med(runs, ek, 'inspircd')} | {med(runs, ek, 'loadgen')} |")
+                       f"{med(runs, ek, 'inspircd')} | {med(runs, ek, 'loadgen')} | "
+                       f"{med(runs, ek, 'other')} |")
     ceil = res["runs"]["ceiling"]
     for ek, label in (("cpu_pct_ceil_xmpp", "Prosody alone c2s→c2s"),
                       ("cpu_pct_ceil_irc", "InspIRCd alone")):
         out.append(f"| {label} | – | {med(ceil, ek, 'prosody')} | {med(ceil, ek, 'inspircd')} "
-                   f"| {med(ceil, ek, 'loadgen')} |")
+                   f"| {med(ceil, ek, 'loadgen')} | {med(ceil, ek, 'other')} |")
     return "\n".join(out)
 
 
@@ -808,6 +840,9 @@ def main():
     m.add_argument("--no-biboumi", action="store_true")
     m.add_argument("--no-biboumi-reason", default="not installed")
     m.add_argument("--keep-logs", default=None)
+    m.add_argument("--callgrind", default=None, metavar="DIR",
+                   help="run purplegate under valgrind --tool=callgrind, one dump per phase "
+                   "in DIR (purplegate only, no ceiling)")
     r = sub.add_parser("report")
     r.add_argument("--json", action="append", required=True)
     r.add_argument("--out", default=None)

@@ -148,6 +148,10 @@ pg_account_add_contact (PgAccount *account, const char *name, const char *alias)
     {
       if (alias != NULL && g_strcmp0 (purple_buddy_get_local_buddy_alias (buddy), alias) != 0)
         purple_blist_alias_buddy (buddy, alias);
+      /* A restored contact the server has not heard of yet (added while
+       * offline): the protocol adds it now. */
+      if (!purple_account_is_disconnected (account->purple))
+        purple_account_add_buddy (account->purple, buddy);
       return;
     }
   buddy = purple_buddy_new (account->purple, name, alias);

@@ -52,7 +52,10 @@ pg_contacts_load (PgSession *session)
       PgStoreContact *row = g_ptr_array_index (stored, i);
       PgContact *contact = add_contact (session, row->name, row->alias);
       if (contact != NULL)
-        contact->stored = TRUE;
+        {
+          contact->stored = TRUE;
+          contact->pending_add = row->pending_add;
+        }
     }
 }
 
@@ -91,8 +94,14 @@ pg_contacts_subscribe_all (PgSession *session)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       PgContact *contact = value;
-      if (contact->stored)
-        pg_account_add_contact (session->account, contact->name, contact->alias);
+      if (!contact->stored || !contact->pending_add)
+        continue;
+      g_autoptr (GError) error = NULL;
+      pg_account_add_contact (session->account, contact->name, contact->alias);
+      if (pg_store_set_contact_pending (session->transport->store, session->bare_jid, contact->name, FALSE, &error))
+        contact->pending_add = FALSE;
+      else
+        g_warning ("%s: %s", session->bare_jid, error->message);
     }
 }
 
@@ -250,7 +259,8 @@ on_subscribe (const PgRouteRequest *request, gpointer user_data)
   if (session == NULL)
     {
       /* Offline: remember it; the legacy side learns at the next login. */
-      if (!pg_store_put_contact (transport->store, request->from_bare, name, NULL, &error))
+      if (!pg_store_put_contact (transport->store, request->from_bare, name, NULL, &error) ||
+          !pg_store_set_contact_pending (transport->store, request->from_bare, name, TRUE, &error))
         g_warning ("%s: %s", request->from_bare, error->message);
       reply_presence (transport, request, "subscribed");
       return PG_HANDLED;
@@ -264,6 +274,9 @@ on_subscribe (const PgRouteRequest *request, gpointer user_data)
     }
   if (!was_stored && session->state == PG_SESSION_ONLINE)
     pg_account_add_contact (session->account, contact->name, contact->alias);
+  else if (!was_stored &&
+           pg_store_set_contact_pending (transport->store, session->bare_jid, contact->name, TRUE, NULL))
+    contact->pending_add = TRUE; /* sent once the login is up */
   /* Networks without authorisation (IRC) approve at once (GW-24, GW-25). */
   reply_presence (transport, request, "subscribed");
   if (contact->show != PG_SHOW_OFFLINE)

@@ -17,6 +17,7 @@ typedef struct {
   PgShow show;    /* last known; PG_SHOW_OFFLINE until the network says */
   char *status;
   gboolean stored;          /* on the user's list in the store */
+  gboolean pending_add;     /* stored while offline, not yet sent to the legacy server */
   gboolean announced;       /* we sent the user an available presence from it */
   gboolean authorization_pending;
 } PgContact;
@@ -53,7 +54,8 @@ void pg_contacts_on_authorization (gpointer owner, const char *from, const char 
                                    const char *message);
 /* Loads the user's stored contacts into @session->contacts. */
 void pg_contacts_load (PgSession *session);
-/* Asks the legacy network for the presence of every stored contact. */
+/* After login: tells the legacy server about contacts added while offline
+ * (the others were restored into the local list before connecting). */
 void pg_contacts_subscribe_all (PgSession *session);
 /* Sends unavailable from every contact announced available. */
 void pg_contacts_all_offline (PgSession *session);

@@ -35,6 +35,24 @@ pg_store_put_contact (PgStore *store, const char *bare_jid, const char *name, co
 }
 
 gboolean
+pg_store_set_contact_pending (PgStore *store, const char *bare_jid, const char *name, gboolean pending,
+                              GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
+    store->db, "UPDATE contacts SET pending_add = ?3 WHERE bare_jid = ?1 AND name = ?2", bare_jid,
+    PG_STORE_ERROR_IO, error);
+  if (stmt == NULL || sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_int (stmt, 3, pending ? 1 : 0) != SQLITE_OK || !pg_store_step_done (store->db, stmt, error))
+    {
+      if (error != NULL && *error == NULL)
+        pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind parameter");
+      g_prefix_error (error, "marking a contact of %s: ", bare_jid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 pg_store_delete_contact (PgStore *store, const char *bare_jid, const char *name, GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
@@ -54,7 +72,7 @@ GPtrArray *
 pg_store_list_contacts (PgStore *store, const char *bare_jid, GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
-    store->db, "SELECT name, alias FROM contacts WHERE bare_jid = ?1 ORDER BY name", bare_jid,
+    store->db, "SELECT name, alias, pending_add FROM contacts WHERE bare_jid = ?1 ORDER BY name", bare_jid,
     PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return NULL;
@@ -65,6 +83,7 @@ pg_store_list_contacts (PgStore *store, const char *bare_jid, GError **error)
       PgStoreContact *contact = g_new0 (PgStoreContact, 1);
       contact->name = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
       contact->alias = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+      contact->pending_add = sqlite3_column_int (stmt, 2) != 0;
       g_ptr_array_add (contacts, contact);
     }
   if (rc != SQLITE_DONE)

@@ -48,6 +48,8 @@ G_DEFINE_QUARK (pg-store-error-quark, pg_store_error)
  * 3: settings(bare_jid → users ON DELETE CASCADE, key TEXT, value TEXT,
  *    PRIMARY KEY (bare_jid, key)): per-user settings (store-settings.c);
  *    no row means the default.
+ * 4: contacts.pending_add INTEGER (0/1): the user added the contact while
+ *    offline; the legacy server has not been told yet.
  * Later tables holding per-user rows reference users(bare_jid) ON DELETE
  * CASCADE (foreign_keys is on), so that deleting a user deletes them too. */
 static const char *const migrations[] = {
@@ -63,6 +65,8 @@ static const char *const migrations[] = {
   "CREATE TABLE settings (bare_jid TEXT NOT NULL REFERENCES users (bare_jid) ON DELETE CASCADE,"
   "                       key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (bare_jid, key));"
   "UPDATE schema_version SET version = 3;",
+  "ALTER TABLE contacts ADD COLUMN pending_add INTEGER NOT NULL DEFAULT 0;"
+  "UPDATE schema_version SET version = 4;",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == PG_STORE_SCHEMA_VERSION + 1);
 

@@ -14,7 +14,7 @@ typedef enum {
 } PgStoreError;
 
 /* The schema version this build migrates to. */
-#define PG_STORE_SCHEMA_VERSION 3
+#define PG_STORE_SCHEMA_VERSION 4
 
 typedef struct PgStore PgStore;
 
@@ -58,12 +58,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStore, pg_store_free)
 typedef struct {
   char *name;  /* the protocol's own spelling */
   char *alias; /* may be NULL */
+  gboolean pending_add; /* added while offline: the legacy server does not know yet */
 } PgStoreContact;
 void pg_store_contact_free (PgStoreContact *contact);
 
 /* Adds or updates (alias) @name for @bare_jid, who must be registered. */
 gboolean pg_store_put_contact (PgStore *store, const char *bare_jid, const char *name,
                                const char *alias, GError **error);
+/* Marks @name as added while offline (TRUE) or as known to the legacy server. */
+gboolean pg_store_set_contact_pending (PgStore *store, const char *bare_jid, const char *name,
+                                       gboolean pending, GError **error);
 gboolean pg_store_delete_contact (PgStore *store, const char *bare_jid, const char *name,
                                   GError **error);
 /* Every contact of @bare_jid, sorted by name. Caller owns the array

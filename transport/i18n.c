@@ -234,7 +234,9 @@ pg_i18n_new (const char *const *localedirs)
   if (override != NULL && *override != '\0')
     list_directory (i18n, override);
   list_directory (i18n, LOCALEDIR);
-  g_info ("%u translations of user-visible texts", g_hash_table_size (i18n->catalogues));
+  g_autofree const char **locales = (const char **) g_hash_table_get_keys_as_array (i18n->catalogues, NULL);
+  g_autofree char *list = g_strjoinv (", ", (char **) locales);
+  g_info ("user-visible texts in English%s%s", *list != '\0' ? " and " : "", list);
   return i18n;
 }
 

@@ -6,10 +6,16 @@
  * code. Every stanza must also serialise to XML that parses back to itself.
  *
  * libxml2's push parser (2.9) waits in a tag, comment, CDATA section or PI
- * until a chunk brings a '>' (xmlParseCheckTransition), so at the end of
- * the input the split run may not have reached an error the whole run
- * found; that is a delay, not a divergence. Both runs therefore end with
- * one more piece, ">", which makes the split run catch up. */
+ * until a chunk brings a '>' (xmlParseCheckTransition), so a split run can
+ * lag behind the whole run. Two consequences are not chunking bugs:
+ *   - at the end of the input the split run may not have reached an error
+ *     the whole run found: both runs end with one more piece, ">", which
+ *     makes the split run catch up;
+ *   - a restricted declaration ("<!" not opening CDATA) fails the stream as
+ *     soon as the parser sees it, without waiting for libxml2, so when the
+ *     text before it is itself not well-formed the two runs may stop at
+ *     either problem (restricted-xml or not-well-formed), one run having
+ *     delivered a prefix of the other's stanzas. Tolerated only so. */
 #define G_LOG_DOMAIN "pg-fuzz-stream"
 
 #include "tests/fuzz/fuzz-common.h"
@@ -124,10 +130,39 @@ run (const char *text, gsize len, guint32 seed, Recorder *r)
   return -1;
 }
 
+/* Offset of the '<' of the first "<!" that does not open a CDATA section, as
+ * pg_xml_parser_feed() finds it, or -1. */
+static gssize
+find_declaration (const GString *text)
+{
+  for (gsize i = 0; i + 2 < text->len; i++)
+    if (text->str[i] == '<' && text->str[i + 1] == '!' && text->str[i + 2] != '[')
+      return (gssize) i;
+  return -1;
+}
+
+/* Whether @text up to the first declaration, nudged by ">", is refused as
+ * not well-formed: then which of the two problems a run meets first depends
+ * on libxml2's look-ahead. */
+static gboolean
+doubly_broken (const GString *text)
+{
+  gssize at = find_declaration (text);
+  Recorder ignored = {g_string_new (NULL), FALSE};
+  int code;
+
+  if (at < 0)
+    return FALSE;
+  code = run (text->str, (gsize) at, 0, &ignored);
+  g_string_free (ignored.events, TRUE);
+  return code == PG_XML_PARSER_ERROR_NOT_WELL_FORMED;
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr (GString) text = g_string_new (PG_FUZZ_HEADER);
+  g_autoptr (GString) nudged = NULL;
   Recorder whole = {g_string_new (NULL), TRUE};
   Recorder pieces = {g_string_new (NULL), FALSE};
   guint32 seed;
@@ -141,11 +176,22 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   whole_code = run (text->str, text->len, 0, &whole);
   pieces_code = run (text->str, text->len, seed, &pieces);
 
-  PG_FUZZ_CHECK (strcmp (whole.events->str, pieces.events->str) == 0,
-                 "events differ with the split (seed %08x):\n--- whole\n%s--- pieces\n%s", seed,
-                 whole.events->str, pieces.events->str);
-  PG_FUZZ_CHECK (whole_code == pieces_code, "error code %d whole, %d with the split (seed %08x)", whole_code,
-                 pieces_code, seed);
+  if (whole_code != pieces_code || strcmp (whole.events->str, pieces.events->str) != 0)
+    {
+      gboolean prefix = g_str_has_prefix (whole.events->str, pieces.events->str) ||
+                        g_str_has_prefix (pieces.events->str, whole.events->str);
+      gboolean codes = (whole_code == PG_XML_PARSER_ERROR_RESTRICTED_XML ||
+                        whole_code == PG_XML_PARSER_ERROR_NOT_WELL_FORMED) &&
+                       (pieces_code == PG_XML_PARSER_ERROR_RESTRICTED_XML ||
+                        pieces_code == PG_XML_PARSER_ERROR_NOT_WELL_FORMED);
+
+      nudged = g_string_new_len (text->str, (gssize) text->len);
+      g_string_append_c (nudged, '>');
+      PG_FUZZ_CHECK (prefix && codes && doubly_broken (nudged),
+                     "split (seed %08x) changes the outcome: error code %d whole, %d split\n"
+                     "--- whole\n%s--- split\n%s",
+                     seed, whole_code, pieces_code, whole.events->str, pieces.events->str);
+    }
 
   g_string_free (whole.events, TRUE);
   g_string_free (pieces.events, TRUE);

@@ -557,21 +557,32 @@ test_settings (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   g_assert_false (pg_store_setting_enabled (store, "b@example.org", PG_SETTING_TYPING));
 }
 
-/* A database of schema 2 (before settings) keeps its users through
- * migration 3 and gets the settings table. */
+/* A database of schema 2 (before settings and pending contacts) keeps its
+ * users and contacts through migrations 3 and 4. */
 static void
 test_migrate_2 (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
   g_autoptr (PgStore) store = open_store (f->db, f->key);
   put_user (store, "a@example.org", "alice", "pw-a");
+  g_assert_true (pg_store_put_contact (store, "a@example.org", "bob", "Bob", NULL));
   g_clear_pointer (&store, pg_store_free);
-  raw_exec (f->db, "DROP TABLE settings; UPDATE schema_version SET version = 2;");
+  raw_exec (f->db, "DROP TABLE settings; ALTER TABLE contacts DROP COLUMN pending_add;"
+                   " UPDATE schema_version SET version = 2;");
 
   store = open_store (f->db, f->key);
   g_assert_cmpint (pg_store_get_schema_version (store), ==, PG_STORE_SCHEMA_VERSION);
   assert_password (store, "a@example.org", "pw-a");
   g_assert_true (pg_store_put_setting (store, "a@example.org", PG_SETTING_TYPING, "false", NULL));
   g_assert_false (pg_store_setting_enabled (store, "a@example.org", PG_SETTING_TYPING));
+
+  g_autoptr (GPtrArray) contacts = pg_store_list_contacts (store, "a@example.org", NULL);
+  g_assert_cmpuint (contacts->len, ==, 1);
+  PgStoreContact *bob = g_ptr_array_index (contacts, 0);
+  g_assert_cmpstr (bob->alias, ==, "Bob");
+  g_assert_false (bob->pending_add);
+  g_assert_true (pg_store_set_contact_pending (store, "a@example.org", "bob", TRUE, NULL));
+  g_autoptr (GPtrArray) again = pg_store_list_contacts (store, "a@example.org", NULL);
+  g_assert_true (((PgStoreContact *) g_ptr_array_index (again, 0))->pending_add);
 }
 
 int
