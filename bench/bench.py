@@ -198,8 +198,11 @@ class Biboumi:
     jid = bl.BB_JID
     online_re = ONLINE_RE_BB
 
+    def __init__(self, wrapper=()):
+        self.wrapper = wrapper
+
     def start(self, workdir, owners):
-        self.proc = bl.BiboumiProc(workdir, owners).start()
+        self.proc = bl.BiboumiProc(workdir, owners, self.wrapper).start()
         return self.proc
 
     def contact(self, nick):
@@ -486,7 +489,11 @@ def callgrind_setup(args):
 
 def cmd_measure(args):
     wrapper = callgrind_setup(args) if args.callgrind else ()
-    gws = {"purplegate": Purplegate(args.purplegate, wrapper)}
+    if args.callgrind and args.callgrind_gateway == "biboumi":
+        gws = {"biboumi": Biboumi(wrapper)}
+        args.n_big = 0
+    else:
+        gws = {"purplegate": Purplegate(args.purplegate, wrapper)}
     if not args.no_biboumi and not args.callgrind:
         gws["biboumi"] = Biboumi()
     result = {"mode": args.mode, "quick": args.quick, "n": args.n, "n_big": args.n_big,
@@ -673,6 +680,45 @@ def cpu_context(res):
     return "\n".join(out)
 
 
+TARGETS = [
+    # key, how to compare, threshold, text
+    ("cpu_x2i_us", "ratio<=", 0.75, "CPU per message XMPP→IRC ≤ 0.75 × Biboumi's"),
+    ("cpu_i2x_us", "ratio<=", 0.75, "CPU per message IRC→XMPP ≤ 0.75 × Biboumi's"),
+    ("rss_kib", "ratio<=", 1.0, "RSS per user session ≤ Biboumi's"),
+    ("lat_x2i_p99", "ratio<=", 1.0, "p99 latency XMPP→IRC ≤ Biboumi's"),
+    ("lat_i2x_p99", "ratio<=", 1.0, "p99 latency IRC→XMPP ≤ Biboumi's"),
+    ("storm_cpu_ms", "ratio<=", 1.0, "CPU per login ≤ Biboumi's"),
+    ("storm_tcp_s_big", "value<=", 2.0, "1,000 users online, every TCP connection open, in ≤ 2 s"),
+    ("idle_cpu_pct", "value<=", 1.0, "Idle CPU with the N sessions ≤ 1 % of a core"),
+    ("frac_x2i", "value>=", 95.0, "Throughput XMPP→IRC ≥ 95 % of the no-gateway ceiling"),
+    ("frac_i2x", "value>=", 95.0, "Throughput IRC→XMPP ≥ 95 % of the no-gateway ceiling"),
+]
+
+
+def targets(res):
+    """Issue 5's targets against this run's medians (the table has them)."""
+    add_fractions(res)
+    pg, bb = res["runs"]["purplegate"], res["runs"].get("biboumi", [])
+    big = res["runs"].get("purplegate_big", [])
+    out = ["| target | purplegate | Biboumi | met? |", "|---|---|---|---|"]
+    for key, how, thr, text in TARGETS:
+        a = stat(big if key.endswith("_big") else pg, key)[0]
+        b = stat(bb, key)[0] if not key.endswith("_big") else None
+        if a is None:
+            verdict = "n/a (not measured)"
+        elif how == "ratio<=":
+            verdict = "n/a (no Biboumi figure)" if not b else \
+                ("met" if a / b <= thr else "missed") + f" (ratio {a / b:.2f})"
+        elif how == "value<=":
+            verdict = "met" if a <= thr else "missed"
+        else:
+            verdict = "met" if a >= thr else "missed"
+        fa = "n/a" if a is None else f"{a:,.3g}"
+        fb = "–" if b is None else f"{b:,.3g}"
+        out.append(f"| {text} | {fa} | {fb} | {verdict} |")
+    return "\n".join(out)
+
+
 def sh(*argv):
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -707,6 +753,8 @@ def machine_info():
         pass
     commit = sh("git", "-C", str(TOP), "rev-parse", "--short", "HEAD")
     dirty = sh("git", "-C", str(TOP), "status", "--porcelain", "--untracked-files=no")
+    if os.environ.get("PURPLEGATE_COMMIT"):  # a binary built elsewhere (bench/run --help)
+        commit, dirty = os.environ["PURPLEGATE_COMMIT"], ""
     return {
         "cpu": f"{model}, {os.cpu_count()} CPUs", "memory": mem,
         "os": f"Debian {deb}, Linux {platform.release()}",
@@ -737,10 +785,23 @@ def cmd_report(args):
         out.append(f"N = {r['n']} users, M = {r['m']:,} messages per direction "
                    f"({r['window']} in flight, {r['body_len']}-byte bodies, {r['pairs']} "
                    f"sender/receiver pairs), {r['rounds']:,} round trips per latency figure, "
-                   f"median of {r['reps']} repetitions with fresh servers (range in brackets).\n")
+                   f"median of {r['reps']} repetition{'s' if r['reps'] != 1 else ''} with fresh servers"
+                   f"{' (range in brackets)' if r['reps'] > 1 else ''}.\n")
         if r.get("biboumi_skipped"):
             out.append(f"Biboumi skipped: {r['biboumi_skipped']}.\n")
         out.append(table(r) + "\n")
+        if r["mode"] == "tuned" and not r["quick"]:
+            out.append("Issue 5's targets, against the medians above:\n")
+            out.append(targets(r) + "\n")
+            lat = stat(r["runs"]["purplegate"], "lat_x2i_p50")[0]
+            if lat is not None and lat > 500:
+                out.append(LIBPURPLE_IRC_QUEUE + "\n")
+        la0, la1 = r.get("loadavg_start"), r.get("loadavg_end")
+        if la0:
+            out.append(f"Load average at the start / end of this run: {' '.join(la0)} / "
+                       f"{' '.join(la1 or [])}; the \"other processes\" column below is the "
+                       "rest of the machine's CPU during each phase (a shared machine shows "
+                       "there).\n")
         out.append("CPU of each process during the phases (median, % of one core):\n")
         out.append(cpu_context(r) + "\n")
     out.append(METHOD.format(m=main["m"], n=main["n"], nb=main["n_big"], w=main["window"],
@@ -767,6 +828,15 @@ def cmd_report(args):
     if bad:
         print("figures not reached:\n  " + "\n  ".join(bad))
     return 1 if bad else 0
+
+
+LIBPURPLE_IRC_QUEUE = """About purplegate's XMPP→IRC figures: libpurple 2.14's prpl-irc does not write
+a line when asked to. `irc_send_len()` only appends it to a queue, which a timer drains; the
+timer is a `g_timeout_add_seconds(1, …)` that prpl-irc starts at login, called on GLib
+directly (not through the eventloop UI ops purplegate provides). With
+`ratelimit-interval = 0` each tick sends the whole queue, so every message waits for the
+next whole-second tick: about 1 s with one message in flight, and at most the window
+(100 messages) per second. Biboumi writes each line at once."""
 
 
 METHOD = """## Method
@@ -818,6 +888,43 @@ METHOD = """## Method
 """
 
 
+GENERIC = re.compile(r"below main|main\.c:main|pg_transport_run|libc-start|ld-linux|"
+                     r"g_main_loop_run|g_main_context_dispatch|PROGRAM TOTALS|"
+                     r"0x[0-9a-f]+ \[/usr/lib/x86_64-linux-gnu/lib(glib|gio|xml2)")
+
+
+def cmd_cgsummary(args):
+    """Per phase: instructions (Ir) and the top functions of each dump that
+    `measure --callgrind` left in DIR."""
+    d = Path(args.dir)
+    files = sorted(d.glob("callgrind.out.*"),
+                   key=lambda p: int(p.name.split(".")[-1]) if p.name.count(".") > 2 else 1 << 30)
+    for f in files:
+        head = f.read_text(errors="replace")[:4000]
+        trig = re.search(r"^desc: Trigger: (.*)$", head, re.M)
+        text = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(f)],
+                              capture_output=True, text=True).stdout
+        tot = re.search(r"^\s*([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", text, re.M)
+        print(f"\n=== {f.name}: {trig.group(1) if trig else '?'}: "
+              f"{tot.group(1) if tot else '?'} Ir")
+        rows = [ln for ln in text.splitlines() if re.match(r"^\s*[\d,]+ \(\s*[\d.]+%\)", ln)
+                and not GENERIC.search(ln)]
+        seen = set()
+        shown = 0
+        for ln in rows:
+            fn = re.sub(r"^\s*[\d,]+ \(\s*[\d.]+%\)\s+", "", ln)
+            fn = re.sub(r"^/\S*/_b/\.\./|^\S*?/\.\./", "", fn)
+            key = fn.split(" [")[0].split(":")[-1]
+            if key in seen:
+                continue
+            seen.add(key)
+            print("  " + ln.strip()[:150])
+            shown += 1
+            if shown >= args.top:
+                break
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -842,7 +949,12 @@ def main():
     m.add_argument("--keep-logs", default=None)
     m.add_argument("--callgrind", default=None, metavar="DIR",
                    help="run purplegate under valgrind --tool=callgrind, one dump per phase "
-                   "in DIR (purplegate only, no ceiling)")
+                   "in DIR (one gateway, no ceiling)")
+    m.add_argument("--callgrind-gateway", default="purplegate",
+                   choices=("purplegate", "biboumi"))
+    c = sub.add_parser("cgsummary", help="summarise the dumps of measure --callgrind")
+    c.add_argument("dir")
+    c.add_argument("--top", type=int, default=25)
     r = sub.add_parser("report")
     r.add_argument("--json", action="append", required=True)
     r.add_argument("--out", default=None)
@@ -860,6 +972,8 @@ def main():
         finally:
             bl.stop_all_children()
         return 0
+    if args.cmd == "cgsummary":
+        return cmd_cgsummary(args)
     return cmd_report(args)
 
 

@@ -379,9 +379,10 @@ class BiboumiProc:
     the IRC server 127.0.0.1: plain port 6667 only, and throttle_limit -1
     (what each user's ad-hoc `configure` command would store)."""
 
-    def __init__(self, workdir, owners):
+    def __init__(self, workdir, owners, wrapper=()):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.wrapper = list(wrapper)
         self.db = self.workdir / "biboumi.sqlite"
         self.owners = list(owners)
         self.proc = None
@@ -424,7 +425,7 @@ class BiboumiProc:
     def start(self):
         self.seed()
         cfg = self._write_config(COMPONENT_PORT)
-        self.proc = start_process([BIBOUMI, str(cfg)], self.workdir, "biboumi.log")
+        self.proc = start_process(self.wrapper + [BIBOUMI, str(cfg)], self.workdir, "biboumi.log")
         return self
 
     def stop(self):

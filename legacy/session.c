@@ -117,6 +117,22 @@ send_transport_presence (PgSession *session, PgShow show, const char *status)
                                              show, status, NULL));
 }
 
+/* A headline from the transport: @subject and @advice are msgids; @reason
+ * the legacy network's own words. */
+static void
+send_headline (PgSession *session, const char *subject, const char *reason, const char *advice)
+{
+  PgTransport *transport = session->transport;
+  g_autofree char *body = g_strdup_printf ("%s: %s\n%s", transport->legacy_name, reason,
+                                           pg_i18n_translate (transport->i18n, session->lang, advice));
+  g_autoptr (PgStanza) headline = pg_stanza_new ("message", transport->config->component_jid,
+                                                 session->bare_jid, "headline", NULL);
+  pg_stanza_set_attr (headline, "xml:lang", pg_i18n_get_language (transport->i18n, session->lang));
+  pg_stanza_add_text_child (headline, "subject", NULL, pg_i18n_translate (transport->i18n, session->lang, subject));
+  pg_stanza_add_text_child (headline, "body", NULL, body);
+  pg_transport_send (transport, headline);
+}
+
 /* XEP-0100 §4.4.2: the login failure goes to the user as a presence error
  * from the transport, plus a headline saying what to do. */
 static void
@@ -128,16 +144,7 @@ report_failure (PgSession *session, PgErrorCondition condition, const char *reas
   g_autoptr (PgStanza) error = pg_stanza_error_reply (probe, condition, PG_ERR_TYPE_DEFAULT, reason);
   pg_transport_send (transport, error);
 
-  /* @advice is a msgid; @reason the legacy network's own words. */
-  g_autofree char *body = g_strdup_printf ("%s: %s\n%s", transport->legacy_name, reason,
-                                           pg_i18n_translate (transport->i18n, session->lang, advice));
-  g_autoptr (PgStanza) headline = pg_stanza_new ("message", transport->config->component_jid,
-                                                 session->bare_jid, "headline", NULL);
-  pg_stanza_set_attr (headline, "xml:lang", pg_i18n_get_language (transport->i18n, session->lang));
-  pg_stanza_add_text_child (headline, "subject", NULL,
-                            pg_i18n_translate (transport->i18n, session->lang, N_("Legacy login failed")));
-  pg_stanza_add_text_child (headline, "body", NULL, body);
-  pg_transport_send (transport, headline);
+  send_headline (session, N_("Legacy login failed"), reason, advice);
 }
 
 /* ---- login state machine ---- */
@@ -186,6 +193,10 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
                         N_("The legacy network cannot be reached; the gateway keeps trying."));
       else
         send_transport_presence (session, PG_SHOW_XA, reason);
+      /* Once per outage (not per failed retry): why the contacts went away. */
+      if (session->state == PG_SESSION_ONLINE)
+        send_headline (session, N_("Connection to the legacy network lost"), reason,
+                       N_("The legacy network cannot be reached; the gateway keeps trying."));
       set_state (session, PG_SESSION_RECONNECT_WAIT);
       session->retry_id = g_timeout_add (delay_ms, on_retry, session);
       session->backoff_s = MIN (session->backoff_s * 2, PG_SESSION_BACKOFF_MAX_S);

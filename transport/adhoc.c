@@ -1,14 +1,13 @@
-/* transport/adhoc.c — the XEP-0050 framework: command table, disco of the
- * commands, sessions and the <command/> protocol. */
+/* transport/adhoc.c — the XEP-0050 framework: the command table, sessions
+ * and the <command/> protocol (disco: adhoc-disco.c; the handler API:
+ * adhoc-call.c). */
 #define G_LOG_DOMAIN "pg-adhoc"
 #include "build-config.h"
 
-#include "transport/adhoc.h"
+#include "transport/adhoc-private.h"
 
-#include "transport/disco.h"
 #include "transport/i18n.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* One executing stage as answered, so that 'prev' can send it again. */
@@ -29,33 +28,6 @@ typedef struct
   GHashTable *data;  /* char * → char * */
   gint64 last_used;  /* monotonic µs */
 } Session;
-
-struct PgAdhoc
-{
-  PgTransport *transport;
-  GPtrArray *commands;  /* const PgAdhocCommand *, borrowed */
-  GHashTable *sessions; /* id → Session */
-  gint64 ttl_us;
-};
-
-struct PgAdhocCall
-{
-  PgAdhoc *adhoc;
-  const PgRouteRequest *request;
-  const PgAdhocCommand *command;
-  guint stage;
-  PgAdhocAction action;
-  PgForm *form;
-  GHashTable *data; /* the session's, or a new one at stage 0 */
-  xmlNode *answer;  /* <command/> of the iq result */
-  gboolean executing;
-  guint allowed;
-  PgAdhocAction execute;
-  gboolean failed;
-  PgErrorCondition condition;
-  const char *specific;
-  char *text;
-};
 
 static const struct
 {
@@ -101,8 +73,8 @@ data_new (void)
 
 /* The one place command texts get translated: into @lang, the xml:lang of
  * the request. */
-static const char *
-translate (PgAdhoc *adhoc, const char *lang, const char *msgid)
+const char *
+pg_adhoc_translate (PgAdhoc *adhoc, const char *lang, const char *msgid)
 {
   return pg_i18n_translate (adhoc->transport->i18n, lang, msgid);
 }
@@ -120,8 +92,9 @@ is_registered (PgTransport *transport, const char *bare_jid)
 }
 
 /* Whether @bare_jid may run @command; else the error condition in *@refusal. */
-static gboolean
-may_run (PgAdhoc *adhoc, const PgAdhocCommand *command, const char *bare_jid, PgErrorCondition *refusal)
+gboolean
+pg_adhoc_may_run (PgAdhoc *adhoc, const PgAdhocCommand *command, const char *bare_jid,
+                  PgErrorCondition *refusal)
 {
   PgTransport *transport = adhoc->transport;
   if (command->access == PG_ADHOC_ACCESS_ADMIN)
@@ -133,8 +106,8 @@ may_run (PgAdhoc *adhoc, const PgAdhocCommand *command, const char *bare_jid, Pg
   return is_registered (transport, bare_jid);
 }
 
-static const PgAdhocCommand *
-lookup_command (PgAdhoc *adhoc, const char *node)
+const PgAdhocCommand *
+pg_adhoc_lookup_command (PgAdhoc *adhoc, const char *node)
 {
   for (guint i = 0; node != NULL && i < adhoc->commands->len; i++)
     {
@@ -147,15 +120,15 @@ lookup_command (PgAdhoc *adhoc, const char *node)
 
 /* ---- replies ---- */
 
-static void
-send (PgAdhoc *adhoc, const xmlNode *stanza)
+void
+pg_adhoc_send (PgAdhoc *adhoc, const xmlNode *stanza)
 {
   pg_router_send (adhoc->transport->router, stanza);
 }
 
 /* The iq result for @request, in the language its texts will have. */
-static PgStanza *
-new_result (PgAdhoc *adhoc, const PgRouteRequest *request)
+PgStanza *
+pg_adhoc_new_result (PgAdhoc *adhoc, const PgRouteRequest *request)
 {
   PgStanza *reply = pg_stanza_new_iq_result (request->stanza);
   pg_stanza_set_attr (reply, "xml:lang", pg_i18n_get_language (adhoc->transport->i18n, request->lang));
@@ -164,15 +137,15 @@ new_result (PgAdhoc *adhoc, const PgRouteRequest *request)
 
 /* An iq error with @condition and, when @specific is set, the XEP-0050
  * condition element of that name (§4.4). @text is an English msgid. */
-static void
-reply_error (PgAdhoc *adhoc, const PgRouteRequest *request, PgErrorCondition condition, PgErrorType type,
-             const char *specific, const char *text)
+void
+pg_adhoc_reply_error (PgAdhoc *adhoc, const PgRouteRequest *request, PgErrorCondition condition,
+                      PgErrorType type, const char *specific, const char *text)
 {
   g_autoptr (PgStanza) reply = pg_stanza_error_reply (request->stanza, condition, type, text);
   pg_i18n_localize_error (adhoc->transport->i18n, reply, request->lang);
   if (specific != NULL)
     pg_stanza_add_child (pg_stanza_get_error (reply), specific, PG_NS_COMMANDS);
-  send (adhoc, reply);
+  pg_adhoc_send (adhoc, reply);
 }
 
 static xmlNode *
@@ -280,7 +253,8 @@ run_handler (PgAdhoc *adhoc, PgAdhocCall *call)
   call->command->handler (call);
   if (call->failed)
     {
-      reply_error (adhoc, call->request, call->condition, PG_ERR_TYPE_DEFAULT, call->specific, call->text);
+      pg_adhoc_reply_error (adhoc, call->request, call->condition, PG_ERR_TYPE_DEFAULT, call->specific,
+                            call->text);
       return FALSE;
     }
   if (call->executing)
@@ -303,8 +277,8 @@ read_form (PgAdhoc *adhoc, const PgRouteRequest *request, PgAdhocCall *call)
       && (g_str_equal (pg_form_get_type (call->form), "submit")
           || g_str_equal (pg_form_get_type (call->form), "cancel")))
     return TRUE;
-  reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-payload",
-               error != NULL ? error->message : "a command form must be of type 'submit'");
+  pg_adhoc_reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-payload",
+                        error != NULL ? error->message : "a command form must be of type 'submit'");
   return FALSE;
 }
 
@@ -322,7 +296,7 @@ start (PgAdhoc *adhoc, const PgRouteRequest *request, const PgAdhocCommand *comm
   if (!read_form (adhoc, request, &call))
     return;
   g_autofree char *id = g_uuid_string_random ();
-  g_autoptr (PgStanza) reply = new_result (adhoc, request);
+  g_autoptr (PgStanza) reply = pg_adhoc_new_result (adhoc, request);
   call.answer = add_answer (reply, command->node, id, NULL);
   if (!run_handler (adhoc, &call))
     return;
@@ -332,7 +306,7 @@ start (PgAdhoc *adhoc, const PgRouteRequest *request, const PgAdhocCommand *comm
         {
           g_message ("%s: command session refused: %u sessions open", request->from_bare,
                      g_hash_table_size (adhoc->sessions));
-          reply_error (adhoc, request, PG_ERR_RESOURCE_CONSTRAINT, PG_ERR_TYPE_DEFAULT, NULL, NULL);
+          pg_adhoc_reply_error (adhoc, request, PG_ERR_RESOURCE_CONSTRAINT, PG_ERR_TYPE_DEFAULT, NULL, NULL);
           return;
         }
       Session *session = g_new0 (Session, 1);
@@ -346,7 +320,7 @@ start (PgAdhoc *adhoc, const PgRouteRequest *request, const PgAdhocCommand *comm
       push_stage (session, &call);
       g_hash_table_insert (adhoc->sessions, session->id, session);
     }
-  send (adhoc, reply);
+  pg_adhoc_send (adhoc, reply);
 }
 
 /* The session @id of this requester and command, or NULL after answering
@@ -358,13 +332,13 @@ find_session (PgAdhoc *adhoc, const PgRouteRequest *request, const PgAdhocComman
   g_autofree char *requester = pg_jid_to_string (request->from);
   if (session == NULL || session->command != command || strcmp (session->requester, requester) != 0)
     {
-      reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-sessionid", NULL);
+      pg_adhoc_reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-sessionid", NULL);
       return NULL;
     }
   if (is_expired (adhoc, session, g_get_monotonic_time (), adhoc->ttl_us))
     {
       g_hash_table_remove (adhoc->sessions, id);
-      reply_error (adhoc, request, PG_ERR_NOT_ALLOWED, PG_ERR_TYPE_DEFAULT, "session-expired", NULL);
+      pg_adhoc_reply_error (adhoc, request, PG_ERR_NOT_ALLOWED, PG_ERR_TYPE_DEFAULT, "session-expired", NULL);
       return NULL;
     }
   session->last_used = g_get_monotonic_time ();
@@ -376,9 +350,9 @@ go_back (PgAdhoc *adhoc, const PgRouteRequest *request, Session *session)
 {
   g_ptr_array_remove_index (session->stages, session->stages->len - 1);
   const Stage *stage = g_ptr_array_index (session->stages, session->stages->len - 1);
-  g_autoptr (PgStanza) reply = new_result (adhoc, request);
+  g_autoptr (PgStanza) reply = pg_adhoc_new_result (adhoc, request);
   pg_stanza_add_copy (reply, stage->command);
-  send (adhoc, reply);
+  pg_adhoc_send (adhoc, reply);
 }
 
 static void
@@ -387,17 +361,17 @@ proceed (PgAdhoc *adhoc, const PgRouteRequest *request, Session *session, PgAdho
   const Stage *current = g_ptr_array_index (session->stages, session->stages->len - 1);
   if (action == PG_ADHOC_CANCEL)
     {
-      g_autoptr (PgStanza) reply = new_result (adhoc, request);
+      g_autoptr (PgStanza) reply = pg_adhoc_new_result (adhoc, request);
       add_answer (reply, session->command->node, session->id, "canceled");
       g_hash_table_remove (adhoc->sessions, session->id);
-      send (adhoc, reply);
+      pg_adhoc_send (adhoc, reply);
       return;
     }
   if (action == PG_ADHOC_EXECUTE)
     action = current->execute;
   if (!(current->allowed & action))
     {
-      reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-action", NULL);
+      pg_adhoc_reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-action", NULL);
       return;
     }
   if (action == PG_ADHOC_PREV)
@@ -416,7 +390,7 @@ proceed (PgAdhoc *adhoc, const PgRouteRequest *request, Session *session, PgAdho
   };
   if (!read_form (adhoc, request, &call))
     return;
-  g_autoptr (PgStanza) reply = new_result (adhoc, request);
+  g_autoptr (PgStanza) reply = pg_adhoc_new_result (adhoc, request);
   call.answer = add_answer (reply, session->command->node, session->id, NULL);
   if (!run_handler (adhoc, &call))
     return;
@@ -424,7 +398,7 @@ proceed (PgAdhoc *adhoc, const PgRouteRequest *request, Session *session, PgAdho
     push_stage (session, &call);
   else
     g_hash_table_remove (adhoc->sessions, session->id);
-  send (adhoc, reply);
+  pg_adhoc_send (adhoc, reply);
 }
 
 static PgRouteResult
@@ -437,20 +411,21 @@ on_command (const PgRouteRequest *request, gpointer user_data)
 
   if (node == NULL)
     {
-      reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, NULL, "a command needs a node");
+      pg_adhoc_reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, NULL,
+                            "a command needs a node");
       return PG_HANDLED;
     }
-  const PgAdhocCommand *command = lookup_command (adhoc, node);
+  const PgAdhocCommand *command = pg_adhoc_lookup_command (adhoc, node);
   if (command == NULL)
     {
-      reply_error (adhoc, request, PG_ERR_ITEM_NOT_FOUND, PG_ERR_TYPE_DEFAULT, NULL, NULL);
+      pg_adhoc_reply_error (adhoc, request, PG_ERR_ITEM_NOT_FOUND, PG_ERR_TYPE_DEFAULT, NULL, NULL);
       return PG_HANDLED;
     }
   PgErrorCondition refusal;
-  if (!may_run (adhoc, command, request->from_bare, &refusal))
+  if (!pg_adhoc_may_run (adhoc, command, request->from_bare, &refusal))
     {
       g_message ("%s may not run %s", request->from_bare, node);
-      reply_error (adhoc, request, refusal, PG_ERR_TYPE_DEFAULT, NULL, NULL);
+      pg_adhoc_reply_error (adhoc, request, refusal, PG_ERR_TYPE_DEFAULT, NULL, NULL);
       return PG_HANDLED;
     }
 
@@ -464,7 +439,8 @@ on_command (const PgRouteRequest *request, gpointer user_data)
       }
   if (!known)
     {
-      reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "malformed-action", NULL);
+      pg_adhoc_reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "malformed-action",
+                            NULL);
       return PG_HANDLED;
     }
 
@@ -476,12 +452,12 @@ on_command (const PgRouteRequest *request, gpointer user_data)
       else if (action == PG_ADHOC_CANCEL)
         {
           /* Nothing was started: nothing to undo. */
-          g_autoptr (PgStanza) reply = new_result (adhoc, request);
+          g_autoptr (PgStanza) reply = pg_adhoc_new_result (adhoc, request);
           add_answer (reply, command->node, NULL, "canceled");
-          send (adhoc, reply);
+          pg_adhoc_send (adhoc, reply);
         }
       else
-        reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-sessionid", NULL);
+        pg_adhoc_reply_error (adhoc, request, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-sessionid", NULL);
       return PG_HANDLED;
     }
   Session *session = find_session (adhoc, request, command, id);
@@ -490,81 +466,8 @@ on_command (const PgRouteRequest *request, gpointer user_data)
   return PG_HANDLED;
 }
 
-/* ---- disco ---- */
-
-static PgRouteResult
-on_items (const PgRouteRequest *request, gpointer user_data)
-{
-  PgAdhoc *adhoc = user_data;
-  const char *node = pg_stanza_get_attr (request->payload, "node");
-  if (g_strcmp0 (node, PG_ADHOC_NODE_LIST) != 0)
-    return PG_PASS;
-  g_autoptr (PgStanza) reply = new_result (adhoc, request);
-  xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_DISCO_ITEMS);
-  pg_stanza_set_attr (query, "node", node);
-  /* Registration is looked up once, and only when a command needs it. */
-  int registered = -1;
-  for (guint i = 0; i < adhoc->commands->len; i++)
-    {
-      const PgAdhocCommand *command = g_ptr_array_index (adhoc->commands, i);
-      gboolean allowed;
-      if (command->access == PG_ADHOC_ACCESS_ADMIN)
-        allowed = pg_config_is_admin (adhoc->transport->config, request->from_bare);
-      else
-        {
-          if (registered < 0)
-            registered = is_registered (adhoc->transport, request->from_bare);
-          allowed = registered;
-        }
-      if (!allowed)
-        continue;
-      xmlNode *item = pg_stanza_add_child (query, "item", NULL);
-      pg_stanza_set_attr (item, "jid", adhoc->transport->config->component_jid);
-      pg_stanza_set_attr (item, "node", command->node);
-      pg_stanza_set_attr (item, "name", translate (adhoc, request->lang, command->name));
-    }
-  send (adhoc, reply);
-  return PG_HANDLED;
-}
-
-static PgRouteResult
-on_info (const PgRouteRequest *request, gpointer user_data)
-{
-  PgAdhoc *adhoc = user_data;
-  const char *node = pg_stanza_get_attr (request->payload, "node");
-  const PgAdhocCommand *command = lookup_command (adhoc, node);
-  if (g_strcmp0 (node, PG_ADHOC_NODE_LIST) != 0 && command == NULL)
-    return PG_PASS;
-  PgErrorCondition refusal;
-  if (command != NULL && !may_run (adhoc, command, request->from_bare, &refusal))
-    {
-      /* §2.2 (CMD-03): not permitted → forbidden, whatever the reason. */
-      reply_error (adhoc, request, PG_ERR_FORBIDDEN, PG_ERR_TYPE_DEFAULT, NULL, NULL);
-      return PG_HANDLED;
-    }
-  g_autoptr (PgStanza) reply = new_result (adhoc, request);
-  xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_DISCO_INFO);
-  pg_stanza_set_attr (query, "node", node);
-  xmlNode *identity = pg_stanza_add_child (query, "identity", NULL);
-  pg_stanza_set_attr (identity, "category", "automation");
-  if (command == NULL)
-    pg_stanza_set_attr (identity, "type", "command-list");
-  else
-    {
-      pg_stanza_set_attr (identity, "type", "command-node");
-      pg_stanza_set_attr (identity, "name", translate (adhoc, request->lang, command->name));
-    }
-  static const char *const node_features[] = { PG_NS_COMMANDS, PG_NS_DATA };
-  for (guint i = 0; i < G_N_ELEMENTS (node_features); i++)
-    pg_stanza_set_attr (pg_stanza_add_child (query, "feature", NULL), "var", node_features[i]);
-  send (adhoc, reply);
-  return PG_HANDLED;
-}
-
 static const PgRoute routes[] = {
   { PG_KIND_IQ, "set", PG_NS_COMMANDS, "command", PG_TARGET_DOMAIN, on_command },
-  { PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_DOMAIN, on_items },
-  { PG_KIND_IQ, "get", PG_NS_DISCO_INFO, "query", PG_TARGET_DOMAIN, on_info },
 };
 
 static const char *const features[] = { PG_NS_COMMANDS, NULL };
@@ -588,6 +491,7 @@ pg_adhoc_register (PgTransport *transport)
     }
   transport->adhoc = adhoc;
   pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), adhoc);
+  pg_adhoc_add_disco_routes (transport, adhoc);
   pg_router_add_features (transport->router, features);
 }
 
@@ -606,7 +510,7 @@ pg_adhoc_add_commands (PgTransport *transport, const PgAdhocCommand *rows, gsize
 {
   for (gsize i = 0; i < n; i++)
     {
-      g_return_if_fail (lookup_command (transport->adhoc, rows[i].node) == NULL);
+      g_return_if_fail (pg_adhoc_lookup_command (transport->adhoc, rows[i].node) == NULL);
       g_ptr_array_add (transport->adhoc->commands, (gpointer)&rows[i]);
     }
 }
@@ -621,120 +525,4 @@ guint
 pg_adhoc_count_sessions (PgTransport *transport)
 {
   return g_hash_table_size (transport->adhoc->sessions);
-}
-
-/* ---- handler API ---- */
-
-PgTransport *
-pg_adhoc_call_get_transport (PgAdhocCall *call)
-{
-  return call->adhoc->transport;
-}
-
-const char *
-pg_adhoc_call_get_requester (PgAdhocCall *call)
-{
-  return call->request->from_bare;
-}
-
-guint
-pg_adhoc_call_get_stage (PgAdhocCall *call)
-{
-  return call->stage;
-}
-
-PgAdhocAction
-pg_adhoc_call_get_action (PgAdhocCall *call)
-{
-  return call->action;
-}
-
-const PgForm *
-pg_adhoc_call_get_form (PgAdhocCall *call)
-{
-  return call->form;
-}
-
-const char *
-pg_adhoc_call_translate (PgAdhocCall *call, const char *msgid)
-{
-  return translate (call->adhoc, call->request->lang, msgid);
-}
-
-void
-pg_adhoc_call_set_data (PgAdhocCall *call, const char *key, const char *value)
-{
-  g_hash_table_replace (call->data, g_strdup (key), g_strdup (value));
-}
-
-const char *
-pg_adhoc_call_get_data (PgAdhocCall *call, const char *key)
-{
-  return g_hash_table_lookup (call->data, key);
-}
-
-GPtrArray *
-pg_adhoc_call_dup_jids (PgAdhocCall *call, const char *var)
-{
-  g_autofree char *text = call->form != NULL ? pg_form_dup_text (call->form, var) : NULL;
-  g_auto (GStrv) values = g_strsplit (text != NULL ? text : "", "\n", -1);
-  g_autoptr (GPtrArray) jids = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; values[i] != NULL; i++)
-    {
-      const char *value = g_strstrip (values[i]);
-      if (*value == '\0')
-        continue;
-      g_autofree char *bare = pg_jid_prepare_bare (value, NULL);
-      if (bare == NULL)
-        {
-          pg_adhoc_call_fail (call, PG_ERR_NOT_ACCEPTABLE, NULL, N_ ("A value is not a valid JID."));
-          return NULL;
-        }
-      gboolean seen = FALSE;
-      for (guint j = 0; j < jids->len && !seen; j++)
-        seen = strcmp (g_ptr_array_index (jids, j), bare) == 0;
-      if (!seen)
-        g_ptr_array_add (jids, g_steal_pointer (&bare));
-    }
-  if (jids->len == 0)
-    {
-      pg_adhoc_call_fail (call, PG_ERR_BAD_REQUEST, "bad-payload", N_ ("Enter at least one JID."));
-      return NULL;
-    }
-  return g_steal_pointer (&jids);
-}
-
-xmlNode *
-pg_adhoc_call_add_form (PgAdhocCall *call, const char *type, const char *title, const char *instructions,
-                        const char *form_type)
-{
-  return pg_form_add (call->answer, type, title, instructions, form_type);
-}
-
-void
-pg_adhoc_call_add_note (PgAdhocCall *call, PgAdhocNoteType type, const char *text)
-{
-  static const char *const types[] = { "info", "warn", "error" };
-  xmlNode *note = pg_stanza_add_text_child (call->answer, "note", NULL, text);
-  pg_stanza_set_attr (note, "type", types[type]);
-}
-
-void
-pg_adhoc_call_continue (PgAdhocCall *call, guint allowed, PgAdhocAction execute)
-{
-  g_return_if_fail (allowed != 0 && (allowed & ~(guint)(PG_ADHOC_NEXT | PG_ADHOC_COMPLETE)) == 0);
-  g_return_if_fail (allowed & execute);
-  call->executing = TRUE;
-  call->allowed = allowed | (call->stage > 0 ? PG_ADHOC_PREV : 0);
-  call->execute = execute;
-}
-
-void
-pg_adhoc_call_fail (PgAdhocCall *call, PgErrorCondition condition, const char *specific, const char *text)
-{
-  call->failed = TRUE;
-  call->condition = condition;
-  call->specific = specific;
-  g_free (call->text);
-  call->text = g_strdup (text);
 }

@@ -449,5 +449,11 @@ pg_stanza_error_reply (const xmlNode *stanza, PgErrorCondition condition, PgErro
 xmlNode *
 pg_stanza_get_error (const xmlNode *stanza)
 {
-  return pg_stanza_find_child (stanza, "error", NULL);
+  /* In the stanza's own namespace, and the last one: the payload an iq error
+   * echoes comes first and may be named error too (<error xmlns='urn:x'/>). */
+  xmlNode *error = NULL;
+  for (xmlNode *child = stanza->children; child != NULL; child = child->next)
+    if (pg_stanza_is (child, "error", NULL) && g_strcmp0 (pg_stanza_get_ns (child), pg_stanza_get_ns (stanza)) == 0)
+      error = child;
+  return error;
 }

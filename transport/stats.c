@@ -9,7 +9,6 @@
 #include "transport/adhoc.h"
 #include "transport/i18n.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 gint64

@@ -122,6 +122,15 @@ new_element (PgXmlParser *parser, const xmlChar *localname, const xmlChar *prefi
         ns = xmlNewNs (node, (const xmlChar *) href, prefix);
       xmlSetNs (node, ns);
     }
+  else
+    {
+      /* In no namespace (xmlns=''): say so with an empty one, since a NULL
+       * ns means "the stream's default" to pg_stanza_serialize(). */
+      xmlNs *ns = xmlSearchNs (doc, node, NULL);
+      if (ns == NULL || ns->href == NULL || ns->href[0] != '\0')
+        ns = xmlNewNs (node, (const xmlChar *) "", NULL);
+      xmlSetNs (node, ns);
+    }
   return node;
 }
 

@@ -94,6 +94,118 @@ pg_fuzz_parse_stanzas (const uint8_t *data, size_t size)
   return stanzas;
 }
 
+/* ---- comparing trees ---- */
+
+/* The namespace @node is in as the serialiser means it: a NULL ns inherits
+ * the parent's (the stream's default at the top) in trees built by
+ * transport/stanza.c, while under an element with a namespace it is "no
+ * namespace" (xmlns=''), as the parser produces it. */
+static const char *
+effective_ns (const xmlNode *node, const char *parent_ns)
+{
+  if (node->ns != NULL)
+    return (const char *) node->ns->href;
+  if (node->parent == NULL || node->parent->type != XML_ELEMENT_NODE)
+    return PG_NS_COMPONENT;
+  if (node->parent->ns != NULL)
+    return "";
+  return parent_ns;
+}
+
+static gboolean
+text_is_xml (const char *text)
+{
+  if (!g_utf8_validate (text, -1, NULL))
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0xFFFE || c == 0xFFFF)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Children as the parser delivers them: elements, and runs of adjacent
+ * text merged into one string. */
+static GPtrArray *
+items_of (const xmlNode *node)
+{
+  GPtrArray *items = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GString) run = g_string_new (NULL);
+
+  for (const xmlNode *child = node->children;; child = child->next)
+    {
+      if (child != NULL && (child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE))
+        {
+          if (child->content != NULL)
+            g_string_append (run, (const char *) child->content);
+          continue;
+        }
+      if (run->len > 0)
+        {
+          g_ptr_array_add (items, g_strconcat ("t", run->str, NULL));
+          g_string_truncate (run, 0);
+        }
+      if (child == NULL)
+        break;
+      if (child->type == XML_ELEMENT_NODE)
+        g_ptr_array_add (items, g_strdup_printf ("e%p", (const void *) child));
+    }
+  return items;
+}
+
+static void
+compare_trees (const xmlNode *a, const char *a_parent_ns, const xmlNode *b, const char *b_parent_ns,
+               const char *text)
+{
+  const char *a_ns = effective_ns (a, a_parent_ns);
+  const char *b_ns = effective_ns (b, b_parent_ns);
+
+  PG_FUZZ_CHECK (strcmp ((const char *) a->name, (const char *) b->name) == 0, "element <%s> came back as <%s> in:\n%s",
+                 a->name, b->name, text);
+  PG_FUZZ_CHECK (strcmp (a_ns, b_ns) == 0, "<%s> in namespace '%s' came back in '%s' in:\n%s", a->name, a_ns, b_ns,
+                 text);
+
+  const xmlAttr *x = a->properties, *y = b->properties;
+  for (; x != NULL && y != NULL; x = x->next, y = y->next)
+    {
+      g_autofree char *xv = (char *) xmlNodeGetContent ((const xmlNode *) x);
+      g_autofree char *yv = (char *) xmlNodeGetContent ((const xmlNode *) y);
+      PG_FUZZ_CHECK (strcmp ((const char *) x->name, (const char *) y->name) == 0 &&
+                       g_strcmp0 (x->ns ? (const char *) x->ns->href : NULL,
+                                  y->ns ? (const char *) y->ns->href : NULL) == 0,
+                     "attribute %s of <%s> changed in:\n%s", x->name, a->name, text);
+      PG_FUZZ_CHECK (!text_is_xml (xv ? xv : "") || g_strcmp0 (xv, yv) == 0,
+                     "attribute %s of <%s>: '%s' came back as '%s' in:\n%s", x->name, a->name, xv, yv, text);
+    }
+  PG_FUZZ_CHECK (x == NULL && y == NULL, "attributes of <%s> lost or added in:\n%s", a->name, text);
+
+  g_autoptr (GPtrArray) a_items = items_of (a);
+  g_autoptr (GPtrArray) b_items = items_of (b);
+  PG_FUZZ_CHECK (a_items->len == b_items->len, "children of <%s>: %u came back as %u in:\n%s", a->name,
+                 a_items->len, b_items->len, text);
+  const xmlNode *a_child = a->children, *b_child = b->children;
+  for (guint i = 0; i < a_items->len; i++)
+    {
+      const char *ai = g_ptr_array_index (a_items, i), *bi = g_ptr_array_index (b_items, i);
+      PG_FUZZ_CHECK (ai[0] == bi[0], "children of <%s> reordered in:\n%s", a->name, text);
+      if (ai[0] == 't')
+        {
+          PG_FUZZ_CHECK (!text_is_xml (ai + 1) || strcmp (ai, bi) == 0, "text '%s' came back as '%s' in:\n%s",
+                         ai + 1, bi + 1, text);
+          continue;
+        }
+      while (a_child->type != XML_ELEMENT_NODE)
+        a_child = a_child->next;
+      while (b_child->type != XML_ELEMENT_NODE)
+        b_child = b_child->next;
+      compare_trees (a_child, a_ns, b_child, b_ns, text);
+      a_child = a_child->next;
+      b_child = b_child->next;
+    }
+}
+
 char *
 pg_fuzz_check_reparses (const xmlNode *stanza)
 {
@@ -115,5 +227,6 @@ pg_fuzz_check_reparses (const xmlNode *stanza)
   reserialized = pg_stanza_to_string (g_ptr_array_index (again, 0));
   PG_FUZZ_CHECK (strcmp (reserialized, text->str + header_len) == 0,
                  "serialisation not stable:\nfirst:  %s\nsecond: %s", text->str + header_len, reserialized);
+  compare_trees (stanza, NULL, g_ptr_array_index (again, 0), NULL, text->str + header_len);
   return g_steal_pointer (&reserialized);
 }

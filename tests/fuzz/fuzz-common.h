@@ -45,6 +45,7 @@ char *pg_fuzz_dup_string (const uint8_t *data, size_t size);
 GPtrArray *pg_fuzz_parse_stanzas (const uint8_t *data, size_t size);
 
 /* Asserts that @stanza serialises to XML that the stream parser accepts as
- * exactly one stanza which serialises to the same text again. Returns the
+ * exactly one stanza which serialises to the same text again and has the
+ * same tree (names, namespaces, attributes, text of valid XML). Returns the
  * serialisation (owned). */
 char *pg_fuzz_check_reparses (const xmlNode *stanza);
