@@ -214,13 +214,6 @@ pg_contacts_on_authorization (gpointer owner, const char *from, const char *alia
 
 /* ---- the user's subscription stanzas to contacts ---- */
 
-static gboolean
-user_registered (PgTransport *transport, const char *bare_jid)
-{
-  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, bare_jid, NULL);
-  return user != NULL;
-}
-
 /* A session object, even without a login, holds the contact table. */
 static PgSession *
 session_of (PgSessions *sessions, const PgRouteRequest *request)
@@ -241,7 +234,7 @@ on_subscribe (const PgRouteRequest *request, gpointer user_data)
 {
   PgSessions *sessions = user_data;
   PgTransport *transport = sessions->transport;
-  if (!user_registered (transport, request->from_bare))
+  if (!pg_transport_is_registered (transport, request->from_bare))
     {
       reply_presence (transport, request, "unsubscribed");
       return PG_HANDLED;
@@ -298,7 +291,7 @@ on_unsubscribe (const PgRouteRequest *request, gpointer user_data)
         pg_account_remove_contact (session->account, contact->name);
       forget_contact (session, contact);
     }
-  else if (user_registered (transport, request->from_bare))
+  else if (pg_transport_is_registered (transport, request->from_bare))
     {
       g_autofree char *name = pg_contacts_dup_legacy_name (NULL, request->to);
       pg_store_delete_contact (transport->store, request->from_bare, name, NULL);
@@ -336,7 +329,7 @@ on_probe (const PgRouteRequest *request, gpointer user_data)
       return PG_HANDLED;
     }
   gboolean known = contact != NULL;
-  if (!known && user_registered (transport, request->from_bare))
+  if (!known && pg_transport_is_registered (transport, request->from_bare))
     {
       g_autoptr (GPtrArray) stored = pg_store_list_contacts (transport->store, request->from_bare, NULL);
       g_autofree char *name = pg_contacts_dup_legacy_name (NULL, request->to);

@@ -281,14 +281,6 @@ end_session (PgSession *session, gboolean tell_user)
 
 /* ---- routes ---- */
 
-static gboolean
-is_registered (PgTransport *transport, const char *bare_jid)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, bare_jid, &error);
-  return user != NULL;
-}
-
 static PgRouteResult
 on_available (const PgRouteRequest *request, gpointer user_data)
 {
@@ -297,7 +289,7 @@ on_available (const PgRouteRequest *request, gpointer user_data)
   PgSession *session = pg_sessions_lookup (sessions, request->from_bare);
   if (session == NULL)
     {
-      if (!is_registered (transport, request->from_bare))
+      if (!pg_transport_is_registered (transport, request->from_bare))
         return PG_HANDLED; /* XEP-0100: presence of unregistered users means nothing */
       session = session_new (sessions, request->from_bare);
     }

@@ -65,13 +65,6 @@ registered_users_list (PgAdhocCall *call)
 
 /* ---- admin: delete users ---- */
 
-static gboolean
-is_registered (PgTransport *transport, const char *bare_jid)
-{
-  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, bare_jid, NULL);
-  return user != NULL;
-}
-
 /* Stage 0: which users; stage 1: confirm (prev goes back); stage 2: done. */
 static void
 delete_user (PgAdhocCall *call)
@@ -100,7 +93,7 @@ delete_user (PgAdhocCall *call)
       for (guint i = 0; i < jids->len; i++)
         {
           const char *jid = g_ptr_array_index (jids, i);
-          if (is_registered (transport, jid))
+          if (pg_transport_is_registered (transport, jid))
             g_ptr_array_add (found, (gpointer)jid);
           else
             g_string_append_printf (unknown, "%s%s", unknown->len > 0 ? ", " : "", jid);

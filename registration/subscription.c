@@ -18,23 +18,13 @@ pg_subscription_cancel (PgTransport *transport, const char *bare_jid)
   pg_transport_send_presence (transport, bare_jid, "unavailable");
 }
 
-static gboolean
-is_registered (PgTransport *transport, const char *bare_jid)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, bare_jid, &error);
-  if (error != NULL)
-    g_warning ("cannot look up %s: %s", bare_jid, error->message);
-  return user != NULL;
-}
-
 static PgRouteResult
 on_subscribe (const PgRouteRequest *request, gpointer user_data)
 {
   PgTransport *transport = user_data;
   /* RFC 6121 §3.1.3: approve registered users at once; deny everyone else
    * (XEP-0100 never lets an unregistered JID subscribe to the transport). */
-  gboolean registered = is_registered (transport, request->from_bare);
+  gboolean registered = pg_transport_is_registered (transport, request->from_bare);
   pg_transport_send_presence (transport, request->from_bare, registered ? "subscribed" : "unsubscribed");
   return PG_HANDLED;
 }
@@ -45,7 +35,7 @@ on_probe (const PgRouteRequest *request, gpointer user_data)
   PgTransport *transport = user_data;
   /* PRES-02: the transport shows available only while a legacy login runs;
    * legacy/session answers probes of users who have one. */
-  gboolean registered = is_registered (transport, request->from_bare);
+  gboolean registered = pg_transport_is_registered (transport, request->from_bare);
   pg_transport_send_presence (transport, request->from_bare, registered ? "unavailable" : "unsubscribed");
   return PG_HANDLED;
 }

@@ -81,16 +81,6 @@ pg_adhoc_translate (PgAdhoc *adhoc, const char *lang, const char *msgid)
 
 /* ---- access ---- */
 
-static gboolean
-is_registered (PgTransport *transport, const char *bare_jid)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, bare_jid, &error);
-  if (error != NULL)
-    g_warning ("cannot look up %s: %s", bare_jid, error->message);
-  return user != NULL;
-}
-
 /* Whether @bare_jid may run @command; else the error condition in *@refusal. */
 gboolean
 pg_adhoc_may_run (PgAdhoc *adhoc, const PgAdhocCommand *command, const char *bare_jid,
@@ -103,7 +93,7 @@ pg_adhoc_may_run (PgAdhoc *adhoc, const PgAdhocCommand *command, const char *bar
       return pg_config_is_admin (transport->config, bare_jid);
     }
   *refusal = PG_ERR_REGISTRATION_REQUIRED;
-  return is_registered (transport, bare_jid);
+  return pg_transport_is_registered (transport, bare_jid);
 }
 
 const PgAdhocCommand *

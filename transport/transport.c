@@ -42,6 +42,16 @@ pg_transport_send_presence (PgTransport *transport, const char *to, const char *
   pg_transport_send (transport, presence);
 }
 
+gboolean
+pg_transport_is_registered (PgTransport *transport, const char *bare_jid)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, bare_jid, &error);
+  if (error != NULL)
+    g_warning ("cannot look up %s: %s", bare_jid, error->message);
+  return user != NULL;
+}
+
 static void
 send_from_router (const xmlNode *stanza, gpointer data)
 {

@@ -55,6 +55,9 @@ int pg_transport_run (PgTransport *transport);
 void pg_transport_send (PgTransport *transport, const xmlNode *stanza);
 /* Sends a presence of @type (NULL: available) from the component to @to. */
 void pg_transport_send_presence (PgTransport *transport, const char *to, const char *type);
+/* TRUE when @bare_jid (prepared) is registered; a store failure is logged
+ * and counts as not registered. */
+gboolean pg_transport_is_registered (PgTransport *transport, const char *bare_jid);
 /* The directory holding libpurple's private files for @config. Owned. */
 char *pg_transport_dup_purple_dir (const PgConfig *config);
 
