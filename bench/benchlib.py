@@ -84,6 +84,23 @@ def tcp_inuse():
     return 0
 
 
+def tcp_settled(timeout=5.0):
+    """Waits until no TCP socket of the namespace is still closing (the
+    servers of the previous phase), so that the count of sockets in use only
+    grows during a login storm."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        with open("/proc/net/sockstat") as f:
+            line = next(ln for ln in f if ln.startswith("TCP:")).split()
+        now = (int(line[line.index("inuse") + 1]), int(line[line.index("orphan") + 1]))
+        if now == last and now[1] == 0:
+            return True
+        last = now
+        time.sleep(0.1)
+    return False
+
+
 def tcp_established_to(port):
     """ESTABLISHED client-side TCP connections to 127.0.0.1:port."""
     n = 0
@@ -757,8 +774,11 @@ def iq_roundtrip(loop, conn, xml, iq_id, timeout=10):
 
 
 def copy_logs(src, dst):
-    dst = Path(dst)
-    dst.mkdir(parents=True, exist_ok=True)
-    for p in Path(src).rglob("*"):
+    """Copies the configs and logs under `src` to `dst`, keeping the
+    per-repetition folders."""
+    src, dst = Path(src), Path(dst)
+    for p in src.rglob("*"):
         if p.is_file() and p.suffix in (".log", ".console", ".stderr", ".conf", ".lua", ".cfg"):
-            shutil.copy2(p, dst / f"{p.parent.name}-{p.name}")
+            out = dst / p.relative_to(src)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(p, out)

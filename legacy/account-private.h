@@ -50,6 +50,8 @@ struct PgAccount
   guint teardown_id;     /* idle: deferred pg_account_free() */
 
   GQueue auths; /* PgPendingAuth, oldest first */
+
+  guint64 confirm_serial; /* the last pg_account_confirm_sent() of this login */
 };
 
 /* The PgAccount behind a libpurple account or connection; NULL for
@@ -64,6 +66,7 @@ void pg_purple_conn_install (void);
 void pg_purple_conv_install (void);
 void pg_purple_blist_install (void);
 void pg_purple_request_install (void);
+void pg_account_confirm_install (void);
 
 /* Events, raised by the ops files. Each checks that the account wants
  * events; the owner may call pg_account_free() from inside any of them
@@ -76,6 +79,7 @@ void pg_account_emit_message (PgAccount *account, const char *from, const char *
 void pg_account_emit_chat_state (PgAccount *account, const char *from, PgChatState state);
 void pg_account_emit_authorization_requested (PgAccount *account, const char *from, const char *alias,
                                               const char *message);
+void pg_account_emit_sent_confirmed (PgAccount *account, guint64 serial);
 
 /* Connection life cycle, from purple-conn.c. */
 /* report_disconnect_reason: why the login is ending (the first reason of a

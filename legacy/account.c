@@ -98,6 +98,7 @@ pg_account_install_ui_ops (void)
   pg_purple_conv_install ();
   pg_purple_blist_install ();
   pg_purple_request_install ();
+  pg_account_confirm_install ();
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -184,6 +185,16 @@ pg_account_emit_contact_unlisted (PgAccount *account, const char *name)
     return;
   emit_depth++;
   account->events.contact_unlisted (account->owner, name);
+  emit_depth--;
+}
+
+void
+pg_account_emit_sent_confirmed (PgAccount *account, guint64 serial)
+{
+  if (!may_emit (account) || account->events.sent_confirmed == NULL)
+    return;
+  emit_depth++;
+  account->events.sent_confirmed (account->owner, serial);
   emit_depth--;
 }
 

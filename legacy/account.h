@@ -68,6 +68,10 @@ typedef struct {
   /* A legacy user asks to see our presence; answer with pg_account_authorize(). */
   void (*authorization_requested) (gpointer owner, const char *from, const char *alias,
                                    const char *message);
+  /* The legacy server processed everything sent on this login before
+   * pg_account_confirm_sent() returned @serial (and so before every smaller
+   * serial of this login). */
+  void (*sent_confirmed) (gpointer owner, guint64 serial);
 } PgAccountEvents;
 
 /* Creates (not connects) the login @username on @protocol_id with
@@ -93,6 +97,14 @@ void pg_account_set_status (PgAccount *account, PgShow show, const char *message
 /* Sends @text (plain UTF-8; escaped for libpurple here). Returns TRUE once
  * the protocol has taken the message for sending. */
 gboolean pg_account_send_message (PgAccount *account, const char *to, const char *text, GError **error);
+/* Asks the legacy server to confirm that it has processed every message
+ * sent so far on this login: returns a serial that the sent_confirmed event
+ * reports once it has. A protocol's taking a message is no proof it reached
+ * the server (prpl-irc queues lines and loses its queue with the
+ * connection). Returns 0 when the protocol offers no such round trip (only
+ * IRC does, for now) or the login is not connected: then nothing more will
+ * be known than that the protocol took the messages. */
+guint64 pg_account_confirm_sent (PgAccount *account);
 /* Only where the protocol has typing notifications; otherwise a no-op. */
 void pg_account_send_chat_state (PgAccount *account, const char *to, PgChatState state);
 

@@ -6,6 +6,7 @@
 #include "legacy/session-private.h"
 
 #include "legacy/message.h"
+#include "legacy/outbox-private.h"
 
 #include <string.h>
 
@@ -47,12 +48,9 @@ pg_chat_on_message (gpointer owner, const char *from, const char *html)
   if (contact == NULL)
     return;
   g_autofree char *text = pg_message_html_to_text (html);
-  /* To the bare JID, so the user's server delivers it or stores it offline. */
-  xmlNode *message = pg_stanza_new ("message", contact->jid, session->bare_jid, "chat", NULL);
-  pg_stanza_add_text_child (message, "body", NULL, text);
-  if (wants (session, PG_SETTING_TYPING))
-    pg_message_add_chat_state (message, PG_CHAT_STATE_ACTIVE);
-  pg_session_send (session, message);
+  /* Through the persistent outbox (legacy/outbox.h): stored first, sent in
+   * order, deleted once the XMPP server has it. */
+  pg_outbox_to_user (session->transport, session->bare_jid, contact->name, text);
 }
 
 void
@@ -96,7 +94,9 @@ on_message (const PgRouteRequest *request, gpointer user_data)
                    NULL);
       return PG_HANDLED;
     }
-  if (session->state != PG_SESSION_ONLINE)
+  /* Offline: the login was refused or is paused while credentials are
+   * checked; nothing would deliver a queued message. */
+  if (session->state == PG_SESSION_OFFLINE)
     {
       reply_error (transport, request, PG_ERR_RECIPIENT_UNAVAILABLE, "the legacy login is not connected");
       return PG_HANDLED;
@@ -107,21 +107,14 @@ on_message (const PgRouteRequest *request, gpointer user_data)
   PgChatState state = pg_message_get_chat_state (request->stanza);
   if (body == NULL)
     {
-      pg_account_send_chat_state (session->account, name, state);
+      if (session->state == PG_SESSION_ONLINE)
+        pg_account_send_chat_state (session->account, name, state);
       return PG_HANDLED;
     }
-  g_autoptr (GError) error = NULL;
-  if (!pg_account_send_message (session->account, name, body, &error))
-    {
-      g_info ("%s: message not sent: %s", session->bare_jid, error->message);
-      reply_error (transport, request, PG_ERR_SERVICE_UNAVAILABLE, error->message);
-      return PG_HANDLED;
-    }
-  if (pg_message_wants_receipt (request->stanza) && wants (session, PG_SETTING_RECEIPTS))
-    {
-      g_autoptr (PgStanza) receipt = pg_message_new_receipt (request->stanza);
-      pg_transport_send (transport, receipt);
-    }
+  /* Connecting, waiting to reconnect or online: through the persistent
+   * outbox (legacy/outbox.h), behind what waits already; the receipt, when
+   * asked for, follows delivery. */
+  pg_outbox_legacy_queue (session, request, name, body);
   return PG_HANDLED;
 }
 

@@ -38,6 +38,13 @@ struct PgSession {
   gboolean login_refused; /* credentials refused: wait for new ones */
   const char *lang;       /* of the last available presence, for headlines;
                            * borrowed from transport->i18n; NULL: English */
+  /* The user's messages handed to this login (outbox-legacy.c), oldest
+   * first, until the legacy server confirms them. */
+  GQueue legacy_sent;          /* PgStoreOutboxItem */
+  gint64 legacy_sent_upto;     /* the highest outbox row handed to this login */
+  gint64 legacy_asked_upto;    /* the rows a confirmation was asked for */
+  GArray *legacy_confirms;     /* PgOutboxConfirm asked for, oldest first */
+  guint legacy_confirm_id;     /* timeout: the next confirmation */
 };
 
 struct PgSessions {

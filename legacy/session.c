@@ -5,6 +5,7 @@
 
 #include "legacy/session-private.h"
 
+#include "legacy/outbox-private.h"
 #include "legacy/presence.h"
 #include "registration/seal.h"
 #include "transport/i18n.h"
@@ -47,6 +48,7 @@ session_free (PgSession *session)
 {
   g_clear_handle_id (&session->retry_id, g_source_remove);
   g_clear_pointer (&session->account, pg_account_free);
+  pg_outbox_legacy_reset (session); /* the rows wait for the next session */
   g_clear_pointer (&session->resources, g_hash_table_unref);
   g_clear_pointer (&session->contacts, g_hash_table_unref);
   g_free (session->bare_jid);
@@ -162,6 +164,8 @@ on_connected (gpointer owner)
   send_transport_presence (session, best != NULL ? best->show : PG_SHOW_AVAILABLE, NULL);
   apply_status (session);
   pg_contacts_subscribe_all (session);
+  /* What the user wrote while the login was down, in order, before anything new. */
+  pg_outbox_legacy_flush (session);
 }
 
 static gboolean
@@ -179,6 +183,7 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
   PgSession *session = owner;
   pg_contacts_all_offline (session);
   g_clear_pointer (&session->account, pg_account_free);
+  pg_outbox_legacy_reset (session);
   if (session->state == PG_SESSION_CONNECTING)
     session->transport->stats.logins_failed++;
 
@@ -206,6 +211,7 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
   g_message ("%s: legacy login refused (%s); not retrying", session->bare_jid, reason);
   set_state (session, PG_SESSION_OFFLINE);
   session->login_refused = TRUE;
+  pg_outbox_legacy_bounce_all (session, "the legacy login was refused");
   report_failure (session, failure == PG_ACCOUNT_FAILURE_AUTH ? PG_ERR_NOT_AUTHORIZED : PG_ERR_UNDEFINED_CONDITION,
                   reason,
                   N_("Check your username and password, then register again with the gateway "
@@ -221,6 +227,7 @@ static const PgAccountEvents account_events = {
   .message = pg_chat_on_message,
   .chat_state = pg_chat_on_state,
   .authorization_requested = pg_contacts_on_authorization,
+  .sent_confirmed = pg_outbox_legacy_on_confirmed,
 };
 
 static void
@@ -253,6 +260,7 @@ login (PgSession *session)
       report_failure (session, PG_ERR_CONFLICT, error->message,
                       N_("Another user of this gateway is logged in with the same legacy account."));
       session->login_refused = TRUE;
+      pg_outbox_legacy_bounce_all (session, "the legacy login was refused");
       return;
     }
   GHashTableIter iter;
@@ -456,6 +464,7 @@ pg_sessions_pause (PgTransport *transport, const char *bare_jid)
     return;
   pg_contacts_all_offline (session);
   g_clear_pointer (&session->account, pg_account_free);
+  pg_outbox_legacy_reset (session);
   g_clear_handle_id (&session->retry_id, g_source_remove);
   set_state (session, PG_SESSION_OFFLINE);
   session->login_refused = TRUE;

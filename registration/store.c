@@ -50,6 +50,13 @@ G_DEFINE_QUARK (pg-store-error-quark, pg_store_error)
  *    no row means the default.
  * 4: contacts.pending_add INTEGER (0/1): the user added the contact while
  *    offline; the legacy server has not been told yet.
+ * 5: outbox(id INTEGER PRIMARY KEY AUTOINCREMENT — ids never reused —,
+ *    bare_jid → users ON DELETE CASCADE, direction 'to-user'|'to-legacy',
+ *    peer TEXT — the legacy contact —, body TEXT — NULL in a loss report —,
+ *    loss 'full'|'expired'|NULL, lost INTEGER — messages a report stands
+ *    for —, xmpp_id, sender, receipt — to-legacy: the user's message id,
+ *    full JID and receipt request —, created INTEGER, expires INTEGER —
+ *    unix s, NULL: never): messages waiting for a link (store-outbox.c).
  * Later tables holding per-user rows reference users(bare_jid) ON DELETE
  * CASCADE (foreign_keys is on), so that deleting a user deletes them too. */
 static const char *const migrations[] = {
@@ -67,6 +74,17 @@ static const char *const migrations[] = {
   "UPDATE schema_version SET version = 3;",
   "ALTER TABLE contacts ADD COLUMN pending_add INTEGER NOT NULL DEFAULT 0;"
   "UPDATE schema_version SET version = 4;",
+  "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "                     bare_jid TEXT NOT NULL REFERENCES users (bare_jid) ON DELETE CASCADE,"
+  "                     direction TEXT NOT NULL CHECK (direction IN ('to-user', 'to-legacy')),"
+  "                     peer TEXT NOT NULL, body TEXT,"
+  "                     loss TEXT CHECK (loss IN ('full', 'expired')),"
+  "                     lost INTEGER NOT NULL DEFAULT 0,"
+  "                     xmpp_id TEXT, sender TEXT, receipt INTEGER NOT NULL DEFAULT 0,"
+  "                     created INTEGER NOT NULL, expires INTEGER);"
+  "CREATE INDEX outbox_by_user ON outbox (bare_jid, direction, id);"
+  "CREATE INDEX outbox_by_expiry ON outbox (expires) WHERE expires IS NOT NULL;"
+  "UPDATE schema_version SET version = 5;",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == PG_STORE_SCHEMA_VERSION + 1);
 
@@ -244,10 +262,34 @@ verify_key_check (PgStore *store, GBytes *check, const char *key_file, GError **
   return match;
 }
 
+/* PRAGMA quick_check in the current transaction: damage in any page of the
+ * file, not only in the few that read_version() and the key check read, stops
+ * the start before anything is written to it. */
+static gboolean
+check_pages (PgStore *store, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  const char *result;
+
+  stmt = pg_store_prepare (store->db, "PRAGMA quick_check(1)", NULL, PG_STORE_ERROR_OPEN, error);
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return pg_store_fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot check the pages");
+  result = (const char *) sqlite3_column_text (stmt, 0);
+  if (g_strcmp0 (result, "ok") == 0)
+    return TRUE;
+  /* One log line: sqlite's report spans several. */
+  g_autofree char *report = g_strdelimit (g_strdup (result != NULL ? result : "no result"), "\n", ' ');
+  g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_OPEN,
+               "the file is damaged (quick_check: %s); restore it from a backup", report);
+  return FALSE;
+}
+
 /* Checks in one read transaction, writing nothing, that the file is empty or
- * ours at a version this build knows, then loads the key (created only for a
- * database without a key check) and proves it against the database. Sets
- * *@key_checked when there was a key check to prove it against. */
+ * ours, undamaged, at a version this build knows, then loads the key (created
+ * only for a database without a key check) and proves it against the
+ * database. Sets *@key_checked when there was a key check to prove it against. */
 static gboolean
 inspect (PgStore *store, const char *key_file, gboolean *key_checked, GError **error)
 {
@@ -263,7 +305,7 @@ inspect (PgStore *store, const char *key_file, gboolean *key_checked, GError **e
                  "%s has schema version %d, newer than the %d this build knows; "
                  "use a newer purplegate",
                  store->path, version, PG_STORE_SCHEMA_VERSION);
-  else if (version >= 1)
+  else if (version >= 1 && check_pages (store, &local_error))
     check = read_key_check (store, &local_error);
   rollback (store->db);
   if (local_error != NULL)

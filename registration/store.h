@@ -11,10 +11,11 @@ typedef enum {
   PG_STORE_ERROR_SCHEMA,    /* foreign database, or a schema newer than this build */
   PG_STORE_ERROR_WRONG_KEY, /* the key file does not match this database */
   PG_STORE_ERROR_IO,        /* a statement failed (disk full, read-only…) */
+  PG_STORE_ERROR_FULL,      /* the user's outbox holds its maximum already */
 } PgStoreError;
 
 /* The schema version this build migrates to. */
-#define PG_STORE_SCHEMA_VERSION 4
+#define PG_STORE_SCHEMA_VERSION 5
 
 typedef struct PgStore PgStore;
 
@@ -92,3 +93,69 @@ char *pg_store_dup_setting (PgStore *store, const char *bare_jid, const char *ke
 /* Boolean @key of @bare_jid: FALSE only when stored as "false"; a failure to
  * read is logged and counts as the default. */
 gboolean pg_store_setting_enabled (PgStore *store, const char *bare_jid, const char *key);
+
+/* ---- the persistent outbox (registration/store-outbox.c) ----
+ *
+ * Messages that could not be delivered yet, in arrival order: rows get
+ * increasing ids that are never reused, so the id orders them and names
+ * them for good (a redelivered message keeps its id). Reports of messages
+ * that were not kept travel in the same queue, at the place of the loss. */
+
+typedef enum {
+  PG_OUTBOX_TO_USER,   /* from a legacy contact to the XMPP user */
+  PG_OUTBOX_TO_LEGACY, /* from the XMPP user to a legacy contact */
+} PgOutboxDirection;
+
+typedef enum {
+  PG_OUTBOX_LOSS_NONE,    /* a message */
+  PG_OUTBOX_LOSS_FULL,    /* a report: messages refused while the outbox was full */
+  PG_OUTBOX_LOSS_EXPIRED, /* a report: messages that expired before delivery */
+} PgOutboxLoss;
+
+typedef struct {
+  gint64 id;         /* set by the store */
+  char *bare_jid;    /* the user, who must be registered */
+  PgOutboxDirection direction;
+  char *peer;        /* the legacy contact's name (the protocol's spelling) */
+  char *body;        /* plain text; NULL in a loss report */
+  PgOutboxLoss loss; /* loss reports (to the user only): why, */
+  guint lost;        /* and how many messages from @peer */
+  char *xmpp_id;     /* to-legacy: the id of the user's message, or NULL */
+  char *sender;      /* to-legacy: the user's full JID, where a bounce goes */
+  gboolean receipt;  /* to-legacy: the user asked for a XEP-0184 receipt */
+  gint64 created;    /* unix s */
+  gint64 expires;    /* unix s; 0: never (loss reports) */
+} PgStoreOutboxItem;
+void pg_store_outbox_item_free (PgStoreOutboxItem *item);
+
+/* Appends the message @item (bare_jid, direction, peer, body, the to-legacy
+ * fields, created, expires; id and loss are ignored) behind every row of its
+ * user. Fails with PG_STORE_ERROR_FULL when the user has @max messages
+ * queued in that direction already. Returns the new row's id, 0 on error. */
+gint64 pg_store_outbox_add (PgStore *store, const PgStoreOutboxItem *item, guint max, GError **error);
+/* Records that @count messages from @peer to @bare_jid were not kept for
+ * @loss: added to the user's last to-user row when that is a report of the
+ * same peer and reason not yet sent (its id above @sent_upto), else a new
+ * report appended. Returns the report's id, 0 on error. */
+gint64 pg_store_outbox_add_loss (PgStore *store, const char *bare_jid, const char *peer, PgOutboxLoss loss,
+                                 guint count, gint64 sent_upto, GError **error);
+/* Rows of @direction with an id above @after_id, oldest first, at most
+ * @limit of them (0: all); only @bare_jid's unless NULL. Caller owns the
+ * array (g_ptr_array_unref frees the items). */
+GPtrArray *pg_store_outbox_list (PgStore *store, const char *bare_jid, PgOutboxDirection direction,
+                                 gint64 after_id, guint limit, GError **error);
+/* Rows that expire at or before @now, oldest first. Caller owns the array. */
+GPtrArray *pg_store_outbox_list_expired (PgStore *store, gint64 now, GError **error);
+/* Deletes rows @ids (delivered or bounced) in one transaction. */
+gboolean pg_store_outbox_delete (PgStore *store, const gint64 *ids, guint n_ids, GError **error);
+/* Replaces the to-user messages @items (expired; from
+ * pg_store_outbox_list_expired) by loss reports, in one transaction. */
+gboolean pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items, guint n_items,
+                                         gint64 sent_upto, GError **error);
+/* The earliest expiry of any row (unix s), 0 when no row expires, -1 on error. */
+gint64 pg_store_outbox_next_expiry (PgStore *store, GError **error);
+/* Messages (not reports) queued for @bare_jid in @direction; -1 on error. */
+gint64 pg_store_outbox_count (PgStore *store, const char *bare_jid, PgOutboxDirection direction,
+                              GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreOutboxItem, pg_store_outbox_item_free)

@@ -17,6 +17,8 @@ typedef enum {
   KEY_PORT,
   KEY_SECONDS,
   KEY_BYTES,
+  KEY_COUNT,    /* a number of messages */
+  KEY_DURATION, /* seconds, up to days */
   KEY_JID_LIST,
   KEY_DOMAIN_LIST,
   KEY_LOG_LEVEL,
@@ -43,6 +45,8 @@ static const struct {
   {"registration", "allowed_domains", KEY_DOMAIN_LIST, FALSE, G_STRUCT_OFFSET (PgConfig, allowed_domains)},
   {"registration", "verify_timeout_s", KEY_SECONDS, FALSE, G_STRUCT_OFFSET (PgConfig, verify_timeout_s)},
   {"limits", "max_stanza_bytes", KEY_BYTES, FALSE, G_STRUCT_OFFSET (PgConfig, max_stanza_bytes)},
+  {"limits", "outbox_max_per_user", KEY_COUNT, FALSE, G_STRUCT_OFFSET (PgConfig, outbox_max_per_user)},
+  {"limits", "outbox_expiry_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, outbox_expiry_s)},
   {"log", "level", KEY_LOG_LEVEL, FALSE, G_STRUCT_OFFSET (PgConfig, log_level)},
 };
 
@@ -144,6 +148,18 @@ set_value (PgConfig *config, guint index, const char *value, GError **error)
                      "'%s' is not a size in bytes between %d and %d", value,
                      PG_XML_MIN_STANZA_BYTES, 64 * 1024 * 1024);
       *(gsize *) field = (gsize) number;
+      return TRUE;
+    case KEY_COUNT:
+      if (!parse_number (value, 1, PG_CONFIG_OUTBOX_MAX_LIMIT, &number))
+        return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
+                     "'%s' is not a number of messages (1-%d)", value, PG_CONFIG_OUTBOX_MAX_LIMIT);
+      *(guint *) field = (guint) number;
+      return TRUE;
+    case KEY_DURATION:
+      if (!parse_number (value, 1, PG_CONFIG_OUTBOX_EXPIRY_LIMIT_S, &number))
+        return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
+                     "'%s' is not a number of seconds (1-%d)", value, PG_CONFIG_OUTBOX_EXPIRY_LIMIT_S);
+      *(guint *) field = (guint) number;
       return TRUE;
     case KEY_JID_LIST:
     case KEY_DOMAIN_LIST:
@@ -258,6 +274,8 @@ pg_config_load (const char *path, GError **error)
   config->allowed_domains = g_new0 (char *, 1);
   config->verify_timeout_s = 30;
   config->max_stanza_bytes = 512 * 1024;
+  config->outbox_max_per_user = PG_CONFIG_OUTBOX_MAX_DEFAULT;
+  config->outbox_expiry_s = PG_CONFIG_OUTBOX_EXPIRY_DEFAULT_S;
   config->log_level = PG_LOG_INFO;
 
   g_autoptr (GKeyFile) file = g_key_file_new ();

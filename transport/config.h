@@ -20,6 +20,12 @@ typedef enum {
   PG_LOG_DEBUG,
 } PgLogLevel;
 
+/* [limits] outbox_max_per_user and outbox_expiry_s: defaults and ranges. */
+#define PG_CONFIG_OUTBOX_MAX_DEFAULT 1000
+#define PG_CONFIG_OUTBOX_MAX_LIMIT 1000000
+#define PG_CONFIG_OUTBOX_EXPIRY_DEFAULT_S 86400
+#define PG_CONFIG_OUTBOX_EXPIRY_LIMIT_S (30 * 86400)
+
 typedef struct {
   char *path;
 
@@ -44,6 +50,8 @@ typedef struct {
   guint verify_timeout_s;
 
   gsize max_stanza_bytes;
+  guint outbox_max_per_user; /* messages queued per user and direction */
+  guint outbox_expiry_s;     /* how long a queued message waits at most */
   PgLogLevel log_level;
 } PgConfig;
 

@@ -4,6 +4,7 @@
 
 #include "transport/transport.h"
 
+#include "legacy/outbox.h"
 #include "legacy/session-commands.h"
 #include "legacy/session.h"
 #include "registration/commands.h"
@@ -65,6 +66,8 @@ on_ready (gpointer data)
 {
   PgTransport *transport = data;
   pg_ping_link_up (transport);
+  /* What waited for the link goes first, in order. */
+  pg_outbox_link_up (transport);
   /* Users who are online get their sessions back without doing anything. */
   pg_sessions_probe_all (transport);
 }
@@ -106,6 +109,7 @@ on_down (const char *reason, gpointer data)
 {
   PgTransport *transport = data;
   pg_ping_link_down (transport);
+  pg_outbox_link_down (transport);
 }
 
 static const PgStreamCallbacks stream_callbacks = {
@@ -161,6 +165,7 @@ pg_transport_new (PgConfig *config, GError **error)
                                      config->max_stanza_bytes, &stream_callbacks, transport);
   pg_disco_register (transport);
   pg_ping_register (transport);
+  pg_outbox_register (transport);
   pg_version_register (transport);
   pg_gateway_register (transport);
   pg_inband_register (transport);
@@ -214,6 +219,7 @@ pg_transport_free (PgTransport *transport)
   g_clear_pointer (&transport->sessions, pg_sessions_free);
   g_clear_pointer (&transport->adhoc, pg_adhoc_free);
   g_clear_pointer (&transport->ping, pg_ping_free);
+  g_clear_pointer (&transport->outbox, pg_outbox_free);
   g_clear_pointer (&transport->stream, pg_stream_free);
   g_clear_pointer (&transport->router, pg_router_free);
   g_clear_pointer (&transport->store, pg_store_free);

@@ -13,6 +13,7 @@
 
 typedef struct PgAdhoc PgAdhoc;
 typedef struct PgI18n PgI18n;
+typedef struct PgOutbox PgOutbox;
 typedef struct PgPing PgPing;
 typedef struct PgSessions PgSessions;
 
@@ -34,6 +35,7 @@ typedef struct {
   PgSessions *sessions;
   PgI18n *i18n; /* translations of what users read (transport/i18n.h) */
   PgAdhoc *adhoc; /* XEP-0050 commands and their sessions (transport/adhoc.h) */
+  PgOutbox *outbox; /* messages waiting for a link (legacy/outbox.h) */
   GMainLoop *loop;
   char *legacy_name;  /* [legacy] name, or the protocol's own name */
   gint64 started_at;  /* monotonic µs */

@@ -156,20 +156,38 @@ add_attributes (xmlNode *node, int nb_attributes, const xmlChar **attributes)
     }
 }
 
+/* Namespaces in XML §3: a name part is non-empty and has no colon. libxml2
+ * reports "a:b:c", "a:" or ":a" as a recoverable namespace error and goes
+ * on, the colons left in the local name or prefix. */
+static gboolean
+is_ncname (const xmlChar *name)
+{
+  return name != NULL && name[0] != '\0' && strchr ((const char *) name, ':') == NULL;
+}
+
 /* libxml2 reports an unbound prefix, or one attribute under two prefixes of a
  * namespace, as a recoverable namespace error and goes on: with a NULL URI
  * (an unbound "p:type" would arrive as "type") or with both attributes (the
- * tree would serialise as not well-formed). RFC 6120 §11.2: not-well-formed. */
+ * tree would serialise as not well-formed); likewise for names that are not
+ * QNames (above). RFC 6120 §11.2: not-well-formed. */
 static gboolean
-namespaces_well_formed (const xmlChar *prefix, const xmlChar *uri, int nb_attributes,
+namespaces_well_formed (const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
+                        int nb_namespaces, const xmlChar **namespaces, int nb_attributes,
                         const xmlChar **attributes)
 {
   if (prefix != NULL && uri == NULL)
     return FALSE;
+  if (!is_ncname (localname) || (prefix != NULL && !is_ncname (prefix)))
+    return FALSE;
+  for (int i = 0; i < nb_namespaces; i++)
+    if (namespaces[2 * i] != NULL && !is_ncname (namespaces[2 * i]))
+      return FALSE;
   for (int i = 0; i < nb_attributes; i++)
     {
       const xmlChar **a = &attributes[5 * i];
       if (a[1] != NULL && a[2] == NULL)
+        return FALSE;
+      if (!is_ncname (a[0]) || (a[1] != NULL && !is_ncname (a[1])))
         return FALSE;
       for (int j = 0; j < i; j++)
         if (xmlStrEqual (a[0], attributes[5 * j]) && xmlStrEqual (a[2], attributes[5 * j + 2]))
@@ -186,9 +204,9 @@ on_start_element (void *ctx, const xmlChar *localname, const xmlChar *prefix, co
   PgXmlParser *parser = ctx;
   if (parser->failed)
     return;
-  if (!namespaces_well_formed (prefix, uri, nb_attributes, attributes))
+  if (!namespaces_well_formed (localname, prefix, uri, nb_namespaces, namespaces, nb_attributes, attributes))
     {
-      fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "unbound prefix or repeated attribute");
+      fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "unbound prefix, repeated attribute or bad name");
       return;
     }
   parser->depth++;

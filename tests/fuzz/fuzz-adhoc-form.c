@@ -34,7 +34,7 @@ list_vars (const xmlNode *x)
       for (guint i = 0; var != NULL && i < vars->len && !seen; i++)
         seen = strcmp (g_ptr_array_index (vars, i), var) == 0;
       if (var != NULL && !seen)
-        g_ptr_array_add (vars, (gpointer) var);
+        g_ptr_array_add (vars, (gpointer)var);
     }
   return vars;
 }
@@ -71,8 +71,10 @@ check_accessors (const xmlNode *x, const PgForm *form, GPtrArray *vars)
       g_autoptr (GError) error = NULL;
 
       for (guint k = 0; k < values->len; k++)
-        g_string_append_printf (joined, "%s%s", k > 0 ? "\n" : "", (const char *) g_ptr_array_index (values, k));
-      PG_FUZZ_CHECK (first != NULL && strcmp (first, values->len > 0 ? g_ptr_array_index (values, 0) : "") == 0,
+        g_string_append_printf (joined, "%s%s", k > 0 ? "\n" : "",
+                                (const char *)g_ptr_array_index (values, k));
+      PG_FUZZ_CHECK (first != NULL
+                         && strcmp (first, values->len > 0 ? g_ptr_array_index (values, 0) : "") == 0,
                      "field '%s': first value '%s'", var, first);
       PG_FUZZ_CHECK (text != NULL && strcmp (text, joined->str) == 0, "field '%s': text '%s', want '%s'", var,
                      text, joined->str);
@@ -87,8 +89,8 @@ check_accessors (const xmlNode *x, const PgForm *form, GPtrArray *vars)
   /* Absent fields: NULL and the fallback. */
   gboolean value = FALSE;
   if (pg_form_get_value (form, "pg-fuzz-absent") == NULL)
-    PG_FUZZ_CHECK (pg_form_dup_text (form, "pg-fuzz-absent") == NULL &&
-                     pg_form_get_boolean (form, "pg-fuzz-absent", TRUE, &value, NULL) && value,
+    PG_FUZZ_CHECK (pg_form_dup_text (form, "pg-fuzz-absent") == NULL
+                       && pg_form_get_boolean (form, "pg-fuzz-absent", TRUE, &value, NULL) && value,
                    "absent field");
 }
 
@@ -96,7 +98,8 @@ check_accessors (const xmlNode *x, const PgForm *form, GPtrArray *vars)
 static void
 check_rebuilt (const xmlNode *x, const PgForm *form, GPtrArray *vars)
 {
-  g_autoptr (PgStanza) iq = pg_stanza_new ("iq", "irc.example.org", "romeo@example.org/orchard", "result", "c1");
+  g_autoptr (PgStanza) iq
+      = pg_stanza_new ("iq", "irc.example.org", "romeo@example.org/orchard", "result", "c1");
   xmlNode *command = pg_stanza_add_child (iq, "command", NS_COMMANDS);
   pg_stanza_set_attr (command, "node", pg_stanza_get_attr (x->parent, "node"));
   pg_stanza_set_attr (command, "status", "executing");
@@ -119,9 +122,10 @@ check_rebuilt (const xmlNode *x, const PgForm *form, GPtrArray *vars)
   pg_stanza_set_attr (pg_stanza_add_text_child (command, "note", NULL, title), "type", "info");
 
   g_autofree char *text = pg_fuzz_check_reparses (iq);
-  g_autoptr (GPtrArray) again = pg_fuzz_parse_stanzas ((const guint8 *) text, strlen (text));
+  g_autoptr (GPtrArray) again = pg_fuzz_parse_stanzas ((const guint8 *)text, strlen (text));
   PG_FUZZ_CHECK (again->len == 1, "rebuilt answer lost");
-  xmlNode *x_again = pg_stanza_find_child (pg_stanza_first_element (g_ptr_array_index (again, 0)), "x", PG_NS_DATA);
+  xmlNode *x_again
+      = pg_stanza_find_child (pg_stanza_first_element (g_ptr_array_index (again, 0)), "x", PG_NS_DATA);
   PG_FUZZ_CHECK (x_again != NULL, "rebuilt form lost");
   g_autoptr (GError) error = NULL;
   g_autoptr (PgForm) form_again = pg_form_parse (x_again, form_type, &error);
@@ -134,11 +138,13 @@ check_rebuilt (const xmlNode *x, const PgForm *form, GPtrArray *vars)
         continue; /* only its first value is echoed */
       g_autofree char *before = pg_form_dup_text (form, var);
       g_autofree char *after = pg_form_dup_text (form_again, var);
-      PG_FUZZ_CHECK (g_strcmp0 (before, after) == 0, "field '%s': '%s' came back as '%s'", var, before, after);
+      PG_FUZZ_CHECK (g_strcmp0 (before, after) == 0, "field '%s': '%s' came back as '%s'", var, before,
+                     after);
     }
   g_autofree char *title_again = pg_stanza_dup_child_text (x_again, "title", PG_NS_DATA);
   PG_FUZZ_CHECK (g_strcmp0 (title, title_again) == 0, "title '%s' came back as '%s'", title, title_again);
-  PG_FUZZ_CHECK (g_strcmp0 (form_type, pg_form_get_value (form_again, "FORM_TYPE")) == 0, "FORM_TYPE changed");
+  PG_FUZZ_CHECK (g_strcmp0 (form_type, pg_form_get_value (form_again, "FORM_TYPE")) == 0,
+                 "FORM_TYPE changed");
 }
 
 /* transport/adhoc.c read_form() and reply_error(). */
@@ -165,12 +171,14 @@ check_command (const xmlNode *stanza, xmlNode *command)
 
       check_accessors (x, form, vars);
       check_rebuilt (x, form, vars);
-      if (!g_str_equal (pg_form_get_type (form), "submit") && !g_str_equal (pg_form_get_type (form), "cancel"))
+      if (!g_str_equal (pg_form_get_type (form), "submit")
+          && !g_str_equal (pg_form_get_type (form), "cancel"))
         problem = "a command form must be of type 'submit'";
     }
   if (problem != NULL)
     {
-      g_autoptr (PgStanza) reply = pg_stanza_error_reply (stanza, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, problem);
+      g_autoptr (PgStanza) reply
+          = pg_stanza_error_reply (stanza, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, problem);
       pg_stanza_add_child (pg_stanza_get_error (reply), "bad-payload", NS_COMMANDS);
       g_autofree char *text = pg_fuzz_check_reparses (reply);
     }

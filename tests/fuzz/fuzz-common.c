@@ -36,8 +36,8 @@ on_log (const char *domain, GLogLevelFlags level, const char *message, gpointer 
    * escape and a '\' at the end ("a\d b\"): g_key_file_parse_value_as_string()
    * does not clear the first error before "escape character at end of line".
    * GLib warns and keeps the first error; harmless, and not ours. */
-  if (g_strcmp0 (domain, "GLib") == 0 && strstr (message, "GError set over the top") != NULL &&
-      strstr (message, "Key file contains") != NULL)
+  if (g_strcmp0 (domain, "GLib") == 0 && strstr (message, "GError set over the top") != NULL
+      && strstr (message, "Key file contains") != NULL)
     return;
   fprintf (stderr, "%s: %s\n", domain != NULL ? domain : "(no domain)", message);
   abort ();
@@ -68,7 +68,7 @@ pg_fuzz_hash (const uint8_t *data, size_t size)
 char *
 pg_fuzz_dup_string (const uint8_t *data, size_t size)
 {
-  return g_strndup ((const char *) data, size);
+  return g_strndup ((const char *)data, size);
 }
 
 /* ---- the stream parser over a whole buffer ---- */
@@ -86,11 +86,11 @@ static const PgXmlParserCallbacks collect_callbacks = {
 GPtrArray *
 pg_fuzz_parse_stanzas (const uint8_t *data, size_t size)
 {
-  GPtrArray *stanzas = g_ptr_array_new_with_free_func ((GDestroyNotify) pg_stanza_free);
+  GPtrArray *stanzas = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
   g_autoptr (PgXmlParser) parser = pg_xml_parser_new (&collect_callbacks, stanzas, 0);
 
   if (pg_xml_parser_feed (parser, PG_FUZZ_HEADER, strlen (PG_FUZZ_HEADER), NULL) && size > 0)
-    pg_xml_parser_feed (parser, (const char *) data, size, NULL);
+    pg_xml_parser_feed (parser, (const char *)data, size, NULL);
   return stanzas;
 }
 
@@ -104,7 +104,7 @@ static const char *
 effective_ns (const xmlNode *node, const char *parent_ns)
 {
   if (node->ns != NULL)
-    return (const char *) node->ns->href;
+    return (const char *)node->ns->href;
   if (node->parent == NULL || node->parent->type != XML_ELEMENT_NODE)
     return PG_NS_COMPONENT;
   if (node->parent->ns != NULL)
@@ -139,7 +139,7 @@ items_of (const xmlNode *node)
       if (child != NULL && (child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE))
         {
           if (child->content != NULL)
-            g_string_append (run, (const char *) child->content);
+            g_string_append (run, (const char *)child->content);
           continue;
         }
       if (run->len > 0)
@@ -150,9 +150,16 @@ items_of (const xmlNode *node)
       if (child == NULL)
         break;
       if (child->type == XML_ELEMENT_NODE)
-        g_ptr_array_add (items, g_strdup_printf ("e%p", (const void *) child));
+        g_ptr_array_add (items, g_strdup_printf ("e%p", (const void *)child));
     }
   return items;
+}
+
+/* Namespaces in XML §3: element and attribute names are QNames. */
+static gboolean
+is_ncname (const xmlChar *name)
+{
+  return name != NULL && name[0] != '\0' && strchr ((const char *)name, ':') == NULL;
 }
 
 static void
@@ -162,19 +169,26 @@ compare_trees (const xmlNode *a, const char *a_parent_ns, const xmlNode *b, cons
   const char *a_ns = effective_ns (a, a_parent_ns);
   const char *b_ns = effective_ns (b, b_parent_ns);
 
-  PG_FUZZ_CHECK (strcmp ((const char *) a->name, (const char *) b->name) == 0, "element <%s> came back as <%s> in:\n%s",
-                 a->name, b->name, text);
-  PG_FUZZ_CHECK (strcmp (a_ns, b_ns) == 0, "<%s> in namespace '%s' came back in '%s' in:\n%s", a->name, a_ns, b_ns,
-                 text);
+  PG_FUZZ_CHECK (is_ncname (a->name) && (a->ns == NULL || a->ns->prefix == NULL || is_ncname (a->ns->prefix)),
+                 "element <%s> is not a QName in:\n%s", a->name, text);
+  for (const xmlAttr *attr = a->properties; attr != NULL; attr = attr->next)
+    PG_FUZZ_CHECK (is_ncname (attr->name) && (attr->ns == NULL || is_ncname (attr->ns->prefix)),
+                   "attribute %s of <%s> is not a QName in:\n%s", attr->name, a->name, text);
+
+  PG_FUZZ_CHECK (strcmp ((const char *)a->name, (const char *)b->name) == 0,
+                 "element <%s> came back as <%s> in:\n%s", a->name, b->name, text);
+  PG_FUZZ_CHECK (strcmp (a_ns, b_ns) == 0, "<%s> in namespace '%s' came back in '%s' in:\n%s", a->name, a_ns,
+                 b_ns, text);
 
   const xmlAttr *x = a->properties, *y = b->properties;
   for (; x != NULL && y != NULL; x = x->next, y = y->next)
     {
-      g_autofree char *xv = (char *) xmlNodeGetContent ((const xmlNode *) x);
-      g_autofree char *yv = (char *) xmlNodeGetContent ((const xmlNode *) y);
-      PG_FUZZ_CHECK (strcmp ((const char *) x->name, (const char *) y->name) == 0 &&
-                       g_strcmp0 (x->ns ? (const char *) x->ns->href : NULL,
-                                  y->ns ? (const char *) y->ns->href : NULL) == 0,
+      g_autofree char *xv = (char *)xmlNodeGetContent ((const xmlNode *)x);
+      g_autofree char *yv = (char *)xmlNodeGetContent ((const xmlNode *)y);
+      PG_FUZZ_CHECK (strcmp ((const char *)x->name, (const char *)y->name) == 0
+                         && g_strcmp0 (x->ns ? (const char *)x->ns->href : NULL,
+                                       y->ns ? (const char *)y->ns->href : NULL)
+                                == 0,
                      "attribute %s of <%s> changed in:\n%s", x->name, a->name, text);
       PG_FUZZ_CHECK (!text_is_xml (xv ? xv : "") || g_strcmp0 (xv, yv) == 0,
                      "attribute %s of <%s>: '%s' came back as '%s' in:\n%s", x->name, a->name, xv, yv, text);
@@ -206,6 +220,42 @@ compare_trees (const xmlNode *a, const char *a_parent_ns, const xmlNode *b, cons
     }
 }
 
+void
+pg_fuzz_check_reparses_all (GPtrArray *stanzas)
+{
+  g_autoptr (GString) text = g_string_new (PG_FUZZ_HEADER);
+  g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (gsize));
+  g_autoptr (GPtrArray) again = NULL;
+  g_autoptr (PgXmlParser) parser = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (stanzas->len == 0)
+    return;
+  for (guint i = 0; i <= stanzas->len; i++)
+    {
+      gsize start = text->len;
+      g_array_append_val (starts, start);
+      if (i < stanzas->len)
+        pg_stanza_serialize (g_ptr_array_index (stanzas, i), text);
+    }
+  again = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
+  parser = pg_xml_parser_new (&collect_callbacks, again, G_MAXSIZE);
+  PG_FUZZ_CHECK (pg_xml_parser_feed (parser, text->str, text->len, &error),
+                 "serialised stanzas refused by the parser (%s):\n%s", error ? error->message : "?",
+                 text->str + strlen (PG_FUZZ_HEADER));
+  PG_FUZZ_CHECK (again->len == stanzas->len, "%u serialised stanzas parsed as %u:\n%s", stanzas->len,
+                 again->len, text->str + strlen (PG_FUZZ_HEADER));
+  for (guint i = 0; i < stanzas->len; i++)
+    {
+      gsize start = g_array_index (starts, gsize, i), end = g_array_index (starts, gsize, i + 1);
+      g_autofree char *first = g_strndup (text->str + start, end - start);
+      g_autofree char *second = pg_stanza_to_string (g_ptr_array_index (again, i));
+      PG_FUZZ_CHECK (strcmp (first, second) == 0, "serialisation not stable:\nfirst:  %s\nsecond: %s", first,
+                     second);
+      compare_trees (g_ptr_array_index (stanzas, i), NULL, g_ptr_array_index (again, i), NULL, first);
+    }
+}
+
 char *
 pg_fuzz_check_reparses (const xmlNode *stanza)
 {
@@ -217,7 +267,7 @@ pg_fuzz_check_reparses (const xmlNode *stanza)
   g_autofree char *reserialized = NULL;
 
   pg_stanza_serialize (stanza, text);
-  again = g_ptr_array_new_with_free_func ((GDestroyNotify) pg_stanza_free);
+  again = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
   parser = pg_xml_parser_new (&collect_callbacks, again, G_MAXSIZE);
   PG_FUZZ_CHECK (pg_xml_parser_feed (parser, text->str, text->len, &error),
                  "serialised stanza refused by the parser (%s):\n%s", error ? error->message : "?",

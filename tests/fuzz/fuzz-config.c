@@ -31,9 +31,9 @@ write_input (const uint8_t *data, size_t size)
   PG_FUZZ_CHECK (ftruncate (fd, 0) == 0, "ftruncate failed");
   for (size_t done = 0; done < size;)
     {
-      ssize_t n = pwrite (fd, data + done, size - done, (off_t) done);
+      ssize_t n = pwrite (fd, data + done, size - done, (off_t)done);
       PG_FUZZ_CHECK (n > 0, "pwrite failed");
-      done += (size_t) n;
+      done += (size_t)n;
     }
 }
 
@@ -61,7 +61,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (config == NULL)
     {
       PG_FUZZ_CHECK (error != NULL && error->domain == PG_CONFIG_ERROR, "refusal without a PgConfigError");
-      PG_FUZZ_CHECK (strstr (error->message, path) != NULL, "error does not name the file: %s", error->message);
+      PG_FUZZ_CHECK (strstr (error->message, path) != NULL, "error does not name the file: %s",
+                     error->message);
       return 0;
     }
 
@@ -69,16 +70,18 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   check_prepared (config->component_jid, TRUE);
   PG_FUZZ_CHECK (config->secret != NULL && *config->secret != '\0', "empty secret");
   PG_FUZZ_CHECK (config->protocol != NULL && *config->protocol != '\0', "empty protocol");
-  PG_FUZZ_CHECK (config->host != NULL && config->username_suffix != NULL && config->database_path != NULL &&
-                   config->key_file != NULL,
+  PG_FUZZ_CHECK (config->host != NULL && config->username_suffix != NULL && config->database_path != NULL
+                     && config->key_file != NULL,
                  "a defaulted string is NULL");
   PG_FUZZ_CHECK (config->port >= 1, "port 0");
   PG_FUZZ_CHECK (config->verify_timeout_s >= 1 && config->verify_timeout_s <= 3600, "verify_timeout_s");
-  PG_FUZZ_CHECK (config->max_stanza_bytes >= PG_XML_MIN_STANZA_BYTES && config->max_stanza_bytes <= 64 * 1024 * 1024,
+  PG_FUZZ_CHECK (config->max_stanza_bytes >= PG_XML_MIN_STANZA_BYTES
+                     && config->max_stanza_bytes <= 64 * 1024 * 1024,
                  "max_stanza_bytes");
   PG_FUZZ_CHECK (config->log_level >= PG_LOG_ERROR && config->log_level <= PG_LOG_DEBUG, "log level");
-  PG_FUZZ_CHECK (config->legacy_setting_keys != NULL && config->legacy_setting_values != NULL &&
-                   g_strv_length (config->legacy_setting_keys) == g_strv_length (config->legacy_setting_values),
+  PG_FUZZ_CHECK (config->legacy_setting_keys != NULL && config->legacy_setting_values != NULL
+                     && g_strv_length (config->legacy_setting_keys)
+                            == g_strv_length (config->legacy_setting_values),
                  "legacy settings");
   PG_FUZZ_CHECK (config->admin_jids != NULL && config->allowed_domains != NULL, "lists");
   for (guint i = 0; config->admin_jids[i] != NULL; i++)

@@ -34,8 +34,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   escaped = pg_jid_escape (name);
   PG_FUZZ_CHECK (strpbrk (escaped, " \"&'/:<>@") == NULL, "'%s' escapes to '%s'", name, escaped);
   unescaped = pg_jid_unescape (escaped);
-  PG_FUZZ_CHECK (strcmp (name, unescaped) == 0, "'%s' escapes to '%s', which unescapes to '%s'", name, escaped,
-                 unescaped);
+  PG_FUZZ_CHECK (strcmp (name, unescaped) == 0, "'%s' escapes to '%s', which unescapes to '%s'", name,
+                 escaped, unescaped);
 
   contact = pg_jid_for_legacy_name (name, DOMAIN, &error);
   if (contact == NULL)
@@ -46,11 +46,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   g_autoptr (GError) parse_error = NULL;
   g_autoptr (PgJid) jid = pg_jid_parse (contact, &parse_error);
-  PG_FUZZ_CHECK (jid != NULL, "'%s' gives '%s', which does not parse: %s", name, contact, parse_error->message);
+  PG_FUZZ_CHECK (jid != NULL, "'%s' gives '%s', which does not parse: %s", name, contact,
+                 parse_error->message);
   PG_FUZZ_CHECK (pg_jid_get_resource (jid) == NULL && pg_jid_get_node (jid) != NULL, "'%s' gives '%s'", name,
                  contact);
   g_autofree char *printed = pg_jid_to_string (jid);
-  PG_FUZZ_CHECK (strcmp (printed, contact) == 0, "'%s' gives '%s', which parses as '%s'", name, contact, printed);
+  PG_FUZZ_CHECK (strcmp (printed, contact) == 0, "'%s' gives '%s', which parses as '%s'", name, contact,
+                 printed);
   PG_FUZZ_CHECK (strcmp (pg_jid_get_domain (jid), DOMAIN) == 0, "domain changed in '%s'", contact);
 
   /* Incoming stanzas name the contact by this JID: the name it decodes to

@@ -58,7 +58,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   bare = pg_jid_dup_bare (jid);
   prepared_bare = pg_jid_prepare_bare (bare, NULL);
-  PG_FUZZ_CHECK (prepared_bare != NULL && strcmp (bare, prepared_bare) == 0, "bare '%s' prepares as '%s'", bare,
-                 prepared_bare);
+  PG_FUZZ_CHECK (prepared_bare != NULL && strcmp (bare, prepared_bare) == 0, "bare '%s' prepares as '%s'",
+                 bare, prepared_bare);
   return 0;
 }

@@ -16,7 +16,7 @@
 static int
 compare_paths (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 static void
@@ -69,11 +69,14 @@ main (int argc, char **argv)
     }
 
   int status = 0;
+  g_autofree char *root = g_strconcat (g_getenv ("PG_FUZZ_CORPUS_DIR") ?: PG_FUZZ_CORPUS_DIR, "/", NULL);
   printf ("1..%u\n", files->len);
   fflush (stdout);
   for (guint i = 0; i < files->len; i++)
     {
       const char *file = g_ptr_array_index (files, i);
+      /* Named as in the corpus ("jid/valid-01") when it comes from there. */
+      const char *shown = g_str_has_prefix (file, root) ? file + strlen (root) : file;
       g_autofree char *contents = NULL;
       g_autofree uint8_t *copy = NULL;
       gsize size = 0;
@@ -81,17 +84,17 @@ main (int argc, char **argv)
 
       if (!g_file_get_contents (file, &contents, &size, &error))
         {
-          printf ("not ok %u - %s: %s\n", i + 1, file, error->message);
+          printf ("not ok %u - %s: %s\n", i + 1, shown, error->message);
           status = 1;
           continue;
         }
       /* An exact-size copy, so that the sanitizers see reads past the end. */
       copy = g_malloc (MAX (size, 1));
       memcpy (copy, contents, size);
-      printf ("# %s (%" G_GSIZE_FORMAT " bytes)\n", file, size);
+      printf ("# %s (%" G_GSIZE_FORMAT " bytes)\n", shown, size);
       fflush (stdout);
       LLVMFuzzerTestOneInput (copy, size);
-      printf ("ok %u - %s\n", i + 1, file);
+      printf ("ok %u - %s\n", i + 1, shown);
       fflush (stdout);
     }
   return status;

@@ -331,7 +331,14 @@ on_authorization (gpointer data, const char *from, const char *alias, const char
     pg_account_authorize (owner->account, from, TRUE);
 }
 
+static void
+on_sent_confirmed (gpointer data, guint64 serial)
+{
+  record (data, g_strdup_printf ("confirmed %" G_GUINT64_FORMAT, serial));
+}
+
 static const PgAccountEvents events = {
+  .sent_confirmed = on_sent_confirmed,
   .connected = on_connected,
   .disconnected = on_disconnected,
   .contact_status = on_contact_status,
@@ -734,6 +741,51 @@ test_message_send (void)
   g_free (peer_expect (bob, "PRIVMSG bob :ping"));
   g_assert_cmpstr (wait_event (owner, "message bob "), ==,
                    "message bob (auto-reply) back at 3 &amp; &lt;later&gt;");
+
+  peer_quit (bob);
+  owner_free (owner);
+}
+
+/* pg_account_confirm_sent(): the PING goes behind the messages through
+ * prpl-irc's queue, the server's PONG becomes the sent_confirmed event, and
+ * nothing of it reaches the peer or the owner as a message. */
+static void
+test_confirm_sent (void)
+{
+  g_autoptr (GError) error = NULL;
+  Owner *owner;
+  Peer *bob;
+  char *line;
+  guint64 first, second;
+
+  if (get_open_ircd () == NULL)
+    return;
+  owner = owner_new ();
+  new_alice (owner, open_ircd, NULL);
+  g_assert_cmpuint (pg_account_confirm_sent (owner->account), ==, 0); /* not connected */
+  pg_account_connect (owner->account);
+  wait_event (owner, "connected");
+  bob = peer_new (open_ircd, "bob");
+
+  g_assert_true (pg_account_send_message (owner->account, "bob", "before the first", &error));
+  first = pg_account_confirm_sent (owner->account);
+  g_assert_cmpuint (first, >, 0);
+  g_assert_true (pg_account_send_message (owner->account, "bob", "before the second", &error));
+  second = pg_account_confirm_sent (owner->account);
+  g_assert_cmpuint (second, >, first);
+  g_autofree char *want_first = g_strdup_printf ("confirmed %" G_GUINT64_FORMAT, first);
+  g_autofree char *want_second = g_strdup_printf ("confirmed %" G_GUINT64_FORMAT, second);
+  g_assert_cmpstr (wait_event (owner, want_second), ==, want_second);
+  g_assert_nonnull (find_event (owner, want_first));
+  line = peer_expect (bob, "PRIVMSG bob :");
+  g_assert_true (g_str_has_suffix (line, ":before the first"));
+  g_free (line);
+  line = peer_expect (bob, "PRIVMSG bob :");
+  /* The PING line ended where it should: the next message is intact. */
+  g_assert_true (g_str_has_suffix (line, ":before the second"));
+  g_free (line);
+  run_for (200);
+  g_assert_null (find_event (owner, "message"));
 
   peer_quit (bob);
   owner_free (owner);
@@ -1339,6 +1391,7 @@ main (int argc, char **argv)
   g_test_add_func ("/account/login/login-logout", test_login_and_logout);
   g_test_add_func ("/account/message/receive", test_message_receive);
   g_test_add_func ("/account/message/send", test_message_send);
+  g_test_add_func ("/account/message/confirm-sent", test_confirm_sent);
   g_test_add_func ("/account/contact/presence", test_contact_presence);
   g_test_add_func ("/account/contact/restore", test_contact_restore);
   g_test_add_func ("/account/contact/ison-offline", test_contact_ison_offline);

@@ -88,6 +88,8 @@ test_minimal_defaults (TempConfig *t, gconstpointer data)
   assert_strv (config->allowed_domains, empty);
   g_assert_cmpuint (config->verify_timeout_s, ==, 30);
   g_assert_cmpuint (config->max_stanza_bytes, ==, 524288);
+  g_assert_cmpuint (config->outbox_max_per_user, ==, 1000);
+  g_assert_cmpuint (config->outbox_expiry_s, ==, 86400);
   g_assert_cmpint (config->log_level, ==, PG_LOG_INFO);
 
   /* No allowed_domains: everyone may register; no admins: nobody is one. */
@@ -131,6 +133,8 @@ static const char full_config[] = "# purplegate\n"
                                   "\n"
                                   "[limits]\n"
                                   "max_stanza_bytes = 10000\n"
+                                  "outbox_max_per_user = 50\n"
+                                  "outbox_expiry_s = 604800\n"
                                   "\n"
                                   "[log]\n"
                                   "level = debug\n";
@@ -159,6 +163,8 @@ test_every_key (TempConfig *t, gconstpointer data)
   assert_strv (config->allowed_domains, domains);
   g_assert_cmpuint (config->verify_timeout_s, ==, 45);
   g_assert_cmpuint (config->max_stanza_bytes, ==, 10000);
+  g_assert_cmpuint (config->outbox_max_per_user, ==, 50);
+  g_assert_cmpuint (config->outbox_expiry_s, ==, 604800);
   g_assert_cmpint (config->log_level, ==, PG_LOG_DEBUG);
 
   /* Prepared forms in, prepared forms matched. */
@@ -221,6 +227,14 @@ static const BadConfig bad_configs[] = {
    "[limits] max_stanza_bytes: '512k' is not a size in bytes between 10000 and 67108864"},
   {"stanza-bytes-too-big", MINIMAL "[limits]\nmax_stanza_bytes = 67108865\n", PG_CONFIG_ERROR_BAD_VALUE,
    "[limits] max_stanza_bytes: '67108865' is not a size in bytes between 10000 and 67108864"},
+  {"outbox-max-zero", MINIMAL "[limits]\noutbox_max_per_user = 0\n", PG_CONFIG_ERROR_BAD_VALUE,
+   "[limits] outbox_max_per_user: '0' is not a number of messages (1-1000000)"},
+  {"outbox-max-too-big", MINIMAL "[limits]\noutbox_max_per_user = 1000001\n", PG_CONFIG_ERROR_BAD_VALUE,
+   "[limits] outbox_max_per_user: '1000001' is not a number of messages (1-1000000)"},
+  {"outbox-expiry-text", MINIMAL "[limits]\noutbox_expiry_s = 1d\n", PG_CONFIG_ERROR_BAD_VALUE,
+   "[limits] outbox_expiry_s: '1d' is not a number of seconds (1-2592000)"},
+  {"outbox-expiry-too-long", MINIMAL "[limits]\noutbox_expiry_s = 2592001\n", PG_CONFIG_ERROR_BAD_VALUE,
+   "[limits] outbox_expiry_s: '2592001' is not a number of seconds (1-2592000)"},
   {"log-level", MINIMAL "[log]\nlevel = verbose\n", PG_CONFIG_ERROR_BAD_VALUE,
    "[log] level: 'verbose' is not one of error, warning, info, debug"},
   {"admin-full-jid", MINIMAL "[admin]\njids = admin@example.org/desk\n", PG_CONFIG_ERROR_BAD_VALUE,

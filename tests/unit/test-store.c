@@ -557,8 +557,8 @@ test_settings (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   g_assert_false (pg_store_setting_enabled (store, "b@example.org", PG_SETTING_TYPING));
 }
 
-/* A database of schema 2 (before settings and pending contacts) keeps its
- * users and contacts through migrations 3 and 4. */
+/* A database of schema 2 (before settings, pending contacts and the outbox)
+ * keeps its users and contacts through migrations 3, 4 and 5. */
 static void
 test_migrate_2 (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
@@ -566,7 +566,7 @@ test_migrate_2 (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   put_user (store, "a@example.org", "alice", "pw-a");
   g_assert_true (pg_store_put_contact (store, "a@example.org", "bob", "Bob", NULL));
   g_clear_pointer (&store, pg_store_free);
-  raw_exec (f->db, "DROP TABLE settings; ALTER TABLE contacts DROP COLUMN pending_add;"
+  raw_exec (f->db, "DROP TABLE outbox; DROP TABLE settings; ALTER TABLE contacts DROP COLUMN pending_add;"
                    " UPDATE schema_version SET version = 2;");
 
   store = open_store (f->db, f->key);
@@ -583,6 +583,7 @@ test_migrate_2 (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   g_assert_true (pg_store_set_contact_pending (store, "a@example.org", "bob", TRUE, NULL));
   g_autoptr (GPtrArray) again = pg_store_list_contacts (store, "a@example.org", NULL);
   g_assert_true (((PgStoreContact *) g_ptr_array_index (again, 0))->pending_add);
+  g_assert_cmpint (pg_store_outbox_count (store, "a@example.org", PG_OUTBOX_TO_USER, NULL), ==, 0);
 }
 
 int

@@ -1,0 +1,105 @@
+/* legacy/account-confirm.c — pg_account_confirm_sent(): the legacy server
+ * confirms that it has processed what we sent.
+ *
+ * libpurple has no acknowledgement of a sent message: serv_send_im()
+ * returning only means the protocol took it.  prpl-irc 2.14 queues every
+ * line and writes the queue from a one-second timer, so a connection lost
+ * meanwhile takes the queue with it, unnoticed.  For IRC the confirmation
+ * is a PING carrying our token, sent through that same queue (the
+ * protocol's send_raw): a server processes one client's lines in order, so
+ * its PONG proves that every line before the PING was processed.  The PONG
+ * is read with prpl-irc's "irc-receiving-text" signal; prpl-irc itself
+ * ignores a PONG whose argument has no space (irc_msg_pong). */
+#define G_LOG_DOMAIN "pg-account"
+
+#include "legacy/account-private.h"
+
+#include <string.h>
+
+#define TOKEN_PREFIX "pg-confirm-"
+
+/* One sequence for every login, so a token names one request for good. */
+static guint64 last_serial;
+
+static gboolean
+has_round_trip (PurpleConnection *gc)
+{
+  PurplePlugin *prpl = purple_connection_get_prpl (gc);
+
+  return prpl != NULL && g_strcmp0 (purple_plugin_get_id (prpl), "prpl-irc") == 0
+         && PURPLE_PLUGIN_PROTOCOL_INFO (prpl)->send_raw != NULL;
+}
+
+guint64
+pg_account_confirm_sent (PgAccount *account)
+{
+  PurpleConnection *gc;
+
+  g_return_val_if_fail (account != NULL, 0);
+
+  if (account->dying || !pg_account_is_connected (account))
+    return 0;
+  gc = purple_account_get_connection (account->purple);
+  if (!has_round_trip (gc))
+    return 0;
+  /* send_raw writes the bytes as given: the line ends here. */
+  g_autofree char *line = g_strdup_printf ("PING " TOKEN_PREFIX "%" G_GUINT64_FORMAT "\r\n", ++last_serial);
+  if (PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc))->send_raw (gc, line, -1) < 0)
+    return 0;
+  account->confirm_serial = last_serial;
+  return last_serial;
+}
+
+/* The serial of a PONG line carrying one of our tokens, or 0. */
+static guint64
+pong_serial (const char *line)
+{
+  const char *p = line;
+  const char *last;
+  guint64 serial;
+
+  if (*p == ':' && (p = strchr (p, ' ')) != NULL)
+    p++;
+  if (p == NULL || g_ascii_strncasecmp (p, "PONG ", 5) != 0)
+    return 0;
+  /* The token is the last parameter, trailing (" :token") or not. */
+  last = strrchr (p, ' ');
+  if (last == NULL)
+    return 0;
+  last++;
+  if (*last == ':')
+    last++;
+  if (!g_str_has_prefix (last, TOKEN_PREFIX))
+    return 0;
+  g_autofree char *digits = g_strndup (last + strlen (TOKEN_PREFIX), strcspn (last + strlen (TOKEN_PREFIX), "\r\n"));
+  if (!g_ascii_string_to_unsigned (digits, 10, 1, G_MAXUINT64, &serial, NULL))
+    return 0;
+  return serial;
+}
+
+static void
+irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
+{
+  PgAccount *account = pg_account_from_connection (gc);
+  guint64 serial;
+
+  (void) data;
+  if (account == NULL || text == NULL || *text == NULL)
+    return;
+  serial = pong_serial (*text);
+  /* Only this login's own tokens: a PONG can only answer our own PING. */
+  if (serial == 0 || serial > account->confirm_serial)
+    return;
+  pg_account_emit_sent_confirmed (account, serial);
+}
+
+void
+pg_account_confirm_install (void)
+{
+  static int handle;
+  PurplePlugin *irc = purple_plugins_find_with_id ("prpl-irc");
+
+  /* The signal is prpl-irc's own, registered when the plugin was probed. */
+  if (irc != NULL)
+    purple_signal_connect (irc, "irc-receiving-text", &handle, PURPLE_CALLBACK (irc_receiving_text), NULL);
+}

@@ -1,0 +1,490 @@
+/* legacy/outbox.c — the persistent outbox towards the XMPP server: sending
+ * stored rows in order, deleting them when the acknowledgement ping that
+ * followed them comes back, and the one expiry timer of the whole outbox
+ * (see legacy/outbox.h for the guarantee).  The queue towards the legacy
+ * networks is in outbox-legacy.c. */
+#define G_LOG_DOMAIN "pg-outbox"
+#include "build-config.h"
+
+#include "legacy/outbox.h"
+
+#include "legacy/message.h"
+#include "legacy/outbox-private.h"
+#include "legacy/session-private.h"
+#include "transport/i18n.h"
+#include "transport/ping.h"
+
+#include <string.h>
+
+#define NS_DELAY "urn:xmpp:delay"
+/* A to-legacy row whose expiry came while it was in flight is looked at
+ * again this much later (the confirmation usually comes first). */
+#define RECHECK_S 2
+
+struct PgOutbox {
+  PgTransport *transport;
+  gboolean link_up;
+  /* To-user rows up to this id were written on the current link; the ones
+   * still stored wait for their acknowledgement. */
+  gint64 sent_upto;
+  gboolean backlog;   /* rows may wait above sent_upto */
+  GArray *unacked;    /* gint64 ids written, not followed by a ping yet */
+  GArray *acking;     /* gint64 ids the outstanding ping covers */
+  GHashTable *bouncing; /* ids of to-legacy rows whose bounce was written */
+  char *ping_id;      /* the outstanding acknowledgement ping */
+  guint64 ping_serial;
+  guint ping_idle;
+  guint expiry_id;
+  gint64 expiry_at; /* unix s of the armed timer */
+};
+
+static gint64
+now_s (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+char *
+pg_outbox_dup_stanza_id (gint64 id)
+{
+  return g_strdup_printf ("pg-out-%" G_GINT64_FORMAT, id);
+}
+
+/* ---- the expiry timer ---- */
+
+static gboolean on_expiry (gpointer data);
+
+static void
+arm_expiry (PgOutbox *outbox, gint64 at)
+{
+  gint64 now = now_s ();
+  if (at <= 0 || (outbox->expiry_id != 0 && outbox->expiry_at <= at))
+    return;
+  g_clear_handle_id (&outbox->expiry_id, g_source_remove);
+  outbox->expiry_at = MAX (at, now + 1);
+  outbox->expiry_id = g_timeout_add_seconds ((guint) (outbox->expiry_at - now), on_expiry, outbox);
+}
+
+static void
+rearm_expiry (PgOutbox *outbox)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 next = pg_store_outbox_next_expiry (outbox->transport->store, &error);
+  g_clear_handle_id (&outbox->expiry_id, g_source_remove);
+  if (next < 0)
+    {
+      g_warning ("cannot read the outbox: %s", error->message);
+      next = now_s () + 60; /* try again later rather than never */
+    }
+  arm_expiry (outbox, next);
+}
+
+void
+pg_outbox_arm_expiry (PgTransport *transport, gint64 at)
+{
+  arm_expiry (transport->outbox, at);
+}
+
+/* ---- writing rows to the stream ---- */
+
+static const char *
+user_lang (PgTransport *transport, const char *bare_jid)
+{
+  PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
+  return session != NULL ? session->lang : NULL;
+}
+
+static PgStanza *
+new_loss_report (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
+{
+  const char *lang = user_lang (transport, item->bare_jid);
+  PgI18n *i18n = transport->i18n;
+  g_autofree char *body = NULL;
+
+  if (item->loss == PG_OUTBOX_LOSS_FULL)
+    body = g_strdup_printf (pg_i18n_translate (i18n, lang,
+                                               N_("%u message(s) from %s could not be kept: the "
+                                                  "gateway's queue for you was full.")),
+                            item->lost, item->peer);
+  else
+    body = g_strdup_printf (pg_i18n_translate (i18n, lang,
+                                               N_("%u message(s) from %s expired before they could be "
+                                                  "delivered.")),
+                            item->lost, item->peer);
+  PgStanza *headline = pg_stanza_new ("message", transport->config->component_jid, item->bare_jid, "headline", id);
+  pg_stanza_set_attr (headline, "xml:lang", pg_i18n_get_language (i18n, lang));
+  pg_stanza_add_text_child (headline, "subject", NULL, pg_i18n_translate (i18n, lang, N_("Messages not delivered")));
+  pg_stanza_add_text_child (headline, "body", NULL, body);
+  return headline;
+}
+
+static PgStanza *
+new_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
+{
+  g_autofree char *from = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
+  if (from == NULL)
+    return NULL; /* stored by an older build; cannot happen from chat.c */
+  /* To the bare JID, so the user's server delivers it or stores it offline. */
+  PgStanza *message = pg_stanza_new ("message", from, item->bare_jid, "chat", id);
+  pg_stanza_add_text_child (message, "body", NULL, item->body);
+  if (pg_store_setting_enabled (transport->store, item->bare_jid, PG_SETTING_TYPING))
+    pg_message_add_chat_state (message, PG_CHAT_STATE_ACTIVE);
+  /* XEP-0203: the time the legacy network gave it to us, when that was a
+   * while ago. */
+  if (now_s () - item->created >= 2)
+    {
+      g_autoptr (GDateTime) created = g_date_time_new_from_unix_utc (item->created);
+      g_autofree char *stamp = g_date_time_format (created, "%Y-%m-%dT%H:%M:%SZ");
+      xmlNode *delay = pg_stanza_add_child (message, "delay", NS_DELAY);
+      pg_stanza_set_attr (delay, "from", transport->config->component_jid);
+      pg_stanza_set_attr (delay, "stamp", stamp);
+    }
+  return message;
+}
+
+static void schedule_ping (PgOutbox *outbox);
+
+/* Writes @stanza for row @id; FALSE when the stream did not take it. */
+static gboolean
+write_row (PgOutbox *outbox, gint64 id, const xmlNode *stanza)
+{
+  if (!pg_stream_send (outbox->transport->stream, stanza))
+    return FALSE;
+  g_array_append_val (outbox->unacked, id);
+  schedule_ping (outbox);
+  return TRUE;
+}
+
+static gboolean
+send_to_user (PgOutbox *outbox, const PgStoreOutboxItem *item)
+{
+  g_autofree char *id = pg_outbox_dup_stanza_id (item->id);
+  g_autoptr (PgStanza) stanza = item->body != NULL ? new_chat (outbox->transport, item, id)
+                                                   : new_loss_report (outbox->transport, item, id);
+  if (stanza == NULL)
+    {
+      /* Nothing can ever be sent for it: gone with the next acknowledgement. */
+      g_array_append_val (outbox->unacked, item->id);
+      return TRUE;
+    }
+  return write_row (outbox, item->id, stanza);
+}
+
+static guint
+in_flight (PgOutbox *outbox)
+{
+  return outbox->unacked->len + outbox->acking->len;
+}
+
+/* Sends waiting to-user rows in order, while the window has room. */
+static void
+pump (PgOutbox *outbox)
+{
+  while (outbox->link_up && outbox->backlog && in_flight (outbox) < PG_OUTBOX_WINDOW
+         && pg_stream_is_ready (outbox->transport->stream))
+    {
+      g_autoptr (GError) error = NULL;
+      guint room = PG_OUTBOX_WINDOW - in_flight (outbox);
+      g_autoptr (GPtrArray) rows = pg_store_outbox_list (outbox->transport->store, NULL, PG_OUTBOX_TO_USER,
+                                                         outbox->sent_upto, room, &error);
+      if (rows == NULL)
+        {
+          g_warning ("cannot read the outbox: %s", error->message);
+          return; /* the next message or link event tries again */
+        }
+      if (rows->len < room)
+        outbox->backlog = FALSE;
+      for (guint i = 0; i < rows->len; i++)
+        {
+          const PgStoreOutboxItem *item = g_ptr_array_index (rows, i);
+          if (!send_to_user (outbox, item))
+            {
+              outbox->backlog = TRUE;
+              return;
+            }
+          outbox->sent_upto = item->id;
+        }
+      if (rows->len == 0)
+        break;
+    }
+}
+
+/* ---- acknowledgements ---- */
+
+static void
+on_ack (const PgRouteRequest *response, gpointer user_data)
+{
+  PgOutbox *outbox = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_clear_pointer (&outbox->ping_id, g_free);
+  /* An error answer went through the server's router as well: it proves the
+   * order just the same. */
+  if (!pg_store_outbox_delete (outbox->transport->store, (const gint64 *) (void *) outbox->acking->data,
+                               outbox->acking->len, &error))
+    g_warning ("cannot delete delivered outbox rows (they may be sent again after a restart): %s",
+               error->message);
+  for (guint i = 0; i < outbox->acking->len; i++)
+    g_hash_table_remove (outbox->bouncing, &g_array_index (outbox->acking, gint64, i));
+  g_debug ("%u outbox rows acknowledged (%s)", outbox->acking->len, response->type);
+  g_array_set_size (outbox->acking, 0);
+  pump (outbox);
+  schedule_ping (outbox);
+}
+
+static gboolean
+send_ping (gpointer data)
+{
+  PgOutbox *outbox = data;
+  PgTransport *transport = outbox->transport;
+
+  outbox->ping_idle = 0;
+  if (outbox->ping_id != NULL || outbox->unacked->len == 0 || !outbox->link_up)
+    return G_SOURCE_REMOVE;
+  g_autofree char *id = g_strdup_printf ("pg-outbox-ack-%" G_GUINT64_FORMAT, ++outbox->ping_serial);
+  g_autoptr (PgStanza) iq
+    = pg_stanza_new ("iq", transport->config->component_jid, transport->config->component_jid, "get", id);
+  pg_stanza_add_child (iq, "ping", PG_NS_PING);
+  if (!pg_stream_send (transport->stream, iq))
+    return G_SOURCE_REMOVE; /* the link is going down; link_down resets */
+  pg_router_expect_response (transport->router, id, on_ack, outbox);
+  outbox->ping_id = g_steal_pointer (&id);
+  g_array_append_vals (outbox->acking, outbox->unacked->data, outbox->unacked->len);
+  g_array_set_size (outbox->unacked, 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* One ping after everything written in this main loop iteration, and one
+ * at a time: rows written meanwhile wait for the next. */
+static void
+schedule_ping (PgOutbox *outbox)
+{
+  if (outbox->ping_id == NULL && outbox->ping_idle == 0 && outbox->unacked->len > 0)
+    outbox->ping_idle = g_idle_add (send_ping, outbox);
+}
+
+/* ---- bounces of to-legacy rows ---- */
+
+gboolean
+pg_outbox_is_bouncing (PgTransport *transport, gint64 id)
+{
+  return g_hash_table_contains (transport->outbox->bouncing, &id);
+}
+
+gboolean
+pg_outbox_bounce (PgTransport *transport, const PgStoreOutboxItem *item, PgErrorCondition condition,
+                  const char *text)
+{
+  PgOutbox *outbox = transport->outbox;
+  if (!outbox->link_up || g_hash_table_contains (outbox->bouncing, &item->id))
+    return FALSE;
+  g_autofree char *contact = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
+  /* The user's message as it was, to build the error reply to it. */
+  g_autoptr (PgStanza) original = pg_stanza_new ("message", item->sender, contact, "chat", item->xmpp_id);
+  g_autoptr (PgStanza) reply = pg_stanza_error_reply (original, condition, PG_ERR_TYPE_WAIT, text);
+  /* RFC 6120 §8.3.1: the original content, so the sender sees which
+   * message it was. */
+  pg_stanza_add_text_child (reply, "body", NULL, item->body);
+  pg_i18n_localize_error (transport->i18n, reply, user_lang (transport, item->bare_jid));
+  if (!write_row (outbox, item->id, reply))
+    return FALSE;
+  gint64 *key = g_new (gint64, 1);
+  *key = item->id;
+  g_hash_table_add (outbox->bouncing, key);
+  g_info ("%s: bounced a queued message to %s (%s)", item->bare_jid, item->peer,
+          pg_error_condition_to_string (condition));
+  return TRUE;
+}
+
+/* ---- expiry ---- */
+
+static void
+expire (PgOutbox *outbox)
+{
+  PgTransport *transport = outbox->transport;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = pg_store_outbox_list_expired (transport->store, now_s (), &error);
+  g_autoptr (GPtrArray) to_user = g_ptr_array_new ();
+  gboolean waiting = FALSE;
+  guint bounced = 0;
+
+  if (rows == NULL)
+    {
+      g_warning ("cannot read the outbox: %s", error->message);
+      return;
+    }
+  for (guint i = 0; i < rows->len; i++)
+    {
+      PgStoreOutboxItem *item = g_ptr_array_index (rows, i);
+      if (item->direction == PG_OUTBOX_TO_USER)
+        {
+          if (outbox->link_up && item->id <= outbox->sent_upto)
+            waiting = TRUE; /* written: the acknowledgement decides */
+          else
+            g_ptr_array_add (to_user, item);
+          continue;
+        }
+      PgSession *session = pg_sessions_lookup (transport->sessions, item->bare_jid);
+      if (g_hash_table_contains (outbox->bouncing, &item->id))
+        continue;
+      if (session != NULL && pg_outbox_legacy_in_flight (session, item->id))
+        {
+          waiting = TRUE; /* handed to the login: its confirmation decides */
+          continue;
+        }
+      g_autofree char *text = g_strdup_printf ("not delivered: the legacy login was not connected within %u s",
+                                               transport->config->outbox_expiry_s);
+      if (pg_outbox_bounce (transport, item, PG_ERR_REMOTE_SERVER_TIMEOUT, text))
+        bounced++;
+      else
+        waiting = TRUE; /* no stream: bounced once it is back */
+    }
+  if (to_user->len > 0)
+    {
+      if (pg_store_outbox_expire_to_user (transport->store, (PgStoreOutboxItem *const *) to_user->pdata, to_user->len,
+                                          outbox->link_up ? outbox->sent_upto : 0, &error))
+        g_message ("%u queued messages to users expired; the users will be told", to_user->len);
+      else
+        g_warning ("%s", error->message);
+      outbox->backlog = TRUE;
+      pump (outbox);
+    }
+  if (bounced > 0)
+    g_message ("%u queued messages to legacy contacts expired and were bounced", bounced);
+  rearm_expiry (outbox);
+  if (waiting && outbox->link_up)
+    {
+      /* Not before the rows in flight can have been settled. */
+      if (outbox->expiry_at <= now_s ())
+        {
+          g_clear_handle_id (&outbox->expiry_id, g_source_remove);
+          outbox->expiry_at = 0;
+          arm_expiry (outbox, now_s () + RECHECK_S);
+        }
+    }
+  else if (waiting && outbox->expiry_at <= now_s ())
+    {
+      /* Link down: link_up runs the pass again; no timer spinning meanwhile. */
+      g_clear_handle_id (&outbox->expiry_id, g_source_remove);
+      outbox->expiry_at = 0;
+    }
+}
+
+static gboolean
+on_expiry (gpointer data)
+{
+  PgOutbox *outbox = data;
+  outbox->expiry_id = 0;
+  outbox->expiry_at = 0;
+  expire (outbox);
+  return G_SOURCE_REMOVE;
+}
+
+/* ---- link events and the entry point ---- */
+
+void
+pg_outbox_link_up (PgTransport *transport)
+{
+  PgOutbox *outbox = transport->outbox;
+  outbox->link_up = TRUE;
+  outbox->sent_upto = 0;
+  outbox->backlog = TRUE;
+  pump (outbox);
+  expire (outbox);
+}
+
+void
+pg_outbox_link_down (PgTransport *transport)
+{
+  PgOutbox *outbox = transport->outbox;
+  guint waiting = in_flight (outbox);
+
+  outbox->link_up = FALSE;
+  outbox->sent_upto = 0;
+  outbox->backlog = TRUE;
+  g_clear_handle_id (&outbox->ping_idle, g_source_remove);
+  if (outbox->ping_id != NULL)
+    pg_router_cancel_response (transport->router, outbox->ping_id);
+  g_clear_pointer (&outbox->ping_id, g_free);
+  g_array_set_size (outbox->unacked, 0);
+  g_array_set_size (outbox->acking, 0);
+  g_hash_table_remove_all (outbox->bouncing);
+  if (waiting > 0)
+    g_message ("%u outbox rows written without acknowledgement will be sent again", waiting);
+}
+
+void
+pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body)
+{
+  PgOutbox *outbox = transport->outbox;
+  g_autoptr (GError) error = NULL;
+  gint64 now = now_s ();
+  PgStoreOutboxItem item = {
+    .bare_jid = (char *) bare_jid,
+    .direction = PG_OUTBOX_TO_USER,
+    .peer = (char *) peer,
+    .body = (char *) body,
+    .created = now,
+    .expires = now + transport->config->outbox_expiry_s,
+  };
+
+  if (pg_store_outbox_add (transport->store, &item, transport->config->outbox_max_per_user, &error) > 0)
+    arm_expiry (outbox, item.expires);
+  else if (g_error_matches (error, PG_STORE_ERROR, PG_STORE_ERROR_FULL))
+    {
+      g_clear_error (&error);
+      if (pg_store_outbox_add_loss (transport->store, bare_jid, peer, PG_OUTBOX_LOSS_FULL, 1,
+                                    outbox->link_up ? outbox->sent_upto : 0, &error) == 0)
+        g_warning ("%s: a message from a contact was lost and cannot be reported: %s", bare_jid, error->message);
+      else
+        g_info ("%s: outbox full, a message from a contact was refused", bare_jid);
+    }
+  else
+    {
+      /* The store cannot take it (disk full, read-only): deliver it
+       * unprotected rather than not at all. */
+      g_warning ("%s: cannot queue a message from a contact, sending it unprotected: %s", bare_jid,
+                 error->message);
+      g_autofree char *from = pg_jid_for_legacy_name (peer, transport->config->component_jid, NULL);
+      g_autoptr (PgStanza) message = pg_stanza_new ("message", from, bare_jid, "chat", NULL);
+      pg_stanza_add_text_child (message, "body", NULL, body);
+      if (from == NULL || !pg_stream_send (transport->stream, message))
+        g_warning ("%s: a message from a contact was lost: the link is down and the store failed", bare_jid);
+      return;
+    }
+  outbox->backlog = TRUE;
+  pump (outbox);
+}
+
+static void
+free_id (gpointer id)
+{
+  g_free (id);
+}
+
+void
+pg_outbox_register (PgTransport *transport)
+{
+  PgOutbox *outbox = g_new0 (PgOutbox, 1);
+  outbox->transport = transport;
+  outbox->backlog = TRUE;
+  outbox->unacked = g_array_new (FALSE, FALSE, sizeof (gint64));
+  outbox->acking = g_array_new (FALSE, FALSE, sizeof (gint64));
+  outbox->bouncing = g_hash_table_new_full (g_int64_hash, g_int64_equal, free_id, NULL);
+  transport->outbox = outbox;
+  rearm_expiry (outbox);
+}
+
+void
+pg_outbox_free (PgOutbox *outbox)
+{
+  if (outbox == NULL)
+    return;
+  g_clear_handle_id (&outbox->ping_idle, g_source_remove);
+  g_clear_handle_id (&outbox->expiry_id, g_source_remove);
+  g_free (outbox->ping_id);
+  g_array_unref (outbox->unacked);
+  g_array_unref (outbox->acking);
+  g_hash_table_unref (outbox->bouncing);
+  g_free (outbox);
+}

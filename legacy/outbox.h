@@ -1,0 +1,64 @@
+/* legacy/outbox.h — the persistent outbox: no message lost while a link is
+ * down (issue 6, "No message lost").
+ *
+ * Legacy → XMPP.  Every chat message from a legacy contact to a user is
+ * stored (registration/store.h, table outbox) before it is written to the
+ * component stream, with the id "pg-out-<row id>", stable for good.  Rows
+ * are sent in row order; after each batch the transport pings its own
+ * address through the XMPP server, and a row is deleted only when a ping
+ * written after it has come back: the server handles one stream's stanzas
+ * in order, so the answer proves every earlier stanza reached its router
+ * (delivered to the user's client, or stored offline).  While the stream is
+ * down rows wait; when it is ready again (and on start) they are sent, in
+ * order, before anything newer.  At most PG_OUTBOX_WINDOW rows wait for an
+ * answer at a time.
+ *
+ * The guarantee: every message is delivered at least once, in order per
+ * user, across component link failures, XMPP server restarts and purplegate
+ * crashes.  A message can arrive twice only when the link (or purplegate)
+ * died after the server had taken it and before the ping after it came back:
+ * at most the rows of one window, in practice the few written in the last
+ * round trip.  Such a repeat carries the same id, so a client (or a test)
+ * can tell it from a new message.  Messages are refused, not queued, past
+ * [limits] outbox_max_per_user per user (the oldest are kept, so the
+ * conversation stays in order without a hole); what was refused, or expired
+ * after [limits] outbox_expiry_s, is reported to the user by a headline from
+ * the transport, at the place of the loss ("N messages from X ..."), which
+ * travels the same acknowledged way.
+ *
+ * XMPP → legacy.  A message to a contact while the user's legacy login is
+ * connecting or waiting to reconnect is queued (same bound) and sent in
+ * order once the login is online, before newer ones.  Where the protocol
+ * can confirm what its server processed (IRC: legacy/account.h,
+ * pg_account_confirm_sent()), a row stays until that confirmation, and rows
+ * handed over when the login dropped are sent again; elsewhere a row goes
+ * when the protocol has taken it.  What is not delivered before its expiry
+ * is bounced to the sender's full JID with <remote-server-timeout/> (wait),
+ * its id and body; a login refused for good bounces the queue with
+ * <recipient-unavailable/> (wait).  Bounces go the acknowledged way too.
+ * A user without any session still gets <recipient-unavailable/> at once
+ * (DESIGN.md).  Deleting a registration deletes its queue. */
+#pragma once
+#include "transport/transport.h"
+
+/* Rows written to the stream that may wait for one acknowledgement. */
+#define PG_OUTBOX_WINDOW 200
+
+typedef struct PgOutbox PgOutbox;
+
+/* Creates @transport->outbox and arms the expiry timer for stored rows. */
+void pg_outbox_register (PgTransport *transport);
+void pg_outbox_free (PgOutbox *outbox);
+
+/* The component stream is ready: sends what waits (in order), bounces what
+ * expired meanwhile. Called before the probes of every user. */
+void pg_outbox_link_up (PgTransport *transport);
+/* The stream went down: what was written and not acknowledged waits again. */
+void pg_outbox_link_down (PgTransport *transport);
+
+/* A chat message from legacy contact @peer (the protocol's spelling) to
+ * @bare_jid, with plain text @body: stored, then sent when its turn comes. */
+void pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body);
+
+/* The stanza id of a to-user row: "pg-out-<id>". Owned. */
+char *pg_outbox_dup_stanza_id (gint64 id);

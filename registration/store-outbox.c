@@ -1,0 +1,391 @@
+/* registration/store-outbox.c — the persistent outbox (schema 5): messages
+ * waiting for the component link or for a user's legacy login, and reports
+ * of messages that were not kept. Every change is one transaction. */
+#define G_LOG_DOMAIN "pg-store"
+
+#include "registration/store-private.h"
+
+#include <string.h>
+
+static const char *const directions[] = {
+  [PG_OUTBOX_TO_USER] = "to-user",
+  [PG_OUTBOX_TO_LEGACY] = "to-legacy",
+};
+
+static const char *const losses[] = {
+  [PG_OUTBOX_LOSS_NONE] = NULL,
+  [PG_OUTBOX_LOSS_FULL] = "full",
+  [PG_OUTBOX_LOSS_EXPIRED] = "expired",
+};
+
+#define COLUMNS \
+  "id, bare_jid, direction, peer, body, loss, lost, xmpp_id, sender, receipt, created, expires"
+
+void
+pg_store_outbox_item_free (PgStoreOutboxItem *item)
+{
+  if (item == NULL)
+    return;
+  g_free (item->bare_jid);
+  g_free (item->peer);
+  g_free (item->body);
+  g_free (item->xmpp_id);
+  g_free (item->sender);
+  g_free (item);
+}
+
+static gboolean
+begin (PgStore *store, GError **error)
+{
+  return sqlite3_exec (store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+         || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot begin a transaction");
+}
+
+static gboolean
+commit (PgStore *store, GError **error)
+{
+  if (sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    return TRUE;
+  pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot commit");
+  (void) sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  return FALSE;
+}
+
+static void
+rollback (PgStore *store)
+{
+  if (!sqlite3_get_autocommit (store->db))
+    (void) sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static gboolean
+bind_failed (PgStore *store, GError **error)
+{
+  return pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind parameter");
+}
+
+static PgStoreOutboxItem *
+read_item (sqlite3_stmt *stmt)
+{
+  PgStoreOutboxItem *item = g_new0 (PgStoreOutboxItem, 1);
+  const char *loss = (const char *) sqlite3_column_text (stmt, 5);
+
+  item->id = sqlite3_column_int64 (stmt, 0);
+  item->bare_jid = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+  item->direction = g_strcmp0 ((const char *) sqlite3_column_text (stmt, 2), "to-legacy") == 0
+                      ? PG_OUTBOX_TO_LEGACY
+                      : PG_OUTBOX_TO_USER;
+  item->peer = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
+  item->body = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
+  item->loss = g_strcmp0 (loss, "full") == 0      ? PG_OUTBOX_LOSS_FULL
+               : g_strcmp0 (loss, "expired") == 0 ? PG_OUTBOX_LOSS_EXPIRED
+                                                  : PG_OUTBOX_LOSS_NONE;
+  item->lost = (guint) sqlite3_column_int64 (stmt, 6);
+  item->xmpp_id = g_strdup ((const char *) sqlite3_column_text (stmt, 7));
+  item->sender = g_strdup ((const char *) sqlite3_column_text (stmt, 8));
+  item->receipt = sqlite3_column_int (stmt, 9) != 0;
+  item->created = sqlite3_column_int64 (stmt, 10);
+  item->expires = sqlite3_column_int64 (stmt, 11); /* NULL reads as 0: never */
+  return item;
+}
+
+static GPtrArray *
+read_items (PgStore *store, sqlite3_stmt *stmt, GError **error)
+{
+  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func ((GDestroyNotify) pg_store_outbox_item_free);
+  int rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (items, read_item (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "reading the outbox");
+      return NULL;
+    }
+  return g_steal_pointer (&items);
+}
+
+static gint64
+count_messages (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
+    store->db, "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL",
+    bare_jid, PG_STORE_ERROR_IO, error);
+
+  if (stmt == NULL)
+    return -1;
+  if (sqlite3_bind_text (stmt, 2, directions[direction], -1, SQLITE_STATIC) != SQLITE_OK)
+    {
+      bind_failed (store, error);
+      return -1;
+    }
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "counting the outbox");
+      return -1;
+    }
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+gint64
+pg_store_outbox_count (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
+{
+  g_return_val_if_fail (store != NULL && bare_jid != NULL, -1);
+  return count_messages (store, bare_jid, direction, error);
+}
+
+static gint64
+insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint lost, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
+    store->db,
+    "INSERT INTO outbox (bare_jid, direction, peer, body, loss, lost, xmpp_id, sender, receipt,"
+    " created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    item->bare_jid, PG_STORE_ERROR_IO, error);
+
+  if (stmt == NULL)
+    return 0;
+  if (sqlite3_bind_text (stmt, 2, directions[item->direction], -1, SQLITE_STATIC) != SQLITE_OK
+      || sqlite3_bind_text (stmt, 3, item->peer, -1, SQLITE_TRANSIENT) != SQLITE_OK
+      || sqlite3_bind_text (stmt, 4, item->body, -1, SQLITE_TRANSIENT) != SQLITE_OK
+      || sqlite3_bind_text (stmt, 5, losses[loss], -1, SQLITE_STATIC) != SQLITE_OK
+      || sqlite3_bind_int64 (stmt, 6, lost) != SQLITE_OK
+      || sqlite3_bind_text (stmt, 7, item->xmpp_id, -1, SQLITE_TRANSIENT) != SQLITE_OK
+      || sqlite3_bind_text (stmt, 8, item->sender, -1, SQLITE_TRANSIENT) != SQLITE_OK
+      || sqlite3_bind_int (stmt, 9, item->receipt ? 1 : 0) != SQLITE_OK
+      || sqlite3_bind_int64 (stmt, 10, item->created) != SQLITE_OK
+      || (item->expires > 0 ? sqlite3_bind_int64 (stmt, 11, item->expires) : sqlite3_bind_null (stmt, 11))
+           != SQLITE_OK)
+    {
+      bind_failed (store, error);
+      return 0;
+    }
+  if (!pg_store_step_done (store->db, stmt, error))
+    return 0;
+  return sqlite3_last_insert_rowid (store->db);
+}
+
+gint64
+pg_store_outbox_add (PgStore *store, const PgStoreOutboxItem *item, guint max, GError **error)
+{
+  gint64 queued, id = 0;
+
+  g_return_val_if_fail (store != NULL && item != NULL, 0);
+  g_return_val_if_fail (item->bare_jid != NULL && item->peer != NULL && item->body != NULL, 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  if (!begin (store, error))
+    goto fail;
+  queued = count_messages (store, item->bare_jid, item->direction, error);
+  if (queued < 0)
+    goto fail;
+  if (queued >= max)
+    {
+      rollback (store);
+      g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_FULL, "the outbox of %s holds %u messages already",
+                   item->bare_jid, max);
+      return 0;
+    }
+  id = insert (store, item, PG_OUTBOX_LOSS_NONE, 0, error);
+  if (id > 0 && commit (store, error))
+    return id;
+
+fail:
+  rollback (store);
+  g_prefix_error (error, "queueing a message for %s: ", item->bare_jid);
+  return 0;
+}
+
+/* add_loss inside the caller's transaction. */
+static gint64
+add_loss (PgStore *store, const char *bare_jid, const char *peer, PgOutboxLoss loss, guint count,
+          gint64 sent_upto, GError **error)
+{
+  g_autoptr (sqlite3_stmt) last = pg_store_prepare (
+    store->db,
+    "SELECT id, peer, loss FROM outbox WHERE bare_jid = ?1 AND direction = 'to-user' ORDER BY id DESC LIMIT 1",
+    bare_jid, PG_STORE_ERROR_IO, error);
+  int rc;
+
+  if (last == NULL)
+    return 0;
+  rc = sqlite3_step (last);
+  if (rc == SQLITE_ROW && sqlite3_column_int64 (last, 0) > sent_upto
+      && g_strcmp0 ((const char *) sqlite3_column_text (last, 1), peer) == 0
+      && g_strcmp0 ((const char *) sqlite3_column_text (last, 2), losses[loss]) == 0)
+    {
+      gint64 id = sqlite3_column_int64 (last, 0);
+      g_autoptr (sqlite3_stmt) update
+        = pg_store_prepare (store->db, "UPDATE outbox SET lost = lost + ?2 WHERE id = ?1", NULL,
+                            PG_STORE_ERROR_IO, error);
+      if (update == NULL)
+        return 0;
+      if (sqlite3_bind_int64 (update, 1, id) != SQLITE_OK || sqlite3_bind_int64 (update, 2, count) != SQLITE_OK)
+        {
+          bind_failed (store, error);
+          return 0;
+        }
+      return pg_store_step_done (store->db, update, error) ? id : 0;
+    }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "reading the outbox");
+      return 0;
+    }
+
+  PgStoreOutboxItem report = {
+    .bare_jid = (char *) bare_jid,
+    .direction = PG_OUTBOX_TO_USER,
+    .peer = (char *) peer,
+    .created = g_get_real_time () / G_USEC_PER_SEC,
+  };
+  return insert (store, &report, loss, count, error);
+}
+
+gint64
+pg_store_outbox_add_loss (PgStore *store, const char *bare_jid, const char *peer, PgOutboxLoss loss,
+                          guint count, gint64 sent_upto, GError **error)
+{
+  gint64 id;
+
+  g_return_val_if_fail (store != NULL && bare_jid != NULL && peer != NULL, 0);
+  g_return_val_if_fail (loss != PG_OUTBOX_LOSS_NONE, 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  if (begin (store, error) && (id = add_loss (store, bare_jid, peer, loss, count, sent_upto, error)) > 0
+      && commit (store, error))
+    return id;
+  rollback (store);
+  g_prefix_error (error, "recording lost messages of %s: ", bare_jid);
+  return 0;
+}
+
+GPtrArray *
+pg_store_outbox_list (PgStore *store, const char *bare_jid, PgOutboxDirection direction, gint64 after_id,
+                      guint limit, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  stmt = pg_store_prepare (store->db,
+                           "SELECT " COLUMNS " FROM outbox WHERE (?1 IS NULL OR bare_jid = ?1)"
+                           " AND direction = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+                           bare_jid, PG_STORE_ERROR_IO, error);
+  if (stmt == NULL)
+    return NULL;
+  /* ?1 stays NULL (every user) unless pg_store_prepare() bound @bare_jid. */
+  if (sqlite3_bind_text (stmt, 2, directions[direction], -1, SQLITE_STATIC) != SQLITE_OK
+      || sqlite3_bind_int64 (stmt, 3, after_id) != SQLITE_OK
+      || sqlite3_bind_int64 (stmt, 4, limit > 0 ? (gint64) limit : -1) != SQLITE_OK)
+    {
+      bind_failed (store, error);
+      return NULL;
+    }
+  return read_items (store, stmt, error);
+}
+
+GPtrArray *
+pg_store_outbox_list_expired (PgStore *store, gint64 now, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  stmt = pg_store_prepare (store->db,
+                           "SELECT " COLUMNS " FROM outbox WHERE expires IS NOT NULL AND expires <= ?1"
+                           " ORDER BY id",
+                           NULL, PG_STORE_ERROR_IO, error);
+  if (stmt == NULL)
+    return NULL;
+  if (sqlite3_bind_int64 (stmt, 1, now) != SQLITE_OK)
+    {
+      bind_failed (store, error);
+      return NULL;
+    }
+  return read_items (store, stmt, error);
+}
+
+/* Deletes @ids inside the caller's transaction. */
+static gboolean
+delete_ids (PgStore *store, const gint64 *ids, guint n_ids, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt
+    = pg_store_prepare (store->db, "DELETE FROM outbox WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  for (guint i = 0; i < n_ids; i++)
+    {
+      if (sqlite3_bind_int64 (stmt, 1, ids[i]) != SQLITE_OK)
+        return bind_failed (store, error);
+      if (!pg_store_step_done (store->db, stmt, error))
+        return FALSE;
+      sqlite3_reset (stmt);
+    }
+  return TRUE;
+}
+
+gboolean
+pg_store_outbox_delete (PgStore *store, const gint64 *ids, guint n_ids, GError **error)
+{
+  g_return_val_if_fail (store != NULL && (ids != NULL || n_ids == 0), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (n_ids == 0)
+    return TRUE;
+  if (begin (store, error) && delete_ids (store, ids, n_ids, error) && commit (store, error))
+    return TRUE;
+  rollback (store);
+  g_prefix_error (error, "deleting %u outbox rows: ", n_ids);
+  return FALSE;
+}
+
+gboolean
+pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items, guint n_items, gint64 sent_upto,
+                                GError **error)
+{
+  g_return_val_if_fail (store != NULL && (items != NULL || n_items == 0), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (n_items == 0)
+    return TRUE;
+  if (!begin (store, error))
+    goto fail;
+  for (guint i = 0; i < n_items; i++)
+    {
+      const PgStoreOutboxItem *item = items[i];
+      if (item->direction != PG_OUTBOX_TO_USER || item->body == NULL)
+        continue; /* reports never expire; to-legacy rows are bounced */
+      if (!delete_ids (store, &item->id, 1, error)
+          || add_loss (store, item->bare_jid, item->peer, PG_OUTBOX_LOSS_EXPIRED, 1, sent_upto, error) == 0)
+        goto fail;
+    }
+  if (commit (store, error))
+    return TRUE;
+
+fail:
+  rollback (store);
+  g_prefix_error (error, "expiring %u outbox rows: ", n_items);
+  return FALSE;
+}
+
+gint64
+pg_store_outbox_next_expiry (PgStore *store, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+
+  g_return_val_if_fail (store != NULL, -1);
+  stmt = pg_store_prepare (store->db, "SELECT coalesce(min(expires), 0) FROM outbox WHERE expires IS NOT NULL",
+                           NULL, PG_STORE_ERROR_IO, error);
+  if (stmt == NULL)
+    return -1;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "reading the outbox");
+      return -1;
+    }
+  return sqlite3_column_int64 (stmt, 0);
+}
