@@ -71,7 +71,8 @@ pong_serial (const char *line)
     last++;
   if (!g_str_has_prefix (last, TOKEN_PREFIX))
     return 0;
-  g_autofree char *digits = g_strndup (last + strlen (TOKEN_PREFIX), strcspn (last + strlen (TOKEN_PREFIX), "\r\n"));
+  g_autofree char *digits
+      = g_strndup (last + strlen (TOKEN_PREFIX), strcspn (last + strlen (TOKEN_PREFIX), "\r\n"));
   if (!g_ascii_string_to_unsigned (digits, 10, 1, G_MAXUINT64, &serial, NULL))
     return 0;
   return serial;
@@ -83,7 +84,7 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
   PgAccount *account = pg_account_from_connection (gc);
   guint64 serial;
 
-  (void) data;
+  (void)data;
   if (account == NULL || text == NULL || *text == NULL)
     return;
   serial = pong_serial (*text);

@@ -46,13 +46,14 @@ settle (PgSession *session, gint64 upto)
   g_autoptr (GError) error = NULL;
 
   while (!g_queue_is_empty (&session->legacy_sent)
-         && ((PgStoreOutboxItem *) g_queue_peek_head (&session->legacy_sent))->id <= upto)
+         && ((PgStoreOutboxItem *)g_queue_peek_head (&session->legacy_sent))->id <= upto)
     {
       g_autoptr (PgStoreOutboxItem) item = g_queue_pop_head (&session->legacy_sent);
       send_receipt (session, item);
       g_array_append_val (ids, item->id);
     }
-  if (!pg_store_outbox_delete (session->transport->store, (const gint64 *) (void *) ids->data, ids->len, &error))
+  if (!pg_store_outbox_delete (session->transport->store, (const gint64 *)(void *)ids->data, ids->len,
+                               &error))
     g_warning ("%s: cannot delete delivered outbox rows (they may be sent again): %s", session->bare_jid,
                error->message);
 }
@@ -74,7 +75,7 @@ ask_confirmation (gpointer data)
     }
   if (session->legacy_confirms == NULL)
     session->legacy_confirms = g_array_new (FALSE, FALSE, sizeof (PgOutboxConfirm));
-  PgOutboxConfirm confirm = {serial, session->legacy_sent_upto};
+  PgOutboxConfirm confirm = { serial, session->legacy_sent_upto };
   g_array_append_val (session->legacy_confirms, confirm);
   return G_SOURCE_REMOVE;
 }
@@ -98,7 +99,8 @@ pg_outbox_legacy_on_confirmed (gpointer owner, guint64 serial)
 
   if (session->legacy_confirms == NULL)
     return;
-  while (n < session->legacy_confirms->len && g_array_index (session->legacy_confirms, PgOutboxConfirm, n).serial <= serial)
+  while (n < session->legacy_confirms->len
+         && g_array_index (session->legacy_confirms, PgOutboxConfirm, n).serial <= serial)
     upto = g_array_index (session->legacy_confirms, PgOutboxConfirm, n++).upto;
   if (n == 0)
     return;
@@ -110,7 +112,7 @@ gboolean
 pg_outbox_legacy_in_flight (PgSession *session, gint64 id)
 {
   for (GList *l = session->legacy_sent.head; l != NULL; l = l->next)
-    if (((PgStoreOutboxItem *) l->data)->id == id)
+    if (((PgStoreOutboxItem *)l->data)->id == id)
       return TRUE;
   return FALSE;
 }
@@ -123,9 +125,8 @@ pg_outbox_legacy_flush (PgSession *session)
 
   if (session->state != PG_SESSION_ONLINE || session->account == NULL)
     return;
-  g_autoptr (GPtrArray) rows
-    = pg_store_outbox_list (transport->store, session->bare_jid, PG_OUTBOX_TO_LEGACY, session->legacy_sent_upto, 0,
-                            &error);
+  g_autoptr (GPtrArray) rows = pg_store_outbox_list (transport->store, session->bare_jid, PG_OUTBOX_TO_LEGACY,
+                                                     session->legacy_sent_upto, 0, &error);
   if (rows == NULL)
     {
       g_warning ("%s: cannot read the outbox: %s", session->bare_jid, error->message);
@@ -166,7 +167,7 @@ pg_outbox_legacy_reset (PgSession *session)
   if (waiting > 0)
     g_message ("%s: %u messages handed to the legacy login without confirmation will be sent again",
                session->bare_jid, waiting);
-  g_queue_clear_full (&session->legacy_sent, (GDestroyNotify) pg_store_outbox_item_free);
+  g_queue_clear_full (&session->legacy_sent, (GDestroyNotify)pg_store_outbox_item_free);
   session->legacy_sent_upto = 0;
   session->legacy_asked_upto = 0;
   g_clear_handle_id (&session->legacy_confirm_id, g_source_remove);
@@ -181,7 +182,7 @@ pg_outbox_legacy_bounce_all (PgSession *session, const char *text)
 
   pg_outbox_legacy_reset (session);
   g_autoptr (GPtrArray) rows
-    = pg_store_outbox_list (transport->store, session->bare_jid, PG_OUTBOX_TO_LEGACY, 0, 0, &error);
+      = pg_store_outbox_list (transport->store, session->bare_jid, PG_OUTBOX_TO_LEGACY, 0, 0, &error);
   if (rows == NULL)
     {
       g_warning ("%s: cannot read the outbox: %s", session->bare_jid, error->message);
@@ -202,9 +203,9 @@ pg_outbox_legacy_queue (PgSession *session, const PgRouteRequest *request, const
   PgStoreOutboxItem item = {
     .bare_jid = session->bare_jid,
     .direction = PG_OUTBOX_TO_LEGACY,
-    .peer = (char *) name,
-    .body = (char *) body,
-    .xmpp_id = (char *) request->id,
+    .peer = (char *)name,
+    .body = (char *)body,
+    .xmpp_id = (char *)request->id,
     .sender = sender,
     .receipt = pg_message_wants_receipt (request->stanza),
     .created = now,

@@ -21,7 +21,8 @@ gboolean pg_outbox_is_bouncing (PgTransport *transport, gint64 id);
  * short window of delivered yet unconfirmed messages (sent again, so
  * duplicated, when the login drops then). */
 #define PG_OUTBOX_CONFIRM_DELAY_MS 100
-typedef struct {
+typedef struct
+{
   guint64 serial; /* pg_account_confirm_sent() */
   gint64 upto;    /* the rows it covers */
 } PgOutboxConfirm;

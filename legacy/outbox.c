@@ -21,22 +21,38 @@
  * again this much later (the confirmation usually comes first). */
 #define RECHECK_S 2
 
-struct PgOutbox {
+struct PgOutbox
+{
   PgTransport *transport;
   gboolean link_up;
   /* To-user rows up to this id were written on the current link; the ones
    * still stored wait for their acknowledgement. */
   gint64 sent_upto;
-  gboolean backlog;   /* rows may wait above sent_upto */
-  GArray *unacked;    /* gint64 ids written, not followed by a ping yet */
-  GArray *acking;     /* gint64 ids the outstanding ping covers */
+  gboolean backlog;     /* rows may wait above sent_upto */
+  GArray *unacked;      /* gint64 ids written, not followed by a ping yet */
+  GQueue pings;         /* Ping written, oldest first */
+  guint acking;         /* rows the pings cover */
   GHashTable *bouncing; /* ids of to-legacy rows whose bounce was written */
-  char *ping_id;      /* the outstanding acknowledgement ping */
   guint64 ping_serial;
   guint ping_idle;
   guint expiry_id;
   gint64 expiry_at; /* unix s of the armed timer */
 };
+
+/* An acknowledgement ping and the rows written before it. */
+typedef struct
+{
+  char *id;
+  GArray *rows; /* gint64 */
+} Ping;
+
+static void
+ping_free (Ping *ping)
+{
+  g_free (ping->id);
+  g_array_unref (ping->rows);
+  g_free (ping);
+}
 
 static gint64
 now_s (void)
@@ -62,20 +78,25 @@ arm_expiry (PgOutbox *outbox, gint64 at)
     return;
   g_clear_handle_id (&outbox->expiry_id, g_source_remove);
   outbox->expiry_at = MAX (at, now + 1);
-  outbox->expiry_id = g_timeout_add_seconds ((guint) (outbox->expiry_at - now), on_expiry, outbox);
+  outbox->expiry_id = g_timeout_add_seconds ((guint)(outbox->expiry_at - now), on_expiry, outbox);
 }
 
+/* Arms the timer for the first expiry after @after (0: any); @recheck_s,
+ * when not 0, is the latest wake-up wanted. */
 static void
-rearm_expiry (PgOutbox *outbox)
+rearm_expiry (PgOutbox *outbox, gint64 after, gint64 recheck_s)
 {
   g_autoptr (GError) error = NULL;
-  gint64 next = pg_store_outbox_next_expiry (outbox->transport->store, &error);
+  gint64 next = pg_store_outbox_next_expiry (outbox->transport->store, after, &error);
   g_clear_handle_id (&outbox->expiry_id, g_source_remove);
+  outbox->expiry_at = 0;
   if (next < 0)
     {
       g_warning ("cannot read the outbox: %s", error->message);
       next = now_s () + 60; /* try again later rather than never */
     }
+  if (recheck_s > 0 && (next == 0 || next > now_s () + recheck_s))
+    next = now_s () + recheck_s;
   arm_expiry (outbox, next);
 }
 
@@ -103,17 +124,19 @@ new_loss_report (PgTransport *transport, const PgStoreOutboxItem *item, const ch
 
   if (item->loss == PG_OUTBOX_LOSS_FULL)
     body = g_strdup_printf (pg_i18n_translate (i18n, lang,
-                                               N_("%u message(s) from %s could not be kept: the "
-                                                  "gateway's queue for you was full.")),
+                                               N_ ("%u message(s) from %s could not be kept: the "
+                                                   "gateway's queue for you was full.")),
                             item->lost, item->peer);
   else
     body = g_strdup_printf (pg_i18n_translate (i18n, lang,
-                                               N_("%u message(s) from %s expired before they could be "
-                                                  "delivered.")),
+                                               N_ ("%u message(s) from %s expired before they could be "
+                                                   "delivered.")),
                             item->lost, item->peer);
-  PgStanza *headline = pg_stanza_new ("message", transport->config->component_jid, item->bare_jid, "headline", id);
+  PgStanza *headline
+      = pg_stanza_new ("message", transport->config->component_jid, item->bare_jid, "headline", id);
   pg_stanza_set_attr (headline, "xml:lang", pg_i18n_get_language (i18n, lang));
-  pg_stanza_add_text_child (headline, "subject", NULL, pg_i18n_translate (i18n, lang, N_("Messages not delivered")));
+  pg_stanza_add_text_child (headline, "subject", NULL,
+                            pg_i18n_translate (i18n, lang, N_ ("Messages not delivered")));
   pg_stanza_add_text_child (headline, "body", NULL, body);
   return headline;
 }
@@ -165,6 +188,7 @@ send_to_user (PgOutbox *outbox, const PgStoreOutboxItem *item)
     {
       /* Nothing can ever be sent for it: gone with the next acknowledgement. */
       g_array_append_val (outbox->unacked, item->id);
+      schedule_ping (outbox);
       return TRUE;
     }
   return write_row (outbox, item->id, stanza);
@@ -173,7 +197,7 @@ send_to_user (PgOutbox *outbox, const PgStoreOutboxItem *item)
 static guint
 in_flight (PgOutbox *outbox)
 {
-  return outbox->unacked->len + outbox->acking->len;
+  return outbox->unacked->len + outbox->acking;
 }
 
 /* Sends waiting to-user rows in order, while the window has room. */
@@ -215,19 +239,35 @@ static void
 on_ack (const PgRouteRequest *response, gpointer user_data)
 {
   PgOutbox *outbox = user_data;
+  g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GError) error = NULL;
+  gboolean found = FALSE;
 
-  g_clear_pointer (&outbox->ping_id, g_free);
-  /* An error answer went through the server's router as well: it proves the
-   * order just the same. */
-  if (!pg_store_outbox_delete (outbox->transport->store, (const gint64 *) (void *) outbox->acking->data,
-                               outbox->acking->len, &error))
+  for (GList *l = outbox->pings.head; l != NULL && !found; l = l->next)
+    found = g_strcmp0 (((Ping *)l->data)->id, response->id) == 0;
+  if (!found)
+    return;
+  /* Answers come in order: this one settles every earlier ping too. An
+   * error answer went through the server's router as well. */
+  while (TRUE)
+    {
+      Ping *ping = g_queue_pop_head (&outbox->pings);
+      gboolean last = g_strcmp0 (ping->id, response->id) == 0;
+      if (!last)
+        pg_router_cancel_response (outbox->transport->router, ping->id);
+      g_array_append_vals (rows, ping->rows->data, ping->rows->len);
+      ping_free (ping);
+      if (last)
+        break;
+    }
+  outbox->acking -= rows->len;
+  if (!pg_store_outbox_delete (outbox->transport->store, (const gint64 *)(void *)rows->data, rows->len,
+                               &error))
     g_warning ("cannot delete delivered outbox rows (they may be sent again after a restart): %s",
                error->message);
-  for (guint i = 0; i < outbox->acking->len; i++)
-    g_hash_table_remove (outbox->bouncing, &g_array_index (outbox->acking, gint64, i));
-  g_debug ("%u outbox rows acknowledged (%s)", outbox->acking->len, response->type);
-  g_array_set_size (outbox->acking, 0);
+  for (guint i = 0; i < rows->len; i++)
+    g_hash_table_remove (outbox->bouncing, &g_array_index (rows, gint64, i));
+  g_debug ("%u outbox rows acknowledged (%s)", rows->len, response->type);
   pump (outbox);
   schedule_ping (outbox);
 }
@@ -239,27 +279,33 @@ send_ping (gpointer data)
   PgTransport *transport = outbox->transport;
 
   outbox->ping_idle = 0;
-  if (outbox->ping_id != NULL || outbox->unacked->len == 0 || !outbox->link_up)
+  if (outbox->unacked->len == 0 || !outbox->link_up
+      || g_queue_get_length (&outbox->pings) >= PG_OUTBOX_MAX_PINGS)
     return G_SOURCE_REMOVE;
   g_autofree char *id = g_strdup_printf ("pg-outbox-ack-%" G_GUINT64_FORMAT, ++outbox->ping_serial);
   g_autoptr (PgStanza) iq
-    = pg_stanza_new ("iq", transport->config->component_jid, transport->config->component_jid, "get", id);
+      = pg_stanza_new ("iq", transport->config->component_jid, transport->config->component_jid, "get", id);
   pg_stanza_add_child (iq, "ping", PG_NS_PING);
   if (!pg_stream_send (transport->stream, iq))
     return G_SOURCE_REMOVE; /* the link is going down; link_down resets */
   pg_router_expect_response (transport->router, id, on_ack, outbox);
-  outbox->ping_id = g_steal_pointer (&id);
-  g_array_append_vals (outbox->acking, outbox->unacked->data, outbox->unacked->len);
-  g_array_set_size (outbox->unacked, 0);
+  Ping *ping = g_new0 (Ping, 1);
+  ping->id = g_steal_pointer (&id);
+  ping->rows = g_steal_pointer (&outbox->unacked);
+  outbox->unacked = g_array_new (FALSE, FALSE, sizeof (gint64));
+  outbox->acking += ping->rows->len;
+  g_queue_push_tail (&outbox->pings, ping);
   return G_SOURCE_REMOVE;
 }
 
-/* One ping after everything written in this main loop iteration, and one
- * at a time: rows written meanwhile wait for the next. */
+/* One ping after what was written in this main loop iteration, so that
+ * few rows wait on any one answer (a dying link sends again only the rows
+ * after the last answer); at most PG_OUTBOX_MAX_PINGS under way. */
 static void
 schedule_ping (PgOutbox *outbox)
 {
-  if (outbox->ping_id == NULL && outbox->ping_idle == 0 && outbox->unacked->len > 0)
+  if (outbox->ping_idle == 0 && outbox->unacked->len > 0
+      && g_queue_get_length (&outbox->pings) < PG_OUTBOX_MAX_PINGS)
     outbox->ping_idle = g_idle_add (send_ping, outbox);
 }
 
@@ -332,8 +378,14 @@ expire (PgOutbox *outbox)
           waiting = TRUE; /* handed to the login: its confirmation decides */
           continue;
         }
-      g_autofree char *text = g_strdup_printf ("not delivered: the legacy login was not connected within %u s",
-                                               transport->config->outbox_expiry_s);
+      if (in_flight (outbox) >= PG_OUTBOX_WINDOW)
+        {
+          waiting = TRUE; /* bounces keep to the window too */
+          continue;
+        }
+      g_autofree char *text
+          = g_strdup_printf ("not delivered: the legacy login was not connected within %u s",
+                             transport->config->outbox_expiry_s);
       if (pg_outbox_bounce (transport, item, PG_ERR_REMOTE_SERVER_TIMEOUT, text))
         bounced++;
       else
@@ -341,8 +393,8 @@ expire (PgOutbox *outbox)
     }
   if (to_user->len > 0)
     {
-      if (pg_store_outbox_expire_to_user (transport->store, (PgStoreOutboxItem *const *) to_user->pdata, to_user->len,
-                                          outbox->link_up ? outbox->sent_upto : 0, &error))
+      if (pg_store_outbox_expire_to_user (transport->store, (PgStoreOutboxItem *const *)to_user->pdata,
+                                          to_user->len, outbox->link_up ? outbox->sent_upto : 0, &error))
         g_message ("%u queued messages to users expired; the users will be told", to_user->len);
       else
         g_warning ("%s", error->message);
@@ -351,23 +403,10 @@ expire (PgOutbox *outbox)
     }
   if (bounced > 0)
     g_message ("%u queued messages to legacy contacts expired and were bounced", bounced);
-  rearm_expiry (outbox);
-  if (waiting && outbox->link_up)
-    {
-      /* Not before the rows in flight can have been settled. */
-      if (outbox->expiry_at <= now_s ())
-        {
-          g_clear_handle_id (&outbox->expiry_id, g_source_remove);
-          outbox->expiry_at = 0;
-          arm_expiry (outbox, now_s () + RECHECK_S);
-        }
-    }
-  else if (waiting && outbox->expiry_at <= now_s ())
-    {
-      /* Link down: link_up runs the pass again; no timer spinning meanwhile. */
-      g_clear_handle_id (&outbox->expiry_id, g_source_remove);
-      outbox->expiry_at = 0;
-    }
+  /* Rows that expired and had to wait (in flight, or no stream for the
+   * bounce) are looked at again RECHECK_S later while the link is up, and by
+   * pg_outbox_link_up() otherwise: the timer never spins on them. */
+  rearm_expiry (outbox, now_s (), waiting && outbox->link_up ? RECHECK_S : 0);
 }
 
 static gboolean
@@ -403,11 +442,13 @@ pg_outbox_link_down (PgTransport *transport)
   outbox->sent_upto = 0;
   outbox->backlog = TRUE;
   g_clear_handle_id (&outbox->ping_idle, g_source_remove);
-  if (outbox->ping_id != NULL)
-    pg_router_cancel_response (transport->router, outbox->ping_id);
-  g_clear_pointer (&outbox->ping_id, g_free);
+  for (Ping *ping; (ping = g_queue_pop_head (&outbox->pings)) != NULL;)
+    {
+      pg_router_cancel_response (transport->router, ping->id);
+      ping_free (ping);
+    }
+  outbox->acking = 0;
   g_array_set_size (outbox->unacked, 0);
-  g_array_set_size (outbox->acking, 0);
   g_hash_table_remove_all (outbox->bouncing);
   if (waiting > 0)
     g_message ("%u outbox rows written without acknowledgement will be sent again", waiting);
@@ -420,10 +461,10 @@ pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *pee
   g_autoptr (GError) error = NULL;
   gint64 now = now_s ();
   PgStoreOutboxItem item = {
-    .bare_jid = (char *) bare_jid,
+    .bare_jid = (char *)bare_jid,
     .direction = PG_OUTBOX_TO_USER,
-    .peer = (char *) peer,
-    .body = (char *) body,
+    .peer = (char *)peer,
+    .body = (char *)body,
     .created = now,
     .expires = now + transport->config->outbox_expiry_s,
   };
@@ -434,8 +475,10 @@ pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *pee
     {
       g_clear_error (&error);
       if (pg_store_outbox_add_loss (transport->store, bare_jid, peer, PG_OUTBOX_LOSS_FULL, 1,
-                                    outbox->link_up ? outbox->sent_upto : 0, &error) == 0)
-        g_warning ("%s: a message from a contact was lost and cannot be reported: %s", bare_jid, error->message);
+                                    outbox->link_up ? outbox->sent_upto : 0, &error)
+          == 0)
+        g_warning ("%s: a message from a contact was lost and cannot be reported: %s", bare_jid,
+                   error->message);
       else
         g_info ("%s: outbox full, a message from a contact was refused", bare_jid);
     }
@@ -469,10 +512,9 @@ pg_outbox_register (PgTransport *transport)
   outbox->transport = transport;
   outbox->backlog = TRUE;
   outbox->unacked = g_array_new (FALSE, FALSE, sizeof (gint64));
-  outbox->acking = g_array_new (FALSE, FALSE, sizeof (gint64));
   outbox->bouncing = g_hash_table_new_full (g_int64_hash, g_int64_equal, free_id, NULL);
   transport->outbox = outbox;
-  rearm_expiry (outbox);
+  rearm_expiry (outbox, 0, 0);
 }
 
 void
@@ -482,9 +524,8 @@ pg_outbox_free (PgOutbox *outbox)
     return;
   g_clear_handle_id (&outbox->ping_idle, g_source_remove);
   g_clear_handle_id (&outbox->expiry_id, g_source_remove);
-  g_free (outbox->ping_id);
+  g_queue_clear_full (&outbox->pings, (GDestroyNotify)ping_free);
   g_array_unref (outbox->unacked);
-  g_array_unref (outbox->acking);
   g_hash_table_unref (outbox->bouncing);
   g_free (outbox);
 }

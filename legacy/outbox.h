@@ -41,8 +41,10 @@
 #pragma once
 #include "transport/transport.h"
 
-/* Rows written to the stream that may wait for one acknowledgement. */
+/* Rows written to the stream that may wait for acknowledgements, and
+ * acknowledgement pings under way at a time. */
 #define PG_OUTBOX_WINDOW 200
+#define PG_OUTBOX_MAX_PINGS 8
 
 typedef struct PgOutbox PgOutbox;
 

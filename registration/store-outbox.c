@@ -18,8 +18,7 @@ static const char *const losses[] = {
   [PG_OUTBOX_LOSS_EXPIRED] = "expired",
 };
 
-#define COLUMNS \
-  "id, bare_jid, direction, peer, body, loss, lost, xmpp_id, sender, receipt, created, expires"
+#define COLUMNS "id, bare_jid, direction, peer, body, loss, lost, xmpp_id, sender, receipt, created, expires"
 
 void
 pg_store_outbox_item_free (PgStoreOutboxItem *item)
@@ -47,7 +46,7 @@ commit (PgStore *store, GError **error)
   if (sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
     return TRUE;
   pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot commit");
-  (void) sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
   return FALSE;
 }
 
@@ -55,7 +54,7 @@ static void
 rollback (PgStore *store)
 {
   if (!sqlite3_get_autocommit (store->db))
-    (void) sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+    (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 static gboolean
@@ -68,21 +67,21 @@ static PgStoreOutboxItem *
 read_item (sqlite3_stmt *stmt)
 {
   PgStoreOutboxItem *item = g_new0 (PgStoreOutboxItem, 1);
-  const char *loss = (const char *) sqlite3_column_text (stmt, 5);
+  const char *loss = (const char *)sqlite3_column_text (stmt, 5);
 
   item->id = sqlite3_column_int64 (stmt, 0);
-  item->bare_jid = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
-  item->direction = g_strcmp0 ((const char *) sqlite3_column_text (stmt, 2), "to-legacy") == 0
-                      ? PG_OUTBOX_TO_LEGACY
-                      : PG_OUTBOX_TO_USER;
-  item->peer = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
-  item->body = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
+  item->bare_jid = g_strdup ((const char *)sqlite3_column_text (stmt, 1));
+  item->direction = g_strcmp0 ((const char *)sqlite3_column_text (stmt, 2), "to-legacy") == 0
+                        ? PG_OUTBOX_TO_LEGACY
+                        : PG_OUTBOX_TO_USER;
+  item->peer = g_strdup ((const char *)sqlite3_column_text (stmt, 3));
+  item->body = g_strdup ((const char *)sqlite3_column_text (stmt, 4));
   item->loss = g_strcmp0 (loss, "full") == 0      ? PG_OUTBOX_LOSS_FULL
                : g_strcmp0 (loss, "expired") == 0 ? PG_OUTBOX_LOSS_EXPIRED
                                                   : PG_OUTBOX_LOSS_NONE;
-  item->lost = (guint) sqlite3_column_int64 (stmt, 6);
-  item->xmpp_id = g_strdup ((const char *) sqlite3_column_text (stmt, 7));
-  item->sender = g_strdup ((const char *) sqlite3_column_text (stmt, 8));
+  item->lost = (guint)sqlite3_column_int64 (stmt, 6);
+  item->xmpp_id = g_strdup ((const char *)sqlite3_column_text (stmt, 7));
+  item->sender = g_strdup ((const char *)sqlite3_column_text (stmt, 8));
   item->receipt = sqlite3_column_int (stmt, 9) != 0;
   item->created = sqlite3_column_int64 (stmt, 10);
   item->expires = sqlite3_column_int64 (stmt, 11); /* NULL reads as 0: never */
@@ -92,7 +91,7 @@ read_item (sqlite3_stmt *stmt)
 static GPtrArray *
 read_items (PgStore *store, sqlite3_stmt *stmt, GError **error)
 {
-  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func ((GDestroyNotify) pg_store_outbox_item_free);
+  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_store_outbox_item_free);
   int rc;
 
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
@@ -109,8 +108,8 @@ static gint64
 count_messages (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
-    store->db, "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL",
-    bare_jid, PG_STORE_ERROR_IO, error);
+      store->db, "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL",
+      bare_jid, PG_STORE_ERROR_IO, error);
 
   if (stmt == NULL)
     return -1;
@@ -138,10 +137,10 @@ static gint64
 insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint lost, GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
-    store->db,
-    "INSERT INTO outbox (bare_jid, direction, peer, body, loss, lost, xmpp_id, sender, receipt,"
-    " created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    item->bare_jid, PG_STORE_ERROR_IO, error);
+      store->db,
+      "INSERT INTO outbox (bare_jid, direction, peer, body, loss, lost, xmpp_id, sender, receipt,"
+      " created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+      item->bare_jid, PG_STORE_ERROR_IO, error);
 
   if (stmt == NULL)
     return 0;
@@ -155,7 +154,7 @@ insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint 
       || sqlite3_bind_int (stmt, 9, item->receipt ? 1 : 0) != SQLITE_OK
       || sqlite3_bind_int64 (stmt, 10, item->created) != SQLITE_OK
       || (item->expires > 0 ? sqlite3_bind_int64 (stmt, 11, item->expires) : sqlite3_bind_null (stmt, 11))
-           != SQLITE_OK)
+             != SQLITE_OK)
     {
       bind_failed (store, error);
       return 0;
@@ -201,26 +200,26 @@ static gint64
 add_loss (PgStore *store, const char *bare_jid, const char *peer, PgOutboxLoss loss, guint count,
           gint64 sent_upto, GError **error)
 {
-  g_autoptr (sqlite3_stmt) last = pg_store_prepare (
-    store->db,
-    "SELECT id, peer, loss FROM outbox WHERE bare_jid = ?1 AND direction = 'to-user' ORDER BY id DESC LIMIT 1",
-    bare_jid, PG_STORE_ERROR_IO, error);
+  g_autoptr (sqlite3_stmt) last = pg_store_prepare (store->db,
+                                                    "SELECT id, peer, loss FROM outbox WHERE bare_jid = ?1 "
+                                                    "AND direction = 'to-user' ORDER BY id DESC LIMIT 1",
+                                                    bare_jid, PG_STORE_ERROR_IO, error);
   int rc;
 
   if (last == NULL)
     return 0;
   rc = sqlite3_step (last);
   if (rc == SQLITE_ROW && sqlite3_column_int64 (last, 0) > sent_upto
-      && g_strcmp0 ((const char *) sqlite3_column_text (last, 1), peer) == 0
-      && g_strcmp0 ((const char *) sqlite3_column_text (last, 2), losses[loss]) == 0)
+      && g_strcmp0 ((const char *)sqlite3_column_text (last, 1), peer) == 0
+      && g_strcmp0 ((const char *)sqlite3_column_text (last, 2), losses[loss]) == 0)
     {
       gint64 id = sqlite3_column_int64 (last, 0);
-      g_autoptr (sqlite3_stmt) update
-        = pg_store_prepare (store->db, "UPDATE outbox SET lost = lost + ?2 WHERE id = ?1", NULL,
-                            PG_STORE_ERROR_IO, error);
+      g_autoptr (sqlite3_stmt) update = pg_store_prepare (
+          store->db, "UPDATE outbox SET lost = lost + ?2 WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
       if (update == NULL)
         return 0;
-      if (sqlite3_bind_int64 (update, 1, id) != SQLITE_OK || sqlite3_bind_int64 (update, 2, count) != SQLITE_OK)
+      if (sqlite3_bind_int64 (update, 1, id) != SQLITE_OK
+          || sqlite3_bind_int64 (update, 2, count) != SQLITE_OK)
         {
           bind_failed (store, error);
           return 0;
@@ -234,9 +233,9 @@ add_loss (PgStore *store, const char *bare_jid, const char *peer, PgOutboxLoss l
     }
 
   PgStoreOutboxItem report = {
-    .bare_jid = (char *) bare_jid,
+    .bare_jid = (char *)bare_jid,
     .direction = PG_OUTBOX_TO_USER,
-    .peer = (char *) peer,
+    .peer = (char *)peer,
     .created = g_get_real_time () / G_USEC_PER_SEC,
   };
   return insert (store, &report, loss, count, error);
@@ -278,7 +277,7 @@ pg_store_outbox_list (PgStore *store, const char *bare_jid, PgOutboxDirection di
   /* ?1 stays NULL (every user) unless pg_store_prepare() bound @bare_jid. */
   if (sqlite3_bind_text (stmt, 2, directions[direction], -1, SQLITE_STATIC) != SQLITE_OK
       || sqlite3_bind_int64 (stmt, 3, after_id) != SQLITE_OK
-      || sqlite3_bind_int64 (stmt, 4, limit > 0 ? (gint64) limit : -1) != SQLITE_OK)
+      || sqlite3_bind_int64 (stmt, 4, limit > 0 ? (gint64)limit : -1) != SQLITE_OK)
     {
       bind_failed (store, error);
       return NULL;
@@ -313,7 +312,7 @@ static gboolean
 delete_ids (PgStore *store, const gint64 *ids, guint n_ids, GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt
-    = pg_store_prepare (store->db, "DELETE FROM outbox WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
+      = pg_store_prepare (store->db, "DELETE FROM outbox WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
 
   if (stmt == NULL)
     return FALSE;
@@ -344,8 +343,8 @@ pg_store_outbox_delete (PgStore *store, const gint64 *ids, guint n_ids, GError *
 }
 
 gboolean
-pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items, guint n_items, gint64 sent_upto,
-                                GError **error)
+pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items, guint n_items,
+                                gint64 sent_upto, GError **error)
 {
   g_return_val_if_fail (store != NULL && (items != NULL || n_items == 0), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -373,15 +372,20 @@ fail:
 }
 
 gint64
-pg_store_outbox_next_expiry (PgStore *store, GError **error)
+pg_store_outbox_next_expiry (PgStore *store, gint64 after, GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt = NULL;
 
   g_return_val_if_fail (store != NULL, -1);
-  stmt = pg_store_prepare (store->db, "SELECT coalesce(min(expires), 0) FROM outbox WHERE expires IS NOT NULL",
-                           NULL, PG_STORE_ERROR_IO, error);
+  stmt = pg_store_prepare (store->db, "SELECT coalesce(min(expires), 0) FROM outbox WHERE expires > ?1", NULL,
+                           PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return -1;
+  if (sqlite3_bind_int64 (stmt, 1, after) != SQLITE_OK)
+    {
+      bind_failed (store, error);
+      return -1;
+    }
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
       pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "reading the outbox");

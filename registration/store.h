@@ -152,8 +152,9 @@ gboolean pg_store_outbox_delete (PgStore *store, const gint64 *ids, guint n_ids,
  * pg_store_outbox_list_expired) by loss reports, in one transaction. */
 gboolean pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items, guint n_items,
                                          gint64 sent_upto, GError **error);
-/* The earliest expiry of any row (unix s), 0 when no row expires, -1 on error. */
-gint64 pg_store_outbox_next_expiry (PgStore *store, GError **error);
+/* The earliest expiry (unix s) later than @after of any row, 0 when there
+ * is none, -1 on error. */
+gint64 pg_store_outbox_next_expiry (PgStore *store, gint64 after, GError **error);
 /* Messages (not reports) queued for @bare_jid in @direction; -1 on error. */
 gint64 pg_store_outbox_count (PgStore *store, const char *bare_jid, PgOutboxDirection direction,
                               GError **error);

@@ -128,6 +128,9 @@ main (int argc, char **argv)
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   /* A closed legacy socket must be an error return, not a dead process. */
   signal (SIGPIPE, SIG_IGN);
+  /* Past RLIMIT_FSIZE a write must fail with EFBIG (sqlite reports it and
+   * the store answers internal-server-error), not kill every session. */
+  signal (SIGXFSZ, SIG_IGN);
 
   g_autofree char *config_path = NULL;
   g_autofree char *log_level = NULL;

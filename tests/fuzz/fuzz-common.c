@@ -255,28 +255,3 @@ pg_fuzz_check_reparses_all (GPtrArray *stanzas)
       compare_trees (g_ptr_array_index (stanzas, i), NULL, g_ptr_array_index (again, i), NULL, first);
     }
 }
-
-char *
-pg_fuzz_check_reparses (const xmlNode *stanza)
-{
-  g_autoptr (GString) text = g_string_new (PG_FUZZ_HEADER);
-  gsize header_len = text->len;
-  g_autoptr (GPtrArray) again = NULL;
-  g_autoptr (PgXmlParser) parser = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *reserialized = NULL;
-
-  pg_stanza_serialize (stanza, text);
-  again = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
-  parser = pg_xml_parser_new (&collect_callbacks, again, G_MAXSIZE);
-  PG_FUZZ_CHECK (pg_xml_parser_feed (parser, text->str, text->len, &error),
-                 "serialised stanza refused by the parser (%s):\n%s", error ? error->message : "?",
-                 text->str + header_len);
-  PG_FUZZ_CHECK (again->len == 1, "serialised stanza parsed as %u stanzas:\n%s", again->len,
-                 text->str + header_len);
-  reserialized = pg_stanza_to_string (g_ptr_array_index (again, 0));
-  PG_FUZZ_CHECK (strcmp (reserialized, text->str + header_len) == 0,
-                 "serialisation not stable:\nfirst:  %s\nsecond: %s", text->str + header_len, reserialized);
-  compare_trees (stanza, NULL, g_ptr_array_index (again, 0), NULL, text->str + header_len);
-  return g_steal_pointer (&reserialized);
-}

@@ -44,11 +44,8 @@ char *pg_fuzz_dup_string (const uint8_t *data, size_t size);
  * xmlNode *, freed with the array). */
 GPtrArray *pg_fuzz_parse_stanzas (const uint8_t *data, size_t size);
 
-/* Asserts that @stanza serialises to XML that the stream parser accepts as
- * exactly one stanza which serialises to the same text again and has the
- * same tree (names, namespaces, attributes, text of valid XML). Returns the
- * serialisation (owned). */
-char *pg_fuzz_check_reparses (const xmlNode *stanza);
-/* The same for every stanza of @stanzas (xmlNode *), parsed back in one
- * stream: cheaper than one parser per stanza. */
+/* Asserts that every stanza of @stanzas (xmlNode *) serialises to XML that
+ * the stream parser accepts, all of them in one stream, as one stanza each,
+ * which serialises to the same text again and has the same tree (names,
+ * namespaces, attributes, text of valid XML). */
 void pg_fuzz_check_reparses_all (GPtrArray *stanzas);

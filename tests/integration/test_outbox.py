@@ -318,3 +318,37 @@ def test_full_outbox_is_reported(env):
         assert idx > last, "the report came before the messages kept"
     finally:
         _restart_config(env, {"outbox_max_per_user": "5000"})
+
+
+def test_queue_survives_purplegate_crash(env):
+    # Messages stored while Prosody is down survive a SIGKILL of purplegate
+    # and reach the user after both are back, once each, in order, stamped
+    # with the time the IRC network gave them (XEP-0203).
+    user = env.user("xcrash")
+    peer = _peer(env, "cpeer")
+    c = online_user(env, user, "cnick")
+    peer.wait_online("cnick")
+    env.prosody.kill()
+    for i in range(20):
+        peer.privmsg("cnick", f"crash {i:02d}")
+    # Everything has reached the transport once the IRC server answers a
+    # later command of the peer's (it relays in order).
+    peer.whois("cnick")
+    time.sleep(0.5)
+    env.purplegate.kill()
+    time.sleep(2.0)  # the transport's stamp is for messages 2 s old or more
+    env.prosody.start()
+    env.purplegate.start()
+    c2 = env.client(user, resource="test", roster=True)
+    send_available(c2)
+    jid = f"cpeer@{GW}"
+    wait_until(lambda: len(_chats_from(c2, jid)) >= 20, 30, interval=0.3, what="the 20 stored messages")
+    time.sleep(1.0)  # anything sent twice would come now
+    got = _chats_from(c2, jid)
+    assert [b for _, b in got] == [f"crash {i:02d}" for i in range(20)], f"after the crash: {got}"
+    assert len({sid for sid, _ in got}) == 20 and all((sid or "").startswith("pg-out-") for sid, _ in got), got
+    stamped = [el for el in c2.transcript.elements() if is_stanza(el, "message") and el.get("type") == "chat"
+               and el.find("{urn:xmpp:delay}delay[@from='" + GW + "']") is not None]
+    sample = [el for el in c2.transcript.elements() if is_stanza(el, "message") and el.get("type") == "chat"][:1]
+    assert len(stamped) == 20, \
+        f"{len(stamped)} of 20 messages carry the transport's delay stamp: {tostr(sample[0]) if sample else None}"

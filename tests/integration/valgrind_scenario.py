@@ -12,7 +12,6 @@ SIGTERM; purplegate must exit 0.  valgrind writes its report to LOGFILE;
 tools/run-valgrind reads the numbers from it.  Timeouts are generous:
 everything runs 20-50 times slower under memcheck."""
 
-import os
 import sys
 import time
 from pathlib import Path

@@ -10,7 +10,8 @@
 #define ALICE "alice@example.org"
 #define BOB "bob@example.org"
 
-typedef struct {
+typedef struct
+{
   char *dir;
   char *db;
   char *key;
@@ -31,7 +32,7 @@ static void
 set_up (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  (void) data;
+  (void)data;
   f->dir = g_dir_make_tmp ("pg-test-outbox-XXXXXX", &error);
   g_assert_no_error (error);
   f->db = g_build_filename (f->dir, "purplegate.db", NULL);
@@ -44,7 +45,7 @@ set_up (Fixture *f, gconstpointer data)
 static void
 tear_down (Fixture *f, gconstpointer data)
 {
-  (void) data;
+  (void)data;
   g_clear_pointer (&f->store, pg_store_free);
   g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
   const char *name;
@@ -65,12 +66,12 @@ add (PgStore *store, const char *jid, PgOutboxDirection direction, const char *p
 {
   g_autoptr (GError) error = NULL;
   PgStoreOutboxItem item = {
-    .bare_jid = (char *) jid,
+    .bare_jid = (char *)jid,
     .direction = direction,
-    .peer = (char *) peer,
-    .body = (char *) body,
-    .xmpp_id = direction == PG_OUTBOX_TO_LEGACY ? (char *) "m1" : NULL,
-    .sender = direction == PG_OUTBOX_TO_LEGACY ? (char *) "alice@example.org/phone" : NULL,
+    .peer = (char *)peer,
+    .body = (char *)body,
+    .xmpp_id = direction == PG_OUTBOX_TO_LEGACY ? (char *)"m1" : NULL,
+    .sender = direction == PG_OUTBOX_TO_LEGACY ? (char *)"alice@example.org/phone" : NULL,
     .receipt = direction == PG_OUTBOX_TO_LEGACY,
     .created = 1000,
     .expires = expires,
@@ -103,7 +104,7 @@ static void
 test_order (Fixture *f, gconstpointer data)
 {
   gint64 ids[6];
-  (void) data;
+  (void)data;
   ids[0] = add (f->store, ALICE, PG_OUTBOX_TO_USER, "carol", "one", 5000, 100);
   ids[1] = add (f->store, BOB, PG_OUTBOX_TO_USER, "carol", "for bob", 5000, 100);
   ids[2] = add (f->store, ALICE, PG_OUTBOX_TO_LEGACY, "carol", "reply", 6000, 100);
@@ -142,7 +143,7 @@ test_order (Fixture *f, gconstpointer data)
   g_assert_true (row (legacy, 0)->receipt);
 
   /* Delivered rows go in one transaction; a new row never takes an old id. */
-  gint64 done[] = {ids[0], ids[4]};
+  gint64 done[] = { ids[0], ids[4] };
   g_assert_true (pg_store_outbox_delete (f->store, done, G_N_ELEMENTS (done), NULL));
   ids[5] = add (f->store, ALICE, PG_OUTBOX_TO_USER, "carol", "four", 5000, 100);
   g_assert_cmpint (ids[5], >, ids[4]);
@@ -166,11 +167,16 @@ static void
 test_bound (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  (void) data;
+  (void)data;
   for (guint i = 0; i < 3; i++)
     add (f->store, ALICE, PG_OUTBOX_TO_USER, "carol", "m", 5000, 3);
   PgStoreOutboxItem item = {
-    .bare_jid = ALICE, .direction = PG_OUTBOX_TO_USER, .peer = "carol", .body = "over", .created = 1, .expires = 2,
+    .bare_jid = ALICE,
+    .direction = PG_OUTBOX_TO_USER,
+    .peer = "carol",
+    .body = "over",
+    .created = 1,
+    .expires = 2,
   };
   g_assert_cmpint (pg_store_outbox_add (f->store, &item, 3, &error), ==, 0);
   g_assert_error (error, PG_STORE_ERROR, PG_STORE_ERROR_FULL);
@@ -180,7 +186,8 @@ test_bound (Fixture *f, gconstpointer data)
   add (f->store, BOB, PG_OUTBOX_TO_USER, "carol", "m", 5000, 3);
   add (f->store, ALICE, PG_OUTBOX_TO_LEGACY, "carol", "m", 5000, 3);
   /* Loss reports do not count. */
-  g_assert_cmpint (pg_store_outbox_add_loss (f->store, ALICE, "carol", PG_OUTBOX_LOSS_FULL, 1, 0, NULL), >, 0);
+  g_assert_cmpint (pg_store_outbox_add_loss (f->store, ALICE, "carol", PG_OUTBOX_LOSS_FULL, 1, 0, NULL), >,
+                   0);
   g_assert_cmpint (pg_store_outbox_count (f->store, ALICE, PG_OUTBOX_TO_USER, NULL), ==, 3);
   /* Delivering one makes room for one. */
   g_autoptr (GPtrArray) rows = list (f->store, ALICE, PG_OUTBOX_TO_USER, 0);
@@ -197,10 +204,11 @@ test_bound (Fixture *f, gconstpointer data)
 static void
 test_loss_reports (Fixture *f, gconstpointer data)
 {
-  (void) data;
+  (void)data;
   gint64 m1 = add (f->store, ALICE, PG_OUTBOX_TO_USER, "carol", "kept", 5000, 10);
   gint64 r1 = pg_store_outbox_add_loss (f->store, ALICE, "carol", PG_OUTBOX_LOSS_FULL, 1, 0, NULL);
-  g_assert_cmpint (pg_store_outbox_add_loss (f->store, ALICE, "carol", PG_OUTBOX_LOSS_FULL, 2, 0, NULL), ==, r1);
+  g_assert_cmpint (pg_store_outbox_add_loss (f->store, ALICE, "carol", PG_OUTBOX_LOSS_FULL, 2, 0, NULL), ==,
+                   r1);
   gint64 r2 = pg_store_outbox_add_loss (f->store, ALICE, "dave", PG_OUTBOX_LOSS_FULL, 1, 0, NULL);
   g_assert_cmpint (r2, >, r1);
   gint64 r3 = pg_store_outbox_add_loss (f->store, ALICE, "carol", PG_OUTBOX_LOSS_FULL, 1, 0, NULL);
@@ -231,13 +239,13 @@ static void
 test_expiry (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  (void) data;
-  g_assert_cmpint (pg_store_outbox_next_expiry (f->store, &error), ==, 0);
+  (void)data;
+  g_assert_cmpint (pg_store_outbox_next_expiry (f->store, 0, &error), ==, 0);
   add (f->store, ALICE, PG_OUTBOX_TO_USER, "carol", "a", 100, 10);
   add (f->store, ALICE, PG_OUTBOX_TO_USER, "carol", "b", 200, 10);
   add (f->store, ALICE, PG_OUTBOX_TO_LEGACY, "carol", "c", 150, 10);
   add (f->store, ALICE, PG_OUTBOX_TO_USER, "dave", "d", 300, 10);
-  g_assert_cmpint (pg_store_outbox_next_expiry (f->store, &error), ==, 100);
+  g_assert_cmpint (pg_store_outbox_next_expiry (f->store, 0, &error), ==, 100);
 
   g_autoptr (GPtrArray) none = pg_store_outbox_list_expired (f->store, 99, &error);
   g_assert_cmpuint (none->len, ==, 0);
@@ -249,7 +257,7 @@ test_expiry (Fixture *f, gconstpointer data)
 
   /* The to-legacy row is the caller's to bounce; it stays. */
   g_assert_true (
-    pg_store_outbox_expire_to_user (f->store, (PgStoreOutboxItem *const *) due->pdata, due->len, 0, &error));
+      pg_store_outbox_expire_to_user (f->store, (PgStoreOutboxItem *const *)due->pdata, due->len, 0, &error));
   g_assert_no_error (error);
   g_autoptr (GPtrArray) rows = list (f->store, ALICE, PG_OUTBOX_TO_USER, 0);
   g_assert_cmpuint (rows->len, ==, 2);
@@ -257,7 +265,9 @@ test_expiry (Fixture *f, gconstpointer data)
   g_assert_cmpint (row (rows, 1)->loss, ==, PG_OUTBOX_LOSS_EXPIRED);
   g_assert_cmpstr (row (rows, 1)->peer, ==, "carol");
   g_assert_cmpuint (row (rows, 1)->lost, ==, 2);
-  g_assert_cmpint (pg_store_outbox_next_expiry (f->store, &error), ==, 150);
+  g_assert_cmpint (pg_store_outbox_next_expiry (f->store, 0, &error), ==, 150);
+  g_assert_cmpint (pg_store_outbox_next_expiry (f->store, 150, &error), ==, 300);
+  g_assert_cmpint (pg_store_outbox_next_expiry (f->store, 300, &error), ==, 0);
   g_assert_cmpint (pg_store_outbox_count (f->store, ALICE, PG_OUTBOX_TO_LEGACY, NULL), ==, 1);
 }
 
@@ -265,11 +275,12 @@ test_expiry (Fixture *f, gconstpointer data)
 static void
 test_cascade (Fixture *f, gconstpointer data)
 {
-  (void) data;
+  (void)data;
   add (f->store, ALICE, PG_OUTBOX_TO_USER, "carol", "a", 100, 10);
   add (f->store, ALICE, PG_OUTBOX_TO_LEGACY, "carol", "b", 100, 10);
   add (f->store, BOB, PG_OUTBOX_TO_USER, "carol", "c", 100, 10);
-  g_assert_cmpint (pg_store_outbox_add_loss (f->store, ALICE, "carol", PG_OUTBOX_LOSS_FULL, 1, 0, NULL), >, 0);
+  g_assert_cmpint (pg_store_outbox_add_loss (f->store, ALICE, "carol", PG_OUTBOX_LOSS_FULL, 1, 0, NULL), >,
+                   0);
   g_assert_true (pg_store_delete_user (f->store, ALICE, NULL, NULL));
   g_autoptr (GPtrArray) to_user = list (f->store, NULL, PG_OUTBOX_TO_USER, 0);
   g_assert_cmpuint (to_user->len, ==, 1);
