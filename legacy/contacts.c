@@ -33,7 +33,11 @@ add_contact (PgSession *session, const char *name, const char *alias)
   contact->jid = jid;
   contact->alias = g_strdup (alias);
   contact->show = PG_SHOW_OFFLINE;
+  PgContact *previous = g_hash_table_lookup (session->contacts, jid);
+  if (previous != NULL)
+    g_hash_table_remove (session->contacts_by_name, previous->name);
   g_hash_table_replace (session->contacts, contact->jid, contact);
+  g_hash_table_replace (session->contacts_by_name, contact->name, contact);
   return contact;
 }
 
@@ -68,6 +72,9 @@ pg_contacts_lookup (PgSession *session, const char *jid)
 PgContact *
 pg_contacts_ensure (PgSession *session, const char *name, const char *alias)
 {
+  PgContact *known = g_hash_table_lookup (session->contacts_by_name, name);
+  if (known != NULL)
+    return known;
   g_autofree char *jid = pg_jid_for_legacy_name (name, session->transport->config->component_jid, NULL);
   if (jid == NULL)
     return add_contact (session, name, alias); /* logs why */
@@ -153,6 +160,7 @@ forget_contact (PgSession *session, PgContact *contact)
   g_autoptr (GError) error = NULL;
   if (!pg_store_delete_contact (session->transport->store, session->bare_jid, contact->name, &error))
     g_warning ("%s: %s", session->bare_jid, error->message);
+  g_hash_table_remove (session->contacts_by_name, contact->name);
   g_hash_table_remove (session->contacts, contact->jid);
 }
 

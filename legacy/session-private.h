@@ -32,6 +32,9 @@ struct PgSession {
   GHashTable *resources; /* resource → Resource (session.c) */
   PgAccount *account;
   GHashTable *contacts;  /* contact JID → PgContact */
+  /* legacy name → PgContact (borrowed): events name contacts the protocol's
+   * way, and preparing their JID per message cost more than the message. */
+  GHashTable *contacts_by_name;
   guint retry_id;
   guint backoff_s;
   gboolean ever_connected;

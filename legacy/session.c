@@ -50,6 +50,7 @@ session_free (PgSession *session)
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session); /* the rows wait for the next session */
   g_clear_pointer (&session->resources, g_hash_table_unref);
+  g_clear_pointer (&session->contacts_by_name, g_hash_table_unref);
   g_clear_pointer (&session->contacts, g_hash_table_unref);
   g_free (session->bare_jid);
   g_free (session);
@@ -66,6 +67,7 @@ session_new (PgSessions *sessions, const char *bare_jid)
   session->backoff_s = PG_SESSION_BACKOFF_MIN_S;
   session->resources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) resource_free);
   session->contacts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) pg_contact_free);
+  session->contacts_by_name = g_hash_table_new (g_str_hash, g_str_equal);
   pg_contacts_load (session);
   g_hash_table_insert (sessions->by_jid, session->bare_jid, session);
   return session;

@@ -17,8 +17,8 @@ gboolean
 pg_store_put_contact (PgStore *store, const char *bare_jid, const char *name, const char *alias,
                       GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt =
-    pg_store_prepare (store->db,
+  g_autoptr (PgStoreCachedStmt) stmt =
+    pg_store_prepare_cached (store,
                       "INSERT INTO contacts (bare_jid, name, alias) VALUES (?1, ?2, ?3)"
                       " ON CONFLICT (bare_jid, name) DO UPDATE SET alias = excluded.alias",
                       bare_jid, PG_STORE_ERROR_IO, error);
@@ -38,8 +38,7 @@ gboolean
 pg_store_set_contact_pending (PgStore *store, const char *bare_jid, const char *name, gboolean pending,
                               GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
-    store->db, "UPDATE contacts SET pending_add = ?3 WHERE bare_jid = ?1 AND name = ?2", bare_jid,
+  g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (store, "UPDATE contacts SET pending_add = ?3 WHERE bare_jid = ?1 AND name = ?2", bare_jid,
     PG_STORE_ERROR_IO, error);
   if (stmt == NULL || sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
       sqlite3_bind_int (stmt, 3, pending ? 1 : 0) != SQLITE_OK || !pg_store_step_done (store->db, stmt, error))
@@ -55,8 +54,7 @@ pg_store_set_contact_pending (PgStore *store, const char *bare_jid, const char *
 gboolean
 pg_store_delete_contact (PgStore *store, const char *bare_jid, const char *name, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
-    store->db, "DELETE FROM contacts WHERE bare_jid = ?1 AND name = ?2", bare_jid, PG_STORE_ERROR_IO, error);
+  g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (store, "DELETE FROM contacts WHERE bare_jid = ?1 AND name = ?2", bare_jid, PG_STORE_ERROR_IO, error);
   if (stmt == NULL || sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
       !pg_store_step_done (store->db, stmt, error))
     {
@@ -71,8 +69,7 @@ pg_store_delete_contact (PgStore *store, const char *bare_jid, const char *name,
 GPtrArray *
 pg_store_list_contacts (PgStore *store, const char *bare_jid, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
-    store->db, "SELECT name, alias, pending_add FROM contacts WHERE bare_jid = ?1 ORDER BY name", bare_jid,
+  g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (store, "SELECT name, alias, pending_add FROM contacts WHERE bare_jid = ?1 ORDER BY name", bare_jid,
     PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return NULL;

@@ -107,8 +107,7 @@ read_items (PgStore *store, sqlite3_stmt *stmt, GError **error)
 static gint64
 count_messages (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
-      store->db, "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL",
+  g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (store, "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL",
       bare_jid, PG_STORE_ERROR_IO, error);
 
   if (stmt == NULL)
@@ -136,8 +135,7 @@ pg_store_outbox_count (PgStore *store, const char *bare_jid, PgOutboxDirection d
 static gint64
 insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint lost, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
-      store->db,
+  g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (store,
       "INSERT INTO outbox (bare_jid, direction, peer, body, loss, lost, xmpp_id, sender, receipt,"
       " created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
       item->bare_jid, PG_STORE_ERROR_IO, error);
@@ -200,7 +198,7 @@ static gint64
 add_loss (PgStore *store, const char *bare_jid, const char *peer, PgOutboxLoss loss, guint count,
           gint64 sent_upto, GError **error)
 {
-  g_autoptr (sqlite3_stmt) last = pg_store_prepare (store->db,
+  g_autoptr (PgStoreCachedStmt) last = pg_store_prepare_cached (store,
                                                     "SELECT id, peer, loss FROM outbox WHERE bare_jid = ?1 "
                                                     "AND direction = 'to-user' ORDER BY id DESC LIMIT 1",
                                                     bare_jid, PG_STORE_ERROR_IO, error);
@@ -214,8 +212,7 @@ add_loss (PgStore *store, const char *bare_jid, const char *peer, PgOutboxLoss l
       && g_strcmp0 ((const char *)sqlite3_column_text (last, 2), losses[loss]) == 0)
     {
       gint64 id = sqlite3_column_int64 (last, 0);
-      g_autoptr (sqlite3_stmt) update = pg_store_prepare (
-          store->db, "UPDATE outbox SET lost = lost + ?2 WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
+      g_autoptr (PgStoreCachedStmt) update = pg_store_prepare_cached (store, "UPDATE outbox SET lost = lost + ?2 WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
       if (update == NULL)
         return 0;
       if (sqlite3_bind_int64 (update, 1, id) != SQLITE_OK
@@ -263,12 +260,12 @@ GPtrArray *
 pg_store_outbox_list (PgStore *store, const char *bare_jid, PgOutboxDirection direction, gint64 after_id,
                       guint limit, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = NULL;
+  g_autoptr (PgStoreCachedStmt) stmt = NULL;
 
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  stmt = pg_store_prepare (store->db,
+  stmt = pg_store_prepare_cached (store,
                            "SELECT " COLUMNS " FROM outbox WHERE (?1 IS NULL OR bare_jid = ?1)"
                            " AND direction = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
                            bare_jid, PG_STORE_ERROR_IO, error);
@@ -288,12 +285,12 @@ pg_store_outbox_list (PgStore *store, const char *bare_jid, PgOutboxDirection di
 GPtrArray *
 pg_store_outbox_list_expired (PgStore *store, gint64 now, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = NULL;
+  g_autoptr (PgStoreCachedStmt) stmt = NULL;
 
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  stmt = pg_store_prepare (store->db,
+  stmt = pg_store_prepare_cached (store,
                            "SELECT " COLUMNS " FROM outbox WHERE expires IS NOT NULL AND expires <= ?1"
                            " ORDER BY id",
                            NULL, PG_STORE_ERROR_IO, error);
@@ -311,8 +308,8 @@ pg_store_outbox_list_expired (PgStore *store, gint64 now, GError **error)
 static gboolean
 delete_ids (PgStore *store, const gint64 *ids, guint n_ids, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt
-      = pg_store_prepare (store->db, "DELETE FROM outbox WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
+  g_autoptr (PgStoreCachedStmt) stmt
+      = pg_store_prepare_cached (store, "DELETE FROM outbox WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
 
   if (stmt == NULL)
     return FALSE;
@@ -374,10 +371,10 @@ fail:
 gint64
 pg_store_outbox_next_expiry (PgStore *store, gint64 after, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = NULL;
+  g_autoptr (PgStoreCachedStmt) stmt = NULL;
 
   g_return_val_if_fail (store != NULL, -1);
-  stmt = pg_store_prepare (store->db, "SELECT coalesce(min(expires), 0) FROM outbox WHERE expires > ?1", NULL,
+  stmt = pg_store_prepare_cached (store, "SELECT coalesce(min(expires), 0) FROM outbox WHERE expires > ?1", NULL,
                            PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return -1;

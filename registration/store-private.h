@@ -11,7 +11,26 @@ struct PgStore
   PgSealKey *key;
   char *path;
   int schema_version;
+  /* "bare_jid\x1fkey" → value ("" when no row): settings are read on every
+   * message, and parsing the query each time cost more than the message. */
+  GHashTable *settings_cache;
+  /* constant SQL text → prepared statement, reused: per-message paths
+   * (outbox, settings, contacts) spent most of their time parsing SQL. */
+  GHashTable *statements;
 };
+
+/* A statement from pg_store_prepare_cached(): the cleanup resets it for the
+ * next use instead of finalising it. */
+typedef sqlite3_stmt PgStoreCachedStmt;
+void pg_store_stmt_reset (PgStoreCachedStmt *stmt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreCachedStmt, pg_store_stmt_reset)
+/* Like pg_store_prepare(), for @sql that is a string constant (its address
+ * is the cache key). Borrowed: release with the autoptr cleanup. */
+PgStoreCachedStmt *pg_store_prepare_cached (PgStore *store, const char *sql, const char *jid, PgStoreError code,
+                                            GError **error);
+
+/* Forgets cached settings (all users): after a user's rows are deleted. */
+void pg_store_forget_settings (PgStore *store);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 

@@ -3,13 +3,34 @@
 
 #include "registration/store-private.h"
 
+static char *
+cache_key (const char *bare_jid, const char *key)
+{
+  return g_strconcat (bare_jid, "\x1f", key, NULL);
+}
+
+static void
+remember (PgStore *store, const char *bare_jid, const char *key, const char *value)
+{
+  if (store->settings_cache == NULL)
+    store->settings_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_replace (store->settings_cache, cache_key (bare_jid, key), g_strdup (value ? value : ""));
+}
+
+void
+pg_store_forget_settings (PgStore *store)
+{
+  if (store->settings_cache != NULL)
+    g_hash_table_remove_all (store->settings_cache);
+}
+
 gboolean
 pg_store_put_setting (PgStore *store, const char *bare_jid, const char *key, const char *value,
                       GError **error)
 {
   g_return_val_if_fail (store != NULL && bare_jid != NULL && key != NULL && value != NULL, FALSE);
-  g_autoptr (sqlite3_stmt) stmt
-      = pg_store_prepare (store->db,
+  g_autoptr (PgStoreCachedStmt) stmt
+      = pg_store_prepare_cached (store,
                           "INSERT INTO settings (bare_jid, key, value) VALUES (?1, ?2, ?3)"
                           " ON CONFLICT (bare_jid, key) DO UPDATE SET value = excluded.value",
                           bare_jid, PG_STORE_ERROR_IO, error);
@@ -22,6 +43,7 @@ pg_store_put_setting (PgStore *store, const char *bare_jid, const char *key, con
       g_prefix_error (error, "storing setting %s of %s: ", key, bare_jid);
       return FALSE;
     }
+  remember (store, bare_jid, key, value);
   return TRUE;
 }
 
@@ -29,8 +51,15 @@ char *
 pg_store_dup_setting (PgStore *store, const char *bare_jid, const char *key, GError **error)
 {
   g_return_val_if_fail (store != NULL && bare_jid != NULL && key != NULL, NULL);
-  g_autoptr (sqlite3_stmt) stmt
-      = pg_store_prepare (store->db, "SELECT value FROM settings WHERE bare_jid = ?1 AND key = ?2", bare_jid,
+  if (store->settings_cache != NULL)
+    {
+      g_autofree char *ck = cache_key (bare_jid, key);
+      const char *cached = g_hash_table_lookup (store->settings_cache, ck);
+      if (cached != NULL)
+        return *cached != '\0' ? g_strdup (cached) : NULL;
+    }
+  g_autoptr (PgStoreCachedStmt) stmt
+      = pg_store_prepare_cached (store, "SELECT value FROM settings WHERE bare_jid = ?1 AND key = ?2", bare_jid,
                           PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return NULL;
@@ -41,8 +70,13 @@ pg_store_dup_setting (PgStore *store, const char *bare_jid, const char *key, GEr
     }
   int rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
-    return g_strdup ((const char *)sqlite3_column_text (stmt, 0));
-  if (rc != SQLITE_DONE)
+    {
+      remember (store, bare_jid, key, (const char *) sqlite3_column_text (stmt, 0));
+      return g_strdup ((const char *)sqlite3_column_text (stmt, 0));
+    }
+  if (rc == SQLITE_DONE)
+    remember (store, bare_jid, key, NULL);
+  else
     {
       pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "statement failed");
       g_prefix_error (error, "reading setting %s of %s: ", key, bare_jid);

@@ -111,6 +111,42 @@ pg_store_prepare (sqlite3 *db, const char *sql, const char *jid, PgStoreError co
   return NULL;
 }
 
+void
+pg_store_stmt_reset (PgStoreCachedStmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+
+static void
+finalize_statement (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+PgStoreCachedStmt *
+pg_store_prepare_cached (PgStore *store, const char *sql, const char *jid, PgStoreError code, GError **error)
+{
+  if (store->statements == NULL)
+    store->statements = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                               finalize_statement);
+  sqlite3_stmt *stmt = g_hash_table_lookup (store->statements, sql);
+  if (stmt == NULL)
+    {
+      stmt = pg_store_prepare (store->db, sql, NULL, code, error);
+      if (stmt == NULL)
+        return NULL;
+      g_hash_table_insert (store->statements, (gpointer) sql, stmt);
+    }
+  if (jid != NULL && sqlite3_bind_text (stmt, 1, jid, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+    {
+      pg_store_fail_db (error, store->db, code, "cannot bind parameter");
+      pg_store_stmt_reset (stmt);
+      return NULL;
+    }
+  return stmt;
+}
+
 static gboolean
 exec (sqlite3 *db, const char *sql, PgStoreError code, GError **error)
 {
@@ -485,9 +521,11 @@ pg_store_free (PgStore *store)
 {
   if (store == NULL)
     return;
+  g_clear_pointer (&store->statements, g_hash_table_unref);
   if (sqlite3_close (store->db) != SQLITE_OK)
     g_warning ("closing %s: %s", store->path, sqlite3_errmsg (store->db));
   pg_seal_key_free (store->key);
+  g_clear_pointer (&store->settings_cache, g_hash_table_unref);
   g_free (store->path);
   g_free (store);
 }
@@ -639,6 +677,7 @@ pg_store_delete_user (PgStore *store, const char *bare_jid, gboolean *existed, G
     }
   if (existed != NULL)
     *existed = sqlite3_changes (store->db) > 0;
+  pg_store_forget_settings (store);
   return TRUE;
 }
 
