@@ -304,6 +304,8 @@ on_characters (void *ctx, const xmlChar *text, int len)
   PgXmlParser *parser = ctx;
   if (parser->failed || parser->depth < 2)
     return; /* whitespace keepalives between stanzas */
+  if (len == 0)
+    return; /* an empty CDATA section: no empty text node (<a></a> would not read back as <a/>) */
   check_stanza_size (parser);
   if (parser->stanza == NULL)
     return;
