@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Runs purplegate's integration tests.
 
-    /usr/bin/python3 tests/integration/run.py [-v] [-k SUBSTRING] [test_module.py ...]
+    /usr/bin/python3 tests/integration/run.py [-v] [-q] [--retries N] [-k SUBSTRING] [test_module.py ...]
 
 Each tests/integration/test_*.py module gets fresh servers: its `setup(name)`
 (default: Prosody + purplegate connected to it, harness.standard_setup)
@@ -92,6 +92,9 @@ def main():
     ap.add_argument("-k", dest="pattern", default=None, help="run tests whose name contains this")
     ap.add_argument("-v", "--verbose", action="store_true", help="log harness/slixmpp debug to stderr")
     ap.add_argument("-q", "--quiet", action="store_true", help="no failure details on stderr")
+    ap.add_argument("--retries", type=int, default=0, metavar="N",
+                    help="run a failed test again on fresh servers up to N times; one that then "
+                         "passes is counted as passed and listed as flaky")
     args = ap.parse_args()
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.CRITICAL,
@@ -112,99 +115,131 @@ def main():
         paths.sort(key=lambda p: (order.get(p.stem, 0), p.name))
 
     print(f"# purplegate binary: {harness.purplegate_binary()}", flush=True)
-    passed = failed = skipped = 0
     t_all = time.monotonic()
-
+    results = {}  # "module.test" -> (status, reason)
+    selected = []  # (path, mod, tests) in run order
     for path in paths:
         try:
             mod = load_module(path)
         except Exception as e:  # a module that does not load is a failure, not a crash
-            failed += 1
+            results[path.stem] = ("FAIL", f"cannot load: {e!r}")
             print(f"FAIL {path.stem}: cannot load: {e!r}", flush=True)
             continue
         tests = [(n, f) for n, f in module_tests(mod)
                  if not args.pattern or args.pattern in f"{path.stem}.{n}"]
-        if not tests:
-            continue
-        setup = getattr(mod, "setup", None) or (lambda name: harness.standard_setup(name))
-        timeout = getattr(mod, "TIMEOUT", DEFAULT_TIMEOUT)
-        env = None
-        setup_error = None
-        for name, fn in tests:
-            full = f"{path.stem}.{name}"
-            t0 = time.monotonic()
-            status, reason, exc = "PASS", "", None
-            try:
-                if setup_error is not None:
-                    raise setup_error
-                signal.setitimer(signal.ITIMER_REAL, timeout)
-                try:
-                    if env is None:
-                        try:
-                            env = setup(path.stem)
-                        except Skip:
-                            raise
-                        except BaseException as e:
-                            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                                raise
-                            setup_error = e
-                            raise
-                    if inspect.signature(fn).parameters:
-                        fn(env)
-                    else:
-                        fn()
-                    crashes = env.crashes()
-                    if crashes:
-                        raise AssertionError(crashes[0])
-                finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-            except Skip as e:
-                status, reason = "SKIP", str(e)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as e:
-                status, exc = "FAIL", e
-                reason = short_reason(e)
-                if e is setup_error and not reason.startswith("setup"):
-                    reason = "setup failed: " + reason
-            finally:
-                if env is not None:
-                    env.end_test()
-                harness.close_all_clients()
-            dt = time.monotonic() - t0
-            if status == "PASS":
-                passed += 1
-                print(f"PASS {full} ({dt:.1f}s)", flush=True)
-            elif status == "SKIP":
-                skipped += 1
-                print(f"SKIP {full}: {reason}", flush=True)
-            else:
-                failed += 1
-                print(f"FAIL {full}: {reason}", flush=True)
-                if not args.quiet:
-                    text = details(exc, env)
-                    sys.stderr.write("".join("    " + l + "\n" for l in text.splitlines()))
-                    sys.stderr.flush()
-                # Fresh servers for the next test of this module.
-                if env is not None:
-                    env.close(keep=True)
-                    env = None
-            if env is not None and not env.healthy():
-                env.close(keep=True)
-                env = None
-        if env is not None:
-            teardown = getattr(mod, "teardown", None)
-            if teardown:
-                teardown(env)
-            env.close()
+        if tests:
+            selected.append((path, mod, tests))
+            results.update(run_module(path, mod, tests, args.quiet))
+
+    # A test that fails once and passes on a fresh set of servers is
+    # reported as flaky (and counted as passed); one that fails twice fails.
+    flaky = []
+    for _ in range(args.retries):
+        failing = {k for k, (st, _) in results.items() if st == "FAIL"}
+        if not failing:
+            break
+        for path, mod, tests in selected:
+            again = [(n, f) for n, f in tests if f"{path.stem}.{n}" in failing]
+            if not again:
+                continue
+            print(f"# retrying {len(again)} failed test(s) of {path.stem} on fresh servers",
+                  flush=True)
+            for full, (st, reason) in run_module(path, mod, again, args.quiet).items():
+                if st == "PASS":
+                    flaky.append(f"{full} ({results[full][1]})")
+                results[full] = (st, reason)
     harness.kill_all_children()
 
+    passed = sum(1 for st, _ in results.values() if st == "PASS")
+    failed = sum(1 for st, _ in results.values() if st == "FAIL")
+    skipped = sum(1 for st, _ in results.values() if st == "SKIP")
     print(f"# integration tests took {time.monotonic() - t_all:.1f}s", flush=True)
+    for f in flaky:
+        print(f"# flaky (failed, then passed on retry): {f}", flush=True)
+    for full, (st, reason) in results.items():
+        if st == "FAIL":
+            print(f"# failed: {full}: {reason}", flush=True)
     summary = f"{passed} passed, {failed} failed"
     if skipped:
         summary += f", {skipped} skipped"
     print(summary, flush=True)
     return 1 if failed else 0
+
+
+def run_module(path, mod, tests, quiet):
+    """Runs TESTS of one module on one set of servers (fresh ones after a
+    failure); prints a line per test; returns {"module.test": (status, reason)}."""
+    results = {}
+    setup = getattr(mod, "setup", None) or (lambda name: harness.standard_setup(name))
+    timeout = getattr(mod, "TIMEOUT", DEFAULT_TIMEOUT)
+    env = None
+    setup_error = None
+    for name, fn in tests:
+        full = f"{path.stem}.{name}"
+        t0 = time.monotonic()
+        status, reason, exc = "PASS", "", None
+        try:
+            if setup_error is not None:
+                raise setup_error
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                if env is None:
+                    try:
+                        env = setup(path.stem)
+                    except Skip:
+                        raise
+                    except BaseException as e:
+                        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                            raise
+                        setup_error = e
+                        raise
+                if inspect.signature(fn).parameters:
+                    fn(env)
+                else:
+                    fn()
+                crashes = env.crashes()
+                if crashes:
+                    raise AssertionError(crashes[0])
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except Skip as e:
+            status, reason = "SKIP", str(e)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:
+            status, exc = "FAIL", e
+            reason = short_reason(e)
+            if e is setup_error and not reason.startswith("setup"):
+                reason = "setup failed: " + reason
+        finally:
+            if env is not None:
+                env.end_test()
+            harness.close_all_clients()
+        dt = time.monotonic() - t0
+        results[full] = (status, reason)
+        if status == "PASS":
+            print(f"PASS {full} ({dt:.1f}s)", flush=True)
+        elif status == "SKIP":
+            print(f"SKIP {full}: {reason}", flush=True)
+        else:
+            print(f"FAIL {full}: {reason}", flush=True)
+            if not quiet:
+                text = details(exc, env)
+                sys.stderr.write("".join("    " + l + "\n" for l in text.splitlines()))
+                sys.stderr.flush()
+            # Fresh servers for the next test of this module.
+            if env is not None:
+                env.close(keep=True)
+                env = None
+        if env is not None and not env.healthy():
+            env.close(keep=True)
+            env = None
+    if env is not None:
+        teardown = getattr(mod, "teardown", None)
+        if teardown:
+            teardown(env)
+        env.close()
+    return results
 
 
 if __name__ == "__main__":
