@@ -780,6 +780,22 @@ def machine_info():
     }
 
 
+SOAK_BEGIN, SOAK_END = "<!-- soak:begin -->", "<!-- soak:end -->"
+
+
+def kept_soak_section(path):
+    """bench/soak writes its figures between these markers of RESULTS.md;
+    a new benchmark report keeps them (an empty string if there are none)."""
+    try:
+        old = path.read_text()
+    except OSError:
+        return ""
+    a, b = old.find(SOAK_BEGIN), old.find(SOAK_END)
+    if a < 0 or b < a:
+        return ""
+    return "\n" + old[a:b + len(SOAK_END)] + "\n"
+
+
 def cmd_report(args):
     results = [json.loads(Path(p).read_text()) for p in args.json]
     info = machine_info()
@@ -837,7 +853,7 @@ def cmd_report(args):
                              cap=main.get("cap_s", 30), wcap=main.get("warmup_cap_s", 5)))
     text = "\n".join(out)
     if args.out:
-        Path(args.out).write_text(text)
+        Path(args.out).write_text(text + kept_soak_section(Path(args.out)))
     for r in results:
         print(f"\n==== {r['mode']} ====")
         print(table(r))
