@@ -70,14 +70,59 @@ sequence_at (const char *p)
  * longer than the result: soft hyphens map to nothing) and at least
  * @max_bytes + 1; so sized, TOO_SMALL_BUFFER can only mean a result over
  * @max_bytes, and growing the buffer to learn by how much would be waste. */
+static const Stringprep_profile *nodeprep_without_bidi (void);
+
+/* Every JID and legacy name on the message paths is ASCII, and libidn's
+ * stringprep costs microseconds per part (UCS-4 conversion, table searches,
+ * NFKC).  On ASCII the four profiles used here reduce to: no mapping but
+ * case folding (A-Z, for nodeprep and nameprep), NFKC and bidi are no-ops
+ * (no ASCII code point decomposes or is RandALCat), nothing is unassigned,
+ * and the prohibited ASCII code points are controls (C.2.1) for all but
+ * nameprep, and space (C.1.1) plus nodeprep's eight separators (RFC 6122
+ * App. A.5) for nodeprep.  Only input that passes is prepared here; a
+ * refusal, non-ASCII or an over-long part goes to libidn, so errors and
+ * their texts stay libidn's.  Returns the prepared copy or NULL to fall
+ * back. tests/unit/test-jid.c checks equivalence against libidn. */
+static char *
+prep_ascii (const char *in, gsize len, const Stringprep_profile *profile, gsize max_bytes)
+{
+  gboolean node = profile == stringprep_xmpp_nodeprep
+                  || (profile != stringprep_nameprep && profile != stringprep_xmpp_resourceprep
+                      && profile == nodeprep_without_bidi ());
+  gboolean fold = node || profile == stringprep_nameprep;
+  gboolean controls = profile != stringprep_nameprep;
+  char *out;
+
+  if (len > max_bytes || (!node && !fold && profile != stringprep_xmpp_resourceprep))
+    return NULL;
+  for (gsize i = 0; i < len; i++)
+    {
+      unsigned char c = (unsigned char) in[i];
+
+      if (c >= 0x80 || c == 0 || (controls && (c < 0x20 || c == 0x7f))
+          || (node && strchr (node_forbidden, c) != NULL))
+        return NULL;
+    }
+  out = g_malloc (len + 1);
+  for (gsize i = 0; i < len; i++)
+    out[i] = fold ? g_ascii_tolower (in[i]) : in[i];
+  out[len] = '\0';
+  return out;
+}
+
 static char *
 prep (const char *in, gsize len, const Stringprep_profile *profile, Stringprep_profile_flags flags, gsize max_bytes,
       GError **error)
 {
   gsize size = MAX (len, max_bytes) + 1;
-  g_autofree char *buf = g_malloc (size);
+  g_autofree char *buf = NULL;
+  char *fast;
   int rc;
 
+  fast = prep_ascii (in, len, profile, max_bytes);
+  if (fast != NULL)
+    return fast;
+  buf = g_malloc (size);
   memcpy (buf, in, len);
   buf[len] = '\0';
   rc = stringprep (buf, size, flags, profile);

@@ -3,6 +3,7 @@
 
 #include "transport/jid.h"
 
+#include <stringprep.h>
 #include <string.h>
 
 typedef struct
@@ -584,6 +585,149 @@ test_legacy_round_trip (void)
     }
 }
 
+/* ---- the ASCII fast path against libidn ---- */
+
+/* libidn's answer for @in: the prepared string, or NULL when it refuses. */
+static char *
+libidn_prep (const char *in, const Stringprep_profile *profile)
+{
+  gsize size = strlen (in) + 64;
+  g_autofree char *buf = g_malloc (size);
+
+  strcpy (buf, in);
+  if (stringprep (buf, size, 0, profile) != STRINGPREP_OK)
+    return NULL;
+  return g_steal_pointer (&buf);
+}
+
+/* A random ASCII string of 1..12 bytes, mostly from a small alphabet (so
+ * that letters of both cases, digits and every separator and control come
+ * up often), sometimes any byte 1..127. */
+static char *
+random_ascii (void)
+{
+  static const char picks[] = "aZz09-_. \t\x01\x1f\x7f\"&'/:<>@\\%+~";
+  gsize len = (gsize) g_test_rand_int_range (1, 13);
+  char *s = g_malloc (len + 1);
+
+  for (gsize i = 0; i < len; i++)
+    s[i] = g_test_rand_bit () ? picks[g_test_rand_int_range (0, sizeof picks - 1)]
+                              : (char) g_test_rand_int_range (1, 128);
+  s[len] = '\0';
+  return s;
+}
+
+static void
+check_node (const char *node)
+{
+  g_autofree char *text = g_strconcat (node, "@example.com", NULL);
+  g_autofree char *expected = strchr (node, '@') == NULL && strchr (node, '/') == NULL
+                                ? libidn_prep (node, stringprep_xmpp_nodeprep) : NULL;
+  g_autoptr (PgJid) jid = NULL;
+
+  if (strchr (node, '@') != NULL || strchr (node, '/') != NULL)
+    return; /* splits elsewhere */
+  jid = pg_jid_parse (text, NULL);
+  if (expected == NULL || *expected == '\0')
+    g_assert_null (jid);
+  else
+    {
+      g_assert_nonnull (jid);
+      g_assert_cmpstr (pg_jid_get_node (jid), ==, expected);
+    }
+}
+
+static void
+check_resource (const char *resource)
+{
+  g_autofree char *text = g_strconcat ("a@example.com/", resource, NULL);
+  g_autofree char *expected = libidn_prep (resource, stringprep_xmpp_resourceprep);
+  g_autoptr (PgJid) jid = pg_jid_parse (text, NULL);
+
+  if (expected == NULL || *expected == '\0')
+    g_assert_null (jid);
+  else
+    {
+      g_assert_nonnull (jid);
+      g_assert_cmpstr (pg_jid_get_resource (jid), ==, expected);
+    }
+}
+
+static void
+check_domain (const char *domain)
+{
+  g_autofree char *expected = NULL;
+  g_autoptr (PgJid) jid = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize n;
+
+  if (strchr (domain, '@') != NULL || strchr (domain, '/') != NULL)
+    return;
+  expected = libidn_prep (domain, stringprep_nameprep);
+  jid = pg_jid_parse (domain, &error);
+  if (expected == NULL)
+    {
+      g_assert_null (jid);
+      return;
+    }
+  n = strlen (expected);
+  if (n > 0 && expected[n - 1] == '.')
+    expected[n - 1] = '\0';
+  if (jid != NULL)
+    g_assert_cmpstr (pg_jid_get_domain (jid), ==, expected);
+  else /* past nameprep, only the host name check may refuse it */
+    g_assert_true (g_error_matches (error, PG_JID_ERROR, PG_JID_ERROR_MALFORMED)
+                   && strstr (error->message, "not a host name") != NULL);
+}
+
+static void
+test_parse_ascii_equivalence (void)
+{
+  /* Every single byte, then random strings. */
+  for (int c = 1; c < 128; c++)
+    {
+      char one[2] = { (char) c, '\0' };
+      char three[4] = { 'A', (char) c, 'b', '\0' };
+
+      check_node (one);
+      check_node (three);
+      check_resource (one);
+      check_resource (three);
+      check_domain (one);
+      check_domain (three);
+    }
+  for (int i = 0; i < 20000; i++)
+    {
+      g_autofree char *s = random_ascii ();
+
+      check_node (s);
+      check_resource (s);
+      check_domain (s);
+    }
+}
+
+/* The same legacy names give the same JIDs whether or not a non-ASCII
+ * character elsewhere sends the whole name through libidn: the ASCII part
+ * is prepared alike. */
+static void
+test_legacy_ascii_equivalence (void)
+{
+  for (int i = 0; i < 5000; i++)
+    {
+      g_autofree char *s = random_ascii ();
+      g_autofree char *ascii = pg_jid_for_legacy_name (s, "gw.example.org", NULL);
+      /* U+00E9 is prepared to itself and touches no escape sequence. */
+      g_autofree char *mixed_name = g_strconcat (s, "\xc3\xa9", NULL);
+      g_autofree char *mixed = pg_jid_for_legacy_name (mixed_name, "gw.example.org", NULL);
+
+      if (ascii == NULL)
+        continue; /* e.g. a trailing space: the mixed name may be fine */
+      g_autofree char *ascii_node = g_strndup (ascii, strcspn (ascii, "@"));
+      g_autofree char *expected = g_strconcat (ascii_node, "\xc3\xa9@gw.example.org", NULL);
+      g_assert_cmpstr (mixed, ==, expected);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -607,6 +751,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/jid/legacy/refused", test_legacy_refused);
   g_test_add_func ("/jid/legacy/too-long", test_legacy_too_long);
   g_test_add_func ("/jid/legacy/round-trip", test_legacy_round_trip);
+  g_test_add_func ("/jid/parse/ascii-equivalence", test_parse_ascii_equivalence);
+  g_test_add_func ("/jid/legacy/ascii-equivalence", test_legacy_ascii_equivalence);
 
   return g_test_run ();
 }
