@@ -52,6 +52,9 @@ struct PgAccount
   GQueue auths; /* PgPendingAuth, oldest first */
 
   guint64 confirm_serial; /* the last pg_account_confirm_sent() of this login */
+
+  GHashTable *logins; /* the PgPurple's login table (borrowed) */
+  char *login_key;    /* owned (the key in @logins too); NULL once left */
 };
 
 /* The PgAccount behind a libpurple account or connection; NULL for
@@ -61,7 +64,13 @@ PgAccount *pg_account_from_connection (PurpleConnection *gc);
 
 /* Installs every ops table and signal handler once, after
  * purple_core_init() (called from pg_purple_new()). */
-void pg_account_install_ui_ops (void);
+void pg_account_install_ui_ops (PgPurple *purple);
+/* Every PgAccount not yet freed, by login key (protocol id and normalised
+ * username; see account.c); owned by @purple, values borrowed. */
+GHashTable *pg_purple_get_logins (PgPurple *purple);
+/* The live PgAccount using the login @username on @protocol_id, compared
+ * the way libpurple compares usernames; NULL if none. For tests. */
+PgAccount *pg_account_find (PgPurple *purple, const char *protocol_id, const char *username);
 void pg_purple_conn_install (void);
 void pg_purple_conv_install (void);
 void pg_purple_blist_install (void);

@@ -36,6 +36,7 @@
 struct PgPurple {
   char *user_dir;
   GHashTable *ui_info; /* static strings, for purple_core_get_ui_info() */
+  GHashTable *logins;  /* login key → PgAccount, both borrowed; account.c keeps it */
 };
 
 /* libpurple keeps all of its state in process globals and cannot be
@@ -226,6 +227,7 @@ pg_purple_new (const char *user_dir, GError **error)
   purple->ui_info = g_hash_table_new (g_str_hash, g_str_equal);
   g_hash_table_insert (purple->ui_info, "name", UI_ID);
   g_hash_table_insert (purple->ui_info, "version", PACKAGE_VERSION);
+  purple->logins = g_hash_table_new (g_str_hash, g_str_equal);
   instance = purple;
 
   keep_off_session_bus ();
@@ -239,6 +241,7 @@ pg_purple_new (const char *user_dir, GError **error)
       g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_INIT, "purple_core_init() failed");
       instance = NULL;
       g_hash_table_unref (purple->ui_info);
+      g_hash_table_unref (purple->logins);
       g_free (purple->user_dir);
       g_free (purple);
       return NULL;
@@ -246,7 +249,7 @@ pg_purple_new (const char *user_dir, GError **error)
   purple_debug_set_unsafe (FALSE); /* PURPLE_UNSAFE_DEBUG logs passwords */
   apply_quiet_prefs ();
   purple_set_blist (purple_blist_new ()); /* never loaded, so never saved */
-  pg_account_install_ui_ops ();
+  pg_account_install_ui_ops (purple);
   g_info ("libpurple %s initialised in %s", purple_core_get_version (), user_dir);
   return purple;
 }
@@ -261,6 +264,7 @@ pg_purple_free (PgPurple *purple)
   purple_core_quit ();
   instance = NULL;
   g_hash_table_unref (purple->ui_info);
+  g_hash_table_unref (purple->logins);
   g_free (purple->user_dir);
   g_free (purple);
 }
@@ -279,6 +283,12 @@ dup_protocol_ids (void)
       g_string_append_printf (ids, "%s%s", ids->len > 0 ? ", " : "", plugin->info->id);
     }
   return g_string_free (ids, FALSE);
+}
+
+GHashTable *
+pg_purple_get_logins (PgPurple *purple)
+{
+  return purple->logins;
 }
 
 gboolean

@@ -606,8 +606,14 @@ test_settings_typed (void)
   g_assert_true (purple_account_get_remember_password (account->purple));
   g_assert_false (purple_account_get_enabled (account->purple, PG_ACCOUNT_UI));
   g_assert_true (account->purple->ui_data == account);
+  /* purplegate keeps its own login table, not libpurple's account list
+   * (O(N) per lookup). */
+  g_assert_null (purple_accounts_get_all ());
+  g_assert_true (pg_account_find (get_purple (), "prpl-irc", ALICE) == account);
+  g_assert_true (pg_account_find (get_purple (), "prpl-irc", "ALICE@127.0.0.1") == account);
+  g_assert_null (pg_account_find (get_purple (), "prpl-jabber", ALICE));
   pg_account_free (account);
-  g_assert_null (purple_accounts_find (ALICE, "prpl-irc"));
+  g_assert_null (pg_account_find (get_purple (), "prpl-irc", ALICE));
 }
 
 static void
@@ -1335,7 +1341,7 @@ test_free_inside_event (void)
   g_assert_null (owner->account);
   g_assert_nonnull (owner->replacement);
   run_for (200); /* the deferred teardown */
-  g_assert_true (purple_accounts_find (ALICE, "prpl-irc") == owner->replacement->purple);
+  g_assert_true (pg_account_find (purple, "prpl-irc", ALICE) == owner->replacement);
   pg_account_free (g_steal_pointer (&owner->replacement));
   g_ptr_array_set_size (owner->events, 0);
   owner->free_on_connected = FALSE;
@@ -1361,7 +1367,9 @@ test_shutdown (void)
   g_autofree char *accounts = NULL;
 
   get_purple ();
-  g_assert_null (purple_accounts_get_all ()); /* every test freed its accounts */
+  g_assert_null (purple_accounts_get_all ());
+  /* every test freed its accounts */
+  g_assert_cmpuint (g_hash_table_size (pg_purple_get_logins (purple)), ==, 0);
   pg_purple_free (g_steal_pointer (&purple));
   accounts = g_build_filename (user_dir, "accounts.xml", NULL);
   g_assert_false (g_file_test (accounts, G_FILE_TEST_EXISTS));
