@@ -201,5 +201,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         check_command (stanza, payload, out); /* message forms, XEP-0128 extensions */
     }
   pg_fuzz_check_reparses_all (out);
+  pg_fuzz_input_done ();
   return 0;
 }

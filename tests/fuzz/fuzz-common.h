@@ -32,6 +32,13 @@ G_NORETURN void pg_fuzz_fail (const char *file, int line, const char *cond, cons
  * (the modules under test never warn on peer input), other logging dropped. */
 void pg_fuzz_init (void);
 
+/* At the end of every input: drops what libxml2 keeps between parses (its
+ * global copy of the last error, allocated by an input that meets a parse
+ * error), so that every input frees what it allocates. libFuzzer runs an
+ * input that frees less again and then a full leak check: that was the
+ * case for every other input with an error in it. */
+void pg_fuzz_input_done (void);
+
 /* FNV-1a of @data: derives choices (chunk splits, error conditions) from the
  * input itself, so every run of one input is the same run. */
 guint32 pg_fuzz_hash (const uint8_t *data, size_t size);

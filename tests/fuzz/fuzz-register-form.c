@@ -125,5 +125,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         }
     }
   pg_fuzz_check_reparses_all (replies);
+  pg_fuzz_input_done ();
   return 0;
 }
