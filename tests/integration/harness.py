@@ -74,6 +74,17 @@ XEP0114_DIGEST = "b09ea9b3b7f586be8a08d0a3dd7466f110aeb136"
 PROSODY = os.environ.get("PROSODY", "/usr/bin/prosody")
 
 
+# Deadline for anything that should come (a stanza, an answer, a close, a
+# server's port): waits end as soon as it is there, so a generous value
+# costs nothing when things work and keeps a slow or loaded machine (the
+# sanitizer build, a busy CI runner) from failing tests that are right.
+# Windows in which nothing may arrive (`nothing`) are not deadlines and are
+# not scaled by this.
+WAIT = 20.0
+# Starting a server or bringing the component link up.
+START_WAIT = 60.0
+
+
 class HarnessError(Exception):
     """The harness itself could not do its job (server did not start...)."""
 
@@ -267,7 +278,7 @@ class Prosody:
         self.users[f"{user}@{host}"] = password
         return f"{user}@{host}"
 
-    def start(self, timeout=20):
+    def start(self, timeout=START_WAIT):
         if self.proc and self.proc.poll() is None:
             raise HarnessError("prosody already running")
         out = open(self.console_path, "ab")
@@ -290,7 +301,7 @@ class Prosody:
     def stop(self, timeout=10):
         rc = stop_process(self.proc, timeout=timeout)
         # The next start must be able to bind the same ports again.
-        wait_until(lambda: not port_accepts(self.c2s_port), 10, what="c2s port closed")
+        wait_until(lambda: not port_accepts(self.c2s_port), WAIT, what="c2s port closed")
         return rc
 
     def restart(self):
@@ -371,7 +382,7 @@ class IrcServer:
     def available():
         return os.access(INSPIRCD, os.X_OK)
 
-    def start(self, timeout=15):
+    def start(self, timeout=START_WAIT):
         if not self.available():
             raise HarnessError(f"{INSPIRCD} not found (apt-get install inspircd)")
         argv = [INSPIRCD, "--config", str(self.config_path), "--nofork"]
@@ -652,7 +663,7 @@ class Purplegate:
     def tail(self, n=40):
         return "\n".join(self.stderr_text().splitlines()[-n:])
 
-    def wait_connected(self, client, timeout=20):
+    def wait_connected(self, client, timeout=START_WAIT):
         """Poll disco#info to the component through `client` until it is
         answered with a result (the component is connected to Prosody)."""
         deadline = time.monotonic() + timeout
@@ -864,7 +875,7 @@ class Transcript:
                     return i
         return None
 
-    def expect(self, pred, timeout=5.0, since=0, what=None, fail_on_close=True):
+    def expect(self, pred, timeout=WAIT, since=0, what=None, fail_on_close=True):
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
@@ -936,7 +947,7 @@ def event_loop():
         return _loop
 
 
-def in_loop(fn, *args, timeout=15):
+def in_loop(fn, *args, timeout=WAIT):
     """Run a plain function in the asyncio loop thread and return its value."""
     async def wrapper():
         return fn(*args)
@@ -969,7 +980,7 @@ class Client:
     """
 
     def __init__(self, prosody, user, password=None, host=USER_DOMAIN, resource="test",
-                 roster=False, presence=False, timeout=15):
+                 roster=False, presence=False, timeout=START_WAIT):
         import slixmpp  # Debian's python3-slixmpp
 
         self.prosody = prosody
@@ -1036,7 +1047,7 @@ class Client:
             xml = tostr(xml)
         in_loop(self.xmpp.send_raw, xml)
 
-    def iq(self, xml, timeout=5.0):
+    def iq(self, xml, timeout=WAIT):
         """Send an iq (an id is added if missing) and return the answer
         (result or error with the same id) as an Element."""
         xml, sid = ensure_id(xml, "iq")
@@ -1047,7 +1058,7 @@ class Client:
             and el.get("type") in ("result", "error"),
             timeout=timeout, since=since, what=f"iq answer id={sid}")
 
-    def fetch_roster(self, timeout=5.0):
+    def fetch_roster(self, timeout=WAIT):
         r = self.iq(f"<iq type='get'><query xmlns='{NS_ROSTER}'/></iq>", timeout)
         assert r.get("type") == "result", f"roster fetch failed: {tostr(r)}"
         return r
@@ -1061,7 +1072,7 @@ class Client:
         self.send(f"<presence{attrs}/>")
 
     # -- receiving -------------------------------------------------------
-    def expect(self, pred, timeout=5.0, since=0, what=None):
+    def expect(self, pred, timeout=WAIT, since=0, what=None):
         return self.transcript.expect(pred, timeout, since, what)
 
     def nothing(self, pred, wait=1.0, since=0, what=None):
@@ -1199,7 +1210,7 @@ class FakeConn:
             return bytes(self.raw).decode("utf-8", errors="replace")
 
     # -- XEP-0114 --------------------------------------------------------
-    def read_header(self, timeout=5.0):
+    def read_header(self, timeout=WAIT):
         if not self._header_seen.wait(timeout):
             raise Timeout(f"no stream header from purplegate within {timeout}s; "
                           f"got: {self.raw_text()[:500]!r}")
@@ -1212,11 +1223,11 @@ class FakeConn:
                   f"xmlns:stream='{NS_STREAM}' from='{frm or self.server.domain}' "
                   f"id='{stream_id}'>")
 
-    def read_handshake(self, timeout=5.0):
+    def read_handshake(self, timeout=WAIT):
         el = self.expect(lambda e: local(e) == "handshake", timeout, what="<handshake>")
         return el
 
-    def handshake(self, secret, stream_id=XEP0114_STREAM_ID, timeout=5.0):
+    def handshake(self, secret, stream_id=XEP0114_STREAM_ID, timeout=WAIT):
         """Full server side of the XEP-0114 handshake; checks the digest and
         answers <handshake/>.  Returns the digest purplegate sent."""
         header = self.read_header(timeout)
@@ -1232,7 +1243,7 @@ class FakeConn:
         return digest
 
     # -- stanzas ---------------------------------------------------------
-    def expect(self, pred, timeout=5.0, since=0, what=None, fail_on_close=True):
+    def expect(self, pred, timeout=WAIT, since=0, what=None, fail_on_close=True):
         return self.transcript.expect(pred, timeout, since, what, fail_on_close)
 
     def nothing(self, pred, wait=1.0, since=0, what=None):
@@ -1241,7 +1252,7 @@ class FakeConn:
     def mark(self):
         return self.transcript.mark()
 
-    def iq(self, xml, timeout=5.0):
+    def iq(self, xml, timeout=WAIT):
         xml, sid = ensure_id(xml, "fiq")
         since = self.mark()
         self.send(xml)
@@ -1249,7 +1260,7 @@ class FakeConn:
                            and el.get("type") in ("result", "error"),
                            timeout, since, what=f"iq answer id={sid}")
 
-    def wait_closed(self, timeout=5.0):
+    def wait_closed(self, timeout=WAIT):
         """Wait until purplegate closed the TCP connection (EOF)."""
         deadline = time.monotonic() + timeout
         answered = False
@@ -1266,7 +1277,7 @@ class FakeConn:
             time.sleep(0.02)
         return self.eof_at
 
-    def stream_error(self, timeout=5.0):
+    def stream_error(self, timeout=WAIT):
         """Wait for <stream:error> and return its defined condition's local
         name (checked to be in urn:ietf:params:xml:ns:xmpp-streams)."""
         el = self.expect(lambda e: e.tag == q(NS_STREAM, "error"), timeout,
@@ -1304,7 +1315,7 @@ class FakeServer:
         self.sock.listen(8)
         self.conns = []
 
-    def accept(self, timeout=10.0):
+    def accept(self, timeout=WAIT):
         self.sock.settimeout(timeout)
         try:
             s, _ = self.sock.accept()
@@ -1460,13 +1471,13 @@ def standard_setup(name, overrides=None, irc_password=None):
 # flows shared by several test modules
 
 
-def register_set(client, query_xml, to=COMPONENT_JID, timeout=10.0):
+def register_set(client, query_xml, to=COMPONENT_JID, timeout=WAIT):
     """Send a jabber:iq:register set with the given <query/> and return the
     answer (result or error)."""
     return client.iq(f"<iq type='set' to='{to}'>{query_xml}</iq>", timeout=timeout)
 
 
-def register_get(client, to=COMPONENT_JID, timeout=5.0):
+def register_get(client, to=COMPONENT_JID, timeout=WAIT):
     r = client.iq(f"<iq type='get' to='{to}'><query xmlns='{NS_REGISTER}'/></iq>", timeout)
     assert r.get("type") == "result", f"register get failed: {tostr(r)}"
     query = child(r, NS_REGISTER, "query")

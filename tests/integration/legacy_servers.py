@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import harness
-from harness import (COMPONENT_JID, OTHER_DOMAIN, USER_DOMAIN, Env, IrcServer, Prosody,
+from harness import (COMPONENT_JID, OTHER_DOMAIN, USER_DOMAIN, WAIT, Env, IrcServer, Prosody,
                      Purplegate, Skip, Timeout, bare, lua_str, match, register)
 
 GW = COMPONENT_JID                 # the IRC transport
@@ -64,7 +64,7 @@ class IrcClient:
     test wait for lines matching a predicate (no race: lines that arrived
     before the wait count)."""
 
-    def __init__(self, port, nick, host="127.0.0.1", timeout=10.0):
+    def __init__(self, port, nick, host="127.0.0.1", timeout=WAIT):
         self.nick = nick
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.settimeout(None)
@@ -125,7 +125,7 @@ class IrcClient:
         with self.cond:
             return len(self.lines)
 
-    def expect(self, pred, timeout=10.0, since=0, what=None):
+    def expect(self, pred, timeout=WAIT, since=0, what=None):
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
@@ -176,7 +176,7 @@ class IrcClient:
     def privmsg(self, target, text):
         self.send(f"PRIVMSG {target} :{text}")
 
-    def ison(self, *nicks, timeout=10.0):
+    def ison(self, *nicks, timeout=WAIT):
         """The nicks of `nicks` the server says are on line (as it spells
         them), by ISON."""
         since = self.mark()
@@ -184,10 +184,10 @@ class IrcClient:
         m = self.expect(lambda m: m.command == "303", timeout, since, what="ISON reply 303")
         return (m.params[-1] if m.params else "").split()
 
-    def online(self, nick, timeout=10.0):
+    def online(self, nick, timeout=WAIT):
         return nick.lower() in (n.lower() for n in self.ison(nick, timeout=timeout))
 
-    def wait_online(self, nick, want=True, timeout=15.0):
+    def wait_online(self, nick, want=True, timeout=2 * WAIT):
         """Polls ISON until `nick` is (want=True) or is not on line."""
         deadline = time.monotonic() + timeout
         while True:
@@ -198,7 +198,7 @@ class IrcClient:
                               f"{timeout:.1f}s")
             time.sleep(0.2)
 
-    def whois(self, nick, timeout=10.0):
+    def whois(self, nick, timeout=WAIT):
         """WHOIS: None when there is no such nick, else a dict with 'user'
         (311 params) and 'away' (the 301 away message, or None)."""
         since = self.mark()
@@ -222,7 +222,7 @@ class IrcClient:
             return None
         return info
 
-    def wait_away(self, nick, want, timeout=15.0):
+    def wait_away(self, nick, want, timeout=2 * WAIT):
         """Polls WHOIS until `nick`'s away message satisfies `want`
         (a function of the message or None); returns the last WHOIS."""
         deadline = time.monotonic() + timeout
@@ -235,7 +235,7 @@ class IrcClient:
                 raise Timeout(f"WHOIS {nick} after {timeout:.1f}s: {last}")
             time.sleep(0.3)
 
-    def lusers(self, timeout=10.0):
+    def lusers(self, timeout=WAIT):
         """Number of clients on the (single) server, from 251/255."""
         since = self.mark()
         self.send("LUSERS")
@@ -249,7 +249,7 @@ class IrcClient:
 _barrier_ids = iter(range(1, 1 << 30))
 
 
-def irc_barrier(client, peer, nick, gw=GW, timeout=20.0):
+def irc_barrier(client, peer, nick, gw=GW, timeout=2 * WAIT):
     """Waits until everything purplegate queued for the IRC server on the
     user's login before now has reached it: the user sends `peer` a
     message, which prpl-irc queues behind earlier commands (its rate limit,
@@ -369,13 +369,13 @@ def registered_user(env, user, nick, password="pw", gw=GW, resource="test"):
     # asks back, the way XEP-0100 §4.1.1 clients do.
     c.send(f"<presence type='subscribed' to='{gw}'/>")
     c.send(f"<presence type='subscribe' to='{gw}'/>")
-    c.expect(match("presence", type="subscribed", frm=gw), timeout=10, since=since,
+    c.expect(match("presence", type="subscribed", frm=gw), timeout=WAIT, since=since,
              what=f"subscribed from {gw}")
     return c
 
 
 def online_user(env, user, nick, password="pw", gw=GW, resource="test", priority=None,
-                show=None, status=None, wait_transport=True, timeout=20.0):
+                show=None, status=None, wait_transport=True, timeout=2 * WAIT):
     """registered_user() that then sends available presence (broadcast: it
     reaches the transport through the subscription), so the legacy login
     starts.  Waits for the transport's available presence (the login is up)
@@ -403,7 +403,7 @@ def send_available(c, gw=None, show=None, status=None, priority=None, type=None)
     c.send(f"<presence{attrs}>{inner}</presence>")
 
 
-def wait_transport_online(c, gw, since=0, timeout=20.0):
+def wait_transport_online(c, gw, since=0, timeout=2 * WAIT):
     """The transport's available presence to the user (GW-15): the legacy
     login is up."""
     return c.expect(lambda el: match("presence", frm=gw)(el) and el.get("type") is None,

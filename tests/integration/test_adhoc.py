@@ -14,6 +14,7 @@ import time
 from harness import (NS_CLIENT, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_ROSTER, NS_XDATA, assert_error,
                      assert_result, bare, child, children, is_stanza, match, register,
                      registered_username, text, tostr, wait_until, xml_escape)
+from harness import WAIT
 from legacy_servers import (LEGACY_DOMAIN, XMPP_GW, chat_from, is_presence_from, online_user,
                             registered_user, wait_transport_online, xmpp_env)
 
@@ -41,7 +42,7 @@ def setup(name):
 # helpers
 
 
-def execute(c, node, action=None, sessionid=None, form=None, timeout=10.0):
+def execute(c, node, action=None, sessionid=None, form=None, timeout=WAIT):
     """One <command/> iq; returns the answer (result or error)."""
     attrs = f" node='{xml_escape(node)}'"
     if action:
@@ -176,10 +177,10 @@ def online_with_friend(env):
     assert r.get("type") == "result", tostr(r)
     since_c, since_d = carol.mark(), dave.mark()
     carol.send(f"<presence type='subscribe' to='{dave.bare}'/>")
-    dave.expect(match("presence", type="subscribe", frm=carol.bare), timeout=10, since=since_d)
+    dave.expect(match("presence", type="subscribe", frm=carol.bare), timeout=WAIT, since=since_d)
     dave.send(f"<presence type='subscribed' to='{carol.bare}'/>")
     dave.send(f"<presence type='subscribe' to='{carol.bare}'/>")
-    carol.expect(match("presence", type="subscribe", frm=dave.bare), timeout=10, since=since_c)
+    carol.expect(match("presence", type="subscribe", frm=dave.bare), timeout=WAIT, since=since_c)
     carol.send(f"<presence type='subscribed' to='{dave.bare}'/>")
     wait_until(lambda: (roster_items(carol).get(dave.bare) is not None
                         and roster_items(carol)[dave.bare].get("subscription") == "both"),
@@ -193,7 +194,7 @@ def online_with_friend(env):
     since = u.mark()
     u.send(f"<presence type='subscribed' to='{dave_jid}'/>")
     u.send(f"<presence type='subscribe' to='{dave_jid}'/>")
-    u.expect(is_presence_from(dave_jid), timeout=15, since=since,
+    u.expect(is_presence_from(dave_jid), timeout=WAIT, since=since,
              what=f"available presence from {dave_jid}")
     return u, dave, dave_jid, carol_bare
 
@@ -319,7 +320,7 @@ def test_announce_reaches_online_users_only(env):
     assert any(t == "info" for t, _ in notes(cmd)), f"no info note: {tostr(cmd)}"
     for c in (a, b):
         m = c.expect(lambda el: match("message", frm=GW)(el)
-                     and child(el, NS_CLIENT, "body") is not None, timeout=10, since=since[c],
+                     and child(el, NS_CLIENT, "body") is not None, timeout=WAIT, since=since[c],
                      what=f"announcement to {c.bare}")
         assert m.get("type") == "headline", f"not a headline: {tostr(m)}"
         assert text(child(m, NS_CLIENT, "subject")) == "Maintenance", tostr(m)
@@ -346,16 +347,16 @@ def test_end_user_session(env):
     def gateway_resource(type):
         return lambda el: (match("presence", type=type)(el) and bare(el.get("from")) == watch.bare
                            and el.get("from") != watch.jid)
-    watch.expect(gateway_resource(""), timeout=15, what="the legacy login seen from another resource")
+    watch.expect(gateway_resource(""), timeout=WAIT, what="the legacy login seen from another resource")
     since_u, since_w = u.mark(), watch.mark()
     cmd = run_two_stage(boss, f"{NS_ADMIN}#end-user-session", {"accountjids": [u.bare, "nobody@localhost"]})
     kinds = dict(notes(cmd))
     assert u.bare in kinds.get("info", ""), f"no info note naming {u.bare}: {tostr(cmd)}"
     assert "nobody@localhost" in kinds.get("warn", ""), f"no warn note for nobody: {tostr(cmd)}"
-    p = u.expect(match("presence", type="unavailable", frm=GW), timeout=10, since=since_u,
+    p = u.expect(match("presence", type="unavailable", frm=GW), timeout=WAIT, since=since_u,
                  what="unavailable from the gateway")
     assert text(child(p, NS_CLIENT, "status")), f"no status saying why: {tostr(p)}"
-    watch.expect(gateway_resource("unavailable"), timeout=15, since=since_w, what="the legacy login closing")
+    watch.expect(gateway_resource("unavailable"), timeout=WAIT, since=since_w, what="the legacy login closing")
     f, _ = run_single(boss, f"{NS_ADMIN}#get-online-users-list")
     assert u.bare not in f.get("onlineuserjids", []), "still online after end-user-session"
     # Not banned: the next available presence logs in again.
@@ -396,11 +397,11 @@ def test_delete_user(env):
     done = answer(execute(boss, node, "complete", sid), "completed")
     assert any(t == "info" and u.bare in n for t, n in notes(done)), tostr(done)
     for t in ("unsubscribe", "unsubscribed", "unavailable"):
-        u.expect(match("presence", type=t, frm=GW), timeout=10, since=since,
+        u.expect(match("presence", type=t, frm=GW), timeout=WAIT, since=since,
                  what=f"<presence type='{t}'/> from {GW}")
     for t in ("unsubscribe", "unsubscribed"):
         u.expect(lambda el, t=t: match("presence", type=t)(el) and bare(el.get("from")) == dave_jid,
-                 timeout=10, since=since, what=f"<presence type='{t}'/> from {dave_jid}")
+                 timeout=WAIT, since=since, what=f"<presence type='{t}'/> from {dave_jid}")
     assert db_rows(env, "SELECT count(*) FROM users WHERE bare_jid = ?", u.bare)[0][0] == 0
     assert db_rows(env, "SELECT count(*) FROM contacts WHERE bare_jid = ?", u.bare)[0][0] == 0
     assert registered_username(u, to=GW) is None, "still registered"
@@ -436,7 +437,7 @@ def test_settings_honoured(env):
     dave.send(f"<message type='chat' to='{carol}'><composing xmlns='{NS_CHATSTATES}'/></message>")
     dave.send(f"<message type='chat' to='{carol}'><body>typed quietly</body>"
               f"<active xmlns='{NS_CHATSTATES}'/></message>")
-    m = u.expect(chat_from(dave_jid, "typed quietly"), timeout=10, since=since)
+    m = u.expect(chat_from(dave_jid, "typed quietly"), timeout=WAIT, since=since)
     assert not [e for e in m if e.tag.startswith("{" + NS_CHATSTATES)], f"chat state: {tostr(m)}"
     u.nothing(lambda el: is_stanza(el, "message") and any(e.tag.startswith("{" + NS_CHATSTATES)
                                                           for e in el),
@@ -446,7 +447,7 @@ def test_settings_honoured(env):
     since, since_d = u.mark(), dave.mark()
     u.send(f"<message type='chat' to='{dave_jid}' id='rc-off'><body>no receipt please</body>"
            f"<request xmlns='{NS_RECEIPTS}'/></message>")
-    dave.expect(chat_from(carol, "no receipt please"), timeout=10, since=since_d)
+    dave.expect(chat_from(carol, "no receipt please"), timeout=WAIT, since=since_d)
     u.nothing(lambda el: is_stanza(el, "message") and child(el, NS_RECEIPTS, "received") is not None,
               wait=2.0, since=since, what="a receipt with receipts off")
 
@@ -456,13 +457,13 @@ def test_settings_honoured(env):
     since = u.mark()
     dave.send(f"<message type='chat' to='{carol}'><composing xmlns='{NS_CHATSTATES}'/></message>")
     u.expect(lambda el: is_stanza(el, "message") and bare(el.get("from")) == dave_jid
-             and child(el, NS_CHATSTATES, "composing") is not None, timeout=10, since=since,
+             and child(el, NS_CHATSTATES, "composing") is not None, timeout=WAIT, since=since,
              what=f"<composing/> from {dave_jid} with typing on")
     since = u.mark()
     u.send(f"<message type='chat' to='{dave_jid}' id='rc-on'><body>receipt please</body>"
            f"<request xmlns='{NS_RECEIPTS}'/></message>")
     r = u.expect(lambda el: is_stanza(el, "message") and child(el, NS_RECEIPTS, "received") is not None,
-                 timeout=10, since=since, what="a receipt with receipts on")
+                 timeout=WAIT, since=since, what="a receipt with receipts on")
     assert child(r, NS_RECEIPTS, "received").get("id") == "rc-on", tostr(r)
 
 
@@ -488,7 +489,7 @@ def test_unregister_command(env):
     done = answer(execute(u, node, "complete", first.get("sessionid")), "completed")
     assert [t for t, _ in notes(done)] == ["info"], tostr(done)
     for t in ("unsubscribe", "unsubscribed", "unavailable"):
-        u.expect(match("presence", type=t, frm=GW), timeout=10, since=since,
+        u.expect(match("presence", type=t, frm=GW), timeout=WAIT, since=since,
                  what=f"<presence type='{t}'/> from {GW}")
     assert registered_username(u, to=GW) is None, "still registered"
     assert db_rows(env, "SELECT count(*) FROM users WHERE bare_jid = ?", u.bare)[0][0] == 0
@@ -528,10 +529,13 @@ def test_wrong_sessionid_and_actions(env):
 
 
 def test_expired_session(env):
-    # Restart purplegate with a 2 s session lifetime (read once at start).
+    # Restart purplegate with a 3 s session lifetime (read once at start).
+    # Sessions idle for twice that are forgotten (then the answer would be
+    # bad-sessionid): waiting 4 s leaves 2 s for the stanzas' way on a
+    # loaded machine.
     pg = env.purplegate
     pg.stop()
-    os.environ[TTL_ENV] = "2"
+    os.environ[TTL_ENV] = "3"
     try:
         pg.start()
         probe = env.client(env.user("probe"))
@@ -541,7 +545,7 @@ def test_expired_session(env):
     boss = admin(env)
     node = f"{NS_ADMIN}#announce"
     first = answer(execute(boss, node), "executing")
-    time.sleep(3.0)
+    time.sleep(4.0)
     r = execute(boss, node, "complete", first.get("sessionid"), submit({"announcement": "late"}))
     assert_error(r, r.get("id"), "not-allowed", "cancel")
     assert child(child(r, NS_CLIENT, "error"), NS_COMMANDS, "session-expired") is not None, tostr(r)

@@ -13,6 +13,7 @@ from harness import (COMPONENT_JID, NS_COMPONENT, NS_PING, NS_REGISTER, NS_STREA
                      NS_STREAMS, XEP0114_DIGEST, XEP0114_SECRET, XEP0114_STREAM_ID, Env,
                      FakeServer, Purplegate, Timeout, assert_error, assert_result, child,
                      free_port, is_stanza, local, match, q, register_legacy, text, tostr)
+from harness import WAIT
 
 GW = COMPONENT_JID
 USER = "alice@localhost"
@@ -42,7 +43,7 @@ def _start(env, secret=XEP0114_SECRET, db_dir=None, handshake=True):
     pg = _purplegate(env, fs.port, secret, db_dir)
     pg.start()
     try:
-        conn = fs.accept(timeout=15)
+        conn = fs.accept(timeout=WAIT)
     except Timeout:
         raise AssertionError(f"purplegate did not connect; stderr:\n{pg.tail()}")
     if handshake:
@@ -59,9 +60,9 @@ def _ping(conn, sid):
 def _register(conn, username="alicenick", password="pw-fake-1", user=USER):
     since = conn.mark()
     r = conn.iq(f"<iq type='set' from='{user}/r' to='{GW}' id='freg'>"
-                f"{register_legacy(username, password)}</iq>", timeout=10)
+                f"{register_legacy(username, password)}</iq>", timeout=WAIT)
     assert_result(r, "freg")
-    sub = conn.expect(match("presence", type="subscribe"), timeout=10, since=since,
+    sub = conn.expect(match("presence", type="subscribe"), timeout=WAIT, since=since,
                       what="<presence type='subscribe'/> after registration")
     assert sub.get("from") == GW, f"subscribe not from the bare component JID: {tostr(sub)}"
     assert sub.get("to") == user, f"subscribe not to the user's bare JID: {tostr(sub)}"
@@ -78,7 +79,7 @@ def _registered(conn, user=USER, sid="fget"):
     return text(child(query, NS_REGISTER, "username"))
 
 
-def _expect_close(conn, condition, timeout=5):
+def _expect_close(conn, condition, timeout=WAIT):
     cond, el = conn.stream_error(timeout)
     assert cond == condition, f"stream error <{cond}/>, expected <{condition}/>: {tostr(el)}"
     return conn.wait_closed(timeout)
@@ -319,7 +320,7 @@ def test_registrations_survive_process_restart(env):
     assert rc == 0, f"purplegate exited with {rc} on SIGTERM"
     pg2 = _purplegate(env, fs.port, db_dir=db)
     pg2.start()
-    conn2 = fs.accept(timeout=15)
+    conn2 = fs.accept(timeout=WAIT)
     conn2.handshake(XEP0114_SECRET)
     assert _registered(conn2) == "persistent", "registration lost over a process restart"
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from harness import (COMPONENT_JID, NS_CLIENT, NS_REGISTER, XEP0114_SECRET, FakeServer,
                      Purplegate, Skip, assert_error, assert_result, child, is_stanza, match,
                      purplegate_binary, register_legacy, stop_process, text, tostr, wait_until)
+from harness import WAIT
 from legacy_servers import IrcClient, chat_from, irc_env, is_presence_from, online_user
 
 GW = COMPONENT_JID
@@ -80,8 +81,8 @@ def _add_contact(c, nick):
     """The user adds IRC nick `nick` as a contact and sees it available."""
     since = c.mark()
     c.send(f"<presence type='subscribe' to='{nick}@{GW}'/>")
-    c.expect(match("presence", type="subscribed", frm=f"{nick}@{GW}"), timeout=10, since=since)
-    c.expect(is_presence_from(f"{nick}@{GW}"), timeout=15, since=since,
+    c.expect(match("presence", type="subscribed", frm=f"{nick}@{GW}"), timeout=WAIT, since=since)
+    c.expect(is_presence_from(f"{nick}@{GW}"), timeout=WAIT, since=since,
              what=f"available presence from {nick}@{GW}")
 
 
@@ -89,7 +90,7 @@ def _message_flows(c, peer, nick, token):
     """A PRIVMSG from `peer` to `nick` reaches the XMPP client `c`."""
     since = c.mark()
     peer.privmsg(nick, token)
-    m = c.expect(chat_from(f"{peer.nick}@{GW}", token), timeout=10, since=since,
+    m = c.expect(chat_from(f"{peer.nick}@{GW}", token), timeout=WAIT, since=since,
                  what=f"message {token!r} from {peer.nick}@{GW}")
     return m
 
@@ -170,14 +171,14 @@ def test_irc_server_killed_and_restarted(env):
 
     # The user sees why: the contact goes offline, the transport shows xa
     # with the reason, and one headline explains it.
-    c.expect(is_presence_from(f"{peer.nick}@{GW}", "unavailable"), timeout=10, since=since[0],
+    c.expect(is_presence_from(f"{peer.nick}@{GW}", "unavailable"), timeout=WAIT, since=since[0],
              what=f"unavailable from {peer.nick}@{GW} after the IRC server died")
     xa = c.expect(lambda el: is_presence_from(GW)(el)
                   and text(child(el, NS_CLIENT, "show")) == "xa",
-                  timeout=10, since=since[0], what=f"xa presence from {GW}")
+                  timeout=WAIT, since=since[0], what=f"xa presence from {GW}")
     reason = text(child(xa, NS_CLIENT, "status"))
     assert reason, f"the xa presence says no reason: {tostr(xa)}"
-    headline = c.expect(match("message", type="headline", frm=GW), timeout=10, since=since[0],
+    headline = c.expect(match("message", type="headline", frm=GW), timeout=WAIT, since=since[0],
                         what=f"headline from {GW} saying why")
     subject = text(child(headline, NS_CLIENT, "subject"))
     body = _body(headline)
@@ -215,8 +216,8 @@ def test_irc_server_killed_and_restarted(env):
     for n in nicks:
         peer2.wait_online(n, timeout=4 * (1 + BACKOFF_JITTER) + 2 + 2 * SLACK)
     c.expect(lambda el: is_presence_from(GW)(el) and child(el, NS_CLIENT, "show") is None,
-             timeout=10, since=since[0], what=f"available presence from {GW} again")
-    c.expect(is_presence_from(f"{peer.nick}@{GW}"), timeout=15, since=since[0],
+             timeout=WAIT, since=since[0], what=f"available presence from {GW} again")
+    c.expect(is_presence_from(f"{peer.nick}@{GW}"), timeout=WAIT, since=since[0],
              what=f"available presence from {peer.nick}@{GW} again")
     for u, n in zip(users, nicks):
         _message_flows(u, peer2, n, f"back-{n}")
@@ -308,7 +309,7 @@ def test_sigkill_during_200_registrations(env):
 
     def registered(i):
         r = conn2.iq(f"<iq type='get' from='kr{i}@localhost/r' to='{GW}' id='get{i}'>"
-                     f"<query xmlns='{NS_REGISTER}'/></iq>", timeout=10)
+                     f"<query xmlns='{NS_REGISTER}'/></iq>", timeout=WAIT)
         assert_result(r, f"get{i}")
         q = child(r, NS_REGISTER, "query")
         if child(q, NS_REGISTER, "registered") is None:
@@ -377,13 +378,13 @@ def _session_continues(c, peer, nick, token):
     since = peer.mark()
     c.send(f"<message type='chat' to='{peer.nick}@{GW}'><body>{token}-out</body></message>")
     peer.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == f"{token}-out",
-                timeout=10, since=since, what=f"PRIVMSG {token}-out")
+                timeout=WAIT, since=since, what=f"PRIVMSG {token}-out")
 
 
 def _registration_refused_wait(env, prefix):
     c = env.client(env.user(prefix))
     r = c.iq(f"<iq type='set' to='{GW}' id='{prefix}1'>{register_legacy(prefix + 'n', None)}</iq>",
-             timeout=10)
+             timeout=WAIT)
     assert_error(r, f"{prefix}1", "internal-server-error", "wait")
     return c
 
@@ -436,7 +437,7 @@ def test_store_read_only(env):
         subprocess.run(["chattr", "-i"] + db_files, check=False)
     # Writable again: the same request succeeds.
     r = reg.iq(f"<iq type='set' to='{GW}' id='rof2'>{register_legacy('rofn', None)}</iq>",
-               timeout=10)
+               timeout=WAIT)
     assert_result(r, "rof2")
     assert pg.running()
 
@@ -510,7 +511,7 @@ def test_store_disk_full(env):
         filler.unlink()
     print(f"# disk full: filled {written} bytes", flush=True)
     r = reg.iq(f"<iq type='set' to='{GW}' id='dff2'>{register_legacy('dffn', None)}</iq>",
-               timeout=10)
+               timeout=WAIT)
     assert_result(r, "dff2")
     assert pg.running()
     pg.stop()
@@ -546,7 +547,7 @@ def test_store_file_size_limit(env):
         if pg.running():
             subprocess.run(["prlimit", f"--pid={pg.pid}", "--fsize=unlimited:"], check=True)
     r = reg.iq(f"<iq type='set' to='{GW}' id='fsz2'>{register_legacy('fszn', None)}</iq>",
-               timeout=10)
+               timeout=WAIT)
     assert_result(r, "fsz2")
 
 
@@ -560,7 +561,7 @@ def _store_fixture(env):
     db = env.subdir("good")
     fs, pg, conn = _fake_purplegate(env, db)
     r = conn.iq(f"<iq type='set' from='ok@localhost/r' to='{GW}' id='g1'>"
-                f"{register_legacy('oknick', None)}</iq>", timeout=10)
+                f"{register_legacy('oknick', None)}</iq>", timeout=WAIT)
     assert_result(r, "g1")
     assert pg.stop() == 0
     return db
@@ -671,6 +672,10 @@ class Supervisor:
         self.restart_sec = restart_sec
         self.restarts = []  # (exit status, monotonic time of the restart)
         self.running = True
+        # The test may hold the restart back (past restart_sec) until it has
+        # looked at the world without a purplegate.
+        self.release = threading.Event()
+        self.release.set()
         self.thread = threading.Thread(target=self._watch, daemon=True, name="supervisor")
         self.thread.start()
 
@@ -684,6 +689,8 @@ class Supervisor:
             if not failed:
                 return
             time.sleep(self.restart_sec)
+            while self.running and not self.release.wait(0.1):
+                pass
             if not self.running:
                 return
             self.pg.start()
@@ -711,13 +718,16 @@ def test_crash_supervisor(env):
         for n in nicks:
             peer.wait_online(n)
         sup = env.track(Supervisor(pg))
+        sup.release.clear()
         pg.stopping = True  # the signal is ours, not a crash of the code
         t0 = time.monotonic()
         os.kill(pg.pid, signal.SIGSEGV)
-        # The dead process's IRC connections are gone (before the restart).
-        wait_until(lambda: not any(peer.online(n) for n in nicks), 0.9, interval=0.02,
+        # The dead process's IRC connections are gone (before the restart,
+        # which waits for this look however long a loaded machine takes).
+        wait_until(lambda: not any(peer.online(n) for n in nicks), 15, interval=0.02,
                    what=f"{nicks} off IRC after the crash")
-        wait_until(lambda: sup.restarts, 10, what="the supervisor restarting purplegate")
+        sup.release.set()
+        wait_until(lambda: sup.restarts, 15, what="the supervisor restarting purplegate")
     rc, t_restart = sup.restarts[0]
     assert rc == -signal.SIGSEGV, f"exit status {rc}"
     back = {}

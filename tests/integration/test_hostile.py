@@ -15,6 +15,7 @@ import time
 from harness import (COMPONENT_JID, NS_CLIENT, NS_DISCO_ITEMS, NS_PING, NS_STREAM, NS_XDATA,
                      XEP0114_SECRET, FakeServer, Purplegate, assert_error, assert_result, child,
                      children, is_stanza, match, text, tostr)
+from harness import WAIT
 from legacy_servers import IrcClient, chat_from, irc_env, online_user
 
 GW = COMPONENT_JID
@@ -42,7 +43,7 @@ def _fake(env, overrides=None):
 
 def _ping(conn, sid, frm=f"{USER}/r"):
     r = conn.iq(f"<iq type='get' from='{frm}' to='{GW}' id='{sid}'><ping xmlns='{NS_PING}'/></iq>",
-                timeout=10)
+                timeout=WAIT)
     assert_result(r, sid)
     return r
 
@@ -87,7 +88,7 @@ def test_invalid_utf8_and_controls_from_irc(env):
         since = c.mark()
         with peer._wlock:
             peer.sock.sendall(b"PRIVMSG hnick :" + raw + b"\r\n")
-        m = c.expect(chat_from(f"hpeer@{GW}"), timeout=10, since=since,
+        m = c.expect(chat_from(f"hpeer@{GW}"), timeout=WAIT, since=since,
                      what=f"message {raw!r} from hpeer@{GW}")
         body = text(child(m, NS_CLIENT, "body"))
         assert all(_xml_char(ch) for ch in body), f"{raw!r} arrived as {body!r}"
@@ -103,13 +104,13 @@ def test_invalid_utf8_and_controls_from_irc(env):
     since = c.mark()
     with peer._wlock:
         peer.sock.sendall(b"PRIVMSG hnick :a\x01b\x0bc\xff\r\n")
-    m = c.expect(chat_from(f"hpeer@{GW}"), timeout=10, since=since)
+    m = c.expect(chat_from(f"hpeer@{GW}"), timeout=WAIT, since=since)
     assert text(child(m, NS_CLIENT, "body")) in ("a\ufffdb\ufffdc\ufffd", "a\ufffdb\ufffdc?"), \
         tostr(m)
     # The stream to the client is still up and ordinary text still flows.
     since = c.mark()
     peer.privmsg("hnick", "still fine ✓")
-    c.expect(chat_from(f"hpeer@{GW}", "still fine ✓"), timeout=10, since=since)
+    c.expect(chat_from(f"hpeer@{GW}", "still fine ✓"), timeout=WAIT, since=since)
     assert env.purplegate.running()
 
 
@@ -184,7 +185,7 @@ def test_foreign_to_dropped(env):
     conn.send(f"<iq type='get' from='{USER}/r' id='spnone'><ping xmlns='{NS_PING}'/></iq>")
     # Our domain spelled in upper case is our domain (nameprep).
     r = conn.iq(f"<iq type='get' from='{USER}/r' to='GW.LOCALHOST' id='spcase'>"
-                f"<ping xmlns='{NS_PING}'/></iq>", timeout=10)
+                f"<ping xmlns='{NS_PING}'/></iq>", timeout=WAIT)
     assert_result(r, "spcase")
     conn.nothing(lambda el: is_stanza(el) and (el.get("id") or "").startswith("sp")
                  and el.get("id") != "spcase", wait=1.5, since=since,
@@ -199,7 +200,7 @@ def test_foreign_to_dropped(env):
 def _command(conn, frm, node, sid):
     return conn.iq(f"<iq type='set' from='{frm}' to='{GW}' id='{sid}'>"
                    f"<command xmlns='{NS_COMMANDS}' node='{node}' action='execute'/></iq>",
-                   timeout=10)
+                   timeout=WAIT)
 
 
 def test_admin_judged_on_prepared_bare_jid(env):

@@ -14,12 +14,13 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
-import time
 from pathlib import Path
 
 import harness
 from harness import Env, Skip, free_port, wait_until
+from harness import WAIT
 
 TIMEOUT = 120
 
@@ -267,7 +268,15 @@ def test_runs_in_state_directory(env):
     the working directory, with private modes; SIGTERM ends it with 0."""
     state = env.tmp / "state"
     state.mkdir()
-    conf = _filled_example(env, "run.conf", {"component.port": str(free_port())})
+    # A listener where the example's server would be: the daemon's first
+    # connection attempt there shows it is up and running (its SIGTERM
+    # handling is in place from then on).
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", free_port()))
+    server.listen(4)
+    server.settimeout(WAIT)
+    env.track(server)
+    conf = _filled_example(env, "run.conf", {"component.port": str(server.getsockname()[1])})
     run_env = dict(os.environ, TMPDIR=str(env.tmp))
     log = open(env.tmp / "run.stderr", "wb")
     proc = subprocess.Popen([str(env.binary), "--config", str(conf)], cwd=state,
@@ -277,11 +286,17 @@ def test_runs_in_state_directory(env):
     harness._track(proc)
     try:
         wait_until(lambda: (state / "purplegate.key").exists() or proc.poll() is not None,
-                   timeout=15, what="purplegate.key in the working directory")
+                   timeout=WAIT, what="purplegate.key in the working directory")
         assert proc.poll() is None, \
             f"exited with {proc.returncode}:\n{(env.tmp / 'run.stderr').read_text()[-2000:]}"
-        time.sleep(0.5)
-        for name, mode in (("purplegate.db", 0o600), ("purplegate.key", 0o600), ("purple", 0o700)):
+        try:
+            conn, _ = server.accept()
+            conn.close()
+        except socket.timeout:
+            raise AssertionError(f"no connection to the configured server within {WAIT}s:\n"
+                                 f"{(env.tmp / 'run.stderr').read_text()[-2000:]}")
+        names = ("purplegate.db", "purplegate.key", "purple")
+        for name, mode in zip(names, (0o600, 0o600, 0o700)):
             path = state / name
             assert path.exists(), f"{name} not created in the working directory"
             assert path.stat().st_mode & 0o777 == mode, \

@@ -5,6 +5,7 @@ lines the peer reads and stanzas the XMPP client receives."""
 
 from harness import (COMPONENT_JID, NS_CLIENT, NS_REGISTER, assert_error, assert_result, bare,
                      child, is_stanza, match, register, registered_username, text, tostr)
+from harness import WAIT
 from legacy_servers import (IrcClient, chat_from, irc_barrier, irc_env, is_presence_from,
                             online_user, registered_user, send_available)
 
@@ -30,14 +31,14 @@ def test_login_message_both_ways_logout(env):
     assert not peer.online("alice"), "alice is on IRC before the test"
     c = online_user(env, env.user("xalice"), "alice")
     # The IRC server sees nick alice connect.
-    peer.wait_online("alice", timeout=15)
+    peer.wait_online("alice", timeout=WAIT)
     info = peer.whois("alice")
     assert info is not None and info["away"] is None, f"WHOIS alice: {info}"
 
     # IRC → XMPP: a PRIVMSG from bob arrives from bob@gw.localhost, type chat.
     since = c.mark()
     peer.privmsg("alice", "hello from IRC & <friends> — ünïcödé ✓")
-    m = c.expect(chat_from(f"bob@{GW}"), timeout=10, since=since,
+    m = c.expect(chat_from(f"bob@{GW}"), timeout=WAIT, since=since,
                  what=f"message from bob@{GW}")
     assert m.get("type") == "chat", f"not type chat: {tostr(m)}"
     assert _body(m) == "hello from IRC & <friends> — ünïcödé ✓", f"body: {tostr(m)}"
@@ -49,7 +50,7 @@ def test_login_message_both_ways_logout(env):
     c.send(f"<message type='chat' to='bob@{GW}' id='r1'><body>"
            f"{reply.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}"
            f"</body></message>")
-    line = peer.expect(lambda m: m.command == "PRIVMSG" and m.nick == "alice", timeout=10,
+    line = peer.expect(lambda m: m.command == "PRIVMSG" and m.nick == "alice", timeout=WAIT,
                        since=since, what="PRIVMSG from alice")
     assert line.params[0] == "bob", f"PRIVMSG target: {line.raw!r}"
     assert line.params[-1] == reply, f"PRIVMSG text {line.params[-1]!r}, expected {reply!r}"
@@ -59,18 +60,18 @@ def test_login_message_both_ways_logout(env):
     c.send(f"<message type='chat' to='bob@{GW}' id='rcpt1'><body>receipt please</body>"
            f"<request xmlns='{NS_RECEIPTS}'/></message>")
     r = c.expect(lambda el: is_stanza(el, "message")
-                 and child(el, NS_RECEIPTS, "received") is not None, timeout=10,
+                 and child(el, NS_RECEIPTS, "received") is not None, timeout=WAIT,
                  what="<received/> receipt")
     assert child(r, NS_RECEIPTS, "received").get("id") == "rcpt1", tostr(r)
     assert bare(r.get("from")) == f"bob@{GW}", f"receipt not from the contact: {tostr(r)}"
     assert child(r, NS_RECEIPTS, "request") is None, f"request inside an ack: {tostr(r)}"
     peer.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == "receipt please",
-                timeout=10, what="the receipted PRIVMSG")
+                timeout=WAIT, what="the receipted PRIVMSG")
 
     # The user going unavailable makes alice quit (the client, now
     # unavailable itself, is not sent the transport's unavailable).
     c.send("<presence type='unavailable'/>")
-    peer.wait_online("alice", want=False, timeout=15)
+    peer.wait_online("alice", want=False, timeout=WAIT)
 
 
 def test_escaped_nick_round_trip(env):
@@ -83,13 +84,13 @@ def test_escaped_nick_round_trip(env):
     c = online_user(env, env.user("xesc"), "escuser")
     since = c.mark()
     peer.privmsg("escuser", "from a backslash nick")
-    m = c.expect(chat_from(jid), timeout=10, since=since, what=f"message from {jid}")
+    m = c.expect(chat_from(jid), timeout=WAIT, since=since, what=f"message from {jid}")
     assert m.get("from").split("/")[0] == jid, f"from is not {jid}: {tostr(m)}"
     assert _body(m) == "from a backslash nick", f"body: {tostr(m)}"
 
     since = peer.mark()
     c.send(f"<message type='chat' to='{jid}'><body>back to you</body></message>")
-    line = peer.expect(lambda m: m.command == "PRIVMSG" and m.nick == "escuser", timeout=10,
+    line = peer.expect(lambda m: m.command == "PRIVMSG" and m.nick == "escuser", timeout=WAIT,
                        since=since, what="PRIVMSG from escuser")
     assert line.params[0] == odd, f"PRIVMSG target {line.params[0]!r}, expected {odd!r}"
     assert line.params[-1] == "back to you"
@@ -98,11 +99,11 @@ def test_escaped_nick_round_trip(env):
     peer2 = _peer(env, special)
     since = c.mark()
     peer2.privmsg("escuser", "special chars")
-    m = c.expect(chat_from(f"{special}@{GW}"), timeout=10, since=since,
+    m = c.expect(chat_from(f"{special}@{GW}"), timeout=WAIT, since=since,
                  what=f"message from {special}@{GW}")
     since = peer2.mark()
     c.send(f"<message type='chat' to='{special}@{GW}'><body>ok special</body></message>")
-    line = peer2.expect(lambda m: m.command == "PRIVMSG" and m.nick == "escuser", timeout=10,
+    line = peer2.expect(lambda m: m.command == "PRIVMSG" and m.nick == "escuser", timeout=WAIT,
                         since=since, what="PRIVMSG from escuser")
     assert line.params[0] == special and line.params[-1] == "ok special", line.raw
 
@@ -112,7 +113,7 @@ def test_message_without_session(env):
     register(c, "nosess", "pw")
     since = c.mark()
     c.send(f"<message type='chat' to='bob@{GW}' id='ns1'><body>anyone?</body></message>")
-    err = c.expect(match("message", id="ns1"), timeout=10, since=since,
+    err = c.expect(match("message", id="ns1"), timeout=WAIT, since=since,
                    what="error for a message without session")
     assert_error(err, "ns1", "recipient-unavailable", "wait", frm=f"bob@{GW}")
 
@@ -121,7 +122,7 @@ def test_message_unregistered(env):
     c = env.client(env.user("xunreg"))
     since = c.mark()
     c.send(f"<message type='chat' to='bob@{GW}' id='ur1'><body>hi</body></message>")
-    err = c.expect(match("message", id="ur1"), timeout=10, since=since,
+    err = c.expect(match("message", id="ur1"), timeout=WAIT, since=since,
                    what="error for a message of an unregistered user")
     assert_error(err, "ur1", "registration-required", "auth", frm=f"bob@{GW}")
 
@@ -133,8 +134,8 @@ def test_contact_presence_and_away(env):
     c = online_user(env, env.user("xaway"), "awayuser")
     since = c.mark()
     c.send(f"<presence type='subscribe' to='carl@{GW}'/>")
-    c.expect(match("presence", type="subscribed", frm=f"carl@{GW}"), timeout=10, since=since)
-    c.expect(is_presence_from(f"carl@{GW}"), timeout=15, since=since,
+    c.expect(match("presence", type="subscribed", frm=f"carl@{GW}"), timeout=WAIT, since=since)
+    c.expect(is_presence_from(f"carl@{GW}"), timeout=WAIT, since=since,
              what=f"available presence from carl@{GW}")
 
     send_available(c, show="away", status="out for lunch")
@@ -154,7 +155,7 @@ def test_directed_unavailable_is_not_logout(env):
     assert peer.online("diruser"), "a directed unavailable to a contact logged the user out"
     since = c.mark()
     peer.privmsg("diruser", "still there?")
-    c.expect(chat_from(f"dpeer@{GW}", "still there?"), timeout=10, since=since)
+    c.expect(chat_from(f"dpeer@{GW}", "still there?"), timeout=WAIT, since=since)
 
 
 def test_directed_presence_login(env):
@@ -163,9 +164,9 @@ def test_directed_presence_login(env):
     peer = _peer(env, "dlpeer")
     c = registered_user(env, env.user("xdl"), "dluser")
     c.send(f"<presence to='dlpeer@{GW}'/>")
-    peer.wait_online("dluser", timeout=15)
+    peer.wait_online("dluser", timeout=WAIT)
     c.send(f"<presence type='unavailable' to='dlpeer@{GW}'/>")
-    peer.wait_online("dluser", want=False, timeout=15)
+    peer.wait_online("dluser", want=False, timeout=WAIT)
 
 
 def test_reregistration_while_online(env):
@@ -174,11 +175,11 @@ def test_reregistration_while_online(env):
     c = online_user(env, env.user("xrr"), "oldnick")
     peer.wait_online("oldnick")
     register(c, "newnick", "pw")
-    peer.wait_online("newnick", timeout=15)
+    peer.wait_online("newnick", timeout=WAIT)
     assert not peer.online("oldnick"), "the old login is still on IRC"
     since = c.mark()
     peer.privmsg("newnick", "hello new")
-    c.expect(chat_from(f"rrpeer@{GW}", "hello new"), timeout=10, since=since)
+    c.expect(chat_from(f"rrpeer@{GW}", "hello new"), timeout=WAIT, since=since)
 
 
 def test_unregister_while_online(env):
@@ -188,16 +189,16 @@ def test_unregister_while_online(env):
     c = online_user(env, env.user("xur"), "urnick")
     since = c.mark()
     c.send(f"<presence type='subscribe' to='urpeer@{GW}'/>")
-    c.expect(is_presence_from(f"urpeer@{GW}"), timeout=15, since=since)
+    c.expect(is_presence_from(f"urpeer@{GW}"), timeout=WAIT, since=since)
     since = c.mark()
     r = c.iq(f"<iq type='set' to='{GW}' id='ur1'><query xmlns='{NS_REGISTER}'><remove/>"
-             f"</query></iq>", timeout=10)
+             f"</query></iq>", timeout=WAIT)
     assert_result(r, "ur1")
-    peer.wait_online("urnick", want=False, timeout=15)
+    peer.wait_online("urnick", want=False, timeout=WAIT)
     for t in ("unsubscribe", "unsubscribed"):
-        c.expect(match("presence", type=t, frm=GW), timeout=10, since=since,
+        c.expect(match("presence", type=t, frm=GW), timeout=WAIT, since=since,
                  what=f"{t} from {GW}")
-    c.expect(is_presence_from(f"urpeer@{GW}", "unavailable"), timeout=10, since=since,
+    c.expect(is_presence_from(f"urpeer@{GW}", "unavailable"), timeout=WAIT, since=since,
              what=f"unavailable from urpeer@{GW}")
     assert registered_username(c) is None, "still registered"
 
@@ -209,7 +210,7 @@ def test_irc_server_down_and_back(env):
     since = c.mark()
     env.irc.stop()
     p = c.expect(lambda el: is_presence_from(GW)(el) or is_presence_from(GW, "error")(el),
-                 timeout=15, since=since, what=f"presence from {GW} after the IRC server died")
+                 timeout=WAIT, since=since, what=f"presence from {GW} after the IRC server died")
     assert p.get("type") is None and text(child(p, NS_CLIENT, "show")) == "xa", \
         f"expected the transport to show xa while reconnecting: {tostr(p)}"
     env.irc.start()
@@ -217,7 +218,7 @@ def test_irc_server_down_and_back(env):
     peer.wait_online("netnick", timeout=20)
     since = c.mark()
     peer.privmsg("netnick", "you are back")
-    c.expect(chat_from(f"netpeer@{GW}", "you are back"), timeout=10, since=since)
+    c.expect(chat_from(f"netpeer@{GW}", "you are back"), timeout=WAIT, since=since)
 
 
 def test_irc_unreachable_at_login(env):

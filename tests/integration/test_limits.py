@@ -5,6 +5,7 @@ stream stays up (DESIGN "Errors", XEP-CHECKLIST HARD-08)."""
 
 from harness import (COMPONENT_JID, NS_DISCO_INFO, NS_PING, NS_STANZAS, NS_XMPP_ERRORS,
                      assert_error, assert_result, local, match, ns_of, tostr)
+from harness import WAIT
 
 GW = COMPONENT_JID
 BIG = 100_000  # bytes of body: over 65536, under Prosody's 256 KiB c2s limit
@@ -26,7 +27,7 @@ def test_oversized_message_bounced(env):
     pid_before = env.purplegate.pid
     since = c.mark()
     c.send(f"<message to='{GW}' id='big1' type='chat'><body>{'x' * BIG}</body></message>")
-    err = c.expect(match("message", id="big1"), timeout=10, since=since,
+    err = c.expect(match("message", id="big1"), timeout=WAIT, since=since,
                    what="error bounce of the oversized message")
     e = assert_error(err, "big1", "policy-violation", "modify", frm=GW)
     too_big = [x for x in e if ns_of(x) == NS_XMPP_ERRORS]
@@ -41,7 +42,7 @@ def test_oversized_iq_bounced(env):
     auth_before = env.prosody.component_auth_count()
     pid_before = env.purplegate.pid
     r = c.iq(f"<iq type='set' to='{GW}' id='bigiq'><query xmlns='urn:example:big'>"
-             f"<a>{'y' * BIG}</a></query></iq>", timeout=10)
+             f"<a>{'y' * BIG}</a></query></iq>", timeout=WAIT)
     assert_error(r, "bigiq", "policy-violation", "modify", frm=GW)
     _still_up(env, c, auth_before, pid_before)
 
@@ -64,5 +65,5 @@ def test_stanza_under_limit_accepted(env):
     r = c.iq(f"<iq type='get' to='{GW}' id='mid1'><ping xmlns='{NS_PING}'/></iq>")
     assert_result(r, "mid1")
     r = c.iq(f"<iq type='get' to='{GW}' id='mid2'><query xmlns='urn:example:x'>"
-             f"{'m' * 60_000}</query></iq>", timeout=10)
+             f"{'m' * 60_000}</query></iq>", timeout=WAIT)
     assert_error(r, "mid2", "service-unavailable", "cancel", frm=GW)

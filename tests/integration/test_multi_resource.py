@@ -5,6 +5,7 @@ legacy status (IRC AWAY, seen by a peer's WHOIS), and only the last
 resource leaving logs out."""
 
 from harness import COMPONENT_JID, match, register
+from harness import WAIT
 from legacy_servers import (IrcClient, irc_barrier, irc_env, send_available,
                             tcp_connections_to, wait_transport_online)
 
@@ -23,7 +24,7 @@ def _user_with_two_resources(env, nick):
     register(a, nick, "pw")
     a.send(f"<presence type='subscribed' to='{GW}'/>")
     a.send(f"<presence type='subscribe' to='{GW}'/>")
-    a.expect(match("presence", type="subscribed", frm=GW), timeout=10, since=since)
+    a.expect(match("presence", type="subscribed", frm=GW), timeout=WAIT, since=since)
     b = env.client(user, resource="B", roster=True)
     return a, b
 
@@ -57,7 +58,7 @@ def test_two_resources_one_login(env):
 
     # B comes with a lower priority: A's away stays, still one login.
     send_available(b, show="chat", priority=1)
-    b.expect(lambda el: match("presence", frm=GW)(el) and el.get("type") is None, timeout=10,
+    b.expect(lambda el: match("presence", frm=GW)(el) and el.get("type") is None, timeout=WAIT,
              what="transport presence at B")
     info = _settled_whois(b, peer, "multinick")
     assert info is not None and info["away"] == "A is away", f"A (priority 5) must win: {info}"
@@ -94,7 +95,7 @@ def test_second_resource_away_does_not_override(env):
     wait_transport_online(a, GW, since)
     peer.wait_online("multinick2")
     send_available(b, show="dnd", status="B busy", priority=0)
-    b.expect(lambda el: match("presence", frm=GW)(el) and el.get("type") is None, timeout=10,
+    b.expect(lambda el: match("presence", frm=GW)(el) and el.get("type") is None, timeout=WAIT,
              what="transport presence at B")
     info = _settled_whois(b, peer, "multinick2")
     assert info is not None and info["away"] is None, f"B (priority 0) must not win: {info}"

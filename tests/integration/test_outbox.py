@@ -24,14 +24,17 @@ routed, which is what the acknowledgement pings are for.  Prosody's
 offline storage (mod_offline, not in the harness's module list) keeps what
 reaches the user while their client reconnects."""
 
+import contextlib
 import re
 import signal
+import sqlite3
 import threading
 import time
 
 import harness
 from harness import (COMPONENT_JID, NS_CLIENT, Env, Prosody, Purplegate, Skip, child, is_stanza,
                      stop_process, text, tostr, wait_until)
+from harness import WAIT
 from legacy_servers import IrcClient, IrcServer, online_user, send_available
 
 GW = COMPONENT_JID
@@ -100,6 +103,29 @@ def _chats_from(client, jid):
                 and (el.get("from") or "").split("/")[0].lower() == jid.lower() and _body(el) is not None:
             out.append((el.get("id"), _body(el)))
     return out
+
+
+def _queued(env, bare_jid):
+    """(messages waiting for the user, messages a loss report stands for)
+    in the transport's store, read without a lock of our own (read-only:
+    the running daemon keeps the database open in WAL mode)."""
+    path = env.purplegate.settings["database"]["path"]
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+        kept, lost = db.execute(
+            "SELECT count(body), coalesce(sum(lost), 0) FROM outbox "
+            "WHERE bare_jid = ? AND direction = 'to-user'", (bare_jid,)).fetchone()
+    return kept, lost
+
+
+def _wait_queued(env, bare_jid, kept, lost=0, timeout=30):
+    """Waits until the store holds `kept` messages for the user (and loss
+    reports for `lost` more): everything the peer sent has been handled."""
+    try:
+        wait_until(lambda: _queued(env, bare_jid) == (kept, lost), timeout, interval=0.05,
+                   what="the messages queued")
+    except harness.Timeout:
+        raise harness.Timeout(f"after {timeout}s the store holds (kept, lost) = "
+                              f"{_queued(env, bare_jid)} for {bare_jid}, expected {(kept, lost)}")
 
 
 def _restart_config(env, limits):
@@ -271,14 +297,14 @@ def test_expired_messages_bounce(env):
         try:
             # The transport shows xa while it waits to reconnect.
             c.expect(lambda el: is_stanza(el, "presence") and (el.get("from") or "") == GW
-                     and text(child(el, NS_CLIENT, "show")) == "xa", timeout=15, what="xa from the transport")
+                     and text(child(el, NS_CLIENT, "show")) == "xa", timeout=WAIT, what="xa from the transport")
             since = c.mark()
             t0 = time.monotonic()
             for i in range(5):
                 c.send(f"<message type='chat' to='gone@{GW}' id='exp-{i}'><body>late {i}</body></message>")
             for i in range(5):
                 err = c.expect(lambda el, i=i: is_stanza(el, "message") and el.get("id") == f"exp-{i}",
-                               timeout=15, since=since, what=f"bounce of exp-{i}")
+                               timeout=WAIT, since=since, what=f"bounce of exp-{i}")
                 harness.assert_error(err, f"exp-{i}", "remote-server-timeout", "wait", frm=f"gone@{GW}")
                 assert _body(err) == f"late {i}", f"the bounce does not carry the text: {tostr(err)}"
             waited = time.monotonic() - t0
@@ -299,8 +325,11 @@ def test_full_outbox_is_reported(env):
         env.prosody.kill()
         for i in range(8):
             peer.privmsg("fnick", f"full {i}")
-        # Everything has reached the transport (IRC is in order).
-        time.sleep(1.5)
+        # All eight have been handled by the transport (five stored, three
+        # refused and counted) before Prosody is back: after a fixed pause a
+        # slow or loaded machine could still be reading them when the link
+        # comes back, and deliver the rest straight away.
+        _wait_queued(env, f"{user}@localhost", 5, lost=3)
         env.prosody.start()
         c2 = env.client(user, resource="test", roster=True)
         send_available(c2)
@@ -331,10 +360,10 @@ def test_queue_survives_purplegate_crash(env):
     env.prosody.kill()
     for i in range(20):
         peer.privmsg("cnick", f"crash {i:02d}")
-    # Everything has reached the transport once the IRC server answers a
-    # later command of the peer's (it relays in order).
-    peer.whois("cnick")
-    time.sleep(0.5)
+    # The kill comes once all 20 are in the store (not after a fixed pause,
+    # which on a slow machine could kill the transport while it still reads
+    # them: those would be lost by the test, not by the transport).
+    _wait_queued(env, f"{user}@localhost", 20)
     env.purplegate.kill()
     time.sleep(2.0)  # the transport's stamp is for messages 2 s old or more
     env.prosody.start()

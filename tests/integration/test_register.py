@@ -9,6 +9,7 @@ from harness import (COMPONENT_JID, NS_REGISTER, NS_XDATA, OTHER_DOMAIN, assert_
                      assert_result, bare, child, children, match, register,
                      register_form_submit, register_get, register_legacy, register_set,
                      registered_username, text, tostr)
+from harness import WAIT
 
 GW = COMPONENT_JID
 
@@ -61,7 +62,7 @@ def test_register_legacy_fields_and_subscription(env):
     c = env.client(env.user("alice"), roster=True, presence=True)
     since = c.mark()
     res = register(c, "alicenick", "pw-legacy-1")
-    sub = c.expect(match("presence", type="subscribe", frm=GW), timeout=10, since=since,
+    sub = c.expect(match("presence", type="subscribe", frm=GW), timeout=WAIT, since=since,
                    what=f"<presence type='subscribe' from='{GW}'/>")
     assert bare(sub.get("to")) == c.bare, f"subscribe not to {c.bare}: {tostr(sub)}"
     assert c.transcript.index_of(res) < c.transcript.index_of(sub), \
@@ -69,7 +70,7 @@ def test_register_legacy_fields_and_subscription(env):
     # The user subscribes to the transport and is approved.
     since = c.mark()
     c.send(f"<presence type='subscribe' to='{GW}'/>")
-    ok = c.expect(match("presence", type="subscribed", frm=GW), timeout=10, since=since,
+    ok = c.expect(match("presence", type="subscribed", frm=GW), timeout=WAIT, since=since,
                   what=f"<presence type='subscribed' from='{GW}'/>")
     assert bare(ok.get("to")) == c.bare, f"subscribed not to {c.bare}: {tostr(ok)}"
 
@@ -125,9 +126,9 @@ def test_remove(env):
     c = env.client(env.user("frank"), roster=True, presence=True)
     since = c.mark()
     register(c, "franknick", "pw-f")
-    c.expect(match("presence", type="subscribe", frm=GW), timeout=10, since=since)
+    c.expect(match("presence", type="subscribe", frm=GW), timeout=WAIT, since=since)
     c.send(f"<presence type='subscribe' to='{GW}'/>")
-    c.expect(match("presence", type="subscribed", frm=GW), timeout=10, since=since)
+    c.expect(match("presence", type="subscribed", frm=GW), timeout=WAIT, since=since)
 
     since = c.mark()
     res = c.iq(f"<iq type='set' to='{GW}' id='unreg1'><query xmlns='{NS_REGISTER}'>"
@@ -135,7 +136,7 @@ def test_remove(env):
     assert_result(res, "unreg1")
     got = []
     for t in ("unsubscribe", "unsubscribed", "unavailable"):
-        p = c.expect(match("presence", type=t, frm=GW), timeout=10, since=since,
+        p = c.expect(match("presence", type=t, frm=GW), timeout=WAIT, since=since,
                      what=f"<presence type='{t}' from='{GW}'/>")
         assert bare(p.get("to")) == c.bare, f"{t} not to {c.bare}: {tostr(p)}"
         got.append(p)

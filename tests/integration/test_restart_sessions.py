@@ -8,6 +8,7 @@ from the IRC peer that reaches the XMPP client."""
 import signal
 
 from harness import COMPONENT_JID, NS_CLIENT, child, text
+from harness import WAIT
 from legacy_servers import IrcClient, chat_from, irc_env, is_presence_from, online_user
 
 GW = COMPONENT_JID
@@ -25,7 +26,7 @@ def _restart_brings_session_back(env, sig, nick):
     # A contact, so its presence comes back too.
     since = c.mark()
     c.send(f"<presence type='subscribe' to='{peer.nick}@{GW}'/>")
-    c.expect(is_presence_from(f"{peer.nick}@{GW}"), timeout=15, since=since,
+    c.expect(is_presence_from(f"{peer.nick}@{GW}"), timeout=WAIT, since=since,
              what=f"presence from {peer.nick}@{GW}")
     old_pid = env.purplegate.pid
 
@@ -35,13 +36,13 @@ def _restart_brings_session_back(env, sig, nick):
         assert env.purplegate.proc.returncode == 0, \
             f"SIGTERM exit status {env.purplegate.proc.returncode}"
         # DESIGN: SIGTERM tells every online user its contacts went offline.
-        c.expect(is_presence_from(f"{peer.nick}@{GW}", "unavailable"), timeout=5, since=since,
+        c.expect(is_presence_from(f"{peer.nick}@{GW}", "unavailable"), timeout=WAIT, since=since,
                  what=f"unavailable from {peer.nick}@{GW} on shutdown")
-        c.expect(is_presence_from(GW, "unavailable"), timeout=5, since=since,
+        c.expect(is_presence_from(GW, "unavailable"), timeout=WAIT, since=since,
                  what=f"unavailable from {GW} on shutdown")
     else:
         env.purplegate.kill()
-    peer.wait_online(nick, want=False, timeout=15)
+    peer.wait_online(nick, want=False, timeout=WAIT)
 
     since = c.mark()
     env.purplegate.start()
@@ -50,20 +51,20 @@ def _restart_brings_session_back(env, sig, nick):
     peer.wait_online(nick, timeout=20)
     info = peer.wait_away(nick, lambda m: m is not None)
     assert info["away"] == "before restart", f"status not restored: {info}"
-    c.expect(lambda el: is_presence_from(GW)(el), timeout=10, since=since,
+    c.expect(lambda el: is_presence_from(GW)(el), timeout=WAIT, since=since,
              what=f"available presence from {GW} after the restart")
-    c.expect(is_presence_from(f"{peer.nick}@{GW}"), timeout=15, since=since,
+    c.expect(is_presence_from(f"{peer.nick}@{GW}"), timeout=WAIT, since=since,
              what=f"presence from {peer.nick}@{GW} after the restart")
 
     since = c.mark()
     peer.privmsg(nick, "welcome back")
-    m = c.expect(chat_from(f"{peer.nick}@{GW}"), timeout=10, since=since,
+    m = c.expect(chat_from(f"{peer.nick}@{GW}"), timeout=WAIT, since=since,
                  what=f"message from {peer.nick}@{GW} after the restart")
     assert text(child(m, NS_CLIENT, "body")) == "welcome back"
 
     since = peer.mark()
     c.send(f"<message type='chat' to='{peer.nick}@{GW}'><body>glad to be back</body></message>")
-    line = peer.expect(lambda m: m.command == "PRIVMSG" and m.nick == nick, timeout=10,
+    line = peer.expect(lambda m: m.command == "PRIVMSG" and m.nick == nick, timeout=WAIT,
                        since=since, what=f"PRIVMSG from {nick}")
     assert line.params[-1] == "glad to be back", line.raw
 

@@ -5,6 +5,7 @@ version, unknown namespaces and iq results (RFC 6120 §8.2.3, §8.4)."""
 from harness import (COMPONENT_JID, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_GATEWAY, NS_PING,
                      NS_REGISTER, NS_VERSION, assert_error, assert_result, child, children,
                      local, match, text, tostr)
+from harness import WAIT
 
 GW = COMPONENT_JID
 
@@ -151,6 +152,6 @@ def test_every_iq_answered_once(env):
         ids.append(sid)
         c.send(f"<iq type='get' to='{GW}' id='{sid}'>{kinds[i % len(kinds)]}</iq>")
     for sid in ids:
-        c.expect(match("iq", id=sid), timeout=10, since=since)
+        c.expect(match("iq", id=sid), timeout=WAIT, since=since)
     c.nothing(lambda el: el.get("id", "").startswith("burst"), wait=0.5, since=since,
               what="second answer to one request")

@@ -9,6 +9,7 @@ legacy.localhost)."""
 from harness import (NS_CLIENT, NS_STANZAS, NS_ROSTER, assert_error, bare, child, children,
                      is_stanza, match, register_legacy, register_set, registered_username, text, tostr,
                      wait_until)
+from harness import WAIT
 from legacy_servers import (LEGACY_DOMAIN, XMPP_GW, chat_from, is_presence_from, online_user,
                             registered_user, send_available, xmpp_env)
 
@@ -51,10 +52,10 @@ def befriend(a, b, name=None):
     assert r.get("type") == "result", f"roster set failed: {tostr(r)}"
     since_a, since_b = a.mark(), b.mark()
     a.send(f"<presence type='subscribe' to='{b.bare}'/>")
-    b.expect(match("presence", type="subscribe", frm=a.bare), timeout=10, since=since_b)
+    b.expect(match("presence", type="subscribe", frm=a.bare), timeout=WAIT, since=since_b)
     b.send(f"<presence type='subscribed' to='{a.bare}'/>")
     b.send(f"<presence type='subscribe' to='{a.bare}'/>")
-    a.expect(match("presence", type="subscribe", frm=b.bare), timeout=10, since=since_a)
+    a.expect(match("presence", type="subscribe", frm=b.bare), timeout=WAIT, since=since_a)
     a.send(f"<presence type='subscribed' to='{b.bare}'/>")
     wait_until(lambda: (roster_items(a).get(b.bare) is not None
                         and roster_items(a)[b.bare].get("subscription") == "both"),
@@ -88,8 +89,8 @@ def test_roster_contacts_arrive_as_subscribe(env):
     since = u.mark()
     u.send(f"<presence type='subscribed' to='{dave_jid}'/>")
     u.send(f"<presence type='subscribe' to='{dave_jid}'/>")
-    u.expect(match("presence", type="subscribed", frm=dave_jid), timeout=10, since=since)
-    u.expect(is_presence_from(dave_jid), timeout=15, since=since,
+    u.expect(match("presence", type="subscribed", frm=dave_jid), timeout=WAIT, since=since)
+    u.expect(is_presence_from(dave_jid), timeout=WAIT, since=since,
              what=f"available presence from {dave_jid}")
 
 
@@ -105,7 +106,7 @@ def _online_with_dave(env):
     since = u.mark()
     u.send(f"<presence type='subscribed' to='{dave_jid}'/>")
     u.send(f"<presence type='subscribe' to='{dave_jid}'/>")
-    u.expect(is_presence_from(dave_jid), timeout=15, since=since,
+    u.expect(is_presence_from(dave_jid), timeout=WAIT, since=since,
              what=f"available presence from {dave_jid}")
     return u, dave, dave_jid, carol
 
@@ -116,7 +117,7 @@ def test_presence_show_and_status_both_ways(env):
     since = u.mark()
     dave.send("<presence><show>away</show><status>at lunch</status></presence>")
     p = u.expect(lambda el: is_presence_from(dave_jid)(el)
-                 and text(child(el, NS_CLIENT, "show")) == "away", timeout=10, since=since,
+                 and text(child(el, NS_CLIENT, "show")) == "away", timeout=WAIT, since=since,
                  what=f"away presence from {dave_jid}")
     assert text(child(p, NS_CLIENT, "status")) == "at lunch", f"status: {tostr(p)}"
 
@@ -124,7 +125,7 @@ def test_presence_show_and_status_both_ways(env):
     since = dave.mark()
     send_available(u, show="dnd", status="busy coding")
     p = dave.expect(lambda el: is_presence_from(carol)(el)
-                    and text(child(el, NS_CLIENT, "show")) == "dnd", timeout=10, since=since,
+                    and text(child(el, NS_CLIENT, "show")) == "dnd", timeout=WAIT, since=since,
                     what=f"dnd presence from {carol}")
     assert text(child(p, NS_CLIENT, "status")) == "busy coding", f"status: {tostr(p)}"
 
@@ -132,7 +133,7 @@ def test_presence_show_and_status_both_ways(env):
     since = dave.mark()
     send_available(u)
     p = dave.expect(lambda el: is_presence_from(carol)(el)
-                    and child(el, NS_CLIENT, "show") is None, timeout=10, since=since,
+                    and child(el, NS_CLIENT, "show") is None, timeout=WAIT, since=since,
                     what=f"plain available presence from {carol}")
     assert not text(child(p, NS_CLIENT, "status")), f"status left over: {tostr(p)}"
 
@@ -143,13 +144,13 @@ def test_messages_and_typing_both_ways(env):
     since = u.mark()
     dave.send(f"<message type='chat' to='{carol}'><composing xmlns='{NS_CHATSTATES}'/></message>")
     st = u.expect(lambda el: is_stanza(el, "message") and bare(el.get("from")) == dave_jid
-                  and child(el, NS_CHATSTATES, "composing") is not None, timeout=10, since=since,
+                  and child(el, NS_CHATSTATES, "composing") is not None, timeout=WAIT, since=since,
                   what=f"<composing/> from {dave_jid}")
     assert child(st, NS_CLIENT, "body") is None, f"standalone state with a body: {tostr(st)}"
     assert st.get("type") == "chat", f"chat state not type chat: {tostr(st)}"
     dave.send(f"<message type='chat' to='{carol}'><body>hi &amp; &lt;hello&gt; ü</body>"
               f"<active xmlns='{NS_CHATSTATES}'/></message>")
-    m = u.expect(chat_from(dave_jid), timeout=10, since=since, what=f"message from {dave_jid}")
+    m = u.expect(chat_from(dave_jid), timeout=WAIT, since=since, what=f"message from {dave_jid}")
     assert text(child(m, NS_CLIENT, "body")) == "hi & <hello> ü", f"body: {tostr(m)}"
     assert m.get("type") == "chat", f"not type chat: {tostr(m)}"
 
@@ -157,11 +158,11 @@ def test_messages_and_typing_both_ways(env):
     since = dave.mark()
     u.send(f"<message type='chat' to='{dave_jid}'><composing xmlns='{NS_CHATSTATES}'/></message>")
     st = dave.expect(lambda el: is_stanza(el, "message") and bare(el.get("from")) == carol
-                     and child(el, NS_CHATSTATES, "composing") is not None, timeout=10,
+                     and child(el, NS_CHATSTATES, "composing") is not None, timeout=WAIT,
                      since=since, what=f"<composing/> from {carol}")
     u.send(f"<message type='chat' to='{dave_jid}'><body>reply &lt;&amp;&gt; é</body>"
            f"<active xmlns='{NS_CHATSTATES}'/></message>")
-    m = dave.expect(chat_from(carol), timeout=10, since=since, what=f"message from {carol}")
+    m = dave.expect(chat_from(carol), timeout=WAIT, since=since, what=f"message from {carol}")
     assert text(child(m, NS_CLIENT, "body")) == "reply <&> é", f"body: {tostr(m)}"
 
 
@@ -176,7 +177,7 @@ def test_add_and_remove_contact(env):
 
     since_e, since_u = erin.mark(), u.mark()
     u.send(f"<presence type='subscribe' to='{erin_jid}'/>")
-    erin.expect(match("presence", type="subscribe", frm=carol), timeout=15, since=since_e,
+    erin.expect(match("presence", type="subscribe", frm=carol), timeout=WAIT, since=since_e,
                 what=f"subscribe from {carol} at erin")
     wait_until(lambda: erin.bare in roster_items(check), 10, 0.3,
                what=f"{erin.bare} on carol's roster")
@@ -188,7 +189,7 @@ def test_add_and_remove_contact(env):
                what=f"{erin.bare} gone from carol's roster")
     # Prosody tells erin her pending subscription request is withdrawn.
     erin.expect(lambda el: match("presence", frm=carol)(el)
-                and el.get("type") in ("unsubscribe", "unsubscribed"), timeout=10,
+                and el.get("type") in ("unsubscribe", "unsubscribed"), timeout=WAIT,
                 since=since_e, what=f"unsubscribe/unsubscribed from {carol} at erin")
 
 
@@ -203,7 +204,7 @@ def test_contact_added_while_offline(env):
     u = registered_user(env, env.user("ux"), user, env.prosody.users[carol.bare], gw=GW)
     since = u.mark()
     u.send(f"<presence type='subscribe' to='{erin_jid}'/>")
-    u.expect(match("presence", type="subscribed", frm=erin_jid), timeout=10, since=since)
+    u.expect(match("presence", type="subscribed", frm=erin_jid), timeout=WAIT, since=since)
     since_e = erin.mark()
     send_available(u)
     erin.expect(match("presence", type="subscribe", frm=carol.bare), timeout=20, since=since_e,
@@ -220,7 +221,7 @@ def test_legacy_side_removal(env):
                  f"subscription='remove'/></query></iq>")
     assert r.get("type") == "result", tostr(r)
     for t in ("unsubscribe", "unsubscribed", "unavailable"):
-        u.expect(match("presence", type=t, frm=dave_jid), timeout=10, since=since,
+        u.expect(match("presence", type=t, frm=dave_jid), timeout=WAIT, since=since,
                  what=f"{t} from {dave_jid}")
 
 
@@ -231,12 +232,12 @@ def test_legacy_authorization_request(env):
     frank_jid = contact_jid(frank.bare)
     since = u.mark()
     frank.send(f"<presence type='subscribe' to='{carol}'/>")
-    sub = u.expect(match("presence", type="subscribe", frm=frank_jid), timeout=15, since=since,
+    sub = u.expect(match("presence", type="subscribe", frm=frank_jid), timeout=WAIT, since=since,
                    what=f"subscribe from {frank_jid}")
     assert bare(sub.get("to")) == u.bare, tostr(sub)
     since_f = frank.mark()
     u.send(f"<presence type='subscribed' to='{frank_jid}'/>")
-    frank.expect(match("presence", type="subscribed", frm=carol), timeout=15, since=since_f,
+    frank.expect(match("presence", type="subscribed", frm=carol), timeout=WAIT, since=since_f,
                  what=f"subscribed from {carol} at frank")
 
 
@@ -272,7 +273,7 @@ def test_wrong_password_edit_keeps_session(env):
                 what=f"{carol} available again at dave")
     since = u.mark()
     dave.send(f"<message type='chat' to='{carol}'><body>still there</body></message>")
-    u.expect(chat_from(dave_jid, "still there"), timeout=10, since=since)
+    u.expect(chat_from(dave_jid, "still there"), timeout=WAIT, since=since)
 
 
 def test_password_changed_on_legacy_server(env):
@@ -289,7 +290,7 @@ def test_password_changed_on_legacy_server(env):
     assert_error(err, err.get("id"), "not-authorized", "auth", code=401, frm=GW)
     assert bare(err.get("to")) == u.bare, tostr(err)
     # ...and a headline saying what failed and what to do.
-    h = u.expect(match("message", type="headline", frm=GW), timeout=10, since=since,
+    h = u.expect(match("message", type="headline", frm=GW), timeout=WAIT, since=since,
                  what=f"headline from {GW}")
     assert text(child(h, NS_CLIENT, "body")), f"headline without body: {tostr(h)}"
     # No second attempt with the refused password: no more errors.
