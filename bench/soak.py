@@ -29,6 +29,7 @@ import resource
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -239,6 +240,23 @@ def fmt_row(r, prev):
 # the run
 
 
+def callgrind_setup(args):
+    """(wrapper argv, dump(pid, name)): with --callgrind, purplegate runs
+    under callgrind and its counters are dumped when the load starts and
+    when it ends, so the load has a profile of its own."""
+    if not args.callgrind:
+        return (), lambda pid, name: None
+    out = Path(args.callgrind).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("callgrind.out.*"):
+        old.unlink()
+
+    def dump(pid, name):
+        subprocess.run(["callgrind_control", f"--dump={name}", str(pid)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.out.%p"], dump
+
+
 def run(args, tmp):
     users = [f"u{i}" for i in range(args.users)]
     loop = bl.Loop()
@@ -248,13 +266,15 @@ def run(args, tmp):
            "loadavg_start": open("/proc/loadavg").read().split()[:3]}
     prosody = bl.Prosody(tmp / "prosody", users).start()
     irc = bl.InspIRCd(tmp / "irc").start()
-    gw = bb.Purplegate(args.purplegate)
+    wrapper, dump = callgrind_setup(args)
+    slow = 10 if args.callgrind else 1
+    gw = bb.Purplegate(args.purplegate, wrapper)
     t = time.perf_counter()
     clients = bl.connect_many(loop, bl.Xmpp, users, what="c2s logins")
     log(f"{len(clients)} c2s logins in {time.perf_counter() - t:.1f}s")
     proc = gw.start(tmp / "purplegate", [])
     res["pg_pid"] = proc.pid
-    bb.wait_component(loop, clients[0], gw.jid, proc, timeout=30)
+    bb.wait_component(loop, clients[0], gw.jid, proc, timeout=30 * slow)
     t = time.perf_counter()
     gw.prepare(loop, clients)
     log(f"{len(clients)} users registered in-band in {time.perf_counter() - t:.1f}s")
@@ -285,7 +305,7 @@ def run(args, tmp):
     t = time.perf_counter()
     for c in online:
         c.send(gw.online_stanza(c))
-    loop.run_until(lambda: up[0] >= len(online), 120, f"{len(online)} sessions online")
+    loop.run_until(lambda: up[0] >= len(online), 120 * slow, f"{len(online)} sessions online")
     res["login_s"] = round(time.perf_counter() - t, 2)
     log(f"{len(online)} legacy IRC logins up in {res['login_s']:.2f}s")
     # Every connection to InspIRCd but the peers' is one of purplegate's.
@@ -321,6 +341,7 @@ def run(args, tmp):
     pids = {"prosody": prosody.pid, "inspircd": irc.pid}
     sampler = Sampler(proc.pid, pids, tmp / "purplegate")
     interval = 1.0 / args.rate
+    dump(proc.pid, "setup")
     t0 = time.perf_counter()
     row = sampler.sample(0.0, x2i, i2x, "start of load")
     log(fmt_row(row, None))
@@ -364,6 +385,7 @@ def run(args, tmp):
     sampler.rows[-1]["label"] = "end of load"
     log(fmt_row(sampler.rows[-1], sampler.rows[-2]))
     res["max_send_late_ms"] = round(max_late * 1000, 1)
+    dump(proc.pid, "load")
 
     # Drain: until every message has arrived (or bounced), at most --drain s.
     t = time.perf_counter()
@@ -621,10 +643,13 @@ def main():
                     "(default bench/RESULTS.md for a full run)")
     ap.add_argument("--json", default=None, help="raw figures and samples")
     ap.add_argument("--keep-logs", default=None, metavar="DIR")
+    ap.add_argument("--callgrind", default=None, metavar="DIR",
+                    help="purplegate under valgrind's callgrind, the load's profile apart in DIR "
+                    "(lower --rate: callgrind runs ~50 times slower); writes no report")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.warmup, args.sample, args.drain = 30.0, 10.0, 5.0, 30.0
-    elif args.out is None and args.results is None:
+    elif args.out is None and args.results is None and not args.callgrind:
         args.out = str(TOP / "bench" / "SOAK.md")
         args.results = str(TOP / "bench" / "RESULTS.md")
     if args.online > args.users:
