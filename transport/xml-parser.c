@@ -4,7 +4,8 @@
  * nesting depth in the push loop when SAX handlers are supplied, so the
  * protection is here: every DTD-related handler stops the parser with
  * restricted-xml, getEntity resolves nothing beyond the five predefined
- * entities, and depth, attributes, elements and bytes are counted by hand. */
+ * entities, and depth, attributes and elements are counted by hand. Bytes
+ * are counted as received, before libxml2 sees them ("Framing" below). */
 #define G_LOG_DOMAIN "pg-xml"
 #include "build-config.h"
 
@@ -18,6 +19,34 @@
 
 G_DEFINE_QUARK (pg-xml-parser-error-quark, pg_xml_parser_error)
 
+/* What the byte being scanned belongs to (see scan()). */
+typedef enum {
+  LEX_TEXT,      /* character data, or nothing yet */
+  LEX_LT,        /* just after '<' */
+  LEX_BANG,      /* just after "<!" */
+  LEX_START_TAG, /* in a start tag, outside attribute values */
+  LEX_VALUE,     /* in a quoted attribute value */
+  LEX_END_TAG,
+  LEX_CDATA,     /* from "<![" to "]]>" */
+  LEX_PI,        /* "<?...?>", allowed before the stream header only */
+} LexState;
+
+typedef enum {
+  SKIP_NONE,
+  SKIP_STANZA, /* the rest of a stanza over the limit */
+  SKIP_TEXT,   /* text between stanzas over the limit, up to the next '<' */
+} SkipMode;
+
+typedef enum {
+  SCAN_END,           /* every byte scanned */
+  SCAN_OVERFLOW,      /* the next byte would take the stanza over the limit */
+  SCAN_TEXT_OVERFLOW, /* … the text between stanzas */
+  SCAN_STANZA_END,    /* the byte before ended a skipped stanza */
+  SCAN_TEXT_END,      /* the next byte is the '<' after skipped text */
+  SCAN_RESTRICTED,    /* a declaration, comment or PI starts at markup_offset */
+  SCAN_TOO_LONG,      /* the stream header or end tag over the limit */
+} ScanEvent;
+
 struct PgXmlParser {
   xmlParserCtxt *ctxt;
   xmlSAXHandler sax;
@@ -28,11 +57,41 @@ struct PgXmlParser {
   int depth;             /* 1 = <stream:stream>, 2 = a stanza */
   xmlNode *stanza;       /* tree being built; NULL while skipping */
   xmlNode *current;      /* innermost open element of @stanza */
-  xmlNode *skeleton;     /* top element of a stanza being skipped */
+  xmlNode *skeleton;     /* top element of a stanza skipped for its elements */
   unsigned long stanza_start;
   guint stanza_elements;
 
-  int markup_state; /* find_declaration() across chunks: 0, 1 "<", 2 "<!" */
+  /* Framing: every byte as received, ahead of libxml2. Offsets count bytes
+   * since the stream began. */
+  LexState lex;
+  char quote;            /* of the attribute value being scanned */
+  guint run;             /* ']' in a row in CDATA; 1 after '/' in a tag or '?' in a PI */
+  int lex_depth;         /* as @depth, at the byte being scanned */
+  guint64 offset;        /* bytes scanned */
+  guint64 tag_offset;    /* of the '<' of the last tag begun at depth 1 */
+  guint64 stanza_offset; /* of the '<' opening the current stanza */
+  guint64 text_offset;   /* where the current text between stanzas began */
+  guint64 markup_offset; /* of the '<' of restricted markup */
+  gboolean in_stanza;
+  gboolean header_done;
+  SkipMode skip;
+  GString *header; /* the stream header as received, for resync() */
+  /* The current stanza's start tag as received, long values left out, to
+   * parse the skeleton of a skipped stanza from (keep_*()). */
+  GString *tag;
+  gsize tag_good;     /* length of @tag up to its last complete attribute */
+  gsize tag_name_len; /* length of "<name" */
+  gsize value_start;  /* where the value being kept begins in @tag */
+  gboolean tag_done;
+  gboolean tag_full;
+  gboolean value_dropped;
+
+  gboolean replaying;      /* resync(): the header again, without stream_opened */
+  gboolean capturing;      /* parse_skeleton(): a stanza becomes @captured */
+  gboolean capture_failed; /* … and did not parse, which is no stream error */
+  xmlNode *captured;
+  gsize peak_held;
+
   gboolean failed;
   PgXmlParserError failure;
   char *failure_message;
@@ -41,6 +100,12 @@ struct PgXmlParser {
 static void
 fail (PgXmlParser *parser, PgXmlParserError code, const char *message)
 {
+  if (parser->capturing)
+    {
+      parser->capture_failed = TRUE;
+      xmlStopParser (parser->ctxt);
+      return;
+    }
   if (parser->failed)
     return;
   parser->failed = TRUE;
@@ -62,15 +127,13 @@ discard_stanza (PgXmlParser *parser)
   parser->current = NULL;
 }
 
-/* Past the limit the partial tree is dropped and only the top element's
- * attributes are kept, so the stanza can still be bounced. */
+/* Past the element limit the partial tree is dropped and only the top
+ * element's attributes are kept, so the stanza can still be bounced; libxml2
+ * goes on parsing it, holding no more than the byte limit (see "Framing"). */
 static void
 check_stanza_size (PgXmlParser *parser)
 {
-  if (parser->stanza == NULL)
-    return;
-  gsize used = bytes_consumed (parser) - parser->stanza_start;
-  if (used <= parser->max_stanza_bytes && parser->stanza_elements <= PG_XML_MAX_ELEMENTS)
+  if (parser->stanza == NULL || parser->stanza_elements <= PG_XML_MAX_ELEMENTS)
     return;
   xmlDoc *doc = xmlNewDoc ((const xmlChar *) "1.0");
   parser->skeleton = xmlDocCopyNode (parser->stanza, doc, 2);
@@ -219,6 +282,8 @@ on_start_element (void *ctx, const xmlChar *localname, const xmlChar *prefix, co
           fail (parser, PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING, "stream declares a non-UTF-8 encoding");
           return;
         }
+      if (parser->replaying)
+        return;
       g_autoptr (PgStanza) root = NULL;
       root = new_element (parser, localname, prefix, uri, nb_namespaces, namespaces);
       add_attributes (root, nb_attributes, attributes);
@@ -287,7 +352,10 @@ on_end_element (void *ctx, const xmlChar *localname, const xmlChar *prefix, cons
     {
       xmlNode *stanza = g_steal_pointer (&parser->stanza);
       parser->current = NULL;
-      parser->callbacks->stanza (stanza, parser->user_data);
+      if (parser->capturing)
+        parser->captured = stanza;
+      else
+        parser->callbacks->stanza (stanza, parser->user_data);
     }
   else if (parser->skeleton != NULL)
     {
@@ -401,6 +469,492 @@ on_error (void *ctx, const char *msg, ...)
    * stderr would leak peer text into the log unbounded. */
 }
 
+
+/* ---- libxml2 contexts ---- */
+
+/* libxml2 copies each chunk whole into its buffer before parsing any of it:
+ * feeding it pieces keeps that copy small however much was read at once. */
+#define FEED_PIECE 16384
+
+static xmlParserCtxt *
+new_context (PgXmlParser *parser)
+{
+  xmlParserCtxt *ctxt = xmlCreatePushParserCtxt (&parser->sax, parser, NULL, 0, NULL);
+  int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+#ifdef XML_PARSE_NO_XXE
+  options |= XML_PARSE_NO_XXE;
+#endif
+  /* libxml2 fails any single token over 10,000,000 bytes unless told
+   * otherwise; tokens are bounded by the configured limit here (framing),
+   * which may be set higher. */
+  if (parser->max_stanza_bytes > 8 * 1024 * 1024)
+    options |= XML_PARSE_HUGE;
+  xmlCtxtUseOptions (ctxt, options);
+  /* xmlCtxtUseOptions resets the SAX2 user data to the context itself. */
+  ctxt->userData = parser;
+  ctxt->replaceEntities = 0;
+  return ctxt;
+}
+
+static void
+free_context (xmlParserCtxt *ctxt)
+{
+  if (ctxt == NULL)
+    return;
+  if (ctxt->myDoc != NULL)
+    xmlFreeDoc (ctxt->myDoc);
+  xmlFreeParserCtxt (ctxt);
+}
+
+/* Input bytes in libxml2's buffer, parsed or not. */
+static gsize
+libxml_held (const PgXmlParser *parser)
+{
+  const xmlParserInput *input = parser->ctxt != NULL ? parser->ctxt->input : NULL;
+  if (input == NULL || input->base == NULL || input->end == NULL)
+    return 0;
+  return (gsize) (input->end - input->base);
+}
+
+static void
+parse_bytes (PgXmlParser *parser, const char *data, gsize len)
+{
+  while (len > 0 && !parser->failed && !parser->capture_failed)
+    {
+      int chunk = (int) MIN (len, (gsize) FEED_PIECE);
+      gsize before = libxml_held (parser);
+      int rc = xmlParseChunk (parser->ctxt, data, chunk, 0);
+      gsize held = MAX (before + (gsize) chunk, libxml_held (parser)) + parser->tag->len;
+      parser->peak_held = MAX (parser->peak_held, held);
+      if (rc != 0 && !parser->failed)
+        {
+          const xmlError *err = xmlCtxtGetLastError (parser->ctxt);
+          g_autofree char *message = g_strdup_printf ("not well-formed (libxml2 error %d, line %d)",
+                                                      rc, err != NULL ? err->line : 0);
+          if (rc == XML_ERR_UNSUPPORTED_ENCODING)
+            fail (parser, PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING, "unsupported encoding");
+          else
+            fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, message);
+        }
+      data += chunk;
+      len -= (gsize) chunk;
+    }
+}
+
+/* Replaces libxml2's context by a fresh one standing at depth 1 of the same
+ * stream, as the old one did between stanzas: the old one may hold part of
+ * a token that it can be made neither to finish nor to drop. */
+static gboolean
+resync (PgXmlParser *parser)
+{
+  discard_stanza (parser);
+  g_clear_pointer (&parser->skeleton, pg_stanza_free);
+  free_context (parser->ctxt);
+  parser->ctxt = new_context (parser);
+  parser->depth = 0;
+  parser->replaying = TRUE;
+  parse_bytes (parser, parser->header->str, parser->header->len);
+  parser->replaying = FALSE;
+  if (!parser->failed && parser->depth != 1)
+    fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "the stream header does not parse again");
+  return !parser->failed;
+}
+
+/* ---- the start tag kept for a bounce ----
+ *
+ * Only the start tag of a stanza is kept, as received but without values
+ * over PG_XML_SKELETON_VALUE_MAX bytes (a cut value could end inside a
+ * character or reference, or pass for a shorter address), and then parsed
+ * through the same handlers as any stanza when it is needed. */
+
+static void
+keep_begin (PgXmlParser *parser)
+{
+  g_string_truncate (parser->tag, 0);
+  g_string_append_c (parser->tag, '<');
+  parser->tag_good = 0;
+  parser->tag_name_len = 0;
+  parser->tag_done = FALSE;
+  parser->tag_full = FALSE;
+  parser->value_dropped = FALSE;
+}
+
+/* A byte of the start tag outside values, other than its closing '>'. */
+static void
+keep_tag_byte (PgXmlParser *parser, char c)
+{
+  if (parser->tag_full)
+    return;
+  if (parser->tag_name_len == 0 && (g_ascii_isspace (c) || c == '/'))
+    parser->tag_name_len = parser->tag_good = parser->tag->len;
+  if (parser->tag->len >= PG_XML_SKELETON_MAX)
+    {
+      parser->tag_full = TRUE; /* what is complete so far still serves */
+      return;
+    }
+  g_string_append_c (parser->tag, c);
+  if (c == '\'' || c == '"')
+    {
+      parser->value_start = parser->tag->len;
+      parser->value_dropped = FALSE;
+    }
+}
+
+/* @text holds " name=" or the like, up to the opening quote. */
+static gboolean
+is_echoed_attribute (const char *text, gsize len)
+{
+  gsize i = 0;
+  while (i < len && g_ascii_isspace (text[i]))
+    i++;
+  gsize start = i;
+  while (i < len && !g_ascii_isspace (text[i]) && text[i] != '=')
+    i++;
+  gsize n = i - start;
+  const char *name = text + start;
+  return (n == 4 && memcmp (name, "from", 4) == 0) || (n == 2 && memcmp (name, "to", 2) == 0) ||
+         (n == 2 && memcmp (name, "id", 2) == 0);
+}
+
+static void
+keep_value (PgXmlParser *parser, const char *data, gsize len)
+{
+  GString *tag = parser->tag;
+  if (parser->tag_full || parser->value_dropped || len == 0)
+    return;
+  if (tag->len - parser->value_start + len <= PG_XML_SKELETON_VALUE_MAX && tag->len + len <= PG_XML_SKELETON_MAX)
+    {
+      g_string_append_len (tag, data, len);
+      return;
+    }
+  if (is_echoed_attribute (tag->str + parser->tag_good, parser->value_start - 1 - parser->tag_good))
+    {
+      /* The bounce would have to leave out the address or id it needs, or
+       * point it elsewhere: keep nothing that allows an answer. */
+      parser->tag_good = parser->tag_name_len;
+      parser->tag_full = TRUE;
+      return;
+    }
+  g_string_truncate (tag, parser->tag_good);
+  parser->value_dropped = TRUE;
+}
+
+static void
+keep_value_end (PgXmlParser *parser, char quote)
+{
+  if (parser->tag_full)
+    return;
+  if (parser->value_dropped)
+    {
+      parser->value_dropped = FALSE;
+      return;
+    }
+  g_string_append_c (parser->tag, quote);
+  parser->tag_good = parser->tag->len;
+}
+
+static void
+keep_tag_end (PgXmlParser *parser)
+{
+  parser->tag_done = TRUE;
+  if (parser->tag_full)
+    return;
+  gsize n = parser->tag->len;
+  if (n > 0 && parser->tag->str[n - 1] == '/')
+    n--;
+  if (parser->tag_name_len == 0)
+    parser->tag_name_len = n;
+  parser->tag_good = n;
+}
+
+/* Parses the kept start tag, on the current context at depth 1. Returns
+ * NULL when nothing usable was kept. Caller owns it (pg_stanza_free). */
+static xmlNode *
+parse_skeleton (PgXmlParser *parser)
+{
+  if (parser->tag_good <= 1)
+    return NULL;
+  g_autoptr (GString) text = g_string_new_len (parser->tag->str, (gssize) parser->tag_good);
+  g_string_append (text, "/>");
+  parser->capturing = TRUE;
+  parse_bytes (parser, text->str, text->len);
+  parser->capturing = FALSE;
+  xmlNode *skeleton = g_steal_pointer (&parser->captured);
+  if (parser->capture_failed || skeleton == NULL || parser->depth != 1)
+    {
+      parser->capture_failed = FALSE;
+      g_clear_pointer (&skeleton, pg_stanza_free);
+      resync (parser);
+    }
+  return skeleton;
+}
+
+/* ---- framing ----
+ *
+ * libxml2's push parser keeps an unfinished token (a start tag, a CDATA
+ * section, a processing instruction…) in its input buffer and reports nothing
+ * until the token ends, so a limit counted from its callbacks or from what it
+ * consumed never sees it: 8 MiB inside one start tag used to be buffered
+ * whole, and at about 10 MB libxml2 gave up and the stream was closed. So
+ * every byte is scanned here first, with just enough of XML's lexical
+ * structure (tags, quoted values, CDATA) to know the depth and where each
+ * stanza begins and ends, and the limit applies to bytes as received:
+ *
+ * - At the byte that takes a stanza over the limit, whatever token it is in,
+ *   libxml2 stops being fed. It cannot be made to drop what it holds or to
+ *   finish a token, so its context is replaced by a fresh one, given the
+ *   stream header again (as received) and thus at depth 1 as between
+ *   stanzas; the rest of the stanza is scanned but neither fed nor kept until
+ *   the scan sees its end tag, and the stanza is reported from the start tag
+ *   kept here. This resynchronisation is exact for well-formed input (the
+ *   scan follows the very syntax that decides where an element ends), which
+ *   is all a server forwards; on input that is not, it can only end the skip
+ *   at the wrong place, and libxml2 then closes the stream as not
+ *   well-formed, as that input deserves anyway.
+ * - Text between stanzas is ignored anyway (whitespace keepalives); a run of
+ *   it over the limit is dropped the same way, up to the next '<'.
+ * - Before the stream header is complete, and in the stream's end tag, there
+ *   is nothing to resume at: over the limit the stream is closed with
+ *   policy-violation.
+ * - "<!" other than CDATA, and "<?" after the header, are restricted XML and
+ *   close the stream as soon as they are seen (libxml2 reports a DOCTYPE
+ *   inside content as a mere syntax error, and a PI only once it ends).
+ *
+ * libxml2 is fed FEED_PIECE bytes at a time, so it never holds more than the
+ * limit plus a piece, and a skipped stanza costs no memory however long. */
+
+static guint64
+limit_offset (const PgXmlParser *parser, ScanEvent *event)
+{
+  guint64 max = parser->max_stanza_bytes;
+  if (parser->skip != SKIP_NONE)
+    return G_MAXUINT64;
+  if (!parser->header_done)
+    {
+      *event = SCAN_TOO_LONG;
+      return max;
+    }
+  if (parser->in_stanza)
+    {
+      *event = SCAN_OVERFLOW;
+      return parser->stanza_offset + max;
+    }
+  if (parser->lex_depth != 1)
+    return G_MAXUINT64;
+  if (parser->lex == LEX_TEXT || parser->lex == LEX_CDATA)
+    {
+      *event = SCAN_TEXT_OVERFLOW;
+      return parser->text_offset + max;
+    }
+  if (parser->lex == LEX_END_TAG)
+    {
+      *event = SCAN_TOO_LONG;
+      return parser->tag_offset + max;
+    }
+  return G_MAXUINT64;
+}
+
+/* Whether the stanza just ended is being skipped. */
+static gboolean
+end_stanza (PgXmlParser *parser, guint64 at)
+{
+  parser->in_stanza = FALSE;
+  parser->text_offset = at + 1;
+  return parser->skip == SKIP_STANZA;
+}
+
+/* Scans @data from *@pos to the first event; *@pos is left before the byte
+ * that causes it, or after the byte that ends a skipped stanza. */
+static ScanEvent
+scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
+{
+  gsize i = *pos;
+  const guint64 base = parser->offset - i; /* offset of data[0] */
+  gsize header_from = parser->header_done ? G_MAXSIZE : i;
+  ScanEvent event = SCAN_END;
+
+  while (i < len)
+    {
+      ScanEvent over = SCAN_END;
+      const guint64 at = base + i;
+      const guint64 limit = limit_offset (parser, &over);
+      if (at >= limit)
+        {
+          event = over;
+          break;
+        }
+      const gsize room = (gsize) MIN (limit - at, (guint64) (len - i));
+      const char c = data[i];
+      const gboolean keeping = parser->in_stanza && !parser->tag_done;
+
+      switch (parser->lex)
+        {
+        case LEX_TEXT:
+          {
+            const char *lt = memchr (data + i, '<', room);
+            if (lt == NULL)
+              {
+                i += room;
+                continue;
+              }
+            i = (gsize) (lt - data);
+            if (parser->skip == SKIP_TEXT)
+              {
+                event = SCAN_TEXT_END;
+                goto out;
+              }
+            parser->lex = LEX_LT;
+            if (parser->lex_depth == 1)
+              parser->tag_offset = base + i;
+            break;
+          }
+        case LEX_LT:
+          if (c == '!')
+            parser->lex = LEX_BANG;
+          else if (c == '/')
+            parser->lex = LEX_END_TAG;
+          else if (c == '?' && !parser->header_done)
+            {
+              parser->lex = LEX_PI;
+              parser->run = 0;
+            }
+          else if (c == '?')
+            {
+              parser->markup_offset = at - 1;
+              event = SCAN_RESTRICTED;
+              goto out;
+            }
+          else
+            {
+              parser->lex = LEX_START_TAG;
+              parser->run = 0;
+              if (parser->lex_depth == 1)
+                {
+                  parser->in_stanza = TRUE;
+                  parser->stanza_offset = parser->tag_offset;
+                  keep_begin (parser);
+                }
+              if (parser->in_stanza && !parser->tag_done)
+                keep_tag_byte (parser, c);
+            }
+          break;
+        case LEX_BANG:
+          if (c != '[')
+            {
+              parser->markup_offset = at - 2;
+              event = SCAN_RESTRICTED;
+              goto out;
+            }
+          parser->lex = LEX_CDATA;
+          parser->run = 0;
+          break;
+        case LEX_START_TAG:
+          if (c == '>')
+            {
+              gboolean empty = parser->run == 1;
+              if (keeping)
+                keep_tag_end (parser);
+              parser->lex = LEX_TEXT;
+              if (!empty)
+                parser->lex_depth++;
+              if (!parser->header_done)
+                {
+                  parser->header_done = TRUE;
+                  parser->text_offset = at + 1;
+                  g_string_append_len (parser->header, data + header_from, (gssize) (i + 1 - header_from));
+                  header_from = G_MAXSIZE;
+                }
+              else if (parser->lex_depth == 1 && parser->in_stanza && end_stanza (parser, at))
+                {
+                  i++;
+                  event = SCAN_STANZA_END;
+                  goto out;
+                }
+              break;
+            }
+          if (keeping)
+            keep_tag_byte (parser, c);
+          if (c == '"' || c == '\'')
+            {
+              parser->lex = LEX_VALUE;
+              parser->quote = c;
+            }
+          parser->run = c == '/';
+          break;
+        case LEX_VALUE:
+          {
+            const char *q = memchr (data + i, parser->quote, room);
+            gsize n = (q != NULL ? (gsize) (q - data) : i + room) - i;
+            if (keeping)
+              keep_value (parser, data + i, n);
+            i += n;
+            if (q == NULL)
+              continue;
+            if (keeping)
+              keep_value_end (parser, parser->quote);
+            parser->lex = LEX_START_TAG;
+            parser->run = 0;
+            break;
+          }
+        case LEX_END_TAG:
+          if (c != '>')
+            break;
+          parser->lex = LEX_TEXT;
+          if (parser->lex_depth > 0)
+            parser->lex_depth--;
+          if (parser->lex_depth == 1 && parser->in_stanza && end_stanza (parser, at))
+            {
+              i++;
+              event = SCAN_STANZA_END;
+              goto out;
+            }
+          break;
+        case LEX_CDATA:
+          if (c == ']')
+            parser->run++;
+          else
+            {
+              if (c == '>' && parser->run >= 2)
+                parser->lex = LEX_TEXT;
+              parser->run = 0;
+            }
+          break;
+        case LEX_PI:
+          if (c == '>' && parser->run == 1)
+            parser->lex = LEX_TEXT;
+          parser->run = c == '?';
+          break;
+        }
+      i++;
+    }
+out:
+  if (header_from != G_MAXSIZE && i > header_from)
+    g_string_append_len (parser->header, data + header_from, (gssize) (i - header_from));
+  parser->offset = base + i;
+  *pos = i;
+  return event;
+}
+
+/* The end of a skipped stanza: it is reported from its kept start tag. */
+static void
+report_skipped (PgXmlParser *parser)
+{
+  parser->skip = SKIP_NONE;
+  gsize bytes = (gsize) (parser->offset - parser->stanza_offset);
+  g_autoptr (PgStanza) skeleton = parse_skeleton (parser);
+  if (parser->failed)
+    return;
+  if (skeleton == NULL)
+    {
+      g_message ("skipped a stanza of %" G_GSIZE_FORMAT " bytes, over the limit of %" G_GSIZE_FORMAT
+                 ", whose start tag could not be kept to answer it",
+                 bytes, parser->max_stanza_bytes);
+      return;
+    }
+  if (parser->callbacks->stanza_too_big != NULL)
+    parser->callbacks->stanza_too_big (skeleton, bytes, parser->user_data);
+}
+
 PgXmlParser *
 pg_xml_parser_new (const PgXmlParserCallbacks *callbacks, gpointer user_data, gsize max_stanza_bytes)
 {
@@ -408,6 +962,8 @@ pg_xml_parser_new (const PgXmlParserCallbacks *callbacks, gpointer user_data, gs
   parser->callbacks = callbacks;
   parser->user_data = user_data;
   parser->max_stanza_bytes = MAX (max_stanza_bytes, PG_XML_MIN_STANZA_BYTES);
+  parser->header = g_string_new (NULL);
+  parser->tag = g_string_new (NULL);
 
   xmlSAXHandler *sax = &parser->sax;
   sax->initialized = XML_SAX2_MAGIC;
@@ -431,15 +987,7 @@ pg_xml_parser_new (const PgXmlParserCallbacks *callbacks, gpointer user_data, gs
   sax->warning = on_error;
   sax->fatalError = on_error;
 
-  parser->ctxt = xmlCreatePushParserCtxt (sax, parser, NULL, 0, NULL);
-  int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
-#ifdef XML_PARSE_NO_XXE
-  options |= XML_PARSE_NO_XXE;
-#endif
-  xmlCtxtUseOptions (parser->ctxt, options);
-  /* xmlCtxtUseOptions resets the SAX2 user data to the context itself. */
-  parser->ctxt->userData = parser;
-  parser->ctxt->replaceEntities = 0;
+  parser->ctxt = new_context (parser);
   return parser;
 }
 
@@ -450,74 +998,80 @@ pg_xml_parser_free (PgXmlParser *parser)
     return;
   discard_stanza (parser);
   g_clear_pointer (&parser->skeleton, pg_stanza_free);
-  if (parser->ctxt != NULL)
-    {
-      if (parser->ctxt->myDoc != NULL)
-        xmlFreeDoc (parser->ctxt->myDoc);
-      xmlFreeParserCtxt (parser->ctxt);
-    }
+  g_clear_pointer (&parser->captured, pg_stanza_free);
+  free_context (parser->ctxt);
+  g_string_free (parser->header, TRUE);
+  g_string_free (parser->tag, TRUE);
   g_free (parser->failure_message);
   g_free (parser);
-}
-
-/* XMPP text and attributes cannot hold a raw '<', so "<!" starts markup:
- * a CDATA section ("<![") or a restricted declaration or comment. libxml2
- * reports a DOCTYPE inside content as a plain syntax error, so declarations
- * are recognised here, across chunk boundaries. Returns how many bytes of
- * @data come before the offending "<!", or @len when there is none. */
-static gsize
-find_declaration (PgXmlParser *parser, const char *data, gsize len)
-{
-  for (gsize i = 0; i < len; i++)
-    {
-      char c = data[i];
-      switch (parser->markup_state)
-        {
-        case 1: /* after '<' */
-          parser->markup_state = c == '!' ? 2 : c == '<' ? 1 : 0;
-          break;
-        case 2: /* after "<!" */
-          if (c != '[')
-            return i >= 2 ? i - 2 : 0;
-          parser->markup_state = 0;
-          break;
-        default:
-          parser->markup_state = c == '<' ? 1 : 0;
-        }
-    }
-  return len;
 }
 
 gboolean
 pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **error)
 {
   g_return_val_if_fail (!parser->failed, FALSE);
-  gsize clean = find_declaration (parser, data, len);
-  gboolean restricted = clean < len;
-  len = clean;
-  while (len > 0 && !parser->failed)
+  gsize pos = 0;
+  while (pos < len && !parser->failed)
     {
-      int chunk = (int) MIN (len, (gsize) G_MAXINT / 2);
-      int rc = xmlParseChunk (parser->ctxt, data, chunk, 0);
-      if (rc != 0 && !parser->failed)
+      const gsize from = pos;
+      const guint64 from_offset = parser->offset;
+      const gboolean feeding = parser->skip == SKIP_NONE;
+      ScanEvent event = scan (parser, data, len, &pos);
+      gsize upto = pos;
+      /* What comes before restricted markup still counts (a stanza before a
+       * DOCTYPE in the same read is delivered, as it would be one read
+       * earlier); the markup's own '<' may be in an earlier read, fed then. */
+      if (event == SCAN_RESTRICTED)
+        upto = from + (gsize) (MAX (parser->markup_offset, from_offset) - from_offset);
+      if (feeding)
+        parse_bytes (parser, data + from, upto - from);
+      if (parser->failed)
+        break;
+      switch (event)
         {
-          const xmlError *err = xmlCtxtGetLastError (parser->ctxt);
-          g_autofree char *message = g_strdup_printf ("not well-formed (libxml2 error %d, line %d)",
-                                                      rc, err != NULL ? err->line : 0);
-          if (rc == XML_ERR_UNSUPPORTED_ENCODING)
-            fail (parser, PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING, "unsupported encoding");
-          else
-            fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, message);
+        case SCAN_END:
+          break;
+        case SCAN_OVERFLOW:
+          if (resync (parser))
+            parser->skip = SKIP_STANZA;
+          break;
+        case SCAN_TEXT_OVERFLOW:
+          if (resync (parser))
+            parser->skip = SKIP_TEXT;
+          break;
+        case SCAN_STANZA_END:
+          report_skipped (parser);
+          break;
+        case SCAN_TEXT_END:
+          parser->skip = SKIP_NONE;
+          parser->text_offset = parser->offset;
+          break;
+        case SCAN_RESTRICTED:
+          fail (parser, PG_XML_PARSER_ERROR_RESTRICTED_XML,
+                "restricted XML: markup declaration, comment or processing instruction");
+          break;
+        case SCAN_TOO_LONG:
+          fail (parser, PG_XML_PARSER_ERROR_POLICY_VIOLATION,
+                "stream header or end tag over the stanza size limit");
+          break;
         }
-      data += chunk;
-      len -= (gsize) chunk;
     }
-  if (restricted)
-    fail (parser, PG_XML_PARSER_ERROR_RESTRICTED_XML, "restricted XML: markup declaration or comment");
   if (parser->failed)
     {
       g_set_error_literal (error, PG_XML_PARSER_ERROR, parser->failure, parser->failure_message);
       return FALSE;
     }
   return TRUE;
+}
+
+gsize
+pg_xml_parser_get_bytes_held (const PgXmlParser *parser)
+{
+  return libxml_held (parser) + parser->tag->len;
+}
+
+gsize
+pg_xml_parser_get_peak_bytes_held (const PgXmlParser *parser)
+{
+  return MAX (parser->peak_held, pg_xml_parser_get_bytes_held (parser));
 }

@@ -22,6 +22,10 @@ typedef enum {
 #define PG_XML_MAX_ELEMENTS 10000
 /* RFC 6120 §13.12: no server may limit stanzas below 10,000 bytes. */
 #define PG_XML_MIN_STANZA_BYTES 10000
+/* What is kept of an oversized stanza's start tag for its bounce: values up
+ * to this many bytes as received, and the tag up to PG_XML_SKELETON_MAX. */
+#define PG_XML_SKELETON_VALUE_MAX 4096
+#define PG_XML_SKELETON_MAX 16384
 
 typedef struct {
   /* The stream header; @root carries its attributes (id, from…). Borrowed. */
@@ -29,7 +33,11 @@ typedef struct {
   /* A complete stanza. The callee owns @stanza (pg_stanza_free). */
   void (*stanza) (xmlNode *stanza, gpointer user_data);
   /* A stanza over the byte or element limit, skipped while parsing: @skeleton
-   * holds only its name and top-level attributes. Borrowed. */
+   * holds only its name and top-level attributes, without any value longer
+   * than PG_XML_SKELETON_VALUE_MAX bytes, and without any attribute at all
+   * when that was from, to or id (such a stanza must not be answered).
+   * @bytes: its size as received. Borrowed. A stanza whose name itself cannot
+   * be kept is skipped with a log line instead. */
   void (*stanza_too_big) (const xmlNode *skeleton, gsize bytes, gpointer user_data);
   /* </stream:stream> */
   void (*stream_closed) (gpointer user_data);
@@ -46,5 +54,12 @@ void pg_xml_parser_free (PgXmlParser *parser);
  * stream became unusable; the parser must then be freed, not fed again.
  * Callbacks may run before it returns. */
 gboolean pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **error);
+
+/* Bytes of peer input held now for the token or stanza in progress
+ * (libxml2's input buffer and the start tag kept for a bounce), and the most
+ * held at any point so far. Both stay within max_stanza_bytes plus a few tens
+ * of KiB whatever the input and however it is split. */
+gsize pg_xml_parser_get_bytes_held (const PgXmlParser *parser);
+gsize pg_xml_parser_get_peak_bytes_held (const PgXmlParser *parser);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgXmlParser, pg_xml_parser_free)

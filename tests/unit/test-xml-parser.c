@@ -101,9 +101,10 @@ stanza_at (const Collector *c, guint i)
 }
 
 /* Feeds @data in pieces of @step bytes (0: all at once); step G_MAXSIZE - 1
- * means random pieces of 1 to 64 bytes. Stops at the first failure, as the
- * stream does. */
+ * means random pieces of 1 to 64 bytes, G_MAXSIZE - 2 of 1 to 20000. Stops
+ * at the first failure, as the stream does. */
 #define STEP_RANDOM (G_MAXSIZE - 1)
+#define STEP_RANDOM_LARGE (G_MAXSIZE - 2)
 
 static gboolean
 feed (PgXmlParser *parser, const char *data, gsize len, gsize step, GError **error)
@@ -113,7 +114,9 @@ feed (PgXmlParser *parser, const char *data, gsize len, gsize step, GError **err
     step = MAX (len, 1);
   while (done < len)
     {
-      gsize n = step == STEP_RANDOM ? (gsize) g_test_rand_int_range (1, 65) : step;
+      gsize n = step == STEP_RANDOM         ? (gsize) g_test_rand_int_range (1, 65)
+                : step == STEP_RANDOM_LARGE ? (gsize) g_test_rand_int_range (1, 20001)
+                                            : step;
       n = MIN (n, len - done);
       if (!pg_xml_parser_feed (parser, data + done, n, error))
         return FALSE;
@@ -860,7 +863,11 @@ test_limits_too_big_attribute (void)
         g_assert_cmpstr (pg_stanza_get_attr (stanza_at (c, 1), "id"), ==, "after");
         g_assert_cmpuint (c->too_big->len, ==, 1);
         g_assert_cmpuint (g_array_index (c->too_big_bytes, gsize, 0), >=, sizes[i]);
-        g_assert_true (g_str_has_prefix (g_ptr_array_index (c->too_big, 0), "<message to='x@gw' id='"));
+        /* An id too long to keep leaves nothing to answer with. */
+        if (on_child)
+          g_assert_cmpstr (g_ptr_array_index (c->too_big, 0), ==, "<message to='x@gw' id='big'/>");
+        else
+          g_assert_cmpstr (g_ptr_array_index (c->too_big, 0), ==, "<message/>");
       }
 }
 
@@ -979,6 +986,257 @@ test_limits_attributes (void)
     }
 }
 
+/* ---- limits on what is held ----
+ *
+ * libxml2 holds an unfinished token (a start tag, a CDATA section…) without
+ * reporting anything: the limit must apply to bytes received, whatever token
+ * they are in and however they are split, and what the parser holds must
+ * stay near the limit. */
+
+/* The limit plus a feed piece and the kept start tag, with room to spare. */
+#define HELD_SLACK (40 * 1024)
+
+#define BIG_FROM "<message from='a@b/r' to='gw' id='big' type='chat'"
+#define BIG_SKELETON BIG_FROM "/>"
+#define AFTER "<message id='after' to='y@gw'><body>still here</body></message>"
+
+typedef struct
+{
+  const char *name;
+  const char *open;     /* what comes before the filler */
+  char fill;            /* N of these */
+  const char *close;    /* what ends the shape */
+  const char *skeleton; /* the bounce; NULL: none */
+  int error;            /* PgXmlParserError, or -1 */
+} Shape;
+
+static const Shape shapes[] = {
+  {"attribute", BIG_FROM " data='", 'A', "'><body>x</body></message>", BIG_SKELETON, -1},
+  {"attribute-before-addresses", "<message data='", 'A', "' from='a@b/r' to='gw' id='big' type='chat'/>",
+   BIG_SKELETON, -1},
+  {"attribute-with-markup", BIG_FROM " data=\"&lt;&amp;/>'", '>', "\"/>", BIG_SKELETON, -1},
+  {"address", "<message to='gw' id='x' from='", 'f', "'/>", "<message/>", -1},
+  {"attribute-name", BIG_FROM " ", 'a', "='x'/>", BIG_SKELETON, -1},
+  {"whitespace-in-tag", BIG_FROM, ' ', "/>", BIG_SKELETON, -1},
+  {"child-attribute", BIG_FROM "><x xmlns='urn:x' data='", 'A', "'/></message>", BIG_SKELETON, -1},
+  {"cdata", BIG_FROM "><body><![CDATA[<a b='>'/>]]", 'C', "]]></body></message>", BIG_SKELETON, -1},
+  {"cdata-markup", BIG_FROM "><body><![CDATA[", '<', "]]></body></message>", BIG_SKELETON, -1},
+  {"text", BIG_FROM "><body>", 'T', "</body></message>", BIG_SKELETON, -1},
+  {"end-tag", BIG_FROM "><body>x</body", ' ', "></message>", BIG_SKELETON, -1},
+  {"nested", BIG_FROM "><a><b/><c d='/>'>", 'T', "</c></a><e/></message>", BIG_SKELETON, -1},
+  {"text-between-stanzas", "", 'T', "", NULL, -1},
+  {"whitespace-between-stanzas", "", ' ', "", NULL, -1},
+  {"cdata-between-stanzas", "<![CDATA[", '<', "]]>", NULL, -1},
+  {"comment", "<!--", 'x', "-->", NULL, PG_XML_PARSER_ERROR_RESTRICTED_XML},
+  {"comment-in-stanza", BIG_FROM "><body><!--", 'x', "--></body></message>", NULL, PG_XML_PARSER_ERROR_RESTRICTED_XML},
+  {"pi-in-stanza", BIG_FROM "><body><?pi ", 'x', "?></body></message>", NULL, PG_XML_PARSER_ERROR_RESTRICTED_XML},
+  {"stream-end-tag", "</stream:stream", ' ', ">", NULL, PG_XML_PARSER_ERROR_POLICY_VIOLATION},
+};
+
+static char *
+shape_input (const Shape *shape, gsize n, gboolean closed, gboolean declaration)
+{
+  GString *s = g_string_new (declaration ? "<?xml version='1.0' encoding='UTF-8'?>\n" HEADER : HEADER);
+  g_string_append (s, "<message id='before'/>");
+  g_string_append (s, shape->open);
+  for (gsize i = 0; i < n; i++)
+    g_string_append_c (s, shape->fill);
+  if (closed)
+    g_string_append (s, shape->close);
+  if (closed)
+    g_string_append (s, AFTER);
+  return g_string_free (s, FALSE);
+}
+
+static void
+check_shape (const Shape *shape, gsize n, gsize step, gsize max_bytes, gboolean closed)
+{
+  gboolean declaration = step == STEP_RANDOM;
+  g_autofree char *input = shape_input (shape, n, closed, declaration);
+  g_autoptr (Collector) c = collector_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgXmlParser) parser = pg_xml_parser_new (&callbacks, c, max_bytes);
+  g_test_message ("%s: %" G_GSIZE_FORMAT " bytes, step %" G_GSIZE_FORMAT ", %s", shape->name, n, step,
+                  closed ? "closed" : "left open");
+
+  gboolean ok = feed (parser, input, strlen (input), step, &error);
+
+  gsize peak = pg_xml_parser_get_peak_bytes_held (parser);
+  g_test_message ("peak held %" G_GSIZE_FORMAT ", held at the end %" G_GSIZE_FORMAT, peak,
+                  pg_xml_parser_get_bytes_held (parser));
+  g_assert_cmpuint (peak, <=, max_bytes + HELD_SLACK);
+  g_assert_cmpuint (pg_xml_parser_get_bytes_held (parser), <=, max_bytes + HELD_SLACK);
+  g_assert_cmpuint (c->stanzas->len, >=, 1);
+  g_assert_cmpstr (pg_stanza_get_attr (stanza_at (c, 0), "id"), ==, "before");
+
+  if (shape->error >= 0)
+    {
+      g_assert_error (error, PG_XML_PARSER_ERROR, shape->error);
+      g_assert_false (ok);
+      g_assert_cmpuint (c->stanzas->len, ==, 1);
+      g_assert_cmpuint (c->too_big->len, ==, 0);
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  if (!closed)
+    {
+      /* Still inside: nothing reported yet, nothing piled up. */
+      g_assert_cmpuint (c->stanzas->len, ==, 1);
+      g_assert_cmpuint (c->too_big->len, ==, 0);
+      return;
+    }
+  /* Whatever was skipped, the stream reads on as before. */
+  g_assert_cmpuint (c->stanzas->len, ==, 2);
+  g_autofree char *after = pg_stanza_to_string (stanza_at (c, 1));
+  g_assert_cmpstr (after, ==, AFTER);
+  if (shape->skeleton == NULL)
+    {
+      g_assert_cmpuint (c->too_big->len, ==, 0);
+      return;
+    }
+  g_assert_cmpuint (c->too_big->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (c->too_big, 0), ==, shape->skeleton);
+  g_assert_cmpuint (g_array_index (c->too_big_bytes, gsize, 0), ==,
+                    strlen (shape->open) + n + strlen (shape->close));
+}
+
+static void
+test_held_shapes (void)
+{
+  /* Ten times the (minimum) limit, in every split. */
+  static const gsize steps[] = {0, 1, STEP_RANDOM, STEP_RANDOM_LARGE};
+  for (gsize i = 0; i < G_N_ELEMENTS (shapes); i++)
+    for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
+      for (int closed = 0; closed <= 1; closed++)
+        {
+          gsize n = steps[j] == 1 ? 30000 : 100000;
+          check_shape (&shapes[i], n, steps[j], PG_XML_MIN_STANZA_BYTES, closed);
+        }
+}
+
+static void
+test_held_8mib (void)
+{
+  /* The original report: 8 MiB in one start tag, CDATA or text, with the
+   * default limit, in one read and in reads of a socket's size. */
+  static const gsize steps[] = {0, 65536};
+  static const char *const names[] = {"attribute", "cdata", "text", "text-between-stanzas"};
+  for (gsize i = 0; i < G_N_ELEMENTS (shapes); i++)
+    for (gsize k = 0; k < G_N_ELEMENTS (names); k++)
+      if (strcmp (shapes[i].name, names[k]) == 0)
+        for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
+          for (int closed = 0; closed <= 1; closed++)
+            check_shape (&shapes[i], 8 * 1024 * 1024, steps[j], DEFAULT_MAX, closed);
+}
+
+static void
+test_held_at_limit (void)
+{
+  /* A stanza of exactly the limit passes; one byte more is skipped. */
+  const char *open = "<message from='a@b/r' to='gw' id='edge'><body>";
+  const char *close = "</body></message>";
+  for (gsize extra = 0; extra <= 1; extra++)
+    {
+      gsize n = PG_XML_MIN_STANZA_BYTES - strlen (open) - strlen (close) + extra;
+      GString *s = g_string_new (HEADER);
+      g_string_append (s, open);
+      for (gsize i = 0; i < n; i++)
+        g_string_append_c (s, 'x');
+      g_string_append (s, close);
+      g_string_append (s, AFTER);
+      g_autoptr (Collector) c = collector_new ();
+      g_autoptr (GError) error = NULL;
+      gboolean ok = run (s->str, s->len, STEP_RANDOM, PG_XML_MIN_STANZA_BYTES, c, &error);
+      g_string_free (s, TRUE);
+      g_assert_no_error (error);
+      g_assert_true (ok);
+      g_assert_cmpuint (c->stanzas->len, ==, extra ? 1 : 2);
+      g_assert_cmpuint (c->too_big->len, ==, extra ? 1 : 0);
+      if (extra)
+        g_assert_cmpuint (g_array_index (c->too_big_bytes, gsize, 0), ==, PG_XML_MIN_STANZA_BYTES + 1);
+    }
+}
+
+static void
+test_held_in_a_row (void)
+{
+  /* Every shape back to back, then a normal stanza: one bounce each. */
+  GString *s = g_string_new (HEADER);
+  guint expected = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS (shapes); i++)
+    {
+      if (shapes[i].error >= 0)
+        continue;
+      g_string_append (s, shapes[i].open);
+      for (gsize n = 0; n < 3 * PG_XML_MIN_STANZA_BYTES; n++)
+        g_string_append_c (s, shapes[i].fill);
+      g_string_append (s, shapes[i].close);
+      expected += shapes[i].skeleton != NULL;
+    }
+  g_string_append (s, AFTER);
+  static const gsize steps[] = {0, STEP_RANDOM, STEP_RANDOM_LARGE};
+  for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
+    {
+      g_autoptr (Collector) c = collector_new ();
+      g_autoptr (GError) error = NULL;
+      gboolean ok = run (s->str, s->len, steps[j], PG_XML_MIN_STANZA_BYTES, c, &error);
+      g_assert_no_error (error);
+      g_assert_true (ok);
+      g_assert_cmpuint (c->too_big->len, ==, expected);
+      g_assert_cmpuint (c->stanzas->len, ==, 1);
+      g_autofree char *after = pg_stanza_to_string (stanza_at (c, 0));
+      g_assert_cmpstr (after, ==, AFTER);
+    }
+  g_string_free (s, TRUE);
+}
+
+static void
+test_held_header (void)
+{
+  /* Before the stream header is complete there is nothing to resume at. */
+  static const char *const opens[] = {
+    "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' id='",
+    "<?xml version='1.0' encoding='UTF-8'?>",
+    "<?xml version='1.0' ",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (opens); i++)
+    {
+      GString *s = g_string_new (opens[i]);
+      for (gsize n = 0; n < 4 * PG_XML_MIN_STANZA_BYTES; n++)
+        g_string_append_c (s, i == 0 ? 'A' : ' ');
+      g_autoptr (Collector) c = collector_new ();
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PgXmlParser) parser = pg_xml_parser_new (&callbacks, c, PG_XML_MIN_STANZA_BYTES);
+      gboolean ok = feed (parser, s->str, s->len, STEP_RANDOM_LARGE, &error);
+      g_string_free (s, TRUE);
+      g_assert_error (error, PG_XML_PARSER_ERROR, PG_XML_PARSER_ERROR_POLICY_VIOLATION);
+      g_assert_false (ok);
+      g_assert_cmpuint (c->opened, ==, 0);
+      g_assert_cmpuint (pg_xml_parser_get_peak_bytes_held (parser), <=, PG_XML_MIN_STANZA_BYTES + HELD_SLACK);
+    }
+}
+
+static void
+test_held_huge_limit (void)
+{
+  /* A configured limit above libxml2's own 10 MB cap on one token holds. */
+  GString *s = g_string_new (HEADER "<message id='big'><body><![CDATA[");
+  for (gsize n = 0; n < 11 * 1000 * 1000; n++)
+    g_string_append_c (s, 'c');
+  g_string_append (s, "]]></body></message>" AFTER);
+  g_autoptr (Collector) c = collector_new ();
+  g_autoptr (GError) error = NULL;
+  gboolean ok = run (s->str, s->len, 65536, 16 * 1024 * 1024, c, &error);
+  g_string_free (s, TRUE);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_cmpuint (c->too_big->len, ==, 0);
+  g_assert_cmpuint (c->stanzas->len, ==, 2);
+  g_autofree char *body = pg_stanza_dup_child_text (stanza_at (c, 0), "body", NULL);
+  g_assert_cmpuint (strlen (body), ==, 11 * 1000 * 1000);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1008,6 +1266,12 @@ main (int argc, char *argv[])
   g_test_add_func ("/xml-parser/limits/elements", test_limits_elements);
   g_test_add_func ("/xml-parser/limits/many-stanzas", test_limits_many_stanzas);
   g_test_add_func ("/xml-parser/limits/attributes", test_limits_attributes);
+  g_test_add_func ("/xml-parser/held/shapes", test_held_shapes);
+  g_test_add_func ("/xml-parser/held/8mib", test_held_8mib);
+  g_test_add_func ("/xml-parser/held/at-limit", test_held_at_limit);
+  g_test_add_func ("/xml-parser/held/in-a-row", test_held_in_a_row);
+  g_test_add_func ("/xml-parser/held/header", test_held_header);
+  g_test_add_func ("/xml-parser/held/huge-limit", test_held_huge_limit);
 
   return g_test_run ();
 }
