@@ -11,7 +11,7 @@ connection and conversation state) either way."""
 import os
 import time
 
-from harness import COMPONENT_JID, Env, Timeout, wait_until
+from harness import COMPONENT_JID, WAIT, Env, Timeout, wait_until
 from legacy_servers import is_presence_from, registered_user, send_available, tcp_connections_to
 
 GW = COMPONENT_JID
@@ -52,7 +52,7 @@ def test_no_fd_leak_100_logins(env):
         c.send("<presence type='unavailable'/>")
         # Logged out: the fake server closed the connection after QUIT and
         # purplegate closed its end.
-        wait_until(lambda: tcp_connections_to(env.irc.port) == 0, 15, interval=0.01,
+        wait_until(lambda: tcp_connections_to(env.irc.port) == 0, WAIT, interval=0.01,
                    what=f"the IRC connection closed (logout {n})")
 
     cycle(0)  # warm-up: libpurple loads the protocol and sets up its state
@@ -66,7 +66,7 @@ def test_no_fd_leak_100_logins(env):
     assert len(env.irc.logins) - logins == CYCLES, \
         f"{len(env.irc.logins) - logins} logins reached the IRC server, expected {CYCLES}"
     try:
-        wait_until(lambda: len(_fds(pg.pid)) <= len(before), 10, interval=0.2,
+        wait_until(lambda: len(_fds(pg.pid)) <= len(before), WAIT, interval=0.2,
                    what="the fd count back where it started")
     except Timeout:
         pass
