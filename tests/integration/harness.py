@@ -81,8 +81,10 @@ PROSODY = os.environ.get("PROSODY", "/usr/bin/prosody")
 # Windows in which nothing may arrive (`nothing`) are not deadlines and are
 # not scaled by this.
 WAIT = 20.0
-# Starting a server or bringing the component link up.
-START_WAIT = 60.0
+# Starting a server or bringing the component link up; under the runner's
+# default 60 s per test, so a start that hangs fails with the harness's
+# message (and the daemon's stderr) rather than a bare "timed out".
+START_WAIT = 45.0
 
 
 class HarnessError(Exception):
