@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "pg-account-commands"
 
 #include "legacy/account-private.h"
+#include "legacy/purple-eventloop.h"
 
 #include <errno.h>
 #include <string.h>
@@ -106,6 +107,7 @@ pg_account_send_message (PgAccount *account, const char *to, const char *text, G
   gc = purple_account_get_connection (account->purple);
   html = text_to_html (text);
   ret = serv_send_im (gc, to, html, PURPLE_MESSAGE_SEND);
+  pg_purple_eventloop_flush (gc); /* not at prpl-irc's next tick */
   if (ret < 0)
     {
       g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_SEND,

@@ -13,6 +13,7 @@
 #define G_LOG_DOMAIN "pg-account"
 
 #include "legacy/account-private.h"
+#include "legacy/purple-eventloop.h"
 
 #include <string.h>
 
@@ -46,6 +47,7 @@ pg_account_confirm_sent (PgAccount *account)
   g_autofree char *line = g_strdup_printf ("PING " TOKEN_PREFIX "%" G_GUINT64_FORMAT "\r\n", ++last_serial);
   if (PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc))->send_raw (gc, line, -1) < 0)
     return 0;
+  pg_purple_eventloop_flush (gc);
   account->confirm_serial = last_serial;
   return last_serial;
 }

@@ -20,16 +20,72 @@ typedef struct {
   PurpleInputCondition cond; /* what libpurple asked for */
 } InputClosure;
 
+/* libpurple's timeouts get a closure as their GLib user data, never the
+ * protocol's own pointer: pg_purple_eventloop_flush() finds prpl-irc's send
+ * timer by that pointer, and prpl-irc's other timers (the 45 s ISON poll)
+ * go through here. */
+typedef struct {
+  GSourceFunc func;
+  gpointer data;
+} TimeoutClosure;
+
+static gboolean
+timeout_invoke (gpointer user_data)
+{
+  TimeoutClosure *closure = user_data;
+
+  return closure->func (closure->data);
+}
+
+static TimeoutClosure *
+timeout_closure_new (GSourceFunc function, gpointer data)
+{
+  TimeoutClosure *closure = g_new (TimeoutClosure, 1);
+
+  closure->func = function;
+  closure->data = data;
+  return closure;
+}
+
 static guint
 timeout_add (guint interval, GSourceFunc function, gpointer data)
 {
-  return g_timeout_add (interval, function, data);
+  return g_timeout_add_full (G_PRIORITY_DEFAULT, interval, timeout_invoke, timeout_closure_new (function, data),
+                             g_free);
 }
 
 static guint
 timeout_add_seconds (guint interval, GSourceFunc function, gpointer data)
 {
-  return g_timeout_add_seconds (interval, function, data);
+  return g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, interval, timeout_invoke,
+                                     timeout_closure_new (function, data), g_free);
+}
+
+void
+pg_purple_eventloop_flush (PurpleConnection *gc)
+{
+  PurplePlugin *prpl;
+  gpointer irc;
+  GSource *sender;
+
+  g_return_if_fail (gc != NULL);
+
+  /* prpl-irc 2.14 only queues a line (irc_send_len()); a timer it starts
+   * at login with g_timeout_add_seconds (1, ..., irc) on GLib directly,
+   * irc being the connection's protocol data, writes the queue as far as
+   * its rate limit (account options ratelimit-interval, ratelimit-burst)
+   * allows.  Making that timer due now moves no line past the limit, it
+   * only saves the wait for the next whole-second tick; the timer re-arms
+   * itself for one second after. */
+  prpl = purple_connection_get_prpl (gc);
+  if (prpl == NULL || g_strcmp0 (purple_plugin_get_id (prpl), "prpl-irc") != 0)
+    return;
+  irc = purple_connection_get_protocol_data (gc);
+  if (irc == NULL)
+    return;
+  sender = g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, irc);
+  if (sender != NULL)
+    g_source_set_ready_time (sender, 0);
 }
 
 /* libpurple and its protocols sometimes remove a handle whose one-shot
