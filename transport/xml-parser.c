@@ -723,33 +723,40 @@ parse_skeleton (PgXmlParser *parser)
  * libxml2 is fed FEED_PIECE bytes at a time, so it never holds more than the
  * limit plus a piece, and a skipped stanza costs no memory however long. */
 
+/* @start + the limit, saturated: the limit may be G_MAXSIZE. */
+static guint64
+past_limit (const PgXmlParser *parser, guint64 start)
+{
+  guint64 max = parser->max_stanza_bytes;
+  return max > G_MAXUINT64 - start ? G_MAXUINT64 : start + max;
+}
+
 static guint64
 limit_offset (const PgXmlParser *parser, ScanEvent *event)
 {
-  guint64 max = parser->max_stanza_bytes;
   if (parser->skip != SKIP_NONE)
     return G_MAXUINT64;
   if (!parser->header_done)
     {
       *event = SCAN_TOO_LONG;
-      return max;
+      return past_limit (parser, 0);
     }
   if (parser->in_stanza)
     {
       *event = SCAN_OVERFLOW;
-      return parser->stanza_offset + max;
+      return past_limit (parser, parser->stanza_offset);
     }
   if (parser->lex_depth != 1)
     return G_MAXUINT64;
   if (parser->lex == LEX_TEXT || parser->lex == LEX_CDATA)
     {
       *event = SCAN_TEXT_OVERFLOW;
-      return parser->text_offset + max;
+      return past_limit (parser, parser->text_offset);
     }
   if (parser->lex == LEX_END_TAG)
     {
       *event = SCAN_TOO_LONG;
-      return parser->tag_offset + max;
+      return past_limit (parser, parser->tag_offset);
     }
   return G_MAXUINT64;
 }
