@@ -29,7 +29,14 @@ struct PgOutbox
    * still stored wait for their acknowledgement. */
   gint64 sent_upto;
   gboolean backlog;     /* rows may wait above sent_upto */
-  GArray *unacked;      /* gint64 ids written, not followed by a ping yet */
+  /* Written rows not followed by a ping yet: a row id (> 0), or minus the
+   * serial of a row in @memory (< 0). */
+  GArray *unacked;
+  /* Rows written at once and not stored (see pg_outbox_to_user()), oldest
+   * first, until their acknowledgement; always the newest rows in flight. */
+  GQueue memory;
+  gint64 memory_serial; /* of the last MemoryRow */
+  gint64 boot;          /* makes their stanza ids unique across restarts */
   GQueue pings;         /* Ping written, oldest first */
   guint acking;         /* rows the pings cover */
   GHashTable *bouncing; /* ids of to-legacy rows whose bounce was written */
@@ -45,6 +52,27 @@ typedef struct
   char *id;
   GArray *rows; /* gint64 */
 } Ping;
+
+/* A to-user message written to the stream without being stored: it is
+ * stored (row_id) when the link goes down before its acknowledgement, when
+ * a row must be stored behind it, or when the stream could not hand it to
+ * the kernel at once. */
+typedef struct
+{
+  gint64 serial;
+  gint64 row_id; /* 0 until stored */
+  PgStoreOutboxItem item; /* xmpp_id is its stanza id; id is 0 */
+} MemoryRow;
+
+static void
+memory_row_free (MemoryRow *row)
+{
+  g_free (row->item.bare_jid);
+  g_free (row->item.peer);
+  g_free (row->item.body);
+  g_free (row->item.xmpp_id);
+  g_free (row);
+}
 
 static void
 ping_free (Ping *ping)
@@ -181,7 +209,8 @@ write_row (PgOutbox *outbox, gint64 id, const xmlNode *stanza)
 static gboolean
 send_to_user (PgOutbox *outbox, const PgStoreOutboxItem *item)
 {
-  g_autofree char *id = pg_outbox_dup_stanza_id (item->id);
+  /* A row stored from memory keeps the id it was first written with. */
+  g_autofree char *id = item->xmpp_id != NULL ? g_strdup (item->xmpp_id) : pg_outbox_dup_stanza_id (item->id);
   g_autoptr (PgStanza) stanza = item->body != NULL ? new_chat (outbox->transport, item, id)
                                                    : new_loss_report (outbox->transport, item, id);
   if (stanza == NULL)
@@ -198,6 +227,36 @@ static guint
 in_flight (PgOutbox *outbox)
 {
   return outbox->unacked->len + outbox->acking;
+}
+
+/* Stores the rows of @memory not stored yet, in order: they get ids above
+ * every stored row, which keeps the user's order, since memory rows are the
+ * newest in flight.  While the link is up they count as written. */
+static void
+store_memory (PgOutbox *outbox)
+{
+  PgTransport *transport = outbox->transport;
+
+  for (GList *l = outbox->memory.head; l != NULL; l = l->next)
+    {
+      MemoryRow *row = l->data;
+      g_autoptr (GError) error = NULL;
+
+      if (row->row_id != 0)
+        continue;
+      /* It was taken already: no limit applies. */
+      row->row_id = pg_store_outbox_add (transport->store, &row->item, G_MAXUINT, &error);
+      if (row->row_id <= 0)
+        {
+          row->row_id = 0;
+          g_warning ("%s: cannot store a message in flight (lost if the link fails): %s", row->item.bare_jid,
+                     error->message);
+          continue;
+        }
+      arm_expiry (outbox, row->item.expires);
+      if (outbox->link_up)
+        outbox->sent_upto = MAX (outbox->sent_upto, row->row_id);
+    }
 }
 
 /* Sends waiting to-user rows in order, while the window has room. */
@@ -261,7 +320,24 @@ on_ack (const PgRouteRequest *response, gpointer user_data)
         break;
     }
   outbox->acking -= rows->len;
-  if (!pg_store_outbox_delete (outbox->transport->store, (const gint64 *)(void *)rows->data, rows->len,
+  /* Memory rows leave the queue; those stored meanwhile leave the store. */
+  guint stored = 0;
+  for (guint i = 0; i < rows->len; i++)
+    {
+      gint64 id = g_array_index (rows, gint64, i);
+      if (id < 0)
+        {
+          MemoryRow *row = g_queue_pop_head (&outbox->memory);
+          g_assert (row != NULL && row->serial == -id);
+          id = row->row_id;
+          memory_row_free (row);
+        }
+      if (id > 0)
+        g_array_index (rows, gint64, stored++) = id;
+    }
+  g_array_set_size (rows, stored);
+  if (rows->len > 0
+      && !pg_store_outbox_delete (outbox->transport->store, (const gint64 *)(void *)rows->data, rows->len,
                                &error))
     g_warning ("cannot delete delivered outbox rows (they may be sent again after a restart): %s",
                error->message);
@@ -393,6 +469,7 @@ expire (PgOutbox *outbox)
     }
   if (to_user->len > 0)
     {
+      store_memory (outbox); /* the loss reports come after them */
       if (pg_store_outbox_expire_to_user (transport->store, (PgStoreOutboxItem *const *)to_user->pdata,
                                           to_user->len, outbox->link_up ? outbox->sent_upto : 0, &error))
         g_message ("%u queued messages to users expired; the users will be told", to_user->len);
@@ -439,6 +516,9 @@ pg_outbox_link_down (PgTransport *transport)
   guint waiting = in_flight (outbox);
 
   outbox->link_up = FALSE;
+  /* Unacknowledged memory rows wait in the store like the others. */
+  store_memory (outbox);
+  g_queue_clear_full (&outbox->memory, (GDestroyNotify)memory_row_free);
   outbox->sent_upto = 0;
   outbox->backlog = TRUE;
   g_clear_handle_id (&outbox->ping_idle, g_source_remove);
@@ -452,6 +532,43 @@ pg_outbox_link_down (PgTransport *transport)
   g_hash_table_remove_all (outbox->bouncing);
   if (waiting > 0)
     g_message ("%u outbox rows written without acknowledgement will be sent again", waiting);
+}
+
+/* The fast path: with nothing stored waiting and room in the window, the
+ * message is written at once and kept in memory only, until its
+ * acknowledgement; see MemoryRow for when it is stored after all.  A
+ * message the kernel has taken reaches the server even if purplegate dies
+ * right after, so the guarantee of legacy/outbox.h holds without the two
+ * store transactions per message.  FALSE: store it. */
+static gboolean
+send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
+{
+  PgTransport *transport = outbox->transport;
+
+  if (!outbox->link_up || outbox->backlog || in_flight (outbox) >= PG_OUTBOX_WINDOW
+      || !pg_stream_is_ready (transport->stream))
+    return FALSE;
+  MemoryRow *row = g_new0 (MemoryRow, 1);
+  row->serial = ++outbox->memory_serial;
+  row->item = *item;
+  row->item.bare_jid = g_strdup (item->bare_jid);
+  row->item.peer = g_strdup (item->peer);
+  row->item.body = g_strdup (item->body);
+  row->item.xmpp_id = g_strdup_printf ("pg-out-m%" G_GINT64_MODIFIER "x-%" G_GINT64_FORMAT, outbox->boot,
+                                       row->serial);
+  g_autoptr (PgStanza) stanza = new_chat (transport, &row->item, row->item.xmpp_id);
+  if (stanza == NULL || !pg_stream_send (transport->stream, stanza))
+    {
+      memory_row_free (row);
+      return FALSE;
+    }
+  g_queue_push_tail (&outbox->memory, row);
+  gint64 ref = -row->serial;
+  g_array_append_val (outbox->unacked, ref);
+  schedule_ping (outbox);
+  if (pg_stream_get_unsent_bytes (transport->stream) > 0)
+    store_memory (outbox); /* still ours to lose */
+  return TRUE;
 }
 
 void
@@ -469,6 +586,10 @@ pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *pee
     .expires = now + transport->config->outbox_expiry_s,
   };
 
+  if (send_from_memory (outbox, &item))
+    return;
+  /* Stored rows keep the order: memory rows go to the store first. */
+  store_memory (outbox);
   if (pg_store_outbox_add (transport->store, &item, transport->config->outbox_max_per_user, &error) > 0)
     arm_expiry (outbox, item.expires);
   else if (g_error_matches (error, PG_STORE_ERROR, PG_STORE_ERROR_FULL))
@@ -512,6 +633,7 @@ pg_outbox_register (PgTransport *transport)
   outbox->transport = transport;
   outbox->backlog = TRUE;
   outbox->unacked = g_array_new (FALSE, FALSE, sizeof (gint64));
+  outbox->boot = g_get_real_time ();
   outbox->bouncing = g_hash_table_new_full (g_int64_hash, g_int64_equal, free_id, NULL);
   transport->outbox = outbox;
   rearm_expiry (outbox, 0, 0);
@@ -522,6 +644,9 @@ pg_outbox_free (PgOutbox *outbox)
 {
   if (outbox == NULL)
     return;
+  /* Not acknowledged: sent again after the restart. */
+  store_memory (outbox);
+  g_queue_clear_full (&outbox->memory, (GDestroyNotify)memory_row_free);
   g_clear_handle_id (&outbox->ping_idle, g_source_remove);
   g_clear_handle_id (&outbox->expiry_id, g_source_remove);
   g_queue_clear_full (&outbox->pings, (GDestroyNotify)ping_free);

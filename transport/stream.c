@@ -496,6 +496,12 @@ pg_stream_is_ready (PgStream *stream)
   return stream->state == STATE_READY && !stream->close_pending;
 }
 
+gsize
+pg_stream_get_unsent_bytes (PgStream *stream)
+{
+  return stream->out->len;
+}
+
 const PgStreamStats *
 pg_stream_get_stats (PgStream *stream)
 {

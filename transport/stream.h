@@ -51,6 +51,8 @@ void pg_stream_reconnect (PgStream *stream, const char *condition, const char *r
  * waits up to @timeout_ms for the peer, and does not reconnect. */
 void pg_stream_shutdown (PgStream *stream, guint timeout_ms);
 const PgStreamStats *pg_stream_get_stats (PgStream *stream);
+/* Bytes queued and not yet handed to the kernel. */
+gsize pg_stream_get_unsent_bytes (PgStream *stream);
 
 /* The XEP-0114 handshake value: lower-case hex SHA-1 of @stream_id followed
  * by @secret. Caller owns the string (g_free). */
