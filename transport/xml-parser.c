@@ -85,6 +85,8 @@ struct PgXmlParser {
   gboolean tag_done;
   gboolean tag_full;
   gboolean value_dropped;
+  gboolean keep_in_value; /* keep_span() is inside a value… */
+  char keep_quote;        /* … opened by this quote */
 
   gboolean replaying;      /* resync(): the header again, without stream_opened */
   gboolean capturing;      /* parse_skeleton(): a stanza becomes @captured */
@@ -577,6 +579,7 @@ keep_begin (PgXmlParser *parser)
   parser->tag_done = FALSE;
   parser->tag_full = FALSE;
   parser->value_dropped = FALSE;
+  parser->keep_in_value = FALSE;
 }
 
 /* A byte of the start tag outside values, other than its closing '>'. */
@@ -598,6 +601,27 @@ keep_tag_byte (PgXmlParser *parser, char c)
       parser->value_start = parser->tag->len;
       parser->value_dropped = FALSE;
     }
+}
+
+/* A run of start tag bytes other than quotes, '/' and '>'. */
+static void
+keep_tag_bytes (PgXmlParser *parser, const char *data, gsize len)
+{
+  GString *tag = parser->tag;
+  if (parser->tag_full)
+    return;
+  gsize room = PG_XML_SKELETON_MAX - MIN (tag->len, (gsize) PG_XML_SKELETON_MAX);
+  gsize n = MIN (len, room);
+  if (parser->tag_name_len == 0)
+    for (gsize k = 0; k < n; k++)
+      if (g_ascii_isspace (data[k]))
+        {
+          parser->tag_name_len = parser->tag_good = tag->len + k;
+          break;
+        }
+  g_string_append_len (tag, data, (gssize) n);
+  if (n < len)
+    parser->tag_full = TRUE;
 }
 
 /* @text holds " name=" or the like, up to the opening quote. */
@@ -665,6 +689,43 @@ keep_tag_end (PgXmlParser *parser)
   if (parser->tag_name_len == 0)
     parser->tag_name_len = n;
   parser->tag_good = n;
+}
+
+/* Keeps @len bytes of the start tag, not its closing '>'. Only for a tag
+ * that spans reads, is long or ends a skip: scan() copies the others whole. */
+static void
+keep_span (PgXmlParser *parser, const char *data, gsize len)
+{
+  gsize k = 0;
+  while (k < len)
+    {
+      if (parser->keep_in_value)
+        {
+          const char *q = memchr (data + k, parser->keep_quote, len - k);
+          gsize n = (q != NULL ? (gsize) (q - data) : len) - k;
+          keep_value (parser, data + k, n);
+          k += n;
+          if (q == NULL)
+            break;
+          keep_value_end (parser, parser->keep_quote);
+          parser->keep_in_value = FALSE;
+          k++;
+          continue;
+        }
+      gsize j = k;
+      while (j < len && data[j] != '"' && data[j] != '\'' && data[j] != '/')
+        j++;
+      keep_tag_bytes (parser, data + k, j - k);
+      if (j == len)
+        break;
+      keep_tag_byte (parser, data[j]);
+      if (data[j] != '/')
+        {
+          parser->keep_in_value = TRUE;
+          parser->keep_quote = data[j];
+        }
+      k = j + 1;
+    }
 }
 
 /* Parses the kept start tag, on the current context at depth 1. Returns
@@ -778,6 +839,8 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
   gsize i = *pos;
   const guint64 base = parser->offset - i; /* offset of data[0] */
   gsize header_from = parser->header_done ? G_MAXSIZE : i;
+  /* Where the part of the stanza's start tag not kept yet begins. */
+  gsize keep_from = parser->in_stanza && !parser->tag_done ? i : G_MAXSIZE;
   ScanEvent event = SCAN_END;
 
   while (i < len)
@@ -792,7 +855,6 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
         }
       const gsize room = (gsize) MIN (limit - at, (guint64) (len - i));
       const char c = data[i];
-      const gboolean keeping = parser->in_stanza && !parser->tag_done;
 
       switch (parser->lex)
         {
@@ -840,9 +902,8 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
                   parser->in_stanza = TRUE;
                   parser->stanza_offset = parser->tag_offset;
                   keep_begin (parser);
+                  keep_from = i;
                 }
-              if (parser->in_stanza && !parser->tag_done)
-                keep_tag_byte (parser, c);
             }
           break;
         case LEX_BANG:
@@ -856,11 +917,32 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
           parser->run = 0;
           break;
         case LEX_START_TAG:
+          {
+            /* Names, whitespace and '=' in one go. */
+            gsize j = i;
+            while (j < i + room && data[j] != '>' && data[j] != '"' && data[j] != '\'' && data[j] != '/')
+              j++;
+            if (j > i)
+              {
+                parser->run = 0;
+                i = j;
+                continue;
+              }
+          }
           if (c == '>')
             {
               gboolean empty = parser->run == 1;
-              if (keeping)
-                keep_tag_end (parser);
+              if (keep_from != G_MAXSIZE)
+                {
+                  /* Usually the whole tag is here, and short. */
+                  gsize n = i - keep_from;
+                  if (parser->tag->len == 1 && n < PG_XML_SKELETON_VALUE_MAX)
+                    g_string_append_len (parser->tag, data + keep_from, (gssize) n);
+                  else
+                    keep_span (parser, data + keep_from, n);
+                  keep_tag_end (parser);
+                  keep_from = G_MAXSIZE;
+                }
               parser->lex = LEX_TEXT;
               if (!empty)
                 parser->lex_depth++;
@@ -879,8 +961,6 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
                 }
               break;
             }
-          if (keeping)
-            keep_tag_byte (parser, c);
           if (c == '"' || c == '\'')
             {
               parser->lex = LEX_VALUE;
@@ -892,24 +972,27 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
           {
             const char *q = memchr (data + i, parser->quote, room);
             gsize n = (q != NULL ? (gsize) (q - data) : i + room) - i;
-            if (keeping)
-              keep_value (parser, data + i, n);
             i += n;
             if (q == NULL)
               continue;
-            if (keeping)
-              keep_value_end (parser, parser->quote);
             parser->lex = LEX_START_TAG;
             parser->run = 0;
             break;
           }
         case LEX_END_TAG:
-          if (c != '>')
-            break;
+          {
+            const char *gt = memchr (data + i, '>', room);
+            if (gt == NULL)
+              {
+                i += room;
+                continue;
+              }
+            i = (gsize) (gt - data);
+          }
           parser->lex = LEX_TEXT;
           if (parser->lex_depth > 0)
             parser->lex_depth--;
-          if (parser->lex_depth == 1 && parser->in_stanza && end_stanza (parser, at))
+          if (parser->lex_depth == 1 && parser->in_stanza && end_stanza (parser, base + i))
             {
               i++;
               event = SCAN_STANZA_END;
@@ -935,6 +1018,8 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
       i++;
     }
 out:
+  if (keep_from != G_MAXSIZE && i > keep_from)
+    keep_span (parser, data + keep_from, i - keep_from);
   if (header_from != G_MAXSIZE && i > header_from)
     g_string_append_len (parser->header, data + header_from, (gssize) (i - header_from));
   parser->offset = base + i;
