@@ -117,6 +117,35 @@ pg_outbox_legacy_in_flight (PgSession *session, gint64 id)
   return FALSE;
 }
 
+/* Hands stored row @item (taken) to the legacy login; FALSE when the login
+ * is ending, and the row waits for the next one. */
+static gboolean
+hand_over (PgSession *session, PgStoreOutboxItem *item)
+{
+  PgTransport *transport = session->transport;
+  g_autoptr (PgStoreOutboxItem) owned = item;
+  g_autoptr (GError) send_error = NULL;
+
+  if (pg_outbox_is_bouncing (transport, item->id))
+    {
+      session->legacy_sent_upto = item->id; /* already on its way back */
+      return TRUE;
+    }
+  if (!pg_account_send_message (session->account, item->peer, item->body, &send_error))
+    {
+      if (g_error_matches (send_error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE))
+        return FALSE;
+      /* The protocol refuses this one (too large…): it never will. */
+      g_info ("%s: message not sent: %s", session->bare_jid, send_error->message);
+      session->legacy_sent_upto = item->id;
+      pg_outbox_bounce (transport, item, PG_ERR_SERVICE_UNAVAILABLE, send_error->message);
+      return TRUE;
+    }
+  session->legacy_sent_upto = item->id;
+  g_queue_push_tail (&session->legacy_sent, g_steal_pointer (&owned));
+  return TRUE;
+}
+
 void
 pg_outbox_legacy_flush (PgSession *session)
 {
@@ -133,31 +162,25 @@ pg_outbox_legacy_flush (PgSession *session)
       return;
     }
   for (guint i = 0; i < rows->len; i++)
-    {
-      PgStoreOutboxItem *item = g_ptr_array_index (rows, i);
-      g_autoptr (GError) send_error = NULL;
-
-      if (pg_outbox_is_bouncing (transport, item->id))
-        {
-          session->legacy_sent_upto = item->id; /* already on its way back */
-          continue;
-        }
-      if (!pg_account_send_message (session->account, item->peer, item->body, &send_error))
-        {
-          if (g_error_matches (send_error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE))
-            break; /* the login is ending; the rest waits for the next one */
-          /* The protocol refuses this one (too large…): it never will. */
-          g_info ("%s: message not sent: %s", session->bare_jid, send_error->message);
-          session->legacy_sent_upto = item->id;
-          pg_outbox_bounce (transport, item, PG_ERR_SERVICE_UNAVAILABLE, send_error->message);
-          continue;
-        }
-      session->legacy_sent_upto = item->id;
-      g_queue_push_tail (&session->legacy_sent, g_steal_pointer (&rows->pdata[i]));
-    }
+    if (!hand_over (session, g_steal_pointer (&rows->pdata[i])))
+      break; /* the login is ending; the rest waits for the next one */
   if (rows->len > 0)
     g_debug ("%s: %u queued messages handed to the legacy login", session->bare_jid, rows->len);
   request_confirmation (session);
+}
+
+static PgStoreOutboxItem *
+item_dup (const PgStoreOutboxItem *item)
+{
+  PgStoreOutboxItem *copy = g_new (PgStoreOutboxItem, 1);
+
+  *copy = *item;
+  copy->bare_jid = g_strdup (item->bare_jid);
+  copy->peer = g_strdup (item->peer);
+  copy->body = g_strdup (item->body);
+  copy->xmpp_id = g_strdup (item->xmpp_id);
+  copy->sender = g_strdup (item->sender);
+  return copy;
 }
 
 void
@@ -212,10 +235,22 @@ pg_outbox_legacy_queue (PgSession *session, const PgRouteRequest *request, const
     .expires = now + transport->config->outbox_expiry_s,
   };
 
-  if (pg_store_outbox_add (transport->store, &item, transport->config->outbox_max_per_user, &error) > 0)
+  guint before = 0;
+  item.id = pg_store_outbox_add_counted (transport->store, &item, transport->config->outbox_max_per_user, &before,
+                                         &error);
+  if (item.id > 0)
     {
       pg_outbox_arm_expiry (transport, item.expires);
-      pg_outbox_legacy_flush (session);
+      /* When every row the user had stored is with the login already,
+       * this one is all that waits: hand it over without reading it back. */
+      if (session->state == PG_SESSION_ONLINE && session->account != NULL
+          && before == g_queue_get_length (&session->legacy_sent) && item.id > session->legacy_sent_upto)
+        {
+          hand_over (session, item_dup (&item));
+          request_confirmation (session);
+        }
+      else
+        pg_outbox_legacy_flush (session);
       return;
     }
   if (g_error_matches (error, PG_STORE_ERROR, PG_STORE_ERROR_FULL))

@@ -382,7 +382,9 @@ schedule_ping (PgOutbox *outbox)
 {
   if (outbox->ping_idle == 0 && outbox->unacked->len > 0
       && g_queue_get_length (&outbox->pings) < PG_OUTBOX_MAX_PINGS)
-    outbox->ping_idle = g_idle_add (send_ping, outbox);
+    /* At default priority: an idle one would starve while the legacy
+     * sockets keep the loop busy, and the window would fill up. */
+    outbox->ping_idle = g_idle_add_full (G_PRIORITY_DEFAULT, send_ping, outbox, NULL);
 }
 
 /* ---- bounces of to-legacy rows ---- */

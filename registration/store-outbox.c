@@ -165,6 +165,13 @@ insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint 
 gint64
 pg_store_outbox_add (PgStore *store, const PgStoreOutboxItem *item, guint max, GError **error)
 {
+  return pg_store_outbox_add_counted (store, item, max, NULL, error);
+}
+
+gint64
+pg_store_outbox_add_counted (PgStore *store, const PgStoreOutboxItem *item, guint max, guint *queued_before,
+                             GError **error)
+{
   gint64 queued, id = 0;
 
   g_return_val_if_fail (store != NULL && item != NULL, 0);
@@ -185,7 +192,11 @@ pg_store_outbox_add (PgStore *store, const PgStoreOutboxItem *item, guint max, G
     }
   id = insert (store, item, PG_OUTBOX_LOSS_NONE, 0, error);
   if (id > 0 && commit (store, error))
-    return id;
+    {
+      if (queued_before != NULL)
+        *queued_before = (guint)queued;
+      return id;
+    }
 
 fail:
   rollback (store);

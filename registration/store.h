@@ -133,6 +133,10 @@ void pg_store_outbox_item_free (PgStoreOutboxItem *item);
  * user. Fails with PG_STORE_ERROR_FULL when the user has @max messages
  * queued in that direction already. Returns the new row's id, 0 on error. */
 gint64 pg_store_outbox_add (PgStore *store, const PgStoreOutboxItem *item, guint max, GError **error);
+/* The same; @queued_before, when not NULL, gets how many messages of the
+ * user in that direction the store held before this one. */
+gint64 pg_store_outbox_add_counted (PgStore *store, const PgStoreOutboxItem *item, guint max, guint *queued_before,
+                                    GError **error);
 /* Records that @count messages from @peer to @bare_jid were not kept for
  * @loss: added to the user's last to-user row when that is a report of the
  * same peer and reason not yet sent (its id above @sent_upto), else a new
