@@ -45,6 +45,7 @@ typedef enum {
   SCAN_TEXT_END,      /* the next byte is the '<' after skipped text */
   SCAN_RESTRICTED,    /* a declaration, comment or PI starts at markup_offset */
   SCAN_TOO_LONG,      /* the stream header or end tag over the limit */
+  SCAN_LT_IN_VALUE,   /* '<' in an attribute value: never well-formed */
 } ScanEvent;
 
 struct PgXmlParser {
@@ -972,6 +973,16 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
           {
             const char *q = memchr (data + i, parser->quote, room);
             gsize n = (q != NULL ? (gsize) (q - data) : i + room) - i;
+            /* Found here rather than by libxml2, which may not have parsed
+             * the value yet when the stanza goes over the limit (and which
+             * takes such a '<' for the start of the next tag meanwhile). */
+            const char *lt = memchr (data + i, '<', n);
+            if (lt != NULL)
+              {
+                i = (gsize) (lt - data);
+                event = SCAN_LT_IN_VALUE;
+                goto out;
+              }
             i += n;
             if (q == NULL)
               continue;
@@ -1145,6 +1156,9 @@ pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **e
         case SCAN_TOO_LONG:
           fail (parser, PG_XML_PARSER_ERROR_POLICY_VIOLATION,
                 "stream header or end tag over the stanza size limit");
+          break;
+        case SCAN_LT_IN_VALUE:
+          fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "not well-formed: '<' in an attribute value");
           break;
         }
     }
