@@ -45,7 +45,7 @@ typedef enum {
   SCAN_TEXT_END,      /* the next byte is the '<' after skipped text */
   SCAN_RESTRICTED,    /* a declaration, comment or PI starts at markup_offset */
   SCAN_TOO_LONG,      /* the stream header or end tag over the limit */
-  SCAN_LT_IN_VALUE,   /* '<' in an attribute value: never well-formed */
+  SCAN_LT_IN_TAG,     /* '<' inside a tag or attribute value: never well-formed */
 } ScanEvent;
 
 struct PgXmlParser {
@@ -67,6 +67,7 @@ struct PgXmlParser {
   LexState lex;
   char quote;            /* of the attribute value being scanned */
   guint run;             /* ']' in a row in CDATA; 1 after '/' in a tag or '?' in a PI */
+  guint markup;          /* in CDATA or a PI: 1 after '<', 2 after "<!" */
   int lex_depth;         /* as @depth, at the byte being scanned */
   guint64 offset;        /* bytes scanned */
   guint64 tag_offset;    /* of the '<' of the last tag begun at depth 1 */
@@ -772,7 +773,11 @@ parse_skeleton (PgXmlParser *parser)
  *   scan follows the very syntax that decides where an element ends), which
  *   is all a server forwards; on input that is not, it can only end the skip
  *   at the wrong place, and libxml2 then closes the stream as not
- *   well-formed, as that input deserves anyway.
+ *   well-formed, as that input deserves anyway. What is skipped is not
+ *   checked for well-formedness at all, and whether libxml2 has checked the
+ *   last few hundred bytes before the limit (it parses text and CDATA
+ *   lazily) depends on how the input was split: either way the stanza is
+ *   skipped, only a broken peer can tell the difference.
  * - Text between stanzas is ignored anyway (whitespace keepalives); a run of
  *   it over the limit is dropped the same way, up to the next '<'.
  * - Before the stream header is complete, and in the stream's end tag, there
@@ -821,6 +826,26 @@ limit_offset (const PgXmlParser *parser, ScanEvent *event)
       return past_limit (parser, parser->tag_offset);
     }
   return G_MAXUINT64;
+}
+
+/* "<!" other than "<![" is refused wherever it appears, as it was before
+ * this scan knew CDATA sections and PIs: inside them it is not markup, but
+ * no XMPP peer sends that. */
+static gboolean
+is_declaration (PgXmlParser *parser, char c)
+{
+  switch (parser->markup)
+    {
+    case 1:
+      parser->markup = c == '!' ? 2 : c == '<' ? 1 : 0;
+      return FALSE;
+    case 2:
+      parser->markup = 0;
+      return c != '[';
+    default:
+      parser->markup = c == '<';
+      return FALSE;
+    }
 }
 
 /* Whether the stanza just ended is being skipped. */
@@ -879,7 +904,12 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
             break;
           }
         case LEX_LT:
-          if (c == '!')
+          if (c == '<')
+            {
+              if (parser->lex_depth == 1)
+                parser->tag_offset = at;
+            }
+          else if (c == '!')
             parser->lex = LEX_BANG;
           else if (c == '/')
             parser->lex = LEX_END_TAG;
@@ -887,6 +917,7 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
             {
               parser->lex = LEX_PI;
               parser->run = 0;
+              parser->markup = 0;
             }
           else if (c == '?')
             {
@@ -916,12 +947,14 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
             }
           parser->lex = LEX_CDATA;
           parser->run = 0;
+          parser->markup = 0;
           break;
         case LEX_START_TAG:
           {
             /* Names, whitespace and '=' in one go. */
             gsize j = i;
-            while (j < i + room && data[j] != '>' && data[j] != '"' && data[j] != '\'' && data[j] != '/')
+            while (j < i + room && data[j] != '>' && data[j] != '"' && data[j] != '\'' && data[j] != '/' &&
+                   data[j] != '<')
               j++;
             if (j > i)
               {
@@ -962,6 +995,11 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
                 }
               break;
             }
+          if (c == '<')
+            {
+              event = SCAN_LT_IN_TAG;
+              goto out;
+            }
           if (c == '"' || c == '\'')
             {
               parser->lex = LEX_VALUE;
@@ -980,7 +1018,7 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
             if (lt != NULL)
               {
                 i = (gsize) (lt - data);
-                event = SCAN_LT_IN_VALUE;
+                event = SCAN_LT_IN_TAG;
                 goto out;
               }
             i += n;
@@ -993,12 +1031,17 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
         case LEX_END_TAG:
           {
             const char *gt = memchr (data + i, '>', room);
-            if (gt == NULL)
+            gsize n = (gt != NULL ? (gsize) (gt - data) : i + room) - i;
+            const char *lt = memchr (data + i, '<', n);
+            if (lt != NULL)
               {
-                i += room;
-                continue;
+                i = (gsize) (lt - data);
+                event = SCAN_LT_IN_TAG;
+                goto out;
               }
-            i = (gsize) (gt - data);
+            i += n;
+            if (gt == NULL)
+              continue;
           }
           parser->lex = LEX_TEXT;
           if (parser->lex_depth > 0)
@@ -1011,6 +1054,12 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
             }
           break;
         case LEX_CDATA:
+          if (is_declaration (parser, c))
+            {
+              parser->markup_offset = at - 2;
+              event = SCAN_RESTRICTED;
+              goto out;
+            }
           if (c == ']')
             parser->run++;
           else
@@ -1021,6 +1070,12 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
             }
           break;
         case LEX_PI:
+          if (is_declaration (parser, c))
+            {
+              parser->markup_offset = at - 2;
+              event = SCAN_RESTRICTED;
+              goto out;
+            }
           if (c == '>' && parser->run == 1)
             parser->lex = LEX_TEXT;
           parser->run = c == '?';
@@ -1157,8 +1212,8 @@ pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **e
           fail (parser, PG_XML_PARSER_ERROR_POLICY_VIOLATION,
                 "stream header or end tag over the stanza size limit");
           break;
-        case SCAN_LT_IN_VALUE:
-          fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "not well-formed: '<' in an attribute value");
+        case SCAN_LT_IN_TAG:
+          fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "not well-formed: '<' inside a tag");
           break;
         }
     }
