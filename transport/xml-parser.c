@@ -28,7 +28,7 @@ typedef enum {
   LEX_VALUE,     /* in a quoted attribute value */
   LEX_END_TAG,
   LEX_CDATA,     /* from "<![" to "]]>" */
-  LEX_PI,        /* "<?...?>", allowed before the stream header only */
+  LEX_PI,        /* "<?...?>": libxml2 refuses it once complete, after the XML declaration */
 } LexState;
 
 typedef enum {
@@ -43,8 +43,8 @@ typedef enum {
   SCAN_TEXT_OVERFLOW, /* … the text between stanzas */
   SCAN_STANZA_END,    /* the byte before ended a skipped stanza */
   SCAN_TEXT_END,      /* the next byte is the '<' after skipped text */
-  SCAN_RESTRICTED,    /* a declaration, comment or PI starts at markup_offset */
-  SCAN_TOO_LONG,      /* the stream header or end tag over the limit */
+  SCAN_RESTRICTED,    /* a declaration or comment starts at markup_offset */
+  SCAN_TOO_LONG,      /* the stream header, end tag or a PI over the limit */
   SCAN_LT_IN_TAG,     /* '<' inside a tag or attribute value: never well-formed */
 } ScanEvent;
 
@@ -780,12 +780,14 @@ parse_skeleton (PgXmlParser *parser)
  *   skipped, only a broken peer can tell the difference.
  * - Text between stanzas is ignored anyway (whitespace keepalives); a run of
  *   it over the limit is dropped the same way, up to the next '<'.
- * - Before the stream header is complete, and in the stream's end tag, there
- *   is nothing to resume at: over the limit the stream is closed with
- *   policy-violation.
- * - "<!" other than CDATA, and "<?" after the header, are restricted XML and
- *   close the stream as soon as they are seen (libxml2 reports a DOCTYPE
- *   inside content as a mere syntax error, and a PI only once it ends).
+ * - Before the stream header is complete, in the stream's end tag and in a
+ *   processing instruction between stanzas, there is nothing to resume at:
+ *   over the limit the stream is closed with policy-violation. (A PI that
+ *   ends in time is refused by libxml2's handler, in order with any earlier
+ *   error.)
+ * - "<!" other than CDATA is restricted XML and closes the stream as soon as
+ *   it is seen (libxml2 reports a DOCTYPE inside content as a mere syntax
+ *   error), and '<' inside a tag is not well-formed at once.
  *
  * libxml2 is fed FEED_PIECE bytes at a time, so it never holds more than the
  * limit plus a piece, and a skipped stanza costs no memory however long. */
@@ -820,7 +822,7 @@ limit_offset (const PgXmlParser *parser, ScanEvent *event)
       *event = SCAN_TEXT_OVERFLOW;
       return past_limit (parser, parser->text_offset);
     }
-  if (parser->lex == LEX_END_TAG)
+  if (parser->lex == LEX_END_TAG || parser->lex == LEX_PI)
     {
       *event = SCAN_TOO_LONG;
       return past_limit (parser, parser->tag_offset);
@@ -913,17 +915,11 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
             parser->lex = LEX_BANG;
           else if (c == '/')
             parser->lex = LEX_END_TAG;
-          else if (c == '?' && !parser->header_done)
+          else if (c == '?')
             {
               parser->lex = LEX_PI;
               parser->run = 0;
               parser->markup = 0;
-            }
-          else if (c == '?')
-            {
-              parser->markup_offset = at - 1;
-              event = SCAN_RESTRICTED;
-              goto out;
             }
           else
             {
@@ -1205,12 +1201,11 @@ pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **e
           parser->text_offset = parser->offset;
           break;
         case SCAN_RESTRICTED:
-          fail (parser, PG_XML_PARSER_ERROR_RESTRICTED_XML,
-                "restricted XML: markup declaration, comment or processing instruction");
+          fail (parser, PG_XML_PARSER_ERROR_RESTRICTED_XML, "restricted XML: markup declaration or comment");
           break;
         case SCAN_TOO_LONG:
           fail (parser, PG_XML_PARSER_ERROR_POLICY_VIOLATION,
-                "stream header or end tag over the stanza size limit");
+                "stream header, end tag or processing instruction over the stanza size limit");
           break;
         case SCAN_LT_IN_TAG:
           fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "not well-formed: '<' inside a tag");
