@@ -33,6 +33,13 @@ add_contact (PgSession *session, const char *name, const char *alias)
   contact->jid = jid;
   contact->alias = g_strdup (alias);
   contact->show = PG_SHOW_OFFLINE;
+  /* Created with the first contact: most sessions of a gateway have none,
+   * and two empty tables cost 0.3 KiB per session. */
+  if (session->contacts == NULL)
+    {
+      session->contacts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) pg_contact_free);
+      session->contacts_by_name = g_hash_table_new (g_str_hash, g_str_equal);
+    }
   PgContact *previous = g_hash_table_lookup (session->contacts, jid);
   if (previous != NULL)
     g_hash_table_remove (session->contacts_by_name, previous->name);
@@ -66,13 +73,13 @@ pg_contacts_load (PgSession *session)
 PgContact *
 pg_contacts_lookup (PgSession *session, const char *jid)
 {
-  return g_hash_table_lookup (session->contacts, jid);
+  return session->contacts != NULL ? g_hash_table_lookup (session->contacts, jid) : NULL;
 }
 
 PgContact *
 pg_contacts_ensure (PgSession *session, const char *name, const char *alias)
 {
-  PgContact *known = g_hash_table_lookup (session->contacts_by_name, name);
+  PgContact *known = session->contacts_by_name != NULL ? g_hash_table_lookup (session->contacts_by_name, name) : NULL;
   if (known != NULL)
     return known;
   g_autofree char *jid = pg_jid_for_legacy_name (name, session->transport->config->component_jid, NULL);
@@ -97,6 +104,8 @@ pg_contacts_subscribe_all (PgSession *session)
 {
   GHashTableIter iter;
   gpointer value;
+  if (session->contacts == NULL)
+    return;
   g_hash_table_iter_init (&iter, session->contacts);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
@@ -129,6 +138,8 @@ pg_contacts_all_offline (PgSession *session)
 {
   GHashTableIter iter;
   gpointer value;
+  if (session->contacts == NULL)
+    return;
   g_hash_table_iter_init (&iter, session->contacts);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {

@@ -31,7 +31,7 @@ struct PgSession {
   PgSessionState state;
   GHashTable *resources; /* resource → Resource (session.c) */
   PgAccount *account;
-  GHashTable *contacts;  /* contact JID → PgContact */
+  GHashTable *contacts;  /* contact JID → PgContact; NULL until the first (contacts.c) */
   /* legacy name → PgContact (borrowed): events name contacts the protocol's
    * way, and preparing their JID per message cost more than the message. */
   GHashTable *contacts_by_name;

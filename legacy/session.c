@@ -66,9 +66,7 @@ session_new (PgSessions *sessions, const char *bare_jid)
   session->state = PG_SESSION_OFFLINE;
   session->backoff_s = PG_SESSION_BACKOFF_MIN_S;
   session->resources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) resource_free);
-  session->contacts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) pg_contact_free);
-  session->contacts_by_name = g_hash_table_new (g_str_hash, g_str_equal);
-  pg_contacts_load (session);
+  pg_contacts_load (session); /* creates the contact tables for the first one */
   g_hash_table_insert (sessions->by_jid, session->bare_jid, session);
   return session;
 }
@@ -161,7 +159,7 @@ on_connected (gpointer owner)
   set_state (session, PG_SESSION_ONLINE);
   session->backoff_s = PG_SESSION_BACKOFF_MIN_S;
   session->ever_connected = TRUE;
-  g_message ("%s: legacy login online (%u contacts)", session->bare_jid, g_hash_table_size (session->contacts));
+  g_message ("%s: legacy login online (%u contacts)", session->bare_jid, session->contacts != NULL ? g_hash_table_size (session->contacts) : 0);
   const Resource *best = best_resource (session);
   send_transport_presence (session, best != NULL ? best->show : PG_SHOW_AVAILABLE, NULL);
   apply_status (session);
@@ -265,11 +263,14 @@ login (PgSession *session)
       pg_outbox_legacy_bounce_all (session, "the legacy login was refused");
       return;
     }
-  GHashTableIter iter;
-  gpointer value;
-  g_hash_table_iter_init (&iter, session->contacts);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    pg_account_restore_contact (session->account, ((PgContact *) value)->name, ((PgContact *) value)->alias);
+  if (session->contacts != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+      g_hash_table_iter_init (&iter, session->contacts);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        pg_account_restore_contact (session->account, ((PgContact *) value)->name, ((PgContact *) value)->alias);
+    }
   set_state (session, PG_SESSION_CONNECTING);
   g_message ("%s: legacy login starting", session->bare_jid);
   pg_account_connect (session->account);
