@@ -95,6 +95,8 @@ struct PgXmlParser {
   gboolean capture_failed; /* … and did not parse, which is no stream error */
   xmlNode *captured;
   gsize peak_held;
+  char tail[16]; /* the last bytes of the stream fed to the current context */
+  guint tail_len;
 
   gboolean failed;
   PgXmlParserError failure;
@@ -556,6 +558,7 @@ resync (PgXmlParser *parser)
   free_context (parser->ctxt);
   parser->ctxt = new_context (parser);
   parser->depth = 0;
+  parser->tail_len = 0;
   parser->replaying = TRUE;
   parse_bytes (parser, parser->header->str, parser->header->len);
   parser->replaying = FALSE;
@@ -848,6 +851,55 @@ is_declaration (PgXmlParser *parser, char c)
       parser->markup = c == '<';
       return FALSE;
     }
+}
+
+static void
+remember_tail (PgXmlParser *parser, const char *data, gsize len)
+{
+  const gsize size = sizeof parser->tail;
+  if (len >= size)
+    {
+      memcpy (parser->tail, data + len - size, size);
+      parser->tail_len = size;
+      return;
+    }
+  gsize keep = MIN (parser->tail_len, size - len);
+  memmove (parser->tail, parser->tail + parser->tail_len - keep, keep);
+  memcpy (parser->tail + keep, data, len);
+  parser->tail_len = (guint) (keep + len);
+}
+
+/* Whether the bytes fed end inside a UTF-8 sequence or (@references) an
+ * entity or character reference. */
+static gboolean
+tail_inside_token (const PgXmlParser *parser, gboolean references)
+{
+  const guchar *t = (const guchar *) parser->tail;
+  guint k = parser->tail_len, continuation = 0;
+  while (k > 0 && (t[k - 1] & 0xC0) == 0x80 && continuation < 3)
+    k--, continuation++;
+  if (k > 0 && t[k - 1] >= 0xC0 && continuation < (t[k - 1] >= 0xF0 ? 3u : t[k - 1] >= 0xE0 ? 2u : 1u))
+    return TRUE;
+  for (guint i = parser->tail_len; references && i > 0 && t[i - 1] != ';'; i--)
+    if (t[i - 1] == '&')
+      return TRUE;
+  return FALSE;
+}
+
+/* libxml2 checks text and CDATA lazily (it waits for a '<', or for a few
+ * hundred bytes, or checks one block per call), so whether it has checked
+ * the last bytes before the limit would depend on how they were split.
+ * Ending the token for it, on the context about to be dropped, has it check
+ * them now: a malformed stanza fails the same way however it arrived. Not
+ * inside a character or a reference, where the end itself would be the
+ * error. */
+static void
+check_pending (PgXmlParser *parser)
+{
+  if (parser->lex == LEX_TEXT && !tail_inside_token (parser, TRUE))
+    parse_bytes (parser, "<", 1);
+  else if (parser->lex == LEX_CDATA && !tail_inside_token (parser, FALSE))
+    parse_bytes (parser, "]]>", 3);
 }
 
 /* Whether the stanza just ended is being skipped. */
@@ -1178,7 +1230,10 @@ pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **e
       if (event == SCAN_RESTRICTED)
         upto = from + (gsize) (MAX (parser->markup_offset, from_offset) - from_offset);
       if (feeding)
-        parse_bytes (parser, data + from, upto - from);
+        {
+          parse_bytes (parser, data + from, upto - from);
+          remember_tail (parser, data + from, upto - from);
+        }
       if (parser->failed)
         break;
       switch (event)
@@ -1186,11 +1241,13 @@ pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **e
         case SCAN_END:
           break;
         case SCAN_OVERFLOW:
-          if (resync (parser))
+          check_pending (parser);
+          if (!parser->failed && resync (parser))
             parser->skip = SKIP_STANZA;
           break;
         case SCAN_TEXT_OVERFLOW:
-          if (resync (parser))
+          check_pending (parser);
+          if (!parser->failed && resync (parser))
             parser->skip = SKIP_TEXT;
           break;
         case SCAN_STANZA_END:

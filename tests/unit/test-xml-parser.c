@@ -1240,6 +1240,43 @@ test_held_huge_limit (void)
   g_assert_cmpuint (strlen (body), ==, 11 * 1000 * 1000);
 }
 
+static void
+test_held_limit_inside_character (void)
+{
+  /* Wherever the limit falls, inside a UTF-8 character or a reference, in
+   * text or CDATA, a well-formed stanza is skipped and bounced, never taken
+   * for a malformed one. */
+  static const char *const units[] = {"\xc3\xa9&amp;\xe2\x82\xac&#x1D11E;\xf0\x9d\x84\x9e&#233;&lt;",
+                                      "\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e&<"};
+  for (int cdata = 0; cdata <= 1; cdata++)
+    for (gsize pad = 0; pad < 34; pad++)
+      {
+        GString *s = g_string_new (HEADER BIG_FROM "><body>");
+        for (gsize i = 0; i < pad; i++)
+          g_string_append_c (s, 'p');
+        if (cdata)
+          g_string_append (s, "<![CDATA[");
+        while (s->len < 3 * PG_XML_MIN_STANZA_BYTES)
+          g_string_append (s, units[cdata]);
+        if (cdata)
+          g_string_append (s, "]]>");
+        g_string_append (s, "</body></message>" AFTER);
+        static const gsize steps[] = {0, STEP_RANDOM};
+        for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
+          {
+            g_autoptr (Collector) c = collector_new ();
+            g_autoptr (GError) error = NULL;
+            gboolean ok = run (s->str, s->len, steps[j], PG_XML_MIN_STANZA_BYTES, c, &error);
+            g_assert_no_error (error);
+            g_assert_true (ok);
+            g_assert_cmpuint (c->too_big->len, ==, 1);
+            g_assert_cmpstr (g_ptr_array_index (c->too_big, 0), ==, BIG_SKELETON);
+            g_assert_cmpuint (c->stanzas->len, ==, 1);
+          }
+        g_string_free (s, TRUE);
+      }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1274,6 +1311,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/xml-parser/held/at-limit", test_held_at_limit);
   g_test_add_func ("/xml-parser/held/in-a-row", test_held_in_a_row);
   g_test_add_func ("/xml-parser/held/header", test_held_header);
+  g_test_add_func ("/xml-parser/held/limit-inside-character", test_held_limit_inside_character);
   g_test_add_func ("/xml-parser/held/huge-limit", test_held_huge_limit);
 
   return g_test_run ();
