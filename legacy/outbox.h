@@ -1,17 +1,25 @@
 /* legacy/outbox.h — the persistent outbox: no message lost while a link is
  * down (issue 6, "No message lost").
  *
- * Legacy → XMPP.  Every chat message from a legacy contact to a user is
- * stored (registration/store.h, table outbox) before it is written to the
- * component stream, with the id "pg-out-<row id>", stable for good.  Rows
- * are sent in row order; after each batch the transport pings its own
- * address through the XMPP server, and a row is deleted only when a ping
+ * Legacy → XMPP.  A chat message from a legacy contact to a user that can
+ * be written at once (stream up, nothing of that user stored and waiting,
+ * room in the window, and the kernel takes every byte) is not stored: it
+ * is kept in memory, with the id "pg-out-m<boot>-<n>", until it is
+ * acknowledged, and stored (keeping that id) only if the link drops first,
+ * a row has to be stored behind it, or purplegate exits.  Every other
+ * message is stored (registration/store.h, table outbox) before it is
+ * written, with the id "pg-out-<row id>", stable for good.  Stored rows are
+ * sent in row order; after each batch the transport pings its own address
+ * through the XMPP server, and a message is forgotten only when a ping
  * written after it has come back: the server handles one stream's stanzas
  * in order, so the answer proves every earlier stanza reached its router
  * (delivered to the user's client, or stored offline).  While the stream is
  * down rows wait; when it is ready again (and on start) they are sent, in
- * order, before anything newer.  At most PG_OUTBOX_WINDOW rows wait for an
- * answer at a time.
+ * order, before anything newer.  At most PG_OUTBOX_WINDOW messages wait for
+ * an answer at a time.  The one loss the in-memory path admits: bytes
+ * already in the kernel's socket buffer when purplegate AND the XMPP server
+ * both die before the acknowledgement (a purplegate crash alone still
+ * lets the kernel deliver them).
  *
  * The guarantee: every message is delivered at least once, in order per
  * user, across component link failures, XMPP server restarts and purplegate
