@@ -29,7 +29,7 @@ struct PgSession {
   PgTransport *transport;
   char *bare_jid;
   PgSessionState state;
-  GHashTable *resources; /* resource → Resource (session.c) */
+  GSList *resources;     /* Resource (session.c), oldest first: wins a priority tie */
   PgAccount *account;
   GHashTable *contacts;  /* contact JID → PgContact; NULL until the first (contacts.c) */
   /* legacy name → PgContact (borrowed): events name contacts the protocol's

@@ -13,6 +13,7 @@
 #include <string.h>
 
 typedef struct {
+  char *name; /* the resource; "" for presence from the bare JID */
   PgShow show;
   char *status;
   int priority;
@@ -22,8 +23,19 @@ typedef struct {
 static void
 resource_free (Resource *resource)
 {
+  g_free (resource->name);
   g_free (resource->status);
   g_free (resource);
+}
+
+/* A user has one or a few resources: a list costs less than a table. */
+static Resource *
+find_resource (PgSession *session, const char *name)
+{
+  for (GSList *l = session->resources; l != NULL; l = l->next)
+    if (strcmp (((Resource *) l->data)->name, name) == 0)
+      return l->data;
+  return NULL;
 }
 
 static void login (PgSession *session);
@@ -49,7 +61,7 @@ session_free (PgSession *session)
   g_clear_handle_id (&session->retry_id, g_source_remove);
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session); /* the rows wait for the next session */
-  g_clear_pointer (&session->resources, g_hash_table_unref);
+  g_slist_free_full (g_steal_pointer (&session->resources), (GDestroyNotify) resource_free);
   g_clear_pointer (&session->contacts_by_name, g_hash_table_unref);
   g_clear_pointer (&session->contacts, g_hash_table_unref);
   g_free (session->bare_jid);
@@ -65,7 +77,6 @@ session_new (PgSessions *sessions, const char *bare_jid)
   session->bare_jid = g_strdup (bare_jid);
   session->state = PG_SESSION_OFFLINE;
   session->backoff_s = PG_SESSION_BACKOFF_MIN_S;
-  session->resources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) resource_free);
   pg_contacts_load (session); /* creates the contact tables for the first one */
   g_hash_table_insert (sessions->by_jid, session->bare_jid, session);
   return session;
@@ -92,12 +103,9 @@ static const Resource *
 best_resource (PgSession *session)
 {
   const Resource *best = NULL;
-  GHashTableIter iter;
-  gpointer value;
-  g_hash_table_iter_init (&iter, session->resources);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
+  for (GSList *l = session->resources; l != NULL; l = l->next)
     {
-      const Resource *resource = value;
+      const Resource *resource = l->data;
       if (best == NULL || resource->priority > best->priority)
         best = resource;
     }
@@ -306,11 +314,12 @@ on_available (const PgRouteRequest *request, gpointer user_data)
     }
 
   const char *resource_name = pg_jid_get_resource (request->from);
-  Resource *resource = g_hash_table_lookup (session->resources, resource_name ? resource_name : "");
+  Resource *resource = find_resource (session, resource_name ? resource_name : "");
   if (resource == NULL)
     {
       resource = g_new0 (Resource, 1);
-      g_hash_table_insert (session->resources, g_strdup (resource_name ? resource_name : ""), resource);
+      resource->name = g_strdup (resource_name ? resource_name : "");
+      session->resources = g_slist_append (session->resources, resource);
     }
   g_auto (PgUserPresence) presence = {0};
   pg_presence_read (request->stanza, &presence);
@@ -339,7 +348,7 @@ on_unavailable (const PgRouteRequest *request, gpointer user_data)
    * no resource logged out. */
   if (session == NULL || resource_name == NULL)
     return PG_HANDLED;
-  Resource *resource = g_hash_table_lookup (session->resources, resource_name);
+  Resource *resource = find_resource (session, resource_name);
   if (resource == NULL)
     return PG_HANDLED;
   /* Directed unavailable to one contact is not a logout (XEP-0100 §4.5.2),
@@ -347,8 +356,9 @@ on_unavailable (const PgRouteRequest *request, gpointer user_data)
   if (pg_jid_get_node (request->to) != NULL && resource->via_domain &&
       g_strcmp0 (request->type, "error") != 0)
     return PG_HANDLED;
-  g_hash_table_remove (session->resources, resource_name);
-  if (g_hash_table_size (session->resources) == 0)
+  session->resources = g_slist_remove (session->resources, resource);
+  resource_free (resource);
+  if (session->resources == NULL)
     end_session (session, TRUE);
   else
     apply_status (session);
