@@ -140,12 +140,24 @@ check_legacy (PgTransport *transport, GError **error)
   return TRUE;
 }
 
+static gboolean
+on_signal (gpointer data)
+{
+  PgTransport *transport = data;
+  g_message ("stopping on signal");
+  if (transport->loop != NULL)
+    g_main_loop_quit (transport->loop);
+  return G_SOURCE_CONTINUE;
+}
+
 PgTransport *
 pg_transport_new (PgConfig *config, GError **error)
 {
   g_autoptr (PgTransport) transport = g_new0 (PgTransport, 1);
   transport->config = config;
   transport->started_at = g_get_monotonic_time ();
+  transport->sigint_source = g_unix_signal_add (SIGINT, on_signal, transport);
+  transport->sigterm_source = g_unix_signal_add (SIGTERM, on_signal, transport);
 
   g_autofree char *purple_dir = pg_transport_dup_purple_dir (config);
   transport->purple = pg_purple_new (purple_dir, error);
@@ -179,21 +191,10 @@ pg_transport_new (PgConfig *config, GError **error)
   return g_steal_pointer (&transport);
 }
 
-static gboolean
-on_signal (gpointer data)
-{
-  PgTransport *transport = data;
-  g_message ("stopping on signal");
-  g_main_loop_quit (transport->loop);
-  return G_SOURCE_CONTINUE;
-}
-
 int
 pg_transport_run (PgTransport *transport)
 {
   transport->loop = g_main_loop_new (NULL, FALSE);
-  guint sigint = g_unix_signal_add (SIGINT, on_signal, transport);
-  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, transport);
 
   g_autoptr (GError) error = NULL;
   gint64 users = pg_store_count_users (transport->store, &error);
@@ -201,13 +202,13 @@ pg_transport_run (PgTransport *transport)
              PACKAGE_VERSION, transport->config->component_jid, transport->legacy_name,
              transport->config->protocol, users);
   pg_stream_start (transport->stream);
+  /* A signal received during start-up is dispatched by the first iteration
+   * and quits at once. */
   g_main_loop_run (transport->loop);
 
   pg_ping_link_down (transport);
   pg_sessions_stop_all (transport);
   pg_stream_shutdown (transport->stream, 1000);
-  g_source_remove (sigint);
-  g_source_remove (sigterm);
   return transport->exit_status;
 }
 
@@ -216,6 +217,8 @@ pg_transport_free (PgTransport *transport)
 {
   if (transport == NULL)
     return;
+  g_clear_handle_id (&transport->sigint_source, g_source_remove);
+  g_clear_handle_id (&transport->sigterm_source, g_source_remove);
   g_clear_pointer (&transport->sessions, pg_sessions_free);
   g_clear_pointer (&transport->adhoc, pg_adhoc_free);
   g_clear_pointer (&transport->ping, pg_ping_free);

@@ -37,6 +37,10 @@ typedef struct {
   PgAdhoc *adhoc; /* XEP-0050 commands and their sessions (transport/adhoc.h) */
   PgOutbox *outbox; /* messages waiting for a link (legacy/outbox.h) */
   GMainLoop *loop;
+  /* SIGINT/SIGTERM sources, installed first thing so that a stop during the
+   * slow start-up (opening the store, loading plugins) is a clean stop. */
+  guint sigint_source;
+  guint sigterm_source;
   char *legacy_name;  /* [legacy] name, or the protocol's own name */
   gint64 started_at;  /* monotonic µs */
   PgStats stats;
