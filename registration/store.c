@@ -594,12 +594,13 @@ fail:
 /* Runs @sql with @bare_jid bound to ?1. Returns SQLITE_ROW (a row is ready),
  * SQLITE_DONE (no row), or SQLITE_ERROR with @error set. */
 static int
-query_user (PgStore *store, const char *sql, const char *bare_jid, sqlite3_stmt **stmt,
+query_user (PgStore *store, const char *sql, const char *bare_jid, PgStoreCachedStmt **stmt,
             GError **error)
 {
   int rc;
 
-  *stmt = pg_store_prepare (store->db, sql, bare_jid, PG_STORE_ERROR_IO, error);
+  /* Cached: every presence and message of a user looks the user up. */
+  *stmt = pg_store_prepare_cached (store, sql, bare_jid, PG_STORE_ERROR_IO, error);
   if (*stmt == NULL)
     return SQLITE_ERROR;
   rc = sqlite3_step (*stmt);
@@ -613,7 +614,7 @@ query_user (PgStore *store, const char *sql, const char *bare_jid, sqlite3_stmt 
 PgStoreUser *
 pg_store_get_user (PgStore *store, const char *bare_jid, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = NULL;
+  g_autoptr (PgStoreCachedStmt) stmt = NULL;
   PgStoreUser *user;
 
   g_return_val_if_fail (store != NULL, NULL);
@@ -637,7 +638,7 @@ pg_store_get_user (PgStore *store, const char *bare_jid, GError **error)
 char *
 pg_store_dup_password (PgStore *store, const char *bare_jid, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = NULL;
+  g_autoptr (PgStoreCachedStmt) stmt = NULL;
   g_autoptr (GBytes) sealed = NULL;
   char *password;
 
