@@ -19,9 +19,6 @@
 
 #define TOKEN_PREFIX "pg-confirm-"
 
-/* One sequence for every login, so a token names one request for good. */
-static guint64 last_serial;
-
 static gboolean
 has_round_trip (PurpleConnection *gc)
 {
@@ -44,12 +41,13 @@ pg_account_confirm_sent (PgAccount *account)
   if (!has_round_trip (gc))
     return 0;
   /* send_raw writes the bytes as given: the line ends here. */
-  g_autofree char *line = g_strdup_printf ("PING " TOKEN_PREFIX "%" G_GUINT64_FORMAT "\r\n", ++last_serial);
+  guint64 serial = pg_purple_next_confirm_serial (account->core);
+  g_autofree char *line = g_strdup_printf ("PING " TOKEN_PREFIX "%" G_GUINT64_FORMAT "\r\n", serial);
   if (PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc))->send_raw (gc, line, -1) < 0)
     return 0;
   pg_purple_eventloop_flush (gc);
-  account->confirm_serial = last_serial;
-  return last_serial;
+  account->confirm_serial = serial;
+  return serial;
 }
 
 /* The serial of a PONG line carrying one of our tokens, or 0. */

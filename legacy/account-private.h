@@ -53,6 +53,7 @@ struct PgAccount
 
   guint64 confirm_serial; /* the last pg_account_confirm_sent() of this login */
 
+  PgPurple *core;     /* borrowed */
   GHashTable *logins; /* the PgPurple's login table (borrowed) */
   char *login_key;    /* owned (the key in @logins too); NULL once left */
 };
@@ -68,6 +69,9 @@ void pg_account_install_ui_ops (PgPurple *purple);
 /* Every PgAccount not yet freed, by login key (protocol id and normalised
  * username; see account.c); owned by @purple, values borrowed. */
 GHashTable *pg_purple_get_logins (PgPurple *purple);
+/* The next serial of pg_account_confirm_sent(): one sequence for every
+ * login of the process, so a token names one request for good. */
+guint64 pg_purple_next_confirm_serial (PgPurple *purple);
 /* The live PgAccount using the login @username on @protocol_id, compared
  * the way libpurple compares usernames; NULL if none. For tests. */
 PgAccount *pg_account_find (PgPurple *purple, const char *protocol_id, const char *username);

@@ -534,6 +534,7 @@ pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
   pg->password = g_strdup (password);
   pg->login_timeout_s = PG_ACCOUNT_LOGIN_TIMEOUT_S;
   g_queue_init (&pg->auths);
+  pg->core = purple;
   pg->logins = logins;
   pg->login_key = g_steal_pointer (&key);
   account->ui_data = pg;

@@ -37,6 +37,7 @@ struct PgPurple {
   char *user_dir;
   GHashTable *ui_info; /* static strings, for purple_core_get_ui_info() */
   GHashTable *logins;  /* login key → PgAccount, both borrowed; account.c keeps it */
+  guint64 last_confirm_serial;
 };
 
 /* libpurple keeps all of its state in process globals and cannot be
@@ -315,6 +316,12 @@ GHashTable *
 pg_purple_get_logins (PgPurple *purple)
 {
   return purple->logins;
+}
+
+guint64
+pg_purple_next_confirm_serial (PgPurple *purple)
+{
+  return ++purple->last_confirm_serial;
 }
 
 gboolean
