@@ -663,17 +663,25 @@ def _is_error(stanza):
     return b"type='error'" in head or b'type="error"' in head
 
 
+def take_complete(conn, end_tag=b"</message>"):
+    """What CONN has buffered up to its last END_TAG (taken out of the
+    buffer), or None; a buffer that never ends one is cut to 64 KiB."""
+    b = conn.buf
+    end = b.rfind(end_tag)
+    if end < 0:
+        if len(b) > 1 << 20:
+            conn.buf = b[-65536:]
+        return None
+    conn.buf = b[end + len(end_tag):]
+    return b[:end]
+
+
 def h_xmpp_count(cnt):
     """Counts <message/>s carrying the mark; error bounces are counted apart."""
     def h(conn, now):
-        b = conn.buf
-        end = b.rfind(b"</message>")
-        if end < 0:
-            if len(b) > 1 << 20:
-                conn.buf = b[-65536:]
+        chunk = take_complete(conn)
+        if chunk is None:
             return
-        chunk = b[:end]
-        conn.buf = b[end + 10:]
         if b"error" in chunk:
             for part in chunk.split(b"</message>"):
                 m = part[part.rfind(b"<message"):]
@@ -692,14 +700,9 @@ def h_xmpp_count(cnt):
 def h_xmpp_sender(cnt):
     """A sender's own stream: marked error bounces count as lost messages."""
     def h(conn, now):
-        b = conn.buf
-        end = b.rfind(b"</message>")
-        if end < 0:
-            if len(b) > 1 << 20:
-                conn.buf = b[-65536:]
+        chunk = take_complete(conn)
+        if chunk is None:
             return
-        chunk = b[:end]
-        conn.buf = b[end + 10:]
         if b"error" in chunk:
             for part in chunk.split(b"</message>"):
                 m = part[part.rfind(b"<message"):]

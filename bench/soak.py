@@ -122,23 +122,13 @@ class Direction:
         }
 
 
-def _is_error(stanza):
-    head = stanza[:stanza.find(b">") + 1]
-    return b"type='error'" in head or b'type="error"' in head
-
-
 def h_user(x2i, i2x):
     """An online user's c2s stream: IRC->XMPP arrivals, and bounces of the
     user's own XMPP->IRC messages."""
     def h(conn, now):
-        b = conn.buf
-        end = b.rfind(b"</message>")
-        if end < 0:
-            if len(b) > 1 << 20:
-                conn.buf = b[-65536:]
+        chunk = take_complete(conn)
+        if chunk is None:
             return
-        chunk = b[:end]
-        conn.buf = b[end + 10:]
         if b"PGS" not in chunk:
             return
         for part in chunk.split(b"</message>"):
@@ -146,7 +136,7 @@ def h_user(x2i, i2x):
             if i < 0:
                 continue
             m = part[i:]
-            err = _is_error(m)
+            err = bl._is_error(m)
             for mm in SEQ_RE.finditer(m):
                 d, seq = mm.group(1), int(mm.group(2))
                 if err:

@@ -911,6 +911,26 @@ end_stanza (PgXmlParser *parser, guint64 at)
   return parser->skip == SKIP_STANZA;
 }
 
+/* Inside a quoted value or an end tag: moves *@i over at most @room bytes,
+ * up to @stop (left at it, *@found TRUE) or to the end of what is there.
+ * FALSE, with *@i at it, when a '<' comes first: refused inside any tag. */
+static gboolean
+skip_in_tag (const char *data, gsize *i, gsize room, char stop, gboolean *found)
+{
+  const char *q = memchr (data + *i, stop, room);
+  gsize n = (q != NULL ? (gsize) (q - data) : *i + room) - *i;
+  const char *lt = memchr (data + *i, '<', n);
+
+  if (lt != NULL)
+    {
+      *i = (gsize) (lt - data);
+      return FALSE;
+    }
+  *i += n;
+  *found = q != NULL;
+  return TRUE;
+}
+
 /* Scans @data from *@pos to the first event; *@pos is left before the byte
  * that causes it, or after the byte that ends a skipped stanza. */
 static ScanEvent
@@ -1057,20 +1077,17 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
           break;
         case LEX_VALUE:
           {
-            const char *q = memchr (data + i, parser->quote, room);
-            gsize n = (q != NULL ? (gsize) (q - data) : i + room) - i;
-            /* Found here rather than by libxml2, which may not have parsed
-             * the value yet when the stanza goes over the limit (and which
-             * takes such a '<' for the start of the next tag meanwhile). */
-            const char *lt = memchr (data + i, '<', n);
-            if (lt != NULL)
+            gboolean found;
+            /* A '<' is found here rather than by libxml2, which may not
+             * have parsed the value yet when the stanza goes over the limit
+             * (and which takes such a '<' for the start of the next tag
+             * meanwhile). */
+            if (!skip_in_tag (data, &i, room, parser->quote, &found))
               {
-                i = (gsize) (lt - data);
                 event = SCAN_LT_IN_TAG;
                 goto out;
               }
-            i += n;
-            if (q == NULL)
+            if (!found)
               continue;
             parser->lex = LEX_START_TAG;
             parser->run = 0;
@@ -1078,17 +1095,13 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
           }
         case LEX_END_TAG:
           {
-            const char *gt = memchr (data + i, '>', room);
-            gsize n = (gt != NULL ? (gsize) (gt - data) : i + room) - i;
-            const char *lt = memchr (data + i, '<', n);
-            if (lt != NULL)
+            gboolean found;
+            if (!skip_in_tag (data, &i, room, '>', &found))
               {
-                i = (gsize) (lt - data);
                 event = SCAN_LT_IN_TAG;
                 goto out;
               }
-            i += n;
-            if (gt == NULL)
+            if (!found)
               continue;
           }
           parser->lex = LEX_TEXT;
