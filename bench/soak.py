@@ -126,7 +126,7 @@ def h_user(x2i, i2x):
     """An online user's c2s stream: IRC->XMPP arrivals, and bounces of the
     user's own XMPP->IRC messages."""
     def h(conn, now):
-        chunk = take_complete(conn)
+        chunk = bl.take_complete(conn)
         if chunk is None:
             return
         if b"PGS" not in chunk:
