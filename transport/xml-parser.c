@@ -777,10 +777,9 @@ parse_skeleton (PgXmlParser *parser)
  *   is all a server forwards; on input that is not, it can only end the skip
  *   at the wrong place, and libxml2 then closes the stream as not
  *   well-formed, as that input deserves anyway. What is skipped is not
- *   checked for well-formedness at all, and whether libxml2 has checked the
- *   last few hundred bytes before the limit (it parses text and CDATA
- *   lazily) depends on how the input was split: either way the stanza is
- *   skipped, only a broken peer can tell the difference.
+ *   checked for well-formedness at all; what came before the limit is, in
+ *   full however it was split, since libxml2 is made to finish the text or
+ *   CDATA it holds unchecked (check_pending()).
  * - Text between stanzas is ignored anyway (whitespace keepalives); a run of
  *   it over the limit is dropped the same way, up to the next '<'.
  * - Before the stream header is complete, in the stream's end tag and in a
@@ -869,37 +868,122 @@ remember_tail (PgXmlParser *parser, const char *data, gsize len)
   parser->tail_len = (guint) (keep + len);
 }
 
-/* Whether the bytes fed end inside a UTF-8 sequence or (@references) an
- * entity or character reference. */
-static gboolean
-tail_inside_token (const PgXmlParser *parser, gboolean references)
+/* Appends to @fill the bytes that end the UTF-8 sequence the tail stops
+ * inside, if it does, such that the whole is valid whenever its start could
+ * be: after E0 and F0 the lowest continuation byte would make an overlong
+ * form. */
+static void
+complete_character (const PgXmlParser *parser, GString *fill)
 {
   const guchar *t = (const guchar *) parser->tail;
   guint k = parser->tail_len, continuation = 0;
   while (k > 0 && (t[k - 1] & 0xC0) == 0x80 && continuation < 3)
     k--, continuation++;
-  if (k > 0 && t[k - 1] >= 0xC0 && continuation < (t[k - 1] >= 0xF0 ? 3u : t[k - 1] >= 0xE0 ? 2u : 1u))
-    return TRUE;
-  for (guint i = parser->tail_len; references && i > 0 && t[i - 1] != ';'; i--)
-    if (t[i - 1] == '&')
-      return TRUE;
-  return FALSE;
+  if (k == 0 || t[k - 1] < 0xC0)
+    return;
+  const guchar lead = t[k - 1];
+  const guint need = lead >= 0xF0 ? 3u : lead >= 0xE0 ? 2u : 1u;
+  for (guint c = continuation; c < need; c++)
+    g_string_append_c (fill, (char) (c == 0 && lead == 0xE0 ? 0xA0 : c == 0 && lead == 0xF0 ? 0x90 : 0x80));
 }
 
-/* libxml2 checks text and CDATA lazily (it waits for a '<', or for a few
- * hundred bytes, or checks one block per call), so whether it has checked
- * the last bytes before the limit would depend on how they were split.
- * Ending the token for it, on the context about to be dropped, has it check
- * them now: a malformed stanza fails the same way however it arrived. Not
- * inside a character or a reference, where the end itself would be the
- * error. */
+static gboolean
+is_xml_char (guint32 v)
+{
+  return v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) || (v >= 0xE000 && v <= 0xFFFD) ||
+         (v >= 0x10000 && v <= 0x10FFFF);
+}
+
+/* Appends to @fill what ends the character reference "&#" @digits (in
+ * @base) validly, if any ending can: a zero becomes 'A', a value too small
+ * or a surrogate or U+FFFE/F grows by a digit until it is a character. */
+static void
+complete_char_ref (const char *digits, gsize len, guint base, GString *fill)
+{
+  guint32 v = 0;
+  for (gsize i = 0; i < len; i++)
+    {
+      int d = base == 16 ? g_ascii_xdigit_value (digits[i]) : g_ascii_digit_value (digits[i]);
+      if (d < 0)
+        {
+          g_string_append_c (fill, ';'); /* refused as it is */
+          return;
+        }
+      v = MIN (v * base + (guint32) d, (guint32) 0x110000);
+    }
+  if (v == 0)
+    {
+      g_string_append (fill, base == 16 ? "41;" : "65;");
+      return;
+    }
+  while (!is_xml_char (v) && v < 0x110000)
+    {
+      g_string_append_c (fill, '0');
+      v = MIN (v * base, (guint32) 0x110000);
+    }
+  g_string_append_c (fill, ';');
+}
+
+/* Appends to @fill what ends the reference the tail stops inside, validly
+ * if it could be ended so at all: only the five predefined entities exist
+ * (on_get_entity()). Otherwise a ';' alone: libxml2 leaves a '&' unparsed,
+ * and the text before it unchecked, until it sees one; it refuses the
+ * reference then, and outside a reference the ';' is only text. A reference
+ * longer than the tail is not seen, and ended so too. */
+static void
+complete_reference (const PgXmlParser *parser, GString *fill)
+{
+  static const char *const names[] = {"amp", "lt", "gt", "quot", "apos"};
+  const char *t = parser->tail;
+  guint i = parser->tail_len;
+  while (i > 0 && t[i - 1] != ';' && t[i - 1] != '&')
+    i--;
+  if (i == 0 || t[i - 1] != '&')
+    {
+      g_string_append_c (fill, ';');
+      return;
+    }
+  const char *body = t + i;
+  gsize len = parser->tail_len - i;
+  if (len >= 2 && body[0] == '#' && body[1] == 'x')
+    {
+      complete_char_ref (body + 2, len - 2, 16, fill);
+      return;
+    }
+  if (len >= 1 && body[0] == '#')
+    {
+      complete_char_ref (body + 1, len - 1, 10, fill);
+      return;
+    }
+  for (gsize k = 0; k < G_N_ELEMENTS (names); k++)
+    if (len <= strlen (names[k]) && strncmp (body, names[k], len) == 0)
+      {
+        g_string_append (fill, names[k] + len);
+        break;
+      }
+  g_string_append_c (fill, ';');
+}
+
+/* libxml2 checks text and CDATA lazily (it waits for a '<', a ';' after a
+ * '&', or a few hundred bytes, or checks one block per call), so whether it
+ * has checked the last bytes before the limit would depend on how they were
+ * split. Ending the token for it, on the context about to be dropped, has it
+ * check them now: a malformed stanza fails the same way however it arrived.
+ * A character or reference cut by the limit is ended first, validly if it
+ * could be at all: the end alone would be an error, and unended it would
+ * leave the bytes before it unchecked. */
 static void
 check_pending (PgXmlParser *parser)
 {
-  if (parser->lex == LEX_TEXT && !tail_inside_token (parser, TRUE))
-    parse_bytes (parser, "<", 1);
-  else if (parser->lex == LEX_CDATA && !tail_inside_token (parser, FALSE))
-    parse_bytes (parser, "]]>", 3);
+  if (parser->lex != LEX_TEXT && parser->lex != LEX_CDATA)
+    return;
+  g_autoptr (GString) fill = g_string_new (NULL);
+  complete_character (parser, fill);
+  remember_tail (parser, fill->str, fill->len);
+  if (parser->lex == LEX_TEXT)
+    complete_reference (parser, fill);
+  g_string_append (fill, parser->lex == LEX_TEXT ? "<" : "]]>");
+  parse_bytes (parser, fill->str, fill->len);
 }
 
 /* Whether the stanza just ended is being skipped. */

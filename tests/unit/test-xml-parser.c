@@ -1277,6 +1277,88 @@ test_held_limit_inside_character (void)
       }
 }
 
+/* What became of a stream: the error code (-1: none), stanzas and bounces. */
+static char *
+outcome (const char *data, gsize len, gsize step)
+{
+  g_autoptr (Collector) c = collector_new ();
+  g_autoptr (GError) error = NULL;
+  run (data, len, step, PG_XML_MIN_STANZA_BYTES, c, &error);
+  GString *s = g_string_new (NULL);
+  g_string_append_printf (s, "error %d", error != NULL ? error->code : -1);
+  for (guint i = 0; i < c->stanzas->len; i++)
+    {
+      g_autofree char *text = pg_stanza_to_string (stanza_at (c, i));
+      g_string_append_printf (s, ", stanza %s", text);
+    }
+  for (guint i = 0; i < c->too_big->len; i++)
+    g_string_append_printf (s, ", too big %s", (const char *) g_ptr_array_index (c->too_big, i));
+  return g_string_free (s, FALSE);
+}
+
+static void
+test_held_invalid_at_limit (void)
+{
+  /* Malformed bytes received before the limit fail the stream however the
+   * input was split, also when the limit cuts what may be a character or a
+   * reference (the fuzzer's case: a run of 0xCC, each a lead byte, over the
+   * limit): what could still have begun a character or reference is
+   * skipped with the stanza. Each run is repeated; @broken is how many of
+   * its bytes before the limit make the stanza malformed, in text and in
+   * CDATA. */
+  static const struct
+  {
+    const char *run;
+    gsize broken[2];
+  } runs[] = {
+    {"\xcc", {2, 2}},
+    {"\xe2\x82", {3, 3}},
+    {"\xf0\x9d\x84", {4, 4}},
+    {"\x01", {1, 1}},
+    {"\xc0", {1, 1}},
+    {"\xff", {1, 1}},
+    {"\x01&amp;", {1, 1}},
+    {"\xcc&#x41;", {2, 2}},
+    {"\x01&#65;x", {1, 1}},
+    {"&#1;", {4, 100}},
+    {"&#xD800;", {8, 100}},
+    {"&#0", {4, 100}},
+    {"&nbsp;", {2, 100}},
+  };
+  static const gsize steps[] = {1, STEP_RANDOM, STEP_RANDOM_LARGE};
+  for (gsize r = 0; r < G_N_ELEMENTS (runs); r++)
+    for (int cdata = 0; cdata <= 1; cdata++)
+      for (gsize before = 0; before <= 12; before++)
+        {
+          GString *s = g_string_new (HEADER);
+          gsize stanza_start = s->len;
+          g_string_append (s, BIG_FROM "><body>");
+          if (cdata)
+            g_string_append (s, "<![CDATA[");
+          /* The limit falls after @before bytes of the runs. */
+          while (s->len - stanza_start < PG_XML_MIN_STANZA_BYTES - before)
+            g_string_append_c (s, 'x');
+          for (gsize i = 0; i < 40; i++)
+            g_string_append (s, runs[r].run);
+          if (cdata)
+            g_string_append (s, "]]>");
+          g_string_append (s, "</body></message>" AFTER);
+
+          g_autofree char *whole = outcome (s->str, s->len, 0);
+          g_test_message ("run %" G_GSIZE_FORMAT ", %s, %" G_GSIZE_FORMAT " bytes before the limit: %s", r,
+                          cdata ? "CDATA" : "text", before, whole);
+          gboolean broken = before >= runs[r].broken[cdata];
+          g_assert_true (g_str_has_prefix (whole, broken ? "error 0" : "error -1, stanza"));
+          for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
+            for (int k = 0; k < (steps[j] == 1 ? 1 : 8); k++)
+              {
+                g_autofree char *split = outcome (s->str, s->len, steps[j]);
+                g_assert_cmpstr (split, ==, whole);
+              }
+          g_string_free (s, TRUE);
+        }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1313,6 +1395,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/xml-parser/held/header", test_held_header);
   g_test_add_func ("/xml-parser/held/limit-inside-character", test_held_limit_inside_character);
   g_test_add_func ("/xml-parser/held/huge-limit", test_held_huge_limit);
+  g_test_add_func ("/xml-parser/held/invalid-at-limit", test_held_invalid_at_limit);
 
   return g_test_run ();
 }
