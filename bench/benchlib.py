@@ -676,6 +676,17 @@ def take_complete(conn, end_tag=b"</message>"):
     return b[:end]
 
 
+def take_lines(conn):
+    """The complete lines CONN has buffered (taken out of the buffer, each
+    with its newline), or None."""
+    b = conn.buf
+    end = b.rfind(b"\n")
+    if end < 0:
+        return None
+    conn.buf = b[end + 1:]
+    return b[:end + 1]
+
+
 def h_xmpp_count(cnt):
     """Counts <message/>s carrying the mark; error bounces are counted apart."""
     def h(conn, now):
@@ -713,12 +724,9 @@ def h_xmpp_sender(cnt):
 
 def h_irc_count(cnt):
     def h(conn, now):
-        b = conn.buf
-        end = b.rfind(b"\n")
-        if end < 0:
+        chunk = take_lines(conn)
+        if chunk is None:
             return
-        chunk = b[:end + 1]
-        conn.buf = b[end + 1:]
         n = chunk.count(MARK)
         if n:
             cnt.n += n
@@ -732,12 +740,9 @@ def h_irc_sender(cnt):
     """An IRC sender: numerics about a marked line (401 no such nick...) are
     losses; PINGs are answered."""
     def h(conn, now):
-        b = conn.buf
-        end = b.rfind(b"\n")
-        if end < 0:
+        chunk = take_lines(conn)
+        if chunk is None:
             return
-        chunk = b[:end + 1]
-        conn.buf = b[end + 1:]
         if b"PING" in chunk:
             pong_lines(conn, chunk)
         for line in chunk.split(b"\n"):

@@ -152,12 +152,9 @@ def h_peer(x2i, i2x):
     """An IRC peer: XMPP->IRC arrivals, error numerics about its own
     IRC->XMPP lines, PINGs answered."""
     def h(conn, now):
-        b = conn.buf
-        end = b.rfind(b"\n")
-        if end < 0:
+        chunk = bl.take_lines(conn)
+        if chunk is None:
             return
-        chunk = b[:end + 1]
-        conn.buf = b[end + 1:]
         for line in chunk.split(b"\n"):
             if line.startswith(b"PING"):
                 conn.send(b"PONG" + line[4:].rstrip(b"\r") + b"\r\n")
