@@ -46,6 +46,7 @@ typedef enum {
   SCAN_RESTRICTED,    /* a declaration or comment starts at markup_offset */
   SCAN_TOO_LONG,      /* the stream header, end tag or a PI over the limit */
   SCAN_LT_IN_TAG,     /* '<' inside a tag or attribute value: never well-formed */
+  SCAN_CDATA_END,     /* "]]>" in character data: never well-formed */
 } ScanEvent;
 
 struct PgXmlParser {
@@ -66,7 +67,7 @@ struct PgXmlParser {
    * since the stream began. */
   LexState lex;
   char quote;            /* of the attribute value being scanned */
-  guint run;             /* ']' in a row in CDATA; 1 after '/' in a tag or '?' in a PI */
+  guint run;             /* ']' in a row in text or CDATA; 1 after '/' in a tag or '?' in a PI */
   guint markup;          /* in CDATA or a PI: 1 after '<', 2 after "<!" */
   int lex_depth;         /* as @depth, at the byte being scanned */
   guint64 offset;        /* bytes scanned */
@@ -523,6 +524,20 @@ libxml_held (const PgXmlParser *parser)
 }
 
 static void
+check_parse_result (PgXmlParser *parser, int rc)
+{
+  if (rc == 0 || parser->failed)
+    return;
+  const xmlError *err = xmlCtxtGetLastError (parser->ctxt);
+  g_autofree char *message = g_strdup_printf ("not well-formed (libxml2 error %d, line %d)",
+                                              rc, err != NULL ? err->line : 0);
+  if (rc == XML_ERR_UNSUPPORTED_ENCODING)
+    fail (parser, PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING, "unsupported encoding");
+  else
+    fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, message);
+}
+
+static void
 parse_bytes (PgXmlParser *parser, const char *data, gsize len)
 {
   while (len > 0 && !parser->failed && !parser->capture_failed)
@@ -532,19 +547,23 @@ parse_bytes (PgXmlParser *parser, const char *data, gsize len)
       int rc = xmlParseChunk (parser->ctxt, data, chunk, 0);
       gsize held = MAX (before + (gsize) chunk, libxml_held (parser)) + parser->tag->len;
       parser->peak_held = MAX (parser->peak_held, held);
-      if (rc != 0 && !parser->failed)
-        {
-          const xmlError *err = xmlCtxtGetLastError (parser->ctxt);
-          g_autofree char *message = g_strdup_printf ("not well-formed (libxml2 error %d, line %d)",
-                                                      rc, err != NULL ? err->line : 0);
-          if (rc == XML_ERR_UNSUPPORTED_ENCODING)
-            fail (parser, PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING, "unsupported encoding");
-          else
-            fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, message);
-        }
+      check_parse_result (parser, rc);
       data += chunk;
       len -= (gsize) chunk;
     }
+}
+
+/* Has libxml2 parse what it holds as far as it can. Inside a tag, a PI or
+ * CDATA, libxml2 2.9 parses a new chunk only if that chunk has a '>' in it,
+ * so what it had held back (an end tag it could not yet tell complete, say)
+ * waits for such a chunk, which the limit may stop from ever coming: held
+ * whole, the same bytes would have been parsed. An empty chunk always makes
+ * it try. */
+static void
+parse_held (PgXmlParser *parser)
+{
+  if (!parser->failed)
+    check_parse_result (parser, xmlParseChunk (parser->ctxt, NULL, 0, 0));
 }
 
 /* Replaces libxml2's context by a fresh one standing at depth 1 of the same
@@ -975,7 +994,8 @@ complete_reference (const PgXmlParser *parser, GString *fill)
 static void
 check_pending (PgXmlParser *parser)
 {
-  if (parser->lex != LEX_TEXT && parser->lex != LEX_CDATA)
+  parse_held (parser);
+  if (parser->failed || (parser->lex != LEX_TEXT && parser->lex != LEX_CDATA))
     return;
   g_autoptr (GString) fill = g_string_new (NULL);
   complete_character (parser, fill);
@@ -1015,6 +1035,36 @@ skip_in_tag (const char *data, gsize *i, gsize room, char stop, gboolean *found)
   return TRUE;
 }
 
+/* libxml2 2.9's push parser looks for "]]>" in character data only within
+ * what it holds at the time: a read that ends in "]]" lets the '>' after it
+ * through as text. So it is looked for here, across reads, in what is fed.
+ * TRUE, with *@i at its '>', when @data from *@i to @end holds it. */
+static gboolean
+find_cdata_end (PgXmlParser *parser, const char *data, gsize *i, gsize end)
+{
+  gsize k = *i;
+  while (k < end)
+    {
+      if (parser->run == 0)
+        {
+          const char *bracket = memchr (data + k, ']', end - k);
+          if (bracket == NULL)
+            return FALSE;
+          k = (gsize) (bracket - data) + 1;
+          parser->run = 1;
+          continue;
+        }
+      if (data[k] == '>' && parser->run >= 2)
+        {
+          *i = k;
+          return TRUE;
+        }
+      parser->run = data[k] == ']' ? 2 : 0;
+      k++;
+    }
+  return FALSE;
+}
+
 /* Scans @data from *@pos to the first event; *@pos is left before the byte
  * that causes it, or after the byte that ends a skipped stanza. */
 static ScanEvent
@@ -1045,6 +1095,12 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
         case LEX_TEXT:
           {
             const char *lt = memchr (data + i, '<', room);
+            const gsize text_end = lt != NULL ? (gsize) (lt - data) : i + room;
+            if (parser->skip == SKIP_NONE && find_cdata_end (parser, data, &i, text_end))
+              {
+                event = SCAN_CDATA_END;
+                goto out;
+              }
             if (lt == NULL)
               {
                 i += room;
@@ -1130,6 +1186,7 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
                   keep_from = G_MAXSIZE;
                 }
               parser->lex = LEX_TEXT;
+              parser->run = 0;
               if (!empty)
                 parser->lex_depth++;
               if (!parser->header_done)
@@ -1189,6 +1246,7 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
               continue;
           }
           parser->lex = LEX_TEXT;
+          parser->run = 0;
           if (parser->lex_depth > 0)
             parser->lex_depth--;
           if (parser->lex_depth == 1 && parser->in_stanza && end_stanza (parser, base + i))
@@ -1363,6 +1421,9 @@ pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **e
           break;
         case SCAN_LT_IN_TAG:
           fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "not well-formed: '<' inside a tag");
+          break;
+        case SCAN_CDATA_END:
+          fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "not well-formed: \"]]>\" in character data");
           break;
         }
     }
