@@ -1359,6 +1359,104 @@ test_held_invalid_at_limit (void)
         }
 }
 
+static void
+test_held_tag_at_limit (void)
+{
+  /* An end tag with a stray quote before the limit: libxml2 2.9 holds it back
+   * until a later read brings a '>', and the limit may keep that read from
+   * it (the fuzzer's case). It must fail the stream, with no bounce before,
+   * however the input was split; the same input without it is bounced. The
+   * limit falls @before bytes into the tag after it. */
+  static const char *const after_limit[] = {"</body></message>", "<b a='1'/></body></message>",
+                                            "<b a='123456789'/></body></message>"};
+  static const gsize steps[] = {1, STEP_RANDOM, STEP_RANDOM_LARGE};
+  for (int bad = 0; bad <= 1; bad++)
+    for (gsize t = 0; t < G_N_ELEMENTS (after_limit); t++)
+      for (gsize before = 1; before <= 12; before++)
+        {
+          GString *s = g_string_new (HEADER);
+          gsize stanza_start = s->len;
+          g_string_append (s, BIG_FROM "><body>xx<i/>");
+          g_string_append (s, bad ? "</i='a>" : "<i a='b'/>");
+          while (s->len - stanza_start < PG_XML_MIN_STANZA_BYTES - before)
+            g_string_append_c (s, 'x');
+          g_string_append (s, after_limit[t]);
+          g_string_append (s, AFTER);
+
+          g_autofree char *whole = outcome (s->str, s->len, 0);
+          g_test_message ("%s, tag %" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT " bytes before the limit: %s",
+                          bad ? "bad end tag" : "good", t, before, whole);
+          if (bad)
+            g_assert_cmpstr (whole, ==, "error 0");
+          else
+            g_assert_true (g_str_has_prefix (whole, "error -1, stanza"));
+          for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
+            for (int k = 0; k < (steps[j] == 1 ? 1 : 8); k++)
+              {
+                g_autofree char *split = outcome (s->str, s->len, steps[j]);
+                g_assert_cmpstr (split, ==, whole);
+              }
+          g_string_free (s, TRUE);
+        }
+}
+
+/* What became of @data fed in two reads, the first @split bytes long. */
+static char *
+outcome_two_reads (const char *data, gsize len, gsize split)
+{
+  g_autoptr (Collector) c = collector_new ();
+  g_autoptr (PgXmlParser) parser = pg_xml_parser_new (&callbacks, c, DEFAULT_MAX);
+  g_autoptr (GError) error = NULL;
+  if (pg_xml_parser_feed (parser, data, split, &error))
+    pg_xml_parser_feed (parser, data + split, len - split, &error);
+  GString *s = g_string_new (NULL);
+  g_string_append_printf (s, "error %d", error != NULL ? error->code : -1);
+  for (guint i = 0; i < c->stanzas->len; i++)
+    {
+      g_autofree char *text = pg_stanza_to_string (stanza_at (c, i));
+      g_string_append_printf (s, ", stanza %s", text);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static void
+test_cdata_end_in_text (void)
+{
+  /* "]]>" is never character data (XML 1.0 §2.4). libxml2 2.9 misses it
+   * when a read ends inside it with a few hundred bytes of text held; it
+   * must fail the stream at every split, in a stanza and between stanzas,
+   * while the same bytes in a value, in CDATA or not quite "]]>" pass. */
+  g_autofree char *pad = g_strnfill (400, 'x');
+  const struct
+  {
+    const char *before, *after; /* the padding */
+    gboolean ok;
+  } cases[] = {
+    {"<message to='a@gw'><body>", "]]>y</body></message>", FALSE},
+    {"<message to='a@gw'><body>", "]]]]]>y</body></message>", FALSE},
+    {"<message to='a@gw'><body><b/>", "]]>y</body></message>", FALSE},
+    {"<message to='a@gw'/>", "]]> <message to='b@gw'/>", FALSE},
+    {"<message to='a@gw'><body>", "]]x]>]y]]</body></message>", TRUE},
+    {"<message to='a@gw' a=']]>'><body>", "]]</body></message>", TRUE},
+    {"<message to='a@gw'><body><![CDATA[", "]]]]><![CDATA[>]]></body></message>", TRUE},
+    {"<message to='a@gw'><body>", "]]&gt;</body></message>", TRUE},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *data = g_strconcat (HEADER, cases[i].before, pad, cases[i].after, NULL);
+      gsize len = strlen (data);
+      g_autofree char *whole = outcome_two_reads (data, len, len);
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, whole);
+      g_assert_true (g_str_has_prefix (whole, cases[i].ok ? "error -1, stanza" : "error 0"));
+      for (gsize split = strlen (HEADER); split < len; split++)
+        {
+          g_autofree char *two = outcome_two_reads (data, len, split);
+          /* A stanza complete before the bad text is delivered either way. */
+          g_assert_cmpstr (two, ==, whole);
+        }
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1396,6 +1494,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/xml-parser/held/limit-inside-character", test_held_limit_inside_character);
   g_test_add_func ("/xml-parser/held/huge-limit", test_held_huge_limit);
   g_test_add_func ("/xml-parser/held/invalid-at-limit", test_held_invalid_at_limit);
+  g_test_add_func ("/xml-parser/held/tag-at-limit", test_held_tag_at_limit);
+  g_test_add_func ("/xml-parser/malformed/cdata-end-in-text", test_cdata_end_in_text);
 
   return g_test_run ();
 }
