@@ -17,6 +17,7 @@
 #include <string.h>
 
 #define NS_DELAY "urn:xmpp:delay"
+#define NS_SID "urn:xmpp:sid:0"
 /* A to-legacy row whose expiry came while it was in flight is looked at
  * again this much later (the confirmation usually comes first). */
 #define RECHECK_S 2
@@ -143,6 +144,18 @@ user_lang (PgTransport *transport, const char *bare_jid)
   return session != NULL ? session->lang : NULL;
 }
 
+/* XEP-0359: the same origin-id on every copy of a row. A copy can arrive
+ * twice only when the XMPP server died between taking it and answering the
+ * ping after it (legacy/outbox.h); clients that deduplicate by origin-id
+ * then drop the second. The row's creation time keeps it unique when the
+ * database, and so the row ids, start again. */
+static void
+add_origin_id (xmlNode *stanza, const PgStoreOutboxItem *item, const char *id)
+{
+  g_autofree char *origin_id = g_strdup_printf ("%s-%" G_GINT64_MODIFIER "x", id, item->created);
+  pg_stanza_set_attr (pg_stanza_add_child (stanza, "origin-id", NS_SID), "id", origin_id);
+}
+
 static PgStanza *
 new_loss_report (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
 {
@@ -166,6 +179,7 @@ new_loss_report (PgTransport *transport, const PgStoreOutboxItem *item, const ch
   pg_stanza_add_text_child (headline, "subject", NULL,
                             pg_i18n_translate (i18n, lang, N_ ("Messages not delivered")));
   pg_stanza_add_text_child (headline, "body", NULL, body);
+  add_origin_id (headline, item, id);
   return headline;
 }
 
@@ -180,6 +194,7 @@ new_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
   pg_stanza_add_text_child (message, "body", NULL, item->body);
   if (pg_store_setting_enabled (transport->store, item->bare_jid, PG_SETTING_TYPING))
     pg_message_add_chat_state (message, PG_CHAT_STATE_ACTIVE);
+  add_origin_id (message, item, id);
   /* XEP-0203: the time the legacy network gave it to us, when that was a
    * while ago. */
   if (now_s () - item->created >= 2)

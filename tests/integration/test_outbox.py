@@ -5,8 +5,8 @@ dropped in silence.
 
 - 1,000 IRC→XMPP messages with Prosody killed and restarted in the middle:
   all 1,000 reach the user, in order.  A message may only come twice as a
-  redelivery of the same stanza (same id), which a client can drop; how
-  many did is printed.
+  redelivery of the same stanza (same id and XEP-0359 origin-id, by which
+  a client drops it); how many did is printed.
 - 200 XMPP→IRC messages with the IRC server restarted in the middle: every
   one arrives at the IRC peer or is bounced to the sender with an error
   carrying its id.
@@ -40,6 +40,7 @@ from legacy_servers import IrcClient, IrcServer, online_user, send_available
 GW = COMPONENT_JID
 TIMEOUT = 240
 NS_STANZAS = harness.NS_STANZAS
+NS_SID = "urn:xmpp:sid:0"
 
 SETTINGS = {
     # prpl-irc sends one line per 2 s after a burst of 5 by default.
@@ -94,14 +95,18 @@ def _body(el):
     return text(child(el, NS_CLIENT, "body"))
 
 
-def _chats_from(client, jid):
+def _chats_from(client, jid, origin_ids=False):
     """(id, body) of every chat message from `jid` the client received, in
-    arrival order."""
+    arrival order; (id, body, XEP-0359 origin-id) with `origin_ids`."""
     out = []
     for el in client.transcript.elements():
         if is_stanza(el, "message") and el.get("type") == "chat" \
                 and (el.get("from") or "").split("/")[0].lower() == jid.lower() and _body(el) is not None:
-            out.append((el.get("id"), _body(el)))
+            if origin_ids:
+                origin = child(el, NS_SID, "origin-id")
+                out.append((el.get("id"), _body(el), origin.get("id") if origin is not None else None))
+            else:
+                out.append((el.get("id"), _body(el)))
     return out
 
 
@@ -186,22 +191,26 @@ def test_legacy_to_xmpp_prosody_restart(env):
         missing = sorted(want - got())
         raise AssertionError(f"{len(missing)} of {n} messages never arrived, e.g. {missing[:10]}")
 
-    arrived = _chats_from(c, jid) + _chats_from(c2, jid)
-    first_id = {}
+    arrived = _chats_from(c, jid, origin_ids=True) + _chats_from(c2, jid, origin_ids=True)
+    first = {}
     order = []
     repeats = 0
-    for sid, body in arrived:
-        if body in first_id:
+    for sid, body, origin in arrived:
+        # Every copy carries an origin-id (XEP-0359), by which a client
+        # drops a copy it already has.
+        assert origin, f"{body!r} arrived without an origin-id"
+        if body in first:
             repeats += 1
-            # A repeat is a redelivery of the same stored row: same id.
-            assert sid is not None and sid == first_id[body], \
-                f"{body!r} arrived twice as different stanzas: ids {first_id[body]!r} and {sid!r}"
+            # A repeat is a redelivery of the same row: same id, same origin-id.
+            assert sid is not None and (sid, origin) == first[body], \
+                f"{body!r} arrived twice as different stanzas: {first[body]!r} and {(sid, origin)!r}"
             continue
-        first_id[body] = sid
+        first[body] = (sid, origin)
         order.append(body)
     assert order == sorted(want), \
         "messages out of order: " + str([b for a, b in zip(order, sorted(want)) if a != b][:10])
-    assert len(set(first_id.values())) == n, "two messages shared an id"
+    assert len({sid for sid, _ in first.values()}) == n, "two messages shared an id"
+    assert len({origin for _, origin in first.values()}) == n, "two messages shared an origin-id"
     # No loss report: nothing was refused or expired.
     for cl in (c, c2):
         cl.nothing(lambda el: is_stanza(el, "message") and el.get("type") == "headline"
@@ -210,7 +219,7 @@ def test_legacy_to_xmpp_prosody_restart(env):
                                             env.purplegate.stderr_text()))
     print(f"# outbox: {n} IRC→XMPP messages sent in {sent_s:.1f}s across a Prosody kill and restart "
           f"({resent} written but unacknowledged at the kill, sent again): "
-          f"{len(order)} distinct arrived, in order; {repeats} redelivered with the same id "
+          f"{len(order)} distinct arrived, in order; {repeats} redelivered with the same id and origin-id "
           f"(before the restart: {len({b for _, b in _chats_from(c, jid)})}, "
           f"after: {len({b for _, b in _chats_from(c2, jid)})})", flush=True)
 
