@@ -26,8 +26,11 @@
  * crashes.  A message can arrive twice only when the link (or purplegate)
  * died after the server had taken it and before the ping after it came back:
  * at most the rows of one window, in practice the few written in the last
- * round trip.  Such a repeat carries the same id, so a client (or a test)
- * can tell it from a new message.  Messages are refused, not queued, past
+ * round trip.  Such a repeat carries the same id and the same XEP-0359
+ * origin-id, so a client (or a test) can tell it from a new message and
+ * drop it. No more can be promised: XEP-0114 has no acknowledgement, and
+ * a server killed between routing a message and answering the ping after
+ * it leaves no trace of which it was.  Messages are refused, not queued, past
  * [limits] outbox_max_per_user per user (the oldest are kept, so the
  * conversation stays in order without a hole); what was refused, or expired
  * after [limits] outbox_expiry_s, is reported to the user by a headline from
