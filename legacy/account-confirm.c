@@ -9,7 +9,11 @@
  * protocol's send_raw): a server processes one client's lines in order, so
  * its PONG proves that every line before the PING was processed.  The PONG
  * is read with prpl-irc's "irc-receiving-text" signal; prpl-irc itself
- * ignores a PONG whose argument has no space (irc_msg_pong). */
+ * ignores a PONG whose argument has no space (irc_msg_pong).
+ *
+ * The same order tells which messages a 401 (no such nick) answers: those
+ * sent before the PING that the next PONG answers.  prpl-irc only writes
+ * "User is not logged in" into a conversation nobody reads. */
 #define G_LOG_DOMAIN "pg-account"
 
 #include "legacy/account-private.h"
@@ -78,6 +82,23 @@ pong_serial (const char *line)
   return serial;
 }
 
+/* The nick of a 401 line (":server 401 me nick :No such nick/channel"),
+ * or NULL. Caller owns it (g_free). */
+static char *
+no_such_nick (const char *line)
+{
+  if (*line == ':' && (line = strchr (line, ' ')) != NULL)
+    line++;
+  if (line == NULL || strncmp (line, "401 ", 4) != 0)
+    return NULL;
+  const char *me = line + 4;
+  const char *nick = strchr (me, ' ');
+  if (nick == NULL || *++nick == ':' || *nick == '\0')
+    return NULL;
+  gsize len = strcspn (nick, " \r\n");
+  return len > 0 ? g_strndup (nick, len) : NULL;
+}
+
 static void
 irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
 {
@@ -87,6 +108,12 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
   (void)data;
   if (account == NULL || text == NULL || *text == NULL)
     return;
+  g_autofree char *refused = no_such_nick (*text);
+  if (refused != NULL)
+    {
+      pg_account_emit_refused (account, refused);
+      return;
+    }
   serial = pong_serial (*text);
   /* Only this login's own tokens: a PONG can only answer our own PING. */
   if (serial == 0 || serial > account->confirm_serial)

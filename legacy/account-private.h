@@ -93,6 +93,7 @@ void pg_account_emit_chat_state (PgAccount *account, const char *from, PgChatSta
 void pg_account_emit_authorization_requested (PgAccount *account, const char *from, const char *alias,
                                               const char *message);
 void pg_account_emit_sent_confirmed (PgAccount *account, guint64 serial);
+void pg_account_emit_refused (PgAccount *account, const char *name);
 
 /* Connection life cycle, from purple-conn.c. */
 /* report_disconnect_reason: why the login is ending (the first reason of a

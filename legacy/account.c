@@ -203,6 +203,16 @@ pg_account_emit_sent_confirmed (PgAccount *account, guint64 serial)
 }
 
 void
+pg_account_emit_refused (PgAccount *account, const char *name)
+{
+  if (!may_emit (account) || account->events.refused == NULL)
+    return;
+  emit_depth++;
+  account->events.refused (account->owner, name);
+  emit_depth--;
+}
+
+void
 pg_account_emit_message (PgAccount *account, const char *from, const char *html)
 {
   if (!may_emit (account) || account->events.message == NULL)

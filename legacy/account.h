@@ -72,6 +72,9 @@ typedef struct {
    * pg_account_confirm_sent() returned @serial (and so before every smaller
    * serial of this login). */
   void (*sent_confirmed) (gpointer owner, guint64 serial);
+  /* The legacy server refused a message to @name sent after the last
+   * confirmed serial: nobody of that name is online (IRC 401). */
+  void (*refused) (gpointer owner, const char *name);
 } PgAccountEvents;
 
 /* Creates (not connects) the login @username on @protocol_id with

@@ -43,3 +43,6 @@ void pg_outbox_legacy_bounce_all (PgSession *session, const char *text);
 gboolean pg_outbox_legacy_in_flight (PgSession *session, gint64 id);
 /* The sent_confirmed account event (owner: the PgSession). */
 void pg_outbox_legacy_on_confirmed (gpointer owner, guint64 serial);
+/* The refused event (legacy/account.h): bounces what was sent to @name in
+ * the oldest batch not yet confirmed, with <service-unavailable/>. */
+void pg_outbox_legacy_on_refused (gpointer owner, const char *name);

@@ -420,7 +420,7 @@ pg_outbox_bounce (PgTransport *transport, const PgStoreOutboxItem *item, PgError
   g_autofree char *contact = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
   /* The user's message as it was, to build the error reply to it. */
   g_autoptr (PgStanza) original = pg_stanza_new ("message", item->sender, contact, "chat", item->xmpp_id);
-  g_autoptr (PgStanza) reply = pg_stanza_error_reply (original, condition, PG_ERR_TYPE_WAIT, text);
+  g_autoptr (PgStanza) reply = pg_stanza_error_reply (original, condition, PG_ERR_TYPE_DEFAULT, text);
   /* RFC 6120 §8.3.1: the original content, so the sender sees which
    * message it was. */
   pg_stanza_add_text_child (reply, "body", NULL, item->body);

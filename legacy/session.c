@@ -236,6 +236,7 @@ static const PgAccountEvents account_events = {
   .chat_state = pg_chat_on_state,
   .authorization_requested = pg_contacts_on_authorization,
   .sent_confirmed = pg_outbox_legacy_on_confirmed,
+  .refused = pg_outbox_legacy_on_refused,
 };
 
 static void

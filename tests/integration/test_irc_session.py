@@ -3,6 +3,8 @@ networks", IRC): InspIRCd on 127.0.0.1, reached through libpurple's
 prpl-irc; a raw-socket IRC client is the legacy peer.  Acceptance is by IRC
 lines the peer reads and stanzas the XMPP client receives."""
 
+import time
+
 from harness import (COMPONENT_JID, NS_CLIENT, NS_REGISTER, assert_error, assert_result, bare,
                      child, is_stanza, match, register, registered_username, text, tostr)
 from harness import WAIT
@@ -125,6 +127,43 @@ def test_message_unregistered(env):
     err = c.expect(match("message", id="ur1"), timeout=WAIT, since=since,
                    what="error for a message of an unregistered user")
     assert_error(err, "ur1", "registration-required", "auth", frm=f"bob@{GW}")
+
+
+def test_message_to_absent_nick(env):
+    # GW-32: a message to a contact who is not online, on a network
+    # without offline storage, comes back as <service-unavailable/>
+    # (cancel) with its id and text: the IRC server's 401 (no such nick).
+    peer = _peer(env, "bob")
+    c = online_user(env, env.user("xcarol"), "carol")
+    peer.wait_online("carol", timeout=WAIT)
+    assert not peer.online("nosuchnick")
+    since = c.mark()
+    peer_since = peer.mark()
+    c.send(f"<message type='chat' to='nosuchnick@{GW}' id='nx1'><body>anyone there?</body></message>")
+    c.send(f"<message type='chat' to='bob@{GW}' id='nx2'><body>to bob</body>"
+           f"<request xmlns='{NS_RECEIPTS}'/></message>")
+    # Two lines on IRC, two 401s: one bounce.
+    c.send(f"<message type='chat' to='NoSuchNick@{GW}' id='nx3'><body>line one\nline two</body></message>")
+    for mid, body in (("nx1", "anyone there?"), ("nx3", "line one\nline two")):
+        err = c.expect(match("message", id=mid, type="error"), timeout=WAIT, since=since,
+                       what=f"a bounce of {mid}")
+        assert_error(err, mid, "service-unavailable", "cancel")
+        assert bare(err.get("from")).lower() == f"nosuchnick@{GW}", tostr(err)
+        assert _body(err) == body, f"the bounce does not carry the text: {tostr(err)}"
+    peer.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == "to bob", timeout=WAIT,
+                since=peer_since, what="the message to bob")
+    r = c.expect(lambda el: is_stanza(el, "message") and child(el, NS_RECEIPTS, "received") is not None,
+                 timeout=WAIT, since=since, what="the receipt for the message to bob")
+    assert child(r, NS_RECEIPTS, "received").get("id") == "nx2", tostr(r)
+    # Nothing else: no bounce of the delivered one, no second bounce of nx3,
+    # and no receipt for a bounced one.
+    time.sleep(1.0)
+    errors = [el.get("id") for el in c.transcript.elements()[since:]
+              if is_stanza(el, "message") and el.get("type") == "error"]
+    assert sorted(errors) == ["nx1", "nx3"], f"errors: {errors}"
+    receipts = [child(el, NS_RECEIPTS, "received").get("id") for el in c.transcript.elements()[since:]
+                if is_stanza(el, "message") and child(el, NS_RECEIPTS, "received") is not None]
+    assert receipts == ["nx2"], f"receipts: {receipts}"
 
 
 def test_contact_presence_and_away(env):
