@@ -223,6 +223,7 @@ void
 pg_outbox_legacy_reset (PgSession *session)
 {
   guint waiting = g_queue_get_length (&session->legacy_sent);
+  session->transport->stats.outbox_resent += waiting;
   if (waiting > 0)
     g_message ("%s: %u messages handed to the legacy login without confirmation will be sent again",
                session->bare_jid, waiting);

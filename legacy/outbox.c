@@ -430,6 +430,7 @@ pg_outbox_bounce (PgTransport *transport, const PgStoreOutboxItem *item, PgError
   gint64 *key = g_new (gint64, 1);
   *key = item->id;
   g_hash_table_add (outbox->bouncing, key);
+  transport->stats.outbox_bounced++;
   g_info ("%s: bounced a queued message to %s (%s)", item->bare_jid, item->peer,
           pg_error_condition_to_string (condition));
   return TRUE;
@@ -547,6 +548,7 @@ pg_outbox_link_down (PgTransport *transport)
   outbox->acking = 0;
   g_array_set_size (outbox->unacked, 0);
   g_hash_table_remove_all (outbox->bouncing);
+  transport->stats.outbox_resent += waiting;
   if (waiting > 0)
     g_message ("%u outbox rows written without acknowledgement will be sent again", waiting);
 }

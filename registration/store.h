@@ -159,7 +159,8 @@ gboolean pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *cons
 /* The earliest expiry (unix s) later than @after of any row, 0 when there
  * is none, -1 on error. */
 gint64 pg_store_outbox_next_expiry (PgStore *store, gint64 after, GError **error);
-/* Messages (not reports) queued for @bare_jid in @direction; -1 on error. */
+/* Messages (not reports) queued for @bare_jid (NULL: every user) in
+ * @direction; -1 on error. */
 gint64 pg_store_outbox_count (PgStore *store, const char *bare_jid, PgOutboxDirection direction,
                               GError **error);
 

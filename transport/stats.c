@@ -82,6 +82,14 @@ stats (PgAdhocCall *call)
   add_number (call, form, "stanzasout", N_ ("Stanzas sent"), (gint64)stream->stanzas_out);
   add_number (call, form, "bytesin", N_ ("Bytes received"), (gint64)stream->bytes_in);
   add_number (call, form, "bytesout", N_ ("Bytes sent"), (gint64)stream->bytes_out);
+  add_number (call, form, "queuedtousers", N_ ("Messages queued for users"),
+              pg_store_outbox_count (transport->store, NULL, PG_OUTBOX_TO_USER, NULL));
+  add_number (call, form, "queuedtolegacy", N_ ("Messages queued for legacy contacts"),
+              pg_store_outbox_count (transport->store, NULL, PG_OUTBOX_TO_LEGACY, NULL));
+  add_number (call, form, "resent", N_ ("Messages sent again after a lost link"),
+              (gint64)transport->stats.outbox_resent);
+  add_number (call, form, "bounced", N_ ("Messages returned to their senders"),
+              (gint64)transport->stats.outbox_bounced);
   add_number (call, form, "memoryrss", N_ ("Resident memory (KiB)"), read_vm_rss ());
   g_message ("admin %s read the statistics", pg_adhoc_call_get_requester (call));
 }

@@ -23,6 +23,10 @@ typedef struct {
   guint64 logins_succeeded;
   guint64 logins_failed;
   guint64 reconnects; /* legacy logins retried after a network failure */
+  /* Outbox messages written or handed over again after their link was
+   * lost unacknowledged, and messages bounced to their senders. */
+  guint64 outbox_resent;
+  guint64 outbox_bounced;
 } PgStats;
 
 typedef struct {

@@ -293,7 +293,7 @@ def test_stats(env):
     types = field_types(x)
     want = ["uptime", "registeredusersnum", "onlineusersnum", "legacyonline", "loginssucceeded",
             "loginsfailed", "reconnects", "stanzasin", "stanzasout", "bytesin", "bytesout",
-            "memoryrss"]
+            "queuedtousers", "queuedtolegacy", "resent", "bounced", "memoryrss"]
     for var in want:
         assert var in f and len(f[var]) == 1, f"no {var}: {tostr(x)}"
         assert types[var] == "text-single", f"{var} is {types[var]}"
