@@ -1277,13 +1277,11 @@ test_held_limit_inside_character (void)
       }
 }
 
-/* What became of a stream: the error code (-1: none), stanzas and bounces. */
+/* What became of a stream: the error code (-1: none), stanzas and bounces.
+ * Caller owns it (g_free). */
 static char *
-outcome (const char *data, gsize len, gsize step)
+describe (const Collector *c, const GError *error)
 {
-  g_autoptr (Collector) c = collector_new ();
-  g_autoptr (GError) error = NULL;
-  run (data, len, step, PG_XML_MIN_STANZA_BYTES, c, &error);
   GString *s = g_string_new (NULL);
   g_string_append_printf (s, "error %d", error != NULL ? error->code : -1);
   for (guint i = 0; i < c->stanzas->len; i++)
@@ -1294,6 +1292,16 @@ outcome (const char *data, gsize len, gsize step)
   for (guint i = 0; i < c->too_big->len; i++)
     g_string_append_printf (s, ", too big %s", (const char *) g_ptr_array_index (c->too_big, i));
   return g_string_free (s, FALSE);
+}
+
+/* describe() of @data fed in pieces of @step at the smallest limit. */
+static char *
+outcome (const char *data, gsize len, gsize step)
+{
+  g_autoptr (Collector) c = collector_new ();
+  g_autoptr (GError) error = NULL;
+  run (data, len, step, PG_XML_MIN_STANZA_BYTES, c, &error);
+  return describe (c, error);
 }
 
 static void
@@ -1400,7 +1408,7 @@ test_held_tag_at_limit (void)
         }
 }
 
-/* What became of @data fed in two reads, the first @split bytes long. */
+/* describe() of @data fed in two reads, the first @split bytes long. */
 static char *
 outcome_two_reads (const char *data, gsize len, gsize split)
 {
@@ -1409,14 +1417,7 @@ outcome_two_reads (const char *data, gsize len, gsize split)
   g_autoptr (GError) error = NULL;
   if (pg_xml_parser_feed (parser, data, split, &error))
     pg_xml_parser_feed (parser, data + split, len - split, &error);
-  GString *s = g_string_new (NULL);
-  g_string_append_printf (s, "error %d", error != NULL ? error->code : -1);
-  for (guint i = 0; i < c->stanzas->len; i++)
-    {
-      g_autofree char *text = pg_stanza_to_string (stanza_at (c, i));
-      g_string_append_printf (s, ", stanza %s", text);
-    }
-  return g_string_free (s, FALSE);
+  return describe (c, error);
 }
 
 static void
