@@ -80,6 +80,17 @@ ask_confirmation (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+guint
+pg_outbox_legacy_confirm_now (PgSession *session)
+{
+  if (session->legacy_sent_upto > session->legacy_asked_upto)
+    {
+      g_clear_handle_id (&session->legacy_confirm_id, g_source_remove);
+      ask_confirmation (session);
+    }
+  return g_queue_get_length (&session->legacy_sent);
+}
+
 /* Several confirmations may be under way: each covers what was handed over
  * before it, so a lost login re-sends only what came after the last one
  * answered. */
@@ -188,7 +199,7 @@ pg_outbox_legacy_flush (PgSession *session)
   PgTransport *transport = session->transport;
   g_autoptr (GError) error = NULL;
 
-  if (session->state != PG_SESSION_ONLINE || session->account == NULL)
+  if (session->state != PG_SESSION_ONLINE || session->account == NULL || pg_outbox_is_draining (transport))
     return;
   g_autoptr (GPtrArray) rows = pg_store_outbox_list (transport->store, session->bare_jid, PG_OUTBOX_TO_LEGACY,
                                                      session->legacy_sent_upto, 0, &error);
@@ -280,7 +291,7 @@ pg_outbox_legacy_queue (PgSession *session, const PgRouteRequest *request, const
       pg_outbox_arm_expiry (transport, item.expires);
       /* When every row the user had stored is with the login already,
        * this one is all that waits: hand it over without reading it back. */
-      if (session->state == PG_SESSION_ONLINE && session->account != NULL
+      if (session->state == PG_SESSION_ONLINE && session->account != NULL && !pg_outbox_is_draining (transport)
           && before == g_queue_get_length (&session->legacy_sent) && item.id > session->legacy_sent_upto)
         {
           hand_over (session, item_dup (&item));

@@ -8,8 +8,8 @@
 /* outbox.c */
 /* Makes sure the expiry timer fires by @at (unix s). */
 void pg_outbox_arm_expiry (PgTransport *transport, gint64 at);
-/* Writes the bounce of to-legacy row @item (error @condition, type wait,
- * @text, the original id and body) to the sender; the row is deleted once
+/* Writes the bounce of to-legacy row @item (error @condition of its own
+ * type, @text, the original id and body) to the sender; the row is deleted once
  * acknowledged. FALSE when the stream is down or it is already bouncing. */
 gboolean pg_outbox_bounce (PgTransport *transport, const PgStoreOutboxItem *item, PgErrorCondition condition,
                            const char *text);
@@ -39,6 +39,9 @@ void pg_outbox_legacy_reset (PgSession *session);
 /* The login was refused for good: the queue goes back to its senders with
  * <recipient-unavailable/> and @text. */
 void pg_outbox_legacy_bounce_all (PgSession *session, const char *text);
+/* Asks @session's login at once to confirm what it was handed (if there is
+ * anything new); returns how many messages wait for a confirmation. */
+guint pg_outbox_legacy_confirm_now (PgSession *session);
 /* TRUE when row @id was handed to @session's login, unconfirmed. */
 gboolean pg_outbox_legacy_in_flight (PgSession *session, gint64 id);
 /* The sent_confirmed account event (owner: the PgSession). */

@@ -45,6 +45,7 @@ struct PgOutbox
   guint ping_idle;
   guint expiry_id;
   gint64 expiry_at; /* unix s of the armed timer */
+  gboolean draining; /* pg_outbox_drain() */
 };
 
 /* An acknowledgement ping and the rows written before it. */
@@ -278,7 +279,7 @@ store_memory (PgOutbox *outbox)
 static void
 pump (PgOutbox *outbox)
 {
-  while (outbox->link_up && outbox->backlog && in_flight (outbox) < PG_OUTBOX_WINDOW
+  while (outbox->link_up && outbox->backlog && !outbox->draining && in_flight (outbox) < PG_OUTBOX_WINDOW
          && pg_stream_is_ready (outbox->transport->stream))
     {
       g_autoptr (GError) error = NULL;
@@ -363,22 +364,17 @@ on_ack (const PgRouteRequest *response, gpointer user_data)
   schedule_ping (outbox);
 }
 
-static gboolean
-send_ping (gpointer data)
+/* Writes a ping covering the rows written since the last one (maybe none). */
+static void
+write_ping (PgOutbox *outbox)
 {
-  PgOutbox *outbox = data;
   PgTransport *transport = outbox->transport;
-
-  outbox->ping_idle = 0;
-  if (outbox->unacked->len == 0 || !outbox->link_up
-      || g_queue_get_length (&outbox->pings) >= PG_OUTBOX_MAX_PINGS)
-    return G_SOURCE_REMOVE;
   g_autofree char *id = g_strdup_printf ("pg-outbox-ack-%" G_GUINT64_FORMAT, ++outbox->ping_serial);
   g_autoptr (PgStanza) iq
       = pg_stanza_new ("iq", transport->config->component_jid, transport->config->component_jid, "get", id);
   pg_stanza_add_child (iq, "ping", PG_NS_PING);
   if (!pg_stream_send (transport->stream, iq))
-    return G_SOURCE_REMOVE; /* the link is going down; link_down resets */
+    return; /* the link is going down; link_down resets */
   pg_router_expect_response (transport->router, id, on_ack, outbox);
   Ping *ping = g_new0 (Ping, 1);
   ping->id = g_steal_pointer (&id);
@@ -386,6 +382,16 @@ send_ping (gpointer data)
   outbox->unacked = g_array_new (FALSE, FALSE, sizeof (gint64));
   outbox->acking += ping->rows->len;
   g_queue_push_tail (&outbox->pings, ping);
+}
+
+static gboolean
+send_ping (gpointer data)
+{
+  PgOutbox *outbox = data;
+
+  outbox->ping_idle = 0;
+  if (outbox->unacked->len > 0 && outbox->link_up && g_queue_get_length (&outbox->pings) < PG_OUTBOX_MAX_PINGS)
+    write_ping (outbox);
   return G_SOURCE_REMOVE;
 }
 
@@ -564,7 +570,7 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
 {
   PgTransport *transport = outbox->transport;
 
-  if (!outbox->link_up || outbox->backlog || in_flight (outbox) >= PG_OUTBOX_WINDOW
+  if (!outbox->link_up || outbox->backlog || outbox->draining || in_flight (outbox) >= PG_OUTBOX_WINDOW
       || !pg_stream_is_ready (transport->stream))
     return FALSE;
   MemoryRow *row = g_new0 (MemoryRow, 1);
@@ -656,6 +662,63 @@ pg_outbox_register (PgTransport *transport)
   outbox->bouncing = g_hash_table_new_full (g_int64_hash, g_int64_equal, free_id, NULL);
   transport->outbox = outbox;
   rearm_expiry (outbox, 0, 0);
+}
+
+gboolean
+pg_outbox_is_draining (PgTransport *transport)
+{
+  return transport->outbox != NULL && transport->outbox->draining;
+}
+
+static gboolean
+drain_deadline (gpointer data)
+{
+  gboolean *expired = data;
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Messages to users written and not acknowledged and pings unanswered
+ * (while the link can still answer them), plus messages handed to legacy
+ * logins and not confirmed; legacy logins are asked for their confirmation
+ * at once. */
+static guint
+drain_pending (PgOutbox *outbox)
+{
+  guint to_users = outbox->link_up ? in_flight (outbox) + g_queue_get_length (&outbox->pings) : 0;
+  return to_users + pg_sessions_confirm_sent (outbox->transport);
+}
+
+void
+pg_outbox_drain (PgTransport *transport, guint timeout_ms)
+{
+  PgOutbox *outbox = transport->outbox;
+  outbox->draining = TRUE;
+  /* A ping now, with or without rows: the server routes to us in order, so
+   * its answer comes after every stanza it had for us (a user's message
+   * read now is stored for the restart rather than lost with the socket). */
+  g_clear_handle_id (&outbox->ping_idle, g_source_remove);
+  if (outbox->link_up && pg_stream_is_ready (transport->stream))
+    write_ping (outbox);
+  guint pending = drain_pending (outbox);
+  if (pending == 0)
+    return;
+  g_message ("stopping: waiting up to %u ms for %u messages and pings on their way to be acknowledged",
+             timeout_ms, pending);
+  gint64 start = g_get_monotonic_time ();
+  gboolean expired = FALSE;
+  guint deadline = g_timeout_add (timeout_ms, drain_deadline, &expired);
+  while (!expired && transport->stop_signals < 2 && (pending = drain_pending (outbox)) > 0)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (deadline);
+  gint64 ms = (g_get_monotonic_time () - start) / 1000;
+  if (pending == 0)
+    g_message ("stopping: all acknowledged in %" G_GINT64_FORMAT " ms", ms);
+  else
+    g_message ("stopping: %u messages unacknowledged after %" G_GINT64_FORMAT " ms; they are sent again "
+               "after the restart",
+               pending, ms);
 }
 
 void

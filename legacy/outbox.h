@@ -23,7 +23,9 @@
  *
  * The guarantee: every message is delivered at least once, in order per
  * user, across component link failures, XMPP server restarts and purplegate
- * crashes.  A message can arrive twice only when the link (or purplegate)
+ * crashes, and exactly once across a clean stop of purplegate (SIGTERM:
+ * pg_outbox_drain() waits for the acknowledgements of what is on its way,
+ * and stores what comes meanwhile).  A message can arrive twice only when the link (or purplegate)
  * died after the server had taken it and before the ping after it came back:
  * at most the rows of one window, in practice the few written in the last
  * round trip.  Such a repeat carries the same id and the same XEP-0359
@@ -68,6 +70,16 @@ void pg_outbox_free (PgOutbox *outbox);
 void pg_outbox_link_up (PgTransport *transport);
 /* The stream went down: what was written and not acknowledged waits again. */
 void pg_outbox_link_down (PgTransport *transport);
+
+/* Before a clean stop: new messages are stored, not sent, and the main
+ * context runs until everything written to users has been acknowledged and
+ * every legacy login has confirmed what it was handed, for at most
+ * @timeout_ms or until a second stop signal. What is unacknowledged then is
+ * sent again after the restart (at least once); the rest exactly once. */
+#define PG_OUTBOX_DRAIN_MS 3000
+void pg_outbox_drain (PgTransport *transport, guint timeout_ms);
+/* TRUE while pg_outbox_drain() runs: nothing new is sent. */
+gboolean pg_outbox_is_draining (PgTransport *transport);
 
 /* A chat message from legacy contact @peer (the protocol's spelling) to
  * @bare_jid, with plain text @body: stored, then sent when its turn comes. */

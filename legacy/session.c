@@ -444,6 +444,18 @@ pg_sessions_stop_all (PgTransport *transport)
     g_message ("closed %u sessions", n);
 }
 
+guint
+pg_sessions_confirm_sent (PgTransport *transport)
+{
+  guint waiting = 0;
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, transport->sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    waiting += pg_outbox_legacy_confirm_now (value);
+  return waiting;
+}
+
 void
 pg_sessions_close (PgTransport *transport, const char *bare_jid)
 {

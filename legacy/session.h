@@ -27,6 +27,9 @@ void pg_sessions_probe_all (PgTransport *transport);
 /* Shutdown: every contact and the transport go unavailable for every
  * online user, then the legacy logins close. */
 void pg_sessions_stop_all (PgTransport *transport);
+/* Asks every legacy login to confirm at once what it was handed
+ * (pg_outbox_drain()); returns the messages that wait for a confirmation. */
+guint pg_sessions_confirm_sent (PgTransport *transport);
 /* Ends the user's session, if any, without telling the user (unregistering). */
 void pg_sessions_close (PgTransport *transport, const char *bare_jid);
 /* After an unregistration: every contact of @contacts (PgStoreContact, as

@@ -144,6 +144,11 @@ static gboolean
 on_signal (gpointer data)
 {
   PgTransport *transport = data;
+  if (transport->stop_signals++ > 0)
+    {
+      g_message ("stopping at once on a second signal");
+      return G_SOURCE_CONTINUE;
+    }
   g_message ("stopping on signal");
   if (transport->loop != NULL)
     g_main_loop_quit (transport->loop);
@@ -206,6 +211,9 @@ pg_transport_run (PgTransport *transport)
    * and quits at once. */
   g_main_loop_run (transport->loop);
 
+  /* What is on its way is acknowledged before the links go, so a restart
+   * sends nothing twice. */
+  pg_outbox_drain (transport, PG_OUTBOX_DRAIN_MS);
   pg_ping_link_down (transport);
   pg_sessions_stop_all (transport);
   pg_stream_shutdown (transport->stream, 1000);

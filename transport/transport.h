@@ -45,6 +45,7 @@ typedef struct {
    * slow start-up (opening the store, loading plugins) is a clean stop. */
   guint sigint_source;
   guint sigterm_source;
+  guint stop_signals; /* received; a second one cuts the clean stop short */
   char *legacy_name;  /* [legacy] name, or the protocol's own name */
   gint64 started_at;  /* monotonic µs */
   PgStats stats;

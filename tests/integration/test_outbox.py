@@ -7,6 +7,8 @@ dropped in silence.
   all 1,000 reach the user, in order.  A message may only come twice as a
   redelivery of the same stanza (same id and XEP-0359 origin-id, by which
   a client drops it); how many did is printed.
+- A clean restart of purplegate (SIGTERM) while messages flow both ways:
+  nothing arrives twice, either way.
 - 200 XMPP→IRC messages with the IRC server restarted in the middle: every
   one arrives at the IRC peer or is bounced to the sender with an error
   carrying its id.
@@ -222,6 +224,81 @@ def test_legacy_to_xmpp_prosody_restart(env):
           f"{len(order)} distinct arrived, in order; {repeats} redelivered with the same id and origin-id "
           f"(before the restart: {len({b for _, b in _chats_from(c, jid)})}, "
           f"after: {len({b for _, b in _chats_from(c2, jid)})})", flush=True)
+
+
+def _settled(count, quiet=2.0, timeout=60):
+    """Waits until count() stops changing for `quiet` seconds."""
+    last, since = count(), time.monotonic()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, f"still moving after {timeout}s: {count()}"
+        time.sleep(0.2)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
+def test_clean_restart_sends_nothing_twice(env):
+    # Exactly once across a clean restart of purplegate (SIGTERM) while
+    # messages flow both ways: what is on its way is acknowledged (by the
+    # XMPP server, by the IRC server) before the links close, and what comes
+    # meanwhile is stored and sent after the restart.  Nothing arrives twice;
+    # what arrives is the beginning of what was sent, in order (what the
+    # IRC server refused once the nick had quit never reached purplegate);
+    # a user's message not delivered came back as an error.
+    n_in, n_out = 400, 100
+    user = env.user("xclean")
+    peer = _peer(env, "lpeer")
+    c = online_user(env, user, "lnick")
+    peer.wait_online("lnick")
+    jid = f"lpeer@{GW}"
+    peer_since = peer.mark()
+    for i in range(n_out):
+        c.send(f"<message type='chat' to='{jid}' id='out{i}'><body>out {i:04d}</body></message>")
+    for i in range(n_in):
+        peer.privmsg("lnick", f"in {i:04d}")
+        if i % 50 == 49:
+            time.sleep(0.1)
+        if i == 100:
+            stopper = threading.Thread(target=env.purplegate.stop, daemon=True)
+            t0 = time.monotonic()
+            stopper.start()
+    stopper.join(30)
+    stop_s = time.monotonic() - t0
+    assert not env.purplegate.running(), "purplegate did not stop"
+    env.purplegate.start()
+    peer.wait_online("lnick", timeout=WAIT)
+
+    def received_in():
+        return [b for _, b in _chats_from(c, jid)]
+
+    def received_out():
+        return [m.params[-1] for m in peer.lines[peer_since:]
+                if m.command == "PRIVMSG" and (m.prefix or "").split("!")[0] == "lnick"]
+
+    def bounced_out():
+        return {el.get("id") for el in c.transcript.elements()
+                if is_stanza(el, "message") and el.get("type") == "error" and (el.get("id") or "").startswith("out")}
+
+    _settled(lambda: (len(received_in()), len(received_out()), len(bounced_out())))
+    got_in, got_out, bounced = received_in(), received_out(), bounced_out()
+    assert len(set(got_in)) == len(got_in), \
+        f"IRC→XMPP: {len(got_in) - len(set(got_in))} arrived twice"
+    assert got_in == [f"in {i:04d}" for i in range(len(got_in))], \
+        "IRC→XMPP: not the beginning of what was sent, in order: " + \
+        str([b for i, b in enumerate(got_in) if b != f"in {i:04d}"][:5])
+    assert len(got_in) > 100, f"IRC→XMPP: only {len(got_in)} arrived"
+    assert len(set(got_out)) == len(got_out), \
+        f"XMPP→IRC: {len(got_out) - len(set(got_out))} arrived twice"
+    assert got_out == sorted(got_out), "XMPP→IRC: out of order"
+    arrived = {int(b.split()[1]) for b in got_out}
+    lost = [i for i in range(n_out) if i not in arrived and f"out{i}" not in bounced]
+    assert not lost, f"XMPP→IRC: neither arrived nor bounced: {lost[:10]}"
+    assert not (arrived & {int(b[3:]) for b in bounced}), "XMPP→IRC: arrived and bounced"
+    print(f"# clean restart while messages flowed: stop took {stop_s:.2f}s; IRC→XMPP {len(got_in)} of {n_in} "
+          f"arrived, each once, in order (the rest refused by IRC after the quit); XMPP→IRC "
+          f"{len(got_out)} of {n_out} arrived once, {len(bounced)} bounced", flush=True)
 
 
 def test_xmpp_to_irc_irc_restart(env):
