@@ -18,6 +18,7 @@
 
 #define NS_DELAY "urn:xmpp:delay"
 #define NS_SID "urn:xmpp:sid:0"
+#define ACK_PREFIX "pg-outbox-ack-"
 /* A to-legacy row whose expiry came while it was in flight is looked at
  * again this much later (the confirmation usually comes first). */
 #define RECHECK_S 2
@@ -310,26 +311,25 @@ pump (PgOutbox *outbox)
 
 /* ---- acknowledgements ---- */
 
-static void
-on_ack (const PgRouteRequest *response, gpointer user_data)
+/* The ping @id is back: the server has routed every stanza written before
+ * it. FALSE when it is none of ours (any more). */
+static gboolean
+settle_pings (PgOutbox *outbox, const char *id, const char *how)
 {
-  PgOutbox *outbox = user_data;
   g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GError) error = NULL;
   gboolean found = FALSE;
 
   for (GList *l = outbox->pings.head; l != NULL && !found; l = l->next)
-    found = g_strcmp0 (((Ping *)l->data)->id, response->id) == 0;
+    found = g_strcmp0 (((Ping *)l->data)->id, id) == 0;
   if (!found)
-    return;
-  /* Answers come in order: this one settles every earlier ping too. An
-   * error answer went through the server's router as well. */
+    return FALSE;
+  /* They come back in order: this one settles every earlier ping too. */
   while (TRUE)
     {
       Ping *ping = g_queue_pop_head (&outbox->pings);
-      gboolean last = g_strcmp0 (ping->id, response->id) == 0;
-      if (!last)
-        pg_router_cancel_response (outbox->transport->router, ping->id);
+      gboolean last = g_strcmp0 (ping->id, id) == 0;
+      pg_router_cancel_response (outbox->transport->router, ping->id);
       g_array_append_vals (rows, ping->rows->data, ping->rows->len);
       ping_free (ping);
       if (last)
@@ -340,16 +340,16 @@ on_ack (const PgRouteRequest *response, gpointer user_data)
   guint stored = 0;
   for (guint i = 0; i < rows->len; i++)
     {
-      gint64 id = g_array_index (rows, gint64, i);
-      if (id < 0)
+      gint64 row_id = g_array_index (rows, gint64, i);
+      if (row_id < 0)
         {
           MemoryRow *row = g_queue_pop_head (&outbox->memory);
-          g_assert (row != NULL && row->serial == -id);
-          id = row->row_id;
+          g_assert (row != NULL && row->serial == -row_id);
+          row_id = row->row_id;
           memory_row_free (row);
         }
-      if (id > 0)
-        g_array_index (rows, gint64, stored++) = id;
+      if (row_id > 0)
+        g_array_index (rows, gint64, stored++) = row_id;
     }
   g_array_set_size (rows, stored);
   if (rows->len > 0
@@ -359,17 +359,46 @@ on_ack (const PgRouteRequest *response, gpointer user_data)
                error->message);
   for (guint i = 0; i < rows->len; i++)
     g_hash_table_remove (outbox->bouncing, &g_array_index (rows, gint64, i));
-  g_debug ("%u outbox rows acknowledged (%s)", rows->len, response->type);
+  g_debug ("%u outbox rows acknowledged (%s)", rows->len, how);
   pump (outbox);
   schedule_ping (outbox);
+  return TRUE;
 }
+
+/* The answer to an acknowledgement ping (an error answer went through the
+ * server's router as well): only when the ping itself was not seen coming
+ * back (see on_own_ping()). */
+static void
+on_ack (const PgRouteRequest *response, gpointer user_data)
+{
+  settle_pings (user_data, response->id, response->type);
+}
+
+/* Our own acknowledgement ping, routed back to us: that is the proof, one
+ * trip through the server rather than two (an XMPP server that stops
+ * cleanly still routes it, but would not route our answer any more). Not
+ * answered: nobody waits for that. */
+static PgRouteResult
+on_own_ping (const PgRouteRequest *request, gpointer user_data)
+{
+  PgOutbox *outbox = user_data;
+  if (request->id == NULL || !g_str_has_prefix (request->id, ACK_PREFIX)
+      || g_strcmp0 (request->from_bare, outbox->transport->config->component_jid) != 0)
+    return PG_PASS;
+  settle_pings (outbox, request->id, "routed back");
+  return PG_HANDLED;
+}
+
+static const PgRoute routes[] = {
+  {PG_KIND_IQ, "get", PG_NS_PING, "ping", PG_TARGET_DOMAIN, on_own_ping},
+};
 
 /* Writes a ping covering the rows written since the last one (maybe none). */
 static void
 write_ping (PgOutbox *outbox)
 {
   PgTransport *transport = outbox->transport;
-  g_autofree char *id = g_strdup_printf ("pg-outbox-ack-%" G_GUINT64_FORMAT, ++outbox->ping_serial);
+  g_autofree char *id = g_strdup_printf (ACK_PREFIX "%" G_GUINT64_FORMAT, ++outbox->ping_serial);
   g_autoptr (PgStanza) iq
       = pg_stanza_new ("iq", transport->config->component_jid, transport->config->component_jid, "get", id);
   pg_stanza_add_child (iq, "ping", PG_NS_PING);
@@ -395,12 +424,21 @@ send_ping (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* One ping after what was written in this main loop iteration, so that
- * few rows wait on any one answer (a dying link sends again only the rows
- * after the last answer); at most PG_OUTBOX_MAX_PINGS under way. */
+/* One ping after what was written in this main loop iteration, and one
+ * after every PG_OUTBOX_PING_EVERY rows of a burst, so that few rows wait on
+ * any one answer: a server that dies has routed the rows it read, and the
+ * ping after them may be in what it had not read yet; those rows come
+ * twice. At most PG_OUTBOX_MAX_PINGS under way. */
 static void
 schedule_ping (PgOutbox *outbox)
 {
+  if (outbox->unacked->len >= PG_OUTBOX_PING_EVERY && outbox->link_up
+      && g_queue_get_length (&outbox->pings) < PG_OUTBOX_MAX_PINGS)
+    {
+      g_clear_handle_id (&outbox->ping_idle, g_source_remove);
+      write_ping (outbox);
+      return;
+    }
   if (outbox->ping_idle == 0 && outbox->unacked->len > 0
       && g_queue_get_length (&outbox->pings) < PG_OUTBOX_MAX_PINGS)
     /* At default priority: an idle one would starve while the legacy
@@ -661,6 +699,7 @@ pg_outbox_register (PgTransport *transport)
   outbox->boot = g_get_real_time ();
   outbox->bouncing = g_hash_table_new_full (g_int64_hash, g_int64_equal, free_id, NULL);
   transport->outbox = outbox;
+  pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), outbox);
   rearm_expiry (outbox, 0, 0);
 }
 

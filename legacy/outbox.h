@@ -12,7 +12,7 @@
  * sent in row order; after each batch the transport pings its own address
  * through the XMPP server, and a message is forgotten only when a ping
  * written after it has come back: the server handles one stream's stanzas
- * in order, so the answer proves every earlier stanza reached its router
+ * in order, so the ping routed back proves every earlier stanza reached its router
  * (delivered to the user's client, or stored offline).  While the stream is
  * down rows wait; when it is ready again (and on start) they are sent, in
  * order, before anything newer.  At most PG_OUTBOX_WINDOW messages wait for
@@ -57,7 +57,9 @@
 /* Rows written to the stream that may wait for acknowledgements, and
  * acknowledgement pings under way at a time. */
 #define PG_OUTBOX_WINDOW 200
-#define PG_OUTBOX_MAX_PINGS 8
+#define PG_OUTBOX_MAX_PINGS 32
+/* Rows written between two acknowledgement pings at most. */
+#define PG_OUTBOX_PING_EVERY 8
 
 typedef struct PgOutbox PgOutbox;
 

@@ -37,6 +37,9 @@ struct PgSession {
   GHashTable *contacts_by_name;
   guint retry_id;
   guint backoff_s;
+  /* The last resource left: the login closes when this fires, unless the
+   * user is back first or the link to the XMPP server drops meanwhile. */
+  guint logout_id;
   gboolean ever_connected;
   gboolean login_refused; /* credentials refused: wait for new ones */
   const char *lang;       /* of the last available presence, for headlines;
@@ -53,6 +56,9 @@ struct PgSession {
 struct PgSessions {
   PgTransport *transport;
   GHashTable *by_jid; /* bare JID → PgSession */
+  /* After the link to the XMPP server came back: when the resources that
+   * have not said they are still there are dropped. */
+  guint recheck_id;
 };
 
 /* contacts.c — account events about contacts (owner is the PgSession). */

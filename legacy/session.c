@@ -18,7 +18,13 @@ typedef struct {
   char *status;
   int priority;
   gboolean via_domain; /* sent presence to the transport, not only to contacts */
+  gboolean confirmed;  /* available since the link to the XMPP server last came back */
 } Resource;
+
+/* How long a session outlives its last resource: an XMPP server that stops
+ * cleanly sends every user's unavailable presence just before it closes the
+ * component stream, and then the sessions wait for the link instead. */
+#define PG_SESSION_LOGOUT_GRACE_MS 250
 
 static void
 resource_free (Resource *resource)
@@ -59,6 +65,7 @@ static void
 session_free (PgSession *session)
 {
   g_clear_handle_id (&session->retry_id, g_source_remove);
+  g_clear_handle_id (&session->logout_id, g_source_remove);
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session); /* the rows wait for the next session */
   g_slist_free_full (g_steal_pointer (&session->resources), (GDestroyNotify) resource_free);
@@ -299,6 +306,15 @@ end_session (PgSession *session, gboolean tell_user)
   g_hash_table_remove (session->sessions->by_jid, session->bare_jid);
 }
 
+static gboolean
+logout_after_grace (gpointer data)
+{
+  PgSession *session = data;
+  session->logout_id = 0;
+  end_session (session, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
 /* ---- routes ---- */
 
 static PgRouteResult
@@ -326,6 +342,8 @@ on_available (const PgRouteRequest *request, gpointer user_data)
   pg_presence_read (request->stanza, &presence);
   resource->show = presence.show;
   resource->priority = presence.priority;
+  resource->confirmed = TRUE;
+  g_clear_handle_id (&session->logout_id, g_source_remove);
   g_free (resource->status);
   resource->status = g_steal_pointer (&presence.status);
   resource->via_domain |= pg_jid_get_node (request->to) == NULL;
@@ -359,10 +377,10 @@ on_unavailable (const PgRouteRequest *request, gpointer user_data)
     return PG_HANDLED;
   session->resources = g_slist_remove (session->resources, resource);
   resource_free (resource);
-  if (session->resources == NULL)
-    end_session (session, TRUE);
-  else
+  if (session->resources != NULL)
     apply_status (session);
+  else if (session->logout_id == 0)
+    session->logout_id = g_timeout_add (PG_SESSION_LOGOUT_GRACE_MS, logout_after_grace, session);
   return PG_HANDLED;
 }
 
@@ -402,16 +420,90 @@ pg_sessions_free (PgSessions *sessions)
 {
   if (sessions == NULL)
     return;
+  g_clear_handle_id (&sessions->recheck_id, g_source_remove);
   g_hash_table_unref (sessions->by_jid);
   g_free (sessions);
 }
 
 /* ---- operations for other modules ---- */
 
+/* The users who have not said they are still there since the link came
+ * back lose those resources; a session left with none ends. */
+static gboolean
+recheck_resources (gpointer data)
+{
+  PgSessions *sessions = data;
+  g_autoptr (GPtrArray) gone = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+
+  sessions->recheck_id = 0;
+  g_hash_table_iter_init (&iter, sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PgSession *session = value;
+      for (GSList *l = session->resources, *next; l != NULL; l = next)
+        {
+          next = l->next;
+          if (!((Resource *) l->data)->confirmed)
+            {
+              resource_free (l->data);
+              session->resources = g_slist_delete_link (session->resources, l);
+            }
+        }
+      if (session->resources == NULL)
+        g_ptr_array_add (gone, session);
+      else
+        apply_status (session);
+    }
+  for (guint i = 0; i < gone->len; i++)
+    end_session (g_ptr_array_index (gone, i), TRUE);
+  if (gone->len > 0)
+    g_message ("%u sessions ended: their users were not back %u s after the link to the XMPP server",
+               gone->len, sessions->transport->config->session_grace_s);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pg_sessions_link_down (PgTransport *transport)
+{
+  PgSessions *sessions = transport->sessions;
+  guint kept = 0;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_clear_handle_id (&sessions->recheck_id, g_source_remove);
+  g_hash_table_iter_init (&iter, sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PgSession *session = value;
+      if (session->logout_id != 0)
+        kept++;
+      g_clear_handle_id (&session->logout_id, g_source_remove);
+    }
+  if (g_hash_table_size (sessions->by_jid) > 0)
+    g_message ("link to the XMPP server lost: %u legacy sessions wait for their users (%u had just left)",
+               g_hash_table_size (sessions->by_jid), kept);
+}
+
 void
 pg_sessions_probe_all (PgTransport *transport)
 {
+  PgSessions *sessions = transport->sessions;
   g_autoptr (GError) error = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  /* Sessions that outlived the link: each resource must say again that it
+   * is there (the probe's answers, or a new login) within the grace. */
+  g_hash_table_iter_init (&iter, sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    for (GSList *l = ((PgSession *) value)->resources; l != NULL; l = l->next)
+      ((Resource *) l->data)->confirmed = FALSE;
+  g_clear_handle_id (&sessions->recheck_id, g_source_remove);
+  if (g_hash_table_size (sessions->by_jid) > 0)
+    sessions->recheck_id
+        = g_timeout_add_seconds (transport->config->session_grace_s, recheck_resources, sessions);
   g_autoptr (GPtrArray) users = pg_store_list_users (transport->store, &error);
   if (users == NULL)
     {

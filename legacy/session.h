@@ -22,8 +22,12 @@ void pg_sessions_register (PgTransport *transport);
 void pg_sessions_free (PgSessions *sessions);
 
 /* Sends <presence type='probe'/> to every registered user (on start and
- * after the component stream reconnects). */
+ * after the component stream reconnects). Sessions that outlived the link
+ * end [limits] session_grace_s later unless their users are back. */
 void pg_sessions_probe_all (PgTransport *transport);
+/* The component stream went down: sessions stay, their users' presence
+ * unknown until the link is back (pg_sessions_probe_all()). */
+void pg_sessions_link_down (PgTransport *transport);
 /* Shutdown: every contact and the transport go unavailable for every
  * online user, then the legacy logins close. */
 void pg_sessions_stop_all (PgTransport *transport);

@@ -47,6 +47,7 @@ static const struct {
   {"limits", "max_stanza_bytes", KEY_BYTES, FALSE, G_STRUCT_OFFSET (PgConfig, max_stanza_bytes)},
   {"limits", "outbox_max_per_user", KEY_COUNT, FALSE, G_STRUCT_OFFSET (PgConfig, outbox_max_per_user)},
   {"limits", "outbox_expiry_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, outbox_expiry_s)},
+  {"limits", "session_grace_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, session_grace_s)},
   {"log", "level", KEY_LOG_LEVEL, FALSE, G_STRUCT_OFFSET (PgConfig, log_level)},
 };
 
@@ -276,6 +277,7 @@ pg_config_load (const char *path, GError **error)
   config->max_stanza_bytes = 512 * 1024;
   config->outbox_max_per_user = PG_CONFIG_OUTBOX_MAX_DEFAULT;
   config->outbox_expiry_s = PG_CONFIG_OUTBOX_EXPIRY_DEFAULT_S;
+  config->session_grace_s = PG_CONFIG_SESSION_GRACE_DEFAULT_S;
   config->log_level = PG_LOG_INFO;
 
   g_autoptr (GKeyFile) file = g_key_file_new ();

@@ -25,6 +25,8 @@ typedef enum {
 #define PG_CONFIG_OUTBOX_MAX_LIMIT 1000000
 #define PG_CONFIG_OUTBOX_EXPIRY_DEFAULT_S 86400
 #define PG_CONFIG_OUTBOX_EXPIRY_LIMIT_S (30 * 86400)
+/* [limits] session_grace_s: default. */
+#define PG_CONFIG_SESSION_GRACE_DEFAULT_S 60
 
 typedef struct {
   char *path;
@@ -52,6 +54,7 @@ typedef struct {
   gsize max_stanza_bytes;
   guint outbox_max_per_user; /* messages queued per user and direction */
   guint outbox_expiry_s;     /* how long a queued message waits at most */
+  guint session_grace_s;     /* how long a legacy login waits for its user after a lost link */
   PgLogLevel log_level;
 } PgConfig;
 

@@ -210,7 +210,7 @@ def test_check_config_filled_example(env):
     all_keys = env.tmp / "all-keys.conf"
     all_keys.write_text(re.sub(r"^#(\s*(?:host|port|name|username_suffix|path|key_file|jids|"
                                r"allowed_domains|verify_timeout_s|max_stanza_bytes|outbox_max_per_user|"
-                               r"outbox_expiry_s|level|ssl|encoding)\s*=)",
+                               r"outbox_expiry_s|session_grace_s|level|ssl|encoding)\s*=)",
                                r"\1", text, flags=re.M))
     r = _run(env, "--check-config", "-c", str(all_keys))
     assert r.returncode == 0, f"the example's shown values do not pass: {r.stderr}"

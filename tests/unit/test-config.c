@@ -90,6 +90,7 @@ test_minimal_defaults (TempConfig *t, gconstpointer data)
   g_assert_cmpuint (config->max_stanza_bytes, ==, 524288);
   g_assert_cmpuint (config->outbox_max_per_user, ==, 1000);
   g_assert_cmpuint (config->outbox_expiry_s, ==, 86400);
+  g_assert_cmpuint (config->session_grace_s, ==, 60);
   g_assert_cmpint (config->log_level, ==, PG_LOG_INFO);
 
   /* No allowed_domains: everyone may register; no admins: nobody is one. */
@@ -135,6 +136,7 @@ static const char full_config[] = "# purplegate\n"
                                   "max_stanza_bytes = 10000\n"
                                   "outbox_max_per_user = 50\n"
                                   "outbox_expiry_s = 604800\n"
+                                  "session_grace_s = 120\n"
                                   "\n"
                                   "[log]\n"
                                   "level = debug\n";
@@ -165,6 +167,7 @@ test_every_key (TempConfig *t, gconstpointer data)
   g_assert_cmpuint (config->max_stanza_bytes, ==, 10000);
   g_assert_cmpuint (config->outbox_max_per_user, ==, 50);
   g_assert_cmpuint (config->outbox_expiry_s, ==, 604800);
+  g_assert_cmpuint (config->session_grace_s, ==, 120);
   g_assert_cmpint (config->log_level, ==, PG_LOG_DEBUG);
 
   /* Prepared forms in, prepared forms matched. */
