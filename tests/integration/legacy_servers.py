@@ -200,7 +200,8 @@ class IrcClient:
 
     def whois(self, nick, timeout=WAIT):
         """WHOIS: None when there is no such nick, else a dict with 'user'
-        (311 params) and 'away' (the 301 away message, or None)."""
+        (311 params), 'away' (the 301 away message, or None) and 'signon'
+        (317: when this connection registered, unix seconds as text)."""
         since = self.mark()
         self.send(f"WHOIS {nick}")
         end = self.expect(lambda m: m.command in ("318", "401") and len(m.params) >= 2
@@ -211,13 +212,15 @@ class IrcClient:
             return None
         with self.cond:
             lines = self.lines[since:]
-        info = {"user": None, "away": None}
+        info = {"user": None, "away": None, "signon": None}
         for m in lines:
             if len(m.params) >= 2 and m.params[1].lower() == nick.lower():
                 if m.command == "311":
                     info["user"] = m.params
                 elif m.command == "301":
                     info["away"] = m.params[-1]
+                elif m.command == "317" and len(m.params) >= 4:
+                    info["signon"] = m.params[3]
         if info["user"] is None:
             return None
         return info
