@@ -1189,10 +1189,28 @@ class FakeConn:
                 self.raw += data
             for el in self.reader.feed(data):
                 self.transcript.add(el)
+                self._route_to_itself(el)
             if self.reader.header is not None and not self._header_seen.is_set():
                 self._header_seen.set()
             if self.reader.closed_tag:
                 self.transcript.close("</stream:stream>")
+
+    def _route_to_itself(self, el):
+        """A real server routes the component's pings to its own address
+        back to it, and its answers too (purplegate's keepalive and its
+        outbox acknowledgements rely on that)."""
+        domain = self.server.domain
+        if local(el) != "iq" or el.get("to") != domain or el.get("from") != domain:
+            return
+        sid = xml_escape(el.get("id") or "")
+        try:
+            if el.get("type") == "get" and child(el, NS_PING, "ping") is not None:
+                self.send(f"<iq type='get' from='{domain}' to='{domain}' id='{sid}'>"
+                          f"<ping xmlns='{NS_PING}'/></iq>")
+            elif el.get("type") == "result":
+                self.send(f"<iq type='result' from='{domain}' to='{domain}' id='{sid}'/>")
+        except OSError:
+            pass
 
     # -- raw I/O ---------------------------------------------------------
     def send(self, data):

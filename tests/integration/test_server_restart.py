@@ -20,7 +20,7 @@ from legacy_servers import (IrcClient, chat_from, irc_env, is_presence_from, onl
 
 GW = COMPONENT_JID
 TIMEOUT = 90
-GRACE_S = 4
+GRACE_S = 2
 
 
 def setup(name):
