@@ -1396,12 +1396,17 @@ class Env:
                                      self.prosody.secret,
                                      overrides=self.purplegate_overrides(overrides))
         self.purplegate.start()
-        probe = self.client("harness")
+        self.wait_linked()
+        return self
+
+    def wait_linked(self, timeout=START_WAIT):
+        """Waits until purplegate's component link is up (a throw-away
+        client asks it)."""
+        probe = self.client(self.user("probe"))
         try:
-            self.purplegate.wait_connected(probe)
+            self.purplegate.wait_connected(probe, timeout=timeout)
         finally:
             probe.close()
-        return self
 
     def client(self, user, host=USER_DOMAIN, **kw):
         c = Client(self.prosody, user, host=host, **kw)

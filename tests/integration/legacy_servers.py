@@ -345,11 +345,7 @@ def xmpp_env(name, overrides=None):
         env.purplegate = Purplegate(env.tmp / "purplegate", env.prosody.component_port,
                                     env.prosody.secret, jid=XMPP_GW, overrides=settings)
         env.purplegate.start()
-        probe = env.client("harness")
-        try:
-            env.purplegate.wait_connected(probe)
-        finally:
-            probe.close()
+        env.wait_linked()
         return env
     except BaseException:
         env.close(keep=True)

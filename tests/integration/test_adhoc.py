@@ -538,8 +538,7 @@ def test_expired_session(env):
     os.environ[TTL_ENV] = "3"
     try:
         pg.start()
-        probe = env.client(env.user("probe"))
-        pg.wait_connected(probe)
+        env.wait_linked()
     finally:
         del os.environ[TTL_ENV]
     boss = admin(env)

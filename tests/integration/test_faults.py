@@ -709,9 +709,7 @@ def test_crash_supervisor(env):
         if "ASAN_OPTIONS" in os.environ:
             pg.stop()
             pg.start()
-            probe = env.client("svprobe")
-            pg.wait_connected(probe)
-            probe.close()
+            env.wait_linked()
         peer = _peer(env, "svpeer")
         nicks = ["sva", "svb"]
         users = [online_user(env, env.user("xsv"), n) for n in nicks]

@@ -82,11 +82,7 @@ def setup(name):
         env.purplegate = Purplegate(env.tmp / "purplegate", env.prosody.component_port, env.prosody.secret,
                                     overrides=env.purplegate_overrides(SETTINGS))
         env.purplegate.start()
-        probe = env.client("harness")
-        try:
-            env.purplegate.wait_connected(probe)
-        finally:
-            probe.close()
+        env.wait_linked()
         return env
     except BaseException:
         env.close(keep=True)
@@ -145,11 +141,7 @@ def _restart_config(env, limits):
     env.purplegate.settings["limits"].update(limits)
     env.purplegate.write_config()
     env.purplegate.start()
-    probe = env.client(env.user("probe"))
-    try:
-        env.purplegate.wait_connected(probe)
-    finally:
-        probe.close()
+    env.wait_linked()
 
 
 def _thousand_across_an_outage(env, clean, tag):

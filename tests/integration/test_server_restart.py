@@ -36,12 +36,17 @@ def _kill_prosody(env):
     wait_until(lambda: not harness.port_accepts(env.prosody.c2s_port), WAIT, what="c2s port closed")
 
 
-def _wait_link(env):
-    probe = env.client(env.user("probe"))
-    try:
-        env.purplegate.wait_connected(probe)
-    finally:
-        probe.close()
+def _back_after_restart(env, user, resource):
+    """Prosody (stopped) starts again, the link comes back, the user logs in
+    as `resource`; returns once the grace is over.  The client."""
+    env.prosody.start()
+    env.wait_linked()
+    c = env.client(user, resource=resource, roster=True)
+    since = c.mark()
+    send_available(c)
+    wait_transport_online(c, GW, since)
+    time.sleep(GRACE_S + 1)
+    return c
 
 
 def test_clean_server_restart_keeps_the_legacy_session(env):
@@ -53,15 +58,9 @@ def test_clean_server_restart_keeps_the_legacy_session(env):
     signon = peer.whois(nick)["signon"]
 
     env.prosody.stop()
-    env.prosody.start()
-    _wait_link(env)
     # The user's client comes back, as clients do after a server restart.
-    c2 = env.client(user, resource="test", roster=True)
-    since = c2.mark()
-    send_available(c2)
-    wait_transport_online(c2, GW, since)
+    c2 = _back_after_restart(env, user, "test")
     # Past the grace: the nick never left (the same IRC connection).
-    time.sleep(GRACE_S + 1)
     info = peer.whois(nick)
     assert info is not None, f"{nick} left IRC across the restart of Prosody"
     assert info["signon"] == signon, f"{nick} reconnected to IRC: sign-on {signon} → {info['signon']}"
@@ -81,7 +80,7 @@ def test_user_not_back_loses_the_session(env):
 
     env.prosody.stop()
     env.prosody.start()
-    _wait_link(env)
+    env.wait_linked()
     back = time.monotonic()
     assert peer.online(nick), f"{nick} left IRC at once; its session should wait for the user"
     # The user does not come back: the session ends after the grace.
@@ -101,13 +100,7 @@ def test_resource_left_by_a_crash_is_dropped(env):
     peer.wait_online(nick)
 
     _kill_prosody(env)
-    env.prosody.start()
-    _wait_link(env)
-    b = env.client(user, resource="b", roster=True)
-    since = b.mark()
-    send_available(b)
-    wait_transport_online(b, GW, since)
-    time.sleep(GRACE_S + 1)
+    b = _back_after_restart(env, user, "b")
     assert peer.online(nick), f"{nick} left IRC while the user was online as b"
     b.send("<presence type='unavailable'/>")
     peer.wait_online(nick, want=False, timeout=WAIT)

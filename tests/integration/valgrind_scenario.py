@@ -64,9 +64,7 @@ def main():
             overrides=env.purplegate_overrides({"registration": {"verify_timeout_s": "300"}}))
         env.purplegate.start()
         step("purplegate started under valgrind")
-        probe = env.client("probe")
-        env.purplegate.wait_connected(probe, timeout=SLOW)
-        probe.close()
+        env.wait_linked(timeout=SLOW)
         step("component connected")
 
         peer = IrcClient(env.irc.port, "vgpeer")
