@@ -18,7 +18,6 @@
 
 #define NS_DELAY "urn:xmpp:delay"
 #define NS_SID "urn:xmpp:sid:0"
-#define ACK_PREFIX "pg-outbox-ack-"
 /* A to-legacy row whose expiry came while it was in flight is looked at
  * again this much later (the confirmation usually comes first). */
 #define RECHECK_S 2
@@ -42,7 +41,6 @@ struct PgOutbox
   GQueue pings;         /* Ping written, oldest first */
   guint acking;         /* rows the pings cover */
   GHashTable *bouncing; /* ids of to-legacy rows whose bounce was written */
-  guint64 ping_serial;
   guint ping_idle;
   guint expiry_id;
   gint64 expiry_at; /* unix s of the armed timer */
@@ -311,11 +309,12 @@ pump (PgOutbox *outbox)
 
 /* ---- acknowledgements ---- */
 
-/* The ping @id is back: the server has routed every stanza written before
- * it. FALSE when it is none of ours (any more). */
-static gboolean
-settle_pings (PgOutbox *outbox, const char *id, const char *how)
+/* The ping @id is back (transport/ping.h): the server has routed every
+ * stanza written before it. */
+static void
+on_ping_back (const char *id, gpointer user_data)
 {
+  PgOutbox *outbox = user_data;
   g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GError) error = NULL;
   gboolean found = FALSE;
@@ -323,13 +322,13 @@ settle_pings (PgOutbox *outbox, const char *id, const char *how)
   for (GList *l = outbox->pings.head; l != NULL && !found; l = l->next)
     found = g_strcmp0 (((Ping *)l->data)->id, id) == 0;
   if (!found)
-    return FALSE;
+    return;
   /* They come back in order: this one settles every earlier ping too. */
   while (TRUE)
     {
       Ping *ping = g_queue_pop_head (&outbox->pings);
       gboolean last = g_strcmp0 (ping->id, id) == 0;
-      pg_router_cancel_response (outbox->transport->router, ping->id);
+      pg_ping_self_cancel (outbox->transport, ping->id);
       g_array_append_vals (rows, ping->rows->data, ping->rows->len);
       ping_free (ping);
       if (last)
@@ -359,52 +358,18 @@ settle_pings (PgOutbox *outbox, const char *id, const char *how)
                error->message);
   for (guint i = 0; i < rows->len; i++)
     g_hash_table_remove (outbox->bouncing, &g_array_index (rows, gint64, i));
-  g_debug ("%u outbox rows acknowledged (%s)", rows->len, how);
+  g_debug ("%u stored outbox rows acknowledged", rows->len);
   pump (outbox);
   schedule_ping (outbox);
-  return TRUE;
 }
-
-/* The answer to an acknowledgement ping (an error answer went through the
- * server's router as well): only when the ping itself was not seen coming
- * back (see on_own_ping()). */
-static void
-on_ack (const PgRouteRequest *response, gpointer user_data)
-{
-  settle_pings (user_data, response->id, response->type);
-}
-
-/* Our own acknowledgement ping, routed back to us: that is the proof, one
- * trip through the server rather than two (an XMPP server that stops
- * cleanly still routes it, but would not route our answer any more). Not
- * answered: nobody waits for that. */
-static PgRouteResult
-on_own_ping (const PgRouteRequest *request, gpointer user_data)
-{
-  PgOutbox *outbox = user_data;
-  if (request->id == NULL || !g_str_has_prefix (request->id, ACK_PREFIX)
-      || g_strcmp0 (request->from_bare, outbox->transport->config->component_jid) != 0)
-    return PG_PASS;
-  settle_pings (outbox, request->id, "routed back");
-  return PG_HANDLED;
-}
-
-static const PgRoute routes[] = {
-  {PG_KIND_IQ, "get", PG_NS_PING, "ping", PG_TARGET_DOMAIN, on_own_ping},
-};
 
 /* Writes a ping covering the rows written since the last one (maybe none). */
 static void
 write_ping (PgOutbox *outbox)
 {
-  PgTransport *transport = outbox->transport;
-  g_autofree char *id = g_strdup_printf (ACK_PREFIX "%" G_GUINT64_FORMAT, ++outbox->ping_serial);
-  g_autoptr (PgStanza) iq
-      = pg_stanza_new ("iq", transport->config->component_jid, transport->config->component_jid, "get", id);
-  pg_stanza_add_child (iq, "ping", PG_NS_PING);
-  if (!pg_stream_send (transport->stream, iq))
+  g_autofree char *id = pg_ping_self (outbox->transport, "pg-outbox-ack-", on_ping_back, outbox);
+  if (id == NULL)
     return; /* the link is going down; link_down resets */
-  pg_router_expect_response (transport->router, id, on_ack, outbox);
   Ping *ping = g_new0 (Ping, 1);
   ping->id = g_steal_pointer (&id);
   ping->rows = g_steal_pointer (&outbox->unacked);
@@ -586,7 +551,7 @@ pg_outbox_link_down (PgTransport *transport)
   g_clear_handle_id (&outbox->ping_idle, g_source_remove);
   for (Ping *ping; (ping = g_queue_pop_head (&outbox->pings)) != NULL;)
     {
-      pg_router_cancel_response (transport->router, ping->id);
+      pg_ping_self_cancel (transport, ping->id);
       ping_free (ping);
     }
   outbox->acking = 0;
@@ -699,7 +664,6 @@ pg_outbox_register (PgTransport *transport)
   outbox->boot = g_get_real_time ();
   outbox->bouncing = g_hash_table_new_full (g_int64_hash, g_int64_equal, free_id, NULL);
   transport->outbox = outbox;
-  pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), outbox);
   rearm_expiry (outbox, 0, 0);
 }
 

@@ -1,5 +1,6 @@
-/* transport/ping.h — XEP-0199: answering pings, and pinging our own address
- * through the server every PG_PING_INTERVAL_S to find a dead link. */
+/* transport/ping.h — XEP-0199: answering pings, pinging our own address
+ * through the server (pg_ping_self()), and doing so every
+ * PG_PING_INTERVAL_S to find a dead link. */
 #pragma once
 #include "transport/transport.h"
 
@@ -12,3 +13,15 @@ void pg_ping_register (PgTransport *transport);
 void pg_ping_link_up (PgTransport *transport);
 void pg_ping_link_down (PgTransport *transport);
 void pg_ping_free (PgPing *ping);
+
+/* A ping to our own address came back @id: the server has handled every
+ * stanza written before it, and the link works both ways. */
+typedef void (*PgPingBackFunc) (const char *id, gpointer user_data);
+/* Writes a ping from and to our own address, id @prefix and a serial; @back
+ * runs once the server has routed it back to us (not answered: nobody
+ * waits for that), or, should the server answer it itself, on that answer.
+ * Returns the id (caller owns it, g_free), or NULL when the stream did not
+ * take it. */
+char *pg_ping_self (PgTransport *transport, const char *prefix, PgPingBackFunc back, gpointer user_data);
+/* Forgets the ping @id (@back will not run); unknown ids are ignored. */
+void pg_ping_self_cancel (PgTransport *transport, const char *id);

@@ -182,9 +182,8 @@ pg_transport_new (PgConfig *config, GError **error)
   transport->stream = pg_stream_new (config->host, config->port, config->component_jid, config->secret,
                                      config->max_stanza_bytes, &stream_callbacks, transport);
   pg_disco_register (transport);
-  /* Before ping: it takes its own acknowledgement pings back first. */
-  pg_outbox_register (transport);
   pg_ping_register (transport);
+  pg_outbox_register (transport);
   pg_version_register (transport);
   pg_gateway_register (transport);
   pg_inband_register (transport);
