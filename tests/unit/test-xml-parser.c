@@ -1304,6 +1304,20 @@ outcome (const char *data, gsize len, gsize step)
   return describe (c, error);
 }
 
+/* @s fed a byte at a time and in random pieces (8 times each) comes to
+ * @whole, the outcome() of it fed at once. */
+static void
+assert_split_outcome (const GString *s, const char *whole)
+{
+  static const gsize steps[] = {1, STEP_RANDOM, STEP_RANDOM_LARGE};
+  for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
+    for (int k = 0; k < (steps[j] == 1 ? 1 : 8); k++)
+      {
+        g_autofree char *split = outcome (s->str, s->len, steps[j]);
+        g_assert_cmpstr (split, ==, whole);
+      }
+}
+
 static void
 test_held_invalid_at_limit (void)
 {
@@ -1333,7 +1347,6 @@ test_held_invalid_at_limit (void)
     {"&#0", {4, 100}},
     {"&nbsp;", {2, 100}},
   };
-  static const gsize steps[] = {1, STEP_RANDOM, STEP_RANDOM_LARGE};
   for (gsize r = 0; r < G_N_ELEMENTS (runs); r++)
     for (int cdata = 0; cdata <= 1; cdata++)
       for (gsize before = 0; before <= 12; before++)
@@ -1357,12 +1370,7 @@ test_held_invalid_at_limit (void)
                           cdata ? "CDATA" : "text", before, whole);
           gboolean broken = before >= runs[r].broken[cdata];
           g_assert_true (g_str_has_prefix (whole, broken ? "error 0" : "error -1, stanza"));
-          for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
-            for (int k = 0; k < (steps[j] == 1 ? 1 : 8); k++)
-              {
-                g_autofree char *split = outcome (s->str, s->len, steps[j]);
-                g_assert_cmpstr (split, ==, whole);
-              }
+          assert_split_outcome (s, whole);
           g_string_free (s, TRUE);
         }
 }
@@ -1377,7 +1385,6 @@ test_held_tag_at_limit (void)
    * limit falls @before bytes into the tag after it. */
   static const char *const after_limit[] = {"</body></message>", "<b a='1'/></body></message>",
                                             "<b a='123456789'/></body></message>"};
-  static const gsize steps[] = {1, STEP_RANDOM, STEP_RANDOM_LARGE};
   for (int bad = 0; bad <= 1; bad++)
     for (gsize t = 0; t < G_N_ELEMENTS (after_limit); t++)
       for (gsize before = 1; before <= 12; before++)
@@ -1398,12 +1405,7 @@ test_held_tag_at_limit (void)
             g_assert_cmpstr (whole, ==, "error 0");
           else
             g_assert_true (g_str_has_prefix (whole, "error -1, stanza"));
-          for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
-            for (int k = 0; k < (steps[j] == 1 ? 1 : 8); k++)
-              {
-                g_autofree char *split = outcome (s->str, s->len, steps[j]);
-                g_assert_cmpstr (split, ==, whole);
-              }
+          assert_split_outcome (s, whole);
           g_string_free (s, TRUE);
         }
 }
