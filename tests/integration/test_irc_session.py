@@ -140,7 +140,9 @@ def test_message_to_absent_nick(env):
     since = c.mark()
     peer_since = peer.mark()
     c.send(f"<message type='chat' to='nosuchnick@{GW}' id='nx1'><body>anyone there?</body></message>")
-    c.send(f"<message type='chat' to='bob@{GW}' id='nx2'><body>to bob</body>"
+    # Two lines to bob: prpl-irc sends a PRIVMSG a line, so nx3 below makes
+    # two 401s.
+    c.send(f"<message type='chat' to='bob@{GW}' id='nx2'><body>to bob\nsecond line</body>"
            f"<request xmlns='{NS_RECEIPTS}'/></message>")
     # Two lines on IRC, two 401s: one bounce.
     c.send(f"<message type='chat' to='NoSuchNick@{GW}' id='nx3'><body>line one\nline two</body></message>")
@@ -150,8 +152,9 @@ def test_message_to_absent_nick(env):
         assert_error(err, mid, "service-unavailable", "cancel")
         assert bare(err.get("from")).lower() == f"nosuchnick@{GW}", tostr(err)
         assert _body(err) == body, f"the bounce does not carry the text: {tostr(err)}"
-    peer.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == "to bob", timeout=WAIT,
-                since=peer_since, what="the message to bob")
+    for line in ("to bob", "second line"):
+        peer.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == line, timeout=WAIT,
+                    since=peer_since, what=f"the line {line!r} to bob")
     r = c.expect(lambda el: is_stanza(el, "message") and child(el, NS_RECEIPTS, "received") is not None,
                  timeout=WAIT, since=since, what="the receipt for the message to bob")
     assert child(r, NS_RECEIPTS, "received").get("id") == "nx2", tostr(r)
