@@ -68,8 +68,8 @@ pg_account_set_status (PgAccount *account, PgShow show, const char *message)
 
 /* Plain text as libpurple markup: escaped, line breaks as <br>, the way
  * Pidgin's input hands text to protocols (IRC turns it back into text). */
-static char *
-text_to_html (const char *text)
+char *
+pg_account_text_to_html (const char *text)
 {
   GString *html = g_string_sized_new (strlen (text) + 16);
   const char *p = text;
@@ -105,7 +105,15 @@ pg_account_send_message (PgAccount *account, const char *to, const char *text, G
       return FALSE;
     }
   gc = purple_account_get_connection (account->purple);
-  html = text_to_html (text);
+  if (g_str_has_prefix (text, "/me ") && text[4] != '\0')
+    {
+      PurpleConversation *conv = purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, to, account->purple);
+      if (conv == NULL)
+        conv = purple_conversation_new (PURPLE_CONV_TYPE_IM, account->purple, to);
+      if (pg_account_send_action (account, conv, text))
+        return TRUE;
+    }
+  html = pg_account_text_to_html (text);
   ret = serv_send_im (gc, to, html, PURPLE_MESSAGE_SEND);
   pg_purple_eventloop_flush (gc); /* not at prpl-irc's next tick */
   if (ret < 0)

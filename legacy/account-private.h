@@ -53,6 +53,10 @@ struct PgAccount
 
   guint64 confirm_serial; /* the last pg_account_confirm_sent() of this login */
 
+  /* "chat\nnick" (normalised) of KICK lines prpl-irc is about to handle:
+   * libpurple reports a kick as a plain departure (purple-chat-irc.c). */
+  GHashTable *kicks;
+
   PgPurple *core;     /* borrowed */
   GHashTable *logins; /* the PgPurple's login table (borrowed) */
   char *login_key;    /* owned (the key in @logins too); NULL once left */
@@ -80,6 +84,8 @@ void pg_purple_conv_install (void);
 void pg_purple_blist_install (void);
 void pg_purple_request_install (void);
 void pg_account_confirm_install (void);
+void pg_purple_chat_install (void);
+void pg_purple_chat_irc_install (void);
 
 /* Events, raised by the ops files. Each checks that the account wants
  * events; the owner may call pg_account_free() from inside any of them
@@ -94,6 +100,22 @@ void pg_account_emit_authorization_requested (PgAccount *account, const char *fr
                                               const char *message);
 void pg_account_emit_sent_confirmed (PgAccount *account, guint64 serial);
 void pg_account_emit_refused (PgAccount *account, const char *name);
+void pg_account_emit_chat (PgAccount *account, const PgChatEvent *event);
+
+/* Plain text as libpurple markup (escaped, <br> for line breaks). Owned. */
+char *pg_account_text_to_html (const char *text);
+/* Sends a XEP-0245 "/me " @text on @conv as the protocol's action through
+ * its "me" command; FALSE when it is no action or the protocol has none. */
+gboolean pg_account_send_action (PgAccount *account, PurpleConversation *conv, const char *text);
+
+/* Group chats, shared by purple-chat.c and purple-chat-irc.c. */
+/* The normalised name of a chat conversation (cached on it). Borrowed. */
+const char *pg_purple_chat_key (PurpleConversation *conv);
+/* Our open chat conversation called @chat on @account (any spelling), or NULL. */
+PurpleConversation *pg_purple_chat_find (PurpleAccount *account, const char *chat);
+/* The chat's modes as last reported (purple-chat-irc.c keeps them). */
+void pg_purple_chat_set_modes (PurpleConversation *conv, PgChatModes modes);
+PgChatModes pg_purple_chat_get_modes (PurpleConversation *conv);
 
 /* Connection life cycle, from purple-conn.c. */
 /* report_disconnect_reason: why the login is ending (the first reason of a

@@ -103,6 +103,8 @@ pg_account_install_ui_ops (PgPurple *purple)
   pg_purple_blist_install ();
   pg_purple_request_install ();
   pg_account_confirm_install ();
+  pg_purple_chat_install ();
+  pg_purple_chat_irc_install ();
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -209,6 +211,16 @@ pg_account_emit_refused (PgAccount *account, const char *name)
     return;
   emit_depth++;
   account->events.refused (account->owner, name);
+  emit_depth--;
+}
+
+void
+pg_account_emit_chat (PgAccount *account, const PgChatEvent *event)
+{
+  if (!may_emit (account) || account->events.chat == NULL)
+    return;
+  emit_depth++;
+  account->events.chat (account->owner, event);
   emit_depth--;
 }
 
@@ -544,6 +556,7 @@ pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
   pg->password = g_strdup (password);
   pg->login_timeout_s = PG_ACCOUNT_LOGIN_TIMEOUT_S;
   g_queue_init (&pg->auths);
+  pg->kicks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   pg->core = purple;
   pg->logins = logins;
   pg->login_key = g_steal_pointer (&key);
@@ -582,6 +595,7 @@ teardown (PgAccount *account)
   forget_login (account);
   wipe_password (account);
   g_free (account->failure_reason);
+  g_hash_table_unref (account->kicks);
   g_free (account);
 }
 

@@ -47,6 +47,76 @@ typedef enum {
 
 typedef struct PgAccount PgAccount;
 
+/* ---- group chats (legacy/account-chat.c, purple-chat.c) ---- */
+
+/* An occupant's standing, from the protocol's own (IRC: ~ & @ % +). */
+typedef enum {
+  PG_CHAT_RANK_NONE,
+  PG_CHAT_RANK_VOICE,
+  PG_CHAT_RANK_HALFOP,
+  PG_CHAT_RANK_OP,
+  PG_CHAT_RANK_FOUNDER,
+} PgChatRank;
+
+/* What the legacy network refused, and why. */
+typedef enum {
+  /* a join */
+  PG_CHAT_REFUSED_NOT_FOUND,     /* no such chat, or the protocol has none */
+  PG_CHAT_REFUSED_BAD_NAME,      /* not a name the network takes for a chat */
+  PG_CHAT_REFUSED_KEY,           /* wrong or missing key */
+  PG_CHAT_REFUSED_BANNED,
+  PG_CHAT_REFUSED_INVITE_ONLY,
+  PG_CHAT_REFUSED_FULL,
+  PG_CHAT_REFUSED_REGISTERED_ONLY, /* only for registered (identified) nicks */
+  PG_CHAT_REFUSED_TOO_MANY,      /* the user is in as many chats as allowed */
+  /* in a chat */
+  PG_CHAT_REFUSED_NICK_IN_USE,
+  PG_CHAT_REFUSED_BAD_NICK,
+  PG_CHAT_REFUSED_CANNOT_SEND,   /* moderated, or messages from outside refused */
+  PG_CHAT_REFUSED_NOT_OPERATOR,  /* topic, kick, invite need a privilege */
+  PG_CHAT_REFUSED_NOT_JOINED,
+  PG_CHAT_REFUSED_NO_SUCH_NICK,  /* kick or invite of someone not there */
+} PgChatRefusal;
+
+/* Channel modes that change what a room is (PgChatEvent.modes). */
+typedef enum {
+  PG_CHAT_MODE_MODERATED = 1 << 0,    /* only voiced occupants speak (IRC +m) */
+  PG_CHAT_MODE_INVITE_ONLY = 1 << 1,  /* +i */
+  PG_CHAT_MODE_KEY = 1 << 2,          /* +k */
+  PG_CHAT_MODE_TOPIC_LOCKED = 1 << 3, /* +t */
+  PG_CHAT_MODE_NO_OUTSIDE = 1 << 4,   /* +n */
+  PG_CHAT_MODE_LIMIT = 1 << 5,        /* +l */
+} PgChatModes;
+
+typedef enum {
+  PG_CHAT_EVENT_JOINED,        /* our join is complete: @nick is ours, occupants known */
+  PG_CHAT_EVENT_REFUSED,       /* @refusal, @text (the network's words; may be NULL) */
+  PG_CHAT_EVENT_OCCUPANT,      /* @nick is there with @rank; @arrived: just came in */
+  PG_CHAT_EVENT_OCCUPANT_LEFT, /* @nick left; @text: part/quit message; @kicked */
+  PG_CHAT_EVENT_RENAMED,       /* @nick is now @new_nick (ours too) */
+  PG_CHAT_EVENT_MESSAGE,       /* from @nick, @text in libpurple markup */
+  PG_CHAT_EVENT_TOPIC,         /* @text set by @nick (NULL: known at join) */
+  PG_CHAT_EVENT_LEFT,          /* we are out without asking: @kicked, @text */
+  PG_CHAT_EVENT_INVITED,       /* @nick invites us; @password, @text may be NULL */
+  PG_CHAT_EVENT_MODES,         /* @modes is the chat's mode set now */
+} PgChatEventKind;
+
+/* One group-chat event; strings are borrowed for the call. @chat is the
+ * protocol's normalised chat name (pg_account_normalize()). */
+typedef struct {
+  PgChatEventKind kind;
+  const char *chat;
+  const char *nick;
+  const char *new_nick;
+  const char *text;
+  const char *password;
+  PgChatRank rank;
+  PgChatRefusal refusal;
+  PgChatModes modes;
+  gboolean arrived;
+  gboolean kicked;
+} PgChatEvent;
+
 /* Every callback gets the @owner given to pg_account_new(). Strings are
  * borrowed for the duration of the call. Contact names are the protocol's
  * own spelling (libpurple buddy names). */
@@ -75,6 +145,8 @@ typedef struct {
   /* The legacy server refused a message to @name sent after the last
    * confirmed serial: nobody of that name is online (IRC 401). */
   void (*refused) (gpointer owner, const char *name);
+  /* Everything about group chats (PgChatEvent). */
+  void (*chat) (gpointer owner, const PgChatEvent *event);
 } PgAccountEvents;
 
 /* Creates (not connects) the login @username on @protocol_id with
@@ -110,6 +182,29 @@ gboolean pg_account_send_message (PgAccount *account, const char *to, const char
 guint64 pg_account_confirm_sent (PgAccount *account);
 /* Only where the protocol has typing notifications; otherwise a no-op. */
 void pg_account_send_chat_state (PgAccount *account, const char *to, PgChatState state);
+
+/* Group chats.  @chat is the chat's legacy name as the user wrote it; the
+ * protocol's chat_info_defaults() turns it into what a join needs.  Every
+ * outcome comes back as a PgChatEvent.  @nick is used where the protocol
+ * has a nick per chat; @password may be NULL. */
+void pg_account_join_chat (PgAccount *account, const char *chat, const char *nick, const char *password);
+/* Leaves @chat (no event follows). */
+void pg_account_leave_chat (PgAccount *account, const char *chat);
+/* Sends @text to @chat; a text starting with "/me " is sent as the
+ * protocol's action where it has one. FALSE with @error when the protocol
+ * refused at once (not joined, offline). */
+gboolean pg_account_send_chat (PgAccount *account, const char *chat, const char *text, GError **error);
+void pg_account_set_chat_topic (PgAccount *account, const char *chat, const char *topic);
+void pg_account_kick_chat (PgAccount *account, const char *chat, const char *nick, const char *reason);
+void pg_account_invite_chat (PgAccount *account, const char *chat, const char *who, const char *message);
+/* Asks for the nick @nick in @chat (on IRC: for the whole connection). */
+void pg_account_set_chat_nick (PgAccount *account, const char *chat, const char *nick);
+/* The name to write to privately to reach @nick of @chat (prpl-jabber:
+ * room@server/nick; IRC: the nick). Caller owns it (g_free). */
+char *pg_account_dup_chat_member_name (PgAccount *account, const char *chat, const char *nick);
+/* TRUE when @name looks like a chat name to the protocol (IRC: it starts
+ * with one of the server's channel prefixes); FALSE when unknown. */
+gboolean pg_account_is_chat_name (PgAccount *account, const char *name);
 
 /* Puts @name on the local contact list only, without telling the legacy
  * server: called before pg_account_connect() to restore stored contacts,

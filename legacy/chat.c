@@ -7,6 +7,7 @@
 
 #include "legacy/message.h"
 #include "legacy/outbox-private.h"
+#include "legacy/room-private.h"
 
 #include <string.h>
 
@@ -44,6 +45,17 @@ void
 pg_chat_on_message (gpointer owner, const char *from, const char *html)
 {
   PgSession *session = owner;
+  /* An answer to a private message the user wrote from a room. */
+  const char *occupant = pg_rooms_private_peer (session, from);
+  if (occupant != NULL)
+    {
+      g_autofree char *text = pg_message_html_to_text (html);
+      g_autoptr (PgStanza) message = pg_stanza_new ("message", occupant, session->bare_jid, "chat", NULL);
+      pg_stanza_add_text_child (message, "body", NULL, text);
+      pg_stanza_add_child (message, "x", PG_NS_MUC_USER);
+      pg_transport_send (session->transport, message);
+      return;
+    }
   PgContact *contact = sender_contact (session, from);
   if (contact == NULL)
     return;
@@ -80,12 +92,6 @@ on_message (const PgRouteRequest *request, gpointer user_data)
   PgTransport *transport = sessions->transport;
   if (g_str_equal (request->type, "error"))
     return PG_HANDLED;
-  if (g_str_equal (request->type, "groupchat"))
-    {
-      reply_error (transport, request, PG_ERR_SERVICE_UNAVAILABLE, "group chat is not supported");
-      return PG_HANDLED;
-    }
-
   PgSession *session = pg_sessions_lookup (sessions, request->from_bare);
   if (session == NULL)
     {

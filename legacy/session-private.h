@@ -51,6 +51,12 @@ struct PgSession {
   gint64 legacy_asked_upto;    /* the rows a confirmation was asked for */
   GArray *legacy_confirms;     /* PgOutboxConfirm asked for, oldest first */
   guint legacy_confirm_id;     /* timeout: the next confirmation */
+  /* Group chats (room.c): room JID → PgRoom (owned), the protocol's
+   * normalised chat name → PgRoom (borrowed), and legacy names written to
+   * privately from a room → the occupant JID their answers come from. */
+  GHashTable *rooms;
+  GHashTable *rooms_by_key;
+  GHashTable *private_peers;
 };
 
 struct PgSessions {
@@ -95,4 +101,8 @@ void pg_chat_add_routes (PgTransport *transport, PgSessions *sessions);
 
 /* session.c */
 PgSession *pg_sessions_lookup (PgSessions *sessions, const char *bare_jid);
+/* The session of @request's sender with its resource known (an available
+ * presence, to a room for instance, counts as logging in); NULL when the
+ * sender is not registered. */
+PgSession *pg_sessions_ensure_resource (PgSessions *sessions, const PgRouteRequest *request);
 void pg_session_send (PgSession *session, xmlNode *stanza_owned);

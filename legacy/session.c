@@ -7,6 +7,7 @@
 
 #include "legacy/outbox-private.h"
 #include "legacy/presence.h"
+#include "legacy/room-private.h"
 #include "registration/seal.h"
 #include "transport/i18n.h"
 
@@ -66,6 +67,7 @@ session_free (PgSession *session)
 {
   g_clear_handle_id (&session->retry_id, g_source_remove);
   g_clear_handle_id (&session->logout_id, g_source_remove);
+  pg_rooms_free (session);
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session); /* the rows wait for the next session */
   g_slist_free_full (g_steal_pointer (&session->resources), (GDestroyNotify) resource_free);
@@ -181,6 +183,7 @@ on_connected (gpointer owner)
   pg_contacts_subscribe_all (session);
   /* What the user wrote while the login was down, in order, before anything new. */
   pg_outbox_legacy_flush (session);
+  pg_rooms_on_connected (session);
 }
 
 static gboolean
@@ -199,6 +202,10 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
   pg_contacts_all_offline (session);
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session);
+  pg_rooms_drop_all (session, failure == PG_ACCOUNT_FAILURE_NETWORK ? PG_ERR_REMOTE_SERVER_TIMEOUT
+                              : failure == PG_ACCOUNT_FAILURE_AUTH  ? PG_ERR_NOT_AUTHORIZED
+                                                                    : PG_ERR_SERVICE_UNAVAILABLE,
+                     reason);
   if (session->state == PG_SESSION_CONNECTING)
     session->transport->stats.logins_failed++;
 
@@ -244,6 +251,7 @@ static const PgAccountEvents account_events = {
   .authorization_requested = pg_contacts_on_authorization,
   .sent_confirmed = pg_outbox_legacy_on_confirmed,
   .refused = pg_outbox_legacy_on_refused,
+  .chat = pg_rooms_on_chat,
 };
 
 static void
@@ -299,6 +307,7 @@ end_session (PgSession *session, gboolean tell_user)
 {
   if (tell_user)
     {
+      pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, NULL);
       pg_contacts_all_offline (session);
       send_transport_presence (session, PG_SHOW_OFFLINE, NULL);
     }
@@ -355,6 +364,16 @@ on_available (const PgRouteRequest *request, gpointer user_data)
   else
     apply_status (session);
   return PG_HANDLED;
+}
+
+PgSession *
+pg_sessions_ensure_resource (PgSessions *sessions, const PgRouteRequest *request)
+{
+  PgSession *session = pg_sessions_lookup (sessions, request->from_bare);
+  const char *resource_name = pg_jid_get_resource (request->from);
+  if (session == NULL || find_resource (session, resource_name ? resource_name : "") == NULL)
+    on_available (request, sessions);
+  return pg_sessions_lookup (sessions, request->from_bare);
 }
 
 static PgRouteResult
@@ -581,6 +600,7 @@ pg_sessions_pause (PgTransport *transport, const char *bare_jid)
   if (session == NULL)
     return;
   pg_contacts_all_offline (session);
+  pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, NULL);
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session);
   g_clear_handle_id (&session->retry_id, g_source_remove);

@@ -16,6 +16,9 @@
 
 typedef struct PgSessions PgSessions;
 
+/* Adds the routes of legacy group chats as XEP-0045 rooms (room-routes.c);
+ * before every other module's, since rooms share the contacts' addresses. */
+void pg_rooms_register (PgTransport *transport);
 /* Creates the session table of @transport and adds its routes. */
 void pg_sessions_register (PgTransport *transport);
 /* Logs every session out silently; called by pg_transport_free(). */

@@ -48,6 +48,9 @@ static const struct {
   {"limits", "outbox_max_per_user", KEY_COUNT, FALSE, G_STRUCT_OFFSET (PgConfig, outbox_max_per_user)},
   {"limits", "outbox_expiry_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, outbox_expiry_s)},
   {"limits", "session_grace_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, session_grace_s)},
+  {"groupchat", "history_messages", KEY_COUNT, FALSE, G_STRUCT_OFFSET (PgConfig, history_messages)},
+  {"groupchat", "history_max_age_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, history_max_age_s)},
+  {"groupchat", "join_timeout_s", KEY_SECONDS, FALSE, G_STRUCT_OFFSET (PgConfig, join_timeout_s)},
   {"log", "level", KEY_LOG_LEVEL, FALSE, G_STRUCT_OFFSET (PgConfig, log_level)},
 };
 
@@ -278,6 +281,9 @@ pg_config_load (const char *path, GError **error)
   config->outbox_max_per_user = PG_CONFIG_OUTBOX_MAX_DEFAULT;
   config->outbox_expiry_s = PG_CONFIG_OUTBOX_EXPIRY_DEFAULT_S;
   config->session_grace_s = PG_CONFIG_SESSION_GRACE_DEFAULT_S;
+  config->history_messages = PG_CONFIG_HISTORY_MESSAGES_DEFAULT;
+  config->history_max_age_s = PG_CONFIG_HISTORY_MAX_AGE_DEFAULT_S;
+  config->join_timeout_s = PG_CONFIG_JOIN_TIMEOUT_DEFAULT_S;
   config->log_level = PG_LOG_INFO;
 
   g_autoptr (GKeyFile) file = g_key_file_new ();

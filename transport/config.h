@@ -27,6 +27,10 @@ typedef enum {
 #define PG_CONFIG_OUTBOX_EXPIRY_LIMIT_S (30 * 86400)
 /* [limits] session_grace_s: default. */
 #define PG_CONFIG_SESSION_GRACE_DEFAULT_S 60
+/* [groupchat]: defaults. */
+#define PG_CONFIG_HISTORY_MESSAGES_DEFAULT 50
+#define PG_CONFIG_HISTORY_MAX_AGE_DEFAULT_S 86400
+#define PG_CONFIG_JOIN_TIMEOUT_DEFAULT_S 30
 
 typedef struct {
   char *path;
@@ -55,6 +59,9 @@ typedef struct {
   guint outbox_max_per_user; /* messages queued per user and direction */
   guint outbox_expiry_s;     /* how long a queued message waits at most */
   guint session_grace_s;     /* how long a legacy login waits for its user after a lost link */
+  guint history_messages;    /* room backlog per user, for resources joining later */
+  guint history_max_age_s;   /* and how old its messages may be */
+  guint join_timeout_s;      /* a room join the legacy network does not answer fails then */
   PgLogLevel log_level;
 } PgConfig;
 

@@ -181,6 +181,7 @@ pg_transport_new (PgConfig *config, GError **error)
   transport->router = pg_router_new (config->component_jid, send_from_router, transport);
   transport->stream = pg_stream_new (config->host, config->port, config->component_jid, config->secret,
                                      config->max_stanza_bytes, &stream_callbacks, transport);
+  pg_rooms_register (transport);
   pg_disco_register (transport);
   pg_ping_register (transport);
   pg_outbox_register (transport);

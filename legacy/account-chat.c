@@ -1,0 +1,246 @@
+/* legacy/account-chat.c — group-chat commands of a PgAccount, on
+ * libpurple's generic chat API (serv_join_chat(), serv_chat_send(), the
+ * protocol's own /commands); events come back from purple-chat.c. */
+#define G_LOG_DOMAIN "pg-account-commands"
+
+#include "legacy/account-private.h"
+#include "legacy/purple-eventloop.h"
+
+#include <errno.h>
+#include <string.h>
+
+static PurpleConnection *
+connection (PgAccount *account)
+{
+  if (account == NULL || account->dying || !pg_account_is_connected (account))
+    return NULL;
+  return purple_account_get_connection (account->purple);
+}
+
+static void
+refuse (PgAccount *account, const char *chat, PgChatRefusal refusal, const char *text)
+{
+  PgChatEvent event = {.kind = PG_CHAT_EVENT_REFUSED, .refusal = refusal, .text = text};
+
+  event.chat = purple_normalize (account->purple, chat);
+  pg_account_emit_chat (account, &event);
+}
+
+void
+pg_account_join_chat (PgAccount *account, const char *chat, const char *nick, const char *password)
+{
+  PurpleConnection *gc = connection (account);
+  PurplePluginProtocolInfo *info;
+
+  g_return_if_fail (chat != NULL);
+  if (gc == NULL)
+    return;
+  info = PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc));
+  if (info->chat_info == NULL || info->chat_info_defaults == NULL || info->join_chat == NULL)
+    {
+      refuse (account, chat, PG_CHAT_REFUSED_NOT_FOUND, "this legacy network has no group chats");
+      return;
+    }
+  GHashTable *components = info->chat_info_defaults (gc, chat);
+  if (components == NULL)
+    {
+      refuse (account, chat, PG_CHAT_REFUSED_BAD_NAME, "not a group chat name on this legacy network");
+      return;
+    }
+  /* The protocol's own entries say which component is the key and which
+   * the nick; their identifiers are static strings of the protocol. */
+  GList *entries = info->chat_info (gc);
+  for (GList *l = entries; l != NULL; l = l->next)
+    {
+      struct proto_chat_entry *entry = l->data;
+      if (entry->secret && password != NULL)
+        g_hash_table_replace (components, (gpointer)entry->identifier, g_strdup (password));
+      else if (nick != NULL && (g_strcmp0 (entry->identifier, "handle") == 0 || g_strcmp0 (entry->identifier, "nick") == 0))
+        g_hash_table_replace (components, (gpointer)entry->identifier, g_strdup (nick));
+    }
+  g_list_free_full (entries, g_free);
+  serv_join_chat (gc, components);
+  g_hash_table_destroy (components);
+  pg_purple_eventloop_flush (gc);
+}
+
+void
+pg_account_leave_chat (PgAccount *account, const char *chat)
+{
+  PurpleConversation *conv;
+
+  g_return_if_fail (account != NULL && chat != NULL);
+  if (account->dying)
+    return;
+  conv = pg_purple_chat_find (account->purple, chat);
+  if (conv == NULL)
+    return;
+  /* Destroying a chat not yet left leaves it on the protocol (serv_chat_leave). */
+  purple_conversation_destroy (conv);
+  PurpleConnection *gc = connection (account);
+  if (gc != NULL)
+    pg_purple_eventloop_flush (gc);
+}
+
+/* A joined chat conversation, or NULL. */
+static PurpleConversation *
+joined_chat (PgAccount *account, const char *chat)
+{
+  PurpleConversation *conv;
+
+  if (connection (account) == NULL)
+    return NULL;
+  conv = pg_purple_chat_find (account->purple, chat);
+  if (conv == NULL || purple_conv_chat_has_left (PURPLE_CONV_CHAT (conv)))
+    return NULL;
+  return conv;
+}
+
+/* Runs the protocol's /command @name with @args on @conv; FALSE when the
+ * protocol has no such command or it failed. */
+static gboolean
+run_command (PurpleConversation *conv, const char *name, const char *args)
+{
+  g_autofree char *line = g_strdup_printf ("%s %s", name, args);
+  g_autofree char *markup = g_markup_escape_text (line, -1);
+  g_autofree char *error = NULL;
+  PurpleCmdStatus status = purple_cmd_do_command (conv, line, markup, &error);
+
+  if (status != PURPLE_CMD_STATUS_OK)
+    g_debug ("/%s: %d%s%s", name, status, error != NULL ? ": " : "", error != NULL ? error : "");
+  pg_purple_eventloop_flush (purple_conversation_get_gc (conv));
+  return status == PURPLE_CMD_STATUS_OK;
+}
+
+gboolean
+pg_account_send_action (PgAccount *account, PurpleConversation *conv, const char *text)
+{
+  (void)account;
+  /* XEP-0245: "/me " then the action; protocols without a "me" command
+   * (prpl-jabber) take the text as it is. */
+  if (!g_str_has_prefix (text, "/me ") || text[4] == '\0')
+    return FALSE;
+  return run_command (conv, "me", text + 4);
+}
+
+gboolean
+pg_account_send_chat (PgAccount *account, const char *chat, const char *text, GError **error)
+{
+  PurpleConversation *conv;
+  int ret;
+
+  g_return_val_if_fail (account != NULL && chat != NULL && text != NULL, FALSE);
+  conv = joined_chat (account, chat);
+  if (conv == NULL)
+    {
+      g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE, "not in %s", chat);
+      return FALSE;
+    }
+  if (pg_account_send_action (account, conv, text))
+    return TRUE;
+  g_autofree char *html = pg_account_text_to_html (text);
+  PurpleConnection *gc = purple_conversation_get_gc (conv);
+  ret = serv_chat_send (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv)), html, PURPLE_MESSAGE_SEND);
+  pg_purple_eventloop_flush (gc);
+  if (ret < 0)
+    {
+      g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_SEND, "the protocol refused to send to %s: %s", chat,
+                   ret == -E2BIG ? "the message is too large" : g_strerror (-ret));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+pg_account_set_chat_topic (PgAccount *account, const char *chat, const char *topic)
+{
+  PurpleConversation *conv = joined_chat (account, chat);
+  PurplePluginProtocolInfo *info;
+
+  if (conv == NULL)
+    {
+      refuse (account, chat, PG_CHAT_REFUSED_NOT_JOINED, NULL);
+      return;
+    }
+  PurpleConnection *gc = purple_conversation_get_gc (conv);
+  info = PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc));
+  if (info->set_chat_topic == NULL)
+    {
+      refuse (account, chat, PG_CHAT_REFUSED_NOT_OPERATOR, "this legacy network has no topics to set");
+      return;
+    }
+  info->set_chat_topic (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv)), topic);
+  pg_purple_eventloop_flush (gc);
+}
+
+void
+pg_account_kick_chat (PgAccount *account, const char *chat, const char *nick, const char *reason)
+{
+  PurpleConversation *conv = joined_chat (account, chat);
+
+  if (conv == NULL)
+    {
+      refuse (account, chat, PG_CHAT_REFUSED_NOT_JOINED, NULL);
+      return;
+    }
+  g_autofree char *args = reason != NULL && *reason != '\0' ? g_strdup_printf ("%s %s", nick, reason) : g_strdup (nick);
+  if (!run_command (conv, "kick", args))
+    refuse (account, chat, PG_CHAT_REFUSED_NOT_OPERATOR, "this legacy network has no kick");
+}
+
+void
+pg_account_invite_chat (PgAccount *account, const char *chat, const char *who, const char *message)
+{
+  PurpleConversation *conv = joined_chat (account, chat);
+
+  if (conv == NULL)
+    {
+      refuse (account, chat, PG_CHAT_REFUSED_NOT_JOINED, NULL);
+      return;
+    }
+  PurpleConnection *gc = purple_conversation_get_gc (conv);
+  serv_chat_invite (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv)), message, who);
+  pg_purple_eventloop_flush (gc);
+}
+
+void
+pg_account_set_chat_nick (PgAccount *account, const char *chat, const char *nick)
+{
+  PurpleConversation *conv = joined_chat (account, chat);
+
+  if (conv == NULL)
+    {
+      refuse (account, chat, PG_CHAT_REFUSED_NOT_JOINED, NULL);
+      return;
+    }
+  if (!run_command (conv, "nick", nick))
+    refuse (account, chat, PG_CHAT_REFUSED_BAD_NICK, "this legacy network does not change nicks");
+}
+
+char *
+pg_account_dup_chat_member_name (PgAccount *account, const char *chat, const char *nick)
+{
+  PurpleConversation *conv = joined_chat (account, chat);
+
+  if (conv == NULL)
+    return g_strdup (nick);
+  PurpleConnection *gc = purple_conversation_get_gc (conv);
+  PurplePluginProtocolInfo *info = PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc));
+  char *real = NULL;
+  if (info->get_cb_real_name != NULL)
+    real = info->get_cb_real_name (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv)), nick);
+  return real != NULL ? real : g_strdup (nick);
+}
+
+gboolean
+pg_account_is_chat_name (PgAccount *account, const char *name)
+{
+  PurplePlugin *prpl;
+
+  g_return_val_if_fail (account != NULL && name != NULL, FALSE);
+  prpl = purple_find_prpl (purple_account_get_protocol_id (account->purple));
+  /* RFC 2812 §1.3 channel prefixes; prpl-irc itself knows no others. */
+  if (prpl != NULL && g_strcmp0 (purple_plugin_get_id (prpl), "prpl-irc") == 0)
+    return strchr ("#&!+", name[0]) != NULL && name[0] != '\0';
+  return FALSE;
+}

@@ -1,0 +1,207 @@
+/* legacy/purple-chat-irc.c — what prpl-irc 2.14 does not tell about
+ * channels, read from the lines it receives ("irc-receiving-text", before
+ * prpl-irc handles them).
+ *
+ * - Join refusals: 471 (full) and 475 (bad key) fall through to prpl-irc's
+ *   default handler, 473/474 and others become notices nobody reads; each
+ *   becomes a REFUSED event with the server's own words.
+ * - Refusals inside a channel: 404 (cannot send), 482 (not operator),
+ *   442 (not on channel), 441 (no such nick there); 433/432 after a nick
+ *   change we asked for.
+ * - Channel modes: 324 and MODE lines, for the room's features.
+ * - KICK: libpurple reports a kicked occupant as one who left; the line is
+ *   noted here so that the departure that follows counts as a kick. */
+#define G_LOG_DOMAIN "pg-purple-chat"
+
+#include "legacy/account-private.h"
+
+#include <string.h>
+
+/* One IRC line split into prefix nick, command and parameters (the last
+ * one may be the trailing text). */
+typedef struct {
+  char *nick;
+  char *command;
+  GPtrArray *params;
+} Line;
+
+static void
+line_clear (Line *line)
+{
+  g_free (line->nick);
+  g_free (line->command);
+  g_clear_pointer (&line->params, g_ptr_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Line, line_clear)
+
+static gboolean
+parse_line (const char *text, Line *line)
+{
+  const char *p = text;
+
+  if (*p == '@') /* message tags */
+    {
+      p = strchr (p, ' ');
+      if (p == NULL)
+        return FALSE;
+      p++;
+    }
+  if (*p == ':')
+    {
+      gsize n = strcspn (p + 1, " !@");
+      line->nick = g_strndup (p + 1, n);
+      p = strchr (p, ' ');
+      if (p == NULL)
+        return FALSE;
+      p++;
+    }
+  gsize n = strcspn (p, " \r\n");
+  if (n == 0)
+    return FALSE;
+  line->command = g_strndup (p, n);
+  p += n;
+  line->params = g_ptr_array_new_with_free_func (g_free);
+  while (*p == ' ')
+    {
+      p++;
+      if (*p == ':')
+        {
+          g_ptr_array_add (line->params, g_strndup (p + 1, strcspn (p + 1, "\r\n")));
+          break;
+        }
+      n = strcspn (p, " \r\n");
+      if (n == 0)
+        break;
+      g_ptr_array_add (line->params, g_strndup (p, n));
+      p += n;
+    }
+  return TRUE;
+}
+
+static const char *
+param (const Line *line, guint i)
+{
+  return i < line->params->len ? g_ptr_array_index (line->params, i) : NULL;
+}
+
+static void
+refuse (PgAccount *account, const char *chat, PgChatRefusal refusal, const char *text)
+{
+  PgChatEvent event = {.kind = PG_CHAT_EVENT_REFUSED, .refusal = refusal, .text = text};
+
+  event.chat = chat != NULL ? purple_normalize (account->purple, chat) : NULL;
+  pg_account_emit_chat (account, &event);
+}
+
+static PgChatModes
+mode_bit (char c)
+{
+  switch (c)
+    {
+    case 'm':
+      return PG_CHAT_MODE_MODERATED;
+    case 'i':
+      return PG_CHAT_MODE_INVITE_ONLY;
+    case 'k':
+      return PG_CHAT_MODE_KEY;
+    case 't':
+      return PG_CHAT_MODE_TOPIC_LOCKED;
+    case 'n':
+      return PG_CHAT_MODE_NO_OUTSIDE;
+    case 'l':
+      return PG_CHAT_MODE_LIMIT;
+    default:
+      return 0;
+    }
+}
+
+/* Applies "+mnt-k" (the parameters of prefix and list modes are not
+ * needed: occupant ranks come through libpurple). */
+static void
+apply_modes (PurpleConversation *conv, const char *changes)
+{
+  PgChatModes modes = pg_purple_chat_get_modes (conv);
+  gboolean adding = TRUE;
+
+  for (const char *c = changes; *c != '\0'; c++)
+    {
+      if (*c == '+' || *c == '-')
+        adding = *c == '+';
+      else if (adding)
+        modes |= mode_bit (*c);
+      else
+        modes &= ~mode_bit (*c);
+    }
+  if (modes == pg_purple_chat_get_modes (conv))
+    return;
+  pg_purple_chat_set_modes (conv, modes);
+  PgAccount *account = pg_account_from_purple (purple_conversation_get_account (conv));
+  PgChatEvent event = {.kind = PG_CHAT_EVENT_MODES, .modes = modes, .chat = pg_purple_chat_key (conv)};
+  if (account != NULL)
+    pg_account_emit_chat (account, &event);
+}
+
+static void
+irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
+{
+  PgAccount *account = pg_account_from_connection (gc);
+  g_auto (Line) line = {0};
+
+  (void)data;
+  if (account == NULL || text == NULL || *text == NULL || !parse_line (*text, &line))
+    return;
+  const char *cmd = line.command;
+  /* Numerics: parameter 0 is our nick, 1 the channel (or nick), last the text. */
+  const char *target = param (&line, 1);
+  const char *words = line.params->len > 2 ? param (&line, line.params->len - 1) : NULL;
+  static const struct {
+    const char *numeric;
+    PgChatRefusal refusal;
+  } refusals[] = {
+    {"403", PG_CHAT_REFUSED_NOT_FOUND},   {"405", PG_CHAT_REFUSED_TOO_MANY},
+    {"471", PG_CHAT_REFUSED_FULL},        {"473", PG_CHAT_REFUSED_INVITE_ONLY},
+    {"474", PG_CHAT_REFUSED_BANNED},      {"475", PG_CHAT_REFUSED_KEY},
+    {"476", PG_CHAT_REFUSED_BAD_NAME},    {"477", PG_CHAT_REFUSED_REGISTERED_ONLY},
+    {"479", PG_CHAT_REFUSED_BAD_NAME},    {"404", PG_CHAT_REFUSED_CANNOT_SEND},
+    {"482", PG_CHAT_REFUSED_NOT_OPERATOR}, {"442", PG_CHAT_REFUSED_NOT_JOINED},
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (refusals); i++)
+    if (strcmp (cmd, refusals[i].numeric) == 0 && target != NULL)
+      {
+        refuse (account, target, refusals[i].refusal, words);
+        return;
+      }
+  if (strcmp (cmd, "441") == 0 && line.params->len > 3) /* me nick #chan :text */
+    refuse (account, param (&line, 2), PG_CHAT_REFUSED_NO_SUCH_NICK, words);
+  else if ((strcmp (cmd, "433") == 0 || strcmp (cmd, "432") == 0) && PURPLE_CONNECTION_IS_CONNECTED (gc))
+    refuse (account, NULL, cmd[2] == '3' ? PG_CHAT_REFUSED_NICK_IN_USE : PG_CHAT_REFUSED_BAD_NICK, words);
+  else if (strcmp (cmd, "324") == 0 && line.params->len > 2) /* me #chan +modes args */
+    {
+      PurpleConversation *conv = pg_purple_chat_find (account->purple, target);
+      if (conv != NULL)
+        apply_modes (conv, param (&line, 2));
+    }
+  else if (strcmp (cmd, "MODE") == 0 && line.params->len > 1)
+    {
+      PurpleConversation *conv = pg_purple_chat_find (account->purple, param (&line, 0));
+      if (conv != NULL)
+        apply_modes (conv, param (&line, 1));
+    }
+  else if (strcmp (cmd, "KICK") == 0 && line.params->len > 1)
+    {
+      g_autofree char *chat = g_strdup (purple_normalize (account->purple, param (&line, 0)));
+      g_autofree char *nick = g_strdup (purple_normalize (account->purple, param (&line, 1)));
+      g_hash_table_add (account->kicks, g_strconcat (chat, "\n", nick, NULL));
+    }
+}
+
+void
+pg_purple_chat_irc_install (void)
+{
+  static int handle;
+  PurplePlugin *irc = purple_plugins_find_with_id ("prpl-irc");
+
+  if (irc != NULL)
+    purple_signal_connect (irc, "irc-receiving-text", &handle, PURPLE_CALLBACK (irc_receiving_text), NULL);
+}

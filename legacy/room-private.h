@@ -1,0 +1,121 @@
+/* legacy/room-private.h — legacy group chats as XEP-0045 rooms: what
+ * room.c (room state, legacy events → stanzas) and room-routes.c (the
+ * user's stanzas → legacy commands) share.
+ *
+ * A room is per user: the user's resources that joined it share one legacy
+ * join (one nick: on IRC the connection's), and each gets the occupant
+ * list, its own presence, the room's backlog as history and the subject.
+ * Rooms live in memory with their session; after a restart, clients learn
+ * through XEP-0410 self-ping that they must join again. */
+#pragma once
+#include "legacy/session-private.h"
+
+#define PG_NS_MUC "http://jabber.org/protocol/muc"
+#define PG_NS_MUC_USER "http://jabber.org/protocol/muc#user"
+#define PG_NS_MUC_ADMIN "http://jabber.org/protocol/muc#admin"
+#define PG_NS_CONFERENCE "jabber:x:conference"
+#define PG_NS_DELAY "urn:xmpp:delay"
+#define PG_NS_SID "urn:xmpp:sid:0"
+
+/* How long a kick or topic change waits for the network's answer. */
+#define PG_ROOM_ADMIN_TIMEOUT_S 20
+
+/* What a joining resource asked of the history (XEP-0045 §7.2.13); -1: no limit. */
+typedef struct {
+  gint maxstanzas;
+  gint maxchars;
+  gint64 since_us; /* real time */
+} PgHistoryWish;
+
+typedef struct {
+  char *resource;   /* of the user */
+  char *asked_nick; /* the nick it joined with */
+  PgHistoryWish history;
+} PgRoomMember;
+
+typedef struct {
+  char *nick;
+  PgChatRank rank;
+} PgOccupant;
+
+typedef struct {
+  char *nick;
+  char *text;
+  gint64 stamp_us; /* real time */
+} PgBacklogEntry;
+
+/* A message or command of the user waiting for the network's verdict. */
+typedef struct {
+  char *resource;
+  xmlNode *stanza; /* a copy: the error reply is built from it */
+  gint64 at;       /* monotonic µs */
+} PgRoomPending;
+
+typedef struct PgRoom PgRoom;
+struct PgRoom {
+  PgSession *session;
+  char *jid;      /* the room's bare JID, prepared */
+  char *name;     /* the legacy chat name (unescaped localpart) */
+  char *key;      /* the protocol's normalised name, once the join went out */
+  char *nick;     /* our legacy nick in it, once joined */
+  char *password; /* the key the join used, for invitations */
+  gboolean join_sent;
+  gboolean joined; /* the legacy join completed */
+  GHashTable *occupants; /* nick → PgOccupant (ours included) */
+  GPtrArray *members;    /* PgRoomMember: resources in the room */
+  GPtrArray *waiting;    /* PgRoomMember: resources waiting for the legacy join */
+  char *subject;         /* NULL: none known */
+  char *subject_by;
+  GQueue backlog;        /* PgBacklogEntry, oldest first */
+  PgChatModes modes;
+  guint join_timeout_id;
+  GQueue sent;           /* PgRoomPending: groupchat messages, for 404 */
+  GQueue admin;          /* PgRoomPending: kicks, topics, invitations, nick changes */
+  guint admin_timeout_id;
+};
+
+/* room.c */
+/* The room at @jid (prepared bare) of @session, or NULL. */
+PgRoom *pg_room_lookup (PgSession *session, const char *jid);
+/* The room at @jid, created (not joined) when new, for the legacy @name. */
+PgRoom *pg_room_ensure (PgSession *session, const char *jid, const char *name);
+PgRoomMember *pg_room_find_member (PgRoom *room, const char *resource);
+PgRoomMember *pg_room_member_new (const char *resource, const char *asked_nick, const PgHistoryWish *history);
+void pg_room_member_free (PgRoomMember *member);
+/* @member (owned) enters the room: at once when the legacy join is done,
+ * else when it is; the legacy join goes out when the login is up. */
+void pg_room_add_member (PgRoom *room, PgRoomMember *member);
+/* @resource leaves: its own unavailable presence; the legacy chat is left
+ * with the last one. May free @room. */
+void pg_room_remove_member (PgRoom *room, const char *resource, gboolean tell);
+/* The user's own message @stanza (borrowed) with @body, sent by @resource,
+ * reflected to every resource in the room and kept in the backlog. */
+void pg_room_reflect (PgRoom *room, const xmlNode *stanza, const char *body);
+/* Remembers @stanza (copied) of @resource until the network answers. */
+void pg_room_expect (PgRoom *room, GQueue *queue, const char *resource, const xmlNode *stanza);
+/* The error reply to a pending stanza of @queue's head, if any. */
+gboolean pg_room_fail_pending (PgRoom *room, GQueue *queue, PgErrorCondition condition, const char *text);
+/* Sends @stanza_owned from the room (or an occupant) to the user's @resource. */
+void pg_room_send_to (PgRoom *room, const char *resource, xmlNode *stanza_owned);
+/* The occupant full JID of @nick. Owned. */
+char *pg_room_dup_occupant_jid (PgRoom *room, const char *nick);
+/* XEP-0045 affiliation and role of @rank in @room. Static strings. */
+const char *pg_room_affiliation (PgRoom *room, PgChatRank rank);
+const char *pg_room_role (PgRoom *room, PgChatRank rank);
+
+/* Account events about chats (owner is the PgSession). */
+void pg_rooms_on_chat (gpointer owner, const PgChatEvent *event);
+/* The login is up: the joins that waited for it go out. */
+void pg_rooms_on_connected (PgSession *session);
+/* The login is gone: every resource leaves every room (status 333,
+ * @reason), joins still waiting fail with @condition. */
+void pg_rooms_drop_all (PgSession *session, PgErrorCondition condition, const char *reason);
+/* Frees the session's rooms silently (the session ends). */
+void pg_rooms_free (PgSession *session);
+/* The occupant JID a private message from the legacy user @name comes
+ * from, when the user wrote to them from a room; NULL otherwise. Borrowed. */
+const char *pg_rooms_private_peer (PgSession *session, const char *name);
+void pg_rooms_set_private_peer (PgSession *session, const char *name, const char *occupant_jid);
+
+/* room-routes.c */
+void pg_rooms_add_routes (PgTransport *transport);

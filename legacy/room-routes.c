@@ -1,0 +1,447 @@
+/* legacy/room-routes.c — what the user sends to a room (XEP-0045): joins,
+ * nick changes and leaving (presence), groupchat messages and subjects,
+ * private messages to occupants, invitations, kicks (muc#admin), XEP-0410
+ * self-pings and service discovery of rooms. */
+#define G_LOG_DOMAIN "pg-room"
+#include "build-config.h"
+
+#include "legacy/room-private.h"
+
+#include "legacy/message.h"
+#include "legacy/outbox-private.h"
+#include "transport/disco.h"
+#include "transport/forms.h"
+#include "transport/ping.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void
+reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondition condition, const char *text)
+{
+  pg_router_reply_error (transport->router, request->stanza, condition, PG_ERR_TYPE_DEFAULT, text);
+}
+
+/* The user's session and room (either may be NULL) for a stanza to a room address. */
+static PgRoom *
+find_room (PgTransport *transport, const PgRouteRequest *request, PgSession **session_out)
+{
+  PgSession *session = transport->sessions != NULL ? pg_sessions_lookup (transport->sessions, request->from_bare) : NULL;
+  *session_out = session;
+  if (session == NULL || session->rooms == NULL)
+    return NULL;
+  g_autofree char *jid = pg_jid_dup_bare (request->to);
+  return pg_room_lookup (session, jid);
+}
+
+static gint
+history_number (const xmlNode *history, const char *name)
+{
+  const char *value = history != NULL ? pg_stanza_get_attr (history, name) : NULL;
+  guint64 number;
+  if (value == NULL || !g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT, &number, NULL))
+    return -1;
+  return (gint)number;
+}
+
+static PgHistoryWish
+read_history (const xmlNode *muc)
+{
+  xmlNode *history = pg_stanza_find_child (muc, "history", NULL);
+  PgHistoryWish wish = {.maxstanzas = history_number (history, "maxstanzas"),
+                        .maxchars = history_number (history, "maxchars")};
+  gint seconds = history_number (history, "seconds");
+  if (seconds >= 0)
+    wish.since_us = g_get_real_time () - (gint64)seconds * G_USEC_PER_SEC;
+  const char *since = history != NULL ? pg_stanza_get_attr (history, "since") : NULL;
+  if (since != NULL)
+    {
+      g_autoptr (GDateTime) when = g_date_time_new_from_iso8601 (since, NULL);
+      if (when != NULL)
+        wish.since_us = MAX (wish.since_us, g_date_time_to_unix (when) * G_USEC_PER_SEC);
+    }
+  return wish;
+}
+
+/* ---- presence: join, nick change, leave ---- */
+
+static PgRouteResult
+on_available (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  xmlNode *muc = pg_stanza_find_child (request->stanza, "x", PG_NS_MUC);
+  const char *resource = pg_jid_get_resource (request->from);
+  const char *nick = pg_jid_get_resource (request->to);
+  PgSession *session;
+  PgRoom *room = find_room (transport, request, &session);
+  PgRoomMember *member = room != NULL && resource != NULL ? pg_room_find_member (room, resource) : NULL;
+
+  if (resource == NULL || (muc == NULL && member == NULL))
+    return PG_PASS; /* presence to a contact */
+  if (!pg_transport_is_registered (transport, request->from_bare))
+    {
+      reply_error (transport, request, PG_ERR_REGISTRATION_REQUIRED,
+                   "register with this gateway before you join its rooms");
+      return PG_HANDLED;
+    }
+  if (nick == NULL || *nick == '\0')
+    {
+      reply_error (transport, request, PG_ERR_JID_MALFORMED, "a room join needs a nick (room@gateway/nick)");
+      return PG_HANDLED;
+    }
+  if (member != NULL && muc == NULL)
+    {
+      /* XEP-0045 §7.6: presence to another nick asks for a nick change. */
+      if (room->nick != NULL && strcmp (nick, room->nick) != 0 && session->account != NULL)
+        {
+          pg_room_expect (room, &room->admin, resource, request->stanza);
+          pg_account_set_chat_nick (session->account, room->name, nick);
+        }
+      return PG_HANDLED;
+    }
+
+  session = pg_sessions_ensure_resource (transport->sessions, request);
+  if (session == NULL)
+    {
+      reply_error (transport, request, PG_ERR_REGISTRATION_REQUIRED, NULL);
+      return PG_HANDLED;
+    }
+  if (session->state == PG_SESSION_OFFLINE && session->login_refused)
+    {
+      reply_error (transport, request, PG_ERR_NOT_AUTHORIZED, "the legacy login was refused");
+      return PG_HANDLED;
+    }
+  g_autofree char *jid = pg_jid_dup_bare (request->to);
+  g_autofree char *name = pg_jid_unescape (pg_jid_get_node (request->to));
+  room = pg_room_ensure (session, jid, name);
+  g_autofree char *password = pg_stanza_dup_child_text (muc, "password", NULL);
+  if (password != NULL && !room->join_sent)
+    {
+      g_free (room->password);
+      room->password = g_steal_pointer (&password);
+    }
+  member = pg_room_find_member (room, resource);
+  if (member != NULL)
+    g_ptr_array_remove (room->members, member); /* joining again: everything again */
+  PgHistoryWish wish = read_history (muc);
+  pg_room_add_member (room, pg_room_member_new (resource, nick, &wish));
+  return PG_HANDLED;
+}
+
+static PgRouteResult
+on_unavailable (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  const char *resource = pg_jid_get_resource (request->from);
+  PgSession *session;
+  PgRoom *room = find_room (transport, request, &session);
+
+  if (room == NULL || resource == NULL)
+    return PG_PASS;
+  gboolean waiting = FALSE;
+  for (guint i = 0; i < room->waiting->len; i++)
+    waiting |= strcmp (((PgRoomMember *) g_ptr_array_index (room->waiting, i))->resource, resource) == 0;
+  if (pg_room_find_member (room, resource) == NULL && !waiting)
+    return PG_PASS;
+  pg_room_remove_member (room, resource, g_strcmp0 (request->type, "error") != 0);
+  return PG_HANDLED;
+}
+
+/* ---- messages ---- */
+
+static void
+on_groupchat (PgTransport *transport, const PgRouteRequest *request, PgSession *session, PgRoom *room)
+{
+  const char *resource = pg_jid_get_resource (request->from);
+  if (room == NULL || resource == NULL || pg_room_find_member (room, resource) == NULL
+      || pg_jid_get_resource (request->to) != NULL)
+    {
+      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, "you are not in this room; join it first");
+      return;
+    }
+  g_autofree char *body = pg_stanza_dup_child_text (request->stanza, "body", NULL);
+  xmlNode *subject = pg_stanza_find_child (request->stanza, "subject", NULL);
+  if (subject != NULL && body == NULL)
+    {
+      g_autofree char *topic = pg_stanza_dup_text (subject);
+      pg_room_expect (room, &room->admin, resource, request->stanza);
+      pg_account_set_chat_topic (session->account, room->name, topic);
+      return;
+    }
+  if (body == NULL)
+    return; /* chat states only: nothing for the room */
+  g_autoptr (GError) error = NULL;
+  if (session->account == NULL || !pg_account_send_chat (session->account, room->name, body, &error))
+    {
+      reply_error (transport, request, PG_ERR_RECIPIENT_UNAVAILABLE,
+                   error != NULL ? error->message : "the legacy login is not connected");
+      return;
+    }
+  pg_room_expect (room, &room->sent, resource, request->stanza);
+  pg_room_reflect (room, request->stanza, body);
+}
+
+/* XEP-0045 §7.5: a private message to an occupant. */
+static void
+on_private (PgTransport *transport, const PgRouteRequest *request, PgSession *session, PgRoom *room)
+{
+  const char *nick = pg_jid_get_resource (request->to);
+  g_autofree char *name = pg_account_dup_chat_member_name (session->account, room->name, nick);
+  g_autofree char *occupant = pg_room_dup_occupant_jid (room, nick);
+  pg_rooms_set_private_peer (session, name, occupant);
+  g_autofree char *body = pg_stanza_dup_child_text (request->stanza, "body", NULL);
+  if (body == NULL)
+    {
+      pg_account_send_chat_state (session->account, name, pg_message_get_chat_state (request->stanza));
+      return;
+    }
+  (void)transport;
+  pg_outbox_legacy_queue (session, request, name, body);
+}
+
+/* XEP-0045 §7.8.2: a mediated invitation, sent on as the network's own. */
+static void
+on_invite (PgTransport *transport, const PgRouteRequest *request, PgSession *session, PgRoom *room, xmlNode *invite)
+{
+  const char *to = pg_stanza_get_attr (invite, "to");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgJid) invitee = to != NULL ? pg_jid_parse (to, &error) : NULL;
+  if (invitee == NULL || pg_jid_get_node (invitee) == NULL
+      || strcmp (pg_jid_get_domain (invitee), transport->config->component_jid) != 0)
+    {
+      reply_error (transport, request, PG_ERR_JID_MALFORMED,
+                   "only users of this legacy network (user@gateway) can be invited");
+      return;
+    }
+  g_autofree char *name = pg_contacts_dup_legacy_name (session, invitee);
+  g_autofree char *reason = pg_stanza_dup_child_text (invite, "reason", NULL);
+  pg_room_expect (room, &room->admin, pg_jid_get_resource (request->from), request->stanza);
+  pg_account_invite_chat (session->account, room->name, name, reason);
+}
+
+static PgRouteResult
+on_message (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  PgSession *session;
+  PgRoom *room = find_room (transport, request, &session);
+
+  if (g_str_equal (request->type, "error"))
+    return room != NULL ? PG_HANDLED : PG_PASS;
+  if (g_str_equal (request->type, "groupchat"))
+    {
+      on_groupchat (transport, request, session, room);
+      return PG_HANDLED;
+    }
+  const char *resource = pg_jid_get_resource (request->from);
+  if (room == NULL || resource == NULL || pg_room_find_member (room, resource) == NULL)
+    return PG_PASS;
+  xmlNode *x = pg_stanza_find_child (request->stanza, "x", PG_NS_MUC_USER);
+  xmlNode *invite = x != NULL ? pg_stanza_find_child (x, "invite", NULL) : NULL;
+  if (invite != NULL)
+    on_invite (transport, request, session, room, invite);
+  else if (pg_jid_get_resource (request->to) != NULL)
+    on_private (transport, request, session, room);
+  else
+    reply_error (transport, request, PG_ERR_BAD_REQUEST, "messages to a room are of type groupchat");
+  return PG_HANDLED;
+}
+
+/* ---- iq ---- */
+
+/* XEP-0410: a ping to the user's own occupant JID tells a client whether
+ * it is still in the room. */
+static PgRouteResult
+on_ping (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  PgSession *session;
+  PgRoom *room = find_room (transport, request, &session);
+  const char *resource = pg_jid_get_resource (request->from);
+  const char *nick = pg_jid_get_resource (request->to);
+
+  if (room == NULL)
+    {
+      /* Contacts have no ping; a room that is not there says so. */
+      if (nick == NULL && (session == NULL || session->account == NULL))
+        return PG_PASS;
+      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, "you are not in this room");
+      return PG_HANDLED;
+    }
+  if (resource == NULL || pg_room_find_member (room, resource) == NULL
+      || (nick != NULL && g_strcmp0 (nick, room->nick) != 0 && g_hash_table_lookup (room->occupants, nick) == NULL))
+    {
+      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, "you are not in this room");
+      return PG_HANDLED;
+    }
+  g_autoptr (PgStanza) result = pg_stanza_new_iq_result (request->stanza);
+  pg_transport_send (transport, result);
+  return PG_HANDLED;
+}
+
+static void
+add_feature (xmlNode *query, const char *var)
+{
+  pg_stanza_set_attr (pg_stanza_add_child (query, "feature", NULL), "var", var);
+}
+
+static void
+add_field (xmlNode *form, const char *var, const char *type, const char *value)
+{
+  xmlNode *field = pg_stanza_add_child (form, "field", NULL);
+  pg_stanza_set_attr (field, "var", var);
+  if (type != NULL)
+    pg_stanza_set_attr (field, "type", type);
+  pg_stanza_add_text_child (field, "value", NULL, value);
+}
+
+static PgRouteResult
+on_disco_info (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  PgSession *session;
+  PgRoom *room = find_room (transport, request, &session);
+  g_autofree char *name = pg_jid_unescape (pg_jid_get_node (request->to));
+
+  if (pg_stanza_get_attr (request->payload, "node") != NULL || pg_jid_get_resource (request->to) != NULL)
+    return PG_PASS;
+  if (room == NULL
+      && (session == NULL || session->account == NULL || !pg_account_is_chat_name (session->account, name)))
+    return PG_PASS;
+  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
+  xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_DISCO_INFO);
+  xmlNode *identity = pg_stanza_add_child (query, "identity", NULL);
+  pg_stanza_set_attr (identity, "category", "conference");
+  pg_stanza_set_attr (identity, "type", "text");
+  pg_stanza_set_attr (identity, "name", room != NULL ? room->name : name);
+  PgChatModes modes = room != NULL ? room->modes : 0;
+  add_feature (query, PG_NS_DISCO_INFO);
+  add_feature (query, PG_NS_MUC);
+  add_feature (query, PG_NS_PING);
+  add_feature (query, (modes & PG_CHAT_MODE_INVITE_ONLY) ? "muc_membersonly" : "muc_open");
+  add_feature (query, (modes & PG_CHAT_MODE_KEY) ? "muc_passwordprotected" : "muc_unsecured");
+  add_feature (query, (modes & PG_CHAT_MODE_MODERATED) ? "muc_moderated" : "muc_unmoderated");
+  add_feature (query, "muc_semianonymous");
+  add_feature (query, "muc_temporary");
+  add_feature (query, "muc_public");
+  if (room != NULL && room->joined)
+    {
+      xmlNode *form = pg_stanza_add_child (query, "x", PG_NS_DATA);
+      pg_stanza_set_attr (form, "type", "result");
+      add_field (form, "FORM_TYPE", "hidden", "http://jabber.org/protocol/muc#roominfo");
+      add_field (form, "muc#roominfo_subject", NULL, room->subject != NULL ? room->subject : "");
+      g_autofree char *count = g_strdup_printf ("%u", g_hash_table_size (room->occupants));
+      add_field (form, "muc#roominfo_occupants", NULL, count);
+    }
+  pg_transport_send (transport, reply);
+  return PG_HANDLED;
+}
+
+static PgRouteResult
+on_disco_items (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  PgSession *session;
+  PgRoom *room = find_room (transport, request, &session);
+
+  if (pg_stanza_get_attr (request->payload, "node") != NULL || room == NULL)
+    return PG_PASS;
+  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
+  xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_DISCO_ITEMS);
+  const char *resource = pg_jid_get_resource (request->from);
+  if (resource != NULL && pg_room_find_member (room, resource) != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+      g_hash_table_iter_init (&iter, room->occupants);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          g_autofree char *jid = pg_room_dup_occupant_jid (room, ((PgOccupant *) value)->nick);
+          pg_stanza_set_attr (pg_stanza_add_child (query, "item", NULL), "jid", jid);
+        }
+    }
+  pg_transport_send (transport, reply);
+  return PG_HANDLED;
+}
+
+/* The gateway's items: the rooms the asking user is in. */
+static PgRouteResult
+on_domain_items (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  PgSession *session = transport->sessions != NULL ? pg_sessions_lookup (transport->sessions, request->from_bare) : NULL;
+
+  if (pg_stanza_get_attr (request->payload, "node") != NULL || session == NULL || session->rooms == NULL)
+    return PG_PASS;
+  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
+  xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_DISCO_ITEMS);
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, session->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PgRoom *room = value;
+      xmlNode *item = pg_stanza_add_child (query, "item", NULL);
+      pg_stanza_set_attr (item, "jid", room->jid);
+      pg_stanza_set_attr (item, "name", room->name);
+    }
+  pg_transport_send (transport, reply);
+  return PG_HANDLED;
+}
+
+/* XEP-0045 §8.2: kicking an occupant (role none). */
+static PgRouteResult
+on_admin_set (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  PgSession *session;
+  PgRoom *room = find_room (transport, request, &session);
+  const char *resource = pg_jid_get_resource (request->from);
+
+  if (room == NULL || resource == NULL || pg_room_find_member (room, resource) == NULL)
+    {
+      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, "you are not in this room");
+      return PG_HANDLED;
+    }
+  xmlNode *item = pg_stanza_find_child (request->payload, "item", NULL);
+  const char *nick = item != NULL ? pg_stanza_get_attr (item, "nick") : NULL;
+  if (nick == NULL || g_strcmp0 (pg_stanza_get_attr (item, "role"), "none") != 0)
+    {
+      reply_error (transport, request, PG_ERR_FEATURE_NOT_IMPLEMENTED,
+                   "only kicks (role none by nick) reach the legacy network");
+      return PG_HANDLED;
+    }
+  if (g_hash_table_lookup (room->occupants, nick) == NULL)
+    {
+      reply_error (transport, request, PG_ERR_ITEM_NOT_FOUND, "nobody of that nick is in the room");
+      return PG_HANDLED;
+    }
+  g_autofree char *reason = pg_stanza_dup_child_text (item, "reason", NULL);
+  pg_room_expect (room, &room->admin, resource, request->stanza);
+  pg_account_kick_chat (session->account, room->name, nick, reason);
+  return PG_HANDLED;
+}
+
+static const PgRoute routes[] = {
+  {PG_KIND_PRESENCE, "", NULL, NULL, PG_TARGET_CONTACT, on_available},
+  {PG_KIND_PRESENCE, "unavailable", NULL, NULL, PG_TARGET_CONTACT, on_unavailable},
+  {PG_KIND_PRESENCE, "error", NULL, NULL, PG_TARGET_CONTACT, on_unavailable},
+  {PG_KIND_MESSAGE, NULL, NULL, NULL, PG_TARGET_CONTACT, on_message},
+  {PG_KIND_IQ, "get", PG_NS_PING, "ping", PG_TARGET_CONTACT, on_ping},
+  {PG_KIND_IQ, "get", PG_NS_DISCO_INFO, "query", PG_TARGET_CONTACT, on_disco_info},
+  {PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_CONTACT, on_disco_items},
+  {PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_DOMAIN, on_domain_items},
+  {PG_KIND_IQ, "set", PG_NS_MUC_ADMIN, "query", PG_TARGET_CONTACT, on_admin_set},
+};
+
+static const char *const features[] = {
+  PG_NS_MUC,
+  NULL,
+};
+
+void
+pg_rooms_register (PgTransport *transport)
+{
+  pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), transport);
+  pg_router_add_features (transport->router, features);
+}
