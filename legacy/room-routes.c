@@ -144,6 +144,7 @@ on_unavailable (const PgRouteRequest *request, gpointer user_data)
   if (pg_room_find_member (room, resource) == NULL && !waiting)
     return PG_PASS;
   pg_room_remove_member (room, resource, g_strcmp0 (request->type, "error") != 0);
+  pg_sessions_left_room (session, resource);
   return PG_HANDLED;
 }
 

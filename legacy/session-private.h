@@ -105,4 +105,7 @@ PgSession *pg_sessions_lookup (PgSessions *sessions, const char *bare_jid);
  * presence, to a room for instance, counts as logging in); NULL when the
  * sender is not registered. */
 PgSession *pg_sessions_ensure_resource (PgSessions *sessions, const PgRouteRequest *request);
+/* @resource left a room: if it came online only by joining rooms and is in
+ * none now, it is gone. */
+void pg_sessions_left_room (PgSession *session, const char *resource);
 void pg_session_send (PgSession *session, xmlNode *stanza_owned);

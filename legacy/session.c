@@ -376,6 +376,47 @@ pg_sessions_ensure_resource (PgSessions *sessions, const PgRouteRequest *request
   return pg_sessions_lookup (sessions, request->from_bare);
 }
 
+/* Whether @resource is in (or joining) one of the session's rooms. */
+static gboolean
+in_a_room (PgSession *session, const char *resource)
+{
+  if (session->rooms == NULL)
+    return FALSE;
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, session->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PgRoom *room = value;
+      if (pg_room_find_member (room, resource) != NULL)
+        return TRUE;
+      for (guint i = 0; i < room->waiting->len; i++)
+        if (strcmp (((PgRoomMember *) g_ptr_array_index (room->waiting, i))->resource, resource) == 0)
+          return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+drop_resource (PgSession *session, Resource *resource)
+{
+  session->resources = g_slist_remove (session->resources, resource);
+  resource_free (resource);
+  if (session->resources != NULL)
+    apply_status (session);
+  else if (session->logout_id == 0)
+    session->logout_id = g_timeout_add (PG_SESSION_LOGOUT_GRACE_MS, logout_after_grace, session);
+}
+
+void
+pg_sessions_left_room (PgSession *session, const char *resource_name)
+{
+  Resource *resource = find_resource (session, resource_name);
+  /* A resource that logged in by joining rooms logs out with the last one. */
+  if (resource != NULL && !resource->via_domain && !in_a_room (session, resource_name))
+    drop_resource (session, resource);
+}
+
 static PgRouteResult
 on_unavailable (const PgRouteRequest *request, gpointer user_data)
 {
@@ -394,12 +435,7 @@ on_unavailable (const PgRouteRequest *request, gpointer user_data)
   if (pg_jid_get_node (request->to) != NULL && resource->via_domain &&
       g_strcmp0 (request->type, "error") != 0)
     return PG_HANDLED;
-  session->resources = g_slist_remove (session->resources, resource);
-  resource_free (resource);
-  if (session->resources != NULL)
-    apply_status (session);
-  else if (session->logout_id == 0)
-    session->logout_id = g_timeout_add (PG_SESSION_LOGOUT_GRACE_MS, logout_after_grace, session);
+  drop_resource (session, resource);
   return PG_HANDLED;
 }
 

@@ -44,6 +44,9 @@ With any XMPP client (Gajim, Dino, Conversations, profanity…):
   3. Accept the gateway's subscription request and go online: your nick joins
      the IRC server. Any IRC client on 127.0.0.1:{irc.port} can now message you,
      and you reach nick N as N@{gate.jid}.
+  4. Join an IRC channel as a group chat: #demo@{gate.jid}
+     (Gajim: Join Group Chat; Conversations, Dino: Join channel;
+     profanity: /join #demo@{gate.jid}).
 purplegate's log: {gate.stderr_path}
 Press Ctrl-C to stop.""", flush=True)
     try:

@@ -33,6 +33,7 @@ DESIGN_KEYS = {
     "admin": ["jids"],
     "registration": ["allowed_domains", "verify_timeout_s"],
     "limits": ["max_stanza_bytes"],
+    "groupchat": ["history_messages", "history_max_age_s", "join_timeout_s"],
     "log": ["level"],
 }
 UNIT_HARDENING = [
