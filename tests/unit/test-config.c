@@ -91,6 +91,9 @@ test_minimal_defaults (TempConfig *t, gconstpointer data)
   g_assert_cmpuint (config->outbox_max_per_user, ==, 1000);
   g_assert_cmpuint (config->outbox_expiry_s, ==, 86400);
   g_assert_cmpuint (config->session_grace_s, ==, 60);
+  g_assert_cmpuint (config->history_messages, ==, 50);
+  g_assert_cmpuint (config->history_max_age_s, ==, 86400);
+  g_assert_cmpuint (config->join_timeout_s, ==, 30);
   g_assert_cmpint (config->log_level, ==, PG_LOG_INFO);
 
   /* No allowed_domains: everyone may register; no admins: nobody is one. */
@@ -138,6 +141,11 @@ static const char full_config[] = "# purplegate\n"
                                   "outbox_expiry_s = 604800\n"
                                   "session_grace_s = 120\n"
                                   "\n"
+                                  "[groupchat]\n"
+                                  "history_messages = 20\n"
+                                  "history_max_age_s = 3600\n"
+                                  "join_timeout_s = 10\n"
+                                  "\n"
                                   "[log]\n"
                                   "level = debug\n";
 
@@ -168,6 +176,9 @@ test_every_key (TempConfig *t, gconstpointer data)
   g_assert_cmpuint (config->outbox_max_per_user, ==, 50);
   g_assert_cmpuint (config->outbox_expiry_s, ==, 604800);
   g_assert_cmpuint (config->session_grace_s, ==, 120);
+  g_assert_cmpuint (config->history_messages, ==, 20);
+  g_assert_cmpuint (config->history_max_age_s, ==, 3600);
+  g_assert_cmpuint (config->join_timeout_s, ==, 10);
   g_assert_cmpint (config->log_level, ==, PG_LOG_DEBUG);
 
   /* Prepared forms in, prepared forms matched. */
