@@ -20,7 +20,7 @@ connection (PgAccount *account)
 static void
 refuse (PgAccount *account, const char *chat, PgChatRefusal refusal, const char *text)
 {
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_REFUSED, .refusal = refusal, .text = text};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_REFUSED, .refusal = refusal, .text = text };
 
   event.chat = purple_normalize (account->purple, chat);
   pg_account_emit_chat (account, &event);
@@ -55,7 +55,9 @@ pg_account_join_chat (PgAccount *account, const char *chat, const char *nick, co
       struct proto_chat_entry *entry = l->data;
       if (entry->secret && password != NULL)
         g_hash_table_replace (components, (gpointer)entry->identifier, g_strdup (password));
-      else if (nick != NULL && (g_strcmp0 (entry->identifier, "handle") == 0 || g_strcmp0 (entry->identifier, "nick") == 0))
+      else if (nick != NULL
+               && (g_strcmp0 (entry->identifier, "handle") == 0
+                   || g_strcmp0 (entry->identifier, "nick") == 0))
         g_hash_table_replace (components, (gpointer)entry->identifier, g_strdup (nick));
     }
   g_list_free_full (entries, g_free);
@@ -73,7 +75,9 @@ pg_account_leave_chat (PgAccount *account, const char *chat)
   if (account->dying)
     return;
   conv = pg_purple_chat_find (account->purple, chat);
-  if (conv == NULL)
+  /* One we are out of already stays until the login ends (or is joined
+   * again): it may be inside the protocol's own callback now. */
+  if (conv == NULL || purple_conv_chat_has_left (PURPLE_CONV_CHAT (conv)))
     return;
   /* Destroying a chat not yet left leaves it on the protocol (serv_chat_leave). */
   purple_conversation_destroy (conv);
@@ -144,8 +148,8 @@ pg_account_send_chat (PgAccount *account, const char *chat, const char *text, GE
   pg_purple_eventloop_flush (gc);
   if (ret < 0)
     {
-      g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_SEND, "the protocol refused to send to %s: %s", chat,
-                   ret == -E2BIG ? "the message is too large" : g_strerror (-ret));
+      g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_SEND, "the protocol refused to send to %s: %s",
+                   chat, ret == -E2BIG ? "the message is too large" : g_strerror (-ret));
       return FALSE;
     }
   return TRUE;
@@ -183,7 +187,8 @@ pg_account_kick_chat (PgAccount *account, const char *chat, const char *nick, co
       refuse (account, chat, PG_CHAT_REFUSED_NOT_JOINED, NULL);
       return;
     }
-  g_autofree char *args = reason != NULL && *reason != '\0' ? g_strdup_printf ("%s %s", nick, reason) : g_strdup (nick);
+  g_autofree char *args
+      = reason != NULL && *reason != '\0' ? g_strdup_printf ("%s %s", nick, reason) : g_strdup (nick);
   if (!run_command (conv, "kick", args))
     refuse (account, chat, PG_CHAT_REFUSED_NOT_OPERATOR, "this legacy network has no kick");
 }

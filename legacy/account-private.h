@@ -55,7 +55,9 @@ struct PgAccount
 
   /* "chat\nnick" (normalised) of KICK lines prpl-irc is about to handle:
    * libpurple reports a kick as a plain departure (purple-chat-irc.c). */
-  GHashTable *kicks;
+  GHashTable *kicks; /* value: PG_KICK_KICKED or PG_KICK_BANNED */
+  /* Recent channel bans (IRC MODE +b), to tell a ban from a kick. */
+  GPtrArray *bans;
 
   PgPurple *core;     /* borrowed */
   GHashTable *logins; /* the PgPurple's login table (borrowed) */
@@ -101,6 +103,9 @@ void pg_account_emit_authorization_requested (PgAccount *account, const char *fr
 void pg_account_emit_sent_confirmed (PgAccount *account, guint64 serial);
 void pg_account_emit_refused (PgAccount *account, const char *name);
 void pg_account_emit_chat (PgAccount *account, const PgChatEvent *event);
+
+#define PG_KICK_KICKED 1
+#define PG_KICK_BANNED 2
 
 /* Plain text as libpurple markup (escaped, <br> for line breaks). Owned. */
 char *pg_account_text_to_html (const char *text);

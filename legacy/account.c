@@ -557,6 +557,7 @@ pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
   pg->login_timeout_s = PG_ACCOUNT_LOGIN_TIMEOUT_S;
   g_queue_init (&pg->auths);
   pg->kicks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  pg->bans = g_ptr_array_new_with_free_func (g_free);
   pg->core = purple;
   pg->logins = logins;
   pg->login_key = g_steal_pointer (&key);
@@ -596,6 +597,7 @@ teardown (PgAccount *account)
   wipe_password (account);
   g_free (account->failure_reason);
   g_hash_table_unref (account->kicks);
+  g_ptr_array_unref (account->bans);
   g_free (account);
 }
 

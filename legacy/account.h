@@ -76,6 +76,8 @@ typedef enum {
   PG_CHAT_REFUSED_NOT_OPERATOR,  /* topic, kick, invite need a privilege */
   PG_CHAT_REFUSED_NOT_JOINED,
   PG_CHAT_REFUSED_NO_SUCH_NICK,  /* kick or invite of someone not there */
+  /* not a refusal: the network confirmed an invitation went out (IRC 341) */
+  PG_CHAT_REFUSED_INVITED,
 } PgChatRefusal;
 
 /* Channel modes that change what a room is (PgChatEvent.modes). */
@@ -92,11 +94,11 @@ typedef enum {
   PG_CHAT_EVENT_JOINED,        /* our join is complete: @nick is ours, occupants known */
   PG_CHAT_EVENT_REFUSED,       /* @refusal, @text (the network's words; may be NULL) */
   PG_CHAT_EVENT_OCCUPANT,      /* @nick is there with @rank; @arrived: just came in */
-  PG_CHAT_EVENT_OCCUPANT_LEFT, /* @nick left; @text: part/quit message; @kicked */
+  PG_CHAT_EVENT_OCCUPANT_LEFT, /* @nick left; @text: part/quit message; @kicked, @banned */
   PG_CHAT_EVENT_RENAMED,       /* @nick is now @new_nick (ours too) */
   PG_CHAT_EVENT_MESSAGE,       /* from @nick, @text in libpurple markup */
   PG_CHAT_EVENT_TOPIC,         /* @text set by @nick (NULL: known at join) */
-  PG_CHAT_EVENT_LEFT,          /* we are out without asking: @kicked, @text */
+  PG_CHAT_EVENT_LEFT,          /* we are out without asking: @kicked, @banned, @text */
   PG_CHAT_EVENT_INVITED,       /* @nick invites us; @password, @text may be NULL */
   PG_CHAT_EVENT_MODES,         /* @modes is the chat's mode set now */
 } PgChatEventKind;
@@ -115,6 +117,7 @@ typedef struct {
   PgChatModes modes;
   gboolean arrived;
   gboolean kicked;
+  gboolean banned; /* kicked after a ban that matches the nick */
 } PgChatEvent;
 
 /* Every callback gets the @owner given to pg_account_new(). Strings are

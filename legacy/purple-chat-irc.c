@@ -10,7 +10,9 @@
  *   change we asked for.
  * - Channel modes: 324 and MODE lines, for the room's features.
  * - KICK: libpurple reports a kicked occupant as one who left; the line is
- *   noted here so that the departure that follows counts as a kick. */
+ *   noted here so that the departure that follows counts as a kick, or as
+ *   a ban when a MODE +b matching the nick came shortly before (the usual
+ *   "kick-ban" of IRC clients). */
 #define G_LOG_DOMAIN "pg-purple-chat"
 
 #include "legacy/account-private.h"
@@ -19,7 +21,8 @@
 
 /* One IRC line split into prefix nick, command and parameters (the last
  * one may be the trailing text). */
-typedef struct {
+typedef struct
+{
   char *nick;
   char *command;
   GPtrArray *params;
@@ -87,7 +90,7 @@ param (const Line *line, guint i)
 static void
 refuse (PgAccount *account, const char *chat, PgChatRefusal refusal, const char *text)
 {
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_REFUSED, .refusal = refusal, .text = text};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_REFUSED, .refusal = refusal, .text = text };
 
   event.chat = chat != NULL ? purple_normalize (account->purple, chat) : NULL;
   pg_account_emit_chat (account, &event);
@@ -115,11 +118,54 @@ mode_bit (char c)
     }
 }
 
-/* Applies "+mnt-k" (the parameters of prefix and list modes are not
- * needed: occupant ranks come through libpurple). */
-static void
-apply_modes (PurpleConversation *conv, const char *changes)
+/* A ban is taken as the reason of a kick that follows within this long. */
+#define BAN_KICK_WINDOW_US (10 * G_USEC_PER_SEC)
+
+typedef struct
 {
+  gint64 at;   /* monotonic µs */
+  char text[]; /* "chat\nnick-glob", normalised */
+} Ban;
+
+static void
+note_ban (PgAccount *account, const char *chat, const char *mask)
+{
+  gint64 now = g_get_monotonic_time ();
+  gsize nick_len = strcspn (mask, "!");
+  g_autofree char *nick = g_strndup (mask, nick_len);
+  g_autofree char *text = g_strconcat (chat, "\n", purple_normalize (account->purple, nick), NULL);
+
+  while (account->bans->len > 0
+         && now - ((Ban *)g_ptr_array_index (account->bans, 0))->at > BAN_KICK_WINDOW_US)
+    g_ptr_array_remove_index (account->bans, 0);
+  Ban *ban = g_malloc (sizeof (Ban) + strlen (text) + 1);
+  ban->at = now;
+  strcpy (ban->text, text);
+  g_ptr_array_add (account->bans, ban);
+}
+
+static gboolean
+banned (PgAccount *account, const char *chat, const char *nick)
+{
+  g_autofree char *text = g_strconcat (chat, "\n", nick, NULL);
+  gint64 now = g_get_monotonic_time ();
+
+  for (guint i = 0; i < account->bans->len; i++)
+    {
+      Ban *ban = g_ptr_array_index (account->bans, i);
+      if (now - ban->at <= BAN_KICK_WINDOW_US && g_pattern_match_simple (ban->text, text))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Applies "+mnt-k" (the parameters of prefix modes are not needed:
+ * occupant ranks come through libpurple); bans are noted. */
+static void
+apply_modes (PurpleConversation *conv, const char *changes, const Line *line, guint first_arg)
+{
+  PgAccount *owner = pg_account_from_purple (purple_conversation_get_account (conv));
+  guint arg = first_arg;
   PgChatModes modes = pg_purple_chat_get_modes (conv);
   gboolean adding = TRUE;
 
@@ -131,12 +177,21 @@ apply_modes (PurpleConversation *conv, const char *changes)
         modes |= mode_bit (*c);
       else
         modes &= ~mode_bit (*c);
+      /* Modes with a parameter (RFC 2811 §4): list and prefix modes always,
+       * the key always, the limit when set. */
+      if (strchr ("beIovhqak", *c) != NULL || (*c == 'l' && adding))
+        {
+          const char *value = line != NULL ? param (line, arg) : NULL;
+          if (*c == 'b' && adding && value != NULL && owner != NULL)
+            note_ban (owner, pg_purple_chat_key (conv), value);
+          arg++;
+        }
     }
   if (modes == pg_purple_chat_get_modes (conv))
     return;
   pg_purple_chat_set_modes (conv, modes);
   PgAccount *account = pg_account_from_purple (purple_conversation_get_account (conv));
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_MODES, .modes = modes, .chat = pg_purple_chat_key (conv)};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_MODES, .modes = modes, .chat = pg_purple_chat_key (conv) };
   if (account != NULL)
     pg_account_emit_chat (account, &event);
 }
@@ -145,7 +200,7 @@ static void
 irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
 {
   PgAccount *account = pg_account_from_connection (gc);
-  g_auto (Line) line = {0};
+  g_auto (Line) line = { 0 };
 
   (void)data;
   if (account == NULL || text == NULL || *text == NULL || !parse_line (*text, &line))
@@ -154,16 +209,17 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
   /* Numerics: parameter 0 is our nick, 1 the channel (or nick), last the text. */
   const char *target = param (&line, 1);
   const char *words = line.params->len > 2 ? param (&line, line.params->len - 1) : NULL;
-  static const struct {
+  static const struct
+  {
     const char *numeric;
     PgChatRefusal refusal;
   } refusals[] = {
-    {"403", PG_CHAT_REFUSED_NOT_FOUND},   {"405", PG_CHAT_REFUSED_TOO_MANY},
-    {"471", PG_CHAT_REFUSED_FULL},        {"473", PG_CHAT_REFUSED_INVITE_ONLY},
-    {"474", PG_CHAT_REFUSED_BANNED},      {"475", PG_CHAT_REFUSED_KEY},
-    {"476", PG_CHAT_REFUSED_BAD_NAME},    {"477", PG_CHAT_REFUSED_REGISTERED_ONLY},
-    {"479", PG_CHAT_REFUSED_BAD_NAME},    {"404", PG_CHAT_REFUSED_CANNOT_SEND},
-    {"482", PG_CHAT_REFUSED_NOT_OPERATOR}, {"442", PG_CHAT_REFUSED_NOT_JOINED},
+    { "403", PG_CHAT_REFUSED_NOT_FOUND },    { "405", PG_CHAT_REFUSED_TOO_MANY },
+    { "471", PG_CHAT_REFUSED_FULL },         { "473", PG_CHAT_REFUSED_INVITE_ONLY },
+    { "474", PG_CHAT_REFUSED_BANNED },       { "475", PG_CHAT_REFUSED_KEY },
+    { "476", PG_CHAT_REFUSED_BAD_NAME },     { "477", PG_CHAT_REFUSED_REGISTERED_ONLY },
+    { "479", PG_CHAT_REFUSED_BAD_NAME },     { "404", PG_CHAT_REFUSED_CANNOT_SEND },
+    { "482", PG_CHAT_REFUSED_NOT_OPERATOR }, { "442", PG_CHAT_REFUSED_NOT_JOINED },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (refusals); i++)
@@ -172,7 +228,9 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
         refuse (account, target, refusals[i].refusal, words);
         return;
       }
-  if (strcmp (cmd, "441") == 0 && line.params->len > 3) /* me nick #chan :text */
+  if (strcmp (cmd, "341") == 0 && line.params->len > 2) /* me nick #chan: the invitation went out */
+    refuse (account, param (&line, 2), PG_CHAT_REFUSED_INVITED, NULL);
+  else if (strcmp (cmd, "441") == 0 && line.params->len > 3) /* me nick #chan :text */
     refuse (account, param (&line, 2), PG_CHAT_REFUSED_NO_SUCH_NICK, words);
   else if ((strcmp (cmd, "433") == 0 || strcmp (cmd, "432") == 0) && PURPLE_CONNECTION_IS_CONNECTED (gc))
     refuse (account, NULL, cmd[2] == '3' ? PG_CHAT_REFUSED_NICK_IN_USE : PG_CHAT_REFUSED_BAD_NICK, words);
@@ -180,19 +238,20 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
     {
       PurpleConversation *conv = pg_purple_chat_find (account->purple, target);
       if (conv != NULL)
-        apply_modes (conv, param (&line, 2));
+        apply_modes (conv, param (&line, 2), &line, 3);
     }
   else if (strcmp (cmd, "MODE") == 0 && line.params->len > 1)
     {
       PurpleConversation *conv = pg_purple_chat_find (account->purple, param (&line, 0));
       if (conv != NULL)
-        apply_modes (conv, param (&line, 1));
+        apply_modes (conv, param (&line, 1), &line, 2);
     }
   else if (strcmp (cmd, "KICK") == 0 && line.params->len > 1)
     {
       g_autofree char *chat = g_strdup (purple_normalize (account->purple, param (&line, 0)));
       g_autofree char *nick = g_strdup (purple_normalize (account->purple, param (&line, 1)));
-      g_hash_table_add (account->kicks, g_strconcat (chat, "\n", nick, NULL));
+      guint kind = banned (account, chat, nick) ? PG_KICK_BANNED : PG_KICK_KICKED;
+      g_hash_table_replace (account->kicks, g_strconcat (chat, "\n", nick, NULL), GUINT_TO_POINTER (kind));
     }
 }
 

@@ -24,7 +24,7 @@
 
 #include <string.h>
 
-#define KEY_DATA "pg-chat-key"     /* normalised name, owned */
+#define KEY_DATA "pg-chat-key"       /* normalised name, owned */
 #define SETTLE_DATA "pg-chat-settle" /* source id of the join's completion */
 #define MODES_DATA "pg-chat-modes"   /* PgChatModes + 1 */
 #define JOIN_SETTLE_MS 3000
@@ -38,8 +38,8 @@ pg_purple_chat_key (PurpleConversation *conv)
 
   if (key == NULL)
     {
-      char *normalized
-          = g_strdup (purple_normalize (purple_conversation_get_account (conv), purple_conversation_get_name (conv)));
+      char *normalized = g_strdup (
+          purple_normalize (purple_conversation_get_account (conv), purple_conversation_get_name (conv)));
       purple_conversation_set_data (conv, KEY_DATA, normalized);
       key = normalized;
     }
@@ -63,7 +63,7 @@ pg_purple_chat_get_modes (PurpleConversation *conv)
 {
   guint stored = GPOINTER_TO_UINT (purple_conversation_get_data (conv, MODES_DATA));
 
-  return stored > 0 ? (PgChatModes) (stored - 1) : 0;
+  return stored > 0 ? (PgChatModes)(stored - 1) : 0;
 }
 
 static PgAccount *
@@ -117,7 +117,7 @@ static gboolean
 complete_join (gpointer data)
 {
   PurpleConversation *conv = data;
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_JOINED};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_JOINED };
 
   purple_conversation_set_data (conv, SETTLE_DATA, NULL);
   event.nick = purple_conv_chat_get_nick (PURPLE_CONV_CHAT (conv));
@@ -171,7 +171,7 @@ join_failed (PurpleConnection *gc, GHashTable *components, gpointer data)
 {
   PgAccount *account = pg_account_from_connection (gc);
   PurplePluginProtocolInfo *info;
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_REFUSED, .refusal = PG_CHAT_REFUSED_NOT_FOUND};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_REFUSED, .refusal = PG_CHAT_REFUSED_NOT_FOUND };
 
   (void)data;
   if (account == NULL || components == NULL)
@@ -188,11 +188,12 @@ join_failed (PurpleConnection *gc, GHashTable *components, gpointer data)
 /* ---- occupants ---- */
 
 static void
-buddy_joined (PurpleConversation *conv, const char *name, PurpleConvChatBuddyFlags flags, gboolean new_arrival,
-              gpointer data)
+buddy_joined (PurpleConversation *conv, const char *name, PurpleConvChatBuddyFlags flags,
+              gboolean new_arrival, gpointer data)
 {
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_OCCUPANT, .nick = name, .rank = rank_from_flags (flags),
-                       .arrived = new_arrival};
+  PgChatEvent event = {
+    .kind = PG_CHAT_EVENT_OCCUPANT, .nick = name, .rank = rank_from_flags (flags), .arrived = new_arrival
+  };
 
   (void)data;
   if (chat_account (conv) == NULL)
@@ -206,32 +207,37 @@ static void
 buddy_flags (PurpleConversation *conv, const char *name, PurpleConvChatBuddyFlags old_flags,
              PurpleConvChatBuddyFlags new_flags, gpointer data)
 {
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_OCCUPANT, .nick = name, .rank = rank_from_flags (new_flags)};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_OCCUPANT, .nick = name, .rank = rank_from_flags (new_flags) };
 
   (void)data;
   if (rank_from_flags (old_flags) != event.rank)
     emit (conv, &event);
 }
 
-static gboolean
+/* PG_KICK_KICKED or PG_KICK_BANNED when a KICK of @nick was seen, else 0. */
+static guint
 take_kick (PgAccount *account, PurpleConversation *conv, const char *nick)
 {
   g_autofree char *n = g_strdup (purple_normalize (account->purple, nick));
   g_autofree char *key = g_strconcat (pg_purple_chat_key (conv), "\n", n, NULL);
+  guint kind = GPOINTER_TO_UINT (g_hash_table_lookup (account->kicks, key));
 
-  return g_hash_table_remove (account->kicks, key);
+  g_hash_table_remove (account->kicks, key);
+  return kind;
 }
 
 static void
 buddy_left (PurpleConversation *conv, const char *name, const char *reason, gpointer data)
 {
   PgAccount *account = chat_account (conv);
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_OCCUPANT_LEFT, .nick = name, .text = reason};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_OCCUPANT_LEFT, .nick = name, .text = reason };
 
   (void)data;
   if (account == NULL)
     return;
-  event.kicked = take_kick (account, conv, name);
+  guint kick = take_kick (account, conv, name);
+  event.kicked = kick != 0;
+  event.banned = kick == PG_KICK_BANNED;
   /* prpl-irc words a departure "quit: text" or gives the part message. */
   if (reason != NULL && g_str_has_prefix (reason, "quit: "))
     event.text = reason + 6;
@@ -243,7 +249,7 @@ buddy_left (PurpleConversation *conv, const char *name, const char *reason, gpoi
 static void
 chat_rename_user (PurpleConversation *conv, const char *old_name, const char *new_name, const char *new_alias)
 {
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_RENAMED, .nick = old_name, .new_nick = new_name};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_RENAMED, .nick = old_name, .new_nick = new_name };
 
   (void)new_alias;
   emit (conv, &event);
@@ -252,7 +258,7 @@ chat_rename_user (PurpleConversation *conv, const char *old_name, const char *ne
 static void
 topic_changed (PurpleConversation *conv, const char *who, const char *topic, gpointer data)
 {
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_TOPIC, .nick = who, .text = topic != NULL ? topic : ""};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_TOPIC, .nick = who, .text = topic != NULL ? topic : "" };
 
   (void)data;
   emit (conv, &event);
@@ -264,11 +270,12 @@ static void
 received_chat (PurpleAccount *purple, char *sender, char *message, PurpleConversation *conv,
                PurpleMessageFlags flags, gpointer data)
 {
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_MESSAGE, .nick = sender, .text = message};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_MESSAGE, .nick = sender, .text = message };
 
   (void)data;
   (void)purple;
-  if (conv == NULL || sender == NULL || message == NULL || (flags & (PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_SYSTEM)))
+  if (conv == NULL || sender == NULL || message == NULL
+      || (flags & (PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_SYSTEM)))
     return;
   /* The conversation's history is nobody's to read. */
   purple_conversation_clear_message_history (conv);
@@ -279,12 +286,14 @@ static void
 chat_left (PurpleConversation *conv, gpointer data)
 {
   PgAccount *account = chat_account (conv);
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_LEFT};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_LEFT };
 
   (void)data;
   if (account == NULL)
     return;
-  event.kicked = take_kick (account, conv, purple_conv_chat_get_nick (PURPLE_CONV_CHAT (conv)));
+  guint kick = take_kick (account, conv, purple_conv_chat_get_nick (PURPLE_CONV_CHAT (conv)));
+  event.kicked = kick != 0;
+  event.banned = kick == PG_KICK_BANNED;
   emit (conv, &event);
 }
 
@@ -293,7 +302,7 @@ chat_invited (PurpleAccount *purple, const char *inviter, const char *chat, cons
               GHashTable *components, gpointer data)
 {
   PgAccount *account = pg_account_from_purple (purple);
-  PgChatEvent event = {.kind = PG_CHAT_EVENT_INVITED, .nick = inviter, .text = message};
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_INVITED, .nick = inviter, .text = message };
 
   (void)data;
   if (account == NULL || chat == NULL)

@@ -21,38 +21,56 @@
 #define PG_ROOM_ADMIN_TIMEOUT_S 20
 
 /* What a joining resource asked of the history (XEP-0045 §7.2.13); -1: no limit. */
-typedef struct {
+typedef struct
+{
   gint maxstanzas;
   gint maxchars;
   gint64 since_us; /* real time */
 } PgHistoryWish;
 
-typedef struct {
+typedef struct
+{
   char *resource;   /* of the user */
   char *asked_nick; /* the nick it joined with */
   PgHistoryWish history;
 } PgRoomMember;
 
-typedef struct {
+typedef struct
+{
   char *nick;
   PgChatRank rank;
 } PgOccupant;
 
-typedef struct {
+typedef struct
+{
   char *nick;
   char *text;
   gint64 stamp_us; /* real time */
 } PgBacklogEntry;
 
+/* What a pending stanza of the user asked for. */
+typedef enum
+{
+  PG_ROOM_SEND = 1 << 0, /* a groupchat message */
+  PG_ROOM_TOPIC = 1 << 1,
+  PG_ROOM_KICK = 1 << 2,
+  PG_ROOM_INVITE = 1 << 3,
+  PG_ROOM_NICK = 1 << 4,
+} PgRoomAction;
+
 /* A message or command of the user waiting for the network's verdict. */
-typedef struct {
+typedef struct
+{
+  PgRoomAction action;
   char *resource;
   xmlNode *stanza; /* a copy: the error reply is built from it */
   gint64 at;       /* monotonic µs */
+  guint64 serial;  /* PG_ROOM_SEND: the confirmation covering it; 0: none asked yet */
 } PgRoomPending;
 
 typedef struct PgRoom PgRoom;
-struct PgRoom {
+struct PgRoom
+{
   PgSession *session;
   char *jid;      /* the room's bare JID, prepared */
   char *name;     /* the legacy chat name (unescaped localpart) */
@@ -60,18 +78,21 @@ struct PgRoom {
   char *nick;     /* our legacy nick in it, once joined */
   char *password; /* the key the join used, for invitations */
   gboolean join_sent;
-  gboolean joined; /* the legacy join completed */
+  gboolean joined;       /* the legacy join completed */
   GHashTable *occupants; /* nick → PgOccupant (ours included) */
   GPtrArray *members;    /* PgRoomMember: resources in the room */
   GPtrArray *waiting;    /* PgRoomMember: resources waiting for the legacy join */
   char *subject;         /* NULL: none known */
   char *subject_by;
-  GQueue backlog;        /* PgBacklogEntry, oldest first */
+  GQueue backlog; /* PgBacklogEntry, oldest first */
   PgChatModes modes;
   guint join_timeout_id;
-  GQueue sent;           /* PgRoomPending: groupchat messages, for 404 */
-  GQueue admin;          /* PgRoomPending: kicks, topics, invitations, nick changes */
-  guint admin_timeout_id;
+  /* PgRoomPending, oldest first: the user's messages until the network
+   * confirms it processed them (a refusal names no message: it answers the
+   * oldest one not confirmed), then kicks, topics, invitations and nick
+   * changes until they take effect or are refused. */
+  GQueue pending;
+  guint confirm_id; /* idle: one confirmation for the messages of a main-loop iteration */
 };
 
 /* room.c */
@@ -91,10 +112,9 @@ void pg_room_remove_member (PgRoom *room, const char *resource, gboolean tell);
 /* The user's own message @stanza (borrowed) with @body, sent by @resource,
  * reflected to every resource in the room and kept in the backlog. */
 void pg_room_reflect (PgRoom *room, const xmlNode *stanza, const char *body);
-/* Remembers @stanza (copied) of @resource until the network answers. */
-void pg_room_expect (PgRoom *room, GQueue *queue, const char *resource, const xmlNode *stanza);
-/* The error reply to a pending stanza of @queue's head, if any. */
-gboolean pg_room_fail_pending (PgRoom *room, GQueue *queue, PgErrorCondition condition, const char *text);
+/* Remembers @stanza (copied) of @resource, which asked for @action, until
+ * the network answers. */
+void pg_room_expect (PgRoom *room, PgRoomAction action, const char *resource, const xmlNode *stanza);
 /* Sends @stanza_owned from the room (or an occupant) to the user's @resource. */
 void pg_room_send_to (PgRoom *room, const char *resource, xmlNode *stanza_owned);
 /* The occupant full JID of @nick. Owned. */
@@ -105,6 +125,8 @@ const char *pg_room_role (PgRoom *room, PgChatRank rank);
 
 /* Account events about chats (owner is the PgSession). */
 void pg_rooms_on_chat (gpointer owner, const PgChatEvent *event);
+/* The legacy server processed what was sent before confirmation @serial. */
+void pg_rooms_on_confirmed (PgSession *session, guint64 serial);
 /* The login is up: the joins that waited for it go out. */
 void pg_rooms_on_connected (PgSession *session);
 /* The login is gone: every resource leaves every room (status 333,

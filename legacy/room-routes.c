@@ -17,7 +17,8 @@
 #include <string.h>
 
 static void
-reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondition condition, const char *text)
+reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondition condition,
+             const char *text)
 {
   pg_router_reply_error (transport->router, request->stanza, condition, PG_ERR_TYPE_DEFAULT, text);
 }
@@ -26,7 +27,8 @@ reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondi
 static PgRoom *
 find_room (PgTransport *transport, const PgRouteRequest *request, PgSession **session_out)
 {
-  PgSession *session = transport->sessions != NULL ? pg_sessions_lookup (transport->sessions, request->from_bare) : NULL;
+  PgSession *session
+      = transport->sessions != NULL ? pg_sessions_lookup (transport->sessions, request->from_bare) : NULL;
   *session_out = session;
   if (session == NULL || session->rooms == NULL)
     return NULL;
@@ -48,8 +50,8 @@ static PgHistoryWish
 read_history (const xmlNode *muc)
 {
   xmlNode *history = pg_stanza_find_child (muc, "history", NULL);
-  PgHistoryWish wish = {.maxstanzas = history_number (history, "maxstanzas"),
-                        .maxchars = history_number (history, "maxchars")};
+  PgHistoryWish wish = { .maxstanzas = history_number (history, "maxstanzas"),
+                         .maxchars = history_number (history, "maxchars") };
   gint seconds = history_number (history, "seconds");
   if (seconds >= 0)
     wish.since_us = g_get_real_time () - (gint64)seconds * G_USEC_PER_SEC;
@@ -94,7 +96,7 @@ on_available (const PgRouteRequest *request, gpointer user_data)
       /* XEP-0045 §7.6: presence to another nick asks for a nick change. */
       if (room->nick != NULL && strcmp (nick, room->nick) != 0 && session->account != NULL)
         {
-          pg_room_expect (room, &room->admin, resource, request->stanza);
+          pg_room_expect (room, PG_ROOM_NICK, resource, request->stanza);
           pg_account_set_chat_nick (session->account, room->name, nick);
         }
       return PG_HANDLED;
@@ -140,7 +142,7 @@ on_unavailable (const PgRouteRequest *request, gpointer user_data)
     return PG_PASS;
   gboolean waiting = FALSE;
   for (guint i = 0; i < room->waiting->len; i++)
-    waiting |= strcmp (((PgRoomMember *) g_ptr_array_index (room->waiting, i))->resource, resource) == 0;
+    waiting |= strcmp (((PgRoomMember *)g_ptr_array_index (room->waiting, i))->resource, resource) == 0;
   if (pg_room_find_member (room, resource) == NULL && !waiting)
     return PG_PASS;
   pg_room_remove_member (room, resource, g_strcmp0 (request->type, "error") != 0);
@@ -165,7 +167,7 @@ on_groupchat (PgTransport *transport, const PgRouteRequest *request, PgSession *
   if (subject != NULL && body == NULL)
     {
       g_autofree char *topic = pg_stanza_dup_text (subject);
-      pg_room_expect (room, &room->admin, resource, request->stanza);
+      pg_room_expect (room, PG_ROOM_TOPIC, resource, request->stanza);
       pg_account_set_chat_topic (session->account, room->name, topic);
       return;
     }
@@ -178,7 +180,7 @@ on_groupchat (PgTransport *transport, const PgRouteRequest *request, PgSession *
                    error != NULL ? error->message : "the legacy login is not connected");
       return;
     }
-  pg_room_expect (room, &room->sent, resource, request->stanza);
+  pg_room_expect (room, PG_ROOM_SEND, resource, request->stanza);
   pg_room_reflect (room, request->stanza, body);
 }
 
@@ -202,7 +204,8 @@ on_private (PgTransport *transport, const PgRouteRequest *request, PgSession *se
 
 /* XEP-0045 §7.8.2: a mediated invitation, sent on as the network's own. */
 static void
-on_invite (PgTransport *transport, const PgRouteRequest *request, PgSession *session, PgRoom *room, xmlNode *invite)
+on_invite (PgTransport *transport, const PgRouteRequest *request, PgSession *session, PgRoom *room,
+           xmlNode *invite)
 {
   const char *to = pg_stanza_get_attr (invite, "to");
   g_autoptr (GError) error = NULL;
@@ -216,7 +219,7 @@ on_invite (PgTransport *transport, const PgRouteRequest *request, PgSession *ses
     }
   g_autofree char *name = pg_contacts_dup_legacy_name (session, invitee);
   g_autofree char *reason = pg_stanza_dup_child_text (invite, "reason", NULL);
-  pg_room_expect (room, &room->admin, pg_jid_get_resource (request->from), request->stanza);
+  pg_room_expect (room, PG_ROOM_INVITE, pg_jid_get_resource (request->from), request->stanza);
   pg_account_invite_chat (session->account, room->name, name, reason);
 }
 
@@ -270,7 +273,8 @@ on_ping (const PgRouteRequest *request, gpointer user_data)
       return PG_HANDLED;
     }
   if (resource == NULL || pg_room_find_member (room, resource) == NULL
-      || (nick != NULL && g_strcmp0 (nick, room->nick) != 0 && g_hash_table_lookup (room->occupants, nick) == NULL))
+      || (nick != NULL && g_strcmp0 (nick, room->nick) != 0
+          && g_hash_table_lookup (room->occupants, nick) == NULL))
     {
       reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, "you are not in this room");
       return PG_HANDLED;
@@ -357,7 +361,7 @@ on_disco_items (const PgRouteRequest *request, gpointer user_data)
       g_hash_table_iter_init (&iter, room->occupants);
       while (g_hash_table_iter_next (&iter, NULL, &value))
         {
-          g_autofree char *jid = pg_room_dup_occupant_jid (room, ((PgOccupant *) value)->nick);
+          g_autofree char *jid = pg_room_dup_occupant_jid (room, ((PgOccupant *)value)->nick);
           pg_stanza_set_attr (pg_stanza_add_child (query, "item", NULL), "jid", jid);
         }
     }
@@ -370,7 +374,8 @@ static PgRouteResult
 on_domain_items (const PgRouteRequest *request, gpointer user_data)
 {
   PgTransport *transport = user_data;
-  PgSession *session = transport->sessions != NULL ? pg_sessions_lookup (transport->sessions, request->from_bare) : NULL;
+  PgSession *session
+      = transport->sessions != NULL ? pg_sessions_lookup (transport->sessions, request->from_bare) : NULL;
 
   if (pg_stanza_get_attr (request->payload, "node") != NULL || session == NULL || session->rooms == NULL)
     return PG_PASS;
@@ -418,21 +423,21 @@ on_admin_set (const PgRouteRequest *request, gpointer user_data)
       return PG_HANDLED;
     }
   g_autofree char *reason = pg_stanza_dup_child_text (item, "reason", NULL);
-  pg_room_expect (room, &room->admin, resource, request->stanza);
+  pg_room_expect (room, PG_ROOM_KICK, resource, request->stanza);
   pg_account_kick_chat (session->account, room->name, nick, reason);
   return PG_HANDLED;
 }
 
 static const PgRoute routes[] = {
-  {PG_KIND_PRESENCE, "", NULL, NULL, PG_TARGET_CONTACT, on_available},
-  {PG_KIND_PRESENCE, "unavailable", NULL, NULL, PG_TARGET_CONTACT, on_unavailable},
-  {PG_KIND_PRESENCE, "error", NULL, NULL, PG_TARGET_CONTACT, on_unavailable},
-  {PG_KIND_MESSAGE, NULL, NULL, NULL, PG_TARGET_CONTACT, on_message},
-  {PG_KIND_IQ, "get", PG_NS_PING, "ping", PG_TARGET_CONTACT, on_ping},
-  {PG_KIND_IQ, "get", PG_NS_DISCO_INFO, "query", PG_TARGET_CONTACT, on_disco_info},
-  {PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_CONTACT, on_disco_items},
-  {PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_DOMAIN, on_domain_items},
-  {PG_KIND_IQ, "set", PG_NS_MUC_ADMIN, "query", PG_TARGET_CONTACT, on_admin_set},
+  { PG_KIND_PRESENCE, "", NULL, NULL, PG_TARGET_CONTACT, on_available },
+  { PG_KIND_PRESENCE, "unavailable", NULL, NULL, PG_TARGET_CONTACT, on_unavailable },
+  { PG_KIND_PRESENCE, "error", NULL, NULL, PG_TARGET_CONTACT, on_unavailable },
+  { PG_KIND_MESSAGE, NULL, NULL, NULL, PG_TARGET_CONTACT, on_message },
+  { PG_KIND_IQ, "get", PG_NS_PING, "ping", PG_TARGET_CONTACT, on_ping },
+  { PG_KIND_IQ, "get", PG_NS_DISCO_INFO, "query", PG_TARGET_CONTACT, on_disco_info },
+  { PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_CONTACT, on_disco_items },
+  { PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_DOMAIN, on_domain_items },
+  { PG_KIND_IQ, "set", PG_NS_MUC_ADMIN, "query", PG_TARGET_CONTACT, on_admin_set },
 };
 
 static const char *const features[] = {

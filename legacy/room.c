@@ -59,13 +59,12 @@ static void
 room_free (PgRoom *room)
 {
   g_clear_handle_id (&room->join_timeout_id, g_source_remove);
-  g_clear_handle_id (&room->admin_timeout_id, g_source_remove);
+  g_clear_handle_id (&room->confirm_id, g_source_remove);
   g_hash_table_unref (room->occupants);
   g_ptr_array_unref (room->members);
   g_ptr_array_unref (room->waiting);
-  g_queue_clear_full (&room->backlog, (GDestroyNotify) backlog_entry_free);
-  g_queue_clear_full (&room->sent, (GDestroyNotify) pending_free);
-  g_queue_clear_full (&room->admin, (GDestroyNotify) pending_free);
+  g_queue_clear_full (&room->backlog, (GDestroyNotify)backlog_entry_free);
+  g_queue_clear_full (&room->pending, (GDestroyNotify)pending_free);
   g_free (room->jid);
   g_free (room->name);
   g_free (room->key);
@@ -90,16 +89,16 @@ pg_room_ensure (PgSession *session, const char *jid, const char *name)
     return room;
   if (session->rooms == NULL)
     {
-      session->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) room_free);
+      session->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)room_free);
       session->rooms_by_key = g_hash_table_new (g_str_hash, g_str_equal);
     }
   room = g_new0 (PgRoom, 1);
   room->session = session;
   room->jid = g_strdup (jid);
   room->name = g_strdup (name);
-  room->occupants = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) occupant_free);
-  room->members = g_ptr_array_new_with_free_func ((GDestroyNotify) pg_room_member_free);
-  room->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) pg_room_member_free);
+  room->occupants = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)occupant_free);
+  room->members = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_room_member_free);
+  room->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_room_member_free);
   g_hash_table_insert (session->rooms, room->jid, room);
   return room;
 }
@@ -204,7 +203,7 @@ static void
 broadcast (PgRoom *room, const xmlNode *stanza)
 {
   for (guint i = 0; i < room->members->len; i++)
-    pg_room_send_to (room, ((PgRoomMember *) g_ptr_array_index (room->members, i))->resource,
+    pg_room_send_to (room, ((PgRoomMember *)g_ptr_array_index (room->members, i))->resource,
                      pg_stanza_copy (stanza));
 }
 
@@ -220,7 +219,7 @@ own_rank (PgRoom *room)
 static xmlNode *
 self_presence (PgRoom *room, PgRoomMember *member, const char *type, guint extra_code, const char *item_nick)
 {
-  guint codes[4] = {110, 0, 0, 0};
+  guint codes[4] = { 110, 0, 0, 0 };
   guint n = 1;
   if (member != NULL && type == NULL && g_strcmp0 (member->asked_nick, room->nick) != 0)
     codes[n++] = 210;
@@ -268,7 +267,8 @@ static void
 send_history (PgRoom *room, PgRoomMember *member)
 {
   const PgHistoryWish *wish = &member->history;
-  gint64 oldest = g_get_real_time () - (gint64)room->session->transport->config->history_max_age_s * G_USEC_PER_SEC;
+  gint64 oldest
+      = g_get_real_time () - (gint64)room->session->transport->config->history_max_age_s * G_USEC_PER_SEC;
   if (wish->since_us > oldest)
     oldest = wish->since_us;
   guint count = 0;
@@ -314,7 +314,8 @@ welcome (PgRoom *room, PgRoomMember *member)
       PgOccupant *occupant = value;
       if (g_strcmp0 (occupant->nick, room->nick) == 0)
         continue;
-      pg_room_send_to (room, member->resource, occupant_presence (room, occupant->nick, occupant->rank, NULL, NULL, NULL, NULL));
+      pg_room_send_to (room, member->resource,
+                       occupant_presence (room, occupant->nick, occupant->rank, NULL, NULL, NULL, NULL));
     }
   pg_room_send_to (room, member->resource, self_presence (room, member, NULL, 0, NULL));
   send_history (room, member);
@@ -338,8 +339,9 @@ static void
 fail_waiting (PgRoom *room, PgErrorCondition condition, const char *text)
 {
   g_autoptr (GPtrArray) waiting = g_steal_pointer (&room->waiting);
-  room->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) pg_room_member_free);
-  g_message ("%s: joining %s failed: %s", room->session->bare_jid, room->name, text != NULL ? text : "refused");
+  room->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_room_member_free);
+  g_message ("%s: joining %s failed: %s", room->session->bare_jid, room->name,
+             text != NULL ? text : "refused");
   for (guint i = 0; i < waiting->len; i++)
     join_error (room, g_ptr_array_index (waiting, i), condition, text);
   if (room->members->len == 0)
@@ -389,7 +391,7 @@ void
 pg_room_remove_member (PgRoom *room, const char *resource, gboolean tell)
 {
   for (guint i = 0; i < room->waiting->len; i++)
-    if (strcmp (((PgRoomMember *) g_ptr_array_index (room->waiting, i))->resource, resource) == 0)
+    if (strcmp (((PgRoomMember *)g_ptr_array_index (room->waiting, i))->resource, resource) == 0)
       {
         g_ptr_array_remove_index (room->waiting, i);
         break;
@@ -421,25 +423,73 @@ pg_room_reflect (PgRoom *room, const xmlNode *stanza, const char *body)
   broadcast (room, message);
 }
 
+/* IRC answers a client's lines in order and says nothing of those it
+ * accepts: a PING after the messages of this main-loop iteration tells
+ * which of them a later refusal cannot be about. */
+static gboolean
+confirm_messages (gpointer data)
+{
+  PgRoom *room = data;
+  room->confirm_id = 0;
+  guint64 serial = room->session->account != NULL ? pg_account_confirm_sent (room->session->account) : 0;
+  for (GList *l = room->pending.head, *next; l != NULL; l = next)
+    {
+      PgRoomPending *pending = l->data;
+      next = l->next;
+      if (pending->action != PG_ROOM_SEND || pending->serial != 0)
+        continue;
+      if (serial != 0)
+        pending->serial = serial;
+      else
+        {
+          /* No round trip on this protocol: no verdict will come. */
+          g_queue_delete_link (&room->pending, l);
+          pending_free (pending);
+        }
+    }
+  return G_SOURCE_REMOVE;
+}
+
 void
-pg_room_expect (PgRoom *room, GQueue *queue, const char *resource, const xmlNode *stanza)
+pg_room_expect (PgRoom *room, PgRoomAction action, const char *resource, const xmlNode *stanza)
 {
   PgRoomPending *pending = g_new0 (PgRoomPending, 1);
   gint64 now = g_get_monotonic_time ();
+  pending->action = action;
   pending->resource = g_strdup (resource);
   pending->stanza = pg_stanza_copy (stanza);
   pending->at = now;
-  /* What the network let pass a while ago is not going to be refused. */
-  while (queue->length > 0
-         && now - ((PgRoomPending *) g_queue_peek_head (queue))->at > PG_ROOM_ADMIN_TIMEOUT_S * G_USEC_PER_SEC)
-    pending_free (g_queue_pop_head (queue));
-  g_queue_push_tail (queue, pending);
+  /* A command the network neither did nor refused this long is forgotten. */
+  while (room->pending.length > 0
+         && now - ((PgRoomPending *)g_queue_peek_head (&room->pending))->at
+                > PG_ROOM_ADMIN_TIMEOUT_S * G_USEC_PER_SEC)
+    pending_free (g_queue_pop_head (&room->pending));
+  g_queue_push_tail (&room->pending, pending);
+  if (action == PG_ROOM_SEND && room->confirm_id == 0)
+    room->confirm_id = g_idle_add (confirm_messages, room);
 }
 
-gboolean
-pg_room_fail_pending (PgRoom *room, GQueue *queue, PgErrorCondition condition, const char *text)
+/* The oldest pending stanza asking for one of @actions, taken out; NULL if none. */
+static PgRoomPending *
+take_pending (PgRoom *room, guint actions)
 {
-  PgRoomPending *pending = g_queue_pop_head (queue);
+  for (GList *l = room->pending.head; l != NULL; l = l->next)
+    {
+      PgRoomPending *pending = l->data;
+      if (pending->action & actions)
+        {
+          g_queue_delete_link (&room->pending, l);
+          return pending;
+        }
+    }
+  return NULL;
+}
+
+/* The error reply to the oldest pending stanza asking for one of @actions. */
+static gboolean
+fail_pending (PgRoom *room, guint actions, PgErrorCondition condition, const char *text)
+{
+  PgRoomPending *pending = take_pending (room, actions);
   if (pending == NULL)
     return FALSE;
   g_autoptr (PgStanza) error = pg_stanza_error_reply (pending->stanza, condition, PG_ERR_TYPE_DEFAULT, text);
@@ -448,12 +498,12 @@ pg_room_fail_pending (PgRoom *room, GQueue *queue, PgErrorCondition condition, c
   return TRUE;
 }
 
-/* The network did what @queue's head asked (a kick or topic took effect):
- * an iq gets its result, anything else needs no answer. */
+/* The network did what the oldest stanza asking for @action asked: an iq
+ * gets its result, anything else needs no answer. */
 static void
-succeed_pending (PgRoom *room, GQueue *queue)
+succeed_pending (PgRoom *room, PgRoomAction action)
 {
-  PgRoomPending *pending = g_queue_pop_head (queue);
+  PgRoomPending *pending = take_pending (room, action);
   if (pending == NULL)
     return;
   if (pg_stanza_is (pending->stanza, "iq", NULL))
@@ -462,6 +512,30 @@ succeed_pending (PgRoom *room, GQueue *queue)
       pg_transport_send (room->session->transport, result);
     }
   pending_free (pending);
+}
+
+void
+pg_rooms_on_confirmed (PgSession *session, guint64 serial)
+{
+  if (session->rooms == NULL)
+    return;
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, session->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PgRoom *room = value;
+      for (GList *l = room->pending.head, *next; l != NULL; l = next)
+        {
+          PgRoomPending *pending = l->data;
+          next = l->next;
+          if (pending->action == PG_ROOM_SEND && pending->serial != 0 && pending->serial <= serial)
+            {
+              g_queue_delete_link (&room->pending, l);
+              pending_free (pending);
+            }
+        }
+    }
 }
 
 /* ---- legacy events ---- */
@@ -515,33 +589,27 @@ on_refused (PgSession *session, PgRoom *room, const PgChatEvent *event)
       g_hash_table_iter_init (&iter, session->rooms);
       while (g_hash_table_iter_next (&iter, NULL, &value))
         {
-          PgRoom *r = value;
-          for (GList *l = r->admin.head; l != NULL; l = l->next)
-            {
-              PgRoomPending *pending = l->data;
-              if (!pg_stanza_is (pending->stanza, "presence", NULL))
-                continue;
-              g_queue_delete_link (&r->admin, l);
-              g_autoptr (PgStanza) error = pg_stanza_error_reply (pending->stanza, condition, PG_ERR_TYPE_DEFAULT, event->text);
-              pg_transport_send (session->transport, error);
-              pending_free (pending);
-              return;
-            }
+          if (fail_pending (value, PG_ROOM_NICK, condition, event->text))
+            return;
         }
       return;
     }
   switch (event->refusal)
     {
     case PG_CHAT_REFUSED_CANNOT_SEND:
-      pg_room_fail_pending (room, &room->sent, condition, event->text);
+      fail_pending (room, PG_ROOM_SEND, condition, event->text);
       return;
     case PG_CHAT_REFUSED_NOT_OPERATOR:
+      fail_pending (room, PG_ROOM_TOPIC | PG_ROOM_KICK | PG_ROOM_INVITE, condition, event->text);
+      return;
     case PG_CHAT_REFUSED_NO_SUCH_NICK:
-      pg_room_fail_pending (room, &room->admin, condition, event->text);
+      fail_pending (room, PG_ROOM_KICK | PG_ROOM_INVITE, condition, event->text);
+      return;
+    case PG_CHAT_REFUSED_INVITED:
+      succeed_pending (room, PG_ROOM_INVITE);
       return;
     case PG_CHAT_REFUSED_NOT_JOINED:
-      if (!pg_room_fail_pending (room, &room->admin, condition, event->text))
-        pg_room_fail_pending (room, &room->sent, condition, event->text);
+      fail_pending (room, ~0u, condition, event->text);
       return;
     default:
       if (!room->joined)
@@ -560,7 +628,7 @@ on_joined (PgRoom *room, const PgChatEvent *event)
   g_message ("%s: joined %s as %s (%u occupants)", room->session->bare_jid, room->name, room->nick,
              g_hash_table_size (room->occupants));
   g_autoptr (GPtrArray) waiting = g_steal_pointer (&room->waiting);
-  room->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) pg_room_member_free);
+  room->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_room_member_free);
   g_ptr_array_set_free_func (waiting, NULL); /* the members move over */
   for (guint i = 0; i < waiting->len; i++)
     pg_room_add_member (room, g_ptr_array_index (waiting, i));
@@ -590,7 +658,8 @@ on_occupant (PgRoom *room, const PgChatEvent *event)
         }
       return;
     }
-  g_autoptr (PgStanza) presence = occupant_presence (room, occupant->nick, occupant->rank, NULL, NULL, NULL, NULL);
+  g_autoptr (PgStanza) presence
+      = occupant_presence (room, occupant->nick, occupant->rank, NULL, NULL, NULL, NULL);
   broadcast (room, presence);
 }
 
@@ -602,14 +671,18 @@ on_occupant_left (PgRoom *room, const PgChatEvent *event)
     return;
   if (room->joined)
     {
-      static const guint kicked[] = {307, 0};
+      static const guint kicked[] = { 307, 0 };
+      static const guint banned[] = { 301, 0 };
       g_autoptr (PgStanza) presence = occupant_presence (room, occupant->nick, occupant->rank, "unavailable",
-                                                         event->kicked ? kicked : NULL, NULL, event->text);
+                                                         event->banned   ? banned
+                                                         : event->kicked ? kicked
+                                                                         : NULL,
+                                                         NULL, event->text);
       broadcast (room, presence);
     }
   g_hash_table_remove (room->occupants, event->nick);
   if (event->kicked)
-    succeed_pending (room, &room->admin);
+    succeed_pending (room, PG_ROOM_KICK);
 }
 
 static void
@@ -620,8 +693,8 @@ on_renamed (PgRoom *room, const PgChatEvent *event)
   PgChatRank rank = occupant != NULL ? occupant->rank : PG_CHAT_RANK_NONE;
   if (room->joined)
     {
-      static const guint changed[] = {303, 0};
-      static const guint own_changed[] = {303, 110, 0};
+      static const guint changed[] = { 303, 0 };
+      static const guint own_changed[] = { 303, 110, 0 };
       g_autoptr (PgStanza) gone = occupant_presence (room, event->nick, rank, "unavailable",
                                                      own ? own_changed : changed, event->new_nick, NULL);
       broadcast (room, gone);
@@ -637,7 +710,7 @@ on_renamed (PgRoom *room, const PgChatEvent *event)
     {
       g_free (room->nick);
       room->nick = g_strdup (event->new_nick);
-      succeed_pending (room, &room->admin);
+      succeed_pending (room, PG_ROOM_NICK);
     }
   if (!room->joined)
     return;
@@ -675,7 +748,7 @@ on_topic (PgRoom *room, const PgChatEvent *event)
   g_free (room->subject_by);
   room->subject_by = g_strdup (event->nick);
   if (event->nick != NULL && g_strcmp0 (event->nick, room->nick) == 0)
-    succeed_pending (room, &room->admin);
+    succeed_pending (room, PG_ROOM_TOPIC);
   if (room->joined && changed)
     {
       g_autoptr (PgStanza) message = subject_message (room, event->nick);
@@ -691,13 +764,22 @@ on_left (PgRoom *room, const PgChatEvent *event)
     {
       PgRoomMember *member = g_ptr_array_index (room->members, i);
       /* 307: kicked; 333: the legacy side ended it for another reason. */
-      xmlNode *presence = self_presence (room, NULL, "unavailable", event->kicked ? 307 : 333, NULL);
+      xmlNode *presence = self_presence (room, NULL, "unavailable",
+                                         event->banned   ? 301
+                                         : event->kicked ? 307
+                                                         : 333,
+                                         NULL);
+      if (event->text != NULL)
+        pg_stanza_add_text_child (presence, "status", NULL, event->text);
       pg_room_send_to (room, member->resource, presence);
     }
   g_ptr_array_set_size (room->members, 0);
+  PgSession *session = room->session;
+  g_autofree char *jid = g_strdup (room->jid);
   fail_waiting (room, PG_ERR_SERVICE_UNAVAILABLE, event->text);
-  if (pg_room_lookup (room->session, room->jid) == room)
-    room_close (room, TRUE);
+  /* Out already: nothing to leave on the legacy side. */
+  if ((room = pg_room_lookup (session, jid)) != NULL)
+    room_close (room, FALSE);
 }
 
 static void
@@ -712,10 +794,11 @@ on_invited (PgSession *session, const PgChatEvent *event)
   pg_stanza_set_attr (x, "jid", room_jid);
   if (event->password != NULL)
     pg_stanza_set_attr (x, "password", event->password);
-  g_autofree char *reason = event->nick != NULL
-                                ? g_strdup_printf ("%s invites you to %s%s%s", event->nick, event->chat,
-                                                   event->text != NULL ? ": " : "", event->text != NULL ? event->text : "")
-                                : NULL;
+  g_autofree char *reason
+      = event->nick != NULL
+            ? g_strdup_printf ("%s invites you to %s%s%s", event->nick, event->chat,
+                               event->text != NULL ? ": " : "", event->text != NULL ? event->text : "")
+            : NULL;
   if (reason != NULL)
     {
       pg_stanza_set_attr (x, "reason", reason);
@@ -743,11 +826,12 @@ on_modes (PgRoom *room, const PgChatEvent *event)
       if (g_strcmp0 (occupant->nick, room->nick) == 0)
         {
           for (guint i = 0; i < room->members->len; i++)
-            pg_room_send_to (room, ((PgRoomMember *) g_ptr_array_index (room->members, i))->resource,
+            pg_room_send_to (room, ((PgRoomMember *)g_ptr_array_index (room->members, i))->resource,
                              self_presence (room, NULL, NULL, 0, NULL));
           continue;
         }
-      g_autoptr (PgStanza) presence = occupant_presence (room, occupant->nick, occupant->rank, NULL, NULL, NULL, NULL);
+      g_autoptr (PgStanza) presence
+          = occupant_presence (room, occupant->nick, occupant->rank, NULL, NULL, NULL, NULL);
       broadcast (room, presence);
     }
 }
@@ -840,7 +924,8 @@ pg_rooms_drop_all (PgSession *session, PgErrorCondition condition, const char *r
   for (guint i = 0; i < rooms->len; i++)
     {
       PgRoom *room = g_ptr_array_index (rooms, i);
-      if (room->waiting->len > 0 && room->session->account == NULL && condition == PG_ERR_REMOTE_SERVER_TIMEOUT)
+      if (room->waiting->len > 0 && room->session->account == NULL
+          && condition == PG_ERR_REMOTE_SERVER_TIMEOUT)
         {
           /* A network failure: the joins wait for the reconnection, their timeout runs. */
           room->join_sent = FALSE;

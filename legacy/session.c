@@ -240,6 +240,15 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
                      "(service discovery → register) to update them."));
 }
 
+/* One round trip confirms everything sent before it: one-to-one messages
+ * and room messages alike. */
+static void
+on_sent_confirmed (gpointer owner, guint64 serial)
+{
+  pg_outbox_legacy_on_confirmed (owner, serial);
+  pg_rooms_on_confirmed (owner, serial);
+}
+
 static const PgAccountEvents account_events = {
   .connected = on_connected,
   .disconnected = on_disconnected,
@@ -249,7 +258,7 @@ static const PgAccountEvents account_events = {
   .message = pg_chat_on_message,
   .chat_state = pg_chat_on_state,
   .authorization_requested = pg_contacts_on_authorization,
-  .sent_confirmed = pg_outbox_legacy_on_confirmed,
+  .sent_confirmed = on_sent_confirmed,
   .refused = pg_outbox_legacy_on_refused,
   .chat = pg_rooms_on_chat,
 };
