@@ -120,6 +120,7 @@ on_message (const PgRouteRequest *request, gpointer user_data)
   /* Connecting, waiting to reconnect or online: through the persistent
    * outbox (legacy/outbox.h), behind what waits already; the receipt, when
    * asked for, follows delivery. */
+  pg_rooms_set_private_peer (session, name, NULL); /* answers come here again */
   pg_outbox_legacy_queue (session, request, name, body);
   return PG_HANDLED;
 }

@@ -103,6 +103,9 @@ PgRoom *pg_room_ensure (PgSession *session, const char *jid, const char *name);
 PgRoomMember *pg_room_find_member (PgRoom *room, const char *resource);
 PgRoomMember *pg_room_member_new (const char *resource, const char *asked_nick, const PgHistoryWish *history);
 void pg_room_member_free (PgRoomMember *member);
+/* Takes @resource out of the room's members and waiting joins, silently;
+ * the room stays. */
+void pg_room_forget_resource (PgRoom *room, const char *resource);
 /* @member (owned) enters the room: at once when the legacy join is done,
  * else when it is; the legacy join goes out when the login is up. */
 void pg_room_add_member (PgRoom *room, PgRoomMember *member);
@@ -137,6 +140,7 @@ void pg_rooms_free (PgSession *session);
 /* The occupant JID a private message from the legacy user @name comes
  * from, when the user wrote to them from a room; NULL otherwise. Borrowed. */
 const char *pg_rooms_private_peer (PgSession *session, const char *name);
+/* @occupant_jid NULL: @name is written to directly again. */
 void pg_rooms_set_private_peer (PgSession *session, const char *name, const char *occupant_jid);
 
 /* room-routes.c */

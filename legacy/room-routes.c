@@ -122,9 +122,7 @@ on_available (const PgRouteRequest *request, gpointer user_data)
       g_free (room->password);
       room->password = g_steal_pointer (&password);
     }
-  member = pg_room_find_member (room, resource);
-  if (member != NULL)
-    g_ptr_array_remove (room->members, member); /* joining again: everything again */
+  pg_room_forget_resource (room, resource); /* joining again: everything again */
   PgHistoryWish wish = read_history (muc);
   pg_room_add_member (room, pg_room_member_new (resource, nick, &wish));
   return PG_HANDLED;
@@ -189,6 +187,11 @@ static void
 on_private (PgTransport *transport, const PgRouteRequest *request, PgSession *session, PgRoom *room)
 {
   const char *nick = pg_jid_get_resource (request->to);
+  if (g_hash_table_lookup (room->occupants, nick) == NULL)
+    {
+      reply_error (transport, request, PG_ERR_ITEM_NOT_FOUND, "nobody of that nick is in the room");
+      return;
+    }
   g_autofree char *name = pg_account_dup_chat_member_name (session->account, room->name, nick);
   g_autofree char *occupant = pg_room_dup_occupant_jid (room, nick);
   pg_rooms_set_private_peer (session, name, occupant);
@@ -198,7 +201,6 @@ on_private (PgTransport *transport, const PgRouteRequest *request, PgSession *se
       pg_account_send_chat_state (session->account, name, pg_message_get_chat_state (request->stanza));
       return;
     }
-  (void)transport;
   pg_outbox_legacy_queue (session, request, name, body);
 }
 
@@ -239,7 +241,14 @@ on_message (const PgRouteRequest *request, gpointer user_data)
     }
   const char *resource = pg_jid_get_resource (request->from);
   if (room == NULL || resource == NULL || pg_room_find_member (room, resource) == NULL)
-    return PG_PASS;
+    {
+      g_autofree char *name = pg_jid_unescape (pg_jid_get_node (request->to));
+      if (session == NULL || session->account == NULL || !pg_account_is_chat_name (session->account, name))
+        return PG_PASS; /* a contact */
+      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE,
+                   "this is a group chat: join it (as a room) to write to it");
+      return PG_HANDLED;
+    }
   xmlNode *x = pg_stanza_find_child (request->stanza, "x", PG_NS_MUC_USER);
   xmlNode *invite = x != NULL ? pg_stanza_find_child (x, "invite", NULL) : NULL;
   if (invite != NULL)

@@ -388,7 +388,7 @@ pg_room_add_member (PgRoom *room, PgRoomMember *member)
 }
 
 void
-pg_room_remove_member (PgRoom *room, const char *resource, gboolean tell)
+pg_room_forget_resource (PgRoom *room, const char *resource)
 {
   for (guint i = 0; i < room->waiting->len; i++)
     if (strcmp (((PgRoomMember *)g_ptr_array_index (room->waiting, i))->resource, resource) == 0)
@@ -398,11 +398,15 @@ pg_room_remove_member (PgRoom *room, const char *resource, gboolean tell)
       }
   PgRoomMember *member = pg_room_find_member (room, resource);
   if (member != NULL)
-    {
-      if (tell)
-        pg_room_send_to (room, resource, self_presence (room, member, "unavailable", 0, NULL));
-      g_ptr_array_remove (room->members, member);
-    }
+    g_ptr_array_remove (room->members, member);
+}
+
+void
+pg_room_remove_member (PgRoom *room, const char *resource, gboolean tell)
+{
+  if (tell && pg_room_find_member (room, resource) != NULL)
+    pg_room_send_to (room, resource, self_presence (room, NULL, "unavailable", 0, NULL));
+  pg_room_forget_resource (room, resource);
   if (room->members->len == 0 && room->waiting->len == 0)
     room_close (room, TRUE);
 }
@@ -974,10 +978,16 @@ pg_rooms_private_peer (PgSession *session, const char *name)
 void
 pg_rooms_set_private_peer (PgSession *session, const char *name, const char *occupant_jid)
 {
-  if (session->account == NULL)
+  if (session->account == NULL || (occupant_jid == NULL && session->private_peers == NULL))
     return;
   if (session->private_peers == NULL)
     session->private_peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_hash_table_replace (session->private_peers, pg_account_normalize (session->account, name),
-                        g_strdup (occupant_jid));
+  char *key = pg_account_normalize (session->account, name);
+  if (occupant_jid == NULL)
+    {
+      g_hash_table_remove (session->private_peers, key);
+      g_free (key);
+      return;
+    }
+  g_hash_table_replace (session->private_peers, key, g_strdup (occupant_jid));
 }
