@@ -96,7 +96,7 @@ typedef enum {
   PG_CHAT_EVENT_OCCUPANT,      /* @nick is there with @rank; @arrived: just came in */
   PG_CHAT_EVENT_OCCUPANT_LEFT, /* @nick left; @text: part/quit message; @kicked, @banned */
   PG_CHAT_EVENT_RENAMED,       /* @nick is now @new_nick (ours too) */
-  PG_CHAT_EVENT_MESSAGE,       /* from @nick, @text in libpurple markup */
+  PG_CHAT_EVENT_MESSAGE,       /* from @nick, @text in libpurple markup; @delayed: history */
   PG_CHAT_EVENT_TOPIC,         /* @text set by @nick (NULL: known at join) */
   PG_CHAT_EVENT_LEFT,          /* we are out without asking: @kicked, @banned, @text */
   PG_CHAT_EVENT_INVITED,       /* @nick invites us; @password, @text may be NULL */
@@ -117,7 +117,8 @@ typedef struct {
   PgChatModes modes;
   gboolean arrived;
   gboolean kicked;
-  gboolean banned; /* kicked after a ban that matches the nick */
+  gboolean banned;  /* kicked after a ban that matches the nick */
+  gboolean delayed; /* a message of the legacy room's own history */
 } PgChatEvent;
 
 /* Every callback gets the @owner given to pg_account_new(). Strings are

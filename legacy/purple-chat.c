@@ -10,8 +10,9 @@
  *                      → OCCUPANT, OCCUPANT_LEFT.
  * chat_rename_user op  → RENAMED (libpurple has no signal for it).
  * chat-topic-changed   → TOPIC.
- * received-chat-msg    → MESSAGE; our own messages (flag SEND) are dropped:
- *                        the room reflects what the user sent itself.
+ * received-chat-msg    → MESSAGE; our own messages (flag SEND, or our nick)
+ *                        are dropped: the room reflects what the user sent
+ *                        itself.  The room's own history (DELAYED) says so.
  * chat-left            → LEFT (we did not ask: kicked, or the chat ended).
  * chat-invited         → INVITED; the invitation is then declined on the
  *                        libpurple side, the user answers by joining.
@@ -274,9 +275,13 @@ received_chat (PurpleAccount *purple, char *sender, char *message, PurpleConvers
 
   (void)data;
   (void)purple;
+  /* Our own messages come back (prpl-irc writes them with SEND, a legacy
+   * XMPP room reflects them under our nick); the room reflects what the
+   * user sent itself. */
   if (conv == NULL || sender == NULL || message == NULL
-      || (flags & (PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_SYSTEM)))
+      || (flags & (PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_SYSTEM)) || is_own_nick (conv, sender))
     return;
+  event.delayed = (flags & PURPLE_MESSAGE_DELAYED) != 0;
   /* The conversation's history is nobody's to read. */
   purple_conversation_clear_message_history (conv);
   emit (conv, &event);

@@ -739,6 +739,15 @@ on_message (PgRoom *room, const PgChatEvent *event)
   if (!room->joined)
     return;
   g_autoptr (PgStanza) message = groupchat_message (room, event->nick, text);
+  if (event->delayed)
+    {
+      /* The legacy room's own history, after the join: it is no news. */
+      xmlNode *delay = pg_stanza_add_child (message, "delay", PG_NS_DELAY);
+      g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+      g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+      pg_stanza_set_attr (delay, "from", room->jid);
+      pg_stanza_set_attr (delay, "stamp", stamp);
+    }
   broadcast (room, message);
 }
 
