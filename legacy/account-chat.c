@@ -26,6 +26,31 @@ refuse (PgAccount *account, const char *chat, PgChatRefusal refusal, const char 
   pg_account_emit_chat (account, &event);
 }
 
+static gboolean
+is_irc (PgAccount *account)
+{
+  return g_strcmp0 (purple_account_get_protocol_id (account->purple), "prpl-irc") == 0;
+}
+
+gboolean
+pg_account_is_chat_name (PgAccount *account, const char *name)
+{
+  g_return_val_if_fail (account != NULL && name != NULL, FALSE);
+  if (!is_irc (account) || name[0] == '\0')
+    return FALSE;
+  /* The server's CHANTYPES; RFC 1459 §1.3's "#&" until it said. */
+  return strchr (account->chantypes != NULL ? account->chantypes : "#&", name[0]) != NULL;
+}
+
+/* RFC 2812 §1.3: a channel name has no space, BEL, comma or colon, and is
+ * at most CHANNELLEN long. */
+static gboolean
+irc_channel_name_valid (PgAccount *account, const char *name)
+{
+  guint limit = account->channel_len > 0 ? account->channel_len : 50;
+  return strpbrk (name, " \a,:\r\n") == NULL && strlen (name) <= limit;
+}
+
 void
 pg_account_join_chat (PgAccount *account, const char *chat, const char *nick, const char *password)
 {
@@ -39,6 +64,18 @@ pg_account_join_chat (PgAccount *account, const char *chat, const char *nick, co
   if (info->chat_info == NULL || info->chat_info_defaults == NULL || info->join_chat == NULL)
     {
       refuse (account, chat, PG_CHAT_REFUSED_NOT_FOUND, "this legacy network has no group chats");
+      return;
+    }
+  /* prpl-irc would send any name, or several ("#a,#b"), as it is. */
+  if (is_irc (account) && !pg_account_is_chat_name (account, chat))
+    {
+      refuse (account, chat, PG_CHAT_REFUSED_NOT_FOUND, "not a channel name on this IRC network");
+      return;
+    }
+  if (is_irc (account) && !irc_channel_name_valid (account, chat))
+    {
+      refuse (account, chat, PG_CHAT_REFUSED_BAD_NAME,
+              "IRC channel names have no spaces, commas or colons and are not that long");
       return;
     }
   GHashTable *components = info->chat_info_defaults (gc, chat);
@@ -238,14 +275,46 @@ pg_account_dup_chat_member_name (PgAccount *account, const char *chat, const cha
 }
 
 gboolean
-pg_account_is_chat_name (PgAccount *account, const char *name)
+pg_account_has_connection_nick (PgAccount *account)
 {
-  PurplePlugin *prpl;
+  return is_irc (account);
+}
 
-  g_return_val_if_fail (account != NULL && name != NULL, FALSE);
-  prpl = purple_find_prpl (purple_account_get_protocol_id (account->purple));
-  /* RFC 2812 §1.3 channel prefixes; prpl-irc itself knows no others. */
-  if (prpl != NULL && g_strcmp0 (purple_plugin_get_id (prpl), "prpl-irc") == 0)
-    return strchr ("#&!+", name[0]) != NULL && name[0] != '\0';
-  return FALSE;
+char *
+pg_account_dup_nick (PgAccount *account)
+{
+  PurpleConnection *gc = connection (account);
+  const char *nick = gc != NULL ? purple_connection_get_display_name (gc) : NULL;
+  return g_strdup (nick);
+}
+
+/* RFC 2812 §2.3.1: nickname = ( letter / special ) *( letter / digit /
+ * special / "-" ), at most NICKLEN (9 until the server says). */
+static gboolean
+irc_nick_valid (PgAccount *account, const char *nick)
+{
+  static const char special[] = "[]\\`_^{|}";
+  guint limit = account->nick_len > 0 ? account->nick_len : 9;
+  if (nick[0] == '\0' || strlen (nick) > limit
+      || !(g_ascii_isalpha (nick[0]) || strchr (special, nick[0]) != NULL))
+    return FALSE;
+  for (const char *p = nick + 1; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && strchr (special, *p) == NULL && *p != '-')
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+pg_account_set_nick (PgAccount *account, const char *nick)
+{
+  PurpleConnection *gc = connection (account);
+  if (gc == NULL || !is_irc (account) || !irc_nick_valid (account, nick))
+    return FALSE;
+  PurplePluginProtocolInfo *info = PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc));
+  if (info->send_raw == NULL)
+    return FALSE;
+  g_autofree char *line = g_strdup_printf ("NICK %s\r\n", nick);
+  info->send_raw (gc, line, -1);
+  pg_purple_eventloop_flush (gc);
+  return TRUE;
 }

@@ -55,9 +55,13 @@ struct PgAccount
 
   /* "chat\nnick" (normalised) of KICK lines prpl-irc is about to handle:
    * libpurple reports a kick as a plain departure (purple-chat-irc.c). */
-  GHashTable *kicks; /* value: PG_KICK_KICKED or PG_KICK_BANNED */
+  GHashTable *kicks; /* PgKick */
   /* Recent channel bans (IRC MODE +b), to tell a ban from a kick. */
   GPtrArray *bans;
+  /* ISUPPORT of the IRC server (005): channel prefixes, lengths. */
+  char *chantypes;
+  guint channel_len;
+  guint nick_len;
 
   PgPurple *core;     /* borrowed */
   GHashTable *logins; /* the PgPurple's login table (borrowed) */
@@ -104,8 +108,14 @@ void pg_account_emit_sent_confirmed (PgAccount *account, guint64 serial);
 void pg_account_emit_refused (PgAccount *account, const char *name);
 void pg_account_emit_chat (PgAccount *account, const PgChatEvent *event);
 
-#define PG_KICK_KICKED 1
-#define PG_KICK_BANNED 2
+/* A KICK line seen before libpurple reports the departure. */
+typedef struct {
+  gboolean banned; /* a matching MODE +b came shortly before */
+  char *actor;
+  char *reason;
+} PgKick;
+void pg_kick_free (PgKick *kick);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgKick, pg_kick_free)
 
 /* Plain text as libpurple markup (escaped, <br> for line breaks). Owned. */
 char *pg_account_text_to_html (const char *text);

@@ -556,7 +556,7 @@ pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
   pg->password = g_strdup (password);
   pg->login_timeout_s = PG_ACCOUNT_LOGIN_TIMEOUT_S;
   g_queue_init (&pg->auths);
-  pg->kicks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  pg->kicks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) pg_kick_free);
   pg->bans = g_ptr_array_new_with_free_func (g_free);
   pg->core = purple;
   pg->logins = logins;
@@ -598,6 +598,7 @@ teardown (PgAccount *account)
   g_free (account->failure_reason);
   g_hash_table_unref (account->kicks);
   g_ptr_array_unref (account->bans);
+  g_free (account->chantypes);
   g_free (account);
 }
 

@@ -101,6 +101,7 @@ typedef enum {
   PG_CHAT_EVENT_LEFT,          /* we are out without asking: @kicked, @banned, @text */
   PG_CHAT_EVENT_INVITED,       /* @nick invites us; @password, @text may be NULL */
   PG_CHAT_EVENT_MODES,         /* @modes is the chat's mode set now */
+  PG_CHAT_EVENT_NICK,          /* our nick on the connection is now @new_nick (was @nick); @chat NULL */
 } PgChatEventKind;
 
 /* One group-chat event; strings are borrowed for the call. @chat is the
@@ -119,6 +120,8 @@ typedef struct {
   gboolean kicked;
   gboolean banned;  /* kicked after a ban that matches the nick */
   gboolean delayed; /* a message of the legacy room's own history */
+  const char *actor;  /* OCCUPANT_LEFT, LEFT when kicked: who did it (NULL: unknown) */
+  const char *reason; /* and why */
 } PgChatEvent;
 
 /* Every callback gets the @owner given to pg_account_new(). Strings are
@@ -207,8 +210,16 @@ void pg_account_set_chat_nick (PgAccount *account, const char *chat, const char 
  * room@server/nick; IRC: the nick). Caller owns it (g_free). */
 char *pg_account_dup_chat_member_name (PgAccount *account, const char *chat, const char *nick);
 /* TRUE when @name looks like a chat name to the protocol (IRC: it starts
- * with one of the server's channel prefixes); FALSE when unknown. */
+ * with one of the server's channel prefixes, CHANTYPES); FALSE when unknown. */
 gboolean pg_account_is_chat_name (PgAccount *account, const char *name);
+/* TRUE when the protocol has one nick per connection, not per chat (IRC). */
+gboolean pg_account_has_connection_nick (PgAccount *account);
+/* Our nick on the connection. Caller owns it (g_free); NULL when offline. */
+char *pg_account_dup_nick (PgAccount *account);
+/* Asks for @nick on the connection (IRC NICK): a NICK event or a
+ * NICK_IN_USE / BAD_NICK refusal (with @chat NULL) follows. FALSE when the
+ * protocol has no such thing or @nick breaks its rules (nothing is sent). */
+gboolean pg_account_set_nick (PgAccount *account, const char *nick);
 
 /* Puts @name on the local contact list only, without telling the legacy
  * server: called before pg_account_connect() to restore stored contacts,

@@ -45,21 +45,13 @@ void
 pg_chat_on_message (gpointer owner, const char *from, const char *html)
 {
   PgSession *session = owner;
+  g_autofree char *text = pg_message_html_to_text (html);
   /* An answer to a private message the user wrote from a room. */
-  const char *occupant = pg_rooms_private_peer (session, from);
-  if (occupant != NULL)
-    {
-      g_autofree char *text = pg_message_html_to_text (html);
-      g_autoptr (PgStanza) message = pg_stanza_new ("message", occupant, session->bare_jid, "chat", NULL);
-      pg_stanza_add_text_child (message, "body", NULL, text);
-      pg_stanza_add_child (message, "x", PG_NS_MUC_USER);
-      pg_transport_send (session->transport, message);
-      return;
-    }
+  if (pg_rooms_deliver_private (session, from, text))
+    return;
   PgContact *contact = sender_contact (session, from);
   if (contact == NULL)
     return;
-  g_autofree char *text = pg_message_html_to_text (html);
   /* Through the persistent outbox (legacy/outbox.h): stored first, sent in
    * order, deleted once the XMPP server has it. */
   pg_outbox_to_user (session->transport, session->bare_jid, contact->name, text);

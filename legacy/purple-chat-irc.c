@@ -9,6 +9,8 @@
  *   442 (not on channel), 441 (no such nick there); 433/432 after a nick
  *   change we asked for.
  * - Channel modes: 324 and MODE lines, for the room's features.
+ * - RPL_ISUPPORT (005): which names are channels, how long names may be.
+ * - NICK of our own: prpl-irc tells only the chats we are in.
  * - KICK: libpurple reports a kicked occupant as one who left; the line is
  *   noted here so that the departure that follows counts as a kick, or as
  *   a ban when a MODE +b matching the nick came shortly before (the usual
@@ -196,6 +198,28 @@ apply_modes (PurpleConversation *conv, const char *changes, const Line *line, gu
     pg_account_emit_chat (account, &event);
 }
 
+/* CHANTYPES, CHANNELLEN and NICKLEN of an RPL_ISUPPORT line. */
+static void
+read_isupport (PgAccount *account, const Line *line)
+{
+  for (guint i = 1; i + 1 < line->params->len; i++)
+    {
+      const char *token = param (line, i);
+      guint64 number;
+      if (g_str_has_prefix (token, "CHANTYPES="))
+        {
+          g_free (account->chantypes);
+          account->chantypes = g_strdup (token + strlen ("CHANTYPES="));
+        }
+      else if (g_str_has_prefix (token, "CHANNELLEN=")
+               && g_ascii_string_to_unsigned (token + strlen ("CHANNELLEN="), 10, 1, 1000, &number, NULL))
+        account->channel_len = (guint)number;
+      else if (g_str_has_prefix (token, "NICKLEN=")
+               && g_ascii_string_to_unsigned (token + strlen ("NICKLEN="), 10, 1, 1000, &number, NULL))
+        account->nick_len = (guint)number;
+    }
+}
+
 static void
 irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
 {
@@ -220,19 +244,33 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
     { "476", PG_CHAT_REFUSED_BAD_NAME },     { "477", PG_CHAT_REFUSED_REGISTERED_ONLY },
     { "479", PG_CHAT_REFUSED_BAD_NAME },     { "404", PG_CHAT_REFUSED_CANNOT_SEND },
     { "482", PG_CHAT_REFUSED_NOT_OPERATOR }, { "442", PG_CHAT_REFUSED_NOT_JOINED },
+    { "437", PG_CHAT_REFUSED_NICK_IN_USE },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (refusals); i++)
     if (strcmp (cmd, refusals[i].numeric) == 0 && target != NULL)
       {
-        refuse (account, target, refusals[i].refusal, words);
+        /* 437 names a nick or a channel ("temporarily unavailable"). */
+        gboolean nick = refusals[i].refusal == PG_CHAT_REFUSED_NICK_IN_USE
+                        && !pg_account_is_chat_name (account, target);
+        refuse (account, nick ? NULL : target,
+                nick                             ? refusals[i].refusal
+                : cmd[2] == '7' && cmd[1] == '3' ? PG_CHAT_REFUSED_FULL
+                                                 : refusals[i].refusal,
+                words);
         return;
       }
+  if (strcmp (cmd, "005") == 0)
+    {
+      read_isupport (account, &line);
+      return;
+    }
   if (strcmp (cmd, "341") == 0 && line.params->len > 2) /* me nick #chan: the invitation went out */
     refuse (account, param (&line, 2), PG_CHAT_REFUSED_INVITED, NULL);
   else if (strcmp (cmd, "441") == 0 && line.params->len > 3) /* me nick #chan :text */
     refuse (account, param (&line, 2), PG_CHAT_REFUSED_NO_SUCH_NICK, words);
   else if ((strcmp (cmd, "433") == 0 || strcmp (cmd, "432") == 0) && PURPLE_CONNECTION_IS_CONNECTED (gc))
+    /* During the login prpl-irc picks another nick itself. */
     refuse (account, NULL, cmd[2] == '3' ? PG_CHAT_REFUSED_NICK_IN_USE : PG_CHAT_REFUSED_BAD_NICK, words);
   else if (strcmp (cmd, "324") == 0 && line.params->len > 2) /* me #chan +modes args */
     {
@@ -250,8 +288,21 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
     {
       g_autofree char *chat = g_strdup (purple_normalize (account->purple, param (&line, 0)));
       g_autofree char *nick = g_strdup (purple_normalize (account->purple, param (&line, 1)));
-      guint kind = banned (account, chat, nick) ? PG_KICK_BANNED : PG_KICK_KICKED;
-      g_hash_table_replace (account->kicks, g_strconcat (chat, "\n", nick, NULL), GUINT_TO_POINTER (kind));
+      PgKick *kick = g_new0 (PgKick, 1);
+      kick->banned = banned (account, chat, nick);
+      kick->actor = g_strdup (line.nick);
+      kick->reason = g_strdup (param (&line, 2));
+      g_hash_table_replace (account->kicks, g_strconcat (chat, "\n", nick, NULL), kick);
+    }
+  else if (strcmp (cmd, "NICK") == 0 && line.nick != NULL && line.params->len > 0)
+    {
+      /* Ours: the connection's nick changed (prpl-irc tells only the chats). */
+      const char *own = purple_connection_get_display_name (gc);
+      if (own != NULL && purple_utf8_strcasecmp (own, line.nick) == 0)
+        {
+          PgChatEvent event = { .kind = PG_CHAT_EVENT_NICK, .nick = line.nick, .new_nick = param (&line, 0) };
+          pg_account_emit_chat (account, &event);
+        }
     }
 }
 

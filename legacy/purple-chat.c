@@ -215,16 +215,37 @@ buddy_flags (PurpleConversation *conv, const char *name, PurpleConvChatBuddyFlag
     emit (conv, &event);
 }
 
-/* PG_KICK_KICKED or PG_KICK_BANNED when a KICK of @nick was seen, else 0. */
-static guint
+void
+pg_kick_free (PgKick *kick)
+{
+  g_free (kick->actor);
+  g_free (kick->reason);
+  g_free (kick);
+}
+
+/* The KICK of @nick seen on the way in, taken out; NULL if none. Owned. */
+static PgKick *
 take_kick (PgAccount *account, PurpleConversation *conv, const char *nick)
 {
   g_autofree char *n = g_strdup (purple_normalize (account->purple, nick));
   g_autofree char *key = g_strconcat (pg_purple_chat_key (conv), "\n", n, NULL);
-  guint kind = GPOINTER_TO_UINT (g_hash_table_lookup (account->kicks, key));
+  PgKick *kick = NULL;
+  gpointer stored_key = NULL;
 
-  g_hash_table_remove (account->kicks, key);
-  return kind;
+  if (g_hash_table_steal_extended (account->kicks, key, &stored_key, (gpointer *)&kick))
+    g_free (stored_key);
+  return kick;
+}
+
+static void
+describe_kick (PgChatEvent *event, const PgKick *kick)
+{
+  if (kick == NULL)
+    return;
+  event->kicked = TRUE;
+  event->banned = kick->banned;
+  event->actor = kick->actor;
+  event->reason = kick->reason;
 }
 
 static void
@@ -236,9 +257,8 @@ buddy_left (PurpleConversation *conv, const char *name, const char *reason, gpoi
   (void)data;
   if (account == NULL)
     return;
-  guint kick = take_kick (account, conv, name);
-  event.kicked = kick != 0;
-  event.banned = kick == PG_KICK_BANNED;
+  g_autoptr (PgKick) kick = take_kick (account, conv, name);
+  describe_kick (&event, kick);
   /* prpl-irc words a departure "quit: text" or gives the part message. */
   if (reason != NULL && g_str_has_prefix (reason, "quit: "))
     event.text = reason + 6;
@@ -296,9 +316,8 @@ chat_left (PurpleConversation *conv, gpointer data)
   (void)data;
   if (account == NULL)
     return;
-  guint kick = take_kick (account, conv, purple_conv_chat_get_nick (PURPLE_CONV_CHAT (conv)));
-  event.kicked = kick != 0;
-  event.banned = kick == PG_KICK_BANNED;
+  g_autoptr (PgKick) kick = take_kick (account, conv, purple_conv_chat_get_nick (PURPLE_CONV_CHAT (conv)));
+  describe_kick (&event, kick);
   emit (conv, &event);
 }
 

@@ -13,12 +13,23 @@
 #define PG_NS_MUC "http://jabber.org/protocol/muc"
 #define PG_NS_MUC_USER "http://jabber.org/protocol/muc#user"
 #define PG_NS_MUC_ADMIN "http://jabber.org/protocol/muc#admin"
+#define PG_NS_MUC_OWNER "http://jabber.org/protocol/muc#owner"
 #define PG_NS_CONFERENCE "jabber:x:conference"
 #define PG_NS_DELAY "urn:xmpp:delay"
 #define PG_NS_SID "urn:xmpp:sid:0"
 
-/* How long a kick or topic change waits for the network's answer. */
-#define PG_ROOM_ADMIN_TIMEOUT_S 20
+/* XEP-0045 status codes used here. */
+enum
+{
+  PG_MUC_STATUS_REAL_JID = 100,
+  PG_MUC_STATUS_SELF = 110,
+  PG_MUC_STATUS_NICK_ASSIGNED = 210,
+  PG_MUC_STATUS_BANNED = 301,
+  PG_MUC_STATUS_NICK_CHANGED = 303,
+  PG_MUC_STATUS_KICKED = 307,
+  PG_MUC_STATUS_SHUTDOWN = 332,
+  PG_MUC_STATUS_TECHNICAL = 333,
+};
 
 /* What a joining resource asked of the history (XEP-0045 §7.2.13); -1: no limit. */
 typedef struct
@@ -32,6 +43,7 @@ typedef struct
 {
   char *resource;   /* of the user */
   char *asked_nick; /* the nick it joined with */
+  char *join_id;    /* the join presence's id, echoed (may be NULL) */
   PgHistoryWish history;
 } PgRoomMember;
 
@@ -43,6 +55,7 @@ typedef struct
 
 typedef struct
 {
+  char *id; /* the live copies' id, kept by the history's */
   char *nick;
   char *text;
   gint64 stamp_us; /* real time */
@@ -72,11 +85,12 @@ typedef struct PgRoom PgRoom;
 struct PgRoom
 {
   PgSession *session;
-  char *jid;      /* the room's bare JID, prepared */
-  char *name;     /* the legacy chat name (unescaped localpart) */
-  char *key;      /* the protocol's normalised name, once the join went out */
-  char *nick;     /* our legacy nick in it, once joined */
-  char *password; /* the key the join used, for invitations */
+  char *jid;          /* the room's bare JID, prepared */
+  char *name;         /* the legacy chat name (unescaped localpart) */
+  char *key;          /* the protocol's normalised name, once the join went out */
+  char *nick;         /* our legacy nick in it, once joined */
+  char *password;     /* the key the join used, for invitations */
+  gboolean nick_wait; /* the connection's nick is being changed to the one asked, then the join goes */
   gboolean join_sent;
   gboolean joined;       /* the legacy join completed */
   GHashTable *occupants; /* nick → PgOccupant (ours included) */
@@ -90,9 +104,12 @@ struct PgRoom
   /* PgRoomPending, oldest first: the user's messages until the network
    * confirms it processed them (a refusal names no message: it answers the
    * oldest one not confirmed), then kicks, topics, invitations and nick
-   * changes until they take effect or are refused. */
+   * changes until they take effect, are refused or time out. */
   GQueue pending;
   guint confirm_id; /* idle: one confirmation for the messages of a main-loop iteration */
+  guint pending_timeout_id;
+  guint32 id_prefix; /* ids of legacy messages: prefix-counter */
+  guint64 id_counter;
 };
 
 /* room.c */
@@ -101,7 +118,11 @@ PgRoom *pg_room_lookup (PgSession *session, const char *jid);
 /* The room at @jid, created (not joined) when new, for the legacy @name. */
 PgRoom *pg_room_ensure (PgSession *session, const char *jid, const char *name);
 PgRoomMember *pg_room_find_member (PgRoom *room, const char *resource);
-PgRoomMember *pg_room_member_new (const char *resource, const char *asked_nick, const PgHistoryWish *history);
+/* Whether @resource waits for the room's legacy join. */
+gboolean pg_room_is_waiting (PgRoom *room, const char *resource);
+/* @join_id may be NULL. */
+PgRoomMember *pg_room_member_new (const char *resource, const char *asked_nick, const char *join_id,
+                                  const PgHistoryWish *history);
 void pg_room_member_free (PgRoomMember *member);
 /* Takes @resource out of the room's members and waiting joins, silently;
  * the room stays. */
@@ -112,16 +133,28 @@ void pg_room_add_member (PgRoom *room, PgRoomMember *member);
 /* @resource leaves: its own unavailable presence; the legacy chat is left
  * with the last one. May free @room. */
 void pg_room_remove_member (PgRoom *room, const char *resource, gboolean tell);
-/* The user's own message @stanza (borrowed) with @body, sent by @resource,
- * reflected to every resource in the room and kept in the backlog. */
+/* The user's own message @stanza (borrowed), body @body, reflected to
+ * every resource in the room (XEP-0045 §7.4) and kept in the backlog. */
 void pg_room_reflect (PgRoom *room, const xmlNode *stanza, const char *body);
+/* The user's presence @stanza (show, status) in the room, to every joined
+ * resource with 110 (§7.7). */
+void pg_room_reflect_presence (PgRoom *room, const xmlNode *stanza);
 /* Remembers @stanza (copied) of @resource, which asked for @action, until
  * the network answers. */
 void pg_room_expect (PgRoom *room, PgRoomAction action, const char *resource, const xmlNode *stanza);
 /* Sends @stanza_owned from the room (or an occupant) to the user's @resource. */
 void pg_room_send_to (PgRoom *room, const char *resource, xmlNode *stanza_owned);
+/* The error reply to @stanza (borrowed) from the room (RFC 6120 §8.3.1,
+ * XEP-0045: by the room). Caller owns it. */
+xmlNode *pg_room_error_reply (PgRoom *room, const xmlNode *stanza, PgErrorCondition condition,
+                              const char *text);
 /* The occupant full JID of @nick. Owned. */
 char *pg_room_dup_occupant_jid (PgRoom *room, const char *nick);
+/* The room's occupant called @nick in any case (IRC nicks are
+ * case-insensitive), or NULL. Borrowed. */
+PgOccupant *pg_room_find_occupant (PgRoom *room, const char *nick);
+/* Our own standing in the room. */
+PgChatRank pg_room_own_rank (PgRoom *room);
 /* XEP-0045 affiliation and role of @rank in @room. Static strings. */
 const char *pg_room_affiliation (PgRoom *room, PgChatRank rank);
 const char *pg_room_role (PgRoom *room, PgChatRank rank);
@@ -132,15 +165,20 @@ void pg_rooms_on_chat (gpointer owner, const PgChatEvent *event);
 void pg_rooms_on_confirmed (PgSession *session, guint64 serial);
 /* The login is up: the joins that waited for it go out. */
 void pg_rooms_on_connected (PgSession *session);
-/* The login is gone: every resource leaves every room (status 333,
- * @reason), joins still waiting fail with @condition. */
-void pg_rooms_drop_all (PgSession *session, PgErrorCondition condition, const char *reason);
+/* The login is gone (or the session ends): every resource leaves every
+ * room with status @code (333: the legacy connection, 332: the gateway
+ * stops) and @reason; joins still waiting fail with @condition, except
+ * after a network failure (@condition remote-server-timeout), when they
+ * wait for the reconnection within their timeout. */
+void pg_rooms_drop_all (PgSession *session, PgErrorCondition condition, const char *reason, guint code);
 /* Frees the session's rooms silently (the session ends). */
 void pg_rooms_free (PgSession *session);
-/* The occupant JID a private message from the legacy user @name comes
- * from, when the user wrote to them from a room; NULL otherwise. Borrowed. */
-const char *pg_rooms_private_peer (PgSession *session, const char *name);
-/* @occupant_jid NULL: @name is written to directly again. */
+/* A private message @text from the legacy user @name: when the user last
+ * wrote to them from a room, it goes to every resource in that room from
+ * the occupant JID (XEP-0045 §7.5) and TRUE is returned. */
+gboolean pg_rooms_deliver_private (PgSession *session, const char *name, const char *text);
+/* Answers from @name come from @occupant_jid from now on; NULL: from the
+ * contact again. */
 void pg_rooms_set_private_peer (PgSession *session, const char *name, const char *occupant_jid);
 
 /* room-routes.c */

@@ -8,18 +8,19 @@
 #include "legacy/room-private.h"
 
 #include "legacy/message.h"
-#include "transport/i18n.h"
 
 #include <string.h>
 
 /* ---- members and occupants ---- */
 
 PgRoomMember *
-pg_room_member_new (const char *resource, const char *asked_nick, const PgHistoryWish *history)
+pg_room_member_new (const char *resource, const char *asked_nick, const char *join_id,
+                    const PgHistoryWish *history)
 {
   PgRoomMember *member = g_new0 (PgRoomMember, 1);
   member->resource = g_strdup (resource);
   member->asked_nick = g_strdup (asked_nick);
+  member->join_id = g_strdup (join_id);
   member->history = *history;
   return member;
 }
@@ -29,6 +30,7 @@ pg_room_member_free (PgRoomMember *member)
 {
   g_free (member->resource);
   g_free (member->asked_nick);
+  g_free (member->join_id);
   g_free (member);
 }
 
@@ -42,6 +44,7 @@ occupant_free (PgOccupant *occupant)
 static void
 backlog_entry_free (PgBacklogEntry *entry)
 {
+  g_free (entry->id);
   g_free (entry->nick);
   g_free (entry->text);
   g_free (entry);
@@ -60,6 +63,7 @@ room_free (PgRoom *room)
 {
   g_clear_handle_id (&room->join_timeout_id, g_source_remove);
   g_clear_handle_id (&room->confirm_id, g_source_remove);
+  g_clear_handle_id (&room->pending_timeout_id, g_source_remove);
   g_hash_table_unref (room->occupants);
   g_ptr_array_unref (room->members);
   g_ptr_array_unref (room->waiting);
@@ -99,6 +103,7 @@ pg_room_ensure (PgSession *session, const char *jid, const char *name)
   room->occupants = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)occupant_free);
   room->members = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_room_member_free);
   room->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_room_member_free);
+  room->id_prefix = g_random_int ();
   g_hash_table_insert (session->rooms, room->jid, room);
   return room;
 }
@@ -116,22 +121,53 @@ room_close (PgRoom *room, gboolean leave)
   g_hash_table_remove (session->rooms, room->jid);
 }
 
-PgRoomMember *
-pg_room_find_member (PgRoom *room, const char *resource)
+static PgRoomMember *
+find_in (GPtrArray *members, const char *resource)
 {
-  for (guint i = 0; i < room->members->len; i++)
+  for (guint i = 0; i < members->len; i++)
     {
-      PgRoomMember *member = g_ptr_array_index (room->members, i);
+      PgRoomMember *member = g_ptr_array_index (members, i);
       if (strcmp (member->resource, resource) == 0)
         return member;
     }
   return NULL;
 }
 
+PgRoomMember *
+pg_room_find_member (PgRoom *room, const char *resource)
+{
+  return find_in (room->members, resource);
+}
+
+gboolean
+pg_room_is_waiting (PgRoom *room, const char *resource)
+{
+  return find_in (room->waiting, resource) != NULL;
+}
+
 char *
 pg_room_dup_occupant_jid (PgRoom *room, const char *nick)
 {
   return g_strconcat (room->jid, "/", nick, NULL);
+}
+
+PgOccupant *
+pg_room_find_occupant (PgRoom *room, const char *nick)
+{
+  PgOccupant *occupant = g_hash_table_lookup (room->occupants, nick);
+  if (occupant != NULL || room->session->account == NULL)
+    return occupant;
+  g_autofree char *wanted = pg_account_normalize (room->session->account, nick);
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, room->occupants);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      g_autofree char *other = pg_account_normalize (room->session->account, ((PgOccupant *)value)->nick);
+      if (g_strcmp0 (wanted, other) == 0)
+        return value;
+    }
+  return NULL;
 }
 
 const char *
@@ -163,6 +199,13 @@ pg_room_role (PgRoom *room, PgChatRank rank)
   return "participant";
 }
 
+PgChatRank
+pg_room_own_rank (PgRoom *room)
+{
+  PgOccupant *own = room->nick != NULL ? g_hash_table_lookup (room->occupants, room->nick) : NULL;
+  return own != NULL ? own->rank : PG_CHAT_RANK_NONE;
+}
+
 void
 pg_room_send_to (PgRoom *room, const char *resource, xmlNode *stanza_owned)
 {
@@ -172,33 +215,62 @@ pg_room_send_to (PgRoom *room, const char *resource, xmlNode *stanza_owned)
   pg_transport_send (room->session->transport, stanza);
 }
 
-/* An occupant's presence: @type NULL (available) or "unavailable",
- * muc#user item for @rank (role none when leaving) with @item_nick, the
- * status codes of @codes (0-terminated) and @status text. */
+xmlNode *
+pg_room_error_reply (PgRoom *room, const xmlNode *stanza, PgErrorCondition condition, const char *text)
+{
+  xmlNode *reply = pg_stanza_error_reply (stanza, condition, PG_ERR_TYPE_DEFAULT, text);
+  xmlNode *error = pg_stanza_get_error (reply);
+  if (error != NULL && room != NULL)
+    pg_stanza_set_attr (error, "by", room->jid);
+  return reply;
+}
+
+/* How an occupant presence looks: its type, the item's role (NULL: from
+ * the rank; "none" when leaving), status codes, and what goes with them. */
+typedef struct
+{
+  const char *type;
+  const char *role;
+  const char *affiliation;
+  const guint *codes; /* 0-terminated, may be NULL */
+  const char *item_nick;
+  const char *status;
+  const char *actor;
+  const char *reason;
+  const char *id;
+} PresenceShape;
+
 static xmlNode *
-occupant_presence (PgRoom *room, const char *nick, PgChatRank rank, const char *type, const guint *codes,
-                   const char *item_nick, const char *status)
+occupant_presence (PgRoom *room, const char *nick, PgChatRank rank, const PresenceShape *shape)
 {
   g_autofree char *from = pg_room_dup_occupant_jid (room, nick);
-  xmlNode *presence = pg_stanza_new ("presence", from, NULL, type, NULL);
-  if (status != NULL)
-    pg_stanza_add_text_child (presence, "status", NULL, status);
+  xmlNode *presence = pg_stanza_new ("presence", from, NULL, shape->type, shape->id);
+  if (shape->status != NULL)
+    pg_stanza_add_text_child (presence, "status", NULL, shape->status);
   xmlNode *x = pg_stanza_add_child (presence, "x", PG_NS_MUC_USER);
   xmlNode *item = pg_stanza_add_child (x, "item", NULL);
-  pg_stanza_set_attr (item, "affiliation", pg_room_affiliation (room, rank));
-  pg_stanza_set_attr (item, "role", type != NULL ? "none" : pg_room_role (room, rank));
-  if (item_nick != NULL)
-    pg_stanza_set_attr (item, "nick", item_nick);
-  for (; codes != NULL && *codes != 0; codes++)
+  pg_stanza_set_attr (item, "affiliation",
+                      shape->affiliation != NULL ? shape->affiliation : pg_room_affiliation (room, rank));
+  pg_stanza_set_attr (item, "role",
+                      shape->role != NULL   ? shape->role
+                      : shape->type != NULL ? "none"
+                                            : pg_room_role (room, rank));
+  if (shape->item_nick != NULL)
+    pg_stanza_set_attr (item, "nick", shape->item_nick);
+  if (shape->actor != NULL)
+    pg_stanza_set_attr (pg_stanza_add_child (item, "actor", NULL), "nick", shape->actor);
+  if (shape->reason != NULL)
+    pg_stanza_add_text_child (item, "reason", NULL, shape->reason);
+  for (const guint *code = shape->codes; code != NULL && *code != 0; code++)
     {
-      char code[8];
-      g_snprintf (code, sizeof code, "%u", *codes);
-      pg_stanza_set_attr (pg_stanza_add_child (x, "status", NULL), "code", code);
+      char text[8];
+      g_snprintf (text, sizeof text, "%u", *code);
+      pg_stanza_set_attr (pg_stanza_add_child (x, "status", NULL), "code", text);
     }
   return presence;
 }
 
-/* Sends @build's stanza to every resource in the room. */
+/* Sends a copy of @stanza to every resource in the room. */
 static void
 broadcast (PgRoom *room, const xmlNode *stanza)
 {
@@ -207,32 +279,47 @@ broadcast (PgRoom *room, const xmlNode *stanza)
                      pg_stanza_copy (stanza));
 }
 
-static PgChatRank
-own_rank (PgRoom *room)
-{
-  PgOccupant *own = room->nick != NULL ? g_hash_table_lookup (room->occupants, room->nick) : NULL;
-  return own != NULL ? own->rank : PG_CHAT_RANK_NONE;
-}
-
-/* The user's own presence in the room for @member, with 110 (and 210 when
- * the legacy nick is not the one asked for). */
+/* The user's own presence in the room: 110 first, then @codes. */
 static xmlNode *
-self_presence (PgRoom *room, PgRoomMember *member, const char *type, guint extra_code, const char *item_nick)
+self_presence (PgRoom *room, const PresenceShape *shape_in, const guint *codes)
 {
-  guint codes[4] = { 110, 0, 0, 0 };
+  guint all[8] = { PG_MUC_STATUS_SELF };
   guint n = 1;
-  if (member != NULL && type == NULL && g_strcmp0 (member->asked_nick, room->nick) != 0)
-    codes[n++] = 210;
-  if (extra_code != 0)
-    codes[n++] = extra_code;
-  return occupant_presence (room, room->nick, own_rank (room), type, codes, item_nick, NULL);
+  for (; codes != NULL && *codes != 0 && n < G_N_ELEMENTS (all) - 1; codes++)
+    all[n++] = *codes;
+  PresenceShape shape = *shape_in;
+  shape.codes = all;
+  return occupant_presence (room, room->nick, pg_room_own_rank (room), &shape);
+}
+
+/* The self-presence a joining @member gets: 210 when the legacy nick is
+ * not the one it asked for; the join's id echoed. */
+static xmlNode *
+joined_presence (PgRoom *room, PgRoomMember *member)
+{
+  static const guint assigned[] = { PG_MUC_STATUS_NICK_ASSIGNED, 0 };
+  PresenceShape shape = { .id = member->join_id };
+  gboolean same = g_strcmp0 (member->asked_nick, room->nick) == 0;
+  if (!same && room->session->account != NULL && member->asked_nick != NULL && room->nick != NULL)
+    {
+      g_autofree char *a = pg_account_normalize (room->session->account, member->asked_nick);
+      g_autofree char *b = pg_account_normalize (room->session->account, room->nick);
+      same = g_strcmp0 (a, b) == 0 && strcmp (member->asked_nick, room->nick) == 0;
+    }
+  return self_presence (room, &shape, same ? NULL : assigned);
+}
+
+static char *
+new_message_id (PgRoom *room)
+{
+  return g_strdup_printf ("pg%08x-%" G_GUINT64_FORMAT, room->id_prefix, ++room->id_counter);
 }
 
 static xmlNode *
-groupchat_message (PgRoom *room, const char *nick, const char *body)
+groupchat_message (PgRoom *room, const char *nick, const char *body, const char *id)
 {
   g_autofree char *from = nick != NULL ? pg_room_dup_occupant_jid (room, nick) : g_strdup (room->jid);
-  xmlNode *message = pg_stanza_new ("message", from, NULL, "groupchat", NULL);
+  xmlNode *message = pg_stanza_new ("message", from, NULL, "groupchat", id);
   pg_stanza_add_text_child (message, "body", NULL, body);
   return message;
 }
@@ -246,13 +333,24 @@ subject_message (PgRoom *room, const char *nick)
   return message;
 }
 
+static void
+add_delay (PgRoom *room, xmlNode *message, gint64 stamp_us)
+{
+  g_autoptr (GDateTime) when = g_date_time_new_from_unix_utc (stamp_us / G_USEC_PER_SEC);
+  g_autofree char *stamp = g_date_time_format (when, "%Y-%m-%dT%H:%M:%SZ");
+  xmlNode *delay = pg_stanza_add_child (message, "delay", PG_NS_DELAY);
+  pg_stanza_set_attr (delay, "from", room->jid);
+  pg_stanza_set_attr (delay, "stamp", stamp);
+}
+
 /* ---- history ---- */
 
 static void
-backlog_add (PgRoom *room, const char *nick, const char *text)
+backlog_add (PgRoom *room, const char *id, const char *nick, const char *text)
 {
   guint limit = room->session->transport->config->history_messages;
   PgBacklogEntry *entry = g_new0 (PgBacklogEntry, 1);
+  entry->id = g_strdup (id);
   entry->nick = g_strdup (nick);
   entry->text = g_strdup (text);
   entry->stamp_us = g_get_real_time ();
@@ -261,8 +359,18 @@ backlog_add (PgRoom *room, const char *nick, const char *text)
     backlog_entry_free (g_queue_pop_head (&room->backlog));
 }
 
-/* XEP-0045 §7.2.13: the newest messages that fit every limit the client
- * set, oldest first, each with its XEP-0203 delay. */
+static xmlNode *
+history_message (PgRoom *room, PgRoomMember *member, const PgBacklogEntry *entry)
+{
+  xmlNode *message = groupchat_message (room, entry->nick, entry->text, entry->id);
+  g_autofree char *to = g_strconcat (room->session->bare_jid, "/", member->resource, NULL);
+  pg_stanza_set_attr (message, "to", to);
+  add_delay (room, message, entry->stamp_us);
+  return message;
+}
+
+/* XEP-0045 §7.2.14: the newest messages meeting every limit the client
+ * set (maxchars counts whole stanzas as sent), oldest first. */
 static void
 send_history (PgRoom *room, PgRoomMember *member)
 {
@@ -271,33 +379,28 @@ send_history (PgRoom *room, PgRoomMember *member)
       = g_get_real_time () - (gint64)room->session->transport->config->history_max_age_s * G_USEC_PER_SEC;
   if (wish->since_us > oldest)
     oldest = wish->since_us;
-  guint count = 0;
+  g_autoptr (GPtrArray) chosen = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
   gint64 chars = 0;
-  GList *first = NULL;
   for (GList *l = room->backlog.tail; l != NULL; l = l->prev)
     {
       PgBacklogEntry *entry = l->data;
-      if (entry->stamp_us < oldest)
+      if (entry->stamp_us < oldest || (wish->maxstanzas >= 0 && chosen->len >= (guint)wish->maxstanzas))
         break;
-      if (wish->maxstanzas >= 0 && count + 1 > (guint)wish->maxstanzas)
-        break;
-      chars += (gint64)strlen (entry->text) + 64; /* roughly the stanza's size */
-      if (wish->maxchars >= 0 && chars > wish->maxchars)
-        break;
-      count++;
-      first = l;
+      xmlNode *message = history_message (room, member, entry);
+      if (wish->maxchars >= 0)
+        {
+          g_autofree char *text = pg_stanza_to_string (message);
+          chars += (gint64)strlen (text);
+          if (chars > wish->maxchars)
+            {
+              pg_stanza_free (message);
+              break;
+            }
+        }
+      g_ptr_array_add (chosen, message);
     }
-  for (GList *l = first; l != NULL && count > 0; l = l->next, count--)
-    {
-      PgBacklogEntry *entry = l->data;
-      xmlNode *message = groupchat_message (room, entry->nick, entry->text);
-      g_autoptr (GDateTime) when = g_date_time_new_from_unix_utc (entry->stamp_us / G_USEC_PER_SEC);
-      g_autofree char *stamp = g_date_time_format (when, "%Y-%m-%dT%H:%M:%SZ");
-      xmlNode *delay = pg_stanza_add_child (message, "delay", PG_NS_DELAY);
-      pg_stanza_set_attr (delay, "from", room->jid);
-      pg_stanza_set_attr (delay, "stamp", stamp);
-      pg_room_send_to (room, member->resource, message);
-    }
+  for (guint i = chosen->len; i > 0; i--)
+    pg_transport_send (room->session->transport, g_ptr_array_index (chosen, i - 1));
 }
 
 /* ---- joining ---- */
@@ -306,6 +409,7 @@ send_history (PgRoom *room, PgRoomMember *member)
 static void
 welcome (PgRoom *room, PgRoomMember *member)
 {
+  static const PresenceShape plain = { 0 };
   GHashTableIter iter;
   gpointer value;
   g_hash_table_iter_init (&iter, room->occupants);
@@ -315,9 +419,9 @@ welcome (PgRoom *room, PgRoomMember *member)
       if (g_strcmp0 (occupant->nick, room->nick) == 0)
         continue;
       pg_room_send_to (room, member->resource,
-                       occupant_presence (room, occupant->nick, occupant->rank, NULL, NULL, NULL, NULL));
+                       occupant_presence (room, occupant->nick, occupant->rank, &plain));
     }
-  pg_room_send_to (room, member->resource, self_presence (room, member, NULL, 0, NULL));
+  pg_room_send_to (room, member->resource, joined_presence (room, member));
   send_history (room, member);
   pg_room_send_to (room, member->resource, subject_message (room, room->subject_by));
 }
@@ -325,12 +429,12 @@ welcome (PgRoom *room, PgRoomMember *member)
 static void
 join_error (PgRoom *room, PgRoomMember *member, PgErrorCondition condition, const char *text)
 {
-  g_autofree char *from = pg_room_dup_occupant_jid (room, member->asked_nick);
-  g_autofree char *to = g_strconcat (room->session->bare_jid, "/", member->resource, NULL);
-  /* The error answers the join presence: from the occupant address it went to. */
-  g_autoptr (PgStanza) join = pg_stanza_new ("presence", to, from, NULL, NULL);
+  g_autofree char *occupant = pg_room_dup_occupant_jid (room, member->asked_nick);
+  g_autofree char *user = g_strconcat (room->session->bare_jid, "/", member->resource, NULL);
+  /* The error answers the join presence, from the occupant address it went to. */
+  g_autoptr (PgStanza) join = pg_stanza_new ("presence", user, occupant, NULL, member->join_id);
   pg_stanza_add_child (join, "x", PG_NS_MUC);
-  g_autoptr (PgStanza) error = pg_stanza_error_reply (join, condition, PG_ERR_TYPE_DEFAULT, text);
+  g_autoptr (PgStanza) error = pg_room_error_reply (room, join, condition, text);
   pg_transport_send (room->session->transport, error);
 }
 
@@ -340,8 +444,11 @@ fail_waiting (PgRoom *room, PgErrorCondition condition, const char *text)
 {
   g_autoptr (GPtrArray) waiting = g_steal_pointer (&room->waiting);
   room->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_room_member_free);
-  g_message ("%s: joining %s failed: %s", room->session->bare_jid, room->name,
-             text != NULL ? text : "refused");
+  room->nick_wait = FALSE;
+  g_clear_handle_id (&room->join_timeout_id, g_source_remove);
+  if (waiting->len > 0)
+    g_message ("%s: joining %s failed: %s", room->session->bare_jid, room->name,
+               text != NULL ? text : "refused");
   for (guint i = 0; i < waiting->len; i++)
     join_error (room, g_ptr_array_index (waiting, i), condition, text);
   if (room->members->len == 0)
@@ -353,21 +460,58 @@ join_timed_out (gpointer data)
 {
   PgRoom *room = data;
   room->join_timeout_id = 0;
-  fail_waiting (room, PG_ERR_REMOTE_SERVER_TIMEOUT, "the legacy network did not answer the join");
+  fail_waiting (room, PG_ERR_REMOTE_SERVER_TIMEOUT, "the legacy network did not answer the join in time");
   return G_SOURCE_REMOVE;
+}
+
+static void
+send_join_now (PgRoom *room)
+{
+  PgSession *session = room->session;
+  PgRoomMember *first = g_ptr_array_index (room->waiting, 0);
+  room->join_sent = TRUE;
+  g_message ("%s: joining %s", session->bare_jid, room->name);
+  pg_account_join_chat (session->account, room->name, first->asked_nick, room->password);
+}
+
+/* Whether another room of the session holds or asks for the connection's nick. */
+static gboolean
+nick_in_use_elsewhere (PgRoom *room)
+{
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, room->session->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PgRoom *other = value;
+      if (other != room && (other->join_sent || other->nick_wait))
+        return TRUE;
+    }
+  return FALSE;
 }
 
 static void
 send_join (PgRoom *room)
 {
   PgSession *session = room->session;
+  PgAccount *account = session->account;
   PgRoomMember *first = g_ptr_array_index (room->waiting, 0);
   g_free (room->key);
-  room->key = pg_account_normalize (session->account, room->name);
+  room->key = pg_account_normalize (account, room->name);
   g_hash_table_replace (session->rooms_by_key, room->key, room);
-  room->join_sent = TRUE;
-  g_message ("%s: joining %s", session->bare_jid, room->name);
-  pg_account_join_chat (session->account, room->name, first->asked_nick, room->password);
+  /* Where the nick is the connection's, the first room may choose it; in
+   * the others the join keeps it (210). */
+  if (pg_account_has_connection_nick (account) && !nick_in_use_elsewhere (room))
+    {
+      g_autofree char *current = pg_account_dup_nick (account);
+      if (current != NULL && g_strcmp0 (current, first->asked_nick) != 0
+          && pg_account_set_nick (account, first->asked_nick))
+        {
+          room->nick_wait = TRUE;
+          return;
+        }
+    }
+  send_join_now (room);
 }
 
 void
@@ -383,19 +527,16 @@ pg_room_add_member (PgRoom *room, PgRoomMember *member)
   if (room->join_timeout_id == 0)
     room->join_timeout_id
         = g_timeout_add_seconds (room->session->transport->config->join_timeout_s, join_timed_out, room);
-  if (!room->join_sent && room->session->state == PG_SESSION_ONLINE)
+  if (!room->join_sent && !room->nick_wait && room->session->state == PG_SESSION_ONLINE)
     send_join (room);
 }
 
 void
 pg_room_forget_resource (PgRoom *room, const char *resource)
 {
-  for (guint i = 0; i < room->waiting->len; i++)
-    if (strcmp (((PgRoomMember *)g_ptr_array_index (room->waiting, i))->resource, resource) == 0)
-      {
-        g_ptr_array_remove_index (room->waiting, i);
-        break;
-      }
+  PgRoomMember *waiting = find_in (room->waiting, resource);
+  if (waiting != NULL)
+    g_ptr_array_remove (room->waiting, waiting);
   PgRoomMember *member = pg_room_find_member (room, resource);
   if (member != NULL)
     g_ptr_array_remove (room->members, member);
@@ -404,8 +545,9 @@ pg_room_forget_resource (PgRoom *room, const char *resource)
 void
 pg_room_remove_member (PgRoom *room, const char *resource, gboolean tell)
 {
+  static const PresenceShape gone = { .type = "unavailable" };
   if (tell && pg_room_find_member (room, resource) != NULL)
-    pg_room_send_to (room, resource, self_presence (room, NULL, "unavailable", 0, NULL));
+    pg_room_send_to (room, resource, self_presence (room, &gone, NULL));
   pg_room_forget_resource (room, resource);
   if (room->members->len == 0 && room->waiting->len == 0)
     room_close (room, TRUE);
@@ -416,15 +558,37 @@ pg_room_remove_member (PgRoom *room, const char *resource, gboolean tell)
 void
 pg_room_reflect (PgRoom *room, const xmlNode *stanza, const char *body)
 {
-  g_autoptr (PgStanza) message = groupchat_message (room, room->nick, body);
-  const char *id = pg_stanza_get_attr (stanza, "id");
-  if (id != NULL)
-    pg_stanza_set_attr (message, "id", id);
-  xmlNode *origin = pg_stanza_find_child (stanza, "origin-id", PG_NS_SID);
-  if (origin != NULL)
-    pg_stanza_add_copy (message, origin);
-  backlog_add (room, room->nick, body);
+  g_autoptr (PgStanza) message = pg_stanza_copy (stanza);
+  g_autofree char *from = pg_room_dup_occupant_jid (room, room->nick);
+  g_autofree char *id = pg_stanza_get_attr (stanza, "id") != NULL
+                            ? g_strdup (pg_stanza_get_attr (stanza, "id"))
+                            : new_message_id (room);
+  pg_stanza_set_attr (message, "from", from);
+  pg_stanza_set_attr (message, "id", id);
+  /* XEP-0359 §3: a stanza-id claiming to be the room's is not the user's to set. */
+  for (xmlNode *child = message->children, *next; child != NULL; child = next)
+    {
+      next = child->next;
+      if (pg_stanza_is (child, "stanza-id", PG_NS_SID)
+          && g_strcmp0 (pg_stanza_get_attr (child, "by"), room->jid) == 0)
+        {
+          xmlUnlinkNode (child);
+          xmlFreeNode (child);
+        }
+    }
+  backlog_add (room, id, room->nick, body);
   broadcast (room, message);
+}
+
+void
+pg_room_reflect_presence (PgRoom *room, const xmlNode *stanza)
+{
+  static const PresenceShape plain = { 0 };
+  g_autoptr (PgStanza) presence = self_presence (room, &plain, NULL);
+  for (xmlNode *child = stanza->children; child != NULL; child = child->next)
+    if (pg_stanza_is (child, "show", NULL) || pg_stanza_is (child, "status", NULL))
+      pg_stanza_add_copy (presence, child);
+  broadcast (room, presence);
 }
 
 /* IRC answers a client's lines in order and says nothing of those it
@@ -454,23 +618,50 @@ confirm_messages (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Commands the network neither did nor refused in time get
+ * remote-server-timeout; messages are simply forgotten. */
+static gboolean
+expire_pending (gpointer data)
+{
+  PgRoom *room = data;
+  gint64 limit = (gint64)room->session->transport->config->join_timeout_s * G_USEC_PER_SEC;
+  gint64 now = g_get_monotonic_time ();
+  room->pending_timeout_id = 0;
+  for (GList *l = room->pending.head, *next; l != NULL; l = next)
+    {
+      PgRoomPending *pending = l->data;
+      next = l->next;
+      if (now - pending->at < limit)
+        continue;
+      g_queue_delete_link (&room->pending, l);
+      if (pending->action != PG_ROOM_SEND && pending->action != PG_ROOM_INVITE)
+        {
+          g_autoptr (PgStanza) error
+              = pg_room_error_reply (room, pending->stanza, PG_ERR_REMOTE_SERVER_TIMEOUT,
+                                     "the legacy network did not answer in time");
+          pg_transport_send (room->session->transport, error);
+        }
+      pending_free (pending);
+    }
+  if (room->pending.length > 0)
+    room->pending_timeout_id = g_timeout_add_seconds (1, expire_pending, room);
+  return G_SOURCE_REMOVE;
+}
+
 void
 pg_room_expect (PgRoom *room, PgRoomAction action, const char *resource, const xmlNode *stanza)
 {
   PgRoomPending *pending = g_new0 (PgRoomPending, 1);
-  gint64 now = g_get_monotonic_time ();
   pending->action = action;
   pending->resource = g_strdup (resource);
   pending->stanza = pg_stanza_copy (stanza);
-  pending->at = now;
-  /* A command the network neither did nor refused this long is forgotten. */
-  while (room->pending.length > 0
-         && now - ((PgRoomPending *)g_queue_peek_head (&room->pending))->at
-                > PG_ROOM_ADMIN_TIMEOUT_S * G_USEC_PER_SEC)
-    pending_free (g_queue_pop_head (&room->pending));
+  pending->at = g_get_monotonic_time ();
   g_queue_push_tail (&room->pending, pending);
   if (action == PG_ROOM_SEND && room->confirm_id == 0)
     room->confirm_id = g_idle_add (confirm_messages, room);
+  if (room->pending_timeout_id == 0)
+    room->pending_timeout_id
+        = g_timeout_add_seconds (room->session->transport->config->join_timeout_s, expire_pending, room);
 }
 
 /* The oldest pending stanza asking for one of @actions, taken out; NULL if none. */
@@ -496,26 +687,27 @@ fail_pending (PgRoom *room, guint actions, PgErrorCondition condition, const cha
   PgRoomPending *pending = take_pending (room, actions);
   if (pending == NULL)
     return FALSE;
-  g_autoptr (PgStanza) error = pg_stanza_error_reply (pending->stanza, condition, PG_ERR_TYPE_DEFAULT, text);
+  g_autoptr (PgStanza) error = pg_room_error_reply (room, pending->stanza, condition, text);
   pg_transport_send (room->session->transport, error);
   pending_free (pending);
   return TRUE;
 }
 
 /* The network did what the oldest stanza asking for @action asked: an iq
- * gets its result, anything else needs no answer. */
-static void
+ * gets its result, anything else needs no answer. FALSE if none waited. */
+static gboolean
 succeed_pending (PgRoom *room, PgRoomAction action)
 {
   PgRoomPending *pending = take_pending (room, action);
   if (pending == NULL)
-    return;
+    return FALSE;
   if (pg_stanza_is (pending->stanza, "iq", NULL))
     {
       g_autoptr (PgStanza) result = pg_stanza_new_iq_result (pending->stanza);
       pg_transport_send (room->session->transport, result);
     }
   pending_free (pending);
+  return TRUE;
 }
 
 void
@@ -567,16 +759,70 @@ refusal_condition (PgChatRefusal refusal)
     case PG_CHAT_REFUSED_NICK_IN_USE:
       return PG_ERR_CONFLICT;
     case PG_CHAT_REFUSED_BAD_NICK:
-      return PG_ERR_JID_MALFORMED;
+    case PG_CHAT_REFUSED_NOT_JOINED:
+      return PG_ERR_NOT_ACCEPTABLE;
     case PG_CHAT_REFUSED_CANNOT_SEND:
     case PG_CHAT_REFUSED_NOT_OPERATOR:
       return PG_ERR_FORBIDDEN;
-    case PG_CHAT_REFUSED_NOT_JOINED:
-      return PG_ERR_NOT_ACCEPTABLE;
     case PG_CHAT_REFUSED_NO_SUCH_NICK:
+    case PG_CHAT_REFUSED_INVITED:
     default:
       return PG_ERR_ITEM_NOT_FOUND;
     }
+}
+
+static GPtrArray *
+rooms_snapshot (PgSession *session)
+{
+  GPtrArray *rooms = g_ptr_array_new ();
+  if (session->rooms != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+      g_hash_table_iter_init (&iter, session->rooms);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        g_ptr_array_add (rooms, value);
+    }
+  return rooms;
+}
+
+/* A refused nick (the connection's: @chat is NULL): a join that asked for
+ * it first fails; else the user's nick change does. */
+static void
+on_nick_refused (PgSession *session, const PgChatEvent *event)
+{
+  PgErrorCondition condition = refusal_condition (event->refusal);
+  g_autoptr (GPtrArray) rooms = rooms_snapshot (session);
+  for (guint i = 0; i < rooms->len; i++)
+    {
+      PgRoom *room = g_ptr_array_index (rooms, i);
+      if (room->nick_wait)
+        {
+          fail_waiting (room, condition, event->text);
+          return;
+        }
+    }
+  for (guint i = 0; i < rooms->len; i++)
+    if (fail_pending (g_ptr_array_index (rooms, i), PG_ROOM_NICK, condition, event->text))
+      return;
+}
+
+static void
+leave_all_resources (PgRoom *room, guint code, const char *status, const PgChatEvent *event)
+{
+  guint codes[] = { code, 0 };
+  PresenceShape shape = { .type = "unavailable", .status = status };
+  if (event != NULL)
+    {
+      shape.actor = event->actor;
+      shape.reason = event->reason;
+      if (event->banned)
+        shape.affiliation = "outcast";
+    }
+  for (guint i = 0; i < room->members->len; i++)
+    pg_room_send_to (room, ((PgRoomMember *)g_ptr_array_index (room->members, i))->resource,
+                     self_presence (room, &shape, codes));
+  g_ptr_array_set_size (room->members, 0);
 }
 
 static void
@@ -585,17 +831,7 @@ on_refused (PgSession *session, PgRoom *room, const PgChatEvent *event)
   PgErrorCondition condition = refusal_condition (event->refusal);
   if (room == NULL)
     {
-      /* A nick refused: the connection's, so the nick change of any room. */
-      if (session->rooms == NULL)
-        return;
-      GHashTableIter iter;
-      gpointer value;
-      g_hash_table_iter_init (&iter, session->rooms);
-      while (g_hash_table_iter_next (&iter, NULL, &value))
-        {
-          if (fail_pending (value, PG_ROOM_NICK, condition, event->text))
-            return;
-        }
+      on_nick_refused (session, event);
       return;
     }
   switch (event->refusal)
@@ -613,7 +849,20 @@ on_refused (PgSession *session, PgRoom *room, const PgChatEvent *event)
       succeed_pending (room, PG_ROOM_INVITE);
       return;
     case PG_CHAT_REFUSED_NOT_JOINED:
+      /* We are not where we thought: the room is gone (333). */
       fail_pending (room, ~0u, condition, event->text);
+      if (room->joined)
+        {
+          leave_all_resources (room, PG_MUC_STATUS_TECHNICAL, event->text, NULL);
+          room_close (room, FALSE);
+        }
+      return;
+    case PG_CHAT_REFUSED_NICK_IN_USE:
+    case PG_CHAT_REFUSED_BAD_NICK:
+      if (!room->joined)
+        fail_waiting (room, condition, event->text);
+      else
+        fail_pending (room, PG_ROOM_NICK, condition, event->text);
       return;
     default:
       if (!room->joined)
@@ -641,6 +890,7 @@ on_joined (PgRoom *room, const PgChatEvent *event)
 static void
 on_occupant (PgRoom *room, const PgChatEvent *event)
 {
+  static const PresenceShape plain = { 0 };
   PgOccupant *occupant = g_hash_table_lookup (room->occupants, event->nick);
   if (occupant != NULL && occupant->rank == event->rank && !event->arrived)
     return;
@@ -655,15 +905,11 @@ on_occupant (PgRoom *room, const PgChatEvent *event)
     return;
   if (g_strcmp0 (event->nick, room->nick) == 0)
     {
-      for (guint i = 0; i < room->members->len; i++)
-        {
-          PgRoomMember *member = g_ptr_array_index (room->members, i);
-          pg_room_send_to (room, member->resource, self_presence (room, NULL, NULL, 0, NULL));
-        }
+      g_autoptr (PgStanza) presence = self_presence (room, &plain, NULL);
+      broadcast (room, presence);
       return;
     }
-  g_autoptr (PgStanza) presence
-      = occupant_presence (room, occupant->nick, occupant->rank, NULL, NULL, NULL, NULL);
+  g_autoptr (PgStanza) presence = occupant_presence (room, occupant->nick, occupant->rank, &plain);
   broadcast (room, presence);
 }
 
@@ -673,35 +919,45 @@ on_occupant_left (PgRoom *room, const PgChatEvent *event)
   PgOccupant *occupant = g_hash_table_lookup (room->occupants, event->nick);
   if (occupant == NULL)
     return;
+  /* XEP-0045 §8.2: the kicker's result comes before the kick's presence. */
+  if (event->kicked)
+    succeed_pending (room, PG_ROOM_KICK);
   if (room->joined)
     {
-      static const guint kicked[] = { 307, 0 };
-      static const guint banned[] = { 301, 0 };
-      g_autoptr (PgStanza) presence = occupant_presence (room, occupant->nick, occupant->rank, "unavailable",
-                                                         event->banned   ? banned
-                                                         : event->kicked ? kicked
-                                                                         : NULL,
-                                                         NULL, event->text);
+      static const guint kicked[] = { PG_MUC_STATUS_KICKED, 0 };
+      static const guint banned[] = { PG_MUC_STATUS_BANNED, 0 };
+      PresenceShape shape = { .type = "unavailable",
+                              .codes = event->banned   ? banned
+                                       : event->kicked ? kicked
+                                                       : NULL,
+                              .affiliation = event->banned ? "outcast" : NULL,
+                              .status = event->kicked ? NULL : event->text,
+                              .actor = event->actor,
+                              .reason = event->reason };
+      g_autoptr (PgStanza) presence = occupant_presence (room, occupant->nick, occupant->rank, &shape);
       broadcast (room, presence);
     }
   g_hash_table_remove (room->occupants, event->nick);
-  if (event->kicked)
-    succeed_pending (room, PG_ROOM_KICK);
 }
 
 static void
 on_renamed (PgRoom *room, const PgChatEvent *event)
 {
+  static const guint changed[] = { PG_MUC_STATUS_NICK_CHANGED, 0 };
+  static const guint assigned[] = { PG_MUC_STATUS_NICK_ASSIGNED, 0 };
+  static const PresenceShape plain = { 0 };
   PgOccupant *occupant = g_hash_table_lookup (room->occupants, event->nick);
   gboolean own = g_strcmp0 (event->nick, room->nick) == 0;
   PgChatRank rank = occupant != NULL ? occupant->rank : PG_CHAT_RANK_NONE;
+  /* §7.6: the old nick leaves with 303 and the new one, keeping its role. */
+  PresenceShape gone = {
+    .type = "unavailable", .role = pg_room_role (room, rank), .item_nick = event->new_nick, .codes = changed
+  };
   if (room->joined)
     {
-      static const guint changed[] = { 303, 0 };
-      static const guint own_changed[] = { 303, 110, 0 };
-      g_autoptr (PgStanza) gone = occupant_presence (room, event->nick, rank, "unavailable",
-                                                     own ? own_changed : changed, event->new_nick, NULL);
-      broadcast (room, gone);
+      g_autoptr (PgStanza) presence
+          = own ? self_presence (room, &gone, changed) : occupant_presence (room, event->nick, rank, &gone);
+      broadcast (room, presence);
     }
   if (occupant != NULL)
     {
@@ -714,40 +970,33 @@ on_renamed (PgRoom *room, const PgChatEvent *event)
     {
       g_free (room->nick);
       room->nick = g_strdup (event->new_nick);
-      succeed_pending (room, PG_ROOM_NICK);
     }
   if (!room->joined)
     return;
   if (own)
-    for (guint i = 0; i < room->members->len; i++)
-      {
-        PgRoomMember *member = g_ptr_array_index (room->members, i);
-        pg_room_send_to (room, member->resource, self_presence (room, NULL, NULL, 0, NULL));
-      }
-  else
     {
-      g_autoptr (PgStanza) back = occupant_presence (room, event->new_nick, rank, NULL, NULL, NULL, NULL);
-      broadcast (room, back);
+      /* The network chose it (a collision, services) unless the user asked. */
+      gboolean asked = succeed_pending (room, PG_ROOM_NICK);
+      g_autoptr (PgStanza) presence = self_presence (room, &plain, asked ? NULL : assigned);
+      broadcast (room, presence);
+      return;
     }
+  g_autoptr (PgStanza) back = occupant_presence (room, event->new_nick, rank, &plain);
+  broadcast (room, back);
 }
 
 static void
 on_message (PgRoom *room, const PgChatEvent *event)
 {
   g_autofree char *text = pg_message_html_to_text (event->text);
-  backlog_add (room, event->nick, text);
+  g_autofree char *id = new_message_id (room);
+  backlog_add (room, id, event->nick, text);
   if (!room->joined)
     return;
-  g_autoptr (PgStanza) message = groupchat_message (room, event->nick, text);
+  g_autoptr (PgStanza) message = groupchat_message (room, event->nick, text, id);
+  /* The legacy room's own history, after the join: it is no news. */
   if (event->delayed)
-    {
-      /* The legacy room's own history, after the join: it is no news. */
-      xmlNode *delay = pg_stanza_add_child (message, "delay", PG_NS_DELAY);
-      g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-      g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
-      pg_stanza_set_attr (delay, "from", room->jid);
-      pg_stanza_set_attr (delay, "stamp", stamp);
-    }
+    add_delay (room, message, g_get_real_time ());
   broadcast (room, message);
 }
 
@@ -772,22 +1021,13 @@ on_topic (PgRoom *room, const PgChatEvent *event)
 static void
 on_left (PgRoom *room, const PgChatEvent *event)
 {
-  g_message ("%s: out of %s (%s)", room->session->bare_jid, room->name, event->kicked ? "kicked" : "dropped");
-  for (guint i = 0; i < room->members->len; i++)
-    {
-      PgRoomMember *member = g_ptr_array_index (room->members, i);
-      /* 307: kicked; 333: the legacy side ended it for another reason. */
-      xmlNode *presence = self_presence (room, NULL, "unavailable",
-                                         event->banned   ? 301
-                                         : event->kicked ? 307
-                                                         : 333,
-                                         NULL);
-      if (event->text != NULL)
-        pg_stanza_add_text_child (presence, "status", NULL, event->text);
-      pg_room_send_to (room, member->resource, presence);
-    }
-  g_ptr_array_set_size (room->members, 0);
   PgSession *session = room->session;
+  g_message ("%s: out of %s (%s)", session->bare_jid, room->name, event->kicked ? "kicked" : "dropped");
+  /* 307 kicked, 301 banned, 333: the legacy side ended it otherwise. */
+  guint code = event->banned   ? PG_MUC_STATUS_BANNED
+               : event->kicked ? PG_MUC_STATUS_KICKED
+                               : PG_MUC_STATUS_TECHNICAL;
+  leave_all_resources (room, code, event->kicked ? NULL : event->text, event);
   g_autofree char *jid = g_strdup (room->jid);
   fail_waiting (room, PG_ERR_SERVICE_UNAVAILABLE, event->text);
   /* Out already: nothing to leave on the legacy side. */
@@ -795,39 +1035,36 @@ on_left (PgRoom *room, const PgChatEvent *event)
     room_close (room, FALSE);
 }
 
+/* XEP-0249: a legacy invitation, from the inviter's contact address. */
 static void
 on_invited (PgSession *session, const PgChatEvent *event)
 {
   PgTransport *transport = session->transport;
-  g_autofree char *room_jid = pg_jid_for_legacy_name (event->chat, transport->config->component_jid, NULL);
+  const char *domain = transport->config->component_jid;
+  g_autofree char *room_jid = pg_jid_for_legacy_name (event->chat, domain, NULL);
+  g_autofree char *inviter = event->nick != NULL ? pg_jid_for_legacy_name (event->nick, domain, NULL) : NULL;
   if (room_jid == NULL)
     return;
-  g_autoptr (PgStanza) message = pg_stanza_new ("message", room_jid, session->bare_jid, NULL, NULL);
+  g_autoptr (PgStanza) message
+      = pg_stanza_new ("message", inviter != NULL ? inviter : domain, session->bare_jid, NULL, NULL);
   xmlNode *x = pg_stanza_add_child (message, "x", PG_NS_CONFERENCE);
   pg_stanza_set_attr (x, "jid", room_jid);
   if (event->password != NULL)
     pg_stanza_set_attr (x, "password", event->password);
-  g_autofree char *reason
-      = event->nick != NULL
-            ? g_strdup_printf ("%s invites you to %s%s%s", event->nick, event->chat,
-                               event->text != NULL ? ": " : "", event->text != NULL ? event->text : "")
-            : NULL;
-  if (reason != NULL)
-    {
-      pg_stanza_set_attr (x, "reason", reason);
-      pg_stanza_add_text_child (message, "body", NULL, reason);
-    }
+  if (event->text != NULL && *event->text != '\0')
+    pg_stanza_set_attr (x, "reason", event->text);
   pg_transport_send (transport, message);
 }
 
 static void
 on_modes (PgRoom *room, const PgChatEvent *event)
 {
+  static const PresenceShape plain = { 0 };
   gboolean moderation = ((room->modes ^ event->modes) & PG_CHAT_MODE_MODERATED) != 0;
   room->modes = event->modes;
   if (!moderation || !room->joined)
     return;
-  /* +m/-m changes the role of everyone without a rank. */
+  /* +m/-m changes the role of everyone without a rank (visitor/participant). */
   GHashTableIter iter;
   gpointer value;
   g_hash_table_iter_init (&iter, room->occupants);
@@ -836,16 +1073,26 @@ on_modes (PgRoom *room, const PgChatEvent *event)
       PgOccupant *occupant = value;
       if (occupant->rank != PG_CHAT_RANK_NONE)
         continue;
-      if (g_strcmp0 (occupant->nick, room->nick) == 0)
-        {
-          for (guint i = 0; i < room->members->len; i++)
-            pg_room_send_to (room, ((PgRoomMember *)g_ptr_array_index (room->members, i))->resource,
-                             self_presence (room, NULL, NULL, 0, NULL));
-          continue;
-        }
-      g_autoptr (PgStanza) presence
-          = occupant_presence (room, occupant->nick, occupant->rank, NULL, NULL, NULL, NULL);
+      g_autoptr (PgStanza) presence = g_strcmp0 (occupant->nick, room->nick) == 0
+                                          ? self_presence (room, &plain, NULL)
+                                          : occupant_presence (room, occupant->nick, occupant->rank, &plain);
       broadcast (room, presence);
+    }
+}
+
+/* Our connection's nick changed: a join that waited for it goes now. */
+static void
+on_nick (PgSession *session)
+{
+  g_autoptr (GPtrArray) rooms = rooms_snapshot (session);
+  for (guint i = 0; i < rooms->len; i++)
+    {
+      PgRoom *room = g_ptr_array_index (rooms, i);
+      if (room->nick_wait && room->waiting->len > 0)
+        {
+          room->nick_wait = FALSE;
+          send_join_now (room);
+        }
     }
 }
 
@@ -856,6 +1103,11 @@ pg_rooms_on_chat (gpointer owner, const PgChatEvent *event)
   if (event->kind == PG_CHAT_EVENT_INVITED)
     {
       on_invited (session, event);
+      return;
+    }
+  if (event->kind == PG_CHAT_EVENT_NICK)
+    {
+      on_nick (session);
       return;
     }
   PgRoom *room = event->chat != NULL && session->rooms_by_key != NULL
@@ -897,26 +1149,12 @@ pg_rooms_on_chat (gpointer owner, const PgChatEvent *event)
       break;
     case PG_CHAT_EVENT_REFUSED:
     case PG_CHAT_EVENT_INVITED:
+    case PG_CHAT_EVENT_NICK:
       break;
     }
 }
 
 /* ---- the session's life ---- */
-
-static GPtrArray *
-rooms_snapshot (PgSession *session)
-{
-  GPtrArray *rooms = g_ptr_array_new ();
-  if (session->rooms != NULL)
-    {
-      GHashTableIter iter;
-      gpointer value;
-      g_hash_table_iter_init (&iter, session->rooms);
-      while (g_hash_table_iter_next (&iter, NULL, &value))
-        g_ptr_array_add (rooms, value);
-    }
-  return rooms;
-}
 
 void
 pg_rooms_on_connected (PgSession *session)
@@ -925,45 +1163,29 @@ pg_rooms_on_connected (PgSession *session)
   for (guint i = 0; i < rooms->len; i++)
     {
       PgRoom *room = g_ptr_array_index (rooms, i);
-      if (!room->join_sent && room->waiting->len > 0)
+      if (!room->join_sent && !room->nick_wait && room->waiting->len > 0)
         send_join (room);
     }
 }
 
 void
-pg_rooms_drop_all (PgSession *session, PgErrorCondition condition, const char *reason)
+pg_rooms_drop_all (PgSession *session, PgErrorCondition condition, const char *reason, guint code)
 {
   g_autoptr (GPtrArray) rooms = rooms_snapshot (session);
   for (guint i = 0; i < rooms->len; i++)
     {
       PgRoom *room = g_ptr_array_index (rooms, i);
-      if (room->waiting->len > 0 && room->session->account == NULL
-          && condition == PG_ERR_REMOTE_SERVER_TIMEOUT)
-        {
-          /* A network failure: the joins wait for the reconnection, their timeout runs. */
-          room->join_sent = FALSE;
-          room->joined = FALSE;
-        }
-      else if (room->waiting->len > 0)
-        fail_waiting (room, condition, reason);
-      if (pg_room_lookup (session, room->jid) != room)
-        continue;
-      for (guint m = 0; m < room->members->len; m++)
-        {
-          PgRoomMember *member = g_ptr_array_index (room->members, m);
-          xmlNode *presence = self_presence (room, NULL, "unavailable", 333, NULL);
-          if (reason != NULL)
-            pg_stanza_add_text_child (presence, "status", NULL, reason);
-          pg_room_send_to (room, member->resource, presence);
-        }
-      g_ptr_array_set_size (room->members, 0);
-      if (room->waiting->len == 0)
+      leave_all_resources (room, code, reason, NULL);
+      room->join_sent = FALSE;
+      room->nick_wait = FALSE;
+      room->joined = FALSE;
+      g_hash_table_remove_all (room->occupants);
+      g_clear_pointer (&room->nick, g_free);
+      if (room->waiting->len > 0 && condition == PG_ERR_REMOTE_SERVER_TIMEOUT && session->account == NULL)
+        continue; /* a network failure: the joins wait for the reconnection within their timeout */
+      fail_waiting (room, condition, reason != NULL ? reason : "the legacy login ended");
+      if (pg_room_lookup (session, room->jid) == room)
         room_close (room, FALSE);
-      else
-        {
-          g_hash_table_remove_all (room->occupants);
-          g_clear_pointer (&room->nick, g_free);
-        }
     }
 }
 
@@ -975,13 +1197,29 @@ pg_rooms_free (PgSession *session)
   g_clear_pointer (&session->private_peers, g_hash_table_unref);
 }
 
-const char *
-pg_rooms_private_peer (PgSession *session, const char *name)
+gboolean
+pg_rooms_deliver_private (PgSession *session, const char *name, const char *text)
 {
   if (session->private_peers == NULL || session->account == NULL)
-    return NULL;
+    return FALSE;
   g_autofree char *key = pg_account_normalize (session->account, name);
-  return g_hash_table_lookup (session->private_peers, key);
+  const char *occupant = g_hash_table_lookup (session->private_peers, key);
+  if (occupant == NULL)
+    return FALSE;
+  g_autoptr (PgStanza) message = pg_stanza_new ("message", occupant, NULL, "chat", NULL);
+  pg_stanza_add_text_child (message, "body", NULL, text);
+  pg_stanza_add_child (message, "x", PG_NS_MUC_USER);
+  g_autofree char *room_jid = g_strndup (occupant, strcspn (occupant, "/"));
+  PgRoom *room = pg_room_lookup (session, room_jid);
+  if (room == NULL || room->members->len == 0)
+    {
+      /* The room was left meanwhile: to the user, wherever they are. */
+      pg_stanza_set_attr (message, "to", session->bare_jid);
+      pg_transport_send (session->transport, message);
+      return TRUE;
+    }
+  broadcast (room, message);
+  return TRUE;
 }
 
 void

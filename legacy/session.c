@@ -202,10 +202,11 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
   pg_contacts_all_offline (session);
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session);
+  g_autofree char *room_reason = g_strdup_printf ("the legacy login failed: %s", reason);
   pg_rooms_drop_all (session, failure == PG_ACCOUNT_FAILURE_NETWORK ? PG_ERR_REMOTE_SERVER_TIMEOUT
                               : failure == PG_ACCOUNT_FAILURE_AUTH  ? PG_ERR_NOT_AUTHORIZED
                                                                     : PG_ERR_SERVICE_UNAVAILABLE,
-                     reason);
+                     room_reason, PG_MUC_STATUS_TECHNICAL);
   if (session->state == PG_SESSION_CONNECTING)
     session->transport->stats.logins_failed++;
 
@@ -316,7 +317,7 @@ end_session (PgSession *session, gboolean tell_user)
 {
   if (tell_user)
     {
-      pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, NULL);
+      pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, NULL, PG_MUC_STATUS_TECHNICAL);
       pg_contacts_all_offline (session);
       send_transport_presence (session, PG_SHOW_OFFLINE, NULL);
     }
@@ -592,6 +593,7 @@ pg_sessions_stop_all (PgTransport *transport)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       PgSession *session = value;
+      pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, "the gateway is shutting down", PG_MUC_STATUS_SHUTDOWN);
       pg_contacts_all_offline (session);
       send_transport_presence (session, PG_SHOW_OFFLINE, NULL);
     }
@@ -616,8 +618,10 @@ void
 pg_sessions_close (PgTransport *transport, const char *bare_jid)
 {
   PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
-  if (session != NULL)
-    end_session (session, FALSE);
+  if (session == NULL)
+    return;
+  pg_rooms_drop_all (session, PG_ERR_REGISTRATION_REQUIRED, "you unregistered from the gateway", PG_MUC_STATUS_SHUTDOWN);
+  end_session (session, FALSE);
 }
 
 void
@@ -645,7 +649,7 @@ pg_sessions_pause (PgTransport *transport, const char *bare_jid)
   if (session == NULL)
     return;
   pg_contacts_all_offline (session);
-  pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, NULL);
+  pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, NULL, PG_MUC_STATUS_TECHNICAL);
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session);
   g_clear_handle_id (&session->retry_id, g_source_remove);
@@ -715,6 +719,8 @@ pg_sessions_end (PgTransport *transport, const char *bare_jid, const char *statu
   PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
   if (session == NULL)
     return FALSE;
+  pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, pg_i18n_translate (transport->i18n, session->lang, status),
+                     PG_MUC_STATUS_SHUTDOWN);
   pg_contacts_all_offline (session);
   send_transport_presence (session, PG_SHOW_OFFLINE, pg_i18n_translate (transport->i18n, session->lang, status));
   end_session (session, FALSE);

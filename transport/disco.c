@@ -46,6 +46,17 @@ on_info (const PgRouteRequest *request, gpointer user_data)
   pg_stanza_set_attr (identity, "type", type);
   pg_stanza_set_attr (identity, "name", transport->legacy_name);
   const char *const *features = pg_router_get_features (transport->router);
+  /* XEP-0045 §6.2: a gateway with rooms is a chat service too. */
+  if (g_strv_contains (features, "http://jabber.org/protocol/muc"))
+    {
+      g_autofree char *name = g_strdup_printf (strcmp (transport->config->protocol, "prpl-irc") == 0 ? "%s channels"
+                                                                                                     : "%s rooms",
+                                               transport->legacy_name);
+      identity = pg_stanza_add_child (query, "identity", NULL);
+      pg_stanza_set_attr (identity, "category", "conference");
+      pg_stanza_set_attr (identity, "type", "text");
+      pg_stanza_set_attr (identity, "name", name);
+    }
   for (guint i = 0; features[i] != NULL; i++)
     pg_stanza_set_attr (pg_stanza_add_child (query, "feature", NULL), "var", features[i]);
   pg_transport_send (transport, reply);
