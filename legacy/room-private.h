@@ -147,7 +147,7 @@ void pg_room_send_to (PgRoom *room, const char *resource, xmlNode *stanza_owned)
 /* The error reply to @stanza (borrowed) from the room (RFC 6120 §8.3.1,
  * XEP-0045: by the room). Caller owns it. */
 xmlNode *pg_room_error_reply (PgRoom *room, const xmlNode *stanza, PgErrorCondition condition,
-                              const char *text);
+                              PgErrorType type, const char *text);
 /* The occupant full JID of @nick. Owned. */
 char *pg_room_dup_occupant_jid (PgRoom *room, const char *nick);
 /* The room's occupant called @nick in any case (IRC nicks are

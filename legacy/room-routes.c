@@ -24,14 +24,21 @@
 #define NS_STABLE_ID "http://jabber.org/protocol/muc#stable_id"
 
 static void
-reply_error (PgTransport *transport, PgRoom *room, const PgRouteRequest *request, PgErrorCondition condition,
-             const char *text)
+reply_error_typed (PgTransport *transport, PgRoom *room, const PgRouteRequest *request,
+                   PgErrorCondition condition, PgErrorType type, const char *text)
 {
   if (g_str_equal (request->type, "error")
       || (request->kind == PG_KIND_IQ && g_str_equal (request->type, "result")))
     return;
-  g_autoptr (PgStanza) error = pg_room_error_reply (room, request->stanza, condition, text);
+  g_autoptr (PgStanza) error = pg_room_error_reply (room, request->stanza, condition, type, text);
   pg_transport_send (transport, error);
+}
+
+static void
+reply_error (PgTransport *transport, PgRoom *room, const PgRouteRequest *request, PgErrorCondition condition,
+             const char *text)
+{
+  reply_error_typed (transport, room, request, condition, PG_ERR_TYPE_DEFAULT, text);
 }
 
 /* The user's session and room (either may be NULL) for a stanza to a room address. */
@@ -353,7 +360,9 @@ on_ping (const PgRouteRequest *request, gpointer user_data)
     return PG_PASS; /* contacts answer no pings */
   if (room == NULL || resource == NULL || pg_room_find_member (room, resource) == NULL)
     {
-      reply_error (transport, room, request, PG_ERR_NOT_ACCEPTABLE, "you are not in this room");
+      /* XEP-0410 §3.2 answers with type cancel. */
+      reply_error_typed (transport, room, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_CANCEL,
+                         "you are not in this room");
       return PG_HANDLED;
     }
   if (nick != NULL && g_strcmp0 (nick, room->nick) != 0 && pg_room_find_occupant (room, nick) == NULL)

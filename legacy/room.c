@@ -113,12 +113,15 @@ static void
 room_close (PgRoom *room, gboolean leave)
 {
   PgSession *session = room->session;
-  if (leave && room->join_sent && session->account != NULL)
-    pg_account_leave_chat (session->account, room->name);
+  /* Out of the tables first: leaving may report the chat left (prpl-irc
+   * does, at once), and that event must find no room. */
   if (room->key != NULL && g_hash_table_lookup (session->rooms_by_key, room->key) == room)
     g_hash_table_remove (session->rooms_by_key, room->key);
+  g_hash_table_steal (session->rooms, room->jid);
   g_debug ("%s: room %s closed", session->bare_jid, room->jid);
-  g_hash_table_remove (session->rooms, room->jid);
+  if (leave && room->join_sent && session->account != NULL)
+    pg_account_leave_chat (session->account, room->name);
+  room_free (room);
 }
 
 static PgRoomMember *
@@ -216,12 +219,24 @@ pg_room_send_to (PgRoom *room, const char *resource, xmlNode *stanza_owned)
 }
 
 xmlNode *
-pg_room_error_reply (PgRoom *room, const xmlNode *stanza, PgErrorCondition condition, const char *text)
+pg_room_error_reply (PgRoom *room, const xmlNode *stanza, PgErrorCondition condition, PgErrorType type,
+                     const char *text)
 {
-  xmlNode *reply = pg_stanza_error_reply (stanza, condition, PG_ERR_TYPE_DEFAULT, text);
+  xmlNode *reply = pg_stanza_error_reply (stanza, condition, type, text);
   xmlNode *error = pg_stanza_get_error (reply);
   if (error != NULL && room != NULL)
     pg_stanza_set_attr (error, "by", room->jid);
+  /* §7.2: an error answering a join says it is about the room. */
+  if (pg_stanza_is (reply, "presence", NULL) && pg_stanza_find_child (reply, "x", PG_NS_MUC) == NULL)
+    {
+      xmlNode *x = xmlNewNode (NULL, (const xmlChar *)"x");
+      xmlNsPtr ns = xmlNewNs (x, (const xmlChar *)PG_NS_MUC, NULL);
+      xmlSetNs (x, ns);
+      if (error != NULL)
+        xmlAddPrevSibling (error, x);
+      else
+        xmlAddChild (reply, x);
+    }
   return reply;
 }
 
@@ -434,7 +449,9 @@ join_error (PgRoom *room, PgRoomMember *member, PgErrorCondition condition, cons
   /* The error answers the join presence, from the occupant address it went to. */
   g_autoptr (PgStanza) join = pg_stanza_new ("presence", user, occupant, NULL, member->join_id);
   pg_stanza_add_child (join, "x", PG_NS_MUC);
-  g_autoptr (PgStanza) error = pg_room_error_reply (room, join, condition, text);
+  g_autoptr (PgStanza) error = pg_room_error_reply (
+      room, join, condition, condition == PG_ERR_SERVICE_UNAVAILABLE ? PG_ERR_TYPE_WAIT : PG_ERR_TYPE_DEFAULT,
+      text);
   pg_transport_send (room->session->transport, error);
 }
 
@@ -637,7 +654,7 @@ expire_pending (gpointer data)
       if (pending->action != PG_ROOM_SEND && pending->action != PG_ROOM_INVITE)
         {
           g_autoptr (PgStanza) error
-              = pg_room_error_reply (room, pending->stanza, PG_ERR_REMOTE_SERVER_TIMEOUT,
+              = pg_room_error_reply (room, pending->stanza, PG_ERR_REMOTE_SERVER_TIMEOUT, PG_ERR_TYPE_DEFAULT,
                                      "the legacy network did not answer in time");
           pg_transport_send (room->session->transport, error);
         }
@@ -687,7 +704,8 @@ fail_pending (PgRoom *room, guint actions, PgErrorCondition condition, const cha
   PgRoomPending *pending = take_pending (room, actions);
   if (pending == NULL)
     return FALSE;
-  g_autoptr (PgStanza) error = pg_room_error_reply (room, pending->stanza, condition, text);
+  g_autoptr (PgStanza) error
+      = pg_room_error_reply (room, pending->stanza, condition, PG_ERR_TYPE_DEFAULT, text);
   pg_transport_send (room->session->transport, error);
   pending_free (pending);
   return TRUE;
@@ -1183,9 +1201,8 @@ pg_rooms_drop_all (PgSession *session, PgErrorCondition condition, const char *r
       g_clear_pointer (&room->nick, g_free);
       if (room->waiting->len > 0 && condition == PG_ERR_REMOTE_SERVER_TIMEOUT && session->account == NULL)
         continue; /* a network failure: the joins wait for the reconnection within their timeout */
+      /* Nobody is left in it: the room goes (join_sent is off, nothing to leave). */
       fail_waiting (room, condition, reason != NULL ? reason : "the legacy login ended");
-      if (pg_room_lookup (session, room->jid) == room)
-        room_close (room, FALSE);
     }
 }
 
