@@ -999,3 +999,94 @@ def test_invitations_both_ways(env):
         a.nothing(match("message", id="inv-1", type="error"), wait=0, since=sa,
                   what="error for the invite")
     t.done()
+
+
+def test_nick_and_refusal_details(env):
+    """The IRC nick is the connection's: the first room may set it, a nick in
+    use is a conflict; a refusal IRC sends after earlier messages went
+    through answers the message it is about; joins and presences that are
+    not joins get their own answers."""
+    t = Items(env)
+    bob = peer(env, "dbob")
+    irc_join(bob, "#details")
+    irc_join(bob, "#second")
+    a = user(env, "dalice")
+
+    with t.item("join to the bare room: jid-malformed, no JOIN"):
+        since, irc_since = a.mark(), bob.mark()
+        a.send(f"<presence to='{room('#details')}' id='bare-1'><x xmlns='{NS_MUC}'/></presence>")
+        el = a.expect(match("presence", id="bare-1", type="error"), timeout=WAIT, since=since,
+                      what="error for a join without a nick")
+        assert_error(el, "bare-1", "jid-malformed", "modify")
+        irc_barrier(a, bob, "dalice")
+        assert not irc_lines(bob, lambda m: m.command == "JOIN" and m.nick == "dalice",
+                             irc_since), "a join without a nick reached IRC"
+
+    with t.item("a nick in use asked in the first room: conflict, nick unchanged"):
+        since = join_presence(a, "#details", "dbob")
+        el = a.expect(lambda e: is_stanza(e, "presence") and e.get("type") == "error"
+                      and bare(e.get("from")) == room("#details"), timeout=WAIT, since=since,
+                      what="conflict for a nick in use")
+        assert_muc_error(el, "#details", "dbob", "conflict", "cancel")
+
+    with t.item("another nick asked in the first room: the IRC nick changes first"):
+        irc_since = bob.mark()
+        join(a, "#details", "dnew")
+        # The NICK itself is seen only by those sharing a channel: the JOIN
+        # comes from the new nick, and the old one never joined.
+        sees_join(bob, "dnew", "#details", irc_since)
+        assert not irc_lines(bob, lambda m: m.command == "JOIN" and m.nick == "dalice", irc_since), \
+            "joined under the old nick"
+        assert not bob.online("dalice"), "the old nick is still on IRC"
+
+    with t.item("another nick asked in a second room: the connection's nick, 210"):
+        joined = join(a, "#second", "whatever", legacy_nick="dnew")
+        assert joined.own.get("id", "").startswith("join-whatever-"), \
+            f"own presence does not echo the join's id: {tostr(joined.own)}"
+
+    with t.item("reserved nick node: the legacy nick"):
+        r = a.iq(f"<iq type='get' to='{room('#details')}'><query xmlns='{NS_DISCO_INFO}' "
+                 f"node='x-roomuser-item'/></iq>")
+        ids = children(child(r, NS_DISCO_INFO, "query"), NS_DISCO_INFO, "identity")
+        assert [i.get("name") for i in ids] == ["dnew"], f"reserved nick: {tostr(r)}"
+
+    with t.item("presence without <x/> from a resource not in the room: 110+307+333"):
+        other = second_resource(env, a, "other")
+        since = other.mark()
+        other.send(f"<presence to='{room('#details')}/dnew'/>")
+        el = other.expect(from_occupant("#details", "dnew", "presence", "unavailable"),
+                          timeout=WAIT, since=since, what="not-in-room presence")
+        assert {"110", "307", "333"} <= status_codes(el), f"codes: {tostr(el)}"
+
+    with t.item("groupchat to an occupant: bad-request"):
+        since = a.mark()
+        a.send(f"<message type='groupchat' to='{room('#details')}/dbob' id='gp-1'>"
+               f"<body>x</body></message>")
+        el = a.expect(match("message", id="gp-1", type="error"), timeout=WAIT, since=since,
+                      what="error for a groupchat to an occupant")
+        assert_error(el, "gp-1", "bad-request", "modify")
+
+    with t.item("IRC refuses a message after others went through: the error has its id"):
+        irc_since = bob.mark()
+        for i in range(3):
+            a.send(f"<message type='groupchat' to='{room('#details')}' id='ok-{i}'>"
+                   f"<body>fine {i}</body></message>")
+        for i in range(3):
+            bob.expect(lambda m, i=i: m.command == "PRIVMSG" and m.params[-1] == f"fine {i}",
+                       timeout=WAIT, since=irc_since, what=f"fine {i} on IRC")
+        # A ban keeps the user in the channel but IRC refuses what they say (404).
+        irc_mode(bob, "#details", "+b dnew!*@*")
+        irc_to_xmpp_barrier(bob, a, "dnew")
+        since = a.mark()
+        a.send(f"<message type='groupchat' to='{room('#details')}' id='banned-1'>"
+               f"<body>still here?</body></message>")
+        el = a.expect(match("message", type="error"), timeout=WAIT, since=since,
+                      what="error for a message IRC refused")
+        assert_error(el, "banned-1", "forbidden", "auth")
+        assert error_text(el), f"no text: {tostr(el)}"
+        ping_gateway(a)
+        assert not [e for e in a.transcript.elements()
+                    if is_stanza(e, "message") and e.get("type") == "error"
+                    and (e.get("id") or "").startswith("ok-")], \
+            "a message IRC took came back as an error"
+    t.done()
