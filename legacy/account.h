@@ -76,6 +76,7 @@ typedef enum {
   PG_CHAT_REFUSED_NOT_OPERATOR,  /* topic, kick, invite need a privilege */
   PG_CHAT_REFUSED_NOT_JOINED,
   PG_CHAT_REFUSED_NO_SUCH_NICK,  /* kick or invite of someone not there */
+  PG_CHAT_REFUSED_MESSAGE,       /* a message or a subject change, the network did not say which */
   /* not a refusal: the network confirmed an invitation went out (IRC 341) */
   PG_CHAT_REFUSED_INVITED,
 } PgChatRefusal;
@@ -102,6 +103,7 @@ typedef enum {
   PG_CHAT_EVENT_INVITED,       /* @nick invites us; @password, @text may be NULL */
   PG_CHAT_EVENT_MODES,         /* @modes is the chat's mode set now */
   PG_CHAT_EVENT_NICK,          /* our nick on the connection is now @new_nick (was @nick); @chat NULL */
+  PG_CHAT_EVENT_SENT,          /* the chat took our oldest message not yet confirmed (its echo) */
 } PgChatEventKind;
 
 /* One group-chat event; strings are borrowed for the call. @chat is the

@@ -112,6 +112,22 @@ is_own_nick (PurpleConversation *conv, const char *name)
   return g_strcmp0 (a, purple_normalize (account, name)) == 0;
 }
 
+/* Our nick as the occupant list spells it. Borrowed. */
+static const char *
+own_spelling (PurpleConversation *conv)
+{
+  const char *own = purple_conv_chat_get_nick (PURPLE_CONV_CHAT (conv));
+  if (own == NULL)
+    return NULL;
+  for (GList *l = purple_conv_chat_get_users (PURPLE_CONV_CHAT (conv)); l != NULL; l = l->next)
+    {
+      const char *name = purple_conv_chat_cb_get_name (l->data);
+      if (is_own_nick (conv, name))
+        return name;
+    }
+  return own;
+}
+
 /* ---- joining ---- */
 
 static gboolean
@@ -121,7 +137,9 @@ complete_join (gpointer data)
   PgChatEvent event = { .kind = PG_CHAT_EVENT_JOINED };
 
   purple_conversation_set_data (conv, SETTLE_DATA, NULL);
-  event.nick = purple_conv_chat_get_nick (PURPLE_CONV_CHAT (conv));
+  /* libpurple keeps our nick normalised ("carol"); the occupant list has
+   * it as the network spells it ("Carol"). */
+  event.nick = own_spelling (conv);
   emit (conv, &event);
   return G_SOURCE_REMOVE;
 }
@@ -299,8 +317,17 @@ received_chat (PurpleAccount *purple, char *sender, char *message, PurpleConvers
    * XMPP room reflects them under our nick); the room reflects what the
    * user sent itself. */
   if (conv == NULL || sender == NULL || message == NULL
-      || (flags & (PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_SYSTEM)) || is_own_nick (conv, sender))
+      || (flags & (PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_SYSTEM)))
     return;
+  if (is_own_nick (conv, sender))
+    {
+      /* The room's reflection: proof it took our message (delayed ones
+       * are history from before we came). */
+      PgChatEvent sent = { .kind = PG_CHAT_EVENT_SENT };
+      if (!(flags & PURPLE_MESSAGE_DELAYED))
+        emit (conv, &sent);
+      return;
+    }
   event.delayed = (flags & PURPLE_MESSAGE_DELAYED) != 0;
   /* The conversation's history is nobody's to read. */
   purple_conversation_clear_message_history (conv);

@@ -209,6 +209,21 @@ pg_room_own_rank (PgRoom *room)
   return own != NULL ? own->rank : PG_CHAT_RANK_NONE;
 }
 
+/* Whether @nick is ours in the room, in any spelling the protocol equates. */
+static gboolean
+is_own (PgRoom *room, const char *nick)
+{
+  if (room->nick == NULL || nick == NULL)
+    return FALSE;
+  if (strcmp (room->nick, nick) == 0)
+    return TRUE;
+  if (room->session->account == NULL)
+    return FALSE;
+  g_autofree char *a = pg_account_normalize (room->session->account, room->nick);
+  g_autofree char *b = pg_account_normalize (room->session->account, nick);
+  return g_strcmp0 (a, b) == 0;
+}
+
 void
 pg_room_send_to (PgRoom *room, const char *resource, xmlNode *stanza_owned)
 {
@@ -431,7 +446,7 @@ welcome (PgRoom *room, PgRoomMember *member)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       PgOccupant *occupant = value;
-      if (g_strcmp0 (occupant->nick, room->nick) == 0)
+      if (is_own (room, occupant->nick))
         continue;
       pg_room_send_to (room, member->resource,
                        occupant_presence (room, occupant->nick, occupant->rank, &plain));
@@ -623,14 +638,10 @@ confirm_messages (gpointer data)
       next = l->next;
       if (pending->action != PG_ROOM_SEND || pending->serial != 0)
         continue;
+      /* Without a round trip (prpl-jabber) the room's echo of each
+       * message (PG_CHAT_EVENT_SENT) settles it, or its time runs out. */
       if (serial != 0)
         pending->serial = serial;
-      else
-        {
-          /* No round trip on this protocol: no verdict will come. */
-          g_queue_delete_link (&room->pending, l);
-          pending_free (pending);
-        }
     }
   return G_SOURCE_REMOVE;
 }
@@ -781,6 +792,7 @@ refusal_condition (PgChatRefusal refusal)
       return PG_ERR_NOT_ACCEPTABLE;
     case PG_CHAT_REFUSED_CANNOT_SEND:
     case PG_CHAT_REFUSED_NOT_OPERATOR:
+    case PG_CHAT_REFUSED_MESSAGE:
       return PG_ERR_FORBIDDEN;
     case PG_CHAT_REFUSED_NO_SUCH_NICK:
     case PG_CHAT_REFUSED_INVITED:
@@ -857,6 +869,9 @@ on_refused (PgSession *session, PgRoom *room, const PgChatEvent *event)
     case PG_CHAT_REFUSED_CANNOT_SEND:
       fail_pending (room, PG_ROOM_SEND, condition, event->text);
       return;
+    case PG_CHAT_REFUSED_MESSAGE:
+      fail_pending (room, PG_ROOM_SEND | PG_ROOM_TOPIC, condition, event->text);
+      return;
     case PG_CHAT_REFUSED_NOT_OPERATOR:
       fail_pending (room, PG_ROOM_TOPIC | PG_ROOM_KICK | PG_ROOM_INVITE, condition, event->text);
       return;
@@ -921,7 +936,7 @@ on_occupant (PgRoom *room, const PgChatEvent *event)
   occupant->rank = event->rank;
   if (!room->joined)
     return;
-  if (g_strcmp0 (event->nick, room->nick) == 0)
+  if (is_own (room, event->nick))
     {
       g_autoptr (PgStanza) presence = self_presence (room, &plain, NULL);
       broadcast (room, presence);
@@ -965,7 +980,7 @@ on_renamed (PgRoom *room, const PgChatEvent *event)
   static const guint assigned[] = { PG_MUC_STATUS_NICK_ASSIGNED, 0 };
   static const PresenceShape plain = { 0 };
   PgOccupant *occupant = g_hash_table_lookup (room->occupants, event->nick);
-  gboolean own = g_strcmp0 (event->nick, room->nick) == 0;
+  gboolean own = is_own (room, event->nick);
   PgChatRank rank = occupant != NULL ? occupant->rank : PG_CHAT_RANK_NONE;
   /* §7.6: the old nick leaves with 303 and the new one, keeping its role. */
   PresenceShape gone = {
@@ -1027,7 +1042,7 @@ on_topic (PgRoom *room, const PgChatEvent *event)
   room->subject = g_steal_pointer (&text);
   g_free (room->subject_by);
   room->subject_by = g_strdup (event->nick);
-  if (event->nick != NULL && g_strcmp0 (event->nick, room->nick) == 0)
+  if (is_own (room, event->nick))
     succeed_pending (room, PG_ROOM_TOPIC);
   if (room->joined && changed)
     {
@@ -1091,7 +1106,7 @@ on_modes (PgRoom *room, const PgChatEvent *event)
       PgOccupant *occupant = value;
       if (occupant->rank != PG_CHAT_RANK_NONE)
         continue;
-      g_autoptr (PgStanza) presence = g_strcmp0 (occupant->nick, room->nick) == 0
+      g_autoptr (PgStanza) presence = is_own (room, occupant->nick)
                                           ? self_presence (room, &plain, NULL)
                                           : occupant_presence (room, occupant->nick, occupant->rank, &plain);
       broadcast (room, presence);
@@ -1164,6 +1179,13 @@ pg_rooms_on_chat (gpointer owner, const PgChatEvent *event)
       break;
     case PG_CHAT_EVENT_MODES:
       on_modes (room, event);
+      break;
+    case PG_CHAT_EVENT_SENT:
+      {
+        PgRoomPending *pending = take_pending (room, PG_ROOM_SEND);
+        if (pending != NULL)
+          pending_free (pending);
+      }
       break;
     case PG_CHAT_EVENT_REFUSED:
     case PG_CHAT_EVENT_INVITED:

@@ -21,6 +21,7 @@ from harness import (COMPONENT_JID, OTHER_DOMAIN, USER_DOMAIN, WAIT, Env, IrcSer
 GW = COMPONENT_JID                 # the IRC transport
 XMPP_GW = "xmpp.localhost"         # the transport whose legacy network is XMPP
 LEGACY_DOMAIN = "legacy.localhost"  # the 'legacy' XMPP network (same Prosody)
+LEGACY_MUC = "conference." + LEGACY_DOMAIN  # its MUC service (xmpp_env(muc=True))
 
 
 # ---------------------------------------------------------------------------
@@ -290,8 +291,10 @@ class LegacyProsody(Prosody):
     come through Prosody's own `hosts` argument, the extra components are
     appended to the config (they share the one component secret)."""
 
-    def __init__(self, workdir, extra_components=(), **kw):
+    def __init__(self, workdir, extra_components=(), muc_components=(), **kw):
         self.extra_components = tuple(extra_components)
+        # Prosody's own XEP-0045 service (mod_muc, internal components).
+        self.muc_components = tuple(muc_components)
         super().__init__(workdir, **kw)
 
     def write_config(self):
@@ -300,6 +303,11 @@ class LegacyProsody(Prosody):
         for comp in self.extra_components:
             extra.append(f"Component {lua_str(comp)}")
             extra.append(f"  component_secret = {lua_str(self.secret)}")
+        for comp in self.muc_components:
+            # Prosody 0.12 defaults kept: anyone may create a room, a new
+            # room is locked (201) until its owner submits the configuration
+            # form (an empty submit makes an instant room, XEP-0045 §10.1.2).
+            extra.append(f"Component {lua_str(comp)} \"muc\"")
         if extra:
             with open(self.config_path, "a") as f:
                 f.write("\n" + "\n".join(extra) + "\n")
@@ -329,16 +337,19 @@ def xmpp_purplegate_overrides(prosody):
     }
 
 
-def xmpp_env(name, overrides=None):
+def xmpp_env(name, overrides=None, muc=False):
     """One Prosody with the users' host (localhost) and the legacy network's
     host (legacy.localhost), components gw.localhost (the harness's, unused
     here) and xmpp.localhost, and purplegate serving xmpp.localhost on prpl-jabber,
-    logging in to legacy.localhost over the same Prosody's c2s port."""
+    logging in to legacy.localhost over the same Prosody's c2s port.  With
+    `muc`, the legacy network also has Prosody's MUC service at
+    LEGACY_MUC (conference.legacy.localhost)."""
     env = Env(name)
     try:
         env.prosody = LegacyProsody(env.tmp / "prosody",
                                     hosts=(USER_DOMAIN, OTHER_DOMAIN, LEGACY_DOMAIN),
-                                    extra_components=(XMPP_GW,)).start()
+                                    extra_components=(XMPP_GW,),
+                                    muc_components=(LEGACY_MUC,) if muc else ()).start()
         settings = xmpp_purplegate_overrides(env.prosody)
         for group, kv in (overrides or {}).items():
             settings.setdefault(group, {}).update(kv)
