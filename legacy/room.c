@@ -1153,7 +1153,14 @@ pg_rooms_on_chat (gpointer owner, const PgChatEvent *event)
       return;
     }
   if (room == NULL)
-    return; /* a chat the user left meanwhile */
+    {
+      /* A join that came too late for the user (timed out, or they left
+       * meanwhile): out again.  JOINED comes from an idle, outside
+       * libpurple's own handling. */
+      if (event->kind == PG_CHAT_EVENT_JOINED && session->account != NULL)
+        pg_account_leave_chat (session->account, event->chat);
+      return;
+    }
   switch (event->kind)
     {
     case PG_CHAT_EVENT_JOINED:
