@@ -8,6 +8,7 @@ environments are harness.Env objects whose servers are set up here.
 Every acceptance is by bytes and stanzas observed at the far end: IRC lines
 read by the raw client, XMPP stanzas read by slixmpp clients."""
 
+from contextlib import contextmanager
 import re
 import socket
 import threading
@@ -311,6 +312,33 @@ class LegacyProsody(Prosody):
         if extra:
             with open(self.config_path, "a") as f:
                 f.write("\n" + "\n".join(extra) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# acceptance items inside one test
+
+
+class Items:
+    """The acceptance items a test checks one after the other on one set of
+    logins: a failed item is recorded and the next one still runs (each
+    waits on stanzas that arrive after its own start), and done() fails the
+    test with every failed item, and with purplegate's death if it died."""
+
+    def __init__(self, env):
+        self.env = env
+        self.failed = []
+
+    @contextmanager
+    def item(self, name):
+        try:
+            yield
+        except AssertionError as e:
+            self.failed.append(f"[{name}] {e}")
+
+    def done(self):
+        self.failed += [f"[purplegate alive] {c}" for c in self.env.crashes()]
+        if self.failed:
+            raise AssertionError(f"{len(self.failed)} item(s) failed:\n" + "\n".join(self.failed))
 
 
 # ---------------------------------------------------------------------------

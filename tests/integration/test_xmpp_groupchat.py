@@ -15,12 +15,11 @@ check is on the raw stanzas that arrive: at the gateway user (from the
 purplegate room) and at the peer (from the real legacy room)."""
 
 import itertools
-from contextlib import contextmanager
 
 from harness import (NS_CLIENT, NS_DISCO_INFO, NS_PING, NS_STANZAS, NS_XDATA, assert_error, assert_result, child,
                      children, is_stanza, text, tostr, xml_escape)
 from harness import WAIT
-from legacy_servers import LEGACY_DOMAIN, LEGACY_MUC, XMPP_GW, online_user, xmpp_env
+from legacy_servers import LEGACY_DOMAIN, LEGACY_MUC, XMPP_GW, Items, online_user, xmpp_env
 
 GW = XMPP_GW
 # A passing test takes a few seconds; a failing one waits WAIT for each
@@ -216,30 +215,6 @@ def joined(env, changesubject=False):
     return room, u, carol
 
 
-class Checks:
-    """The acceptance items of one test, checked one after the other on one
-    set of logins: a failed item is recorded and the next still runs (each
-    waits only on stanzas that arrive after its own start); the test fails
-    at the end with every failed item."""
-
-    def __init__(self, env):
-        self.env = env
-        self.failed = []
-
-    @contextmanager
-    def item(self, name):
-        try:
-            yield
-        except AssertionError as e:
-            self.failed.append(f"[{name}] {e}")
-
-    def done(self):
-        # A daemon that died meanwhile explains every item after it.
-        self.failed += [f"[purplegate] {c}" for c in self.env.crashes()]
-        if self.failed:
-            raise AssertionError(f"{len(self.failed)} item(s) failed:\n" + "\n".join(self.failed))
-
-
 def goes_offline(env, u, t):
     """The last item of every test: the user's client goes away (in the
     room or out of it by then; Prosody sends purplegate its unavailable
@@ -268,7 +243,7 @@ def test_join_occupants_history_subject(env):
     u, carol = gateway_user(env)
     since_peer = room.peer.mark()
     got = join(u, room)
-    t = Checks(env)
+    t = Items(env)
 
     def index(pred):
         return next((i for i, el in enumerate(got) if pred(el)), None)
@@ -345,7 +320,7 @@ def test_join_occupants_history_subject(env):
 
 def test_messages_both_ways(env):
     room, u, carol = joined(env)
-    t = Checks(env)
+    t = Items(env)
 
     with t.item("legacy → user"):
         since = u.mark()
@@ -399,7 +374,7 @@ def test_messages_both_ways(env):
 
 def test_subject_both_ways(env):
     room, u, carol = joined(env, changesubject=True)
-    t = Checks(env)
+    t = Items(env)
 
     with t.item("legacy → user"):
         since = u.mark()
@@ -432,7 +407,7 @@ def test_subject_refused(env):
     # vanishes: the legacy room's refusal comes back as an error to the
     # message, with a text.
     room, u, carol = joined(env)
-    t = Checks(env)
+    t = Items(env)
     since = u.mark()
     u.send(f"<message type='groupchat' to='{room.gw}' id='subj-no'>"
            f"<subject>not mine to set</subject></message>")
@@ -449,7 +424,7 @@ def test_subject_refused(env):
 
 def test_nick_change_from_xmpp(env):
     room, u, carol = joined(env)
-    t = Checks(env)
+    t = Items(env)
     since, since_p = u.mark(), room.peer.mark()
     u.send(f"<presence to='{room.gw}/Caroline'/>")
 
@@ -495,7 +470,7 @@ def test_nick_change_from_xmpp(env):
 
 def test_kicked_by_peer(env):
     room, u, carol = joined(env)
-    t = Checks(env)
+    t = Items(env)
     with t.item("self-ping while in"):
         r = u.iq(f"<iq type='get' to='{room.gw}/{USER_NICK}'><ping xmlns='{NS_PING}'/></iq>")
         assert_result(r, r.get("id"))
@@ -551,7 +526,7 @@ def test_kicked_by_peer(env):
 
 def test_leave(env):
     room, u, carol = joined(env)
-    t = Checks(env)
+    t = Items(env)
     since, since_p = u.mark(), room.peer.mark()
     u.send(f"<presence type='unavailable' to='{room.gw}/{USER_NICK}'/>")
     with t.item("own unavailable with 110"):
