@@ -58,9 +58,14 @@ find_room (PgTransport *transport, const PgRouteRequest *request, PgSession **se
 static gboolean
 looks_like_room (PgSession *session, const PgRouteRequest *request)
 {
-  if (session == NULL || session->account == NULL || pg_jid_get_node (request->to) == NULL)
+  const char *node = pg_jid_get_node (request->to);
+  if (session == NULL || session->account == NULL || node == NULL)
     return FALSE;
-  g_autofree char *name = pg_jid_unescape (pg_jid_get_node (request->to));
+  /* On every message to a contact: unescape only where it can matter (the
+   * protocols' chat names are told by their first character). */
+  if (node[0] != '\\')
+    return pg_account_is_chat_name (session->account, node);
+  g_autofree char *name = pg_jid_unescape (node);
   return pg_account_is_chat_name (session->account, name);
 }
 
