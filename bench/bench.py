@@ -169,9 +169,12 @@ class Purplegate:
     def __init__(self, binary, wrapper=()):
         self.binary = binary
         self.wrapper = wrapper
+        # Under valgrind a join storm takes minutes: joins must not time out.
+        self.extra_config = "\n[groupchat]\njoin_timeout_s = 3600\n" if wrapper else ""
 
     def start(self, workdir, owners):
-        self.proc = bl.PurplegateProc(workdir, self.binary, self.wrapper).start()
+        self.proc = bl.PurplegateProc(workdir, self.binary, self.wrapper,
+                                      self.extra_config).start()
         return self.proc
 
     def contact(self, nick):
@@ -193,17 +196,25 @@ class Purplegate:
     def online_stanza(self, c):
         return f"<presence to='{self.jid}'/>".encode()
 
+    def room(self, chan):
+        # escape(legacy chat name)@component; nothing to escape in #benchK.
+        return f"{chan}@{self.jid}"
+
 
 class Biboumi:
     name = "biboumi"
     jid = bl.BB_JID
     online_re = ONLINE_RE_BB
 
-    def __init__(self, wrapper=()):
+    def __init__(self, wrapper=(), record_history=True):
         self.wrapper = wrapper
+        self.record_history = record_history
+        if not record_history:
+            self.name = "biboumi_noarchive"
 
     def start(self, workdir, owners):
-        self.proc = bl.BiboumiProc(workdir, owners, self.wrapper).start()
+        self.proc = bl.BiboumiProc(workdir, owners, self.wrapper,
+                                   record_history=self.record_history).start()
         return self.proc
 
     def contact(self, nick):
@@ -217,6 +228,15 @@ class Biboumi:
         # channel of their own, which logs them in.
         return (f"<presence to='#c{c.user}%{bl.IRC_HOST}@{self.jid}/{c.user}'>"
                 f"<x xmlns='http://jabber.org/protocol/muc'/></presence>").encode()
+
+    def room(self, chan):
+        return f"{chan}%{bl.IRC_HOST}@{self.jid}"
+
+
+def join_stanza(gw, c, chan):
+    """A plain XEP-0045 join of `chan` by user `c`, nick = the user's name."""
+    return (f"<presence to='{gw.room(chan)}/{c.user}'>"
+            f"<x xmlns='http://jabber.org/protocol/muc'/></presence>").encode()
 
 
 def wait_component(loop, client, jid, proc, timeout=30):
@@ -438,6 +458,238 @@ def measure_ceiling(args, tmp, rep):
         prosody.stop()
 
 
+# ---------------------------------------------------------------------------
+# channel phase (issue 10): N users of the gateway in one channel, an IRC
+# client talking into it; a join storm of N users x K channels before that
+
+CHAN_WINDOW_STANZAS = 5000   # groupchat stanzas in flight (lines = this / N)
+CHAN_WARMUP_LINES = 20
+CHAN_STALL_S = 20.0          # a join storm or a delivery with no progress for this long fails
+CHAN_KEYS = ["join_s", "join_cpu_ms", "join_presences", "chan_tput", "chan_cpu_us",
+             "chan_lat_p50", "chan_lat_p99", "chan_fan_p50", "chan_fan_p99"]
+
+
+def chan_m(args, n):
+    """Lines the IRC client sends for N users: --chan-m, or enough for
+    --chan-stanzas delivered stanzas."""
+    return args.chan_m if args.chan_m else max(1, args.chan_stanzas // n)
+
+
+def chan_window_lines(n):
+    return max(4, -(-CHAN_WINDOW_STANZAS // n))
+
+
+def bring_online(loop, gw, clients):
+    """Every user's session up (as in the login storm, not measured)."""
+    for c in clients:
+        c.flag = False
+        c.handler = bl.h_until(gw.online_re)
+    for c in clients:
+        c.send(gw.online_stanza(c))
+    n = len(clients)
+    bl.run_progress(loop, lambda: all(c.flag for c in clients),
+                    lambda: sum(c.flag for c in clients), 30, f"{n} sessions online")
+
+
+def join_storm(loop, gw, clients, chans, pids, rep, n):
+    """Every user joins every channel at once; done when each (user, room)
+    has had its subject message.  Gateway CPU per join, time to the last."""
+    jc = bl.JoinCounter()
+    for c in clients:
+        c.buf = b""
+        c.rooms = set()
+        c.handler = bl.h_join_watch(jc)
+    want = len(clients) * len(chans)
+    stanzas = [(c, b"".join(join_stanza(gw, c, ch) for ch in chans)) for c in clients]
+    probe = bl.CpuProbe(pids).start()
+    for c, s in stanzas:
+        c.send(s)
+
+    def check():
+        if jc.err:
+            raise BenchError(f"{jc.err} joins refused, e.g. {jc.err_sample!r}")
+    try:
+        bl.run_progress(loop, lambda: jc.done >= want, lambda: jc.done, CHAN_STALL_S,
+                        f"join storm {n} users x {len(chans)} channels", tick=check)
+    except BenchError as e:
+        raise BenchError(f"{e} ({jc.done} of {want} joins complete, {jc.presences} presences "
+                         "received)") from None
+    probe.stop()
+    check()
+    rep.set(f"join_s_{n}", jc.t - probe.t0)
+    rep.set(f"join_cpu_ms_{n}", probe.cpu[gw.name] * 1000.0 / want)
+    # Presences of later joiners may still be on their way to earlier ones.
+    p = -1
+    while p != jc.presences:
+        p = jc.presences
+        loop.run_for(0.5)
+    rep.set(f"join_presences_{n}", jc.presences)
+    rep.extra[f"cpu_pct_join_{n}"] = {k: round(v, 1) for k, v in probe.percent().items()}
+    log(f"  join storm {n} x {len(chans)}: all joined in {rep.fig[f'join_s_{n}']:.2f}s, "
+        f"{rep.fig[f'join_cpu_ms_{n}']:.3f} ms CPU/join, {jc.presences} presences, "
+        f"CPU% {rep.extra[f'cpu_pct_join_{n}']}")
+
+
+def chan_send(loop, sender, receivers, lines, cnt, scnt, window, what, cap_s):
+    """Sends `lines` from the IRC client with `window` lines in flight (a
+    line is delivered once each of the N users got it), for at most cap_s
+    seconds; returns (lines sent, seconds from the first send to the last
+    delivery, capped?)."""
+    n = len(receivers)
+    base = cnt.n
+    sent = 0
+    stop = [False]
+    t0 = time.perf_counter()
+
+    def refill():
+        nonlocal sent
+        if cnt.err:
+            raise BenchError(f"{what}: {cnt.err} messages bounced, e.g. {cnt.err_sample!r}")
+        if scnt.err:
+            raise BenchError(f"{what}: IRC refused a line: {scnt.err_sample!r}")
+        if stop[0] or sent >= len(lines):
+            return
+        if time.perf_counter() >= t0 + cap_s:
+            stop[0] = True
+            return
+        room = window - (sent - (cnt.n - base) // n)
+        if room <= 0:
+            return
+        end = min(len(lines), sent + room)
+        sender.send(b"".join(lines[sent:end]))
+        sent = end
+
+    refill()
+    try:
+        bl.run_progress(loop, lambda: (stop[0] or sent >= len(lines)) and
+                        cnt.n - base >= sent * n, lambda: (sent, cnt.n), CHAN_STALL_S, what,
+                        tick=refill)
+    except BenchError as e:
+        short = [r for r in receivers if r.got < sent]
+        raise BenchError(f"{e}: {cnt.n - base:,} of {sent * n:,} stanzas delivered; "
+                         f"{len(short)} of {n} users short") from None
+    return sent, cnt.t - t0, stop[0]
+
+
+def chan_messages(loop, gw, sender, clients, chan, args, pids, rep, n):
+    """Windowed: M lines into the channel, N stanzas per line."""
+    cnt = bl.Counter()
+    scnt = bl.Counter()
+    sender.handler = bl.h_irc_sender(scnt)
+    for c in clients:
+        c.buf = b""
+        c.got = 0
+        c.handler = bl.h_chan_count(cnt)
+    window = chan_window_lines(n)
+    warm = [irc_msg(chan.encode(), k) for k in range(CHAN_WARMUP_LINES)]
+    chan_send(loop, sender, clients, warm, cnt, scnt, window, "channel warm-up",
+              args.warmup_cap_s)
+    m = chan_m(args, n)
+    lines = [irc_msg(chan.encode(), 10_000_000 + k) for k in range(m)]
+    for c in clients:
+        c.got = 0
+    cnt.n = 0
+    probe = bl.CpuProbe(pids).start()
+    sent, secs, capped = chan_send(loop, sender, clients, lines, cnt, scnt, window,
+                                   f"{n} users x {m} lines", args.cap_s)
+    probe.stop()
+    got = cnt.n
+    rep.set(f"chan_tput_{n}", got / secs)
+    rep.set(f"chan_cpu_us_{n}", probe.cpu[gw.name] * 1e6 / got)
+    if capped:
+        for k in ("chan_tput", "chan_cpu_us"):
+            rep.note(f"{k}_{n}", f"{sent:,} of {m:,} lines in the {args.cap_s:.0f} s cap")
+    rep.extra[f"cpu_pct_chan_{n}"] = {k: round(v, 1) for k, v in probe.percent().items()}
+    rep.extra[f"chan_lines_{n}"] = sent
+    log(f"  {n} users x {sent} lines: {got / secs:,.0f} stanzas/s ({got:,} in {secs:.2f}s"
+        f"{', capped' if capped else ''}), {rep.fig[f'chan_cpu_us_{n}']:.2f} us CPU/stanza, "
+        f"CPU% {rep.extra[f'cpu_pct_chan_{n}']}")
+
+
+def chan_latency(loop, gw, sender, clients, chan, args, rep, n):
+    """One line in flight: latency of every delivered stanza, and of the
+    last of the N (fan-out complete)."""
+    cnt = bl.Counter()
+    scnt = bl.Counter()
+    sender.handler = bl.h_irc_sender(scnt)
+    arrivals = []
+    for c in clients:
+        c.buf = b""
+        c.handler = bl.h_chan_count(cnt, arrivals)
+    each, fan = [], []
+    end = time.perf_counter() + args.cap_s
+    for k in range(args.chan_rounds):
+        if time.perf_counter() >= end:
+            break
+        del arrivals[:]
+        want = cnt.n + n
+        line = irc_msg(chan.encode(), 20_000_000 + k)
+        t = time.perf_counter()
+        sender.send(line)
+        loop.run_until(lambda: cnt.n >= want or cnt.err or scnt.err, 10,
+                       f"channel round trip {k} ({cnt.n - want + n} of {n} delivered)")
+        if cnt.err or scnt.err:
+            raise BenchError(f"bounced: {(cnt.err_sample or scnt.err_sample)!r}")
+        each.extend((a - t) * 1000.0 for a in arrivals)
+        fan.append((max(arrivals) - t) * 1000.0)
+    rep.set(f"chan_lat_p50_{n}", percentile(each, 50))
+    rep.set(f"chan_lat_p99_{n}", percentile(each, 99))
+    rep.set(f"chan_fan_p50_{n}", percentile(fan, 50))
+    rep.set(f"chan_fan_p99_{n}", percentile(fan, 99))
+    if len(fan) < args.chan_rounds:
+        for q in ("chan_lat_p50", "chan_lat_p99", "chan_fan_p50", "chan_fan_p99"):
+            rep.note(f"{q}_{n}", f"{len(fan)} of {args.chan_rounds:,} lines in the "
+                     f"{args.cap_s:.0f} s cap")
+    log(f"  {n} users, one line in flight: per stanza p50/p99 "
+        f"{rep.fig[f'chan_lat_p50_{n}']:.3f}/{rep.fig[f'chan_lat_p99_{n}']:.3f} ms, all {n} "
+        f"p50/p99 {rep.fig[f'chan_fan_p50_{n}']:.3f}/{rep.fig[f'chan_fan_p99_{n}']:.3f} ms "
+        f"({len(fan)} lines)")
+
+
+def measure_channel(gw, args, tmp, rep, n):
+    users = [f"u{i}" for i in range(n)]
+    chans = [f"#bench{i}" for i in range(args.chan_k)]
+    loop = bl.Loop()
+    prosody = bl.Prosody(tmp / "prosody", users).start()
+    irc = bl.InspIRCd(tmp / "irc").start()
+    proc = None
+    try:
+        clients = bl.connect_many(loop, bl.Xmpp, users, what="c2s logins")
+        proc = gw.start(tmp / gw.name, [f"{u}@{bl.USER_DOMAIN}" for u in users])
+        wait_component(loop, clients[0], gw.jid, proc, timeout=120 if args.callgrind else 30)
+        gw.prepare(loop, clients)
+        hook = getattr(args, "phase_hook", None) or (lambda name, pid: None)
+        t = time.perf_counter()
+        bring_online(loop, gw, clients)
+        log(f"  {n} sessions online in {time.perf_counter() - t:.1f}s")
+        # The IRC client creates the channels (it is their operator; the
+        # channels have InspIRCd's default modes +nt).
+        sender = bl.connect_many(loop, bl.Irc, ["s0"], what="IRC client")[0]
+        bl.irc_join(loop, sender, chans)
+        sender.handler = bl.h_discard
+        loop.run_for(0.5)
+        bl.wait_quiet(proc.pid)
+        pids = {gw.name: proc.pid, "prosody": prosody.pid, "inspircd": irc.pid}
+        hook(f"channel N={n}: start, registration, sessions online", proc.pid)
+        join_storm(loop, gw, clients, chans, pids, rep, n)
+        hook(f"channel N={n}: join storm {n} x {len(chans)}", proc.pid)
+        loop.run_for(1.0)
+        bl.wait_quiet(proc.pid, timeout=20)
+        chan_messages(loop, gw, sender, clients, chans[0], args, pids, rep, n)
+        hook(f"channel N={n}: {chan_m(args, n)} lines to {n} users (+ warm-up)", proc.pid)
+        if args.chan_rounds:
+            chan_latency(loop, gw, sender, clients, chans[0], args, rep, n)
+    finally:
+        for c in list(loop.sel.get_map().values()):
+            c.data.state = "closing"
+        if proc is not None:
+            if proc.proc.poll() is not None:
+                rep.extra[f"exit_{n}"] = f"{gw.name} exited with status {proc.proc.returncode}"
+            proc.stop()
+        irc.stop()
+        prosody.stop()
+
+
 def tput_phase(loop, rep, args, key, label, senders, receivers, make, sender_h, recv_h, pids,
                gw_name):
     """Throughput figure `key` (tput_<key> for a gateway, <key> for a
@@ -503,8 +755,39 @@ def callgrind_setup(args):
     return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.out.%p"]
 
 
+def channel_gateways(gws, quick):
+    """The channel phase measures Biboumi twice: with its defaults (every
+    channel line archived in sqlite, once per user) and without the archive
+    (not in the smoke mode)."""
+    out = dict(gws)
+    if "biboumi" in gws and not quick:
+        out["biboumi_noarchive"] = Biboumi(record_history=False)
+    return out
+
+
+def measure_channels(gws, order, args, base, result):
+    """The channel phase of one repetition: for each N, each gateway with
+    fresh servers."""
+    gws = channel_gateways(gws, args.quick)
+    if "biboumi_noarchive" in gws:
+        order = order + ["biboumi_noarchive"] if order[0] == "purplegate" else \
+            ["biboumi_noarchive"] + order
+    reps = {name: Rep() for name in order}
+    for n in args.chan_n:
+        for name in order:
+            log(f"--- {name} channel phase (N={n}, K={args.chan_k}, M={chan_m(args, n)})")
+            d = guarded(f"{name} channel N={n}", [f"{k}_{n}" for k in CHAN_KEYS], reps[name],
+                        measure_channel, gws[name], args, base / f"chan{n}-{name}", reps[name], n)
+            result["durations"].setdefault(f"channel_{name}", []).append(round(d, 1))
+    for name in order:
+        result["channel"]["runs"][name].append(reps[name].as_dict())
+
+
 def cmd_measure(args):
+    global CHAN_STALL_S
     wrapper = callgrind_setup(args) if args.callgrind else ()
+    if args.callgrind:
+        CHAN_STALL_S = 300.0  # valgrind makes every step some 50 times slower
     if args.callgrind and args.callgrind_gateway == "biboumi":
         gws = {"biboumi": Biboumi(wrapper)}
         args.n_big = 0
@@ -520,13 +803,26 @@ def cmd_measure(args):
               "route": subprocess.run(["ip", "route", "show", "table", "local"],
                                       capture_output=True, text=True).stdout,
               "runs": {"ceiling": [], "purplegate": [], "biboumi": [], "purplegate_big": []},
-              "durations": {}, "loadavg_start": open("/proc/loadavg").read().split()[:3]}
+              "durations": {}, "loadavg_start": open("/proc/loadavg").read().split()[:3],
+              "phases": sorted(args.phases), "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+    direct = "direct" in args.phases
+    if "channel" in args.phases:
+        result["channel"] = {
+            "ns": args.chan_n, "k": args.chan_k, "m": {str(n): chan_m(args, n) for n in args.chan_n},
+            "window": {str(n): chan_window_lines(n) for n in args.chan_n},
+            "warmup_lines": CHAN_WARMUP_LINES, "rounds": args.chan_rounds, "reps": args.reps,
+            "cap_s": args.cap_s, "body_len": BODY_LEN,
+            "runs": {name: [] for name in channel_gateways(gws, args.quick)}}
     base = Path(tempfile.mkdtemp(prefix=f"pg-bench-{args.mode}-"))
     t_all = time.perf_counter()
     try:
         for r in range(args.reps):
             order = list(gws) if r % 2 == 0 else list(reversed(list(gws)))
-            log(f"=== repetition {r + 1}/{args.reps} ({args.mode}): ceiling, {', '.join(order)}")
+            log(f"=== repetition {r + 1}/{args.reps} ({args.mode}): "
+                f"{'ceiling, ' if direct else 'channel phase: '}{', '.join(order)}")
+            if not direct:
+                measure_channels(gws, order, args, base / f"r{r}", result)
+                continue
             rep = Rep()
             if not args.callgrind:
                 d = guarded("ceiling", ["ceil_xmpp", "ceil_irc"], rep, measure_ceiling, args,
@@ -549,6 +845,8 @@ def cmd_measure(args):
                             with_messages=False, suffix="_big")
                 result["durations"].setdefault("purplegate_big", []).append(round(d, 1))
                 result["runs"]["purplegate_big"].append(rep.as_dict())
+            if "channel" in args.phases:
+                measure_channels(gws, order, args, base / f"r{r}", result)
     finally:
         result["total_s"] = round(time.perf_counter() - t_all, 1)
         result["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
@@ -796,9 +1094,191 @@ def kept_soak_section(path):
     return "\n" + old[a:b + len(SOAK_END)] + "\n"
 
 
-def cmd_report(args):
-    results = [json.loads(Path(p).read_text()) for p in args.json]
-    info = machine_info()
+CHAN_BEGIN, CHAN_END = "<!-- channels:begin -->", "<!-- channels:end -->"
+
+
+def kept_block(path, begin, end):
+    """The text between the markers `begin` and `end` of the file at `path`
+    (markers included), or ""."""
+    try:
+        old = path.read_text()
+    except OSError:
+        return ""
+    a, b = old.find(begin), old.find(end)
+    if a < 0 or b < a:
+        return ""
+    return old[a:b + len(end)]
+
+
+def replace_block(path, begin, end, block, before):
+    """The file's text with the block between the markers replaced by
+    `block`; without the markers, `block` goes before the marker `before`,
+    or at the end."""
+    try:
+        old = path.read_text()
+    except OSError:
+        old = ""
+    a, b = old.find(begin), old.find(end)
+    if a >= 0 and b > a:
+        return old[:a] + block + old[b + len(end):]
+    i = old.find(before)
+    if i >= 0:
+        return old[:i] + block + "\n\n" + old[i:]
+    return old.rstrip("\n") + "\n\n" + block + "\n"
+
+
+CHAN_ROWS = [
+    # key, label, unit, fmt
+    ("join_s", "Join storm ({n} users × {k} channels): all joins complete", "s", "{:.2f}"),
+    ("join_cpu_ms", "Join storm: gateway CPU per join", "ms", "{:.3f}"),
+    ("join_presences", "Join storm: presences delivered to the users", "stanzas", "{:,.0f}"),
+    ("chan_tput", "Groupchat stanzas delivered per second ({m:,} lines × {n} users)",
+     "stanzas/s", "{:,.0f}"),
+    ("chan_cpu_us", "Gateway CPU per delivered stanza", "µs", "{:.2f}"),
+    ("chan_lat_p50", "Latency per delivered stanza p50 (one line in flight)", "ms", "{:.3f}"),
+    ("chan_lat_p99", "Latency per delivered stanza p99 (one line in flight)", "ms", "{:.3f}"),
+    ("chan_fan_p50", "Latency until all {n} users have the line, p50", "ms", "{:.3f}"),
+    ("chan_fan_p99", "Latency until all {n} users have the line, p99", "ms", "{:.3f}"),
+]
+
+
+def chan_table(res, n=None):
+    ch = res["channel"]
+    reps = ch["reps"]
+    runs = ch["runs"]
+    skipped = res.get("biboumi_skipped") or "not run"
+    why = {}
+    cols = [("purplegate", "purplegate"), ("biboumi", "Biboumi (defaults: archive on)")]
+    ratio_titles = ["purplegate / Biboumi"]
+    if "biboumi_noarchive" in runs:  # not measured in the smoke mode
+        cols.append(("biboumi_noarchive", "Biboumi, archive off"))
+        ratio_titles.append("purplegate / Biboumi archive off")
+    out = []
+    for nn in ([n] if n else ch["ns"]):
+        if out:
+            out.append("")
+        out += ["| figure | unit | " + " | ".join(c[1] for c in cols + [(None, t) for t in
+                                                                      ratio_titles]) + " |",
+                "|" + "---|" * (2 + len(cols) + len(ratio_titles))]
+        for key, label, unit, fmt in CHAN_ROWS:
+            k = f"{key}_{nn}"
+            st = [stat(runs[c], k) if runs.get(c) else
+                  (None, None, None, 0, "not run" if c == "purplegate" else skipped, None)
+                  for c, _ in cols]
+            ratios = [f"{st[0][0] / b[0]:.2f}" if st[0][0] is not None and b[0] else "n/a"
+                      for b in st[1:]]
+            lab = label.format(n=nn, k=ch["k"], m=ch["m"][str(nn)])
+            cells = []
+            for (c, title), x in zip(cols, st):
+                if x[0] is None or x[3] < reps:
+                    # The reason once under the table, not in every cell.
+                    why.setdefault(f"{title}, N = {nn}", []).append(x[4])
+                    x = x[:4] + ("see below",) + x[5:]
+                cells.append(fmt_cell(fmt, x, reps))
+            out.append(f"| {lab} | {unit} | " + " | ".join(cells) + " | " + " | ".join(ratios) +
+                       " |")
+    if why:
+        out.append("")
+        for who, reasons in why.items():
+            uniq = list(dict.fromkeys(r for r in reasons if r))
+            out.append(f"- Not measured, {who}: " + "; ".join(uniq or ["not run"]))
+    return "\n".join(out)
+
+
+def chan_cpu_context(res):
+    ch = res["channel"]
+    out = ["| phase | gateway | Prosody | InspIRCd | load generator | other processes |",
+           "|---|---|---|---|---|---|"]
+
+    def med(runs, ek, proc):
+        v = [r["extra"][ek][proc] for r in runs if ek in r["extra"] and proc in r["extra"][ek]]
+        return f"{statistics.median(v):.0f} %" if v else "n/a"
+    for name, runs in ch["runs"].items():
+        for n in ch["ns"]:
+            for ek, label in ((f"cpu_pct_join_{n}", f"join storm {n} × {ch['k']}"),
+                              (f"cpu_pct_chan_{n}", f"{n} users, windowed lines")):
+                out.append(f"| {name} {label} | {med(runs, ek, name)} | "
+                           f"{med(runs, ek, 'prosody')} | {med(runs, ek, 'inspircd')} | "
+                           f"{med(runs, ek, 'loadgen')} | {med(runs, ek, 'other')} |")
+    return "\n".join(out)
+
+
+def channel_section(res, info):
+    ch = res["channel"]
+    out = [CHAN_BEGIN, "## Channels: N users of the gateway in one IRC channel (issue 10)\n",
+           "Written by `bench/run` (`bench/run --channels` rewrites this section alone) from a "
+           "real run; nothing in this section is typed in.\n"]
+    out.append(f"- CPU: {info['cpu']}; memory {info['memory']}; {info['os']}")
+    out.append(f"- purplegate commit {info['commit']}; " +
+               ", ".join(f"{k} {v}" for k, v in info["versions"].items() if k != "python3"))
+    secs = sum(sum(v) for k, v in res.get("durations", {}).items() if k.startswith("channel_"))
+    out.append(f"- run on {res.get('date') or time.strftime('%Y-%m-%d %H:%M %Z')}, "
+               f"{res['mode']} loopback "
+               f"({'TCP quick ACKs on the loopback routes' if res['mode'] == 'tuned' else 'kernel defaults'}); "
+               f"channel phase {secs:.0f} s; load average at the start / end of the run "
+               f"{' '.join(res.get('loadavg_start') or [])} / {' '.join(res.get('loadavg_end') or [])}"
+               " (other work on this 2-core machine shows in the \"other processes\" column "
+               "below)\n")
+    sizes = "; ".join(f"N = {n}: M = {ch['m'][str(n)]:,} lines, {ch['window'][str(n)]} in flight"
+                      for n in ch["ns"])
+    out.append(f"K = {ch['k']} channels in the join storm; {sizes}; {ch['rounds']:,} lines one at "
+               f"a time for the latency figures; {ch['body_len']}-byte bodies; median of "
+               f"{ch['reps']} repetition{'s' if ch['reps'] != 1 else ''} with fresh servers"
+               f"{' (range in brackets)' if ch['reps'] > 1 else ''}. A ratio below 1 means "
+               "purplegate's figure is the smaller one (better for CPU and latency, worse for "
+               "stanzas per second).\n")
+    if res.get("biboumi_skipped"):
+        out.append(f"Biboumi skipped: {res['biboumi_skipped']}.\n")
+    for n in ch["ns"]:
+        out.append(f"### N = {n} users in the channel\n")
+        out.append(chan_table(res, n) + "\n")
+    out.append("CPU of each process during the measured parts (median, % of one core):\n")
+    out.append(chan_cpu_context(res) + "\n")
+    out.append(CHAN_METHOD.format(k=ch["k"], warm=ch["warmup_lines"], stall=CHAN_STALL_S,
+                                  ws=CHAN_WINDOW_STANZAS, rounds=ch["rounds"],
+                                  cap=ch["cap_s"]))
+    out.append(CHAN_END)
+    return "\n".join(out)
+
+
+CHAN_METHOD = """Method (bench/bench.py `measure_channel`, the servers and settings of the Method
+section above, in the same private network namespace):
+- For each N, fresh Prosody, InspIRCd and gateway. N users log in to Prosody and bring their
+  gateway session up as in the login storm (purplegate: registration and a presence to the
+  transport; Biboumi: a join of a channel of the user's own, `#cuI`), not measured. A raw IRC
+  client `s0` then creates the K channels `#bench0`…, so it is their operator (InspIRCd's
+  default modes +nt).
+- Join storm: every user sends K plain XEP-0045 joins at once (`<presence
+  to='ROOM/uI'><x xmlns='http://jabber.org/protocol/muc'/></presence>`; purplegate's room is
+  `#benchK@gw.localhost`, Biboumi's `#benchK%127.0.0.1@biboumi.localhost`). A join is
+  complete when the room's subject message reaches the user (the last stanza of a join,
+  XEP-0045 §7.2.15, after the occupants and the self-presence with status 110). Time from the
+  first send to the last subject; gateway CPU over that time divided by N × K; presences
+  delivered to the users until their streams are quiet (each user gets one presence per
+  occupant of each room, itself and `s0` included: K × N × (N + 1) in all). A
+  presence error fails the storm, and so does {stall:.0f} s without a join completing.
+- Messages: `s0` sends M `PRIVMSG #bench0` lines (after {warm} warm-up lines) with
+  ⌈{ws:,} / N⌉ lines in flight (a line is delivered once each user has it); every user's
+  client counts the groupchat stanzas carrying the line's mark. Delivered stanzas per second
+  = N × lines ÷ time from the first send to the last delivery; gateway CPU
+  (`/proc/PID/stat` utime + stime) over that time ÷ stanzas delivered. Sending stops after
+  {cap:.0f} s ("capped"); a user short of a line {stall:.0f} s after the last progress fails
+  the phase.
+- Latency: {rounds:,} lines one at a time (or as many as fit in {cap:.0f} s); for each, the
+  time from the send to each user's arrival (N figures per line: p50 and p99 of all of them)
+  and to the last user's arrival (p50 and p99 over the lines).
+- Biboumi is measured twice. With its defaults it records every channel line in its sqlite
+  archive, once per user (`record_history`), on the disk of the bench's temporary directory:
+  its figures then measure sqlite and the disk as much as Biboumi. "Archive off" is the same
+  with each user's global option `record_history` off, seeded in its database (what the
+  user's `configure` ad-hoc command stores). purplegate keeps a per-user backlog in memory
+  (`[groupchat] history_messages`), so the archive-off column is the like-for-like one.
+  The smoke mode (`--quick`) measures the defaults only."""
+
+
+def main_report(results, info):
+    """The report of the direct phases (one-to-one messages, login storms,
+    idle, ceilings): every section but the channel and soak ones."""
     main = results[0]
     out = []
     out.append("# purplegate vs Biboumi: measured\n")
@@ -851,15 +1331,37 @@ def cmd_report(args):
                              p=main["pairs"], rounds=main["rounds"], idle=main["idle_s"],
                              warm=main["warmup"], reps=main["reps"], lg=lg,
                              cap=main.get("cap_s", 30), wcap=main.get("warmup_cap_s", 5)))
-    text = "\n".join(out)
+    return "\n".join(out)
+
+
+def cmd_report(args):
+    results = [json.loads(Path(p).read_text()) for p in args.json]
+    info = machine_info()
+    direct = [r for r in results if "direct" in r.get("phases", ["direct"])]
+    chan = next((r for r in results if r.get("channel")), None)
+    block = channel_section(chan, info) if chan else None
     if args.out:
-        Path(args.out).write_text(text + kept_soak_section(Path(args.out)))
-    for r in results:
+        path = Path(args.out)
+        if direct:
+            text = main_report(direct, info)
+            kept = block or kept_block(path, CHAN_BEGIN, CHAN_END)
+            path.write_text(text + ("\n" + kept + "\n" if kept else "") +
+                            kept_soak_section(path))
+        elif block:
+            # The channel phase alone (bench/run --channels): only its section changes.
+            path.write_text(replace_block(path, CHAN_BEGIN, CHAN_END, block, before=SOAK_BEGIN))
+    for r in direct:
         print(f"\n==== {r['mode']} ====")
         print(table(r))
         print()
         print(cpu_context(r))
     print()
+    if chan:
+        print("==== channels ====")
+        print(chan_table(chan))
+        print()
+        print(chan_cpu_context(chan))
+        print()
     # Exit status for the smoke mode: every purplegate figure measured, and
     # every Biboumi figure unless Biboumi was skipped.
     bad = []
@@ -869,6 +1371,11 @@ def cmd_report(args):
                 for k, v in run["fig"].items():
                     if v is None:
                         bad.append(f"{r['mode']} {name} {k}: {run['why'].get(k)}")
+        for name, runs in (r.get("channel") or {}).get("runs", {}).items():
+            for run in runs:
+                for k, v in run["fig"].items():
+                    if v is None:
+                        bad.append(f"{r['mode']} {name} channel {k}: {run['why'].get(k)}")
     if bad:
         print("figures not reached:\n  " + "\n  ".join(bad))
     return 1 if bad else 0
@@ -1000,6 +1507,18 @@ def main():
                    "in DIR (one gateway, no ceiling)")
     m.add_argument("--callgrind-gateway", default="purplegate",
                    choices=("purplegate", "biboumi"))
+    m.add_argument("--phases", default=None,
+                   help="comma-separated: direct (the one-to-one message phases, login storms, "
+                   "idle, ceilings) and/or channel; default both")
+    m.add_argument("--chan-n", default="50,200",
+                   help="channel phase: users in the channel, comma-separated")
+    m.add_argument("--chan-k", type=int, default=3, help="channels of the join storm")
+    m.add_argument("--chan-m", type=int, default=0,
+                   help="lines the IRC client sends into the channel (default: --chan-stanzas / N)")
+    m.add_argument("--chan-stanzas", type=int, default=100000,
+                   help="groupchat stanzas to deliver in the windowed channel phase")
+    m.add_argument("--chan-rounds", type=int, default=200,
+                   help="lines sent one at a time for the channel latency figures")
     c = sub.add_parser("cgsummary", help="summarise the dumps of measure --callgrind")
     c.add_argument("dir")
     c.add_argument("--top", type=int, default=25)
@@ -1012,6 +1531,14 @@ def main():
             args.n, args.m, args.n_big, args.reps = 10, 500, 0, 1
             args.rounds, args.idle_s, args.warmup = 100, 2.0, 100
             args.cap_s, args.warmup_cap_s = 5.0, 2.0
+            args.chan_n, args.chan_k, args.chan_m, args.chan_rounds = "5", 2, 100, 20
+        if args.phases is None:
+            # Under callgrind, the channel phase only when asked for.
+            args.phases = "direct" if args.callgrind else "direct,channel"
+        args.phases = set(p.strip() for p in args.phases.split(",") if p.strip())
+        if not args.phases or args.phases - {"direct", "channel"}:
+            ap.error("--phases: direct and/or channel")
+        args.chan_n = [int(x) for x in str(args.chan_n).split(",") if x.strip()]
         import resource
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

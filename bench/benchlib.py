@@ -341,7 +341,7 @@ class InspIRCd:
 
 
 class PurplegateProc:
-    def __init__(self, workdir, binary, wrapper=()):
+    def __init__(self, workdir, binary, wrapper=(), extra_config=""):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.binary = binary
@@ -375,7 +375,7 @@ allowed_domains = {USER_DOMAIN}
 
 [log]
 level = warning
-""")
+""" + extra_config)
         self.proc = None
 
     def start(self):
@@ -394,14 +394,17 @@ level = warning
 class BiboumiProc:
     """Biboumi with a sqlite database pre-seeded with every user's options for
     the IRC server 127.0.0.1: plain port 6667 only, and throttle_limit -1
-    (what each user's ad-hoc `configure` command would store)."""
+    (what each user's ad-hoc `configure` command would store); with
+    record_history=False, the users' global option "record history" off
+    too (by default Biboumi archives every channel line, once per user)."""
 
-    def __init__(self, workdir, owners, wrapper=()):
+    def __init__(self, workdir, owners, wrapper=(), record_history=True):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.wrapper = list(wrapper)
         self.db = self.workdir / "biboumi.sqlite"
         self.owners = list(owners)
+        self.record_history = record_history
         self.proc = None
 
     def _write_config(self, port):
@@ -436,6 +439,12 @@ class BiboumiProc:
             "maxhistorylength_, address_, nick_, saslpassword_, throttlelimit_) "
             "VALUES (?, ?, '', '', ?, '', '', 1, '', '', '', 20, '', '', '', -1)",
             [(o, IRC_HOST, str(IRC_PORT)) for o in self.owners])
+        if not self.record_history:
+            # What each user's global `configure` ad-hoc command stores with
+            # "Record history" unticked: no channel line is archived.
+            con.executemany(
+                "INSERT INTO globaloptions_ (owner_, maxhistorylength_, recordhistory_, "
+                "persistent_) VALUES (?, 20, 0, 0)", [(o,) for o in self.owners])
         con.commit()
         con.close()
 
@@ -523,6 +532,8 @@ class Conn:
         self.closed = None
         self.flag = False
         self.match = None
+        self.rooms = set()  # group chats whose join completed (channel phase)
+        self.got = 0        # marked groupchat messages received (channel phase)
         loop.add(self)
 
     def send(self, data):
@@ -790,3 +801,121 @@ def copy_logs(src, dst):
             out = dst / p.relative_to(src)
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(p, out)
+
+
+# ---------------------------------------------------------------------------
+# group chats (the channel phase)
+
+SUBJECT_TAG = b"<subject"
+_MSG_FROM_RE = re.compile(rb"<message(?=[^>]*\stype=['\"]groupchat['\"])[^>]*\sfrom=['\"]([^'\"/]+)")
+PRESENCE_ERROR_RE = re.compile(rb"<presence(?=[^>]*\stype=['\"]error['\"])[^>]*>")
+
+
+class JoinCounter:
+    """Joins completed (done: one subject message per room and user, the last
+    stanza of a XEP-0045 join), presences delivered during the joins, presence
+    errors (a refused join), arrival time of the latest completion (t)."""
+
+    def __init__(self):
+        self.done = 0
+        self.presences = 0
+        self.err = 0
+        self.err_sample = None
+        self.t = 0.0
+
+    def error(self, sample):
+        self.err += 1
+        if self.err_sample is None:
+            self.err_sample = sample[-600:]
+
+
+def h_join_watch(jc):
+    """Per connection: each room whose subject message arrived counts as one
+    join done (conn.rooms holds the rooms, so a second subject from the same
+    room is not counted twice); presences are counted, presence errors are
+    failures."""
+    def h(conn, now):
+        b = conn.buf
+        end = b.rfind(b">")
+        if end < 0:
+            return
+        chunk = b[:end + 1]
+        conn.buf = b[end + 1:]
+        jc.presences += chunk.count(b"<presence")
+        if b"error" in chunk:
+            m = PRESENCE_ERROR_RE.search(chunk)
+            if m:
+                i = chunk.find(b"</presence>", m.end())
+                jc.error(chunk[m.start():i + 11 if i >= 0 else m.start() + 600])
+        i = chunk.find(SUBJECT_TAG)
+        while i >= 0:
+            start = chunk.rfind(b"<message", 0, i)
+            room = None
+            if start >= 0:
+                mm = _MSG_FROM_RE.match(chunk, start)
+                room = mm.group(1) if mm else None
+            if room is None:
+                # The start tag came in an earlier chunk: count it anyway,
+                # under a name of its own.
+                room = b"?%d" % len(conn.rooms)
+            if room not in conn.rooms:
+                conn.rooms.add(room)
+                jc.done += 1
+                jc.t = now
+            i = chunk.find(SUBJECT_TAG, i + 1)
+    return h
+
+
+def h_chan_count(cnt, arrivals=None):
+    """Counts the groupchat <message/>s carrying the mark, per connection
+    (conn.got) and in all (cnt.n); error bounces are counted apart; with
+    `arrivals` (a list), the arrival time of each one is appended to it."""
+    def h(conn, now):
+        chunk = take_complete(conn)
+        if chunk is None or MARK not in chunk:
+            return
+        n = 0
+        for part in chunk.split(b"</message>"):
+            if MARK not in part:
+                continue
+            if b"error" in part and _is_error(part[part.rfind(b"<message"):]):
+                cnt.error(part)
+            else:
+                n += 1
+        if n:
+            conn.got += n
+            cnt.n += n
+            cnt.t = now
+            if arrivals is not None:
+                arrivals.extend([now] * n)
+    return h
+
+
+def irc_join(loop, conn, channels, timeout=30):
+    """JOINs `channels` (the first client to join a channel creates it and
+    is its operator) and waits for the end of the last NAMES list."""
+    conn.flag = False
+    conn.handler = h_until(re.compile(rb" 366 \S+ " + re.escape(channels[-1].encode()) +
+                                      rb" ", re.I))
+    conn.send(b"JOIN " + ",".join(channels).encode() + b"\r\n")
+    loop.run_until(lambda: conn.flag, timeout, f"IRC JOIN {','.join(channels)}")
+
+
+def run_progress(loop, done, progress, stall_s, what, tick=None, hard_s=600):
+    """Runs the loop until done(); fails when progress() (a number) has not
+    changed for stall_s seconds, or after hard_s."""
+    last = [progress(), time.perf_counter()]
+    t_end = time.perf_counter() + hard_s
+
+    def t():
+        now = time.perf_counter()
+        p = progress()
+        if p != last[0]:
+            last[0], last[1] = p, now
+        elif now - last[1] > stall_s:
+            raise BenchError(f"{what}: no progress for {stall_s:.0f}s")
+        if now > t_end:
+            raise BenchError(f"{what}: not done after {hard_s:.0f}s")
+        if tick:
+            tick()
+    loop.run_until(done, hard_s + 1, what, tick=t)

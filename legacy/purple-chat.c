@@ -108,8 +108,9 @@ is_own_nick (PurpleConversation *conv, const char *name)
 
   if (own == NULL || name == NULL)
     return FALSE;
-  g_autofree char *a = g_strdup (purple_normalize (account, own));
-  return g_strcmp0 (a, purple_normalize (account, name)) == 0;
+    /* libpurple keeps our nick normalised (purple_conv_chat_set_nick()):
+   * one normalisation per message, not two. */
+  return g_strcmp0 (own, purple_normalize (account, name)) == 0;
 }
 
 /* Our nick as the occupant list spells it. Borrowed. */

@@ -42,6 +42,7 @@ typedef struct
 typedef struct
 {
   char *resource;   /* of the user */
+  char *jid;        /* the user's full JID */
   char *asked_nick; /* the nick it joined with */
   char *join_id;    /* the join presence's id, echoed (may be NULL) */
   PgHistoryWish history;
@@ -121,8 +122,8 @@ PgRoomMember *pg_room_find_member (PgRoom *room, const char *resource);
 /* Whether @resource waits for the room's legacy join. */
 gboolean pg_room_is_waiting (PgRoom *room, const char *resource);
 /* @join_id may be NULL. */
-PgRoomMember *pg_room_member_new (const char *resource, const char *asked_nick, const char *join_id,
-                                  const PgHistoryWish *history);
+PgRoomMember *pg_room_member_new (const char *bare_jid, const char *resource, const char *asked_nick,
+                                  const char *join_id, const PgHistoryWish *history);
 void pg_room_member_free (PgRoomMember *member);
 /* Takes @resource out of the room's members and waiting joins, silently;
  * the room stays. */

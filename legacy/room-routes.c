@@ -201,7 +201,7 @@ on_available (const PgRouteRequest *request, gpointer user_data)
     }
   pg_room_forget_resource (room, resource); /* joining again: everything again (§17.3 rule 3) */
   PgHistoryWish wish = read_history (muc);
-  pg_room_add_member (room, pg_room_member_new (resource, nick, request->id, &wish));
+  pg_room_add_member (room, pg_room_member_new (session->bare_jid, resource, nick, request->id, &wish));
   return PG_HANDLED;
 }
 
@@ -340,7 +340,7 @@ on_message (const PgRouteRequest *request, gpointer user_data)
   if (invite != NULL)
     on_invite (transport, request, session, room, invite);
   else if (x != NULL && pg_stanza_find_child (x, "decline", NULL) != NULL)
-    ; /* IRC has no decline (MUC-55): nothing to say to anyone */
+    ; /* XEP-0045 §7.8.2 declines: IRC has none, nothing to say to anyone */
   else if (pg_jid_get_resource (request->to) != NULL)
     on_private (transport, request, session, room);
   else if (pg_stanza_find_child (request->stanza, "body", NULL) != NULL)

@@ -14,11 +14,12 @@
 /* ---- members and occupants ---- */
 
 PgRoomMember *
-pg_room_member_new (const char *resource, const char *asked_nick, const char *join_id,
+pg_room_member_new (const char *bare_jid, const char *resource, const char *asked_nick, const char *join_id,
                     const PgHistoryWish *history)
 {
   PgRoomMember *member = g_new0 (PgRoomMember, 1);
   member->resource = g_strdup (resource);
+  member->jid = g_strconcat (bare_jid, "/", resource, NULL);
   member->asked_nick = g_strdup (asked_nick);
   member->join_id = g_strdup (join_id);
   member->history = *history;
@@ -29,6 +30,7 @@ void
 pg_room_member_free (PgRoomMember *member)
 {
   g_free (member->resource);
+  g_free (member->jid);
   g_free (member->asked_nick);
   g_free (member->join_id);
   g_free (member);
@@ -300,13 +302,18 @@ occupant_presence (PgRoom *room, const char *nick, PgChatRank rank, const Presen
   return presence;
 }
 
-/* Sends a copy of @stanza to every resource in the room. */
+/* Sends @stanza to every resource in the room, readdressed each time
+ * (the stream writes it out at once: no copies); its "to" is the last
+ * resource's afterwards. */
 static void
-broadcast (PgRoom *room, const xmlNode *stanza)
+broadcast (PgRoom *room, xmlNode *stanza)
 {
   for (guint i = 0; i < room->members->len; i++)
-    pg_room_send_to (room, ((PgRoomMember *)g_ptr_array_index (room->members, i))->resource,
-                     pg_stanza_copy (stanza));
+    {
+      PgRoomMember *member = g_ptr_array_index (room->members, i);
+      pg_stanza_set_attr (stanza, "to", member->jid);
+      pg_transport_send (room->session->transport, stanza);
+    }
 }
 
 /* The user's own presence in the room: 110 first, then @codes. */
