@@ -93,6 +93,7 @@ void pg_account_confirm_install (void);
 void pg_purple_chat_install (void);
 void pg_purple_chat_irc_install (void);
 void pg_purple_chat_jabber_install (void);
+void pg_purple_roomlist_install (void);
 
 /* Events, raised by the ops files. Each checks that the account wants
  * events; the owner may call pg_account_free() from inside any of them

@@ -105,7 +105,8 @@ pg_account_install_ui_ops (PgPurple *purple)
   pg_account_confirm_install ();
   pg_purple_chat_install ();
   pg_purple_chat_irc_install ();
-  pg_purple_chat_jabber_install ();
+    pg_purple_chat_jabber_install ();
+  pg_purple_roomlist_install ();
 }
 
 /* ---- events ------------------------------------------------------------ */

@@ -103,7 +103,9 @@ typedef enum {
   PG_CHAT_EVENT_INVITED,       /* @nick invites us; @password, @text may be NULL */
   PG_CHAT_EVENT_MODES,         /* @modes is the chat's mode set now */
   PG_CHAT_EVENT_NICK,          /* our nick on the connection is now @new_nick (was @nick); @chat NULL */
-  PG_CHAT_EVENT_SENT,          /* the chat took our oldest message not yet confirmed (its echo) */
+    PG_CHAT_EVENT_SENT,          /* the chat took our oldest message not yet confirmed (its echo) */
+  PG_CHAT_EVENT_LISTED,        /* the network's room list has @name (@text: topic, @users); @chat NULL */
+  PG_CHAT_EVENT_LIST_END,      /* the room list is complete (or cut at PG_ACCOUNT_CHAT_LIST_MAX) */
 } PgChatEventKind;
 
 /* One group-chat event; strings are borrowed for the call. @chat is the
@@ -122,6 +124,8 @@ typedef struct {
   gboolean kicked;
   gboolean banned;  /* kicked after a ban that matches the nick */
   gboolean delayed; /* a message of the legacy room's own history */
+    const char *name;   /* LISTED: the chat's name as the network spells it */
+  guint users;        /* LISTED: how many are in it, where the network says */
   const char *actor;  /* OCCUPANT_LEFT, LEFT when kicked: who did it (NULL: unknown) */
   const char *reason; /* and why */
 } PgChatEvent;
@@ -214,6 +218,11 @@ char *pg_account_dup_chat_member_name (PgAccount *account, const char *chat, con
 /* TRUE when @name looks like a chat name to the protocol (IRC: it starts
  * with one of the server's channel prefixes, CHANTYPES); FALSE when unknown. */
 gboolean pg_account_is_chat_name (PgAccount *account, const char *name);
+/* Asks the network for its list of rooms (libpurple's roomlist, IRC LIST):
+ * LISTED events, at most PG_ACCOUNT_CHAT_LIST_MAX, then LIST_END (at once
+ * where the protocol has no list). */
+#define PG_ACCOUNT_CHAT_LIST_MAX 200
+void pg_account_list_chats (PgAccount *account);
 /* TRUE when the protocol has one nick per connection, not per chat (IRC). */
 gboolean pg_account_has_connection_nick (PgAccount *account);
 /* Our nick on the connection. Caller owns it (g_free); NULL when offline. */

@@ -172,6 +172,10 @@ void pg_rooms_on_connected (PgSession *session);
  * after a network failure (@condition remote-server-timeout), when they
  * wait for the reconnection within their timeout. */
 void pg_rooms_drop_all (PgSession *session, PgErrorCondition condition, const char *reason, guint code);
+/* Answers the disco#items @request to the gateway (borrowed): the rooms the
+ * user is in and the legacy network's list, fetched when it is older than
+ * five minutes (the answer waits for it, five seconds at most). */
+void pg_rooms_answer_items (PgSession *session, const xmlNode *request);
 /* Frees the session's rooms silently (the session ends). */
 void pg_rooms_free (PgSession *session);
 /* A private message @text from the legacy user @name: when the user last

@@ -494,7 +494,8 @@ on_disco_items (const PgRouteRequest *request, gpointer user_data)
   return PG_HANDLED;
 }
 
-/* The gateway's items: the rooms the asking user is in. */
+/* The gateway's items: the rooms the asking user is in, and the legacy
+ * network's own list (XEP-0045 §6.3). */
 static PgRouteResult
 on_domain_items (const PgRouteRequest *request, gpointer user_data)
 {
@@ -502,21 +503,9 @@ on_domain_items (const PgRouteRequest *request, gpointer user_data)
   PgSession *session
       = transport->sessions != NULL ? pg_sessions_lookup (transport->sessions, request->from_bare) : NULL;
 
-  if (pg_stanza_get_attr (request->payload, "node") != NULL || session == NULL || session->rooms == NULL)
-    return PG_PASS;
-  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
-  xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_DISCO_ITEMS);
-  GHashTableIter iter;
-  gpointer value;
-  g_hash_table_iter_init (&iter, session->rooms);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      PgRoom *room = value;
-      xmlNode *item = pg_stanza_add_child (query, "item", NULL);
-      pg_stanza_set_attr (item, "jid", room->jid);
-      pg_stanza_set_attr (item, "name", room->name);
-    }
-  pg_transport_send (transport, reply);
+  if (pg_stanza_get_attr (request->payload, "node") != NULL || session == NULL)
+    return PG_PASS; /* no session: nothing to list (transport/disco.c answers empty) */
+  pg_rooms_answer_items (session, request->stanza);
   return PG_HANDLED;
 }
 

@@ -8,6 +8,7 @@
 #include "legacy/room-private.h"
 
 #include "legacy/message.h"
+#include "transport/disco.h"
 
 #include <string.h>
 
@@ -770,6 +771,155 @@ pg_rooms_on_confirmed (PgSession *session, guint64 serial)
     }
 }
 
+/* ---- the legacy network's room list (disco#items on the gateway) ---- */
+
+/* A list this young is given as it is; a fetch waits this long at most. */
+#define CHAT_LIST_FRESH_US (300 * G_USEC_PER_SEC)
+#define CHAT_LIST_WAIT_S 5
+
+typedef struct
+{
+  char *name;
+  char *topic;
+  guint users;
+} ListedChat;
+
+struct PgChatList
+{
+  PgSession *session;
+  GPtrArray *chats;  /* ListedChat, as the network listed them */
+  gint64 fetched_at; /* monotonic µs; 0: never */
+  gboolean fetching;
+  GPtrArray *waiting; /* disco#items requests (copies) waiting for the list */
+  guint timeout_id;
+};
+
+static void
+listed_chat_free (ListedChat *chat)
+{
+  g_free (chat->name);
+  g_free (chat->topic);
+  g_free (chat);
+}
+
+static void
+chat_list_free (struct PgChatList *list)
+{
+  g_clear_handle_id (&list->timeout_id, g_source_remove);
+  g_ptr_array_unref (list->chats);
+  g_ptr_array_unref (list->waiting);
+  g_free (list);
+}
+
+/* The gateway's items for the user: the rooms they are in, then the
+ * network's list (XEP-0045 §6.3), each room once. */
+static void
+reply_items (PgSession *session, const xmlNode *request)
+{
+  const char *domain = session->transport->config->component_jid;
+  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request);
+  xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_DISCO_ITEMS);
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer value;
+  if (session->rooms != NULL)
+    {
+      g_hash_table_iter_init (&iter, session->rooms);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          PgRoom *room = value;
+          xmlNode *item = pg_stanza_add_child (query, "item", NULL);
+          pg_stanza_set_attr (item, "jid", room->jid);
+          pg_stanza_set_attr (item, "name", room->name);
+          g_hash_table_add (seen, g_strdup (room->jid));
+        }
+    }
+  for (guint i = 0; session->chat_list != NULL && i < session->chat_list->chats->len; i++)
+    {
+      ListedChat *chat = g_ptr_array_index (session->chat_list->chats, i);
+      g_autofree char *jid = pg_jid_for_legacy_name (chat->name, domain, NULL);
+      if (jid == NULL || g_hash_table_contains (seen, jid))
+        continue;
+      g_autofree char *name
+          = chat->users > 0 ? g_strdup_printf ("%s (%u)", chat->name, chat->users) : g_strdup (chat->name);
+      xmlNode *item = pg_stanza_add_child (query, "item", NULL);
+      pg_stanza_set_attr (item, "jid", jid);
+      pg_stanza_set_attr (item, "name", name);
+      g_hash_table_add (seen, g_steal_pointer (&jid));
+    }
+  pg_transport_send (session->transport, reply);
+}
+
+static void
+chat_list_done (struct PgChatList *list)
+{
+  g_clear_handle_id (&list->timeout_id, g_source_remove);
+  list->fetching = FALSE;
+  list->fetched_at = g_get_monotonic_time ();
+  g_autoptr (GPtrArray) waiting = g_steal_pointer (&list->waiting);
+  list->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
+  for (guint i = 0; i < waiting->len; i++)
+    reply_items (list->session, g_ptr_array_index (waiting, i));
+}
+
+static gboolean
+chat_list_timed_out (gpointer data)
+{
+  struct PgChatList *list = data;
+  list->timeout_id = 0;
+  chat_list_done (list); /* with what came so far */
+  return G_SOURCE_REMOVE;
+}
+
+void
+pg_rooms_answer_items (PgSession *session, const xmlNode *request)
+{
+  if (session->account == NULL || session->state != PG_SESSION_ONLINE)
+    {
+      reply_items (session, request);
+      return;
+    }
+  struct PgChatList *list = session->chat_list;
+  if (list == NULL)
+    {
+      list = session->chat_list = g_new0 (struct PgChatList, 1);
+      list->session = session;
+      list->chats = g_ptr_array_new_with_free_func ((GDestroyNotify)listed_chat_free);
+      list->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
+    }
+  if (!list->fetching && list->fetched_at != 0
+      && g_get_monotonic_time () - list->fetched_at < CHAT_LIST_FRESH_US)
+    {
+      reply_items (session, request);
+      return;
+    }
+  g_ptr_array_add (list->waiting, pg_stanza_copy (request));
+  if (list->fetching)
+    return;
+  list->fetching = TRUE;
+  g_ptr_array_set_size (list->chats, 0);
+  list->timeout_id = g_timeout_add_seconds (CHAT_LIST_WAIT_S, chat_list_timed_out, list);
+  pg_account_list_chats (session->account);
+}
+
+static void
+on_listed (PgSession *session, const PgChatEvent *event)
+{
+  struct PgChatList *list = session->chat_list;
+  if (list == NULL || !list->fetching)
+    return;
+  if (event->kind == PG_CHAT_EVENT_LIST_END)
+    {
+      chat_list_done (list);
+      return;
+    }
+  ListedChat *chat = g_new0 (ListedChat, 1);
+  chat->name = g_strdup (event->name);
+  chat->topic = g_strdup (event->text);
+  chat->users = event->users;
+  g_ptr_array_add (list->chats, chat);
+}
+
 /* ---- legacy events ---- */
 
 static PgErrorCondition
@@ -1150,6 +1300,11 @@ pg_rooms_on_chat (gpointer owner, const PgChatEvent *event)
       on_nick (session);
       return;
     }
+  if (event->kind == PG_CHAT_EVENT_LISTED || event->kind == PG_CHAT_EVENT_LIST_END)
+    {
+      on_listed (session, event);
+      return;
+    }
   PgRoom *room = event->chat != NULL && session->rooms_by_key != NULL
                      ? g_hash_table_lookup (session->rooms_by_key, event->chat)
                      : NULL;
@@ -1204,6 +1359,8 @@ pg_rooms_on_chat (gpointer owner, const PgChatEvent *event)
     case PG_CHAT_EVENT_REFUSED:
     case PG_CHAT_EVENT_INVITED:
     case PG_CHAT_EVENT_NICK:
+    case PG_CHAT_EVENT_LISTED:
+    case PG_CHAT_EVENT_LIST_END:
       break;
     }
 }
@@ -1248,6 +1405,7 @@ pg_rooms_free (PgSession *session)
   g_clear_pointer (&session->rooms_by_key, g_hash_table_unref);
   g_clear_pointer (&session->rooms, g_hash_table_unref);
   g_clear_pointer (&session->private_peers, g_hash_table_unref);
+  g_clear_pointer (&session->chat_list, chat_list_free);
 }
 
 gboolean

@@ -54,9 +54,11 @@ struct PgSession {
   /* Group chats (room.c): room JID → PgRoom (owned), the protocol's
    * normalised chat name → PgRoom (borrowed), and legacy names written to
    * privately from a room → the occupant JID their answers come from. */
-  GHashTable *rooms;
+    GHashTable *rooms;
   GHashTable *rooms_by_key;
   GHashTable *private_peers;
+  /* The legacy network's room list, for disco#items (room.c), or NULL. */
+  struct PgChatList *chat_list;
 };
 
 struct PgSessions {

@@ -413,14 +413,18 @@ def test_join_order_subject_and_disco(env):
                for i in children(child(r, NS_DISCO_INFO, "query"), NS_DISCO_INFO, "identity")]
         assert ("conference", "text") in ids, tostr(r)
 
-    with t.item("disco#items on the gateway: the joined rooms"):
+    with t.item("disco#items on the gateway: the joined rooms, then the IRC server's LIST"):
         r = c.iq(f"<iq type='get' to='{GW}'><query xmlns='{NS_DISCO_ITEMS}'/></iq>")
         assert r.get("type") == "result", tostr(r)
         items = {(i.get("jid") or "").lower(): i.get("name")
                  for i in children(child(r, NS_DISCO_ITEMS, "query"), NS_DISCO_ITEMS, "item")}
         assert room("#order") in items and room("#notopic") in items, f"items: {items}"
         assert (items[room("#order")] or "").lower() == "#order", f"item name: {items}"
-        assert room("#bobonly") not in items, f"a room the user is not in is listed: {items}"
+        # Not joined, but on the network's list, with its user count.
+        assert room("#bobonly") in items, f"the network's channel list is missing: {items}"
+        assert items[room("#bobonly")] == "#bobonly (1)", f"item name: {items}"
+        assert list(items).index(room("#bobonly")) > list(items).index(room("#order")), \
+            f"joined rooms come first: {items}"
 
     with t.item("disco#items on a room not joined: empty"):
         r = c.iq(f"<iq type='get' to='{room('#bobonly')}'><query xmlns='{NS_DISCO_ITEMS}'/></iq>")
