@@ -32,6 +32,30 @@ import harness  # noqa: E402
 
 DEFAULT_TIMEOUT = 60
 
+# Seconds each module took in a CI run (tools/run-tests, 2026-12): what
+# --shard balances on; a module not listed counts as MODULE_SECONDS_DEFAULT.
+MODULE_SECONDS = {
+    "test_irc_session": 62, "test_outbox": 51, "test_faults": 48, "test_groupchat": 45,
+    "test_fake_server": 38, "test_server_restart": 32, "test_fd_leak": 32,
+    "test_multi_resource": 24, "test_restart": 24, "test_restart_sessions": 14,
+    "test_adhoc": 13, "test_register": 12, "test_groupchat_lifecycle": 11, "test_hostile": 9,
+    "test_xmpp_legacy": 8, "test_service": 5, "test_limits": 4, "test_xmpp_groupchat": 3,
+}
+MODULE_SECONDS_DEFAULT = 10
+
+
+def shard_of(paths, index, count):
+    """The modules of shard `index` (1-based) of `count`: longest first,
+    each to the shard with the least so far, so the shards end together."""
+    loads = [0] * count
+    mine = set()
+    for p in sorted(paths, key=lambda p: (-MODULE_SECONDS.get(p.stem, MODULE_SECONDS_DEFAULT), p.name)):
+        i = loads.index(min(loads))
+        loads[i] += MODULE_SECONDS.get(p.stem, MODULE_SECONDS_DEFAULT)
+        if i == index - 1:
+            mine.add(p)
+    return [p for p in paths if p in mine]
+
 
 Skip = harness.Skip
 
@@ -92,6 +116,9 @@ def main():
     ap.add_argument("-k", dest="pattern", default=None, help="run tests whose name contains this")
     ap.add_argument("-v", "--verbose", action="store_true", help="log harness/slixmpp debug to stderr")
     ap.add_argument("-q", "--quiet", action="store_true", help="no failure details on stderr")
+    ap.add_argument("--shard", default=None, metavar="I/N",
+                    help="run only the I-th of N parts of the modules (balanced by their usual "
+                         "duration), for running the parts side by side")
     ap.add_argument("--retries", type=int, default=0, metavar="N",
                     help="run a failed test again on fresh servers up to N times; one that then "
                          "passes is counted as passed and listed as flaky")
@@ -113,6 +140,14 @@ def main():
         # Fake-server and restart tests last: they are the slowest.
         order = {"test_fake_server": 2, "test_restart": 1}
         paths.sort(key=lambda p: (order.get(p.stem, 0), p.name))
+    if args.shard:
+        try:
+            index, count = (int(x) for x in args.shard.split("/"))
+            assert 1 <= index <= count
+        except (ValueError, AssertionError):
+            ap.error(f"--shard {args.shard}: expected I/N with 1 <= I <= N")
+        paths = shard_of(paths, index, count)
+        print(f"# shard {index}/{count}: {' '.join(p.stem for p in paths)}", flush=True)
 
     print(f"# purplegate binary: {harness.purplegate_binary()}", flush=True)
     t_all = time.monotonic()
