@@ -350,7 +350,7 @@ class IrcServer:
     `password` makes it a connect-class password (PASS), so a registration
     with another password is refused by the legacy network."""
 
-    def __init__(self, workdir, password=None):
+    def __init__(self, workdir, password=None, extra_conf=""):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.password = password
@@ -378,7 +378,7 @@ class IrcServer:
 <performance quietbursts="yes" softlimit="1024" somaxconn="128">
 <whowas groupsize="10" maxgroups="1000" maxkeep="3d">
 <files motd="{motd}">
-""")
+{extra_conf}""")
 
     @staticmethod
     def available():

@@ -8,12 +8,12 @@ read.  Several acceptance items share one test where that saves logins."""
 
 import time
 
-from harness import (COMPONENT_JID, NS_CLIENT, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_XDATA,
+from harness import (COMPONENT_JID, Env, IrcServer, NS_CLIENT, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_XDATA,
                      Client, assert_error, assert_result, bare, child, children, is_stanza, local,
                      match, text, tostr, xml_escape)
 from harness import WAIT
 import legacy_servers
-from legacy_servers import (IrcClient, chat_from, irc_barrier, irc_env, online_user,
+from legacy_servers import (IrcClient, chat_from, irc_barrier, online_user,
                             registered_user, send_available, wait_transport_online)
 
 GW = COMPONENT_JID
@@ -37,8 +37,24 @@ OVERRIDES = {
 }
 
 
+# Half-operators (%), admins (&) and founders (~) beside InspIRCd's own @
+# and +, as most networks have them.
+PREFIXES = """\
+<module name="customprefix">
+<customprefix name="founder" letter="q" prefix="~" rank="50000" ranktoset="50000" ranktounset="50000">
+<customprefix name="admin" letter="a" prefix="&amp;" rank="40000" ranktoset="50000" ranktounset="50000">
+<customprefix name="halfop" letter="h" prefix="%" rank="20000" ranktoset="30000" ranktounset="30000">
+"""
+
+
 def setup(name):
-    return irc_env(name, overrides=OVERRIDES)
+    env = Env(name)
+    try:
+        env.irc = IrcServer(env.tmp / "ircd", extra_conf=PREFIXES).start()
+        return env.start_standard(overrides=OVERRIDES)
+    except BaseException:
+        env.close(keep=True)
+        raise
 
 
 # ---------------------------------------------------------------------------
@@ -641,7 +657,11 @@ def test_subject_and_live_roles(env):
     for modes, aff, role in (("+v sdave", "member", "participant"),
                              ("+o sdave", "admin", "moderator"),
                              ("-o sdave", "member", "participant"),
-                             ("-v sdave", "none", "participant")):
+                             ("+h sdave", "member", "moderator"),
+                             ("-h sdave", "member", "participant"),
+                             ("-v sdave", "none", "participant"),
+                             ("+m", "none", "visitor"),
+                             ("-m", "none", "participant")):
         with t.item(f"live MODE {modes}: {aff}/{role}"):
             since = a.mark()
             irc_mode(bob, "#topics", modes)
