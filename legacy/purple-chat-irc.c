@@ -18,76 +18,9 @@
 #define G_LOG_DOMAIN "pg-purple-chat"
 
 #include "legacy/account-private.h"
+#include "legacy/irc-line.h"
 
 #include <string.h>
-
-/* One IRC line split into prefix nick, command and parameters (the last
- * one may be the trailing text). */
-typedef struct
-{
-  char *nick;
-  char *command;
-  GPtrArray *params;
-} Line;
-
-static void
-line_clear (Line *line)
-{
-  g_free (line->nick);
-  g_free (line->command);
-  g_clear_pointer (&line->params, g_ptr_array_unref);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Line, line_clear)
-
-static gboolean
-parse_line (const char *text, Line *line)
-{
-  const char *p = text;
-
-  if (*p == '@') /* message tags */
-    {
-      p = strchr (p, ' ');
-      if (p == NULL)
-        return FALSE;
-      p++;
-    }
-  if (*p == ':')
-    {
-      gsize n = strcspn (p + 1, " !@");
-      line->nick = g_strndup (p + 1, n);
-      p = strchr (p, ' ');
-      if (p == NULL)
-        return FALSE;
-      p++;
-    }
-  gsize n = strcspn (p, " \r\n");
-  if (n == 0)
-    return FALSE;
-  line->command = g_strndup (p, n);
-  p += n;
-  line->params = g_ptr_array_new_with_free_func (g_free);
-  while (*p == ' ')
-    {
-      p++;
-      if (*p == ':')
-        {
-          g_ptr_array_add (line->params, g_strndup (p + 1, strcspn (p + 1, "\r\n")));
-          break;
-        }
-      n = strcspn (p, " \r\n");
-      if (n == 0)
-        break;
-      g_ptr_array_add (line->params, g_strndup (p, n));
-      p += n;
-    }
-  return TRUE;
-}
-
-static const char *
-param (const Line *line, guint i)
-{
-  return i < line->params->len ? g_ptr_array_index (line->params, i) : NULL;
-}
 
 static void
 refuse (PgAccount *account, const char *chat, PgChatRefusal refusal, const char *text)
@@ -164,7 +97,7 @@ banned (PgAccount *account, const char *chat, const char *nick)
 /* Applies "+mnt-k" (the parameters of prefix modes are not needed:
  * occupant ranks come through libpurple); bans are noted. */
 static void
-apply_modes (PurpleConversation *conv, const char *changes, const Line *line, guint first_arg)
+apply_modes (PurpleConversation *conv, const char *changes, const PgIrcLine *line, guint first_arg)
 {
   PgAccount *owner = pg_account_from_purple (purple_conversation_get_account (conv));
   guint arg = first_arg;
@@ -183,7 +116,7 @@ apply_modes (PurpleConversation *conv, const char *changes, const Line *line, gu
        * the key always, the limit when set. */
       if (strchr ("beIovhqak", *c) != NULL || (*c == 'l' && adding))
         {
-          const char *value = line != NULL ? param (line, arg) : NULL;
+          const char *value = line != NULL ? pg_irc_line_param (line, arg) : NULL;
           if (*c == 'b' && adding && value != NULL && owner != NULL)
             note_ban (owner, pg_purple_chat_key (conv), value);
           arg++;
@@ -200,11 +133,11 @@ apply_modes (PurpleConversation *conv, const char *changes, const Line *line, gu
 
 /* CHANTYPES, CHANNELLEN and NICKLEN of an RPL_ISUPPORT line. */
 static void
-read_isupport (PgAccount *account, const Line *line)
+read_isupport (PgAccount *account, const PgIrcLine *line)
 {
   for (guint i = 1; i + 1 < line->params->len; i++)
     {
-      const char *token = param (line, i);
+      const char *token = pg_irc_line_param (line, i);
       guint64 number;
       if (g_str_has_prefix (token, "CHANTYPES="))
         {
@@ -224,15 +157,15 @@ static void
 irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
 {
   PgAccount *account = pg_account_from_connection (gc);
-  g_auto (Line) line = { 0 };
+  g_auto (PgIrcLine) line = { 0 };
 
   (void)data;
-  if (account == NULL || text == NULL || *text == NULL || !parse_line (*text, &line))
+  if (account == NULL || text == NULL || *text == NULL || !pg_irc_line_parse (*text, &line))
     return;
   const char *cmd = line.command;
   /* Numerics: parameter 0 is our nick, 1 the channel (or nick), last the text. */
-  const char *target = param (&line, 1);
-  const char *words = line.params->len > 2 ? param (&line, line.params->len - 1) : NULL;
+  const char *target = pg_irc_line_param (&line, 1);
+  const char *words = line.params->len > 2 ? pg_irc_line_param (&line, line.params->len - 1) : NULL;
   static const struct
   {
     const char *numeric;
@@ -266,9 +199,9 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
       return;
     }
   if (strcmp (cmd, "341") == 0 && line.params->len > 2) /* me nick #chan: the invitation went out */
-    refuse (account, param (&line, 2), PG_CHAT_REFUSED_INVITED, NULL);
+    refuse (account, pg_irc_line_param (&line, 2), PG_CHAT_REFUSED_INVITED, NULL);
   else if (strcmp (cmd, "441") == 0 && line.params->len > 3) /* me nick #chan :text */
-    refuse (account, param (&line, 2), PG_CHAT_REFUSED_NO_SUCH_NICK, words);
+    refuse (account, pg_irc_line_param (&line, 2), PG_CHAT_REFUSED_NO_SUCH_NICK, words);
   else if ((strcmp (cmd, "433") == 0 || strcmp (cmd, "432") == 0) && PURPLE_CONNECTION_IS_CONNECTED (gc))
     /* During the login prpl-irc picks another nick itself. */
     refuse (account, NULL, cmd[2] == '3' ? PG_CHAT_REFUSED_NICK_IN_USE : PG_CHAT_REFUSED_BAD_NICK, words);
@@ -276,22 +209,22 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
     {
       PurpleConversation *conv = pg_purple_chat_find (account->purple, target);
       if (conv != NULL)
-        apply_modes (conv, param (&line, 2), &line, 3);
+        apply_modes (conv, pg_irc_line_param (&line, 2), &line, 3);
     }
   else if (strcmp (cmd, "MODE") == 0 && line.params->len > 1)
     {
-      PurpleConversation *conv = pg_purple_chat_find (account->purple, param (&line, 0));
+      PurpleConversation *conv = pg_purple_chat_find (account->purple, pg_irc_line_param (&line, 0));
       if (conv != NULL)
-        apply_modes (conv, param (&line, 1), &line, 2);
+        apply_modes (conv, pg_irc_line_param (&line, 1), &line, 2);
     }
   else if (strcmp (cmd, "KICK") == 0 && line.params->len > 1)
     {
-      g_autofree char *chat = g_strdup (purple_normalize (account->purple, param (&line, 0)));
-      g_autofree char *nick = g_strdup (purple_normalize (account->purple, param (&line, 1)));
+      g_autofree char *chat = g_strdup (purple_normalize (account->purple, pg_irc_line_param (&line, 0)));
+      g_autofree char *nick = g_strdup (purple_normalize (account->purple, pg_irc_line_param (&line, 1)));
       PgKick *kick = g_new0 (PgKick, 1);
       kick->banned = banned (account, chat, nick);
       kick->actor = g_strdup (line.nick);
-      kick->reason = g_strdup (param (&line, 2));
+      kick->reason = g_strdup (pg_irc_line_param (&line, 2));
       g_hash_table_replace (account->kicks, g_strconcat (chat, "\n", nick, NULL), kick);
     }
   else if (strcmp (cmd, "NICK") == 0 && line.nick != NULL && line.params->len > 0)
@@ -300,7 +233,8 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
       const char *own = purple_connection_get_display_name (gc);
       if (own != NULL && purple_utf8_strcasecmp (own, line.nick) == 0)
         {
-          PgChatEvent event = { .kind = PG_CHAT_EVENT_NICK, .nick = line.nick, .new_nick = param (&line, 0) };
+          PgChatEvent event
+              = { .kind = PG_CHAT_EVENT_NICK, .nick = line.nick, .new_nick = pg_irc_line_param (&line, 0) };
           pg_account_emit_chat (account, &event);
         }
     }

@@ -1,0 +1,75 @@
+/* legacy/irc-line.c — IRC lines split into nick, command and parameters. */
+#define G_LOG_DOMAIN "pg-irc-line"
+#include "build-config.h"
+
+#include "legacy/irc-line.h"
+
+#include <string.h>
+
+void
+pg_irc_line_clear (PgIrcLine *line)
+{
+  g_clear_pointer (&line->nick, g_free);
+  g_clear_pointer (&line->command, g_free);
+  g_clear_pointer (&line->params, g_ptr_array_unref);
+}
+
+const char *
+pg_irc_line_param (const PgIrcLine *line, guint i)
+{
+  return line->params != NULL && i < line->params->len ? g_ptr_array_index (line->params, i) : NULL;
+}
+
+gboolean
+pg_irc_line_parse (const char *text, PgIrcLine *line)
+{
+  const char *p = text;
+  gsize n;
+
+  memset (line, 0, sizeof *line);
+  if (*p == '@') /* IRCv3 message tags */
+    {
+      p = strchr (p, ' ');
+      if (p == NULL)
+        return FALSE;
+      p++;
+    }
+  if (*p == ':')
+    {
+      n = strcspn (p + 1, " !@\r\n");
+      line->nick = g_strndup (p + 1, n);
+      p += 1 + n;
+      p += strcspn (p, " \r\n");
+      if (*p != ' ')
+        {
+          pg_irc_line_clear (line);
+          return FALSE;
+        }
+      while (*p == ' ')
+        p++;
+    }
+  n = strcspn (p, " \r\n");
+  if (n == 0)
+    {
+      pg_irc_line_clear (line);
+      return FALSE;
+    }
+  line->command = g_strndup (p, n);
+  p += n;
+  line->params = g_ptr_array_new_with_free_func (g_free);
+  while (*p == ' ')
+    {
+      p++;
+      if (*p == ':')
+        {
+          g_ptr_array_add (line->params, g_strndup (p + 1, strcspn (p + 1, "\r\n")));
+          break;
+        }
+      n = strcspn (p, " \r\n");
+      if (n == 0)
+        continue; /* several spaces in a row */
+      g_ptr_array_add (line->params, g_strndup (p, n));
+      p += n;
+    }
+  return TRUE;
+}

@@ -1,0 +1,23 @@
+/* legacy/irc-line.h — one IRC line (RFC 1459 §2.3.1) split into the
+ * sender's nick, the command and the parameters, for the lines prpl-irc
+ * receives and purplegate reads beside it (purple-chat-irc.c). */
+#pragma once
+#include <glib.h>
+
+typedef struct
+{
+  char *nick;        /* the prefix up to '!' or '@'; NULL without a prefix */
+  char *command;     /* "PRIVMSG", "404"…; never empty */
+  GPtrArray *params; /* char *, the trailing one (after " :") last */
+} PgIrcLine;
+
+/* Splits @text (one line; tags, a CR or LF at its end are ignored) into
+ * @line, which the caller clears with pg_irc_line_clear(). FALSE (and
+ * @line empty) when there is no command. No parameter contains a space,
+ * except the trailing one; none contains CR or LF. */
+gboolean pg_irc_line_parse (const char *text, PgIrcLine *line);
+void pg_irc_line_clear (PgIrcLine *line);
+/* Parameter @i, or NULL. Borrowed. */
+const char *pg_irc_line_param (const PgIrcLine *line, guint i);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PgIrcLine, pg_irc_line_clear)

@@ -1,0 +1,83 @@
+/* tests/unit/test-irc-line.c — IRC lines split into nick, command and
+ * parameters (RFC 1459 §2.3.1), as prpl-irc receives them. */
+#include "legacy/irc-line.h"
+
+#include <string.h>
+
+typedef struct
+{
+  const char *name;
+  const char *text;
+  const char *nick;            /* NULL: no prefix */
+  const char *command;         /* NULL: refused */
+  const char *const params[6]; /* NULL-terminated */
+} Case;
+
+static const Case cases[] = {
+  { "numeric",
+    ":irc.localhost 474 alice #chan :Cannot join channel (you're banned)\r\n",
+    "irc.localhost",
+    "474",
+    { "alice", "#chan", "Cannot join channel (you're banned)", NULL } },
+  { "user-prefix",
+    ":bob!b@127.0.0.1 KICK #chan alice :out you go",
+    "bob",
+    "KICK",
+    { "#chan", "alice", "out you go", NULL } },
+  { "no-prefix", "PING :irc.localhost", NULL, "PING", { "irc.localhost", NULL } },
+  { "mode-arguments", ":op!o@h MODE #chan +mb dnew!*@*", "op", "MODE", { "#chan", "+mb", "dnew!*@*", NULL } },
+  { "nick-trailing", ":dalice!d@h NICK :dnew", "dalice", "NICK", { "dnew", NULL } },
+  { "empty-trailing", ":s 332 me #chan :", "s", "332", { "me", "#chan", "", NULL } },
+  { "colon-inside-trailing", ":s 372 me :- a: b :c", "s", "372", { "me", "- a: b :c", NULL } },
+  { "spaces-in-a-row",
+    ":s  005  me  CHANTYPES=#  :are supported",
+    "s",
+    "005",
+    { "me", "CHANTYPES=#", "are supported", NULL } },
+  { "tags", "@time=2026-12-06T00:00:00Z :bob!b@h PRIVMSG #c :hi", "bob", "PRIVMSG", { "#c", "hi", NULL } },
+  { "host-prefix", ":nick@host JOIN #c", "nick", "JOIN", { "#c", NULL } },
+  { "no-params", "QUIT", NULL, "QUIT", { NULL } },
+  { "empty", "", NULL, NULL, { NULL } },
+  { "prefix-only", ":irc.localhost", NULL, NULL, { NULL } },
+  { "prefix-then-space", ":irc.localhost ", NULL, NULL, { NULL } },
+  { "tags-only", "@a=b", NULL, NULL, { NULL } },
+  { "line-end-only", "\r\n", NULL, NULL, { NULL } },
+};
+
+static void
+test_parse (gconstpointer data)
+{
+  const Case *c = data;
+  g_auto (PgIrcLine) line = { 0 };
+  gboolean ok = pg_irc_line_parse (c->text, &line);
+
+  g_assert_cmpint (ok, ==, c->command != NULL);
+  if (!ok)
+    {
+      g_assert_null (line.command);
+      g_assert_null (line.nick);
+      g_assert_null (line.params);
+      return;
+    }
+  g_assert_cmpstr (line.nick, ==, c->nick);
+  g_assert_cmpstr (line.command, ==, c->command);
+  guint n = 0;
+  while (c->params[n] != NULL)
+    n++;
+  g_assert_cmpuint (line.params->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpstr (pg_irc_line_param (&line, i), ==, c->params[i]);
+  g_assert_null (pg_irc_line_param (&line, n));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/irc-line/parse/%s", cases[i].name);
+      g_test_add_data_func (path, &cases[i], test_parse);
+    }
+  return g_test_run ();
+}
