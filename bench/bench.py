@@ -1081,22 +1081,6 @@ def machine_info():
 SOAK_BEGIN, SOAK_END = "<!-- soak:begin -->", "<!-- soak:end -->"
 
 
-def kept_soak_section(path):
-    """bench/soak writes its figures between these markers of RESULTS.md;
-    a new benchmark report keeps them (an empty string if there are none)."""
-    try:
-        old = path.read_text()
-    except OSError:
-        return ""
-    a, b = old.find(SOAK_BEGIN), old.find(SOAK_END)
-    if a < 0 or b < a:
-        return ""
-    return "\n" + old[a:b + len(SOAK_END)] + "\n"
-
-
-CHAN_BEGIN, CHAN_END = "<!-- channels:begin -->", "<!-- channels:end -->"
-
-
 def kept_block(path, begin, end):
     """The text between the markers `begin` and `end` of the file at `path`
     (markers included), or ""."""
@@ -1108,6 +1092,16 @@ def kept_block(path, begin, end):
     if a < 0 or b < a:
         return ""
     return old[a:b + len(end)]
+
+
+def kept_soak_section(path):
+    """bench/soak writes its figures between these markers of RESULTS.md;
+    a new benchmark report keeps them (an empty string if there are none)."""
+    block = kept_block(path, SOAK_BEGIN, SOAK_END)
+    return "\n" + block + "\n" if block else ""
+
+
+CHAN_BEGIN, CHAN_END = "<!-- channels:begin -->", "<!-- channels:end -->"
 
 
 def replace_block(path, begin, end, block, before):
