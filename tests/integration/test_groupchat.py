@@ -668,6 +668,12 @@ def test_subject_and_live_roles(env):
             el = a.expect(from_occupant("#topics", "sdave", "presence"), timeout=WAIT,
                           since=since, what=f"sdave's presence after MODE {modes}")
             assert_role(el, aff, role)
+            if modes in ("+m", "-m"):
+                # The user has no voice either: the same change, with 110.
+                el = a.expect(from_occupant("#topics", "salice", "presence"), timeout=WAIT,
+                              since=since, what=f"the user's own presence after MODE {modes}")
+                assert "110" in status_codes(el), f"own presence without 110: {tostr(el)}"
+                assert_role(el, aff, role)
 
     with t.item("the user gets ops live"):
         since = a.mark()

@@ -5,7 +5,8 @@ remote-server-timeout in join_timeout_s, and when the server answers late
 the channel is left again; a clean stop of purplegate takes every resource
 out of its rooms (110 + 332); after the restart the client's XEP-0410
 self-ping answers not-acceptable, so clients join again by themselves, and
-the join works."""
+the join works; a join that starts a legacy login which cannot get through
+fails with the login's condition (remote-server-timeout) in time."""
 
 import os
 import signal
@@ -13,7 +14,7 @@ import time
 
 from harness import COMPONENT_JID, NS_PING, assert_error, child, match, standard_setup, tostr
 from harness import WAIT
-from legacy_servers import IrcClient, chat_from, online_user
+from legacy_servers import IrcClient, chat_from, online_user, registered_user
 
 GW = COMPONENT_JID
 NS_MUC = "http://jabber.org/protocol/muc"
@@ -109,3 +110,17 @@ def test_restart_makes_clients_rejoin(env):
     peer.privmsg("#restart", "welcome back")
     c.expect(lambda el: match("message", type="groupchat", frm=f"{room}/rjbob")(el),
              timeout=WAIT, since=since, what="a channel message after joining again")
+
+
+def test_join_while_the_legacy_network_is_down(env):
+    # The join starts the legacy login (the user is registered, not online
+    # with the gateway) and waits for it; the login fails (nobody listens on
+    # the IRC port), so the join fails with the login's condition in time.
+    c = registered_user(env, env.user("xdown"), "downnick")
+    env.irc.stop()
+    since = c.mark()
+    c.send(f"<presence to='#down@{GW}/downnick' id='down-1'><x xmlns='{NS_MUC}'/></presence>")
+    el = c.expect(match("presence", id="down-1", type="error"), timeout=JOIN_TIMEOUT_S + WAIT,
+                  since=since, what="the join's error while IRC is down")
+    assert_error(el, "down-1", "remote-server-timeout", "wait")
+    assert child(el, NS_MUC, "x") is not None, f"no <x xmlns='{NS_MUC}'/>: {tostr(el)}"
