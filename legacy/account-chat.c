@@ -137,12 +137,25 @@ joined_chat (PgAccount *account, const char *chat)
   return conv;
 }
 
+/* @text on one line: protocols write a command's arguments, a topic or an
+ * invitation's text into one protocol line as they are (prpl-irc does), so
+ * a line break in what the user typed would start a command of its own.
+ * Owned. */
+static char *
+one_line (const char *text)
+{
+  char *line = g_strdup (text != NULL ? text : "");
+  g_strdelimit (line, "\r\n", ' ');
+  return line;
+}
+
 /* Runs the protocol's /command @name with @args on @conv; FALSE when the
  * protocol has no such command or it failed. */
 static gboolean
 run_command (PurpleConversation *conv, const char *name, const char *args)
 {
-  g_autofree char *line = g_strdup_printf ("%s %s", name, args);
+  g_autofree char *flat = one_line (args);
+  g_autofree char *line = g_strdup_printf ("%s %s", name, flat);
   g_autofree char *markup = g_markup_escape_text (line, -1);
   g_autofree char *error = NULL;
   PurpleCmdStatus status = purple_cmd_do_command (conv, line, markup, &error);
@@ -210,7 +223,8 @@ pg_account_set_chat_topic (PgAccount *account, const char *chat, const char *top
       refuse (account, chat, PG_CHAT_REFUSED_NOT_OPERATOR, "this legacy network has no topics to set");
       return;
     }
-  info->set_chat_topic (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv)), topic);
+  g_autofree char *flat = one_line (topic);
+  info->set_chat_topic (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv)), flat);
   pg_purple_eventloop_flush (gc);
 }
 
@@ -241,7 +255,8 @@ pg_account_invite_chat (PgAccount *account, const char *chat, const char *who, c
       return;
     }
   PurpleConnection *gc = purple_conversation_get_gc (conv);
-  serv_chat_invite (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv)), message, who);
+  g_autofree char *flat = message != NULL ? one_line (message) : NULL;
+  serv_chat_invite (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv)), flat, who);
   pg_purple_eventloop_flush (gc);
 }
 

@@ -693,6 +693,17 @@ def test_subject_and_live_roles(env):
                       timeout=WAIT, since=since, what="the new subject at the user")
         assert el.get("type") != "error", f"subject change refused: {tostr(el)}"
         assert subject_text(el) == "from XMPP", tostr(el)
+
+    with t.item("a line break in a subject starts no IRC command"):
+        si = bob.mark()
+        a.send(f"<message type='groupchat' to='{room('#topics')}' id='t-3'><subject>two&#10;"
+               f"PRIVMSG #topics :injected</subject></message>")
+        line = bob.expect(lambda m: m.command == "TOPIC" and m.nick == "salice", timeout=WAIT,
+                          since=si, what="TOPIC from salice")
+        assert line.params == ["#topics", "two PRIVMSG #topics :injected"], line.raw
+        irc_barrier(a, bob, "salice")
+        assert not irc_lines(bob, lambda m: m.command == "PRIVMSG" and m.params[-1] == "injected", si), \
+            "a line break in the subject reached IRC as a command"
     t.done()
 
 
