@@ -107,7 +107,8 @@ pg_account_send_message (PgAccount *account, const char *to, const char *text, G
   gc = purple_account_get_connection (account->purple);
   if (g_str_has_prefix (text, "/me ") && text[4] != '\0')
     {
-      PurpleConversation *conv = purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, to, account->purple);
+      PurpleConversation *conv
+          = purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, to, account->purple);
       if (conv == NULL)
         conv = purple_conversation_new (PURPLE_CONV_TYPE_IM, account->purple, to);
       if (pg_account_send_action (account, conv, text))

@@ -111,7 +111,8 @@ void pg_account_emit_refused (PgAccount *account, const char *name);
 void pg_account_emit_chat (PgAccount *account, const PgChatEvent *event);
 
 /* A KICK line seen before libpurple reports the departure. */
-typedef struct {
+typedef struct
+{
   gboolean banned; /* a matching MODE +b came shortly before */
   char *actor;
   char *reason;

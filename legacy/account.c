@@ -105,7 +105,7 @@ pg_account_install_ui_ops (PgPurple *purple)
   pg_account_confirm_install ();
   pg_purple_chat_install ();
   pg_purple_chat_irc_install ();
-    pg_purple_chat_jabber_install ();
+  pg_purple_chat_jabber_install ();
   pg_purple_roomlist_install ();
 }
 
@@ -558,7 +558,7 @@ pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
   pg->password = g_strdup (password);
   pg->login_timeout_s = PG_ACCOUNT_LOGIN_TIMEOUT_S;
   g_queue_init (&pg->auths);
-  pg->kicks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) pg_kick_free);
+  pg->kicks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)pg_kick_free);
   pg->bans = g_ptr_array_new_with_free_func (g_free);
   pg->core = purple;
   pg->logins = logins;

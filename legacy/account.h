@@ -12,7 +12,8 @@
 
 /* XMPP <show/> values plus offline; the account maps them to libpurple
  * status primitives and back. */
-typedef enum {
+typedef enum
+{
   PG_SHOW_OFFLINE,
   PG_SHOW_AVAILABLE,
   PG_SHOW_CHAT,
@@ -22,7 +23,8 @@ typedef enum {
 } PgShow;
 
 /* XEP-0085 states (NONE: the network reported nothing we can map). */
-typedef enum {
+typedef enum
+{
   PG_CHAT_STATE_NONE,
   PG_CHAT_STATE_ACTIVE,
   PG_CHAT_STATE_COMPOSING,
@@ -31,7 +33,8 @@ typedef enum {
   PG_CHAT_STATE_GONE,
 } PgChatState;
 
-typedef enum {
+typedef enum
+{
   PG_ACCOUNT_FAILURE_NETWORK, /* worth retrying later: unreachable, reset, timeout */
   PG_ACCOUNT_FAILURE_AUTH,    /* credentials refused: retrying will not help */
   PG_ACCOUNT_FAILURE_OTHER,   /* any other fatal error (name in use, TLS…) */
@@ -39,10 +42,11 @@ typedef enum {
 
 #define PG_ACCOUNT_ERROR (pg_account_error_quark ())
 GQuark pg_account_error_quark (void);
-typedef enum {
-  PG_ACCOUNT_ERROR_OFFLINE,  /* not connected */
-  PG_ACCOUNT_ERROR_SEND,     /* the protocol refused to send */
-  PG_ACCOUNT_ERROR_EXISTS,   /* another login already uses this legacy username */
+typedef enum
+{
+  PG_ACCOUNT_ERROR_OFFLINE, /* not connected */
+  PG_ACCOUNT_ERROR_SEND,    /* the protocol refused to send */
+  PG_ACCOUNT_ERROR_EXISTS,  /* another login already uses this legacy username */
 } PgAccountError;
 
 typedef struct PgAccount PgAccount;
@@ -50,7 +54,8 @@ typedef struct PgAccount PgAccount;
 /* ---- group chats (legacy/account-chat.c, purple-chat.c) ---- */
 
 /* An occupant's standing, from the protocol's own (IRC: ~ & @ % +). */
-typedef enum {
+typedef enum
+{
   PG_CHAT_RANK_NONE,
   PG_CHAT_RANK_VOICE,
   PG_CHAT_RANK_HALFOP,
@@ -59,30 +64,32 @@ typedef enum {
 } PgChatRank;
 
 /* What the legacy network refused, and why. */
-typedef enum {
+typedef enum
+{
   /* a join */
-  PG_CHAT_REFUSED_NOT_FOUND,     /* no such chat, or the protocol has none */
-  PG_CHAT_REFUSED_BAD_NAME,      /* not a name the network takes for a chat */
-  PG_CHAT_REFUSED_KEY,           /* wrong or missing key */
+  PG_CHAT_REFUSED_NOT_FOUND, /* no such chat, or the protocol has none */
+  PG_CHAT_REFUSED_BAD_NAME,  /* not a name the network takes for a chat */
+  PG_CHAT_REFUSED_KEY,       /* wrong or missing key */
   PG_CHAT_REFUSED_BANNED,
   PG_CHAT_REFUSED_INVITE_ONLY,
   PG_CHAT_REFUSED_FULL,
   PG_CHAT_REFUSED_REGISTERED_ONLY, /* only for registered (identified) nicks */
-  PG_CHAT_REFUSED_TOO_MANY,      /* the user is in as many chats as allowed */
+  PG_CHAT_REFUSED_TOO_MANY,        /* the user is in as many chats as allowed */
   /* in a chat */
   PG_CHAT_REFUSED_NICK_IN_USE,
   PG_CHAT_REFUSED_BAD_NICK,
-  PG_CHAT_REFUSED_CANNOT_SEND,   /* moderated, or messages from outside refused */
-  PG_CHAT_REFUSED_NOT_OPERATOR,  /* topic, kick, invite need a privilege */
+  PG_CHAT_REFUSED_CANNOT_SEND,  /* moderated, or messages from outside refused */
+  PG_CHAT_REFUSED_NOT_OPERATOR, /* topic, kick, invite need a privilege */
   PG_CHAT_REFUSED_NOT_JOINED,
-  PG_CHAT_REFUSED_NO_SUCH_NICK,  /* kick or invite of someone not there */
-  PG_CHAT_REFUSED_MESSAGE,       /* a message or a subject change, the network did not say which */
+  PG_CHAT_REFUSED_NO_SUCH_NICK, /* kick or invite of someone not there */
+  PG_CHAT_REFUSED_MESSAGE,      /* a message or a subject change, the network did not say which */
   /* not a refusal: the network confirmed an invitation went out (IRC 341) */
   PG_CHAT_REFUSED_INVITED,
 } PgChatRefusal;
 
 /* Channel modes that change what a room is (PgChatEvent.modes). */
-typedef enum {
+typedef enum
+{
   PG_CHAT_MODE_MODERATED = 1 << 0,    /* only voiced occupants speak (IRC +m) */
   PG_CHAT_MODE_INVITE_ONLY = 1 << 1,  /* +i */
   PG_CHAT_MODE_KEY = 1 << 2,          /* +k */
@@ -91,7 +98,8 @@ typedef enum {
   PG_CHAT_MODE_LIMIT = 1 << 5,        /* +l */
 } PgChatModes;
 
-typedef enum {
+typedef enum
+{
   PG_CHAT_EVENT_JOINED,        /* our join is complete: @nick is ours, occupants known */
   PG_CHAT_EVENT_REFUSED,       /* @refusal, @text (the network's words; may be NULL) */
   PG_CHAT_EVENT_OCCUPANT,      /* @nick is there with @rank; @arrived: just came in */
@@ -103,14 +111,15 @@ typedef enum {
   PG_CHAT_EVENT_INVITED,       /* @nick invites us; @password, @text may be NULL */
   PG_CHAT_EVENT_MODES,         /* @modes is the chat's mode set now */
   PG_CHAT_EVENT_NICK,          /* our nick on the connection is now @new_nick (was @nick); @chat NULL */
-    PG_CHAT_EVENT_SENT,          /* the chat took our oldest message not yet confirmed (its echo) */
+  PG_CHAT_EVENT_SENT,          /* the chat took our oldest message not yet confirmed (its echo) */
   PG_CHAT_EVENT_LISTED,        /* the network's room list has @name (@text: topic, @users); @chat NULL */
   PG_CHAT_EVENT_LIST_END,      /* the room list is complete (or cut at PG_ACCOUNT_CHAT_LIST_MAX) */
 } PgChatEventKind;
 
 /* One group-chat event; strings are borrowed for the call. @chat is the
  * protocol's normalised chat name (pg_account_normalize()). */
-typedef struct {
+typedef struct
+{
   PgChatEventKind kind;
   const char *chat;
   const char *nick;
@@ -122,9 +131,9 @@ typedef struct {
   PgChatModes modes;
   gboolean arrived;
   gboolean kicked;
-  gboolean banned;  /* kicked after a ban that matches the nick */
-  gboolean delayed; /* a message of the legacy room's own history */
-    const char *name;   /* LISTED: the chat's name as the network spells it */
+  gboolean banned;    /* kicked after a ban that matches the nick */
+  gboolean delayed;   /* a message of the legacy room's own history */
+  const char *name;   /* LISTED: the chat's name as the network spells it */
   guint users;        /* LISTED: how many are in it, where the network says */
   const char *actor;  /* OCCUPANT_LEFT, LEFT when kicked: who did it (NULL: unknown) */
   const char *reason; /* and why */
@@ -133,7 +142,8 @@ typedef struct {
 /* Every callback gets the @owner given to pg_account_new(). Strings are
  * borrowed for the duration of the call. Contact names are the protocol's
  * own spelling (libpurple buddy names). */
-typedef struct {
+typedef struct
+{
   void (*connected) (gpointer owner);
   /* The login ended without pg_account_disconnect(): @reason is for humans. */
   void (*disconnected) (gpointer owner, PgAccountFailure failure, const char *reason);
@@ -149,8 +159,7 @@ typedef struct {
   void (*message) (gpointer owner, const char *from, const char *html);
   void (*chat_state) (gpointer owner, const char *from, PgChatState state);
   /* A legacy user asks to see our presence; answer with pg_account_authorize(). */
-  void (*authorization_requested) (gpointer owner, const char *from, const char *alias,
-                                   const char *message);
+  void (*authorization_requested) (gpointer owner, const char *from, const char *alias, const char *message);
   /* The legacy server processed everything sent on this login before
    * pg_account_confirm_sent() returned @serial (and so before every smaller
    * serial of this login). */
@@ -170,8 +179,8 @@ typedef struct {
  * disconnected event) and forgets it in libpurple. */
 PgAccount *pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
                            const char *password, const char *const *setting_keys,
-                           const char *const *setting_values, const PgAccountEvents *events,
-                           gpointer owner, GError **error);
+                           const char *const *setting_values, const PgAccountEvents *events, gpointer owner,
+                           GError **error);
 void pg_account_free (PgAccount *account);
 
 /* Starts the login; events follow. */

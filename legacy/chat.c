@@ -32,10 +32,11 @@ sender_contact (PgSession *session, const char *from)
   const char *slash = strchr (from, '/');
   if (slash != NULL && slash != from && session->account != NULL)
     {
-      g_autofree char *bare = g_strndup (from, (gsize) (slash - from));
+      g_autofree char *bare = g_strndup (from, (gsize)(slash - from));
       g_autofree char *normalized = pg_account_normalize (session->account, from);
       g_autofree char *bare_normalized = pg_account_normalize (session->account, bare);
-      if (normalized != NULL && strchr (normalized, '/') == NULL && g_strcmp0 (normalized, bare_normalized) == 0)
+      if (normalized != NULL && strchr (normalized, '/') == NULL
+          && g_strcmp0 (normalized, bare_normalized) == 0)
         return pg_contacts_ensure (session, bare, NULL);
     }
   return pg_contacts_ensure (session, from, NULL);
@@ -72,7 +73,8 @@ pg_chat_on_state (gpointer owner, const char *from, PgChatState state)
 /* ---- from the user ---- */
 
 static void
-reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondition condition, const char *text)
+reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondition condition,
+             const char *text)
 {
   pg_router_reply_error (transport->router, request->stanza, condition, PG_ERR_TYPE_DEFAULT, text);
 }
@@ -88,8 +90,8 @@ on_message (const PgRouteRequest *request, gpointer user_data)
   if (session == NULL)
     {
       g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, request->from_bare, NULL);
-      reply_error (transport, request, user != NULL ? PG_ERR_RECIPIENT_UNAVAILABLE : PG_ERR_REGISTRATION_REQUIRED,
-                   NULL);
+      reply_error (transport, request,
+                   user != NULL ? PG_ERR_RECIPIENT_UNAVAILABLE : PG_ERR_REGISTRATION_REQUIRED, NULL);
       return PG_HANDLED;
     }
   /* Offline: the login was refused or is paused while credentials are
@@ -118,7 +120,7 @@ on_message (const PgRouteRequest *request, gpointer user_data)
 }
 
 static const PgRoute routes[] = {
-  {PG_KIND_MESSAGE, NULL, NULL, NULL, PG_TARGET_CONTACT, on_message},
+  { PG_KIND_MESSAGE, NULL, NULL, NULL, PG_TARGET_CONTACT, on_message },
 };
 
 void

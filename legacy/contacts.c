@@ -37,7 +37,8 @@ add_contact (PgSession *session, const char *name, const char *alias)
    * and two empty tables cost 0.3 KiB per session. */
   if (session->contacts == NULL)
     {
-      session->contacts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) pg_contact_free);
+      session->contacts
+          = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)pg_contact_free);
       session->contacts_by_name = g_hash_table_new (g_str_hash, g_str_equal);
     }
   PgContact *previous = g_hash_table_lookup (session->contacts, jid);
@@ -52,7 +53,8 @@ void
 pg_contacts_load (PgSession *session)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) stored = pg_store_list_contacts (session->transport->store, session->bare_jid, &error);
+  g_autoptr (GPtrArray) stored
+      = pg_store_list_contacts (session->transport->store, session->bare_jid, &error);
   if (stored == NULL)
     {
       g_warning ("%s: cannot read the contact list: %s", session->bare_jid, error->message);
@@ -79,7 +81,8 @@ pg_contacts_lookup (PgSession *session, const char *jid)
 PgContact *
 pg_contacts_ensure (PgSession *session, const char *name, const char *alias)
 {
-  PgContact *known = session->contacts_by_name != NULL ? g_hash_table_lookup (session->contacts_by_name, name) : NULL;
+  PgContact *known
+      = session->contacts_by_name != NULL ? g_hash_table_lookup (session->contacts_by_name, name) : NULL;
   if (known != NULL)
     return known;
   g_autofree char *jid = pg_jid_for_legacy_name (name, session->transport->config->component_jid, NULL);
@@ -114,7 +117,8 @@ pg_contacts_subscribe_all (PgSession *session)
         continue;
       g_autoptr (GError) error = NULL;
       pg_account_add_contact (session->account, contact->name, contact->alias);
-      if (pg_store_set_contact_pending (session->transport->store, session->bare_jid, contact->name, FALSE, &error))
+      if (pg_store_set_contact_pending (session->transport->store, session->bare_jid, contact->name, FALSE,
+                                        &error))
         contact->pending_add = FALSE;
       else
         g_warning ("%s: %s", session->bare_jid, error->message);
@@ -124,10 +128,9 @@ pg_contacts_subscribe_all (PgSession *session)
 static void
 send_presence (PgSession *session, PgContact *contact, const char *type, const char *nick, const char *status)
 {
-  xmlNode *presence = type == NULL ? pg_presence_new (contact->jid, session->bare_jid, contact->show,
-                                                      contact->status, NULL)
-                                   : pg_presence_new (contact->jid, session->bare_jid, PG_SHOW_AVAILABLE,
-                                                      status, nick);
+  xmlNode *presence
+      = type == NULL ? pg_presence_new (contact->jid, session->bare_jid, contact->show, contact->status, NULL)
+                     : pg_presence_new (contact->jid, session->bare_jid, PG_SHOW_AVAILABLE, status, nick);
   if (type != NULL)
     pg_stanza_set_attr (presence, "type", type);
   pg_session_send (session, presence);
@@ -156,7 +159,8 @@ static gboolean
 store_contact (PgSession *session, PgContact *contact)
 {
   g_autoptr (GError) error = NULL;
-  if (!pg_store_put_contact (session->transport->store, session->bare_jid, contact->name, contact->alias, &error))
+  if (!pg_store_put_contact (session->transport->store, session->bare_jid, contact->name, contact->alias,
+                             &error))
     {
       g_warning ("%s: %s", session->bare_jid, error->message);
       return FALSE;
@@ -178,7 +182,8 @@ forget_contact (PgSession *session, PgContact *contact)
 /* ---- events from the legacy network ---- */
 
 void
-pg_contacts_on_status (gpointer owner, const char *name, const char *alias, PgShow show, const char *status_text)
+pg_contacts_on_status (gpointer owner, const char *name, const char *alias, PgShow show,
+                       const char *status_text)
 {
   PgSession *session = owner;
   PgContact *contact = pg_contacts_ensure (session, name, alias);
@@ -271,8 +276,8 @@ on_subscribe (const PgRouteRequest *request, gpointer user_data)
   if (session == NULL)
     {
       /* Offline: remember it; the legacy side learns at the next login. */
-      if (!pg_store_put_contact (transport->store, request->from_bare, name, NULL, &error) ||
-          !pg_store_set_contact_pending (transport->store, request->from_bare, name, TRUE, &error))
+      if (!pg_store_put_contact (transport->store, request->from_bare, name, NULL, &error)
+          || !pg_store_set_contact_pending (transport->store, request->from_bare, name, TRUE, &error))
         g_warning ("%s: %s", request->from_bare, error->message);
       reply_presence (transport, request, "subscribed");
       return PG_HANDLED;
@@ -286,8 +291,8 @@ on_subscribe (const PgRouteRequest *request, gpointer user_data)
     }
   if (!was_stored && session->state == PG_SESSION_ONLINE)
     pg_account_add_contact (session->account, contact->name, contact->alias);
-  else if (!was_stored &&
-           pg_store_set_contact_pending (transport->store, session->bare_jid, contact->name, TRUE, NULL))
+  else if (!was_stored
+           && pg_store_set_contact_pending (transport->store, session->bare_jid, contact->name, TRUE, NULL))
     contact->pending_add = TRUE; /* sent once the login is up */
   /* Networks without authorisation (IRC) approve at once (GW-24, GW-25). */
   reply_presence (transport, request, "subscribed");
@@ -353,7 +358,7 @@ on_probe (const PgRouteRequest *request, gpointer user_data)
       g_autoptr (GPtrArray) stored = pg_store_list_contacts (transport->store, request->from_bare, NULL);
       g_autofree char *name = pg_contacts_dup_legacy_name (NULL, request->to);
       for (guint i = 0; stored != NULL && i < stored->len && !known; i++)
-        known = g_str_equal (((PgStoreContact *) g_ptr_array_index (stored, i))->name, name);
+        known = g_str_equal (((PgStoreContact *)g_ptr_array_index (stored, i))->name, name);
     }
   /* RFC 6121 §4.3.2: unknown or unauthorised → unsubscribed; offline → unavailable. */
   reply_presence (transport, request, known ? "unavailable" : "unsubscribed");
@@ -361,11 +366,11 @@ on_probe (const PgRouteRequest *request, gpointer user_data)
 }
 
 static const PgRoute routes[] = {
-  {PG_KIND_PRESENCE, "subscribe", NULL, NULL, PG_TARGET_CONTACT, on_subscribe},
-  {PG_KIND_PRESENCE, "unsubscribe", NULL, NULL, PG_TARGET_CONTACT, on_unsubscribe},
-  {PG_KIND_PRESENCE, "subscribed", NULL, NULL, PG_TARGET_CONTACT, on_authorization_answer},
-  {PG_KIND_PRESENCE, "unsubscribed", NULL, NULL, PG_TARGET_CONTACT, on_authorization_answer},
-  {PG_KIND_PRESENCE, "probe", NULL, NULL, PG_TARGET_CONTACT, on_probe},
+  { PG_KIND_PRESENCE, "subscribe", NULL, NULL, PG_TARGET_CONTACT, on_subscribe },
+  { PG_KIND_PRESENCE, "unsubscribe", NULL, NULL, PG_TARGET_CONTACT, on_unsubscribe },
+  { PG_KIND_PRESENCE, "subscribed", NULL, NULL, PG_TARGET_CONTACT, on_authorization_answer },
+  { PG_KIND_PRESENCE, "unsubscribed", NULL, NULL, PG_TARGET_CONTACT, on_authorization_answer },
+  { PG_KIND_PRESENCE, "probe", NULL, NULL, PG_TARGET_CONTACT, on_probe },
 };
 
 void

@@ -9,8 +9,8 @@
 #include <string.h>
 
 static const char *const state_names[] = {
-  [PG_CHAT_STATE_ACTIVE] = "active",     [PG_CHAT_STATE_COMPOSING] = "composing",
-  [PG_CHAT_STATE_PAUSED] = "paused",     [PG_CHAT_STATE_INACTIVE] = "inactive",
+  [PG_CHAT_STATE_ACTIVE] = "active", [PG_CHAT_STATE_COMPOSING] = "composing",
+  [PG_CHAT_STATE_PAUSED] = "paused", [PG_CHAT_STATE_INACTIVE] = "inactive",
   [PG_CHAT_STATE_GONE] = "gone",
 };
 
@@ -22,8 +22,8 @@ pg_message_get_chat_state (const xmlNode *message)
       if (child->type != XML_ELEMENT_NODE || g_strcmp0 (pg_stanza_get_ns (child), PG_NS_CHATSTATES) != 0)
         continue;
       for (guint i = PG_CHAT_STATE_ACTIVE; i < G_N_ELEMENTS (state_names); i++)
-        if (strcmp ((const char *) child->name, state_names[i]) == 0)
-          return (PgChatState) i;
+        if (strcmp ((const char *)child->name, state_names[i]) == 0)
+          return (PgChatState)i;
     }
   return PG_CHAT_STATE_NONE;
 }
@@ -38,8 +38,8 @@ pg_message_add_chat_state (xmlNode *message, PgChatState state)
 gboolean
 pg_message_wants_receipt (const xmlNode *message)
 {
-  return pg_stanza_get_attr (message, "id") != NULL &&
-         pg_stanza_find_child (message, "request", PG_NS_RECEIPTS) != NULL;
+  return pg_stanza_get_attr (message, "id") != NULL
+         && pg_stanza_find_child (message, "request", PG_NS_RECEIPTS) != NULL;
 }
 
 xmlNode *
@@ -55,22 +55,23 @@ pg_message_new_receipt (const xmlNode *message)
 static void
 append_entity (GString *out, const char *entity, gsize len)
 {
-  static const struct {
+  static const struct
+  {
     const char *name;
     const char *text;
   } named[] = {
-    {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}, {"nbsp", "\xC2\xA0"},
+    { "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" }, { "apos", "'" }, { "nbsp", "\xC2\xA0" },
   };
   g_autofree char *name = g_strndup (entity, len);
   if (name[0] == '#')
     {
       guint64 code = 0;
       gboolean ok = name[1] == 'x' || name[1] == 'X'
-                      ? g_ascii_string_to_unsigned (name + 2, 16, 1, 0x10FFFF, &code, NULL)
-                      : g_ascii_string_to_unsigned (name + 1, 10, 1, 0x10FFFF, &code, NULL);
-      if (ok && g_unichar_validate ((gunichar) code))
+                        ? g_ascii_string_to_unsigned (name + 2, 16, 1, 0x10FFFF, &code, NULL)
+                        : g_ascii_string_to_unsigned (name + 1, 10, 1, 0x10FFFF, &code, NULL);
+      if (ok && g_unichar_validate ((gunichar)code))
         {
-          g_string_append_unichar (out, (gunichar) code);
+          g_string_append_unichar (out, (gunichar)code);
           return;
         }
     }
@@ -82,14 +83,14 @@ append_entity (GString *out, const char *entity, gsize len)
       }
   /* Not an entity we know: keep the text as the sender wrote it. */
   g_string_append_c (out, '&');
-  g_string_append_len (out, entity, (gssize) len);
+  g_string_append_len (out, entity, (gssize)len);
   g_string_append_c (out, ';');
 }
 
 static gboolean
 is_line_break (const char *tag, gsize len)
 {
-  g_autofree char *lower = g_ascii_strdown (tag, (gssize) len);
+  g_autofree char *lower = g_ascii_strdown (tag, (gssize)len);
   return g_str_has_prefix (lower, "br") && (len == 2 || !g_ascii_isalpha (lower[2]));
 }
 
@@ -108,7 +109,7 @@ pg_message_html_to_text (const char *html)
               g_string_append (out, p); /* a lone '<' is text */
               break;
             }
-          if (is_line_break (p + 1, (gsize) (end - p - 1)))
+          if (is_line_break (p + 1, (gsize)(end - p - 1)))
             g_string_append_c (out, '\n');
           p = end + 1;
         }
@@ -121,7 +122,7 @@ pg_message_html_to_text (const char *html)
               p++;
               continue;
             }
-          append_entity (out, p + 1, (gsize) (end - p - 1));
+          append_entity (out, p + 1, (gsize)(end - p - 1));
           p = end + 1;
         }
       else

@@ -284,15 +284,16 @@ pg_outbox_legacy_queue (PgSession *session, const PgRouteRequest *request, const
   };
 
   guint before = 0;
-  item.id = pg_store_outbox_add_counted (transport->store, &item, transport->config->outbox_max_per_user, &before,
-                                         &error);
+  item.id = pg_store_outbox_add_counted (transport->store, &item, transport->config->outbox_max_per_user,
+                                         &before, &error);
   if (item.id > 0)
     {
       pg_outbox_arm_expiry (transport, item.expires);
       /* When every row the user had stored is with the login already,
        * this one is all that waits: hand it over without reading it back. */
-      if (session->state == PG_SESSION_ONLINE && session->account != NULL && !pg_outbox_is_draining (transport)
-          && before == g_queue_get_length (&session->legacy_sent) && item.id > session->legacy_sent_upto)
+      if (session->state == PG_SESSION_ONLINE && session->account != NULL
+          && !pg_outbox_is_draining (transport) && before == g_queue_get_length (&session->legacy_sent)
+          && item.id > session->legacy_sent_upto)
         {
           hand_over (session, item_dup (&item));
           request_confirmation (session);

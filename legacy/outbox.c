@@ -29,7 +29,7 @@ struct PgOutbox
   /* To-user rows up to this id were written on the current link; the ones
    * still stored wait for their acknowledgement. */
   gint64 sent_upto;
-  gboolean backlog;     /* rows may wait above sent_upto */
+  gboolean backlog; /* rows may wait above sent_upto */
   /* Written rows not followed by a ping yet: a row id (> 0), or minus the
    * serial of a row in @memory (< 0). */
   GArray *unacked;
@@ -43,7 +43,7 @@ struct PgOutbox
   GHashTable *bouncing; /* ids of to-legacy rows whose bounce was written */
   guint ping_idle;
   guint expiry_id;
-  gint64 expiry_at; /* unix s of the armed timer */
+  gint64 expiry_at;  /* unix s of the armed timer */
   gboolean draining; /* pg_outbox_drain() */
 };
 
@@ -61,7 +61,7 @@ typedef struct
 typedef struct
 {
   gint64 serial;
-  gint64 row_id; /* 0 until stored */
+  gint64 row_id;          /* 0 until stored */
   PgStoreOutboxItem item; /* xmpp_id is its stanza id; id is 0 */
 } MemoryRow;
 
@@ -353,7 +353,7 @@ on_ping_back (const char *id, gpointer user_data)
   g_array_set_size (rows, stored);
   if (rows->len > 0
       && !pg_store_outbox_delete (outbox->transport->store, (const gint64 *)(void *)rows->data, rows->len,
-                               &error))
+                                  &error))
     g_warning ("cannot delete delivered outbox rows (they may be sent again after a restart): %s",
                error->message);
   for (guint i = 0; i < rows->len; i++)
@@ -384,7 +384,8 @@ send_ping (gpointer data)
   PgOutbox *outbox = data;
 
   outbox->ping_idle = 0;
-  if (outbox->unacked->len > 0 && outbox->link_up && g_queue_get_length (&outbox->pings) < PG_OUTBOX_MAX_PINGS)
+  if (outbox->unacked->len > 0 && outbox->link_up
+      && g_queue_get_length (&outbox->pings) < PG_OUTBOX_MAX_PINGS)
     write_ping (outbox);
   return G_SOURCE_REMOVE;
 }
@@ -582,8 +583,8 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
   row->item.bare_jid = g_strdup (item->bare_jid);
   row->item.peer = g_strdup (item->peer);
   row->item.body = g_strdup (item->body);
-  row->item.xmpp_id = g_strdup_printf ("pg-out-m%" G_GINT64_MODIFIER "x-%" G_GINT64_FORMAT, outbox->boot,
-                                       row->serial);
+  row->item.xmpp_id
+      = g_strdup_printf ("pg-out-m%" G_GINT64_MODIFIER "x-%" G_GINT64_FORMAT, outbox->boot, row->serial);
   g_autoptr (PgStanza) stanza = new_chat (transport, &row->item, row->item.xmpp_id);
   if (stanza == NULL || !pg_stream_send (transport->stream, stanza))
     {

@@ -10,11 +10,15 @@
 
 #define PG_NS_NICK "http://jabber.org/protocol/nick"
 
-static const struct {
+static const struct
+{
   const char *name;
   PgShow show;
 } shows[] = {
-  {"chat", PG_SHOW_CHAT}, {"away", PG_SHOW_AWAY}, {"xa", PG_SHOW_XA}, {"dnd", PG_SHOW_DND},
+  { "chat", PG_SHOW_CHAT },
+  { "away", PG_SHOW_AWAY },
+  { "xa", PG_SHOW_XA },
+  { "dnd", PG_SHOW_DND },
 };
 
 const char *
@@ -37,8 +41,9 @@ pg_presence_read (const xmlNode *presence, PgUserPresence *out)
       out->show = shows[i].show;
   out->status = pg_stanza_dup_child_text (presence, "status", NULL);
   gint64 value = 0;
-  if (priority != NULL && g_ascii_string_to_signed (g_strstrip (priority), 10, G_MININT64, G_MAXINT64, &value, NULL))
-    out->priority = (int) CLAMP (value, -128, 127);
+  if (priority != NULL
+      && g_ascii_string_to_signed (g_strstrip (priority), 10, G_MININT64, G_MAXINT64, &value, NULL))
+    out->priority = (int)CLAMP (value, -128, 127);
   else
     out->priority = 0;
 }
@@ -52,7 +57,8 @@ pg_user_presence_clear (PgUserPresence *presence)
 xmlNode *
 pg_presence_new (const char *from, const char *to, PgShow show, const char *status, const char *nick)
 {
-  xmlNode *presence = pg_stanza_new ("presence", from, to, show == PG_SHOW_OFFLINE ? "unavailable" : NULL, NULL);
+  xmlNode *presence
+      = pg_stanza_new ("presence", from, to, show == PG_SHOW_OFFLINE ? "unavailable" : NULL, NULL);
   const char *show_text = pg_presence_show_to_string (show);
   if (show_text != NULL)
     pg_stanza_add_text_child (presence, "show", NULL, show_text);

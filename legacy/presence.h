@@ -7,10 +7,11 @@
 #include "legacy/account.h"
 
 /* What an available presence from a user's resource says. */
-typedef struct {
-  PgShow show;     /* PG_SHOW_AVAILABLE … PG_SHOW_DND */
-  char *status;    /* may be NULL */
-  int priority;    /* -128 … 127 */
+typedef struct
+{
+  PgShow show;  /* PG_SHOW_AVAILABLE … PG_SHOW_DND */
+  char *status; /* may be NULL */
+  int priority; /* -128 … 127 */
 } PgUserPresence;
 
 /* Reads show, status and priority of @presence (an available presence).

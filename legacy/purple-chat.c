@@ -108,7 +108,7 @@ is_own_nick (PurpleConversation *conv, const char *name)
 
   if (own == NULL || name == NULL)
     return FALSE;
-    /* libpurple keeps our nick normalised (purple_conv_chat_set_nick()):
+  /* libpurple keeps our nick normalised (purple_conv_chat_set_nick()):
    * one normalisation per message, not two. */
   return g_strcmp0 (own, purple_normalize (account, name)) == 0;
 }

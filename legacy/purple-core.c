@@ -33,7 +33,8 @@
 
 #define UI_ID "purplegate"
 
-struct PgPurple {
+struct PgPurple
+{
   char *user_dir;
   GHashTable *ui_info; /* static strings, for purple_core_get_ui_info() */
   GHashTable *logins;  /* login key → PgAccount, both borrowed; account.c keeps it */
@@ -45,29 +46,30 @@ struct PgPurple {
  * it; the core UI ops take no user data, so get_ui_info() reads it too. */
 static PgPurple *instance;
 
-typedef struct {
+typedef struct
+{
   const char *path;
   PurplePrefType type; /* PURPLE_PREF_BOOLEAN or PURPLE_PREF_STRING */
   const char *value;   /* "0"/"1" for booleans */
 } QuietPref;
 
 static const QuietPref quiet_prefs[] = {
-  {"/purple/network/map_ports", PURPLE_PREF_BOOLEAN, "0"}, /* no UPnP, NAT-PMP */
-  {"/purple/network/auto_ip", PURPLE_PREF_BOOLEAN, "0"},   /* no public-IP lookup */
-  {"/purple/network/stun_server", PURPLE_PREF_STRING, ""},
-  {"/purple/network/turn_server", PURPLE_PREF_STRING, ""},
-  {"/purple/away/away_when_idle", PURPLE_PREF_BOOLEAN, "0"},
-  {"/purple/away/idle_reporting", PURPLE_PREF_STRING, "none"},
-  {"/purple/away/auto_reply", PURPLE_PREF_STRING, "never"},
-  {"/purple/logging/log_ims", PURPLE_PREF_BOOLEAN, "0"},
-  {"/purple/logging/log_chats", PURPLE_PREF_BOOLEAN, "0"},
-  {"/purple/logging/log_system", PURPLE_PREF_BOOLEAN, "0"},
+  { "/purple/network/map_ports", PURPLE_PREF_BOOLEAN, "0" }, /* no UPnP, NAT-PMP */
+  { "/purple/network/auto_ip", PURPLE_PREF_BOOLEAN, "0" },   /* no public-IP lookup */
+  { "/purple/network/stun_server", PURPLE_PREF_STRING, "" },
+  { "/purple/network/turn_server", PURPLE_PREF_STRING, "" },
+  { "/purple/away/away_when_idle", PURPLE_PREF_BOOLEAN, "0" },
+  { "/purple/away/idle_reporting", PURPLE_PREF_STRING, "none" },
+  { "/purple/away/auto_reply", PURPLE_PREF_STRING, "never" },
+  { "/purple/logging/log_ims", PURPLE_PREF_BOOLEAN, "0" },
+  { "/purple/logging/log_chats", PURPLE_PREF_BOOLEAN, "0" },
+  { "/purple/logging/log_system", PURPLE_PREF_BOOLEAN, "0" },
 };
 
 /* Files that must never be written; see the comment at the top. */
-static const char *const unsaved_files[] = {"accounts.xml", "blist.xml"};
+static const char *const unsaved_files[] = { "accounts.xml", "blist.xml" };
 
-G_DEFINE_QUARK (pg-purple-error-quark, pg_purple_error)
+G_DEFINE_QUARK (pg - purple - error - quark, pg_purple_error)
 
 static gboolean
 set_errno_error (GError **error, const char *what, const char *path, int saved_errno)
@@ -135,21 +137,20 @@ quiet_prefs_to_xml (void)
       while (common < depth && common < parents && strcmp (open[common], parts[common]) == 0)
         common++;
       for (; depth > common; depth--)
-        g_string_append_printf (xml, "%*s</pref>\n", (int) depth * 2, "");
+        g_string_append_printf (xml, "%*s</pref>\n", (int)depth * 2, "");
       for (; depth < parents; depth++)
         {
           g_autofree char *elem = g_markup_printf_escaped ("<pref name='%s'>", parts[depth]);
-          g_string_append_printf (xml, "%*s%s\n", (int) (depth + 1) * 2, "", elem);
+          g_string_append_printf (xml, "%*s%s\n", (int)(depth + 1) * 2, "", elem);
         }
       leaf = g_markup_printf_escaped ("<pref name='%s' type='%s' value='%s'/>", parts[parents],
-                                      pref->type == PURPLE_PREF_BOOLEAN ? "bool" : "string",
-                                      pref->value);
-      g_string_append_printf (xml, "%*s%s\n", (int) (depth + 1) * 2, "", leaf);
+                                      pref->type == PURPLE_PREF_BOOLEAN ? "bool" : "string", pref->value);
+      g_string_append_printf (xml, "%*s%s\n", (int)(depth + 1) * 2, "", leaf);
       g_strfreev (open);
       open = g_steal_pointer (&parts);
     }
   for (; depth > 0; depth--)
-    g_string_append_printf (xml, "%*s</pref>\n", (int) depth * 2, "");
+    g_string_append_printf (xml, "%*s</pref>\n", (int)depth * 2, "");
   g_string_append (xml, "</pref>\n");
   return g_string_free (xml, FALSE);
 }
@@ -212,13 +213,13 @@ void purple_dbus_unregister_pointer (gpointer node);
 void
 purple_dbus_register_pointer (gpointer node, struct _PurpleDBusType *type)
 {
-  (void) node, (void) type;
+  (void)node, (void)type;
 }
 
 void
 purple_dbus_unregister_pointer (gpointer node)
 {
-  (void) node;
+  (void)node;
 }
 
 static GHashTable *
@@ -355,7 +356,7 @@ pg_purple_dup_protocol_name (PgPurple *purple, const char *protocol_id)
 static gboolean
 parse_bool (const char *value)
 {
-  static const char *const words[] = {"true", "false", "1", "0", "yes", "no"};
+  static const char *const words[] = { "true", "false", "1", "0", "yes", "no" };
 
   for (size_t i = 0; i < G_N_ELEMENTS (words); i++)
     if (g_ascii_strcasecmp (value, words[i]) == 0)
@@ -366,8 +367,7 @@ parse_bool (const char *value)
 /* Checks @value against @option's type.  Errors never quote the value: a
  * setting may be a secret. */
 static gboolean
-check_option_value (PurpleAccountOption *option, const char *protocol_id, const char *value,
-                    GError **error)
+check_option_value (PurpleAccountOption *option, const char *protocol_id, const char *value, GError **error)
 {
   const char *key = purple_account_option_get_setting (option);
   GString *values;
@@ -397,8 +397,7 @@ check_option_value (PurpleAccountOption *option, const char *protocol_id, const 
               g_string_free (values, TRUE);
               return TRUE;
             }
-          g_string_append_printf (values, "%s%s", values->len > 0 ? ", " : "",
-                                  (const char *) pair->value);
+          g_string_append_printf (values, "%s%s", values->len > 0 ? ", " : "", (const char *)pair->value);
         }
       g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING,
                    "setting \"%s\" of %s must be one of: %s", key, protocol_id, values->str);
@@ -410,8 +409,8 @@ check_option_value (PurpleAccountOption *option, const char *protocol_id, const 
 }
 
 gboolean
-pg_purple_check_setting (PgPurple *purple, const char *protocol_id, const char *key,
-                         const char *value, GError **error)
+pg_purple_check_setting (PgPurple *purple, const char *protocol_id, const char *key, const char *value,
+                         GError **error)
 {
   PurplePlugin *plugin;
   GList *options;

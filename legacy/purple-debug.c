@@ -11,9 +11,9 @@
 #define MASK "***"
 
 /* Protocol verbs whose arguments are credentials: the rest of the line goes. */
-static const char *const line_verbs[] = {"PASS ", "AUTHENTICATE ", "AUTH ", "IDENTIFY "};
+static const char *const line_verbs[] = { "PASS ", "AUTHENTICATE ", "AUTH ", "IDENTIFY " };
 /* Elements whose text content is a credential (XMPP SASL). */
-static const char *const secret_elements[] = {"<auth", "<response"};
+static const char *const secret_elements[] = { "<auth", "<response" };
 /* What may stand between "password" and its value: "password: x",
  * "password=x", "password='x'", "\"password\":\"x\"", "<password>x". */
 static const char key_separators[] = " \t\"':=>";
@@ -51,7 +51,7 @@ match_secret (const char *msg, const char *p, const char **end)
       gt = strchr (p + n, '>');
       if (gt == NULL)
         return 0;
-      keep = (size_t) (gt + 1 - p); /* the start tag, kept whole */
+      keep = (size_t)(gt + 1 - p); /* the start tag, kept whole */
       *end = gt[-1] == '/' ? p + keep : p + keep + strcspn (p + keep, "<\r\n");
       return keep;
     }
@@ -88,7 +88,7 @@ mask_credentials (const char *msg)
           g_string_append_c (out, *p++);
           continue;
         }
-      g_string_append_len (out, p, (gssize) keep);
+      g_string_append_len (out, p, (gssize)keep);
       if (end > p + keep)
         g_string_append (out, MASK);
       p = end;
@@ -102,7 +102,7 @@ debug_print (PurpleDebugLevel level, const char *category, const char *arg_s)
   g_autofree char *masked = mask_credentials (arg_s != NULL ? arg_s : "");
   size_t len = strlen (masked);
 
-  (void) level; /* libpurple's "errors" are mostly chatter; all go to debug */
+  (void)level; /* libpurple's "errors" are mostly chatter; all go to debug */
   while (len > 0 && (masked[len - 1] == '\n' || masked[len - 1] == '\r'))
     masked[--len] = '\0';
   g_log (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "%s: %s", category != NULL ? category : "purple", masked);
@@ -112,8 +112,8 @@ debug_print (PurpleDebugLevel level, const char *category, const char *arg_s)
 static gboolean
 debug_is_enabled (PurpleDebugLevel level, const char *category)
 {
-  (void) level;
-  (void) category;
+  (void)level;
+  (void)category;
   return !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
 }
 

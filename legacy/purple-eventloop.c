@@ -16,7 +16,8 @@
 #define READ_COND (G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_NVAL)
 #define WRITE_COND (G_IO_OUT | G_IO_HUP | G_IO_ERR | G_IO_NVAL)
 
-typedef struct {
+typedef struct
+{
   PurpleInputFunction func;
   gpointer data;
   PurpleInputCondition cond; /* what libpurple asked for */
@@ -26,7 +27,8 @@ typedef struct {
  * protocol's own pointer: pg_purple_eventloop_flush() finds prpl-irc's send
  * timer by that pointer, and prpl-irc's other timers (the 45 s ISON poll)
  * go through here. */
-typedef struct {
+typedef struct
+{
   GSourceFunc func;
   gpointer data;
 } TimeoutClosure;
@@ -52,8 +54,8 @@ timeout_closure_new (GSourceFunc function, gpointer data)
 static guint
 timeout_add (guint interval, GSourceFunc function, gpointer data)
 {
-  return g_timeout_add_full (G_PRIORITY_DEFAULT, interval, timeout_invoke, timeout_closure_new (function, data),
-                             g_free);
+  return g_timeout_add_full (G_PRIORITY_DEFAULT, interval, timeout_invoke,
+                             timeout_closure_new (function, data), g_free);
 }
 
 static guint
@@ -116,7 +118,7 @@ input_invoke (int fd, GIOCondition condition, gpointer user_data)
     cond |= PURPLE_INPUT_WRITE;
   cond &= closure->cond;
   if (cond != 0)
-    closure->func (closure->data, fd, (PurpleInputCondition) cond);
+    closure->func (closure->data, fd, (PurpleInputCondition)cond);
   return G_SOURCE_CONTINUE; /* libpurple removes its watches itself */
 }
 
@@ -134,7 +136,7 @@ input_add (int fd, PurpleInputCondition cond, PurpleInputFunction func, gpointer
    * for up to 40 ms.  libpurple has no hook at connect time, so the flag
    * is set whenever a socket gets a watch.  Pipes and Unix sockets refuse
    * it (ENOTSOCK, EOPNOTSUPP), which is fine. */
-  (void) setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  (void)setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
   if (cond & PURPLE_INPUT_READ)
     io_cond |= G_IO_IN | G_IO_HUP | G_IO_ERR;

@@ -3,35 +3,38 @@
 #include "legacy/account.h"
 #include "legacy/session.h"
 
-typedef enum {
+typedef enum
+{
   PG_SESSION_OFFLINE,
   PG_SESSION_CONNECTING,
   PG_SESSION_ONLINE,
   PG_SESSION_RECONNECT_WAIT,
 } PgSessionState;
 
-typedef struct {
-  char *name;     /* the protocol's spelling */
-  char *jid;      /* escape(name)@component, prepared */
-  char *alias;    /* may be NULL */
-  PgShow show;    /* last known; PG_SHOW_OFFLINE until the network says */
+typedef struct
+{
+  char *name;  /* the protocol's spelling */
+  char *jid;   /* escape(name)@component, prepared */
+  char *alias; /* may be NULL */
+  PgShow show; /* last known; PG_SHOW_OFFLINE until the network says */
   char *status;
-  gboolean stored;          /* on the user's list in the store */
-  gboolean pending_add;     /* stored while offline, not yet sent to the legacy server */
-  gboolean announced;       /* we sent the user an available presence from it */
+  gboolean stored;      /* on the user's list in the store */
+  gboolean pending_add; /* stored while offline, not yet sent to the legacy server */
+  gboolean announced;   /* we sent the user an available presence from it */
   gboolean authorization_pending;
 } PgContact;
 
 typedef struct PgSession PgSession;
 
-struct PgSession {
+struct PgSession
+{
   PgSessions *sessions;
   PgTransport *transport;
   char *bare_jid;
   PgSessionState state;
-  GSList *resources;     /* Resource (session.c), oldest first: wins a priority tie */
+  GSList *resources; /* Resource (session.c), oldest first: wins a priority tie */
   PgAccount *account;
-  GHashTable *contacts;  /* contact JID → PgContact; NULL until the first (contacts.c) */
+  GHashTable *contacts; /* contact JID → PgContact; NULL until the first (contacts.c) */
   /* legacy name → PgContact (borrowed): events name contacts the protocol's
    * way, and preparing their JID per message cost more than the message. */
   GHashTable *contacts_by_name;
@@ -46,22 +49,23 @@ struct PgSession {
                            * borrowed from transport->i18n; NULL: English */
   /* The user's messages handed to this login (outbox-legacy.c), oldest
    * first, until the legacy server confirms them. */
-  GQueue legacy_sent;          /* PgStoreOutboxItem */
-  gint64 legacy_sent_upto;     /* the highest outbox row handed to this login */
-  gint64 legacy_asked_upto;    /* the rows a confirmation was asked for */
-  GArray *legacy_confirms;     /* PgOutboxConfirm asked for, oldest first */
-  guint legacy_confirm_id;     /* timeout: the next confirmation */
-  /* Group chats (room.c): room JID → PgRoom (owned), the protocol's
-   * normalised chat name → PgRoom (borrowed), and legacy names written to
-   * privately from a room → the occupant JID their answers come from. */
-    GHashTable *rooms;
+  GQueue legacy_sent;       /* PgStoreOutboxItem */
+  gint64 legacy_sent_upto;  /* the highest outbox row handed to this login */
+  gint64 legacy_asked_upto; /* the rows a confirmation was asked for */
+  GArray *legacy_confirms;  /* PgOutboxConfirm asked for, oldest first */
+  guint legacy_confirm_id;  /* timeout: the next confirmation */
+                            /* Group chats (room.c): room JID → PgRoom (owned), the protocol's
+                             * normalised chat name → PgRoom (borrowed), and legacy names written to
+                             * privately from a room → the occupant JID their answers come from. */
+  GHashTable *rooms;
   GHashTable *rooms_by_key;
   GHashTable *private_peers;
   /* The legacy network's room list, for disco#items (room.c), or NULL. */
   struct PgChatList *chat_list;
 };
 
-struct PgSessions {
+struct PgSessions
+{
   PgTransport *transport;
   GHashTable *by_jid; /* bare JID → PgSession */
   /* After the link to the XMPP server came back: when the resources that
@@ -74,8 +78,7 @@ void pg_contacts_on_status (gpointer owner, const char *name, const char *alias,
                             const char *status_text);
 void pg_contacts_on_listed (gpointer owner, const char *name, const char *alias);
 void pg_contacts_on_unlisted (gpointer owner, const char *name);
-void pg_contacts_on_authorization (gpointer owner, const char *from, const char *alias,
-                                   const char *message);
+void pg_contacts_on_authorization (gpointer owner, const char *from, const char *alias, const char *message);
 /* Loads the user's stored contacts into @session->contacts. */
 void pg_contacts_load (PgSession *session);
 /* After login: tells the legacy server about contacts added while offline

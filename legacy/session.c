@@ -13,7 +13,8 @@
 
 #include <string.h>
 
-typedef struct {
+typedef struct
+{
   char *name; /* the resource; "" for presence from the bare JID */
   PgShow show;
   char *status;
@@ -40,7 +41,7 @@ static Resource *
 find_resource (PgSession *session, const char *name)
 {
   for (GSList *l = session->resources; l != NULL; l = l->next)
-    if (strcmp (((Resource *) l->data)->name, name) == 0)
+    if (strcmp (((Resource *)l->data)->name, name) == 0)
       return l->data;
   return NULL;
 }
@@ -70,7 +71,7 @@ session_free (PgSession *session)
   pg_rooms_free (session);
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session); /* the rows wait for the next session */
-  g_slist_free_full (g_steal_pointer (&session->resources), (GDestroyNotify) resource_free);
+  g_slist_free_full (g_steal_pointer (&session->resources), (GDestroyNotify)resource_free);
   g_clear_pointer (&session->contacts_by_name, g_hash_table_unref);
   g_clear_pointer (&session->contacts, g_hash_table_unref);
   g_free (session->bare_jid);
@@ -94,7 +95,7 @@ session_new (PgSessions *sessions, const char *bare_jid)
 static const char *
 state_name (PgSessionState state)
 {
-  static const char *const names[] = {"offline", "connecting", "online", "reconnect-wait"};
+  static const char *const names[] = { "offline", "connecting", "online", "reconnect-wait" };
   return names[state];
 }
 
@@ -144,10 +145,11 @@ send_headline (PgSession *session, const char *subject, const char *reason, cons
   PgTransport *transport = session->transport;
   g_autofree char *body = g_strdup_printf ("%s: %s\n%s", transport->legacy_name, reason,
                                            pg_i18n_translate (transport->i18n, session->lang, advice));
-  g_autoptr (PgStanza) headline = pg_stanza_new ("message", transport->config->component_jid,
-                                                 session->bare_jid, "headline", NULL);
+  g_autoptr (PgStanza) headline
+      = pg_stanza_new ("message", transport->config->component_jid, session->bare_jid, "headline", NULL);
   pg_stanza_set_attr (headline, "xml:lang", pg_i18n_get_language (transport->i18n, session->lang));
-  pg_stanza_add_text_child (headline, "subject", NULL, pg_i18n_translate (transport->i18n, session->lang, subject));
+  pg_stanza_add_text_child (headline, "subject", NULL,
+                            pg_i18n_translate (transport->i18n, session->lang, subject));
   pg_stanza_add_text_child (headline, "body", NULL, body);
   pg_transport_send (transport, headline);
 }
@@ -158,12 +160,12 @@ static void
 report_failure (PgSession *session, PgErrorCondition condition, const char *reason, const char *advice)
 {
   PgTransport *transport = session->transport;
-  g_autoptr (PgStanza) probe = pg_stanza_new ("presence", session->bare_jid, transport->config->component_jid,
-                                              NULL, NULL);
+  g_autoptr (PgStanza) probe
+      = pg_stanza_new ("presence", session->bare_jid, transport->config->component_jid, NULL, NULL);
   g_autoptr (PgStanza) error = pg_stanza_error_reply (probe, condition, PG_ERR_TYPE_DEFAULT, reason);
   pg_transport_send (transport, error);
 
-  send_headline (session, N_("Legacy login failed"), reason, advice);
+  send_headline (session, N_ ("Legacy login failed"), reason, advice);
 }
 
 /* ---- login state machine ---- */
@@ -176,7 +178,8 @@ on_connected (gpointer owner)
   set_state (session, PG_SESSION_ONLINE);
   session->backoff_s = PG_SESSION_BACKOFF_MIN_S;
   session->ever_connected = TRUE;
-  g_message ("%s: legacy login online (%u contacts)", session->bare_jid, session->contacts != NULL ? g_hash_table_size (session->contacts) : 0);
+  g_message ("%s: legacy login online (%u contacts)", session->bare_jid,
+             session->contacts != NULL ? g_hash_table_size (session->contacts) : 0);
   const Resource *best = best_resource (session);
   send_transport_presence (session, best != NULL ? best->show : PG_SHOW_AVAILABLE, NULL);
   apply_status (session);
@@ -203,9 +206,10 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session);
   g_autofree char *room_reason = g_strdup_printf ("the legacy login failed: %s", reason);
-  pg_rooms_drop_all (session, failure == PG_ACCOUNT_FAILURE_NETWORK ? PG_ERR_REMOTE_SERVER_TIMEOUT
-                              : failure == PG_ACCOUNT_FAILURE_AUTH  ? PG_ERR_NOT_AUTHORIZED
-                                                                    : PG_ERR_SERVICE_UNAVAILABLE,
+  pg_rooms_drop_all (session,
+                     failure == PG_ACCOUNT_FAILURE_NETWORK ? PG_ERR_REMOTE_SERVER_TIMEOUT
+                     : failure == PG_ACCOUNT_FAILURE_AUTH  ? PG_ERR_NOT_AUTHORIZED
+                                                           : PG_ERR_SERVICE_UNAVAILABLE,
                      room_reason, PG_MUC_STATUS_TECHNICAL);
   if (session->state == PG_SESSION_CONNECTING)
     session->transport->stats.logins_failed++;
@@ -214,17 +218,19 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
     {
       session->transport->stats.reconnects++;
       /* Jitter spreads the reconnections of many users after an outage. */
-      guint delay_ms = session->backoff_s * 1000 + g_random_int_range (0, (gint32) (session->backoff_s * 250 + 1));
-      g_message ("%s: legacy login lost (%s); reconnecting in %.1f s", session->bare_jid, reason, delay_ms / 1000.0);
+      guint delay_ms
+          = session->backoff_s * 1000 + g_random_int_range (0, (gint32)(session->backoff_s * 250 + 1));
+      g_message ("%s: legacy login lost (%s); reconnecting in %.1f s", session->bare_jid, reason,
+                 delay_ms / 1000.0);
       if (!session->ever_connected && session->backoff_s == PG_SESSION_BACKOFF_MIN_S)
         report_failure (session, PG_ERR_REMOTE_SERVER_TIMEOUT, reason,
-                        N_("The legacy network cannot be reached; the gateway keeps trying."));
+                        N_ ("The legacy network cannot be reached; the gateway keeps trying."));
       else
         send_transport_presence (session, PG_SHOW_XA, reason);
       /* Once per outage (not per failed retry): why the contacts went away. */
       if (session->state == PG_SESSION_ONLINE)
-        send_headline (session, N_("Connection to the legacy network lost"), reason,
-                       N_("The legacy network cannot be reached; the gateway keeps trying."));
+        send_headline (session, N_ ("Connection to the legacy network lost"), reason,
+                       N_ ("The legacy network cannot be reached; the gateway keeps trying."));
       set_state (session, PG_SESSION_RECONNECT_WAIT);
       session->retry_id = g_timeout_add (delay_ms, on_retry, session);
       session->backoff_s = MIN (session->backoff_s * 2, PG_SESSION_BACKOFF_MAX_S);
@@ -235,10 +241,11 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
   set_state (session, PG_SESSION_OFFLINE);
   session->login_refused = TRUE;
   pg_outbox_legacy_bounce_all (session, "the legacy login was refused");
-  report_failure (session, failure == PG_ACCOUNT_FAILURE_AUTH ? PG_ERR_NOT_AUTHORIZED : PG_ERR_UNDEFINED_CONDITION,
+  report_failure (session,
+                  failure == PG_ACCOUNT_FAILURE_AUTH ? PG_ERR_NOT_AUTHORIZED : PG_ERR_UNDEFINED_CONDITION,
                   reason,
-                  N_("Check your username and password, then register again with the gateway "
-                     "(service discovery → register) to update them."));
+                  N_ ("Check your username and password, then register again with the gateway "
+                      "(service discovery → register) to update them."));
 }
 
 /* One round trip confirms everything sent before it: one-to-one messages
@@ -284,15 +291,15 @@ login (PgSession *session)
     }
   g_autofree char *username = g_strconcat (user->username, transport->config->username_suffix, NULL);
   session->account = pg_account_new (transport->purple, transport->config->protocol, username, password,
-                                     (const char *const *) transport->config->legacy_setting_keys,
-                                     (const char *const *) transport->config->legacy_setting_values,
+                                     (const char *const *)transport->config->legacy_setting_keys,
+                                     (const char *const *)transport->config->legacy_setting_values,
                                      &account_events, session, &error);
   pg_seal_free_secret (password);
   if (session->account == NULL)
     {
       g_message ("%s: cannot start the legacy login: %s", session->bare_jid, error->message);
       report_failure (session, PG_ERR_CONFLICT, error->message,
-                      N_("Another user of this gateway is logged in with the same legacy account."));
+                      N_ ("Another user of this gateway is logged in with the same legacy account."));
       session->login_refused = TRUE;
       pg_outbox_legacy_bounce_all (session, "the legacy login was refused");
       return;
@@ -303,7 +310,8 @@ login (PgSession *session)
       gpointer value;
       g_hash_table_iter_init (&iter, session->contacts);
       while (g_hash_table_iter_next (&iter, NULL, &value))
-        pg_account_restore_contact (session->account, ((PgContact *) value)->name, ((PgContact *) value)->alias);
+        pg_account_restore_contact (session->account, ((PgContact *)value)->name,
+                                    ((PgContact *)value)->alias);
     }
   set_state (session, PG_SESSION_CONNECTING);
   g_message ("%s: legacy login starting", session->bare_jid);
@@ -357,7 +365,7 @@ on_available (const PgRouteRequest *request, gpointer user_data)
       resource->name = g_strdup (resource_name ? resource_name : "");
       session->resources = g_slist_append (session->resources, resource);
     }
-  g_auto (PgUserPresence) presence = {0};
+  g_auto (PgUserPresence) presence = { 0 };
   pg_presence_read (request->stanza, &presence);
   resource->show = presence.show;
   resource->priority = presence.priority;
@@ -401,7 +409,7 @@ in_a_room (PgSession *session, const char *resource)
       if (pg_room_find_member (room, resource) != NULL)
         return TRUE;
       for (guint i = 0; i < room->waiting->len; i++)
-        if (strcmp (((PgRoomMember *) g_ptr_array_index (room->waiting, i))->resource, resource) == 0)
+        if (strcmp (((PgRoomMember *)g_ptr_array_index (room->waiting, i))->resource, resource) == 0)
           return TRUE;
     }
   return FALSE;
@@ -442,8 +450,8 @@ on_unavailable (const PgRouteRequest *request, gpointer user_data)
     return PG_HANDLED;
   /* Directed unavailable to one contact is not a logout (XEP-0100 §4.5.2),
    * unless that is how this resource logged in. */
-  if (pg_jid_get_node (request->to) != NULL && resource->via_domain &&
-      g_strcmp0 (request->type, "error") != 0)
+  if (pg_jid_get_node (request->to) != NULL && resource->via_domain
+      && g_strcmp0 (request->type, "error") != 0)
     return PG_HANDLED;
   drop_resource (session, resource);
   return PG_HANDLED;
@@ -462,10 +470,10 @@ on_probe_transport (const PgRouteRequest *request, gpointer user_data)
 }
 
 static const PgRoute routes[] = {
-  {PG_KIND_PRESENCE, "", NULL, NULL, PG_TARGET_ANY, on_available},
-  {PG_KIND_PRESENCE, "unavailable", NULL, NULL, PG_TARGET_ANY, on_unavailable},
-  {PG_KIND_PRESENCE, "error", NULL, NULL, PG_TARGET_ANY, on_unavailable},
-  {PG_KIND_PRESENCE, "probe", NULL, NULL, PG_TARGET_DOMAIN, on_probe_transport},
+  { PG_KIND_PRESENCE, "", NULL, NULL, PG_TARGET_ANY, on_available },
+  { PG_KIND_PRESENCE, "unavailable", NULL, NULL, PG_TARGET_ANY, on_unavailable },
+  { PG_KIND_PRESENCE, "error", NULL, NULL, PG_TARGET_ANY, on_unavailable },
+  { PG_KIND_PRESENCE, "probe", NULL, NULL, PG_TARGET_DOMAIN, on_probe_transport },
 };
 
 void
@@ -473,7 +481,7 @@ pg_sessions_register (PgTransport *transport)
 {
   PgSessions *sessions = g_new0 (PgSessions, 1);
   sessions->transport = transport;
-  sessions->by_jid = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) session_free);
+  sessions->by_jid = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)session_free);
   transport->sessions = sessions;
   pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), sessions);
   pg_contacts_add_routes (transport, sessions);
@@ -510,7 +518,7 @@ recheck_resources (gpointer data)
       for (GSList *l = session->resources, *next; l != NULL; l = next)
         {
           next = l->next;
-          if (!((Resource *) l->data)->confirmed)
+          if (!((Resource *)l->data)->confirmed)
             {
               resource_free (l->data);
               session->resources = g_slist_delete_link (session->resources, l);
@@ -563,8 +571,8 @@ pg_sessions_probe_all (PgTransport *transport)
    * is there (the probe's answers, or a new login) within the grace. */
   g_hash_table_iter_init (&iter, sessions->by_jid);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    for (GSList *l = ((PgSession *) value)->resources; l != NULL; l = l->next)
-      ((Resource *) l->data)->confirmed = FALSE;
+    for (GSList *l = ((PgSession *)value)->resources; l != NULL; l = l->next)
+      ((Resource *)l->data)->confirmed = FALSE;
   g_clear_handle_id (&sessions->recheck_id, g_source_remove);
   if (g_hash_table_size (sessions->by_jid) > 0)
     sessions->recheck_id
@@ -593,7 +601,8 @@ pg_sessions_stop_all (PgTransport *transport)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       PgSession *session = value;
-      pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, "the gateway is shutting down", PG_MUC_STATUS_SHUTDOWN);
+      pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, "the gateway is shutting down",
+                         PG_MUC_STATUS_SHUTDOWN);
       pg_contacts_all_offline (session);
       send_transport_presence (session, PG_SHOW_OFFLINE, NULL);
     }
@@ -620,7 +629,8 @@ pg_sessions_close (PgTransport *transport, const char *bare_jid)
   PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
   if (session == NULL)
     return;
-  pg_rooms_drop_all (session, PG_ERR_REGISTRATION_REQUIRED, "you unregistered from the gateway", PG_MUC_STATUS_SHUTDOWN);
+  pg_rooms_drop_all (session, PG_ERR_REGISTRATION_REQUIRED, "you unregistered from the gateway",
+                     PG_MUC_STATUS_SHUTDOWN);
   end_session (session, FALSE);
 }
 
@@ -633,7 +643,7 @@ pg_sessions_say_goodbye (PgTransport *transport, const char *bare_jid, const GPt
       g_autofree char *jid = pg_jid_for_legacy_name (contact->name, transport->config->component_jid, NULL);
       if (jid == NULL)
         continue;
-      static const char *const types[] = {"unavailable", "unsubscribe", "unsubscribed"};
+      static const char *const types[] = { "unavailable", "unsubscribe", "unsubscribed" };
       for (guint t = 0; t < G_N_ELEMENTS (types); t++)
         {
           g_autoptr (PgStanza) presence = pg_stanza_new ("presence", jid, bare_jid, types[t], NULL);
@@ -673,14 +683,14 @@ pg_sessions_credentials_changed (PgTransport *transport, const char *bare_jid)
 PgSessionCounts
 pg_sessions_count (PgTransport *transport)
 {
-  PgSessionCounts counts = {0};
+  PgSessionCounts counts = { 0 };
   GHashTableIter iter;
   gpointer value;
   g_hash_table_iter_init (&iter, transport->sessions->by_jid);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       counts.total++;
-      counts.online += ((PgSession *) value)->state == PG_SESSION_ONLINE;
+      counts.online += ((PgSession *)value)->state == PG_SESSION_ONLINE;
     }
   return counts;
 }
@@ -690,7 +700,7 @@ pg_sessions_count (PgTransport *transport)
 static int
 compare_jids (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 GPtrArray *
@@ -719,10 +729,11 @@ pg_sessions_end (PgTransport *transport, const char *bare_jid, const char *statu
   PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
   if (session == NULL)
     return FALSE;
-  pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, pg_i18n_translate (transport->i18n, session->lang, status),
-                     PG_MUC_STATUS_SHUTDOWN);
+  pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE,
+                     pg_i18n_translate (transport->i18n, session->lang, status), PG_MUC_STATUS_SHUTDOWN);
   pg_contacts_all_offline (session);
-  send_transport_presence (session, PG_SHOW_OFFLINE, pg_i18n_translate (transport->i18n, session->lang, status));
+  send_transport_presence (session, PG_SHOW_OFFLINE,
+                           pg_i18n_translate (transport->i18n, session->lang, status));
   end_session (session, FALSE);
   return TRUE;
 }

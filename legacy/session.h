@@ -50,9 +50,10 @@ void pg_sessions_pause (PgTransport *transport, const char *bare_jid);
  * again with what is stored. */
 void pg_sessions_credentials_changed (PgTransport *transport, const char *bare_jid);
 
-typedef struct {
-  guint online;      /* sessions with a connected login */
-  guint total;       /* sessions in any state */
+typedef struct
+{
+  guint online; /* sessions with a connected login */
+  guint total;  /* sessions in any state */
 } PgSessionCounts;
 PgSessionCounts pg_sessions_count (PgTransport *transport);
 

@@ -16,7 +16,8 @@
 
 #include <string.h>
 
-typedef struct {
+typedef struct
+{
   char *username;
   char *password; /* NULL: none given */
 } Credentials;
@@ -47,7 +48,8 @@ reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondi
   send_error (transport, request->stanza, request->lang, condition, type, text);
 }
 
-typedef struct {
+typedef struct
+{
   PgTransport *transport;
   PgStanza *request;
   char *lang; /* of the request; NULL: English */
@@ -85,7 +87,7 @@ finish_registration (gboolean ok, PgErrorCondition condition, const char *reason
     {
       g_warning ("cannot store the registration of %s: %s", pending->bare_jid, error->message);
       send_error (transport, pending->request, pending->lang, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT,
-                  N_("The registration could not be stored. Please try again later."));
+                  N_ ("The registration could not be stored. Please try again later."));
       return;
     }
   g_message ("%s %s", pending->existed ? "updated the registration of" : "registered", pending->bare_jid);
@@ -100,10 +102,9 @@ domain_allowed (PgTransport *transport, const PgRouteRequest *request)
 {
   if (pg_config_domain_allowed (transport->config, pg_jid_get_domain (request->from)))
     return TRUE;
-  g_message ("registration refused for %s: domain not in [registration] allowed_domains",
-             request->from_bare);
+  g_message ("registration refused for %s: domain not in [registration] allowed_domains", request->from_bare);
   reply_error (transport, request, PG_ERR_NOT_ALLOWED, PG_ERR_TYPE_DEFAULT,
-               N_("Users of your server may not register with this gateway."));
+               N_ ("Users of your server may not register with this gateway."));
   return FALSE;
 }
 
@@ -123,15 +124,16 @@ on_get (const PgRouteRequest *request, gpointer user_data)
       return PG_HANDLED;
     }
 
-  gboolean password_required =
-    !pg_purple_protocol_password_optional (transport->purple, transport->config->protocol);
+  gboolean password_required
+      = !pg_purple_protocol_password_optional (transport->purple, transport->config->protocol);
   PgI18n *i18n = transport->i18n;
   const char *lang = request->lang;
   g_autofree char *instructions = g_strdup_printf (
-    pg_i18n_translate (i18n, lang,
-                       N_("Enter your %s username and password. They are checked with a real login and stored "
-                          "encrypted on this gateway.")),
-    transport->legacy_name);
+      pg_i18n_translate (
+          i18n, lang,
+          N_ ("Enter your %s username and password. They are checked with a real login and stored "
+              "encrypted on this gateway.")),
+      transport->legacy_name);
 
   g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (request->stanza);
   pg_stanza_set_attr (reply, "xml:lang", pg_i18n_get_language (i18n, lang));
@@ -144,11 +146,11 @@ on_get (const PgRouteRequest *request, gpointer user_data)
   pg_stanza_add_child (query, "password", NULL);
 
   g_autofree char *title = g_strdup_printf (
-    pg_i18n_translate (i18n, lang, N_("Registration with the %s gateway")), transport->legacy_name);
+      pg_i18n_translate (i18n, lang, N_ ("Registration with the %s gateway")), transport->legacy_name);
   xmlNode *form = pg_form_add (query, "form", title, instructions, PG_NS_REGISTER);
-  pg_form_add_field (form, "username", "text-single", pg_i18n_translate (i18n, lang, N_("Username")), TRUE,
+  pg_form_add_field (form, "username", "text-single", pg_i18n_translate (i18n, lang, N_ ("Username")), TRUE,
                      user != NULL ? user->username : NULL);
-  pg_form_add_field (form, "password", "text-private", pg_i18n_translate (i18n, lang, N_("Password")),
+  pg_form_add_field (form, "password", "text-private", pg_i18n_translate (i18n, lang, N_ ("Password")),
                      password_required && user == NULL, NULL);
   pg_transport_send (transport, reply);
   return PG_HANDLED;
@@ -232,7 +234,7 @@ on_set (const PgRouteRequest *request, gpointer user_data)
       return PG_HANDLED;
     }
 
-  g_auto (Credentials) credentials = {0};
+  g_auto (Credentials) credentials = { 0 };
   if (!read_credentials (transport, request, &credentials))
     return PG_HANDLED;
 
@@ -249,16 +251,18 @@ on_set (const PgRouteRequest *request, gpointer user_data)
     g_strstrip (credentials.username);
   if (credentials.username == NULL || *credentials.username == '\0')
     {
-      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, N_("A username is required."));
+      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT,
+                   N_ ("A username is required."));
       return PG_HANDLED;
     }
   if (credentials.password != NULL && *credentials.password == '\0')
     g_clear_pointer (&credentials.password, pg_seal_free_secret);
   /* An edit without a password keeps the stored one (XEP-0077 §3.3). */
-  if (credentials.password == NULL && existing == NULL &&
-      !pg_purple_protocol_password_optional (transport->purple, transport->config->protocol))
+  if (credentials.password == NULL && existing == NULL
+      && !pg_purple_protocol_password_optional (transport->purple, transport->config->protocol))
     {
-      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, N_("A password is required."));
+      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT,
+                   N_ ("A password is required."));
       return PG_HANDLED;
     }
 
@@ -269,12 +273,13 @@ on_set (const PgRouteRequest *request, gpointer user_data)
   pending->bare_jid = g_strdup (request->from_bare);
   pending->existed = existing != NULL;
   pending->credentials = credentials;
-  credentials = (Credentials){0};
+  credentials = (Credentials){ 0 };
 
   /* Changes are checked with the password the login will use: the new one,
    * or the stored one for an edit that keeps it (XEP-0100 §4.2.1). */
-  char *password = pending->credentials.password != NULL ? g_strdup (pending->credentials.password)
-                                                         : pg_store_dup_password (transport->store, request->from_bare, NULL);
+  char *password = pending->credentials.password != NULL
+                       ? g_strdup (pending->credentials.password)
+                       : pg_store_dup_password (transport->store, request->from_bare, NULL);
   if (password == NULL)
     {
       finish_registration (TRUE, PG_ERR_UNDEFINED_CONDITION, NULL, pending);
@@ -283,18 +288,18 @@ on_set (const PgRouteRequest *request, gpointer user_data)
     }
   /* The user's own login would hold the same legacy account. */
   pg_sessions_pause (transport, request->from_bare);
-  pg_verify_start (transport, request->from_bare, pending->credentials.username, password, finish_registration,
-                   pending, (GDestroyNotify) pending_free);
+  pg_verify_start (transport, request->from_bare, pending->credentials.username, password,
+                   finish_registration, pending, (GDestroyNotify)pending_free);
   pg_seal_free_secret (password);
   return PG_HANDLED;
 }
 
 static const PgRoute routes[] = {
-  {PG_KIND_IQ, "get", PG_NS_REGISTER, "query", PG_TARGET_DOMAIN, on_get},
-  {PG_KIND_IQ, "set", PG_NS_REGISTER, "query", PG_TARGET_DOMAIN, on_set},
+  { PG_KIND_IQ, "get", PG_NS_REGISTER, "query", PG_TARGET_DOMAIN, on_get },
+  { PG_KIND_IQ, "set", PG_NS_REGISTER, "query", PG_TARGET_DOMAIN, on_set },
 };
 
-static const char *const features[] = {PG_NS_REGISTER, NULL};
+static const char *const features[] = { PG_NS_REGISTER, NULL };
 
 void
 pg_inband_register (PgTransport *transport)

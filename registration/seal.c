@@ -30,7 +30,7 @@ struct PgSealKey
   unsigned char bytes[PG_SEAL_KEY_BYTES];
 };
 
-G_DEFINE_QUARK (pg-seal-error-quark, pg_seal_error)
+G_DEFINE_QUARK (pg - seal - error - quark, pg_seal_error)
 
 /* Sets a PG_SEAL_ERROR_CRYPTO error carrying OpenSSL's first queued reason,
  * and empties OpenSSL's error queue so that it does not leak into later calls. */
@@ -49,8 +49,8 @@ set_crypto_error (GError **error, const char *what)
 static void
 set_key_file_errno (GError **error, const char *what, const char *path, int saved_errno)
 {
-  g_set_error (error, PG_SEAL_ERROR, PG_SEAL_ERROR_KEY_FILE, "cannot %s key file %s: %s", what,
-               path, g_strerror (saved_errno));
+  g_set_error (error, PG_SEAL_ERROR, PG_SEAL_ERROR_KEY_FILE, "cannot %s key file %s: %s", what, path,
+               g_strerror (saved_errno));
 }
 
 /* Reads exactly @len bytes; a short file is reported by the caller's size check. */
@@ -75,7 +75,7 @@ read_fully (int fd, unsigned char *buf, size_t len, const char *path, GError **e
                        "key file %s changed size while being read", path);
           return FALSE;
         }
-      done += (size_t) n;
+      done += (size_t)n;
     }
   return TRUE;
 }
@@ -95,7 +95,7 @@ write_fully (int fd, const unsigned char *buf, size_t len, const char *path, GEr
           set_key_file_errno (error, "write", path, errno);
           return FALSE;
         }
-      done += (size_t) n;
+      done += (size_t)n;
     }
   return TRUE;
 }
@@ -141,7 +141,7 @@ create_key_file (const char *path, PgSealKey *key, gboolean *exists, GError **er
   if (!ok)
     {
       /* A partial key file would be refused (wrong size) on every later start. */
-      (void) unlink (path);
+      (void)unlink (path);
       return FALSE;
     }
 
@@ -178,8 +178,7 @@ read_key_file (const char *path, PgSealKey *key, gboolean *missing, GError **err
     }
   else if (!S_ISREG (st.st_mode))
     {
-      g_set_error (error, PG_SEAL_ERROR, PG_SEAL_ERROR_KEY_FILE,
-                   "key file %s is not a regular file", path);
+      g_set_error (error, PG_SEAL_ERROR, PG_SEAL_ERROR_KEY_FILE, "key file %s is not a regular file", path);
       ok = FALSE;
     }
   else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
@@ -187,14 +186,14 @@ read_key_file (const char *path, PgSealKey *key, gboolean *missing, GError **err
       g_set_error (error, PG_SEAL_ERROR, PG_SEAL_ERROR_KEY_FILE,
                    "key file %s has mode %04o, which lets group or others access it; "
                    "run chmod 600 %s",
-                   path, (unsigned) (st.st_mode & 07777), path);
+                   path, (unsigned)(st.st_mode & 07777), path);
       ok = FALSE;
     }
   else if (st.st_size != PG_SEAL_KEY_BYTES)
     {
       g_set_error (error, PG_SEAL_ERROR, PG_SEAL_ERROR_KEY_FILE,
                    "key file %s is %lld bytes long; a key file holds exactly %d bytes", path,
-                   (long long) st.st_size, PG_SEAL_KEY_BYTES);
+                   (long long)st.st_size, PG_SEAL_KEY_BYTES);
       ok = FALSE;
     }
   else
@@ -250,8 +249,8 @@ wipe_free (void *buf, size_t len)
 
 /* Sets up @ctx for AES-256-GCM with @key, @nonce and the @aad string. */
 static gboolean
-init_gcm (EVP_CIPHER_CTX *ctx, gboolean encrypt, const PgSealKey *key,
-          const unsigned char *nonce, const char *aad, GError **error)
+init_gcm (EVP_CIPHER_CTX *ctx, gboolean encrypt, const PgSealKey *key, const unsigned char *nonce,
+          const char *aad, GError **error)
 {
   size_t aad_len = strlen (aad);
   int len;
@@ -265,7 +264,7 @@ init_gcm (EVP_CIPHER_CTX *ctx, gboolean encrypt, const PgSealKey *key,
   ok = EVP_CipherInit_ex (ctx, EVP_aes_256_gcm (), NULL, NULL, NULL, encrypt ? 1 : 0) == 1
        && EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_BYTES, NULL) == 1
        && EVP_CipherInit_ex (ctx, NULL, NULL, key->bytes, nonce, -1) == 1
-       && EVP_CipherUpdate (ctx, NULL, &len, (const unsigned char *) aad, (int) aad_len) == 1;
+       && EVP_CipherUpdate (ctx, NULL, &len, (const unsigned char *)aad, (int)aad_len) == 1;
   if (!ok)
     set_crypto_error (error, "cannot set up AES-256-GCM");
   return ok;
@@ -308,14 +307,10 @@ pg_seal (const PgSealKey *key, const char *plaintext, const char *aad, GError **
     }
   if (!init_gcm (ctx, TRUE, key, blob, aad, error))
     return NULL;
-  if (EVP_EncryptUpdate (ctx, blob + NONCE_BYTES, &len, (const unsigned char *) plaintext,
-                         (int) text_len)
-          != 1
+  if (EVP_EncryptUpdate (ctx, blob + NONCE_BYTES, &len, (const unsigned char *)plaintext, (int)text_len) != 1
       || EVP_EncryptFinal_ex (ctx, blob + NONCE_BYTES + len, &final_len) != 1
-      || (size_t) len + (size_t) final_len != text_len
-      || EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES,
-                              blob + NONCE_BYTES + text_len)
-             != 1)
+      || (size_t)len + (size_t)final_len != text_len
+      || EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, blob + NONCE_BYTES + text_len) != 1)
     {
       set_crypto_error (error, "cannot seal");
       return NULL;
@@ -361,15 +356,14 @@ pg_unseal (const PgSealKey *key, GBytes *sealed, const char *aad, GError **error
     return NULL;
 
   text = g_malloc (text_len + 1);
-  if (EVP_DecryptUpdate (ctx, (unsigned char *) text, &len, blob + NONCE_BYTES, (int) text_len)
-          != 1
+  if (EVP_DecryptUpdate (ctx, (unsigned char *)text, &len, blob + NONCE_BYTES, (int)text_len) != 1
       || EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, tag) != 1)
     {
       set_crypto_error (error, "cannot open sealed value");
       wipe_free (text, text_len + 1);
       return NULL;
     }
-  if (EVP_DecryptFinal_ex (ctx, (unsigned char *) text + len, &final_len) != 1)
+  if (EVP_DecryptFinal_ex (ctx, (unsigned char *)text + len, &final_len) != 1)
     {
       /* Tag mismatch is not an OpenSSL fault: do not report a queued reason. */
       ERR_clear_error ();

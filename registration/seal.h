@@ -5,7 +5,8 @@
 
 #define PG_SEAL_ERROR (pg_seal_error_quark ())
 GQuark pg_seal_error_quark (void);
-typedef enum {
+typedef enum
+{
   PG_SEAL_ERROR_KEY_FILE,    /* unreadable, wrong size, or permissions wider than 0600 */
   PG_SEAL_ERROR_CRYPTO,      /* OpenSSL failure */
   PG_SEAL_ERROR_AUTH_FAILED, /* wrong key, tampered or truncated blob */

@@ -108,10 +108,12 @@ static gint64
 count_messages (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
 {
   /* Two statements: one made to serve both could not use the index. */
-  const char *sql = bare_jid != NULL
-                        ? "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL"
-                        : "SELECT count(*) FROM outbox WHERE direction = ?2 AND body IS NOT NULL";
-  g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (store, sql, bare_jid, PG_STORE_ERROR_IO, error);
+  const char *sql
+      = bare_jid != NULL
+            ? "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL"
+            : "SELECT count(*) FROM outbox WHERE direction = ?2 AND body IS NOT NULL";
+  g_autoptr (PgStoreCachedStmt) stmt
+      = pg_store_prepare_cached (store, sql, bare_jid, PG_STORE_ERROR_IO, error);
 
   if (stmt == NULL)
     return -1;
@@ -138,7 +140,8 @@ pg_store_outbox_count (PgStore *store, const char *bare_jid, PgOutboxDirection d
 static gint64
 insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint lost, GError **error)
 {
-  g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (store,
+  g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (
+      store,
       "INSERT INTO outbox (bare_jid, direction, peer, body, loss, lost, xmpp_id, sender, receipt,"
       " created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
       item->bare_jid, PG_STORE_ERROR_IO, error);
@@ -212,10 +215,11 @@ static gint64
 add_loss (PgStore *store, const char *bare_jid, const char *peer, PgOutboxLoss loss, guint count,
           gint64 sent_upto, GError **error)
 {
-  g_autoptr (PgStoreCachedStmt) last = pg_store_prepare_cached (store,
-                                                    "SELECT id, peer, loss FROM outbox WHERE bare_jid = ?1 "
-                                                    "AND direction = 'to-user' ORDER BY id DESC LIMIT 1",
-                                                    bare_jid, PG_STORE_ERROR_IO, error);
+  g_autoptr (PgStoreCachedStmt) last
+      = pg_store_prepare_cached (store,
+                                 "SELECT id, peer, loss FROM outbox WHERE bare_jid = ?1 "
+                                 "AND direction = 'to-user' ORDER BY id DESC LIMIT 1",
+                                 bare_jid, PG_STORE_ERROR_IO, error);
   int rc;
 
   if (last == NULL)
@@ -226,7 +230,8 @@ add_loss (PgStore *store, const char *bare_jid, const char *peer, PgOutboxLoss l
       && g_strcmp0 ((const char *)sqlite3_column_text (last, 2), losses[loss]) == 0)
     {
       gint64 id = sqlite3_column_int64 (last, 0);
-      g_autoptr (PgStoreCachedStmt) update = pg_store_prepare_cached (store, "UPDATE outbox SET lost = lost + ?2 WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
+      g_autoptr (PgStoreCachedStmt) update = pg_store_prepare_cached (
+          store, "UPDATE outbox SET lost = lost + ?2 WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
       if (update == NULL)
         return 0;
       if (sqlite3_bind_int64 (update, 1, id) != SQLITE_OK
@@ -280,9 +285,9 @@ pg_store_outbox_list (PgStore *store, const char *bare_jid, PgOutboxDirection di
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   stmt = pg_store_prepare_cached (store,
-                           "SELECT " COLUMNS " FROM outbox WHERE (?1 IS NULL OR bare_jid = ?1)"
-                           " AND direction = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
-                           bare_jid, PG_STORE_ERROR_IO, error);
+                                  "SELECT " COLUMNS " FROM outbox WHERE (?1 IS NULL OR bare_jid = ?1)"
+                                  " AND direction = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+                                  bare_jid, PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return NULL;
   /* ?1 stays NULL (every user) unless pg_store_prepare() bound @bare_jid. */
@@ -305,9 +310,9 @@ pg_store_outbox_list_expired (PgStore *store, gint64 now, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   stmt = pg_store_prepare_cached (store,
-                           "SELECT " COLUMNS " FROM outbox WHERE expires IS NOT NULL AND expires <= ?1"
-                           " ORDER BY id",
-                           NULL, PG_STORE_ERROR_IO, error);
+                                  "SELECT " COLUMNS " FROM outbox WHERE expires IS NOT NULL AND expires <= ?1"
+                                  " ORDER BY id",
+                                  NULL, PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return NULL;
   if (sqlite3_bind_int64 (stmt, 1, now) != SQLITE_OK)
@@ -388,8 +393,8 @@ pg_store_outbox_next_expiry (PgStore *store, gint64 after, GError **error)
   g_autoptr (PgStoreCachedStmt) stmt = NULL;
 
   g_return_val_if_fail (store != NULL, -1);
-  stmt = pg_store_prepare_cached (store, "SELECT coalesce(min(expires), 0) FROM outbox WHERE expires > ?1", NULL,
-                           PG_STORE_ERROR_IO, error);
+  stmt = pg_store_prepare_cached (store, "SELECT coalesce(min(expires), 0) FROM outbox WHERE expires > ?1",
+                                  NULL, PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return -1;
   if (sqlite3_bind_int64 (stmt, 1, after) != SQLITE_OK)

@@ -26,8 +26,8 @@ void pg_store_stmt_reset (PgStoreCachedStmt *stmt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreCachedStmt, pg_store_stmt_reset)
 /* Like pg_store_prepare(), for @sql that is a string constant (its address
  * is the cache key). Borrowed: release with the autoptr cleanup. */
-PgStoreCachedStmt *pg_store_prepare_cached (PgStore *store, const char *sql, const char *jid, PgStoreError code,
-                                            GError **error);
+PgStoreCachedStmt *pg_store_prepare_cached (PgStore *store, const char *sql, const char *jid,
+                                            PgStoreError code, GError **error);
 
 /* Forgets cached settings (all users): after a user's rows are deleted. */
 void pg_store_forget_settings (PgStore *store);

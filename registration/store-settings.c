@@ -31,9 +31,9 @@ pg_store_put_setting (PgStore *store, const char *bare_jid, const char *key, con
   g_return_val_if_fail (store != NULL && bare_jid != NULL && key != NULL && value != NULL, FALSE);
   g_autoptr (PgStoreCachedStmt) stmt
       = pg_store_prepare_cached (store,
-                          "INSERT INTO settings (bare_jid, key, value) VALUES (?1, ?2, ?3)"
-                          " ON CONFLICT (bare_jid, key) DO UPDATE SET value = excluded.value",
-                          bare_jid, PG_STORE_ERROR_IO, error);
+                                 "INSERT INTO settings (bare_jid, key, value) VALUES (?1, ?2, ?3)"
+                                 " ON CONFLICT (bare_jid, key) DO UPDATE SET value = excluded.value",
+                                 bare_jid, PG_STORE_ERROR_IO, error);
   if (stmt == NULL || sqlite3_bind_text (stmt, 2, key, -1, SQLITE_TRANSIENT) != SQLITE_OK
       || sqlite3_bind_text (stmt, 3, value, -1, SQLITE_TRANSIENT) != SQLITE_OK
       || !pg_store_step_done (store->db, stmt, error))
@@ -59,8 +59,8 @@ pg_store_dup_setting (PgStore *store, const char *bare_jid, const char *key, GEr
         return *cached != '\0' ? g_strdup (cached) : NULL;
     }
   g_autoptr (PgStoreCachedStmt) stmt
-      = pg_store_prepare_cached (store, "SELECT value FROM settings WHERE bare_jid = ?1 AND key = ?2", bare_jid,
-                          PG_STORE_ERROR_IO, error);
+      = pg_store_prepare_cached (store, "SELECT value FROM settings WHERE bare_jid = ?1 AND key = ?2",
+                                 bare_jid, PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return NULL;
   if (sqlite3_bind_text (stmt, 2, key, -1, SQLITE_TRANSIENT) != SQLITE_OK)
@@ -71,7 +71,7 @@ pg_store_dup_setting (PgStore *store, const char *bare_jid, const char *key, GEr
   int rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     {
-      remember (store, bare_jid, key, (const char *) sqlite3_column_text (stmt, 0));
+      remember (store, bare_jid, key, (const char *)sqlite3_column_text (stmt, 0));
       return g_strdup ((const char *)sqlite3_column_text (stmt, 0));
     }
   if (rc == SQLITE_DONE)

@@ -21,15 +21,13 @@
 
 #include <sqlite3.h>
 
-
 #define BUSY_TIMEOUT_MS 2000
 /* A constant sealed under the key when the database is created: opening it
  * proves that the key file given is the one the passwords were sealed with. */
 #define KEY_CHECK_AAD "purplegate-key-check"
 #define KEY_CHECK_TEXT "purplegate key check"
 
-
-G_DEFINE_QUARK (pg-store-error-quark, pg_store_error)
+G_DEFINE_QUARK (pg - store - error - quark, pg_store_error)
 
 /* Schema migrations. Entry N takes the database from version N-1 to N in one
  * transaction, and its last statement sets schema_version.version to N. Never
@@ -128,15 +126,14 @@ PgStoreCachedStmt *
 pg_store_prepare_cached (PgStore *store, const char *sql, const char *jid, PgStoreError code, GError **error)
 {
   if (store->statements == NULL)
-    store->statements = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
-                                               finalize_statement);
+    store->statements = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, finalize_statement);
   sqlite3_stmt *stmt = g_hash_table_lookup (store->statements, sql);
   if (stmt == NULL)
     {
       stmt = pg_store_prepare (store->db, sql, NULL, code, error);
       if (stmt == NULL)
         return NULL;
-      g_hash_table_insert (store->statements, (gpointer) sql, stmt);
+      g_hash_table_insert (store->statements, (gpointer)sql, stmt);
     }
   if (jid != NULL && sqlite3_bind_text (stmt, 1, jid, -1, SQLITE_TRANSIENT) != SQLITE_OK)
     {
@@ -165,7 +162,7 @@ static void
 rollback (sqlite3 *db)
 {
   if (!sqlite3_get_autocommit (db))
-    (void) sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+    (void)sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* Creates @path 0600 before sqlite opens it, and narrows the mode of the
@@ -178,8 +175,8 @@ prepare_file (const char *path, GError **error)
 
   if (fd < 0)
     {
-      g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_OPEN, "cannot open database %s: %s",
-                   path, g_strerror (errno));
+      g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_OPEN, "cannot open database %s: %s", path,
+                   g_strerror (errno));
       return FALSE;
     }
   close (fd);
@@ -195,11 +192,11 @@ prepare_file (const char *path, GError **error)
         {
           g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_OPEN,
                        "%s has mode %04o and cannot be made private: %s", name,
-                       (unsigned) (st.st_mode & 07777), g_strerror (errno));
+                       (unsigned)(st.st_mode & 07777), g_strerror (errno));
           return FALSE;
         }
       g_warning ("%s had mode %04o, open to group or others; changed it to 0600", name,
-                 (unsigned) (st.st_mode & 07777));
+                 (unsigned)(st.st_mode & 07777));
     }
   return TRUE;
 }
@@ -213,9 +210,9 @@ read_version (PgStore *store, PgStoreError code, GError **error)
   g_autoptr (sqlite3_stmt) version = NULL;
 
   objects = pg_store_prepare (store->db,
-                     "SELECT count(*), coalesce(sum(type = 'table' AND name = 'schema_version'), 0)"
-                     " FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-                     NULL, code, error);
+                              "SELECT count(*), coalesce(sum(type = 'table' AND name = 'schema_version'), 0)"
+                              " FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                              NULL, code, error);
   if (objects == NULL)
     return -1;
   if (sqlite3_step (objects) != SQLITE_ROW)
@@ -235,9 +232,9 @@ read_version (PgStore *store, PgStoreError code, GError **error)
     }
 
   version = pg_store_prepare (store->db,
-                     "SELECT count(*), sum(typeof(version) = 'integer'), min(version)"
-                     " FROM schema_version",
-                     NULL, code, error);
+                              "SELECT count(*), sum(typeof(version) = 'integer'), min(version)"
+                              " FROM schema_version",
+                              NULL, code, error);
   if (version == NULL)
     return -1;
   if (sqlite3_step (version) != SQLITE_ROW)
@@ -252,7 +249,7 @@ read_version (PgStore *store, PgStoreError code, GError **error)
                    "%s has a damaged schema_version table (not one integer row)", store->path);
       return -1;
     }
-  return (int) sqlite3_column_int64 (version, 2);
+  return (int)sqlite3_column_int64 (version, 2);
 }
 
 /* Returns the sealed key check, or NULL and an error (none yet is an error:
@@ -264,15 +261,14 @@ read_key_check (PgStore *store, GError **error)
   int rc;
 
   stmt = pg_store_prepare (store->db, "SELECT value FROM meta WHERE key = 'key_check'", NULL,
-                  PG_STORE_ERROR_OPEN, error);
+                           PG_STORE_ERROR_OPEN, error);
   if (stmt == NULL)
     return NULL;
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
-    return g_bytes_new (sqlite3_column_blob (stmt, 0), (gsize) sqlite3_column_bytes (stmt, 0));
+    return g_bytes_new (sqlite3_column_blob (stmt, 0), (gsize)sqlite3_column_bytes (stmt, 0));
   if (rc == SQLITE_DONE)
-    g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_SCHEMA, "%s has no key check",
-                 store->path);
+    g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_SCHEMA, "%s has no key check", store->path);
   else
     pg_store_fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot read the key check");
   return NULL;
@@ -287,8 +283,7 @@ verify_key_check (PgStore *store, GBytes *check, const char *key_file, GError **
   gboolean match = text != NULL && strcmp (text, KEY_CHECK_TEXT) == 0;
 
   pg_seal_free_secret (text);
-  if (local_error != NULL
-      && !g_error_matches (local_error, PG_SEAL_ERROR, PG_SEAL_ERROR_AUTH_FAILED))
+  if (local_error != NULL && !g_error_matches (local_error, PG_SEAL_ERROR, PG_SEAL_ERROR_AUTH_FAILED))
     g_propagate_error (error, g_steal_pointer (&local_error)); /* OpenSSL failed */
   else if (!match)
     g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_WRONG_KEY,
@@ -312,7 +307,7 @@ check_pages (PgStore *store, GError **error)
     return FALSE;
   if (sqlite3_step (stmt) != SQLITE_ROW)
     return pg_store_fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot check the pages");
-  result = (const char *) sqlite3_column_text (stmt, 0);
+  result = (const char *)sqlite3_column_text (stmt, 0);
   if (g_strcmp0 (result, "ok") == 0)
     return TRUE;
   /* One log line: sqlite's report spans several. */
@@ -379,10 +374,10 @@ write_key_check (PgStore *store, GError **error)
   if (check == NULL)
     return FALSE;
   stmt = pg_store_prepare (store->db, "INSERT INTO meta (key, value) VALUES ('key_check', ?1)", NULL,
-                  PG_STORE_ERROR_IO, error);
+                           PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     return FALSE;
-  if (sqlite3_bind_blob (stmt, 1, g_bytes_get_data (check, NULL), (int) g_bytes_get_size (check),
+  if (sqlite3_bind_blob (stmt, 1, g_bytes_get_data (check, NULL), (int)g_bytes_get_size (check),
                          SQLITE_TRANSIENT)
       != SQLITE_OK)
     return pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind the key check");
@@ -405,8 +400,7 @@ migrate_one (PgStore *store, int to, GError **error)
       return TRUE;
     }
   if (version >= 0 && exec (store->db, migrations[to], PG_STORE_ERROR_IO, error)
-      && (to != 1 || write_key_check (store, error))
-      && exec (store->db, "COMMIT", PG_STORE_ERROR_IO, error))
+      && (to != 1 || write_key_check (store, error)) && exec (store->db, "COMMIT", PG_STORE_ERROR_IO, error))
     return TRUE;
 
 fail:
@@ -462,8 +456,8 @@ open_store (const char *path, const char *key_file, GError **error)
   /* No SQLITE_OPEN_CREATE: the file was created 0600 just above. */
   if (sqlite3_open_v2 (path, &store->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
     {
-      g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_OPEN, "cannot open database %s: %s",
-                   path, store->db != NULL ? sqlite3_errmsg (store->db) : "out of memory");
+      g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_OPEN, "cannot open database %s: %s", path,
+                   store->db != NULL ? sqlite3_errmsg (store->db) : "out of memory");
       return NULL;
     }
   sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
@@ -480,7 +474,7 @@ open_store (const char *path, const char *key_file, GError **error)
   wal = pg_store_prepare (store->db, "PRAGMA journal_mode = WAL", NULL, PG_STORE_ERROR_OPEN, error);
   if (wal == NULL)
     goto fail;
-  mode = sqlite3_step (wal) == SQLITE_ROW ? (const char *) sqlite3_column_text (wal, 0) : NULL;
+  mode = sqlite3_step (wal) == SQLITE_ROW ? (const char *)sqlite3_column_text (wal, 0) : NULL;
   if (mode == NULL || g_ascii_strcasecmp (mode, "wal") != 0)
     {
       pg_store_fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot switch to WAL mode");
@@ -549,8 +543,8 @@ pg_store_user_free (PgStoreUser *user)
 
 /* Re-registration (same @bare_jid) keeps the row's original `created`. */
 gboolean
-pg_store_put_user (PgStore *store, const char *bare_jid, const char *username,
-                   const char *password, GError **error)
+pg_store_put_user (PgStore *store, const char *bare_jid, const char *username, const char *password,
+                   GError **error)
 {
   g_autoptr (GBytes) sealed = NULL;
   g_autoptr (sqlite3_stmt) stmt = NULL;
@@ -564,21 +558,21 @@ pg_store_put_user (PgStore *store, const char *bare_jid, const char *username,
   if (password != NULL && (sealed = pg_seal (store->key, password, bare_jid, error)) == NULL)
     return FALSE;
   /* One statement is one transaction. ?3 is NULL for a new user without a password. */
-  stmt = pg_store_prepare (store->db,
-                  password != NULL
-                      ? "INSERT INTO users (bare_jid, username, password, created)"
-                        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (bare_jid) DO UPDATE"
-                        " SET username = excluded.username, password = excluded.password"
-                      : "INSERT INTO users (bare_jid, username, password, created)"
-                        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (bare_jid) DO UPDATE"
-                        " SET username = excluded.username",
-                  bare_jid, PG_STORE_ERROR_IO, error);
+  stmt
+      = pg_store_prepare (store->db,
+                          password != NULL ? "INSERT INTO users (bare_jid, username, password, created)"
+                                             " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (bare_jid) DO UPDATE"
+                                             " SET username = excluded.username, password = excluded.password"
+                                           : "INSERT INTO users (bare_jid, username, password, created)"
+                                             " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (bare_jid) DO UPDATE"
+                                             " SET username = excluded.username",
+                          bare_jid, PG_STORE_ERROR_IO, error);
   if (stmt == NULL)
     goto fail;
   rc = sqlite3_bind_text (stmt, 2, username, -1, SQLITE_TRANSIENT);
   if (rc == SQLITE_OK && sealed != NULL)
-    rc = sqlite3_bind_blob (stmt, 3, g_bytes_get_data (sealed, NULL),
-                            (int) g_bytes_get_size (sealed), SQLITE_TRANSIENT);
+    rc = sqlite3_bind_blob (stmt, 3, g_bytes_get_data (sealed, NULL), (int)g_bytes_get_size (sealed),
+                            SQLITE_TRANSIENT);
   if (rc == SQLITE_OK)
     rc = sqlite3_bind_int64 (stmt, 4, g_get_real_time () / G_USEC_PER_SEC);
   if (rc != SQLITE_OK)
@@ -594,8 +588,7 @@ fail:
 /* Runs @sql with @bare_jid bound to ?1. Returns SQLITE_ROW (a row is ready),
  * SQLITE_DONE (no row), or SQLITE_ERROR with @error set. */
 static int
-query_user (PgStore *store, const char *sql, const char *bare_jid, PgStoreCachedStmt **stmt,
-            GError **error)
+query_user (PgStore *store, const char *sql, const char *bare_jid, PgStoreCachedStmt **stmt, GError **error)
 {
   int rc;
 
@@ -621,13 +614,12 @@ pg_store_get_user (PgStore *store, const char *bare_jid, GError **error)
   g_return_val_if_fail (bare_jid != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (query_user (store, "SELECT username, created FROM users WHERE bare_jid = ?1", bare_jid,
-                  &stmt, error)
+  if (query_user (store, "SELECT username, created FROM users WHERE bare_jid = ?1", bare_jid, &stmt, error)
       != SQLITE_ROW)
     return NULL;
   user = g_new0 (PgStoreUser, 1);
   user->bare_jid = g_strdup (bare_jid);
-  user->username = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  user->username = g_strdup ((const char *)sqlite3_column_text (stmt, 0));
   user->created = sqlite3_column_int64 (stmt, 1);
   return user;
 }
@@ -650,7 +642,7 @@ pg_store_dup_password (PgStore *store, const char *bare_jid, GError **error)
           != SQLITE_ROW
       || sqlite3_column_type (stmt, 0) == SQLITE_NULL)
     return NULL;
-  sealed = g_bytes_new (sqlite3_column_blob (stmt, 0), (gsize) sqlite3_column_bytes (stmt, 0));
+  sealed = g_bytes_new (sqlite3_column_blob (stmt, 0), (gsize)sqlite3_column_bytes (stmt, 0));
   password = pg_unseal (store->key, sealed, bare_jid, error);
   if (password == NULL)
     g_prefix_error (error, "opening the password of %s: ", bare_jid);
@@ -670,7 +662,7 @@ pg_store_delete_user (PgStore *store, const char *bare_jid, gboolean *existed, G
     *existed = FALSE;
   /* Per-user rows of later tables go with it (ON DELETE CASCADE). */
   stmt = pg_store_prepare (store->db, "DELETE FROM users WHERE bare_jid = ?1", bare_jid, PG_STORE_ERROR_IO,
-                  error);
+                           error);
   if (stmt == NULL || !pg_store_step_done (store->db, stmt, error))
     {
       g_prefix_error (error, "deleting the registration of %s: ", bare_jid);
@@ -693,13 +685,13 @@ pg_store_list_users (PgStore *store, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   /* BINARY collation: UTF-8 byte order, which is code point order. */
-  stmt = pg_store_prepare (store->db, "SELECT bare_jid FROM users ORDER BY bare_jid", NULL,
-                  PG_STORE_ERROR_IO, error);
+  stmt = pg_store_prepare (store->db, "SELECT bare_jid FROM users ORDER BY bare_jid", NULL, PG_STORE_ERROR_IO,
+                           error);
   if (stmt == NULL)
     return NULL;
   jids = g_ptr_array_new_with_free_func (g_free);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (jids, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+    g_ptr_array_add (jids, g_strdup ((const char *)sqlite3_column_text (stmt, 0)));
   if (rc != SQLITE_DONE)
     {
       pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "listing users");

@@ -6,7 +6,8 @@
 
 #define PG_STORE_ERROR (pg_store_error_quark ())
 GQuark pg_store_error_quark (void);
-typedef enum {
+typedef enum
+{
   PG_STORE_ERROR_OPEN,      /* cannot open/create the file, or not a database */
   PG_STORE_ERROR_SCHEMA,    /* foreign database, or a schema newer than this build */
   PG_STORE_ERROR_WRONG_KEY, /* the key file does not match this database */
@@ -19,10 +20,11 @@ typedef enum {
 
 typedef struct PgStore PgStore;
 
-typedef struct {
-  char *bare_jid;  /* prepared bare JID of the XMPP user */
-  char *username;  /* legacy username as registered */
-  gint64 created;  /* unix seconds */
+typedef struct
+{
+  char *bare_jid; /* prepared bare JID of the XMPP user */
+  char *username; /* legacy username as registered */
+  gint64 created; /* unix seconds */
 } PgStoreUser;
 void pg_store_user_free (PgStoreUser *user);
 
@@ -35,8 +37,8 @@ int pg_store_get_schema_version (PgStore *store);
 
 /* Creates or replaces the registration of @bare_jid in one transaction.
  * @password NULL keeps the stored password (XEP-0077 §3.3 edits). */
-gboolean pg_store_put_user (PgStore *store, const char *bare_jid, const char *username,
-                            const char *password, GError **error);
+gboolean pg_store_put_user (PgStore *store, const char *bare_jid, const char *username, const char *password,
+                            GError **error);
 /* Returns NULL without setting @error when @bare_jid is not registered.
  * Caller owns the result (pg_store_user_free). */
 PgStoreUser *pg_store_get_user (PgStore *store, const char *bare_jid, GError **error);
@@ -44,8 +46,7 @@ PgStoreUser *pg_store_get_user (PgStore *store, const char *bare_jid, GError **e
 char *pg_store_dup_password (PgStore *store, const char *bare_jid, GError **error);
 /* Deletes the user and everything stored for them; FALSE+error on failure,
  * TRUE also when there was nothing to delete (*@existed tells, may be NULL). */
-gboolean pg_store_delete_user (PgStore *store, const char *bare_jid, gboolean *existed,
-                               GError **error);
+gboolean pg_store_delete_user (PgStore *store, const char *bare_jid, gboolean *existed, GError **error);
 /* Prepared bare JIDs of every registered user, sorted. Caller owns the array
  * (g_ptr_array_unref; elements freed with it). */
 GPtrArray *pg_store_list_users (PgStore *store, GError **error);
@@ -56,21 +57,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStore, pg_store_free)
 
 /* ---- legacy contacts of a user (registration/store-contacts.c) ---- */
 
-typedef struct {
-  char *name;  /* the protocol's own spelling */
-  char *alias; /* may be NULL */
+typedef struct
+{
+  char *name;           /* the protocol's own spelling */
+  char *alias;          /* may be NULL */
   gboolean pending_add; /* added while offline: the legacy server does not know yet */
 } PgStoreContact;
 void pg_store_contact_free (PgStoreContact *contact);
 
 /* Adds or updates (alias) @name for @bare_jid, who must be registered. */
-gboolean pg_store_put_contact (PgStore *store, const char *bare_jid, const char *name,
-                               const char *alias, GError **error);
+gboolean pg_store_put_contact (PgStore *store, const char *bare_jid, const char *name, const char *alias,
+                               GError **error);
 /* Marks @name as added while offline (TRUE) or as known to the legacy server. */
 gboolean pg_store_set_contact_pending (PgStore *store, const char *bare_jid, const char *name,
                                        gboolean pending, GError **error);
-gboolean pg_store_delete_contact (PgStore *store, const char *bare_jid, const char *name,
-                                  GError **error);
+gboolean pg_store_delete_contact (PgStore *store, const char *bare_jid, const char *name, GError **error);
 /* Every contact of @bare_jid, sorted by name. Caller owns the array
  * (g_ptr_array_unref frees the elements). */
 GPtrArray *pg_store_list_contacts (PgStore *store, const char *bare_jid, GError **error);
@@ -101,20 +102,23 @@ gboolean pg_store_setting_enabled (PgStore *store, const char *bare_jid, const c
  * them for good (a redelivered message keeps its id). Reports of messages
  * that were not kept travel in the same queue, at the place of the loss. */
 
-typedef enum {
+typedef enum
+{
   PG_OUTBOX_TO_USER,   /* from a legacy contact to the XMPP user */
   PG_OUTBOX_TO_LEGACY, /* from the XMPP user to a legacy contact */
 } PgOutboxDirection;
 
-typedef enum {
+typedef enum
+{
   PG_OUTBOX_LOSS_NONE,    /* a message */
   PG_OUTBOX_LOSS_FULL,    /* a report: messages refused while the outbox was full */
   PG_OUTBOX_LOSS_EXPIRED, /* a report: messages that expired before delivery */
 } PgOutboxLoss;
 
-typedef struct {
-  gint64 id;         /* set by the store */
-  char *bare_jid;    /* the user, who must be registered */
+typedef struct
+{
+  gint64 id;      /* set by the store */
+  char *bare_jid; /* the user, who must be registered */
   PgOutboxDirection direction;
   char *peer;        /* the legacy contact's name (the protocol's spelling) */
   char *body;        /* plain text; NULL in a loss report */
@@ -135,8 +139,8 @@ void pg_store_outbox_item_free (PgStoreOutboxItem *item);
 gint64 pg_store_outbox_add (PgStore *store, const PgStoreOutboxItem *item, guint max, GError **error);
 /* The same; @queued_before, when not NULL, gets how many messages of the
  * user in that direction the store held before this one. */
-gint64 pg_store_outbox_add_counted (PgStore *store, const PgStoreOutboxItem *item, guint max, guint *queued_before,
-                                    GError **error);
+gint64 pg_store_outbox_add_counted (PgStore *store, const PgStoreOutboxItem *item, guint max,
+                                    guint *queued_before, GError **error);
 /* Records that @count messages from @peer to @bare_jid were not kept for
  * @loss: added to the user's last to-user row when that is a report of the
  * same peer and reason not yet sent (its id above @sent_upto), else a new

@@ -48,11 +48,11 @@ on_ignored (const PgRouteRequest *request, gpointer user_data)
 }
 
 static const PgRoute routes[] = {
-  {PG_KIND_PRESENCE, "subscribe", NULL, NULL, PG_TARGET_DOMAIN, on_subscribe},
-  {PG_KIND_PRESENCE, "probe", NULL, NULL, PG_TARGET_DOMAIN, on_probe},
-  {PG_KIND_PRESENCE, "subscribed", NULL, NULL, PG_TARGET_DOMAIN, on_ignored},
-  {PG_KIND_PRESENCE, "unsubscribe", NULL, NULL, PG_TARGET_DOMAIN, on_ignored},
-  {PG_KIND_PRESENCE, "unsubscribed", NULL, NULL, PG_TARGET_DOMAIN, on_ignored},
+  { PG_KIND_PRESENCE, "subscribe", NULL, NULL, PG_TARGET_DOMAIN, on_subscribe },
+  { PG_KIND_PRESENCE, "probe", NULL, NULL, PG_TARGET_DOMAIN, on_probe },
+  { PG_KIND_PRESENCE, "subscribed", NULL, NULL, PG_TARGET_DOMAIN, on_ignored },
+  { PG_KIND_PRESENCE, "unsubscribe", NULL, NULL, PG_TARGET_DOMAIN, on_ignored },
+  { PG_KIND_PRESENCE, "unsubscribed", NULL, NULL, PG_TARGET_DOMAIN, on_ignored },
 };
 
 void

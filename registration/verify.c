@@ -7,7 +7,8 @@
 #include "legacy/account.h"
 #include "transport/i18n.h"
 
-typedef struct {
+typedef struct
+{
   PgTransport *transport;
   char *bare_jid;
   PgAccount *account;
@@ -64,7 +65,8 @@ static void
 on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
 {
   /* Unreachable networks are worth a retry by the user; refusals are not. */
-  finish (owner, FALSE, failure == PG_ACCOUNT_FAILURE_NETWORK ? PG_ERR_REMOTE_SERVER_TIMEOUT : PG_ERR_NOT_ACCEPTABLE,
+  finish (owner, FALSE,
+          failure == PG_ACCOUNT_FAILURE_NETWORK ? PG_ERR_REMOTE_SERVER_TIMEOUT : PG_ERR_NOT_ACCEPTABLE,
           reason);
 }
 
@@ -73,7 +75,8 @@ on_timeout (gpointer data)
 {
   Verification *verification = data;
   verification->timeout_id = 0;
-  finish (verification, FALSE, PG_ERR_REMOTE_SERVER_TIMEOUT, N_("The legacy network did not answer in time."));
+  finish (verification, FALSE, PG_ERR_REMOTE_SERVER_TIMEOUT,
+          N_ ("The legacy network did not answer in time."));
   return G_SOURCE_REMOVE;
 }
 
@@ -97,10 +100,10 @@ pg_verify_start (PgTransport *transport, const char *bare_jid, const char *usern
   PgConfig *config = transport->config;
   g_autofree char *legacy_username = g_strconcat (username, config->username_suffix, NULL);
   g_autoptr (GError) error = NULL;
-  verification->account = pg_account_new (transport->purple, config->protocol, legacy_username, password,
-                                          (const char *const *) config->legacy_setting_keys,
-                                          (const char *const *) config->legacy_setting_values, &events,
-                                          verification, &error);
+  verification->account
+      = pg_account_new (transport->purple, config->protocol, legacy_username, password,
+                        (const char *const *)config->legacy_setting_keys,
+                        (const char *const *)config->legacy_setting_values, &events, verification, &error);
   if (verification->account == NULL)
     {
       finish (verification, FALSE, PG_ERR_CONFLICT, error->message);

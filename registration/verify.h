@@ -12,5 +12,5 @@ typedef void (*PgVerifyDone) (gboolean ok, PgErrorCondition condition, const cha
  * here) with @password, waits at most [registration] verify_timeout_s, logs
  * out, and calls @done once (never before this returns). @destroy frees
  * @data afterwards. */
-void pg_verify_start (PgTransport *transport, const char *bare_jid, const char *username, const char *password,
-                      PgVerifyDone done, gpointer data, GDestroyNotify destroy);
+void pg_verify_start (PgTransport *transport, const char *bare_jid, const char *username,
+                      const char *password, PgVerifyDone done, gpointer data, GDestroyNotify destroy);

@@ -9,9 +9,10 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (pg-config-error-quark, pg_config_error)
+G_DEFINE_QUARK (pg - config - error - quark, pg_config_error)
 
-typedef enum {
+typedef enum
+{
   KEY_STRING,
   KEY_DOMAIN,
   KEY_PORT,
@@ -25,40 +26,44 @@ typedef enum {
 } KeyType;
 
 /* The contract of DESIGN.md; anything else in the file is an error. */
-static const struct {
+static const struct
+{
   const char *group;
   const char *key;
   KeyType type;
   gboolean required;
   gsize offset;
 } keys[] = {
-  {"component", "jid", KEY_DOMAIN, TRUE, G_STRUCT_OFFSET (PgConfig, component_jid)},
-  {"component", "host", KEY_STRING, FALSE, G_STRUCT_OFFSET (PgConfig, host)},
-  {"component", "port", KEY_PORT, FALSE, G_STRUCT_OFFSET (PgConfig, port)},
-  {"component", "secret", KEY_STRING, TRUE, G_STRUCT_OFFSET (PgConfig, secret)},
-  {"legacy", "protocol", KEY_STRING, TRUE, G_STRUCT_OFFSET (PgConfig, protocol)},
-  {"legacy", "name", KEY_STRING, FALSE, G_STRUCT_OFFSET (PgConfig, legacy_name)},
-  {"legacy", "username_suffix", KEY_STRING, FALSE, G_STRUCT_OFFSET (PgConfig, username_suffix)},
-  {"database", "path", KEY_STRING, FALSE, G_STRUCT_OFFSET (PgConfig, database_path)},
-  {"database", "key_file", KEY_STRING, FALSE, G_STRUCT_OFFSET (PgConfig, key_file)},
-  {"admin", "jids", KEY_JID_LIST, FALSE, G_STRUCT_OFFSET (PgConfig, admin_jids)},
-  {"registration", "allowed_domains", KEY_DOMAIN_LIST, FALSE, G_STRUCT_OFFSET (PgConfig, allowed_domains)},
-  {"registration", "verify_timeout_s", KEY_SECONDS, FALSE, G_STRUCT_OFFSET (PgConfig, verify_timeout_s)},
-  {"limits", "max_stanza_bytes", KEY_BYTES, FALSE, G_STRUCT_OFFSET (PgConfig, max_stanza_bytes)},
-  {"limits", "outbox_max_per_user", KEY_COUNT, FALSE, G_STRUCT_OFFSET (PgConfig, outbox_max_per_user)},
-  {"limits", "outbox_expiry_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, outbox_expiry_s)},
-  {"limits", "session_grace_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, session_grace_s)},
-  {"groupchat", "history_messages", KEY_COUNT, FALSE, G_STRUCT_OFFSET (PgConfig, history_messages)},
-  {"groupchat", "history_max_age_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, history_max_age_s)},
-  {"groupchat", "join_timeout_s", KEY_SECONDS, FALSE, G_STRUCT_OFFSET (PgConfig, join_timeout_s)},
-  {"log", "level", KEY_LOG_LEVEL, FALSE, G_STRUCT_OFFSET (PgConfig, log_level)},
+  { "component", "jid", KEY_DOMAIN, TRUE, G_STRUCT_OFFSET (PgConfig, component_jid) },
+  { "component", "host", KEY_STRING, FALSE, G_STRUCT_OFFSET (PgConfig, host) },
+  { "component", "port", KEY_PORT, FALSE, G_STRUCT_OFFSET (PgConfig, port) },
+  { "component", "secret", KEY_STRING, TRUE, G_STRUCT_OFFSET (PgConfig, secret) },
+  { "legacy", "protocol", KEY_STRING, TRUE, G_STRUCT_OFFSET (PgConfig, protocol) },
+  { "legacy", "name", KEY_STRING, FALSE, G_STRUCT_OFFSET (PgConfig, legacy_name) },
+  { "legacy", "username_suffix", KEY_STRING, FALSE, G_STRUCT_OFFSET (PgConfig, username_suffix) },
+  { "database", "path", KEY_STRING, FALSE, G_STRUCT_OFFSET (PgConfig, database_path) },
+  { "database", "key_file", KEY_STRING, FALSE, G_STRUCT_OFFSET (PgConfig, key_file) },
+  { "admin", "jids", KEY_JID_LIST, FALSE, G_STRUCT_OFFSET (PgConfig, admin_jids) },
+  { "registration", "allowed_domains", KEY_DOMAIN_LIST, FALSE, G_STRUCT_OFFSET (PgConfig, allowed_domains) },
+  { "registration", "verify_timeout_s", KEY_SECONDS, FALSE, G_STRUCT_OFFSET (PgConfig, verify_timeout_s) },
+  { "limits", "max_stanza_bytes", KEY_BYTES, FALSE, G_STRUCT_OFFSET (PgConfig, max_stanza_bytes) },
+  { "limits", "outbox_max_per_user", KEY_COUNT, FALSE, G_STRUCT_OFFSET (PgConfig, outbox_max_per_user) },
+  { "limits", "outbox_expiry_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, outbox_expiry_s) },
+  { "limits", "session_grace_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, session_grace_s) },
+  { "groupchat", "history_messages", KEY_COUNT, FALSE, G_STRUCT_OFFSET (PgConfig, history_messages) },
+  { "groupchat", "history_max_age_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, history_max_age_s) },
+  { "groupchat", "join_timeout_s", KEY_SECONDS, FALSE, G_STRUCT_OFFSET (PgConfig, join_timeout_s) },
+  { "log", "level", KEY_LOG_LEVEL, FALSE, G_STRUCT_OFFSET (PgConfig, log_level) },
 };
 
 /* Groups whose keys are not fixed by this file. */
 #define FREE_GROUP "legacy-settings"
 
 static const char *const log_levels[] = {
-  [PG_LOG_ERROR] = "error", [PG_LOG_WARNING] = "warning", [PG_LOG_INFO] = "info", [PG_LOG_DEBUG] = "debug",
+  [PG_LOG_ERROR] = "error",
+  [PG_LOG_WARNING] = "warning",
+  [PG_LOG_INFO] = "info",
+  [PG_LOG_DEBUG] = "debug",
 };
 
 gboolean
@@ -67,19 +72,18 @@ pg_config_parse_log_level (const char *text, PgLogLevel *level)
   for (guint i = 0; i < G_N_ELEMENTS (log_levels); i++)
     if (g_ascii_strcasecmp (text, log_levels[i]) == 0)
       {
-        *level = (PgLogLevel) i;
+        *level = (PgLogLevel)i;
         return TRUE;
       }
   return FALSE;
 }
 
-static gboolean
-fail (GError **error, PgConfigError code, const PgConfig *config, const char *group,
-      const char *key, const char *format, ...) G_GNUC_PRINTF (6, 7);
+static gboolean fail (GError **error, PgConfigError code, const PgConfig *config, const char *group,
+                      const char *key, const char *format, ...) G_GNUC_PRINTF (6, 7);
 
 static gboolean
-fail (GError **error, PgConfigError code, const PgConfig *config, const char *group,
-      const char *key, const char *format, ...)
+fail (GError **error, PgConfigError code, const PgConfig *config, const char *group, const char *key,
+      const char *format, ...)
 {
   va_list args;
   va_start (args, format);
@@ -119,51 +123,50 @@ set_value (PgConfig *config, guint index, const char *value, GError **error)
   switch (keys[index].type)
     {
     case KEY_STRING:
-      g_free (*(char **) field);
-      *(char **) field = g_strdup (value);
+      g_free (*(char **)field);
+      *(char **)field = g_strdup (value);
       return TRUE;
     case KEY_DOMAIN:
       {
         g_autoptr (GError) local = NULL;
         g_autoptr (PgJid) jid = pg_jid_parse (value, &local);
         if (jid == NULL || pg_jid_get_node (jid) != NULL || pg_jid_get_resource (jid) != NULL)
-          return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
-                       "'%s' is not a bare domain%s%s", value, local ? ": " : "",
-                       local ? local->message : "");
-        g_free (*(char **) field);
-        *(char **) field = g_strdup (pg_jid_get_domain (jid));
+          return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key, "'%s' is not a bare domain%s%s",
+                       value, local ? ": " : "", local ? local->message : "");
+        g_free (*(char **)field);
+        *(char **)field = g_strdup (pg_jid_get_domain (jid));
         return TRUE;
       }
     case KEY_PORT:
       if (!parse_number (value, 1, 65535, &number))
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
                      "'%s' is not a port number (1-65535)", value);
-      *(guint16 *) field = (guint16) number;
+      *(guint16 *)field = (guint16)number;
       return TRUE;
     case KEY_SECONDS:
       if (!parse_number (value, 1, 3600, &number))
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
                      "'%s' is not a number of seconds (1-3600)", value);
-      *(guint *) field = (guint) number;
+      *(guint *)field = (guint)number;
       return TRUE;
     case KEY_BYTES:
       if (!parse_number (value, PG_XML_MIN_STANZA_BYTES, 64 * 1024 * 1024, &number))
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
-                     "'%s' is not a size in bytes between %d and %d", value,
-                     PG_XML_MIN_STANZA_BYTES, 64 * 1024 * 1024);
-      *(gsize *) field = (gsize) number;
+                     "'%s' is not a size in bytes between %d and %d", value, PG_XML_MIN_STANZA_BYTES,
+                     64 * 1024 * 1024);
+      *(gsize *)field = (gsize)number;
       return TRUE;
     case KEY_COUNT:
       if (!parse_number (value, 1, PG_CONFIG_OUTBOX_MAX_LIMIT, &number))
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
                      "'%s' is not a number of messages (1-%d)", value, PG_CONFIG_OUTBOX_MAX_LIMIT);
-      *(guint *) field = (guint) number;
+      *(guint *)field = (guint)number;
       return TRUE;
     case KEY_DURATION:
       if (!parse_number (value, 1, PG_CONFIG_OUTBOX_EXPIRY_LIMIT_S, &number))
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
                      "'%s' is not a number of seconds (1-%d)", value, PG_CONFIG_OUTBOX_EXPIRY_LIMIT_S);
-      *(guint *) field = (guint) number;
+      *(guint *)field = (guint)number;
       return TRUE;
     case KEY_JID_LIST:
     case KEY_DOMAIN_LIST:
@@ -174,19 +177,19 @@ set_value (PgConfig *config, guint index, const char *value, GError **error)
             g_autoptr (GError) local = NULL;
             g_autoptr (PgJid) jid = pg_jid_parse (items[i], &local);
             gboolean domain_only = keys[index].type == KEY_DOMAIN_LIST;
-            if (jid == NULL || pg_jid_get_resource (jid) != NULL ||
-                (domain_only && pg_jid_get_node (jid) != NULL))
-              return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
-                           "'%s' is not a %s", items[i], domain_only ? "domain" : "bare JID");
+            if (jid == NULL || pg_jid_get_resource (jid) != NULL
+                || (domain_only && pg_jid_get_node (jid) != NULL))
+              return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key, "'%s' is not a %s", items[i],
+                           domain_only ? "domain" : "bare JID");
             g_free (items[i]);
             items[i] = pg_jid_dup_bare (jid);
           }
-        g_strfreev (*(GStrv *) field);
-        *(GStrv *) field = g_steal_pointer (&items);
+        g_strfreev (*(GStrv *)field);
+        *(GStrv *)field = g_steal_pointer (&items);
         return TRUE;
       }
     case KEY_LOG_LEVEL:
-      if (!pg_config_parse_log_level (value, (PgLogLevel *) field))
+      if (!pg_config_parse_log_level (value, (PgLogLevel *)field))
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
                      "'%s' is not one of error, warning, info, debug", value);
       return TRUE;
@@ -306,12 +309,12 @@ pg_config_load (const char *path, GError **error)
           return NULL;
         }
       if (strcmp (groups[i], FREE_GROUP) == 0 ? !read_legacy_settings (config, file, error)
-                                               : !read_group (config, file, groups[i], error))
+                                              : !read_group (config, file, groups[i], error))
         return NULL;
     }
 
   for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
-    if (keys[k].required && *(char **) G_STRUCT_MEMBER_P (config, keys[k].offset) == NULL)
+    if (keys[k].required && *(char **)G_STRUCT_MEMBER_P (config, keys[k].offset) == NULL)
       {
         fail (error, PG_CONFIG_ERROR_MISSING, config, keys[k].group, keys[k].key, "required key is missing");
         return NULL;
@@ -352,11 +355,11 @@ pg_config_domain_allowed (const PgConfig *config, const char *domain)
 {
   if (config->allowed_domains[0] == NULL)
     return TRUE;
-  return g_strv_contains ((const char *const *) config->allowed_domains, domain);
+  return g_strv_contains ((const char *const *)config->allowed_domains, domain);
 }
 
 gboolean
 pg_config_is_admin (const PgConfig *config, const char *bare_jid)
 {
-  return g_strv_contains ((const char *const *) config->admin_jids, bare_jid);
+  return g_strv_contains ((const char *const *)config->admin_jids, bare_jid);
 }

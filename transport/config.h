@@ -6,14 +6,16 @@
 
 #define PG_CONFIG_ERROR (pg_config_error_quark ())
 GQuark pg_config_error_quark (void);
-typedef enum {
+typedef enum
+{
   PG_CONFIG_ERROR_READ,        /* file missing, unreadable or not INI */
   PG_CONFIG_ERROR_UNKNOWN_KEY, /* group or key not in the contract */
   PG_CONFIG_ERROR_MISSING,     /* a required key is absent or empty */
   PG_CONFIG_ERROR_BAD_VALUE,   /* wrong type or out of range */
 } PgConfigError;
 
-typedef enum {
+typedef enum
+{
   PG_LOG_ERROR,
   PG_LOG_WARNING,
   PG_LOG_INFO,
@@ -32,7 +34,8 @@ typedef enum {
 #define PG_CONFIG_HISTORY_MAX_AGE_DEFAULT_S 86400
 #define PG_CONFIG_JOIN_TIMEOUT_DEFAULT_S 30
 
-typedef struct {
+typedef struct
+{
   char *path;
 
   char *component_jid; /* prepared domain */

@@ -7,17 +7,30 @@
 #include <string.h>
 
 /* Registrar disco-categories 'gateway' types for libpurple's protocols. */
-static const struct {
+static const struct
+{
   const char *protocol;
   const char *type;
 } gateway_types[] = {
-  {"prpl-aim", "aim"},          {"prpl-icq", "icq"},       {"prpl-irc", "irc"},
-  {"prpl-jabber", "xmpp"},      {"prpl-msn", "msn"},       {"prpl-yahoo", "yahoo"},
-  {"prpl-yahoojp", "yahoo"},    {"prpl-gg", "gadu-gadu"},  {"prpl-qq", "qq"},
-  {"prpl-simple", "simple"},    {"prpl-meanwhile", "sametime"}, {"prpl-myspace", "myspaceim"},
-  {"prpl-telegram", "telegram"}, {"prpl-discord", "discord"}, {"prpl-facebook", "facebook"},
-  {"prpl-skypeweb", "skype"},   {"prpl-steam", "steam"},   {"prpl-signal", "signal"},
-  {"prpl-mattermost", "mattermost"},
+  { "prpl-aim", "aim" },
+  { "prpl-icq", "icq" },
+  { "prpl-irc", "irc" },
+  { "prpl-jabber", "xmpp" },
+  { "prpl-msn", "msn" },
+  { "prpl-yahoo", "yahoo" },
+  { "prpl-yahoojp", "yahoo" },
+  { "prpl-gg", "gadu-gadu" },
+  { "prpl-qq", "qq" },
+  { "prpl-simple", "simple" },
+  { "prpl-meanwhile", "sametime" },
+  { "prpl-myspace", "myspaceim" },
+  { "prpl-telegram", "telegram" },
+  { "prpl-discord", "discord" },
+  { "prpl-facebook", "facebook" },
+  { "prpl-skypeweb", "skype" },
+  { "prpl-steam", "steam" },
+  { "prpl-signal", "signal" },
+  { "prpl-mattermost", "mattermost" },
 };
 
 char *
@@ -49,9 +62,9 @@ on_info (const PgRouteRequest *request, gpointer user_data)
   /* XEP-0045 §6.2: a gateway with rooms is a chat service too. */
   if (g_strv_contains (features, "http://jabber.org/protocol/muc"))
     {
-      g_autofree char *name = g_strdup_printf (strcmp (transport->config->protocol, "prpl-irc") == 0 ? "%s channels"
-                                                                                                     : "%s rooms",
-                                               transport->legacy_name);
+      g_autofree char *name = g_strdup_printf (
+          strcmp (transport->config->protocol, "prpl-irc") == 0 ? "%s channels" : "%s rooms",
+          transport->legacy_name);
       identity = pg_stanza_add_child (query, "identity", NULL);
       pg_stanza_set_attr (identity, "category", "conference");
       pg_stanza_set_attr (identity, "type", "text");
@@ -80,19 +93,20 @@ static PgRouteResult
 on_unknown_node (const PgRouteRequest *request, gpointer user_data)
 {
   PgTransport *transport = user_data;
-  pg_router_reply_error (transport->router, request->stanza, PG_ERR_ITEM_NOT_FOUND, PG_ERR_TYPE_DEFAULT, NULL);
+  pg_router_reply_error (transport->router, request->stanza, PG_ERR_ITEM_NOT_FOUND, PG_ERR_TYPE_DEFAULT,
+                         NULL);
   return PG_HANDLED;
 }
 
 static const PgRoute routes[] = {
-  {PG_KIND_IQ, "get", PG_NS_DISCO_INFO, "query", PG_TARGET_DOMAIN, on_info},
-  {PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_DOMAIN, on_items},
+  { PG_KIND_IQ, "get", PG_NS_DISCO_INFO, "query", PG_TARGET_DOMAIN, on_info },
+  { PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_DOMAIN, on_items },
 };
 
 /* Last resort for nodes no module claimed; added after every other module. */
 static const PgRoute fallback_routes[] = {
-  {PG_KIND_IQ, "get", PG_NS_DISCO_INFO, "query", PG_TARGET_DOMAIN, on_unknown_node},
-  {PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_DOMAIN, on_unknown_node},
+  { PG_KIND_IQ, "get", PG_NS_DISCO_INFO, "query", PG_TARGET_DOMAIN, on_unknown_node },
+  { PG_KIND_IQ, "get", PG_NS_DISCO_ITEMS, "query", PG_TARGET_DOMAIN, on_unknown_node },
 };
 
 static const char *const features[] = {

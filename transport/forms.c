@@ -8,9 +8,10 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (pg-form-error-quark, pg_form_error)
+G_DEFINE_QUARK (pg - form - error - quark, pg_form_error)
 
-struct PgForm {
+struct PgForm
+{
   char *type;
   GHashTable *fields; /* var → GPtrArray of values */
 };
@@ -31,8 +32,8 @@ pg_form_add (xmlNode *parent, const char *type, const char *title, const char *i
 }
 
 xmlNode *
-pg_form_add_field (xmlNode *form, const char *var, const char *type, const char *label,
-                   gboolean required, const char *value)
+pg_form_add_field (xmlNode *form, const char *var, const char *type, const char *label, gboolean required,
+                   const char *value)
 {
   xmlNode *field = pg_stanza_add_child (form, "field", NULL);
   pg_stanza_set_attr (field, "var", var);
@@ -45,7 +46,7 @@ pg_form_add_field (xmlNode *form, const char *var, const char *type, const char 
   return field;
 }
 
-static const char *const form_types[] = {"form", "submit", "cancel", "result"};
+static const char *const form_types[] = { "form", "submit", "cancel", "result" };
 
 PgForm *
 pg_form_parse (const xmlNode *x, const char *expected_form_type, GError **error)
@@ -56,14 +57,14 @@ pg_form_parse (const xmlNode *x, const char *expected_form_type, GError **error)
     known = strcmp (form_types[i], type) == 0;
   if (!pg_stanza_is (x, "x", PG_NS_DATA) || !known)
     {
-      g_set_error (error, PG_FORM_ERROR, PG_FORM_ERROR_BAD_TYPE, "form type '%s' is not one of form, submit, cancel, result",
-                   type ? type : "");
+      g_set_error (error, PG_FORM_ERROR, PG_FORM_ERROR_BAD_TYPE,
+                   "form type '%s' is not one of form, submit, cancel, result", type ? type : "");
       return NULL;
     }
 
   g_autoptr (PgForm) form = g_new0 (PgForm, 1);
   form->type = g_strdup (type);
-  form->fields = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  form->fields = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   for (xmlNode *field = x->children; field != NULL; field = field->next)
     {
       if (!pg_stanza_is (field, "field", PG_NS_DATA))
@@ -82,8 +83,8 @@ pg_form_parse (const xmlNode *x, const char *expected_form_type, GError **error)
   const char *form_type = pg_form_get_value (form, "FORM_TYPE");
   if (expected_form_type != NULL && form_type != NULL && strcmp (form_type, expected_form_type) != 0)
     {
-      g_set_error (error, PG_FORM_ERROR, PG_FORM_ERROR_BAD_FORM_TYPE, "FORM_TYPE '%s' is not '%s'",
-                   form_type, expected_form_type);
+      g_set_error (error, PG_FORM_ERROR, PG_FORM_ERROR_BAD_FORM_TYPE, "FORM_TYPE '%s' is not '%s'", form_type,
+                   expected_form_type);
       return NULL;
     }
   return g_steal_pointer (&form);
@@ -121,14 +122,13 @@ pg_form_dup_text (const PgForm *form, const char *var)
   if (values == NULL)
     return NULL;
   g_ptr_array_add (values, NULL);
-  char *joined = g_strjoinv ("\n", (char **) values->pdata);
+  char *joined = g_strjoinv ("\n", (char **)values->pdata);
   g_ptr_array_remove_index (values, values->len - 1);
   return joined;
 }
 
 gboolean
-pg_form_get_boolean (const PgForm *form, const char *var, gboolean fallback, gboolean *value,
-                     GError **error)
+pg_form_get_boolean (const PgForm *form, const char *var, gboolean fallback, gboolean *value, GError **error)
 {
   const char *text = pg_form_get_value (form, var);
   if (text == NULL)
@@ -139,7 +139,8 @@ pg_form_get_boolean (const PgForm *form, const char *var, gboolean fallback, gbo
     *value = FALSE;
   else
     {
-      g_set_error (error, PG_FORM_ERROR, PG_FORM_ERROR_INVALID, "field '%s': '%s' is not a boolean", var, text);
+      g_set_error (error, PG_FORM_ERROR, PG_FORM_ERROR_INVALID, "field '%s': '%s' is not a boolean", var,
+                   text);
       return FALSE;
     }
   return TRUE;

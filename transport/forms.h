@@ -7,7 +7,8 @@
 
 #define PG_FORM_ERROR (pg_form_error_quark ())
 GQuark pg_form_error_quark (void);
-typedef enum {
+typedef enum
+{
   PG_FORM_ERROR_BAD_TYPE,      /* <x type> missing or not form/submit/cancel/result */
   PG_FORM_ERROR_BAD_FORM_TYPE, /* FORM_TYPE differs from the expected one */
   PG_FORM_ERROR_INVALID,       /* a field value does not fit its type */
@@ -35,7 +36,7 @@ const char *pg_form_get_value (const PgForm *form, const char *var);
 char *pg_form_dup_text (const PgForm *form, const char *var);
 /* XEP-0004 §3.3 boolean: 0, 1, false, true. FALSE + error otherwise;
  * @fallback when the field is absent. */
-gboolean pg_form_get_boolean (const PgForm *form, const char *var, gboolean fallback,
-                              gboolean *value, GError **error);
+gboolean pg_form_get_boolean (const PgForm *form, const char *var, gboolean fallback, gboolean *value,
+                              GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgForm, pg_form_free)

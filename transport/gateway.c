@@ -16,10 +16,12 @@ on_get (const PgRouteRequest *request, gpointer user_data)
   pg_stanza_set_attr (reply, "xml:lang", pg_i18n_get_language (i18n, request->lang));
   xmlNode *query = pg_stanza_add_child (reply, "query", PG_NS_GATEWAY);
   g_autofree char *desc = g_strdup_printf (
-    pg_i18n_translate (i18n, request->lang, N_("Please enter the %s address of the contact you would like to add.")),
-    transport->legacy_name);
+      pg_i18n_translate (i18n, request->lang,
+                         N_ ("Please enter the %s address of the contact you would like to add.")),
+      transport->legacy_name);
   pg_stanza_add_text_child (query, "desc", NULL, desc);
-  pg_stanza_add_text_child (query, "prompt", NULL, pg_i18n_translate (i18n, request->lang, N_("Contact ID")));
+  pg_stanza_add_text_child (query, "prompt", NULL,
+                            pg_i18n_translate (i18n, request->lang, N_ ("Contact ID")));
   pg_transport_send (transport, reply);
   return PG_HANDLED;
 }
@@ -47,11 +49,11 @@ on_set (const PgRouteRequest *request, gpointer user_data)
 }
 
 static const PgRoute routes[] = {
-  {PG_KIND_IQ, "get", PG_NS_GATEWAY, "query", PG_TARGET_DOMAIN, on_get},
-  {PG_KIND_IQ, "set", PG_NS_GATEWAY, "query", PG_TARGET_DOMAIN, on_set},
+  { PG_KIND_IQ, "get", PG_NS_GATEWAY, "query", PG_TARGET_DOMAIN, on_get },
+  { PG_KIND_IQ, "set", PG_NS_GATEWAY, "query", PG_TARGET_DOMAIN, on_set },
 };
 
-static const char *const features[] = {PG_NS_GATEWAY, NULL};
+static const char *const features[] = { PG_NS_GATEWAY, NULL };
 
 void
 pg_gateway_register (PgTransport *transport)

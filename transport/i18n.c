@@ -17,19 +17,21 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-G_DEFINE_QUARK (pg-i18n-error-quark, pg_i18n_error)
+G_DEFINE_QUARK (pg - i18n - error - quark, pg_i18n_error)
 
 #define MO_MAGIC 0x950412deu
 #define MO_HEADER_BYTES 20 /* magic, revision, count, originals, translations */
 
-typedef struct {
-  char *language;       /* as an xml:lang: "de", "de-AT" */
+typedef struct
+{
+  char *language; /* as an xml:lang: "de", "de-AT" */
   char *path;
   GHashTable *messages; /* msgid → translation; NULL until read */
   gboolean failed;      /* unreadable: never tried again */
 } Catalogue;
 
-struct PgI18n {
+struct PgI18n
+{
   GHashTable *catalogues; /* locale name ("de", "de_AT") → Catalogue */
 };
 
@@ -57,15 +59,15 @@ read_u32 (const guint8 *p, gboolean swap)
 static const char *
 string_at (const guint8 *data, gsize size, guint32 table, guint32 index, gboolean swap, guint32 *length)
 {
-  guint64 entry = (guint64) table + (guint64) index * 8;
+  guint64 entry = (guint64)table + (guint64)index * 8;
   if (entry + 8 > size)
     return NULL;
   guint32 len = read_u32 (data + entry, swap);
   guint32 offset = read_u32 (data + entry + 4, swap);
-  if ((guint64) offset + len >= size || data[(gsize) offset + len] != '\0')
+  if ((guint64)offset + len >= size || data[(gsize)offset + len] != '\0')
     return NULL;
   *length = len;
-  return (const char *) data + offset;
+  return (const char *)data + offset;
 }
 
 /* The header entry's "Content-Type: text/plain; charset=X" must name UTF-8
@@ -78,8 +80,8 @@ check_charset (const char *header, GError **error)
     return TRUE;
   charset += strlen ("charset=");
   g_autofree char *name = g_strndup (charset, strcspn (charset, " ;\n"));
-  if (g_ascii_strcasecmp (name, "UTF-8") == 0 || g_ascii_strcasecmp (name, "UTF8") == 0 ||
-      g_ascii_strcasecmp (name, "ASCII") == 0 || g_ascii_strcasecmp (name, "US-ASCII") == 0)
+  if (g_ascii_strcasecmp (name, "UTF-8") == 0 || g_ascii_strcasecmp (name, "UTF8") == 0
+      || g_ascii_strcasecmp (name, "ASCII") == 0 || g_ascii_strcasecmp (name, "US-ASCII") == 0)
     return TRUE;
   g_set_error (error, PG_I18N_ERROR, PG_I18N_ERROR_CHARSET, "charset %s, not UTF-8", name);
   return FALSE;
@@ -91,7 +93,8 @@ pg_i18n_parse_mo (const guint8 *data, gsize size, GError **error)
   g_return_val_if_fail (data != NULL || size == 0, NULL);
   if (size < MO_HEADER_BYTES)
     {
-      g_set_error (error, PG_I18N_ERROR, PG_I18N_ERROR_MALFORMED, "%" G_GSIZE_FORMAT " bytes: too short", size);
+      g_set_error (error, PG_I18N_ERROR, PG_I18N_ERROR_MALFORMED, "%" G_GSIZE_FORMAT " bytes: too short",
+                   size);
       return NULL;
     }
   gboolean swap;
@@ -157,15 +160,15 @@ catalogue_read (Catalogue *catalogue, GError **error)
     }
   if (info.st_size > PG_I18N_MAX_CATALOGUE_BYTES)
     {
-      g_set_error (error, PG_I18N_ERROR, PG_I18N_ERROR_MALFORMED, "%lld bytes: over %d", (long long) info.st_size,
-                   PG_I18N_MAX_CATALOGUE_BYTES);
+      g_set_error (error, PG_I18N_ERROR, PG_I18N_ERROR_MALFORMED, "%lld bytes: over %d",
+                   (long long)info.st_size, PG_I18N_MAX_CATALOGUE_BYTES);
       return FALSE;
     }
   g_autofree char *contents = NULL;
   gsize size = 0;
   if (!g_file_get_contents (catalogue->path, &contents, &size, error))
     return FALSE;
-  catalogue->messages = pg_i18n_parse_mo ((const guint8 *) contents, size, error);
+  catalogue->messages = pg_i18n_parse_mo ((const guint8 *)contents, size, error);
   return catalogue->messages != NULL;
 }
 
@@ -223,7 +226,7 @@ PgI18n *
 pg_i18n_new (const char *const *localedirs)
 {
   PgI18n *i18n = g_new0 (PgI18n, 1);
-  i18n->catalogues = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) catalogue_free);
+  i18n->catalogues = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)catalogue_free);
   if (localedirs != NULL)
     {
       for (guint i = 0; localedirs[i] != NULL; i++)
@@ -234,8 +237,8 @@ pg_i18n_new (const char *const *localedirs)
   if (override != NULL && *override != '\0')
     list_directory (i18n, override);
   list_directory (i18n, LOCALEDIR);
-  g_autofree const char **locales = (const char **) g_hash_table_get_keys_as_array (i18n->catalogues, NULL);
-  g_autofree char *list = g_strjoinv (", ", (char **) locales);
+  g_autofree const char **locales = (const char **)g_hash_table_get_keys_as_array (i18n->catalogues, NULL);
+  g_autofree char *list = g_strjoinv (", ", (char **)locales);
   g_info ("user-visible texts in English%s%s", *list != '\0' ? " and " : "", list);
   return i18n;
 }
@@ -262,11 +265,13 @@ catalogue_get (PgI18n *i18n, const char *locale)
       g_autoptr (GError) error = NULL;
       if (!catalogue_read (catalogue, &error))
         {
-          g_warning ("%s: ignored, %s texts stay English: %s", catalogue->path, catalogue->language, error->message);
+          g_warning ("%s: ignored, %s texts stay English: %s", catalogue->path, catalogue->language,
+                     error->message);
           catalogue->failed = TRUE;
           return NULL;
         }
-      g_info ("%s: %u %s texts", catalogue->path, g_hash_table_size (catalogue->messages), catalogue->language);
+      g_info ("%s: %u %s texts", catalogue->path, g_hash_table_size (catalogue->messages),
+              catalogue->language);
     }
   return catalogue;
 }
@@ -284,13 +289,13 @@ locales_of (const char *lang, char locales[2][8])
     n++;
   if (n < 2 || n > 3 || (lang[n] != '\0' && lang[n] != '-' && lang[n] != '_'))
     return 0;
-  char primary[4] = {0};
+  char primary[4] = { 0 };
   for (gsize i = 0; i < n; i++)
     primary[i] = g_ascii_tolower (lang[i]);
 
   /* The region is the first later subtag of 2 letters or 3 digits
    * (BCP 47): "zh-Hant-TW" → "TW". */
-  char region[4] = {0};
+  char region[4] = { 0 };
   for (const char *subtag = lang + n; *subtag != '\0' && region[0] == '\0' && subtag - lang < 64;)
     {
       subtag++; /* the separator */
@@ -300,8 +305,8 @@ locales_of (const char *lang, char locales[2][8])
           region[0] = g_ascii_toupper (subtag[0]);
           region[1] = g_ascii_toupper (subtag[1]);
         }
-      else if (length == 3 && g_ascii_isdigit (subtag[0]) && g_ascii_isdigit (subtag[1]) &&
-               g_ascii_isdigit (subtag[2]))
+      else if (length == 3 && g_ascii_isdigit (subtag[0]) && g_ascii_isdigit (subtag[1])
+               && g_ascii_isdigit (subtag[2]))
         memcpy (region, subtag, 3);
       subtag += length;
     }
@@ -375,6 +380,6 @@ pg_i18n_localize_error (PgI18n *i18n, xmlNode *reply, const char *lang)
   /* Replaced in place: RFC 6120 §8.3.2 orders the condition, the text, then
    * an application-specific condition. */
   xmlNodeSetContent (text, NULL);
-  xmlNodeAddContent (text, (const xmlChar *) translated);
+  xmlNodeAddContent (text, (const xmlChar *)translated);
   pg_stanza_set_attr (text, "xml:lang", from->language);
 }

@@ -30,7 +30,8 @@
 
 #define PG_I18N_ERROR (pg_i18n_error_quark ())
 GQuark pg_i18n_error_quark (void);
-typedef enum {
+typedef enum
+{
   PG_I18N_ERROR_MALFORMED, /* not a GNU .mo file, or offsets outside it */
   PG_I18N_ERROR_CHARSET,   /* not UTF-8 */
 } PgI18nError;

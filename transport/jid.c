@@ -7,7 +7,7 @@
 #include <stringprep.h>
 #include <string.h>
 
-G_DEFINE_QUARK (pg-jid-error-quark, pg_jid_error)
+G_DEFINE_QUARK (pg - jid - error - quark, pg_jid_error)
 
 static gpointer fail (GError **error, PgJidError code, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
@@ -25,7 +25,7 @@ fail (GError **error, PgJidError code, const char *format, ...)
 
 struct PgJid
 {
-  char *node;     /* NULL when absent */
+  char *node; /* NULL when absent */
   char *domain;
   char *resource; /* NULL when absent */
 };
@@ -36,8 +36,8 @@ static const struct
   char raw;
   char hex[3];
 } escapes[] = {
-  {' ', "20"}, {'"', "22"}, {'&', "26"}, {'\'', "27"}, {'/', "2f"},
-  {':', "3a"}, {'<', "3c"}, {'>', "3e"}, {'@', "40"},  {'\\', "5c"},
+  { ' ', "20" }, { '"', "22" }, { '&', "26" }, { '\'', "27" }, { '/', "2f" },
+  { ':', "3a" }, { '<', "3c" }, { '>', "3e" }, { '@', "40" },  { '\\', "5c" },
 };
 
 /* RFC 7622 §3.3.1; libidn's nodeprep refuses them too, but we do not rely on it. */
@@ -97,7 +97,7 @@ prep_ascii (const char *in, gsize len, const Stringprep_profile *profile, gsize 
     return NULL;
   for (gsize i = 0; i < len; i++)
     {
-      unsigned char c = (unsigned char) in[i];
+      unsigned char c = (unsigned char)in[i];
 
       if (c >= 0x80 || c == 0 || (controls && (c < 0x20 || c == 0x7f))
           || (node && strchr (node_forbidden, c) != NULL))
@@ -111,8 +111,8 @@ prep_ascii (const char *in, gsize len, const Stringprep_profile *profile, gsize 
 }
 
 static char *
-prep (const char *in, gsize len, const Stringprep_profile *profile, Stringprep_profile_flags flags, gsize max_bytes,
-      GError **error)
+prep (const char *in, gsize len, const Stringprep_profile *profile, Stringprep_profile_flags flags,
+      gsize max_bytes, GError **error)
 {
   gsize size = MAX (len, max_bytes) + 1;
   g_autofree char *buf = NULL;
@@ -175,12 +175,12 @@ domain_is_valid (const char *domain)
         return FALSE;
       addr = g_strndup (domain + 1, n - 2);
       /* IPv6 only (RFC 3986 IP-literal), and no zone identifier. */
-      return strchr (addr, ':') != NULL && addr[strspn (addr, "0123456789abcdef:.")] == '\0' &&
-             g_hostname_is_ip_address (addr);
+      return strchr (addr, ':') != NULL && addr[strspn (addr, "0123456789abcdef:.")] == '\0'
+             && g_hostname_is_ip_address (addr);
     }
   for (const char *p = domain; *p != '\0'; p++)
     {
-      unsigned char c = (unsigned char) *p;
+      unsigned char c = (unsigned char)*p;
 
       if (c == '.')
         {
@@ -217,7 +217,8 @@ prep_domain (const char *in, gsize len, GError **error)
   if (n > 0 && out[n - 1] == '.')
     out[--n] = '\0';
   if (n > PG_JID_MAX_PART_BYTES)
-    return fail (error, PG_JID_ERROR_TOO_LONG, "domainpart: over %d bytes after preparation", PG_JID_MAX_PART_BYTES);
+    return fail (error, PG_JID_ERROR_TOO_LONG, "domainpart: over %d bytes after preparation",
+                 PG_JID_MAX_PART_BYTES);
   if (n == 0 || !domain_is_valid (out))
     return fail (error, PG_JID_ERROR_MALFORMED, "domainpart is not a host name or IP literal");
   return g_steal_pointer (&out);
@@ -238,7 +239,7 @@ pg_jid_parse (const char *text, GError **error)
   /* RFC 7622 §3.1: split on separators before any preparation, since
    * preparation could produce new '@' or '/' from compatibility forms. */
   slash = strchr (text, '/');
-  bare_len = slash != NULL ? (gsize) (slash - text) : strlen (text);
+  bare_len = slash != NULL ? (gsize)(slash - text) : strlen (text);
   at = memchr (text, '@', bare_len);
   domain = at != NULL ? at + 1 : text;
 
@@ -254,8 +255,8 @@ pg_jid_parse (const char *text, GError **error)
     return NULL;
   if (slash != NULL)
     {
-      jid->resource =
-        prep_part (slash + 1, strlen (slash + 1), stringprep_xmpp_resourceprep, 0, "resourcepart", error);
+      jid->resource
+          = prep_part (slash + 1, strlen (slash + 1), stringprep_xmpp_resourceprep, 0, "resourcepart", error);
       if (jid->resource == NULL)
         return NULL;
     }
@@ -388,8 +389,8 @@ nodeprep_without_bidi (void)
       copy = g_new0 (Stringprep_profile, n + 1);
       n = 0;
       for (const Stringprep_profile *step = stringprep_xmpp_nodeprep; step->operation != 0; step++)
-        if (step->operation != STRINGPREP_BIDI && step->operation != STRINGPREP_BIDI_PROHIBIT_TABLE &&
-            step->operation != STRINGPREP_BIDI_RAL_TABLE && step->operation != STRINGPREP_BIDI_L_TABLE)
+        if (step->operation != STRINGPREP_BIDI && step->operation != STRINGPREP_BIDI_PROHIBIT_TABLE
+            && step->operation != STRINGPREP_BIDI_RAL_TABLE && step->operation != STRINGPREP_BIDI_L_TABLE)
           copy[n++] = *step;
       g_once_init_leave (&profile, copy);
     }
@@ -456,8 +457,8 @@ pg_jid_for_legacy_name (const char *legacy_name, const char *domain, GError **er
   escaped = pg_jid_escape (legacy_name);
   /* We mint this identifier, so it is a "stored string" (RFC 3454 §7): no
    * unassigned code points, unlike JIDs we only parse. */
-  node = prep_part (escaped, strlen (escaped), stringprep_xmpp_nodeprep, STRINGPREP_NO_UNASSIGNED, "localpart",
-                    error);
+  node = prep_part (escaped, strlen (escaped), stringprep_xmpp_nodeprep, STRINGPREP_NO_UNASSIGNED,
+                    "localpart", error);
   if (node == NULL)
     {
       g_prefix_error (error, "legacy name: ");

@@ -5,7 +5,8 @@
 
 #define PG_JID_ERROR (pg_jid_error_quark ())
 GQuark pg_jid_error_quark (void);
-typedef enum {
+typedef enum
+{
   PG_JID_ERROR_MALFORMED, /* empty part, bad separator, stringprep refusal */
   PG_JID_ERROR_TOO_LONG,  /* a part over PG_JID_MAX_PART_BYTES after preparation */
 } PgJidError;

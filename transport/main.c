@@ -13,7 +13,8 @@
 #include <glib/gstdio.h>
 #include <unistd.h>
 
-typedef struct {
+typedef struct
+{
   PgLogLevel level;
 } LogSettings;
 
@@ -32,7 +33,7 @@ level_of (GLogLevelFlags flags)
 static const char *
 level_name (GLogLevelFlags flags)
 {
-  static const char *const names[] = {"error", "warning", "info", "debug"};
+  static const char *const names[] = { "error", "warning", "info", "debug" };
   return names[level_of (flags)];
 }
 
@@ -136,14 +137,16 @@ main (int argc, char **argv)
   g_autofree char *log_level = NULL;
   gboolean show_version = FALSE, only_check = FALSE;
   const GOptionEntry entries[] = {
-    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE"},
-    {"check-config", 0, 0, G_OPTION_ARG_NONE, &only_check, "Validate the configuration and exit", NULL},
-    {"log-level", 0, 0, G_OPTION_ARG_STRING, &log_level, "error, warning, info or debug (overrides [log] level)", "LEVEL"},
-    {"version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL},
-    {NULL},
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE" },
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &only_check, "Validate the configuration and exit", NULL },
+    { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
+      "error, warning, info or debug (overrides [log] level)", "LEVEL" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },
+    { NULL },
   };
   g_autoptr (GOptionContext) context = g_option_context_new (NULL);
-  g_option_context_set_summary (context, "An XMPP gateway (XEP-0100 transport) to legacy networks through libpurple.");
+  g_option_context_set_summary (context,
+                                "An XMPP gateway (XEP-0100 transport) to legacy networks through libpurple.");
   g_option_context_add_main_entries (context, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -162,7 +165,7 @@ main (int argc, char **argv)
       return 2;
     }
 
-  static LogSettings log_settings = {PG_LOG_INFO};
+  static LogSettings log_settings = { PG_LOG_INFO };
   if (log_level != NULL && !pg_config_parse_log_level (log_level, &log_settings.level))
     {
       fprintf (stderr, "--log-level: '%s' is not one of error, warning, info, debug\n", log_level);

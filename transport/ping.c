@@ -12,12 +12,14 @@
 
 #include "transport/ping.h"
 
-typedef struct {
+typedef struct
+{
   PgPingBackFunc back;
   gpointer user_data;
 } Waiter;
 
-struct PgPing {
+struct PgPing
+{
   PgTransport *transport;
   guint interval_id;
   guint timeout_id;
@@ -73,7 +75,7 @@ pg_ping_self (PgTransport *transport, const char *prefix, PgPingBackFunc back, g
       return NULL;
     }
   Waiter *waiter = g_new (Waiter, 1);
-  *waiter = (Waiter){back, user_data};
+  *waiter = (Waiter){ back, user_data };
   g_hash_table_insert (ping->waiting, g_strdup (id), waiter);
   pg_router_expect_response (transport->router, id, on_answer, ping);
   return id;
@@ -87,10 +89,10 @@ pg_ping_self_cancel (PgTransport *transport, const char *id)
 }
 
 static const PgRoute routes[] = {
-  {PG_KIND_IQ, "get", PG_NS_PING, "ping", PG_TARGET_DOMAIN, on_ping},
+  { PG_KIND_IQ, "get", PG_NS_PING, "ping", PG_TARGET_DOMAIN, on_ping },
 };
 
-static const char *const features[] = {PG_NS_PING, NULL};
+static const char *const features[] = { PG_NS_PING, NULL };
 
 static void
 clear_outstanding (PgPing *ping)

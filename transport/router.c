@@ -6,23 +6,26 @@
 
 #include <string.h>
 
-typedef struct {
+typedef struct
+{
   const PgRoute *route;
   gpointer user_data;
 } Row;
 
-typedef struct {
+typedef struct
+{
   PgResponseFunc callback;
   gpointer user_data;
 } Pending;
 
-struct PgRouter {
+struct PgRouter
+{
   char *domain;
   PgSendFunc send;
   gpointer send_data;
-  GArray *rows;            /* Row */
-  GPtrArray *features;     /* sorted, unique, NULL-terminated */
-  GHashTable *pending;     /* id → Pending */
+  GArray *rows;        /* Row */
+  GPtrArray *features; /* sorted, unique, NULL-terminated */
+  GHashTable *pending; /* id → Pending */
 };
 
 static const char *const presence_types[] = {
@@ -60,7 +63,7 @@ pg_router_add_routes (PgRouter *router, const PgRoute *routes, gsize n_routes, g
 {
   for (gsize i = 0; i < n_routes; i++)
     {
-      Row row = {&routes[i], user_data};
+      Row row = { &routes[i], user_data };
       g_array_append_val (router->rows, row);
     }
 }
@@ -68,7 +71,7 @@ pg_router_add_routes (PgRouter *router, const PgRoute *routes, gsize n_routes, g
 static int
 compare_strings (gconstpointer a, gconstpointer b)
 {
-  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+  return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
 }
 
 void
@@ -90,7 +93,7 @@ pg_router_add_features (PgRouter *router, const char *const *features)
 const char *const *
 pg_router_get_features (PgRouter *router)
 {
-  return (const char *const *) router->features->pdata;
+  return (const char *const *)router->features->pdata;
 }
 
 void
@@ -115,13 +118,13 @@ pg_router_send (PgRouter *router, const xmlNode *stanza)
 }
 
 void
-pg_router_reply_error (PgRouter *router, const xmlNode *stanza, PgErrorCondition condition,
-                       PgErrorType type, const char *text)
+pg_router_reply_error (PgRouter *router, const xmlNode *stanza, PgErrorCondition condition, PgErrorType type,
+                       const char *text)
 {
   const char *stanza_type = pg_stanza_get_attr (stanza, "type");
   /* Errors are never answered, and neither are iq results (no loops). */
-  if (g_strcmp0 (stanza_type, "error") == 0 ||
-      (pg_stanza_is (stanza, "iq", NULL) && g_strcmp0 (stanza_type, "result") == 0))
+  if (g_strcmp0 (stanza_type, "error") == 0
+      || (pg_stanza_is (stanza, "iq", NULL) && g_strcmp0 (stanza_type, "result") == 0))
     return;
   g_autoptr (PgStanza) reply = pg_stanza_error_reply (stanza, condition, type, text);
   pg_router_send (router, reply);
@@ -133,11 +136,11 @@ kind_of (const xmlNode *stanza)
   const char *ns = pg_stanza_get_ns (stanza);
   if (g_strcmp0 (ns, PG_NS_COMPONENT) != 0 && g_strcmp0 (ns, PG_NS_CLIENT) != 0)
     return 0;
-  if (strcmp ((const char *) stanza->name, "iq") == 0)
+  if (strcmp ((const char *)stanza->name, "iq") == 0)
     return PG_KIND_IQ;
-  if (strcmp ((const char *) stanza->name, "message") == 0)
+  if (strcmp ((const char *)stanza->name, "message") == 0)
     return PG_KIND_MESSAGE;
-  if (strcmp ((const char *) stanza->name, "presence") == 0)
+  if (strcmp ((const char *)stanza->name, "presence") == 0)
     return PG_KIND_PRESENCE;
   return 0;
 }
@@ -153,7 +156,7 @@ row_matches (const PgRoute *route, const PgRouteRequest *request, PgRouteTarget 
     {
       if (route->xmlns != NULL && g_strcmp0 (route->xmlns, pg_stanza_get_ns (request->payload)) != 0)
         return FALSE;
-      if (route->element != NULL && strcmp (route->element, (const char *) request->payload->name) != 0)
+      if (route->element != NULL && strcmp (route->element, (const char *)request->payload->name) != 0)
         return FALSE;
     }
   return TRUE;
@@ -164,8 +167,8 @@ answer_response (PgRouter *router, const PgRouteRequest *request)
 {
   Pending *pending = NULL;
   g_autofree char *id = NULL;
-  if (request->id == NULL ||
-      !g_hash_table_steal_extended (router->pending, request->id, (gpointer *) &id, (gpointer *) &pending))
+  if (request->id == NULL
+      || !g_hash_table_steal_extended (router->pending, request->id, (gpointer *)&id, (gpointer *)&pending))
     {
       g_debug ("iq %s with unknown id from %s ignored", request->type, request->from_bare);
       return;
@@ -180,7 +183,7 @@ pg_router_dispatch (PgRouter *router, xmlNode *stanza)
   PgStanzaKind kind = kind_of (stanza);
   if (kind == 0)
     {
-      g_debug ("ignoring <%s/> outside the stanza namespaces", (const char *) stanza->name);
+      g_debug ("ignoring <%s/> outside the stanza namespaces", (const char *)stanza->name);
       return;
     }
   const char *type = pg_stanza_get_attr (stanza, "type");
@@ -192,7 +195,7 @@ pg_router_dispatch (PgRouter *router, xmlNode *stanza)
     {
       /* The server routes only our domain to us: anything else is spoofed or
        * misrouted, and answering it would let it bounce around. */
-      g_warning ("dropping <%s/> addressed to '%s', not to %s", (const char *) stanza->name,
+      g_warning ("dropping <%s/> addressed to '%s', not to %s", (const char *)stanza->name,
                  to_text ? to_text : "", router->domain);
       return;
     }
@@ -200,7 +203,7 @@ pg_router_dispatch (PgRouter *router, xmlNode *stanza)
   g_autoptr (PgJid) from = from_text != NULL ? pg_jid_parse (from_text, &error) : NULL;
   if (from == NULL)
     {
-      g_info ("<%s/> with a malformed sender '%s': %s", (const char *) stanza->name,
+      g_info ("<%s/> with a malformed sender '%s': %s", (const char *)stanza->name,
               from_text ? from_text : "", error ? error->message : "missing");
       if (from_text != NULL)
         pg_router_reply_error (router, stanza, PG_ERR_JID_MALFORMED, PG_ERR_TYPE_DEFAULT, NULL);
@@ -252,20 +255,20 @@ pg_router_dispatch (PgRouter *router, xmlNode *stanza)
           return;
         }
     }
-  else if (strcmp (request.type, "chat") != 0 && strcmp (request.type, "error") != 0 &&
-           strcmp (request.type, "groupchat") != 0 && strcmp (request.type, "headline") != 0)
+  else if (strcmp (request.type, "chat") != 0 && strcmp (request.type, "error") != 0
+           && strcmp (request.type, "groupchat") != 0 && strcmp (request.type, "headline") != 0)
     request.type = "normal"; /* RFC 6121 §5.2.2 */
 
   for (guint i = 0; i < router->rows->len; i++)
     {
       const Row *row = &g_array_index (router->rows, Row, i);
-      if (row_matches (row->route, &request, target) &&
-          row->route->handler (&request, row->user_data) == PG_HANDLED)
+      if (row_matches (row->route, &request, target)
+          && row->route->handler (&request, row->user_data) == PG_HANDLED)
         return;
     }
 
   if (kind == PG_KIND_IQ)
     pg_router_reply_error (router, stanza, PG_ERR_SERVICE_UNAVAILABLE, PG_ERR_TYPE_DEFAULT, NULL);
   else
-    g_debug ("no handler for <%s type='%s'/> from %s", (const char *) stanza->name, request.type, from_bare);
+    g_debug ("no handler for <%s type='%s'/> from %s", (const char *)stanza->name, request.type, from_bare);
 }

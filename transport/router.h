@@ -12,39 +12,44 @@
 #include "transport/jid.h"
 #include "transport/stanza.h"
 
-typedef enum {
+typedef enum
+{
   PG_PASS,
   PG_HANDLED,
 } PgRouteResult;
 
-typedef enum {
+typedef enum
+{
   PG_KIND_IQ = 1 << 0,
   PG_KIND_MESSAGE = 1 << 1,
   PG_KIND_PRESENCE = 1 << 2,
 } PgStanzaKind;
 
-typedef enum {
+typedef enum
+{
   PG_TARGET_DOMAIN = 1 << 0,  /* the component's own address */
   PG_TARGET_CONTACT = 1 << 1, /* node@component, any resource */
   PG_TARGET_ANY = PG_TARGET_DOMAIN | PG_TARGET_CONTACT,
 } PgRouteTarget;
 
 /* What the router learned about a stanza; valid during the handler call. */
-typedef struct {
+typedef struct
+{
   xmlNode *stanza;
   PgStanzaKind kind;
-  const char *type;    /* "get", "chat", "subscribe"…; "" for none */
-  const char *id;      /* NULL when absent */
-  const PgJid *from;   /* prepared */
-  const PgJid *to;     /* prepared; its domain is the component's */
+  const char *type;      /* "get", "chat", "subscribe"…; "" for none */
+  const char *id;        /* NULL when absent */
+  const PgJid *from;     /* prepared */
+  const PgJid *to;       /* prepared; its domain is the component's */
   const char *from_bare; /* prepared bare JID of the sender */
-  xmlNode *payload;    /* iq: the single child element; else NULL */
-  const char *lang;    /* xml:lang of the stanza, or NULL */
+  xmlNode *payload;      /* iq: the single child element; else NULL */
+  const char *lang;      /* xml:lang of the stanza, or NULL */
 } PgRouteRequest;
 
 typedef PgRouteResult (*PgRouteHandler) (const PgRouteRequest *request, gpointer user_data);
 
-typedef struct {
+typedef struct
+{
   PgStanzaKind kind;
   const char *type;    /* NULL: any type */
   const char *xmlns;   /* iq: payload namespace; message/presence: NULL */

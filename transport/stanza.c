@@ -6,30 +6,31 @@
 
 #include <string.h>
 
-static const struct {
+static const struct
+{
   const char *name;
   PgErrorType type;
   const char *code; /* XEP-0086 legacy code; XEP-0077 §9 needs it on iq:register */
 } conditions[] = {
-  [PG_ERR_BAD_REQUEST] = {"bad-request", PG_ERR_TYPE_MODIFY, "400"},
-  [PG_ERR_CONFLICT] = {"conflict", PG_ERR_TYPE_CANCEL, "409"},
-  [PG_ERR_FEATURE_NOT_IMPLEMENTED] = {"feature-not-implemented", PG_ERR_TYPE_CANCEL, "501"},
-  [PG_ERR_FORBIDDEN] = {"forbidden", PG_ERR_TYPE_AUTH, "403"},
-  [PG_ERR_INTERNAL_SERVER_ERROR] = {"internal-server-error", PG_ERR_TYPE_CANCEL, "500"},
-  [PG_ERR_ITEM_NOT_FOUND] = {"item-not-found", PG_ERR_TYPE_CANCEL, "404"},
-  [PG_ERR_JID_MALFORMED] = {"jid-malformed", PG_ERR_TYPE_MODIFY, "400"},
-  [PG_ERR_NOT_ACCEPTABLE] = {"not-acceptable", PG_ERR_TYPE_MODIFY, "406"},
-  [PG_ERR_NOT_ALLOWED] = {"not-allowed", PG_ERR_TYPE_CANCEL, "405"},
-  [PG_ERR_NOT_AUTHORIZED] = {"not-authorized", PG_ERR_TYPE_AUTH, "401"},
-  [PG_ERR_POLICY_VIOLATION] = {"policy-violation", PG_ERR_TYPE_MODIFY, NULL},
-  [PG_ERR_RECIPIENT_UNAVAILABLE] = {"recipient-unavailable", PG_ERR_TYPE_WAIT, "404"},
-  [PG_ERR_REGISTRATION_REQUIRED] = {"registration-required", PG_ERR_TYPE_AUTH, "407"},
-  [PG_ERR_REMOTE_SERVER_NOT_FOUND] = {"remote-server-not-found", PG_ERR_TYPE_CANCEL, "404"},
-  [PG_ERR_REMOTE_SERVER_TIMEOUT] = {"remote-server-timeout", PG_ERR_TYPE_WAIT, "504"},
-  [PG_ERR_RESOURCE_CONSTRAINT] = {"resource-constraint", PG_ERR_TYPE_WAIT, "500"},
-  [PG_ERR_SERVICE_UNAVAILABLE] = {"service-unavailable", PG_ERR_TYPE_CANCEL, "503"},
-  [PG_ERR_UNDEFINED_CONDITION] = {"undefined-condition", PG_ERR_TYPE_CANCEL, "500"},
-  [PG_ERR_UNEXPECTED_REQUEST] = {"unexpected-request", PG_ERR_TYPE_WAIT, "400"},
+  [PG_ERR_BAD_REQUEST] = { "bad-request", PG_ERR_TYPE_MODIFY, "400" },
+  [PG_ERR_CONFLICT] = { "conflict", PG_ERR_TYPE_CANCEL, "409" },
+  [PG_ERR_FEATURE_NOT_IMPLEMENTED] = { "feature-not-implemented", PG_ERR_TYPE_CANCEL, "501" },
+  [PG_ERR_FORBIDDEN] = { "forbidden", PG_ERR_TYPE_AUTH, "403" },
+  [PG_ERR_INTERNAL_SERVER_ERROR] = { "internal-server-error", PG_ERR_TYPE_CANCEL, "500" },
+  [PG_ERR_ITEM_NOT_FOUND] = { "item-not-found", PG_ERR_TYPE_CANCEL, "404" },
+  [PG_ERR_JID_MALFORMED] = { "jid-malformed", PG_ERR_TYPE_MODIFY, "400" },
+  [PG_ERR_NOT_ACCEPTABLE] = { "not-acceptable", PG_ERR_TYPE_MODIFY, "406" },
+  [PG_ERR_NOT_ALLOWED] = { "not-allowed", PG_ERR_TYPE_CANCEL, "405" },
+  [PG_ERR_NOT_AUTHORIZED] = { "not-authorized", PG_ERR_TYPE_AUTH, "401" },
+  [PG_ERR_POLICY_VIOLATION] = { "policy-violation", PG_ERR_TYPE_MODIFY, NULL },
+  [PG_ERR_RECIPIENT_UNAVAILABLE] = { "recipient-unavailable", PG_ERR_TYPE_WAIT, "404" },
+  [PG_ERR_REGISTRATION_REQUIRED] = { "registration-required", PG_ERR_TYPE_AUTH, "407" },
+  [PG_ERR_REMOTE_SERVER_NOT_FOUND] = { "remote-server-not-found", PG_ERR_TYPE_CANCEL, "404" },
+  [PG_ERR_REMOTE_SERVER_TIMEOUT] = { "remote-server-timeout", PG_ERR_TYPE_WAIT, "504" },
+  [PG_ERR_RESOURCE_CONSTRAINT] = { "resource-constraint", PG_ERR_TYPE_WAIT, "500" },
+  [PG_ERR_SERVICE_UNAVAILABLE] = { "service-unavailable", PG_ERR_TYPE_CANCEL, "503" },
+  [PG_ERR_UNDEFINED_CONDITION] = { "undefined-condition", PG_ERR_TYPE_CANCEL, "500" },
+  [PG_ERR_UNEXPECTED_REQUEST] = { "unexpected-request", PG_ERR_TYPE_WAIT, "400" },
 };
 
 static const char *const type_names[] = {
@@ -40,14 +41,14 @@ static const char *const type_names[] = {
 const char *
 pg_error_condition_to_string (PgErrorCondition condition)
 {
-  g_return_val_if_fail ((gsize) condition < G_N_ELEMENTS (conditions), "undefined-condition");
+  g_return_val_if_fail ((gsize)condition < G_N_ELEMENTS (conditions), "undefined-condition");
   return conditions[condition].name;
 }
 
 const char *
 pg_error_type_to_string (PgErrorType type, PgErrorCondition condition)
 {
-  g_return_val_if_fail ((gsize) condition < G_N_ELEMENTS (conditions), "cancel");
+  g_return_val_if_fail ((gsize)condition < G_N_ELEMENTS (conditions), "cancel");
   if (type == PG_ERR_TYPE_DEFAULT)
     type = conditions[condition].type;
   return type_names[type];
@@ -56,8 +57,8 @@ pg_error_type_to_string (PgErrorType type, PgErrorCondition condition)
 PgStanza *
 pg_stanza_new (const char *name, const char *from, const char *to, const char *type, const char *id)
 {
-  xmlDoc *doc = xmlNewDoc ((const xmlChar *) "1.0");
-  xmlNode *node = xmlNewDocNode (doc, NULL, (const xmlChar *) name, NULL);
+  xmlDoc *doc = xmlNewDoc ((const xmlChar *)"1.0");
+  xmlNode *node = xmlNewDocNode (doc, NULL, (const xmlChar *)name, NULL);
   xmlDocSetRootElement (doc, node);
   pg_stanza_set_attr (node, "from", from);
   pg_stanza_set_attr (node, "to", to);
@@ -76,8 +77,8 @@ pg_stanza_new_iq_result (const xmlNode *request)
 PgStanza *
 pg_stanza_copy (const xmlNode *stanza)
 {
-  xmlDoc *doc = xmlNewDoc ((const xmlChar *) "1.0");
-  xmlNode *copy = xmlDocCopyNode ((xmlNode *) stanza, doc, 1);
+  xmlDoc *doc = xmlNewDoc ((const xmlChar *)"1.0");
+  xmlNode *copy = xmlDocCopyNode ((xmlNode *)stanza, doc, 1);
   xmlDocSetRootElement (doc, copy);
   return copy;
 }
@@ -100,24 +101,24 @@ pg_stanza_set_attr (xmlNode *node, const char *name, const char *value)
     return;
   if (strcmp (name, "xml:lang") == 0)
     {
-      xmlNodeSetLang (node, (const xmlChar *) value);
+      xmlNodeSetLang (node, (const xmlChar *)value);
       return;
     }
-  xmlSetProp (node, (const xmlChar *) name, (const xmlChar *) value);
+  xmlSetProp (node, (const xmlChar *)name, (const xmlChar *)value);
 }
 
 xmlNode *
 pg_stanza_add_child (xmlNode *parent, const char *name, const char *xmlns)
 {
-  xmlNode *child = xmlNewDocNode (parent->doc, NULL, (const xmlChar *) name, NULL);
+  xmlNode *child = xmlNewDocNode (parent->doc, NULL, (const xmlChar *)name, NULL);
   xmlAddChild (parent, child);
   xmlNs *in_scope = xmlSearchNs (parent->doc, parent, NULL);
   if (xmlns == NULL)
     xmlSetNs (child, in_scope);
-  else if (in_scope != NULL && xmlStrEqual (in_scope->href, (const xmlChar *) xmlns))
+  else if (in_scope != NULL && xmlStrEqual (in_scope->href, (const xmlChar *)xmlns))
     xmlSetNs (child, in_scope);
   else
-    xmlSetNs (child, xmlNewNs (child, (const xmlChar *) xmlns, NULL));
+    xmlSetNs (child, xmlNewNs (child, (const xmlChar *)xmlns, NULL));
   return child;
 }
 
@@ -126,7 +127,7 @@ pg_stanza_add_text_child (xmlNode *parent, const char *name, const char *xmlns, 
 {
   xmlNode *child = pg_stanza_add_child (parent, name, xmlns);
   if (text != NULL && *text != '\0')
-    xmlAddChild (child, xmlNewDocText (parent->doc, (const xmlChar *) text));
+    xmlAddChild (child, xmlNewDocText (parent->doc, (const xmlChar *)text));
   return child;
 }
 
@@ -137,7 +138,7 @@ pg_stanza_add_copy (xmlNode *parent, const xmlNode *node)
    * above it, so the copy stands alone. No xmlReconciliateNs: it renames every
    * namespace declared inside the copy to a "defaultN" prefix, gives up after
    * 1000, and costs seconds for a payload with thousands of namespaces. */
-  xmlNode *copy = xmlDocCopyNode ((xmlNode *) node, parent->doc, 1);
+  xmlNode *copy = xmlDocCopyNode ((xmlNode *)node, parent->doc, 1);
   xmlAddChild (parent, copy);
   return copy;
 }
@@ -147,11 +148,11 @@ pg_stanza_get_attr (const xmlNode *node, const char *name)
 {
   for (const xmlAttr *attr = node->properties; attr != NULL; attr = attr->next)
     {
-      if (attr->ns == NULL && strcmp ((const char *) attr->name, name) == 0)
+      if (attr->ns == NULL && strcmp ((const char *)attr->name, name) == 0)
         {
           if (attr->children == NULL)
             return "";
-          return (const char *) attr->children->content;
+          return (const char *)attr->children->content;
         }
     }
   return NULL;
@@ -162,9 +163,9 @@ pg_stanza_get_lang (const xmlNode *node)
 {
   for (const xmlAttr *attr = node->properties; attr != NULL; attr = attr->next)
     {
-      if (attr->ns != NULL && xmlStrEqual (attr->ns->href, (const xmlChar *) PG_NS_XML) &&
-          strcmp ((const char *) attr->name, "lang") == 0)
-        return attr->children != NULL ? (const char *) attr->children->content : "";
+      if (attr->ns != NULL && xmlStrEqual (attr->ns->href, (const xmlChar *)PG_NS_XML)
+          && strcmp ((const char *)attr->name, "lang") == 0)
+        return attr->children != NULL ? (const char *)attr->children->content : "";
     }
   return NULL;
 }
@@ -172,7 +173,7 @@ pg_stanza_get_lang (const xmlNode *node)
 const char *
 pg_stanza_get_ns (const xmlNode *node)
 {
-  return node->ns != NULL ? (const char *) node->ns->href : NULL;
+  return node->ns != NULL ? (const char *)node->ns->href : NULL;
 }
 
 gboolean
@@ -180,7 +181,7 @@ pg_stanza_is (const xmlNode *node, const char *name, const char *xmlns)
 {
   if (node == NULL || node->type != XML_ELEMENT_NODE)
     return FALSE;
-  if (strcmp ((const char *) node->name, name) != 0)
+  if (strcmp ((const char *)node->name, name) != 0)
     return FALSE;
   return xmlns == NULL || g_strcmp0 (pg_stanza_get_ns (node), xmlns) == 0;
 }
@@ -218,7 +219,7 @@ collect_text (const xmlNode *node, GString *out)
   for (const xmlNode *child = node->children; child != NULL; child = child->next)
     {
       if (child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE)
-        g_string_append (out, (const char *) child->content);
+        g_string_append (out, (const char *)child->content);
       else if (child->type == XML_ELEMENT_NODE)
         collect_text (child, out);
     }
@@ -241,7 +242,8 @@ pg_stanza_dup_child_text (const xmlNode *node, const char *name, const char *xml
 
 /* ---- serialisation ---- */
 
-typedef struct Binding {
+typedef struct Binding
+{
   const char *prefix; /* NULL: default namespace */
   const char *href;
   const struct Binding *outer;
@@ -270,22 +272,38 @@ append_escaped (GString *out, const char *text, gboolean in_attribute)
   const char *p = text;
   while (*p != '\0')
     {
-      guchar byte = (guchar) *p;
+      guchar byte = (guchar)*p;
       if (byte < 0x80)
         {
           switch (byte)
             {
-            case '&': g_string_append (out, "&amp;"); break;
-            case '<': g_string_append (out, "&lt;"); break;
-            case '>': g_string_append (out, "&gt;"); break;
-            case '\'': g_string_append (out, in_attribute ? "&apos;" : "'"); break;
-            case '"': g_string_append (out, in_attribute ? "&quot;" : "\""); break;
-            case '\n': g_string_append (out, in_attribute ? "&#xA;" : "\n"); break;
-            case '\r': g_string_append (out, "&#xD;"); break;
-            case '\t': g_string_append (out, in_attribute ? "&#x9;" : "\t"); break;
+            case '&':
+              g_string_append (out, "&amp;");
+              break;
+            case '<':
+              g_string_append (out, "&lt;");
+              break;
+            case '>':
+              g_string_append (out, "&gt;");
+              break;
+            case '\'':
+              g_string_append (out, in_attribute ? "&apos;" : "'");
+              break;
+            case '"':
+              g_string_append (out, in_attribute ? "&quot;" : "\"");
+              break;
+            case '\n':
+              g_string_append (out, in_attribute ? "&#xA;" : "\n");
+              break;
+            case '\r':
+              g_string_append (out, "&#xD;");
+              break;
+            case '\t':
+              g_string_append (out, in_attribute ? "&#x9;" : "\t");
+              break;
             default:
               if (xml_char_allowed (byte))
-                g_string_append_c (out, (char) byte);
+                g_string_append_c (out, (char)byte);
               else
                 g_string_append (out, "\xEF\xBF\xBD");
             }
@@ -293,7 +311,7 @@ append_escaped (GString *out, const char *text, gboolean in_attribute)
           continue;
         }
       gunichar c = g_utf8_get_char_validated (p, -1);
-      if (c == (gunichar) -1 || c == (gunichar) -2)
+      if (c == (gunichar)-1 || c == (gunichar)-2)
         {
           g_string_append (out, "\xEF\xBF\xBD");
           p++;
@@ -313,10 +331,10 @@ append_qname (GString *out, const xmlNs *ns, const xmlChar *name)
 {
   if (ns != NULL && ns->prefix != NULL)
     {
-      g_string_append (out, (const char *) ns->prefix);
+      g_string_append (out, (const char *)ns->prefix);
       g_string_append_c (out, ':');
     }
-  g_string_append (out, (const char *) name);
+  g_string_append (out, (const char *)name);
 }
 
 static void
@@ -324,9 +342,9 @@ declare (GString *out, const xmlNs *ns)
 {
   g_string_append (out, ns->prefix != NULL ? " xmlns:" : " xmlns");
   if (ns->prefix != NULL)
-    g_string_append (out, (const char *) ns->prefix);
+    g_string_append (out, (const char *)ns->prefix);
   g_string_append (out, "='");
-  append_escaped (out, (const char *) ns->href, TRUE);
+  append_escaped (out, (const char *)ns->href, TRUE);
   g_string_append_c (out, '\'');
 }
 
@@ -357,12 +375,12 @@ serialize_element (const xmlNode *node, GString *out, const Binding *scope)
       needed[n_needed++] = attr->ns;
   for (guint i = 0; i < n_needed; i++)
     {
-      const char *prefix = (const char *) needed[i]->prefix;
-      const char *href = (const char *) needed[i]->href;
+      const char *prefix = (const char *)needed[i]->prefix;
+      const char *href = (const char *)needed[i]->href;
       if (g_strcmp0 (lookup_binding (inner, prefix), href) == 0)
         continue;
       declare (out, needed[i]);
-      bindings[n_bindings] = (Binding){prefix, href, inner};
+      bindings[n_bindings] = (Binding){ prefix, href, inner };
       inner = &bindings[n_bindings++];
     }
 
@@ -373,7 +391,7 @@ serialize_element (const xmlNode *node, GString *out, const Binding *scope)
       g_string_append (out, "='");
       for (const xmlNode *text = attr->children; text != NULL; text = text->next)
         if (text->content != NULL)
-          append_escaped (out, (const char *) text->content, TRUE);
+          append_escaped (out, (const char *)text->content, TRUE);
       g_string_append_c (out, '\'');
     }
 
@@ -387,9 +405,9 @@ serialize_element (const xmlNode *node, GString *out, const Binding *scope)
     {
       if (child->type == XML_ELEMENT_NODE)
         serialize_element (child, out, inner);
-      else if ((child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE) &&
-               child->content != NULL)
-        append_escaped (out, (const char *) child->content, FALSE);
+      else if ((child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE)
+               && child->content != NULL)
+        append_escaped (out, (const char *)child->content, FALSE);
     }
   g_string_append (out, "</");
   append_qname (out, node->ns, node->name);
@@ -401,8 +419,8 @@ pg_stanza_serialize (const xmlNode *node, GString *out)
 {
   /* The stream header binds the default namespace and every document binds
    * "xml"; stanzas never repeat those. */
-  const Binding xml_binding = {"xml", PG_NS_XML, NULL};
-  const Binding stream_default = {NULL, PG_NS_COMPONENT, &xml_binding};
+  const Binding xml_binding = { "xml", PG_NS_XML, NULL };
+  const Binding stream_default = { NULL, PG_NS_COMPONENT, &xml_binding };
   serialize_element (node, out, &stream_default);
 }
 
@@ -417,19 +435,18 @@ pg_stanza_to_string (const xmlNode *node)
 /* ---- errors ---- */
 
 PgStanza *
-pg_stanza_error_reply (const xmlNode *stanza, PgErrorCondition condition, PgErrorType type,
-                       const char *text)
+pg_stanza_error_reply (const xmlNode *stanza, PgErrorCondition condition, PgErrorType type, const char *text)
 {
-  g_return_val_if_fail ((gsize) condition < G_N_ELEMENTS (conditions), NULL);
-  PgStanza *reply = pg_stanza_new ((const char *) stanza->name, pg_stanza_get_attr (stanza, "to"),
-                                   pg_stanza_get_attr (stanza, "from"), "error",
-                                   pg_stanza_get_attr (stanza, "id"));
+  g_return_val_if_fail ((gsize)condition < G_N_ELEMENTS (conditions), NULL);
+  PgStanza *reply
+      = pg_stanza_new ((const char *)stanza->name, pg_stanza_get_attr (stanza, "to"),
+                       pg_stanza_get_attr (stanza, "from"), "error", pg_stanza_get_attr (stanza, "id"));
 
-  if (strcmp ((const char *) stanza->name, "iq") == 0)
+  if (strcmp ((const char *)stanza->name, "iq") == 0)
     {
       xmlNode *payload = pg_stanza_first_element (stanza);
       if (payload != NULL && g_strcmp0 (pg_stanza_get_ns (payload), "jabber:iq:register") == 0)
-        pg_stanza_add_child (reply, (const char *) payload->name, "jabber:iq:register");
+        pg_stanza_add_child (reply, (const char *)payload->name, "jabber:iq:register");
       else if (payload != NULL)
         pg_stanza_add_copy (reply, payload);
     }
@@ -453,7 +470,8 @@ pg_stanza_get_error (const xmlNode *stanza)
    * echoes comes first and may be named error too (<error xmlns='urn:x'/>). */
   xmlNode *error = NULL;
   for (xmlNode *child = stanza->children; child != NULL; child = child->next)
-    if (pg_stanza_is (child, "error", NULL) && g_strcmp0 (pg_stanza_get_ns (child), pg_stanza_get_ns (stanza)) == 0)
+    if (pg_stanza_is (child, "error", NULL)
+        && g_strcmp0 (pg_stanza_get_ns (child), pg_stanza_get_ns (stanza)) == 0)
       error = child;
   return error;
 }

@@ -21,7 +21,8 @@ typedef xmlNode PgStanza;
 
 /* RFC 6120 §8.3.3 defined conditions, each with its default type and the
  * XEP-0086 legacy code (see the table in stanza.c). */
-typedef enum {
+typedef enum
+{
   PG_ERR_BAD_REQUEST,
   PG_ERR_CONFLICT,
   PG_ERR_FEATURE_NOT_IMPLEMENTED,
@@ -43,7 +44,8 @@ typedef enum {
   PG_ERR_UNEXPECTED_REQUEST,
 } PgErrorCondition;
 
-typedef enum {
+typedef enum
+{
   PG_ERR_TYPE_DEFAULT, /* the condition's usual type */
   PG_ERR_TYPE_AUTH,
   PG_ERR_TYPE_CANCEL,
@@ -66,8 +68,7 @@ PgStanza *pg_stanza_copy (const xmlNode *stanza);
  * it differs from the parent's). Returns the child, borrowed from @parent. */
 xmlNode *pg_stanza_add_child (xmlNode *parent, const char *name, const char *xmlns);
 /* Same with a text child; @text may be NULL for an empty element. */
-xmlNode *pg_stanza_add_text_child (xmlNode *parent, const char *name, const char *xmlns,
-                                   const char *text);
+xmlNode *pg_stanza_add_text_child (xmlNode *parent, const char *name, const char *xmlns, const char *text);
 void pg_stanza_set_attr (xmlNode *node, const char *name, const char *value);
 /* Deep copy of @node appended to @parent; returns the copy (borrowed). */
 xmlNode *pg_stanza_add_copy (xmlNode *parent, const xmlNode *node);
@@ -102,8 +103,8 @@ char *pg_stanza_to_string (const xmlNode *node);
  * iq errors carry the original payload element (without its children for
  * jabber:iq:register, which may hold a password: XEP-0077 §3.3); message and
  * presence errors carry none. Caller owns the reply (pg_stanza_free). */
-PgStanza *pg_stanza_error_reply (const xmlNode *stanza, PgErrorCondition condition,
-                                 PgErrorType type, const char *text);
+PgStanza *pg_stanza_error_reply (const xmlNode *stanza, PgErrorCondition condition, PgErrorType type,
+                                 const char *text);
 /* The <error/> element of an error stanza built above, or NULL. Borrowed. */
 xmlNode *pg_stanza_get_error (const xmlNode *stanza);
 /* Names of a condition and a type as they appear on the wire. Static strings. */

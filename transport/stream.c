@@ -13,7 +13,8 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-typedef enum {
+typedef enum
+{
   STATE_IDLE,        /* waiting for the backoff timer */
   STATE_CONNECTING,  /* TCP connect in progress */
   STATE_OPENING,     /* header sent, waiting for the server's */
@@ -22,7 +23,8 @@ typedef enum {
   STATE_STOPPED,
 } State;
 
-struct PgStream {
+struct PgStream
+{
   char *host;
   guint16 port;
   char *component_jid;
@@ -86,8 +88,8 @@ flush (PgStream *stream)
   while (stream->socket != NULL && stream->out->len > 0)
     {
       g_autoptr (GError) error = NULL;
-      gssize sent = g_socket_send (stream->socket, (const char *) stream->out->data, stream->out->len,
-                                   NULL, &error);
+      gssize sent
+          = g_socket_send (stream->socket, (const char *)stream->out->data, stream->out->len, NULL, &error);
       if (sent < 0)
         {
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -95,8 +97,8 @@ flush (PgStream *stream)
           close_link (stream, NULL, error->message);
           return;
         }
-      stream->stats.bytes_out += (guint64) sent;
-      g_byte_array_remove_range (stream->out, 0, (guint) sent);
+      stream->stats.bytes_out += (guint64)sent;
+      g_byte_array_remove_range (stream->out, 0, (guint)sent);
     }
   if (stream->socket == NULL)
     return;
@@ -126,7 +128,7 @@ on_writable (GSocket *socket, GIOCondition condition, gpointer data)
 static void
 queue_raw (PgStream *stream, const char *text, gsize len)
 {
-  g_byte_array_append (stream->out, (const guint8 *) text, (guint) len);
+  g_byte_array_append (stream->out, (const guint8 *)text, (guint)len);
   if (stream->feeding)
     return; /* flushed once the current read is parsed */
   flush (stream);
@@ -137,7 +139,7 @@ pg_stream_send (PgStream *stream, const xmlNode *stanza)
 {
   if (stream->state != STATE_READY || stream->close_pending)
     {
-      g_debug ("link not ready: dropping <%s/> to %s", (const char *) stanza->name,
+      g_debug ("link not ready: dropping <%s/> to %s", (const char *)stanza->name,
                pg_stanza_get_attr (stanza, "to"));
       return FALSE;
     }
@@ -217,25 +219,25 @@ close_link (PgStream *stream, const char *condition, const char *reason)
 
   gboolean was_ready = stream->state == STATE_READY;
   if (condition != NULL)
-    g_warning ("closing the link to %s:%u with stream error %s: %s", stream->host, stream->port,
-               condition, reason);
+    g_warning ("closing the link to %s:%u with stream error %s: %s", stream->host, stream->port, condition,
+               reason);
   else
     g_warning ("link to %s:%u closed: %s", stream->host, stream->port, reason);
 
   if (condition != NULL && stream->state >= STATE_OPENING)
     {
-      g_autofree char *error_xml =
-        g_strdup_printf ("<stream:error><%s xmlns='" PG_NS_STREAMS "'/></stream:error>", condition);
-      g_byte_array_append (stream->out, (const guint8 *) error_xml, (guint) strlen (error_xml));
+      g_autofree char *error_xml
+          = g_strdup_printf ("<stream:error><%s xmlns='" PG_NS_STREAMS "'/></stream:error>", condition);
+      g_byte_array_append (stream->out, (const guint8 *)error_xml, (guint)strlen (error_xml));
     }
   if (stream->state >= STATE_OPENING && !stream->peer_closed)
-    g_byte_array_append (stream->out, (const guint8 *) "</stream:stream>", 16);
+    g_byte_array_append (stream->out, (const guint8 *)"</stream:stream>", 16);
   /* Best effort: the peer should learn why, but a dead peer must not stall us. */
   if (stream->out->len > 0)
-    g_socket_send (stream->socket, (const char *) stream->out->data, stream->out->len, NULL, NULL);
+    g_socket_send (stream->socket, (const char *)stream->out->data, stream->out->len, NULL, NULL);
 
-  if (stream->ready_since != 0 &&
-      g_get_monotonic_time () - stream->ready_since >= PG_STREAM_STABLE_S * G_USEC_PER_SEC)
+  if (stream->ready_since != 0
+      && g_get_monotonic_time () - stream->ready_since >= PG_STREAM_STABLE_S * G_USEC_PER_SEC)
     stream->backoff_s = PG_STREAM_BACKOFF_MIN_S;
   stream->ready_since = 0;
   drop_socket (stream);
@@ -285,14 +287,14 @@ log_stream_error (PgStream *stream, const xmlNode *error)
       else if (condition == NULL && g_strcmp0 (pg_stanza_get_ns (child), PG_NS_STREAMS) == 0)
         condition = child;
     }
-  const char *name = condition != NULL ? (const char *) condition->name : "undefined-condition";
+  const char *name = condition != NULL ? (const char *)condition->name : "undefined-condition";
   if (g_str_equal (name, "not-authorized") || g_str_equal (name, "host-unknown"))
     g_warning ("the server refused component %s (%s): check [component] jid and secret in the "
-                "config and the server's component definition",
-                stream->component_jid, name);
+               "config and the server's component definition",
+               stream->component_jid, name);
   else if (g_str_equal (name, "conflict"))
     g_warning ("the server refused component %s: another instance is connected (conflict)",
-                stream->component_jid);
+               stream->component_jid);
   else
     g_warning ("stream error from the server: %s%s%s", name, text ? ": " : "", text ? text : "");
 }
@@ -364,12 +366,16 @@ static const PgXmlParserCallbacks parser_callbacks = {
 static const char *
 parser_condition (const GError *error)
 {
-  switch ((PgXmlParserError) error->code)
+  switch ((PgXmlParserError)error->code)
     {
-    case PG_XML_PARSER_ERROR_RESTRICTED_XML: return "restricted-xml";
-    case PG_XML_PARSER_ERROR_POLICY_VIOLATION: return "policy-violation";
-    case PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING: return "unsupported-encoding";
-    case PG_XML_PARSER_ERROR_NOT_WELL_FORMED: break;
+    case PG_XML_PARSER_ERROR_RESTRICTED_XML:
+      return "restricted-xml";
+    case PG_XML_PARSER_ERROR_POLICY_VIOLATION:
+      return "policy-violation";
+    case PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING:
+      return "unsupported-encoding";
+    case PG_XML_PARSER_ERROR_NOT_WELL_FORMED:
+      break;
     }
   return "not-well-formed";
 }
@@ -389,10 +395,10 @@ on_readable (GSocket *socket, GIOCondition condition, gpointer data)
       close_link (stream, NULL, got == 0 ? "connection closed by the server" : error->message);
       return G_SOURCE_CONTINUE;
     }
-  stream->stats.bytes_in += (guint64) got;
+  stream->stats.bytes_in += (guint64)got;
 
   stream->feeding = TRUE;
-  gboolean ok = pg_xml_parser_feed (stream->parser, buffer, (gsize) got, &error);
+  gboolean ok = pg_xml_parser_feed (stream->parser, buffer, (gsize)got, &error);
   stream->feeding = FALSE;
 
   if (!ok && !stream->close_pending)
@@ -415,8 +421,8 @@ static void
 on_connected (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  GSocketConnection *connection =
-    g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
+  GSocketConnection *connection
+      = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
   if (connection == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   PgStream *stream = data;
@@ -442,10 +448,9 @@ on_connected (GObject *source, GAsyncResult *result, gpointer data)
   g_source_attach (stream->read_source, NULL);
 
   stream->state = STATE_OPENING;
-  g_autofree char *header = g_strdup_printf (
-    "<?xml version='1.0'?><stream:stream xmlns='" PG_NS_COMPONENT "' xmlns:stream='" PG_NS_STREAM
-    "' to='%s'>",
-    stream->component_jid);
+  g_autofree char *header = g_strdup_printf ("<?xml version='1.0'?><stream:stream xmlns='" PG_NS_COMPONENT
+                                             "' xmlns:stream='" PG_NS_STREAM "' to='%s'>",
+                                             stream->component_jid);
   queue_raw (stream, header, strlen (header));
 }
 
@@ -456,8 +461,8 @@ connect_now (PgStream *stream)
   stream->attempts++;
   g_message ("connecting to %s:%u as component %s (attempt %u)", stream->host, stream->port,
              stream->component_jid, stream->attempts);
-  g_socket_client_connect_to_host_async (stream->client, stream->host, stream->port,
-                                         stream->cancellable, on_connected, stream);
+  g_socket_client_connect_to_host_async (stream->client, stream->host, stream->port, stream->cancellable,
+                                         on_connected, stream);
 }
 
 PgStream *
@@ -518,22 +523,22 @@ pg_stream_shutdown (PgStream *stream, guint timeout_ms)
   if (stream->socket == NULL)
     return;
   if (previous >= STATE_OPENING)
-    g_byte_array_append (stream->out, (const guint8 *) "</stream:stream>", 16);
+    g_byte_array_append (stream->out, (const guint8 *)"</stream:stream>", 16);
 
   /* Everything queued (last presences included) goes out before the close. */
   g_socket_set_timeout (stream->socket, 1 + timeout_ms / 1000);
   g_socket_set_blocking (stream->socket, TRUE);
   while (stream->out->len > 0)
     {
-      gssize sent = g_socket_send (stream->socket, (const char *) stream->out->data,
-                                   stream->out->len, NULL, NULL);
+      gssize sent
+          = g_socket_send (stream->socket, (const char *)stream->out->data, stream->out->len, NULL, NULL);
       if (sent <= 0)
         break;
-      g_byte_array_remove_range (stream->out, 0, (guint) sent);
+      g_byte_array_remove_range (stream->out, 0, (guint)sent);
     }
   /* Wait briefly for the server's own close tag (RFC 6120 §4.4). */
-  if (!stream->peer_closed && g_socket_condition_timed_wait (stream->socket, G_IO_IN,
-                                                             (gint64) timeout_ms * 1000, NULL, NULL))
+  if (!stream->peer_closed
+      && g_socket_condition_timed_wait (stream->socket, G_IO_IN, (gint64)timeout_ms * 1000, NULL, NULL))
     {
       char buffer[4096];
       g_socket_receive (stream->socket, buffer, sizeof buffer, NULL, NULL);

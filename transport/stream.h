@@ -15,7 +15,8 @@
 
 typedef struct PgStream PgStream;
 
-typedef struct {
+typedef struct
+{
   /* The server accepted the handshake; stanzas may flow. */
   void (*ready) (gpointer user_data);
   /* A stanza from the server. The callee owns @stanza (pg_stanza_free). */
@@ -26,7 +27,8 @@ typedef struct {
   void (*down) (const char *reason, gpointer user_data);
 } PgStreamCallbacks;
 
-typedef struct {
+typedef struct
+{
   guint64 stanzas_in, stanzas_out;
   guint64 bytes_in, bytes_out;
   guint64 connects; /* successful handshakes */
@@ -34,9 +36,8 @@ typedef struct {
 
 /* Caller owns the stream (pg_stream_free). Strings are copied; @callbacks
  * must outlive the stream. Nothing happens until pg_stream_start(). */
-PgStream *pg_stream_new (const char *host, guint16 port, const char *component_jid,
-                         const char *secret, gsize max_stanza_bytes,
-                         const PgStreamCallbacks *callbacks, gpointer user_data);
+PgStream *pg_stream_new (const char *host, guint16 port, const char *component_jid, const char *secret,
+                         gsize max_stanza_bytes, const PgStreamCallbacks *callbacks, gpointer user_data);
 void pg_stream_free (PgStream *stream);
 
 void pg_stream_start (PgStream *stream);

@@ -38,8 +38,8 @@ pg_transport_send (PgTransport *transport, const xmlNode *stanza)
 void
 pg_transport_send_presence (PgTransport *transport, const char *to, const char *type)
 {
-  g_autoptr (PgStanza) presence =
-    pg_stanza_new ("presence", transport->config->component_jid, to, type, NULL);
+  g_autoptr (PgStanza) presence
+      = pg_stanza_new ("presence", transport->config->component_jid, to, type, NULL);
   pg_transport_send (transport, presence);
 }
 
@@ -84,22 +84,23 @@ static void
 on_stanza_too_big (const xmlNode *skeleton, gsize bytes, gpointer data)
 {
   PgTransport *transport = data;
-  g_message ("skipped a <%s/> of %" G_GSIZE_FORMAT " bytes from %s: over [limits] max_stanza_bytes = %" G_GSIZE_FORMAT,
-             (const char *) skeleton->name, bytes, pg_stanza_get_attr (skeleton, "from"),
+  g_message ("skipped a <%s/> of %" G_GSIZE_FORMAT
+             " bytes from %s: over [limits] max_stanza_bytes = %" G_GSIZE_FORMAT,
+             (const char *)skeleton->name, bytes, pg_stanza_get_attr (skeleton, "from"),
              transport->config->max_stanza_bytes);
   const char *type = pg_stanza_get_attr (skeleton, "type");
-  if (g_strcmp0 (type, "error") == 0 || g_strcmp0 (type, "result") == 0 ||
-      pg_stanza_get_attr (skeleton, "from") == NULL)
+  if (g_strcmp0 (type, "error") == 0 || g_strcmp0 (type, "result") == 0
+      || pg_stanza_get_attr (skeleton, "from") == NULL)
     return;
   /* The bounce carries the addresses and id back: not when they are what
    * made the stanza big (a JID is at most 3 × 1023 bytes). */
-  static const char *const echoed[] = {"from", "to", "id"};
+  static const char *const echoed[] = { "from", "to", "id" };
   for (guint i = 0; i < G_N_ELEMENTS (echoed); i++)
     if (strlen (pg_stanza_get_attr (skeleton, echoed[i]) ?: "") > 3071)
       return;
   /* XEP-0205 §4.5: the stanza error form, without the original payload. */
-  g_autoptr (PgStanza) reply =
-    pg_stanza_error_reply (skeleton, PG_ERR_POLICY_VIOLATION, PG_ERR_TYPE_MODIFY, "stanza too big");
+  g_autoptr (PgStanza) reply
+      = pg_stanza_error_reply (skeleton, PG_ERR_POLICY_VIOLATION, PG_ERR_TYPE_MODIFY, "stanza too big");
   pg_stanza_add_child (pg_stanza_get_error (reply), "stanza-too-big", PG_NS_XMPP_ERRORS);
   pg_transport_send (transport, reply);
 }
@@ -170,8 +171,8 @@ pg_transport_new (PgConfig *config, GError **error)
   if (transport->purple == NULL || !check_legacy (transport, error))
     return NULL;
   transport->legacy_name = config->legacy_name != NULL
-                             ? g_strdup (config->legacy_name)
-                             : pg_purple_dup_protocol_name (transport->purple, config->protocol);
+                               ? g_strdup (config->legacy_name)
+                               : pg_purple_dup_protocol_name (transport->purple, config->protocol);
 
   transport->store = pg_store_open (config->database_path, config->key_file, error);
   if (transport->store == NULL)
@@ -205,9 +206,8 @@ pg_transport_run (PgTransport *transport)
 
   g_autoptr (GError) error = NULL;
   gint64 users = pg_store_count_users (transport->store, &error);
-  g_message ("purplegate %s serving %s for %s (%s), %" G_GINT64_FORMAT " registered users",
-             PACKAGE_VERSION, transport->config->component_jid, transport->legacy_name,
-             transport->config->protocol, users);
+  g_message ("purplegate %s serving %s for %s (%s), %" G_GINT64_FORMAT " registered users", PACKAGE_VERSION,
+             transport->config->component_jid, transport->legacy_name, transport->config->protocol, users);
   pg_stream_start (transport->stream);
   /* A signal received during start-up is dispatched by the first iteration
    * and quits at once. */

@@ -19,7 +19,8 @@ typedef struct PgSessions PgSessions;
 
 /* Counters for operators (the stats command); stream byte and stanza counts
  * live in PgStreamStats. */
-typedef struct {
+typedef struct
+{
   guint64 logins_succeeded;
   guint64 logins_failed;
   guint64 reconnects; /* legacy logins retried after a network failure */
@@ -29,7 +30,8 @@ typedef struct {
   guint64 outbox_bounced;
 } PgStats;
 
-typedef struct {
+typedef struct
+{
   PgConfig *config;
   PgStore *store;
   PgPurple *purple;
@@ -37,8 +39,8 @@ typedef struct {
   PgStream *stream;
   PgPing *ping;
   PgSessions *sessions;
-  PgI18n *i18n; /* translations of what users read (transport/i18n.h) */
-  PgAdhoc *adhoc; /* XEP-0050 commands and their sessions (transport/adhoc.h) */
+  PgI18n *i18n;     /* translations of what users read (transport/i18n.h) */
+  PgAdhoc *adhoc;   /* XEP-0050 commands and their sessions (transport/adhoc.h) */
   PgOutbox *outbox; /* messages waiting for a link (legacy/outbox.h) */
   GMainLoop *loop;
   /* SIGINT/SIGTERM sources, installed first thing so that a stop during the

@@ -26,11 +26,11 @@ on_set (const PgRouteRequest *request, gpointer user_data)
 }
 
 static const PgRoute routes[] = {
-  {PG_KIND_IQ, "get", PG_NS_VERSION, "query", PG_TARGET_DOMAIN, on_get},
-  {PG_KIND_IQ, "set", PG_NS_VERSION, "query", PG_TARGET_DOMAIN, on_set},
+  { PG_KIND_IQ, "get", PG_NS_VERSION, "query", PG_TARGET_DOMAIN, on_get },
+  { PG_KIND_IQ, "set", PG_NS_VERSION, "query", PG_TARGET_DOMAIN, on_set },
 };
 
-static const char *const features[] = {PG_NS_VERSION, NULL};
+static const char *const features[] = { PG_NS_VERSION, NULL };
 
 void
 pg_version_register (PgTransport *transport)

@@ -17,27 +17,30 @@
 #include <libxml/parserInternals.h>
 #include <string.h>
 
-G_DEFINE_QUARK (pg-xml-parser-error-quark, pg_xml_parser_error)
+G_DEFINE_QUARK (pg - xml - parser - error - quark, pg_xml_parser_error)
 
 /* What the byte being scanned belongs to (see scan()). */
-typedef enum {
+typedef enum
+{
   LEX_TEXT,      /* character data, or nothing yet */
   LEX_LT,        /* just after '<' */
   LEX_BANG,      /* just after "<!" */
   LEX_START_TAG, /* in a start tag, outside attribute values */
   LEX_VALUE,     /* in a quoted attribute value */
   LEX_END_TAG,
-  LEX_CDATA,     /* from "<![" to "]]>" */
-  LEX_PI,        /* "<?...?>": libxml2 refuses it once complete, after the XML declaration */
+  LEX_CDATA, /* from "<![" to "]]>" */
+  LEX_PI,    /* "<?...?>": libxml2 refuses it once complete, after the XML declaration */
 } LexState;
 
-typedef enum {
+typedef enum
+{
   SKIP_NONE,
   SKIP_STANZA, /* the rest of a stanza over the limit */
   SKIP_TEXT,   /* text between stanzas over the limit, up to the next '<' */
 } SkipMode;
 
-typedef enum {
+typedef enum
+{
   SCAN_END,           /* every byte scanned */
   SCAN_OVERFLOW,      /* the next byte would take the stanza over the limit */
   SCAN_TEXT_OVERFLOW, /* … the text between stanzas */
@@ -49,17 +52,18 @@ typedef enum {
   SCAN_CDATA_END,     /* "]]>" in character data: never well-formed */
 } ScanEvent;
 
-struct PgXmlParser {
+struct PgXmlParser
+{
   xmlParserCtxt *ctxt;
   xmlSAXHandler sax;
   const PgXmlParserCallbacks *callbacks;
   gpointer user_data;
   gsize max_stanza_bytes;
 
-  int depth;             /* 1 = <stream:stream>, 2 = a stanza */
-  xmlNode *stanza;       /* tree being built; NULL while skipping */
-  xmlNode *current;      /* innermost open element of @stanza */
-  xmlNode *skeleton;     /* top element of a stanza skipped for its elements */
+  int depth;         /* 1 = <stream:stream>, 2 = a stanza */
+  xmlNode *stanza;   /* tree being built; NULL while skipping */
+  xmlNode *current;  /* innermost open element of @stanza */
+  xmlNode *skeleton; /* top element of a stanza skipped for its elements */
   unsigned long stanza_start;
   guint stanza_elements;
 
@@ -124,7 +128,7 @@ fail (PgXmlParser *parser, PgXmlParserError code, const char *message)
 static unsigned long
 bytes_consumed (PgXmlParser *parser)
 {
-  return (unsigned long) xmlByteConsumed (parser->ctxt);
+  return (unsigned long)xmlByteConsumed (parser->ctxt);
 }
 
 static void
@@ -142,7 +146,7 @@ check_stanza_size (PgXmlParser *parser)
 {
   if (parser->stanza == NULL || parser->stanza_elements <= PG_XML_MAX_ELEMENTS)
     return;
-  xmlDoc *doc = xmlNewDoc ((const xmlChar *) "1.0");
+  xmlDoc *doc = xmlNewDoc ((const xmlChar *)"1.0");
   parser->skeleton = xmlDocCopyNode (parser->stanza, doc, 2);
   xmlDocSetRootElement (doc, parser->skeleton);
   xmlReconciliateNs (doc, parser->skeleton);
@@ -158,7 +162,7 @@ decode_amp (const xmlChar *text, gssize len)
 {
   if (text == NULL)
     return NULL;
-  char *value = len < 0 ? g_strdup ((const char *) text) : g_strndup ((const char *) text, (gsize) len);
+  char *value = len < 0 ? g_strdup ((const char *)text) : g_strndup ((const char *)text, (gsize)len);
   if (strstr (value, "&#38;") == NULL)
     return value;
   g_auto (GStrv) parts = g_strsplit (value, "&#38;", -1);
@@ -167,10 +171,10 @@ decode_amp (const xmlChar *text, gssize len)
 }
 
 static xmlNode *
-new_element (PgXmlParser *parser, const xmlChar *localname, const xmlChar *prefix,
-             const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces)
+new_element (PgXmlParser *parser, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
+             int nb_namespaces, const xmlChar **namespaces)
 {
-  xmlDoc *doc = parser->stanza != NULL ? parser->stanza->doc : xmlNewDoc ((const xmlChar *) "1.0");
+  xmlDoc *doc = parser->stanza != NULL ? parser->stanza->doc : xmlNewDoc ((const xmlChar *)"1.0");
   xmlNode *node = xmlNewDocNode (doc, NULL, localname, NULL);
   if (parser->stanza == NULL)
     xmlDocSetRootElement (doc, node);
@@ -180,7 +184,7 @@ new_element (PgXmlParser *parser, const xmlChar *localname, const xmlChar *prefi
   for (int i = 0; i < nb_namespaces; i++)
     {
       g_autofree char *href = decode_amp (namespaces[2 * i + 1], -1);
-      xmlNewNs (node, (const xmlChar *) href, namespaces[2 * i]);
+      xmlNewNs (node, (const xmlChar *)href, namespaces[2 * i]);
     }
   if (uri != NULL)
     {
@@ -188,8 +192,8 @@ new_element (PgXmlParser *parser, const xmlChar *localname, const xmlChar *prefi
       xmlNs *ns = xmlSearchNs (doc, node, prefix);
       /* The stanza's own namespace is declared on <stream:stream>, outside the
        * tree: declare it again so every tree stands alone. */
-      if (ns == NULL || !xmlStrEqual (ns->href, (const xmlChar *) href))
-        ns = xmlNewNs (node, (const xmlChar *) href, prefix);
+      if (ns == NULL || !xmlStrEqual (ns->href, (const xmlChar *)href))
+        ns = xmlNewNs (node, (const xmlChar *)href, prefix);
       xmlSetNs (node, ns);
     }
   else
@@ -198,7 +202,7 @@ new_element (PgXmlParser *parser, const xmlChar *localname, const xmlChar *prefi
        * ns means "the stream's default" to pg_stanza_serialize(). */
       xmlNs *ns = xmlSearchNs (doc, node, NULL);
       if (ns == NULL || ns->href == NULL || ns->href[0] != '\0')
-        ns = xmlNewNs (node, (const xmlChar *) "", NULL);
+        ns = xmlNewNs (node, (const xmlChar *)"", NULL);
       xmlSetNs (node, ns);
     }
   return node;
@@ -219,10 +223,10 @@ add_attributes (xmlNode *node, int nb_attributes, const xmlChar **attributes)
           /* By prefix: a search by URI may find a default namespace, which
            * does not apply to attributes (p:a would serialise as a). */
           ns = xmlSearchNs (node->doc, node, a[1]);
-          if (ns == NULL || !xmlStrEqual (ns->href, (const xmlChar *) href))
-            ns = xmlNewNs (node, (const xmlChar *) href, a[1]);
+          if (ns == NULL || !xmlStrEqual (ns->href, (const xmlChar *)href))
+            ns = xmlNewNs (node, (const xmlChar *)href, a[1]);
         }
-      xmlNewNsProp (node, ns, a[0], (const xmlChar *) value);
+      xmlNewNsProp (node, ns, a[0], (const xmlChar *)value);
     }
 }
 
@@ -232,7 +236,7 @@ add_attributes (xmlNode *node, int nb_attributes, const xmlChar **attributes)
 static gboolean
 is_ncname (const xmlChar *name)
 {
-  return name != NULL && name[0] != '\0' && strchr ((const char *) name, ':') == NULL;
+  return name != NULL && name[0] != '\0' && strchr ((const char *)name, ':') == NULL;
 }
 
 /* libxml2 reports an unbound prefix, or one attribute under two prefixes of a
@@ -268,8 +272,8 @@ namespaces_well_formed (const xmlChar *localname, const xmlChar *prefix, const x
 
 static void
 on_start_element (void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
-                  int nb_namespaces, const xmlChar **namespaces, int nb_attributes,
-                  int nb_defaulted, const xmlChar **attributes)
+                  int nb_namespaces, const xmlChar **namespaces, int nb_attributes, int nb_defaulted,
+                  const xmlChar **attributes)
 {
   PgXmlParser *parser = ctx;
   if (parser->failed)
@@ -284,7 +288,7 @@ on_start_element (void *ctx, const xmlChar *localname, const xmlChar *prefix, co
   if (parser->depth == 1)
     {
       const xmlChar *encoding = parser->ctxt->encoding;
-      if (encoding != NULL && g_ascii_strcasecmp ((const char *) encoding, "UTF-8") != 0)
+      if (encoding != NULL && g_ascii_strcasecmp ((const char *)encoding, "UTF-8") != 0)
         {
           fail (parser, PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING, "stream declares a non-UTF-8 encoding");
           return;
@@ -316,7 +320,7 @@ on_start_element (void *ctx, const xmlChar *localname, const xmlChar *prefix, co
        * one huge attribute would pass any limit. */
       gsize tag_bytes = 0;
       for (int i = 0; i < nb_attributes; i++)
-        tag_bytes += (gsize) (attributes[5 * i + 4] - attributes[5 * i + 3]);
+        tag_bytes += (gsize)(attributes[5 * i + 4] - attributes[5 * i + 3]);
       parser->stanza_start = bytes_consumed (parser) - MIN (tag_bytes, bytes_consumed (parser));
       parser->stanza_elements = 0;
       g_clear_pointer (&parser->skeleton, pg_stanza_free);
@@ -405,8 +409,8 @@ on_internal_subset (void *ctx, const xmlChar *name, const xmlChar *external_id, 
 }
 
 static void
-on_entity_decl (void *ctx, const xmlChar *name, int type, const xmlChar *public_id,
-                const xmlChar *system_id, xmlChar *content)
+on_entity_decl (void *ctx, const xmlChar *name, int type, const xmlChar *public_id, const xmlChar *system_id,
+                xmlChar *content)
 {
   on_restricted (ctx, "entity declaration");
 }
@@ -436,8 +440,8 @@ on_notation_decl (void *ctx, const xmlChar *name, const xmlChar *public_id, cons
 }
 
 static void
-on_unparsed_entity_decl (void *ctx, const xmlChar *name, const xmlChar *public_id,
-                         const xmlChar *system_id, const xmlChar *notation)
+on_unparsed_entity_decl (void *ctx, const xmlChar *name, const xmlChar *public_id, const xmlChar *system_id,
+                         const xmlChar *notation)
 {
   on_restricted (ctx, "unparsed entity declaration");
 }
@@ -475,7 +479,6 @@ on_error (void *ctx, const char *msg, ...)
   /* Reported through xmlParseChunk's return value; libxml2's own printing to
    * stderr would leak peer text into the log unbounded. */
 }
-
 
 /* ---- libxml2 contexts ---- */
 
@@ -520,7 +523,7 @@ libxml_held (const PgXmlParser *parser)
   const xmlParserInput *input = parser->ctxt != NULL ? parser->ctxt->input : NULL;
   if (input == NULL || input->base == NULL || input->end == NULL)
     return 0;
-  return (gsize) (input->end - input->base);
+  return (gsize)(input->end - input->base);
 }
 
 static void
@@ -529,8 +532,8 @@ check_parse_result (PgXmlParser *parser, int rc)
   if (rc == 0 || parser->failed)
     return;
   const xmlError *err = xmlCtxtGetLastError (parser->ctxt);
-  g_autofree char *message = g_strdup_printf ("not well-formed (libxml2 error %d, line %d)",
-                                              rc, err != NULL ? err->line : 0);
+  g_autofree char *message
+      = g_strdup_printf ("not well-formed (libxml2 error %d, line %d)", rc, err != NULL ? err->line : 0);
   if (rc == XML_ERR_UNSUPPORTED_ENCODING)
     fail (parser, PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING, "unsupported encoding");
   else
@@ -542,14 +545,14 @@ parse_bytes (PgXmlParser *parser, const char *data, gsize len)
 {
   while (len > 0 && !parser->failed && !parser->capture_failed)
     {
-      int chunk = (int) MIN (len, (gsize) FEED_PIECE);
+      int chunk = (int)MIN (len, (gsize)FEED_PIECE);
       gsize before = libxml_held (parser);
       int rc = xmlParseChunk (parser->ctxt, data, chunk, 0);
-      gsize held = MAX (before + (gsize) chunk, libxml_held (parser)) + parser->tag->len;
+      gsize held = MAX (before + (gsize)chunk, libxml_held (parser)) + parser->tag->len;
       parser->peak_held = MAX (parser->peak_held, held);
       check_parse_result (parser, rc);
       data += chunk;
-      len -= (gsize) chunk;
+      len -= (gsize)chunk;
     }
 }
 
@@ -634,7 +637,7 @@ keep_tag_bytes (PgXmlParser *parser, const char *data, gsize len)
   GString *tag = parser->tag;
   if (parser->tag_full)
     return;
-  gsize room = PG_XML_SKELETON_MAX - MIN (tag->len, (gsize) PG_XML_SKELETON_MAX);
+  gsize room = PG_XML_SKELETON_MAX - MIN (tag->len, (gsize)PG_XML_SKELETON_MAX);
   gsize n = MIN (len, room);
   if (parser->tag_name_len == 0)
     for (gsize k = 0; k < n; k++)
@@ -643,7 +646,7 @@ keep_tag_bytes (PgXmlParser *parser, const char *data, gsize len)
           parser->tag_name_len = parser->tag_good = tag->len + k;
           break;
         }
-  g_string_append_len (tag, data, (gssize) n);
+  g_string_append_len (tag, data, (gssize)n);
   if (n < len)
     parser->tag_full = TRUE;
 }
@@ -660,8 +663,8 @@ is_echoed_attribute (const char *text, gsize len)
     i++;
   gsize n = i - start;
   const char *name = text + start;
-  return (n == 4 && memcmp (name, "from", 4) == 0) || (n == 2 && memcmp (name, "to", 2) == 0) ||
-         (n == 2 && memcmp (name, "id", 2) == 0);
+  return (n == 4 && memcmp (name, "from", 4) == 0) || (n == 2 && memcmp (name, "to", 2) == 0)
+         || (n == 2 && memcmp (name, "id", 2) == 0);
 }
 
 static void
@@ -670,7 +673,8 @@ keep_value (PgXmlParser *parser, const char *data, gsize len)
   GString *tag = parser->tag;
   if (parser->tag_full || parser->value_dropped || len == 0)
     return;
-  if (tag->len - parser->value_start + len <= PG_XML_SKELETON_VALUE_MAX && tag->len + len <= PG_XML_SKELETON_MAX)
+  if (tag->len - parser->value_start + len <= PG_XML_SKELETON_VALUE_MAX
+      && tag->len + len <= PG_XML_SKELETON_MAX)
     {
       g_string_append_len (tag, data, len);
       return;
@@ -726,7 +730,7 @@ keep_span (PgXmlParser *parser, const char *data, gsize len)
       if (parser->keep_in_value)
         {
           const char *q = memchr (data + k, parser->keep_quote, len - k);
-          gsize n = (q != NULL ? (gsize) (q - data) : len) - k;
+          gsize n = (q != NULL ? (gsize)(q - data) : len) - k;
           keep_value (parser, data + k, n);
           k += n;
           if (q == NULL)
@@ -759,7 +763,7 @@ parse_skeleton (PgXmlParser *parser)
 {
   if (parser->tag_good <= 1)
     return NULL;
-  g_autoptr (GString) text = g_string_new_len (parser->tag->str, (gssize) parser->tag_good);
+  g_autoptr (GString) text = g_string_new_len (parser->tag->str, (gssize)parser->tag_good);
   g_string_append (text, "/>");
   parser->capturing = TRUE;
   parse_bytes (parser, text->str, text->len);
@@ -884,7 +888,7 @@ remember_tail (PgXmlParser *parser, const char *data, gsize len)
   gsize keep = MIN (parser->tail_len, size - len);
   memmove (parser->tail, parser->tail + parser->tail_len - keep, keep);
   memcpy (parser->tail + keep, data, len);
-  parser->tail_len = (guint) (keep + len);
+  parser->tail_len = (guint)(keep + len);
 }
 
 /* Appends to @fill the bytes that end the UTF-8 sequence the tail stops
@@ -894,7 +898,7 @@ remember_tail (PgXmlParser *parser, const char *data, gsize len)
 static void
 complete_character (const PgXmlParser *parser, GString *fill)
 {
-  const guchar *t = (const guchar *) parser->tail;
+  const guchar *t = (const guchar *)parser->tail;
   guint k = parser->tail_len, continuation = 0;
   while (k > 0 && (t[k - 1] & 0xC0) == 0x80 && continuation < 3)
     k--, continuation++;
@@ -903,14 +907,14 @@ complete_character (const PgXmlParser *parser, GString *fill)
   const guchar lead = t[k - 1];
   const guint need = lead >= 0xF0 ? 3u : lead >= 0xE0 ? 2u : 1u;
   for (guint c = continuation; c < need; c++)
-    g_string_append_c (fill, (char) (c == 0 && lead == 0xE0 ? 0xA0 : c == 0 && lead == 0xF0 ? 0x90 : 0x80));
+    g_string_append_c (fill, (char)(c == 0 && lead == 0xE0 ? 0xA0 : c == 0 && lead == 0xF0 ? 0x90 : 0x80));
 }
 
 static gboolean
 is_xml_char (guint32 v)
 {
-  return v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) || (v >= 0xE000 && v <= 0xFFFD) ||
-         (v >= 0x10000 && v <= 0x10FFFF);
+  return v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) || (v >= 0xE000 && v <= 0xFFFD)
+         || (v >= 0x10000 && v <= 0x10FFFF);
 }
 
 /* Appends to @fill what ends the character reference "&#" @digits (in
@@ -928,7 +932,7 @@ complete_char_ref (const char *digits, gsize len, guint base, GString *fill)
           g_string_append_c (fill, ';'); /* refused as it is */
           return;
         }
-      v = MIN (v * base + (guint32) d, (guint32) 0x110000);
+      v = MIN (v * base + (guint32)d, (guint32)0x110000);
     }
   if (v == 0)
     {
@@ -938,7 +942,7 @@ complete_char_ref (const char *digits, gsize len, guint base, GString *fill)
   while (!is_xml_char (v) && v < 0x110000)
     {
       g_string_append_c (fill, '0');
-      v = MIN (v * base, (guint32) 0x110000);
+      v = MIN (v * base, (guint32)0x110000);
     }
   g_string_append_c (fill, ';');
 }
@@ -952,7 +956,7 @@ complete_char_ref (const char *digits, gsize len, guint base, GString *fill)
 static void
 complete_reference (const PgXmlParser *parser, GString *fill)
 {
-  static const char *const names[] = {"amp", "lt", "gt", "quot", "apos"};
+  static const char *const names[] = { "amp", "lt", "gt", "quot", "apos" };
   const char *t = parser->tail;
   guint i = parser->tail_len;
   while (i > 0 && t[i - 1] != ';' && t[i - 1] != '&')
@@ -1022,12 +1026,12 @@ static gboolean
 skip_in_tag (const char *data, gsize *i, gsize room, char stop, gboolean *found)
 {
   const char *q = memchr (data + *i, stop, room);
-  gsize n = (q != NULL ? (gsize) (q - data) : *i + room) - *i;
+  gsize n = (q != NULL ? (gsize)(q - data) : *i + room) - *i;
   const char *lt = memchr (data + *i, '<', n);
 
   if (lt != NULL)
     {
-      *i = (gsize) (lt - data);
+      *i = (gsize)(lt - data);
       return FALSE;
     }
   *i += n;
@@ -1050,7 +1054,7 @@ find_cdata_end (PgXmlParser *parser, const char *data, gsize *i, gsize end)
           const char *bracket = memchr (data + k, ']', end - k);
           if (bracket == NULL)
             return FALSE;
-          k = (gsize) (bracket - data) + 1;
+          k = (gsize)(bracket - data) + 1;
           parser->run = 1;
           continue;
         }
@@ -1087,7 +1091,7 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
           event = over;
           break;
         }
-      const gsize room = (gsize) MIN (limit - at, (guint64) (len - i));
+      const gsize room = (gsize)MIN (limit - at, (guint64)(len - i));
       const char c = data[i];
 
       switch (parser->lex)
@@ -1095,7 +1099,7 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
         case LEX_TEXT:
           {
             const char *lt = memchr (data + i, '<', room);
-            const gsize text_end = lt != NULL ? (gsize) (lt - data) : i + room;
+            const gsize text_end = lt != NULL ? (gsize)(lt - data) : i + room;
             if (parser->skip == SKIP_NONE && find_cdata_end (parser, data, &i, text_end))
               {
                 event = SCAN_CDATA_END;
@@ -1106,7 +1110,7 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
                 i += room;
                 continue;
               }
-            i = (gsize) (lt - data);
+            i = (gsize)(lt - data);
             if (parser->skip == SKIP_TEXT)
               {
                 event = SCAN_TEXT_END;
@@ -1161,8 +1165,8 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
           {
             /* Names, whitespace and '=' in one go. */
             gsize j = i;
-            while (j < i + room && data[j] != '>' && data[j] != '"' && data[j] != '\'' && data[j] != '/' &&
-                   data[j] != '<')
+            while (j < i + room && data[j] != '>' && data[j] != '"' && data[j] != '\'' && data[j] != '/'
+                   && data[j] != '<')
               j++;
             if (j > i)
               {
@@ -1179,7 +1183,7 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
                   /* Usually the whole tag is here, and short. */
                   gsize n = i - keep_from;
                   if (parser->tag->len == 1 && n < PG_XML_SKELETON_VALUE_MAX)
-                    g_string_append_len (parser->tag, data + keep_from, (gssize) n);
+                    g_string_append_len (parser->tag, data + keep_from, (gssize)n);
                   else
                     keep_span (parser, data + keep_from, n);
                   keep_tag_end (parser);
@@ -1193,7 +1197,7 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
                 {
                   parser->header_done = TRUE;
                   parser->text_offset = at + 1;
-                  g_string_append_len (parser->header, data + header_from, (gssize) (i + 1 - header_from));
+                  g_string_append_len (parser->header, data + header_from, (gssize)(i + 1 - header_from));
                   header_from = G_MAXSIZE;
                 }
               else if (parser->lex_depth == 1 && parser->in_stanza && end_stanza (parser, at))
@@ -1290,7 +1294,7 @@ out:
   if (keep_from != G_MAXSIZE && i > keep_from)
     keep_span (parser, data + keep_from, i - keep_from);
   if (header_from != G_MAXSIZE && i > header_from)
-    g_string_append_len (parser->header, data + header_from, (gssize) (i - header_from));
+    g_string_append_len (parser->header, data + header_from, (gssize)(i - header_from));
   parser->offset = base + i;
   *pos = i;
   return event;
@@ -1301,7 +1305,7 @@ static void
 report_skipped (PgXmlParser *parser)
 {
   parser->skip = SKIP_NONE;
-  gsize bytes = (gsize) (parser->offset - parser->stanza_offset);
+  gsize bytes = (gsize)(parser->offset - parser->stanza_offset);
   g_autoptr (PgStanza) skeleton = parse_skeleton (parser);
   if (parser->failed)
     return;
@@ -1383,7 +1387,7 @@ pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **e
        * DOCTYPE in the same read is delivered, as it would be one read
        * earlier); the markup's own '<' may be in an earlier read, fed then. */
       if (event == SCAN_RESTRICTED)
-        upto = from + (gsize) (MAX (parser->markup_offset, from_offset) - from_offset);
+        upto = from + (gsize)(MAX (parser->markup_offset, from_offset) - from_offset);
       if (feeding)
         {
           parse_bytes (parser, data + from, upto - from);

@@ -8,7 +8,8 @@
 #define PG_XML_PARSER_ERROR (pg_xml_parser_error_quark ())
 GQuark pg_xml_parser_error_quark (void);
 /* Each code is the stream error condition the stream must close with. */
-typedef enum {
+typedef enum
+{
   PG_XML_PARSER_ERROR_NOT_WELL_FORMED,
   PG_XML_PARSER_ERROR_RESTRICTED_XML,       /* DOCTYPE, entities, PI, comment */
   PG_XML_PARSER_ERROR_POLICY_VIOLATION,     /* nesting deeper than the limit */
@@ -27,7 +28,8 @@ typedef enum {
 #define PG_XML_SKELETON_VALUE_MAX 4096
 #define PG_XML_SKELETON_MAX 16384
 
-typedef struct {
+typedef struct
+{
   /* The stream header; @root carries its attributes (id, from…). Borrowed. */
   void (*stream_opened) (const xmlNode *root, gpointer user_data);
   /* A complete stanza. The callee owns @stanza (pg_stanza_free). */

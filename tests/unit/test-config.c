@@ -6,11 +6,11 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-#define MINIMAL                                                                                    \
-  "[component]\n"                                                                                  \
-  "jid = irc.example.org\n"                                                                        \
-  "secret = s3cret\n"                                                                              \
-  "[legacy]\n"                                                                                     \
+#define MINIMAL                                                                                              \
+  "[component]\n"                                                                                            \
+  "jid = irc.example.org\n"                                                                                  \
+  "secret = s3cret\n"                                                                                        \
+  "[legacy]\n"                                                                                               \
   "protocol = prpl-irc\n"
 
 /* Each test writes its file in a fresh temp dir. */
@@ -61,7 +61,7 @@ static void
 assert_strv (GStrv got, const char *const *want)
 {
   g_assert_nonnull (got);
-  g_assert_cmpuint (g_strv_length (got), ==, g_strv_length ((GStrv) want));
+  g_assert_cmpuint (g_strv_length (got), ==, g_strv_length ((GStrv)want));
   for (guint i = 0; want[i] != NULL; i++)
     g_assert_cmpstr (got[i], ==, want[i]);
 }
@@ -69,7 +69,7 @@ assert_strv (GStrv got, const char *const *want)
 static void
 test_minimal_defaults (TempConfig *t, gconstpointer data)
 {
-  static const char *const empty[] = {NULL};
+  static const char *const empty[] = { NULL };
   g_autoptr (PgConfig) config = load_ok (t, MINIMAL);
 
   g_assert_cmpstr (config->path, ==, t->path);
@@ -152,10 +152,11 @@ static const char full_config[] = "# purplegate\n"
 static void
 test_every_key (TempConfig *t, gconstpointer data)
 {
-  static const char *const admins[] = {"admin@example.org", "ops@example.org", "root@example.net", NULL};
-  static const char *const domains[] = {"example.org", "example.net", NULL};
-  static const char *const setting_keys[] = {"port", "ssl", "encoding", "autojoin", "realname", NULL};
-  static const char *const setting_values[] = {"6697", "true", "UTF-8,ISO-8859-1", "#a, #b", "Purple Gate", NULL};
+  static const char *const admins[] = { "admin@example.org", "ops@example.org", "root@example.net", NULL };
+  static const char *const domains[] = { "example.org", "example.net", NULL };
+  static const char *const setting_keys[] = { "port", "ssl", "encoding", "autojoin", "realname", NULL };
+  static const char *const setting_values[]
+      = { "6697", "true", "UTF-8,ISO-8859-1", "#a, #b", "Purple Gate", NULL };
   g_autoptr (PgConfig) config = load_ok (t, full_config);
 
   g_assert_cmpstr (config->component_jid, ==, "irc.example.org");
@@ -203,66 +204,68 @@ typedef struct
 } BadConfig;
 
 static const BadConfig bad_configs[] = {
-  {"missing-secret", "[component]\njid = irc.example.org\n[legacy]\nprotocol = prpl-irc\n", PG_CONFIG_ERROR_MISSING,
-   "[component] secret: required key is missing"},
-  {"missing-jid", "[component]\nsecret = s\n[legacy]\nprotocol = prpl-irc\n", PG_CONFIG_ERROR_MISSING,
-   "[component] jid: required key is missing"},
-  {"missing-protocol", "[component]\njid = irc.example.org\nsecret = s\n", PG_CONFIG_ERROR_MISSING,
-   "[legacy] protocol: required key is missing"},
-  {"empty-file", "", PG_CONFIG_ERROR_MISSING, "[component] jid: required key is missing"},
-  {"empty-secret", "[component]\njid = irc.example.org\nsecret =\n[legacy]\nprotocol = prpl-irc\n",
-   PG_CONFIG_ERROR_MISSING, "[component] secret: must not be empty"},
-  {"blank-protocol", "[component]\njid = irc.example.org\nsecret = s\n[legacy]\nprotocol =    \n",
-   PG_CONFIG_ERROR_MISSING, "[legacy] protocol: must not be empty"},
-  {"unknown-key", MINIMAL "[component]\ncolour = blue\n", PG_CONFIG_ERROR_UNKNOWN_KEY,
-   "[component] colour: unknown key"},
-  {"key-in-wrong-group", MINIMAL "[log]\nport = 5347\n", PG_CONFIG_ERROR_UNKNOWN_KEY, "[log] port: unknown key"},
-  {"unknown-group", MINIMAL "[colours]\nsky = blue\n", PG_CONFIG_ERROR_UNKNOWN_KEY, "[colours]: unknown group"},
-  {"group-case", MINIMAL "[Log]\nlevel = info\n", PG_CONFIG_ERROR_UNKNOWN_KEY, "[Log]: unknown group"},
-  {"port-too-big", MINIMAL "[component]\nport = 70000\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[component] port: '70000' is not a port number (1-65535)"},
-  {"port-zero", MINIMAL "[component]\nport = 0\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[component] port: '0' is not a port number (1-65535)"},
-  {"port-negative", MINIMAL "[component]\nport = -1\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[component] port: '-1' is not a port number (1-65535)"},
-  {"port-text", MINIMAL "[component]\nport = xmpp\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[component] port: 'xmpp' is not a port number (1-65535)"},
-  {"port-trailing", MINIMAL "[component]\nport = 5347x # default\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[component] port: '5347x' is not a port number (1-65535)"},
-  {"timeout-text", MINIMAL "[registration]\nverify_timeout_s = ten\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[registration] verify_timeout_s: 'ten' is not a number of seconds (1-3600)"},
-  {"timeout-zero", MINIMAL "[registration]\nverify_timeout_s = 0\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[registration] verify_timeout_s: '0' is not a number of seconds (1-3600)"},
-  {"timeout-float", MINIMAL "[registration]\nverify_timeout_s = 1.5\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[registration] verify_timeout_s: '1.5' is not a number of seconds (1-3600)"},
-  {"stanza-bytes-too-small", MINIMAL "[limits]\nmax_stanza_bytes = 9999\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[limits] max_stanza_bytes: '9999' is not a size in bytes between 10000 and 67108864"},
-  {"stanza-bytes-text", MINIMAL "[limits]\nmax_stanza_bytes = 512k\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[limits] max_stanza_bytes: '512k' is not a size in bytes between 10000 and 67108864"},
-  {"stanza-bytes-too-big", MINIMAL "[limits]\nmax_stanza_bytes = 67108865\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[limits] max_stanza_bytes: '67108865' is not a size in bytes between 10000 and 67108864"},
-  {"outbox-max-zero", MINIMAL "[limits]\noutbox_max_per_user = 0\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[limits] outbox_max_per_user: '0' is not a number of messages (1-1000000)"},
-  {"outbox-max-too-big", MINIMAL "[limits]\noutbox_max_per_user = 1000001\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[limits] outbox_max_per_user: '1000001' is not a number of messages (1-1000000)"},
-  {"outbox-expiry-text", MINIMAL "[limits]\noutbox_expiry_s = 1d\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[limits] outbox_expiry_s: '1d' is not a number of seconds (1-2592000)"},
-  {"outbox-expiry-too-long", MINIMAL "[limits]\noutbox_expiry_s = 2592001\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[limits] outbox_expiry_s: '2592001' is not a number of seconds (1-2592000)"},
-  {"log-level", MINIMAL "[log]\nlevel = verbose\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[log] level: 'verbose' is not one of error, warning, info, debug"},
-  {"admin-full-jid", MINIMAL "[admin]\njids = admin@example.org/desk\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[admin] jids: 'admin@example.org/desk' is not a bare JID"},
-  {"admin-malformed", MINIMAL "[admin]\njids = ok@example.org;a@@b\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[admin] jids: 'a@@b' is not a bare JID"},
-  {"domain-with-node", MINIMAL "[registration]\nallowed_domains = user@example.org\n", PG_CONFIG_ERROR_BAD_VALUE,
-   "[registration] allowed_domains: 'user@example.org' is not a domain"},
-  {"component-with-node", "[component]\njid = gateway@irc.example.org\nsecret = s\n[legacy]\nprotocol = p\n",
-   PG_CONFIG_ERROR_BAD_VALUE, "[component] jid: 'gateway@irc.example.org' is not a bare domain"},
-  {"component-with-resource", "[component]\njid = irc.example.org/r\nsecret = s\n[legacy]\nprotocol = p\n",
-   PG_CONFIG_ERROR_BAD_VALUE, "[component] jid: 'irc.example.org/r' is not a bare domain"},
-  {"not-ini", "this is not an INI file\n", PG_CONFIG_ERROR_READ, NULL},
-  {"key-outside-group", "jid = irc.example.org\n" MINIMAL, PG_CONFIG_ERROR_READ, NULL},
+  { "missing-secret", "[component]\njid = irc.example.org\n[legacy]\nprotocol = prpl-irc\n",
+    PG_CONFIG_ERROR_MISSING, "[component] secret: required key is missing" },
+  { "missing-jid", "[component]\nsecret = s\n[legacy]\nprotocol = prpl-irc\n", PG_CONFIG_ERROR_MISSING,
+    "[component] jid: required key is missing" },
+  { "missing-protocol", "[component]\njid = irc.example.org\nsecret = s\n", PG_CONFIG_ERROR_MISSING,
+    "[legacy] protocol: required key is missing" },
+  { "empty-file", "", PG_CONFIG_ERROR_MISSING, "[component] jid: required key is missing" },
+  { "empty-secret", "[component]\njid = irc.example.org\nsecret =\n[legacy]\nprotocol = prpl-irc\n",
+    PG_CONFIG_ERROR_MISSING, "[component] secret: must not be empty" },
+  { "blank-protocol", "[component]\njid = irc.example.org\nsecret = s\n[legacy]\nprotocol =    \n",
+    PG_CONFIG_ERROR_MISSING, "[legacy] protocol: must not be empty" },
+  { "unknown-key", MINIMAL "[component]\ncolour = blue\n", PG_CONFIG_ERROR_UNKNOWN_KEY,
+    "[component] colour: unknown key" },
+  { "key-in-wrong-group", MINIMAL "[log]\nport = 5347\n", PG_CONFIG_ERROR_UNKNOWN_KEY,
+    "[log] port: unknown key" },
+  { "unknown-group", MINIMAL "[colours]\nsky = blue\n", PG_CONFIG_ERROR_UNKNOWN_KEY,
+    "[colours]: unknown group" },
+  { "group-case", MINIMAL "[Log]\nlevel = info\n", PG_CONFIG_ERROR_UNKNOWN_KEY, "[Log]: unknown group" },
+  { "port-too-big", MINIMAL "[component]\nport = 70000\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[component] port: '70000' is not a port number (1-65535)" },
+  { "port-zero", MINIMAL "[component]\nport = 0\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[component] port: '0' is not a port number (1-65535)" },
+  { "port-negative", MINIMAL "[component]\nport = -1\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[component] port: '-1' is not a port number (1-65535)" },
+  { "port-text", MINIMAL "[component]\nport = xmpp\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[component] port: 'xmpp' is not a port number (1-65535)" },
+  { "port-trailing", MINIMAL "[component]\nport = 5347x # default\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[component] port: '5347x' is not a port number (1-65535)" },
+  { "timeout-text", MINIMAL "[registration]\nverify_timeout_s = ten\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[registration] verify_timeout_s: 'ten' is not a number of seconds (1-3600)" },
+  { "timeout-zero", MINIMAL "[registration]\nverify_timeout_s = 0\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[registration] verify_timeout_s: '0' is not a number of seconds (1-3600)" },
+  { "timeout-float", MINIMAL "[registration]\nverify_timeout_s = 1.5\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[registration] verify_timeout_s: '1.5' is not a number of seconds (1-3600)" },
+  { "stanza-bytes-too-small", MINIMAL "[limits]\nmax_stanza_bytes = 9999\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[limits] max_stanza_bytes: '9999' is not a size in bytes between 10000 and 67108864" },
+  { "stanza-bytes-text", MINIMAL "[limits]\nmax_stanza_bytes = 512k\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[limits] max_stanza_bytes: '512k' is not a size in bytes between 10000 and 67108864" },
+  { "stanza-bytes-too-big", MINIMAL "[limits]\nmax_stanza_bytes = 67108865\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[limits] max_stanza_bytes: '67108865' is not a size in bytes between 10000 and 67108864" },
+  { "outbox-max-zero", MINIMAL "[limits]\noutbox_max_per_user = 0\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[limits] outbox_max_per_user: '0' is not a number of messages (1-1000000)" },
+  { "outbox-max-too-big", MINIMAL "[limits]\noutbox_max_per_user = 1000001\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[limits] outbox_max_per_user: '1000001' is not a number of messages (1-1000000)" },
+  { "outbox-expiry-text", MINIMAL "[limits]\noutbox_expiry_s = 1d\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[limits] outbox_expiry_s: '1d' is not a number of seconds (1-2592000)" },
+  { "outbox-expiry-too-long", MINIMAL "[limits]\noutbox_expiry_s = 2592001\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[limits] outbox_expiry_s: '2592001' is not a number of seconds (1-2592000)" },
+  { "log-level", MINIMAL "[log]\nlevel = verbose\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[log] level: 'verbose' is not one of error, warning, info, debug" },
+  { "admin-full-jid", MINIMAL "[admin]\njids = admin@example.org/desk\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[admin] jids: 'admin@example.org/desk' is not a bare JID" },
+  { "admin-malformed", MINIMAL "[admin]\njids = ok@example.org;a@@b\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[admin] jids: 'a@@b' is not a bare JID" },
+  { "domain-with-node", MINIMAL "[registration]\nallowed_domains = user@example.org\n",
+    PG_CONFIG_ERROR_BAD_VALUE, "[registration] allowed_domains: 'user@example.org' is not a domain" },
+  { "component-with-node", "[component]\njid = gateway@irc.example.org\nsecret = s\n[legacy]\nprotocol = p\n",
+    PG_CONFIG_ERROR_BAD_VALUE, "[component] jid: 'gateway@irc.example.org' is not a bare domain" },
+  { "component-with-resource", "[component]\njid = irc.example.org/r\nsecret = s\n[legacy]\nprotocol = p\n",
+    PG_CONFIG_ERROR_BAD_VALUE, "[component] jid: 'irc.example.org/r' is not a bare domain" },
+  { "not-ini", "this is not an INI file\n", PG_CONFIG_ERROR_READ, NULL },
+  { "key-outside-group", "jid = irc.example.org\n" MINIMAL, PG_CONFIG_ERROR_READ, NULL },
 };
 
 static void
@@ -295,7 +298,8 @@ test_component_jid_malformed (TempConfig *t, gconstpointer data)
   g_autoptr (PgConfig) config = pg_config_load (t->path, &error);
   g_assert_null (config);
   g_assert_error (error, PG_CONFIG_ERROR, PG_CONFIG_ERROR_BAD_VALUE);
-  g_autofree char *prefix = g_strconcat (t->path, ": [component] jid: 'bad..domain@' is not a bare domain: ", NULL);
+  g_autofree char *prefix
+      = g_strconcat (t->path, ": [component] jid: 'bad..domain@' is not a bare domain: ", NULL);
   g_assert_true (g_str_has_prefix (error->message, prefix));
 }
 
@@ -320,14 +324,14 @@ test_boundaries (TempConfig *t, gconstpointer data)
     guint port, timeout;
     gsize max_bytes;
   } cases[] = {
-    {"[component]\nport = 1\n", 1, 30, 524288},
-    {"[component]\nport = 65535\n", 65535, 30, 524288},
-    {"[component]\nport = 5347\n[registration]\nverify_timeout_s = 1\n", 5347, 1, 524288},
-    {"[registration]\nverify_timeout_s = 3600\n", 5347, 3600, 524288},
-    {"[limits]\nmax_stanza_bytes = 67108864\n", 5347, 30, 67108864},
+    { "[component]\nport = 1\n", 1, 30, 524288 },
+    { "[component]\nport = 65535\n", 65535, 30, 524288 },
+    { "[component]\nport = 5347\n[registration]\nverify_timeout_s = 1\n", 5347, 1, 524288 },
+    { "[registration]\nverify_timeout_s = 3600\n", 5347, 3600, 524288 },
+    { "[limits]\nmax_stanza_bytes = 67108864\n", 5347, 30, 67108864 },
     /* Empty optional values keep the default. */
-    {"[component]\nport =\nhost =\n[registration]\nverify_timeout_s =\n[limits]\nmax_stanza_bytes = \n", 5347, 30,
-     524288},
+    { "[component]\nport =\nhost =\n[registration]\nverify_timeout_s =\n[limits]\nmax_stanza_bytes = \n",
+      5347, 30, 524288 },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -351,13 +355,13 @@ test_log_levels (void)
     gboolean ok;
     PgLogLevel level;
   } cases[] = {
-    {"error", TRUE, PG_LOG_ERROR}, {"warning", TRUE, PG_LOG_WARNING}, {"info", TRUE, PG_LOG_INFO},
-    {"debug", TRUE, PG_LOG_DEBUG}, {"DEBUG", TRUE, PG_LOG_DEBUG},     {"", FALSE, PG_LOG_INFO},
-    {"warn", FALSE, PG_LOG_INFO},  {"verbose", FALSE, PG_LOG_INFO},   {"info ", FALSE, PG_LOG_INFO},
+    { "error", TRUE, PG_LOG_ERROR }, { "warning", TRUE, PG_LOG_WARNING }, { "info", TRUE, PG_LOG_INFO },
+    { "debug", TRUE, PG_LOG_DEBUG }, { "DEBUG", TRUE, PG_LOG_DEBUG },     { "", FALSE, PG_LOG_INFO },
+    { "warn", FALSE, PG_LOG_INFO },  { "verbose", FALSE, PG_LOG_INFO },   { "info ", FALSE, PG_LOG_INFO },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      PgLogLevel level = (PgLogLevel) 99;
+      PgLogLevel level = (PgLogLevel)99;
       g_test_message ("'%s'", cases[i].text);
       g_assert_cmpint (pg_config_parse_log_level (cases[i].text, &level), ==, cases[i].ok);
       if (cases[i].ok)
@@ -386,10 +390,10 @@ test_trailing_comments (TempConfig *t, gconstpointer data)
 static void
 test_legacy_settings_order (TempConfig *t, gconstpointer data)
 {
-  static const char *const keys[] = {"zeta", "alpha", "mid", "empty", NULL};
-  static const char *const values[] = {"1", "2", "three words", "", NULL};
+  static const char *const keys[] = { "zeta", "alpha", "mid", "empty", NULL };
+  static const char *const values[] = { "1", "2", "three words", "", NULL };
   g_autoptr (PgConfig) config
-    = load_ok (t, MINIMAL "[legacy-settings]\nzeta = 1\nalpha = 2\nmid = three words\nempty =\n");
+      = load_ok (t, MINIMAL "[legacy-settings]\nzeta = 1\nalpha = 2\nmid = three words\nempty =\n");
   assert_strv (config->legacy_setting_keys, keys);
   assert_strv (config->legacy_setting_values, values);
 }
@@ -399,15 +403,17 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add ("/config/load/minimal-defaults", TempConfig, NULL, temp_setup, test_minimal_defaults, temp_teardown);
+  g_test_add ("/config/load/minimal-defaults", TempConfig, NULL, temp_setup, test_minimal_defaults,
+              temp_teardown);
   g_test_add ("/config/load/every-key", TempConfig, NULL, temp_setup, test_every_key, temp_teardown);
   g_test_add ("/config/load/boundaries", TempConfig, NULL, temp_setup, test_boundaries, temp_teardown);
   g_test_add ("/config/load/legacy-settings-order", TempConfig, NULL, temp_setup, test_legacy_settings_order,
               temp_teardown);
-  g_test_add ("/config/load/trailing-comments", TempConfig, NULL, temp_setup, test_trailing_comments, temp_teardown);
-  g_test_add ("/config/error/table", TempConfig, NULL, temp_setup, test_errors, temp_teardown);
-  g_test_add ("/config/error/malformed-component-jid", TempConfig, NULL, temp_setup, test_component_jid_malformed,
+  g_test_add ("/config/load/trailing-comments", TempConfig, NULL, temp_setup, test_trailing_comments,
               temp_teardown);
+  g_test_add ("/config/error/table", TempConfig, NULL, temp_setup, test_errors, temp_teardown);
+  g_test_add ("/config/error/malformed-component-jid", TempConfig, NULL, temp_setup,
+              test_component_jid_malformed, temp_teardown);
   g_test_add ("/config/error/missing-file", TempConfig, NULL, temp_setup, test_missing_file, temp_teardown);
   g_test_add_func ("/config/log-level/parse", test_log_levels);
 

@@ -16,7 +16,7 @@ typedef struct
 static xmlNode *
 parse_x (Parsed *p, const char *xml)
 {
-  p->doc = xmlReadMemory (xml, (int) strlen (xml), "form.xml", "UTF-8",
+  p->doc = xmlReadMemory (xml, (int)strlen (xml), "form.xml", "UTF-8",
                           XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS);
   g_assert_nonnull (p->doc);
   return xmlDocGetRootElement (p->doc);
@@ -35,10 +35,12 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Parsed, parsed_clear)
 static void
 test_build_form (void)
 {
-  g_autoptr (PgStanza) iq = pg_stanza_new ("iq", "irc.example.org", "romeo@montague.lit/orchard", "result", "reg1");
+  g_autoptr (PgStanza) iq
+      = pg_stanza_new ("iq", "irc.example.org", "romeo@montague.lit/orchard", "result", "reg1");
   xmlNode *query = pg_stanza_add_child (iq, "query", "jabber:iq:register");
   pg_stanza_add_text_child (query, "instructions", NULL, "Use the form");
-  xmlNode *x = pg_form_add (query, "form", "IRC registration", "Enter your nick & password", "jabber:iq:register");
+  xmlNode *x
+      = pg_form_add (query, "form", "IRC registration", "Enter your nick & password", "jabber:iq:register");
   xmlNode *username = pg_form_add_field (x, "username", "text-single", "Nickname", TRUE, NULL);
   pg_form_add_field (x, "password", "text-private", "Password", TRUE, NULL);
   pg_form_add_field (x, "{urn:example:purplegate}server", "text-single", NULL, FALSE, "irc.example.net");
@@ -105,26 +107,26 @@ test_build_round_trip (void)
 
 /* ---- parsing ---- */
 
-static const char submit_form[] =
-  "<x xmlns='jabber:x:data' type='submit'>"
-  "<field var='FORM_TYPE' type='hidden'><value>jabber:iq:register</value></field>"
-  "<field var='username' type='text-single'><value>romeo</value></field>"
-  "<field var='empty'><value/></field>"
-  "<field var='novalue'/>"
-  "<field var='multi' type='text-multi'><value>line 1</value><value>line 2</value><value/>"
-  "<value>line 4</value></field>"
-  "<field type='fixed'><value>no var</value></field>"
-  "<field var='dup'><value>first</value></field><field var='dup'><value>second</value></field>"
-  "<field var='escaped'><value>a &amp; b &lt;c&gt; \xe2\x98\xba</value></field>"
-  "<field var='foreign'><value xmlns='urn:other'>not a value</value><value>real</value></field>"
-  "<other xmlns='urn:other' var='ignored'><value>x</value></other>"
-  "<field xmlns='urn:other' var='other-ns'><value>x</value></field>"
-  "</x>";
+static const char submit_form[]
+    = "<x xmlns='jabber:x:data' type='submit'>"
+      "<field var='FORM_TYPE' type='hidden'><value>jabber:iq:register</value></field>"
+      "<field var='username' type='text-single'><value>romeo</value></field>"
+      "<field var='empty'><value/></field>"
+      "<field var='novalue'/>"
+      "<field var='multi' type='text-multi'><value>line 1</value><value>line 2</value><value/>"
+      "<value>line 4</value></field>"
+      "<field type='fixed'><value>no var</value></field>"
+      "<field var='dup'><value>first</value></field><field var='dup'><value>second</value></field>"
+      "<field var='escaped'><value>a &amp; b &lt;c&gt; \xe2\x98\xba</value></field>"
+      "<field var='foreign'><value xmlns='urn:other'>not a value</value><value>real</value></field>"
+      "<other xmlns='urn:other' var='ignored'><value>x</value></other>"
+      "<field xmlns='urn:other' var='other-ns'><value>x</value></field>"
+      "</x>";
 
 static void
 test_parse_values (void)
 {
-  g_auto (Parsed) p = {NULL};
+  g_auto (Parsed) p = { NULL };
   g_autoptr (GError) error = NULL;
   g_autoptr (PgForm) form = pg_form_parse (parse_x (&p, submit_form), "jabber:iq:register", &error);
   g_assert_no_error (error);
@@ -150,7 +152,7 @@ test_parse_values (void)
 static void
 test_parse_text_multi (void)
 {
-  g_auto (Parsed) p = {NULL};
+  g_auto (Parsed) p = { NULL };
   g_autoptr (GError) error = NULL;
   g_autoptr (PgForm) form = pg_form_parse (parse_x (&p, submit_form), NULL, &error);
   g_assert_no_error (error);
@@ -160,12 +162,12 @@ test_parse_text_multi (void)
     const char *var;
     const char *joined; /* NULL: absent */
   } cases[] = {
-    {"multi", "line 1\nline 2\n\nline 4"},
-    {"username", "romeo"},
-    {"empty", ""},
-    {"novalue", ""},
-    {"dup", "first"},
-    {"missing", NULL},
+    { "multi", "line 1\nline 2\n\nline 4" },
+    { "username", "romeo" },
+    { "empty", "" },
+    { "novalue", "" },
+    { "dup", "first" },
+    { "missing", NULL },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -189,36 +191,40 @@ typedef struct
 #define FIELD_FT(attrs, value) "<field var='FORM_TYPE'" attrs "><value>" value "</value></field>"
 
 static const FormTypeCase form_type_cases[] = {
-  {"hidden-match", "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT (" type='hidden'", "jabber:iq:register") "</x>",
-   "jabber:iq:register", -1},
+  { "hidden-match",
+    "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT (" type='hidden'", "jabber:iq:register") "</x>",
+    "jabber:iq:register", -1 },
   /* XEP-0068 §5 / REG-07: no type attribute, still the FORM_TYPE. */
-  {"untyped-match", "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT ("", "jabber:iq:register") "</x>",
-   "jabber:iq:register", -1},
-  {"untyped-mismatch", "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT ("", "urn:xmpp:other") "</x>",
-   "jabber:iq:register", PG_FORM_ERROR_BAD_FORM_TYPE},
-  {"hidden-mismatch", "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT (" type='hidden'", "jabber:iq:search") "</x>",
-   "jabber:iq:register", PG_FORM_ERROR_BAD_FORM_TYPE},
-  {"text-single-mismatch",
-   "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT (" type='text-single'", "jabber:iq:search") "</x>",
-   "jabber:iq:register", PG_FORM_ERROR_BAD_FORM_TYPE},
-  {"case-matters", "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT (" type='hidden'", "Jabber:IQ:Register") "</x>",
-   "jabber:iq:register", PG_FORM_ERROR_BAD_FORM_TYPE},
-  {"empty-value", "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value/></field></x>",
-   "jabber:iq:register", PG_FORM_ERROR_BAD_FORM_TYPE},
-  {"absent", "<x xmlns='jabber:x:data' type='submit'><field var='a'><value>1</value></field></x>",
-   "jabber:iq:register", -1},
-  {"nothing-expected", "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT ("", "urn:xmpp:other") "</x>", NULL, -1},
-  {"type-missing", "<x xmlns='jabber:x:data'>" FIELD_FT ("", "jabber:iq:register") "</x>", "jabber:iq:register",
-   PG_FORM_ERROR_BAD_TYPE},
-  {"type-unknown", "<x xmlns='jabber:x:data' type='bogus'/>", NULL, PG_FORM_ERROR_BAD_TYPE},
-  {"type-case", "<x xmlns='jabber:x:data' type='Submit'/>", NULL, PG_FORM_ERROR_BAD_TYPE},
-  {"type-empty", "<x xmlns='jabber:x:data' type=''/>", NULL, PG_FORM_ERROR_BAD_TYPE},
-  {"wrong-namespace", "<x xmlns='jabber:x:oob' type='submit'/>", NULL, PG_FORM_ERROR_BAD_TYPE},
-  {"no-namespace", "<x type='submit'/>", NULL, PG_FORM_ERROR_BAD_TYPE},
-  {"wrong-element", "<form xmlns='jabber:x:data' type='submit'/>", NULL, PG_FORM_ERROR_BAD_TYPE},
-  {"type-form", "<x xmlns='jabber:x:data' type='form'/>", NULL, -1},
-  {"type-cancel", "<x xmlns='jabber:x:data' type='cancel'/>", NULL, -1},
-  {"type-result", "<x xmlns='jabber:x:data' type='result'/>", NULL, -1},
+  { "untyped-match", "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT ("", "jabber:iq:register") "</x>",
+    "jabber:iq:register", -1 },
+  { "untyped-mismatch", "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT ("", "urn:xmpp:other") "</x>",
+    "jabber:iq:register", PG_FORM_ERROR_BAD_FORM_TYPE },
+  { "hidden-mismatch",
+    "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT (" type='hidden'", "jabber:iq:search") "</x>",
+    "jabber:iq:register", PG_FORM_ERROR_BAD_FORM_TYPE },
+  { "text-single-mismatch",
+    "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT (" type='text-single'", "jabber:iq:search") "</x>",
+    "jabber:iq:register", PG_FORM_ERROR_BAD_FORM_TYPE },
+  { "case-matters",
+    "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT (" type='hidden'", "Jabber:IQ:Register") "</x>",
+    "jabber:iq:register", PG_FORM_ERROR_BAD_FORM_TYPE },
+  { "empty-value", "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value/></field></x>",
+    "jabber:iq:register", PG_FORM_ERROR_BAD_FORM_TYPE },
+  { "absent", "<x xmlns='jabber:x:data' type='submit'><field var='a'><value>1</value></field></x>",
+    "jabber:iq:register", -1 },
+  { "nothing-expected", "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT ("", "urn:xmpp:other") "</x>",
+    NULL, -1 },
+  { "type-missing", "<x xmlns='jabber:x:data'>" FIELD_FT ("", "jabber:iq:register") "</x>",
+    "jabber:iq:register", PG_FORM_ERROR_BAD_TYPE },
+  { "type-unknown", "<x xmlns='jabber:x:data' type='bogus'/>", NULL, PG_FORM_ERROR_BAD_TYPE },
+  { "type-case", "<x xmlns='jabber:x:data' type='Submit'/>", NULL, PG_FORM_ERROR_BAD_TYPE },
+  { "type-empty", "<x xmlns='jabber:x:data' type=''/>", NULL, PG_FORM_ERROR_BAD_TYPE },
+  { "wrong-namespace", "<x xmlns='jabber:x:oob' type='submit'/>", NULL, PG_FORM_ERROR_BAD_TYPE },
+  { "no-namespace", "<x type='submit'/>", NULL, PG_FORM_ERROR_BAD_TYPE },
+  { "wrong-element", "<form xmlns='jabber:x:data' type='submit'/>", NULL, PG_FORM_ERROR_BAD_TYPE },
+  { "type-form", "<x xmlns='jabber:x:data' type='form'/>", NULL, -1 },
+  { "type-cancel", "<x xmlns='jabber:x:data' type='cancel'/>", NULL, -1 },
+  { "type-result", "<x xmlns='jabber:x:data' type='result'/>", NULL, -1 },
 };
 
 static void
@@ -227,7 +233,7 @@ test_parse_form_type (void)
   for (gsize i = 0; i < G_N_ELEMENTS (form_type_cases); i++)
     {
       const FormTypeCase *c = &form_type_cases[i];
-      g_auto (Parsed) p = {NULL};
+      g_auto (Parsed) p = { NULL };
       g_autoptr (GError) error = NULL;
       g_test_message ("case %s", c->name);
 
@@ -255,28 +261,28 @@ test_parse_boolean (void)
     gboolean ok;
     gboolean value;
   } cases[] = {
-    {"<value>1</value>", FALSE, TRUE, TRUE},
-    {"<value>true</value>", FALSE, TRUE, TRUE},
-    {"<value>0</value>", TRUE, TRUE, FALSE},
-    {"<value>false</value>", TRUE, TRUE, FALSE},
-    {NULL, TRUE, TRUE, TRUE},
-    {NULL, FALSE, TRUE, FALSE},
+    { "<value>1</value>", FALSE, TRUE, TRUE },
+    { "<value>true</value>", FALSE, TRUE, TRUE },
+    { "<value>0</value>", TRUE, TRUE, FALSE },
+    { "<value>false</value>", TRUE, TRUE, FALSE },
+    { NULL, TRUE, TRUE, TRUE },
+    { NULL, FALSE, TRUE, FALSE },
     /* xs:boolean is exactly these four lexical forms. */
-    {"<value>TRUE</value>", FALSE, FALSE, FALSE},
-    {"<value>yes</value>", FALSE, FALSE, FALSE},
-    {"<value>2</value>", FALSE, FALSE, FALSE},
-    {"<value> 1</value>", FALSE, FALSE, FALSE},
-    {"<value/>", TRUE, FALSE, FALSE},
-    {"", TRUE, FALSE, FALSE},
+    { "<value>TRUE</value>", FALSE, FALSE, FALSE },
+    { "<value>yes</value>", FALSE, FALSE, FALSE },
+    { "<value>2</value>", FALSE, FALSE, FALSE },
+    { "<value> 1</value>", FALSE, FALSE, FALSE },
+    { "<value/>", TRUE, FALSE, FALSE },
+    { "", TRUE, FALSE, FALSE },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *xml = g_strdup_printf ("<x xmlns='jabber:x:data' type='submit'>%s%s%s</x>",
-                                              cases[i].field != NULL ? "<field var='flag' type='boolean'>" : "",
-                                              cases[i].field != NULL ? cases[i].field : "",
-                                              cases[i].field != NULL ? "</field>" : "");
-      g_auto (Parsed) p = {NULL};
+      g_autofree char *xml = g_strdup_printf (
+          "<x xmlns='jabber:x:data' type='submit'>%s%s%s</x>",
+          cases[i].field != NULL ? "<field var='flag' type='boolean'>" : "",
+          cases[i].field != NULL ? cases[i].field : "", cases[i].field != NULL ? "</field>" : "");
+      g_auto (Parsed) p = { NULL };
       g_autoptr (GError) error = NULL;
       g_test_message ("%s", xml);
 

@@ -10,21 +10,25 @@
 
 /* ---- building .mo files ---- */
 
-typedef struct {
+typedef struct
+{
   const char *id; /* may hold NULs (plurals): lengths below */
   gsize id_len;
   const char *text;
   gsize text_len;
 } Entry;
 
-#define ENTRY(id, text) {id, sizeof id - 1, text, sizeof text - 1}
+#define ENTRY(id, text)                                                                                      \
+  {                                                                                                          \
+    id, sizeof id - 1, text, sizeof text - 1                                                                 \
+  }
 #define UTF8_HEADER ENTRY ("", "Content-Type: text/plain; charset=UTF-8\n")
 
 static void
 put_u32 (GByteArray *out, guint32 value, gboolean big_endian)
 {
   value = big_endian ? GUINT32_TO_BE (value) : GUINT32_TO_LE (value);
-  g_byte_array_append (out, (const guint8 *) &value, sizeof value);
+  g_byte_array_append (out, (const guint8 *)&value, sizeof value);
 }
 
 /* A GNU .mo file as msgfmt writes it (without the optional hash table). */
@@ -45,16 +49,16 @@ build_mo (const Entry *entries, guint n, gboolean big_endian)
     for (guint i = 0; i < n; i++)
       {
         gsize length = pass == 0 ? entries[i].id_len : entries[i].text_len;
-        put_u32 (out, (guint32) length, big_endian);
+        put_u32 (out, (guint32)length, big_endian);
         put_u32 (out, offset, big_endian);
-        offset += (guint32) length + 1;
+        offset += (guint32)length + 1;
       }
   for (guint pass = 0; pass < 2; pass++)
     for (guint i = 0; i < n; i++)
       {
         const char *s = pass == 0 ? entries[i].id : entries[i].text;
         gsize length = pass == 0 ? entries[i].id_len : entries[i].text_len;
-        g_byte_array_append (out, (const guint8 *) s, (guint) length + 1);
+        g_byte_array_append (out, (const guint8 *)s, (guint)length + 1);
       }
   return out;
 }
@@ -66,7 +70,7 @@ write_mo (const char *path, const Entry *entries, guint n)
   g_autofree char *dir = g_path_get_dirname (path);
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
   g_autoptr (GError) error = NULL;
-  g_file_set_contents (path, (const char *) mo->data, mo->len, &error);
+  g_file_set_contents (path, (const char *)mo->data, mo->len, &error);
   g_assert_no_error (error);
 }
 
@@ -107,32 +111,39 @@ set_u32 (GByteArray *mo, gsize at, guint32 value)
   memcpy (mo->data + at, &value, sizeof value);
 }
 
-typedef enum { CUT, MAGIC, REVISION, COUNT, ORIGINALS, STRING_OFFSET, NO_NUL, CHARSET, BAD_UTF8 } Damage;
+typedef enum
+{
+  CUT,
+  MAGIC,
+  REVISION,
+  COUNT,
+  ORIGINALS,
+  STRING_OFFSET,
+  NO_NUL,
+  CHARSET,
+  BAD_UTF8
+} Damage;
 
 static void
 test_parse_malformed (void)
 {
-  static const struct {
+  static const struct
+  {
     Damage damage;
     gsize arg;
     int code;
   } cases[] = {
-    {CUT, 0, PG_I18N_ERROR_MALFORMED},
-    {CUT, 19, PG_I18N_ERROR_MALFORMED},
-    {CUT, 40, PG_I18N_ERROR_MALFORMED},  /* inside the tables */
-    {CUT, 100, PG_I18N_ERROR_MALFORMED}, /* inside the strings */
-    {MAGIC, 0, PG_I18N_ERROR_MALFORMED},
-    {REVISION, 0, PG_I18N_ERROR_MALFORMED},
-    {COUNT, 0, PG_I18N_ERROR_MALFORMED},
-    {ORIGINALS, 0, PG_I18N_ERROR_MALFORMED},
-    {STRING_OFFSET, 0, PG_I18N_ERROR_MALFORMED},
-    {NO_NUL, 0, PG_I18N_ERROR_MALFORMED},
-    {CHARSET, 0, PG_I18N_ERROR_CHARSET},
-    {BAD_UTF8, 0, PG_I18N_ERROR_CHARSET},
+    { CUT, 0, PG_I18N_ERROR_MALFORMED },           { CUT, 19, PG_I18N_ERROR_MALFORMED },
+    { CUT, 40, PG_I18N_ERROR_MALFORMED },  /* inside the tables */
+    { CUT, 100, PG_I18N_ERROR_MALFORMED }, /* inside the strings */
+    { MAGIC, 0, PG_I18N_ERROR_MALFORMED },         { REVISION, 0, PG_I18N_ERROR_MALFORMED },
+    { COUNT, 0, PG_I18N_ERROR_MALFORMED },         { ORIGINALS, 0, PG_I18N_ERROR_MALFORMED },
+    { STRING_OFFSET, 0, PG_I18N_ERROR_MALFORMED }, { NO_NUL, 0, PG_I18N_ERROR_MALFORMED },
+    { CHARSET, 0, PG_I18N_ERROR_CHARSET },         { BAD_UTF8, 0, PG_I18N_ERROR_CHARSET },
   };
-  static const Entry latin1[] = {ENTRY ("", "Content-Type: text/plain; charset=ISO-8859-1\n"),
-                                 ENTRY ("Username", "Benutzername")};
-  static const Entry bad_utf8[] = {UTF8_HEADER, ENTRY ("Username", "Benutzer\xff")};
+  static const Entry latin1[]
+      = { ENTRY ("", "Content-Type: text/plain; charset=ISO-8859-1\n"), ENTRY ("Username", "Benutzername") };
+  static const Entry bad_utf8[] = { UTF8_HEADER, ENTRY ("Username", "Benutzer\xff") };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -146,7 +157,7 @@ test_parse_malformed (void)
       switch (cases[i].damage)
         {
         case CUT:
-          g_byte_array_set_size (mo, (guint) cases[i].arg);
+          g_byte_array_set_size (mo, (guint)cases[i].arg);
           break;
         case MAGIC:
           set_u32 (mo, 0, 0x12345678);
@@ -180,7 +191,8 @@ test_parse_malformed (void)
 
 /* ---- catalogues and languages ---- */
 
-typedef struct {
+typedef struct
+{
   char *dir;
   PgI18n *i18n;
 } Fixture;
@@ -191,7 +203,7 @@ static const Entry german[] = {
   ENTRY ("Password", "Passwort"),
   ENTRY ("A username is required.", "Ein Benutzername ist erforderlich."),
 };
-static const Entry austrian[] = {UTF8_HEADER, ENTRY ("Username", "Benutzername (AT)")};
+static const Entry austrian[] = { UTF8_HEADER, ENTRY ("Username", "Benutzername (AT)") };
 
 static void
 fixture_set_up (Fixture *fixture, gconstpointer data)
@@ -201,7 +213,8 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   /* Both layouts: po/ of a source tree and an installed locale directory. */
   g_autofree char *de = g_build_filename (fixture->dir, "de.gmo", NULL);
-  g_autofree char *de_at = g_build_filename (fixture->dir, "de_AT", "LC_MESSAGES", GETTEXT_PACKAGE ".mo", NULL);
+  g_autofree char *de_at
+      = g_build_filename (fixture->dir, "de_AT", "LC_MESSAGES", GETTEXT_PACKAGE ".mo", NULL);
   g_autofree char *broken = g_build_filename (fixture->dir, "it.gmo", NULL);
   g_autofree char *other = g_build_filename (fixture->dir, "es", "LC_MESSAGES", "other-package.mo", NULL);
   write_mo (de, german, G_N_ELEMENTS (german));
@@ -209,7 +222,7 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   write_mo (other, german, G_N_ELEMENTS (german));
   g_file_set_contents (broken, "not a catalogue", -1, &error);
   g_assert_no_error (error);
-  const char *const dirs[] = {fixture->dir, "/nonexistent/locale", NULL};
+  const char *const dirs[] = { fixture->dir, "/nonexistent/locale", NULL };
   fixture->i18n = pg_i18n_new (dirs);
 }
 
@@ -240,35 +253,36 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
 static void
 test_translate_fallback (Fixture *fixture, gconstpointer data)
 {
-  static const struct {
+  static const struct
+  {
     const char *lang;
     const char *msgid;
     const char *expected; /* NULL: the msgid itself */
   } cases[] = {
-    {"de", "Username", "Benutzername"},
-    {"de", "Password", "Passwort"},
-    {"DE", "Username", "Benutzername"},
-    {"de-AT", "Username", "Benutzername (AT)"},
-    {"de_AT", "Username", "Benutzername (AT)"},
-    {"de-at", "Username", "Benutzername (AT)"},
-    {"de-Latn-AT", "Username", "Benutzername (AT)"},
-    {"de-AT", "Password", "Passwort"}, /* de_AT lacks it: de */
-    {"de-CH", "Username", "Benutzername"},
-    {"de-1996", "Username", "Benutzername"},
-    {"de", "Not in the catalogue", NULL},
-    {"en", "Username", NULL},
-    {"en-GB", "Username", NULL},
-    {"fr", "Username", NULL},
-    {"it", "Username", NULL},   /* unreadable catalogue: English */
-    {"es", "Username", NULL},   /* another package's catalogue */
-    {NULL, "Username", NULL},
-    {"", "Username", NULL},
-    {"d", "Username", NULL},
-    {"deu", "Username", NULL},
-    {"de!", "Username", NULL},
-    {"../de", "Username", NULL},
-    {"x-de", "Username", NULL},
-    {"i-default", "Username", NULL},
+    { "de", "Username", "Benutzername" },
+    { "de", "Password", "Passwort" },
+    { "DE", "Username", "Benutzername" },
+    { "de-AT", "Username", "Benutzername (AT)" },
+    { "de_AT", "Username", "Benutzername (AT)" },
+    { "de-at", "Username", "Benutzername (AT)" },
+    { "de-Latn-AT", "Username", "Benutzername (AT)" },
+    { "de-AT", "Password", "Passwort" }, /* de_AT lacks it: de */
+    { "de-CH", "Username", "Benutzername" },
+    { "de-1996", "Username", "Benutzername" },
+    { "de", "Not in the catalogue", NULL },
+    { "en", "Username", NULL },
+    { "en-GB", "Username", NULL },
+    { "fr", "Username", NULL },
+    { "it", "Username", NULL }, /* unreadable catalogue: English */
+    { "es", "Username", NULL }, /* another package's catalogue */
+    { NULL, "Username", NULL },
+    { "", "Username", NULL },
+    { "d", "Username", NULL },
+    { "deu", "Username", NULL },
+    { "de!", "Username", NULL },
+    { "../de", "Username", NULL },
+    { "x-de", "Username", NULL },
+    { "i-default", "Username", NULL },
   };
   /* The unreadable catalogue is reported once, on first use. */
   const char *msgid = "Password";
@@ -290,12 +304,13 @@ test_translate_fallback (Fixture *fixture, gconstpointer data)
 static void
 test_language (Fixture *fixture, gconstpointer data)
 {
-  static const struct {
+  static const struct
+  {
     const char *lang;
     const char *expected;
   } cases[] = {
-    {"de", "de"}, {"de-AT", "de-AT"}, {"de_at", "de-AT"}, {"de-CH", "de"},
-    {"en", "en"}, {"es", "en"},       {NULL, "en"},       {"-", "en"},
+    { "de", "de" }, { "de-AT", "de-AT" }, { "de_at", "de-AT" }, { "de-CH", "de" },
+    { "en", "en" }, { "es", "en" },       { NULL, "en" },       { "-", "en" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     g_assert_cmpstr (pg_i18n_get_language (fixture->i18n, cases[i].lang), ==, cases[i].expected);
@@ -304,11 +319,12 @@ test_language (Fixture *fixture, gconstpointer data)
 static void
 test_localize_error (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr (PgStanza) request = pg_stanza_new ("iq", "romeo@montague.lit/orchard", "gw.example", "set", "r1");
+  g_autoptr (PgStanza) request
+      = pg_stanza_new ("iq", "romeo@montague.lit/orchard", "gw.example", "set", "r1");
   pg_stanza_add_child (request, "query", "jabber:iq:register");
 
-  g_autoptr (PgStanza) translated =
-    pg_stanza_error_reply (request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, "A username is required.");
+  g_autoptr (PgStanza) translated = pg_stanza_error_reply (request, PG_ERR_NOT_ACCEPTABLE,
+                                                           PG_ERR_TYPE_DEFAULT, "A username is required.");
   pg_stanza_add_child (pg_stanza_get_error (translated), "app-specific", "urn:example:app");
   pg_i18n_localize_error (fixture->i18n, translated, "de-DE");
   g_autofree char *bytes = pg_stanza_to_string (translated);
@@ -317,13 +333,13 @@ test_localize_error (Fixture *fixture, gconstpointer data)
                                    "<app-specific xmlns='urn:example:app'/>"));
 
   static const char *const unchanged[][2] = {
-    {"de", "the legacy network's own words"},
-    {"fr", "A username is required."},
+    { "de", "the legacy network's own words" },
+    { "fr", "A username is required." },
   };
   for (guint i = 0; i < G_N_ELEMENTS (unchanged); i++)
     {
-      g_autoptr (PgStanza) reply =
-        pg_stanza_error_reply (request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, unchanged[i][1]);
+      g_autoptr (PgStanza) reply
+          = pg_stanza_error_reply (request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, unchanged[i][1]);
       g_autofree char *before = pg_stanza_to_string (reply);
       pg_i18n_localize_error (fixture->i18n, reply, unchanged[i][0]);
       g_autofree char *after = pg_stanza_to_string (reply);
@@ -332,7 +348,8 @@ test_localize_error (Fixture *fixture, gconstpointer data)
     }
 
   /* No text, no error element: nothing to do. */
-  g_autoptr (PgStanza) bare = pg_stanza_error_reply (request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, NULL);
+  g_autoptr (PgStanza) bare
+      = pg_stanza_error_reply (request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, NULL);
   pg_i18n_localize_error (fixture->i18n, bare, "de");
   g_autoptr (PgStanza) result = pg_stanza_new_iq_result (request);
   pg_i18n_localize_error (fixture->i18n, result, "de");
@@ -341,7 +358,7 @@ test_localize_error (Fixture *fixture, gconstpointer data)
 static void
 test_no_catalogues (void)
 {
-  const char *const dirs[] = {NULL};
+  const char *const dirs[] = { NULL };
   g_autoptr (PgI18n) i18n = pg_i18n_new (dirs);
   const char *msgid = "Username";
   g_assert_true (pg_i18n_translate (i18n, "de", msgid) == msgid);
@@ -360,13 +377,13 @@ test_shipped_german (void)
       g_test_skip ("po/de.gmo not built");
       return;
     }
-  const char *const dirs[] = {po, NULL};
+  const char *const dirs[] = { po, NULL };
   g_autoptr (PgI18n) i18n = pg_i18n_new (dirs);
   g_assert_cmpstr (pg_i18n_translate (i18n, "de", "Username"), ==, "Benutzername");
   g_assert_cmpstr (pg_i18n_translate (i18n, "de-AT", "Password"), ==, "Passwort");
   g_assert_cmpstr (pg_i18n_get_language (i18n, "de-AT"), ==, "de");
-  g_autofree char *formatted =
-    g_strdup_printf (pg_i18n_translate (i18n, "de", N_("Registration with the %s gateway")), "IRC");
+  g_autofree char *formatted
+      = g_strdup_printf (pg_i18n_translate (i18n, "de", N_ ("Registration with the %s gateway")), "IRC");
   g_assert_cmpstr (formatted, ==, "Registrierung beim IRC-Gateway");
 }
 

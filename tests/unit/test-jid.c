@@ -17,41 +17,41 @@ typedef struct
 /* RFC 7622 §3.5 Table 1 plus our own. Preparation is stringprep (as in
  * Prosody), not PRECIS: rows marked PRECIS give a different result there. */
 static const ValidCase valid_cases[] = {
-  {"juliet@example.com", "juliet", "example.com", NULL},
-  {"juliet@example.com/foo", "juliet", "example.com", "foo"},
-  {"juliet@example.com/foo bar", "juliet", "example.com", "foo bar"},
-  {"juliet@example.com/foo@bar", "juliet", "example.com", "foo@bar"},
-  {"foo\\20bar@example.com", "foo\\20bar", "example.com", NULL},
-  {"fussball@example.com", "fussball", "example.com", NULL},
+  { "juliet@example.com", "juliet", "example.com", NULL },
+  { "juliet@example.com/foo", "juliet", "example.com", "foo" },
+  { "juliet@example.com/foo bar", "juliet", "example.com", "foo bar" },
+  { "juliet@example.com/foo@bar", "juliet", "example.com", "foo@bar" },
+  { "foo\\20bar@example.com", "foo\\20bar", "example.com", NULL },
+  { "fussball@example.com", "fussball", "example.com", NULL },
   /* PRECIS keeps ß; nodeprep case-folds it to "ss" (RFC 3454 table B.2). */
-  {"fußball@example.com", "fussball", "example.com", NULL},
-  {"π@example.com", "π", "example.com", NULL},
+  { "fußball@example.com", "fussball", "example.com", NULL },
+  { "π@example.com", "π", "example.com", NULL },
   /* Both map capital sigma to σ. */
-  {"Σ@example.com", "σ", "example.com", NULL},
-  {"king@example.com/♚", "king", "example.com", "♚"},
-  {"example.com", NULL, "example.com", NULL},
-  {"example.com/foobar", NULL, "example.com", "foobar"},
-  {"a.example.com/b@example.net", NULL, "a.example.com", "b@example.net"},
+  { "Σ@example.com", "σ", "example.com", NULL },
+  { "king@example.com/♚", "king", "example.com", "♚" },
+  { "example.com", NULL, "example.com", NULL },
+  { "example.com/foobar", NULL, "example.com", "foobar" },
+  { "a.example.com/b@example.net", NULL, "a.example.com", "b@example.net" },
   /* RFC 7622 Table 2 calls these invalid: PRECIS IdentifierClass refuses
    * compatibility characters and symbols. nodeprep NFKC-maps U+2163 ROMAN
    * NUMERAL FOUR to "IV" and allows symbols, so stringprep servers accept both. */
-  {"henryⅣ@example.com", "henryiv", "example.com", NULL},
-  {"♚@example.com", "♚", "example.com", NULL},
+  { "henryⅣ@example.com", "henryiv", "example.com", NULL },
+  { "♚@example.com", "♚", "example.com", NULL },
   /* Case: localpart and domainpart fold, resourcepart keeps case. */
-  {"ROMEO@Montague.lit/Orchard", "romeo", "montague.lit", "Orchard"},
-  {"ＡＢ@ＥＸＡＭＰＬＥ.com", "ab", "example.com", NULL},
+  { "ROMEO@Montague.lit/Orchard", "romeo", "montague.lit", "Orchard" },
+  { "ＡＢ@ＥＸＡＭＰＬＥ.com", "ab", "example.com", NULL },
   /* Resourcepart is everything after the first '/'. */
-  {"juliet@example.com/a/b@c", "juliet", "example.com", "a/b@c"},
-  {"example.com/@", NULL, "example.com", "@"},
+  { "juliet@example.com/a/b@c", "juliet", "example.com", "a/b@c" },
+  { "example.com/@", NULL, "example.com", "@" },
   /* One trailing dot (the root label) is dropped, even one NFKC made. */
-  {"juliet@example.com.", "juliet", "example.com", NULL},
-  {"example.com．", NULL, "example.com", NULL},
-  {"[::1]", NULL, "[::1]", NULL},
-  {"user@[2001:DB8::1]/r", "user", "[2001:db8::1]", "r"},
-  {"127.0.0.1", NULL, "127.0.0.1", NULL},
-  {"conference_1.example.com", NULL, "conference_1.example.com", NULL},
+  { "juliet@example.com.", "juliet", "example.com", NULL },
+  { "example.com．", NULL, "example.com", NULL },
+  { "[::1]", NULL, "[::1]", NULL },
+  { "user@[2001:DB8::1]/r", "user", "[2001:db8::1]", "r" },
+  { "127.0.0.1", NULL, "127.0.0.1", NULL },
+  { "conference_1.example.com", NULL, "conference_1.example.com", NULL },
   /* A soft hyphen maps to nothing. */
-  {"ju\u00ADliet@example.com", "juliet", "example.com", NULL},
+  { "ju\u00ADliet@example.com", "juliet", "example.com", NULL },
 };
 
 typedef struct
@@ -63,50 +63,50 @@ typedef struct
 static const InvalidCase invalid_cases[] = {
   /* RFC 7622 §3.5 Table 2 (the disputed leading-space resource is left out,
    * erratum 4560; henryⅣ and ♚ are valid under stringprep, see above). */
-  {"\"juliet\"@example.com", PG_JID_ERROR_MALFORMED},
-  {"foo bar@example.com", PG_JID_ERROR_MALFORMED},
-  {"juliet@", PG_JID_ERROR_MALFORMED},
-  {"/foobar", PG_JID_ERROR_MALFORMED},
-  {"@example.com/", PG_JID_ERROR_MALFORMED},
+  { "\"juliet\"@example.com", PG_JID_ERROR_MALFORMED },
+  { "foo bar@example.com", PG_JID_ERROR_MALFORMED },
+  { "juliet@", PG_JID_ERROR_MALFORMED },
+  { "/foobar", PG_JID_ERROR_MALFORMED },
+  { "@example.com/", PG_JID_ERROR_MALFORMED },
   /* JID-02 empty parts. */
-  {"", PG_JID_ERROR_MALFORMED},
-  {"@example.com", PG_JID_ERROR_MALFORMED},
-  {"example.com/", PG_JID_ERROR_MALFORMED},
-  {"user@@host", PG_JID_ERROR_MALFORMED},
-  {"@", PG_JID_ERROR_MALFORMED},
-  {"/", PG_JID_ERROR_MALFORMED},
-  {"\u00AD@example.com", PG_JID_ERROR_MALFORMED},
+  { "", PG_JID_ERROR_MALFORMED },
+  { "@example.com", PG_JID_ERROR_MALFORMED },
+  { "example.com/", PG_JID_ERROR_MALFORMED },
+  { "user@@host", PG_JID_ERROR_MALFORMED },
+  { "@", PG_JID_ERROR_MALFORMED },
+  { "/", PG_JID_ERROR_MALFORMED },
+  { "\u00AD@example.com", PG_JID_ERROR_MALFORMED },
   /* Each character nodeprep must refuse in a localpart. */
-  {"a&b@example.com", PG_JID_ERROR_MALFORMED},
-  {"a'b@example.com", PG_JID_ERROR_MALFORMED},
-  {"a:b@example.com", PG_JID_ERROR_MALFORMED},
-  {"a<b@example.com", PG_JID_ERROR_MALFORMED},
-  {"a>b@example.com", PG_JID_ERROR_MALFORMED},
-  {"a＠b@example.com", PG_JID_ERROR_MALFORMED},
-  {"a\tb@example.com", PG_JID_ERROR_MALFORMED},
-  {"a\u3000b@example.com", PG_JID_ERROR_MALFORMED},
+  { "a&b@example.com", PG_JID_ERROR_MALFORMED },
+  { "a'b@example.com", PG_JID_ERROR_MALFORMED },
+  { "a:b@example.com", PG_JID_ERROR_MALFORMED },
+  { "a<b@example.com", PG_JID_ERROR_MALFORMED },
+  { "a>b@example.com", PG_JID_ERROR_MALFORMED },
+  { "a＠b@example.com", PG_JID_ERROR_MALFORMED },
+  { "a\tb@example.com", PG_JID_ERROR_MALFORMED },
+  { "a\u3000b@example.com", PG_JID_ERROR_MALFORMED },
   /* nameprep lets all of these through; the domain check must not. */
-  {"a@b@example.com", PG_JID_ERROR_MALFORMED},
-  {"juliet@exa mple.com", PG_JID_ERROR_MALFORMED},
-  {"juliet@example.com\x7f", PG_JID_ERROR_MALFORMED},
-  {"juliet@exa\"mple.com", PG_JID_ERROR_MALFORMED},
-  {"juliet@exa:mple.com", PG_JID_ERROR_MALFORMED},
-  {"juliet@exa\\mple.com", PG_JID_ERROR_MALFORMED},
-  {"example..com", PG_JID_ERROR_MALFORMED},
-  {".example.com", PG_JID_ERROR_MALFORMED},
-  {"example.com..", PG_JID_ERROR_MALFORMED},
-  {".", PG_JID_ERROR_MALFORMED},
-  {"juliet@.", PG_JID_ERROR_MALFORMED},
-  {"[::1", PG_JID_ERROR_MALFORMED},
-  {"[]", PG_JID_ERROR_MALFORMED},
-  {"[example.com]", PG_JID_ERROR_MALFORMED},
-  {"[127.0.0.1]", PG_JID_ERROR_MALFORMED},
-  {"[fe80::1%eth0]", PG_JID_ERROR_MALFORMED},
+  { "a@b@example.com", PG_JID_ERROR_MALFORMED },
+  { "juliet@exa mple.com", PG_JID_ERROR_MALFORMED },
+  { "juliet@example.com\x7f", PG_JID_ERROR_MALFORMED },
+  { "juliet@exa\"mple.com", PG_JID_ERROR_MALFORMED },
+  { "juliet@exa:mple.com", PG_JID_ERROR_MALFORMED },
+  { "juliet@exa\\mple.com", PG_JID_ERROR_MALFORMED },
+  { "example..com", PG_JID_ERROR_MALFORMED },
+  { ".example.com", PG_JID_ERROR_MALFORMED },
+  { "example.com..", PG_JID_ERROR_MALFORMED },
+  { ".", PG_JID_ERROR_MALFORMED },
+  { "juliet@.", PG_JID_ERROR_MALFORMED },
+  { "[::1", PG_JID_ERROR_MALFORMED },
+  { "[]", PG_JID_ERROR_MALFORMED },
+  { "[example.com]", PG_JID_ERROR_MALFORMED },
+  { "[127.0.0.1]", PG_JID_ERROR_MALFORMED },
+  { "[fe80::1%eth0]", PG_JID_ERROR_MALFORMED },
   /* resourceprep refuses controls. */
-  {"juliet@example.com/a\x01", PG_JID_ERROR_MALFORMED},
+  { "juliet@example.com/a\x01", PG_JID_ERROR_MALFORMED },
   /* Not UTF-8. */
-  {"\xff@example.com", PG_JID_ERROR_MALFORMED},
-  {"juliet@example.com/\xc3", PG_JID_ERROR_MALFORMED},
+  { "\xff@example.com", PG_JID_ERROR_MALFORMED },
+  { "juliet@example.com/\xc3", PG_JID_ERROR_MALFORMED },
 };
 
 static void
@@ -175,21 +175,21 @@ test_parse_length (void)
     const char *suffix;
     gsize prepared_len; /* 0: expect TOO_LONG */
   } cases[] = {
-    {'n', "a", 1023, "", 1023},
-    {'n', "a", 1024, "", 0},
-    {'d', "a", 1023, "", 1023},
-    {'d', "a", 1024, "", 0},
-    {'r', "a", 1023, "", 1023},
-    {'r', "a", 1024, "", 0},
+    { 'n', "a", 1023, "", 1023 },
+    { 'n', "a", 1024, "", 0 },
+    { 'd', "a", 1023, "", 1023 },
+    { 'd', "a", 1024, "", 0 },
+    { 'r', "a", 1023, "", 1023 },
+    { 'r', "a", 1024, "", 0 },
     /* The limit is on the prepared form: input may be longer or shorter. */
-    {'n', "a", 1023, "\u00AD", 1023},
-    {'n', "A", 1023, "", 1023},
-    {'n', "ß", 511, "", 1022},
-    {'n', "ß", 512, "", 0}, /* 1024 bytes in, "ss" x 512 = 1024 out */
-    {'n', "ß", 1000, "", 0},
-    {'d', "a", 1023, ".", 1023},
-    {'d', "a", 1024, ".", 0},
-    {'r', "\u00AD", 2000, "a", 1},
+    { 'n', "a", 1023, "\u00AD", 1023 },
+    { 'n', "A", 1023, "", 1023 },
+    { 'n', "ß", 511, "", 1022 },
+    { 'n', "ß", 512, "", 0 }, /* 1024 bytes in, "ss" x 512 = 1024 out */
+    { 'n', "ß", 1000, "", 0 },
+    { 'd', "a", 1023, ".", 1023 },
+    { 'd', "a", 1024, ".", 0 },
+    { 'r', "\u00AD", 2000, "a", 1 },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -245,9 +245,9 @@ test_bare (void)
   {
     const char *text, *bare, *full;
   } cases[] = {
-    {"ROMEO@Montague.lit/x", "romeo@montague.lit", "romeo@montague.lit/x"},
-    {"Montague.LIT.", "montague.lit", "montague.lit"},
-    {"gw.example.org/res/with/slashes", "gw.example.org", "gw.example.org/res/with/slashes"},
+    { "ROMEO@Montague.lit/x", "romeo@montague.lit", "romeo@montague.lit/x" },
+    { "Montague.LIT.", "montague.lit", "montague.lit" },
+    { "gw.example.org/res/with/slashes", "gw.example.org", "gw.example.org/res/with/slashes" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -304,21 +304,21 @@ static void
 test_escape_xep_table (void)
 {
   static const EscapeCase cases[] = {
-    {"space cadet", "space\\20cadet"},
-    {"call me \"ishmael\"", "call\\20me\\20\\22ishmael\\22"},
-    {"at&t guy", "at\\26t\\20guy"},
-    {"d'artagnan", "d\\27artagnan"},
-    {"/.fanboy", "\\2f.fanboy"},
-    {"::foo::", "\\3a\\3afoo\\3a\\3a"},
-    {"<foo>", "\\3cfoo\\3e"},
-    {"user@host", "user\\40host"},
-    {"c:\\net", "c\\3a\\net"},
-    {"c:\\\\net", "c\\3a\\\\net"},
-    {"c:\\cool stuff", "c\\3a\\cool\\20stuff"},
-    {"c:\\5commas", "c\\3a\\5c5commas"},
-    {"somenick!user\"&'/:<>\\3address", "somenick!user\\22\\26\\27\\2f\\3a\\3c\\3e\\5c3address"},
-    {"bob@legacy.example", "bob\\40legacy.example"},
-    {"", ""},
+    { "space cadet", "space\\20cadet" },
+    { "call me \"ishmael\"", "call\\20me\\20\\22ishmael\\22" },
+    { "at&t guy", "at\\26t\\20guy" },
+    { "d'artagnan", "d\\27artagnan" },
+    { "/.fanboy", "\\2f.fanboy" },
+    { "::foo::", "\\3a\\3afoo\\3a\\3a" },
+    { "<foo>", "\\3cfoo\\3e" },
+    { "user@host", "user\\40host" },
+    { "c:\\net", "c\\3a\\net" },
+    { "c:\\\\net", "c\\3a\\\\net" },
+    { "c:\\cool stuff", "c\\3a\\cool\\20stuff" },
+    { "c:\\5commas", "c\\3a\\5c5commas" },
+    { "somenick!user\"&'/:<>\\3address", "somenick!user\\22\\26\\27\\2f\\3a\\3c\\3e\\5c3address" },
+    { "bob@legacy.example", "bob\\40legacy.example" },
+    { "", "" },
   };
 
   check_escape_both_ways (cases, G_N_ELEMENTS (cases));
@@ -329,15 +329,15 @@ static void
 test_escape_backslash (void)
 {
   static const EscapeCase cases[] = {
-    {"\\3and\\2is\\5cool", "\\5c3and\\2is\\5c5cool"},
-    {"\\20", "\\5c20"},
-    {"\\5c", "\\5c5c"},
-    {"\\\\20", "\\\\5c20"},
-    {"\\ ", "\\\\20"},
-    {"\\", "\\"},
-    {"a\\", "a\\"},
-    {"\\2", "\\2"},
-    {"\\40\\3e\\3c\\3a\\2f\\27\\26\\22", "\\5c40\\5c3e\\5c3c\\5c3a\\5c2f\\5c27\\5c26\\5c22"},
+    { "\\3and\\2is\\5cool", "\\5c3and\\2is\\5c5cool" },
+    { "\\20", "\\5c20" },
+    { "\\5c", "\\5c5c" },
+    { "\\\\20", "\\\\5c20" },
+    { "\\ ", "\\\\20" },
+    { "\\", "\\" },
+    { "a\\", "a\\" },
+    { "\\2", "\\2" },
+    { "\\40\\3e\\3c\\3a\\2f\\27\\26\\22", "\\5c40\\5c3e\\5c3c\\5c3a\\5c2f\\5c27\\5c26\\5c22" },
   };
 
   check_escape_both_ways (cases, G_N_ELEMENTS (cases));
@@ -348,11 +348,8 @@ static void
 test_escape_foreign (void)
 {
   static const EscapeCase cases[] = {
-    {"\\2plus\\2is\\4", "\\2plus\\2is\\4"},
-    {"foo\\bar", "foo\\bar"},
-    {"foob\\41r", "foob\\41r"},
-    {"\\2F\\3A\\5C\\20", "\\2F\\3A\\5C\\5c20"},
-    {"\\g0\\", "\\g0\\"},
+    { "\\2plus\\2is\\4", "\\2plus\\2is\\4" },     { "foo\\bar", "foo\\bar" }, { "foob\\41r", "foob\\41r" },
+    { "\\2F\\3A\\5C\\20", "\\2F\\3A\\5C\\5c20" }, { "\\g0\\", "\\g0\\" },
   };
 
   check_escape_both_ways (cases, G_N_ELEMENTS (cases));
@@ -364,8 +361,9 @@ static void
 test_escape_uri_example (void)
 {
   static const EscapeCase cases[] = {
-    {"here's_a_wild_&_/cr%zy/_address", "here\\27s_a_wild_\\26_\\2fcr%zy\\2f_address"},
-    {"here's_a_wild_&_/cr%zy/_address@example.com", "here\\27s_a_wild_\\26_\\2fcr%zy\\2f_address\\40example.com"},
+    { "here's_a_wild_&_/cr%zy/_address", "here\\27s_a_wild_\\26_\\2fcr%zy\\2f_address" },
+    { "here's_a_wild_&_/cr%zy/_address@example.com",
+      "here\\27s_a_wild_\\26_\\2fcr%zy\\2f_address\\40example.com" },
   };
   g_autoptr (GError) error = NULL;
   g_autofree char *jid = NULL;
@@ -384,8 +382,8 @@ test_unescape_exact (void)
   {
     const char *in, *out;
   } cases[] = {
-    {"\\2F", "\\2F"}, {"\\5C", "\\5C"}, {"\\5c5c", "\\5c"}, {"\\5c\\5c", "\\\\"},
-    {"\\41", "\\41"}, {"\\", "\\"},     {"\\2", "\\2"},     {"\\20\\20", "  "},
+    { "\\2F", "\\2F" }, { "\\5C", "\\5C" }, { "\\5c5c", "\\5c" }, { "\\5c\\5c", "\\\\" },
+    { "\\41", "\\41" }, { "\\", "\\" },     { "\\2", "\\2" },     { "\\20\\20", "  " },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -397,18 +395,18 @@ test_unescape_exact (void)
 }
 
 static const char *const alphabet[] = {
-  "\\", " ", "\"", "&", "'", "/", ":", "<", ">", "@", "0", "2", "3", "4", "5", "7", "a", "c",
-  "e", "f", "A", "C", "F", "x", "é", "ß", "π", "Σ", "\\20", "\\5c", "\\2f", "\\3", "\\5",
+  "\\", " ", "\"", "&", "'", "/", ":", "<", ">", "@", "0", "2",    "3",    "4",    "5",   "7",   "a",
+  "c",  "e", "f",  "A", "C", "F", "x", "é", "ß", "π", "Σ", "\\20", "\\5c", "\\2f", "\\3", "\\5",
 };
 
 static char *
 random_name (const char *const *tokens, gsize n_tokens, guint max_len)
 {
   GString *s = g_string_new (NULL);
-  guint len = (guint) g_test_rand_int_range (0, (gint32) max_len + 1);
+  guint len = (guint)g_test_rand_int_range (0, (gint32)max_len + 1);
 
   for (guint i = 0; i < len; i++)
-    g_string_append (s, tokens[g_test_rand_int_range (0, (gint32) n_tokens)]);
+    g_string_append (s, tokens[g_test_rand_int_range (0, (gint32)n_tokens)]);
   return g_string_free (s, FALSE);
 }
 
@@ -435,7 +433,7 @@ test_escape_round_trip (void)
 static void
 test_escape_injective (void)
 {
-  static const char *const tokens[] = {"\\", " ", "2", "0", "5", "c"};
+  static const char *const tokens[] = { "\\", " ", "2", "0", "5", "c" };
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   guint total = 0;
 
@@ -469,7 +467,8 @@ static void
 test_escape_injective_spots (void)
 {
   static const char *const pairs[][2] = {
-    {" ", "\\20"}, {"\\", "\\5c"}, {"\\5c", "\\5c5c"}, {"\\ ", "\\\\20"}, {"@", "\\40"}, {"\\\\", "\\5c\\"},
+    { " ", "\\20" },     { "\\", "\\5c" }, { "\\5c", "\\5c5c" },
+    { "\\ ", "\\\\20" }, { "@", "\\40" },  { "\\\\", "\\5c\\" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (pairs); i++)
@@ -488,15 +487,15 @@ test_legacy_valid (void)
   {
     const char *name, *jid;
   } cases[] = {
-    {"bob@legacy.example", "bob\\40legacy.example@gw.example.org"},
-    {"RomeoMyRomeo", "romeomyromeo@gw.example.org"},
-    {"space cadet", "space\\20cadet@gw.example.org"},
-    {"c:\\5commas", "c\\3a\\5c5commas@gw.example.org"},
-    {"Fußball", "fussball@gw.example.org"},
-    {"\\", "\\@gw.example.org"},
-    {"d'Artagnan", "d\\27artagnan@gw.example.org"},
+    { "bob@legacy.example", "bob\\40legacy.example@gw.example.org" },
+    { "RomeoMyRomeo", "romeomyromeo@gw.example.org" },
+    { "space cadet", "space\\20cadet@gw.example.org" },
+    { "c:\\5commas", "c\\3a\\5c5commas@gw.example.org" },
+    { "Fußball", "fussball@gw.example.org" },
+    { "\\", "\\@gw.example.org" },
+    { "d'Artagnan", "d\\27artagnan@gw.example.org" },
     /* Right-to-left with a space and a digit: bidi rules hold for the whole. */
-    {"\u0627 1\u0627", "\u0627\\201\u0627@gw.example.org"},
+    { "\u0627 1\u0627", "\u0627\\201\u0627@gw.example.org" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -519,15 +518,15 @@ test_legacy_refused (void)
     " ",
     "bob\x01",
     "\xff",
-    "\u00AD",            /* maps to nothing */
-    "a\u0627",           /* mixes left-to-right and Arabic: bidi refuses */
-    "foo\u200Ebar",      /* LEFT-TO-RIGHT MARK is prohibited */
-    "a\u3000b",          /* IDEOGRAPHIC SPACE is prohibited */
-    "a＠b",              /* NFKC makes '@' after escaping ran */
-    "\u0221",            /* unassigned in Unicode 3.2: refused in names we mint */
-    "A\\2F",             /* folding would mint \2f, decoding as '/' */
-    "＼２０",            /* NFKC would mint \20 */
-    "<\u0327",           /* \3c + COMBINING CEDILLA would compose to \3ç */
+    "\u00AD",       /* maps to nothing */
+    "a\u0627",      /* mixes left-to-right and Arabic: bidi refuses */
+    "foo\u200Ebar", /* LEFT-TO-RIGHT MARK is prohibited */
+    "a\u3000b",     /* IDEOGRAPHIC SPACE is prohibited */
+    "a＠b",         /* NFKC makes '@' after escaping ran */
+    "\u0221",       /* unassigned in Unicode 3.2: refused in names we mint */
+    "A\\2F",        /* folding would mint \2f, decoding as '/' */
+    "＼２０",       /* NFKC would mint \20 */
+    "<\u0327",      /* \3c + COMBINING CEDILLA would compose to \3ç */
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
@@ -558,7 +557,8 @@ static void
 test_legacy_round_trip (void)
 {
   static const char *const tokens[] = {
-    "\\", " ", "\"", "&", "'", "/", ":", "<", ">", "@", "0", "2", "3", "5", "a", "c", "f", "é", "π", "\\20", "\\5c",
+    "\\", " ", "\"", "&", "'", "/", ":", "<", ">",    "@",    "0",
+    "2",  "3", "5",  "a", "c", "f", "é", "π", "\\20", "\\5c",
   };
 
   for (guint i = 0; i < 2000; i++)
@@ -607,12 +607,12 @@ static char *
 random_ascii (void)
 {
   static const char picks[] = "aZz09-_. \t\x01\x1f\x7f\"&'/:<>@\\%+~";
-  gsize len = (gsize) g_test_rand_int_range (1, 13);
+  gsize len = (gsize)g_test_rand_int_range (1, 13);
   char *s = g_malloc (len + 1);
 
   for (gsize i = 0; i < len; i++)
     s[i] = g_test_rand_bit () ? picks[g_test_rand_int_range (0, sizeof picks - 1)]
-                              : (char) g_test_rand_int_range (1, 128);
+                              : (char)g_test_rand_int_range (1, 128);
   s[len] = '\0';
   return s;
 }
@@ -622,7 +622,8 @@ check_node (const char *node)
 {
   g_autofree char *text = g_strconcat (node, "@example.com", NULL);
   g_autofree char *expected = strchr (node, '@') == NULL && strchr (node, '/') == NULL
-                                ? libidn_prep (node, stringprep_xmpp_nodeprep) : NULL;
+                                  ? libidn_prep (node, stringprep_xmpp_nodeprep)
+                                  : NULL;
   g_autoptr (PgJid) jid = NULL;
 
   if (strchr (node, '@') != NULL || strchr (node, '/') != NULL)
@@ -686,8 +687,8 @@ test_parse_ascii_equivalence (void)
   /* Every single byte, then random strings. */
   for (int c = 1; c < 128; c++)
     {
-      char one[2] = { (char) c, '\0' };
-      char three[4] = { 'A', (char) c, 'b', '\0' };
+      char one[2] = { (char)c, '\0' };
+      char three[4] = { 'A', (char)c, 'b', '\0' };
 
       check_node (one);
       check_node (three);

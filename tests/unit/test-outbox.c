@@ -314,7 +314,8 @@ test_counted (Fixture *f, gconstpointer data)
   g_assert_cmpuint (before, ==, 0);
   add (f->store, BOB, PG_OUTBOX_TO_LEGACY, "carol", "m", 5000, 10);
   add (f->store, ALICE, PG_OUTBOX_TO_USER, "carol", "m", 5000, 10);
-  g_assert_cmpint (pg_store_outbox_add_loss (f->store, ALICE, "carol", PG_OUTBOX_LOSS_FULL, 1, 0, NULL), >, 0);
+  g_assert_cmpint (pg_store_outbox_add_loss (f->store, ALICE, "carol", PG_OUTBOX_LOSS_FULL, 1, 0, NULL), >,
+                   0);
   g_assert_cmpint (pg_store_outbox_add_counted (f->store, &item, 10, &before, &error), >, 0);
   g_assert_cmpuint (before, ==, 1);
   g_assert_cmpint (pg_store_outbox_add_counted (f->store, &item, 10, NULL, &error), >, 0);

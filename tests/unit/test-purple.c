@@ -27,7 +27,7 @@ static GPtrArray *captured; /* messages logged in domain "pg-purple" */
 static void
 capture_message (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
 {
-  (void) domain, (void) level, (void) data;
+  (void)domain, (void)level, (void)data;
   g_ptr_array_add (captured, g_strdup (message));
 }
 
@@ -61,14 +61,14 @@ fake_bus_accept (gpointer data)
 static void
 fake_session_bus (void)
 {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
   g_autofree char *path = g_build_filename (user_dir, "bus", NULL);
   g_autofree char *address = g_strconcat ("unix:path=", path, NULL);
   int listener = socket (AF_UNIX, SOCK_STREAM, 0);
 
   g_assert_cmpuint (strlen (path), <, sizeof addr.sun_path);
   strcpy (addr.sun_path, path);
-  g_assert_cmpint (bind (listener, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (bind (listener, (struct sockaddr *)&addr, sizeof addr), ==, 0);
   g_assert_cmpint (listen (listener, 4), ==, 0);
   g_thread_unref (g_thread_new ("fake-bus", fake_bus_accept, GINT_TO_POINTER (listener)));
   g_setenv ("DBUS_SESSION_BUS_ADDRESS", address, TRUE);
@@ -146,30 +146,30 @@ test_core_protocols (void)
   g_assert_null (pg_purple_dup_protocol_name (purple, "prpl-nonexistent"));
 }
 
-typedef struct {
+typedef struct
+{
   const char *protocol_id, *key, *value;
   int code; /* -1: accepted */
   const char *in_message;
 } SettingCase;
 
 static const SettingCase setting_cases[] = {
-  {"prpl-irc", "port", "6697", -1, NULL},
-  {"prpl-irc", "port", "-1", -1, NULL},
-  {"prpl-irc", "port", "abc", PG_PURPLE_ERROR_BAD_SETTING, "\"port\""},
-  {"prpl-irc", "port", "66x", PG_PURPLE_ERROR_BAD_SETTING, "integer"},
-  {"prpl-irc", "port", "99999999999", PG_PURPLE_ERROR_BAD_SETTING, "\"port\""},
-  {"prpl-irc", "ssl", "true", -1, NULL},
-  {"prpl-irc", "ssl", "No", -1, NULL},
-  {"prpl-irc", "ssl", "0", -1, NULL},
-  {"prpl-irc", "ssl", "maybe", PG_PURPLE_ERROR_BAD_SETTING, "\"ssl\""},
-  {"prpl-irc", "encoding", "UTF-8,ISO-8859-1", -1, NULL},
-  {"prpl-irc", "nosuchkey", "x", PG_PURPLE_ERROR_BAD_SETTING, "\"nosuchkey\""},
-  {"prpl-irc", "nosuchkey", "x", PG_PURPLE_ERROR_BAD_SETTING, "prpl-irc"},
-  {"prpl-irc", "nosuchkey", "x", PG_PURPLE_ERROR_BAD_SETTING, "port"},
-  {"prpl-jabber", "connection_security", "require_tls", -1, NULL},
-  {"prpl-jabber", "connection_security", "tls-please", PG_PURPLE_ERROR_BAD_SETTING,
-   "opportunistic_tls"},
-  {"prpl-nonexistent", "port", "1", PG_PURPLE_ERROR_UNKNOWN_PROTOCOL, "prpl-nonexistent"},
+  { "prpl-irc", "port", "6697", -1, NULL },
+  { "prpl-irc", "port", "-1", -1, NULL },
+  { "prpl-irc", "port", "abc", PG_PURPLE_ERROR_BAD_SETTING, "\"port\"" },
+  { "prpl-irc", "port", "66x", PG_PURPLE_ERROR_BAD_SETTING, "integer" },
+  { "prpl-irc", "port", "99999999999", PG_PURPLE_ERROR_BAD_SETTING, "\"port\"" },
+  { "prpl-irc", "ssl", "true", -1, NULL },
+  { "prpl-irc", "ssl", "No", -1, NULL },
+  { "prpl-irc", "ssl", "0", -1, NULL },
+  { "prpl-irc", "ssl", "maybe", PG_PURPLE_ERROR_BAD_SETTING, "\"ssl\"" },
+  { "prpl-irc", "encoding", "UTF-8,ISO-8859-1", -1, NULL },
+  { "prpl-irc", "nosuchkey", "x", PG_PURPLE_ERROR_BAD_SETTING, "\"nosuchkey\"" },
+  { "prpl-irc", "nosuchkey", "x", PG_PURPLE_ERROR_BAD_SETTING, "prpl-irc" },
+  { "prpl-irc", "nosuchkey", "x", PG_PURPLE_ERROR_BAD_SETTING, "port" },
+  { "prpl-jabber", "connection_security", "require_tls", -1, NULL },
+  { "prpl-jabber", "connection_security", "tls-please", PG_PURPLE_ERROR_BAD_SETTING, "opportunistic_tls" },
+  { "prpl-nonexistent", "port", "1", PG_PURPLE_ERROR_UNKNOWN_PROTOCOL, "prpl-nonexistent" },
 };
 
 static void
@@ -206,7 +206,7 @@ quit_loop (gpointer loop)
 static gboolean
 fail_timeout (gpointer data)
 {
-  (void) data;
+  (void)data;
   g_assert_not_reached ();
   return G_SOURCE_REMOVE;
 }
@@ -235,7 +235,8 @@ test_loop_timeout (void)
   g_assert_false (purple_timeout_remove (id)); /* stale handles are harmless */
 }
 
-typedef struct {
+typedef struct
+{
   GMainLoop *loop;
   int calls;
   PurpleInputCondition cond;
@@ -257,7 +258,7 @@ on_input (gpointer data, gint fd, PurpleInputCondition cond)
 static void
 test_loop_input (void)
 {
-  InputState state = {g_main_loop_new (NULL, FALSE), 0, 0};
+  InputState state = { g_main_loop_new (NULL, FALSE), 0, 0 };
   int sv[2], err = -1;
   guint id;
 
@@ -291,14 +292,14 @@ test_loop_input (void)
 static void
 noop_input (gpointer data, gint fd, PurpleInputCondition cond)
 {
-  (void) data, (void) fd, (void) cond;
+  (void)data, (void)fd, (void)cond;
 }
 
 /* A watched TCP socket gets TCP_NODELAY (needs loopback up). */
 static void
 test_loop_nodelay (void)
 {
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
   socklen_t len = sizeof addr;
   int server, client, flag = 0;
   guint id;
@@ -306,10 +307,10 @@ test_loop_nodelay (void)
   get_purple ();
   server = socket (AF_INET, SOCK_STREAM, 0);
   client = socket (AF_INET, SOCK_STREAM, 0);
-  g_assert_cmpint (bind (server, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (bind (server, (struct sockaddr *)&addr, sizeof addr), ==, 0);
   g_assert_cmpint (listen (server, 1), ==, 0);
-  g_assert_cmpint (getsockname (server, (struct sockaddr *) &addr, &len), ==, 0);
-  g_assert_cmpint (connect (client, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (getsockname (server, (struct sockaddr *)&addr, &len), ==, 0);
+  g_assert_cmpint (connect (client, (struct sockaddr *)&addr, sizeof addr), ==, 0);
 
   id = purple_input_add (client, PURPLE_INPUT_READ, noop_input, NULL);
   len = sizeof flag;
@@ -320,31 +321,31 @@ test_loop_nodelay (void)
   close (server);
 }
 
-typedef struct {
+typedef struct
+{
   const char *input, *expected; /* expected after "irc: " */
 } MaskCase;
 
 static const MaskCase mask_cases[] = {
-  {"PASS " SECRET, "PASS ***"},
-  {"<< PASS :" SECRET "\r\n", "<< PASS ***"},
-  {"PASS " SECRET "\nNICK alice\n", "PASS ***\nNICK alice"},
-  {"AUTHENTICATE aHVudGVyMg==", "AUTHENTICATE ***"},
-  {"AUTH PLAIN aHVudGVyMg==", "AUTH ***"},
-  {"PRIVMSG NickServ :IDENTIFY " SECRET, "PRIVMSG NickServ :IDENTIFY ***"},
-  {"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAGh1bnRlcjI=</auth>",
-   "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>***</auth>"},
-  {"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'/>",
-   "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'/>"},
-  {"<query xmlns='jabber:iq:auth'><username>alice</username><password>" SECRET
-   "</password></query>",
-   "<query xmlns='jabber:iq:auth'><username>alice</username><password>***</password></query>"},
-  {"password=" SECRET " user=alice", "password=*** user=alice"},
-  {"Password: " SECRET, "Password: ***"},
-  {"{\"password\":\"" SECRET "\"}", "{\"password\":\"***\"}"},
-  {"turn_password='" SECRET "'", "turn_password='***'"},
-  {"Connecting to irc.example.org:6697", "Connecting to irc.example.org:6697"},
-  {"BYPASS mode", "BYPASS mode"},
-  {"", ""},
+  { "PASS " SECRET, "PASS ***" },
+  { "<< PASS :" SECRET "\r\n", "<< PASS ***" },
+  { "PASS " SECRET "\nNICK alice\n", "PASS ***\nNICK alice" },
+  { "AUTHENTICATE aHVudGVyMg==", "AUTHENTICATE ***" },
+  { "AUTH PLAIN aHVudGVyMg==", "AUTH ***" },
+  { "PRIVMSG NickServ :IDENTIFY " SECRET, "PRIVMSG NickServ :IDENTIFY ***" },
+  { "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAGh1bnRlcjI=</auth>",
+    "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>***</auth>" },
+  { "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'/>",
+    "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'/>" },
+  { "<query xmlns='jabber:iq:auth'><username>alice</username><password>" SECRET "</password></query>",
+    "<query xmlns='jabber:iq:auth'><username>alice</username><password>***</password></query>" },
+  { "password=" SECRET " user=alice", "password=*** user=alice" },
+  { "Password: " SECRET, "Password: ***" },
+  { "{\"password\":\"" SECRET "\"}", "{\"password\":\"***\"}" },
+  { "turn_password='" SECRET "'", "turn_password='***'" },
+  { "Connecting to irc.example.org:6697", "Connecting to irc.example.org:6697" },
+  { "BYPASS mode", "BYPASS mode" },
+  { "", "" },
 };
 
 static void
@@ -373,7 +374,7 @@ file_contains (const char *path, const char *needle)
 
   if (!g_file_get_contents (path, &data, &len, NULL))
     return FALSE;
-  return g_strstr_len (data, (gssize) len, needle) != NULL;
+  return g_strstr_len (data, (gssize)len, needle) != NULL;
 }
 
 /* Every regular file below @dir is free of @needle. */
@@ -446,8 +447,8 @@ main (int argc, char **argv)
   g_setenv ("G_MESSAGES_DEBUG", "pg-purple", TRUE);
   g_test_init (&argc, &argv, NULL);
   captured = g_ptr_array_new_with_free_func (g_free);
-  g_log_set_handler ("pg-purple", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
-                     capture_message, NULL);
+  g_log_set_handler ("pg-purple", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION, capture_message,
+                     NULL);
 
   g_test_add_func ("/purple/debug/mask", test_debug_mask);
   g_test_add_func ("/purple/core/init", test_core_init);

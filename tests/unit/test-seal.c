@@ -57,7 +57,7 @@ write_key_file (const char *path, gsize len, int mode)
   g_autofree char *bytes = g_malloc0 (len + 1);
 
   memset (bytes, 'k', len);
-  g_file_set_contents_full (path, bytes, (gssize) len, G_FILE_SET_CONTENTS_NONE, 0600, &error);
+  g_file_set_contents_full (path, bytes, (gssize)len, G_FILE_SET_CONTENTS_NONE, 0600, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_chmod (path, mode), ==, 0);
 }
@@ -212,8 +212,7 @@ test_wrong_key (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 static void
 test_wrong_aad (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
-  static const char *const aads[] = { "other@example.org", "user@example.or", "",
-                                      "USER@example.org" };
+  static const char *const aads[] = { "other@example.org", "user@example.or", "", "USER@example.org" };
   g_autoptr (PgSealKey) key = load_key (f->key_path);
   g_autoptr (GBytes) sealed = seal (key, "hunter2", "user@example.org");
 
@@ -256,7 +255,7 @@ test_truncated (Fixture *f, G_GNUC_UNUSED gconstpointer data)
     }
 
   g_byte_array_append (extended, g_bytes_get_data (sealed, NULL), g_bytes_get_size (sealed));
-  g_byte_array_append (extended, (const guint8 *) "x", 1);
+  g_byte_array_append (extended, (const guint8 *)"x", 1);
   longer = g_byte_array_free_to_bytes (g_steal_pointer (&extended));
   assert_unseal_fails (key, longer, "user@example.org");
 }
@@ -266,8 +265,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, func) \
-  g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/seal/key/create", test_key_create);
   ADD ("/seal/key/permissions", test_key_permissions);
   ADD ("/seal/key/size", test_key_size);

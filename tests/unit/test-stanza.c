@@ -7,8 +7,8 @@
 #include <libxml/parser.h>
 #include <string.h>
 
-#define STREAM_HEADER                                                                              \
-  "<stream:stream xmlns='jabber:component:accept' "                                              \
+#define STREAM_HEADER                                                                                        \
+  "<stream:stream xmlns='jabber:component:accept' "                                                          \
   "xmlns:stream='http://etherx.jabber.org/streams' id='x'>"
 
 /* ---- helpers ---- */
@@ -24,8 +24,8 @@ collect_stanza (xmlNode *stanza, gpointer user_data)
 static PgStanza *
 parse_stanza (const char *xml)
 {
-  static const PgXmlParserCallbacks callbacks = {.stanza = collect_stanza};
-  g_autoptr (GPtrArray) got = g_ptr_array_new_with_free_func ((GDestroyNotify) pg_stanza_free);
+  static const PgXmlParserCallbacks callbacks = { .stanza = collect_stanza };
+  g_autoptr (GPtrArray) got = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
   g_autoptr (PgXmlParser) parser = pg_xml_parser_new (&callbacks, got, 0);
   g_autoptr (GError) error = NULL;
   g_autofree char *data = g_strconcat (STREAM_HEADER, xml, NULL);
@@ -40,7 +40,7 @@ parse_stanza (const char *xml)
 static int
 compare_strings (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 /* A canonical form of a tree that ignores prefixes, where namespaces are
@@ -51,17 +51,16 @@ dump_tree (const xmlNode *node, GString *out)
   g_autoptr (GPtrArray) attrs = g_ptr_array_new_with_free_func (g_free);
   for (const xmlAttr *attr = node->properties; attr != NULL; attr = attr->next)
     {
-      g_autofree char *value = (char *) xmlNodeGetContent ((const xmlNode *) attr);
-      g_ptr_array_add (attrs, g_strdup_printf ("{%s}%s=\"%s\"",
-                                               attr->ns != NULL ? (const char *) attr->ns->href : "",
-                                               attr->name, value));
+      g_autofree char *value = (char *)xmlNodeGetContent ((const xmlNode *)attr);
+      g_ptr_array_add (attrs,
+                       g_strdup_printf ("{%s}%s=\"%s\"", attr->ns != NULL ? (const char *)attr->ns->href : "",
+                                        attr->name, value));
     }
   g_ptr_array_sort (attrs, compare_strings);
 
-  g_string_append_printf (out, "<{%s}%s", node->ns != NULL ? (const char *) node->ns->href : "",
-                          node->name);
+  g_string_append_printf (out, "<{%s}%s", node->ns != NULL ? (const char *)node->ns->href : "", node->name);
   for (guint i = 0; i < attrs->len; i++)
-    g_string_append_printf (out, " %s", (const char *) g_ptr_array_index (attrs, i));
+    g_string_append_printf (out, " %s", (const char *)g_ptr_array_index (attrs, i));
   g_string_append_c (out, '>');
 
   gboolean in_text = FALSE;
@@ -72,7 +71,7 @@ dump_tree (const xmlNode *node, GString *out)
           if (!in_text)
             g_string_append_c (out, '"');
           in_text = TRUE;
-          g_string_append (out, (const char *) child->content);
+          g_string_append (out, (const char *)child->content);
           continue;
         }
       if (in_text)
@@ -99,7 +98,7 @@ dup_dump (const xmlNode *node)
 static xmlDoc *
 read_standalone (const char *bytes)
 {
-  xmlDoc *doc = xmlReadMemory (bytes, (int) strlen (bytes), "stanza.xml", "UTF-8",
+  xmlDoc *doc = xmlReadMemory (bytes, (int)strlen (bytes), "stanza.xml", "UTF-8",
                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
   if (doc == NULL)
     g_test_message ("libxml2 refused: %s", bytes);
@@ -130,13 +129,13 @@ typedef struct
 } NewCase;
 
 static const NewCase new_cases[] = {
-  {"iq", "a", "b", "get", "1", "<iq from='a' to='b' type='get' id='1'/>"},
-  {"message", NULL, "b", NULL, NULL, "<message to='b'/>"},
-  {"message", "a", NULL, "chat", NULL, "<message from='a' type='chat'/>"},
-  {"presence", NULL, NULL, NULL, NULL, "<presence/>"},
-  {"presence", NULL, NULL, "unavailable", "p1", "<presence type='unavailable' id='p1'/>"},
+  { "iq", "a", "b", "get", "1", "<iq from='a' to='b' type='get' id='1'/>" },
+  { "message", NULL, "b", NULL, NULL, "<message to='b'/>" },
+  { "message", "a", NULL, "chat", NULL, "<message from='a' type='chat'/>" },
+  { "presence", NULL, NULL, NULL, NULL, "<presence/>" },
+  { "presence", NULL, NULL, "unavailable", "p1", "<presence type='unavailable' id='p1'/>" },
   /* An empty string is a value, not an absent attribute. */
-  {"iq", "", "b", "set", "", "<iq from='' to='b' type='set' id=''/>"},
+  { "iq", "", "b", "set", "", "<iq from='' to='b' type='set' id=''/>" },
 };
 
 static void
@@ -148,7 +147,7 @@ test_new_attributes (void)
       g_autoptr (PgStanza) stanza = pg_stanza_new (c->name, c->from, c->to, c->type, c->id);
 
       g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, c->expected);
-      g_assert_cmpstr ((const char *) stanza->name, ==, c->name);
+      g_assert_cmpstr ((const char *)stanza->name, ==, c->name);
       g_assert_null (stanza->ns);
       g_assert_cmpstr (pg_stanza_get_attr (stanza, "from"), ==, c->from);
       g_assert_cmpstr (pg_stanza_get_attr (stanza, "to"), ==, c->to);
@@ -166,8 +165,8 @@ static void
 test_new_iq_result (void)
 {
   g_autoptr (PgStanza) request = parse_stanza (
-    "<iq type='get' from='romeo@montague.lit/orchard' to='irc.shakespeare.lit' id='v&amp;1'>"
-    "<query xmlns='jabber:iq:version'/></iq>");
+      "<iq type='get' from='romeo@montague.lit/orchard' to='irc.shakespeare.lit' id='v&amp;1'>"
+      "<query xmlns='jabber:iq:version'/></iq>");
   g_autoptr (PgStanza) result = pg_stanza_new_iq_result (request);
 
   assert_serializes_to (result, "<iq from='irc.shakespeare.lit' to='romeo@montague.lit/orchard' "
@@ -193,7 +192,7 @@ test_child_namespace_new (void)
   g_assert_true (pg_stanza_is (query, "query", NULL));
   /* Declared on the child itself, so the tree stands alone. */
   g_assert_nonnull (query->nsDef);
-  g_assert_cmpstr ((const char *) query->nsDef->href, ==, "jabber:iq:version");
+  g_assert_cmpstr ((const char *)query->nsDef->href, ==, "jabber:iq:version");
   g_assert_null (query->nsDef->prefix);
   assert_serializes_to (iq, "<iq from='a' to='b' type='get' id='1'><query xmlns='jabber:iq:version'/></iq>");
 }
@@ -271,12 +270,11 @@ test_child_text (void)
 static void
 test_access_parsed (void)
 {
-  g_autoptr (PgStanza) message = parse_stanza (
-    "<message from='a@b/c' to='gw' xml:lang='fr' type='chat'>\n"
-    "  <body>one <b xmlns='urn:x'>two</b> three</body>\n"
-    "  <active xmlns='http://jabber.org/protocol/chatstates'/>\n"
-    "  <body xml:lang='en'>second</body>\n"
-    "</message>");
+  g_autoptr (PgStanza) message = parse_stanza ("<message from='a@b/c' to='gw' xml:lang='fr' type='chat'>\n"
+                                               "  <body>one <b xmlns='urn:x'>two</b> three</body>\n"
+                                               "  <active xmlns='http://jabber.org/protocol/chatstates'/>\n"
+                                               "  <body xml:lang='en'>second</body>\n"
+                                               "</message>");
 
   g_assert_true (pg_stanza_is (message, "message", PG_NS_COMPONENT));
   g_assert_false (pg_stanza_is (message, "message", PG_NS_CLIENT));
@@ -327,15 +325,14 @@ test_serialize_escape_attribute (void)
   static const char value[] = "a'b\"c&d<e>f\ng\th\ri";
   g_autoptr (PgStanza) message = pg_stanza_new ("message", value, NULL, NULL, NULL);
 
-  assert_serializes_to (message,
-                        "<message from='a&apos;b&quot;c&amp;d&lt;e&gt;f&#xA;g&#x9;h&#xD;i'/>");
+  assert_serializes_to (message, "<message from='a&apos;b&quot;c&amp;d&lt;e&gt;f&#xA;g&#x9;h&#xD;i'/>");
 
   /* Attribute-value normalisation would turn raw whitespace into spaces; the
    * character references must bring back exactly what was set. */
   g_autofree char *bytes = pg_stanza_to_string (message);
   xmlDoc *doc = read_standalone (bytes);
-  xmlChar *back = xmlGetProp (xmlDocGetRootElement (doc), (const xmlChar *) "from");
-  g_assert_cmpstr ((const char *) back, ==, value);
+  xmlChar *back = xmlGetProp (xmlDocGetRootElement (doc), (const xmlChar *)"from");
+  g_assert_cmpstr ((const char *)back, ==, value);
   xmlFree (back);
   xmlFreeDoc (doc);
 }
@@ -348,22 +345,26 @@ typedef struct
 } InvalidCharCase;
 
 static const InvalidCharCase invalid_char_cases[] = {
-  {"irc-controls", "a\x01" "b\x0b" "c\xff", "a\uFFFDb\uFFFDc\uFFFD"},
-  {"all-c0", "\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x1f|",
-   "\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD|"},
-  {"allowed-c0", "tab\tnl\ncr\r.", "tab\tnl\ncr\r."},
-  {"u+fffe", "x\xef\xbf\xbey", "x\uFFFDy"},
-  {"u+ffff", "x\xef\xbf\xbfy", "x\uFFFDy"},
-  {"u+fffd-kept", "x\uFFFDy", "x\uFFFDy"},
-  {"del-and-c1-kept", "\x7f\xc2\x85\xc2\x9f", "\x7f\xc2\x85\xc2\x9f"},
-  {"astral-kept", "\xf0\x9d\x84\x9e \xe2\x98\xba \xc3\xa9", "\xf0\x9d\x84\x9e \xe2\x98\xba \xc3\xa9"},
-  {"u+10ffff-kept", "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf"},
-  {"latin1-byte", "caf\xe9!", NULL},
-  {"truncated", "ab\xe2\x98", NULL},
-  {"overlong", "\xc0\xaf\xe0\x80\xaf", NULL},
-  {"surrogate", "\xed\xa0\x80\xed\xbf\xbf", NULL},
-  {"beyond-10ffff", "\xf4\x90\x80\x80", NULL},
-  {"continuation-only", "\x80\xbf", NULL},
+  { "irc-controls",
+    "a\x01"
+    "b\x0b"
+    "c\xff",
+    "a\uFFFDb\uFFFDc\uFFFD" },
+  { "all-c0", "\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x1f|",
+    "\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD|" },
+  { "allowed-c0", "tab\tnl\ncr\r.", "tab\tnl\ncr\r." },
+  { "u+fffe", "x\xef\xbf\xbey", "x\uFFFDy" },
+  { "u+ffff", "x\xef\xbf\xbfy", "x\uFFFDy" },
+  { "u+fffd-kept", "x\uFFFDy", "x\uFFFDy" },
+  { "del-and-c1-kept", "\x7f\xc2\x85\xc2\x9f", "\x7f\xc2\x85\xc2\x9f" },
+  { "astral-kept", "\xf0\x9d\x84\x9e \xe2\x98\xba \xc3\xa9", "\xf0\x9d\x84\x9e \xe2\x98\xba \xc3\xa9" },
+  { "u+10ffff-kept", "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf" },
+  { "latin1-byte", "caf\xe9!", NULL },
+  { "truncated", "ab\xe2\x98", NULL },
+  { "overlong", "\xc0\xaf\xe0\x80\xaf", NULL },
+  { "surrogate", "\xed\xa0\x80\xed\xbf\xbf", NULL },
+  { "beyond-10ffff", "\xf4\x90\x80\x80", NULL },
+  { "continuation-only", "\x80\xbf", NULL },
 };
 
 /* NULL expected: the exact number of U+FFFD is the serialiser's business; the
@@ -381,7 +382,7 @@ check_invalid_char_result (const InvalidCharCase *c, const char *got)
   for (const char *p = got; *p != '\0'; p = g_utf8_next_char (p))
     {
       gunichar ch = g_utf8_get_char (p);
-      g_assert_true (ch == 0xFFFD || (ch < 0x80 && strchr (c->input, (int) ch) != NULL));
+      g_assert_true (ch == 0xFFFD || (ch < 0x80 && strchr (c->input, (int)ch) != NULL));
     }
 }
 
@@ -425,10 +426,12 @@ test_serialize_xml_lang (void)
   g_assert_cmpstr (pg_stanza_get_lang (body), ==, "de");
   g_assert_null (pg_stanza_get_attr (message, "lang"));
   g_assert_null (pg_stanza_get_attr (message, "xml:lang"));
-  assert_serializes_to (message, "<message from='a' to='b' xml:lang='en'><body xml:lang='de'>hello</body></message>");
+  assert_serializes_to (message,
+                        "<message from='a' to='b' xml:lang='en'><body xml:lang='de'>hello</body></message>");
 
   /* Parsed xml:lang keeps its prefix and is still never declared. */
-  g_autoptr (PgStanza) parsed = parse_stanza ("<presence xml:lang='fr'><status xml:lang='en'>x</status></presence>");
+  g_autoptr (PgStanza) parsed
+      = parse_stanza ("<presence xml:lang='fr'><status xml:lang='en'>x</status></presence>");
   assert_serializes_to (parsed, "<presence xml:lang='fr'><status xml:lang='en'>x</status></presence>");
 }
 
@@ -437,14 +440,14 @@ test_serialize_prefixed_element (void)
 {
   /* A stream error as a tree: prefixed element, children in another
    * namespace, a second prefixed element that must reuse the declaration. */
-  xmlDoc *doc = xmlNewDoc ((const xmlChar *) "1.0");
-  xmlNode *error = xmlNewDocNode (doc, NULL, (const xmlChar *) "error", NULL);
+  xmlDoc *doc = xmlNewDoc ((const xmlChar *)"1.0");
+  xmlNode *error = xmlNewDocNode (doc, NULL, (const xmlChar *)"error", NULL);
   xmlDocSetRootElement (doc, error);
-  xmlSetNs (error, xmlNewNs (error, (const xmlChar *) PG_NS_STREAM, (const xmlChar *) "stream"));
+  xmlSetNs (error, xmlNewNs (error, (const xmlChar *)PG_NS_STREAM, (const xmlChar *)"stream"));
   pg_stanza_add_child (error, "not-well-formed", PG_NS_STREAMS);
   xmlNode *text = pg_stanza_add_text_child (error, "text", PG_NS_STREAMS, "bad");
   pg_stanza_set_attr (text, "xml:lang", "en");
-  xmlNode *again = xmlNewDocNode (doc, error->ns, (const xmlChar *) "inner", NULL);
+  xmlNode *again = xmlNewDocNode (doc, error->ns, (const xmlChar *)"inner", NULL);
   xmlAddChild (error, again);
 
   assert_serializes_to (error, "<stream:error xmlns:stream='http://etherx.jabber.org/streams'>"
@@ -454,8 +457,9 @@ test_serialize_prefixed_element (void)
   pg_stanza_free (error);
 
   /* The same from the wire. */
-  g_autoptr (PgStanza) parsed = parse_stanza ("<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
-                                              "<stream:x><stream:y/></stream:x></stream:error>");
+  g_autoptr (PgStanza) parsed
+      = parse_stanza ("<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                      "<stream:x><stream:y/></stream:x></stream:error>");
   assert_serializes_to (parsed, "<stream:error xmlns:stream='http://etherx.jabber.org/streams'>"
                                 "<conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
                                 "<stream:x><stream:y/></stream:x></stream:error>");
@@ -491,7 +495,8 @@ test_serialize_many_namespaces (void)
       g_assert_cmpstr (got, ==, want);
 
       /* The error reply copies the payload: same requirement. */
-      g_autoptr (PgStanza) reply = pg_stanza_error_reply (iq, PG_ERR_SERVICE_UNAVAILABLE, PG_ERR_TYPE_DEFAULT, NULL);
+      g_autoptr (PgStanza) reply
+          = pg_stanza_error_reply (iq, PG_ERR_SERVICE_UNAVAILABLE, PG_ERR_TYPE_DEFAULT, NULL);
       g_autofree char *reply_bytes = pg_stanza_to_string (reply);
       g_autoptr (PgStanza) reply_back = parse_stanza (reply_bytes);
       g_autofree char *want_payload = dup_dump (pg_stanza_first_element (iq));
@@ -504,7 +509,7 @@ static void
 test_serialize_copy (void)
 {
   g_autoptr (PgStanza) source
-    = parse_stanza ("<message><x xmlns='urn:x'><y><z xmlns='urn:z' k='v'/></y></x></message>");
+      = parse_stanza ("<message><x xmlns='urn:x'><y><z xmlns='urn:z' k='v'/></y></x></message>");
   g_autoptr (PgStanza) target = pg_stanza_new ("message", "a", "b", NULL, NULL);
   xmlNode *y = pg_stanza_find_child (pg_stanza_first_element (source), "y", "urn:x");
   xmlNode *copy = pg_stanza_add_copy (target, y);
@@ -513,7 +518,8 @@ test_serialize_copy (void)
   g_assert_cmpstr (pg_stanza_get_ns (copy), ==, "urn:x");
   /* The source is untouched and can go first. */
   g_clear_pointer (&source, pg_stanza_free);
-  assert_serializes_to (target, "<message from='a' to='b'><y xmlns='urn:x'><z xmlns='urn:z' k='v'/></y></message>");
+  assert_serializes_to (target,
+                        "<message from='a' to='b'><y xmlns='urn:x'><z xmlns='urn:z' k='v'/></y></message>");
 }
 
 /* ---- round trips ---- */
@@ -588,30 +594,30 @@ typedef struct
 
 /* RFC 6120 §8.3.3 types and XEP-0086 codes; see XEP-CHECKLIST §2. */
 static const ErrorCase error_cases[] = {
-  {PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-request", "modify", "400"},
-  {PG_ERR_CONFLICT, PG_ERR_TYPE_DEFAULT, "conflict", "cancel", "409"},
-  {PG_ERR_FEATURE_NOT_IMPLEMENTED, PG_ERR_TYPE_DEFAULT, "feature-not-implemented", "cancel", "501"},
-  {PG_ERR_FORBIDDEN, PG_ERR_TYPE_DEFAULT, "forbidden", "auth", "403"},
-  {PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_DEFAULT, "internal-server-error", "cancel", "500"},
-  {PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT, "internal-server-error", "wait", "500"},
-  {PG_ERR_ITEM_NOT_FOUND, PG_ERR_TYPE_DEFAULT, "item-not-found", "cancel", "404"},
-  {PG_ERR_JID_MALFORMED, PG_ERR_TYPE_DEFAULT, "jid-malformed", "modify", "400"},
-  {PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, "not-acceptable", "modify", "406"},
-  {PG_ERR_NOT_ALLOWED, PG_ERR_TYPE_DEFAULT, "not-allowed", "cancel", "405"},
-  {PG_ERR_NOT_AUTHORIZED, PG_ERR_TYPE_DEFAULT, "not-authorized", "auth", "401"},
-  {PG_ERR_POLICY_VIOLATION, PG_ERR_TYPE_DEFAULT, "policy-violation", "modify", NULL},
-  {PG_ERR_POLICY_VIOLATION, PG_ERR_TYPE_WAIT, "policy-violation", "wait", NULL},
-  {PG_ERR_RECIPIENT_UNAVAILABLE, PG_ERR_TYPE_DEFAULT, "recipient-unavailable", "wait", "404"},
-  {PG_ERR_REGISTRATION_REQUIRED, PG_ERR_TYPE_DEFAULT, "registration-required", "auth", "407"},
-  {PG_ERR_REMOTE_SERVER_NOT_FOUND, PG_ERR_TYPE_DEFAULT, "remote-server-not-found", "cancel", "404"},
-  {PG_ERR_REMOTE_SERVER_TIMEOUT, PG_ERR_TYPE_DEFAULT, "remote-server-timeout", "wait", "504"},
-  {PG_ERR_RESOURCE_CONSTRAINT, PG_ERR_TYPE_DEFAULT, "resource-constraint", "wait", "500"},
-  {PG_ERR_SERVICE_UNAVAILABLE, PG_ERR_TYPE_DEFAULT, "service-unavailable", "cancel", "503"},
-  {PG_ERR_SERVICE_UNAVAILABLE, PG_ERR_TYPE_CONTINUE, "service-unavailable", "continue", "503"},
-  {PG_ERR_UNDEFINED_CONDITION, PG_ERR_TYPE_DEFAULT, "undefined-condition", "cancel", "500"},
-  {PG_ERR_UNDEFINED_CONDITION, PG_ERR_TYPE_MODIFY, "undefined-condition", "modify", "500"},
-  {PG_ERR_UNEXPECTED_REQUEST, PG_ERR_TYPE_DEFAULT, "unexpected-request", "wait", "400"},
-  {PG_ERR_UNEXPECTED_REQUEST, PG_ERR_TYPE_AUTH, "unexpected-request", "auth", "400"},
+  { PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-request", "modify", "400" },
+  { PG_ERR_CONFLICT, PG_ERR_TYPE_DEFAULT, "conflict", "cancel", "409" },
+  { PG_ERR_FEATURE_NOT_IMPLEMENTED, PG_ERR_TYPE_DEFAULT, "feature-not-implemented", "cancel", "501" },
+  { PG_ERR_FORBIDDEN, PG_ERR_TYPE_DEFAULT, "forbidden", "auth", "403" },
+  { PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_DEFAULT, "internal-server-error", "cancel", "500" },
+  { PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT, "internal-server-error", "wait", "500" },
+  { PG_ERR_ITEM_NOT_FOUND, PG_ERR_TYPE_DEFAULT, "item-not-found", "cancel", "404" },
+  { PG_ERR_JID_MALFORMED, PG_ERR_TYPE_DEFAULT, "jid-malformed", "modify", "400" },
+  { PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT, "not-acceptable", "modify", "406" },
+  { PG_ERR_NOT_ALLOWED, PG_ERR_TYPE_DEFAULT, "not-allowed", "cancel", "405" },
+  { PG_ERR_NOT_AUTHORIZED, PG_ERR_TYPE_DEFAULT, "not-authorized", "auth", "401" },
+  { PG_ERR_POLICY_VIOLATION, PG_ERR_TYPE_DEFAULT, "policy-violation", "modify", NULL },
+  { PG_ERR_POLICY_VIOLATION, PG_ERR_TYPE_WAIT, "policy-violation", "wait", NULL },
+  { PG_ERR_RECIPIENT_UNAVAILABLE, PG_ERR_TYPE_DEFAULT, "recipient-unavailable", "wait", "404" },
+  { PG_ERR_REGISTRATION_REQUIRED, PG_ERR_TYPE_DEFAULT, "registration-required", "auth", "407" },
+  { PG_ERR_REMOTE_SERVER_NOT_FOUND, PG_ERR_TYPE_DEFAULT, "remote-server-not-found", "cancel", "404" },
+  { PG_ERR_REMOTE_SERVER_TIMEOUT, PG_ERR_TYPE_DEFAULT, "remote-server-timeout", "wait", "504" },
+  { PG_ERR_RESOURCE_CONSTRAINT, PG_ERR_TYPE_DEFAULT, "resource-constraint", "wait", "500" },
+  { PG_ERR_SERVICE_UNAVAILABLE, PG_ERR_TYPE_DEFAULT, "service-unavailable", "cancel", "503" },
+  { PG_ERR_SERVICE_UNAVAILABLE, PG_ERR_TYPE_CONTINUE, "service-unavailable", "continue", "503" },
+  { PG_ERR_UNDEFINED_CONDITION, PG_ERR_TYPE_DEFAULT, "undefined-condition", "cancel", "500" },
+  { PG_ERR_UNDEFINED_CONDITION, PG_ERR_TYPE_MODIFY, "undefined-condition", "modify", "500" },
+  { PG_ERR_UNEXPECTED_REQUEST, PG_ERR_TYPE_DEFAULT, "unexpected-request", "wait", "400" },
+  { PG_ERR_UNEXPECTED_REQUEST, PG_ERR_TYPE_AUTH, "unexpected-request", "auth", "400" },
 };
 
 static const char *const error_requests[] = {
@@ -625,7 +631,7 @@ static const char *const error_requests[] = {
 static void
 assert_error_reply (const xmlNode *request, const xmlNode *reply, const ErrorCase *c, const char *text)
 {
-  g_assert_cmpstr ((const char *) reply->name, ==, (const char *) request->name);
+  g_assert_cmpstr ((const char *)reply->name, ==, (const char *)request->name);
   g_assert_cmpstr (pg_stanza_get_attr (reply, "type"), ==, "error");
   g_assert_cmpstr (pg_stanza_get_attr (reply, "id"), ==, pg_stanza_get_attr (request, "id"));
   g_assert_cmpstr (pg_stanza_get_attr (reply, "from"), ==, pg_stanza_get_attr (request, "to"));
@@ -672,7 +678,7 @@ test_error_conditions (void)
           g_autoptr (PgStanza) reply = pg_stanza_error_reply (request, c->condition, c->type, NULL);
           assert_error_reply (request, reply, c, NULL);
           g_autoptr (PgStanza) with_text
-            = pg_stanza_error_reply (request, c->condition, c->type, "Something & <else>");
+              = pg_stanza_error_reply (request, c->condition, c->type, "Something & <else>");
           assert_error_reply (request, with_text, c, "Something & <else>");
 
           /* And the reply survives the wire. */
@@ -689,7 +695,8 @@ test_error_iq_payload (void)
   /* STRM-05, byte for byte. */
   g_autoptr (PgStanza) request = parse_stanza ("<iq type='get' from='U' to='GW' id='u1'>"
                                                "<query xmlns='urn:example:x'><a k='v'>b</a></query></iq>");
-  g_autoptr (PgStanza) reply = pg_stanza_error_reply (request, PG_ERR_SERVICE_UNAVAILABLE, PG_ERR_TYPE_DEFAULT, NULL);
+  g_autoptr (PgStanza) reply
+      = pg_stanza_error_reply (request, PG_ERR_SERVICE_UNAVAILABLE, PG_ERR_TYPE_DEFAULT, NULL);
   assert_serializes_to (reply, "<iq from='GW' to='U' type='error' id='u1'>"
                                "<query xmlns='urn:example:x'><a k='v'>b</a></query>"
                                "<error type='cancel' code='503'>"
@@ -701,16 +708,20 @@ test_error_iq_payload (void)
 
   /* A payload in the stanza's own namespace stays in it. */
   g_autoptr (PgStanza) plain = parse_stanza ("<iq type='set' from='U' to='GW' id='u2'><foo/></iq>");
-  g_autoptr (PgStanza) plain_reply = pg_stanza_error_reply (plain, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, NULL);
-  assert_serializes_to (plain_reply, "<iq from='GW' to='U' type='error' id='u2'><foo/>"
-                                     "<error type='modify' code='400'>"
-                                     "<bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
+  g_autoptr (PgStanza) plain_reply
+      = pg_stanza_error_reply (plain, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, NULL);
+  assert_serializes_to (plain_reply,
+                        "<iq from='GW' to='U' type='error' id='u2'><foo/>"
+                        "<error type='modify' code='400'>"
+                        "<bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
 
   /* No payload at all, no id. */
   g_autoptr (PgStanza) empty = parse_stanza ("<iq type='get' from='U' to='GW'/>");
-  g_autoptr (PgStanza) empty_reply = pg_stanza_error_reply (empty, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, NULL);
-  assert_serializes_to (empty_reply, "<iq from='GW' to='U' type='error'><error type='modify' code='400'>"
-                                     "<bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
+  g_autoptr (PgStanza) empty_reply
+      = pg_stanza_error_reply (empty, PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, NULL);
+  assert_serializes_to (empty_reply,
+                        "<iq from='GW' to='U' type='error'><error type='modify' code='400'>"
+                        "<bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
 }
 
 static const char *const register_requests[] = {
@@ -744,8 +755,9 @@ test_error_register_payload (void)
       g_assert_null (query->children);
       g_assert_null (query->properties);
       g_assert_nonnull (pg_stanza_get_error (reply));
-      g_assert_true (g_str_has_prefix (bytes, "<iq from='irc.shakespeare.lit' to='romeo@montague.lit/orchard' "
-                                              "type='error' id='reg"));
+      g_assert_true (g_str_has_prefix (bytes,
+                                       "<iq from='irc.shakespeare.lit' to='romeo@montague.lit/orchard' "
+                                       "type='error' id='reg"));
       g_assert_nonnull (strstr (bytes, "'><query xmlns='jabber:iq:register'/><error type='modify' code='406'>"
                                        "<not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
                                        "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>"
@@ -759,17 +771,18 @@ test_error_no_payload (void)
   g_autoptr (PgStanza) message = parse_stanza ("<message from='u@s/r' to='c@gw' type='chat' id='m1'>"
                                                "<body>secret body</body><thread>t</thread></message>");
   g_autoptr (PgStanza) message_reply
-    = pg_stanza_error_reply (message, PG_ERR_SERVICE_UNAVAILABLE, PG_ERR_TYPE_DEFAULT, "Gone & away");
+      = pg_stanza_error_reply (message, PG_ERR_SERVICE_UNAVAILABLE, PG_ERR_TYPE_DEFAULT, "Gone & away");
   assert_serializes_to (message_reply, "<message from='c@gw' to='u@s/r' type='error' id='m1'>"
                                        "<error type='cancel' code='503'>"
                                        "<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
                                        "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>"
                                        "Gone &amp; away</text></error></message>");
 
-  g_autoptr (PgStanza) presence = parse_stanza ("<presence from='u@s/r' to='c@gw'><status>s</status>"
-                                                "<c xmlns='http://jabber.org/protocol/caps' ver='v'/></presence>");
+  g_autoptr (PgStanza) presence
+      = parse_stanza ("<presence from='u@s/r' to='c@gw'><status>s</status>"
+                      "<c xmlns='http://jabber.org/protocol/caps' ver='v'/></presence>");
   g_autoptr (PgStanza) presence_reply
-    = pg_stanza_error_reply (presence, PG_ERR_REGISTRATION_REQUIRED, PG_ERR_TYPE_DEFAULT, NULL);
+      = pg_stanza_error_reply (presence, PG_ERR_REGISTRATION_REQUIRED, PG_ERR_TYPE_DEFAULT, NULL);
   assert_serializes_to (presence_reply, "<presence from='c@gw' to='u@s/r' type='error'>"
                                         "<error type='auth' code='407'>"
                                         "<registration-required xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"

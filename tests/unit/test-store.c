@@ -123,7 +123,7 @@ checksum (const char *path)
 
   if (!g_file_get_contents (path, &contents, &len, NULL))
     return NULL;
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, len);
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *)contents, len);
 }
 
 static int
@@ -160,7 +160,7 @@ assert_refused (Fixture *f, const char *key, PgStoreError code)
   g_autoptr (PgStore) store = pg_store_open (f->db, key, &error);
 
   g_assert_null (store);
-  g_assert_error (error, PG_STORE_ERROR, (int) code);
+  g_assert_error (error, PG_STORE_ERROR, (int)code);
   g_assert_nonnull (strstr (error->message, f->db));
   g_test_message ("refused: %s", error->message);
   after = checksum (f->db);
@@ -229,9 +229,9 @@ test_fix_mode (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 }
 
 static const char *const version_0_files[] = {
-  NULL,                                                      /* no file at all */
-  "",                                                        /* sqlite3_open + nothing */
-  "SELECT 1;",                                               /* a no-op statement */
+  NULL,                                                         /* no file at all */
+  "",                                                           /* sqlite3_open + nothing */
+  "SELECT 1;",                                                  /* a no-op statement */
   "PRAGMA user_version = 0; CREATE TABLE t (x); DROP TABLE t;", /* a header, no tables */
 };
 
@@ -276,8 +276,8 @@ test_refuse_not_database (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 
   for (int i = 0; i < 200; i++)
     g_string_append (text, "this is a text file, not an sqlite database\n");
-  g_assert_true (g_file_set_contents_full (f->db, text->str, (gssize) text->len,
-                                           G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+  g_assert_true (
+      g_file_set_contents_full (f->db, text->str, (gssize)text->len, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
   assert_refused (f, f->key, PG_STORE_ERROR_OPEN);
   g_assert_false (g_file_test (f->key, G_FILE_TEST_EXISTS));
 }
@@ -582,7 +582,7 @@ test_migrate_2 (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   g_assert_false (bob->pending_add);
   g_assert_true (pg_store_set_contact_pending (store, "a@example.org", "bob", TRUE, NULL));
   g_autoptr (GPtrArray) again = pg_store_list_contacts (store, "a@example.org", NULL);
-  g_assert_true (((PgStoreContact *) g_ptr_array_index (again, 0))->pending_add);
+  g_assert_true (((PgStoreContact *)g_ptr_array_index (again, 0))->pending_add);
   g_assert_cmpint (pg_store_outbox_count (store, "a@example.org", PG_OUTBOX_TO_USER, NULL), ==, 0);
 }
 
@@ -591,8 +591,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, func) \
-  g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/store/create/new", test_create);
   ADD ("/store/create/reopen", test_reopen);
   ADD ("/store/create/fix-mode", test_fix_mode);

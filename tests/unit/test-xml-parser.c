@@ -8,8 +8,8 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-#define HEADER                                                                                     \
-  "<stream:stream xmlns='jabber:component:accept' "                                              \
+#define HEADER                                                                                               \
+  "<stream:stream xmlns='jabber:component:accept' "                                                          \
   "xmlns:stream='http://etherx.jabber.org/streams' from='irc.shakespeare.lit' id='3BF96D32'>"
 #define DEFAULT_MAX (512 * 1024)
 
@@ -74,7 +74,7 @@ static Collector *
 collector_new (void)
 {
   Collector *c = g_new0 (Collector, 1);
-  c->stanzas = g_ptr_array_new_with_free_func ((GDestroyNotify) pg_stanza_free);
+  c->stanzas = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
   c->too_big = g_ptr_array_new_with_free_func (g_free);
   c->too_big_bytes = g_array_new (FALSE, FALSE, sizeof (gsize));
   return c;
@@ -114,8 +114,8 @@ feed (PgXmlParser *parser, const char *data, gsize len, gsize step, GError **err
     step = MAX (len, 1);
   while (done < len)
     {
-      gsize n = step == STEP_RANDOM         ? (gsize) g_test_rand_int_range (1, 65)
-                : step == STEP_RANDOM_LARGE ? (gsize) g_test_rand_int_range (1, 20001)
+      gsize n = step == STEP_RANDOM         ? (gsize)g_test_rand_int_range (1, 65)
+                : step == STEP_RANDOM_LARGE ? (gsize)g_test_rand_int_range (1, 20001)
                                             : step;
       n = MIN (n, len - done);
       if (!pg_xml_parser_feed (parser, data + done, n, error))
@@ -209,8 +209,8 @@ test_stanzas_keepalive (void)
   g_autoptr (Collector) c = collector_new ();
   g_autoptr (PgXmlParser) parser = pg_xml_parser_new (&callbacks, c, DEFAULT_MAX);
   g_autoptr (GError) error = NULL;
-  static const char *const pieces[] = {HEADER, " ", "\n", " \t\r\n ", "<message id='m'/>", " ", " ", "\n",
-                                       "<presence/>", "   "};
+  static const char *const pieces[]
+      = { HEADER, " ", "\n", " \t\r\n ", "<message id='m'/>", " ", " ", "\n", "<presence/>", "   " };
 
   for (gsize i = 0; i < G_N_ELEMENTS (pieces); i++)
     {
@@ -248,26 +248,26 @@ typedef struct
 } EntityCase;
 
 static const EntityCase entity_cases[] = {
-  {"&lt;", "<"},
-  {"&gt;", ">"},
-  {"&amp;", "&"},
-  {"&apos;", "'"},
-  {"&quot;", "\""},
-  {"&#x263A;", "\xe2\x98\xba"},
-  {"&#x263a;", "\xe2\x98\xba"},
-  {"&#9786;", "\xe2\x98\xba"},
-  {"&#x1D11E;", "\xf0\x9d\x84\x9e"},
-  {"&#60;b&#62;", "<b>"},
-  {"&#38;", "&"},
+  { "&lt;", "<" },
+  { "&gt;", ">" },
+  { "&amp;", "&" },
+  { "&apos;", "'" },
+  { "&quot;", "\"" },
+  { "&#x263A;", "\xe2\x98\xba" },
+  { "&#x263a;", "\xe2\x98\xba" },
+  { "&#9786;", "\xe2\x98\xba" },
+  { "&#x1D11E;", "\xf0\x9d\x84\x9e" },
+  { "&#60;b&#62;", "<b>" },
+  { "&#38;", "&" },
   /* Decoded once, never twice. */
-  {"&amp;amp;", "&amp;"},
-  {"&amp;lt;", "&lt;"},
-  {"&#38;#38;", "&#38;"},
-  {"a&amp;#38;b", "a&#38;b"},
-  {"&amp;&amp;&amp;", "&&&"},
-  {"x&#xA;y&#x9;z&#xD;", "x\ny\tz\r"},
-  {"&lt;3 &amp; &quot;kisses&quot; &apos;n&apos; &#x263A;", "<3 & \"kisses\" 'n' \xe2\x98\xba"},
-  {"plain \xc3\xa9t\xc3\xa9", "plain \xc3\xa9t\xc3\xa9"},
+  { "&amp;amp;", "&amp;" },
+  { "&amp;lt;", "&lt;" },
+  { "&#38;#38;", "&#38;" },
+  { "a&amp;#38;b", "a&#38;b" },
+  { "&amp;&amp;&amp;", "&&&" },
+  { "x&#xA;y&#x9;z&#xD;", "x\ny\tz\r" },
+  { "&lt;3 &amp; &quot;kisses&quot; &apos;n&apos; &#x263A;", "<3 & \"kisses\" 'n' \xe2\x98\xba" },
+  { "plain \xc3\xa9t\xc3\xa9", "plain \xc3\xa9t\xc3\xa9" },
 };
 
 static void
@@ -276,8 +276,8 @@ test_entities (void)
   for (gsize i = 0; i < G_N_ELEMENTS (entity_cases); i++)
     {
       const EntityCase *e = &entity_cases[i];
-      g_autofree char *input = g_strdup_printf (HEADER "<message id='%s'><body>%s</body></message>", e->escaped,
-                                                e->escaped);
+      g_autofree char *input
+          = g_strdup_printf (HEADER "<message id='%s'><body>%s</body></message>", e->escaped, e->escaped);
       g_test_message ("case %s", e->escaped);
       for (gsize step = 0; step <= 1; step++)
         {
@@ -303,29 +303,33 @@ test_entities_attribute_normalisation (void)
 
 /* ---- chunking independence (HARD-11) ---- */
 
-static const char recorded_stream[] =
-  "<?xml version='1.0' encoding='UTF-8'?>\n" HEADER "<handshake/>\n"
-  "<iq type='get' from='romeo@montague.lit/orchard' to='irc.shakespeare.lit' id='v1'>"
-  "<query xmlns='jabber:iq:version'/></iq> \n"
-  "<message from='romeo@montague.lit/orchard' to='nurse@irc.shakespeare.lit' type='chat' id='m&amp;1' "
-  "xml:lang='fr'><body>\xc3\x87" "a va ? \xe2\x98\xba \xf0\x9d\x84\x9e \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e "
-  "&lt;3 &amp; &#x263A; &#128512;</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>"
-  "<presence from='nurse@irc.shakespeare.lit' to='romeo@montague.lit' "
-  "title='&quot;\xc3\x9cn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9&quot; &apos;q&apos; &lt;&gt; &#x1F600;'>"
-  "<show>dnd</show><status>\xc5\x9ctatus \xe2\x80\x94 \xe2\x80\x9cquoted\xe2\x80\x9d</status></presence>\n"
-  "<iq type='set' from='romeo@montague.lit/orchard' to='irc.shakespeare.lit' id='reg2'>"
-  "<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>"
-  "<field var='FORM_TYPE' type='hidden'><value>jabber:iq:register</value></field>"
-  "<field var='username'><value>r\xc3\xb6meo</value></field></x></query></iq>"
-  "<message to='x@irc.shakespeare.lit'><body><![CDATA[<not a tag> & ]]>after</body></message>"
-  "<message to='y@irc.shakespeare.lit'><x:ext xmlns:x='urn:x' x:a='1'><x:deep>"
-  "<y xmlns='urn:y' k='&#x9;'>t</y></x:deep></x:ext></message>"
-  "<iq type='result' from='shakespeare.lit' to='irc.shakespeare.lit' id='r1'>"
-  "<query xmlns='jabber:iq:roster'><item jid='a@b' name='A &amp; B'><group>Friends</group></item>"
-  "<item jid='c@d' subscription='both'/></query></iq>"
-  "<message type='groupchat'><body>multi\nline\r\ntext\twith tab\r\n</body></message>\r\n"
-  "<presence type='unavailable'/>"
-  "</stream:stream>";
+static const char recorded_stream[]
+    = "<?xml version='1.0' encoding='UTF-8'?>\n" HEADER "<handshake/>\n"
+      "<iq type='get' from='romeo@montague.lit/orchard' to='irc.shakespeare.lit' id='v1'>"
+      "<query xmlns='jabber:iq:version'/></iq> \n"
+      "<message from='romeo@montague.lit/orchard' to='nurse@irc.shakespeare.lit' type='chat' id='m&amp;1' "
+      "xml:lang='fr'><body>\xc3\x87"
+      "a va ? \xe2\x98\xba \xf0\x9d\x84\x9e \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e "
+      "&lt;3 &amp; &#x263A; &#128512;</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>"
+      "<presence from='nurse@irc.shakespeare.lit' to='romeo@montague.lit' "
+      "title='&quot;\xc3\x9cn\xc3\xaf"
+      "c\xc3\xb8"
+      "d\xc3\xa9&quot; &apos;q&apos; &lt;&gt; &#x1F600;'>"
+      "<show>dnd</show><status>\xc5\x9ctatus \xe2\x80\x94 "
+      "\xe2\x80\x9cquoted\xe2\x80\x9d</status></presence>\n"
+      "<iq type='set' from='romeo@montague.lit/orchard' to='irc.shakespeare.lit' id='reg2'>"
+      "<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>"
+      "<field var='FORM_TYPE' type='hidden'><value>jabber:iq:register</value></field>"
+      "<field var='username'><value>r\xc3\xb6meo</value></field></x></query></iq>"
+      "<message to='x@irc.shakespeare.lit'><body><![CDATA[<not a tag> & ]]>after</body></message>"
+      "<message to='y@irc.shakespeare.lit'><x:ext xmlns:x='urn:x' x:a='1'><x:deep>"
+      "<y xmlns='urn:y' k='&#x9;'>t</y></x:deep></x:ext></message>"
+      "<iq type='result' from='shakespeare.lit' to='irc.shakespeare.lit' id='r1'>"
+      "<query xmlns='jabber:iq:roster'><item jid='a@b' name='A &amp; B'><group>Friends</group></item>"
+      "<item jid='c@d' subscription='both'/></query></iq>"
+      "<message type='groupchat'><body>multi\nline\r\ntext\twith tab\r\n</body></message>\r\n"
+      "<presence type='unavailable'/>"
+      "</stream:stream>";
 
 #define RECORDED_STANZAS 10
 
@@ -339,8 +343,8 @@ run_recorded (gsize step, gsize split)
   gboolean ok;
 
   if (split != 0)
-    ok = feed (parser, recorded_stream, split, 0, &error) &&
-         feed (parser, recorded_stream + split, len - split, 0, &error);
+    ok = feed (parser, recorded_stream, split, 0, &error)
+         && feed (parser, recorded_stream + split, len - split, 0, &error);
   else
     ok = feed (parser, recorded_stream, len, step, &error);
   g_assert_no_error (error);
@@ -368,16 +372,20 @@ test_chunking_reference (void)
   g_assert_cmpstr (g_ptr_array_index (ref, 0), ==, "<handshake/>");
   g_assert_cmpstr (g_ptr_array_index (ref, 2), ==,
                    "<message from='romeo@montague.lit/orchard' to='nurse@irc.shakespeare.lit' type='chat' "
-                   "id='m&amp;1' xml:lang='fr'><body>\xc3\x87" "a va ? \xe2\x98\xba \xf0\x9d\x84\x9e "
+                   "id='m&amp;1' xml:lang='fr'><body>\xc3\x87"
+                   "a va ? \xe2\x98\xba \xf0\x9d\x84\x9e "
                    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e &lt;3 &amp; \xe2\x98\xba \xf0\x9f\x98\x80</body>"
                    "<active xmlns='http://jabber.org/protocol/chatstates'/></message>");
   g_assert_cmpstr (g_ptr_array_index (ref, 3), ==,
                    "<presence from='nurse@irc.shakespeare.lit' to='romeo@montague.lit' "
-                   "title='&quot;\xc3\x9cn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9&quot; &apos;q&apos; &lt;&gt; "
+                   "title='&quot;\xc3\x9cn\xc3\xaf"
+                   "c\xc3\xb8"
+                   "d\xc3\xa9&quot; &apos;q&apos; &lt;&gt; "
                    "\xf0\x9f\x98\x80'><show>dnd</show><status>\xc5\x9ctatus \xe2\x80\x94 "
                    "\xe2\x80\x9cquoted\xe2\x80\x9d</status></presence>");
-  g_assert_cmpstr (g_ptr_array_index (ref, 5), ==,
-                   "<message to='x@irc.shakespeare.lit'><body>&lt;not a tag&gt; &amp; after</body></message>");
+  g_assert_cmpstr (
+      g_ptr_array_index (ref, 5), ==,
+      "<message to='x@irc.shakespeare.lit'><body>&lt;not a tag&gt; &amp; after</body></message>");
   g_assert_cmpstr (g_ptr_array_index (ref, 6), ==,
                    "<message to='y@irc.shakespeare.lit'><x:ext xmlns:x='urn:x' x:a='1'><x:deep>"
                    "<y xmlns='urn:y' k='&#x9;'>t</y></x:deep></x:ext></message>");
@@ -445,73 +453,79 @@ typedef struct
 
 static const BadCase bad_cases[] = {
   /* HARD-01 / HARD-05 */
-  {"doctype-internal-subset", "<?xml version='1.0'?><!DOCTYPE stream:stream [<!ENTITY a 'b'>]>" HEADER
-                              "<message><body>&a;</body></message>",
-   RESTRICTED, 0},
-  {"doctype-no-subset", "<!DOCTYPE stream:stream>" HEADER "<message/>", RESTRICTED, 0},
-  {"doctype-public", "<!DOCTYPE stream:stream PUBLIC '-//X//DTD X//EN' 'x.dtd'>" HEADER, RESTRICTED, 0},
-  {"billion-laughs",
-   "<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>"
-   "<!ENTITY lol1 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>"
-   "<!ENTITY lol2 '&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;'>"
-   "<!ENTITY lol3 '&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;'>"
-   "<!ENTITY lol4 '&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;'>"
-   "<!ENTITY lol5 '&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;'>"
-   "<!ENTITY lol6 '&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;'>"
-   "<!ENTITY lol7 '&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;'>"
-   "<!ENTITY lol8 '&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;'>"
-   "<!ENTITY lol9 '&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;'>]>" HEADER
-   "<message><body>&lol9;</body></message>",
-   RESTRICTED, 0},
-  {"xxe-file-uri", "<!DOCTYPE stream:stream [<!ENTITY xxe SYSTEM 'file://@DIR@/canary.txt'>]>" HEADER
-                   "<message><body>&xxe;</body></message>",
-   RESTRICTED, 0},
-  {"xxe-path", "<!DOCTYPE stream:stream [<!ENTITY xxe SYSTEM '@DIR@/canary.txt'>]>" HEADER
-               "<message id='&xxe;'><body>&xxe;</body></message>",
-   RESTRICTED, 0},
-  {"xxe-external-subset", "<!DOCTYPE stream:stream SYSTEM '@DIR@/canary.dtd'>" HEADER
-                          "<message><body>&c;</body></message>",
-   RESTRICTED, 0},
-  {"xxe-parameter-entity", "<!DOCTYPE stream:stream [<!ENTITY % p SYSTEM '@DIR@/canary.dtd'> %p;]>" HEADER
-                           "<message><body>&c;</body></message>",
-   RESTRICTED, 0},
-  {"xxe-network", "<!DOCTYPE stream:stream [<!ENTITY y SYSTEM 'http://127.0.0.1:9/'>]>" HEADER
-                  "<message><body>&y;</body></message>",
-   RESTRICTED, 0},
-  {"pi-before-header", "<?pi x?>" HEADER "<message/>", RESTRICTED, 0},
-  {"pi-mid-stream", HEADER "<message id='before'/><?pi x?><message id='after'/>", RESTRICTED, 1},
-  {"pi-in-stanza", HEADER "<message><body>a<?pi x?>b</body></message>", RESTRICTED, 0},
-  {"comment-before-header", "<?xml version='1.0'?><!-- c -->" HEADER "<message/>", RESTRICTED, 0},
-  {"comment-mid-stream", HEADER "<message id='before'/><!-- c --><message id='after'/>", RESTRICTED, 1},
-  {"comment-in-stanza", HEADER "<message><body>a<!-- c -->b</body></message>", RESTRICTED, 0},
-  {"empty-comment", HEADER "<message><!----></message>", RESTRICTED, 0},
+  { "doctype-internal-subset",
+    "<?xml version='1.0'?><!DOCTYPE stream:stream [<!ENTITY a 'b'>]>" HEADER
+    "<message><body>&a;</body></message>",
+    RESTRICTED, 0 },
+  { "doctype-no-subset", "<!DOCTYPE stream:stream>" HEADER "<message/>", RESTRICTED, 0 },
+  { "doctype-public", "<!DOCTYPE stream:stream PUBLIC '-//X//DTD X//EN' 'x.dtd'>" HEADER, RESTRICTED, 0 },
+  { "billion-laughs",
+    "<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>"
+    "<!ENTITY lol1 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>"
+    "<!ENTITY lol2 '&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;'>"
+    "<!ENTITY lol3 '&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;'>"
+    "<!ENTITY lol4 '&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;'>"
+    "<!ENTITY lol5 '&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;'>"
+    "<!ENTITY lol6 '&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;'>"
+    "<!ENTITY lol7 '&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;'>"
+    "<!ENTITY lol8 '&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;'>"
+    "<!ENTITY lol9 '&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;'>]>" HEADER
+    "<message><body>&lol9;</body></message>",
+    RESTRICTED, 0 },
+  { "xxe-file-uri",
+    "<!DOCTYPE stream:stream [<!ENTITY xxe SYSTEM 'file://@DIR@/canary.txt'>]>" HEADER
+    "<message><body>&xxe;</body></message>",
+    RESTRICTED, 0 },
+  { "xxe-path",
+    "<!DOCTYPE stream:stream [<!ENTITY xxe SYSTEM '@DIR@/canary.txt'>]>" HEADER
+    "<message id='&xxe;'><body>&xxe;</body></message>",
+    RESTRICTED, 0 },
+  { "xxe-external-subset",
+    "<!DOCTYPE stream:stream SYSTEM '@DIR@/canary.dtd'>" HEADER "<message><body>&c;</body></message>",
+    RESTRICTED, 0 },
+  { "xxe-parameter-entity",
+    "<!DOCTYPE stream:stream [<!ENTITY % p SYSTEM '@DIR@/canary.dtd'> %p;]>" HEADER
+    "<message><body>&c;</body></message>",
+    RESTRICTED, 0 },
+  { "xxe-network",
+    "<!DOCTYPE stream:stream [<!ENTITY y SYSTEM 'http://127.0.0.1:9/'>]>" HEADER
+    "<message><body>&y;</body></message>",
+    RESTRICTED, 0 },
+  { "pi-before-header", "<?pi x?>" HEADER "<message/>", RESTRICTED, 0 },
+  { "pi-mid-stream", HEADER "<message id='before'/><?pi x?><message id='after'/>", RESTRICTED, 1 },
+  { "pi-in-stanza", HEADER "<message><body>a<?pi x?>b</body></message>", RESTRICTED, 0 },
+  { "comment-before-header", "<?xml version='1.0'?><!-- c -->" HEADER "<message/>", RESTRICTED, 0 },
+  { "comment-mid-stream", HEADER "<message id='before'/><!-- c --><message id='after'/>", RESTRICTED, 1 },
+  { "comment-in-stanza", HEADER "<message><body>a<!-- c -->b</body></message>", RESTRICTED, 0 },
+  { "empty-comment", HEADER "<message><!----></message>", RESTRICTED, 0 },
   /* Not XML at that point at all: either condition is acceptable. */
-  {"doctype-after-header", HEADER "<!DOCTYPE x><message/>", RESTRICTED | NWF, 0},
-  {"doctype-after-header-xxe", HEADER "<!DOCTYPE x [<!ENTITY xxe SYSTEM 'file://@DIR@/canary.txt'>]>"
-                                      "<message><body>&xxe;</body></message>",
-   RESTRICTED | NWF, 0},
-  {"entity-decl-in-stanza", HEADER "<message><!ENTITY xxe SYSTEM '@DIR@/canary.txt'>&xxe;</message>",
-   RESTRICTED | NWF, 0},
-  {"undeclared-entity", HEADER "<message><body>&a;</body></message>", RESTRICTED | NWF, 0},
-  {"undeclared-entity-attr", HEADER "<message id='&a;'/>", RESTRICTED | NWF, 0},
-  {"second-xml-decl", HEADER "<message id='before'/><?xml version='1.0'?><message/>", RESTRICTED | NWF, 1},
+  { "doctype-after-header", HEADER "<!DOCTYPE x><message/>", RESTRICTED | NWF, 0 },
+  { "doctype-after-header-xxe",
+    HEADER "<!DOCTYPE x [<!ENTITY xxe SYSTEM 'file://@DIR@/canary.txt'>]>"
+           "<message><body>&xxe;</body></message>",
+    RESTRICTED | NWF, 0 },
+  { "entity-decl-in-stanza", HEADER "<message><!ENTITY xxe SYSTEM '@DIR@/canary.txt'>&xxe;</message>",
+    RESTRICTED | NWF, 0 },
+  { "undeclared-entity", HEADER "<message><body>&a;</body></message>", RESTRICTED | NWF, 0 },
+  { "undeclared-entity-attr", HEADER "<message id='&a;'/>", RESTRICTED | NWF, 0 },
+  { "second-xml-decl", HEADER "<message id='before'/><?xml version='1.0'?><message/>", RESTRICTED | NWF, 1 },
   /* STRM-11 */
-  {"mismatched-end", HEADER "<message><body></message>", NWF, 0},
-  {"wrong-stream-end", HEADER "<message id='before'/></stream:foo>", NWF, 1},
-  {"unbound-element-prefix", HEADER "<foo:message/>", NWF, 0},
-  {"unbound-child-prefix", HEADER "<message><x:y/></message>", NWF, 0},
-  {"unbound-attribute-prefix", HEADER "<message type='chat' x:type='error'/>", NWF, 0},
-  {"unbound-stream-prefix", "<stream:stream xmlns='jabber:component:accept' id='x'><message/>", NWF, 0},
-  {"duplicate-attribute", HEADER "<message type='chat' type='error'/>", NWF, 0},
-  {"duplicate-namespaced-attribute", HEADER "<message xmlns:p='urn:p' xmlns:q='urn:p' p:a='1' q:a='2'/>", NWF,
-   0},
-  {"empty-prefix-binding", HEADER "<message xmlns:p=''><p:x/></message>", NWF, 0},
-  {"lt-in-attribute", HEADER "<message id='<'/><presence/>", NWF, 0},
-  {"control-char", HEADER "<message><body>a\x01</body></message>", NWF, 0},
-  {"invalid-utf8", HEADER "<message><body>caf\xe9</body></message>", NWF, 0},
-  {"char-ref-to-nul", HEADER "<message><body>&#0;</body></message>", NWF, 0},
-  {"char-ref-to-control", HEADER "<message><body>&#x1;</body></message>", NWF, 0},
-  {"uppercase-hex-ref", HEADER "<message><body>&#X41;</body></message>", NWF, 0},
+  { "mismatched-end", HEADER "<message><body></message>", NWF, 0 },
+  { "wrong-stream-end", HEADER "<message id='before'/></stream:foo>", NWF, 1 },
+  { "unbound-element-prefix", HEADER "<foo:message/>", NWF, 0 },
+  { "unbound-child-prefix", HEADER "<message><x:y/></message>", NWF, 0 },
+  { "unbound-attribute-prefix", HEADER "<message type='chat' x:type='error'/>", NWF, 0 },
+  { "unbound-stream-prefix", "<stream:stream xmlns='jabber:component:accept' id='x'><message/>", NWF, 0 },
+  { "duplicate-attribute", HEADER "<message type='chat' type='error'/>", NWF, 0 },
+  { "duplicate-namespaced-attribute", HEADER "<message xmlns:p='urn:p' xmlns:q='urn:p' p:a='1' q:a='2'/>",
+    NWF, 0 },
+  { "empty-prefix-binding", HEADER "<message xmlns:p=''><p:x/></message>", NWF, 0 },
+  { "lt-in-attribute", HEADER "<message id='<'/><presence/>", NWF, 0 },
+  { "control-char", HEADER "<message><body>a\x01</body></message>", NWF, 0 },
+  { "invalid-utf8", HEADER "<message><body>caf\xe9</body></message>", NWF, 0 },
+  { "char-ref-to-nul", HEADER "<message><body>&#0;</body></message>", NWF, 0 },
+  { "char-ref-to-control", HEADER "<message><body>&#x1;</body></message>", NWF, 0 },
+  { "uppercase-hex-ref", HEADER "<message><body>&#X41;</body></message>", NWF, 0 },
 };
 
 typedef struct
@@ -595,20 +609,21 @@ static const struct
   const char *serialized;
 } preserved_cases[] = {
   /* libxml2 ignores a rebinding of "xml". */
-  {"<message xmlns:xml='urn:not-xml' xml:lang='en'/>", "<message xml:lang='en'/>"},
-  {"<message><x xmlns='not a uri'/></message>", "<message><x xmlns='not a uri'/></message>"},
-  {"<message><x xmlns='urn:\xc3\xbcnicode'/></message>", "<message><x xmlns='urn:\xc3\xbcnicode'/></message>"},
-  {"<iq><vCard xmlns='vcard-temp'/></iq>", "<iq><vCard xmlns='vcard-temp'/></iq>"},
-  {"<message xmlns:p='urn:p' p:a='1' a='2'/>", "<message xmlns:p='urn:p' p:a='1' a='2'/>"},
-  {"<message xmlns:p='urn:p' xmlns:q='urn:q' p:a='1' q:a='2'/>",
-   "<message xmlns:p='urn:p' xmlns:q='urn:q' p:a='1' q:a='2'/>"},
+  { "<message xmlns:xml='urn:not-xml' xml:lang='en'/>", "<message xml:lang='en'/>" },
+  { "<message><x xmlns='not a uri'/></message>", "<message><x xmlns='not a uri'/></message>" },
+  { "<message><x xmlns='urn:\xc3\xbcnicode'/></message>",
+    "<message><x xmlns='urn:\xc3\xbcnicode'/></message>" },
+  { "<iq><vCard xmlns='vcard-temp'/></iq>", "<iq><vCard xmlns='vcard-temp'/></iq>" },
+  { "<message xmlns:p='urn:p' p:a='1' a='2'/>", "<message xmlns:p='urn:p' p:a='1' a='2'/>" },
+  { "<message xmlns:p='urn:p' xmlns:q='urn:q' p:a='1' q:a='2'/>",
+    "<message xmlns:p='urn:p' xmlns:q='urn:q' p:a='1' q:a='2'/>" },
   /* A prefix bound to the default namespace's URI: the attribute keeps it. */
-  {"<message><x xmlns='urn:a' xmlns:p='urn:a' p:attr='1' attr='2'/></message>",
-   "<message><x xmlns='urn:a' xmlns:p='urn:a' p:attr='1' attr='2'/></message>"},
-  {"<message xmlns:p='jabber:component:accept' p:type='x' type='chat'/>",
-   "<message xmlns:p='jabber:component:accept' p:type='x' type='chat'/>"},
-  {"<message xmlns:p='urn:p'><p:x xmlns:p='urn:other'><p:y/></p:x><p:z/></message>",
-   "<message><p:x xmlns:p='urn:other'><p:y/></p:x><p:z xmlns:p='urn:p'/></message>"},
+  { "<message><x xmlns='urn:a' xmlns:p='urn:a' p:attr='1' attr='2'/></message>",
+    "<message><x xmlns='urn:a' xmlns:p='urn:a' p:attr='1' attr='2'/></message>" },
+  { "<message xmlns:p='jabber:component:accept' p:type='x' type='chat'/>",
+    "<message xmlns:p='jabber:component:accept' p:type='x' type='chat'/>" },
+  { "<message xmlns:p='urn:p'><p:x xmlns:p='urn:other'><p:y/></p:x><p:z/></message>",
+    "<message><p:x xmlns:p='urn:other'><p:y/></p:x><p:z xmlns:p='urn:p'/></message>" },
 };
 
 static void
@@ -663,7 +678,8 @@ test_depth (void)
   {
     guint levels;
     gboolean accepted;
-  } cases[] = {{0, TRUE}, {1, TRUE}, {30, TRUE}, {31, TRUE}, {32, FALSE}, {33, FALSE}, {300, FALSE}};
+  } cases[] = { { 0, TRUE },   { 1, TRUE },   { 30, TRUE },  { 31, TRUE },
+                { 32, FALSE }, { 33, FALSE }, { 300, FALSE } };
 
   g_assert_cmpint (PG_XML_MAX_DEPTH, ==, 32);
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -732,23 +748,23 @@ test_encoding (void)
     const char *declaration;
     int code; /* -1: accepted */
   } cases[] = {
-    {"", -1},
-    {"<?xml version='1.0'?>", -1},
-    {"<?xml version='1.0' encoding='UTF-8'?>", -1},
-    {"<?xml version='1.0' encoding='utf-8'?>", -1},
-    {"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>", -1},
-    {"<?xml version='1.0' encoding='ISO-8859-1'?>", PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING},
-    {"<?xml version='1.0' encoding='iso-8859-1'?>", PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING},
-    {"<?xml version='1.0' encoding='US-ASCII'?>", PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING},
-    {"<?xml version='1.0' encoding='windows-1252'?>", PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING},
-    {"<?xml version='1.0' encoding='x-no-such-encoding'?>", PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING},
+    { "", -1 },
+    { "<?xml version='1.0'?>", -1 },
+    { "<?xml version='1.0' encoding='UTF-8'?>", -1 },
+    { "<?xml version='1.0' encoding='utf-8'?>", -1 },
+    { "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>", -1 },
+    { "<?xml version='1.0' encoding='ISO-8859-1'?>", PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING },
+    { "<?xml version='1.0' encoding='iso-8859-1'?>", PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING },
+    { "<?xml version='1.0' encoding='US-ASCII'?>", PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING },
+    { "<?xml version='1.0' encoding='windows-1252'?>", PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING },
+    { "<?xml version='1.0' encoding='x-no-such-encoding'?>", PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     for (gsize step = 0; step <= 1; step++)
       {
-        g_autofree char *input = g_strconcat (cases[i].declaration, HEADER,
-                                              "<message><body>caf\xc3\xa9</body></message>", NULL);
+        g_autofree char *input
+            = g_strconcat (cases[i].declaration, HEADER, "<message><body>caf\xc3\xa9</body></message>", NULL);
         g_autoptr (Collector) c = collector_new ();
         g_autoptr (GError) error = NULL;
         g_test_message ("%s, step %" G_GSIZE_FORMAT, cases[i].declaration, step);
@@ -774,11 +790,12 @@ test_encoding (void)
 static char *
 big_stream (gsize body_bytes)
 {
-  GString *s = g_string_new (HEADER "<message id='before' to='x@gw'/>"
-                                    "<message from='romeo@montague.lit/orchard' to='nurse@irc.shakespeare.lit' "
-                                    "id='big' type='chat' xml:lang='en'><body>");
+  GString *s
+      = g_string_new (HEADER "<message id='before' to='x@gw'/>"
+                             "<message from='romeo@montague.lit/orchard' to='nurse@irc.shakespeare.lit' "
+                             "id='big' type='chat' xml:lang='en'><body>");
   for (gsize i = 0; i < body_bytes; i++)
-    g_string_append_c (s, (char) ('a' + i % 26));
+    g_string_append_c (s, (char)('a' + i % 26));
   g_string_append (s, "</body><html xmlns='http://jabber.org/protocol/xhtml-im'><p>more</p></html></message>"
                       "<message id='after' to='y@gw'><body>still here</body></message>");
   return g_string_free (s, FALSE);
@@ -804,7 +821,7 @@ static void
 test_limits_too_big (void)
 {
   g_autofree char *input = big_stream (20 * 1024);
-  static const gsize steps[] = {0, 1, 1000, 4096};
+  static const gsize steps[] = { 0, 1, 1000, 4096 };
   for (gsize i = 0; i < G_N_ELEMENTS (steps); i++)
     {
       g_autoptr (Collector) c = collector_new ();
@@ -821,7 +838,7 @@ static void
 test_limits_too_big_huge (void)
 {
   g_autofree char *input = big_stream (4 * 1024 * 1024);
-  static const gsize steps[] = {0, 65536};
+  static const gsize steps[] = { 0, 65536 };
   for (gsize i = 0; i < G_N_ELEMENTS (steps); i++)
     {
       g_autoptr (Collector) c = collector_new ();
@@ -838,7 +855,7 @@ test_limits_too_big_attribute (void)
 {
   /* The stanza's own start tag counts: one huge attribute is no way around
    * the limit. */
-  static const gsize sizes[] = {20 * 1024, 5 * 1024 * 1024};
+  static const gsize sizes[] = { 20 * 1024, 5 * 1024 * 1024 };
   for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
     for (int on_child = 0; on_child <= 1; on_child++)
       {
@@ -896,7 +913,9 @@ test_limits_elements (void)
   {
     guint children;
     gboolean too_big;
-  } cases[] = {{PG_XML_MAX_ELEMENTS - 1, FALSE}, {PG_XML_MAX_ELEMENTS, TRUE}, {3 * PG_XML_MAX_ELEMENTS, TRUE}};
+  } cases[] = { { PG_XML_MAX_ELEMENTS - 1, FALSE },
+                { PG_XML_MAX_ELEMENTS, TRUE },
+                { 3 * PG_XML_MAX_ELEMENTS, TRUE } };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -1011,29 +1030,30 @@ typedef struct
 } Shape;
 
 static const Shape shapes[] = {
-  {"attribute", BIG_FROM " data='", 'A', "'><body>x</body></message>", BIG_SKELETON, -1},
-  {"attribute-before-addresses", "<message data='", 'A', "' from='a@b/r' to='gw' id='big' type='chat'/>",
-   BIG_SKELETON, -1},
-  {"attribute-with-markup", BIG_FROM " data=\"&lt;&amp;/>'", '>', "\"/>", BIG_SKELETON, -1},
-  {"address", "<message to='gw' id='x' from='", 'f', "'/>", "<message/>", -1},
-  {"attribute-name", BIG_FROM " ", 'a', "='x'/>", BIG_SKELETON, -1},
-  {"whitespace-in-tag", BIG_FROM, ' ', "/>", BIG_SKELETON, -1},
-  {"child-attribute", BIG_FROM "><x xmlns='urn:x' data='", 'A', "'/></message>", BIG_SKELETON, -1},
-  {"cdata", BIG_FROM "><body><![CDATA[<a b='>'/>]]", 'C', "]]></body></message>", BIG_SKELETON, -1},
-  {"cdata-markup", BIG_FROM "><body><![CDATA[", '<', "]]></body></message>", BIG_SKELETON, -1},
-  {"text", BIG_FROM "><body>", 'T', "</body></message>", BIG_SKELETON, -1},
-  {"end-tag", BIG_FROM "><body>x</body", ' ', "></message>", BIG_SKELETON, -1},
-  {"nested", BIG_FROM "><a><b/><c d='/>'>", 'T', "</c></a><e/></message>", BIG_SKELETON, -1},
-  {"text-between-stanzas", "", 'T', "", NULL, -1},
-  {"whitespace-between-stanzas", "", ' ', "", NULL, -1},
-  {"cdata-between-stanzas", "<![CDATA[", '<', "]]>", NULL, -1},
-  {"comment", "<!--", 'x', "-->", NULL, PG_XML_PARSER_ERROR_RESTRICTED_XML},
-  {"comment-in-stanza", BIG_FROM "><body><!--", 'x', "--></body></message>", NULL, PG_XML_PARSER_ERROR_RESTRICTED_XML},
+  { "attribute", BIG_FROM " data='", 'A', "'><body>x</body></message>", BIG_SKELETON, -1 },
+  { "attribute-before-addresses", "<message data='", 'A', "' from='a@b/r' to='gw' id='big' type='chat'/>",
+    BIG_SKELETON, -1 },
+  { "attribute-with-markup", BIG_FROM " data=\"&lt;&amp;/>'", '>', "\"/>", BIG_SKELETON, -1 },
+  { "address", "<message to='gw' id='x' from='", 'f', "'/>", "<message/>", -1 },
+  { "attribute-name", BIG_FROM " ", 'a', "='x'/>", BIG_SKELETON, -1 },
+  { "whitespace-in-tag", BIG_FROM, ' ', "/>", BIG_SKELETON, -1 },
+  { "child-attribute", BIG_FROM "><x xmlns='urn:x' data='", 'A', "'/></message>", BIG_SKELETON, -1 },
+  { "cdata", BIG_FROM "><body><![CDATA[<a b='>'/>]]", 'C', "]]></body></message>", BIG_SKELETON, -1 },
+  { "cdata-markup", BIG_FROM "><body><![CDATA[", '<', "]]></body></message>", BIG_SKELETON, -1 },
+  { "text", BIG_FROM "><body>", 'T', "</body></message>", BIG_SKELETON, -1 },
+  { "end-tag", BIG_FROM "><body>x</body", ' ', "></message>", BIG_SKELETON, -1 },
+  { "nested", BIG_FROM "><a><b/><c d='/>'>", 'T', "</c></a><e/></message>", BIG_SKELETON, -1 },
+  { "text-between-stanzas", "", 'T', "", NULL, -1 },
+  { "whitespace-between-stanzas", "", ' ', "", NULL, -1 },
+  { "cdata-between-stanzas", "<![CDATA[", '<', "]]>", NULL, -1 },
+  { "comment", "<!--", 'x', "-->", NULL, PG_XML_PARSER_ERROR_RESTRICTED_XML },
+  { "comment-in-stanza", BIG_FROM "><body><!--", 'x', "--></body></message>", NULL,
+    PG_XML_PARSER_ERROR_RESTRICTED_XML },
   /* Refused by libxml2 once complete; past the limit the stanza is skipped
    * before that. */
-  {"pi-in-stanza", BIG_FROM "><body><?pi ", 'x', "?></body></message>", BIG_SKELETON, -1},
-  {"pi-between-stanzas", "<?pi ", 'x', "?>", NULL, PG_XML_PARSER_ERROR_POLICY_VIOLATION},
-  {"stream-end-tag", "</stream:stream", ' ', ">", NULL, PG_XML_PARSER_ERROR_POLICY_VIOLATION},
+  { "pi-in-stanza", BIG_FROM "><body><?pi ", 'x', "?></body></message>", BIG_SKELETON, -1 },
+  { "pi-between-stanzas", "<?pi ", 'x', "?>", NULL, PG_XML_PARSER_ERROR_POLICY_VIOLATION },
+  { "stream-end-tag", "</stream:stream", ' ', ">", NULL, PG_XML_PARSER_ERROR_POLICY_VIOLATION },
 };
 
 static char *
@@ -1108,7 +1128,7 @@ static void
 test_held_shapes (void)
 {
   /* Ten times the (minimum) limit, in every split. */
-  static const gsize steps[] = {0, 1, STEP_RANDOM, STEP_RANDOM_LARGE};
+  static const gsize steps[] = { 0, 1, STEP_RANDOM, STEP_RANDOM_LARGE };
   for (gsize i = 0; i < G_N_ELEMENTS (shapes); i++)
     for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
       for (int closed = 0; closed <= 1; closed++)
@@ -1123,8 +1143,8 @@ test_held_8mib (void)
 {
   /* The original report: 8 MiB in one start tag, CDATA or text, with the
    * default limit, in one read and in reads of a socket's size. */
-  static const gsize steps[] = {0, 65536};
-  static const char *const names[] = {"attribute", "cdata", "text", "text-between-stanzas"};
+  static const gsize steps[] = { 0, 65536 };
+  static const char *const names[] = { "attribute", "cdata", "text", "text-between-stanzas" };
   for (gsize i = 0; i < G_N_ELEMENTS (shapes); i++)
     for (gsize k = 0; k < G_N_ELEMENTS (names); k++)
       if (strcmp (shapes[i].name, names[k]) == 0)
@@ -1178,7 +1198,7 @@ test_held_in_a_row (void)
       expected += shapes[i].skeleton != NULL;
     }
   g_string_append (s, AFTER);
-  static const gsize steps[] = {0, STEP_RANDOM, STEP_RANDOM_LARGE};
+  static const gsize steps[] = { 0, STEP_RANDOM, STEP_RANDOM_LARGE };
   for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
     {
       g_autoptr (Collector) c = collector_new ();
@@ -1246,8 +1266,8 @@ test_held_limit_inside_character (void)
   /* Wherever the limit falls, inside a UTF-8 character or a reference, in
    * text or CDATA, a well-formed stanza is skipped and bounced, never taken
    * for a malformed one. */
-  static const char *const units[] = {"\xc3\xa9&amp;\xe2\x82\xac&#x1D11E;\xf0\x9d\x84\x9e&#233;&lt;",
-                                      "\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e&<"};
+  static const char *const units[] = { "\xc3\xa9&amp;\xe2\x82\xac&#x1D11E;\xf0\x9d\x84\x9e&#233;&lt;",
+                                       "\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e&<" };
   for (int cdata = 0; cdata <= 1; cdata++)
     for (gsize pad = 0; pad < 34; pad++)
       {
@@ -1261,7 +1281,7 @@ test_held_limit_inside_character (void)
         if (cdata)
           g_string_append (s, "]]>");
         g_string_append (s, "</body></message>" AFTER);
-        static const gsize steps[] = {0, STEP_RANDOM};
+        static const gsize steps[] = { 0, STEP_RANDOM };
         for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
           {
             g_autoptr (Collector) c = collector_new ();
@@ -1290,7 +1310,7 @@ describe (const Collector *c, const GError *error)
       g_string_append_printf (s, ", stanza %s", text);
     }
   for (guint i = 0; i < c->too_big->len; i++)
-    g_string_append_printf (s, ", too big %s", (const char *) g_ptr_array_index (c->too_big, i));
+    g_string_append_printf (s, ", too big %s", (const char *)g_ptr_array_index (c->too_big, i));
   return g_string_free (s, FALSE);
 }
 
@@ -1309,7 +1329,7 @@ outcome (const char *data, gsize len, gsize step)
 static void
 assert_split_outcome (const GString *s, const char *whole)
 {
-  static const gsize steps[] = {1, STEP_RANDOM, STEP_RANDOM_LARGE};
+  static const gsize steps[] = { 1, STEP_RANDOM, STEP_RANDOM_LARGE };
   for (gsize j = 0; j < G_N_ELEMENTS (steps); j++)
     for (int k = 0; k < (steps[j] == 1 ? 1 : 8); k++)
       {
@@ -1333,19 +1353,11 @@ test_held_invalid_at_limit (void)
     const char *run;
     gsize broken[2];
   } runs[] = {
-    {"\xcc", {2, 2}},
-    {"\xe2\x82", {3, 3}},
-    {"\xf0\x9d\x84", {4, 4}},
-    {"\x01", {1, 1}},
-    {"\xc0", {1, 1}},
-    {"\xff", {1, 1}},
-    {"\x01&amp;", {1, 1}},
-    {"\xcc&#x41;", {2, 2}},
-    {"\x01&#65;x", {1, 1}},
-    {"&#1;", {4, 100}},
-    {"&#xD800;", {8, 100}},
-    {"&#0", {4, 100}},
-    {"&nbsp;", {2, 100}},
+    { "\xcc", { 2, 2 } },      { "\xe2\x82", { 3, 3 } },   { "\xf0\x9d\x84", { 4, 4 } },
+    { "\x01", { 1, 1 } },      { "\xc0", { 1, 1 } },       { "\xff", { 1, 1 } },
+    { "\x01&amp;", { 1, 1 } }, { "\xcc&#x41;", { 2, 2 } }, { "\x01&#65;x", { 1, 1 } },
+    { "&#1;", { 4, 100 } },    { "&#xD800;", { 8, 100 } }, { "&#0", { 4, 100 } },
+    { "&nbsp;", { 2, 100 } },
   };
   for (gsize r = 0; r < G_N_ELEMENTS (runs); r++)
     for (int cdata = 0; cdata <= 1; cdata++)
@@ -1383,8 +1395,8 @@ test_held_tag_at_limit (void)
    * it (the fuzzer's case). It must fail the stream, with no bounce before,
    * however the input was split; the same input without it is bounced. The
    * limit falls @before bytes into the tag after it. */
-  static const char *const after_limit[] = {"</body></message>", "<b a='1'/></body></message>",
-                                            "<b a='123456789'/></body></message>"};
+  static const char *const after_limit[]
+      = { "</body></message>", "<b a='1'/></body></message>", "<b a='123456789'/></body></message>" };
   for (int bad = 0; bad <= 1; bad++)
     for (gsize t = 0; t < G_N_ELEMENTS (after_limit); t++)
       for (gsize before = 1; before <= 12; before++)
@@ -1435,14 +1447,14 @@ test_cdata_end_in_text (void)
     const char *before, *after; /* the padding */
     gboolean ok;
   } cases[] = {
-    {"<message to='a@gw'><body>", "]]>y</body></message>", FALSE},
-    {"<message to='a@gw'><body>", "]]]]]>y</body></message>", FALSE},
-    {"<message to='a@gw'><body><b/>", "]]>y</body></message>", FALSE},
-    {"<message to='a@gw'/>", "]]> <message to='b@gw'/>", FALSE},
-    {"<message to='a@gw'><body>", "]]x]>]y]]</body></message>", TRUE},
-    {"<message to='a@gw' a=']]>'><body>", "]]</body></message>", TRUE},
-    {"<message to='a@gw'><body><![CDATA[", "]]]]><![CDATA[>]]></body></message>", TRUE},
-    {"<message to='a@gw'><body>", "]]&gt;</body></message>", TRUE},
+    { "<message to='a@gw'><body>", "]]>y</body></message>", FALSE },
+    { "<message to='a@gw'><body>", "]]]]]>y</body></message>", FALSE },
+    { "<message to='a@gw'><body><b/>", "]]>y</body></message>", FALSE },
+    { "<message to='a@gw'/>", "]]> <message to='b@gw'/>", FALSE },
+    { "<message to='a@gw'><body>", "]]x]>]y]]</body></message>", TRUE },
+    { "<message to='a@gw' a=']]>'><body>", "]]</body></message>", TRUE },
+    { "<message to='a@gw'><body><![CDATA[", "]]]]><![CDATA[>]]></body></message>", TRUE },
+    { "<message to='a@gw'><body>", "]]&gt;</body></message>", TRUE },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
