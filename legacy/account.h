@@ -83,8 +83,6 @@ typedef enum
   PG_CHAT_REFUSED_NOT_JOINED,
   PG_CHAT_REFUSED_NO_SUCH_NICK, /* kick or invite of someone not there */
   PG_CHAT_REFUSED_MESSAGE,      /* a message or a subject change, the network did not say which */
-  /* not a refusal: the network confirmed an invitation went out (IRC 341) */
-  PG_CHAT_REFUSED_INVITED,
 } PgChatRefusal;
 
 /* Channel modes that change what a room is (PgChatEvent.modes). */
@@ -112,6 +110,7 @@ typedef enum
   PG_CHAT_EVENT_MODES,         /* @modes is the chat's mode set now */
   PG_CHAT_EVENT_NICK,          /* our nick on the connection is now @new_nick (was @nick); @chat NULL */
   PG_CHAT_EVENT_SENT,          /* the chat took our oldest message not yet confirmed (its echo) */
+  PG_CHAT_EVENT_INVITE_SENT,   /* the network sent our invitation on (IRC 341) */
   PG_CHAT_EVENT_LISTED,        /* the network's room list has @name (@text: topic, @users); @chat NULL */
   PG_CHAT_EVENT_LIST_END,      /* the room list is complete (or cut at PG_ACCOUNT_CHAT_LIST_MAX) */
 } PgChatEventKind;

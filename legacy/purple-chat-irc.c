@@ -199,7 +199,11 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
       return;
     }
   if (strcmp (cmd, "341") == 0 && line.params->len > 2) /* me nick #chan: the invitation went out */
-    refuse (account, pg_irc_line_param (&line, 2), PG_CHAT_REFUSED_INVITED, NULL);
+    {
+      PgChatEvent event = { .kind = PG_CHAT_EVENT_INVITE_SENT,
+                            .chat = purple_normalize (account->purple, pg_irc_line_param (&line, 2)) };
+      pg_account_emit_chat (account, &event);
+    }
   else if (strcmp (cmd, "441") == 0 && line.params->len > 3) /* me nick #chan :text */
     refuse (account, pg_irc_line_param (&line, 2), PG_CHAT_REFUSED_NO_SUCH_NICK, words);
   else if ((strcmp (cmd, "433") == 0 || strcmp (cmd, "432") == 0) && PURPLE_CONNECTION_IS_CONNECTED (gc))

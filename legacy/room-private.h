@@ -18,6 +18,9 @@
 #define PG_NS_DELAY "urn:xmpp:delay"
 #define PG_NS_SID "urn:xmpp:sid:0"
 
+/* Rooms one user may be in (or joining) through the gateway at once. */
+#define PG_ROOMS_MAX_PER_USER 200
+
 /* XEP-0045 status codes used here. */
 enum
 {

@@ -192,6 +192,15 @@ on_available (const PgRouteRequest *request, gpointer user_data)
     }
   g_autofree char *jid = pg_jid_dup_bare (request->to);
   g_autofree char *name = pg_jid_unescape (pg_jid_get_node (request->to));
+  if (pg_room_lookup (session, jid) == NULL && session->rooms != NULL
+      && g_hash_table_size (session->rooms) >= PG_ROOMS_MAX_PER_USER)
+    {
+      g_autofree char *text = g_strdup_printf (
+          "you are in %u rooms of this gateway, the most it keeps for one user; leave one first",
+          PG_ROOMS_MAX_PER_USER);
+      reply_error (transport, NULL, request, PG_ERR_RESOURCE_CONSTRAINT, text);
+      return PG_HANDLED;
+    }
   room = pg_room_ensure (session, jid, name);
   g_autofree char *password = dup_password (request->stanza, muc);
   if (password != NULL && !room->join_sent)

@@ -776,6 +776,7 @@ pg_rooms_on_confirmed (PgSession *session, guint64 serial)
 /* A list this young is given as it is; a fetch waits this long at most. */
 #define CHAT_LIST_FRESH_US (300 * G_USEC_PER_SEC)
 #define CHAT_LIST_WAIT_S 5
+#define CHAT_LIST_WAITING_MAX 32
 
 typedef struct
 {
@@ -893,6 +894,12 @@ pg_rooms_answer_items (PgSession *session, const xmlNode *request)
       reply_items (session, request);
       return;
     }
+  /* Requests that come while the list is fetched wait for it, a bounded number. */
+  if (list->waiting->len >= CHAT_LIST_WAITING_MAX)
+    {
+      reply_items (session, request);
+      return;
+    }
   g_ptr_array_add (list->waiting, pg_stanza_copy (request));
   if (list->fetching)
     return;
@@ -952,7 +959,6 @@ refusal_condition (PgChatRefusal refusal)
     case PG_CHAT_REFUSED_MESSAGE:
       return PG_ERR_FORBIDDEN;
     case PG_CHAT_REFUSED_NO_SUCH_NICK:
-    case PG_CHAT_REFUSED_INVITED:
     default:
       return PG_ERR_ITEM_NOT_FOUND;
     }
@@ -1035,9 +1041,7 @@ on_refused (PgSession *session, PgRoom *room, const PgChatEvent *event)
     case PG_CHAT_REFUSED_NO_SUCH_NICK:
       fail_pending (room, PG_ROOM_KICK | PG_ROOM_INVITE, condition, event->text);
       return;
-    case PG_CHAT_REFUSED_INVITED:
-      succeed_pending (room, PG_ROOM_INVITE);
-      return;
+
     case PG_CHAT_REFUSED_NOT_JOINED:
       /* We are not where we thought: the room is gone (333). */
       fail_pending (room, ~0u, condition, event->text);
@@ -1355,6 +1359,9 @@ pg_rooms_on_chat (gpointer owner, const PgChatEvent *event)
         if (pending != NULL)
           pending_free (pending);
       }
+      break;
+    case PG_CHAT_EVENT_INVITE_SENT:
+      succeed_pending (room, PG_ROOM_INVITE);
       break;
     case PG_CHAT_EVENT_REFUSED:
     case PG_CHAT_EVENT_INVITED:
