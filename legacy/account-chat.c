@@ -1,39 +1,40 @@
-/* legacy/account-chat.c — group-chat commands of a PgAccount, on
+/* legacy/account-chat.c — group-chat commands of a PgPurpleAccount, on
  * libpurple's generic chat API (serv_join_chat(), serv_chat_send(), the
  * protocol's own /commands); events come back from purple-chat.c. */
 #define G_LOG_DOMAIN "pg-account-commands"
 
 #include "legacy/account-private.h"
+#include "legacy/irc-line.h"
 #include "legacy/purple-eventloop.h"
 
 #include <errno.h>
 #include <string.h>
 
 static PurpleConnection *
-connection (PgAccount *account)
+connection (PgPurpleAccount *account)
 {
-  if (account == NULL || account->dying || !pg_account_is_connected (account))
+  if (account == NULL || account->dying || !pg_purple_account_is_connected (account))
     return NULL;
   return purple_account_get_connection (account->purple);
 }
 
 static void
-refuse (PgAccount *account, const char *chat, PgChatRefusal refusal, const char *text)
+refuse (PgPurpleAccount *account, const char *chat, PgChatRefusal refusal, const char *text)
 {
   PgChatEvent event = { .kind = PG_CHAT_EVENT_REFUSED, .refusal = refusal, .text = text };
 
   event.chat = purple_normalize (account->purple, chat);
-  pg_account_emit_chat (account, &event);
+  pg_purple_account_emit_chat (account, &event);
 }
 
 static gboolean
-is_irc (PgAccount *account)
+is_irc (PgPurpleAccount *account)
 {
   return g_strcmp0 (purple_account_get_protocol_id (account->purple), "prpl-irc") == 0;
 }
 
 gboolean
-pg_account_is_chat_name (PgAccount *account, const char *name)
+pg_purple_account_is_chat_name (PgPurpleAccount *account, const char *name)
 {
   g_return_val_if_fail (account != NULL && name != NULL, FALSE);
   if (!is_irc (account) || name[0] == '\0')
@@ -45,14 +46,14 @@ pg_account_is_chat_name (PgAccount *account, const char *name)
 /* RFC 2812 §1.3: a channel name has no space, BEL, comma or colon, and is
  * at most CHANNELLEN long. */
 static gboolean
-irc_channel_name_valid (PgAccount *account, const char *name)
+irc_channel_name_valid (PgPurpleAccount *account, const char *name)
 {
   guint limit = account->channel_len > 0 ? account->channel_len : 50;
   return strpbrk (name, " \a,:\r\n") == NULL && strlen (name) <= limit;
 }
 
 void
-pg_account_join_chat (PgAccount *account, const char *chat, const char *nick, const char *password)
+pg_purple_account_join_chat (PgPurpleAccount *account, const char *chat, const char *nick, const char *password)
 {
   PurpleConnection *gc = connection (account);
   PurplePluginProtocolInfo *info;
@@ -67,7 +68,7 @@ pg_account_join_chat (PgAccount *account, const char *chat, const char *nick, co
       return;
     }
   /* prpl-irc would send any name, or several ("#a,#b"), as it is. */
-  if (is_irc (account) && !pg_account_is_chat_name (account, chat))
+  if (is_irc (account) && !pg_purple_account_is_chat_name (account, chat))
     {
       refuse (account, chat, PG_CHAT_REFUSED_NOT_FOUND, "not a channel name on this IRC network");
       return;
@@ -104,7 +105,7 @@ pg_account_join_chat (PgAccount *account, const char *chat, const char *nick, co
 }
 
 void
-pg_account_leave_chat (PgAccount *account, const char *chat)
+pg_purple_account_leave_chat (PgPurpleAccount *account, const char *chat)
 {
   PurpleConversation *conv;
 
@@ -125,7 +126,7 @@ pg_account_leave_chat (PgAccount *account, const char *chat)
 
 /* A joined chat conversation, or NULL. */
 static PurpleConversation *
-joined_chat (PgAccount *account, const char *chat)
+joined_chat (PgPurpleAccount *account, const char *chat)
 {
   PurpleConversation *conv;
 
@@ -167,7 +168,7 @@ run_command (PurpleConversation *conv, const char *name, const char *args)
 }
 
 gboolean
-pg_account_send_action (PgAccount *account, PurpleConversation *conv, const char *text)
+pg_purple_account_send_action (PgPurpleAccount *account, PurpleConversation *conv, const char *text)
 {
   (void)account;
   /* XEP-0245: "/me " then the action; protocols without a "me" command
@@ -178,7 +179,7 @@ pg_account_send_action (PgAccount *account, PurpleConversation *conv, const char
 }
 
 gboolean
-pg_account_send_chat (PgAccount *account, const char *chat, const char *text, GError **error)
+pg_purple_account_send_chat (PgPurpleAccount *account, const char *chat, const char *text, GError **error)
 {
   PurpleConversation *conv;
   int ret;
@@ -190,9 +191,9 @@ pg_account_send_chat (PgAccount *account, const char *chat, const char *text, GE
       g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE, "not in %s", chat);
       return FALSE;
     }
-  if (pg_account_send_action (account, conv, text))
+  if (pg_purple_account_send_action (account, conv, text))
     return TRUE;
-  g_autofree char *html = pg_account_text_to_html (text);
+  g_autofree char *html = pg_purple_account_text_to_html (text);
   PurpleConnection *gc = purple_conversation_get_gc (conv);
   ret = serv_chat_send (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv)), html, PURPLE_MESSAGE_SEND);
   pg_purple_eventloop_flush (gc);
@@ -206,7 +207,7 @@ pg_account_send_chat (PgAccount *account, const char *chat, const char *text, GE
 }
 
 void
-pg_account_set_chat_topic (PgAccount *account, const char *chat, const char *topic)
+pg_purple_account_set_chat_topic (PgPurpleAccount *account, const char *chat, const char *topic)
 {
   PurpleConversation *conv = joined_chat (account, chat);
   PurplePluginProtocolInfo *info;
@@ -229,7 +230,7 @@ pg_account_set_chat_topic (PgAccount *account, const char *chat, const char *top
 }
 
 void
-pg_account_kick_chat (PgAccount *account, const char *chat, const char *nick, const char *reason)
+pg_purple_account_kick_chat (PgPurpleAccount *account, const char *chat, const char *nick, const char *reason)
 {
   PurpleConversation *conv = joined_chat (account, chat);
 
@@ -245,7 +246,7 @@ pg_account_kick_chat (PgAccount *account, const char *chat, const char *nick, co
 }
 
 void
-pg_account_invite_chat (PgAccount *account, const char *chat, const char *who, const char *message)
+pg_purple_account_invite_chat (PgPurpleAccount *account, const char *chat, const char *who, const char *message)
 {
   PurpleConversation *conv = joined_chat (account, chat);
 
@@ -261,7 +262,7 @@ pg_account_invite_chat (PgAccount *account, const char *chat, const char *who, c
 }
 
 void
-pg_account_set_chat_nick (PgAccount *account, const char *chat, const char *nick)
+pg_purple_account_set_chat_nick (PgPurpleAccount *account, const char *chat, const char *nick)
 {
   PurpleConversation *conv = joined_chat (account, chat);
 
@@ -275,7 +276,7 @@ pg_account_set_chat_nick (PgAccount *account, const char *chat, const char *nick
 }
 
 char *
-pg_account_dup_chat_member_name (PgAccount *account, const char *chat, const char *nick)
+pg_purple_account_dup_chat_member_name (PgPurpleAccount *account, const char *chat, const char *nick)
 {
   PurpleConversation *conv = joined_chat (account, chat);
 
@@ -290,40 +291,24 @@ pg_account_dup_chat_member_name (PgAccount *account, const char *chat, const cha
 }
 
 gboolean
-pg_account_has_connection_nick (PgAccount *account)
+pg_purple_account_has_connection_nick (PgPurpleAccount *account)
 {
   return is_irc (account);
 }
 
 char *
-pg_account_dup_nick (PgAccount *account)
+pg_purple_account_dup_nick (PgPurpleAccount *account)
 {
   PurpleConnection *gc = connection (account);
   const char *nick = gc != NULL ? purple_connection_get_display_name (gc) : NULL;
   return g_strdup (nick);
 }
 
-/* RFC 2812 §2.3.1: nickname = ( letter / special ) *( letter / digit /
- * special / "-" ), at most NICKLEN (9 until the server says). */
-static gboolean
-irc_nick_valid (PgAccount *account, const char *nick)
-{
-  static const char special[] = "[]\\`_^{|}";
-  guint limit = account->nick_len > 0 ? account->nick_len : 9;
-  if (nick[0] == '\0' || strlen (nick) > limit
-      || !(g_ascii_isalpha (nick[0]) || strchr (special, nick[0]) != NULL))
-    return FALSE;
-  for (const char *p = nick + 1; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && strchr (special, *p) == NULL && *p != '-')
-      return FALSE;
-  return TRUE;
-}
-
 gboolean
-pg_account_set_nick (PgAccount *account, const char *nick)
+pg_purple_account_set_nick (PgPurpleAccount *account, const char *nick)
 {
   PurpleConnection *gc = connection (account);
-  if (gc == NULL || !is_irc (account) || !irc_nick_valid (account, nick))
+  if (gc == NULL || !is_irc (account) || !pg_irc_nick_valid (nick, account->nick_len))
     return FALSE;
   PurplePluginProtocolInfo *info = PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc));
   if (info->send_raw == NULL)

@@ -1,5 +1,5 @@
 /* legacy/account-commands.c — what the owner asks of a logged-in
- * PgAccount: status, messages, typing, the contact list, authorization
+ * PgPurpleAccount: status, messages, typing, the contact list, authorization
  * answers.  The login itself (connect, disconnect, free) and the events
  * are in account.c. */
 #define G_LOG_DOMAIN "pg-account-commands"
@@ -41,7 +41,7 @@ find_status_type (PurpleAccount *account, PgShow show)
 }
 
 void
-pg_account_set_status (PgAccount *account, PgShow show, const char *message)
+pg_purple_account_set_status (PgPurpleAccount *account, PgShow show, const char *message)
 {
   PurpleStatusType *type;
   const char *id;
@@ -50,7 +50,7 @@ pg_account_set_status (PgAccount *account, PgShow show, const char *message)
 
   if (show == PG_SHOW_OFFLINE)
     {
-      g_debug ("offline is not a status to set; use pg_account_disconnect()");
+      g_debug ("offline is not a status to set; use pg_purple_account_disconnect()");
       return;
     }
   type = find_status_type (account->purple, show);
@@ -69,7 +69,7 @@ pg_account_set_status (PgAccount *account, PgShow show, const char *message)
 /* Plain text as libpurple markup: escaped, line breaks as <br>, the way
  * Pidgin's input hands text to protocols (IRC turns it back into text). */
 char *
-pg_account_text_to_html (const char *text)
+pg_purple_account_text_to_html (const char *text)
 {
   GString *html = g_string_sized_new (strlen (text) + 16);
   const char *p = text;
@@ -90,7 +90,7 @@ pg_account_text_to_html (const char *text)
 }
 
 gboolean
-pg_account_send_message (PgAccount *account, const char *to, const char *text, GError **error)
+pg_purple_account_send_message (PgPurpleAccount *account, const char *to, const char *text, GError **error)
 {
   g_autofree char *html = NULL;
   PurpleConnection *gc;
@@ -99,7 +99,7 @@ pg_account_send_message (PgAccount *account, const char *to, const char *text, G
   g_return_val_if_fail (account != NULL && to != NULL && text != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!pg_account_is_connected (account))
+  if (!pg_purple_account_is_connected (account))
     {
       g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE, "not logged in");
       return FALSE;
@@ -111,10 +111,10 @@ pg_account_send_message (PgAccount *account, const char *to, const char *text, G
           = purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, to, account->purple);
       if (conv == NULL)
         conv = purple_conversation_new (PURPLE_CONV_TYPE_IM, account->purple, to);
-      if (pg_account_send_action (account, conv, text))
+      if (pg_purple_account_send_action (account, conv, text))
         return TRUE;
     }
-  html = pg_account_text_to_html (text);
+  html = pg_purple_account_text_to_html (text);
   ret = serv_send_im (gc, to, html, PURPLE_MESSAGE_SEND);
   pg_purple_eventloop_flush (gc); /* not at prpl-irc's next tick */
   if (ret < 0)
@@ -128,14 +128,14 @@ pg_account_send_message (PgAccount *account, const char *to, const char *text, G
 }
 
 void
-pg_account_send_chat_state (PgAccount *account, const char *to, PgChatState state)
+pg_purple_account_send_chat_state (PgPurpleAccount *account, const char *to, PgChatState state)
 {
   PurpleConnection *gc;
   PurpleTypingState typing = PURPLE_NOT_TYPING;
 
   g_return_if_fail (account != NULL && to != NULL);
 
-  if (!pg_account_is_connected (account))
+  if (!pg_purple_account_is_connected (account))
     return;
   gc = purple_account_get_connection (account->purple);
   if (PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc))->send_typing == NULL)
@@ -148,7 +148,7 @@ pg_account_send_chat_state (PgAccount *account, const char *to, PgChatState stat
 }
 
 void
-pg_account_add_contact (PgAccount *account, const char *name, const char *alias)
+pg_purple_account_add_contact (PgPurpleAccount *account, const char *name, const char *alias)
 {
   PurpleBuddy *buddy;
 
@@ -174,7 +174,7 @@ pg_account_add_contact (PgAccount *account, const char *name, const char *alias)
 }
 
 void
-pg_account_restore_contact (PgAccount *account, const char *name, const char *alias)
+pg_purple_account_restore_contact (PgPurpleAccount *account, const char *name, const char *alias)
 {
   g_return_if_fail (account != NULL && !account->dying && name != NULL);
 
@@ -186,7 +186,7 @@ pg_account_restore_contact (PgAccount *account, const char *name, const char *al
 }
 
 void
-pg_account_remove_contact (PgAccount *account, const char *name)
+pg_purple_account_remove_contact (PgPurpleAccount *account, const char *name)
 {
   GSList *buddies;
 
@@ -206,14 +206,14 @@ pg_account_remove_contact (PgAccount *account, const char *name)
 }
 
 void
-pg_account_add_pending_auth (PgAccount *account, PgPendingAuth *pending)
+pg_purple_account_add_pending_auth (PgPurpleAccount *account, PgPendingAuth *pending)
 {
   pending->account = account;
   g_queue_push_tail (&account->auths, pending);
 }
 
 void
-pg_account_close_pending_auth (PgPendingAuth *pending)
+pg_purple_account_close_pending_auth (PgPendingAuth *pending)
 {
   g_queue_remove (&pending->account->auths, pending);
   g_free (pending->name);
@@ -221,14 +221,14 @@ pg_account_close_pending_auth (PgPendingAuth *pending)
 }
 
 void
-pg_account_authorize (PgAccount *account, const char *name, gboolean allow)
+pg_purple_account_authorize (PgPurpleAccount *account, const char *name, gboolean allow)
 {
   g_autofree char *normalized = NULL;
   GQueue answer = G_QUEUE_INIT;
 
   g_return_if_fail (account != NULL && !account->dying && name != NULL);
 
-  normalized = pg_account_normalize (account, name);
+  normalized = pg_purple_account_normalize (account, name);
   /* Take them all out first: a callback may add or close requests. */
   for (GList *l = account->auths.head, *next; l != NULL; l = next)
     {
@@ -255,7 +255,7 @@ pg_account_authorize (PgAccount *account, const char *name, gboolean allow)
 }
 
 char *
-pg_account_normalize (PgAccount *account, const char *name)
+pg_purple_account_normalize (PgPurpleAccount *account, const char *name)
 {
   g_return_val_if_fail (account != NULL && name != NULL, NULL);
 

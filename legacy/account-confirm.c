@@ -1,4 +1,4 @@
-/* legacy/account-confirm.c — pg_account_confirm_sent(): the legacy server
+/* legacy/account-confirm.c — pg_purple_account_confirm_sent(): the legacy server
  * confirms that it has processed what we sent.
  *
  * libpurple has no acknowledgement of a sent message: serv_send_im()
@@ -32,26 +32,25 @@ has_round_trip (PurpleConnection *gc)
          && PURPLE_PLUGIN_PROTOCOL_INFO (prpl)->send_raw != NULL;
 }
 
-guint64
-pg_account_confirm_sent (PgAccount *account)
+gboolean
+pg_purple_account_confirm_sent (PgPurpleAccount *account, guint64 serial)
 {
   PurpleConnection *gc;
 
-  g_return_val_if_fail (account != NULL, 0);
+  g_return_val_if_fail (account != NULL, FALSE);
 
-  if (account->dying || !pg_account_is_connected (account))
-    return 0;
+  if (account->dying || !pg_purple_account_is_connected (account))
+    return FALSE;
   gc = purple_account_get_connection (account->purple);
   if (!has_round_trip (gc))
-    return 0;
+    return FALSE;
   /* send_raw writes the bytes as given: the line ends here. */
-  guint64 serial = pg_purple_next_confirm_serial (account->core);
   g_autofree char *line = g_strdup_printf ("PING " TOKEN_PREFIX "%" G_GUINT64_FORMAT "\r\n", serial);
   if (PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc))->send_raw (gc, line, -1) < 0)
-    return 0;
+    return FALSE;
   pg_purple_eventloop_flush (gc);
   account->confirm_serial = serial;
-  return serial;
+  return TRUE;
 }
 
 /* The serial of a PONG line carrying one of our tokens, or 0. */
@@ -102,7 +101,7 @@ no_such_nick (const char *line)
 static void
 irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
 {
-  PgAccount *account = pg_account_from_connection (gc);
+  PgPurpleAccount *account = pg_purple_account_from_connection (gc);
   guint64 serial;
 
   (void)data;
@@ -111,18 +110,18 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
   g_autofree char *refused = no_such_nick (*text);
   if (refused != NULL)
     {
-      pg_account_emit_refused (account, refused);
+      pg_purple_account_emit_refused (account, refused);
       return;
     }
   serial = pong_serial (*text);
   /* Only this login's own tokens: a PONG can only answer our own PING. */
   if (serial == 0 || serial > account->confirm_serial)
     return;
-  pg_account_emit_sent_confirmed (account, serial);
+  pg_purple_account_emit_sent_confirmed (account, serial);
 }
 
 void
-pg_account_confirm_install (void)
+pg_purple_account_confirm_install (void)
 {
   static int handle;
   PurplePlugin *irc = purple_plugins_find_with_id ("prpl-irc");
@@ -130,4 +129,15 @@ pg_account_confirm_install (void)
   /* The signal is prpl-irc's own, registered when the plugin was probed. */
   if (irc != NULL)
     purple_signal_connect (irc, "irc-receiving-text", &handle, PURPLE_CALLBACK (irc_receiving_text), NULL);
+}
+
+void
+pg_purple_account_get_info (PgPurpleAccount *account, PgPurpleAccountInfo *info)
+{
+  PurpleConnection *gc = pg_purple_account_is_connected (account) ? purple_account_get_connection (account->purple)
+                                                                  : NULL;
+  info->connection_nick = pg_purple_account_has_connection_nick (account);
+  info->round_trip = gc != NULL && has_round_trip (gc);
+  info->chantypes = account->chantypes;
+  info->nick_len = account->nick_len;
 }

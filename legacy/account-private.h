@@ -4,7 +4,7 @@
 #pragma once
 #include <purple.h>
 
-#include "legacy/account.h"
+#include "legacy/purple-account.h"
 
 #define PG_ACCOUNT_UI "purplegate" /* the UI id given to purple_core_init() */
 
@@ -17,13 +17,13 @@
 /* An authorization request libpurple is waiting for us to answer. */
 typedef struct
 {
-  PgAccount *account; /* not a reference: the account closes these first */
+  PgPurpleAccount *account; /* not a reference: the account closes these first */
   char *name;         /* normalized remote user */
   PurpleAccountRequestAuthorizationCb allow_cb, deny_cb;
   gpointer data; /* libpurple's user_data for the callbacks */
 } PgPendingAuth;
 
-struct PgAccount
+struct PgPurpleAccount
 {
   PurpleAccount *purple; /* ui_data points back here until teardown */
   PgAccountEvents events;
@@ -33,7 +33,7 @@ struct PgAccount
   gboolean want_online; /* the owner's last connect/disconnect */
   gboolean restart;     /* a deferred disconnect must end the current login */
   gboolean quiet;       /* our own logout is under way: no events */
-  gboolean dying;       /* pg_account_free() was called; teardown pending */
+  gboolean dying;       /* pg_purple_account_free() was called; teardown pending */
   gboolean removing;    /* our remove_contact(): buddy-removed is ours */
   gboolean restoring;   /* our restore_contact(): buddy-added is ours */
 
@@ -47,11 +47,11 @@ struct PgAccount
   guint login_timer_id;  /* the login's deadline, until connected */
   guint apply_id;        /* idle: deferred connect/disconnect */
   guint disconnected_id; /* idle: the disconnected event */
-  guint teardown_id;     /* idle: deferred pg_account_free() */
+  guint teardown_id;     /* idle: deferred pg_purple_account_free() */
 
   GQueue auths; /* PgPendingAuth, oldest first */
 
-  guint64 confirm_serial; /* the last pg_account_confirm_sent() of this login */
+  guint64 confirm_serial; /* the last pg_purple_account_confirm_sent() of this login */
 
   /* "chat\nnick" (normalised) of KICK lines prpl-irc is about to handle:
    * libpurple reports a kick as a plain departure (purple-chat-irc.c). */
@@ -68,47 +68,44 @@ struct PgAccount
   char *login_key;    /* owned (the key in @logins too); NULL once left */
 };
 
-/* The PgAccount behind a libpurple account or connection; NULL for
+/* The PgPurpleAccount behind a libpurple account or connection; NULL for
  * accounts that are not ours or are being torn down. O(1). */
-PgAccount *pg_account_from_purple (PurpleAccount *account);
-PgAccount *pg_account_from_connection (PurpleConnection *gc);
+PgPurpleAccount *pg_purple_account_from_purple (PurpleAccount *account);
+PgPurpleAccount *pg_purple_account_from_connection (PurpleConnection *gc);
 
 /* Installs every ops table and signal handler once, after
  * purple_core_init() (called from pg_purple_new()). */
-void pg_account_install_ui_ops (PgPurple *purple);
-/* Every PgAccount not yet freed, by login key (protocol id and normalised
+void pg_purple_account_install_ui_ops (PgPurple *purple);
+/* Every PgPurpleAccount not yet freed, by login key (protocol id and normalised
  * username; see account.c); owned by @purple, values borrowed. */
 GHashTable *pg_purple_get_logins (PgPurple *purple);
-/* The next serial of pg_account_confirm_sent(): one sequence for every
- * login of the process, so a token names one request for good. */
-guint64 pg_purple_next_confirm_serial (PgPurple *purple);
-/* The live PgAccount using the login @username on @protocol_id, compared
+/* The live PgPurpleAccount using the login @username on @protocol_id, compared
  * the way libpurple compares usernames; NULL if none. For tests. */
-PgAccount *pg_account_find (PgPurple *purple, const char *protocol_id, const char *username);
+PgPurpleAccount *pg_purple_account_find (PgPurple *purple, const char *protocol_id, const char *username);
 void pg_purple_conn_install (void);
 void pg_purple_conv_install (void);
 void pg_purple_blist_install (void);
 void pg_purple_request_install (void);
-void pg_account_confirm_install (void);
+void pg_purple_account_confirm_install (void);
 void pg_purple_chat_install (void);
 void pg_purple_chat_irc_install (void);
 void pg_purple_chat_jabber_install (void);
 void pg_purple_roomlist_install (void);
 
 /* Events, raised by the ops files. Each checks that the account wants
- * events; the owner may call pg_account_free() from inside any of them
+ * events; the owner may call pg_purple_account_free() from inside any of them
  * (the struct then stays valid until the deferred teardown). */
-void pg_account_emit_connected (PgAccount *account);
-void pg_account_emit_contact_status (PgAccount *account, PurpleBuddy *buddy);
-void pg_account_emit_contact_listed (PgAccount *account, const char *name, const char *alias);
-void pg_account_emit_contact_unlisted (PgAccount *account, const char *name);
-void pg_account_emit_message (PgAccount *account, const char *from, const char *html);
-void pg_account_emit_chat_state (PgAccount *account, const char *from, PgChatState state);
-void pg_account_emit_authorization_requested (PgAccount *account, const char *from, const char *alias,
+void pg_purple_account_emit_connected (PgPurpleAccount *account);
+void pg_purple_account_emit_contact_status (PgPurpleAccount *account, PurpleBuddy *buddy);
+void pg_purple_account_emit_contact_listed (PgPurpleAccount *account, const char *name, const char *alias);
+void pg_purple_account_emit_contact_unlisted (PgPurpleAccount *account, const char *name);
+void pg_purple_account_emit_message (PgPurpleAccount *account, const char *from, const char *html);
+void pg_purple_account_emit_chat_state (PgPurpleAccount *account, const char *from, PgChatState state);
+void pg_purple_account_emit_authorization_requested (PgPurpleAccount *account, const char *from, const char *alias,
                                               const char *message);
-void pg_account_emit_sent_confirmed (PgAccount *account, guint64 serial);
-void pg_account_emit_refused (PgAccount *account, const char *name);
-void pg_account_emit_chat (PgAccount *account, const PgChatEvent *event);
+void pg_purple_account_emit_sent_confirmed (PgPurpleAccount *account, guint64 serial);
+void pg_purple_account_emit_refused (PgPurpleAccount *account, const char *name);
+void pg_purple_account_emit_chat (PgPurpleAccount *account, const PgChatEvent *event);
 
 /* A KICK line seen before libpurple reports the departure. */
 typedef struct
@@ -121,10 +118,10 @@ void pg_kick_free (PgKick *kick);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgKick, pg_kick_free)
 
 /* Plain text as libpurple markup (escaped, <br> for line breaks). Owned. */
-char *pg_account_text_to_html (const char *text);
+char *pg_purple_account_text_to_html (const char *text);
 /* Sends a XEP-0245 "/me " @text on @conv as the protocol's action through
  * its "me" command; FALSE when it is no action or the protocol has none. */
-gboolean pg_account_send_action (PgAccount *account, PurpleConversation *conv, const char *text);
+gboolean pg_purple_account_send_action (PgPurpleAccount *account, PurpleConversation *conv, const char *text);
 
 /* Group chats, shared by purple-chat.c and purple-chat-irc.c. */
 /* The normalised name of a chat conversation (cached on it). Borrowed. */
@@ -138,19 +135,19 @@ PgChatModes pg_purple_chat_get_modes (PurpleConversation *conv);
 /* Connection life cycle, from purple-conn.c. */
 /* report_disconnect_reason: why the login is ending (the first reason of a
  * login counts). */
-void pg_account_login_failed (PgAccount *account, PgAccountFailure failure, const char *text);
+void pg_purple_account_login_failed (PgPurpleAccount *account, PgAccountFailure failure, const char *text);
 /* The disconnected op: libpurple is destroying the connection; the
  * disconnected event follows from an idle. */
-void pg_account_login_closed (PgAccount *account);
+void pg_purple_account_login_closed (PgPurpleAccount *account);
 
 /* Authorization requests, from purple-request.c (account UI ops).
  * Takes ownership of @pending. */
-void pg_account_add_pending_auth (PgAccount *account, PgPendingAuth *pending);
+void pg_purple_account_add_pending_auth (PgPurpleAccount *account, PgPendingAuth *pending);
 /* libpurple closed @pending (close_account_request): forget it unanswered. */
-void pg_account_close_pending_auth (PgPendingAuth *pending);
+void pg_purple_account_close_pending_auth (PgPendingAuth *pending);
 
 /* PgShow for a contact's libpurple presence (invisible counts as offline). */
-PgShow pg_account_show_from_presence (PurplePresence *presence);
+PgShow pg_purple_account_show_from_presence (PurplePresence *presence);
 
 /* Destroys IM conversations of our accounts without a message for
  * @max_idle_s seconds (purple-conv.c runs it every minute); returns how

@@ -1,21 +1,21 @@
-/* legacy/account.c — PgAccount: one PurpleAccount behind legacy/account.h:
+/* legacy/account.c — PgPurpleAccount: one PurpleAccount behind legacy/account.h:
  * its creation, login life cycle and events (commands: account-commands.c).
  *
  * Events come from libpurple's UI ops and signals (purple-conn.c,
  * purple-conv.c, purple-blist.c, purple-request.c), which find the
- * PgAccount through the PurpleAccount's ui_data slot and raise events
- * through the pg_account_emit_*() functions below.
+ * PgPurpleAccount through the PurpleAccount's ui_data slot and raise events
+ * through the pg_purple_account_emit_*() functions below.
  *
  * The call-stack contract.  libpurple calls us from deep inside a
  * protocol: its input handler is parsing a line, and after our callback
  * returns it goes on using its connection.  Ending that connection from
  * inside the callback (purple_account_disconnect(), purple_accounts_delete())
  * would free what the protocol is still using.  The owner may nevertheless
- * call any command from inside any event, pg_account_free() included:
- *  - Events are counted while they run (emit_depth).  pg_account_free(),
- *    pg_account_disconnect() and pg_account_connect() called during an
+ * call any command from inside any event, pg_purple_account_free() included:
+ *  - Events are counted while they run (emit_depth).  pg_purple_account_free(),
+ *    pg_purple_account_disconnect() and pg_purple_account_connect() called during an
  *    event only record what the owner wants and finish in an idle
- *    callback, when libpurple is no longer on the stack.  A PgAccount
+ *    callback, when libpurple is no longer on the stack.  A PgPurpleAccount
  *    freed that way stops raising events at once and leaves the login
  *    table at once (so the username may be used again right away);
  *    the struct itself lives until the idle has torn the login down.
@@ -35,10 +35,6 @@
 
 #include <string.h>
 
-/* clang-format 14 would put spaces around the dashes of the quark's name. */
-/* clang-format off */
-G_DEFINE_QUARK (pg-account-error-quark, pg_account_error)
-/* clang-format on */
 
 /* How many events are running right now (see the contract above).  One
  * number for all accounts: an event of one account may tear down another,
@@ -49,25 +45,25 @@ static guint emit_depth;
  * libpurple's shutdown must not outlive them. */
 static GSList *pending_teardowns;
 
-PgAccount *
-pg_account_from_purple (PurpleAccount *account)
+PgPurpleAccount *
+pg_purple_account_from_purple (PurpleAccount *account)
 {
-  PgAccount *pg = account != NULL ? account->ui_data : NULL;
+  PgPurpleAccount *pg = account != NULL ? account->ui_data : NULL;
 
   return pg != NULL && !pg->dying ? pg : NULL;
 }
 
-PgAccount *
-pg_account_from_connection (PurpleConnection *gc)
+PgPurpleAccount *
+pg_purple_account_from_connection (PurpleConnection *gc)
 {
-  return gc != NULL ? pg_account_from_purple (purple_connection_get_account (gc)) : NULL;
+  return gc != NULL ? pg_purple_account_from_purple (purple_connection_get_account (gc)) : NULL;
 }
 
-static void teardown (PgAccount *account);
+static void teardown (PgPurpleAccount *account);
 
 /* purple_core_quit() (pg_purple_free()) is starting.  Owners free their
  * accounts first; whatever is left must not fire into a dead libpurple.
- * @data: the PgPurple's login table (see pg_account_new()). */
+ * @data: the PgPurple's login table (see pg_purple_account_new()). */
 static void
 core_quitting (gpointer data)
 {
@@ -80,7 +76,7 @@ core_quitting (gpointer data)
   g_hash_table_iter_init (&iter, logins);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
-      PgAccount *account = value;
+      PgPurpleAccount *account = value;
 
       g_warning ("%s: libpurple shuts down before the account was freed",
                  purple_account_get_username (account->purple));
@@ -92,7 +88,7 @@ core_quitting (gpointer data)
 }
 
 void
-pg_account_install_ui_ops (PgPurple *purple)
+pg_purple_account_install_ui_ops (PgPurple *purple)
 {
   static int handle;
 
@@ -102,7 +98,7 @@ pg_account_install_ui_ops (PgPurple *purple)
   pg_purple_conv_install ();
   pg_purple_blist_install ();
   pg_purple_request_install ();
-  pg_account_confirm_install ();
+  pg_purple_account_confirm_install ();
   pg_purple_chat_install ();
   pg_purple_chat_irc_install ();
   pg_purple_chat_jabber_install ();
@@ -112,13 +108,13 @@ pg_account_install_ui_ops (PgPurple *purple)
 /* ---- events ------------------------------------------------------------ */
 
 static gboolean
-may_emit (PgAccount *account)
+may_emit (PgPurpleAccount *account)
 {
   return !account->dying && !account->quiet;
 }
 
 void
-pg_account_emit_connected (PgAccount *account)
+pg_purple_account_emit_connected (PgPurpleAccount *account)
 {
   g_clear_handle_id (&account->login_timer_id, g_source_remove);
   if (!may_emit (account) || account->events.connected == NULL)
@@ -130,7 +126,7 @@ pg_account_emit_connected (PgAccount *account)
 }
 
 PgShow
-pg_account_show_from_presence (PurplePresence *presence)
+pg_purple_account_show_from_presence (PurplePresence *presence)
 {
   PurpleStatus *status;
 
@@ -158,12 +154,12 @@ pg_account_show_from_presence (PurplePresence *presence)
 }
 
 void
-pg_account_emit_contact_status (PgAccount *account, PurpleBuddy *buddy)
+pg_purple_account_emit_contact_status (PgPurpleAccount *account, PurpleBuddy *buddy)
 {
   PurplePresence *presence = purple_buddy_get_presence (buddy);
   PurpleStatus *status = purple_presence_get_active_status (presence);
   const char *text = status != NULL ? purple_status_get_attr_string (status, "message") : NULL;
-  PgShow show = pg_account_show_from_presence (presence);
+  PgShow show = pg_purple_account_show_from_presence (presence);
 
   if (!may_emit (account) || account->events.contact_status == NULL)
     return;
@@ -177,7 +173,7 @@ pg_account_emit_contact_status (PgAccount *account, PurpleBuddy *buddy)
 }
 
 void
-pg_account_emit_contact_listed (PgAccount *account, const char *name, const char *alias)
+pg_purple_account_emit_contact_listed (PgPurpleAccount *account, const char *name, const char *alias)
 {
   if (!may_emit (account) || account->events.contact_listed == NULL)
     return;
@@ -187,7 +183,7 @@ pg_account_emit_contact_listed (PgAccount *account, const char *name, const char
 }
 
 void
-pg_account_emit_contact_unlisted (PgAccount *account, const char *name)
+pg_purple_account_emit_contact_unlisted (PgPurpleAccount *account, const char *name)
 {
   if (!may_emit (account) || account->events.contact_unlisted == NULL)
     return;
@@ -197,7 +193,7 @@ pg_account_emit_contact_unlisted (PgAccount *account, const char *name)
 }
 
 void
-pg_account_emit_sent_confirmed (PgAccount *account, guint64 serial)
+pg_purple_account_emit_sent_confirmed (PgPurpleAccount *account, guint64 serial)
 {
   if (!may_emit (account) || account->events.sent_confirmed == NULL)
     return;
@@ -207,7 +203,7 @@ pg_account_emit_sent_confirmed (PgAccount *account, guint64 serial)
 }
 
 void
-pg_account_emit_refused (PgAccount *account, const char *name)
+pg_purple_account_emit_refused (PgPurpleAccount *account, const char *name)
 {
   if (!may_emit (account) || account->events.refused == NULL)
     return;
@@ -217,17 +213,31 @@ pg_account_emit_refused (PgAccount *account, const char *name)
 }
 
 void
-pg_account_emit_chat (PgAccount *account, const PgChatEvent *event)
+pg_purple_account_emit_chat (PgPurpleAccount *account, const PgChatEvent *event)
 {
   if (!may_emit (account) || account->events.chat == NULL)
     return;
+  /* Where an occupant is written to privately, said with the occupant:
+   * the protocol knows it only while the chat is open. */
+  g_autofree char *member = NULL;
+  PgChatEvent with_member;
+  const char *nick = event->kind == PG_CHAT_EVENT_OCCUPANT  ? event->nick
+                     : event->kind == PG_CHAT_EVENT_RENAMED ? event->new_nick
+                                                            : NULL;
+  if (nick != NULL && event->member == NULL && event->chat != NULL)
+    {
+      member = pg_purple_account_dup_chat_member_name (account, event->chat, nick);
+      with_member = *event;
+      with_member.member = member;
+      event = &with_member;
+    }
   emit_depth++;
   account->events.chat (account->owner, event);
   emit_depth--;
 }
 
 void
-pg_account_emit_message (PgAccount *account, const char *from, const char *html)
+pg_purple_account_emit_message (PgPurpleAccount *account, const char *from, const char *html)
 {
   if (!may_emit (account) || account->events.message == NULL)
     return;
@@ -238,7 +248,7 @@ pg_account_emit_message (PgAccount *account, const char *from, const char *html)
 }
 
 void
-pg_account_emit_chat_state (PgAccount *account, const char *from, PgChatState state)
+pg_purple_account_emit_chat_state (PgPurpleAccount *account, const char *from, PgChatState state)
 {
   if (!may_emit (account) || account->events.chat_state == NULL)
     return;
@@ -248,7 +258,7 @@ pg_account_emit_chat_state (PgAccount *account, const char *from, PgChatState st
 }
 
 void
-pg_account_emit_authorization_requested (PgAccount *account, const char *from, const char *alias,
+pg_purple_account_emit_authorization_requested (PgPurpleAccount *account, const char *from, const char *alias,
                                          const char *message)
 {
   if (!may_emit (account) || account->events.authorization_requested == NULL)
@@ -261,7 +271,7 @@ pg_account_emit_authorization_requested (PgAccount *account, const char *from, c
 /* ---- the login ---------------------------------------------------------- */
 
 static void
-forget_failure (PgAccount *account)
+forget_failure (PgPurpleAccount *account)
 {
   account->failed = FALSE;
   account->auth_hint = FALSE;
@@ -269,7 +279,7 @@ forget_failure (PgAccount *account)
 }
 
 void
-pg_account_login_failed (PgAccount *account, PgAccountFailure failure, const char *text)
+pg_purple_account_login_failed (PgPurpleAccount *account, PgAccountFailure failure, const char *text)
 {
   if (account->quiet || account->failed)
     return; /* libpurple reports one error per connection; keep the first */
@@ -281,7 +291,7 @@ pg_account_login_failed (PgAccount *account, PgAccountFailure failure, const cha
 static gboolean
 emit_disconnected (gpointer data)
 {
-  PgAccount *account = data;
+  PgPurpleAccount *account = data;
   PgAccountFailure failure = account->failed ? account->failure : PG_ACCOUNT_FAILURE_NETWORK;
   g_autofree char *reason = g_steal_pointer (&account->failure_reason);
   g_autofree char *line = NULL;
@@ -305,7 +315,7 @@ emit_disconnected (gpointer data)
 }
 
 void
-pg_account_login_closed (PgAccount *account)
+pg_purple_account_login_closed (PgPurpleAccount *account)
 {
   g_clear_handle_id (&account->login_timer_id, g_source_remove);
   if (account->quiet || account->disconnected_id != 0)
@@ -315,11 +325,11 @@ pg_account_login_closed (PgAccount *account)
 
 /* Raises disconnected without any connection, from an idle. */
 static void
-fail_later (PgAccount *account, PgAccountFailure failure, const char *text)
+fail_later (PgPurpleAccount *account, PgAccountFailure failure, const char *text)
 {
   forget_failure (account);
-  pg_account_login_failed (account, failure, text);
-  pg_account_login_closed (account);
+  pg_purple_account_login_failed (account, failure, text);
+  pg_purple_account_login_closed (account);
 }
 
 /* The login's deadline passed (see PG_ACCOUNT_LOGIN_TIMEOUT_S).  Runs
@@ -327,21 +337,21 @@ fail_later (PgAccount *account, PgAccountFailure failure, const char *text)
 static gboolean
 login_timed_out (gpointer data)
 {
-  PgAccount *account = data;
+  PgPurpleAccount *account = data;
 
   account->login_timer_id = 0;
   g_message ("%s: no login after %u s", purple_account_get_username (account->purple),
              account->login_timeout_s);
-  pg_account_login_failed (account, PG_ACCOUNT_FAILURE_NETWORK, "the login timed out");
+  pg_purple_account_login_failed (account, PG_ACCOUNT_FAILURE_NETWORK, "the login timed out");
   if (!purple_account_is_disconnected (account->purple))
     purple_account_disconnect (account->purple); /* disconnected op: the event follows */
   else
-    pg_account_login_closed (account);
+    pg_purple_account_login_closed (account);
   return G_SOURCE_REMOVE;
 }
 
 static void
-start_login (PgAccount *account)
+start_login (PgPurpleAccount *account)
 {
   PurplePlugin *prpl = purple_find_prpl (purple_account_get_protocol_id (account->purple));
   PurplePluginProtocolInfo *info = prpl != NULL ? PURPLE_PLUGIN_PROTOCOL_INFO (prpl) : NULL;
@@ -369,7 +379,7 @@ start_login (PgAccount *account)
 
 /* Ends the current login, if any, without events. */
 static void
-end_login (PgAccount *account)
+end_login (PgPurpleAccount *account)
 {
   PurpleAccount *purple = account->purple;
 
@@ -386,7 +396,7 @@ end_login (PgAccount *account)
 }
 
 static void
-apply (PgAccount *account)
+apply (PgPurpleAccount *account)
 {
   g_clear_handle_id (&account->apply_id, g_source_remove);
   if (account->restart || !account->want_online)
@@ -401,7 +411,7 @@ apply (PgAccount *account)
 static gboolean
 apply_idle (gpointer data)
 {
-  PgAccount *account = data;
+  PgPurpleAccount *account = data;
 
   account->apply_id = 0;
   apply (account);
@@ -410,7 +420,7 @@ apply_idle (gpointer data)
 
 /* Applies want_online now, or after the running event (see the top). */
 static void
-apply_soon (PgAccount *account)
+apply_soon (PgPurpleAccount *account)
 {
   if (emit_depth == 0)
     apply (account);
@@ -483,8 +493,8 @@ login_key (PurpleAccount *account)
                       purple_normalize (account, purple_account_get_username (account)), NULL);
 }
 
-PgAccount *
-pg_account_find (PgPurple *purple, const char *protocol_id, const char *username)
+PgPurpleAccount *
+pg_purple_account_find (PgPurple *purple, const char *protocol_id, const char *username)
 {
   PurpleAccount *probe;
   g_autofree char *key = NULL;
@@ -497,10 +507,30 @@ pg_account_find (PgPurple *purple, const char *protocol_id, const char *username
   return g_hash_table_lookup (pg_purple_get_logins (purple), key);
 }
 
+char *
+pg_purple_normalize_name (PgPurple *purple, const char *protocol_id, const char *name)
+{
+  g_return_val_if_fail (purple != NULL && protocol_id != NULL && name != NULL, NULL);
+  PurpleAccount *probe = purple_account_new ("probe", protocol_id);
+  char *normalized = g_strdup (purple_normalize (probe, name));
+  purple_account_destroy (probe);
+  return normalized;
+}
+
+char *
+pg_purple_dup_login_key (PgPurple *purple, const char *protocol_id, const char *username)
+{
+  g_return_val_if_fail (purple != NULL && protocol_id != NULL && username != NULL, NULL);
+  PurpleAccount *probe = purple_account_new (username, protocol_id);
+  char *key = login_key (probe);
+  purple_account_destroy (probe);
+  return key;
+}
+
 /* Gives the login's name back at once, even when the struct lives on
  * until a deferred teardown. */
 static void
-forget_login (PgAccount *account)
+forget_login (PgPurpleAccount *account)
 {
   if (account->login_key == NULL)
     return;
@@ -508,13 +538,13 @@ forget_login (PgAccount *account)
   g_clear_pointer (&account->login_key, g_free);
 }
 
-PgAccount *
-pg_account_new (PgPurple *purple, const char *protocol_id, const char *username, const char *password,
+PgPurpleAccount *
+pg_purple_account_new (PgPurple *purple, const char *protocol_id, const char *username, const char *password,
                 const char *const *setting_keys, const char *const *setting_values,
                 const PgAccountEvents *events, gpointer owner, GError **error)
 {
   PurpleAccount *account;
-  PgAccount *pg;
+  PgPurpleAccount *pg;
   g_autofree char *key = NULL;
   GHashTable *logins;
 
@@ -551,7 +581,7 @@ pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
   purple_account_set_password (account, password);
   purple_account_set_enabled (account, PG_ACCOUNT_UI, FALSE);
 
-  pg = g_new0 (PgAccount, 1);
+  pg = g_new0 (PgPurpleAccount, 1);
   pg->purple = account;
   pg->events = *events;
   pg->owner = owner;
@@ -570,7 +600,7 @@ pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
 }
 
 static void
-wipe_password (PgAccount *account)
+wipe_password (PgPurpleAccount *account)
 {
   if (account->password != NULL)
     memset (account->password, 0, strlen (account->password));
@@ -578,14 +608,14 @@ wipe_password (PgAccount *account)
 }
 
 static void
-teardown (PgAccount *account)
+teardown (PgPurpleAccount *account)
 {
   PurpleAccount *purple = account->purple;
 
   g_clear_handle_id (&account->teardown_id, g_source_remove);
   pending_teardowns = g_slist_remove (pending_teardowns, account);
   account->quiet = TRUE;
-  purple->ui_data = NULL; /* callbacks of what follows find no PgAccount */
+  purple->ui_data = NULL; /* callbacks of what follows find no PgPurpleAccount */
   /* Our close_account_request op frees each pending authorization. */
   purple_account_request_close_with_account (purple);
   g_queue_clear_full (&account->auths, g_free); /* none should be left */
@@ -607,7 +637,7 @@ teardown (PgAccount *account)
 static gboolean
 teardown_idle (gpointer data)
 {
-  PgAccount *account = data;
+  PgPurpleAccount *account = data;
 
   account->teardown_id = 0;
   teardown (account);
@@ -615,7 +645,7 @@ teardown_idle (gpointer data)
 }
 
 void
-pg_account_free (PgAccount *account)
+pg_purple_account_free (PgPurpleAccount *account)
 {
   if (account == NULL)
     return;
@@ -643,7 +673,7 @@ pg_account_free (PgAccount *account)
 /* ---- commands ----------------------------------------------------------- */
 
 void
-pg_account_connect (PgAccount *account)
+pg_purple_account_connect (PgPurpleAccount *account)
 {
   g_return_if_fail (account != NULL && !account->dying);
 
@@ -653,7 +683,7 @@ pg_account_connect (PgAccount *account)
 }
 
 void
-pg_account_disconnect (PgAccount *account)
+pg_purple_account_disconnect (PgPurpleAccount *account)
 {
   g_return_if_fail (account != NULL && !account->dying);
 
@@ -666,7 +696,7 @@ pg_account_disconnect (PgAccount *account)
 }
 
 gboolean
-pg_account_is_connected (PgAccount *account)
+pg_purple_account_is_connected (PgPurpleAccount *account)
 {
   g_return_val_if_fail (account != NULL, FALSE);
 

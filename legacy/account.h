@@ -1,14 +1,13 @@
-/* legacy/account.h — one legacy login, behind a narrow interface.
+/* legacy/account.h — the legacy backend interface: one legacy login.
  *
  * This is the line between the session manager and libpurple: commands go
  * down (log in, log out, send, set status, add/remove contact, authorize),
- * events come up through PgAccountEvents. Nothing here exposes a libpurple
- * type, so legacy/session never touches libpurple and libpurple callbacks
- * never build stanzas; later the same interface can front a worker process. */
+ * events come up through PgAccountEvents. Commands return nothing the
+ * legacy side computes: what they lead to comes back as events, so the
+ * same interface serves a login in this process and one in a worker
+ * process (legacy/backend.h). Nothing here exposes a libpurple type. */
 #pragma once
 #include <glib.h>
-
-#include "legacy/purple-core.h"
 
 /* XMPP <show/> values plus offline; the account maps them to libpurple
  * status primitives and back. */
@@ -38,6 +37,12 @@ typedef enum
   PG_ACCOUNT_FAILURE_NETWORK, /* worth retrying later: unreachable, reset, timeout */
   PG_ACCOUNT_FAILURE_AUTH,    /* credentials refused: retrying will not help */
   PG_ACCOUNT_FAILURE_OTHER,   /* any other fatal error (name in use, TLS…) */
+  PG_ACCOUNT_FAILURE_CONFLICT, /* another login of this gateway uses the legacy username */
+  /* The process serving the login ended (a crash in libpurple or a
+   * protocol plugin): worth retrying at once. */
+  PG_ACCOUNT_FAILURE_INTERNAL,
+  /* The login was present at too many crashes of its process: not retried. */
+  PG_ACCOUNT_FAILURE_QUARANTINED,
 } PgAccountFailure;
 
 #define PG_ACCOUNT_ERROR (pg_account_error_quark ())
@@ -136,6 +141,8 @@ typedef struct
   guint users;        /* LISTED: how many are in it, where the network says */
   const char *actor;  /* OCCUPANT_LEFT, LEFT when kicked: who did it (NULL: unknown) */
   const char *reason; /* and why */
+  const char *member; /* OCCUPANT (@nick), RENAMED (@new_nick): the name to write to
+                       * privately (prpl-jabber: room@server/nick; IRC: the nick) */
 } PgChatEvent;
 
 /* Every callback gets the @owner given to pg_account_new(). Strings are
@@ -168,31 +175,33 @@ typedef struct
   void (*refused) (gpointer owner, const char *name);
   /* Everything about group chats (PgChatEvent). */
   void (*chat) (gpointer owner, const PgChatEvent *event);
+  /* pg_account_send_message() @tag was not sent: @offline (the login is
+   * ending; the disconnected event follows) or refused by the protocol
+   * for good (too large…), @reason for humans. */
+  void (*send_failed) (gpointer owner, guint64 tag, gboolean offline, const char *reason);
 } PgAccountEvents;
+
+typedef struct PgBackend PgBackend;
 
 /* Creates (not connects) the login @username on @protocol_id with
  * @password (may be NULL) and the [legacy-settings] pairs (NULL-terminated,
- * same length; typed by the protocol's option list). Fails with
- * PG_ACCOUNT_ERROR_EXISTS when this legacy username is already in use.
- * Caller owns the account; pg_account_free() logs out silently (no
- * disconnected event) and forgets it in libpurple. */
-PgAccount *pg_account_new (PgPurple *purple, const char *protocol_id, const char *username,
+ * same length; typed by the protocol's option list) on @backend. Another
+ * login of the gateway with the same legacy username ends with a
+ * disconnected event (PG_ACCOUNT_FAILURE_CONFLICT) after
+ * pg_account_connect(). Caller owns the account; pg_account_free() logs
+ * out silently (no more events). */
+PgAccount *pg_account_new (PgBackend *backend, const char *protocol_id, const char *username,
                            const char *password, const char *const *setting_keys,
-                           const char *const *setting_values, const PgAccountEvents *events, gpointer owner,
-                           GError **error);
+                           const char *const *setting_values, const PgAccountEvents *events, gpointer owner);
 void pg_account_free (PgAccount *account);
 
 /* Starts the login; events follow. */
 void pg_account_connect (PgAccount *account);
-/* Ends the login without a disconnected event. */
-void pg_account_disconnect (PgAccount *account);
-gboolean pg_account_is_connected (PgAccount *account);
-
 void pg_account_set_status (PgAccount *account, PgShow show, const char *message);
 
-/* Sends @text (plain UTF-8; escaped for libpurple here). Returns TRUE once
- * the protocol has taken the message for sending. */
-gboolean pg_account_send_message (PgAccount *account, const char *to, const char *text, GError **error);
+/* Sends @text (plain UTF-8) to @to. Nothing follows when the protocol
+ * takes it; a send_failed event with @tag when it does not. */
+void pg_account_send_message (PgAccount *account, guint64 tag, const char *to, const char *text);
 /* Asks the legacy server to confirm that it has processed every message
  * sent so far on this login: returns a serial that the sent_confirmed event
  * reports once it has. A protocol's taking a message is no proof it reached
@@ -212,33 +221,36 @@ void pg_account_join_chat (PgAccount *account, const char *chat, const char *nic
 /* Leaves @chat (no event follows). */
 void pg_account_leave_chat (PgAccount *account, const char *chat);
 /* Sends @text to @chat; a text starting with "/me " is sent as the
- * protocol's action where it has one. FALSE with @error when the protocol
- * refused at once (not joined, offline). */
-gboolean pg_account_send_chat (PgAccount *account, const char *chat, const char *text, GError **error);
+ * protocol's action where it has one. A refusal comes back as a REFUSED
+ * chat event (NOT_JOINED, MESSAGE). */
+void pg_account_send_chat (PgAccount *account, const char *chat, const char *text);
 void pg_account_set_chat_topic (PgAccount *account, const char *chat, const char *topic);
 void pg_account_kick_chat (PgAccount *account, const char *chat, const char *nick, const char *reason);
 void pg_account_invite_chat (PgAccount *account, const char *chat, const char *who, const char *message);
 /* Asks for the nick @nick in @chat (on IRC: for the whole connection). */
 void pg_account_set_chat_nick (PgAccount *account, const char *chat, const char *nick);
-/* The name to write to privately to reach @nick of @chat (prpl-jabber:
- * room@server/nick; IRC: the nick). Caller owns it (g_free). */
-char *pg_account_dup_chat_member_name (PgAccount *account, const char *chat, const char *nick);
-/* TRUE when @name looks like a chat name to the protocol (IRC: it starts
- * with one of the server's channel prefixes, CHANTYPES); FALSE when unknown. */
-gboolean pg_account_is_chat_name (PgAccount *account, const char *name);
 /* Asks the network for its list of rooms (libpurple's roomlist, IRC LIST):
  * LISTED events, at most PG_ACCOUNT_CHAT_LIST_MAX, then LIST_END (at once
  * where the protocol has no list). */
 #define PG_ACCOUNT_CHAT_LIST_MAX 200
 void pg_account_list_chats (PgAccount *account);
-/* TRUE when the protocol has one nick per connection, not per chat (IRC). */
-gboolean pg_account_has_connection_nick (PgAccount *account);
-/* Our nick on the connection. Caller owns it (g_free); NULL when offline. */
-char *pg_account_dup_nick (PgAccount *account);
 /* Asks for @nick on the connection (IRC NICK): a NICK event or a
  * NICK_IN_USE / BAD_NICK refusal (with @chat NULL) follows. FALSE when the
  * protocol has no such thing or @nick breaks its rules (nothing is sent). */
 gboolean pg_account_set_nick (PgAccount *account, const char *nick);
+
+/* What is known of the login's connection, as the legacy side last reported
+ * it (these ask nothing of the legacy side). */
+/* TRUE when @name looks like a chat name to the protocol (IRC: it starts
+ * with one of the server's channel prefixes, CHANTYPES); FALSE when unknown. */
+gboolean pg_account_is_chat_name (PgAccount *account, const char *name);
+/* TRUE when the protocol has one nick per connection, not per chat (IRC). */
+gboolean pg_account_has_connection_nick (PgAccount *account);
+/* Our nick on the connection. Caller owns it (g_free); NULL when offline. */
+char *pg_account_dup_nick (PgAccount *account);
+/* The protocol's canonical form of a contact or chat name, for comparing
+ * names. Caller owns it (g_free). */
+char *pg_account_normalize (PgAccount *account, const char *name);
 
 /* Puts @name on the local contact list only, without telling the legacy
  * server: called before pg_account_connect() to restore stored contacts,
@@ -250,9 +262,5 @@ void pg_account_add_contact (PgAccount *account, const char *name, const char *a
 void pg_account_remove_contact (PgAccount *account, const char *name);
 /* Answers a pending authorization_requested; ignored when none is pending. */
 void pg_account_authorize (PgAccount *account, const char *name, gboolean allow);
-
-/* The protocol's canonical form of a contact name (purple_normalize), for
- * comparing names. Caller owns it (g_free). */
-char *pg_account_normalize (PgAccount *account, const char *name);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgAccount, pg_account_free)

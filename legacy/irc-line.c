@@ -73,3 +73,17 @@ pg_irc_line_parse (const char *text, PgIrcLine *line)
     }
   return TRUE;
 }
+
+gboolean
+pg_irc_nick_valid (const char *nick, guint max_len)
+{
+  static const char special[] = "[]\\`_^{|}";
+  guint limit = max_len > 0 ? max_len : 9;
+  if (nick[0] == '\0' || strlen (nick) > limit
+      || !(g_ascii_isalpha (nick[0]) || strchr (special, nick[0]) != NULL))
+    return FALSE;
+  for (const char *p = nick + 1; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && strchr (special, *p) == NULL && *p != '-')
+      return FALSE;
+  return TRUE;
+}

@@ -21,3 +21,7 @@ void pg_irc_line_clear (PgIrcLine *line);
 const char *pg_irc_line_param (const PgIrcLine *line, guint i);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PgIrcLine, pg_irc_line_clear)
+
+/* RFC 2812 §2.3.1: nickname = ( letter / special ) *( letter / digit /
+ * special / "-" ), at most @max_len (9 when 0: the server did not say). */
+gboolean pg_irc_nick_valid (const char *nick, guint max_len);

@@ -164,33 +164,40 @@ pg_outbox_legacy_in_flight (PgSession *session, gint64 id)
   return FALSE;
 }
 
-/* Hands stored row @item (taken) to the legacy login; FALSE when the login
- * is ending, and the row waits for the next one. */
-static gboolean
+/* Hands stored row @item (taken) to the legacy login. A refusal comes back
+ * as a send_failed event naming the row. */
+static void
 hand_over (PgSession *session, PgStoreOutboxItem *item)
 {
   PgTransport *transport = session->transport;
   g_autoptr (PgStoreOutboxItem) owned = item;
-  g_autoptr (GError) send_error = NULL;
 
-  if (pg_outbox_is_bouncing (transport, item->id))
-    {
-      session->legacy_sent_upto = item->id; /* already on its way back */
-      return TRUE;
-    }
-  if (!pg_account_send_message (session->account, item->peer, item->body, &send_error))
-    {
-      if (g_error_matches (send_error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE))
-        return FALSE;
-      /* The protocol refuses this one (too large…): it never will. */
-      g_info ("%s: message not sent: %s", session->bare_jid, send_error->message);
-      session->legacy_sent_upto = item->id;
-      pg_outbox_bounce (transport, item, PG_ERR_SERVICE_UNAVAILABLE, send_error->message);
-      return TRUE;
-    }
   session->legacy_sent_upto = item->id;
+  if (pg_outbox_is_bouncing (transport, item->id))
+    return; /* already on its way back */
+  pg_account_send_message (session->account, (guint64)item->id, item->peer, item->body);
   g_queue_push_tail (&session->legacy_sent, g_steal_pointer (&owned));
-  return TRUE;
+}
+
+void
+pg_outbox_legacy_on_send_failed (gpointer owner, guint64 tag, gboolean offline, const char *reason)
+{
+  PgSession *session = owner;
+  /* Offline: the login is ending, and its end puts the row back in line. */
+  if (offline)
+    return;
+  for (GList *l = session->legacy_sent.head; l != NULL; l = l->next)
+    {
+      PgStoreOutboxItem *item = l->data;
+      if ((guint64)item->id != tag)
+        continue;
+      /* The protocol refuses this one (too large…): it never will. */
+      g_info ("%s: message not sent: %s", session->bare_jid, reason);
+      g_queue_delete_link (&session->legacy_sent, l);
+      pg_outbox_bounce (session->transport, item, PG_ERR_SERVICE_UNAVAILABLE, reason);
+      pg_store_outbox_item_free (item);
+      return;
+    }
 }
 
 void
@@ -209,8 +216,7 @@ pg_outbox_legacy_flush (PgSession *session)
       return;
     }
   for (guint i = 0; i < rows->len; i++)
-    if (!hand_over (session, g_steal_pointer (&rows->pdata[i])))
-      break; /* the login is ending; the rest waits for the next one */
+    hand_over (session, g_steal_pointer (&rows->pdata[i]));
   if (rows->len > 0)
     g_debug ("%s: %u queued messages handed to the legacy login", session->bare_jid, rows->len);
   request_confirmation (session);
@@ -317,13 +323,7 @@ pg_outbox_legacy_queue (PgSession *session, const PgRouteRequest *request, const
     }
   /* The store failed (disk full, read-only): deliver it unprotected rather
    * than not at all, as before the outbox existed. */
-  g_autoptr (GError) send_error = NULL;
-  if (!pg_account_send_message (session->account, name, body, &send_error))
-    {
-      g_info ("%s: message not sent: %s", session->bare_jid, send_error->message);
-      reply_error (session, request, PG_ERR_SERVICE_UNAVAILABLE, send_error->message);
-      return;
-    }
+  pg_account_send_message (session->account, 0, name, body);
   if (pg_message_wants_receipt (request->stanza)
       && pg_store_setting_enabled (transport->store, session->bare_jid, PG_SETTING_RECEIPTS))
     {

@@ -46,6 +46,8 @@ guint pg_outbox_legacy_confirm_now (PgSession *session);
 gboolean pg_outbox_legacy_in_flight (PgSession *session, gint64 id);
 /* The sent_confirmed account event (owner: the PgSession). */
 void pg_outbox_legacy_on_confirmed (gpointer owner, guint64 serial);
+/* The send_failed event: a row the protocol refused goes back to its sender. */
+void pg_outbox_legacy_on_send_failed (gpointer owner, guint64 tag, gboolean offline, const char *reason);
 /* The refused event (legacy/account.h): bounces what was sent to @name in
  * the oldest batch not yet confirmed, with <service-unavailable/>. */
 void pg_outbox_legacy_on_refused (gpointer owner, const char *name);

@@ -3,10 +3,10 @@
  *
  * signed-on (connections)   → contact_listed for every buddy of the
  *                             account, once per login (libpurple keeps the
- *                             list in memory between logins of a PgAccount)
+ *                             list in memory between logins of a PgPurpleAccount)
  * buddy-added               → contact_listed (server-side lists arriving,
- *                             and our own pg_account_add_contact(); not
- *                             for pg_account_restore_contact())
+ *                             and our own pg_purple_account_add_contact(); not
+ *                             for pg_purple_account_restore_contact())
  * buddy-removed             → contact_unlisted, unless we removed it or
  *                             another copy (another group) remains
  * buddy-signed-on, buddy-signed-off, buddy-status-changed
@@ -30,11 +30,11 @@ is_first_copy (PurpleBuddy *buddy)
 static void
 buddy_presence (PurpleBuddy *buddy, gpointer data)
 {
-  PgAccount *account = pg_account_from_purple (purple_buddy_get_account (buddy));
+  PgPurpleAccount *account = pg_purple_account_from_purple (purple_buddy_get_account (buddy));
 
   (void)data;
   if (account != NULL && is_first_copy (buddy))
-    pg_account_emit_contact_status (account, buddy);
+    pg_purple_account_emit_contact_status (account, buddy);
 }
 
 static void
@@ -47,11 +47,11 @@ buddy_status_changed (PurpleBuddy *buddy, PurpleStatus *old_status, PurpleStatus
 static void
 buddy_added (PurpleBuddy *buddy, gpointer data)
 {
-  PgAccount *account = pg_account_from_purple (purple_buddy_get_account (buddy));
+  PgPurpleAccount *account = pg_purple_account_from_purple (purple_buddy_get_account (buddy));
 
   (void)data;
   if (account != NULL && !account->restoring)
-    pg_account_emit_contact_listed (account, purple_buddy_get_name (buddy),
+    pg_purple_account_emit_contact_listed (account, purple_buddy_get_name (buddy),
                                     purple_buddy_get_alias_only (buddy));
 }
 
@@ -59,7 +59,7 @@ static void
 buddy_removed (PurpleBuddy *buddy, gpointer data)
 {
   PurpleAccount *purple = purple_buddy_get_account (buddy);
-  PgAccount *account = pg_account_from_purple (purple);
+  PgPurpleAccount *account = pg_purple_account_from_purple (purple);
   const char *name = purple_buddy_get_name (buddy);
 
   (void)data;
@@ -68,7 +68,7 @@ buddy_removed (PurpleBuddy *buddy, gpointer data)
   /* The node is out of libpurple's index already: a hit is another copy. */
   if (purple_find_buddy (purple, name) != NULL)
     return;
-  pg_account_emit_contact_unlisted (account, name);
+  pg_purple_account_emit_contact_unlisted (account, name);
 }
 
 /* Reports the whole list once per login, after libpurple has put the
@@ -76,7 +76,7 @@ buddy_removed (PurpleBuddy *buddy, gpointer data)
 static void
 signed_on (PurpleConnection *gc, gpointer data)
 {
-  PgAccount *account = pg_account_from_connection (gc);
+  PgPurpleAccount *account = pg_purple_account_from_connection (gc);
   g_autoptr (GHashTable) seen = NULL;
   g_autoptr (GPtrArray) names = NULL, aliases = NULL;
   GSList *buddies;
@@ -103,7 +103,7 @@ signed_on (PurpleConnection *gc, gpointer data)
   g_slist_free (buddies);
   g_debug ("%s: %u contacts on the list", purple_account_get_username (account->purple), names->len);
   for (guint i = 0; i < names->len; i++)
-    pg_account_emit_contact_listed (account, names->pdata[i], aliases->pdata[i]);
+    pg_purple_account_emit_contact_listed (account, names->pdata[i], aliases->pdata[i]);
 }
 
 void

@@ -23,12 +23,12 @@
 #include <string.h>
 
 static void
-refuse (PgAccount *account, const char *chat, PgChatRefusal refusal, const char *text)
+refuse (PgPurpleAccount *account, const char *chat, PgChatRefusal refusal, const char *text)
 {
   PgChatEvent event = { .kind = PG_CHAT_EVENT_REFUSED, .refusal = refusal, .text = text };
 
   event.chat = chat != NULL ? purple_normalize (account->purple, chat) : NULL;
-  pg_account_emit_chat (account, &event);
+  pg_purple_account_emit_chat (account, &event);
 }
 
 static PgChatModes
@@ -63,7 +63,7 @@ typedef struct
 } Ban;
 
 static void
-note_ban (PgAccount *account, const char *chat, const char *mask)
+note_ban (PgPurpleAccount *account, const char *chat, const char *mask)
 {
   gint64 now = g_get_monotonic_time ();
   gsize nick_len = strcspn (mask, "!");
@@ -80,7 +80,7 @@ note_ban (PgAccount *account, const char *chat, const char *mask)
 }
 
 static gboolean
-banned (PgAccount *account, const char *chat, const char *nick)
+banned (PgPurpleAccount *account, const char *chat, const char *nick)
 {
   g_autofree char *text = g_strconcat (chat, "\n", nick, NULL);
   gint64 now = g_get_monotonic_time ();
@@ -99,7 +99,7 @@ banned (PgAccount *account, const char *chat, const char *nick)
 static void
 apply_modes (PurpleConversation *conv, const char *changes, const PgIrcLine *line, guint first_arg)
 {
-  PgAccount *owner = pg_account_from_purple (purple_conversation_get_account (conv));
+  PgPurpleAccount *owner = pg_purple_account_from_purple (purple_conversation_get_account (conv));
   guint arg = first_arg;
   PgChatModes modes = pg_purple_chat_get_modes (conv);
   gboolean adding = TRUE;
@@ -125,15 +125,15 @@ apply_modes (PurpleConversation *conv, const char *changes, const PgIrcLine *lin
   if (modes == pg_purple_chat_get_modes (conv))
     return;
   pg_purple_chat_set_modes (conv, modes);
-  PgAccount *account = pg_account_from_purple (purple_conversation_get_account (conv));
+  PgPurpleAccount *account = pg_purple_account_from_purple (purple_conversation_get_account (conv));
   PgChatEvent event = { .kind = PG_CHAT_EVENT_MODES, .modes = modes, .chat = pg_purple_chat_key (conv) };
   if (account != NULL)
-    pg_account_emit_chat (account, &event);
+    pg_purple_account_emit_chat (account, &event);
 }
 
 /* CHANTYPES, CHANNELLEN and NICKLEN of an RPL_ISUPPORT line. */
 static void
-read_isupport (PgAccount *account, const PgIrcLine *line)
+read_isupport (PgPurpleAccount *account, const PgIrcLine *line)
 {
   for (guint i = 1; i + 1 < line->params->len; i++)
     {
@@ -156,7 +156,7 @@ read_isupport (PgAccount *account, const PgIrcLine *line)
 static void
 irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
 {
-  PgAccount *account = pg_account_from_connection (gc);
+  PgPurpleAccount *account = pg_purple_account_from_connection (gc);
   g_auto (PgIrcLine) line = { 0 };
 
   (void)data;
@@ -185,7 +185,7 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
       {
         /* 437 names a nick or a channel ("temporarily unavailable"). */
         gboolean nick = refusals[i].refusal == PG_CHAT_REFUSED_NICK_IN_USE
-                        && !pg_account_is_chat_name (account, target);
+                        && !pg_purple_account_is_chat_name (account, target);
         refuse (account, nick ? NULL : target,
                 nick                             ? refusals[i].refusal
                 : cmd[2] == '7' && cmd[1] == '3' ? PG_CHAT_REFUSED_FULL
@@ -202,7 +202,7 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
     {
       PgChatEvent event = { .kind = PG_CHAT_EVENT_INVITE_SENT,
                             .chat = purple_normalize (account->purple, pg_irc_line_param (&line, 2)) };
-      pg_account_emit_chat (account, &event);
+      pg_purple_account_emit_chat (account, &event);
     }
   else if (strcmp (cmd, "441") == 0 && line.params->len > 3) /* me nick #chan :text */
     refuse (account, pg_irc_line_param (&line, 2), PG_CHAT_REFUSED_NO_SUCH_NICK, words);
@@ -239,7 +239,7 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
         {
           PgChatEvent event
               = { .kind = PG_CHAT_EVENT_NICK, .nick = line.nick, .new_nick = pg_irc_line_param (&line, 0) };
-          pg_account_emit_chat (account, &event);
+          pg_purple_account_emit_chat (account, &event);
         }
     }
 }

@@ -31,7 +31,7 @@ static gboolean
 receiving_presence (PurpleConnection *gc, const char *type, const char *from, xmlnode *presence,
                     gpointer data)
 {
-  PgAccount *account = pg_account_from_connection (gc);
+  PgPurpleAccount *account = pg_purple_account_from_connection (gc);
   xmlnode *x;
 
   (void)data;
@@ -62,7 +62,7 @@ static gboolean
 receiving_message (PurpleConnection *gc, const char *type, const char *id, const char *from, const char *to,
                    xmlnode *message, gpointer data)
 {
-  PgAccount *account = pg_account_from_connection (gc);
+  PgPurpleAccount *account = pg_purple_account_from_connection (gc);
   xmlnode *error;
 
   (void)id;
@@ -85,7 +85,7 @@ receiving_message (PurpleConnection *gc, const char *type, const char *id, const
                                    : subject ? PG_CHAT_REFUSED_NOT_OPERATOR
                                              : PG_CHAT_REFUSED_MESSAGE,
                         .text = words };
-  pg_account_emit_chat (account, &event);
+  pg_purple_account_emit_chat (account, &event);
   return FALSE;
 }
 

@@ -67,12 +67,12 @@ pg_purple_chat_get_modes (PurpleConversation *conv)
   return stored > 0 ? (PgChatModes)(stored - 1) : 0;
 }
 
-static PgAccount *
+static PgPurpleAccount *
 chat_account (PurpleConversation *conv)
 {
   if (conv == NULL || purple_conversation_get_type (conv) != PURPLE_CONV_TYPE_CHAT)
     return NULL;
-  return pg_account_from_purple (purple_conversation_get_account (conv));
+  return pg_purple_account_from_purple (purple_conversation_get_account (conv));
 }
 
 static PgChatRank
@@ -92,12 +92,12 @@ rank_from_flags (PurpleConvChatBuddyFlags flags)
 static void
 emit (PurpleConversation *conv, PgChatEvent *event)
 {
-  PgAccount *account = chat_account (conv);
+  PgPurpleAccount *account = chat_account (conv);
 
   if (account == NULL)
     return;
   event->chat = pg_purple_chat_key (conv);
-  pg_account_emit_chat (account, event);
+  pg_purple_account_emit_chat (account, event);
 }
 
 static gboolean
@@ -165,7 +165,7 @@ joining (PurpleConversation *conv)
 static void
 chat_joined (PurpleConversation *conv, gpointer data)
 {
-  PgAccount *account = chat_account (conv);
+  PgPurpleAccount *account = chat_account (conv);
 
   (void)data;
   if (account == NULL)
@@ -189,7 +189,7 @@ chat_joined (PurpleConversation *conv, gpointer data)
 static void
 join_failed (PurpleConnection *gc, GHashTable *components, gpointer data)
 {
-  PgAccount *account = pg_account_from_connection (gc);
+  PgPurpleAccount *account = pg_purple_account_from_connection (gc);
   PurplePluginProtocolInfo *info;
   PgChatEvent event = { .kind = PG_CHAT_EVENT_REFUSED, .refusal = PG_CHAT_REFUSED_NOT_FOUND };
 
@@ -202,7 +202,7 @@ join_failed (PurpleConnection *gc, GHashTable *components, gpointer data)
     return;
   event.chat = purple_normalize (account->purple, name);
   event.text = "the legacy network refused the join";
-  pg_account_emit_chat (account, &event);
+  pg_purple_account_emit_chat (account, &event);
 }
 
 /* ---- occupants ---- */
@@ -244,7 +244,7 @@ pg_kick_free (PgKick *kick)
 
 /* The KICK of @nick seen on the way in, taken out; NULL if none. Owned. */
 static PgKick *
-take_kick (PgAccount *account, PurpleConversation *conv, const char *nick)
+take_kick (PgPurpleAccount *account, PurpleConversation *conv, const char *nick)
 {
   g_autofree char *n = g_strdup (purple_normalize (account->purple, nick));
   g_autofree char *key = g_strconcat (pg_purple_chat_key (conv), "\n", n, NULL);
@@ -270,7 +270,7 @@ describe_kick (PgChatEvent *event, const PgKick *kick)
 static void
 buddy_left (PurpleConversation *conv, const char *name, const char *reason, gpointer data)
 {
-  PgAccount *account = chat_account (conv);
+  PgPurpleAccount *account = chat_account (conv);
   PgChatEvent event = { .kind = PG_CHAT_EVENT_OCCUPANT_LEFT, .nick = name, .text = reason };
 
   (void)data;
@@ -338,7 +338,7 @@ received_chat (PurpleAccount *purple, char *sender, char *message, PurpleConvers
 static void
 chat_left (PurpleConversation *conv, gpointer data)
 {
-  PgAccount *account = chat_account (conv);
+  PgPurpleAccount *account = chat_account (conv);
   PgChatEvent event = { .kind = PG_CHAT_EVENT_LEFT };
 
   (void)data;
@@ -353,7 +353,7 @@ static gint
 chat_invited (PurpleAccount *purple, const char *inviter, const char *chat, const char *message,
               GHashTable *components, gpointer data)
 {
-  PgAccount *account = pg_account_from_purple (purple);
+  PgPurpleAccount *account = pg_purple_account_from_purple (purple);
   PgChatEvent event = { .kind = PG_CHAT_EVENT_INVITED, .nick = inviter, .text = message };
 
   (void)data;
@@ -362,7 +362,7 @@ chat_invited (PurpleAccount *purple, const char *inviter, const char *chat, cons
   event.chat = purple_normalize (purple, chat);
   if (components != NULL)
     event.password = g_hash_table_lookup (components, "password");
-  pg_account_emit_chat (account, &event);
+  pg_purple_account_emit_chat (account, &event);
   return -1;
 }
 

@@ -1,5 +1,5 @@
 /* legacy/purple-conn.c — libpurple's connection UI ops: a login's start
- * and end become the connected and disconnected events of its PgAccount.
+ * and end become the connected and disconnected events of its PgPurpleAccount.
  *
  * connected            → connected event (from inside libpurple; see the
  *                        call-stack contract in account.c)
@@ -18,19 +18,19 @@ static int handle; /* owns our signal connections */
 static void
 connected (PurpleConnection *gc)
 {
-  PgAccount *account = pg_account_from_connection (gc);
+  PgPurpleAccount *account = pg_purple_account_from_connection (gc);
 
   if (account != NULL)
-    pg_account_emit_connected (account);
+    pg_purple_account_emit_connected (account);
 }
 
 static void
 disconnected (PurpleConnection *gc)
 {
-  PgAccount *account = pg_account_from_connection (gc);
+  PgPurpleAccount *account = pg_purple_account_from_connection (gc);
 
   if (account != NULL)
-    pg_account_login_closed (account);
+    pg_purple_account_login_closed (account);
 }
 
 /* What retrying can achieve: nothing for refused credentials, something
@@ -57,12 +57,12 @@ classify (PurpleConnectionError reason, gboolean auth_hint)
 static void
 report_disconnect_reason (PurpleConnection *gc, PurpleConnectionError reason, const char *text)
 {
-  PgAccount *account = pg_account_from_connection (gc);
+  PgPurpleAccount *account = pg_purple_account_from_connection (gc);
 
   if (account == NULL)
     return;
   g_debug ("%s: connection error %d: %s", purple_account_get_username (account->purple), reason, text);
-  pg_account_login_failed (account, classify (reason, account->auth_hint), text);
+  pg_purple_account_login_failed (account, classify (reason, account->auth_hint), text);
 }
 
 static PurpleConnectionUiOps conn_ops = {
@@ -79,7 +79,7 @@ static PurpleConnectionUiOps conn_ops = {
 static void
 irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
 {
-  PgAccount *account = pg_account_from_connection (gc);
+  PgPurpleAccount *account = pg_purple_account_from_connection (gc);
   const char *p = text != NULL ? *text : NULL;
 
   (void)data;

@@ -54,7 +54,7 @@ pg_purple_conv_sweep (gint64 max_idle_s)
       PurpleConversation *conv = l->data;
       gsize stamp = GPOINTER_TO_SIZE (purple_conversation_get_data (conv, ACTIVE_KEY));
 
-      if (pg_account_from_purple (purple_conversation_get_account (conv)) == NULL)
+      if (pg_purple_account_from_purple (purple_conversation_get_account (conv)) == NULL)
         continue; /* not ours, or going with its account anyway */
       if (stamp != 0 && now - ((gint64)stamp - 1) < max_idle_s)
         continue;
@@ -93,7 +93,7 @@ static void
 received_im (PurpleAccount *purple, char *sender, char *message, PurpleConversation *conv,
              PurpleMessageFlags flags, gpointer data)
 {
-  PgAccount *account = pg_account_from_purple (purple);
+  PgPurpleAccount *account = pg_purple_account_from_purple (purple);
   g_autofree char *html = NULL;
 
   (void)data;
@@ -107,16 +107,16 @@ received_im (PurpleAccount *purple, char *sender, char *message, PurpleConversat
   /* prpl-irc's answer to a message to someone away (301), for instance. */
   if (flags & PURPLE_MESSAGE_AUTO_RESP)
     message = html = g_strconcat ("(auto-reply) ", message, NULL);
-  pg_account_emit_message (account, sender, message);
+  pg_purple_account_emit_message (account, sender, message);
 }
 
 static void
 typing (PurpleAccount *purple, const char *name, PgChatState state)
 {
-  PgAccount *account = pg_account_from_purple (purple);
+  PgPurpleAccount *account = pg_purple_account_from_purple (purple);
 
   if (account != NULL && name != NULL)
-    pg_account_emit_chat_state (account, name, state);
+    pg_purple_account_emit_chat_state (account, name, state);
 }
 
 static void

@@ -37,8 +37,7 @@ struct PgPurple
 {
   char *user_dir;
   GHashTable *ui_info; /* static strings, for purple_core_get_ui_info() */
-  GHashTable *logins;  /* login key → PgAccount, both borrowed; account.c keeps it */
-  guint64 last_confirm_serial;
+  GHashTable *logins;  /* login key → PgPurpleAccount, both borrowed; account.c keeps it */
 };
 
 /* libpurple keeps all of its state in process globals and cannot be
@@ -235,6 +234,12 @@ static PurpleCoreUiOps core_ops = {
 PgPurple *
 pg_purple_new (const char *user_dir, GError **error)
 {
+  return pg_purple_new_with_plugins (user_dir, NULL, error);
+}
+
+PgPurple *
+pg_purple_new_with_plugins (const char *user_dir, const char *plugin_dir, GError **error)
+{
   PgPurple *purple;
 
   g_return_val_if_fail (user_dir != NULL, NULL);
@@ -260,6 +265,9 @@ pg_purple_new (const char *user_dir, GError **error)
 
   keep_off_session_bus ();
   purple_util_set_user_dir (user_dir);
+  /* Probed by purple_core_init(), with the user directory's own. */
+  if (plugin_dir != NULL && *plugin_dir != '\0')
+    purple_plugins_add_search_path (plugin_dir);
   purple_debug_set_enabled (FALSE); /* else libpurple also prints to stdout */
   purple_debug_set_ui_ops (pg_purple_debug_get_ui_ops ());
   purple_eventloop_set_ui_ops (pg_purple_eventloop_get_ui_ops ());
@@ -277,7 +285,7 @@ pg_purple_new (const char *user_dir, GError **error)
   purple_debug_set_unsafe (FALSE); /* PURPLE_UNSAFE_DEBUG logs passwords */
   apply_quiet_prefs ();
   purple_set_blist (purple_blist_new ()); /* never loaded, so never saved */
-  pg_account_install_ui_ops (purple);
+  pg_purple_account_install_ui_ops (purple);
   g_info ("libpurple %s initialised in %s", purple_core_get_version (), user_dir);
   return purple;
 }
@@ -317,12 +325,6 @@ GHashTable *
 pg_purple_get_logins (PgPurple *purple)
 {
   return purple->logins;
-}
-
-guint64
-pg_purple_next_confirm_serial (PgPurple *purple)
-{
-  return ++purple->last_confirm_serial;
 }
 
 gboolean

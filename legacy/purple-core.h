@@ -21,6 +21,9 @@ typedef struct PgPurple PgPurple;
  * prefs.xml written before init). Only one PgPurple may exist per process.
  * Caller owns it; pg_purple_free() shuts libpurple down. */
 PgPurple *pg_purple_new (const char *user_dir, GError **error);
+/* The same, also loading the protocol plugins found in @plugin_dir (may be
+ * NULL), besides those installed and those of @user_dir/plugins. */
+PgPurple *pg_purple_new_with_plugins (const char *user_dir, const char *plugin_dir, GError **error);
 void pg_purple_free (PgPurple *purple);
 
 /* Checks that @protocol_id (e.g. "prpl-irc") names a loaded protocol plugin. */

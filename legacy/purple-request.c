@@ -15,8 +15,8 @@
  * Notices (notify UI ops): logged at info level in domain "pg-purple" and
  *  closed from an idle, so that libpurple keeps no record of them.
  * Authorization (account UI ops): request_authorize becomes the
- *  authorization_requested event; the callbacks wait in the PgAccount until
- *  pg_account_authorize() or libpurple's close_account_request.
+ *  authorization_requested event; the callbacks wait in the PgPurpleAccount until
+ *  pg_purple_account_authorize() or libpurple's close_account_request.
  *  request_add ("someone not on your list added you", oscar and others) and
  *  notify_added are only logged: the authorization request, where the
  *  protocol has one, is what the owner answers. */
@@ -362,21 +362,21 @@ request_authorize (PurpleAccount *purple, const char *remote_user, const char *i
                    const char *message, gboolean on_list, PurpleAccountRequestAuthorizationCb authorize_cb,
                    PurpleAccountRequestAuthorizationCb deny_cb, void *user_data)
 {
-  PgAccount *account = pg_account_from_purple (purple);
+  PgPurpleAccount *account = pg_purple_account_from_purple (purple);
   PgPendingAuth *pending;
 
   (void)id, (void)on_list;
   if (account == NULL)
     return NULL; /* going away: libpurple closes the request with the account */
   pending = g_new0 (PgPendingAuth, 1);
-  pending->name = pg_account_normalize (account, remote_user);
+  pending->name = pg_purple_account_normalize (account, remote_user);
   pending->allow_cb = authorize_cb;
   pending->deny_cb = deny_cb;
   pending->data = user_data;
-  pg_account_add_pending_auth (account, pending);
+  pg_purple_account_add_pending_auth (account, pending);
   /* The owner may answer at once; libpurple copes (it holds a reference
    * while this op runs) and then ignores the handle returned here. */
-  pg_account_emit_authorization_requested (account, remote_user, alias, message);
+  pg_purple_account_emit_authorization_requested (account, remote_user, alias, message);
   return pending;
 }
 
@@ -384,7 +384,7 @@ static void
 close_account_request (void *ui_handle)
 {
   if (ui_handle != NULL)
-    pg_account_close_pending_auth (ui_handle);
+    pg_purple_account_close_pending_auth (ui_handle);
 }
 
 static void

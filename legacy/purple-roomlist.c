@@ -14,26 +14,26 @@
 
 #define COUNT_DATA "pg-listed"
 
-static PgAccount *
+static PgPurpleAccount *
 list_account (PurpleRoomlist *list)
 {
-  return list != NULL ? pg_account_from_purple (list->account) : NULL;
+  return list != NULL ? pg_purple_account_from_purple (list->account) : NULL;
 }
 
 static void
-list_end (PgAccount *account)
+list_end (PgPurpleAccount *account)
 {
   PgChatEvent event = { .kind = PG_CHAT_EVENT_LIST_END };
-  pg_account_emit_chat (account, &event);
+  pg_purple_account_emit_chat (account, &event);
 }
 
 void
-pg_account_list_chats (PgAccount *account)
+pg_purple_account_list_chats (PgPurpleAccount *account)
 {
   PurpleConnection *gc;
 
   g_return_if_fail (account != NULL);
-  gc = !account->dying && pg_account_is_connected (account) ? purple_account_get_connection (account->purple)
+  gc = !account->dying && pg_purple_account_is_connected (account) ? purple_account_get_connection (account->purple)
                                                             : NULL;
   PurplePluginProtocolInfo *info
       = gc != NULL ? PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc)) : NULL;
@@ -52,7 +52,7 @@ pg_account_list_chats (PgAccount *account)
 static void
 add_room (PurpleRoomlist *list, PurpleRoomlistRoom *room)
 {
-  PgAccount *account = list_account (list);
+  PgPurpleAccount *account = list_account (list);
   guint count = GPOINTER_TO_UINT (list->ui_data);
 
   if (account == NULL || purple_roomlist_room_get_type (room) != PURPLE_ROOMLIST_ROOMTYPE_ROOM)
@@ -74,7 +74,7 @@ add_room (PurpleRoomlist *list, PurpleRoomlistRoom *room)
         event.text = values->data;
     }
   if (event.name != NULL)
-    pg_account_emit_chat (account, &event);
+    pg_purple_account_emit_chat (account, &event);
   if (count + 1 == PG_ACCOUNT_CHAT_LIST_MAX)
     purple_roomlist_cancel_get_list (list); /* in_progress FALSE follows */
 }
@@ -82,7 +82,7 @@ add_room (PurpleRoomlist *list, PurpleRoomlistRoom *room)
 static void
 in_progress (PurpleRoomlist *list, gboolean flag)
 {
-  PgAccount *account = list_account (list);
+  PgPurpleAccount *account = list_account (list);
 
   if (account != NULL && !flag)
     list_end (account);

@@ -54,6 +54,7 @@ typedef struct
 typedef struct
 {
   char *nick;
+  char *member; /* the legacy name to write to privately; NULL: the nick */
   PgChatRank rank;
 } PgOccupant;
 

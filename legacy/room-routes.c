@@ -266,14 +266,14 @@ on_groupchat (PgTransport *transport, const PgRouteRequest *request, PgSession *
                    "this room is moderated: only occupants with voice may speak");
       return;
     }
-  g_autoptr (GError) error = NULL;
-  if (session->account == NULL || !pg_account_send_chat (session->account, room->name, body, &error))
+  if (session->account == NULL)
     {
-      reply_error (transport, room, request, PG_ERR_RECIPIENT_UNAVAILABLE,
-                   error != NULL ? error->message : "the legacy login is not connected");
+      reply_error (transport, room, request, PG_ERR_RECIPIENT_UNAVAILABLE, "the legacy login is not connected");
       return;
     }
+  /* Expected first: a refusal may come back from inside the call. */
   pg_room_expect (room, PG_ROOM_SEND, resource, request->stanza);
+  pg_account_send_chat (session->account, room->name, body);
   pg_room_reflect (room, request->stanza, body);
 }
 
@@ -288,7 +288,7 @@ on_private (PgTransport *transport, const PgRouteRequest *request, PgSession *se
       reply_error (transport, room, request, PG_ERR_ITEM_NOT_FOUND, "nobody of that nick is in the room");
       return;
     }
-  g_autofree char *name = pg_account_dup_chat_member_name (session->account, room->name, occupant->nick);
+  const char *name = occupant->member != NULL ? occupant->member : occupant->nick;
   g_autofree char *occupant_jid = pg_room_dup_occupant_jid (room, occupant->nick);
   pg_rooms_set_private_peer (session, name, occupant_jid);
   g_autofree char *body = pg_stanza_dup_child_text (request->stanza, "body", NULL);

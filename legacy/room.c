@@ -41,6 +41,7 @@ static void
 occupant_free (PgOccupant *occupant)
 {
   g_free (occupant->nick);
+  g_free (occupant->member);
   g_free (occupant);
 }
 
@@ -1095,6 +1096,11 @@ on_occupant (PgRoom *room, const PgChatEvent *event)
       g_hash_table_insert (room->occupants, occupant->nick, occupant);
     }
   occupant->rank = event->rank;
+  if (event->member != NULL && g_strcmp0 (occupant->member, event->member) != 0)
+    {
+      g_free (occupant->member);
+      occupant->member = g_strdup (event->member);
+    }
   if (!room->joined)
     return;
   if (is_own (room, event->nick))
@@ -1158,6 +1164,8 @@ on_renamed (PgRoom *room, const PgChatEvent *event)
       g_hash_table_steal (room->occupants, event->nick);
       g_free (occupant->nick);
       occupant->nick = g_strdup (event->new_nick);
+      g_free (occupant->member);
+      occupant->member = g_strdup (event->member);
       g_hash_table_replace (room->occupants, occupant->nick, occupant);
     }
   if (own)

@@ -28,6 +28,10 @@ typedef struct
  * component stream, and then the sessions wait for the link instead. */
 #define PG_SESSION_LOGOUT_GRACE_MS 250
 
+/* After the process serving the login ended: long enough for the worker to
+ * be started again, short enough that the user barely notices. */
+#define PG_SESSION_INTERNAL_RETRY_MS 500
+
 static void
 resource_free (Resource *resource)
 {
@@ -214,6 +218,25 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
   if (session->state == PG_SESSION_CONNECTING)
     session->transport->stats.logins_failed++;
 
+  if (failure == PG_ACCOUNT_FAILURE_INTERNAL)
+    {
+      /* The gateway's own fault: no backoff, and the user hears it once. */
+      session->transport->stats.reconnects++;
+      g_message ("%s: legacy login lost (%s); reconnecting", session->bare_jid, reason);
+      if (session->state == PG_SESSION_ONLINE)
+        {
+          g_autofree char *text = g_strdup_printf (
+              pg_i18n_translate (session->transport->i18n, session->lang,
+                                 N_ ("The connection to %s was lost because of an internal error; reconnecting.")),
+              session->transport->legacy_name);
+          send_transport_presence (session, PG_SHOW_XA, text);
+          send_headline (session, N_ ("Connection to the legacy network lost"), reason,
+                         N_ ("The gateway reconnects by itself within seconds."));
+        }
+      set_state (session, PG_SESSION_RECONNECT_WAIT);
+      session->retry_id = g_timeout_add (PG_SESSION_INTERNAL_RETRY_MS, on_retry, session);
+      return;
+    }
   if (failure == PG_ACCOUNT_FAILURE_NETWORK)
     {
       session->transport->stats.reconnects++;
@@ -241,11 +264,22 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
   set_state (session, PG_SESSION_OFFLINE);
   session->login_refused = TRUE;
   pg_outbox_legacy_bounce_all (session, "the legacy login was refused");
-  report_failure (session,
-                  failure == PG_ACCOUNT_FAILURE_AUTH ? PG_ERR_NOT_AUTHORIZED : PG_ERR_UNDEFINED_CONDITION,
-                  reason,
-                  N_ ("Check your username and password, then register again with the gateway "
-                      "(service discovery → register) to update them."));
+  if (failure == PG_ACCOUNT_FAILURE_CONFLICT)
+    report_failure (session, PG_ERR_CONFLICT, reason,
+                    N_ ("Another user of this gateway is logged in with the same legacy account."));
+  else if (failure == PG_ACCOUNT_FAILURE_QUARANTINED)
+    {
+      session->transport->stats.quarantined++;
+      report_failure (session, PG_ERR_SERVICE_UNAVAILABLE, reason,
+                      N_ ("Your legacy login made the gateway fail several times and is set aside. "
+                          "Tell the gateway's operator."));
+    }
+  else
+    report_failure (session,
+                    failure == PG_ACCOUNT_FAILURE_AUTH ? PG_ERR_NOT_AUTHORIZED : PG_ERR_UNDEFINED_CONDITION,
+                    reason,
+                    N_ ("Check your username and password, then register again with the gateway "
+                        "(service discovery → register) to update them."));
 }
 
 /* One round trip confirms everything sent before it: one-to-one messages
@@ -269,6 +303,7 @@ static const PgAccountEvents account_events = {
   .sent_confirmed = on_sent_confirmed,
   .refused = pg_outbox_legacy_on_refused,
   .chat = pg_rooms_on_chat,
+  .send_failed = pg_outbox_legacy_on_send_failed,
 };
 
 static void
@@ -290,20 +325,11 @@ login (PgSession *session)
       return;
     }
   g_autofree char *username = g_strconcat (user->username, transport->config->username_suffix, NULL);
-  session->account = pg_account_new (transport->purple, transport->config->protocol, username, password,
+  session->account = pg_account_new (transport->backend, transport->config->protocol, username, password,
                                      (const char *const *)transport->config->legacy_setting_keys,
                                      (const char *const *)transport->config->legacy_setting_values,
-                                     &account_events, session, &error);
+                                     &account_events, session);
   pg_seal_free_secret (password);
-  if (session->account == NULL)
-    {
-      g_message ("%s: cannot start the legacy login: %s", session->bare_jid, error->message);
-      report_failure (session, PG_ERR_CONFLICT, error->message,
-                      N_ ("Another user of this gateway is logged in with the same legacy account."));
-      session->login_refused = TRUE;
-      pg_outbox_legacy_bounce_all (session, "the legacy login was refused");
-      return;
-    }
   if (session->contacts != NULL)
     {
       GHashTableIter iter;

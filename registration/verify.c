@@ -66,7 +66,10 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
 {
   /* Unreachable networks are worth a retry by the user; refusals are not. */
   finish (owner, FALSE,
-          failure == PG_ACCOUNT_FAILURE_NETWORK ? PG_ERR_REMOTE_SERVER_TIMEOUT : PG_ERR_NOT_ACCEPTABLE,
+          failure == PG_ACCOUNT_FAILURE_CONFLICT   ? PG_ERR_CONFLICT
+          : failure == PG_ACCOUNT_FAILURE_NETWORK  ? PG_ERR_REMOTE_SERVER_TIMEOUT
+          : failure == PG_ACCOUNT_FAILURE_INTERNAL ? PG_ERR_INTERNAL_SERVER_ERROR
+                                                   : PG_ERR_NOT_ACCEPTABLE,
           reason);
 }
 
@@ -99,16 +102,10 @@ pg_verify_start (PgTransport *transport, const char *bare_jid, const char *usern
 
   PgConfig *config = transport->config;
   g_autofree char *legacy_username = g_strconcat (username, config->username_suffix, NULL);
-  g_autoptr (GError) error = NULL;
   verification->account
-      = pg_account_new (transport->purple, config->protocol, legacy_username, password,
+      = pg_account_new (transport->backend, config->protocol, legacy_username, password,
                         (const char *const *)config->legacy_setting_keys,
-                        (const char *const *)config->legacy_setting_values, &events, verification, &error);
-  if (verification->account == NULL)
-    {
-      finish (verification, FALSE, PG_ERR_CONFLICT, error->message);
-      return;
-    }
+                        (const char *const *)config->legacy_setting_values, &events, verification);
   g_message ("%s: checking legacy credentials with a login", bare_jid);
   verification->timeout_id = g_timeout_add_seconds (config->verify_timeout_s, on_timeout, verification);
   pg_account_connect (verification->account);

@@ -23,9 +23,10 @@ typedef enum
   KEY_JID_LIST,
   KEY_DOMAIN_LIST,
   KEY_LOG_LEVEL,
+  KEY_WORKERS, /* "auto" or a number of processes */
 } KeyType;
 
-/* The contract of DESIGN.md; anything else in the file is an error. */
+/* The keys purplegate.conf(5) lists; anything else in the file is an error. */
 static const struct
 {
   const char *group;
@@ -53,6 +54,8 @@ static const struct
   { "groupchat", "history_messages", KEY_COUNT, FALSE, G_STRUCT_OFFSET (PgConfig, history_messages) },
   { "groupchat", "history_max_age_s", KEY_DURATION, FALSE, G_STRUCT_OFFSET (PgConfig, history_max_age_s) },
   { "groupchat", "join_timeout_s", KEY_SECONDS, FALSE, G_STRUCT_OFFSET (PgConfig, join_timeout_s) },
+  { "workers", "count", KEY_WORKERS, FALSE, G_STRUCT_OFFSET (PgConfig, workers) },
+  { "workers", "max_logins", KEY_COUNT, FALSE, G_STRUCT_OFFSET (PgConfig, max_logins_per_worker) },
   { "log", "level", KEY_LOG_LEVEL, FALSE, G_STRUCT_OFFSET (PgConfig, log_level) },
 };
 
@@ -188,6 +191,15 @@ set_value (PgConfig *config, guint index, const char *value, GError **error)
         *(GStrv *)field = g_steal_pointer (&items);
         return TRUE;
       }
+    case KEY_WORKERS:
+      if (g_ascii_strcasecmp (value, "auto") == 0)
+        *(guint *)field = PG_CONFIG_WORKERS_AUTO;
+      else if (parse_number (value, 0, PG_CONFIG_WORKERS_LIMIT, &number))
+        *(guint *)field = (guint)number;
+      else
+        return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
+                     "'%s' is neither auto nor a number of processes (0-%d)", value, PG_CONFIG_WORKERS_LIMIT);
+      return TRUE;
     case KEY_LOG_LEVEL:
       if (!pg_config_parse_log_level (value, (PgLogLevel *)field))
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
@@ -287,6 +299,7 @@ pg_config_load (const char *path, GError **error)
   config->history_messages = PG_CONFIG_HISTORY_MESSAGES_DEFAULT;
   config->history_max_age_s = PG_CONFIG_HISTORY_MAX_AGE_DEFAULT_S;
   config->join_timeout_s = PG_CONFIG_JOIN_TIMEOUT_DEFAULT_S;
+  config->workers = PG_CONFIG_WORKERS_AUTO;
   config->log_level = PG_LOG_INFO;
 
   g_autoptr (GKeyFile) file = g_key_file_new ();

@@ -33,6 +33,9 @@ typedef enum
 #define PG_CONFIG_HISTORY_MESSAGES_DEFAULT 50
 #define PG_CONFIG_HISTORY_MAX_AGE_DEFAULT_S 86400
 #define PG_CONFIG_JOIN_TIMEOUT_DEFAULT_S 30
+/* [workers] count: "auto" (one per core, the default) and the most. */
+#define PG_CONFIG_WORKERS_AUTO G_MAXUINT
+#define PG_CONFIG_WORKERS_LIMIT 256
 
 typedef struct
 {
@@ -65,6 +68,8 @@ typedef struct
   guint history_messages;    /* room backlog per user, for resources joining later */
   guint history_max_age_s;   /* and how old its messages may be */
   guint join_timeout_s;      /* a room join the legacy network does not answer fails then */
+  guint workers;               /* legacy worker processes; 0: in-process; PG_CONFIG_WORKERS_AUTO */
+  guint max_logins_per_worker; /* 0: no limit */
   PgLogLevel log_level;
 } PgConfig;
 

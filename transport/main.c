@@ -5,6 +5,7 @@
 #include "transport/config.h"
 #include "transport/i18n.h"
 #include "transport/transport.h"
+#include "legacy/backend.h"
 
 #include <locale.h>
 #include <signal.h>
@@ -16,7 +17,11 @@
 typedef struct
 {
   PgLogLevel level;
+  const char *process; /* "" in the main process, "worker PID " in a worker */
 } LogSettings;
+
+/* Workers log at the main process's level. */
+#define WORKER_LOG_LEVEL_ENV "PURPLEGATE_WORKER_LOG_LEVEL"
 
 static PgLogLevel
 level_of (GLogLevelFlags flags)
@@ -58,8 +63,8 @@ write_log (GLogLevelFlags flags, const GLogField *fields, gsize n_fields, gpoint
     return G_LOG_WRITER_HANDLED;
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *stamp = g_date_time_format_iso8601 (now);
-  fprintf (stderr, "%s %s %s: %s\n", stamp, level_name (flags), domain ? domain : "purplegate",
-           message ? message : "");
+  fprintf (stderr, "%s %s %s%s: %s\n", stamp, level_name (flags), settings->process,
+           domain ? domain : "purplegate", message ? message : "");
   fflush (stderr);
   return G_LOG_WRITER_HANDLED;
 }
@@ -133,6 +138,21 @@ main (int argc, char **argv)
    * the store answers internal-server-error), not kill every session. */
   signal (SIGXFSZ, SIG_IGN);
 
+  static LogSettings log_settings = { PG_LOG_INFO, "" };
+  /* A worker (legacy/backend.h): fd 3 is its link, then its directory,
+   * the plugins' directory and the paths it must not read. */
+  if (argc >= 4 && strcmp (argv[1], "--worker") == 0)
+    {
+      const char *level = g_getenv (WORKER_LOG_LEVEL_ENV);
+      if (level != NULL)
+        pg_config_parse_log_level (level, &log_settings.level);
+      static char process[32];
+      g_snprintf (process, sizeof process, "worker %d ", (int)getpid ());
+      log_settings.process = process;
+      g_log_set_writer_func (write_log, &log_settings, NULL);
+      return pg_worker_main (3, argv[2], argv[3], (const char *const *)argv + 4);
+    }
+
   g_autofree char *config_path = NULL;
   g_autofree char *log_level = NULL;
   gboolean show_version = FALSE, only_check = FALSE;
@@ -165,7 +185,6 @@ main (int argc, char **argv)
       return 2;
     }
 
-  static LogSettings log_settings = { PG_LOG_INFO };
   if (log_level != NULL && !pg_config_parse_log_level (log_level, &log_settings.level))
     {
       fprintf (stderr, "--log-level: '%s' is not one of error, warning, info, debug\n", log_level);
@@ -184,6 +203,8 @@ main (int argc, char **argv)
     }
   if (log_level == NULL)
     log_settings.level = config->log_level;
+  static const char *const level_names[] = { "error", "warning", "info", "debug" };
+  g_setenv (WORKER_LOG_LEVEL_ENV, level_names[log_settings.level], TRUE);
 
   g_autoptr (PgTransport) transport = pg_transport_new (config, &error);
   if (transport == NULL)

@@ -6,6 +6,7 @@
 
 #include "legacy/outbox.h"
 #include "legacy/session-commands.h"
+#include "legacy/backend.h"
 #include "legacy/session.h"
 #include "registration/commands.h"
 #include "registration/inband.h"
@@ -178,6 +179,17 @@ pg_transport_new (PgConfig *config, GError **error)
   if (transport->store == NULL)
     return NULL;
 
+  const char *const private_paths[] = { config->database_path, config->key_file, NULL };
+  PgBackendOptions backend_options = {
+    .workers = config->workers == PG_CONFIG_WORKERS_AUTO ? g_get_num_processors () : config->workers,
+    .max_logins = config->max_logins_per_worker,
+    .purple_dir = purple_dir,
+    .private_paths = private_paths,
+  };
+  transport->backend = pg_backend_new (transport->purple, &backend_options, error);
+  if (transport->backend == NULL)
+    return NULL;
+
   transport->i18n = pg_i18n_new (NULL);
   transport->router = pg_router_new (config->component_jid, send_from_router, transport);
   transport->stream = pg_stream_new (config->host, config->port, config->component_jid, config->secret,
@@ -235,6 +247,7 @@ pg_transport_free (PgTransport *transport)
   g_clear_pointer (&transport->outbox, pg_outbox_free);
   g_clear_pointer (&transport->stream, pg_stream_free);
   g_clear_pointer (&transport->router, pg_router_free);
+  g_clear_pointer (&transport->backend, pg_backend_free);
   g_clear_pointer (&transport->store, pg_store_free);
   g_clear_pointer (&transport->purple, pg_purple_free);
   g_clear_pointer (&transport->i18n, pg_i18n_free);

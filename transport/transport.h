@@ -23,6 +23,7 @@ typedef struct
 {
   guint64 logins_succeeded;
   guint64 logins_failed;
+  guint64 quarantined; /* logins refused for crashing their worker repeatedly */
   guint64 reconnects; /* legacy logins retried after a network failure */
   /* Outbox messages written or handed over again after their link was
    * lost unacknowledged, and messages bounced to their senders. */
@@ -35,6 +36,7 @@ typedef struct
   PgConfig *config;
   PgStore *store;
   PgPurple *purple;
+  struct PgBackend *backend; /* where legacy logins run (legacy/backend.h) */
   PgRouter *router;
   PgStream *stream;
   PgPing *ping;

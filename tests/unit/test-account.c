@@ -1,4 +1,4 @@
-/* tests/unit/test-account.c — PgAccount against a real IRC server.
+/* tests/unit/test-account.c — PgPurpleAccount against a real IRC server.
  *
  * The test starts Debian's inspircd itself (own config in a temp dir, a
  * free port on 127.0.0.1, no DNS or ident lookups, no flood control) and
@@ -239,12 +239,12 @@ run_for (guint ms)
 typedef struct
 {
   GPtrArray *events;
-  PgAccount *account;
+  PgPurpleAccount *account;
   /* What some tests make the owner do from inside an event. */
   gboolean free_on_connected;
   gboolean disconnect_on_message;
   gboolean authorize_at_once;
-  PgAccount *replacement;
+  PgPurpleAccount *replacement;
 } Owner;
 
 static void
@@ -268,11 +268,11 @@ on_connected (gpointer data)
       static const PgAccountEvents none = { 0 };
 
       g_snprintf (port, sizeof port, "%d", open_ircd->port);
-      pg_account_free (owner->account);
+      pg_purple_account_free (owner->account);
       owner->account = NULL;
       /* The username is free again at once, though teardown waits. */
       owner->replacement
-          = pg_account_new (purple, "prpl-irc", ALICE, NULL, keys, values, &none, NULL, &error);
+          = pg_purple_account_new (purple, "prpl-irc", ALICE, NULL, keys, values, &none, NULL, &error);
       g_assert_no_error (error);
     }
 }
@@ -312,7 +312,7 @@ on_message (gpointer data, const char *from, const char *html)
 
   record (owner, g_strdup_printf ("message %s %s", from, html));
   if (owner->disconnect_on_message)
-    pg_account_disconnect (owner->account);
+    pg_purple_account_disconnect (owner->account);
 }
 
 static void
@@ -328,7 +328,7 @@ on_authorization (gpointer data, const char *from, const char *alias, const char
 
   record (owner, g_strdup_printf ("auth %s %s %s", from, alias, message));
   if (owner->authorize_at_once)
-    pg_account_authorize (owner->account, from, TRUE);
+    pg_purple_account_authorize (owner->account, from, TRUE);
 }
 
 static void
@@ -395,14 +395,14 @@ owner_new (void)
 static void
 owner_free (Owner *owner)
 {
-  pg_account_free (owner->account);
-  pg_account_free (owner->replacement);
+  pg_purple_account_free (owner->account);
+  pg_purple_account_free (owner->replacement);
   run_for (50); /* let QUIT reach the server before the nick is reused */
   g_ptr_array_unref (owner->events);
   g_free (owner);
 }
 
-static PgAccount *
+static PgPurpleAccount *
 new_alice (Owner *owner, const Ircd *ircd, const char *password)
 {
   g_autoptr (GError) error = NULL;
@@ -415,7 +415,7 @@ new_alice (Owner *owner, const Ircd *ircd, const char *password)
 
   g_snprintf (port, sizeof port, "%d", ircd != NULL ? ircd->port : 1);
   owner->account
-      = pg_account_new (get_purple (), "prpl-irc", ALICE, password, keys, values, &events, owner, &error);
+      = pg_purple_account_new (get_purple (), "prpl-irc", ALICE, password, keys, values, &events, owner, &error);
   g_assert_no_error (error);
   return owner->account;
 }
@@ -427,9 +427,9 @@ alice_online (void)
   Owner *owner = owner_new ();
 
   new_alice (owner, open_ircd, NULL);
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
-  g_assert_true (pg_account_is_connected (owner->account));
+  g_assert_true (pg_purple_account_is_connected (owner->account));
   return owner;
 }
 
@@ -562,31 +562,31 @@ test_new_exists (void)
   g_autoptr (GError) error = NULL;
   Owner *owner = owner_new ();
   const char *bad_keys[] = { "port", NULL }, *bad_values[] = { "not-a-number", NULL };
-  PgAccount *second;
+  PgPurpleAccount *second;
 
   new_alice (owner, NULL, NULL);
-  second = pg_account_new (purple, "prpl-irc", ALICE, NULL, NULL, NULL, &events, owner, &error);
+  second = pg_purple_account_new (purple, "prpl-irc", ALICE, NULL, NULL, NULL, &events, owner, &error);
   g_assert_null (second);
   g_assert_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_EXISTS);
   g_clear_error (&error);
   /* Usernames compare the way the protocol normalizes them. */
-  second = pg_account_new (purple, "prpl-irc", "ALICE@127.0.0.1", NULL, NULL, NULL, &events, owner, &error);
+  second = pg_purple_account_new (purple, "prpl-irc", "ALICE@127.0.0.1", NULL, NULL, NULL, &events, owner, &error);
   g_assert_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_EXISTS);
   g_clear_error (&error);
 
-  second = pg_account_new (purple, "prpl-irc", "carol@127.0.0.1", NULL, bad_keys, bad_values, &events, owner,
+  second = pg_purple_account_new (purple, "prpl-irc", "carol@127.0.0.1", NULL, bad_keys, bad_values, &events, owner,
                            &error);
   g_assert_null (second);
   g_assert_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING);
   g_assert_null (strstr (error->message, "not-a-number")); /* values may be secrets */
   g_clear_error (&error);
-  second = pg_account_new (purple, "prpl-nonexistent", ALICE, NULL, NULL, NULL, &events, owner, &error);
+  second = pg_purple_account_new (purple, "prpl-nonexistent", ALICE, NULL, NULL, NULL, &events, owner, &error);
   g_assert_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_UNKNOWN_PROTOCOL);
   g_clear_error (&error);
 
-  pg_account_free (g_steal_pointer (&owner->account));
+  pg_purple_account_free (g_steal_pointer (&owner->account));
   new_alice (owner, NULL, NULL); /* free gave the name back */
-  g_assert_false (pg_account_is_connected (owner->account));
+  g_assert_false (pg_purple_account_is_connected (owner->account));
   owner_free (owner);
 }
 
@@ -596,8 +596,8 @@ test_settings_typed (void)
   g_autoptr (GError) error = NULL;
   const char *keys[] = { "port", "ssl", "realname", NULL };
   const char *values[] = { "7000", "yes", "Alice A.", NULL };
-  PgAccount *account
-      = pg_account_new (get_purple (), "prpl-irc", ALICE, "pw", keys, values, &events, NULL, &error);
+  PgPurpleAccount *account
+      = pg_purple_account_new (get_purple (), "prpl-irc", ALICE, "pw", keys, values, &events, NULL, &error);
 
   g_assert_no_error (error);
   g_assert_cmpint (purple_account_get_int (account->purple, "port", 0), ==, 7000);
@@ -609,11 +609,11 @@ test_settings_typed (void)
   /* purplegate keeps its own login table, not libpurple's account list
    * (O(N) per lookup). */
   g_assert_null (purple_accounts_get_all ());
-  g_assert_true (pg_account_find (get_purple (), "prpl-irc", ALICE) == account);
-  g_assert_true (pg_account_find (get_purple (), "prpl-irc", "ALICE@127.0.0.1") == account);
-  g_assert_null (pg_account_find (get_purple (), "prpl-jabber", ALICE));
-  pg_account_free (account);
-  g_assert_null (pg_account_find (get_purple (), "prpl-irc", ALICE));
+  g_assert_true (pg_purple_account_find (get_purple (), "prpl-irc", ALICE) == account);
+  g_assert_true (pg_purple_account_find (get_purple (), "prpl-irc", "ALICE@127.0.0.1") == account);
+  g_assert_null (pg_purple_account_find (get_purple (), "prpl-jabber", ALICE));
+  pg_purple_account_free (account);
+  g_assert_null (pg_purple_account_find (get_purple (), "prpl-irc", ALICE));
 }
 
 static void
@@ -625,17 +625,17 @@ test_login_and_logout (void)
     return;
   owner = alice_online ();
   g_assert_true (purple_account_get_enabled (owner->account->purple, PG_ACCOUNT_UI));
-  pg_account_disconnect (owner->account);
-  g_assert_false (pg_account_is_connected (owner->account));
+  pg_purple_account_disconnect (owner->account);
+  g_assert_false (pg_purple_account_is_connected (owner->account));
   g_assert_false (purple_account_get_enabled (owner->account->purple, PG_ACCOUNT_UI));
   run_for (300);
   g_assert_null (find_event (owner, "disconnected"));
 
   /* Log in again with the same account, then free it while online. */
   g_ptr_array_set_size (owner->events, 0);
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
-  pg_account_free (g_steal_pointer (&owner->account));
+  pg_purple_account_free (g_steal_pointer (&owner->account));
   run_for (300);
   g_assert_null (find_event (owner, "disconnected"));
   owner_free (owner);
@@ -704,26 +704,26 @@ test_message_send (void)
     return;
   owner = owner_new ();
   new_alice (owner, open_ircd, NULL);
-  g_assert_false (pg_account_send_message (owner->account, "bob", "early", &error));
+  g_assert_false (pg_purple_account_send_message (owner->account, "bob", "early", &error));
   g_assert_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE);
   g_clear_error (&error);
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
   bob = peer_new (open_ircd, "bob");
 
-  g_assert_true (pg_account_send_message (owner->account, "bob", "hi & <there>", &error));
+  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "hi & <there>", &error));
   g_assert_no_error (error);
   line = peer_expect (bob, "PRIVMSG bob :");
   g_assert_true (g_str_has_suffix (line, " PRIVMSG bob :hi & <there>"));
   g_free (line);
 
-  g_assert_true (pg_account_send_message (owner->account, "bob", "it's \"quoted\" &amp; x", &error));
+  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "it's \"quoted\" &amp; x", &error));
   line = peer_expect (bob, "PRIVMSG bob :");
   g_assert_true (g_str_has_suffix (line, " PRIVMSG bob :it's \"quoted\" &amp; x"));
   g_free (line);
 
   /* Lines become separate messages (IRC has no line breaks). */
-  g_assert_true (pg_account_send_message (owner->account, "bob", "one\ntwo\r\nthree", &error));
+  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "one\ntwo\r\nthree", &error));
   line = peer_expect (bob, "PRIVMSG bob :");
   g_assert_true (g_str_has_suffix (line, ":one"));
   g_free (line);
@@ -735,7 +735,7 @@ test_message_send (void)
   g_free (line);
 
   /* IRC has no typing notifications: a no-op. */
-  pg_account_send_chat_state (owner->account, "bob", PG_CHAT_STATE_COMPOSING);
+  pg_purple_account_send_chat_state (owner->account, "bob", PG_CHAT_STATE_COMPOSING);
   /* No message may have come back to alice as an echo. */
   run_for (200);
   g_assert_null (find_event (owner, "message"));
@@ -743,7 +743,7 @@ test_message_send (void)
   /* Messages to someone away are answered by the server (301). */
   peer_send (bob, "AWAY :back at 3 & <later>");
   g_free (peer_expect (bob, " 306 "));
-  g_assert_true (pg_account_send_message (owner->account, "bob", "ping", &error));
+  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "ping", &error));
   g_free (peer_expect (bob, "PRIVMSG bob :ping"));
   g_assert_cmpstr (wait_event (owner, "message bob "), ==,
                    "message bob (auto-reply) back at 3 &amp; &lt;later&gt;");
@@ -752,7 +752,7 @@ test_message_send (void)
   owner_free (owner);
 }
 
-/* pg_account_confirm_sent(): the PING goes behind the messages through
+/* pg_purple_account_confirm_sent(): the PING goes behind the messages through
  * prpl-irc's queue, the server's PONG becomes the sent_confirmed event, and
  * nothing of it reaches the peer or the owner as a message. */
 static void
@@ -768,17 +768,17 @@ test_confirm_sent (void)
     return;
   owner = owner_new ();
   new_alice (owner, open_ircd, NULL);
-  g_assert_cmpuint (pg_account_confirm_sent (owner->account), ==, 0); /* not connected */
-  pg_account_connect (owner->account);
+  g_assert_false (pg_purple_account_confirm_sent (owner->account, 1)); /* not connected */
+  pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
   bob = peer_new (open_ircd, "bob");
 
-  g_assert_true (pg_account_send_message (owner->account, "bob", "before the first", &error));
-  first = pg_account_confirm_sent (owner->account);
-  g_assert_cmpuint (first, >, 0);
-  g_assert_true (pg_account_send_message (owner->account, "bob", "before the second", &error));
-  second = pg_account_confirm_sent (owner->account);
-  g_assert_cmpuint (second, >, first);
+  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "before the first", &error));
+  first = 7;
+  g_assert_true (pg_purple_account_confirm_sent (owner->account, first));
+  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "before the second", &error));
+  second = 8;
+  g_assert_true (pg_purple_account_confirm_sent (owner->account, second));
   g_autofree char *want_first = g_strdup_printf ("confirmed %" G_GUINT64_FORMAT, first);
   g_autofree char *want_second = g_strdup_printf ("confirmed %" G_GUINT64_FORMAT, second);
   g_assert_cmpstr (wait_event (owner, want_second), ==, want_second);
@@ -798,7 +798,7 @@ test_confirm_sent (void)
 }
 
 static void
-join_channel (PgAccount *account, const char *channel)
+join_channel (PgPurpleAccount *account, const char *channel)
 {
   GHashTable *components = g_hash_table_new (g_str_hash, g_str_equal);
 
@@ -819,7 +819,7 @@ test_contact_presence (void)
   owner = alice_online ();
   bob = peer_new (open_ircd, "bob");
 
-  pg_account_add_contact (owner->account, "bob", "Bob B.");
+  pg_purple_account_add_contact (owner->account, "bob", "Bob B.");
   wait_event (owner, "listed bob");
   wait_event (owner, "status bob 1 -"); /* ISON at once */
   g_assert_nonnull (purple_find_buddy (owner->account->purple, "bob"));
@@ -835,13 +835,13 @@ test_contact_presence (void)
   wait_event (owner, "status bob 0");
 
   /* Our own removal is not reported back as unlisted. */
-  pg_account_remove_contact (owner->account, "bob");
+  pg_purple_account_remove_contact (owner->account, "bob");
   g_assert_null (purple_find_buddy (owner->account->purple, "bob"));
   run_for (100);
   g_assert_null (find_event (owner, "unlisted"));
 
   /* A removal from elsewhere (a server-side list) is. */
-  pg_account_add_contact (owner->account, "carol", NULL);
+  pg_purple_account_add_contact (owner->account, "carol", NULL);
   purple_blist_remove_buddy (purple_find_buddy (owner->account->purple, "carol"));
   wait_event (owner, "unlisted carol");
   owner_free (owner);
@@ -860,9 +860,9 @@ test_contact_restore (void)
   dave = peer_new (open_ircd, "dave");
   owner = owner_new ();
   new_alice (owner, open_ircd, NULL);
-  pg_account_restore_contact (owner->account, "dave", NULL);
+  pg_purple_account_restore_contact (owner->account, "dave", NULL);
   g_assert_null (find_event (owner, "listed"));
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
   wait_event (owner, "listed dave");
   wait_event (owner, "status dave 1");
@@ -888,7 +888,7 @@ test_contact_ison_offline (void)
     return;
   owner = alice_online ();
   erin = peer_new (open_ircd, "erin");
-  pg_account_add_contact (owner->account, "erin", NULL);
+  pg_purple_account_add_contact (owner->account, "erin", NULL);
   wait_event (owner, "status erin 1");
   peer_quit (erin);
   wanted = (Wanted){ owner, "status erin 0" };
@@ -946,23 +946,23 @@ test_status_away (void)
   owner = owner_new ();
   new_alice (owner, open_ircd, NULL);
   /* Set before login: prpl-irc applies it once connected. */
-  pg_account_set_status (owner->account, PG_SHOW_XA, "gone fishing");
+  pg_purple_account_set_status (owner->account, PG_SHOW_XA, "gone fishing");
   g_assert_false (purple_account_get_enabled (owner->account->purple, PG_ACCOUNT_UI));
   g_assert_true (purple_account_is_disconnected (owner->account->purple));
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
   bob = peer_new (open_ircd, "bob");
   assert_away_becomes (bob, "gone fishing");
 
-  pg_account_set_status (owner->account, PG_SHOW_AWAY, "lunch");
+  pg_purple_account_set_status (owner->account, PG_SHOW_AWAY, "lunch");
   assert_away_becomes (bob, "lunch");
-  pg_account_set_status (owner->account, PG_SHOW_DND, NULL); /* IRC: away, default text */
+  pg_purple_account_set_status (owner->account, PG_SHOW_DND, NULL); /* IRC: away, default text */
   assert_away_becomes (bob, "Away");
-  pg_account_set_status (owner->account, PG_SHOW_AVAILABLE, "ignored by IRC");
+  pg_purple_account_set_status (owner->account, PG_SHOW_AVAILABLE, "ignored by IRC");
   assert_away_becomes (bob, NULL);
 
-  pg_account_set_status (owner->account, PG_SHOW_OFFLINE, NULL); /* ignored */
-  g_assert_true (pg_account_is_connected (owner->account));
+  pg_purple_account_set_status (owner->account, PG_SHOW_OFFLINE, NULL); /* ignored */
+  g_assert_true (pg_purple_account_is_connected (owner->account));
   peer_quit (bob);
   owner_free (owner);
 }
@@ -1019,15 +1019,15 @@ test_authorization (void)
   purple_account_request_authorization (pa, "carol", NULL, "Carol", "let me in", FALSE, allow_cb, deny_cb,
                                         NULL);
   wait_event (owner, "auth carol Carol let me in");
-  pg_account_authorize (owner->account, "dave", TRUE); /* none pending: ignored */
+  pg_purple_account_authorize (owner->account, "dave", TRUE); /* none pending: ignored */
   g_assert_cmpint (allowed + denied, ==, 0);
-  pg_account_authorize (owner->account, "CAROL", TRUE); /* IRC names ignore case */
+  pg_purple_account_authorize (owner->account, "CAROL", TRUE); /* IRC names ignore case */
   g_assert_cmpint (allowed, ==, 1);
-  pg_account_authorize (owner->account, "carol", FALSE); /* answered already */
+  pg_purple_account_authorize (owner->account, "carol", FALSE); /* answered already */
   g_assert_cmpint (denied, ==, 0);
 
   purple_account_request_authorization (pa, "dave", NULL, NULL, NULL, FALSE, allow_cb, deny_cb, NULL);
-  pg_account_authorize (owner->account, "dave", FALSE);
+  pg_purple_account_authorize (owner->account, "dave", FALSE);
   g_assert_cmpint (denied, ==, 1);
 
   /* Answered from inside the event itself. */
@@ -1039,9 +1039,9 @@ test_authorization (void)
   /* libpurple closes what is pending when the login ends. */
   purple_account_request_authorization (pa, "frank", NULL, NULL, NULL, FALSE, allow_cb, deny_cb, NULL);
   g_assert_cmpuint (owner->account->auths.length, ==, 1);
-  pg_account_disconnect (owner->account);
+  pg_purple_account_disconnect (owner->account);
   g_assert_cmpuint (owner->account->auths.length, ==, 0);
-  pg_account_authorize (owner->account, "frank", TRUE);
+  pg_purple_account_authorize (owner->account, "frank", TRUE);
   g_assert_cmpint (allowed, ==, 2);
   owner_free (owner);
 }
@@ -1181,17 +1181,17 @@ test_failure_network (void)
     }
   owner = owner_new ();
   new_alice (owner, ircd, NULL);
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
   ircd_stop (ircd); /* the server goes away under a live login */
   event = wait_event (owner, "disconnected ");
   g_assert_true (g_str_has_prefix (event, "disconnected network "));
-  g_assert_false (pg_account_is_connected (owner->account));
+  g_assert_false (pg_purple_account_is_connected (owner->account));
   g_assert_false (purple_account_get_enabled (owner->account->purple, PG_ACCOUNT_UI));
 
   /* Nobody listening at all. */
   g_ptr_array_set_size (owner->events, 0);
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   event = wait_event (owner, "disconnected ");
   g_assert_true (g_str_has_prefix (event, "disconnected network "));
   g_assert_null (find_event (owner, "connected"));
@@ -1214,16 +1214,16 @@ test_failure_password (void)
     }
   owner = owner_new ();
   new_alice (owner, password_ircd, "wrongpw");
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   event = wait_event (owner, "disconnected ");
   /* prpl-irc turns InspIRCd's "ERROR :Closing link: … [Access denied by
    * configuration]" into a network error: nothing says it was the password. */
   g_assert_true (g_str_has_prefix (event, "disconnected network "));
   g_assert_nonnull (strstr (event, "Access denied"));
-  pg_account_free (g_steal_pointer (&owner->account));
+  pg_purple_account_free (g_steal_pointer (&owner->account));
 
   new_alice (owner, password_ircd, "secretpw");
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
   owner_free (owner);
 }
@@ -1274,7 +1274,7 @@ test_failure_password_464 (void)
   fake.port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   thread = g_thread_new ("fake-ircd", fake_ircd_thread, listener);
   new_alice (owner, &fake, "wrongpw");
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   event = wait_event (owner, "disconnected ");
   g_assert_true (g_str_has_prefix (event, "disconnected auth "));
   owner_free (owner);
@@ -1301,7 +1301,7 @@ test_failure_timeout (void)
   silent.port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   new_alice (owner, &silent, NULL);
   owner->account->login_timeout_s = 1;
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   event = wait_event (owner, "disconnected ");
   g_assert_cmpstr (event, ==, "disconnected network the login timed out");
   g_assert_true (purple_account_is_disconnected (owner->account->purple));
@@ -1316,9 +1316,9 @@ test_password_required (void)
   const char *event;
 
   owner->account
-      = pg_account_new (get_purple (), "prpl-novell", "alice", NULL, NULL, NULL, &events, owner, &error);
+      = pg_purple_account_new (get_purple (), "prpl-novell", "alice", NULL, NULL, NULL, &events, owner, &error);
   g_assert_no_error (error);
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   event = wait_event (owner, "disconnected ");
   g_assert_cmpstr (event, ==, "disconnected auth a password is required");
   owner_free (owner);
@@ -1336,26 +1336,26 @@ test_free_inside_event (void)
   owner = owner_new ();
   new_alice (owner, open_ircd, NULL);
   owner->free_on_connected = TRUE;
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
   g_assert_null (owner->account);
   g_assert_nonnull (owner->replacement);
   run_for (200); /* the deferred teardown */
-  g_assert_true (pg_account_find (purple, "prpl-irc", ALICE) == owner->replacement);
-  pg_account_free (g_steal_pointer (&owner->replacement));
+  g_assert_true (pg_purple_account_find (purple, "prpl-irc", ALICE) == owner->replacement);
+  pg_purple_account_free (g_steal_pointer (&owner->replacement));
   g_ptr_array_set_size (owner->events, 0);
   owner->free_on_connected = FALSE;
 
   owner->account = NULL;
   new_alice (owner, open_ircd, NULL);
   owner->disconnect_on_message = TRUE;
-  pg_account_connect (owner->account);
+  pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
   bob = peer_new (open_ircd, "bob");
   peer_send (bob, "PRIVMSG alice :bye now");
   wait_event (owner, "message bob bye now");
   run_for (200); /* the deferred logout */
-  g_assert_false (pg_account_is_connected (owner->account));
+  g_assert_false (pg_purple_account_is_connected (owner->account));
   g_assert_null (find_event (owner, "disconnected"));
   peer_quit (bob);
   owner_free (owner);

@@ -1,0 +1,90 @@
+/* legacy/backend-private.h — what the backend layer's files share:
+ * backend.c (the interface and the in-process backend) and
+ * backend-workers.c (logins in worker processes). */
+#pragma once
+#include "legacy/backend.h"
+#include "legacy/purple-account.h"
+
+typedef struct PgWorkerPool PgWorkerPool;
+typedef struct PgWorker PgWorker;
+
+/* The operations every backend implements, one per command of
+ * legacy/account.h; @account is the front struct below. */
+typedef struct
+{
+  void (*start) (PgAccount *account, const char *password, const char *const *setting_keys,
+                 const char *const *setting_values);
+  void (*free) (PgAccount *account);
+  void (*connect) (PgAccount *account);
+  void (*set_status) (PgAccount *account, PgShow show, const char *message);
+  void (*send_message) (PgAccount *account, guint64 tag, const char *to, const char *text);
+  /* TRUE when a sent_confirmed event with @serial will follow */
+  gboolean (*confirm_sent) (PgAccount *account, guint64 serial);
+  void (*send_chat_state) (PgAccount *account, const char *to, PgChatState state);
+  void (*join_chat) (PgAccount *account, const char *chat, const char *nick, const char *password);
+  void (*leave_chat) (PgAccount *account, const char *chat);
+  void (*send_chat) (PgAccount *account, const char *chat, const char *text);
+  void (*set_chat_topic) (PgAccount *account, const char *chat, const char *topic);
+  void (*kick_chat) (PgAccount *account, const char *chat, const char *nick, const char *reason);
+  void (*invite_chat) (PgAccount *account, const char *chat, const char *who, const char *message);
+  void (*set_chat_nick) (PgAccount *account, const char *chat, const char *nick);
+  void (*list_chats) (PgAccount *account);
+  gboolean (*set_nick) (PgAccount *account, const char *nick);
+  void (*restore_contact) (PgAccount *account, const char *name, const char *alias);
+  void (*add_contact) (PgAccount *account, const char *name, const char *alias);
+  void (*remove_contact) (PgAccount *account, const char *name);
+  void (*authorize) (PgAccount *account, const char *name, gboolean allow);
+  gboolean (*is_chat_name) (PgAccount *account, const char *name);
+  gboolean (*has_connection_nick) (PgAccount *account);
+  char *(*dup_nick) (PgAccount *account);
+  char *(*normalize) (PgAccount *account, const char *name);
+} PgBackendOps;
+
+struct PgBackend
+{
+  const PgBackendOps *ops;
+  PgPurple *purple; /* borrowed */
+  PgWorkerPool *pool; /* NULL: in-process */
+  guint64 last_serial;  /* of pg_account_confirm_sent(), for every login */
+  guint accounts;
+};
+
+/* What a worker last said of a login's connection (PG_WIRE_INFO). */
+typedef struct
+{
+  gboolean connected;
+  gboolean connection_nick;
+  gboolean round_trip;
+  char *chantypes;
+  guint nick_len;
+  char *nick;
+} PgAccountMirror;
+
+struct PgAccount
+{
+  PgBackend *backend;
+  PgAccountEvents events;
+  gpointer owner;
+  char *protocol_id;
+  char *username;
+  /* in this process */
+  PgPurpleAccount *local;
+  char *conflict; /* why the login could not be created; reported on connect */
+  GQueue deferred; /* Deferred (backend.c): answers given after the command */
+  guint deferred_id;
+  /* in a worker */
+  PgWorker *worker;
+  guint32 id;
+  char *login_key;
+  PgAccountMirror mirror;
+};
+
+/* backend-workers.c */
+extern const PgBackendOps pg_backend_worker_ops;
+PgWorkerPool *pg_worker_pool_new (PgBackend *backend, const PgBackendOptions *options, GError **error);
+void pg_worker_pool_free (PgWorkerPool *pool);
+void pg_worker_pool_fill_stats (PgWorkerPool *pool, PgBackendStats *stats);
+GArray *pg_worker_pool_dup_stats (PgWorkerPool *pool);
+
+/* backend.c: runs @account's disconnected event from the main loop. */
+void pg_backend_defer_disconnected (PgAccount *account, PgAccountFailure failure, const char *reason);

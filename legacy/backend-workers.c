@@ -1,0 +1,797 @@
+/* legacy/backend-workers.c — legacy logins in worker processes: starting
+ * and supervising the workers, placing logins, and the main process's half
+ * of each login (commands out as frames, frames in as events). */
+#define G_LOG_DOMAIN "pg-workers"
+#include "build-config.h"
+
+#include "legacy/backend-private.h"
+#include "legacy/irc-line.h"
+#include "legacy/wire.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A worker that ran this long before it ended is started again at once;
+ * one that ends sooner waits twice as long as the last time, up to the
+ * maximum, so that a worker that cannot start does not spin. */
+#define RESTART_CALM_S 60
+#define RESTART_FIRST_MS 100
+#define RESTART_MAX_MS 30000
+/* How long a worker has to exit after PG_WIRE_STOP before SIGKILL. */
+#define STOP_GRACE_MS 3000
+
+struct PgWorker
+{
+  PgWorkerPool *pool;
+  guint index;
+  char *dir;
+  GSubprocess *process; /* NULL while not running */
+  int pid;
+  PgWire *wire;
+  GHashTable *accounts; /* id → PgAccount (borrowed) */
+  guint restarts;
+  guint crashes;
+  guint restart_ms;
+  guint restart_id;
+  gint64 started_at; /* monotonic µs */
+  gboolean lost;     /* its logins were told; waiting for the exit */
+};
+
+struct PgWorkerPool
+{
+  PgBackend *backend;
+  GPtrArray *workers; /* PgWorker */
+  guint max_logins;
+  char *exe;
+  char *plugin_dir;
+  GStrv private_paths;
+  guint32 last_id;
+  GHashTable *logins;     /* login key → PgAccount (borrowed) */
+  GHashTable *crashes;    /* login key → GArray of gint64, monotonic s */
+  GHashTable *quarantine; /* login keys */
+  GCancellable *cancellable; /* of the waits for the workers' exits */
+  gboolean stopping;
+};
+
+static gboolean start_worker (PgWorker *worker, GError **error);
+
+/* ---- commands ---- */
+
+static gboolean
+placed (PgAccount *account)
+{
+  return account->worker != NULL && account->worker->wire != NULL;
+}
+
+static void
+send_frame (PgAccount *account, PgWireOp op, GVariant *args)
+{
+  if (placed (account))
+    pg_wire_send (account->worker->wire, op, account->id, args);
+  else
+    g_variant_unref (g_variant_ref_sink (args));
+}
+
+static PgWorker *
+least_loaded (PgWorkerPool *pool)
+{
+  PgWorker *best = NULL;
+  for (guint i = 0; i < pool->workers->len; i++)
+    {
+      PgWorker *worker = g_ptr_array_index (pool->workers, i);
+      guint load = g_hash_table_size (worker->accounts);
+      if (worker->wire == NULL || worker->lost || (pool->max_logins > 0 && load >= pool->max_logins))
+        continue;
+      if (best == NULL || load < g_hash_table_size (best->accounts))
+        best = worker;
+    }
+  return best;
+}
+
+static void
+worker_start_login (PgAccount *account, const char *password, const char *const *setting_keys,
+                    const char *const *setting_values)
+{
+  PgWorkerPool *pool = account->backend->pool;
+  account->login_key = pg_purple_dup_login_key (account->backend->purple, account->protocol_id, account->username);
+  if (g_hash_table_contains (pool->quarantine, account->login_key))
+    return; /* connect says so */
+  if (g_hash_table_contains (pool->logins, account->login_key))
+    {
+      account->conflict
+          = g_strdup_printf ("the %s login \"%s\" is already in use", account->protocol_id, account->username);
+      return;
+    }
+  PgWorker *worker = least_loaded (pool);
+  if (worker == NULL)
+    return; /* connect says so */
+  account->worker = worker;
+  account->id = ++pool->last_id;
+  g_hash_table_insert (worker->accounts, GUINT_TO_POINTER (account->id), account);
+  g_hash_table_insert (pool->logins, account->login_key, account);
+  const char *const empty[] = { NULL };
+  send_frame (account, PG_WIRE_NEW,
+              g_variant_new ("(ssms^as^as)", account->protocol_id, account->username, password,
+                             setting_keys != NULL ? setting_keys : empty,
+                             setting_values != NULL ? setting_values : empty));
+}
+
+/* Forgets @account on its worker's side of the table (not on the worker). */
+static void
+unplace (PgAccount *account)
+{
+  PgWorkerPool *pool = account->backend->pool;
+  if (account->worker != NULL)
+    g_hash_table_remove (account->worker->accounts, GUINT_TO_POINTER (account->id));
+  account->worker = NULL;
+  if (account->login_key != NULL && g_hash_table_lookup (pool->logins, account->login_key) == account)
+    g_hash_table_remove (pool->logins, account->login_key);
+  account->mirror.connected = FALSE;
+}
+
+static void
+worker_free_login (PgAccount *account)
+{
+  send_frame (account, PG_WIRE_FREE, g_variant_new ("()"));
+  unplace (account);
+}
+
+static void
+worker_connect (PgAccount *account)
+{
+  PgWorkerPool *pool = account->backend->pool;
+  if (account->login_key != NULL && g_hash_table_contains (pool->quarantine, account->login_key))
+    pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_QUARANTINED,
+                                   "this login made the gateway's legacy process crash repeatedly; "
+                                   "it is set aside until the gateway restarts");
+  else if (account->conflict != NULL)
+    pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_CONFLICT, account->conflict);
+  else if (!placed (account))
+    pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_NETWORK,
+                                   "no legacy process of the gateway can take this login now");
+  else
+    send_frame (account, PG_WIRE_CONNECT, g_variant_new ("()"));
+}
+
+static void
+worker_set_status (PgAccount *account, PgShow show, const char *message)
+{
+  send_frame (account, PG_WIRE_SET_STATUS, g_variant_new ("(ums)", (guint32)show, message));
+}
+
+static void
+worker_send_message (PgAccount *account, guint64 tag, const char *to, const char *text)
+{
+  send_frame (account, PG_WIRE_SEND, g_variant_new ("(tss)", tag, to, text));
+}
+
+static gboolean
+worker_confirm_sent (PgAccount *account, guint64 serial)
+{
+  if (!placed (account) || !account->mirror.connected || !account->mirror.round_trip)
+    return FALSE;
+  send_frame (account, PG_WIRE_CONFIRM, g_variant_new ("(t)", serial));
+  return TRUE;
+}
+
+static void
+worker_send_chat_state (PgAccount *account, const char *to, PgChatState state)
+{
+  send_frame (account, PG_WIRE_CHAT_STATE, g_variant_new ("(su)", to, (guint32)state));
+}
+
+static void
+worker_join_chat (PgAccount *account, const char *chat, const char *nick, const char *password)
+{
+  send_frame (account, PG_WIRE_JOIN, g_variant_new ("(smsms)", chat, nick, password));
+}
+
+static void
+worker_leave_chat (PgAccount *account, const char *chat)
+{
+  send_frame (account, PG_WIRE_LEAVE, g_variant_new ("(s)", chat));
+}
+
+static void
+worker_send_chat (PgAccount *account, const char *chat, const char *text)
+{
+  send_frame (account, PG_WIRE_SEND_CHAT, g_variant_new ("(ss)", chat, text));
+}
+
+static void
+worker_set_chat_topic (PgAccount *account, const char *chat, const char *topic)
+{
+  send_frame (account, PG_WIRE_TOPIC, g_variant_new ("(ss)", chat, topic));
+}
+
+static void
+worker_kick_chat (PgAccount *account, const char *chat, const char *nick, const char *reason)
+{
+  send_frame (account, PG_WIRE_KICK, g_variant_new ("(ssms)", chat, nick, reason));
+}
+
+static void
+worker_invite_chat (PgAccount *account, const char *chat, const char *who, const char *message)
+{
+  send_frame (account, PG_WIRE_INVITE, g_variant_new ("(ssms)", chat, who, message));
+}
+
+static void
+worker_set_chat_nick (PgAccount *account, const char *chat, const char *nick)
+{
+  send_frame (account, PG_WIRE_CHAT_NICK, g_variant_new ("(ss)", chat, nick));
+}
+
+static void
+worker_list_chats (PgAccount *account)
+{
+  send_frame (account, PG_WIRE_LIST_CHATS, g_variant_new ("()"));
+}
+
+static gboolean
+worker_set_nick (PgAccount *account, const char *nick)
+{
+  /* The worker checks again with what it knows then. */
+  if (!placed (account) || !account->mirror.connection_nick
+      || !pg_irc_nick_valid (nick, account->mirror.nick_len))
+    return FALSE;
+  send_frame (account, PG_WIRE_SET_NICK, g_variant_new ("(s)", nick));
+  return TRUE;
+}
+
+static void
+worker_restore_contact (PgAccount *account, const char *name, const char *alias)
+{
+  send_frame (account, PG_WIRE_RESTORE_CONTACT, g_variant_new ("(sms)", name, alias));
+}
+
+static void
+worker_add_contact (PgAccount *account, const char *name, const char *alias)
+{
+  send_frame (account, PG_WIRE_ADD_CONTACT, g_variant_new ("(sms)", name, alias));
+}
+
+static void
+worker_remove_contact (PgAccount *account, const char *name)
+{
+  send_frame (account, PG_WIRE_REMOVE_CONTACT, g_variant_new ("(s)", name));
+}
+
+static void
+worker_authorize (PgAccount *account, const char *name, gboolean allow)
+{
+  send_frame (account, PG_WIRE_AUTHORIZE, g_variant_new ("(sb)", name, allow));
+}
+
+static gboolean
+worker_is_chat_name (PgAccount *account, const char *name)
+{
+  /* As the in-process login answers: RFC 1459 §1.3's "#&" until the
+   * server said otherwise, and only where the protocol has channels. */
+  if (!account->mirror.connection_nick || name[0] == '\0')
+    return FALSE;
+  const char *chantypes = account->mirror.chantypes != NULL ? account->mirror.chantypes : "#&";
+  return strchr (chantypes, name[0]) != NULL;
+}
+
+static gboolean
+worker_has_connection_nick (PgAccount *account)
+{
+  return account->mirror.connection_nick;
+}
+
+static char *
+worker_dup_nick (PgAccount *account)
+{
+  return account->mirror.connected ? g_strdup (account->mirror.nick) : NULL;
+}
+
+static char *
+worker_normalize (PgAccount *account, const char *name)
+{
+  return pg_purple_normalize_name (account->backend->purple, account->protocol_id, name);
+}
+
+const PgBackendOps pg_backend_worker_ops = {
+  .start = worker_start_login,
+  .free = worker_free_login,
+  .connect = worker_connect,
+  .set_status = worker_set_status,
+  .send_message = worker_send_message,
+  .confirm_sent = worker_confirm_sent,
+  .send_chat_state = worker_send_chat_state,
+  .join_chat = worker_join_chat,
+  .leave_chat = worker_leave_chat,
+  .send_chat = worker_send_chat,
+  .set_chat_topic = worker_set_chat_topic,
+  .kick_chat = worker_kick_chat,
+  .invite_chat = worker_invite_chat,
+  .set_chat_nick = worker_set_chat_nick,
+  .list_chats = worker_list_chats,
+  .set_nick = worker_set_nick,
+  .restore_contact = worker_restore_contact,
+  .add_contact = worker_add_contact,
+  .remove_contact = worker_remove_contact,
+  .authorize = worker_authorize,
+  .is_chat_name = worker_is_chat_name,
+  .has_connection_nick = worker_has_connection_nick,
+  .dup_nick = worker_dup_nick,
+  .normalize = worker_normalize,
+};
+
+/* ---- events ---- */
+
+static void
+on_chat_frame (PgAccount *account, GVariant *args)
+{
+  guint32 kind, rank, refusal, modes, users;
+  PgChatEvent event = { 0 };
+  const char *chat, *nick, *new_nick, *text, *password, *name, *actor, *reason, *member;
+  g_variant_get (args, "(&ms&ms&ms&ms&msuuubbbb&msu&ms&ms&ms)", &kind, &chat, &nick, &new_nick, &text, &password,
+                 &rank, &refusal, &modes, &event.arrived, &event.kicked, &event.banned, &event.delayed, &name,
+                 &users, &actor, &reason, &member);
+  event.kind = kind;
+  event.chat = chat;
+  event.nick = nick;
+  event.new_nick = new_nick;
+  event.text = text;
+  event.password = password;
+  event.rank = rank;
+  event.refusal = refusal;
+  event.modes = modes;
+  event.name = name;
+  event.users = users;
+  event.actor = actor;
+  event.reason = reason;
+  event.member = member;
+  if (account->events.chat != NULL)
+    account->events.chat (account->owner, &event);
+}
+
+static void
+on_info_frame (PgAccount *account, GVariant *args)
+{
+  PgAccountMirror *mirror = &account->mirror;
+  const char *chantypes, *nick;
+  guint32 nick_len;
+  g_variant_get (args, "(bb&msu&ms)", &mirror->connection_nick, &mirror->round_trip, &chantypes, &nick_len, &nick);
+  mirror->nick_len = nick_len;
+  g_free (mirror->chantypes);
+  mirror->chantypes = g_strdup (chantypes);
+  g_free (mirror->nick);
+  mirror->nick = g_strdup (nick);
+}
+
+/* One frame of @worker; FALSE when it makes no sense (the worker is then
+ * treated as broken). */
+static gboolean
+dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
+{
+  if (op == PG_WIRE_HELLO)
+    {
+      guint32 version, pid;
+      g_variant_get (args, "(uu)", &version, &pid);
+      if (version != PG_WIRE_VERSION)
+        return FALSE;
+      g_debug ("worker %u (pid %u) is up", worker->index, pid);
+      return TRUE;
+    }
+  if (op < PG_WIRE_HELLO)
+    return FALSE; /* a command: not the worker's to give */
+  PgAccount *account = g_hash_table_lookup (worker->accounts, GUINT_TO_POINTER (id));
+  if (account == NULL)
+    return TRUE; /* freed here while the worker spoke */
+  const PgAccountEvents *events = &account->events;
+  const char *a, *b, *c;
+  guint32 u;
+  switch (op)
+    {
+    case PG_WIRE_CONNECTED:
+      account->mirror.connected = TRUE;
+      if (events->connected != NULL)
+        events->connected (account->owner);
+      break;
+    case PG_WIRE_DISCONNECTED:
+      g_variant_get (args, "(u&s)", &u, &a);
+      account->mirror.connected = FALSE;
+      if (events->disconnected != NULL)
+        events->disconnected (account->owner, u, a);
+      break;
+    case PG_WIRE_CONTACT_STATUS:
+      {
+        guint32 show;
+        g_variant_get (args, "(&s&msu&ms)", &a, &b, &show, &c);
+        if (events->contact_status != NULL)
+          events->contact_status (account->owner, a, b, show, c);
+      }
+      break;
+    case PG_WIRE_CONTACT_LISTED:
+      g_variant_get (args, "(&s&ms)", &a, &b);
+      if (events->contact_listed != NULL)
+        events->contact_listed (account->owner, a, b);
+      break;
+    case PG_WIRE_CONTACT_UNLISTED:
+      g_variant_get (args, "(&s)", &a);
+      if (events->contact_unlisted != NULL)
+        events->contact_unlisted (account->owner, a);
+      break;
+    case PG_WIRE_MESSAGE:
+      g_variant_get (args, "(&s&s)", &a, &b);
+      if (events->message != NULL)
+        events->message (account->owner, a, b);
+      break;
+    case PG_WIRE_TYPING:
+      g_variant_get (args, "(&su)", &a, &u);
+      if (events->chat_state != NULL)
+        events->chat_state (account->owner, a, u);
+      break;
+    case PG_WIRE_AUTHORIZATION:
+      g_variant_get (args, "(&s&ms&ms)", &a, &b, &c);
+      if (events->authorization_requested != NULL)
+        events->authorization_requested (account->owner, a, b, c);
+      break;
+    case PG_WIRE_SENT_CONFIRMED:
+      {
+        guint64 serial;
+        g_variant_get (args, "(t)", &serial);
+        if (events->sent_confirmed != NULL)
+          events->sent_confirmed (account->owner, serial);
+      }
+      break;
+    case PG_WIRE_REFUSED:
+      g_variant_get (args, "(&s)", &a);
+      if (events->refused != NULL)
+        events->refused (account->owner, a);
+      break;
+    case PG_WIRE_CHAT:
+      on_chat_frame (account, args);
+      break;
+    case PG_WIRE_SEND_FAILED:
+      {
+        guint64 tag;
+        gboolean offline;
+        g_variant_get (args, "(tb&s)", &tag, &offline, &a);
+        if (events->send_failed != NULL)
+          events->send_failed (account->owner, tag, offline, a);
+      }
+      break;
+    case PG_WIRE_INFO:
+      on_info_frame (account, args);
+      break;
+    default:
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- supervision ---- */
+
+static void worker_lost (PgWorker *worker, const char *why);
+
+static void
+on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
+{
+  PgWorker *worker = data;
+  if (!dispatch (worker, op, id, args))
+    worker_lost (worker, "it sent a frame that makes no sense");
+}
+
+static void
+on_wire_closed (const char *why, gpointer data)
+{
+  PgWorker *worker = data;
+  if (!worker->pool->stopping)
+    worker_lost (worker, why);
+}
+
+/* The ids the worker was serving when it crashed (written by its signal
+ * handler, see worker.c); NULL when it did not say. */
+static GHashTable *
+read_crash_note (PgWorker *worker)
+{
+  g_autofree char *path = g_build_filename (worker->dir, "crash-note", NULL);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return NULL;
+  unlink (path);
+  GHashTable *ids = g_hash_table_new (NULL, NULL);
+  g_auto (GStrv) words = g_strsplit_set (text, " \n", -1);
+  for (guint i = 0; words[i] != NULL; i++)
+    {
+      guint64 id;
+      if (g_ascii_string_to_unsigned (words[i], 10, 1, G_MAXUINT32, &id, NULL))
+        g_hash_table_add (ids, GUINT_TO_POINTER ((guint32)id));
+    }
+  if (g_hash_table_size (ids) == 0)
+    g_clear_pointer (&ids, g_hash_table_unref);
+  return ids;
+}
+
+/* Counts a crash against @key; TRUE when that puts it in quarantine. */
+static gboolean
+count_crash (PgWorkerPool *pool, const char *key)
+{
+  gint64 now = g_get_monotonic_time () / G_USEC_PER_SEC;
+  GArray *times = g_hash_table_lookup (pool->crashes, key);
+  if (times == NULL)
+    {
+      times = g_array_new (FALSE, FALSE, sizeof (gint64));
+      g_hash_table_insert (pool->crashes, g_strdup (key), times);
+    }
+  while (times->len > 0 && g_array_index (times, gint64, 0) <= now - PG_BACKEND_QUARANTINE_WINDOW_S)
+    g_array_remove_index (times, 0);
+  g_array_append_val (times, now);
+  if (times->len < PG_BACKEND_QUARANTINE_CRASHES)
+    return FALSE;
+  g_hash_table_add (pool->quarantine, g_strdup (key));
+  return TRUE;
+}
+
+/* The worker is gone or broken: its logins end (each told once), and the
+ * process is made sure to end; it starts again once it has. */
+static void
+worker_lost (PgWorker *worker, const char *why)
+{
+  PgWorkerPool *pool = worker->pool;
+  if (worker->lost)
+    return;
+  worker->lost = TRUE;
+  g_clear_pointer (&worker->wire, pg_wire_free);
+  if (worker->process != NULL)
+    g_subprocess_force_exit (worker->process);
+  g_autoptr (GHashTable) blamed = read_crash_note (worker);
+  g_autoptr (GPtrArray) accounts = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, worker->accounts);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (accounts, value);
+  g_warning ("legacy worker %u (pid %d) lost (%s): %u logins go back to login", worker->index, worker->pid, why,
+             accounts->len);
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      PgAccount *account = g_ptr_array_index (accounts, i);
+      gboolean quarantined = FALSE;
+      if (blamed == NULL || g_hash_table_contains (blamed, GUINT_TO_POINTER (account->id)))
+        quarantined = count_crash (pool, account->login_key);
+      unplace (account);
+      if (quarantined)
+        {
+          g_warning ("legacy login %s (%s) quarantined: present at %d crashes of its worker within %d s",
+                     account->username, account->protocol_id, PG_BACKEND_QUARANTINE_CRASHES,
+                     PG_BACKEND_QUARANTINE_WINDOW_S);
+          pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_QUARANTINED,
+                                         "this login made the gateway's legacy process crash repeatedly; "
+                                         "it is set aside until the gateway restarts");
+        }
+      else
+        pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_INTERNAL, "an internal error of the gateway");
+    }
+}
+
+static gboolean
+restart_worker (gpointer data)
+{
+  PgWorker *worker = data;
+  g_autoptr (GError) error = NULL;
+  worker->restart_id = 0;
+  worker->restarts++;
+  if (!start_worker (worker, &error))
+    {
+      g_warning ("cannot start legacy worker %u again: %s", worker->index, error->message);
+      worker->restart_ms = MIN (MAX (worker->restart_ms * 2, RESTART_FIRST_MS), RESTART_MAX_MS);
+      worker->restart_id = g_timeout_add (worker->restart_ms, restart_worker, worker);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_exited (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GSubprocess *process = G_SUBPROCESS (source);
+  PgWorker *worker = data;
+  g_autoptr (GError) error = NULL;
+  if (!g_subprocess_wait_finish (process, result, &error))
+    {
+      g_object_unref (process);
+      return; /* cancelled: the pool is going */
+    }
+  if (process != worker->process)
+    {
+      g_object_unref (process);
+      return;
+    }
+  gboolean signaled = g_subprocess_get_if_signaled (process);
+  int status = signaled ? g_subprocess_get_term_sig (process) : g_subprocess_get_exit_status (process);
+  g_clear_object (&worker->process);
+  g_object_unref (process);
+  if (worker->pool->stopping)
+    return;
+  worker->crashes++;
+  g_autofree char *why = signaled ? g_strdup_printf ("killed by signal %d (%s)", status, g_strsignal (status))
+                                  : g_strdup_printf ("exit status %d", status);
+  worker_lost (worker, why);
+  gint64 ran_s = (g_get_monotonic_time () - worker->started_at) / G_USEC_PER_SEC;
+  worker->restart_ms = ran_s >= RESTART_CALM_S ? 0 : MIN (MAX (worker->restart_ms * 2, RESTART_FIRST_MS), RESTART_MAX_MS);
+  g_message ("legacy worker %u ended (%s) after %" G_GINT64_FORMAT " s; starting it again in %u ms", worker->index,
+             why, ran_s, worker->restart_ms);
+  worker->restart_id = g_timeout_add (worker->restart_ms, restart_worker, worker);
+}
+
+static void
+child_setup (gpointer data)
+{
+  (void)data;
+  /* No worker outlives the main process, even one killed with SIGKILL. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static gboolean
+start_worker (PgWorker *worker, GError **error)
+{
+  PgWorkerPool *pool = worker->pool;
+  int fds[2];
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "socketpair: %s", g_strerror (saved));
+      return FALSE;
+    }
+  if (g_mkdir_with_parents (worker->dir, 0700) < 0)
+    {
+      int saved = errno;
+      close (fds[0]);
+      close (fds[1]);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s", worker->dir,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_take_fd (launcher, fds[1], 3);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, pool->exe);
+  g_ptr_array_add (argv, (char *)"--worker");
+  g_ptr_array_add (argv, worker->dir);
+  g_ptr_array_add (argv, pool->plugin_dir != NULL ? pool->plugin_dir : (char *)"");
+  for (guint i = 0; pool->private_paths != NULL && pool->private_paths[i] != NULL; i++)
+    g_ptr_array_add (argv, pool->private_paths[i]);
+  g_ptr_array_add (argv, NULL);
+  GSubprocess *process = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, error);
+  if (process == NULL)
+    {
+      close (fds[0]);
+      return FALSE;
+    }
+  worker->process = process;
+  const char *id = g_subprocess_get_identifier (process);
+  worker->pid = id != NULL ? atoi (id) : 0;
+  worker->started_at = g_get_monotonic_time ();
+  worker->lost = FALSE;
+  worker->wire = pg_wire_new (fds[0], on_frame, on_wire_closed, worker);
+  g_subprocess_wait_async (g_object_ref (process), pool->cancellable, on_exited, worker);
+  g_message ("legacy worker %u started (pid %d)", worker->index, worker->pid);
+  return TRUE;
+}
+
+PgWorkerPool *
+pg_worker_pool_new (PgBackend *backend, const PgBackendOptions *options, GError **error)
+{
+  PgWorkerPool *pool = g_new0 (PgWorkerPool, 1);
+  pool->backend = backend;
+  pool->max_logins = options->max_logins;
+  pool->workers = g_ptr_array_new ();
+  pool->cancellable = g_cancellable_new ();
+  pool->logins = g_hash_table_new (g_str_hash, g_str_equal);
+  pool->crashes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
+  pool->quarantine = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  pool->exe = g_file_read_link ("/proc/self/exe", error);
+  pool->plugin_dir = g_build_filename (options->purple_dir, "plugins", NULL);
+  pool->private_paths = g_strdupv ((char **)options->private_paths);
+  if (pool->exe == NULL)
+    {
+      pg_worker_pool_free (pool);
+      return NULL;
+    }
+  for (guint i = 0; i < options->workers; i++)
+    {
+      PgWorker *worker = g_new0 (PgWorker, 1);
+      worker->pool = pool;
+      worker->index = i + 1;
+      worker->dir = g_strdup_printf ("%s/worker-%u", options->purple_dir, worker->index);
+      worker->accounts = g_hash_table_new (NULL, NULL);
+      g_ptr_array_add (pool->workers, worker);
+      if (!start_worker (worker, error))
+        {
+          pg_worker_pool_free (pool);
+          return NULL;
+        }
+    }
+  g_message ("%u legacy worker processes started (%s logins each at most)", options->workers,
+             options->max_logins > 0 ? "a limited number of" : "any number of");
+  return pool;
+}
+
+void
+pg_worker_pool_free (PgWorkerPool *pool)
+{
+  if (pool == NULL)
+    return;
+  pool->stopping = TRUE;
+  for (guint i = 0; i < pool->workers->len; i++)
+    {
+      PgWorker *worker = g_ptr_array_index (pool->workers, i);
+      if (worker->wire != NULL)
+        {
+          pg_wire_send (worker->wire, PG_WIRE_STOP, 0, g_variant_new ("()"));
+          pg_wire_flush (worker->wire, STOP_GRACE_MS);
+        }
+    }
+  gint64 deadline = g_get_monotonic_time () + STOP_GRACE_MS * 1000;
+  for (guint i = 0; i < pool->workers->len; i++)
+    {
+      PgWorker *worker = g_ptr_array_index (pool->workers, i);
+      g_clear_handle_id (&worker->restart_id, g_source_remove);
+      if (worker->process != NULL)
+        {
+          /* The main loop no longer runs: look without reaping (GLib's
+           * child watch does that), and kill what did not stop in time. */
+          siginfo_t info = { 0 };
+          while (g_get_monotonic_time () < deadline
+                 && waitid (P_PID, (id_t)worker->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0)
+            g_usleep (10000);
+          if (info.si_pid == 0)
+            g_subprocess_force_exit (worker->process);
+          g_clear_object (&worker->process);
+        }
+      g_clear_pointer (&worker->wire, pg_wire_free);
+      g_hash_table_unref (worker->accounts);
+      g_free (worker->dir);
+      g_free (worker);
+    }
+  g_cancellable_cancel (pool->cancellable);
+  g_clear_object (&pool->cancellable);
+  g_ptr_array_unref (pool->workers);
+  g_hash_table_unref (pool->logins);
+  g_hash_table_unref (pool->crashes);
+  g_hash_table_unref (pool->quarantine);
+  g_free (pool->exe);
+  g_free (pool->plugin_dir);
+  g_strfreev (pool->private_paths);
+  g_free (pool);
+}
+
+void
+pg_worker_pool_fill_stats (PgWorkerPool *pool, PgBackendStats *stats)
+{
+  stats->workers = pool->workers->len;
+  stats->quarantined = g_hash_table_size (pool->quarantine);
+  for (guint i = 0; i < pool->workers->len; i++)
+    stats->restarts += ((PgWorker *)g_ptr_array_index (pool->workers, i))->restarts;
+}
+
+GArray *
+pg_worker_pool_dup_stats (PgWorkerPool *pool)
+{
+  GArray *array = g_array_new (FALSE, TRUE, sizeof (PgBackendWorkerStats));
+  for (guint i = 0; i < pool->workers->len; i++)
+    {
+      PgWorker *worker = g_ptr_array_index (pool->workers, i);
+      PgBackendWorkerStats stats = {
+        .index = worker->index,
+        .pid = worker->process != NULL ? worker->pid : 0,
+        .logins = g_hash_table_size (worker->accounts),
+        .restarts = worker->restarts,
+        .crashes = worker->crashes,
+      };
+      g_array_append_val (array, stats);
+    }
+  return array;
+}

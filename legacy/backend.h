@@ -1,0 +1,64 @@
+/* legacy/backend.h — where legacy logins run: in this process, or in
+ * supervised worker processes.
+ *
+ * A backend serves the accounts of legacy/account.h. The in-process one
+ * runs libpurple here ([workers] count = 0, for debugging); the worker one
+ * starts [workers] count processes (this executable with --worker), places
+ * each login on the least loaded, and speaks to them over a socketpair
+ * (legacy/wire.h). A worker that ends is started again with backoff; its
+ * logins end with PG_ACCOUNT_FAILURE_INTERNAL (their sessions log in again
+ * at once), and a login present at PG_BACKEND_QUARANTINE_CRASHES crashes
+ * within PG_BACKEND_QUARANTINE_WINDOW_S is refused from then on
+ * (PG_ACCOUNT_FAILURE_QUARANTINED) until the gateway restarts. */
+#pragma once
+#include <glib.h>
+
+#include "legacy/account.h"
+#include "legacy/purple-core.h"
+
+#define PG_BACKEND_QUARANTINE_CRASHES 3
+#define PG_BACKEND_QUARANTINE_WINDOW_S 600
+
+typedef struct
+{
+  guint workers;      /* 0: libpurple in this process */
+  guint max_logins;   /* per worker; 0: no limit */
+  const char *purple_dir; /* libpurple's user directory; workers use subdirectories */
+  /* Files a worker must not be able to open (the store, the key file). */
+  const char *const *private_paths;
+} PgBackendOptions;
+
+/* Creates the backend. @purple (borrowed, initialised in this process) runs
+ * the logins when @options->workers is 0 and answers protocol questions
+ * (normalisation) in every case. Caller owns the backend; pg_backend_free()
+ * ends every worker (SIGTERM, then SIGKILL after a grace). */
+PgBackend *pg_backend_new (PgPurple *purple, const PgBackendOptions *options, GError **error);
+void pg_backend_free (PgBackend *backend);
+
+typedef struct
+{
+  guint index;       /* 1-based */
+  int pid;           /* 0 while not running */
+  guint logins;      /* accounts placed on it now */
+  guint restarts;    /* times started again after it ended */
+  guint crashes;     /* of those, ended by a signal or an unexpected exit */
+} PgBackendWorkerStats;
+
+typedef struct
+{
+  guint workers;     /* configured (0: in-process) */
+  guint logins;      /* accounts that exist */
+  guint restarts;    /* sum over the workers */
+  guint quarantined; /* logins refused for repeated crashes */
+} PgBackendStats;
+
+PgBackendStats pg_backend_get_stats (PgBackend *backend);
+/* One entry per worker, by index. Caller owns the array (g_array_unref). */
+GArray *pg_backend_dup_worker_stats (PgBackend *backend);
+
+/* The entry point of a worker process (purplegate --worker): restricts
+ * what the process may open to what libpurple needs and @purple_dir (its
+ * own, read-write) and @plugin_dir (read-only; may be NULL), then serves
+ * the main process on the socket @fd until it closes or says stop. A path
+ * of @private_paths that stays readable is logged. Returns the exit status. */
+int pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const char *const *private_paths);

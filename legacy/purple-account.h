@@ -1,0 +1,114 @@
+/* legacy/purple-account.h — one legacy login in this process, on libpurple:
+ * the in-process implementation of the backend interface (legacy/account.h),
+ * used by the main process with [workers] count = 0 and by every worker.
+ * Commands here may answer at once (return values, GError); the backend
+ * layer (legacy/backend.c) turns those answers into events. */
+#pragma once
+#include <glib.h>
+
+#include "legacy/account.h"
+#include "legacy/purple-core.h"
+
+typedef struct PgPurpleAccount PgPurpleAccount;
+
+/* Creates (not connects) the login @username on @protocol_id with
+ * @password (may be NULL) and the [legacy-settings] pairs (NULL-terminated,
+ * same length; typed by the protocol's option list). Fails with
+ * PG_ACCOUNT_ERROR_EXISTS when this legacy username is already in use.
+ * Caller owns the account; pg_purple_account_free() logs out silently (no
+ * disconnected event) and forgets it in libpurple. */
+PgPurpleAccount *pg_purple_account_new (PgPurple *purple, const char *protocol_id, const char *username,
+                           const char *password, const char *const *setting_keys,
+                           const char *const *setting_values, const PgAccountEvents *events, gpointer owner,
+                           GError **error);
+void pg_purple_account_free (PgPurpleAccount *account);
+
+/* Starts the login; events follow. */
+void pg_purple_account_connect (PgPurpleAccount *account);
+/* Ends the login without a disconnected event. */
+void pg_purple_account_disconnect (PgPurpleAccount *account);
+gboolean pg_purple_account_is_connected (PgPurpleAccount *account);
+
+void pg_purple_account_set_status (PgPurpleAccount *account, PgShow show, const char *message);
+
+/* Sends @text (plain UTF-8; escaped for libpurple here). Returns TRUE once
+ * the protocol has taken the message for sending. */
+gboolean pg_purple_account_send_message (PgPurpleAccount *account, const char *to, const char *text, GError **error);
+/* Asks the legacy server to confirm that it has processed every message
+ * sent so far on this login: TRUE when a sent_confirmed event with @serial
+ * (from a sequence the caller keeps rising) follows once it has; FALSE when
+ * the protocol has no such round trip or the login is not connected. */
+gboolean pg_purple_account_confirm_sent (PgPurpleAccount *account, guint64 serial);
+/* Only where the protocol has typing notifications; otherwise a no-op. */
+void pg_purple_account_send_chat_state (PgPurpleAccount *account, const char *to, PgChatState state);
+
+/* Group chats.  @chat is the chat's legacy name as the user wrote it; the
+ * protocol's chat_info_defaults() turns it into what a join needs.  Every
+ * outcome comes back as a PgChatEvent.  @nick is used where the protocol
+ * has a nick per chat; @password may be NULL. */
+void pg_purple_account_join_chat (PgPurpleAccount *account, const char *chat, const char *nick, const char *password);
+/* Leaves @chat (no event follows). */
+void pg_purple_account_leave_chat (PgPurpleAccount *account, const char *chat);
+/* Sends @text to @chat; a text starting with "/me " is sent as the
+ * protocol's action where it has one. FALSE with @error when the protocol
+ * refused at once (not joined, offline). */
+gboolean pg_purple_account_send_chat (PgPurpleAccount *account, const char *chat, const char *text, GError **error);
+void pg_purple_account_set_chat_topic (PgPurpleAccount *account, const char *chat, const char *topic);
+void pg_purple_account_kick_chat (PgPurpleAccount *account, const char *chat, const char *nick, const char *reason);
+void pg_purple_account_invite_chat (PgPurpleAccount *account, const char *chat, const char *who, const char *message);
+/* Asks for the nick @nick in @chat (on IRC: for the whole connection). */
+void pg_purple_account_set_chat_nick (PgPurpleAccount *account, const char *chat, const char *nick);
+/* The name to write to privately to reach @nick of @chat (prpl-jabber:
+ * room@server/nick; IRC: the nick). Caller owns it (g_free). */
+char *pg_purple_account_dup_chat_member_name (PgPurpleAccount *account, const char *chat, const char *nick);
+/* TRUE when @name looks like a chat name to the protocol (IRC: it starts
+ * with one of the server's channel prefixes, CHANTYPES); FALSE when unknown. */
+gboolean pg_purple_account_is_chat_name (PgPurpleAccount *account, const char *name);
+/* Asks the network for its list of rooms (libpurple's roomlist, IRC LIST):
+ * LISTED events, at most PG_ACCOUNT_CHAT_LIST_MAX, then LIST_END (at once
+ * where the protocol has no list). */
+#define PG_ACCOUNT_CHAT_LIST_MAX 200
+void pg_purple_account_list_chats (PgPurpleAccount *account);
+/* TRUE when the protocol has one nick per connection, not per chat (IRC). */
+gboolean pg_purple_account_has_connection_nick (PgPurpleAccount *account);
+/* Our nick on the connection. Caller owns it (g_free); NULL when offline. */
+char *pg_purple_account_dup_nick (PgPurpleAccount *account);
+/* Asks for @nick on the connection (IRC NICK): a NICK event or a
+ * NICK_IN_USE / BAD_NICK refusal (with @chat NULL) follows. FALSE when the
+ * protocol has no such thing or @nick breaks its rules (nothing is sent). */
+gboolean pg_purple_account_set_nick (PgPurpleAccount *account, const char *nick);
+
+/* Puts @name on the local contact list only, without telling the legacy
+ * server: called before pg_purple_account_connect() to restore stored contacts,
+ * which protocols without server-side lists (IRC) then watch from login on. */
+void pg_purple_account_restore_contact (PgPurpleAccount *account, const char *name, const char *alias);
+/* Adds @name (with @alias, may be NULL) to the legacy contact list and asks
+ * for its presence; removing takes it off. */
+void pg_purple_account_add_contact (PgPurpleAccount *account, const char *name, const char *alias);
+void pg_purple_account_remove_contact (PgPurpleAccount *account, const char *name);
+/* Answers a pending authorization_requested; ignored when none is pending. */
+void pg_purple_account_authorize (PgPurpleAccount *account, const char *name, gboolean allow);
+
+/* The protocol's canonical form of a contact name (purple_normalize), for
+ * comparing names. Caller owns it (g_free). */
+char *pg_purple_account_normalize (PgPurpleAccount *account, const char *name);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgPurpleAccount, pg_purple_account_free)
+
+/* @name as the protocol @protocol_id normalises it, without a login (for
+ * comparing names of logins served elsewhere). Caller owns it (g_free). */
+char *pg_purple_normalize_name (PgPurple *purple, const char *protocol_id, const char *name);
+/* What tells two logins apart: the protocol and the username as the
+ * protocol normalises it. Caller owns it (g_free). */
+char *pg_purple_dup_login_key (PgPurple *purple, const char *protocol_id, const char *username);
+
+/* What the backend layer answers pg_account_is_chat_name() and friends from
+ * for a login in another process. Strings borrowed from @account. */
+typedef struct
+{
+  gboolean connection_nick; /* pg_purple_account_has_connection_nick() */
+  gboolean round_trip;      /* pg_purple_account_confirm_sent() can succeed */
+  const char *chantypes;    /* the server's channel prefixes; NULL: not said */
+  guint nick_len;           /* the server's NICKLEN; 0: not said */
+} PgPurpleAccountInfo;
+void pg_purple_account_get_info (PgPurpleAccount *account, PgPurpleAccountInfo *info);

@@ -1,0 +1,347 @@
+/* legacy/wire.c — framing and GVariant arguments between the main process
+ * and its workers (legacy/wire.h). */
+#define G_LOG_DOMAIN "pg-wire"
+#include "build-config.h"
+
+#include "legacy/wire.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HEADER_BYTES 12 /* length, op, id */
+#define READ_CHUNK 65536
+
+struct PgWire
+{
+  int fd;
+  PgWireFrameFunc on_frame;
+  PgWireClosedFunc on_closed;
+  gpointer user_data;
+  GByteArray *in;
+  GByteArray *out;
+  guint in_watch;
+  guint out_watch; /* waiting for the socket to take more */
+  guint flush_id;  /* idle: write what this iteration queued */
+  gboolean closed;
+  gboolean dispatching;
+  gboolean free_pending; /* pg_wire_free() from inside a callback */
+};
+
+const char *
+pg_wire_args_type (guint32 op)
+{
+  switch (op)
+    {
+    case PG_WIRE_NEW:
+      return "(ssmsasas)";
+    case PG_WIRE_CONNECT:
+    case PG_WIRE_FREE:
+    case PG_WIRE_LIST_CHATS:
+    case PG_WIRE_STOP:
+    case PG_WIRE_CONNECTED:
+      return "()";
+    case PG_WIRE_SET_STATUS:
+      return "(ums)";
+    case PG_WIRE_SEND:
+      return "(tss)";
+    case PG_WIRE_CONFIRM:
+    case PG_WIRE_SENT_CONFIRMED:
+      return "(t)";
+    case PG_WIRE_CHAT_STATE:
+    case PG_WIRE_TYPING:
+      return "(su)";
+    case PG_WIRE_JOIN:
+      return "(smsms)";
+    case PG_WIRE_LEAVE:
+    case PG_WIRE_SET_NICK:
+    case PG_WIRE_REMOVE_CONTACT:
+    case PG_WIRE_CONTACT_UNLISTED:
+    case PG_WIRE_REFUSED:
+      return "(s)";
+    case PG_WIRE_SEND_CHAT:
+    case PG_WIRE_TOPIC:
+    case PG_WIRE_CHAT_NICK:
+    case PG_WIRE_MESSAGE:
+      return "(ss)";
+    case PG_WIRE_KICK:
+    case PG_WIRE_INVITE:
+      return "(ssms)";
+    case PG_WIRE_RESTORE_CONTACT:
+    case PG_WIRE_ADD_CONTACT:
+    case PG_WIRE_CONTACT_LISTED:
+      return "(sms)";
+    case PG_WIRE_AUTHORIZE:
+      return "(sb)";
+    case PG_WIRE_HELLO:
+      return "(uu)";
+    case PG_WIRE_DISCONNECTED:
+      return "(us)";
+    case PG_WIRE_CONTACT_STATUS:
+      return "(smsums)";
+    case PG_WIRE_AUTHORIZATION:
+      return "(smsms)";
+    case PG_WIRE_CHAT:
+      /* kind, chat, nick, new_nick, text, password, rank, refusal, modes,
+       * arrived, kicked, banned, delayed, name, users, actor, reason, member */
+      return "(umsmsmsmsmsuuubbbbmsumsmsms)";
+    case PG_WIRE_SEND_FAILED:
+      return "(tbs)";
+    case PG_WIRE_INFO:
+      /* connection nick, round trip, chantypes, nick length, nick */
+      return "(bbmsums)";
+    default:
+      return NULL;
+    }
+}
+
+static void
+close_link (PgWire *wire, const char *why)
+{
+  if (wire->closed)
+    return;
+  wire->closed = TRUE;
+  g_clear_handle_id (&wire->in_watch, g_source_remove);
+  g_clear_handle_id (&wire->out_watch, g_source_remove);
+  g_clear_handle_id (&wire->flush_id, g_source_remove);
+  if (wire->on_closed != NULL)
+    wire->on_closed (why, wire->user_data);
+}
+
+static guint32
+read_u32 (const guint8 *p)
+{
+  return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
+}
+
+static void
+put_u32 (guint8 *p, guint32 v)
+{
+  p[0] = v & 0xff;
+  p[1] = (v >> 8) & 0xff;
+  p[2] = (v >> 16) & 0xff;
+  p[3] = (v >> 24) & 0xff;
+}
+
+typedef enum
+{
+  LINK_OPEN,
+  LINK_CLOSED,
+  LINK_FREED, /* pg_wire_free() from a callback: @wire is gone */
+} LinkState;
+
+/* Delivers every complete frame of @wire->in. */
+static LinkState
+deliver (PgWire *wire)
+{
+  gsize at = 0;
+
+  wire->dispatching = TRUE;
+  while (!wire->closed && wire->in->len - at >= 4)
+    {
+      guint32 length = read_u32 (wire->in->data + at);
+      if (length < HEADER_BYTES - 4 || length > PG_WIRE_MAX_FRAME)
+        {
+          close_link (wire, "a frame of an impossible length");
+          break;
+        }
+      if (wire->in->len - at < 4 + (gsize)length)
+        break;
+      guint32 op = read_u32 (wire->in->data + at + 4);
+      guint32 id = read_u32 (wire->in->data + at + 8);
+      const char *type = pg_wire_args_type (op);
+      if (type == NULL)
+        {
+          close_link (wire, "a frame of an unknown operation");
+          break;
+        }
+      g_autoptr (GBytes) bytes = g_bytes_new (wire->in->data + at + HEADER_BYTES, length - (HEADER_BYTES - 4));
+      g_autoptr (GVariant) args = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type), bytes, FALSE));
+      /* Data from another process is trusted no further than this. */
+      if (!g_variant_is_normal_form (args))
+        {
+          close_link (wire, "a frame whose arguments are malformed");
+          break;
+        }
+      at += 4 + length;
+      wire->on_frame (op, id, args, wire->user_data);
+      if (wire->free_pending)
+        break;
+    }
+  wire->dispatching = FALSE;
+  if (wire->free_pending)
+    {
+      pg_wire_free (wire);
+      return LINK_FREED;
+    }
+  g_byte_array_remove_range (wire->in, 0, (guint)MIN (at, wire->in->len));
+  return wire->closed ? LINK_CLOSED : LINK_OPEN;
+}
+
+static gboolean
+on_readable (int fd, GIOCondition condition, gpointer data)
+{
+  PgWire *wire = data;
+  guint8 chunk[READ_CHUNK];
+
+  for (;;)
+    {
+      ssize_t n = read (fd, chunk, sizeof chunk);
+      if (n > 0)
+        {
+          g_byte_array_append (wire->in, chunk, (guint)n);
+          if (wire->in->len > 2 * PG_WIRE_MAX_FRAME + READ_CHUNK)
+            break; /* deliver before reading more */
+          if ((size_t)n < sizeof chunk)
+            break;
+          continue;
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        break;
+      /* Frames read before the end still count. */
+      const char *why = n == 0 ? "end of file" : g_strerror (errno);
+      wire->in_watch = 0;
+      if (deliver (wire) == LINK_OPEN)
+        close_link (wire, why);
+      return G_SOURCE_REMOVE;
+    }
+  switch (deliver (wire))
+    {
+    case LINK_OPEN:
+      return G_SOURCE_CONTINUE;
+    case LINK_CLOSED:
+      wire->in_watch = 0;
+      return G_SOURCE_REMOVE;
+    case LINK_FREED:
+    default:
+      return G_SOURCE_REMOVE;
+    }
+}
+
+/* Writes what the socket takes now; FALSE on a fatal error (link closed). */
+static gboolean
+write_some (PgWire *wire)
+{
+  while (wire->out->len > 0)
+    {
+      ssize_t n = write (wire->fd, wire->out->data, wire->out->len);
+      if (n > 0)
+        {
+          g_byte_array_remove_range (wire->out, 0, (guint)n);
+          continue;
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return TRUE;
+      close_link (wire, g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+on_writable (int fd, GIOCondition condition, gpointer data)
+{
+  PgWire *wire = data;
+  (void)fd;
+  (void)condition;
+  if (!write_some (wire))
+    return G_SOURCE_REMOVE;
+  if (wire->out->len > 0)
+    return G_SOURCE_CONTINUE;
+  wire->out_watch = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+flush_now (gpointer data)
+{
+  PgWire *wire = data;
+  wire->flush_id = 0;
+  if (wire->out_watch == 0 && write_some (wire) && wire->out->len > 0)
+    wire->out_watch = g_unix_fd_add (wire->fd, G_IO_OUT, on_writable, wire);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pg_wire_send (PgWire *wire, guint32 op, guint32 id, GVariant *args)
+{
+  g_autoptr (GVariant) owned = g_variant_ref_sink (args);
+  g_return_if_fail (g_variant_is_of_type (owned, G_VARIANT_TYPE (pg_wire_args_type (op))));
+  if (wire->closed)
+    return;
+  gsize size = g_variant_get_size (owned);
+  if (size + HEADER_BYTES > PG_WIRE_MAX_FRAME)
+    {
+      g_warning ("a frame of %" G_GSIZE_FORMAT " bytes is over the limit; not sent", size);
+      return;
+    }
+  guint at = wire->out->len;
+  g_byte_array_set_size (wire->out, at + HEADER_BYTES + (guint)size);
+  put_u32 (wire->out->data + at, (guint32)(HEADER_BYTES - 4 + size));
+  put_u32 (wire->out->data + at + 4, op);
+  put_u32 (wire->out->data + at + 8, id);
+  g_variant_store (owned, wire->out->data + at + HEADER_BYTES);
+  if (wire->flush_id == 0 && wire->out_watch == 0)
+    wire->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_now, wire, NULL);
+}
+
+gboolean
+pg_wire_flush (PgWire *wire, int timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
+  while (!wire->closed && wire->out->len > 0)
+    {
+      if (!write_some (wire) || wire->out->len == 0)
+        break;
+      gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+      if (left <= 0)
+        break;
+      struct pollfd pfd = { .fd = wire->fd, .events = POLLOUT };
+      if (poll (&pfd, 1, (int)left) < 0 && errno != EINTR)
+        break;
+    }
+  return wire->out->len == 0;
+}
+
+PgWire *
+pg_wire_new (int fd, PgWireFrameFunc on_frame, PgWireClosedFunc on_closed, gpointer user_data)
+{
+  PgWire *wire = g_new0 (PgWire, 1);
+  g_autoptr (GError) error = NULL;
+  wire->fd = fd;
+  wire->on_frame = on_frame;
+  wire->on_closed = on_closed;
+  wire->user_data = user_data;
+  wire->in = g_byte_array_new ();
+  wire->out = g_byte_array_new ();
+  if (!g_unix_set_fd_nonblocking (fd, TRUE, &error))
+    g_warning ("cannot make the worker link non-blocking: %s", error->message);
+  wire->in_watch = g_unix_fd_add (fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, wire);
+  return wire;
+}
+
+void
+pg_wire_free (PgWire *wire)
+{
+  if (wire == NULL)
+    return;
+  if (wire->dispatching)
+    {
+      wire->free_pending = TRUE;
+      wire->on_closed = NULL;
+      return;
+    }
+  g_clear_handle_id (&wire->in_watch, g_source_remove);
+  g_clear_handle_id (&wire->out_watch, g_source_remove);
+  g_clear_handle_id (&wire->flush_id, g_source_remove);
+  close (wire->fd);
+  g_byte_array_unref (wire->in);
+  g_byte_array_unref (wire->out);
+  g_free (wire);
+}

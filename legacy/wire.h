@@ -1,0 +1,80 @@
+/* legacy/wire.h — the frames between the main process and a worker.
+ *
+ * A frame is a 32-bit little-endian length, then the operation and the
+ * account id (32 bits each, little-endian), then the operation's arguments
+ * as a GVariant in normal form of the type pg_wire_args_type() gives.
+ * Frames are at most PG_WIRE_MAX_FRAME bytes. Either side treats a frame
+ * that breaks these rules as the end of the link (the main process then
+ * kills the worker). Writes are gathered and go out once per main-loop
+ * iteration. */
+#pragma once
+#include <glib.h>
+
+#define PG_WIRE_VERSION 1
+#define PG_WIRE_MAX_FRAME (1024 * 1024)
+
+typedef enum
+{
+  /* main process → worker; the id names the account */
+  PG_WIRE_NEW = 1, /* (protocol, username, password?, setting keys, values) */
+  PG_WIRE_CONNECT,
+  PG_WIRE_FREE,
+  PG_WIRE_SET_STATUS,
+  PG_WIRE_SEND,
+  PG_WIRE_CONFIRM,
+  PG_WIRE_CHAT_STATE,
+  PG_WIRE_JOIN,
+  PG_WIRE_LEAVE,
+  PG_WIRE_SEND_CHAT,
+  PG_WIRE_TOPIC,
+  PG_WIRE_KICK,
+  PG_WIRE_INVITE,
+  PG_WIRE_CHAT_NICK,
+  PG_WIRE_LIST_CHATS,
+  PG_WIRE_SET_NICK,
+  PG_WIRE_RESTORE_CONTACT,
+  PG_WIRE_ADD_CONTACT,
+  PG_WIRE_REMOVE_CONTACT,
+  PG_WIRE_AUTHORIZE,
+  PG_WIRE_STOP, /* id 0: log everything out and exit */
+  /* worker → main process */
+  PG_WIRE_HELLO = 64, /* id 0: (version, pid), first frame of a worker */
+  PG_WIRE_CONNECTED,
+  PG_WIRE_DISCONNECTED,
+  PG_WIRE_CONTACT_STATUS,
+  PG_WIRE_CONTACT_LISTED,
+  PG_WIRE_CONTACT_UNLISTED,
+  PG_WIRE_MESSAGE,
+  PG_WIRE_TYPING,
+  PG_WIRE_AUTHORIZATION,
+  PG_WIRE_SENT_CONFIRMED,
+  PG_WIRE_REFUSED,
+  PG_WIRE_CHAT,
+  PG_WIRE_SEND_FAILED,
+  PG_WIRE_INFO, /* what pg_account_is_chat_name() and friends answer from */
+} PgWireOp;
+
+/* The GVariant type string of @op's arguments; NULL for an unknown op.
+ * Static string. */
+const char *pg_wire_args_type (guint32 op);
+
+typedef struct PgWire PgWire;
+
+/* A complete frame: @args (borrowed for the call) has @op's type. */
+typedef void (*PgWireFrameFunc) (guint32 op, guint32 id, GVariant *args, gpointer user_data);
+/* The link ended: end of file, an error, or a malformed frame (@why). No
+ * frame is delivered after it. */
+typedef void (*PgWireClosedFunc) (const char *why, gpointer user_data);
+
+/* Serves @fd (taken: closed by pg_wire_free(); made non-blocking) on the
+ * thread-default main context. Caller owns the wire. */
+PgWire *pg_wire_new (int fd, PgWireFrameFunc on_frame, PgWireClosedFunc on_closed, gpointer user_data);
+/* Queues a frame; @args (a floating reference is sunk) must have @op's
+ * type. Nothing is written after the link closed. */
+void pg_wire_send (PgWire *wire, guint32 op, guint32 id, GVariant *args);
+/* Writes what is queued now, waiting up to @timeout_ms; FALSE if some
+ * is left. */
+gboolean pg_wire_flush (PgWire *wire, int timeout_ms);
+void pg_wire_free (PgWire *wire);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgWire, pg_wire_free)

@@ -1,0 +1,544 @@
+/* legacy/worker.c — a worker process: libpurple logins served for the main
+ * process over one socket (legacy/wire.h).
+ *
+ * The worker is started fresh (exec) with nothing but the socket, its own
+ * libpurple user directory and the protocol plugins' directory; before
+ * libpurple starts, Landlock limits what it can open to the system's
+ * read-only trees, a few files of /etc and its own directory, so a
+ * compromised protocol plugin cannot read the store or the key file. */
+#define _GNU_SOURCE 1 /* O_PATH */
+#define G_LOG_DOMAIN "pg-worker"
+#include "build-config.h"
+
+#include "legacy/backend.h"
+#include "legacy/purple-account.h"
+#include "legacy/wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/landlock.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+typedef struct Worker Worker;
+
+typedef struct
+{
+  Worker *worker;
+  guint32 id;
+  PgPurpleAccount *account;
+  gboolean connecting; /* between connect and connected or disconnected */
+  /* The info last sent (PG_WIRE_INFO). */
+  gboolean sent_info;
+  PgPurpleAccountInfo info;
+  char *chantypes;
+  char *nick;
+} Login;
+
+struct Worker
+{
+  PgPurple *purple;
+  PgWire *wire;
+  GMainLoop *loop;
+  GHashTable *logins; /* id → Login (owned) */
+  guint32 serving;    /* the login whose command runs now, or 0 */
+};
+
+/* ---- what a crash leaves behind ----
+ *
+ * A signal handler can only use what it finds in static storage: the note
+ * (the ids of the logins the worker was busy with) is prepared whenever it
+ * changes, and the handler only writes it out. */
+
+static char crash_note_path[4096];
+static char crash_note[4096];
+static volatile sig_atomic_t crash_note_len;
+
+static void
+on_fatal_signal (int sig)
+{
+  if (crash_note_len > 0)
+    {
+      int fd = open (crash_note_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd >= 0)
+        {
+          ssize_t ignored = write (fd, crash_note, (size_t)crash_note_len);
+          (void)ignored;
+          close (fd);
+        }
+    }
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+/* The note names the login whose command runs, else those logging in: a
+ * crash anywhere else is nobody's in particular. */
+static void
+update_crash_note (Worker *worker)
+{
+  GString *note = g_string_new (NULL);
+  if (worker->serving != 0)
+    g_string_append_printf (note, "%u", worker->serving);
+  else
+    {
+      GHashTableIter iter;
+      gpointer value;
+      g_hash_table_iter_init (&iter, worker->logins);
+      while (g_hash_table_iter_next (&iter, NULL, &value) && note->len < sizeof crash_note - 16)
+        if (((Login *)value)->connecting)
+          g_string_append_printf (note, "%u ", ((Login *)value)->id);
+    }
+  crash_note_len = 0;
+  memcpy (crash_note, note->str, MIN (note->len, sizeof crash_note));
+  crash_note_len = (sig_atomic_t)MIN (note->len, sizeof crash_note);
+  g_string_free (note, TRUE);
+}
+
+static void
+install_crash_handlers (const char *dir)
+{
+  g_snprintf (crash_note_path, sizeof crash_note_path, "%s/crash-note", dir);
+  unlink (crash_note_path);
+  static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+  for (guint i = 0; i < G_N_ELEMENTS (fatal); i++)
+    {
+      struct sigaction action = { 0 };
+      action.sa_handler = on_fatal_signal;
+      sigemptyset (&action.sa_mask);
+      action.sa_flags = SA_RESETHAND;
+      sigaction (fatal[i], &action, NULL);
+    }
+}
+
+/* ---- Landlock ---- */
+
+#ifndef LANDLOCK_ACCESS_FS_REFER
+#define LANDLOCK_ACCESS_FS_REFER (1ULL << 13)
+#endif
+
+#define FS_READ (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+#define FS_WRITE                                                                                                   \
+  (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE                  \
+   | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG                      \
+   | LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK                   \
+   | LANDLOCK_ACCESS_FS_MAKE_SYM)
+
+/* Trees a worker reads (libraries, plugins, certificates, the resolver's
+ * and locale data), and what it reads and writes. */
+static const char *const read_trees[] = {
+  "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc", "/sys", "/dev", "/run",
+  "/etc/ssl", "/etc/ca-certificates", "/etc/pki", "/etc/gnutls", "/etc/crypto-policies",
+  "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/host.conf",
+  "/etc/services", "/etc/protocols", "/etc/localtime", "/etc/timezone", "/etc/ld.so.cache",
+  "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/passwd", "/etc/group", "/etc/locale.alias",
+  "/etc/mime.types", "/etc/nss", "/etc/gss",
+};
+
+static gboolean
+add_rule (int ruleset, const char *path, guint64 access)
+{
+  int fd = open (path, O_PATH | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT; /* not on this system: nothing to allow */
+  struct landlock_path_beneath_attr rule = { .allowed_access = access, .parent_fd = fd };
+  /* Files take only file rights. */
+  struct stat st;
+  if (fstat (fd, &st) == 0 && !S_ISDIR (st.st_mode))
+    rule.allowed_access &= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE;
+  gboolean ok = syscall (SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) == 0;
+  close (fd);
+  return ok;
+}
+
+/* FALSE (and a warning) when the kernel has no Landlock: the worker then
+ * runs unrestricted. */
+static gboolean
+restrict_files (const char *own_dir, const char *plugin_dir)
+{
+  long abi = syscall (SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+  if (abi < 1)
+    {
+      g_warning ("this kernel has no Landlock: the legacy worker can open every file the gateway can");
+      return FALSE;
+    }
+  struct landlock_ruleset_attr attr = { .handled_access_fs = FS_READ | FS_WRITE };
+  if (abi >= 2)
+    attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+  int ruleset = (int)syscall (SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+  if (ruleset < 0)
+    {
+      g_warning ("cannot create a Landlock ruleset: %s", g_strerror (errno));
+      return FALSE;
+    }
+  gboolean ok = TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (read_trees); i++)
+    ok &= add_rule (ruleset, read_trees[i], FS_READ);
+  if (plugin_dir != NULL && *plugin_dir != '\0')
+    ok &= add_rule (ruleset, plugin_dir, FS_READ);
+  ok &= add_rule (ruleset, own_dir, attr.handled_access_fs);
+  ok &= prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0;
+  ok &= syscall (SYS_landlock_restrict_self, ruleset, 0) == 0;
+  close (ruleset);
+  if (!ok)
+    g_warning ("the legacy worker's file restrictions are incomplete: %s", g_strerror (errno));
+  return ok;
+}
+
+/* ---- events, forwarded ---- */
+
+static void
+send_info (Login *login)
+{
+  PgPurpleAccountInfo info;
+  pg_purple_account_get_info (login->account, &info);
+  g_autofree char *nick = pg_purple_account_dup_nick (login->account);
+  if (login->sent_info && info.connection_nick == login->info.connection_nick
+      && info.round_trip == login->info.round_trip && info.nick_len == login->info.nick_len
+      && g_strcmp0 (info.chantypes, login->chantypes) == 0 && g_strcmp0 (nick, login->nick) == 0)
+    return;
+  login->sent_info = TRUE;
+  login->info = info;
+  g_free (login->chantypes);
+  login->chantypes = g_strdup (info.chantypes);
+  g_free (login->nick);
+  login->nick = g_steal_pointer (&nick);
+  pg_wire_send (login->worker->wire, PG_WIRE_INFO, login->id,
+                g_variant_new ("(bbmsums)", info.connection_nick, info.round_trip, login->chantypes,
+                               (guint32)info.nick_len, login->nick));
+}
+
+static void
+emit (Login *login, PgWireOp op, GVariant *args)
+{
+  /* What the main process answers from goes first. */
+  send_info (login);
+  pg_wire_send (login->worker->wire, op, login->id, args);
+}
+
+static void
+ev_connected (gpointer owner)
+{
+  Login *login = owner;
+  login->connecting = FALSE;
+  update_crash_note (login->worker);
+  emit (login, PG_WIRE_CONNECTED, g_variant_new ("()"));
+}
+
+static void
+ev_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
+{
+  Login *login = owner;
+  login->connecting = FALSE;
+  update_crash_note (login->worker);
+  emit (login, PG_WIRE_DISCONNECTED, g_variant_new ("(us)", (guint32)failure, reason != NULL ? reason : ""));
+}
+
+static void
+ev_contact_status (gpointer owner, const char *name, const char *alias, PgShow show, const char *status_text)
+{
+  emit (owner, PG_WIRE_CONTACT_STATUS, g_variant_new ("(smsums)", name, alias, (guint32)show, status_text));
+}
+
+static void
+ev_contact_listed (gpointer owner, const char *name, const char *alias)
+{
+  emit (owner, PG_WIRE_CONTACT_LISTED, g_variant_new ("(sms)", name, alias));
+}
+
+static void
+ev_contact_unlisted (gpointer owner, const char *name)
+{
+  emit (owner, PG_WIRE_CONTACT_UNLISTED, g_variant_new ("(s)", name));
+}
+
+static void
+ev_message (gpointer owner, const char *from, const char *html)
+{
+  emit (owner, PG_WIRE_MESSAGE, g_variant_new ("(ss)", from, html));
+}
+
+static void
+ev_chat_state (gpointer owner, const char *from, PgChatState state)
+{
+  emit (owner, PG_WIRE_TYPING, g_variant_new ("(su)", from, (guint32)state));
+}
+
+static void
+ev_authorization (gpointer owner, const char *from, const char *alias, const char *message)
+{
+  emit (owner, PG_WIRE_AUTHORIZATION, g_variant_new ("(smsms)", from, alias, message));
+}
+
+static void
+ev_sent_confirmed (gpointer owner, guint64 serial)
+{
+  emit (owner, PG_WIRE_SENT_CONFIRMED, g_variant_new ("(t)", serial));
+}
+
+static void
+ev_refused (gpointer owner, const char *name)
+{
+  emit (owner, PG_WIRE_REFUSED, g_variant_new ("(s)", name));
+}
+
+static void
+ev_chat (gpointer owner, const PgChatEvent *e)
+{
+  emit (owner, PG_WIRE_CHAT,
+        g_variant_new ("(umsmsmsmsmsuuubbbbmsumsmsms)", (guint32)e->kind, e->chat, e->nick, e->new_nick, e->text,
+                       e->password, (guint32)e->rank, (guint32)e->refusal, (guint32)e->modes, e->arrived, e->kicked,
+                       e->banned, e->delayed, e->name, (guint32)e->users, e->actor, e->reason, e->member));
+}
+
+static const PgAccountEvents forward = {
+  .connected = ev_connected,
+  .disconnected = ev_disconnected,
+  .contact_status = ev_contact_status,
+  .contact_listed = ev_contact_listed,
+  .contact_unlisted = ev_contact_unlisted,
+  .message = ev_message,
+  .chat_state = ev_chat_state,
+  .authorization_requested = ev_authorization,
+  .sent_confirmed = ev_sent_confirmed,
+  .refused = ev_refused,
+  .chat = ev_chat,
+};
+
+/* ---- commands ---- */
+
+static void
+login_free (Login *login)
+{
+  g_clear_pointer (&login->account, pg_purple_account_free);
+  g_free (login->chantypes);
+  g_free (login->nick);
+  g_free (login);
+}
+
+static void
+cmd_new (Worker *worker, guint32 id, GVariant *args)
+{
+  const char *protocol, *username, *password;
+  g_autofree const char **keys = NULL;
+  g_autofree const char **values = NULL;
+  g_autoptr (GError) error = NULL;
+  g_variant_get (args, "(&s&s&ms^a&s^a&s)", &protocol, &username, &password, &keys, &values);
+  if (g_strv_length ((char **)keys) != g_strv_length ((char **)values))
+    {
+      pg_wire_send (worker->wire, PG_WIRE_DISCONNECTED, id,
+                    g_variant_new ("(us)", (guint32)PG_ACCOUNT_FAILURE_OTHER, "malformed settings"));
+      return;
+    }
+  Login *login = g_new0 (Login, 1);
+  login->worker = worker;
+  login->id = id;
+  login->account = pg_purple_account_new (worker->purple, protocol, username, password,
+                                          keys[0] != NULL ? keys : NULL, values[0] != NULL ? values : NULL, &forward,
+                                          login, &error);
+  if (login->account == NULL)
+    {
+      /* The main process checked the name is free; this is a bad setting. */
+      pg_wire_send (worker->wire, PG_WIRE_DISCONNECTED, id,
+                    g_variant_new ("(us)", (guint32)PG_ACCOUNT_FAILURE_OTHER, error->message));
+      g_free (login);
+      return;
+    }
+  g_hash_table_replace (worker->logins, GUINT_TO_POINTER (id), login);
+}
+
+static void
+run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
+{
+  PgPurpleAccount *account = login->account;
+  const char *a, *b, *c;
+  guint32 u;
+  gboolean flag;
+  switch (op)
+    {
+    case PG_WIRE_CONNECT:
+      login->connecting = TRUE;
+      pg_purple_account_connect (account);
+      break;
+    case PG_WIRE_FREE:
+      g_hash_table_remove (worker->logins, GUINT_TO_POINTER (login->id));
+      break;
+    case PG_WIRE_SET_STATUS:
+      g_variant_get (args, "(u&ms)", &u, &a);
+      pg_purple_account_set_status (account, u, a);
+      break;
+    case PG_WIRE_SEND:
+      {
+        guint64 tag;
+        g_autoptr (GError) error = NULL;
+        g_variant_get (args, "(t&s&s)", &tag, &a, &b);
+        if (!pg_purple_account_send_message (account, a, b, &error))
+          emit (login, PG_WIRE_SEND_FAILED,
+                g_variant_new ("(tbs)", tag, g_error_matches (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE),
+                               error->message));
+      }
+      break;
+    case PG_WIRE_CONFIRM:
+      {
+        guint64 serial;
+        g_variant_get (args, "(t)", &serial);
+        pg_purple_account_confirm_sent (account, serial);
+      }
+      break;
+    case PG_WIRE_CHAT_STATE:
+      g_variant_get (args, "(&su)", &a, &u);
+      pg_purple_account_send_chat_state (account, a, u);
+      break;
+    case PG_WIRE_JOIN:
+      g_variant_get (args, "(&s&ms&ms)", &a, &b, &c);
+      pg_purple_account_join_chat (account, a, b, c);
+      break;
+    case PG_WIRE_LEAVE:
+      g_variant_get (args, "(&s)", &a);
+      pg_purple_account_leave_chat (account, a);
+      break;
+    case PG_WIRE_SEND_CHAT:
+      {
+        g_autoptr (GError) error = NULL;
+        g_variant_get (args, "(&s&s)", &a, &b);
+        if (!pg_purple_account_send_chat (account, a, b, &error))
+          {
+            PgChatEvent event = { .kind = PG_CHAT_EVENT_REFUSED,
+                                  .chat = a,
+                                  .refusal = g_error_matches (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE)
+                                                 ? PG_CHAT_REFUSED_NOT_JOINED
+                                                 : PG_CHAT_REFUSED_MESSAGE,
+                                  .text = error->message };
+            ev_chat (login, &event);
+          }
+      }
+      break;
+    case PG_WIRE_TOPIC:
+      g_variant_get (args, "(&s&s)", &a, &b);
+      pg_purple_account_set_chat_topic (account, a, b);
+      break;
+    case PG_WIRE_KICK:
+      g_variant_get (args, "(&s&s&ms)", &a, &b, &c);
+      pg_purple_account_kick_chat (account, a, b, c);
+      break;
+    case PG_WIRE_INVITE:
+      g_variant_get (args, "(&s&s&ms)", &a, &b, &c);
+      pg_purple_account_invite_chat (account, a, b, c);
+      break;
+    case PG_WIRE_CHAT_NICK:
+      g_variant_get (args, "(&s&s)", &a, &b);
+      pg_purple_account_set_chat_nick (account, a, b);
+      break;
+    case PG_WIRE_LIST_CHATS:
+      pg_purple_account_list_chats (account);
+      break;
+    case PG_WIRE_SET_NICK:
+      g_variant_get (args, "(&s)", &a);
+      if (!pg_purple_account_set_nick (account, a))
+        {
+          PgChatEvent event = { .kind = PG_CHAT_EVENT_REFUSED,
+                                .refusal = PG_CHAT_REFUSED_BAD_NICK,
+                                .text = "not a nick this network takes" };
+          ev_chat (login, &event);
+        }
+      break;
+    case PG_WIRE_RESTORE_CONTACT:
+      g_variant_get (args, "(&s&ms)", &a, &b);
+      pg_purple_account_restore_contact (account, a, b);
+      break;
+    case PG_WIRE_ADD_CONTACT:
+      g_variant_get (args, "(&s&ms)", &a, &b);
+      pg_purple_account_add_contact (account, a, b);
+      break;
+    case PG_WIRE_REMOVE_CONTACT:
+      g_variant_get (args, "(&s)", &a);
+      pg_purple_account_remove_contact (account, a);
+      break;
+    case PG_WIRE_AUTHORIZE:
+      g_variant_get (args, "(&sb)", &a, &flag);
+      pg_purple_account_authorize (account, a, flag);
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
+{
+  Worker *worker = data;
+  if (op == PG_WIRE_STOP)
+    {
+      g_main_loop_quit (worker->loop);
+      return;
+    }
+  if (op >= PG_WIRE_HELLO)
+    {
+      g_warning ("the main process sent an event (%u); stopping", op);
+      g_main_loop_quit (worker->loop);
+      return;
+    }
+  worker->serving = id;
+  update_crash_note (worker);
+  if (op == PG_WIRE_NEW)
+    cmd_new (worker, id, args);
+  else
+    {
+      Login *login = g_hash_table_lookup (worker->logins, GUINT_TO_POINTER (id));
+      if (login != NULL)
+        run_command (worker, op, login, args);
+    }
+  worker->serving = 0;
+  update_crash_note (worker);
+}
+
+static void
+on_closed (const char *why, gpointer data)
+{
+  Worker *worker = data;
+  g_debug ("the link to the main process ended (%s)", why);
+  g_main_loop_quit (worker->loop);
+}
+
+int
+pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const char *const *private_paths)
+{
+  g_autoptr (GError) error = NULL;
+  /* Also set before exec; again here in case the parent died meanwhile. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () == 1)
+    return 1;
+  signal (SIGPIPE, SIG_IGN);
+  /* The main process stops us (PG_WIRE_STOP); its SIGINT from a terminal
+   * must not cut the logins short first. */
+  signal (SIGINT, SIG_IGN);
+  install_crash_handlers (purple_dir);
+  restrict_files (purple_dir, plugin_dir);
+  for (guint i = 0; private_paths != NULL && private_paths[i] != NULL; i++)
+    if (access (private_paths[i], R_OK) == 0)
+      g_warning ("the legacy worker can read %s", private_paths[i]);
+
+  Worker worker = { 0 };
+  worker.purple = pg_purple_new_with_plugins (purple_dir, plugin_dir, &error);
+  if (worker.purple == NULL)
+    {
+      g_critical ("cannot start libpurple in the worker: %s", error->message);
+      return 1;
+    }
+  worker.logins = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)login_free);
+  worker.loop = g_main_loop_new (NULL, FALSE);
+  worker.wire = pg_wire_new (fd, on_frame, on_closed, &worker);
+  pg_wire_send (worker.wire, PG_WIRE_HELLO, 0, g_variant_new ("(uu)", (guint32)PG_WIRE_VERSION, (guint32)getpid ()));
+  g_main_loop_run (worker.loop);
+
+  g_hash_table_unref (worker.logins); /* silent logouts */
+  pg_wire_flush (worker.wire, 1000);
+  pg_wire_free (worker.wire);
+  g_main_loop_unref (worker.loop);
+  pg_purple_free (worker.purple);
+  return 0;
+}
