@@ -334,7 +334,7 @@ on_chat_frame (PgAccount *account, GVariant *args)
   guint32 kind, rank, refusal, modes, users;
   PgChatEvent event = { 0 };
   const char *chat, *nick, *new_nick, *text, *password, *name, *actor, *reason, *member;
-  g_variant_get (args, "(&ms&ms&ms&ms&msuuubbbb&msu&ms&ms&ms)", &kind, &chat, &nick, &new_nick, &text, &password,
+  g_variant_get (args, "(m&sm&sm&sm&sm&suuubbbbm&sum&sm&sm&s)", &kind, &chat, &nick, &new_nick, &text, &password,
                  &rank, &refusal, &modes, &event.arrived, &event.kicked, &event.banned, &event.delayed, &name,
                  &users, &actor, &reason, &member);
   event.kind = kind;
@@ -361,7 +361,7 @@ on_info_frame (PgAccount *account, GVariant *args)
   PgAccountMirror *mirror = &account->mirror;
   const char *chantypes, *nick;
   guint32 nick_len;
-  g_variant_get (args, "(bb&msu&ms)", &mirror->connection_nick, &mirror->round_trip, &chantypes, &nick_len, &nick);
+  g_variant_get (args, "(bbm&sum&s)", &mirror->connection_nick, &mirror->round_trip, &chantypes, &nick_len, &nick);
   mirror->nick_len = nick_len;
   g_free (mirror->chantypes);
   mirror->chantypes = g_strdup (chantypes);
@@ -407,13 +407,13 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
     case PG_WIRE_CONTACT_STATUS:
       {
         guint32 show;
-        g_variant_get (args, "(&s&msu&ms)", &a, &b, &show, &c);
+        g_variant_get (args, "(&sm&sum&s)", &a, &b, &show, &c);
         if (events->contact_status != NULL)
           events->contact_status (account->owner, a, b, show, c);
       }
       break;
     case PG_WIRE_CONTACT_LISTED:
-      g_variant_get (args, "(&s&ms)", &a, &b);
+      g_variant_get (args, "(&sm&s)", &a, &b);
       if (events->contact_listed != NULL)
         events->contact_listed (account->owner, a, b);
       break;
@@ -433,7 +433,7 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
         events->chat_state (account->owner, a, u);
       break;
     case PG_WIRE_AUTHORIZATION:
-      g_variant_get (args, "(&s&ms&ms)", &a, &b, &c);
+      g_variant_get (args, "(&sm&sm&s)", &a, &b, &c);
       if (events->authorization_requested != NULL)
         events->authorization_requested (account->owner, a, b, c);
       break;

@@ -286,7 +286,10 @@ pg_wire_send (PgWire *wire, guint32 op, guint32 id, GVariant *args)
   put_u32 (wire->out->data + at, (guint32)(HEADER_BYTES - 4 + size));
   put_u32 (wire->out->data + at + 4, op);
   put_u32 (wire->out->data + at + 8, id);
-  g_variant_store (owned, wire->out->data + at + HEADER_BYTES);
+  /* Serialised in the variant's own aligned buffer: the frame's place in
+   * the queue has no alignment. */
+  if (size > 0)
+    memcpy (wire->out->data + at + HEADER_BYTES, g_variant_get_data (owned), size);
   if (wire->flush_id == 0 && wire->out_watch == 0)
     wire->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_now, wire, NULL);
 }

@@ -327,7 +327,7 @@ cmd_new (Worker *worker, guint32 id, GVariant *args)
   g_autofree const char **keys = NULL;
   g_autofree const char **values = NULL;
   g_autoptr (GError) error = NULL;
-  g_variant_get (args, "(&s&s&ms^a&s^a&s)", &protocol, &username, &password, &keys, &values);
+  g_variant_get (args, "(&s&sm&s^a&s^a&s)", &protocol, &username, &password, &keys, &values);
   if (g_strv_length ((char **)keys) != g_strv_length ((char **)values))
     {
       pg_wire_send (worker->wire, PG_WIRE_DISCONNECTED, id,
@@ -368,7 +368,7 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
       g_hash_table_remove (worker->logins, GUINT_TO_POINTER (login->id));
       break;
     case PG_WIRE_SET_STATUS:
-      g_variant_get (args, "(u&ms)", &u, &a);
+      g_variant_get (args, "(um&s)", &u, &a);
       pg_purple_account_set_status (account, u, a);
       break;
     case PG_WIRE_SEND:
@@ -394,7 +394,7 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
       pg_purple_account_send_chat_state (account, a, u);
       break;
     case PG_WIRE_JOIN:
-      g_variant_get (args, "(&s&ms&ms)", &a, &b, &c);
+      g_variant_get (args, "(&sm&sm&s)", &a, &b, &c);
       pg_purple_account_join_chat (account, a, b, c);
       break;
     case PG_WIRE_LEAVE:
@@ -422,11 +422,11 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
       pg_purple_account_set_chat_topic (account, a, b);
       break;
     case PG_WIRE_KICK:
-      g_variant_get (args, "(&s&s&ms)", &a, &b, &c);
+      g_variant_get (args, "(&s&sm&s)", &a, &b, &c);
       pg_purple_account_kick_chat (account, a, b, c);
       break;
     case PG_WIRE_INVITE:
-      g_variant_get (args, "(&s&s&ms)", &a, &b, &c);
+      g_variant_get (args, "(&s&sm&s)", &a, &b, &c);
       pg_purple_account_invite_chat (account, a, b, c);
       break;
     case PG_WIRE_CHAT_NICK:
@@ -447,11 +447,11 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
         }
       break;
     case PG_WIRE_RESTORE_CONTACT:
-      g_variant_get (args, "(&s&ms)", &a, &b);
+      g_variant_get (args, "(&sm&s)", &a, &b);
       pg_purple_account_restore_contact (account, a, b);
       break;
     case PG_WIRE_ADD_CONTACT:
-      g_variant_get (args, "(&s&ms)", &a, &b);
+      g_variant_get (args, "(&sm&s)", &a, &b);
       pg_purple_account_add_contact (account, a, b);
       break;
     case PG_WIRE_REMOVE_CONTACT:
@@ -518,9 +518,16 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   signal (SIGINT, SIG_IGN);
   install_crash_handlers (purple_dir);
   restrict_files (purple_dir, plugin_dir);
+  /* Landlock restricts opening, not access(2): try what a plugin would. */
   for (guint i = 0; private_paths != NULL && private_paths[i] != NULL; i++)
-    if (access (private_paths[i], R_OK) == 0)
-      g_warning ("the legacy worker can read %s", private_paths[i]);
+    {
+      int probe = open (private_paths[i], O_RDONLY | O_CLOEXEC);
+      if (probe >= 0)
+        {
+          g_warning ("the legacy worker can read %s", private_paths[i]);
+          close (probe);
+        }
+    }
 
   Worker worker = { 0 };
   worker.purple = pg_purple_new_with_plugins (purple_dir, plugin_dir, &error);
