@@ -260,6 +260,11 @@ pg_purple_new (const char *user_dir, GError **error)
 
   keep_off_session_bus ();
   purple_util_set_user_dir (user_dir);
+  /* libpurple's core probes only its own library directory; the plugins
+   * folder of the user directory (searched first) holds protocols installed
+   * for this instance alone, as Pidgin's ~/.purple/plugins does. */
+  g_autofree char *plugins_dir = g_build_filename (user_dir, "plugins", NULL);
+  purple_plugins_add_search_path (plugins_dir);
   purple_debug_set_enabled (FALSE); /* else libpurple also prints to stdout */
   purple_debug_set_ui_ops (pg_purple_debug_get_ui_ops ());
   purple_eventloop_set_ui_ops (pg_purple_eventloop_get_ui_ops ());
