@@ -265,9 +265,12 @@ pg_purple_new_with_plugins (const char *user_dir, const char *plugin_dir, GError
 
   keep_off_session_bus ();
   purple_util_set_user_dir (user_dir);
-  /* Probed by purple_core_init(), with the user directory's own. */
-  if (plugin_dir != NULL && *plugin_dir != '\0')
-    purple_plugins_add_search_path (plugin_dir);
+  /* libpurple's core probes only its own library directory; the plugins
+   * folder of the user directory (searched first) holds protocols installed
+   * for this instance alone, as Pidgin's ~/.purple/plugins does. A worker
+   * is given the main process's folder. */
+  g_autofree char *plugins_dir = g_build_filename (user_dir, "plugins", NULL);
+  purple_plugins_add_search_path (plugin_dir != NULL && *plugin_dir != '\0' ? plugin_dir : plugins_dir);
   purple_debug_set_enabled (FALSE); /* else libpurple also prints to stdout */
   purple_debug_set_ui_ops (pg_purple_debug_get_ui_ops ());
   purple_eventloop_set_ui_ops (pg_purple_eventloop_get_ui_ops ());

@@ -563,6 +563,17 @@ def purplegate_binary():
     return TOP_SRCDIR / "purplegate"
 
 
+PGTEST_PROTOCOL = "prpl-pgtest"
+# purplegate on prpl-pgtest; the legacy network's name comes from the plugin.
+PGTEST_SETTINGS = {"legacy": {"protocol": PGTEST_PROTOCOL, "name": None}}
+
+
+def pgtest_plugin(binary=None):
+    """prpl-pgtest (tests/prpl/pgtest.c) as `make check` built it beside
+    `binary` (default: the purplegate under test)."""
+    return Path(binary or purplegate_binary()).parent / "tests" / "prpl" / "pgtest.so"
+
+
 class Purplegate:
     """The daemon under test: writes its INI config, runs it in the
     foreground with stderr captured to a file, stops it by PID."""
@@ -599,6 +610,26 @@ class Purplegate:
     @property
     def jid(self):
         return self.settings["component"]["jid"]
+
+    @property
+    def purple_dir(self):
+        """libpurple's user directory: `purple` beside the database, the
+        database path taken from purplegate's working directory (as
+        pg_transport_dup_purple_dir() in transport/transport.c does)."""
+        db = self.workdir / self.settings["database"]["path"]
+        return Path(os.path.normpath(db)).parent / "purple"
+
+    def install_pgtest(self):
+        """Copies prpl-pgtest into the plugins folder of purple_dir, where
+        libpurple looks for protocols when purplegate starts."""
+        src = pgtest_plugin(self.binary)
+        if not src.is_file():
+            raise HarnessError(f"{src} not found (`make check` builds it beside purplegate)")
+        plugins = self.purple_dir / "plugins"
+        plugins.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.purple_dir, 0o700)
+        shutil.copyfile(src, plugins / src.name)
+        return plugins / src.name
 
     def write_config(self):
         out = []
@@ -1396,6 +1427,20 @@ class Env:
         self.wait_linked()
         return self
 
+    def start_pgtest(self, overrides=None):
+        """Prosody and purplegate on prpl-pgtest (the plugin installed
+        first), connected to Prosody; no legacy server."""
+        settings = {group: dict(kv) for group, kv in PGTEST_SETTINGS.items()}
+        for group, kv in (overrides or {}).items():
+            settings.setdefault(group, {}).update(kv)
+        self.prosody = Prosody(self.tmp / "prosody").start()
+        self.purplegate = Purplegate(self.tmp / "purplegate", self.prosody.component_port,
+                                     self.prosody.secret, overrides=settings)
+        self.purplegate.install_pgtest()
+        self.purplegate.start()
+        self.wait_linked()
+        return self
+
     def wait_linked(self, timeout=START_WAIT):
         """Waits until purplegate's component link is up (a throw-away
         client asks it)."""
@@ -1484,6 +1529,17 @@ def standard_setup(name, overrides=None, irc_password=None):
     env = Env(name)
     try:
         return env.start_standard(overrides, irc_password)
+    except BaseException:
+        env.close(keep=True)
+        raise
+
+
+def pgtest_setup(name, overrides=None):
+    """Prosody and purplegate with `[legacy] protocol = prpl-pgtest`
+    (Env.start_pgtest), `overrides` merged into purplegate's settings."""
+    env = Env(name)
+    try:
+        return env.start_pgtest(overrides)
     except BaseException:
         env.close(keep=True)
         raise

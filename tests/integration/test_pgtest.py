@@ -1,0 +1,97 @@
+"""prpl-pgtest, the test protocol plugin of tests/prpl/pgtest.c, loaded by
+the purplegate under test from its libpurple plugins folder: registration
+logs in through it (XEP-0100 §4.1.1), a refused login refuses the
+registration (§4.1.2), and its correspondents echo, report what the process
+may read, and give its pid.  libpurple runs inside purplegate here, so the
+plugin is never asked to crash."""
+
+import harness
+from harness import (COMPONENT_JID, NS_CLIENT, NS_DISCO_INFO, NS_STANZAS, WAIT, assert_error, bare,
+                     child, children, is_stanza, match, register_legacy, registered_username, text,
+                     tostr, xml_escape)
+from legacy_servers import chat_from, is_presence_from, online_user
+
+GW = COMPONENT_JID
+# A setting of prpl-pgtest's: purplegate checks [legacy-settings] against
+# the protocol's options when it starts, and would not start without it.
+SETTINGS = {"legacy-settings": {"greeting": "hello from the tests"}}
+
+
+def setup(name):
+    return harness.pgtest_setup(name, overrides=SETTINGS)
+
+
+def _say(c, who, body):
+    """Sends `body` to the legacy contact `who` and returns the body of its
+    answer."""
+    since = c.mark()
+    c.send(f"<message type='chat' to='{who}@{GW}'><body>{xml_escape(body)}</body></message>")
+    answer = c.expect(chat_from(f"{who}@{GW}"), timeout=WAIT, since=since,
+                      what=f"an answer from {who}@{GW}")
+    return text(child(answer, NS_CLIENT, "body"))
+
+
+def test_gateway_named_by_the_plugin(env):
+    # XEP-0030 §3.1: without [legacy] name, the gateway identity carries the
+    # protocol's own name, read from the loaded plugin.
+    c = env.client(env.user("disco"))
+    r = c.iq(f"<iq type='get' to='{GW}'><query xmlns='{NS_DISCO_INFO}'/></iq>")
+    identities = [(i.get("category"), i.get("name"))
+                  for i in children(child(r, NS_DISCO_INFO, "query"), NS_DISCO_INFO, "identity")]
+    assert ("gateway", "PgTest") in identities, f"identities: {tostr(r)}"
+
+
+def test_register_and_echo(env):
+    c = online_user(env, env.user("echo"), "alice")
+    assert registered_username(c) == "alice"
+    body = "hello <pgtest> & 'friends'"
+    assert _say(c, "echo", body) == body
+
+
+def test_refused_login_refuses_registration(env):
+    c = env.client(env.user("refused"))
+    r = c.iq(f"<iq type='set' to='{GW}' id='rf1'>{register_legacy('refuse-me', 'pw')}</iq>")
+    err = assert_error(r, "rf1", "not-acceptable", "modify", code=406, frm=GW)
+    reason = text(child(err, NS_STANZAS, "text")) or ""
+    assert "PgTest refuses this user" in reason, f"not the protocol's reason: {tostr(r)}"
+    assert registered_username(c) is None, "a refused registration was stored"
+
+
+def test_contact_appears_online(env):
+    c = online_user(env, env.user("buddy"), "bob")
+    since = c.mark()
+    c.send(f"<presence type='subscribe' to='carol@{GW}'/>")
+    c.expect(match("presence", type="subscribed", frm=f"carol@{GW}"), timeout=WAIT, since=since)
+    c.expect(is_presence_from(f"carol@{GW}"), timeout=WAIT, since=since,
+             what=f"available presence from carol@{GW}")
+
+
+def test_files_readable_and_missing(env):
+    c = online_user(env, env.user("files"), "dave")
+    readable = env.subdir("files") / "present.txt"
+    readable.write_text("x\n")
+    directory = readable.parent
+    missing = directory / "absent.txt"
+    lines = _say(c, "files", f"{readable} {directory} {missing}").split("\n")
+    assert lines[:2] == [f"{readable}: readable", f"{directory}: readable"], f"answer: {lines}"
+    assert len(lines) == 3, f"answer: {lines}"
+    # The reason is strerror(ENOENT) in purplegate's locale.
+    prefix = f"{missing}: denied ("
+    assert lines[2].startswith(prefix) and lines[2].endswith(")") \
+        and len(lines[2]) > len(prefix) + 1, f"answer: {lines}"
+
+
+def test_pid_is_purplegates(env):
+    c = online_user(env, env.user("pid"), "erin")
+    assert _say(c, "pid", "which process?") == str(env.purplegate.pid)
+
+
+def test_other_contacts_stay_silent(env):
+    c = online_user(env, env.user("quiet"), "frank")
+    since = c.mark()
+    c.send(f"<message type='chat' to='nobody@{GW}' id='q1'><body>anyone?</body></message>")
+    c.nothing(lambda el: is_stanza(el, "message")
+              and (bare(el.get("from")) == f"nobody@{GW}" or el.get("type") == "error"),
+              wait=1.5, since=since, what="an answer or an error for a message to nobody")
+    # The session still works after it.
+    assert _say(c, "echo", "still here") == "still here"
