@@ -25,7 +25,7 @@ typedef enum
   KEY_LOG_LEVEL,
 } KeyType;
 
-/* The contract of DESIGN.md; anything else in the file is an error. */
+/* The contract of purplegate.conf(5); anything else in the file is an error. */
 static const struct
 {
   const char *group;
