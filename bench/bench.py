@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""purplegate against Biboumi, side by side (issue 5).  Run it through
+"""purplegate against Biboumi, side by side.  Run it through
 bench/run, which installs the servers, builds purplegate and enters a private
 network namespace; this program assumes it is inside one (fixed ports on
 127.0.0.1).
@@ -459,7 +459,7 @@ def measure_ceiling(args, tmp, rep):
 
 
 # ---------------------------------------------------------------------------
-# channel phase (issue 10): N users of the gateway in one channel, an IRC
+# channel phase: N users of the gateway in one channel, an IRC
 # client talking into it; a join storm of N users x K channels before that
 
 CHAN_WINDOW_STANZAS = 5000   # groupchat stanzas in flight (lines = this / N)
@@ -1010,7 +1010,7 @@ TARGETS = [
 
 
 def targets(res):
-    """Issue 5's targets against this run's medians (the table has them)."""
+    """The benchmark's targets against this run's medians (the table has them)."""
     add_fractions(res)
     pg, bb = res["runs"]["purplegate"], res["runs"].get("biboumi", [])
     big = res["runs"].get("purplegate_big", [])
@@ -1199,7 +1199,7 @@ def chan_cpu_context(res):
 
 def channel_section(res, info):
     ch = res["channel"]
-    out = [CHAN_BEGIN, "## Channels: N users of the gateway in one IRC channel (issue 10)\n",
+    out = [CHAN_BEGIN, "## Channels: N users of the gateway in one IRC channel\n",
            "Written by `bench/run` (`bench/run --channels` rewrites this section alone) from a "
            "real run; nothing in this section is typed in.\n"]
     out.append(f"- CPU: {info['cpu']}; memory {info['memory']}; {info['os']}")
@@ -1301,7 +1301,7 @@ def main_report(results, info):
             out.append(f"Biboumi skipped: {r['biboumi_skipped']}.\n")
         out.append(table(r) + "\n")
         if r["mode"] == "tuned" and not r["quick"]:
-            out.append("Issue 5's targets, against the medians above:\n")
+            out.append("The benchmark's targets, against the medians above:\n")
             out.append(targets(r) + "\n")
             lat = stat(r["runs"]["purplegate"], "lat_x2i_p50")[0]
             if lat is not None and lat > 500:

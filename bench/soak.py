@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Soak test of purplegate (issue 6).  Run it through bench/soak, which
+"""Soak test of purplegate.  Run it through bench/soak, which
 installs the servers, builds purplegate and enters a private network
 namespace; this program assumes it is inside one (fixed ports on 127.0.0.1,
 the same servers and settings as bench/bench.py, from bench/benchlib.py).
@@ -538,7 +538,7 @@ what is in flight; a message lost is one that never arrived. purplegate is sampl
 
 def markdown(res, f, args, info):
     p = res["params"]
-    out = [MARK_BEGIN, "## Soak: 1,000 registered, 300 online, 50 msg/s each way (issue 6)\n"]
+    out = [MARK_BEGIN, "## Soak: 1,000 registered, 300 online, 50 msg/s each way\n"]
     out.append("Written by `bench/soak` from a real run; nothing in this section is typed in.\n")
     out.append(f"- CPU: {info['cpu']}; memory {info['memory']}; {info['os']}")
     out.append(f"- purplegate commit {info['commit']}; prosody {info['versions']['prosody']}, "

@@ -24,7 +24,7 @@ add_contact (PgSession *session, const char *name, const char *alias)
   char *jid = pg_jid_for_legacy_name (name, session->transport->config->component_jid, &error);
   if (jid == NULL)
     {
-      /* JID-10: never emit an invalid JID. */
+      /* Never emit an invalid JID (XEP-0106 §2). */
       g_info ("%s: legacy contact without a possible JID skipped: %s", session->bare_jid, error->message);
       return NULL;
     }
@@ -270,7 +270,7 @@ on_subscribe (const PgRouteRequest *request, gpointer user_data)
   g_autofree char *expected = pg_jid_for_legacy_name (name, transport->config->component_jid, &error);
   if (expected == NULL || g_strcmp0 (expected, to_bare) != 0)
     {
-      reply_presence (transport, request, "unsubscribed"); /* GW-26: no such legacy address */
+      reply_presence (transport, request, "unsubscribed"); /* XEP-0100 §4.6.2: no such legacy address */
       return PG_HANDLED;
     }
   if (session == NULL)
@@ -294,7 +294,7 @@ on_subscribe (const PgRouteRequest *request, gpointer user_data)
   else if (!was_stored
            && pg_store_set_contact_pending (transport->store, session->bare_jid, contact->name, TRUE, NULL))
     contact->pending_add = TRUE; /* sent once the login is up */
-  /* Networks without authorisation (IRC) approve at once (GW-24, GW-25). */
+  /* Networks without authorisation (IRC) approve at once (XEP-0100 §4.6.1). */
   reply_presence (transport, request, "subscribed");
   if (contact->show != PG_SHOW_OFFLINE)
     send_presence (session, contact, NULL, NULL, NULL);

@@ -1,5 +1,5 @@
 /* legacy/outbox.h — the persistent outbox: no message lost while a link is
- * down (issue 6, "No message lost").
+ * down.
  *
  * Legacy → XMPP.  A chat message from a legacy contact to a user that can
  * be written at once (stream up, nothing of that user stored and waiting,
@@ -49,8 +49,8 @@
  * is bounced to the sender's full JID with <remote-server-timeout/> (wait),
  * its id and body; a login refused for good bounces the queue with
  * <recipient-unavailable/> (wait).  Bounces go the acknowledged way too.
- * A user without any session still gets <recipient-unavailable/> at once
- * (DESIGN.md).  Deleting a registration deletes its queue. */
+ * A user without any session still gets <recipient-unavailable/> at once,
+ * nothing is queued for them.  Deleting a registration deletes its queue. */
 #pragma once
 #include "transport/transport.h"
 

@@ -1,4 +1,4 @@
-/* legacy/session.h — the per-user session manager (DESIGN.md "Data flow" 3).
+/* legacy/session.h — the per-user session manager (XEP-0100 §4.4, §4.5).
  *
  * One PgSession per registered bare JID with at least one available
  * resource; it owns exactly one legacy login (legacy/account.h) and moves
@@ -41,7 +41,7 @@ guint pg_sessions_confirm_sent (PgTransport *transport);
 void pg_sessions_close (PgTransport *transport, const char *bare_jid);
 /* After an unregistration: every contact of @contacts (PgStoreContact, as
  * listed before the row was deleted) sends unavailable, unsubscribe and
- * unsubscribed to the user (XEP-0100 §4.3, GW-11). */
+ * unsubscribed to the user (XEP-0100 §4.3). */
 void pg_sessions_say_goodbye (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts);
 /* Closes the user's login (contacts go offline) and keeps it closed until
  * pg_sessions_credentials_changed(): while credentials are being checked. */

@@ -142,7 +142,7 @@ on_get (const PgRouteRequest *request, gpointer user_data)
   if (user != NULL)
     pg_stanza_add_child (query, "registered", NULL);
   pg_stanza_add_text_child (query, "username", NULL, user != NULL ? user->username : NULL);
-  /* Never disclosed, even to its owner (GW-07). */
+  /* Never disclosed, even to its owner. */
   pg_stanza_add_child (query, "password", NULL);
 
   g_autofree char *title = g_strdup_printf (

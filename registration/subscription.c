@@ -33,7 +33,7 @@ static PgRouteResult
 on_probe (const PgRouteRequest *request, gpointer user_data)
 {
   PgTransport *transport = user_data;
-  /* PRES-02: the transport shows available only while a legacy login runs;
+  /* XEP-0100 §4.4.1: the transport shows available only while a legacy login runs;
    * legacy/session answers probes of users who have one. */
   gboolean registered = pg_transport_is_registered (transport, request->from_bare);
   pg_transport_send_presence (transport, request->from_bare, registered ? "unavailable" : "unsubscribed");

@@ -55,7 +55,7 @@ on_info (const PgRouteRequest *request, gpointer user_data)
   PgErrorCondition refusal;
   if (command != NULL && !pg_adhoc_may_run (adhoc, command, request->from_bare, &refusal))
     {
-      /* §2.2 (CMD-03): not permitted → forbidden, whatever the reason. */
+      /* §2.2: not permitted → forbidden, whatever the reason. */
       pg_adhoc_reply_error (adhoc, request, PG_ERR_FORBIDDEN, PG_ERR_TYPE_DEFAULT, NULL, NULL);
       return PG_HANDLED;
     }

@@ -262,7 +262,7 @@ read_form (PgAdhoc *adhoc, const PgRouteRequest *request, PgAdhocCall *call)
     return TRUE;
   g_autoptr (GError) error = NULL;
   call->form = pg_form_parse (x, NULL, &error);
-  /* §3.5.1 (CMD-14): a 'cancel' form counts as a submission. */
+  /* §3.5.1: a 'cancel' form counts as a submission. */
   if (call->form != NULL
       && (g_str_equal (pg_form_get_type (call->form), "submit")
           || g_str_equal (pg_form_get_type (call->form), "cancel")))

@@ -26,7 +26,7 @@ typedef enum
   KEY_WORKERS, /* "auto" or a number of processes */
 } KeyType;
 
-/* The keys purplegate.conf(5) lists; anything else in the file is an error. */
+/* The contract of purplegate.conf(5); anything else in the file is an error. */
 static const struct
 {
   const char *group;

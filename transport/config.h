@@ -1,5 +1,5 @@
 /* transport/config.h — the INI configuration file (GKeyFile), exactly as
- * DESIGN.md specifies it. Unknown groups and keys are errors; every error
+ * purplegate.conf(5) specifies it. Unknown groups and keys are errors; every error
  * message names the file, the group and the key. */
 #pragma once
 #include <glib.h>

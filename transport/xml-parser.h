@@ -18,7 +18,7 @@ typedef enum
 
 /* Nesting depth of a stanza, the stanza element itself being depth 1. */
 #define PG_XML_MAX_DEPTH 32
-/* Per-element and per-stanza caps besides the byte limit (HARD-09). */
+/* Per-element and per-stanza caps besides the byte limit. */
 #define PG_XML_MAX_ATTRIBUTES 64
 #define PG_XML_MAX_ELEMENTS 10000
 /* RFC 6120 §13.12: no server may limit stanzas below 10,000 bytes. */

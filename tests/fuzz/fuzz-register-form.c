@@ -3,7 +3,7 @@
  * the legacy <username/> and <password/>), and the stanza error replies built
  * for them: every reply must serialise to XML that parses back to itself,
  * echo the id and swap the addresses, carry the chosen condition, and never
- * echo the children of a jabber:iq:register payload (REG-10: passwords). */
+ * echo the children of a jabber:iq:register payload (they hold passwords). */
 #define G_LOG_DOMAIN "pg-fuzz-register-form"
 
 #include "tests/fuzz/fuzz-common.h"
@@ -117,7 +117,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       if (payload != NULL && pg_stanza_is (payload, "query", NS_REGISTER))
         problem = read_credentials (payload);
       check_reply (stanza, condition, type, problem, replies);
-      /* Legacy text is untrusted too (HARD-03): raw input bytes as the text. */
+      /* Legacy text is untrusted too: raw input bytes as the text. */
       if (hash & 0x10000)
         {
           g_autofree char *raw = pg_fuzz_dup_string (data, MIN (size, 256));

@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz-stream.c — the stream parser (HARD-11): the input, after a
+/* tests/fuzz/fuzz-stream.c — the stream parser: the input, after a
  * fixed stream header, is fed once in one piece and once in pieces whose
  * sizes derive from the input's hash (single bytes, small or medium runs);
  * at most PIECES_MAX pieces, over a stretch of the text that the hash

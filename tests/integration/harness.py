@@ -792,7 +792,7 @@ def match(name=None, type=None, id=None, frm=None, to=None, payload=None):
 
 
 def assert_error(el, id, condition, etype, code=None, frm=None):
-    """The four checks of every error assertion (XEP-CHECKLIST §20):
+    """The four checks of every error assertion (RFC 6120 §8.3):
     type='error', the same id, the condition element in
     urn:ietf:params:xml:ns:xmpp-stanzas, the <error type> value; plus the
     legacy code when given."""
@@ -1335,7 +1335,7 @@ class FakeConn:
         return local(conds[0]), el
 
     def check_addressing(self, domain=None):
-        """COMP-06: every stanza purplegate wrote has `to` and a `from`
+        """XEP-0114 §3: every stanza purplegate wrote has `to` and a `from`
         whose domain is exactly the component's."""
         domain = domain or self.server.domain
         for el in self.transcript.elements():

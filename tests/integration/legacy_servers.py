@@ -442,7 +442,7 @@ def send_available(c, gw=None, show=None, status=None, priority=None, type=None)
 
 
 def wait_transport_online(c, gw, since=0, timeout=2 * WAIT):
-    """The transport's available presence to the user (GW-15): the legacy
+    """The transport's available presence to the user (XEP-0100 §4.4.1): the legacy
     login is up."""
     return c.expect(lambda el: match("presence", frm=gw)(el) and el.get("type") is None,
                     timeout=timeout, since=since,

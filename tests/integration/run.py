@@ -9,7 +9,10 @@ returns an env that every `test_*(env)` function of the module receives; the
 servers are started again after a failed test so one failure does not
 cascade.  One line per test on stdout (PASS/FAIL/SKIP), details of failures
 on stderr, and as the very last line `N passed, N failed[, N skipped]`.
-Exit status 1 if anything failed.  Runs as root inside a private network
+With --retries N a failed test runs again on fresh servers (up to N times):
+one that then passes is listed as flaky and still counts as failed, so that
+only a test that failed every time is reported as broken.  Exit status 1 if
+anything failed or was flaky.  Runs as root inside a private network
 namespace (tools/run-tests does `unshare -n`); needs PURPLEGATE or a built
 ./purplegate (or ./_build/purplegate).
 """
@@ -122,7 +125,7 @@ def main():
                          "duration), for running the parts side by side")
     ap.add_argument("--retries", type=int, default=0, metavar="N",
                     help="run a failed test again on fresh servers up to N times; one that then "
-                         "passes is counted as passed and listed as flaky")
+                         "passes is listed as flaky and still counted as failed")
     args = ap.parse_args()
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.CRITICAL,
@@ -168,7 +171,8 @@ def main():
             results.update(run_module(path, mod, tests, args.quiet))
 
     # A test that fails once and passes on a fresh set of servers is
-    # reported as flaky (and counted as passed); one that fails twice fails.
+    # reported as flaky and counted as failed: the retry only tells a flaky
+    # test from a broken one (which fails every time) in the summary.
     flaky = []
     for _ in range(args.retries):
         failing = {k for k, (st, _) in results.items() if st == "FAIL"}
@@ -183,15 +187,16 @@ def main():
             for full, (st, reason) in run_module(path, mod, again, args.quiet).items():
                 if st == "PASS":
                     flaky.append(f"{full} ({results[full][1]})")
+                    st = "FLAKY"
                 results[full] = (st, reason)
     harness.kill_all_children()
 
     passed = sum(1 for st, _ in results.values() if st == "PASS")
-    failed = sum(1 for st, _ in results.values() if st == "FAIL")
+    failed = sum(1 for st, _ in results.values() if st in ("FAIL", "FLAKY"))
     skipped = sum(1 for st, _ in results.values() if st == "SKIP")
     print(f"# integration tests took {time.monotonic() - t_all:.1f}s", flush=True)
     for f in flaky:
-        print(f"# flaky (failed, then passed on retry): {f}", flush=True)
+        print(f"# flaky (failed, then passed on retry; counted as failed): {f}", flush=True)
     for full, (st, reason) in results.items():
         if st == "FAIL":
             print(f"# failed: {full}: {reason}", flush=True)

@@ -1,4 +1,4 @@
-"""Ad-hoc commands (issue 4; XEP-CHECKLIST §10 XEP-0050, §11 XEP-0133) with
+"""Ad-hoc commands (XEP-0050, XEP-0133) with
 real slixmpp clients through Prosody: the command list per requester, every
 admin and user command, forbidden and registration-required, wrong and
 expired sessions, announce reaching exactly the online users, delete-user

@@ -1,6 +1,6 @@
 """The XEP-0114 link seen from the server's side: a fake server socket
 (harness.FakeServer) lets the test choose the stream id, inject bytes and
-watch the exact stream error, close and reconnect (XEP-CHECKLIST §1, §3).
+watch the exact stream error, close and reconnect (XEP-0114 §3).
 
 Each test starts its own purplegate against its own fake server."""
 
@@ -115,7 +115,7 @@ def test_handshake_vector(env):
     assert hs.tag == q(NS_COMPONENT, "handshake"), f"handshake element is {hs.tag}"
     assert (hs.text or "") == XEP0114_DIGEST, \
         f"digest {hs.text!r}, expected {XEP0114_DIGEST} (XEP-0114 vector)"
-    # COMP-03: nothing before the server's <handshake/>
+    # XEP-0114 §3: nothing before the server's <handshake/>
     conn.nothing(lambda el: is_stanza(el), wait=0.7, what="stanza before <handshake/>")
     conn.send("<handshake/>")
     _ping(conn, "hp1")
@@ -123,7 +123,7 @@ def test_handshake_vector(env):
 
 
 def test_handshake_decodes_stream_id(env):
-    # COMP-02: the id is taken after XML attribute decoding.
+    # XEP-0114 §3: the id is taken after XML attribute decoding.
     fs, pg, conn = _start(env, handshake=False)
     conn.read_header()
     conn.send("<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
@@ -338,7 +338,7 @@ def test_sigterm_closes_stream(env):
 
 
 def test_not_authorized_handshake(env):
-    # COMP-04: a refused handshake; purplegate must not crash, must not
+    # XEP-0114 §3: a refused handshake; purplegate must not crash, must not
     # resend a handshake on that stream, and keeps retrying (slowly).
     fs, pg, conn = _start(env, handshake=False)
     conn.read_header()

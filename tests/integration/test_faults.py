@@ -1,10 +1,10 @@
-"""Faults survived (issue 6): the legacy server dying and coming back, the
+"""Faults survived: the legacy server dying and coming back, the
 daemon killed in the middle of a burst of registrations, a store that can no
 longer be written, a database or key file that is not the right one, a
 crash under a supervisor (the fd leak check is test_fd_leak.py).
 Acceptance is by stanzas, IRC lines, exit statuses and the bytes of the
-database file; the log is only read as an extra where the issue says "the
-log says what failed".
+database file; the log is only read as an extra, where a test wants the log
+to say what failed.
 
 Runs as root in a private network namespace (tools/run-tests); the store
 tests need `chattr` on a file system that honours the immutable flag (ext4

@@ -1,4 +1,4 @@
-"""No file descriptor leak (issue 6, "Clean under tools"): after 100 login
+"""No file descriptor leak: after 100 login
 → message → logout cycles of one user on IRC, the fd count of the
 purplegate process (/proc/PID/fd) is back where it started.
 

@@ -1,4 +1,4 @@
-"""Group chats on IRC (issue 10, "Tests", IRC): InspIRCd channels as
+"""Group chats on IRC: InspIRCd channels as
 XEP-0045 rooms through libpurple's prpl-irc.  Raw-socket IRC clients are the
 legacy occupants (the first to JOIN a channel is its operator and sets the
 modes +n +t +m +i +k +l +b, +o/+v); the XMPP side is harness clients (real
@@ -590,9 +590,9 @@ def test_messages_both_ways(env):
         assert_error(el, "nj-1", "not-acceptable", "modify")
 
     with t.item("+n: message to the channel from outside: an error, not silence"):
-        # Issue 10's first complaint: `/msg #test@gw hello` to a +n channel
-        # vanished.  Either IRC refuses it (404 → forbidden) or the gateway
-        # refuses a message to a room the user is not in (not-acceptable).
+        # `/msg #test@gw hello` to a +n channel must not vanish.  Either IRC
+        # refuses it (404 → forbidden) or the gateway refuses a message to a
+        # room the user is not in (not-acceptable).
         irc_join(bob, "#nchan")  # +nt by default
         since = carol.mark()
         carol.send(f"<message type='chat' to='{room('#nchan')}' id='n-1'><body>outside</body>"

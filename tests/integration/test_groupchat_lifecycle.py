@@ -1,5 +1,5 @@
-"""Group chats across what ends them (issue 10, "No join goes unanswered",
-"after a restart the user's rooms are not silently lost"): a join the IRC
+"""Group chats across what ends them (no join goes unanswered, and after a
+restart the user's rooms are not silently lost): a join the IRC
 server does not answer (it is stopped with SIGSTOP) fails with
 remote-server-timeout in join_timeout_s, and when the server answers late
 the channel is left again; a clean stop of purplegate takes every resource

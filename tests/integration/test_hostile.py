@@ -1,4 +1,4 @@
-"""Hostile input (issue 6) not covered by test_fake_server/test_limits:
+"""Hostile input not covered by test_fake_server/test_limits:
 bytes from the legacy side that are not valid UTF-8 or not XML characters
 reach the user as valid XML; 10,000 stanzas in one TCP write; a 4 MiB
 stanza; stanzas addressed outside our domain; admin rights judged on the
@@ -70,7 +70,7 @@ def _xml_char(c):
 CASES = [
     # (raw bytes of the IRC message, the ASCII letters and digits that must
     # arrive, in order)
-    (b"a\x01b\x0bc\xff", "abc"),                 # the issue's example: SOH, VT, a stray byte
+    (b"a\x01b\x0bc\xff", "abc"),                 # SOH, VT, a stray byte
     (b"nul\x7fdel\x1besc\x08bs", "nuldelescbs"),  # DEL is XML; ESC, BS are not
     (b"over\xc0\xaflong", "overlong"),            # overlong '/'
     (b"sur\xed\xa0\x80rogate", "surrogate"),      # UTF-16 surrogate in UTF-8
@@ -98,7 +98,7 @@ def test_invalid_utf8_and_controls_from_irc(env):
         assert kept == letters, f"{raw!r} arrived as {body!r} (letters {kept!r}, " \
             f"expected {letters!r})"
         print(f"# legacy bytes {raw!r} -> body {body!r}", flush=True)
-    # The issue's example exactly: each byte that is not an XML character
+    # The first case exactly: each byte that is not an XML character
     # stands as one replacement character (or, for the stray byte, as
     # libpurple's salvage '?').
     since = c.mark()

@@ -1,8 +1,8 @@
-"""A real install (issue 4): `make install DESTDIR=...` from the build tree
+"""A real install: `make install DESTDIR=...` from the build tree
 of the purplegate under test, then the installed files themselves: the
 daemon in sbin, purplegate(8) and purplegate.conf(5), the example
-configuration (every key of DESIGN.md documented) and the hardened systemd
-unit.  The installed binary checks the example once its required keys are
+configuration (every key of purplegate.conf(5) documented) and the hardened
+systemd unit.  The installed binary checks the example once its required keys are
 filled, refuses a broken copy naming the key, and, started from the example
 in an empty working directory as the unit does, creates its state there.
 
@@ -24,8 +24,8 @@ from harness import WAIT
 
 TIMEOUT = 120
 
-# DESIGN.md "Config file": every group and key the example must document.
-DESIGN_KEYS = {
+# purplegate.conf(5): every group and key the example must document.
+MAN5_KEYS = {
     "component": ["jid", "host", "port", "secret"],
     "legacy": ["protocol", "name", "username_suffix"],
     "legacy-settings": [],
@@ -44,7 +44,7 @@ UNIT_HARDENING = [
 ]
 MAN8_SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "LOGGING", "SIGNALS", "FILES",
                  "EXIT STATUS", "EXAMPLES", "SEE ALSO"]
-MAN5_SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION"] + [f"[{g}]" for g in DESIGN_KEYS] + \
+MAN5_SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION"] + [f"[{g}]" for g in MAN5_KEYS] + \
     ["XMPP SERVER CONFIGURATION", "EXAMPLE", "FILES", "SEE ALSO"]
 
 
@@ -186,9 +186,10 @@ def test_systemd_unit(env):
 def test_example_documents_every_key(env):
     text = env.example.read_text()
     groups = re.findall(r"^\[([^\]]+)\]\s*$", text, re.M)
-    assert groups == list(DESIGN_KEYS), f"example groups {groups}, DESIGN has {list(DESIGN_KEYS)}"
+    assert groups == list(MAN5_KEYS), \
+        f"example groups {groups}, purplegate.conf(5) has {list(MAN5_KEYS)}"
     sections = re.split(r"^\[[^\]]+\]\s*$", text, flags=re.M)[1:]
-    for (group, keys), body in zip(DESIGN_KEYS.items(), sections):
+    for (group, keys), body in zip(MAN5_KEYS.items(), sections):
         present = set(re.findall(r"^#?\s*([A-Za-z_][\w-]*)\s*=", body, re.M))
         missing = [k for k in keys if k not in present]
         assert not missing, f"example [{group}] does not show {missing}"
@@ -256,7 +257,7 @@ def test_man_pages_render(env):
                 f"groff -man -ww {page.name}:\n{r.stderr}"
     text = _plain(subprocess.run([man, "-l", str(env.man5)], capture_output=True, text=True,
                                  env=run_env, timeout=60).stdout)
-    for keys in DESIGN_KEYS.values():
+    for keys in MAN5_KEYS.values():
         for key in keys:
             assert re.search(rf"^\s+{re.escape(key)} \(", text, re.M), \
                 f"purplegate.conf(5) does not describe {key}"

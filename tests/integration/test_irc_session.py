@@ -1,7 +1,7 @@
-"""Legacy sessions on a real IRC network (issue 3, "Tests against real legacy
-networks", IRC): InspIRCd on 127.0.0.1, reached through libpurple's
-prpl-irc; a raw-socket IRC client is the legacy peer.  Acceptance is by IRC
-lines the peer reads and stanzas the XMPP client receives."""
+"""Legacy sessions on a real IRC network: InspIRCd on 127.0.0.1, reached
+through libpurple's prpl-irc; a raw-socket IRC client is the legacy peer.
+Acceptance is by IRC lines the peer reads and stanzas the XMPP client
+receives."""
 
 import time
 
@@ -78,7 +78,7 @@ def test_login_message_both_ways_logout(env):
 
 def test_escaped_nick_round_trip(env):
     # b\40b needs XEP-0106 escaping: \40 is one of the ten sequences, so the
-    # backslash itself becomes \5c (ESC-04).  [x]|^y needs none but has the
+    # backslash itself becomes \5c (XEP-0106 §4.3).  [x]|^y needs none but has the
     # IRC-special characters.
     odd = "b\\40b"
     jid = f"b\\5c40b@{GW}"
@@ -130,7 +130,7 @@ def test_message_unregistered(env):
 
 
 def test_message_to_absent_nick(env):
-    # GW-32: a message to a contact who is not online, on a network
+    # XEP-0100 §4.8.2: a message to a contact who is not online, on a network
     # without offline storage, comes back as <service-unavailable/>
     # (cancel) with its id and text: the IRC server's 401 (no such nick).
     peer = _peer(env, "bob")
@@ -170,7 +170,7 @@ def test_message_to_absent_nick(env):
 
 
 def test_contact_presence_and_away(env):
-    # The user adds bob (GW-24: IRC approves at once) and sees bob on line;
+    # The user adds bob (XEP-0100 §4.6.1: IRC approves at once) and sees bob on line;
     # the user's away goes to IRC as AWAY with the status text.
     peer = _peer(env, "carl")
     c = online_user(env, env.user("xaway"), "awayuser")
@@ -188,7 +188,7 @@ def test_contact_presence_and_away(env):
 
 
 def test_directed_unavailable_is_not_logout(env):
-    # GW-23: a directed unavailable to one contact is not a logout.
+    # XEP-0100 §4.5.2: a directed unavailable to one contact is not a logout.
     peer = _peer(env, "dpeer")
     c = online_user(env, env.user("xdir"), "diruser")
     peer.wait_online("diruser")
@@ -201,7 +201,7 @@ def test_directed_unavailable_is_not_logout(env):
 
 
 def test_directed_presence_login(env):
-    # GW-14: available presence directed to a contact (not to the transport)
+    # XEP-0100 §4.4.1: available presence directed to a contact (not to the transport)
     # starts the login too; its directed unavailable ends it.
     peer = _peer(env, "dlpeer")
     c = registered_user(env, env.user("xdl"), "dluser")
@@ -212,7 +212,7 @@ def test_directed_presence_login(env):
 
 
 def test_reregistration_while_online(env):
-    # GW-08: new credentials while online → the login restarts with them.
+    # XEP-0100 §4.2: new credentials while online → the login restarts with them.
     peer = _peer(env, "rrpeer")
     c = online_user(env, env.user("xrr"), "oldnick")
     peer.wait_online("oldnick")
@@ -225,7 +225,7 @@ def test_reregistration_while_online(env):
 
 
 def test_unregister_while_online(env):
-    # XEP-0100 §4.3 + GW-11: <remove/> logs out; the transport and every
+    # XEP-0100 §4.3: <remove/> logs out; the transport and every
     # contact say goodbye.
     peer = _peer(env, "urpeer")
     c = online_user(env, env.user("xur"), "urnick")
@@ -264,7 +264,7 @@ def test_irc_server_down_and_back(env):
 
 
 def test_irc_unreachable_at_login(env):
-    # GW-18: the legacy network is down when the user logs in →
+    # XEP-0100 §4.4.2: the legacy network is down when the user logs in →
     # remote-server-timeout (wait) from the transport.
     c = registered_user(env, env.user("xdown"), "downnick")
     env.irc.stop()

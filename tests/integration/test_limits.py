@@ -1,7 +1,7 @@
 """Stanza size limit ([limits] max_stanza_bytes = 65536), through a real
 Prosody whose own limits are higher (c2s 256 KiB, component 512 KiB): an
 oversized stanza is bounced with <policy-violation/> and the component
-stream stays up (DESIGN "Errors", XEP-CHECKLIST HARD-08)."""
+stream stays up (purplegate.conf(5), [limits])."""
 
 from harness import (COMPONENT_JID, NS_DISCO_INFO, NS_PING, NS_STANZAS, NS_XMPP_ERRORS,
                      assert_error, assert_result, local, match, ns_of, tostr)

@@ -1,8 +1,7 @@
-"""Several resources of one user share one legacy login (issue 3,
-"Multi-resource"; XEP-CHECKLIST GW-19): one IRC connection however many
-resources are available, the highest-priority resource's show sets the
-legacy status (IRC AWAY, seen by a peer's WHOIS), and only the last
-resource leaving logs out."""
+"""Several resources of one user share one legacy login (legacy/session.h):
+one IRC connection however many resources are available, the
+highest-priority resource's show sets the legacy status (IRC AWAY, seen by a
+peer's WHOIS), and only the last resource leaving logs out."""
 
 from harness import COMPONENT_JID, Timeout, match, register, wait_until
 from harness import WAIT

@@ -1,4 +1,4 @@
-"""The persistent outbox (issue 6, "No message lost"; legacy/outbox.h):
+"""The persistent outbox (legacy/outbox.h):
 messages wait in the store while a link is down and are delivered in order
 once it is back; what cannot be delivered is bounced or reported, never
 dropped in silence.

@@ -113,7 +113,7 @@ def test_reregistration_changes_username(env):
 
 
 def test_registration_by_bare_jid(env):
-    # JID-07 / XEP-0077 §3.2: the registration belongs to the bare JID: a
+    # XEP-0077 §3.2: the registration belongs to the bare JID: a
     # second resource of the same account sees it.
     u = env.user("res")
     c1 = env.client(u, resource="one")
@@ -148,7 +148,7 @@ def test_remove(env):
 
 
 def test_remove_unregistered(env):
-    # GW-12: <remove/> from a JID that is not registered.
+    # XEP-0077 §3.2: <remove/> from a JID that is not registered.
     c = env.client(env.user("ghost"))
     r = c.iq(f"<iq type='set' to='{GW}' id='unreg2'><query xmlns='{NS_REGISTER}'>"
              f"<remove/></query></iq>")
@@ -156,7 +156,7 @@ def test_remove_unregistered(env):
 
 
 def test_remove_with_siblings(env):
-    # GW-12 / XEP-0077 §3.2: <remove/> with other children is a bad request.
+    # XEP-0077 §3.2: <remove/> with other children is a bad request.
     c = env.client(env.user("sib"))
     register(c, "sibnick", "pw-s")
     r = c.iq(f"<iq type='set' to='{GW}' id='unreg3'><query xmlns='{NS_REGISTER}'>"
@@ -213,8 +213,8 @@ def test_form_wrong_type(env):
 
 
 def test_unregistered_subscribe_not_approved(env):
-    # GW-05: a subscribe from an unregistered user is never answered with
-    # subscribed.
+    # A subscribe from an unregistered user is never answered with
+    # subscribed: XEP-0100 §4.1.1 approves it as a step of registering.
     c = env.client(env.user("stranger"), roster=True, presence=True)
     since = c.mark()
     c.send(f"<presence type='subscribe' to='{GW}'/>")

@@ -1,5 +1,5 @@
 """Online users get their legacy sessions back when purplegate restarts
-(issue 3, "Restart"; DESIGN "User life cycle" 5, XEP-CHECKLIST GW-20): on
+(purplegate(8), DESCRIPTION and SIGNALS): on
 start the transport probes every registered user, Prosody answers with the
 user's presence, and the legacy login opens again without any client
 action.  Checked on the IRC server (the nick reappears) and by a message
@@ -35,7 +35,8 @@ def _restart_brings_session_back(env, sig, nick):
         env.purplegate.stop()
         assert env.purplegate.proc.returncode == 0, \
             f"SIGTERM exit status {env.purplegate.proc.returncode}"
-        # DESIGN: SIGTERM tells every online user its contacts went offline.
+        # purplegate(8), SIGNALS: SIGTERM tells every online user its contacts
+        # went offline.
         c.expect(is_presence_from(f"{peer.nick}@{GW}", "unavailable"), timeout=WAIT, since=since,
                  what=f"unavailable from {peer.nick}@{GW} on shutdown")
         c.expect(is_presence_from(GW, "unavailable"), timeout=WAIT, since=since,

@@ -1,5 +1,5 @@
-"""Legacy sessions across a restart or a crash of the XMPP server (issue 6,
-"Faults survived"; legacy/session.h).
+"""Legacy sessions across a restart or a crash of the XMPP server
+(legacy/session.h).
 
 A clean stop of Prosody logs every user out and then closes the component
 link; purplegate closes a login only a quarter of a second after its user's

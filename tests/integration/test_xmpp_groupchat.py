@@ -1,5 +1,5 @@
-"""Group chats on a legacy XMPP network (issue 10, "Tests", the legacy XMPP
-room): Prosody's own MUC service on the legacy virtual host
+"""Group chats on a legacy XMPP network (a room on the legacy XMPP
+server): Prosody's own MUC service on the legacy virtual host
 (conference.legacy.localhost), joined through libpurple's prpl-jabber by
 purplegate serving xmpp.localhost.  The room
 room@conference.legacy.localhost is the XMPP room

@@ -1,5 +1,4 @@
-"""Legacy sessions with XMPP as the legacy network (issue 3, "Tests against
-real legacy networks", XMPP): a second Prosody virtual host,
+"""Legacy sessions with XMPP as the legacy network: a second Prosody virtual host,
 legacy.localhost, reached through libpurple's prpl-jabber by purplegate
 serving xmpp.localhost.  The legacy accounts' rosters are prepared by
 logging them in with slixmpp; every check is made by a real client at the
@@ -212,7 +211,7 @@ def test_contact_added_while_offline(env):
 
 
 def test_legacy_side_removal(env):
-    # GW-31: the contact is removed from the legacy roster (by carol's other
+    # XEP-0100 §5.2.1: the contact is removed from the legacy roster (by carol's other
     # client) → unsubscribe, unsubscribed, unavailable from it.
     u, dave, dave_jid, carol = _online_with_dave(env)
     other = env.client(carol.split("@")[0], host=LEGACY_DOMAIN, resource="other")
@@ -255,7 +254,7 @@ def test_wrong_password_at_registration(env):
 
 
 def test_wrong_password_edit_keeps_session(env):
-    # GW-08: an edit whose new password the legacy server refuses is
+    # XEP-0100 §4.2.2: an edit whose new password the legacy server refuses is
     # answered not-acceptable; the stored registration stays and the login
     # comes back with it (dave sees carol available again).
     u, dave, dave_jid, carol = _online_with_dave(env)

@@ -1,4 +1,4 @@
-/* tests/unit/test-config.c — the INI configuration contract of DESIGN.md. */
+/* tests/unit/test-config.c — the INI configuration contract of purplegate.conf(5). */
 #define G_LOG_DOMAIN "pg-test-config"
 
 #include "transport/config.h"
@@ -102,7 +102,7 @@ test_minimal_defaults (TempConfig *t, gconstpointer data)
   g_assert_false (pg_config_is_admin (config, "admin@example.org"));
 }
 
-/* DESIGN.md's example with every key, comments on their own lines (GKeyFile
+/* purplegate.conf(5)'s example with every key, comments on their own lines (GKeyFile
  * has no trailing comments). */
 static const char full_config[] = "# purplegate\n"
                                   "[component]\n"
@@ -371,7 +371,7 @@ test_log_levels (void)
     }
 }
 
-/* DESIGN.md's example annotates values after a '#': that is a comment, but
+/* purplegate.conf(5)'s example annotates values after a '#': that is a comment, but
  * a '#' inside a value (a secret) is not. */
 static void
 test_trailing_comments (TempConfig *t, gconstpointer data)

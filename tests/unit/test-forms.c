@@ -194,7 +194,7 @@ static const FormTypeCase form_type_cases[] = {
   { "hidden-match",
     "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT (" type='hidden'", "jabber:iq:register") "</x>",
     "jabber:iq:register", -1 },
-  /* XEP-0068 §5 / REG-07: no type attribute, still the FORM_TYPE. */
+  /* XEP-0068 §5: no type attribute, still the FORM_TYPE. */
   { "untyped-match", "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT ("", "jabber:iq:register") "</x>",
     "jabber:iq:register", -1 },
   { "untyped-mismatch", "<x xmlns='jabber:x:data' type='submit'>" FIELD_FT ("", "urn:xmpp:other") "</x>",

@@ -68,7 +68,7 @@ static const InvalidCase invalid_cases[] = {
   { "juliet@", PG_JID_ERROR_MALFORMED },
   { "/foobar", PG_JID_ERROR_MALFORMED },
   { "@example.com/", PG_JID_ERROR_MALFORMED },
-  /* JID-02 empty parts. */
+  /* Empty parts (RFC 7622 §3.2 to §3.4). */
   { "", PG_JID_ERROR_MALFORMED },
   { "@example.com", PG_JID_ERROR_MALFORMED },
   { "example.com/", PG_JID_ERROR_MALFORMED },
@@ -299,7 +299,7 @@ check_escape_both_ways (const EscapeCase *cases, gsize n)
     }
 }
 
-/* XEP-0106 §5.1 table and §5.7 (ESC-10). */
+/* XEP-0106 §5.1 table and §5.7. */
 static void
 test_escape_xep_table (void)
 {
@@ -324,7 +324,7 @@ test_escape_xep_table (void)
   check_escape_both_ways (cases, G_N_ELEMENTS (cases));
 }
 
-/* ESC-04: a '\' that already starts one of the ten sequences becomes \5c. */
+/* XEP-0106 §4.3: a '\' that already starts one of the ten sequences becomes \5c. */
 static void
 test_escape_backslash (void)
 {
@@ -343,7 +343,7 @@ test_escape_backslash (void)
   check_escape_both_ways (cases, G_N_ELEMENTS (cases));
 }
 
-/* ESC-05: partial, foreign and upper-case sequences pass unchanged both ways. */
+/* XEP-0106 §4.3: partial, foreign and upper-case sequences pass unchanged both ways. */
 static void
 test_escape_foreign (void)
 {
@@ -410,7 +410,7 @@ random_name (const char *const *tokens, gsize n_tokens, guint max_len)
   return g_string_free (s, FALSE);
 }
 
-/* ESC-09: unescape(escape(s)) == s, and escape(s) has no raw character that
+/* XEP-0106 §4: unescape(escape(s)) == s, and escape(s) has no raw character that
  * a localpart forbids ('\' survives raw only where it cannot be misread). */
 static void
 test_escape_round_trip (void)

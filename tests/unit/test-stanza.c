@@ -592,7 +592,7 @@ typedef struct
   const char *expected_code; /* NULL: no code attribute */
 } ErrorCase;
 
-/* RFC 6120 §8.3.3 types and XEP-0086 codes; see XEP-CHECKLIST §2. */
+/* RFC 6120 §8.3.3 types and XEP-0086 codes. */
 static const ErrorCase error_cases[] = {
   { PG_ERR_BAD_REQUEST, PG_ERR_TYPE_DEFAULT, "bad-request", "modify", "400" },
   { PG_ERR_CONFLICT, PG_ERR_TYPE_DEFAULT, "conflict", "cancel", "409" },
@@ -692,7 +692,7 @@ test_error_conditions (void)
 static void
 test_error_iq_payload (void)
 {
-  /* STRM-05, byte for byte. */
+  /* The request's payload, byte for byte (RFC 6120 §8.3.1). */
   g_autoptr (PgStanza) request = parse_stanza ("<iq type='get' from='U' to='GW' id='u1'>"
                                                "<query xmlns='urn:example:x'><a k='v'>b</a></query></iq>");
   g_autoptr (PgStanza) reply

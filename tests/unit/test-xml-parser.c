@@ -163,7 +163,7 @@ test_header_id (void)
   g_assert_cmpstr (c->stream_from, ==, "irc.shakespeare.lit");
   g_assert_cmpuint (c->stanzas->len, ==, 0);
 
-  /* COMP-02: the id is taken after attribute decoding. */
+  /* XEP-0114 §3: the id is taken after attribute decoding. */
   g_autoptr (Collector) d = collector_new ();
   run_ok ("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
           "xmlns='jabber:component:accept' id='a&amp;b&#x3C;c'>",
@@ -301,7 +301,7 @@ test_entities_attribute_normalisation (void)
   g_assert_cmpstr (pg_stanza_get_attr (stanza_at (c, 0), "id"), ==, "a b c d\ne");
 }
 
-/* ---- chunking independence (HARD-11) ---- */
+/* ---- chunking independence ---- */
 
 static const char recorded_stream[]
     = "<?xml version='1.0' encoding='UTF-8'?>\n" HEADER "<handshake/>\n"
@@ -452,7 +452,7 @@ typedef struct
 } BadCase;
 
 static const BadCase bad_cases[] = {
-  /* HARD-01 / HARD-05 */
+  /* Restricted XML (RFC 6120 §11.1): no DTD, and no entity expanded or fetched. */
   { "doctype-internal-subset",
     "<?xml version='1.0'?><!DOCTYPE stream:stream [<!ENTITY a 'b'>]>" HEADER
     "<message><body>&a;</body></message>",
@@ -509,7 +509,7 @@ static const BadCase bad_cases[] = {
   { "undeclared-entity", HEADER "<message><body>&a;</body></message>", RESTRICTED | NWF, 0 },
   { "undeclared-entity-attr", HEADER "<message id='&a;'/>", RESTRICTED | NWF, 0 },
   { "second-xml-decl", HEADER "<message id='before'/><?xml version='1.0'?><message/>", RESTRICTED | NWF, 1 },
-  /* STRM-11 */
+  /* Not well-formed or not namespace-well-formed (RFC 6120 §11.3). */
   { "mismatched-end", HEADER "<message><body></message>", NWF, 0 },
   { "wrong-stream-end", HEADER "<message id='before'/></stream:foo>", NWF, 1 },
   { "unbound-element-prefix", HEADER "<foo:message/>", NWF, 0 },
