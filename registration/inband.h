@@ -5,6 +5,7 @@
 
 #define PG_NS_REGISTER "jabber:iq:register"
 
+/* Adds the routes; @transport->registration_hooks must be set. */
 void pg_inband_register (PgTransport *transport);
 /* Unregisters @bare_jid as <remove/> does (XEP-0100 §4.3): ends the
  * session, deletes the registration and everything stored with it, then

@@ -7,7 +7,9 @@
 #include "legacy/outbox.h"
 #include "legacy/session-commands.h"
 #include "legacy/session.h"
+#include "legacy/verify.h"
 #include "registration/commands.h"
+#include "registration/hooks.h"
 #include "registration/inband.h"
 #include "registration/subscription.h"
 #include "transport/adhoc.h"
@@ -52,6 +54,15 @@ pg_transport_is_registered (PgTransport *transport, const char *bare_jid)
     g_warning ("cannot look up %s: %s", bare_jid, error->message);
   return user != NULL;
 }
+
+/* Registration reaches the legacy logins through these. */
+static const PgRegistrationHooks registration_hooks = {
+  .pause = pg_sessions_pause,
+  .credentials_changed = pg_sessions_credentials_changed,
+  .close = pg_sessions_close,
+  .say_goodbye = pg_sessions_say_goodbye,
+  .verify = pg_verify_start,
+};
 
 static void
 send_from_router (const xmlNode *stanza, gpointer data)
@@ -173,10 +184,12 @@ pg_transport_new (PgConfig *config, GError **error)
   transport->legacy_name = config->legacy_name != NULL
                                ? g_strdup (config->legacy_name)
                                : pg_purple_dup_protocol_name (transport->purple, config->protocol);
+  transport->password_optional = pg_purple_protocol_password_optional (transport->purple, config->protocol);
 
   transport->store = pg_store_open (config->database_path, config->key_file, error);
   if (transport->store == NULL)
     return NULL;
+  transport->registration_hooks = &registration_hooks;
 
   transport->i18n = pg_i18n_new (NULL);
   transport->router = pg_router_new (config->component_jid, send_from_router, transport);

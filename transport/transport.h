@@ -16,6 +16,7 @@ typedef struct PgI18n PgI18n;
 typedef struct PgOutbox PgOutbox;
 typedef struct PgPing PgPing;
 typedef struct PgSessions PgSessions;
+typedef struct PgRegistrationHooks PgRegistrationHooks; /* registration/hooks.h */
 
 /* Counters for operators (the stats command); stream byte and stanza counts
  * live in PgStreamStats. */
@@ -42,6 +43,8 @@ typedef struct
   PgI18n *i18n;     /* translations of what users read (transport/i18n.h) */
   PgAdhoc *adhoc;   /* XEP-0050 commands and their sessions (transport/adhoc.h) */
   PgOutbox *outbox; /* messages waiting for a link (legacy/outbox.h) */
+  /* What registration asks of the legacy logins (borrowed, static). */
+  const PgRegistrationHooks *registration_hooks;
   GMainLoop *loop;
   /* SIGINT/SIGTERM sources, installed first thing so that a stop during the
    * slow start-up (opening the store, loading plugins) is a clean stop. */
@@ -49,7 +52,10 @@ typedef struct
   guint sigterm_source;
   guint stop_signals; /* received; a second one cuts the clean stop short */
   char *legacy_name;  /* [legacy] name, or the protocol's own name */
-  gint64 started_at;  /* monotonic µs */
+  /* The protocol logs in without a password or lets it be empty (IRC,
+   * for instance): registration accepts none. */
+  gboolean password_optional;
+  gint64 started_at; /* monotonic µs */
   PgStats stats;
   int exit_status;
 } PgTransport;
