@@ -300,6 +300,16 @@ static const PgRoute routes[] = {
 
 static const char *const features[] = { PG_NS_REGISTER, NULL };
 
+gboolean
+pg_inband_is_registered (PgTransport *transport, const char *bare_jid)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, bare_jid, &error);
+  if (error != NULL)
+    g_warning ("cannot look up %s: %s", bare_jid, error->message);
+  return user != NULL;
+}
+
 void
 pg_inband_register (PgTransport *transport)
 {

@@ -1,10 +1,11 @@
-/* transport/main.c — command line, logging, and the process life cycle. */
+/* daemon/main.c — command line, logging, and the process life cycle. */
 #define G_LOG_DOMAIN "purplegate"
 #include "build-config.h"
 
+#include "daemon/daemon.h"
+#include "legacy/purple-core.h"
 #include "transport/config.h"
 #include "transport/i18n.h"
-#include "transport/transport.h"
 
 #include <locale.h>
 #include <signal.h>
@@ -185,11 +186,11 @@ main (int argc, char **argv)
   if (log_level == NULL)
     log_settings.level = config->log_level;
 
-  g_autoptr (PgTransport) transport = pg_transport_new (config, &error);
+  g_autoptr (PgTransport) transport = pg_daemon_new (config, &error);
   if (transport == NULL)
     {
       g_critical ("cannot start: %s", error->message);
       return 1;
     }
-  return pg_transport_run (transport);
+  return pg_daemon_run (transport);
 }
