@@ -1437,7 +1437,7 @@ METHOD = """## Method
 """
 
 
-GENERIC = re.compile(r"below main|main\.c:main|pg_transport_run|libc-start|ld-linux|"
+GENERIC = re.compile(r"below main|main\.c:main|pg_daemon_run|libc-start|ld-linux|"
                      r"g_main_loop_run|g_main_context_dispatch|PROGRAM TOTALS|"
                      r"0x[0-9a-f]+ \[/usr/lib/x86_64-linux-gnu/lib(glib|gio|xml2)")
 

@@ -2,6 +2,7 @@
 #pragma once
 #include "legacy/account.h"
 #include "legacy/session.h"
+#include "registration/store.h"
 
 typedef enum
 {

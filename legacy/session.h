@@ -21,7 +21,7 @@ typedef struct PgSessions PgSessions;
 void pg_rooms_register (PgTransport *transport);
 /* Creates the session table of @transport and adds its routes. */
 void pg_sessions_register (PgTransport *transport);
-/* Logs every session out silently; called by pg_transport_free(). */
+/* Logs every session out silently; called by pg_daemon_free(). */
 void pg_sessions_free (PgSessions *sessions);
 
 /* Sends <presence type='probe'/> to every registered user (on start and

@@ -6,6 +6,7 @@
 #include "registration/commands.h"
 
 #include "registration/inband.h"
+#include "registration/store.h"
 #include "transport/adhoc.h"
 #include "transport/i18n.h"
 

@@ -7,10 +7,10 @@
 
 #include "registration/inband.h"
 
-#include "legacy/session.h"
+#include "registration/hooks.h"
 #include "registration/seal.h"
+#include "registration/store.h"
 #include "registration/subscription.h"
-#include "registration/verify.h"
 #include "transport/forms.h"
 #include "transport/i18n.h"
 
@@ -77,9 +77,9 @@ finish_registration (gboolean ok, PgErrorCondition condition, const char *reason
   g_autoptr (GError) error = NULL;
   if (!ok)
     {
-      /* @reason: the legacy network's words, or a msgid of verify.c. */
+      /* @reason: the legacy network's words, or a msgid of the checker. */
       send_error (transport, pending->request, pending->lang, condition, PG_ERR_TYPE_DEFAULT, reason);
-      pg_sessions_credentials_changed (transport, pending->bare_jid);
+      transport->registration_hooks->credentials_changed (transport, pending->bare_jid);
       return;
     }
   if (!pg_store_put_user (transport->store, pending->bare_jid, pending->credentials.username,
@@ -94,7 +94,7 @@ finish_registration (gboolean ok, PgErrorCondition condition, const char *reason
   g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (pending->request);
   pg_transport_send (transport, reply);
   pg_subscription_request (transport, pending->bare_jid);
-  pg_sessions_credentials_changed (transport, pending->bare_jid);
+  transport->registration_hooks->credentials_changed (transport, pending->bare_jid);
 }
 
 static gboolean
@@ -124,8 +124,7 @@ on_get (const PgRouteRequest *request, gpointer user_data)
       return PG_HANDLED;
     }
 
-  gboolean password_required
-      = !pg_purple_protocol_password_optional (transport->purple, transport->config->protocol);
+  gboolean password_required = !transport->password_optional;
   PgI18n *i18n = transport->i18n;
   const char *lang = request->lang;
   g_autofree char *instructions = g_strdup_printf (
@@ -162,7 +161,7 @@ pg_inband_unregister (PgTransport *transport, const char *bare_jid, const xmlNod
 {
   /* Contacts say goodbye after the transport, from what the store held. */
   g_autoptr (GPtrArray) contacts = pg_store_list_contacts (transport->store, bare_jid, NULL);
-  pg_sessions_close (transport, bare_jid);
+  transport->registration_hooks->close (transport, bare_jid);
   if (!pg_store_delete_user (transport->store, bare_jid, existed, error))
     return FALSE;
   if (!*existed)
@@ -171,7 +170,7 @@ pg_inband_unregister (PgTransport *transport, const char *bare_jid, const xmlNod
   if (reply != NULL)
     pg_transport_send (transport, reply);
   pg_subscription_cancel (transport, bare_jid);
-  pg_sessions_say_goodbye (transport, bare_jid, contacts);
+  transport->registration_hooks->say_goodbye (transport, bare_jid, contacts);
   return TRUE;
 }
 
@@ -258,8 +257,7 @@ on_set (const PgRouteRequest *request, gpointer user_data)
   if (credentials.password != NULL && *credentials.password == '\0')
     g_clear_pointer (&credentials.password, pg_seal_free_secret);
   /* An edit without a password keeps the stored one (XEP-0077 §3.3). */
-  if (credentials.password == NULL && existing == NULL
-      && !pg_purple_protocol_password_optional (transport->purple, transport->config->protocol))
+  if (credentials.password == NULL && existing == NULL && !transport->password_optional)
     {
       reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT,
                    N_ ("A password is required."));
@@ -287,9 +285,10 @@ on_set (const PgRouteRequest *request, gpointer user_data)
       return PG_HANDLED;
     }
   /* The user's own login would hold the same legacy account. */
-  pg_sessions_pause (transport, request->from_bare);
-  pg_verify_start (transport, request->from_bare, pending->credentials.username, password,
-                   finish_registration, pending, (GDestroyNotify)pending_free);
+  transport->registration_hooks->pause (transport, request->from_bare);
+  transport->registration_hooks->verify (transport, request->from_bare, pending->credentials.username,
+                                         password, finish_registration, pending,
+                                         (GDestroyNotify)pending_free);
   pg_seal_free_secret (password);
   return PG_HANDLED;
 }
@@ -300,6 +299,16 @@ static const PgRoute routes[] = {
 };
 
 static const char *const features[] = { PG_NS_REGISTER, NULL };
+
+gboolean
+pg_inband_is_registered (PgTransport *transport, const char *bare_jid)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, bare_jid, &error);
+  if (error != NULL)
+    g_warning ("cannot look up %s: %s", bare_jid, error->message);
+  return user != NULL;
+}
 
 void
 pg_inband_register (PgTransport *transport)

@@ -5,7 +5,12 @@
 
 #define PG_NS_REGISTER "jabber:iq:register"
 
+/* Adds the routes; @transport->registration_hooks must be set. */
 void pg_inband_register (PgTransport *transport);
+/* TRUE when @bare_jid (prepared) is registered; a store failure is logged
+ * and counts as not registered. The @transport->is_registered of a
+ * process that keeps registrations. */
+gboolean pg_inband_is_registered (PgTransport *transport, const char *bare_jid);
 /* Unregisters @bare_jid as <remove/> does (XEP-0100 §4.3): ends the
  * session, deletes the registration and everything stored with it, then
  * sends @reply (borrowed, may be NULL) and the unsubscribe, unsubscribed and

@@ -1,21 +1,25 @@
-/* transport/transport.h — the one context of a purplegate process: config,
- * component stream, router, store and libpurple, passed explicitly to every
- * module. */
+/* transport/transport.h — the one context of a purplegate process, passed
+ * explicitly to every module: config, component stream, router and the
+ * XMPP features of this folder, plus the parts of the layers above
+ * (registration/, legacy/). Those are opaque here: transport/ never
+ * dereferences them, and daemon/daemon.h creates and wires the whole. */
 #pragma once
 #include <glib.h>
 #include <libxml/tree.h>
 
-#include "legacy/purple-core.h"
-#include "registration/store.h"
 #include "transport/config.h"
 #include "transport/router.h"
 #include "transport/stream.h"
 
 typedef struct PgAdhoc PgAdhoc;
 typedef struct PgI18n PgI18n;
-typedef struct PgOutbox PgOutbox;
 typedef struct PgPing PgPing;
-typedef struct PgSessions PgSessions;
+/* Of the layers above. */
+typedef struct PgStore PgStore;                         /* registration/store.h */
+typedef struct PgPurple PgPurple;                       /* legacy/purple-core.h */
+typedef struct PgSessions PgSessions;                   /* legacy/session.h */
+typedef struct PgOutbox PgOutbox;                       /* legacy/outbox.h */
+typedef struct PgRegistrationHooks PgRegistrationHooks; /* registration/hooks.h */
 
 /* Counters for operators (the stats command); stream byte and stanza counts
  * live in PgStreamStats. */
@@ -31,7 +35,8 @@ typedef struct
   guint64 outbox_bounced;
 } PgStats;
 
-typedef struct
+typedef struct PgTransport PgTransport;
+struct PgTransport
 {
   PgConfig *config;
   PgStore *store;
@@ -44,6 +49,11 @@ typedef struct
   PgI18n *i18n;     /* translations of what users read (transport/i18n.h) */
   PgAdhoc *adhoc;   /* XEP-0050 commands and their sessions (transport/adhoc.h) */
   PgOutbox *outbox; /* messages waiting for a link (legacy/outbox.h) */
+  /* What registration asks of the legacy logins (borrowed, static). */
+  const PgRegistrationHooks *registration_hooks;
+  /* Whether @bare_jid (prepared) is registered, for pg_transport_is_registered():
+   * the registrations are kept by the layer above. NULL: nobody is. */
+  gboolean (*is_registered) (PgTransport *transport, const char *bare_jid);
   GMainLoop *loop;
   /* SIGINT/SIGTERM sources, installed first thing so that a stop during the
    * slow start-up (opening the store, loading plugins) is a clean stop. */
@@ -51,29 +61,17 @@ typedef struct
   guint sigterm_source;
   guint stop_signals; /* received; a second one cuts the clean stop short */
   char *legacy_name;  /* [legacy] name, or the protocol's own name */
-  gint64 started_at;  /* monotonic µs */
+  /* The protocol logs in without a password or lets it be empty (IRC,
+   * for instance): registration accepts none. */
+  gboolean password_optional;
+  gint64 started_at; /* monotonic µs */
   PgStats stats;
   int exit_status;
-} PgTransport;
-
-/* Opens the store, initialises libpurple (user directory next to the
- * database), checks the protocol and its [legacy-settings], and wires every
- * feature module into the router. Takes ownership of @config. Caller owns
- * the transport (pg_transport_free). */
-PgTransport *pg_transport_new (PgConfig *config, GError **error);
-void pg_transport_free (PgTransport *transport);
-
-/* Connects and runs the main loop until SIGINT/SIGTERM; returns the exit status. */
-int pg_transport_run (PgTransport *transport);
+};
 
 /* Queues @stanza (borrowed) on the component stream. */
 void pg_transport_send (PgTransport *transport, const xmlNode *stanza);
 /* Sends a presence of @type (NULL: available) from the component to @to. */
 void pg_transport_send_presence (PgTransport *transport, const char *to, const char *type);
-/* TRUE when @bare_jid (prepared) is registered; a store failure is logged
- * and counts as not registered. */
+/* TRUE when @bare_jid (prepared) is registered (@transport->is_registered). */
 gboolean pg_transport_is_registered (PgTransport *transport, const char *bare_jid);
-/* The directory holding libpurple's private files for @config. Owned. */
-char *pg_transport_dup_purple_dir (const PgConfig *config);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgTransport, pg_transport_free)

@@ -5,11 +5,12 @@
 #define G_LOG_DOMAIN "pg-test-adhoc"
 #include "build-config.h"
 
+#include "daemon/stats.h"
+#include "registration/inband.h"
 #include "registration/store.h"
 #include "transport/adhoc.h"
 #include "transport/disco.h"
 #include "transport/i18n.h"
-#include "transport/stats.h"
 
 #include <glib/gstdio.h>
 #include <libxml/parser.h>
@@ -122,6 +123,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->transport.config = config;
   f->transport.legacy_name = g_strdup ("IRC");
   f->transport.store = pg_store_open (db, key, &error);
+  f->transport.is_registered = pg_inband_is_registered;
   g_assert_no_error (error);
   g_assert_true (pg_store_put_user (f->transport.store, "user@example.org", "u", "pw", &error));
   g_assert_no_error (error);

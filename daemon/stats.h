@@ -1,4 +1,4 @@
-/* transport/stats.h — the operators' statistics command: uptime, users,
+/* daemon/stats.h — the operators' statistics command: uptime, users,
  * legacy logins, stream traffic and resident memory, as a result form. */
 #pragma once
 #include "transport/transport.h"

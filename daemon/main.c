@@ -1,10 +1,11 @@
-/* transport/main.c — command line, logging, and the process life cycle. */
+/* daemon/main.c — command line, logging, and the process life cycle. */
 #define G_LOG_DOMAIN "purplegate"
 #include "build-config.h"
 
+#include "daemon/daemon.h"
+#include "legacy/purple-core.h"
 #include "transport/config.h"
 #include "transport/i18n.h"
-#include "transport/transport.h"
 #include "legacy/backend.h"
 
 #include <locale.h>
@@ -206,11 +207,11 @@ main (int argc, char **argv)
   static const char *const level_names[] = { "error", "warning", "info", "debug" };
   g_setenv (WORKER_LOG_LEVEL_ENV, level_names[log_settings.level], TRUE);
 
-  g_autoptr (PgTransport) transport = pg_transport_new (config, &error);
+  g_autoptr (PgTransport) transport = pg_daemon_new (config, &error);
   if (transport == NULL)
     {
       g_critical ("cannot start: %s", error->message);
       return 1;
     }
-  return pg_transport_run (transport);
+  return pg_daemon_run (transport);
 }

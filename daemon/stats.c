@@ -1,11 +1,12 @@
-/* transport/stats.c — the stats command (an admin command of purplegate's
+/* daemon/stats.c — the stats command (an admin command of purplegate's
  * own; XEP-0133 has none for a service's counters). */
 #define G_LOG_DOMAIN "pg-stats"
 #include "build-config.h"
 
-#include "transport/stats.h"
+#include "daemon/stats.h"
 
 #include "legacy/session.h"
+#include "registration/store.h"
 #include "transport/adhoc.h"
 #include "transport/i18n.h"
 

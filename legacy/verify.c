@@ -1,8 +1,8 @@
-/* registration/verify.c — a throw-away legacy login per registration. */
+/* legacy/verify.c — a throw-away legacy login per registration. */
 #define G_LOG_DOMAIN "pg-verify"
 #include "build-config.h"
 
-#include "registration/verify.h"
+#include "legacy/verify.h"
 
 #include "legacy/account.h"
 #include "transport/i18n.h"

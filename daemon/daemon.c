@@ -1,0 +1,252 @@
+/* daemon/daemon.c — wiring: config → store, libpurple, router, stream, and
+ * the hooks by which the lower layers reach the upper ones. */
+#define G_LOG_DOMAIN "pg-daemon"
+#include "build-config.h"
+
+#include "daemon/daemon.h"
+
+#include "daemon/stats.h"
+#include "legacy/backend.h"
+#include "legacy/outbox.h"
+#include "legacy/purple-core.h"
+#include "legacy/session-commands.h"
+#include "legacy/session.h"
+#include "legacy/verify.h"
+#include "registration/commands.h"
+#include "registration/hooks.h"
+#include "registration/inband.h"
+#include "registration/store.h"
+#include "registration/subscription.h"
+#include "transport/adhoc.h"
+#include "transport/disco.h"
+#include "transport/gateway.h"
+#include "transport/i18n.h"
+#include "transport/ping.h"
+#include "transport/version.h"
+
+#include <glib-unix.h>
+#include <string.h>
+
+/* The directory holding libpurple's private files: beside the database. */
+static char *
+dup_purple_dir (const PgConfig *config)
+{
+  g_autofree char *absolute = g_canonicalize_filename (config->database_path, NULL);
+  g_autofree char *parent = g_path_get_dirname (absolute);
+  return g_build_filename (parent, "purple", NULL);
+}
+
+/* Registration reaches the legacy logins through these. */
+static const PgRegistrationHooks registration_hooks = {
+  .pause = pg_sessions_pause,
+  .credentials_changed = pg_sessions_credentials_changed,
+  .close = pg_sessions_close,
+  .say_goodbye = pg_sessions_say_goodbye,
+  .verify = pg_verify_start,
+};
+
+static void
+send_from_router (const xmlNode *stanza, gpointer data)
+{
+  pg_transport_send (data, stanza);
+}
+
+/* ---- stream events ---- */
+
+static void
+on_ready (gpointer data)
+{
+  PgTransport *transport = data;
+  pg_ping_link_up (transport);
+  /* What waited for the link goes first, in order. */
+  pg_outbox_link_up (transport);
+  /* Users who are online get their sessions back without doing anything. */
+  pg_sessions_probe_all (transport);
+}
+
+static void
+on_stanza (xmlNode *stanza, gpointer data)
+{
+  PgTransport *transport = data;
+  g_autoptr (PgStanza) owned = stanza;
+  pg_router_dispatch (transport->router, owned);
+}
+
+static void
+on_stanza_too_big (const xmlNode *skeleton, gsize bytes, gpointer data)
+{
+  PgTransport *transport = data;
+  g_message ("skipped a <%s/> of %" G_GSIZE_FORMAT
+             " bytes from %s: over [limits] max_stanza_bytes = %" G_GSIZE_FORMAT,
+             (const char *)skeleton->name, bytes, pg_stanza_get_attr (skeleton, "from"),
+             transport->config->max_stanza_bytes);
+  const char *type = pg_stanza_get_attr (skeleton, "type");
+  if (g_strcmp0 (type, "error") == 0 || g_strcmp0 (type, "result") == 0
+      || pg_stanza_get_attr (skeleton, "from") == NULL)
+    return;
+  /* The bounce carries the addresses and id back: not when they are what
+   * made the stanza big (a JID is at most 3 × 1023 bytes). */
+  static const char *const echoed[] = { "from", "to", "id" };
+  for (guint i = 0; i < G_N_ELEMENTS (echoed); i++)
+    if (strlen (pg_stanza_get_attr (skeleton, echoed[i]) ?: "") > 3071)
+      return;
+  /* XEP-0205 §4.5: the stanza error form, without the original payload. */
+  g_autoptr (PgStanza) reply
+      = pg_stanza_error_reply (skeleton, PG_ERR_POLICY_VIOLATION, PG_ERR_TYPE_MODIFY, "stanza too big");
+  pg_stanza_add_child (pg_stanza_get_error (reply), "stanza-too-big", PG_NS_XMPP_ERRORS);
+  pg_transport_send (transport, reply);
+}
+
+static void
+on_down (const char *reason, gpointer data)
+{
+  PgTransport *transport = data;
+  pg_ping_link_down (transport);
+  pg_outbox_link_down (transport);
+  pg_sessions_link_down (transport);
+}
+
+static const PgStreamCallbacks stream_callbacks = {
+  .ready = on_ready,
+  .stanza = on_stanza,
+  .stanza_too_big = on_stanza_too_big,
+  .down = on_down,
+};
+
+/* ---- life cycle ---- */
+
+static gboolean
+check_legacy (PgTransport *transport, GError **error)
+{
+  PgConfig *config = transport->config;
+  if (!pg_purple_check_protocol (transport->purple, config->protocol, error))
+    {
+      g_prefix_error (error, "%s: [legacy] protocol: ", config->path);
+      return FALSE;
+    }
+  for (guint i = 0; config->legacy_setting_keys[i] != NULL; i++)
+    if (!pg_purple_check_setting (transport->purple, config->protocol, config->legacy_setting_keys[i],
+                                  config->legacy_setting_values[i], error))
+      {
+        g_prefix_error (error, "%s: [legacy-settings] %s: ", config->path, config->legacy_setting_keys[i]);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  PgTransport *transport = data;
+  if (transport->stop_signals++ > 0)
+    {
+      g_message ("stopping at once on a second signal");
+      return G_SOURCE_CONTINUE;
+    }
+  g_message ("stopping on signal");
+  if (transport->loop != NULL)
+    g_main_loop_quit (transport->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+PgTransport *
+pg_daemon_new (PgConfig *config, GError **error)
+{
+  g_autoptr (PgTransport) transport = g_new0 (PgTransport, 1);
+  transport->config = config;
+  transport->started_at = g_get_monotonic_time ();
+  transport->sigint_source = g_unix_signal_add (SIGINT, on_signal, transport);
+  transport->sigterm_source = g_unix_signal_add (SIGTERM, on_signal, transport);
+
+  g_autofree char *purple_dir = dup_purple_dir (config);
+  transport->purple = pg_purple_new (purple_dir, error);
+  if (transport->purple == NULL || !check_legacy (transport, error))
+    return NULL;
+  transport->legacy_name = config->legacy_name != NULL
+                               ? g_strdup (config->legacy_name)
+                               : pg_purple_dup_protocol_name (transport->purple, config->protocol);
+  transport->password_optional = pg_purple_protocol_password_optional (transport->purple, config->protocol);
+
+  transport->store = pg_store_open (config->database_path, config->key_file, error);
+  if (transport->store == NULL)
+    return NULL;
+
+  const char *const private_paths[] = { config->database_path, config->key_file, NULL };
+  PgBackendOptions backend_options = {
+    .workers = config->workers == PG_CONFIG_WORKERS_AUTO ? g_get_num_processors () : config->workers,
+    .max_logins = config->max_logins_per_worker,
+    .purple_dir = purple_dir,
+    .private_paths = private_paths,
+  };
+  transport->backend = pg_backend_new (transport->purple, &backend_options, error);
+  if (transport->backend == NULL)
+    return NULL;
+  transport->is_registered = pg_inband_is_registered;
+  transport->registration_hooks = &registration_hooks;
+
+  transport->i18n = pg_i18n_new (NULL);
+  transport->router = pg_router_new (config->component_jid, send_from_router, transport);
+  transport->stream = pg_stream_new (config->host, config->port, config->component_jid, config->secret,
+                                     config->max_stanza_bytes, &stream_callbacks, transport);
+  pg_rooms_register (transport);
+  pg_disco_register (transport);
+  pg_ping_register (transport);
+  pg_outbox_register (transport);
+  pg_version_register (transport);
+  pg_gateway_register (transport);
+  pg_inband_register (transport);
+  pg_sessions_register (transport);
+  pg_subscription_register (transport);
+  pg_adhoc_register (transport);
+  pg_session_commands_register (transport);
+  pg_registration_commands_register (transport);
+  pg_stats_register (transport);
+  pg_disco_register_fallback (transport);
+  return g_steal_pointer (&transport);
+}
+
+int
+pg_daemon_run (PgTransport *transport)
+{
+  transport->loop = g_main_loop_new (NULL, FALSE);
+
+  g_autoptr (GError) error = NULL;
+  gint64 users = pg_store_count_users (transport->store, &error);
+  g_message ("purplegate %s serving %s for %s (%s), %" G_GINT64_FORMAT " registered users", PACKAGE_VERSION,
+             transport->config->component_jid, transport->legacy_name, transport->config->protocol, users);
+  pg_stream_start (transport->stream);
+  /* A signal received during start-up is dispatched by the first iteration
+   * and quits at once. */
+  g_main_loop_run (transport->loop);
+
+  /* What is on its way is acknowledged before the links go, so a restart
+   * sends nothing twice. */
+  pg_outbox_drain (transport, PG_OUTBOX_DRAIN_MS);
+  pg_ping_link_down (transport);
+  pg_sessions_stop_all (transport);
+  pg_stream_shutdown (transport->stream, 1000);
+  return transport->exit_status;
+}
+
+void
+pg_daemon_free (PgTransport *transport)
+{
+  if (transport == NULL)
+    return;
+  g_clear_handle_id (&transport->sigint_source, g_source_remove);
+  g_clear_handle_id (&transport->sigterm_source, g_source_remove);
+  g_clear_pointer (&transport->sessions, pg_sessions_free);
+  g_clear_pointer (&transport->adhoc, pg_adhoc_free);
+  g_clear_pointer (&transport->ping, pg_ping_free);
+  g_clear_pointer (&transport->outbox, pg_outbox_free);
+  g_clear_pointer (&transport->stream, pg_stream_free);
+  g_clear_pointer (&transport->router, pg_router_free);
+  g_clear_pointer (&transport->store, pg_store_free);
+  g_clear_pointer (&transport->backend, pg_backend_free);
+  g_clear_pointer (&transport->purple, pg_purple_free);
+  g_clear_pointer (&transport->i18n, pg_i18n_free);
+  g_clear_pointer (&transport->loop, g_main_loop_unref);
+  g_clear_pointer (&transport->config, pg_config_free);
+  g_free (transport->legacy_name);
+  g_free (transport);
+}
