@@ -5,6 +5,8 @@
 
 #include "daemon/stats.h"
 
+#include "legacy/backend.h"
+
 #include "legacy/session.h"
 #include "registration/store.h"
 #include "transport/adhoc.h"
@@ -35,11 +37,13 @@ pg_stats_parse_vm_rss (const char *status)
   return -1;
 }
 
+/* VmRSS in KiB of process @pid (0: this one), or -1. */
 static gint64
-read_vm_rss (void)
+read_vm_rss (int pid)
 {
   g_autofree char *status = NULL;
-  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+  g_autofree char *path = pid > 0 ? g_strdup_printf ("/proc/%d/status", pid) : g_strdup ("/proc/self/status");
+  if (!g_file_get_contents (path, &status, NULL, NULL))
     return -1;
   return pg_stats_parse_vm_rss (status);
 }
@@ -49,6 +53,35 @@ add_number (PgAdhocCall *call, xmlNode *form, const char *var, const char *label
 {
   g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT, value);
   pg_form_add_field (form, var, "text-single", pg_adhoc_call_translate (call, label), FALSE, text);
+}
+
+/* The worker processes: one line each, and their totals. */
+static void
+add_workers (PgAdhocCall *call, xmlNode *form, PgTransport *transport)
+{
+  PgBackendStats backend = pg_backend_get_stats (transport->backend);
+  g_autoptr (GArray) workers = pg_backend_dup_worker_stats (transport->backend);
+  gint64 rss = 0;
+  add_number (call, form, "workers", N_ ("Legacy worker processes (0: in the main process)"),
+              backend.workers);
+  add_number (call, form, "workerrestarts", N_ ("Legacy worker restarts"), backend.restarts);
+  add_number (call, form, "quarantined", N_ ("Legacy logins quarantined for crashing their worker"),
+              backend.quarantined);
+  for (guint i = 0; i < workers->len; i++)
+    {
+      const PgBackendWorkerStats *worker = &g_array_index (workers, PgBackendWorkerStats, i);
+      gint64 worker_rss = worker->pid > 0 ? read_vm_rss (worker->pid) : -1;
+      rss += MAX (worker_rss, 0);
+      g_autofree char *var = g_strdup_printf ("worker%u", worker->index);
+      g_autofree char *label
+          = g_strdup_printf (pg_adhoc_call_translate (call, N_ ("Legacy worker %u")), worker->index);
+      g_autofree char *text = g_strdup_printf (
+          pg_adhoc_call_translate (call, N_ ("pid %d, %u logins, %u restarts, "
+                                             "%u crashes, %" G_GINT64_FORMAT " KiB")),
+          worker->pid, worker->logins, worker->restarts, worker->crashes, MAX (worker_rss, 0));
+      pg_form_add_field (form, var, "text-single", label, FALSE, text);
+    }
+  add_number (call, form, "workersrss", N_ ("Resident memory of the legacy workers (KiB)"), rss);
 }
 
 static void
@@ -91,7 +124,8 @@ stats (PgAdhocCall *call)
               (gint64)transport->stats.outbox_resent);
   add_number (call, form, "bounced", N_ ("Messages returned to their senders"),
               (gint64)transport->stats.outbox_bounced);
-  add_number (call, form, "memoryrss", N_ ("Resident memory (KiB)"), read_vm_rss ());
+  add_number (call, form, "memoryrss", N_ ("Resident memory (KiB)"), read_vm_rss (0));
+  add_workers (call, form, transport);
   g_message ("admin %s read the statistics", pg_adhoc_call_get_requester (call));
 }
 

@@ -53,7 +53,8 @@ irc_channel_name_valid (PgPurpleAccount *account, const char *name)
 }
 
 void
-pg_purple_account_join_chat (PgPurpleAccount *account, const char *chat, const char *nick, const char *password)
+pg_purple_account_join_chat (PgPurpleAccount *account, const char *chat, const char *nick,
+                             const char *password)
 {
   PurpleConnection *gc = connection (account);
   PurplePluginProtocolInfo *info;
@@ -246,7 +247,8 @@ pg_purple_account_kick_chat (PgPurpleAccount *account, const char *chat, const c
 }
 
 void
-pg_purple_account_invite_chat (PgPurpleAccount *account, const char *chat, const char *who, const char *message)
+pg_purple_account_invite_chat (PgPurpleAccount *account, const char *chat, const char *who,
+                               const char *message)
 {
   PurpleConversation *conv = joined_chat (account, chat);
 

@@ -134,8 +134,8 @@ pg_purple_account_confirm_install (void)
 void
 pg_purple_account_get_info (PgPurpleAccount *account, PgPurpleAccountInfo *info)
 {
-  PurpleConnection *gc = pg_purple_account_is_connected (account) ? purple_account_get_connection (account->purple)
-                                                                  : NULL;
+  PurpleConnection *gc
+      = pg_purple_account_is_connected (account) ? purple_account_get_connection (account->purple) : NULL;
   info->connection_nick = pg_purple_account_has_connection_nick (account);
   info->round_trip = gc != NULL && has_round_trip (gc);
   info->chantypes = account->chantypes;

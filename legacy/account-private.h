@@ -18,7 +18,7 @@
 typedef struct
 {
   PgPurpleAccount *account; /* not a reference: the account closes these first */
-  char *name;         /* normalized remote user */
+  char *name;               /* normalized remote user */
   PurpleAccountRequestAuthorizationCb allow_cb, deny_cb;
   gpointer data; /* libpurple's user_data for the callbacks */
 } PgPendingAuth;
@@ -101,8 +101,8 @@ void pg_purple_account_emit_contact_listed (PgPurpleAccount *account, const char
 void pg_purple_account_emit_contact_unlisted (PgPurpleAccount *account, const char *name);
 void pg_purple_account_emit_message (PgPurpleAccount *account, const char *from, const char *html);
 void pg_purple_account_emit_chat_state (PgPurpleAccount *account, const char *from, PgChatState state);
-void pg_purple_account_emit_authorization_requested (PgPurpleAccount *account, const char *from, const char *alias,
-                                              const char *message);
+void pg_purple_account_emit_authorization_requested (PgPurpleAccount *account, const char *from,
+                                                     const char *alias, const char *message);
 void pg_purple_account_emit_sent_confirmed (PgPurpleAccount *account, guint64 serial);
 void pg_purple_account_emit_refused (PgPurpleAccount *account, const char *name);
 void pg_purple_account_emit_chat (PgPurpleAccount *account, const PgChatEvent *event);

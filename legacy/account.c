@@ -35,7 +35,6 @@
 
 #include <string.h>
 
-
 /* How many events are running right now (see the contract above).  One
  * number for all accounts: an event of one account may tear down another,
  * and libpurple's lists are shared. */
@@ -259,7 +258,7 @@ pg_purple_account_emit_chat_state (PgPurpleAccount *account, const char *from, P
 
 void
 pg_purple_account_emit_authorization_requested (PgPurpleAccount *account, const char *from, const char *alias,
-                                         const char *message)
+                                                const char *message)
 {
   if (!may_emit (account) || account->events.authorization_requested == NULL)
     return;
@@ -540,8 +539,8 @@ forget_login (PgPurpleAccount *account)
 
 PgPurpleAccount *
 pg_purple_account_new (PgPurple *purple, const char *protocol_id, const char *username, const char *password,
-                const char *const *setting_keys, const char *const *setting_values,
-                const PgAccountEvents *events, gpointer owner, GError **error)
+                       const char *const *setting_keys, const char *const *setting_values,
+                       const PgAccountEvents *events, gpointer owner, GError **error)
 {
   PurpleAccount *account;
   PgPurpleAccount *pg;

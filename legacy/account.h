@@ -34,9 +34,9 @@ typedef enum
 
 typedef enum
 {
-  PG_ACCOUNT_FAILURE_NETWORK, /* worth retrying later: unreachable, reset, timeout */
-  PG_ACCOUNT_FAILURE_AUTH,    /* credentials refused: retrying will not help */
-  PG_ACCOUNT_FAILURE_OTHER,   /* any other fatal error (name in use, TLS…) */
+  PG_ACCOUNT_FAILURE_NETWORK,  /* worth retrying later: unreachable, reset, timeout */
+  PG_ACCOUNT_FAILURE_AUTH,     /* credentials refused: retrying will not help */
+  PG_ACCOUNT_FAILURE_OTHER,    /* any other fatal error (name in use, TLS…) */
   PG_ACCOUNT_FAILURE_CONFLICT, /* another login of this gateway uses the legacy username */
   /* The process serving the login ended (a crash in libpurple or a
    * protocol plugin): worth retrying at once. */

@@ -43,9 +43,9 @@ typedef struct
 struct PgBackend
 {
   const PgBackendOps *ops;
-  PgPurple *purple; /* borrowed */
-  PgWorkerPool *pool; /* NULL: in-process */
-  guint64 last_serial;  /* of pg_account_confirm_sent(), for every login */
+  PgPurple *purple;    /* borrowed */
+  PgWorkerPool *pool;  /* NULL: in-process */
+  guint64 last_serial; /* of pg_account_confirm_sent(), for every login */
   guint accounts;
 };
 
@@ -69,7 +69,7 @@ struct PgAccount
   char *username;
   /* in this process */
   PgPurpleAccount *local;
-  char *conflict; /* why the login could not be created; reported on connect */
+  char *conflict;  /* why the login could not be created; reported on connect */
   GQueue deferred; /* Deferred (backend.c): answers given after the command */
   guint deferred_id;
   /* in a worker */

@@ -53,9 +53,9 @@ struct PgWorkerPool
   char *plugin_dir;
   GStrv private_paths;
   guint32 last_id;
-  GHashTable *logins;     /* login key → PgAccount (borrowed) */
-  GHashTable *crashes;    /* login key → GArray of gint64, monotonic s */
-  GHashTable *quarantine; /* login keys */
+  GHashTable *logins;        /* login key → PgAccount (borrowed) */
+  GHashTable *crashes;       /* login key → GArray of gint64, monotonic s */
+  GHashTable *quarantine;    /* login keys */
   GCancellable *cancellable; /* of the waits for the workers' exits */
   gboolean stopping;
 };
@@ -100,13 +100,14 @@ worker_start_login (PgAccount *account, const char *password, const char *const 
                     const char *const *setting_values)
 {
   PgWorkerPool *pool = account->backend->pool;
-  account->login_key = pg_purple_dup_login_key (account->backend->purple, account->protocol_id, account->username);
+  account->login_key
+      = pg_purple_dup_login_key (account->backend->purple, account->protocol_id, account->username);
   if (g_hash_table_contains (pool->quarantine, account->login_key))
     return; /* connect says so */
   if (g_hash_table_contains (pool->logins, account->login_key))
     {
-      account->conflict
-          = g_strdup_printf ("the %s login \"%s\" is already in use", account->protocol_id, account->username);
+      account->conflict = g_strdup_printf ("the %s login \"%s\" is already in use", account->protocol_id,
+                                           account->username);
       return;
     }
   PgWorker *worker = least_loaded (pool);
@@ -334,9 +335,9 @@ on_chat_frame (PgAccount *account, GVariant *args)
   guint32 kind, rank, refusal, modes, users;
   PgChatEvent event = { 0 };
   const char *chat, *nick, *new_nick, *text, *password, *name, *actor, *reason, *member;
-  g_variant_get (args, "(m&sm&sm&sm&sm&suuubbbbm&sum&sm&sm&s)", &kind, &chat, &nick, &new_nick, &text, &password,
-                 &rank, &refusal, &modes, &event.arrived, &event.kicked, &event.banned, &event.delayed, &name,
-                 &users, &actor, &reason, &member);
+  g_variant_get (args, "(m&sm&sm&sm&sm&suuubbbbm&sum&sm&sm&s)", &kind, &chat, &nick, &new_nick, &text,
+                 &password, &rank, &refusal, &modes, &event.arrived, &event.kicked, &event.banned,
+                 &event.delayed, &name, &users, &actor, &reason, &member);
   event.kind = kind;
   event.chat = chat;
   event.nick = nick;
@@ -361,7 +362,8 @@ on_info_frame (PgAccount *account, GVariant *args)
   PgAccountMirror *mirror = &account->mirror;
   const char *chantypes, *nick;
   guint32 nick_len;
-  g_variant_get (args, "(bbm&sum&s)", &mirror->connection_nick, &mirror->round_trip, &chantypes, &nick_len, &nick);
+  g_variant_get (args, "(bbm&sum&s)", &mirror->connection_nick, &mirror->round_trip, &chantypes, &nick_len,
+                 &nick);
   mirror->nick_len = nick_len;
   g_free (mirror->chantypes);
   mirror->chantypes = g_strdup (chantypes);
@@ -553,8 +555,8 @@ worker_lost (PgWorker *worker, const char *why)
   g_hash_table_iter_init (&iter, worker->accounts);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     g_ptr_array_add (accounts, value);
-  g_warning ("legacy worker %u (pid %d) lost (%s): %u logins go back to login", worker->index, worker->pid, why,
-             accounts->len);
+  g_warning ("legacy worker %u (pid %d) lost (%s): %u logins go back to login", worker->index, worker->pid,
+             why, accounts->len);
   for (guint i = 0; i < accounts->len; i++)
     {
       PgAccount *account = g_ptr_array_index (accounts, i);
@@ -572,7 +574,8 @@ worker_lost (PgWorker *worker, const char *why)
                                          "it is set aside until the gateway restarts");
         }
       else
-        pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_INTERNAL, "an internal error of the gateway");
+        pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_INTERNAL,
+                                       "an internal error of the gateway");
     }
 }
 
@@ -619,9 +622,10 @@ on_exited (GObject *source, GAsyncResult *result, gpointer data)
                                   : g_strdup_printf ("exit status %d", status);
   worker_lost (worker, why);
   gint64 ran_s = (g_get_monotonic_time () - worker->started_at) / G_USEC_PER_SEC;
-  worker->restart_ms = ran_s >= RESTART_CALM_S ? 0 : MIN (MAX (worker->restart_ms * 2, RESTART_FIRST_MS), RESTART_MAX_MS);
-  g_message ("legacy worker %u ended (%s) after %" G_GINT64_FORMAT " s; starting it again in %u ms", worker->index,
-             why, ran_s, worker->restart_ms);
+  worker->restart_ms
+      = ran_s >= RESTART_CALM_S ? 0 : MIN (MAX (worker->restart_ms * 2, RESTART_FIRST_MS), RESTART_MAX_MS);
+  g_message ("legacy worker %u ended (%s) after %" G_GINT64_FORMAT " s; starting it again in %u ms",
+             worker->index, why, ran_s, worker->restart_ms);
   worker->restart_id = g_timeout_add (worker->restart_ms, restart_worker, worker);
 }
 
@@ -745,7 +749,8 @@ pg_worker_pool_free (PgWorkerPool *pool)
            * child watch does that), and kill what did not stop in time. */
           siginfo_t info = { 0 };
           while (g_get_monotonic_time () < deadline
-                 && waitid (P_PID, (id_t)worker->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0)
+                 && waitid (P_PID, (id_t)worker->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0
+                 && info.si_pid == 0)
             g_usleep (10000);
           if (info.si_pid == 0)
             g_subprocess_force_exit (worker->process);

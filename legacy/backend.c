@@ -66,9 +66,10 @@ run_deferred (gpointer data)
     case DEFERRED_CHAT_REFUSED:
     default:
       {
-        PgChatEvent event = {
-          .kind = PG_CHAT_EVENT_REFUSED, .chat = deferred->chat, .refusal = deferred->refusal, .text = deferred->text
-        };
+        PgChatEvent event = { .kind = PG_CHAT_EVENT_REFUSED,
+                              .chat = deferred->chat,
+                              .refusal = deferred->refusal,
+                              .text = deferred->text };
         if (account->events.chat != NULL)
           account->events.chat (account->owner, &event);
       }
@@ -103,9 +104,9 @@ local_start (PgAccount *account, const char *password, const char *const *settin
              const char *const *setting_values)
 {
   g_autoptr (GError) error = NULL;
-  account->local = pg_purple_account_new (account->backend->purple, account->protocol_id, account->username,
-                                          password, setting_keys, setting_values, &account->events,
-                                          account->owner, &error);
+  account->local
+      = pg_purple_account_new (account->backend->purple, account->protocol_id, account->username, password,
+                               setting_keys, setting_values, &account->events, account->owner, &error);
   if (account->local == NULL)
     account->conflict = g_strdup (error->message);
 }
@@ -279,8 +280,9 @@ local_dup_nick (PgAccount *account)
 static char *
 local_normalize (PgAccount *account, const char *name)
 {
-  return account->local != NULL ? pg_purple_account_normalize (account->local, name)
-                                 : pg_purple_normalize_name (account->backend->purple, account->protocol_id, name);
+  return account->local != NULL
+             ? pg_purple_account_normalize (account->local, name)
+             : pg_purple_normalize_name (account->backend->purple, account->protocol_id, name);
 }
 
 static const PgBackendOps local_ops = {
@@ -363,8 +365,8 @@ pg_backend_dup_worker_stats (PgBackend *backend)
 
 PgAccount *
 pg_account_new (PgBackend *backend, const char *protocol_id, const char *username, const char *password,
-                const char *const *setting_keys, const char *const *setting_values, const PgAccountEvents *events,
-                gpointer owner)
+                const char *const *setting_keys, const char *const *setting_values,
+                const PgAccountEvents *events, gpointer owner)
 {
   g_return_val_if_fail (backend != NULL && protocol_id != NULL && username != NULL && events != NULL, NULL);
   PgAccount *account = g_new0 (PgAccount, 1);

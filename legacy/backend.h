@@ -21,8 +21,8 @@
 
 typedef struct
 {
-  guint workers;      /* 0: libpurple in this process */
-  guint max_logins;   /* per worker; 0: no limit */
+  guint workers;          /* 0: libpurple in this process */
+  guint max_logins;       /* per worker; 0: no limit */
   const char *purple_dir; /* libpurple's user directory; workers use subdirectories */
   /* Files a worker must not be able to open (the store, the key file). */
   const char *const *private_paths;
@@ -37,11 +37,11 @@ void pg_backend_free (PgBackend *backend);
 
 typedef struct
 {
-  guint index;       /* 1-based */
-  int pid;           /* 0 while not running */
-  guint logins;      /* accounts placed on it now */
-  guint restarts;    /* times started again after it ended */
-  guint crashes;     /* of those, ended by a signal or an unexpected exit */
+  guint index;    /* 1-based */
+  int pid;        /* 0 while not running */
+  guint logins;   /* accounts placed on it now */
+  guint restarts; /* times started again after it ended */
+  guint crashes;  /* of those, ended by a signal or an unexpected exit */
 } PgBackendWorkerStats;
 
 typedef struct

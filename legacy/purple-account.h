@@ -18,9 +18,9 @@ typedef struct PgPurpleAccount PgPurpleAccount;
  * Caller owns the account; pg_purple_account_free() logs out silently (no
  * disconnected event) and forgets it in libpurple. */
 PgPurpleAccount *pg_purple_account_new (PgPurple *purple, const char *protocol_id, const char *username,
-                           const char *password, const char *const *setting_keys,
-                           const char *const *setting_values, const PgAccountEvents *events, gpointer owner,
-                           GError **error);
+                                        const char *password, const char *const *setting_keys,
+                                        const char *const *setting_values, const PgAccountEvents *events,
+                                        gpointer owner, GError **error);
 void pg_purple_account_free (PgPurpleAccount *account);
 
 /* Starts the login; events follow. */
@@ -33,7 +33,8 @@ void pg_purple_account_set_status (PgPurpleAccount *account, PgShow show, const 
 
 /* Sends @text (plain UTF-8; escaped for libpurple here). Returns TRUE once
  * the protocol has taken the message for sending. */
-gboolean pg_purple_account_send_message (PgPurpleAccount *account, const char *to, const char *text, GError **error);
+gboolean pg_purple_account_send_message (PgPurpleAccount *account, const char *to, const char *text,
+                                         GError **error);
 /* Asks the legacy server to confirm that it has processed every message
  * sent so far on this login: TRUE when a sent_confirmed event with @serial
  * (from a sequence the caller keeps rising) follows once it has; FALSE when
@@ -46,16 +47,20 @@ void pg_purple_account_send_chat_state (PgPurpleAccount *account, const char *to
  * protocol's chat_info_defaults() turns it into what a join needs.  Every
  * outcome comes back as a PgChatEvent.  @nick is used where the protocol
  * has a nick per chat; @password may be NULL. */
-void pg_purple_account_join_chat (PgPurpleAccount *account, const char *chat, const char *nick, const char *password);
+void pg_purple_account_join_chat (PgPurpleAccount *account, const char *chat, const char *nick,
+                                  const char *password);
 /* Leaves @chat (no event follows). */
 void pg_purple_account_leave_chat (PgPurpleAccount *account, const char *chat);
 /* Sends @text to @chat; a text starting with "/me " is sent as the
  * protocol's action where it has one. FALSE with @error when the protocol
  * refused at once (not joined, offline). */
-gboolean pg_purple_account_send_chat (PgPurpleAccount *account, const char *chat, const char *text, GError **error);
+gboolean pg_purple_account_send_chat (PgPurpleAccount *account, const char *chat, const char *text,
+                                      GError **error);
 void pg_purple_account_set_chat_topic (PgPurpleAccount *account, const char *chat, const char *topic);
-void pg_purple_account_kick_chat (PgPurpleAccount *account, const char *chat, const char *nick, const char *reason);
-void pg_purple_account_invite_chat (PgPurpleAccount *account, const char *chat, const char *who, const char *message);
+void pg_purple_account_kick_chat (PgPurpleAccount *account, const char *chat, const char *nick,
+                                  const char *reason);
+void pg_purple_account_invite_chat (PgPurpleAccount *account, const char *chat, const char *who,
+                                    const char *message);
 /* Asks for the nick @nick in @chat (on IRC: for the whole connection). */
 void pg_purple_account_set_chat_nick (PgPurpleAccount *account, const char *chat, const char *nick);
 /* The name to write to privately to reach @nick of @chat (prpl-jabber:

@@ -52,7 +52,7 @@ buddy_added (PurpleBuddy *buddy, gpointer data)
   (void)data;
   if (account != NULL && !account->restoring)
     pg_purple_account_emit_contact_listed (account, purple_buddy_get_name (buddy),
-                                    purple_buddy_get_alias_only (buddy));
+                                           purple_buddy_get_alias_only (buddy));
 }
 
 static void

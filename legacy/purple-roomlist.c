@@ -33,8 +33,9 @@ pg_purple_account_list_chats (PgPurpleAccount *account)
   PurpleConnection *gc;
 
   g_return_if_fail (account != NULL);
-  gc = !account->dying && pg_purple_account_is_connected (account) ? purple_account_get_connection (account->purple)
-                                                            : NULL;
+  gc = !account->dying && pg_purple_account_is_connected (account)
+           ? purple_account_get_connection (account->purple)
+           : NULL;
   PurplePluginProtocolInfo *info
       = gc != NULL ? PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc)) : NULL;
   /* prpl-jabber asks which conference server to list first: no list without one. */

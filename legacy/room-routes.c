@@ -268,7 +268,8 @@ on_groupchat (PgTransport *transport, const PgRouteRequest *request, PgSession *
     }
   if (session->account == NULL)
     {
-      reply_error (transport, room, request, PG_ERR_RECIPIENT_UNAVAILABLE, "the legacy login is not connected");
+      reply_error (transport, room, request, PG_ERR_RECIPIENT_UNAVAILABLE,
+                   "the legacy login is not connected");
       return;
     }
   /* Expected first: a refusal may come back from inside the call. */

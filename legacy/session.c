@@ -226,8 +226,9 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
       if (session->state == PG_SESSION_ONLINE)
         {
           g_autofree char *text = g_strdup_printf (
-              pg_i18n_translate (session->transport->i18n, session->lang,
-                                 N_ ("The connection to %s was lost because of an internal error; reconnecting.")),
+              pg_i18n_translate (
+                  session->transport->i18n, session->lang,
+                  N_ ("The connection to %s was lost because of an internal error; reconnecting.")),
               session->transport->legacy_name);
           send_transport_presence (session, PG_SHOW_XA, text);
           send_headline (session, N_ ("Connection to the legacy network lost"), reason,

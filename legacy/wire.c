@@ -157,8 +157,10 @@ deliver (PgWire *wire)
           close_link (wire, "a frame of an unknown operation");
           break;
         }
-      g_autoptr (GBytes) bytes = g_bytes_new (wire->in->data + at + HEADER_BYTES, length - (HEADER_BYTES - 4));
-      g_autoptr (GVariant) args = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type), bytes, FALSE));
+      g_autoptr (GBytes) bytes
+          = g_bytes_new (wire->in->data + at + HEADER_BYTES, length - (HEADER_BYTES - 4));
+      g_autoptr (GVariant) args
+          = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type), bytes, FALSE));
       /* Data from another process is trusted no further than this. */
       if (!g_variant_is_normal_form (args))
         {

@@ -122,21 +122,48 @@ install_crash_handlers (const char *dir)
 #endif
 
 #define FS_READ (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
-#define FS_WRITE                                                                                                   \
-  (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE                  \
-   | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG                      \
-   | LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK                   \
+#define FS_WRITE                                                                                             \
+  (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE            \
+   | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG                \
+   | LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK             \
    | LANDLOCK_ACCESS_FS_MAKE_SYM)
 
 /* Trees a worker reads (libraries, plugins, certificates, the resolver's
  * and locale data), and what it reads and writes. */
 static const char *const read_trees[] = {
-  "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc", "/sys", "/dev", "/run",
-  "/etc/ssl", "/etc/ca-certificates", "/etc/pki", "/etc/gnutls", "/etc/crypto-policies",
-  "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/host.conf",
-  "/etc/services", "/etc/protocols", "/etc/localtime", "/etc/timezone", "/etc/ld.so.cache",
-  "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/passwd", "/etc/group", "/etc/locale.alias",
-  "/etc/mime.types", "/etc/nss", "/etc/gss",
+  "/usr",
+  "/lib",
+  "/lib64",
+  "/lib32",
+  "/bin",
+  "/sbin",
+  "/proc",
+  "/sys",
+  "/dev",
+  "/run",
+  "/etc/ssl",
+  "/etc/ca-certificates",
+  "/etc/pki",
+  "/etc/gnutls",
+  "/etc/crypto-policies",
+  "/etc/resolv.conf",
+  "/etc/hosts",
+  "/etc/nsswitch.conf",
+  "/etc/gai.conf",
+  "/etc/host.conf",
+  "/etc/services",
+  "/etc/protocols",
+  "/etc/localtime",
+  "/etc/timezone",
+  "/etc/ld.so.cache",
+  "/etc/ld.so.conf",
+  "/etc/ld.so.conf.d",
+  "/etc/passwd",
+  "/etc/group",
+  "/etc/locale.alias",
+  "/etc/mime.types",
+  "/etc/nss",
+  "/etc/gss",
 };
 
 static gboolean
@@ -149,7 +176,8 @@ add_rule (int ruleset, const char *path, guint64 access)
   /* Files take only file rights. */
   struct stat st;
   if (fstat (fd, &st) == 0 && !S_ISDIR (st.st_mode))
-    rule.allowed_access &= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE;
+    rule.allowed_access
+        &= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE;
   gboolean ok = syscall (SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) == 0;
   close (fd);
   return ok;
@@ -290,9 +318,10 @@ static void
 ev_chat (gpointer owner, const PgChatEvent *e)
 {
   emit (owner, PG_WIRE_CHAT,
-        g_variant_new ("(umsmsmsmsmsuuubbbbmsumsmsms)", (guint32)e->kind, e->chat, e->nick, e->new_nick, e->text,
-                       e->password, (guint32)e->rank, (guint32)e->refusal, (guint32)e->modes, e->arrived, e->kicked,
-                       e->banned, e->delayed, e->name, (guint32)e->users, e->actor, e->reason, e->member));
+        g_variant_new ("(umsmsmsmsmsuuubbbbmsumsmsms)", (guint32)e->kind, e->chat, e->nick, e->new_nick,
+                       e->text, e->password, (guint32)e->rank, (guint32)e->refusal, (guint32)e->modes,
+                       e->arrived, e->kicked, e->banned, e->delayed, e->name, (guint32)e->users, e->actor,
+                       e->reason, e->member));
 }
 
 static const PgAccountEvents forward = {
@@ -337,9 +366,9 @@ cmd_new (Worker *worker, guint32 id, GVariant *args)
   Login *login = g_new0 (Login, 1);
   login->worker = worker;
   login->id = id;
-  login->account = pg_purple_account_new (worker->purple, protocol, username, password,
-                                          keys[0] != NULL ? keys : NULL, values[0] != NULL ? values : NULL, &forward,
-                                          login, &error);
+  login->account
+      = pg_purple_account_new (worker->purple, protocol, username, password, keys[0] != NULL ? keys : NULL,
+                               values[0] != NULL ? values : NULL, &forward, login, &error);
   if (login->account == NULL)
     {
       /* The main process checked the name is free; this is a bad setting. */
@@ -378,7 +407,8 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
         g_variant_get (args, "(t&s&s)", &tag, &a, &b);
         if (!pg_purple_account_send_message (account, a, b, &error))
           emit (login, PG_WIRE_SEND_FAILED,
-                g_variant_new ("(tbs)", tag, g_error_matches (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE),
+                g_variant_new ("(tbs)", tag,
+                               g_error_matches (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE),
                                error->message));
       }
       break;
@@ -407,12 +437,13 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
         g_variant_get (args, "(&s&s)", &a, &b);
         if (!pg_purple_account_send_chat (account, a, b, &error))
           {
-            PgChatEvent event = { .kind = PG_CHAT_EVENT_REFUSED,
-                                  .chat = a,
-                                  .refusal = g_error_matches (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE)
-                                                 ? PG_CHAT_REFUSED_NOT_JOINED
-                                                 : PG_CHAT_REFUSED_MESSAGE,
-                                  .text = error->message };
+            PgChatEvent event
+                = { .kind = PG_CHAT_EVENT_REFUSED,
+                    .chat = a,
+                    .refusal = g_error_matches (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE)
+                                   ? PG_CHAT_REFUSED_NOT_JOINED
+                                   : PG_CHAT_REFUSED_MESSAGE,
+                    .text = error->message };
             ev_chat (login, &event);
           }
       }
@@ -539,7 +570,8 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   worker.logins = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)login_free);
   worker.loop = g_main_loop_new (NULL, FALSE);
   worker.wire = pg_wire_new (fd, on_frame, on_closed, &worker);
-  pg_wire_send (worker.wire, PG_WIRE_HELLO, 0, g_variant_new ("(uu)", (guint32)PG_WIRE_VERSION, (guint32)getpid ()));
+  pg_wire_send (worker.wire, PG_WIRE_HELLO, 0,
+                g_variant_new ("(uu)", (guint32)PG_WIRE_VERSION, (guint32)getpid ()));
   g_main_loop_run (worker.loop);
 
   g_hash_table_unref (worker.logins); /* silent logouts */

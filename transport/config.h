@@ -62,12 +62,12 @@ typedef struct
   guint verify_timeout_s;
 
   gsize max_stanza_bytes;
-  guint outbox_max_per_user; /* messages queued per user and direction */
-  guint outbox_expiry_s;     /* how long a queued message waits at most */
-  guint session_grace_s;     /* how long a legacy login waits for its user after a lost link */
-  guint history_messages;    /* room backlog per user, for resources joining later */
-  guint history_max_age_s;   /* and how old its messages may be */
-  guint join_timeout_s;      /* a room join the legacy network does not answer fails then */
+  guint outbox_max_per_user;   /* messages queued per user and direction */
+  guint outbox_expiry_s;       /* how long a queued message waits at most */
+  guint session_grace_s;       /* how long a legacy login waits for its user after a lost link */
+  guint history_messages;      /* room backlog per user, for resources joining later */
+  guint history_max_age_s;     /* and how old its messages may be */
+  guint join_timeout_s;        /* a room join the legacy network does not answer fails then */
   guint workers;               /* legacy worker processes; 0: in-process; PG_CONFIG_WORKERS_AUTO */
   guint max_logins_per_worker; /* 0: no limit */
   PgLogLevel log_level;

@@ -28,7 +28,7 @@ typedef struct
   guint64 logins_succeeded;
   guint64 logins_failed;
   guint64 quarantined; /* logins refused for crashing their worker repeatedly */
-  guint64 reconnects; /* legacy logins retried after a network failure */
+  guint64 reconnects;  /* legacy logins retried after a network failure */
   /* Outbox messages written or handed over again after their link was
    * lost unacknowledged, and messages bounced to their senders. */
   guint64 outbox_resent;

@@ -14,7 +14,10 @@ from legacy_servers import chat_from, is_presence_from, online_user
 GW = COMPONENT_JID
 # A setting of prpl-pgtest's: purplegate checks [legacy-settings] against
 # the protocol's options when it starts, and would not start without it.
-SETTINGS = {"legacy-settings": {"greeting": "hello from the tests"}}
+# libpurple in purplegate's own process: these tests are of the plugin, and
+# "files" and "pid" answer from the process that runs it (test_workers has
+# them from a worker).
+SETTINGS = {"legacy-settings": {"greeting": "hello from the tests"}, "workers": {"count": "0"}}
 
 
 def setup(name):
