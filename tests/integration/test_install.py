@@ -34,6 +34,7 @@ MAN5_KEYS = {
     "registration": ["allowed_domains", "verify_timeout_s"],
     "limits": ["max_stanza_bytes"],
     "groupchat": ["history_messages", "history_max_age_s", "join_timeout_s"],
+    "workers": ["count", "max_logins"],
     "log": ["level"],
 }
 UNIT_HARDENING = [
