@@ -217,10 +217,10 @@ complete_char_ref (const char *digits, gsize len, guint base, GString *fill)
 
 /* Appends to @fill what ends the reference the tail stops inside, validly
  * if it could be ended so at all: only the five predefined entities exist
- * (on_get_entity()). Otherwise a ';' alone: libxml2 leaves a '&' unparsed,
- * and the text before it unchecked, until it sees one; it refuses the
- * reference then, and outside a reference the ';' is only text. A reference
- * longer than the tail is not seen, and ended so too. */
+ * (on_get_entity() in xml-parser.c). Otherwise a ';' alone: libxml2 leaves a
+ * '&' unparsed, and the text before it unchecked, until it sees one; it
+ * refuses the reference then, and outside a reference the ';' is only text.
+ * A reference longer than the tail is not seen, and ended so too. */
 static void
 complete_reference (const PgXmlFraming *framing, GString *fill)
 {

@@ -117,6 +117,7 @@ void pg_xml_framing_remember_fed (PgXmlFraming *framing, const char *data, gsize
 void pg_xml_framing_forget_fed (PgXmlFraming *framing);
 /* Before an overflow's resynchronisation: appends to @fill the bytes that
  * end the text or CDATA section the limit falls in, and any character or
- * reference it cuts, validly whenever the bytes before could be ended so.
- * FALSE, @fill untouched, when the limit falls in no such token. */
+ * reference it cuts, validly whenever the bytes before could be ended so
+ * (the bytes that end a character count as fed). FALSE, @fill untouched,
+ * when the limit falls in no such token. */
 gboolean pg_xml_framing_end_token (PgXmlFraming *framing, GString *fill);
