@@ -1,5 +1,6 @@
 /* tests/unit/test-xml-parser.c — the XMPP stream parser: stanza delivery,
- * entity decoding, chunking independence, restricted XML and limits. */
+ * the trees built, entity decoding, chunking independence, restricted XML
+ * and limits. */
 #define G_LOG_DOMAIN "pg-test-xml-parser"
 
 #include "transport/stanza.h"
@@ -639,6 +640,100 @@ test_preserved_namespaces (void)
       g_autofree char *bytes = pg_stanza_to_string (stanza_at (c, 0));
       g_assert_cmpstr (bytes, ==, preserved_cases[i].serialized);
     }
+}
+
+/* ---- the trees ---- */
+
+static void
+test_tree_standalone (void)
+{
+  /* Every stanza declares the namespaces it uses, which the stream header
+   * declared outside its tree; its children share them. */
+  g_autoptr (Collector) c = collector_new ();
+  run_ok (HEADER "<message id='1'><body>x</body></message>"
+                 "<stream:error><conflict xmlns='" PG_NS_STREAMS "'/></stream:error>",
+          1, c);
+  g_assert_cmpuint (c->stanzas->len, ==, 2);
+
+  xmlNode *message = stanza_at (c, 0);
+  g_assert_nonnull (message->nsDef);
+  g_assert_null (message->nsDef->prefix);
+  g_assert_cmpstr ((const char *)message->nsDef->href, ==, PG_NS_COMPONENT);
+  g_assert_true (message->ns == message->nsDef);
+  xmlNode *body = pg_stanza_first_element (message);
+  g_assert_null (body->nsDef);
+  g_assert_true (body->ns == message->ns);
+
+  xmlNode *error = stanza_at (c, 1);
+  g_assert_nonnull (error->ns);
+  g_assert_cmpstr ((const char *)error->ns->prefix, ==, "stream");
+  g_assert_cmpstr ((const char *)error->ns->href, ==, PG_NS_STREAM);
+  g_assert_true (error->ns == error->nsDef);
+  g_autofree char *text = pg_stanza_to_string (error);
+  g_assert_cmpstr (text, ==,
+                   "<stream:error xmlns:stream='" PG_NS_STREAM "'><conflict xmlns='" PG_NS_STREAMS
+                   "'/></stream:error>");
+}
+
+static void
+test_tree_text (void)
+{
+  /* Text, references and CDATA in a row make one text node; an empty CDATA
+   * section makes none. */
+  g_autoptr (Collector) c = collector_new ();
+  run_ok (HEADER "<message><body>a<![CDATA[b<]]>c&amp;d</body><x><![CDATA[]]></x><y></y></message>", 1, c);
+  xmlNode *body = pg_stanza_first_element (stanza_at (c, 0));
+  g_assert_nonnull (body->children);
+  g_assert_true (body->children == body->last);
+  g_assert_cmpint (body->children->type, ==, XML_TEXT_NODE);
+  g_assert_cmpstr ((const char *)body->children->content, ==, "ab<c&d");
+  xmlNode *x = pg_stanza_find_child (stanza_at (c, 0), "x", NULL);
+  g_assert_null (x->children);
+  g_autofree char *text = pg_stanza_to_string (stanza_at (c, 0));
+  g_assert_cmpstr (text, ==, "<message><body>ab&lt;c&amp;d</body><x/><y/></message>");
+}
+
+static void
+test_tree_no_namespace (void)
+{
+  /* An element in no namespace has an empty one, never NULL (which
+   * pg_stanza_serialize() takes for the stream's), and its children too. */
+  g_autoptr (Collector) c = collector_new ();
+  run_ok (HEADER "<message><x xmlns=''><y/></x></message>", 0, c);
+  xmlNode *x = pg_stanza_first_element (stanza_at (c, 0));
+  xmlNode *y = pg_stanza_first_element (x);
+  g_assert_nonnull (x->ns);
+  g_assert_cmpstr ((const char *)x->ns->href, ==, "");
+  g_assert_nonnull (y->ns);
+  g_assert_cmpstr ((const char *)y->ns->href, ==, "");
+  g_assert_cmpstr (pg_stanza_get_ns (y), ==, "");
+
+  /* Likewise under a stream header without a default namespace. */
+  g_autoptr (Collector) d = collector_new ();
+  run_ok ("<stream:stream xmlns:stream='" PG_NS_STREAM "' id='x'><message><body/></message>", 0, d);
+  xmlNode *message = stanza_at (d, 0);
+  g_assert_nonnull (message->ns);
+  g_assert_cmpstr ((const char *)message->ns->href, ==, "");
+  g_assert_true (pg_stanza_first_element (message)->ns == message->ns);
+}
+
+static void
+test_tree_namespace_references (void)
+{
+  /* References in namespace names are decoded like any value, once. */
+  g_autoptr (Collector) c = collector_new ();
+  run_ok (HEADER "<message><x xmlns='urn:a&amp;b' xmlns:p='urn:&#38;c&amp;amp;' p:k='v&amp;'/></message>", 1,
+          c);
+  xmlNode *x = pg_stanza_first_element (stanza_at (c, 0));
+  g_assert_cmpstr ((const char *)x->ns->href, ==, "urn:a&b");
+  xmlAttr *k = x->properties;
+  g_assert_nonnull (k);
+  g_assert_cmpstr ((const char *)k->name, ==, "k");
+  g_assert_nonnull (k->ns);
+  g_assert_cmpstr ((const char *)k->ns->prefix, ==, "p");
+  g_assert_cmpstr ((const char *)k->ns->href, ==, "urn:&c&amp;");
+  g_autofree char *value = (char *)xmlNodeGetContent ((xmlNode *)k);
+  g_assert_cmpstr (value, ==, "v&");
 }
 
 /* Feeding stops at the first failure; the parser must not be fed again. */
@@ -1511,6 +1606,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/xml-parser/held/invalid-at-limit", test_held_invalid_at_limit);
   g_test_add_func ("/xml-parser/held/tag-at-limit", test_held_tag_at_limit);
   g_test_add_func ("/xml-parser/malformed/cdata-end-in-text", test_cdata_end_in_text);
+  g_test_add_func ("/xml-parser/tree/standalone", test_tree_standalone);
+  g_test_add_func ("/xml-parser/tree/text", test_tree_text);
+  g_test_add_func ("/xml-parser/tree/no-namespace", test_tree_no_namespace);
+  g_test_add_func ("/xml-parser/tree/namespace-references", test_tree_namespace_references);
 
   return g_test_run ();
 }
