@@ -76,9 +76,8 @@ add_workers (PgAdhocCall *call, xmlNode *form, PgTransport *transport)
       g_autofree char *label
           = g_strdup_printf (pg_adhoc_call_translate (call, N_ ("Legacy worker %u")), worker->index);
       g_autofree char *text = g_strdup_printf (
-          pg_adhoc_call_translate (call, N_ ("pid %d, %u logins, %u restarts, "
-                                             "%u crashes, %" G_GINT64_FORMAT " KiB")),
-          worker->pid, worker->logins, worker->restarts, worker->crashes, MAX (worker_rss, 0));
+          pg_adhoc_call_translate (call, N_ ("pid %d, %u logins, %u restarts, %u crashes, %u KiB")),
+          worker->pid, worker->logins, worker->restarts, worker->crashes, (guint)MAX (worker_rss, 0));
       pg_form_add_field (form, var, "text-single", label, FALSE, text);
     }
   add_number (call, form, "workersrss", N_ ("Resident memory of the legacy workers (KiB)"), rss);
