@@ -47,6 +47,7 @@ struct Worker
   GMainLoop *loop;
   GHashTable *logins; /* id → Login (owned) */
   guint32 serving;    /* the login whose command runs now, or 0 */
+  guint connecting;   /* logins between connect and its outcome */
 };
 
 /* ---- what a crash leaves behind ----
@@ -84,7 +85,7 @@ update_crash_note (Worker *worker)
   GString *note = g_string_new (NULL);
   if (worker->serving != 0)
     g_string_append_printf (note, "%u", worker->serving);
-  else
+  else if (worker->connecting > 0)
     {
       GHashTableIter iter;
       gpointer value;
@@ -248,12 +249,22 @@ emit (Login *login, PgWireOp op, GVariant *args)
   pg_wire_send (login->worker->wire, op, login->id, args);
 }
 
+/* The login has an outcome: a crash is no longer its own. */
+static void
+stop_connecting (Login *login)
+{
+  if (!login->connecting)
+    return;
+  login->connecting = FALSE;
+  login->worker->connecting--;
+  update_crash_note (login->worker);
+}
+
 static void
 ev_connected (gpointer owner)
 {
   Login *login = owner;
-  login->connecting = FALSE;
-  update_crash_note (login->worker);
+  stop_connecting (login);
   emit (login, PG_WIRE_CONNECTED, g_variant_new ("()"));
 }
 
@@ -261,8 +272,7 @@ static void
 ev_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
 {
   Login *login = owner;
-  login->connecting = FALSE;
-  update_crash_note (login->worker);
+  stop_connecting (login);
   emit (login, PG_WIRE_DISCONNECTED, g_variant_new ("(us)", (guint32)failure, reason != NULL ? reason : ""));
 }
 
@@ -343,6 +353,9 @@ static const PgAccountEvents forward = {
 static void
 login_free (Login *login)
 {
+  if (login->connecting)
+    login->worker->connecting--;
+  login->connecting = FALSE;
   g_clear_pointer (&login->account, pg_purple_account_free);
   g_free (login->chantypes);
   g_free (login->nick);
@@ -390,6 +403,8 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
   switch (op)
     {
     case PG_WIRE_CONNECT:
+      if (!login->connecting)
+        worker->connecting++;
       login->connecting = TRUE;
       pg_purple_account_connect (account);
       break;
