@@ -43,6 +43,7 @@ typedef struct
 struct PgBackend
 {
   const PgBackendOps *ops;
+  gpointer ops_data;   /* of a backend made by pg_backend_new_with_ops() */
   PgPurple *purple;    /* borrowed */
   PgWorkerPool *pool;  /* NULL: in-process */
   guint64 last_serial; /* of pg_account_confirm_sent(), for every login */
@@ -78,6 +79,12 @@ struct PgAccount
   char *login_key;
   PgAccountMirror mirror;
 };
+
+/* A backend whose logins are served by @ops (borrowed, must outlive it),
+ * with @ops_data for their use: for the unit tests' fake backend. @purple
+ * (borrowed) may be NULL when @ops never needs libpurple. Caller owns the
+ * backend (pg_backend_free()). */
+PgBackend *pg_backend_new_with_ops (PgPurple *purple, const PgBackendOps *ops, gpointer ops_data);
 
 /* backend-workers.c */
 extern const PgBackendOps pg_backend_worker_ops;

@@ -334,6 +334,17 @@ pg_backend_new (PgPurple *purple, const PgBackendOptions *options, GError **erro
   return backend;
 }
 
+PgBackend *
+pg_backend_new_with_ops (PgPurple *purple, const PgBackendOps *ops, gpointer ops_data)
+{
+  g_return_val_if_fail (ops != NULL, NULL);
+  PgBackend *backend = g_new0 (PgBackend, 1);
+  backend->purple = purple;
+  backend->ops = ops;
+  backend->ops_data = ops_data;
+  return backend;
+}
+
 void
 pg_backend_free (PgBackend *backend)
 {

@@ -58,6 +58,8 @@ struct PgStream
   gboolean peer_closed;
 
   PgStreamStats stats;
+  PgStreamTapFunc tap; /* pg_stream_new_tap() */
+  gpointer tap_data;
 };
 
 static void connect_now (PgStream *stream);
@@ -148,9 +150,14 @@ pg_stream_send (PgStream *stream, const xmlNode *stanza)
       close_link (stream, "resource-constraint", "server does not read what we send");
       return FALSE;
     }
+  stream->stats.stanzas_out++;
+  if (stream->tap != NULL)
+    {
+      stream->tap (stanza, stream->tap_data);
+      return TRUE;
+    }
   GString *text = g_string_sized_new (256);
   pg_stanza_serialize (stanza, text);
-  stream->stats.stanzas_out++;
   queue_raw (stream, text->str, text->len);
   g_string_free (text, TRUE);
   return TRUE;
@@ -486,6 +493,18 @@ pg_stream_new (const char *host, guint16 port, const char *component_jid, const 
   stream->cancellable = g_cancellable_new ();
   stream->out = g_byte_array_new ();
   stream->backoff_s = PG_STREAM_BACKOFF_MIN_S;
+  return stream;
+}
+
+PgStream *
+pg_stream_new_tap (PgStreamTapFunc tap, gpointer user_data)
+{
+  static const PgStreamCallbacks no_callbacks = { 0 };
+  g_return_val_if_fail (tap != NULL, NULL);
+  PgStream *stream = pg_stream_new ("localhost", 0, "tap.invalid", "", 0, &no_callbacks, NULL);
+  stream->tap = tap;
+  stream->tap_data = user_data;
+  stream->state = STATE_READY;
   return stream;
 }
 

@@ -39,6 +39,12 @@ typedef struct
 PgStream *pg_stream_new (const char *host, guint16 port, const char *component_jid, const char *secret,
                          gsize max_stanza_bytes, const PgStreamCallbacks *callbacks, gpointer user_data);
 void pg_stream_free (PgStream *stream);
+/* For unit tests: a stream without a connection, ready from the start,
+ * that hands every stanza pg_stream_send() takes to @tap (the stanza is
+ * borrowed for the call) instead of writing it; pg_stream_shutdown() makes
+ * it not ready. Caller owns the stream (pg_stream_free). */
+typedef void (*PgStreamTapFunc) (const xmlNode *stanza, gpointer user_data);
+PgStream *pg_stream_new_tap (PgStreamTapFunc tap, gpointer user_data);
 
 void pg_stream_start (PgStream *stream);
 gboolean pg_stream_is_ready (PgStream *stream);
