@@ -1287,6 +1287,8 @@ scan (PgXmlParser *parser, const char *data, gsize len, gsize *pos)
             parser->lex = LEX_TEXT;
           parser->run = c == '?';
           break;
+        default:
+          g_assert_not_reached ();
         }
       i++;
     }
@@ -1429,6 +1431,8 @@ pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **e
         case SCAN_CDATA_END:
           fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "not well-formed: \"]]>\" in character data");
           break;
+        default:
+          g_assert_not_reached ();
         }
     }
   if (parser->failed)
