@@ -1,8 +1,6 @@
 #!/bin/sh
-# Regenerates the build system from configure.ac and Makefile.am.
+# Regenerates the build system from configure.ac and Makefile.am (the same as
+# `autoreconf -fi`: automake installs the auxiliary files, tap-driver.sh too).
 set -e
 cd "$(dirname "$0")"
-mkdir -p m4 build-aux
 autoreconf --force --install --warnings=no-portability
-# GTest speaks TAP; automake ships the driver but does not install it itself.
-cp -f "$(automake --print-libdir)/tap-driver.sh" build-aux/

@@ -35,6 +35,11 @@
 
 #include <string.h>
 
+/* clang-format 14 would put spaces around the dashes of the quark's name. */
+/* clang-format off */
+G_DEFINE_QUARK (pg-account-error-quark, pg_account_error)
+/* clang-format on */
+
 /* How many events are running right now (see the contract above).  One
  * number for all accounts: an event of one account may tear down another,
  * and libpurple's lists are shared. */

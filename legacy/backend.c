@@ -9,11 +9,6 @@
 
 #include <string.h>
 
-/* clang-format 14 would put spaces around the dashes of the quark's name. */
-/* clang-format off */
-G_DEFINE_QUARK (pg-account-error-quark, pg_account_error)
-/* clang-format on */
-
 /* ---- answers given later ---- */
 
 typedef enum

@@ -57,8 +57,8 @@ PgBackendStats pg_backend_get_stats (PgBackend *backend);
 GArray *pg_backend_dup_worker_stats (PgBackend *backend);
 
 /* The entry point of a worker process (purplegate --worker): restricts
- * what the process may open to what libpurple needs and @purple_dir (its
- * own, read-write) and @plugin_dir (read-only; may be NULL), then serves
+ * what the process may open to what libpurple needs, its own @purple_dir
+ * (read-write) and @plugin_dir (read-only; may be NULL), then serves
  * the main process on the socket @fd until it closes or says stop. A path
  * of @private_paths that stays readable is logged. Returns the exit status. */
 int pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const char *const *private_paths);

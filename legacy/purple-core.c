@@ -258,8 +258,8 @@ pg_purple_new_with_plugins (const char *user_dir, const char *plugin_dir, GError
   purple = g_new0 (PgPurple, 1);
   purple->user_dir = g_strdup (user_dir);
   purple->ui_info = g_hash_table_new (g_str_hash, g_str_equal);
-  g_hash_table_insert (purple->ui_info, "name", UI_ID);
-  g_hash_table_insert (purple->ui_info, "version", PACKAGE_VERSION);
+  g_hash_table_insert (purple->ui_info, (char *)"name", (char *)UI_ID);
+  g_hash_table_insert (purple->ui_info, (char *)"version", (char *)PACKAGE_VERSION);
   purple->logins = g_hash_table_new (g_str_hash, g_str_equal);
   instance = purple;
 

@@ -10,7 +10,7 @@
 GQuark pg_purple_error_quark (void);
 typedef enum
 {
-  PG_PURPLE_ERROR_INIT,             /* user directory or purple_core_init() failed */
+  PG_PURPLE_ERROR_INIT,             /* user directory or libpurple core init failed */
   PG_PURPLE_ERROR_UNKNOWN_PROTOCOL, /* no such protocol plugin */
   PG_PURPLE_ERROR_BAD_SETTING,      /* unknown account option or wrong type */
 } PgPurpleError;

@@ -1376,6 +1376,7 @@ pg_rooms_on_chat (gpointer owner, const PgChatEvent *event)
     case PG_CHAT_EVENT_NICK:
     case PG_CHAT_EVENT_LISTED:
     case PG_CHAT_EVENT_LIST_END:
+    default:
       break;
     }
 }

@@ -205,6 +205,8 @@ set_value (PgConfig *config, guint index, const char *value, GError **error)
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
                      "'%s' is not one of error, warning, info, debug", value);
       return TRUE;
+    default:
+      break;
     }
   g_assert_not_reached ();
 }

@@ -382,6 +382,7 @@ parser_condition (const GError *error)
     case PG_XML_PARSER_ERROR_UNSUPPORTED_ENCODING:
       return "unsupported-encoding";
     case PG_XML_PARSER_ERROR_NOT_WELL_FORMED:
+    default:
       break;
     }
   return "not-well-formed";

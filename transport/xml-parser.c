@@ -692,6 +692,8 @@ pg_xml_parser_feed (PgXmlParser *parser, const char *data, gsize len, GError **e
         case PG_XML_SCAN_CDATA_END:
           fail (parser, PG_XML_PARSER_ERROR_NOT_WELL_FORMED, "not well-formed: \"]]>\" in character data");
           break;
+        default:
+          g_assert_not_reached ();
         }
     }
   if (parser->failed)

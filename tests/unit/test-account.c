@@ -414,8 +414,8 @@ new_alice (Owner *owner, const Ircd *ircd, const char *password)
   const char *values[] = { port, "true", "0", NULL };
 
   g_snprintf (port, sizeof port, "%d", ircd != NULL ? ircd->port : 1);
-  owner->account
-      = pg_purple_account_new (get_purple (), "prpl-irc", ALICE, password, keys, values, &events, owner, &error);
+  owner->account = pg_purple_account_new (get_purple (), "prpl-irc", ALICE, password, keys, values, &events,
+                                          owner, &error);
   g_assert_no_error (error);
   return owner->account;
 }
@@ -570,17 +570,19 @@ test_new_exists (void)
   g_assert_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_EXISTS);
   g_clear_error (&error);
   /* Usernames compare the way the protocol normalizes them. */
-  second = pg_purple_account_new (purple, "prpl-irc", "ALICE@127.0.0.1", NULL, NULL, NULL, &events, owner, &error);
+  second = pg_purple_account_new (purple, "prpl-irc", "ALICE@127.0.0.1", NULL, NULL, NULL, &events, owner,
+                                  &error);
   g_assert_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_EXISTS);
   g_clear_error (&error);
 
-  second = pg_purple_account_new (purple, "prpl-irc", "carol@127.0.0.1", NULL, bad_keys, bad_values, &events, owner,
-                           &error);
+  second = pg_purple_account_new (purple, "prpl-irc", "carol@127.0.0.1", NULL, bad_keys, bad_values, &events,
+                                  owner, &error);
   g_assert_null (second);
   g_assert_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_BAD_SETTING);
   g_assert_null (strstr (error->message, "not-a-number")); /* values may be secrets */
   g_clear_error (&error);
-  second = pg_purple_account_new (purple, "prpl-nonexistent", ALICE, NULL, NULL, NULL, &events, owner, &error);
+  second
+      = pg_purple_account_new (purple, "prpl-nonexistent", ALICE, NULL, NULL, NULL, &events, owner, &error);
   g_assert_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_UNKNOWN_PROTOCOL);
   g_clear_error (&error);
 
@@ -1315,8 +1317,8 @@ test_password_required (void)
   Owner *owner = owner_new ();
   const char *event;
 
-  owner->account
-      = pg_purple_account_new (get_purple (), "prpl-novell", "alice", NULL, NULL, NULL, &events, owner, &error);
+  owner->account = pg_purple_account_new (get_purple (), "prpl-novell", "alice", NULL, NULL, NULL, &events,
+                                          owner, &error);
   g_assert_no_error (error);
   pg_purple_account_connect (owner->account);
   event = wait_event (owner, "disconnected ");

@@ -180,6 +180,8 @@ test_parse_malformed (void)
         case CHARSET:
         case BAD_UTF8:
           break;
+        default:
+          g_assert_not_reached ();
         }
       g_autoptr (GError) error = NULL;
       g_autoptr (GHashTable) messages = pg_i18n_parse_mo (mo->data, mo->len, &error);

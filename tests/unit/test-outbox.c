@@ -171,10 +171,10 @@ test_bound (Fixture *f, gconstpointer data)
   for (guint i = 0; i < 3; i++)
     add (f->store, ALICE, PG_OUTBOX_TO_USER, "carol", "m", 5000, 3);
   PgStoreOutboxItem item = {
-    .bare_jid = ALICE,
+    .bare_jid = (char *)ALICE,
     .direction = PG_OUTBOX_TO_USER,
-    .peer = "carol",
-    .body = "over",
+    .peer = (char *)"carol",
+    .body = (char *)"over",
     .created = 1,
     .expires = 2,
   };
@@ -194,7 +194,7 @@ test_bound (Fixture *f, gconstpointer data)
   g_assert_true (pg_store_outbox_delete (f->store, &row (rows, 0)->id, 1, NULL));
   add (f->store, ALICE, PG_OUTBOX_TO_USER, "carol", "fits again", 5000, 3);
   /* Only registered users have an outbox. */
-  item.bare_jid = "nobody@example.org";
+  item.bare_jid = (char *)"nobody@example.org";
   g_assert_cmpint (pg_store_outbox_add (f->store, &item, 3, &error), ==, 0);
   g_assert_error (error, PG_STORE_ERROR, PG_STORE_ERROR_IO);
 }
@@ -297,12 +297,12 @@ test_counted (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   PgStoreOutboxItem item = {
-    .bare_jid = ALICE,
+    .bare_jid = (char *)ALICE,
     .direction = PG_OUTBOX_TO_LEGACY,
-    .peer = "carol",
-    .body = "m",
-    .xmpp_id = "m1",
-    .sender = "alice@example.org/phone",
+    .peer = (char *)"carol",
+    .body = (char *)"m",
+    .xmpp_id = (char *)"m1",
+    .sender = (char *)"alice@example.org/phone",
     .created = 1,
     .expires = 5000,
   };

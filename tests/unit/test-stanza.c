@@ -733,8 +733,9 @@ static const char *const register_requests[] = {
   "<field var='FORM_TYPE'><value>jabber:iq:register</value></field>"
   "<field var='username'><value>romeo</value></field>"
   "<field var='password'><value>Sup3r-S3cret-PW</value></field></x></query></iq>",
-  "<iq type='set' from='romeo@montague.lit/orchard' to='irc.shakespeare.lit' id='reg3'>"
-  "<query xmlns='jabber:iq:register' secret='Sup3r-S3cret-PW'><remove/></query></iq>",
+  /* In parentheses: clang takes two adjacent literals for a missing comma. */
+  ("<iq type='set' from='romeo@montague.lit/orchard' to='irc.shakespeare.lit' id='reg3'>"
+   "<query xmlns='jabber:iq:register' secret='Sup3r-S3cret-PW'><remove/></query></iq>"),
 };
 
 static void
