@@ -1,0 +1,236 @@
+/* tests/unit/test-wire.c — frames between the main process and a worker
+ * (legacy/wire.h): round trips, batching, and every way a frame can be
+ * malformed ending the link without delivering it. */
+#include "build-config.h"
+
+#include "legacy/wire.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct
+{
+  GPtrArray *frames; /* "op id args" */
+  char *closed;      /* why, once closed */
+} Received;
+
+static void
+on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
+{
+  Received *received = data;
+  g_autofree char *text = g_variant_print (args, FALSE);
+  g_ptr_array_add (received->frames, g_strdup_printf ("%u %u %s", op, id, text));
+}
+
+static void
+on_closed (const char *why, gpointer data)
+{
+  Received *received = data;
+  g_assert_null (received->closed);
+  received->closed = g_strdup (why);
+}
+
+typedef struct
+{
+  int raw;      /* the other end, written by hand */
+  PgWire *wire; /* this end */
+  Received received;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  int fds[2];
+  (void)data;
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  f->raw = fds[0];
+  f->received.frames = g_ptr_array_new_with_free_func (g_free);
+  f->wire = pg_wire_new (fds[1], on_frame, on_closed, &f->received);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  (void)data;
+  pg_wire_free (f->wire);
+  close (f->raw);
+  g_ptr_array_unref (f->received.frames);
+  g_free (f->received.closed);
+}
+
+/* Runs the main context until @n frames arrived or the link closed. */
+static void
+run_until (Fixture *f, guint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (f->received.frames->len < n && f->received.closed == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+}
+
+static void
+put_u32 (GByteArray *out, guint32 v)
+{
+  guint8 b[4] = { v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >> 24) & 0xff };
+  g_byte_array_append (out, b, 4);
+}
+
+/* A frame as a worker would write it, with @length given (0: the right one). */
+static void
+write_frame (Fixture *f, guint32 length, guint32 op, guint32 id, const void *args, gsize size)
+{
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  put_u32 (out, length != 0 ? length : (guint32)(8 + size));
+  put_u32 (out, op);
+  put_u32 (out, id);
+  g_byte_array_append (out, args, (guint)size);
+  g_assert_cmpint (write (f->raw, out->data, out->len), ==, (gssize)out->len);
+}
+
+static void
+test_round_trip (Fixture *f, gconstpointer data)
+{
+  (void)data;
+  /* Two wires back to back: what one sends the other delivers, in order. */
+  Received other = { g_ptr_array_new_with_free_func (g_free), NULL };
+  PgWire *peer = pg_wire_new (dup (f->raw), on_frame, on_closed, &other);
+  pg_wire_send (peer, PG_WIRE_MESSAGE, 7, g_variant_new ("(ss)", "bob", "hé <b>"));
+  pg_wire_send (peer, PG_WIRE_CONTACT_STATUS, 7, g_variant_new ("(smsums)", "bob", NULL, 3, "away"));
+  pg_wire_send (peer, PG_WIRE_SENT_CONFIRMED, 9, g_variant_new ("(t)", G_GUINT64_CONSTANT (1) << 40));
+  g_assert_true (pg_wire_flush (peer, 1000));
+  run_until (f, 3);
+  g_assert_null (f->received.closed);
+  g_assert_cmpuint (f->received.frames->len, ==, 3);
+  g_assert_cmpstr (g_ptr_array_index (f->received.frames, 0), ==, "70 7 ('bob', 'hé <b>')");
+  g_assert_cmpstr (g_ptr_array_index (f->received.frames, 1), ==, "67 7 ('bob', nothing, 3, 'away')");
+  g_assert_cmpstr (g_ptr_array_index (f->received.frames, 2), ==, "73 9 (1099511627776,)");
+  pg_wire_free (peer);
+  g_ptr_array_unref (other.frames);
+  g_free (other.closed);
+}
+
+/* Frames queued in one iteration leave in one write, after it. */
+static void
+test_batched (Fixture *f, gconstpointer data)
+{
+  (void)data;
+  for (guint i = 0; i < 100; i++)
+    pg_wire_send (f->wire, PG_WIRE_SEND, 1, g_variant_new ("(tss)", (guint64)i, "bob", "x"));
+  char buffer[65536];
+  g_assert_cmpint (recv (f->raw, buffer, sizeof buffer, MSG_DONTWAIT), ==, -1);
+  g_main_context_iteration (NULL, FALSE);
+  gssize n = recv (f->raw, buffer, sizeof buffer, MSG_DONTWAIT);
+  g_assert_cmpint (n, >, 100 * 12);
+}
+
+static void
+test_split_reads (Fixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr (GVariant) args = g_variant_ref_sink (g_variant_new ("(s)", "carol"));
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  put_u32 (out, 8 + (guint32)g_variant_get_size (args));
+  put_u32 (out, PG_WIRE_REFUSED);
+  put_u32 (out, 3);
+  g_byte_array_append (out, g_variant_get_data (args), (guint)g_variant_get_size (args));
+  /* One byte at a time: nothing until the frame is complete. */
+  for (guint i = 0; i < out->len; i++)
+    {
+      g_assert_cmpint (write (f->raw, out->data + i, 1), ==, 1);
+      for (int k = 0; k < 3; k++)
+        g_main_context_iteration (NULL, FALSE);
+      g_assert_cmpuint (f->received.frames->len, ==, i + 1 < out->len ? 0 : 1);
+    }
+  g_assert_cmpstr (g_ptr_array_index (f->received.frames, 0), ==, "74 3 ('carol',)");
+}
+
+static void
+expect_closed (Fixture *f, const char *why)
+{
+  run_until (f, 1);
+  g_assert_cmpuint (f->received.frames->len, ==, 0);
+  g_assert_nonnull (f->received.closed);
+  g_assert_nonnull (strstr (f->received.closed, why));
+}
+
+static void
+test_too_long (Fixture *f, gconstpointer data)
+{
+  (void)data;
+  write_frame (f, PG_WIRE_MAX_FRAME + 1, PG_WIRE_REFUSED, 1, "", 0);
+  expect_closed (f, "impossible length");
+}
+
+static void
+test_too_short (Fixture *f, gconstpointer data)
+{
+  (void)data;
+  write_frame (f, 4, PG_WIRE_REFUSED, 1, "", 0);
+  expect_closed (f, "impossible length");
+}
+
+static void
+test_unknown_op (Fixture *f, gconstpointer data)
+{
+  (void)data;
+  write_frame (f, 0, 999, 1, "", 0);
+  expect_closed (f, "unknown operation");
+}
+
+/* A string without its terminating NUL is no GVariant in normal form. */
+static void
+test_malformed_args (Fixture *f, gconstpointer data)
+{
+  (void)data;
+  write_frame (f, 0, PG_WIRE_REFUSED, 1, "abc", 3);
+  expect_closed (f, "malformed");
+}
+
+/* Frames before the end of file still count; then the link is closed. */
+static void
+test_end_of_file (Fixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autoptr (GVariant) args = g_variant_ref_sink (g_variant_new ("(s)", "dave"));
+  write_frame (f, 0, PG_WIRE_REFUSED, 5, g_variant_get_data (args), g_variant_get_size (args));
+  shutdown (f->raw, SHUT_WR);
+  gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (f->received.closed == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (f->received.frames->len, ==, 1);
+  g_assert_cmpstr (f->received.closed, ==, "end of file");
+}
+
+/* Every op has a type; events and commands do not overlap. */
+static void
+test_types (void)
+{
+  for (guint32 op = PG_WIRE_NEW; op <= PG_WIRE_STOP; op++)
+    g_assert_nonnull (pg_wire_args_type (op));
+  for (guint32 op = PG_WIRE_HELLO; op <= PG_WIRE_INFO; op++)
+    g_assert_nonnull (pg_wire_args_type (op));
+  g_assert_null (pg_wire_args_type (0));
+  g_assert_null (pg_wire_args_type (PG_WIRE_STOP + 1));
+  g_assert_null (pg_wire_args_type (PG_WIRE_INFO + 1));
+  for (guint32 op = 0; op <= PG_WIRE_INFO + 1; op++)
+    if (pg_wire_args_type (op) != NULL)
+      g_assert_true (g_variant_type_string_is_valid (pg_wire_args_type (op)));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/wire/types", test_types);
+#define ADD(path, fn) g_test_add ("/wire/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+  ADD ("round-trip", test_round_trip);
+  ADD ("batched", test_batched);
+  ADD ("split-reads", test_split_reads);
+  ADD ("malformed/too-long", test_too_long);
+  ADD ("malformed/too-short", test_too_short);
+  ADD ("malformed/unknown-op", test_unknown_op);
+  ADD ("malformed/args", test_malformed_args);
+  ADD ("end-of-file", test_end_of_file);
+#undef ADD
+  return g_test_run ();
+}
