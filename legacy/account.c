@@ -403,6 +403,7 @@ static void
 apply (PgPurpleAccount *account)
 {
   g_clear_handle_id (&account->apply_id, g_source_remove);
+  gpointer previous = pg_purple_activity_enter (account->owner);
   if (account->restart || !account->want_online)
     {
       account->restart = FALSE;
@@ -410,6 +411,7 @@ apply (PgPurpleAccount *account)
     }
   if (account->want_online && purple_account_is_disconnected (account->purple))
     start_login (account);
+  pg_purple_activity_leave (previous);
 }
 
 static gboolean

@@ -27,6 +27,10 @@
 /* How long a worker has to exit after PG_WIRE_STOP before SIGKILL. */
 #define STOP_GRACE_MS 3000
 
+#define QUARANTINE_TEXT                                                                                      \
+  "this login made the gateway's legacy process crash repeatedly; it is set aside until the gateway "        \
+  "restarts"
+
 struct PgWorker
 {
   PgWorkerPool *pool;
@@ -41,7 +45,9 @@ struct PgWorker
   guint restart_ms;
   guint restart_id;
   gint64 started_at; /* monotonic µs */
-  gboolean lost;     /* its logins were told; waiting for the exit */
+  gboolean lost;     /* its link is gone; waiting for the exit */
+  char *lost_why;    /* why the link ended */
+  gboolean killed;   /* by us, for breaking the rules of the link */
 };
 
 struct PgWorkerPool
@@ -149,9 +155,7 @@ worker_connect (PgAccount *account)
 {
   PgWorkerPool *pool = account->backend->pool;
   if (account->login_key != NULL && g_hash_table_contains (pool->quarantine, account->login_key))
-    pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_QUARANTINED,
-                                   "this login made the gateway's legacy process crash repeatedly; "
-                                   "it is set aside until the gateway restarts");
+    pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_QUARANTINED, QUARANTINE_TEXT);
   else if (account->conflict != NULL)
     pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_CONFLICT, account->conflict);
   else if (!placed (account))
@@ -475,22 +479,36 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
 
 /* ---- supervision ---- */
 
-static void worker_lost (PgWorker *worker, const char *why);
+/* The link is gone or broken: nothing more is sent or read, and the
+ * process is made sure to end; its logins hear of it once it has
+ * (on_exited), when how it ended is known. */
+static void
+give_up (PgWorker *worker, const char *why, gboolean broken)
+{
+  if (worker->lost)
+    return;
+  worker->lost = TRUE;
+  worker->killed = broken;
+  worker->lost_why = g_strdup (why);
+  g_clear_pointer (&worker->wire, pg_wire_free);
+  if (worker->process != NULL)
+    g_subprocess_force_exit (worker->process);
+}
 
 static void
 on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
 {
   PgWorker *worker = data;
   if (!dispatch (worker, op, id, args))
-    worker_lost (worker, "it sent a frame that makes no sense");
+    give_up (worker, "it sent a frame that makes no sense", TRUE);
 }
 
 static void
-on_wire_closed (const char *why, gpointer data)
+on_wire_closed (const char *why, gboolean malformed, gpointer data)
 {
   PgWorker *worker = data;
   if (!worker->pool->stopping)
-    worker_lost (worker, why);
+    give_up (worker, why, malformed);
 }
 
 /* The ids the worker was serving when it crashed (written by its signal
@@ -536,18 +554,14 @@ count_crash (PgWorkerPool *pool, const char *key)
   return TRUE;
 }
 
-/* The worker is gone or broken: its logins end (each told once), and the
- * process is made sure to end; it starts again once it has. */
+/* The worker ended: its logins end (each told once). A crash counts against
+ * the login the worker named in its crash note, else against every login of
+ * the worker, unless @external (killed from outside: nobody's doing). */
 static void
-worker_lost (PgWorker *worker, const char *why)
+tell_logins (PgWorker *worker, const char *why, gboolean external)
 {
   PgWorkerPool *pool = worker->pool;
-  if (worker->lost)
-    return;
-  worker->lost = TRUE;
   g_clear_pointer (&worker->wire, pg_wire_free);
-  if (worker->process != NULL)
-    g_subprocess_force_exit (worker->process);
   g_autoptr (GHashTable) blamed = read_crash_note (worker);
   g_autoptr (GPtrArray) accounts = g_ptr_array_new ();
   GHashTableIter iter;
@@ -555,23 +569,24 @@ worker_lost (PgWorker *worker, const char *why)
   g_hash_table_iter_init (&iter, worker->accounts);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     g_ptr_array_add (accounts, value);
-  g_warning ("legacy worker %u (pid %d) lost (%s): %u logins go back to login", worker->index, worker->pid,
-             why, accounts->len);
+  g_warning ("legacy worker %u (pid %d) ended (%s): %u logins go back to login%s", worker->index, worker->pid,
+             why, accounts->len,
+             blamed != NULL ? ", one of them blamed"
+             : external     ? ", none blamed"
+                            : "");
   for (guint i = 0; i < accounts->len; i++)
     {
       PgAccount *account = g_ptr_array_index (accounts, i);
-      gboolean quarantined = FALSE;
-      if (blamed == NULL || g_hash_table_contains (blamed, GUINT_TO_POINTER (account->id)))
-        quarantined = count_crash (pool, account->login_key);
+      gboolean counts
+          = blamed != NULL ? g_hash_table_contains (blamed, GUINT_TO_POINTER (account->id)) : !external;
+      gboolean quarantined = counts && count_crash (pool, account->login_key);
       unplace (account);
       if (quarantined)
         {
           g_warning ("legacy login %s (%s) quarantined: present at %d crashes of its worker within %d s",
                      account->username, account->protocol_id, PG_BACKEND_QUARANTINE_CRASHES,
                      PG_BACKEND_QUARANTINE_WINDOW_S);
-          pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_QUARANTINED,
-                                         "this login made the gateway's legacy process crash repeatedly; "
-                                         "it is set aside until the gateway restarts");
+          pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_QUARANTINED, QUARANTINE_TEXT);
         }
       else
         pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_INTERNAL,
@@ -620,7 +635,12 @@ on_exited (GObject *source, GAsyncResult *result, gpointer data)
   worker->crashes++;
   g_autofree char *why = signaled ? g_strdup_printf ("killed by signal %d (%s)", status, g_strsignal (status))
                                   : g_strdup_printf ("exit status %d", status);
-  worker_lost (worker, why);
+  /* SIGKILL that we did not send: an operator or the kernel's OOM killer. */
+  gboolean external = signaled && status == SIGKILL && !worker->killed;
+  g_autofree char *full = worker->lost_why != NULL ? g_strdup_printf ("%s; %s", worker->lost_why, why) : NULL;
+  tell_logins (worker, full != NULL ? full : why, external);
+  g_clear_pointer (&worker->lost_why, g_free);
+  worker->killed = FALSE;
   gint64 ran_s = (g_get_monotonic_time () - worker->started_at) / G_USEC_PER_SEC;
   worker->restart_ms
       = ran_s >= RESTART_CALM_S ? 0 : MIN (MAX (worker->restart_ms * 2, RESTART_FIRST_MS), RESTART_MAX_MS);
@@ -758,6 +778,7 @@ pg_worker_pool_free (PgWorkerPool *pool)
         }
       g_clear_pointer (&worker->wire, pg_wire_free);
       g_hash_table_unref (worker->accounts);
+      g_free (worker->lost_why);
       g_free (worker->dir);
       g_free (worker);
     }

@@ -38,6 +38,9 @@ struct PgPurple
   char *user_dir;
   GHashTable *ui_info; /* static strings, for purple_core_get_ui_info() */
   GHashTable *logins;  /* login key → PgPurpleAccount, both borrowed; account.c keeps it */
+  PgPurpleActivityFunc activity_func;
+  gpointer activity_data;
+  gpointer active; /* pg_purple_activity_get() */
 };
 
 /* libpurple keeps all of its state in process globals and cannot be
@@ -454,4 +457,38 @@ pg_purple_protocol_password_optional (PgPurple *purple, const char *protocol_id)
     return FALSE;
   PurplePluginProtocolInfo *info = PURPLE_PLUGIN_PROTOCOL_INFO (plugin);
   return (info->options & (OPT_PROTO_NO_PASSWORD | OPT_PROTO_PASSWORD_OPTIONAL)) != 0;
+}
+
+void
+pg_purple_set_activity_func (PgPurple *purple, PgPurpleActivityFunc func, gpointer data)
+{
+  purple->activity_func = func;
+  purple->activity_data = data;
+}
+
+gpointer
+pg_purple_activity_get (void)
+{
+  return instance != NULL ? instance->active : NULL;
+}
+
+gpointer
+pg_purple_activity_enter (gpointer owner)
+{
+  if (instance == NULL)
+    return NULL;
+  gpointer previous = instance->active;
+  if (owner != previous)
+    {
+      instance->active = owner;
+      if (instance->activity_func != NULL)
+        instance->activity_func (owner, instance->activity_data);
+    }
+  return previous;
+}
+
+void
+pg_purple_activity_leave (gpointer previous)
+{
+  pg_purple_activity_enter (previous);
 }

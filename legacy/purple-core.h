@@ -38,4 +38,18 @@ gboolean pg_purple_protocol_password_optional (PgPurple *purple, const char *pro
 gboolean pg_purple_check_setting (PgPurple *purple, const char *protocol_id, const char *key,
                                   const char *value, GError **error);
 
+/* Whose work libpurple is doing: the owner of the login (as given to
+ * pg_purple_account_new()) whose command, socket or timer runs now, or
+ * NULL. Timers and sockets belong to the login that was active when they
+ * were made. @func is called at each change, so that a crash can be laid
+ * at the right login's door (legacy/worker.c). */
+typedef void (*PgPurpleActivityFunc) (gpointer owner, gpointer data);
+void pg_purple_set_activity_func (PgPurple *purple, PgPurpleActivityFunc func, gpointer data);
+/* Makes @owner the active one; returns the one before, for
+ * pg_purple_activity_leave(). For the glue. */
+gpointer pg_purple_activity_enter (gpointer owner);
+void pg_purple_activity_leave (gpointer previous);
+/* The active owner now, or NULL. */
+gpointer pg_purple_activity_get (void);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgPurple, pg_purple_free)

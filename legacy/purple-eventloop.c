@@ -5,6 +5,8 @@
 
 #include "legacy/purple-eventloop.h"
 
+#include "legacy/purple-core.h"
+
 #include <glib-unix.h>
 
 #include <netinet/in.h>
@@ -21,6 +23,7 @@ typedef struct
   PurpleInputFunction func;
   gpointer data;
   PurpleInputCondition cond; /* what libpurple asked for */
+  gpointer owner;            /* the login active when it was made */
 } InputClosure;
 
 /* libpurple's timeouts get a closure as their GLib user data, never the
@@ -31,14 +34,17 @@ typedef struct
 {
   GSourceFunc func;
   gpointer data;
+  gpointer owner; /* the login active when it was made */
 } TimeoutClosure;
 
 static gboolean
 timeout_invoke (gpointer user_data)
 {
   TimeoutClosure *closure = user_data;
-
-  return closure->func (closure->data);
+  gpointer previous = pg_purple_activity_enter (closure->owner);
+  gboolean again = closure->func (closure->data);
+  pg_purple_activity_leave (previous);
+  return again;
 }
 
 static TimeoutClosure *
@@ -48,6 +54,7 @@ timeout_closure_new (GSourceFunc function, gpointer data)
 
   closure->func = function;
   closure->data = data;
+  closure->owner = pg_purple_activity_get ();
   return closure;
 }
 
@@ -118,7 +125,11 @@ input_invoke (int fd, GIOCondition condition, gpointer user_data)
     cond |= PURPLE_INPUT_WRITE;
   cond &= closure->cond;
   if (cond != 0)
-    closure->func (closure->data, fd, (PurpleInputCondition)cond);
+    {
+      gpointer previous = pg_purple_activity_enter (closure->owner);
+      closure->func (closure->data, fd, (PurpleInputCondition)cond);
+      pg_purple_activity_leave (previous);
+    }
   return G_SOURCE_CONTINUE; /* libpurple removes its watches itself */
 }
 
@@ -147,6 +158,7 @@ input_add (int fd, PurpleInputCondition cond, PurpleInputFunction func, gpointer
   closure->func = func;
   closure->data = user_data;
   closure->cond = cond;
+  closure->owner = pg_purple_activity_get ();
 
   /* A bare fd source, not a GIOChannel watch: one allocation less per
    * legacy connection, and the fd stays libpurple's to close.  The source

@@ -98,7 +98,7 @@ pg_wire_args_type (guint32 op)
 }
 
 static void
-close_link (PgWire *wire, const char *why)
+close_link (PgWire *wire, const char *why, gboolean malformed)
 {
   if (wire->closed)
     return;
@@ -107,7 +107,7 @@ close_link (PgWire *wire, const char *why)
   g_clear_handle_id (&wire->out_watch, g_source_remove);
   g_clear_handle_id (&wire->flush_id, g_source_remove);
   if (wire->on_closed != NULL)
-    wire->on_closed (why, wire->user_data);
+    wire->on_closed (why, malformed, wire->user_data);
 }
 
 static guint32
@@ -144,7 +144,7 @@ deliver (PgWire *wire)
       guint32 length = read_u32 (wire->in->data + at);
       if (length < HEADER_BYTES - 4 || length > PG_WIRE_MAX_FRAME)
         {
-          close_link (wire, "a frame of an impossible length");
+          close_link (wire, "a frame of an impossible length", TRUE);
           break;
         }
       if (wire->in->len - at < 4 + (gsize)length)
@@ -154,7 +154,7 @@ deliver (PgWire *wire)
       const char *type = pg_wire_args_type (op);
       if (type == NULL)
         {
-          close_link (wire, "a frame of an unknown operation");
+          close_link (wire, "a frame of an unknown operation", TRUE);
           break;
         }
       g_autoptr (GBytes) bytes
@@ -164,7 +164,7 @@ deliver (PgWire *wire)
       /* Data from another process is trusted no further than this. */
       if (!g_variant_is_normal_form (args))
         {
-          close_link (wire, "a frame whose arguments are malformed");
+          close_link (wire, "a frame whose arguments are malformed", TRUE);
           break;
         }
       at += 4 + length;
@@ -208,7 +208,7 @@ on_readable (int fd, GIOCondition condition, gpointer data)
       const char *why = n == 0 ? "end of file" : g_strerror (errno);
       wire->in_watch = 0;
       if (deliver (wire) == LINK_OPEN)
-        close_link (wire, why);
+        close_link (wire, why, FALSE);
       return G_SOURCE_REMOVE;
     }
   switch (deliver (wire))
@@ -240,7 +240,7 @@ write_some (PgWire *wire)
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return TRUE;
-      close_link (wire, g_strerror (errno));
+      close_link (wire, g_strerror (errno), FALSE);
       return FALSE;
     }
   return TRUE;

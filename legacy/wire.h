@@ -62,9 +62,9 @@ typedef struct PgWire PgWire;
 
 /* A complete frame: @args (borrowed for the call) has @op's type. */
 typedef void (*PgWireFrameFunc) (guint32 op, guint32 id, GVariant *args, gpointer user_data);
-/* The link ended: end of file, an error, or a malformed frame (@why). No
- * frame is delivered after it. */
-typedef void (*PgWireClosedFunc) (const char *why, gpointer user_data);
+/* The link ended: end of file, an error, or (@malformed) a frame that breaks
+ * the rules; @why for humans. No frame is delivered after it. */
+typedef void (*PgWireClosedFunc) (const char *why, gboolean malformed, gpointer user_data);
 
 /* Serves @fd (taken: closed by pg_wire_free(); made non-blocking) on the
  * thread-default main context. Caller owns the wire. */

@@ -46,8 +46,12 @@ struct Worker
   PgWire *wire;
   GMainLoop *loop;
   GHashTable *logins; /* id → Login (owned) */
-  guint32 serving;    /* the login whose command runs now, or 0 */
-  guint connecting;   /* logins between connect and its outcome */
+  /* Login → its id, for the owners libpurple names: a timer may outlive
+   * the login that made it. */
+  GHashTable *owners;
+  guint32 serving;  /* the login whose command runs now, or 0 */
+  guint32 active;   /* the login whose socket or timer libpurple serves, or 0 */
+  guint connecting; /* logins between connect and its outcome */
 };
 
 /* ---- what a crash leaves behind ----
@@ -77,27 +81,37 @@ on_fatal_signal (int sig)
   raise (sig);
 }
 
-/* The note names the login whose command runs, else those logging in: a
- * crash anywhere else is nobody's in particular. */
+/* The note names the login whose command runs, else the one whose socket
+ * or timer libpurple serves, else those logging in; a crash anywhere else
+ * is nobody's in particular. */
 static void
 update_crash_note (Worker *worker)
 {
-  GString *note = g_string_new (NULL);
-  if (worker->serving != 0)
-    g_string_append_printf (note, "%u", worker->serving);
+  char note[sizeof crash_note];
+  gsize len = 0;
+  guint32 blamed = worker->serving != 0 ? worker->serving : worker->active;
+  if (blamed != 0)
+    len = (gsize)g_snprintf (note, sizeof note, "%u", blamed);
   else if (worker->connecting > 0)
     {
       GHashTableIter iter;
       gpointer value;
       g_hash_table_iter_init (&iter, worker->logins);
-      while (g_hash_table_iter_next (&iter, NULL, &value) && note->len < sizeof crash_note - 16)
+      while (g_hash_table_iter_next (&iter, NULL, &value) && len < sizeof note - 16)
         if (((Login *)value)->connecting)
-          g_string_append_printf (note, "%u ", ((Login *)value)->id);
+          len += (gsize)g_snprintf (note + len, sizeof note - len, "%u ", ((Login *)value)->id);
     }
   crash_note_len = 0;
-  memcpy (crash_note, note->str, MIN (note->len, sizeof crash_note));
-  crash_note_len = (sig_atomic_t)MIN (note->len, sizeof crash_note);
-  g_string_free (note, TRUE);
+  memcpy (crash_note, note, len);
+  crash_note_len = (sig_atomic_t)len;
+}
+
+static void
+on_activity (gpointer owner, gpointer data)
+{
+  Worker *worker = data;
+  worker->active = GPOINTER_TO_UINT (g_hash_table_lookup (worker->owners, owner));
+  update_crash_note (worker);
 }
 
 static void
@@ -353,6 +367,7 @@ static const PgAccountEvents forward = {
 static void
 login_free (Login *login)
 {
+  g_hash_table_remove (login->worker->owners, login);
   if (login->connecting)
     login->worker->connecting--;
   login->connecting = FALSE;
@@ -379,6 +394,7 @@ cmd_new (Worker *worker, guint32 id, GVariant *args)
   Login *login = g_new0 (Login, 1);
   login->worker = worker;
   login->id = id;
+  g_hash_table_insert (worker->owners, login, GUINT_TO_POINTER (id));
   login->account
       = pg_purple_account_new (worker->purple, protocol, username, password, keys[0] != NULL ? keys : NULL,
                                values[0] != NULL ? values : NULL, &forward, login, &error);
@@ -543,7 +559,7 @@ on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
 }
 
 static void
-on_closed (const char *why, gpointer data)
+on_closed (const char *why, gboolean malformed, gpointer data)
 {
   Worker *worker = data;
   g_debug ("the link to the main process ended (%s)", why);
@@ -582,14 +598,18 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
       g_critical ("cannot start libpurple in the worker: %s", error->message);
       return 1;
     }
+  worker.owners = g_hash_table_new (NULL, NULL);
   worker.logins = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)login_free);
+  pg_purple_set_activity_func (worker.purple, on_activity, &worker);
   worker.loop = g_main_loop_new (NULL, FALSE);
   worker.wire = pg_wire_new (fd, on_frame, on_closed, &worker);
   pg_wire_send (worker.wire, PG_WIRE_HELLO, 0,
                 g_variant_new ("(uu)", (guint32)PG_WIRE_VERSION, (guint32)getpid ()));
   g_main_loop_run (worker.loop);
 
+  pg_purple_set_activity_func (worker.purple, NULL, NULL);
   g_hash_table_unref (worker.logins); /* silent logouts */
+  g_hash_table_unref (worker.owners);
   pg_wire_flush (worker.wire, 1000);
   pg_wire_free (worker.wire);
   g_main_loop_unref (worker.loop);

@@ -13,6 +13,7 @@ typedef struct
 {
   GPtrArray *frames; /* "op id args" */
   char *closed;      /* why, once closed */
+  gboolean malformed;
 } Received;
 
 static void
@@ -24,11 +25,12 @@ on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
 }
 
 static void
-on_closed (const char *why, gpointer data)
+on_closed (const char *why, gboolean malformed, gpointer data)
 {
   Received *received = data;
   g_assert_null (received->closed);
   received->closed = g_strdup (why);
+  received->malformed = malformed;
 }
 
 typedef struct
@@ -92,7 +94,7 @@ test_round_trip (Fixture *f, gconstpointer data)
 {
   (void)data;
   /* Two wires back to back: what one sends the other delivers, in order. */
-  Received other = { g_ptr_array_new_with_free_func (g_free), NULL };
+  Received other = { g_ptr_array_new_with_free_func (g_free), NULL, FALSE };
   PgWire *peer = pg_wire_new (dup (f->raw), on_frame, on_closed, &other);
   pg_wire_send (peer, PG_WIRE_MESSAGE, 7, g_variant_new ("(ss)", "bob", "hé <b>"));
   pg_wire_send (peer, PG_WIRE_CONTACT_STATUS, 7, g_variant_new ("(smsums)", "bob", NULL, 3, "away"));
@@ -151,6 +153,7 @@ expect_closed (Fixture *f, const char *why)
   g_assert_cmpuint (f->received.frames->len, ==, 0);
   g_assert_nonnull (f->received.closed);
   g_assert_nonnull (strstr (f->received.closed, why));
+  g_assert_true (f->received.malformed);
 }
 
 static void
@@ -199,6 +202,7 @@ test_end_of_file (Fixture *f, gconstpointer data)
     g_main_context_iteration (NULL, FALSE);
   g_assert_cmpuint (f->received.frames->len, ==, 1);
   g_assert_cmpstr (f->received.closed, ==, "end of file");
+  g_assert_false (f->received.malformed);
 }
 
 /* Every op has a type; events and commands do not overlap. */
