@@ -92,6 +92,8 @@ PgWorkerPool *pg_worker_pool_new (PgBackend *backend, const PgBackendOptions *op
 void pg_worker_pool_free (PgWorkerPool *pool);
 void pg_worker_pool_fill_stats (PgWorkerPool *pool, PgBackendStats *stats);
 GArray *pg_worker_pool_dup_stats (PgWorkerPool *pool);
+/* The index of the worker @account is on, or 0. */
+guint pg_worker_pool_get_index (PgAccount *account);
 
 /* backend.c: runs @account's disconnected event from the main loop. */
 void pg_backend_defer_disconnected (PgAccount *account, PgAccountFailure failure, const char *reason);

@@ -821,3 +821,9 @@ pg_worker_pool_dup_stats (PgWorkerPool *pool)
     }
   return array;
 }
+
+guint
+pg_worker_pool_get_index (PgAccount *account)
+{
+  return account->worker != NULL ? account->worker->index : 0;
+}

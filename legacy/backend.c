@@ -360,6 +360,12 @@ pg_backend_get_stats (PgBackend *backend)
   return stats;
 }
 
+guint
+pg_backend_get_account_worker (PgAccount *account)
+{
+  return account != NULL && account->backend->pool != NULL ? pg_worker_pool_get_index (account) : 0;
+}
+
 GArray *
 pg_backend_dup_worker_stats (PgBackend *backend)
 {

@@ -53,6 +53,9 @@ typedef struct
 } PgBackendStats;
 
 PgBackendStats pg_backend_get_stats (PgBackend *backend);
+/* The worker serving @account (its index, 1-based); 0 when the login is in
+ * this process or on no worker. */
+guint pg_backend_get_account_worker (PgAccount *account);
 /* One entry per worker, by index. Caller owns the array (g_array_unref). */
 GArray *pg_backend_dup_worker_stats (PgBackend *backend);
 

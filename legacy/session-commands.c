@@ -40,7 +40,10 @@ online_users_list (PgAdhocCall *call)
   for (guint i = 0; i < listed; i++)
     {
       const char *jid = g_ptr_array_index (jids, i);
-      g_autofree char *line = g_strdup_printf ("%s: %s", jid, pg_sessions_get_state (transport, jid));
+      guint worker = pg_sessions_get_worker (transport, jid);
+      g_autofree char *where = worker > 0 ? g_strdup_printf (" (worker %u)", worker) : g_strdup ("");
+      g_autofree char *line
+          = g_strdup_printf ("%s: %s%s", jid, pg_sessions_get_state (transport, jid), where);
       pg_stanza_add_text_child (users, "value", NULL, jid);
       pg_stanza_add_text_child (states, "value", NULL, line);
     }

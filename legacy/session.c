@@ -5,6 +5,7 @@
 
 #include "legacy/session-private.h"
 
+#include "legacy/backend.h"
 #include "legacy/outbox-private.h"
 #include "legacy/presence.h"
 #include "legacy/room-private.h"
@@ -748,6 +749,13 @@ pg_sessions_get_state (PgTransport *transport, const char *bare_jid)
 {
   PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
   return session != NULL ? state_name (session->state) : NULL;
+}
+
+guint
+pg_sessions_get_worker (PgTransport *transport, const char *bare_jid)
+{
+  PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
+  return session != NULL ? pg_backend_get_account_worker (session->account) : 0;
 }
 
 gboolean

@@ -63,6 +63,9 @@ GPtrArray *pg_sessions_dup_jids (PgTransport *transport);
 /* The state of @bare_jid's legacy login: "offline", "connecting", "online"
  * or "reconnect-wait"; NULL when they have no session. Static string. */
 const char *pg_sessions_get_state (PgTransport *transport, const char *bare_jid);
+/* The legacy worker process serving @bare_jid's login (1-based); 0 when
+ * there is none or libpurple runs in the main process. */
+guint pg_sessions_get_worker (PgTransport *transport, const char *bare_jid);
 /* Ends @bare_jid's session as an administrator asks (XEP-0133 end-user
  * session): contacts go unavailable, then the transport, with @status (an
  * English msgid, translated for the user), and the legacy login closes.

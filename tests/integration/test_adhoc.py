@@ -8,6 +8,7 @@ receipts off: no receipt).  The legacy network is XMPP (legacy.localhost
 through prpl-jabber), which has typing notifications and rosters."""
 
 import os
+import re
 import sqlite3
 import time
 
@@ -281,7 +282,9 @@ def test_numbers_and_lists(env):
     f, x = run_single(boss, f"{NS_ADMIN}#get-online-users-list")
     assert online.bare in f["onlineuserjids"], f"{online.bare} not online: {tostr(x)}"
     assert offline.bare not in f["onlineuserjids"], f"{offline.bare} listed online: {tostr(x)}"
-    assert f"{online.bare}: online" in f["legacystates"], f"legacy state: {tostr(x)}"
+    # "jid: online", and which worker process serves it when there are workers.
+    assert any(re.fullmatch(re.escape(f"{online.bare}: online") + r"( \(worker [0-9]+\))?", line)
+               for line in f["legacystates"]), f"legacy state: {tostr(x)}"
     assert int(run_single(boss, f"{NS_ADMIN}#get-online-users-num")[0]["onlineusersnum"][0]) \
         == len(f["onlineuserjids"])
 
@@ -293,7 +296,8 @@ def test_stats(env):
     types = field_types(x)
     want = ["uptime", "registeredusersnum", "onlineusersnum", "legacyonline", "loginssucceeded",
             "loginsfailed", "reconnects", "stanzasin", "stanzasout", "bytesin", "bytesout",
-            "queuedtousers", "queuedtolegacy", "resent", "bounced", "memoryrss"]
+            "queuedtousers", "queuedtolegacy", "resent", "bounced", "memoryrss",
+            "workers", "workerrestarts", "quarantined", "workersrss"]
     for var in want:
         assert var in f and len(f[var]) == 1, f"no {var}: {tostr(x)}"
         assert types[var] == "text-single", f"{var} is {types[var]}"
@@ -303,6 +307,14 @@ def test_stats(env):
     assert int(f["loginssucceeded"][0]) >= 1, "no successful legacy login counted"
     assert int(f["stanzasin"][0]) > 0 and int(f["bytesout"][0]) > 0
     assert int(f["memoryrss"][0]) > 1000, f"resident memory {f['memoryrss']} KiB"
+    # One line per worker process: pid, logins, restarts, crashes, memory.
+    workers = int(f["workers"][0])
+    for i in range(1, workers + 1):
+        line = f.get(f"worker{i}", [""])[0]
+        assert re.fullmatch(r"pid [1-9][0-9]*, [0-9]+ logins, [0-9]+ restarts, [0-9]+ crashes, [1-9][0-9]* KiB",
+                            line), f"worker{i}: {line!r}: {tostr(x)}"
+    if workers > 0:
+        assert int(f["workersrss"][0]) > 1000, f"workers' memory {f['workersrss']} KiB"
     # Counters move: one more round trip, more stanzas.
     f2, _ = run_single(boss, "urn:purplegate:stats")
     assert int(f2["stanzasin"][0]) > int(f["stanzasin"][0])
