@@ -1,0 +1,76 @@
+/* tests/fuzz/fuzz-wire.c — what a worker writes on its link to the main
+ * process (legacy/wire.c): whatever the bytes, every frame delivered has an
+ * operation of the protocol and arguments of that operation's type in normal
+ * form, nothing is delivered after the link closed, and the link closes at
+ * the end of the input. */
+#define G_LOG_DOMAIN "pg-fuzz-wire"
+
+#include "tests/fuzz/fuzz-common.h"
+
+#include "legacy/wire.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct
+{
+  gboolean closed;
+  guint frames;
+} State;
+
+static void
+on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
+{
+  State *state = data;
+  const char *type = pg_wire_args_type (op);
+  (void)id;
+  PG_FUZZ_CHECK (!state->closed, "frame %u after the link closed", op);
+  PG_FUZZ_CHECK (type != NULL, "frame of unknown operation %u delivered", op);
+  PG_FUZZ_CHECK (g_variant_is_of_type (args, G_VARIANT_TYPE (type)), "op %u: %s, not %s", op,
+                 g_variant_get_type_string (args), type);
+  PG_FUZZ_CHECK (g_variant_is_normal_form (args), "op %u: arguments not in normal form", op);
+  /* What the main process does with them: read every member. */
+  g_autofree char *text = g_variant_print (args, TRUE);
+  state->frames++;
+}
+
+static void
+on_closed (const char *why, gboolean malformed, gpointer data)
+{
+  State *state = data;
+  (void)why;
+  (void)malformed;
+  PG_FUZZ_CHECK (!state->closed, "closed twice");
+  state->closed = TRUE;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  int fds[2];
+  State state = { 0 };
+
+  pg_fuzz_init ();
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+    return 0;
+  PgWire *wire = pg_wire_new (fds[1], on_frame, on_closed, &state);
+  gsize at = 0;
+  while (at < size && !state.closed)
+    {
+      ssize_t n = send (fds[0], data + at, size - at, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0)
+        at += (gsize)n;
+      else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        break;
+      g_main_context_iteration (NULL, FALSE);
+    }
+  shutdown (fds[0], SHUT_WR);
+  for (int spins = 0; !state.closed && spins < 100000; spins++)
+    g_main_context_iteration (NULL, FALSE);
+  PG_FUZZ_CHECK (state.closed, "the link did not close at the end of the input");
+  pg_wire_free (wire);
+  close (fds[0]);
+  pg_fuzz_input_done ();
+  return 0;
+}
