@@ -63,10 +63,22 @@ struct PgWorkerPool
   GHashTable *crashes;       /* login key → GArray of gint64, monotonic s */
   GHashTable *quarantine;    /* login keys */
   GCancellable *cancellable; /* of the waits for the workers' exits */
+  int restart_ms;            /* PG_BACKEND_RESTART_MS_ENV; -1: the backoff */
   gboolean stopping;
 };
 
 static gboolean start_worker (PgWorker *worker, GError **error);
+
+/* How long @worker waits before it starts again, after running @ran_s. */
+static guint
+next_restart_ms (PgWorker *worker, gint64 ran_s)
+{
+  if (worker->pool->restart_ms >= 0)
+    return (guint)worker->pool->restart_ms;
+  if (ran_s >= RESTART_CALM_S)
+    return 0;
+  return MIN (MAX (worker->restart_ms * 2, RESTART_FIRST_MS), RESTART_MAX_MS);
+}
 
 /* ---- commands ---- */
 
@@ -604,7 +616,7 @@ restart_worker (gpointer data)
   if (!start_worker (worker, &error))
     {
       g_warning ("cannot start legacy worker %u again: %s", worker->index, error->message);
-      worker->restart_ms = MIN (MAX (worker->restart_ms * 2, RESTART_FIRST_MS), RESTART_MAX_MS);
+      worker->restart_ms = next_restart_ms (worker, 0);
       worker->restart_id = g_timeout_add (worker->restart_ms, restart_worker, worker);
     }
   return G_SOURCE_REMOVE;
@@ -642,10 +654,9 @@ on_exited (GObject *source, GAsyncResult *result, gpointer data)
   g_clear_pointer (&worker->lost_why, g_free);
   worker->killed = FALSE;
   gint64 ran_s = (g_get_monotonic_time () - worker->started_at) / G_USEC_PER_SEC;
-  worker->restart_ms
-      = ran_s >= RESTART_CALM_S ? 0 : MIN (MAX (worker->restart_ms * 2, RESTART_FIRST_MS), RESTART_MAX_MS);
-  g_message ("legacy worker %u ended (%s) after %" G_GINT64_FORMAT " s; starting it again in %u ms",
-             worker->index, why, ran_s, worker->restart_ms);
+  worker->restart_ms = next_restart_ms (worker, ran_s);
+  g_message ("legacy worker %u ended (%s) after %" G_GINT64_FORMAT " s; starting it again in %u ms", worker->index,
+             why, ran_s, worker->restart_ms);
   worker->restart_id = g_timeout_add (worker->restart_ms, restart_worker, worker);
 }
 
@@ -719,6 +730,14 @@ pg_worker_pool_new (PgBackend *backend, const PgBackendOptions *options, GError 
   pool->exe = g_file_read_link ("/proc/self/exe", error);
   pool->plugin_dir = g_build_filename (options->purple_dir, "plugins", NULL);
   pool->private_paths = g_strdupv ((char **)options->private_paths);
+  pool->restart_ms = -1;
+  const char *restart_ms = g_getenv (PG_BACKEND_RESTART_MS_ENV);
+  guint64 number;
+  if (restart_ms != NULL && g_ascii_string_to_unsigned (restart_ms, 10, 0, RESTART_MAX_MS, &number, NULL))
+    pool->restart_ms = (int)number;
+  else if (restart_ms != NULL)
+    g_warning ("%s=%s is not a number of milliseconds (0-%d); ignored", PG_BACKEND_RESTART_MS_ENV, restart_ms,
+               RESTART_MAX_MS);
   if (pool->exe == NULL)
     {
       pg_worker_pool_free (pool);

@@ -18,6 +18,10 @@
 
 #define PG_BACKEND_QUARANTINE_CRASHES 3
 #define PG_BACKEND_QUARANTINE_WINDOW_S 600
+/* Read once when the workers start, a number of milliseconds every restart
+ * of a worker waits instead of the backoff (for tests that end workers many
+ * times; not an operator setting). */
+#define PG_BACKEND_RESTART_MS_ENV "PURPLEGATE_WORKER_RESTART_MS"
 
 typedef struct
 {

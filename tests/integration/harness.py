@@ -574,9 +574,17 @@ def pgtest_plugin(binary=None):
     return Path(binary or purplegate_binary()).parent / "tests" / "prpl" / "pgtest.so"
 
 
+# PG_TEST_WORKERS=N writes `[workers] count = N` into the config of every
+# purplegate the harness starts whose settings do not name a count (so CI
+# can run the suite with libpurple in the main process, N = 0); unset, the
+# config has no [workers] and purplegate runs its default (auto).
+WORKERS_ENV = "PG_TEST_WORKERS"
+
+
 class Purplegate:
     """The daemon under test: writes its INI config, runs it in the
-    foreground with stderr captured to a file, stops it by PID."""
+    foreground with stderr captured to a file, stops it by PID.
+    `environment` holds variables added to its environment at start."""
 
     def __init__(self, workdir, port, secret, jid=COMPONENT_JID, host="127.0.0.1",
                  overrides=None, binary=None, db_dir=None):
@@ -600,6 +608,10 @@ class Purplegate:
                     g.pop(k, None)
                 else:
                     g[k] = str(v)
+        workers = os.environ.get(WORKERS_ENV, "")
+        if workers and "count" not in self.settings.get("workers", {}):
+            self.settings.setdefault("workers", {})["count"] = workers
+        self.environment = {}
         self.config_path = self.workdir / "purplegate.conf"
         self.stderr_path = self.workdir / "purplegate.stderr"
         self.proc = None
@@ -651,6 +663,7 @@ class Purplegate:
         err.write(f"==== start {self.starts} ====\n".encode())
         err.flush()
         env = dict(os.environ)
+        env.update(self.environment)
         # No G_DEBUG=fatal-criticals: purplegate logs its error level with
         # g_critical (e.g. a refused handshake), which must not abort.
         self.proc = subprocess.Popen(

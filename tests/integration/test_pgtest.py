@@ -2,8 +2,12 @@
 the purplegate under test from its libpurple plugins folder: registration
 logs in through it (XEP-0100 §4.1.1), a refused login refuses the
 registration (§4.1.2), and its correspondents echo, report what the process
-may read, and give its pid.  libpurple runs inside purplegate here, so the
-plugin is never asked to crash."""
+may read, and give its pid.  libpurple runs in purplegate or in one of its
+worker processes (`[workers] count`, PG_TEST_WORKERS); the plugin is never
+asked to crash here (test_workers does)."""
+
+import os
+from pathlib import Path
 
 import harness
 from harness import (COMPONENT_JID, NS_CLIENT, NS_DISCO_INFO, NS_STANZAS, WAIT, assert_error, bare,
@@ -69,9 +73,29 @@ def test_contact_appears_online(env):
              what=f"available presence from carol@{GW}")
 
 
+def _serving_process(env, c):
+    """(pid, own directory) of the process that serves `c`'s login: the
+    plugin's answer to `pid`, which is purplegate (own directory None) or
+    one of its workers (`purplegate --worker DIR ...`, which may open only
+    DIR of the test's files)."""
+    pid = int(_say(c, "pid", "which process?"))
+    if pid == env.purplegate.pid:
+        return pid, None
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    assert int(stat.rsplit(")", 1)[1].split()[1]) == env.purplegate.pid and argv[1:2] == ["--worker"], \
+        f"pid {pid} is neither purplegate ({env.purplegate.pid}) nor one of its workers: {argv}"
+    return pid, Path(argv[2])
+
+
 def test_files_readable_and_missing(env):
     c = online_user(env, env.user("files"), "dave")
-    readable = env.subdir("files") / "present.txt"
+    _, own = _serving_process(env, c)
+    if own is None:
+        readable = env.subdir("files") / "present.txt"
+    else:
+        (own / "files").mkdir(exist_ok=True)
+        readable = own / "files" / "present.txt"
     readable.write_text("x\n")
     directory = readable.parent
     missing = directory / "absent.txt"
@@ -86,7 +110,9 @@ def test_files_readable_and_missing(env):
 
 def test_pid_is_purplegates(env):
     c = online_user(env, env.user("pid"), "erin")
-    assert _say(c, "pid", "which process?") == str(env.purplegate.pid)
+    pid, own = _serving_process(env, c)
+    if os.environ.get(harness.WORKERS_ENV) == "0":
+        assert pid == env.purplegate.pid and own is None, f"pid {pid} is not purplegate's"
 
 
 def test_other_contacts_stay_silent(env):
