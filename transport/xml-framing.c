@@ -548,6 +548,8 @@ pg_xml_framing_scan (PgXmlFraming *framing, const char *data, gsize len, gsize *
             framing->lex = PG_XML_LEX_TEXT;
           framing->run = c == '?';
           break;
+        default:
+          g_assert_not_reached ();
         }
       i++;
     }
