@@ -318,12 +318,12 @@ static PurplePluginInfo plugin_info = {
   .minor_version = PURPLE_MINOR_VERSION,
   .type = PURPLE_PLUGIN_PROTOCOL,
   .priority = PURPLE_PRIORITY_DEFAULT,
-  .id = PGTEST_ID,
-  .name = "PgTest",
-  .version = "1",
-  .summary = "purplegate test protocol",
-  .description = "A protocol without a network, for purplegate's tests.",
-  .author = "purplegate",
+  .id = (char *)PGTEST_ID,
+  .name = (char *)"PgTest",
+  .version = (char *)"1",
+  .summary = (char *)"purplegate test protocol",
+  .description = (char *)"A protocol without a network, for purplegate's tests.",
+  .author = (char *)"purplegate",
   .extra_info = &prpl_info,
 };
 
