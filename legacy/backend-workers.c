@@ -334,7 +334,7 @@ on_chat_frame (PgAccount *account, GVariant *args)
   guint32 kind, rank, refusal, modes, users;
   PgChatEvent event = { 0 };
   const char *chat, *nick, *new_nick, *text, *password, *name, *actor, *reason, *member;
-  g_variant_get (args, "(m&sm&sm&sm&sm&suuubbbbm&sum&sm&sm&s)", &kind, &chat, &nick, &new_nick, &text, &password,
+  g_variant_get (args, "(um&sm&sm&sm&sm&suuubbbbm&sum&sm&sm&s)", &kind, &chat, &nick, &new_nick, &text, &password,
                  &rank, &refusal, &modes, &event.arrived, &event.kicked, &event.banned, &event.delayed, &name,
                  &users, &actor, &reason, &member);
   event.kind = kind;
