@@ -47,6 +47,7 @@ struct Worker
   GMainLoop *loop;
   GHashTable *logins; /* id → Login (owned) */
   guint32 serving;    /* the login whose command runs now, or 0 */
+  guint connecting;   /* logins whose connecting is set */
 };
 
 /* ---- what a crash leaves behind ----
@@ -81,6 +82,13 @@ on_fatal_signal (int sig)
 static void
 update_crash_note (Worker *worker)
 {
+  /* It runs around every command: no walk over the logins when none is
+   * logging in. */
+  if (worker->serving == 0 && worker->connecting == 0)
+    {
+      crash_note_len = 0;
+      return;
+    }
   GString *note = g_string_new (NULL);
   if (worker->serving != 0)
     g_string_append_printf (note, "%u", worker->serving);
@@ -189,6 +197,18 @@ restrict_files (const char *own_dir, const char *plugin_dir)
   return ok;
 }
 
+static void
+set_connecting (Login *login, gboolean connecting)
+{
+  if (login->connecting == connecting)
+    return;
+  login->connecting = connecting;
+  if (connecting)
+    login->worker->connecting++;
+  else
+    login->worker->connecting--;
+}
+
 /* ---- events, forwarded ---- */
 
 static void
@@ -224,7 +244,7 @@ static void
 ev_connected (gpointer owner)
 {
   Login *login = owner;
-  login->connecting = FALSE;
+  set_connecting (login, FALSE);
   update_crash_note (login->worker);
   emit (login, PG_WIRE_CONNECTED, g_variant_new ("()"));
 }
@@ -233,7 +253,7 @@ static void
 ev_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
 {
   Login *login = owner;
-  login->connecting = FALSE;
+  set_connecting (login, FALSE);
   update_crash_note (login->worker);
   emit (login, PG_WIRE_DISCONNECTED, g_variant_new ("(us)", (guint32)failure, reason != NULL ? reason : ""));
 }
@@ -314,6 +334,7 @@ static const PgAccountEvents forward = {
 static void
 login_free (Login *login)
 {
+  set_connecting (login, FALSE);
   g_clear_pointer (&login->account, pg_purple_account_free);
   g_free (login->chantypes);
   g_free (login->nick);
@@ -361,7 +382,7 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
   switch (op)
     {
     case PG_WIRE_CONNECT:
-      login->connecting = TRUE;
+      set_connecting (login, TRUE);
       pg_purple_account_connect (account);
       break;
     case PG_WIRE_FREE:
