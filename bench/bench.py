@@ -394,6 +394,9 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
             rep.fail([k + suffix for k in STORM_KEYS], str(e))
             raise
         hook(f"login storm N={n}", proc.pid)
+        # Which process holds the IRC connections (the main process, or
+        # each worker process).
+        rep.extra["irc_conns" + suffix] = bl.tcp_conns_by_proc(proc.pid, bl.IRC_PORT)
 
         loop.run_for(2.0)
         if args.idle_s > 0 and not suffix:
@@ -1038,9 +1041,11 @@ def table(res):
     return "\n".join(lines)
 
 
-def cpu_context(res, names=("purplegate", "biboumi"), ceiling=True):
+def cpu_context(res, names=("purplegate", "biboumi"), ceiling=True, labels=None):
     """Median CPU% of every process during the throughput phases: shows who
-    is the bottleneck, and that the load generator is not."""
+    is the bottleneck, and that the load generator is not.  `labels` names
+    the gateways in the table (default: their run names)."""
+    labels = labels or {}
     out = ["| phase | gateway | Prosody | InspIRCd | load generator | other processes |",
            "|---|---|---|---|---|---|"]
 
@@ -1051,7 +1056,8 @@ def cpu_context(res, names=("purplegate", "biboumi"), ceiling=True):
         runs = res["runs"].get(name, [])
         for ek, label in (("cpu_pct_x2i", "XMPP→IRC"), ("cpu_pct_i2x", "IRC→XMPP"),
                           ("storm_cpu_pct", f"login storm N = {res['n']}")):
-            out.append(f"| {name} {label} | {med(runs, ek, name)} | {med(runs, ek, 'prosody')} | "
+            out.append(f"| {labels.get(name, name)} {label} | {med(runs, ek, name)} | "
+                       f"{med(runs, ek, 'prosody')} | "
                        f"{med(runs, ek, 'inspircd')} | {med(runs, ek, 'loadgen')} | "
                        f"{med(runs, ek, 'other')} |")
     ceil = res["runs"]["ceiling"]
@@ -1178,6 +1184,12 @@ def workers_tables(res):
             cells.append(fmt_cell(fmt, stat(rr, key) if rr else nobb, reps))
         lab = label.replace("(N)", f"(N = {n})").replace("N sessions", f"{n} sessions")
         out.append(f"| {lab} | {unit} | " + " | ".join(cells) + " |")
+    conns = []
+    for title, rr in cols:
+        c = rr[0]["extra"].get("irc_conns") if rr else None
+        conns.append(" + ".join(str(x) for x in c) if c else "n/a")
+    out.append("| IRC connections held after the storm, main process + each worker (first "
+               "repetition) | | " + " | ".join(conns) + " |")
 
     med = {name: {k: stat(rr, k)[0] for k, *_ in WORKER_ROWS} for name, rr in runs.items()}
     medbb = {k: stat(bb, k)[0] for k, *_ in WORKER_ROWS} if bb else {}
@@ -1224,6 +1236,13 @@ def workers_tables(res):
     return "\n".join(out)
 
 
+def workers_cpu_context(res):
+    sets = worker_settings(res)
+    names = [name for _, name, _ in sets] + (["biboumi"] if res["runs"].get("biboumi") else [])
+    labels = {name: f"purplegate, workers = {c}," for _, name, c in sets}
+    return cpu_context(res, names, ceiling=False, labels=labels)
+
+
 def workers_section(res):
     sets = worker_settings(res)
     w = res["workers"]
@@ -1249,8 +1268,7 @@ def workers_section(res):
     out.append(workers_tables(res) + "\n")
     out.append("CPU of each process during the phases (median, % of one core; \"gateway\" is "
                "every purplegate process):\n")
-    out.append(cpu_context(res, [name for _, name, _ in sets] + ["biboumi"], ceiling=False)
-               + "\n")
+    out.append(workers_cpu_context(res) + "\n")
     out.append(WORKERS_METHOD)
     return "\n".join(out)
 
@@ -1271,9 +1289,11 @@ WORKERS_METHOD = """Method, besides that of the sections above:
   A sum of RSS counts the libraries' pages the processes share once per process; the
   fixed cost of the workers is in the "before the storm" rows, as RSS and as PSS
   (`/proc/PID/smaps_rollup`, shared pages divided among their users).
-- A login is placed on the least loaded worker when it starts, so with 2 workers the
-  senders and receivers of the message phases (10 pairs of users) are spread over both;
-  the main process (XMPP side, routing, store) is one process whatever the setting.
+- A login goes to the least loaded worker when it starts, in the order the storm's
+  presences arrive (user order), so with 2 workers the users of the message phases' 10
+  pairs alternate between them; the row "IRC connections held" counts, from `/proc/PID/fd`
+  and `/proc/net/tcp`, the connections to InspIRCd each process holds. The main process
+  (XMPP stream, routing, the store) is one process whatever the setting.
 """
 
 
@@ -1606,8 +1626,7 @@ def cmd_report(args):
             print(f"\n==== {r['mode']}: worker processes ====")
             print(workers_tables(r))
             print()
-            print(cpu_context(r, [name for _, name, _ in worker_settings(r)] + ["biboumi"],
-                              ceiling=False))
+            print(workers_cpu_context(r))
     print()
     if chan:
         print("==== channels ====")

@@ -182,6 +182,33 @@ def tcp_established_to(port):
     return n
 
 
+def tcp_conns_by_proc(pid, port):
+    """ESTABLISHED client-side TCP connections to 127.0.0.1:port held by
+    `pid` and by each of its descendants: [count], `pid`'s first, then its
+    descendants' in pid order."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[3] == "01" and int(parts[2].split(":")[1], 16) == port:
+                inodes.add(f"socket:[{parts[9]}]")
+    pids = sorted((p for p, _ in tree_pids(pid)), key=lambda p: (p != pid, p))
+    out = []
+    for p in pids:
+        n = 0
+        try:
+            for fd in os.listdir(f"/proc/{p}/fd"):
+                try:
+                    n += os.readlink(f"/proc/{p}/fd/{fd}") in inodes
+                except OSError:
+                    pass
+        except OSError:
+            continue
+        out.append(n)
+    return out
+
+
 class CpuProbe:
     """CPU seconds of named processes, each with its descendants (a
     gateway's worker processes count as the gateway), and of this load
