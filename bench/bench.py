@@ -162,15 +162,20 @@ def latency(loop, senders, receivers, make, args, what, sender_h, recv_h):
 
 
 class Purplegate:
-    name = "purplegate"
     jid = bl.PG_JID
     online_re = ONLINE_RE_PG
 
-    def __init__(self, binary, wrapper=()):
+    def __init__(self, binary, wrapper=(), workers=None, name="purplegate"):
+        """`workers`: the `[workers] count` to configure (None: the
+        default, one worker process per core)."""
         self.binary = binary
         self.wrapper = wrapper
+        self.name = name
+        self.workers = workers
         # Under valgrind a join storm takes minutes: joins must not time out.
         self.extra_config = "\n[groupchat]\njoin_timeout_s = 3600\n" if wrapper else ""
+        if workers is not None:
+            self.extra_config += f"\n[workers]\ncount = {workers}\n"
 
     def start(self, workdir, owners):
         self.proc = bl.PurplegateProc(workdir, self.binary, self.wrapper,
@@ -346,6 +351,11 @@ def login_storm(loop, gw, gwpid, pids, clients, rep, suffix=""):
     if t_tcp[0] is not None and ("storm_tcp_s" + suffix) not in rep.fig:
         rep.set("storm_tcp_s" + suffix, t_tcp[0])
     rep.extra["storm_cpu_pct" + suffix] = {k: round(v, 1) for k, v in probe.percent().items()}
+    rep.extra["storm_cpu_split_ms" + suffix] = {k: round(v * 1000.0 / n, 3)
+                                               for k, v in probe.split[gw.name].items()}
+    if probe.lost[gw.name]:
+        rep.note("storm_cpu_ms" + suffix, f"{probe.lost[gw.name]} gateway process(es) ended "
+                 "during the storm: their CPU is missing")
 
 
 def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
@@ -362,11 +372,14 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
         wait_component(loop, clients[0], gw.jid, proc, timeout=120 if args.callgrind else 30)
         t = time.perf_counter()
         gw.prepare(loop, clients)
-        if gw.name == "purplegate":
+        if isinstance(gw, Purplegate):
             log(f"  {n} registrations in {time.perf_counter() - t:.1f}s")
         loop.run_for(0.5)
         bl.wait_quiet(proc.pid)
-        rss0 = bl.proc_rss_kib(proc.pid)
+        mem0 = bl.tree_mem_kib(proc.pid)
+        rss0 = mem0["rss"]
+        rep.extra["processes" + suffix] = mem0["procs"]
+        rep.extra["pss_before_kib" + suffix] = mem0["pss"]
         pids = {gw.name: proc.pid, "prosody": prosody.pid, "inspircd": irc.pid}
         hook = getattr(args, "phase_hook", None) or (lambda name, pid: None)
         hook("start+registration", proc.pid)
@@ -381,6 +394,9 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
             rep.fail([k + suffix for k in STORM_KEYS], str(e))
             raise
         hook(f"login storm N={n}", proc.pid)
+        # Which process holds the IRC connections (the main process, or
+        # each worker process).
+        rep.extra["irc_conns" + suffix] = bl.tcp_conns_by_proc(proc.pid, bl.IRC_PORT)
 
         loop.run_for(2.0)
         if args.idle_s > 0 and not suffix:
@@ -390,11 +406,18 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
             rep.set("idle_cpu_pct" + suffix, probe.percent()[gw.name])
             log(f"  idle CPU with {n} sessions: {rep.fig['idle_cpu_pct' + suffix]:.2f}%")
             hook(f"idle {args.idle_s:.0f} s with {n} sessions", proc.pid)
-        rss1 = bl.proc_rss_kib(proc.pid)
+        mem1 = bl.tree_mem_kib(proc.pid)
+        rss1 = mem1["rss"]
         rep.set("rss_kib" + suffix, (rss1 - rss0) / n)
         rep.extra["rss_before_kib" + suffix] = rss0
         rep.extra["rss_after_kib" + suffix] = rss1
-        log(f"  RSS {rss0} -> {rss1} KiB: {rep.fig['rss_kib' + suffix]:.1f} KiB/session")
+        rep.extra["pss_after_kib" + suffix] = mem1["pss"]
+        if mem1["procs"] != mem0["procs"]:
+            rep.note("rss_kib" + suffix, f"{mem0['procs']} processes before the storm, "
+                     f"{mem1['procs']} after")
+        log(f"  RSS {rss0} -> {rss1} KiB ({mem1['procs']} process"
+            f"{'es' if mem1['procs'] != 1 else ''}, PSS {mem0['pss']} -> {mem1['pss']} KiB): "
+            f"{rep.fig['rss_kib' + suffix]:.1f} KiB/session")
         if not with_messages:
             return
 
@@ -707,7 +730,15 @@ def tput_phase(loop, rep, args, key, label, senders, receivers, make, sender_h, 
         rep.set(f"cpu_{key}_us", probe.cpu[gw_name] * 1e6 / got)
         if capped:
             rep.note(f"cpu_{key}_us", f"over {got:,} messages")
+        if probe.lost[gw_name]:
+            rep.note(f"cpu_{key}_us", f"{probe.lost[gw_name]} gateway process(es) ended during "
+                     "the phase: their CPU is missing")
+        # The main process and its worker processes apart.
+        split = {k: round(v * 1e6 / got, 2) for k, v in probe.split[gw_name].items()}
+        rep.extra[f"cpu_split_{key}_us"] = split
         msg += f", {rep.fig[f'cpu_{key}_us']:.1f} us CPU/msg"
+        if probe.procs[gw_name] > 1:
+            msg += f" (main {split['main']:.1f} + workers {split['children']:.1f})"
     log(f"{msg}, CPU% {pct}")
 
 
@@ -765,9 +796,16 @@ def channel_gateways(gws, quick):
     return out
 
 
+def chan_gws(gws):
+    """The gateways of the channel phase: purplegate in its default
+    configuration (not each --workers setting) and Biboumi."""
+    return {k: v for k, v in gws.items() if k in ("purplegate", "biboumi")}
+
+
 def measure_channels(gws, order, args, base, result):
     """The channel phase of one repetition: for each N, each gateway with
     fresh servers."""
+    order = [name for name in order if name in gws]
     gws = channel_gateways(gws, args.quick)
     if "biboumi_noarchive" in gws:
         order = order + ["biboumi_noarchive"] if order[0] == "purplegate" else \
@@ -783,16 +821,46 @@ def measure_channels(gws, order, args, base, result):
         result["channel"]["runs"][name].append(reps[name].as_dict())
 
 
+def purplegates(args, wrapper):
+    """The purplegate configurations to measure, one per `--workers`
+    setting, and the description of the settings for the report.  The
+    one that is the default configuration (auto: one worker process per
+    core, as g_get_num_processors() counts them) is named "purplegate":
+    the main table, the N big login storm and the channel phase use it;
+    it is measured even when no setting names it."""
+    auto = len(os.sched_getaffinity(0))
+    gws, settings = {}, []
+    for w in args.workers:
+        count = auto if w == "auto" else w
+        if any(s["count"] == count for s in settings):
+            continue
+        if count == auto:
+            name, gw = "purplegate", Purplegate(args.purplegate, wrapper)
+        else:
+            name = f"purplegate_w{count}"
+            gw = Purplegate(args.purplegate, wrapper, workers=count, name=name)
+        gws[name] = gw
+        settings.append({"count": count, "run": name, "default": count == auto})
+    if "purplegate" not in gws:
+        gws["purplegate"] = Purplegate(args.purplegate, wrapper)
+    # The default configuration first: fewest workers to most, the default
+    # where its count puts it.
+    settings.sort(key=lambda x: x["count"])
+    gws = {x["run"]: gws[x["run"]] for x in settings} | gws
+    return gws, {"auto": auto, "settings": settings}
+
+
 def cmd_measure(args):
     global CHAN_STALL_S
     wrapper = callgrind_setup(args) if args.callgrind else ()
     if args.callgrind:
         CHAN_STALL_S = 300.0  # valgrind makes every step some 50 times slower
+    workers = None
     if args.callgrind and args.callgrind_gateway == "biboumi":
         gws = {"biboumi": Biboumi(wrapper)}
         args.n_big = 0
     else:
-        gws = {"purplegate": Purplegate(args.purplegate, wrapper)}
+        gws, workers = purplegates(args, wrapper)
     if not args.no_biboumi and not args.callgrind:
         gws["biboumi"] = Biboumi()
     result = {"mode": args.mode, "quick": args.quick, "n": args.n, "n_big": args.n_big,
@@ -802,7 +870,10 @@ def cmd_measure(args):
               "biboumi_skipped": args.no_biboumi_reason if args.no_biboumi else None,
               "route": subprocess.run(["ip", "route", "show", "table", "local"],
                                       capture_output=True, text=True).stdout,
-              "runs": {"ceiling": [], "purplegate": [], "biboumi": [], "purplegate_big": []},
+              "runs": {"ceiling": [], "purplegate": [], "biboumi": [], "purplegate_big": []} |
+              {name: [] for name in gws},
+              "workers": workers, "command": os.environ.get("BENCH_COMMAND") or
+              " ".join(["bench.py"] + sys.argv[1:]),
               "durations": {}, "loadavg_start": open("/proc/loadavg").read().split()[:3],
               "phases": sorted(args.phases), "date": time.strftime("%Y-%m-%d %H:%M %Z")}
     direct = "direct" in args.phases
@@ -812,7 +883,7 @@ def cmd_measure(args):
             "window": {str(n): chan_window_lines(n) for n in args.chan_n},
             "warmup_lines": CHAN_WARMUP_LINES, "rounds": args.chan_rounds, "reps": args.reps,
             "cap_s": args.cap_s, "body_len": BODY_LEN,
-            "runs": {name: [] for name in channel_gateways(gws, args.quick)}}
+            "runs": {name: [] for name in channel_gateways(chan_gws(gws), args.quick)}}
     base = Path(tempfile.mkdtemp(prefix=f"pg-bench-{args.mode}-"))
     t_all = time.perf_counter()
     try:
@@ -821,7 +892,7 @@ def cmd_measure(args):
             log(f"=== repetition {r + 1}/{args.reps} ({args.mode}): "
                 f"{'ceiling, ' if direct else 'channel phase: '}{', '.join(order)}")
             if not direct:
-                measure_channels(gws, order, args, base / f"r{r}", result)
+                measure_channels(chan_gws(gws), order, args, base / f"r{r}", result)
                 continue
             rep = Rep()
             if not args.callgrind:
@@ -846,7 +917,7 @@ def cmd_measure(args):
                 result["durations"].setdefault("purplegate_big", []).append(round(d, 1))
                 result["runs"]["purplegate_big"].append(rep.as_dict())
             if "channel" in args.phases:
-                measure_channels(gws, order, args, base / f"r{r}", result)
+                measure_channels(chan_gws(gws), order, args, base / f"r{r}", result)
     finally:
         result["total_s"] = round(time.perf_counter() - t_all, 1)
         result["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
@@ -970,25 +1041,28 @@ def table(res):
     return "\n".join(lines)
 
 
-def cpu_context(res):
+def cpu_context(res, names=("purplegate", "biboumi"), ceiling=True, labels=None):
     """Median CPU% of every process during the throughput phases: shows who
-    is the bottleneck, and that the load generator is not."""
+    is the bottleneck, and that the load generator is not.  `labels` names
+    the gateways in the table (default: their run names)."""
+    labels = labels or {}
     out = ["| phase | gateway | Prosody | InspIRCd | load generator | other processes |",
            "|---|---|---|---|---|---|"]
 
     def med(runs, ek, proc):
         v = [r["extra"][ek][proc] for r in runs if ek in r["extra"] and proc in r["extra"][ek]]
         return f"{statistics.median(v):.0f} %" if v else "n/a"
-    for name in ("purplegate", "biboumi"):
+    for name in names:
         runs = res["runs"].get(name, [])
         for ek, label in (("cpu_pct_x2i", "XMPP→IRC"), ("cpu_pct_i2x", "IRC→XMPP"),
                           ("storm_cpu_pct", f"login storm N = {res['n']}")):
-            out.append(f"| {name} {label} | {med(runs, ek, name)} | {med(runs, ek, 'prosody')} | "
+            out.append(f"| {labels.get(name, name)} {label} | {med(runs, ek, name)} | "
+                       f"{med(runs, ek, 'prosody')} | "
                        f"{med(runs, ek, 'inspircd')} | {med(runs, ek, 'loadgen')} | "
                        f"{med(runs, ek, 'other')} |")
     ceil = res["runs"]["ceiling"]
     for ek, label in (("cpu_pct_ceil_xmpp", "Prosody alone c2s→c2s"),
-                      ("cpu_pct_ceil_irc", "InspIRCd alone")):
+                      ("cpu_pct_ceil_irc", "InspIRCd alone")) if ceiling else ():
         out.append(f"| {label} | – | {med(ceil, ek, 'prosody')} | {med(ceil, ek, 'inspircd')} "
                    f"| {med(ceil, ek, 'loadgen')} | {med(ceil, ek, 'other')} |")
     return "\n".join(out)
@@ -1031,6 +1105,196 @@ def targets(res):
         fb = "–" if b is None else f"{b:,.3g}"
         out.append(f"| {text} | {fa} | {fb} | {verdict} |")
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# worker processes: purplegate's [workers] count settings side by side
+
+WORKER_ROWS = [
+    # key (a figure, or EXTRA.SUB of a run's extra figures), label, unit, fmt
+    ("tput_x2i", "Throughput XMPP→IRC", "msg/s", "{:,.0f}"),
+    ("tput_i2x", "Throughput IRC→XMPP", "msg/s", "{:,.0f}"),
+    ("cpu_x2i_us", "CPU per message XMPP→IRC, all processes", "µs", "{:.1f}"),
+    ("cpu_split_x2i_us.main", "  of which the main process", "µs", "{:.1f}"),
+    ("cpu_split_x2i_us.children", "  of which the worker processes", "µs", "{:.1f}"),
+    ("cpu_i2x_us", "CPU per message IRC→XMPP, all processes", "µs", "{:.1f}"),
+    ("cpu_split_i2x_us.main", "  of which the main process", "µs", "{:.1f}"),
+    ("cpu_split_i2x_us.children", "  of which the worker processes", "µs", "{:.1f}"),
+    ("lat_x2i_p50", "Latency XMPP→IRC p50", "ms", "{:.3f}"),
+    ("lat_x2i_p99", "Latency XMPP→IRC p99", "ms", "{:.3f}"),
+    ("lat_i2x_p50", "Latency IRC→XMPP p50", "ms", "{:.3f}"),
+    ("lat_i2x_p99", "Latency IRC→XMPP p99", "ms", "{:.3f}"),
+    ("rss_kib", "RSS per user session (N), all processes", "KiB", "{:.1f}"),
+    ("rss_before_kib", "RSS of all processes before the storm", "KiB", "{:,.0f}"),
+    ("pss_before_kib", "  PSS of all processes before the storm", "KiB", "{:,.0f}"),
+    ("storm_cpu_ms", "Login storm (N): CPU per session, all processes", "ms", "{:.2f}"),
+    ("storm_cpu_split_ms.children", "  of which the worker processes", "ms", "{:.2f}"),
+    ("storm_tcp_s", "Login storm (N): all TCP connections open", "s", "{:.2f}"),
+    ("storm_up_s", "Login storm (N): all sessions up", "s", "{:.2f}"),
+    ("idle_cpu_pct", "Idle CPU with N sessions, all processes", "% of a core", "{:.2f}"),
+    ("processes", "Processes measured (main + workers)", "", "{:.0f}"),
+]
+WORKER_RATIO_ROWS = ["tput_x2i", "tput_i2x", "cpu_x2i_us", "cpu_i2x_us", "lat_x2i_p99",
+                     "lat_i2x_p99", "rss_kib", "storm_cpu_ms", "storm_up_s"]
+
+
+def with_extras(runs):
+    """The runs with their extra figures (dicts flattened as EXTRA.SUB) among
+    the figures, so that stat() takes them too."""
+    out = []
+    for r in runs:
+        fig = dict(r["fig"])
+        for k, v in r["extra"].items():
+            if isinstance(v, dict):
+                fig.update({f"{k}.{sub}": x for sub, x in v.items()})
+            elif isinstance(v, (int, float)) and k not in fig:
+                fig[k] = v
+        out.append({**r, "fig": fig})
+    return out
+
+
+def worker_settings(res):
+    """[(label, run name, count)] of the --workers settings of a result with
+    more than one, else []."""
+    w = res.get("workers") or {}
+    sets = w.get("settings") or []
+    if len(sets) < 2:
+        return []
+    return [(f"workers = {x['count']}" + (" (default)" if x["default"] else ""), x["run"],
+             x["count"]) for x in sets]
+
+
+def workers_tables(res):
+    """The figures of each [workers] count setting and Biboumi's, then their
+    ratios, then the targets about the process boundary."""
+    sets = worker_settings(res)
+    reps, n = res["reps"], res["n"]
+    runs = {name: with_extras(res["runs"].get(name, [])) for _, name, _ in sets}
+    bb = with_extras(res["runs"].get("biboumi", []))
+    cols = [(label, runs[name]) for label, name, _ in sets] + [("Biboumi", bb)]
+    out = ["| figure | unit | " + " | ".join(c[0] for c in cols) + " |",
+           "|---|---|" + "---|" * len(cols)]
+    nobb = (None, None, None, 0, res.get("biboumi_skipped") or "not run", None)
+    for key, label, unit, fmt in WORKER_ROWS:
+        cells = []
+        for title, rr in cols:
+            if key.endswith(".children") and title == "Biboumi":
+                cells.append("–")
+                continue
+            cells.append(fmt_cell(fmt, stat(rr, key) if rr else nobb, reps))
+        lab = label.replace("(N)", f"(N = {n})").replace("N sessions", f"{n} sessions")
+        out.append(f"| {lab} | {unit} | " + " | ".join(cells) + " |")
+    conns = []
+    for title, rr in cols:
+        c = rr[0]["extra"].get("irc_conns") if rr else None
+        conns.append(" + ".join(str(x) for x in c) if c else "n/a")
+    out.append("| IRC connections held after the storm, main process + each worker (first "
+               "repetition) | | " + " | ".join(conns) + " |")
+
+    med = {name: {k: stat(rr, k)[0] for k, *_ in WORKER_ROWS} for name, rr in runs.items()}
+    medbb = {k: stat(bb, k)[0] for k, *_ in WORKER_ROWS} if bb else {}
+    base = next((name for _, name, c in sets if c == 0), None)
+    rcols = [(f"{c} ÷ 0", name, base) for _, name, c in sets if c != 0 and base] + \
+        [(f"{c} ÷ Biboumi", name, None) for _, name, c in sets]
+
+    def ratio(a, b):
+        return f"{a / b:.2f}" if a is not None and b else "n/a"
+    out += ["", "Ratios of the medians (workers = K ÷ workers = 0, and ÷ Biboumi; above 1 is "
+            "more: better for throughput, worse for the others):", "",
+            "| figure | " + " | ".join(c[0] for c in rcols) + " |",
+            "|---|" + "---|" * len(rcols)]
+    labels = {k: (lab, unit) for k, lab, unit, _ in WORKER_ROWS}
+    for key in WORKER_RATIO_ROWS:
+        lab = labels[key][0].replace("(N)", f"(N = {n})")
+        cells = [ratio(med[name][key], med[b][key] if b else medbb.get(key))
+                 for _, name, b in rcols]
+        out.append(f"| {lab} | " + " | ".join(cells) + " |")
+
+    # The targets about the cost of the process boundary.
+    out += ["", "| target | figures | met? |", "|---|---|---|"]
+    for _, name, c in sets:
+        if c == 0 or not base:
+            continue
+        for d, arrow in (("x2i", "XMPP→IRC"), ("i2x", "IRC→XMPP")):
+            a, b = med[name][f"cpu_{d}_us"], med[base][f"cpu_{d}_us"]
+            verdict = "n/a (not measured)" if a is None or not b else \
+                ("met" if a / b <= 1.15 else "missed") + f" ({(a / b - 1) * 100:+.0f} %)"
+            fig = "n/a" if a is None or b is None else f"{a:.1f} vs {b:.1f} µs"
+            out.append(f"| CPU per message {arrow}, workers = {c}: within +15 % of workers = 0 "
+                       f"| {fig} | {verdict} |")
+    one = next((name for _, name, c in sets if c == 1), None)
+    two = next((name for _, name, c in sets if c == 2), None)
+    if one and two:
+        at = "at N = 200" if n == 200 else f"at N = {n} (the target is at N = 200)"
+        for d, arrow in (("x2i", "XMPP→IRC"), ("i2x", "IRC→XMPP")):
+            a, b = med[two][f"tput_{d}"], med[one][f"tput_{d}"]
+            verdict = "n/a (not measured)" if a is None or not b else \
+                ("met" if a > b else "missed") + f" (ratio {a / b:.2f})"
+            fig = "n/a" if a is None or b is None else f"{a:,.0f} vs {b:,.0f} msg/s"
+            out.append(f"| Throughput {arrow} with 2 workers higher than with 1, {at} | {fig} "
+                       f"| {verdict} |")
+    return "\n".join(out)
+
+
+def workers_cpu_context(res):
+    sets = worker_settings(res)
+    names = [name for _, name, _ in sets] + (["biboumi"] if res["runs"].get("biboumi") else [])
+    labels = {name: f"purplegate, workers = {c}," for _, name, c in sets}
+    return cpu_context(res, names, ceiling=False, labels=labels)
+
+
+def workers_section(res):
+    sets = worker_settings(res)
+    w = res["workers"]
+    la0, la1 = res.get("loadavg_start") or [], res.get("loadavg_end") or []
+    secs = sum(sum(res["durations"].get(name, [])) for _, name, _ in sets)
+    out = ["## Worker processes\n"]
+    out.append("purplegate runs its libpurple logins in worker processes: `[workers] count = "
+               f"auto` (the default) starts one per core, {w['auto']} on this machine; "
+               "`count = 0` runs libpurple in the main process. The settings "
+               + ", ".join(f"`{c}`" for _, _, c in sets) + " measured side by side with "
+               f"Biboumi in the {res['mode']} run above (the default one is the purplegate "
+               "column of its table, not measured twice).\n")
+    out.append(f"- Command: `{res.get('command', '?')}`; run on {res.get('date', '?')}; "
+               f"these settings' phases took {secs:.0f} s of the run.")
+    out.append(f"- N = {res['n']} users, M = {res['m']:,} messages per direction, "
+               f"{res['rounds']:,} round trips per latency figure, median of {res['reps']} "
+               f"repetition{'s' if res['reps'] != 1 else ''} with fresh servers"
+               f"{' (range in brackets)' if res['reps'] > 1 else ''}.")
+    out.append(f"- Machine load: load average {' '.join(la0)} at the start, {' '.join(la1)} at "
+               f"the end of the run, on {w['auto']} cores shared with other work (the \"other "
+               "processes\" column of the CPU table below is the rest of the machine during "
+               "each phase).\n")
+    out.append(workers_tables(res) + "\n")
+    out.append("CPU of each process during the phases (median, % of one core; \"gateway\" is "
+               "every purplegate process):\n")
+    out.append(workers_cpu_context(res) + "\n")
+    out.append(WORKERS_METHOD)
+    return "\n".join(out)
+
+
+WORKERS_METHOD = """Method, besides that of the sections above:
+- `bench/run --workers LIST` (default `0,1,2` in the full run; `0,auto` in the smoke mode)
+  runs `bench.py measure --workers LIST`: each setting is a purplegate started with
+  `[workers] count = K` in its configuration (none for the default), with fresh servers,
+  in every repetition, the order of all the gateways alternating between repetitions.
+- CPU of purplegate: utime + stime (`/proc/PID/stat`, all threads) of the main process and
+  of every process descended from it (its worker processes, `purplegate --worker`, found by
+  their parent pid in `/proc`), read at the start and the end of each measured phase and
+  summed. A worker started during a phase counts whole; one that ended during it is missing
+  from the figure, which then says so. "Of which the worker processes" is the descendants'
+  part. The same sums make the login storm and idle figures.
+- RSS per session: the VmRSS of all purplegate processes after the storm and the idle
+  phase minus before the storm (workers already started, users registered), summed, ÷ N.
+  A sum of RSS counts the libraries' pages the processes share once per process; the
+  fixed cost of the workers is in the "before the storm" rows, as RSS and as PSS
+  (`/proc/PID/smaps_rollup`, shared pages divided among their users).
+- A login goes to the least loaded worker when it starts, in the order the storm's
+  presences arrive (user order), so with 2 workers the users of the message phases' 10
+  pairs alternate between them; the row "IRC connections held" counts, from `/proc/PID/fd`
+  and `/proc/net/tcp`, the connections to InspIRCd each process holds. The main process
+  (XMPP stream, routing, the store) is one process whatever the setting.
+"""
 
 
 def sh(*argv):
@@ -1299,6 +1563,12 @@ def main_report(results, info):
                        "; ".join(f"`{x}`" for x in routes) + ".\n")
         if r.get("biboumi_skipped"):
             out.append(f"Biboumi skipped: {r['biboumi_skipped']}.\n")
+        if r.get("workers"):
+            out.append("purplegate in its default configuration: `[workers] count = auto`, "
+                       f"{r['workers']['auto']} worker processes on this machine; its CPU and "
+                       "RSS figures are those of all its processes"
+                       + (" (the other settings are in the section Worker processes)"
+                          if worker_settings(r) else "") + ".\n")
         out.append(table(r) + "\n")
         if r["mode"] == "tuned" and not r["quick"]:
             out.append("The benchmark's targets, against the medians above:\n")
@@ -1314,6 +1584,9 @@ def main_report(results, info):
                        "there).\n")
         out.append("CPU of each process during the phases (median, % of one core):\n")
         out.append(cpu_context(r) + "\n")
+    for r in results:
+        if worker_settings(r):
+            out.append(workers_section(r))
     lgs = [run["extra"][k]["loadgen"] for r in results for runs in r["runs"].values()
            for run in runs for k in run["extra"]
            if k.startswith(("cpu_pct_", "storm_cpu_pct")) and "loadgen" in run["extra"][k]]
@@ -1349,6 +1622,11 @@ def cmd_report(args):
         print(table(r))
         print()
         print(cpu_context(r))
+        if worker_settings(r):
+            print(f"\n==== {r['mode']}: worker processes ====")
+            print(workers_tables(r))
+            print()
+            print(workers_cpu_context(r))
     print()
     if chan:
         print("==== channels ====")
@@ -1360,8 +1638,8 @@ def cmd_report(args):
     # every Biboumi figure unless Biboumi was skipped.
     bad = []
     for r in results:
-        for name in ("purplegate", "biboumi", "ceiling"):
-            for run in r["runs"].get(name, []):
+        for name, runs in r["runs"].items():
+            for run in runs:
                 for k, v in run["fig"].items():
                     if v is None:
                         bad.append(f"{r['mode']} {name} {k}: {run['why'].get(k)}")
@@ -1418,8 +1696,9 @@ METHOD = """## Method
   counts what arrived: such figures say "capped". The ceiling is the same phase without a
   gateway (Prosody c2s → c2s, IRC client → client) in the same repetition; "% of ceiling"
   divides by the lower of the two.
-- CPU per message: utime + stime of the gateway process (`/proc/PID/stat`, all threads) over
-  the measured throughput phase, divided by the messages that arrived (M unless capped).
+- CPU per message: utime + stime of the gateway's processes (`/proc/PID/stat`, all threads;
+  purplegate's main process and its worker processes, see Worker processes) over the measured
+  throughput phase, divided by the messages that arrived (M unless capped).
 - Latency: one message in flight, {rounds:,} round trips each way (or as many as fit in
   {cap:.0f} s), time from the send to the arrival at the other end (same clock); p50 and p99.
 - Login storm: N = {n} registered users (and {nb:,} for purplegate alone), already logged in
@@ -1431,7 +1710,8 @@ METHOD = """## Method
   instead, which can only make the figure later. InspIRCd
   completes registrations on a once-per-second tick, so "all sessions up" is quantised.
 - RSS per session: VmRSS of the gateway after the storm and the idle phase minus VmRSS before
-  the storm (gateway connected, users registered, no session), divided by N.
+  the storm (gateway connected, users registered, no session), divided by N; for purplegate
+  the sum over its processes (main and workers).
 - Idle CPU: 2 s after the storm, gateway CPU over {idle} s with the N sessions open.
 - A figure that could not be measured reads "n/a" with the reason; nothing is estimated.
 """
@@ -1493,6 +1773,10 @@ def main():
                    help="time cap of one throughput or latency phase")
     m.add_argument("--warmup-cap-s", type=float, default=5.0)
     m.add_argument("--purplegate", default=str(TOP / "_build" / "purplegate"))
+    m.add_argument("--workers", default="auto",
+                   help="comma-separated [workers] count settings of purplegate to measure "
+                   "side by side in the direct phases (integers; auto: the default, one worker "
+                   "process per core)")
     m.add_argument("--no-biboumi", action="store_true")
     m.add_argument("--no-biboumi-reason", default="not installed")
     m.add_argument("--keep-logs", default=None)
@@ -1533,6 +1817,13 @@ def main():
         if not args.phases or args.phases - {"direct", "channel"}:
             ap.error("--phases: direct and/or channel")
         args.chan_n = [int(x) for x in str(args.chan_n).split(",") if x.strip()]
+        try:
+            args.workers = [w if w == "auto" else int(w) for w in
+                            (x.strip() for x in args.workers.split(",")) if w]
+        except ValueError:
+            ap.error("--workers: comma-separated integers or auto")
+        if not args.workers or any(w != "auto" and w < 0 for w in args.workers):
+            ap.error("--workers: comma-separated integers (0 or more) or auto")
         import resource
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -46,11 +46,16 @@ class BenchError(Exception):
 # process probes
 
 
-def proc_cpu(pid):
-    """utime + stime of the whole process (all threads), in seconds."""
+def _stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (field 3 on)."""
     with open(f"/proc/{pid}/stat") as f:
         s = f.read()
-    fields = s[s.rindex(")") + 2:].split()
+    return s[s.rindex(")") + 2:].split()
+
+
+def proc_cpu(pid):
+    """utime + stime of the whole process (all threads), in seconds."""
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
@@ -60,6 +65,70 @@ def proc_rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise BenchError(f"no VmRSS for pid {pid}")
+
+
+def proc_pss_kib(pid):
+    """Proportional set size: shared pages divided among their users."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    raise BenchError(f"no Pss for pid {pid}")
+
+
+def proc_snapshot():
+    """Every process of the machine: pid -> (ppid, start time in ticks, CPU
+    seconds).  /proc lists processes, not their other threads, and a
+    process's utime and stime count all its threads."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            f = _stat_fields(d)
+        except OSError:  # gone meanwhile
+            continue
+        out[int(d)] = (int(f[1]), int(f[19]), (int(f[11]) + int(f[12])) / CLK_TCK)
+    return out
+
+
+def tree_pids(pid, snap=None):
+    """`pid` and its descendants (purplegate's worker processes are its
+    children), from a proc_snapshot(): {(pid, start time): CPU seconds}."""
+    snap = proc_snapshot() if snap is None else snap
+    kids = {}
+    for p, (ppid, _, _) in snap.items():
+        kids.setdefault(ppid, []).append(p)
+    out = {}
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        if p not in snap:
+            continue
+        out[(p, snap[p][1])] = snap[p][2]
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def tree_cpu(pid):
+    """CPU seconds of `pid` and its descendants, as they are now."""
+    return sum(tree_pids(pid).values())
+
+
+def tree_mem_kib(pid):
+    """VmRSS and Pss of `pid` and its descendants, summed, and how many
+    processes that is: {"rss": KiB, "pss": KiB, "procs": n}.  RSS counts
+    the pages the processes share (libraries) once per process."""
+    rss = pss = n = 0
+    for p, _ in tree_pids(pid):
+        try:
+            r, q = proc_rss_kib(p), proc_pss_kib(p)
+        except (OSError, BenchError):  # exited meanwhile
+            continue
+        rss, pss, n = rss + r, pss + q, n + 1
+    if n == 0:
+        raise BenchError(f"no process {pid}")
+    return {"rss": rss, "pss": pss, "procs": n}
 
 
 def self_cpu():
@@ -113,23 +182,65 @@ def tcp_established_to(port):
     return n
 
 
+def tcp_conns_by_proc(pid, port):
+    """ESTABLISHED client-side TCP connections to 127.0.0.1:port held by
+    `pid` and by each of its descendants: [count], `pid`'s first, then its
+    descendants' in pid order."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[3] == "01" and int(parts[2].split(":")[1], 16) == port:
+                inodes.add(f"socket:[{parts[9]}]")
+    pids = sorted((p for p, _ in tree_pids(pid)), key=lambda p: (p != pid, p))
+    out = []
+    for p in pids:
+        n = 0
+        try:
+            for fd in os.listdir(f"/proc/{p}/fd"):
+                try:
+                    n += os.readlink(f"/proc/{p}/fd/{fd}") in inodes
+                except OSError:
+                    pass
+        except OSError:
+            continue
+        out.append(n)
+    return out
+
+
 class CpuProbe:
-    """CPU seconds of named processes (and of this load generator) between
-    start() and stop()."""
+    """CPU seconds of named processes, each with its descendants (a
+    gateway's worker processes count as the gateway), and of this load
+    generator, between start() and stop().  A descendant started meanwhile
+    counts whole; one that ended meanwhile is missing from the figure
+    (`lost` says how many)."""
 
     def __init__(self, pids):
         self.pids = dict(pids)  # name -> pid
 
     def start(self):
         self.t0 = time.perf_counter()
-        self.c0 = {n: proc_cpu(p) for n, p in self.pids.items()}
+        snap = proc_snapshot()
+        self.c0 = {n: tree_pids(p, snap) for n, p in self.pids.items()}
         self.s0 = self_cpu()
         self.m0 = machine_busy()
         return self
 
     def stop(self):
         self.t1 = time.perf_counter()
-        self.cpu = {n: proc_cpu(p) - self.c0[n] for n, p in self.pids.items()}
+        snap = proc_snapshot()
+        self.cpu, self.split, self.lost, self.procs = {}, {}, {}, {}
+        for n, p in self.pids.items():
+            c1 = tree_pids(p, snap)
+            c0 = self.c0[n]
+            d = {k: v - c0.get(k, 0.0) for k, v in c1.items()}
+            self.cpu[n] = sum(d.values())
+            # The process itself, and its descendants (worker processes).
+            main = sum(v for (q, _), v in d.items() if q == p)
+            self.split[n] = {"main": main, "children": self.cpu[n] - main}
+            self.lost[n] = len(set(c0) - set(c1))
+            self.procs[n] = len(c1)
         self.cpu["loadgen"] = self_cpu() - self.s0
         # Everything else the machine did meanwhile (other users of a shared
         # machine, the kernel's softirqs): shown so a busy run can be told.
@@ -212,12 +323,13 @@ def lua_str(s):
 
 
 def wait_quiet(pid, interval=0.3, timeout=10.0):
-    """Waits until process `pid` used no CPU tick during `interval` seconds."""
+    """Waits until process `pid` and its descendants used no CPU tick during
+    `interval` seconds."""
     deadline = time.monotonic() + timeout
-    last = proc_cpu(pid)
+    last = tree_cpu(pid)
     while time.monotonic() < deadline:
         time.sleep(interval)
-        now = proc_cpu(pid)
+        now = tree_cpu(pid)
         if now == last:
             return True
         last = now

@@ -327,7 +327,15 @@ pg_wire_new (int fd, PgWireFrameFunc on_frame, PgWireClosedFunc on_closed, gpoin
   wire->out = g_byte_array_new ();
   if (!g_unix_set_fd_nonblocking (fd, TRUE, &error))
     g_warning ("cannot make the worker link non-blocking: %s", error->message);
-  wire->in_watch = g_unix_fd_add (fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, wire);
+  /* GLib takes a source's fds out of the poll set while it dispatches,
+   * unless it may recurse, and puts them back after: two wake-ups of the
+   * loop (eventfd writes) and one more poll of every fd per read. Nothing
+   * runs a nested main loop from a frame's callback. */
+  GSource *source = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_can_recurse (source, TRUE);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_readable), wire, NULL);
+  wire->in_watch = g_source_attach (source, NULL);
+  g_source_unref (source);
   return wire;
 }
 
