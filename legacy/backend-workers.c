@@ -523,8 +523,8 @@ on_wire_closed (const char *why, gboolean malformed, gpointer data)
     give_up (worker, why, malformed);
 }
 
-/* The ids the worker was serving when it crashed (written by its signal
- * handler, see worker.c); NULL when it did not say. */
+/* The ids of the logins the worker was busy with when it ended (the note
+ * it keeps mapped, see worker.c); NULL when it named none. */
 static GHashTable *
 read_crash_note (PgWorker *worker)
 {

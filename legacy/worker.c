@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -52,34 +53,17 @@ struct Worker
   guint32 serving;  /* the login whose command runs now, or 0 */
   guint32 active;   /* the login whose socket or timer libpurple serves, or 0 */
   guint connecting; /* logins between connect and its outcome */
+  char *note;       /* the crash note, mapped; NULL without one */
 };
 
 /* ---- what a crash leaves behind ----
  *
- * A signal handler can only use what it finds in static storage: the note
- * (the ids of the logins the worker was busy with) is prepared whenever it
- * changes, and the handler only writes it out. */
+ * The ids of the logins the worker is busy with live in a small file of its
+ * own directory, mapped shared: whatever ends the process (a signal that a
+ * plugin or a sanitizer handles its own way, abort, SIGKILL), the main
+ * process reads the last note after the exit. Updating it is a memcpy. */
 
-static char crash_note_path[4096];
-static char crash_note[4096];
-static volatile sig_atomic_t crash_note_len;
-
-static void
-on_fatal_signal (int sig)
-{
-  if (crash_note_len > 0)
-    {
-      int fd = open (crash_note_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (fd >= 0)
-        {
-          ssize_t ignored = write (fd, crash_note, (size_t)crash_note_len);
-          (void)ignored;
-          close (fd);
-        }
-    }
-  signal (sig, SIG_DFL);
-  raise (sig);
-}
+#define CRASH_NOTE_BYTES 4096
 
 /* The note names the login whose command runs, else the one whose socket
  * or timer libpurple serves, else those logging in; a crash anywhere else
@@ -87,9 +71,11 @@ on_fatal_signal (int sig)
 static void
 update_crash_note (Worker *worker)
 {
-  char note[sizeof crash_note];
+  char note[CRASH_NOTE_BYTES];
   gsize len = 0;
   guint32 blamed = worker->serving != 0 ? worker->serving : worker->active;
+  if (worker->note == NULL)
+    return;
   if (blamed != 0)
     len = (gsize)g_snprintf (note, sizeof note, "%u", blamed);
   else if (worker->connecting > 0)
@@ -101,9 +87,30 @@ update_crash_note (Worker *worker)
         if (((Login *)value)->connecting)
           len += (gsize)g_snprintf (note + len, sizeof note - len, "%u ", ((Login *)value)->id);
     }
-  crash_note_len = 0;
-  memcpy (crash_note, note, len);
-  crash_note_len = (sig_atomic_t)len;
+  memcpy (worker->note, note, len);
+  worker->note[len] = '\0';
+}
+
+/* Maps DIR/crash-note (legacy/backend-workers.c reads it); without it,
+ * crashes are nobody's in particular. */
+static void
+open_crash_note (Worker *worker, const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "crash-note", NULL);
+  int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || ftruncate (fd, CRASH_NOTE_BYTES) < 0)
+    {
+      g_warning ("cannot keep %s: %s", path, g_strerror (errno));
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  void *map = mmap (NULL, CRASH_NOTE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close (fd);
+  if (map == MAP_FAILED)
+    g_warning ("cannot map %s: %s", path, g_strerror (errno));
+  else
+    worker->note = map;
 }
 
 static void
@@ -112,22 +119,6 @@ on_activity (gpointer owner, gpointer data)
   Worker *worker = data;
   worker->active = GPOINTER_TO_UINT (g_hash_table_lookup (worker->owners, owner));
   update_crash_note (worker);
-}
-
-static void
-install_crash_handlers (const char *dir)
-{
-  g_snprintf (crash_note_path, sizeof crash_note_path, "%s/crash-note", dir);
-  unlink (crash_note_path);
-  static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
-  for (guint i = 0; i < G_N_ELEMENTS (fatal); i++)
-    {
-      struct sigaction action = { 0 };
-      action.sa_handler = on_fatal_signal;
-      sigemptyset (&action.sa_mask);
-      action.sa_flags = SA_RESETHAND;
-      sigaction (fatal[i], &action, NULL);
-    }
 }
 
 /* ---- Landlock ---- */
@@ -578,7 +569,6 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   /* The main process stops us (PG_WIRE_STOP); its SIGINT from a terminal
    * must not cut the logins short first. */
   signal (SIGINT, SIG_IGN);
-  install_crash_handlers (purple_dir);
   restrict_files (purple_dir, plugin_dir);
   /* Landlock restricts opening, not access(2): try what a plugin would. */
   for (guint i = 0; private_paths != NULL && private_paths[i] != NULL; i++)
@@ -592,6 +582,7 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
     }
 
   Worker worker = { 0 };
+  open_crash_note (&worker, purple_dir);
   worker.purple = pg_purple_new_with_plugins (purple_dir, plugin_dir, &error);
   if (worker.purple == NULL)
     {
@@ -614,5 +605,10 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   pg_wire_free (worker.wire);
   g_main_loop_unref (worker.loop);
   pg_purple_free (worker.purple);
+  if (worker.note != NULL)
+    {
+      worker.note[0] = '\0'; /* a clean exit is nobody's crash */
+      munmap (worker.note, CRASH_NOTE_BYTES);
+    }
   return 0;
 }
