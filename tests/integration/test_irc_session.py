@@ -216,7 +216,13 @@ def test_reregistration_while_online(env):
     peer = _peer(env, "rrpeer")
     c = online_user(env, env.user("xrr"), "oldnick")
     peer.wait_online("oldnick")
+    since = c.mark()
     register(c, "newnick", "pw")
+    # The registration's own check logs in as newnick and out again before
+    # the session logs in with it: the gateway's available presence says
+    # the session's login is the one online.
+    c.expect(is_presence_from(GW), timeout=WAIT, since=since,
+             what=f"available presence from {GW} after the new login")
     peer.wait_online("newnick", timeout=WAIT)
     assert not peer.online("oldnick"), "the old login is still on IRC"
     since = c.mark()
