@@ -655,8 +655,8 @@ on_exited (GObject *source, GAsyncResult *result, gpointer data)
   worker->killed = FALSE;
   gint64 ran_s = (g_get_monotonic_time () - worker->started_at) / G_USEC_PER_SEC;
   worker->restart_ms = next_restart_ms (worker, ran_s);
-  g_message ("legacy worker %u ended (%s) after %" G_GINT64_FORMAT " s; starting it again in %u ms", worker->index,
-             why, ran_s, worker->restart_ms);
+  g_message ("legacy worker %u ended (%s) after %" G_GINT64_FORMAT " s; starting it again in %u ms",
+             worker->index, why, ran_s, worker->restart_ms);
   worker->restart_id = g_timeout_add (worker->restart_ms, restart_worker, worker);
 }
 
