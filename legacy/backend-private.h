@@ -90,6 +90,7 @@ PgBackend *pg_backend_new_with_ops (PgPurple *purple, const PgBackendOps *ops, g
 extern const PgBackendOps pg_backend_worker_ops;
 PgWorkerPool *pg_worker_pool_new (PgBackend *backend, const PgBackendOptions *options, GError **error);
 void pg_worker_pool_free (PgWorkerPool *pool);
+void pg_worker_pool_sync (PgWorkerPool *pool, guint timeout_ms);
 void pg_worker_pool_fill_stats (PgWorkerPool *pool, PgBackendStats *stats);
 GArray *pg_worker_pool_dup_stats (PgWorkerPool *pool);
 /* The index of the worker @account is on, or 0. */

@@ -48,6 +48,7 @@ struct PgWorker
   gboolean lost;     /* its link is gone; waiting for the exit */
   char *lost_why;    /* why the link ended */
   gboolean killed;   /* by us, for breaking the rules of the link */
+  gboolean synced;   /* answered the last PG_WIRE_SYNC */
 };
 
 struct PgWorkerPool
@@ -399,6 +400,11 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
       if (version != PG_WIRE_VERSION)
         return FALSE;
       g_debug ("worker %u (pid %u) is up", worker->index, pid);
+      return TRUE;
+    }
+  if (op == PG_WIRE_SYNCED)
+    {
+      worker->synced = TRUE;
       return TRUE;
     }
   if (op < PG_WIRE_HELLO)
@@ -811,6 +817,36 @@ pg_worker_pool_free (PgWorkerPool *pool)
   g_free (pool->plugin_dir);
   g_strfreev (pool->private_paths);
   g_free (pool);
+}
+
+void
+pg_worker_pool_sync (PgWorkerPool *pool, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
+  gboolean waiting = FALSE;
+  for (guint i = 0; i < pool->workers->len; i++)
+    {
+      PgWorker *worker = g_ptr_array_index (pool->workers, i);
+      worker->synced = worker->wire == NULL;
+      if (worker->wire != NULL)
+        {
+          pg_wire_send (worker->wire, PG_WIRE_SYNC, 0, g_variant_new ("()"));
+          waiting = TRUE;
+        }
+    }
+  while (waiting && g_get_monotonic_time () < deadline)
+    {
+      waiting = FALSE;
+      for (guint i = 0; i < pool->workers->len; i++)
+        {
+          PgWorker *worker = g_ptr_array_index (pool->workers, i);
+          waiting |= !worker->synced && worker->wire != NULL;
+        }
+      if (waiting && !g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+  if (waiting)
+    g_message ("stopping: some legacy workers did not forward everything within %u ms", timeout_ms);
 }
 
 void

@@ -351,6 +351,13 @@ pg_backend_free (PgBackend *backend)
   g_free (backend);
 }
 
+void
+pg_backend_sync (PgBackend *backend, guint timeout_ms)
+{
+  if (backend->pool != NULL)
+    pg_worker_pool_sync (backend->pool, timeout_ms);
+}
+
 PgBackendStats
 pg_backend_get_stats (PgBackend *backend)
 {

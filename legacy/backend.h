@@ -56,6 +56,12 @@ typedef struct
   guint quarantined; /* logins refused for repeated crashes */
 } PgBackendStats;
 
+/* Before a clean stop: waits, running the main loop, up to @timeout_ms
+ * until every worker has forwarded what its legacy servers had already
+ * sent (in this process, libpurple reads its sockets as the loop runs). */
+#define PG_BACKEND_SYNC_MS 1000
+void pg_backend_sync (PgBackend *backend, guint timeout_ms);
+
 PgBackendStats pg_backend_get_stats (PgBackend *backend);
 /* The worker serving @account (its index, 1-based); 0 when the login is in
  * this process or on no worker. */

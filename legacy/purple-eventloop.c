@@ -163,7 +163,16 @@ input_add (int fd, PurpleInputCondition cond, PurpleInputFunction func, gpointer
   /* A bare fd source, not a GIOChannel watch: one allocation less per
    * legacy connection, and the fd stays libpurple's to close.  The source
    * frees the closure when it is removed. */
-  return g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, io_cond, input_invoke, closure, g_free);
+  GSource *source = g_unix_fd_source_new (fd, io_cond);
+  /* GLib takes a source's fds out of the poll set while it dispatches,
+   * unless it may recurse, and puts them back after: two wake-ups of the
+   * loop and one more poll of every fd per read of a legacy socket.
+   * Nothing runs a nested main loop from a protocol's callback. */
+  g_source_set_can_recurse (source, TRUE);
+  g_source_set_callback (source, G_SOURCE_FUNC (input_invoke), closure, g_free);
+  guint id = g_source_attach (source, NULL);
+  g_source_unref (source);
+  return id;
 }
 
 static int

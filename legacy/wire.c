@@ -41,6 +41,8 @@ pg_wire_args_type (guint32 op)
     case PG_WIRE_FREE:
     case PG_WIRE_LIST_CHATS:
     case PG_WIRE_STOP:
+    case PG_WIRE_SYNC:
+    case PG_WIRE_SYNCED:
     case PG_WIRE_CONNECTED:
       return "()";
     case PG_WIRE_SET_STATUS:

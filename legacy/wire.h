@@ -37,6 +37,7 @@ typedef enum
   PG_WIRE_REMOVE_CONTACT,
   PG_WIRE_AUTHORIZE,
   PG_WIRE_STOP, /* id 0: log everything out and exit */
+  PG_WIRE_SYNC, /* id 0: answer SYNCED once what is already there is forwarded */
   /* worker → main process */
   PG_WIRE_HELLO = 64, /* id 0: (version, pid), first frame of a worker */
   PG_WIRE_CONNECTED,
@@ -51,7 +52,8 @@ typedef enum
   PG_WIRE_REFUSED,
   PG_WIRE_CHAT,
   PG_WIRE_SEND_FAILED,
-  PG_WIRE_INFO, /* what pg_account_is_chat_name() and friends answer from */
+  PG_WIRE_INFO,   /* what pg_account_is_chat_name() and friends answer from */
+  PG_WIRE_SYNCED, /* id 0: the answer to SYNC */
 } PgWireOp;
 
 /* The GVariant type string of @op's arguments; NULL for an unknown op.

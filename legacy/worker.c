@@ -214,6 +214,22 @@ restrict_files (const char *own_dir, const char *plugin_dir)
     ok &= add_rule (ruleset, read_trees[i], FS_READ);
   if (plugin_dir != NULL && *plugin_dir != '\0')
     ok &= add_rule (ruleset, plugin_dir, FS_READ);
+  /* A sanitizer build reads its suppressions and writes its reports where
+   * its options say. */
+  static const char *const sanitizers[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
+  for (guint i = 0; i < G_N_ELEMENTS (sanitizers); i++)
+    {
+      const char *options = g_getenv (sanitizers[i]);
+      g_auto (GStrv) pairs = g_strsplit (options != NULL ? options : "", ":", -1);
+      for (guint j = 0; pairs[j] != NULL; j++)
+        if (g_str_has_prefix (pairs[j], "suppressions="))
+          add_rule (ruleset, pairs[j] + strlen ("suppressions="), FS_READ);
+        else if (g_str_has_prefix (pairs[j], "log_path="))
+          {
+            g_autofree char *dir = g_path_get_dirname (pairs[j] + strlen ("log_path="));
+            add_rule (ruleset, dir, attr.handled_access_fs);
+          }
+    }
   ok &= add_rule (ruleset, own_dir, attr.handled_access_fs);
   ok &= prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0;
   ok &= syscall (SYS_landlock_restrict_self, ruleset, 0) == 0;
@@ -249,9 +265,18 @@ send_info (Login *login)
 static void
 emit (Login *login, PgWireOp op, GVariant *args)
 {
-  /* What the main process answers from goes first. */
-  send_info (login);
   pg_wire_send (login->worker->wire, op, login->id, args);
+}
+
+/* What the main process answers pg_account_is_chat_name() and friends from
+ * goes before the events after which it asks: the login's outcome (the
+ * server's ISUPPORT came before it) and group-chat events (a nick taken,
+ * a join done). */
+static void
+emit_with_info (Login *login, PgWireOp op, GVariant *args)
+{
+  send_info (login);
+  emit (login, op, args);
 }
 
 /* The login has an outcome: a crash is no longer its own. */
@@ -270,7 +295,7 @@ ev_connected (gpointer owner)
 {
   Login *login = owner;
   stop_connecting (login);
-  emit (login, PG_WIRE_CONNECTED, g_variant_new ("()"));
+  emit_with_info (login, PG_WIRE_CONNECTED, g_variant_new ("()"));
 }
 
 static void
@@ -278,7 +303,8 @@ ev_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
 {
   Login *login = owner;
   stop_connecting (login);
-  emit (login, PG_WIRE_DISCONNECTED, g_variant_new ("(us)", (guint32)failure, reason != NULL ? reason : ""));
+  emit_with_info (login, PG_WIRE_DISCONNECTED,
+                  g_variant_new ("(us)", (guint32)failure, reason != NULL ? reason : ""));
 }
 
 static void
@@ -332,11 +358,14 @@ ev_refused (gpointer owner, const char *name)
 static void
 ev_chat (gpointer owner, const PgChatEvent *e)
 {
-  emit (owner, PG_WIRE_CHAT,
-        g_variant_new ("(umsmsmsmsmsuuubbbbmsumsmsms)", (guint32)e->kind, e->chat, e->nick, e->new_nick,
-                       e->text, e->password, (guint32)e->rank, (guint32)e->refusal, (guint32)e->modes,
-                       e->arrived, e->kicked, e->banned, e->delayed, e->name, (guint32)e->users, e->actor,
-                       e->reason, e->member));
+  gboolean nick_may_change
+      = e->kind == PG_CHAT_EVENT_NICK || e->kind == PG_CHAT_EVENT_JOINED || e->kind == PG_CHAT_EVENT_RENAMED;
+  (nick_may_change ? emit_with_info : emit) (
+      owner, PG_WIRE_CHAT,
+      g_variant_new ("(umsmsmsmsmsuuubbbbmsumsmsms)", (guint32)e->kind, e->chat, e->nick, e->new_nick,
+                     e->text, e->password, (guint32)e->rank, (guint32)e->refusal, (guint32)e->modes,
+                     e->arrived, e->kicked, e->banned, e->delayed, e->name, (guint32)e->users, e->actor,
+                     e->reason, e->member));
 }
 
 static const PgAccountEvents forward = {
@@ -520,6 +549,14 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
     }
 }
 
+static gboolean
+send_synced (gpointer data)
+{
+  Worker *worker = data;
+  pg_wire_send (worker->wire, PG_WIRE_SYNCED, 0, g_variant_new ("()"));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
 {
@@ -527,6 +564,13 @@ on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
   if (op == PG_WIRE_STOP)
     {
       g_main_loop_quit (worker->loop);
+      return;
+    }
+  if (op == PG_WIRE_SYNC)
+    {
+      /* A low-priority idle runs once no socket of the logins is ready:
+       * what the legacy servers had sent is forwarded by then. */
+      g_idle_add_full (G_PRIORITY_LOW, send_synced, worker, NULL);
       return;
     }
   if (op >= PG_WIRE_HELLO)
