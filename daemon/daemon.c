@@ -219,10 +219,12 @@ pg_daemon_run (PgTransport *transport)
    * and quits at once. */
   g_main_loop_run (transport->loop);
 
-  /* What the legacy servers sent to the workers comes in first; then what
-   * is on its way is acknowledged before the links go, so a restart sends
-   * nothing twice. */
+  /* What the legacy servers sent comes in first (forwarded by the workers,
+   * then up to the end of each login its server closes); then what is on
+   * its way is acknowledged before the links go, so a restart loses
+   * nothing and sends nothing twice. */
   pg_backend_sync (transport->backend, PG_BACKEND_SYNC_MS);
+  pg_sessions_logout_all (transport, PG_SESSIONS_LOGOUT_MS);
   pg_outbox_drain (transport, PG_OUTBOX_DRAIN_MS);
   pg_ping_link_down (transport);
   pg_sessions_stop_all (transport);

@@ -53,6 +53,24 @@ pg_purple_account_confirm_sent (PgPurpleAccount *account, guint64 serial)
   return TRUE;
 }
 
+gboolean
+pg_purple_account_logout (PgPurpleAccount *account, const char *message)
+{
+  g_return_val_if_fail (account != NULL, FALSE);
+  if (account->dying || !pg_purple_account_is_connected (account))
+    return FALSE;
+  PurpleConnection *gc = purple_account_get_connection (account->purple);
+  if (!has_round_trip (gc))
+    return FALSE;
+  /* Behind every line queued before it, as the PING of a confirmation. */
+  g_autofree char *flat = g_strdelimit (g_strdup (message != NULL ? message : ""), "\r\n", ' ');
+  g_autofree char *line = g_strdup_printf ("QUIT :%s\r\n", flat);
+  if (PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc))->send_raw (gc, line, -1) < 0)
+    return FALSE;
+  pg_purple_eventloop_flush (gc);
+  return TRUE;
+}
+
 /* The serial of a PONG line carrying one of our tokens, or 0. */
 static guint64
 pong_serial (const char *line)

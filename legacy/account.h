@@ -210,6 +210,11 @@ void pg_account_send_message (PgAccount *account, guint64 tag, const char *to, c
  * IRC does, for now) or the login is not connected: then nothing more will
  * be known than that the protocol took the messages. */
 guint64 pg_account_confirm_sent (PgAccount *account);
+/* Before a clean stop: ends the login so that everything the legacy server
+ * sent before arrives first (IRC: QUIT, then the server closes). TRUE when
+ * a disconnected event follows; FALSE when the protocol has no such thing
+ * (nothing is done). */
+gboolean pg_account_logout (PgAccount *account, const char *message);
 /* Only where the protocol has typing notifications; otherwise a no-op. */
 void pg_account_send_chat_state (PgAccount *account, const char *to, PgChatState state);
 

@@ -20,6 +20,7 @@ typedef struct
   void (*send_message) (PgAccount *account, guint64 tag, const char *to, const char *text);
   /* TRUE when a sent_confirmed event with @serial will follow */
   gboolean (*confirm_sent) (PgAccount *account, guint64 serial);
+  gboolean (*logout) (PgAccount *account, const char *message); /* may be NULL: none */
   void (*send_chat_state) (PgAccount *account, const char *to, PgChatState state);
   void (*join_chat) (PgAccount *account, const char *chat, const char *nick, const char *password);
   void (*leave_chat) (PgAccount *account, const char *chat);

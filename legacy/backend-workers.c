@@ -199,6 +199,15 @@ worker_confirm_sent (PgAccount *account, guint64 serial)
   return TRUE;
 }
 
+static gboolean
+worker_logout (PgAccount *account, const char *message)
+{
+  if (!placed (account) || !account->mirror.connected || !account->mirror.round_trip)
+    return FALSE;
+  send_frame (account, PG_WIRE_LOGOUT, g_variant_new ("(s)", message != NULL ? message : ""));
+  return TRUE;
+}
+
 static void
 worker_send_chat_state (PgAccount *account, const char *to, PgChatState state)
 {
@@ -324,6 +333,7 @@ const PgBackendOps pg_backend_worker_ops = {
   .set_status = worker_set_status,
   .send_message = worker_send_message,
   .confirm_sent = worker_confirm_sent,
+  .logout = worker_logout,
   .send_chat_state = worker_send_chat_state,
   .join_chat = worker_join_chat,
   .leave_chat = worker_leave_chat,

@@ -148,6 +148,12 @@ local_confirm_sent (PgAccount *account, guint64 serial)
   return account->local != NULL && pg_purple_account_confirm_sent (account->local, serial);
 }
 
+static gboolean
+local_logout (PgAccount *account, const char *message)
+{
+  return account->local != NULL && pg_purple_account_logout (account->local, message);
+}
+
 static void
 local_send_chat_state (PgAccount *account, const char *to, PgChatState state)
 {
@@ -287,6 +293,7 @@ static const PgBackendOps local_ops = {
   .set_status = local_set_status,
   .send_message = local_send_message,
   .confirm_sent = local_confirm_sent,
+  .logout = local_logout,
   .send_chat_state = local_send_chat_state,
   .join_chat = local_join_chat,
   .leave_chat = local_leave_chat,
@@ -444,6 +451,12 @@ pg_account_confirm_sent (PgAccount *account)
     return 0;
   account->backend->last_serial = serial;
   return serial;
+}
+
+gboolean
+pg_account_logout (PgAccount *account, const char *message)
+{
+  return account->backend->ops->logout != NULL && account->backend->ops->logout (account, message);
 }
 
 void

@@ -107,6 +107,12 @@ char *pg_purple_normalize_name (PgPurple *purple, const char *protocol_id, const
  * protocol normalises it. Caller owns it (g_free). */
 char *pg_purple_dup_login_key (PgPurple *purple, const char *protocol_id, const char *username);
 
+/* Ends the login the way the protocol lets everything the server sent
+ * before arrive first (IRC: QUIT, after which the server closes the
+ * connection): TRUE when the disconnected event follows; FALSE when the
+ * protocol has no such thing or the login is not connected. */
+gboolean pg_purple_account_logout (PgPurpleAccount *account, const char *message);
+
 /* What the backend layer answers pg_account_is_chat_name() and friends from
  * for a login in another process. Strings borrowed from @account. */
 typedef struct

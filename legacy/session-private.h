@@ -46,6 +46,7 @@ struct PgSession
   guint logout_id;
   gboolean ever_connected;
   gboolean login_refused; /* credentials refused: wait for new ones */
+  gboolean logging_out;   /* a clean stop waits for the login's end */
   const char *lang;       /* of the last available presence, for headlines;
                            * borrowed from transport->i18n; NULL: English */
   /* The user's messages handed to this login (outbox-legacy.c), oldest

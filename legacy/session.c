@@ -207,6 +207,15 @@ static void
 on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
 {
   PgSession *session = owner;
+  if (session->logging_out)
+    {
+      /* The clean stop's own logout: the session ends with the process. */
+      session->logging_out = FALSE;
+      g_clear_pointer (&session->account, pg_account_free);
+      pg_outbox_legacy_reset (session);
+      set_state (session, PG_SESSION_OFFLINE);
+      return;
+    }
   pg_contacts_all_offline (session);
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session);
@@ -637,6 +646,60 @@ pg_sessions_stop_all (PgTransport *transport)
   g_hash_table_remove_all (sessions->by_jid);
   if (n > 0)
     g_message ("closed %u sessions", n);
+}
+
+static gboolean
+logout_deadline (gpointer data)
+{
+  *(gboolean *)data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static guint
+count_logging_out (PgSessions *sessions)
+{
+  guint n = 0;
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    n += ((PgSession *)value)->logging_out;
+  return n;
+}
+
+void
+pg_sessions_logout_all (PgTransport *transport, guint timeout_ms)
+{
+  PgSessions *sessions = transport->sessions;
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  /* The confirmations of what the logins were handed go first, so that the
+   * server answers them before it closes. */
+  pg_sessions_confirm_sent (transport);
+  g_hash_table_iter_init (&iter, sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PgSession *session = value;
+      if (session->account != NULL && session->state == PG_SESSION_ONLINE
+          && pg_account_logout (session->account, "the gateway is restarting"))
+        {
+          session->logging_out = TRUE;
+          n++;
+        }
+    }
+  if (n == 0)
+    return;
+  gint64 start = g_get_monotonic_time ();
+  gboolean expired = FALSE;
+  guint deadline = g_timeout_add (timeout_ms, logout_deadline, &expired);
+  while (!expired && transport->stop_signals < 2 && count_logging_out (sessions) > 0)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (deadline);
+  g_message ("stopping: %u of %u legacy logins ended by their servers in %" G_GINT64_FORMAT " ms",
+             n - count_logging_out (sessions), n, (g_get_monotonic_time () - start) / 1000);
 }
 
 guint

@@ -34,6 +34,11 @@ void pg_sessions_link_down (PgTransport *transport);
 /* Shutdown: every contact and the transport go unavailable for every
  * online user, then the legacy logins close. */
 void pg_sessions_stop_all (PgTransport *transport);
+/* Before a clean stop: asks every legacy login that can to end so that what
+ * its server sent before arrives first (pg_account_logout()), and waits for
+ * them, running the main loop, up to @timeout_ms. */
+#define PG_SESSIONS_LOGOUT_MS 1500
+void pg_sessions_logout_all (PgTransport *transport, guint timeout_ms);
 /* Asks every legacy login to confirm at once what it was handed
  * (pg_outbox_drain()); returns the messages that wait for a confirmation. */
 guint pg_sessions_confirm_sent (PgTransport *transport);

@@ -58,6 +58,7 @@ pg_wire_args_type (guint32 op)
     case PG_WIRE_JOIN:
       return "(smsms)";
     case PG_WIRE_LEAVE:
+    case PG_WIRE_LOGOUT:
     case PG_WIRE_SET_NICK:
     case PG_WIRE_REMOVE_CONTACT:
     case PG_WIRE_CONTACT_UNLISTED:

@@ -470,6 +470,12 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
         pg_purple_account_confirm_sent (account, serial);
       }
       break;
+    case PG_WIRE_LOGOUT:
+      g_variant_get (args, "(&s)", &a);
+      /* The main process waits for the outcome. */
+      if (!pg_purple_account_logout (account, a))
+        ev_disconnected (login, PG_ACCOUNT_FAILURE_OTHER, "logged out");
+      break;
     case PG_WIRE_CHAT_STATE:
       g_variant_get (args, "(&su)", &a, &u);
       pg_purple_account_send_chat_state (account, a, u);

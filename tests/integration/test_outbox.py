@@ -301,8 +301,17 @@ def test_clean_restart_sends_nothing_twice(env):
         return {el.get("id") for el in c.transcript.elements()
                 if is_stanza(el, "message") and el.get("type") == "error" and (el.get("id") or "").startswith("out")}
 
-    _settled(lambda: (len(received_in()), len(received_out()), len(bounced_out())))
+    def refused_in():
+        return sum(1 for m in peer.lines[peer_since:] if m.command == "401")
+
+    _settled(lambda: (len(received_in()), len(received_out()), len(bounced_out()), refused_in()))
     got_in, got_out, bounced = received_in(), received_out(), bounced_out()
+    # Every line of the peer's either reached the user or came back to the
+    # peer as 401: the stop ends the login with QUIT and reads up to the
+    # server's close, so nothing the server delivered before is lost.
+    assert len(got_in) + refused_in() == n_in, \
+        f"IRC→XMPP: {n_in - len(got_in) - refused_in()} neither arrived nor refused ({len(got_in)} arrived, " \
+        f"{refused_in()} refused)"
     assert len(set(got_in)) == len(got_in), \
         f"IRC→XMPP: {len(got_in) - len(set(got_in))} arrived twice"
     assert got_in == [f"in {i:04d}" for i in range(len(got_in))], \
