@@ -36,8 +36,8 @@ typedef enum
   PG_WIRE_ADD_CONTACT,
   PG_WIRE_REMOVE_CONTACT,
   PG_WIRE_AUTHORIZE,
-  PG_WIRE_STOP, /* id 0: log everything out and exit */
-  PG_WIRE_SYNC, /* id 0: answer SYNCED once what is already there is forwarded */
+  PG_WIRE_STOP,   /* id 0: log everything out and exit */
+  PG_WIRE_SYNC,   /* id 0: answer SYNCED once what is already there is forwarded */
   PG_WIRE_LOGOUT, /* (message): pg_account_logout(); DISCONNECTED follows in any case */
   /* worker → main process */
   PG_WIRE_HELLO = 64, /* id 0: (version, pid), first frame of a worker */
