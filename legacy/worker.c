@@ -113,6 +113,51 @@ open_crash_note (Worker *worker, const char *dir)
     worker->note = map;
 }
 
+/* A SIGSEGV, SIGBUS or SIGILL that another process sent (an operator, the
+ * crash tests) ends the worker as the signal would, without the report a
+ * sanitizer build writes for a fault: the signal names no faulting access.
+ * A real fault goes to the handler there was before (a sanitizer's), or
+ * ends the worker. Signal handlers can only reach static storage. */
+static struct sigaction previous_fault_actions[3];
+static const int fault_signals[3] = { SIGSEGV, SIGBUS, SIGILL };
+
+static void
+on_fault (int sig, siginfo_t *info, void *context)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (fault_signals); i++)
+    {
+      if (fault_signals[i] != sig)
+        continue;
+      const struct sigaction *previous = &previous_fault_actions[i];
+      if (info->si_code > 0 && (previous->sa_flags & SA_SIGINFO) && previous->sa_sigaction != NULL)
+        {
+          previous->sa_sigaction (sig, info, context);
+          return;
+        }
+      if (info->si_code > 0 && !(previous->sa_flags & SA_SIGINFO) && previous->sa_handler != SIG_DFL
+          && previous->sa_handler != SIG_IGN)
+        {
+          previous->sa_handler (sig);
+          return;
+        }
+    }
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+static void
+install_fault_handlers (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (fault_signals); i++)
+    {
+      struct sigaction action = { 0 };
+      action.sa_sigaction = on_fault;
+      sigemptyset (&action.sa_mask);
+      action.sa_flags = SA_SIGINFO;
+      sigaction (fault_signals[i], &action, &previous_fault_actions[i]);
+    }
+}
+
 static void
 on_activity (gpointer owner, gpointer data)
 {
@@ -619,6 +664,7 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   /* The main process stops us (PG_WIRE_STOP); its SIGINT from a terminal
    * must not cut the logins short first. */
   signal (SIGINT, SIG_IGN);
+  install_fault_handlers ();
   restrict_files (purple_dir, plugin_dir);
   /* Landlock restricts opening, not access(2): try what a plugin would. */
   for (guint i = 0; private_paths != NULL && private_paths[i] != NULL; i++)
