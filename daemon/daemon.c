@@ -7,6 +7,7 @@
 
 #include "daemon/stats.h"
 #include "legacy/backend.h"
+#include "legacy/names.h"
 #include "legacy/outbox.h"
 #include "legacy/purple-core.h"
 #include "legacy/session-commands.h"
@@ -119,14 +120,14 @@ static gboolean
 check_legacy (PgTransport *transport, GError **error)
 {
   PgConfig *config = transport->config;
-  if (!pg_purple_check_protocol (transport->purple, config->protocol, error))
+  if (!pg_names_check_protocol (transport->names, config->protocol, error))
     {
       g_prefix_error (error, "%s: [legacy] protocol: ", config->path);
       return FALSE;
     }
   for (guint i = 0; config->legacy_setting_keys[i] != NULL; i++)
-    if (!pg_purple_check_setting (transport->purple, config->protocol, config->legacy_setting_keys[i],
-                                  config->legacy_setting_values[i], error))
+    if (!pg_names_check_setting (transport->names, config->protocol, config->legacy_setting_keys[i],
+                                 config->legacy_setting_values[i], error))
       {
         g_prefix_error (error, "%s: [legacy-settings] %s: ", config->path, config->legacy_setting_keys[i]);
         return FALSE;
@@ -159,26 +160,43 @@ pg_daemon_new (PgConfig *config, GError **error)
   transport->sigterm_source = g_unix_signal_add (SIGTERM, on_signal, transport);
 
   g_autofree char *purple_dir = dup_purple_dir (config);
-  transport->purple = pg_purple_new (purple_dir, error);
-  if (transport->purple == NULL || !check_legacy (transport, error))
+  const char *const private_paths[] = { config->database_path, config->key_file, NULL };
+  guint workers = config->workers == PG_CONFIG_WORKERS_AUTO ? g_get_num_processors () : config->workers;
+  /* With workers, libpurple and its plugins stay out of this process: the
+   * names process answers what it needs to know of the protocol. */
+  if (workers == 0)
+    {
+      transport->purple = pg_purple_new (purple_dir, error);
+      if (transport->purple == NULL)
+        return NULL;
+      transport->names = pg_names_new_local (transport->purple);
+    }
+  else if ((transport->names = pg_names_new_process (purple_dir, private_paths, error)) == NULL)
+    return NULL;
+  if (!check_legacy (transport, error))
     return NULL;
   transport->legacy_name = config->legacy_name != NULL
                                ? g_strdup (config->legacy_name)
-                               : pg_purple_dup_protocol_name (transport->purple, config->protocol);
-  transport->password_optional = pg_purple_protocol_password_optional (transport->purple, config->protocol);
+                               : pg_names_dup_protocol_name (transport->names, config->protocol);
+  if (transport->legacy_name == NULL)
+    {
+      g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_INIT, "%s: [legacy] protocol: %s has no name",
+                   config->path, config->protocol);
+      return NULL;
+    }
+  transport->password_optional = pg_names_protocol_password_optional (transport->names, config->protocol);
 
   transport->store = pg_store_open (config->database_path, config->key_file, error);
   if (transport->store == NULL)
     return NULL;
 
-  const char *const private_paths[] = { config->database_path, config->key_file, NULL };
   PgBackendOptions backend_options = {
-    .workers = config->workers == PG_CONFIG_WORKERS_AUTO ? g_get_num_processors () : config->workers,
+    .workers = workers,
     .max_logins = config->max_logins_per_worker,
     .purple_dir = purple_dir,
     .private_paths = private_paths,
   };
-  transport->backend = pg_backend_new (transport->purple, &backend_options, error);
+  transport->backend = pg_backend_new (transport->purple, transport->names, &backend_options, error);
   if (transport->backend == NULL)
     return NULL;
   transport->is_registered = pg_inband_is_registered;
@@ -247,6 +265,7 @@ pg_daemon_free (PgTransport *transport)
   g_clear_pointer (&transport->router, pg_router_free);
   g_clear_pointer (&transport->store, pg_store_free);
   g_clear_pointer (&transport->backend, pg_backend_free);
+  g_clear_pointer (&transport->names, pg_names_free);
   g_clear_pointer (&transport->purple, pg_purple_free);
   g_clear_pointer (&transport->i18n, pg_i18n_free);
   g_clear_pointer (&transport->loop, g_main_loop_unref);

@@ -7,6 +7,7 @@
 #include "transport/config.h"
 #include "transport/i18n.h"
 #include "legacy/backend.h"
+#include "legacy/names.h"
 
 #include <locale.h>
 #include <signal.h>
@@ -140,6 +141,19 @@ main (int argc, char **argv)
   signal (SIGXFSZ, SIG_IGN);
 
   static LogSettings log_settings = { PG_LOG_INFO, "" };
+  /* The names process (legacy/names.h): fd 3 is its link, then its
+   * directory, the plugins' directory and the paths it must not read. */
+  if (argc >= 4 && strcmp (argv[1], "--names-worker") == 0)
+    {
+      const char *level = g_getenv (WORKER_LOG_LEVEL_ENV);
+      if (level != NULL)
+        pg_config_parse_log_level (level, &log_settings.level);
+      static char process[32];
+      g_snprintf (process, sizeof process, "names %d ", (int)getpid ());
+      log_settings.process = process;
+      g_log_set_writer_func (write_log, &log_settings, NULL);
+      return pg_names_worker_main (3, argv[2], argv[3], (const char *const *)argv + 4);
+    }
   /* A worker (legacy/backend.h): fd 3 is its link, then its directory,
    * the plugins' directory and the paths it must not read. */
   if (argc >= 4 && strcmp (argv[1], "--worker") == 0)

@@ -1,8 +1,10 @@
 /* legacy/backend-private.h — what the backend layer's files share:
- * backend.c (the interface and the in-process backend) and
- * backend-workers.c (logins in worker processes). */
+ * backend.c (the interface and the in-process backend),
+ * backend-workers.c (logins in worker processes) and names.c (the names
+ * process). */
 #pragma once
 #include "legacy/backend.h"
+#include "legacy/names.h"
 #include "legacy/purple-account.h"
 
 typedef struct PgWorkerPool PgWorkerPool;
@@ -45,7 +47,8 @@ struct PgBackend
 {
   const PgBackendOps *ops;
   gpointer ops_data;   /* of a backend made by pg_backend_new_with_ops() */
-  PgPurple *purple;    /* borrowed */
+  PgPurple *purple;    /* borrowed; NULL with workers */
+  PgNames *names;      /* borrowed; NULL in-process */
   PgWorkerPool *pool;  /* NULL: in-process */
   guint64 last_serial; /* of pg_account_confirm_sent(), for every login */
   guint accounts;
@@ -96,6 +99,16 @@ void pg_worker_pool_fill_stats (PgWorkerPool *pool, PgBackendStats *stats);
 GArray *pg_worker_pool_dup_stats (PgWorkerPool *pool);
 /* The index of the worker @account is on, or 0. */
 guint pg_worker_pool_get_index (PgAccount *account);
+
+/* How long a process of the backend (a worker, the names process) waits
+ * before it starts again, after it ran @ran_s and waited @last_ms the time
+ * before: at once after a long run, else twice as long as the last time,
+ * up to a maximum, so that one that cannot start does not spin; always
+ * @fixed_ms when it is not negative. */
+guint pg_backend_next_restart_ms (int fixed_ms, guint last_ms, gint64 ran_s);
+/* PG_BACKEND_RESTART_MS_ENV's number of milliseconds, or -1 (unset, or not
+ * a number: logged). */
+int pg_backend_get_fixed_restart_ms (void);
 
 /* backend.c: runs @account's disconnected event from the main loop. */
 void pg_backend_defer_disconnected (PgAccount *account, PgAccountFailure failure, const char *reason);

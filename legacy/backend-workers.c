@@ -70,15 +70,35 @@ struct PgWorkerPool
 
 static gboolean start_worker (PgWorker *worker, GError **error);
 
+guint
+pg_backend_next_restart_ms (int fixed_ms, guint last_ms, gint64 ran_s)
+{
+  if (fixed_ms >= 0)
+    return (guint)fixed_ms;
+  if (ran_s >= RESTART_CALM_S)
+    return 0;
+  return MIN (MAX (last_ms * 2, RESTART_FIRST_MS), RESTART_MAX_MS);
+}
+
+int
+pg_backend_get_fixed_restart_ms (void)
+{
+  const char *restart_ms = g_getenv (PG_BACKEND_RESTART_MS_ENV);
+  guint64 number;
+  if (restart_ms == NULL)
+    return -1;
+  if (g_ascii_string_to_unsigned (restart_ms, 10, 0, RESTART_MAX_MS, &number, NULL))
+    return (int)number;
+  g_warning ("%s=%s is not a number of milliseconds (0-%d); ignored", PG_BACKEND_RESTART_MS_ENV, restart_ms,
+             RESTART_MAX_MS);
+  return -1;
+}
+
 /* How long @worker waits before it starts again, after running @ran_s. */
 static guint
 next_restart_ms (PgWorker *worker, gint64 ran_s)
 {
-  if (worker->pool->restart_ms >= 0)
-    return (guint)worker->pool->restart_ms;
-  if (ran_s >= RESTART_CALM_S)
-    return 0;
-  return MIN (MAX (worker->restart_ms * 2, RESTART_FIRST_MS), RESTART_MAX_MS);
+  return pg_backend_next_restart_ms (worker->pool->restart_ms, worker->restart_ms, ran_s);
 }
 
 /* ---- commands ---- */
@@ -120,7 +140,7 @@ worker_start_login (PgAccount *account, const char *password, const char *const 
 {
   PgWorkerPool *pool = account->backend->pool;
   account->login_key
-      = pg_purple_dup_login_key (account->backend->purple, account->protocol_id, account->username);
+      = pg_names_dup_login_key (account->backend->names, account->protocol_id, account->username);
   if (g_hash_table_contains (pool->quarantine, account->login_key))
     return; /* connect says so */
   if (g_hash_table_contains (pool->logins, account->login_key))
@@ -323,7 +343,7 @@ worker_dup_nick (PgAccount *account)
 static char *
 worker_normalize (PgAccount *account, const char *name)
 {
-  return pg_purple_normalize_name (account->backend->purple, account->protocol_id, name);
+  return pg_names_normalize (account->backend->names, account->protocol_id, name);
 }
 
 const PgBackendOps pg_backend_worker_ops = {
@@ -746,14 +766,7 @@ pg_worker_pool_new (PgBackend *backend, const PgBackendOptions *options, GError 
   pool->exe = g_file_read_link ("/proc/self/exe", error);
   pool->plugin_dir = g_build_filename (options->purple_dir, "plugins", NULL);
   pool->private_paths = g_strdupv ((char **)options->private_paths);
-  pool->restart_ms = -1;
-  const char *restart_ms = g_getenv (PG_BACKEND_RESTART_MS_ENV);
-  guint64 number;
-  if (restart_ms != NULL && g_ascii_string_to_unsigned (restart_ms, 10, 0, RESTART_MAX_MS, &number, NULL))
-    pool->restart_ms = (int)number;
-  else if (restart_ms != NULL)
-    g_warning ("%s=%s is not a number of milliseconds (0-%d); ignored", PG_BACKEND_RESTART_MS_ENV, restart_ms,
-               RESTART_MAX_MS);
+  pool->restart_ms = pg_backend_get_fixed_restart_ms ();
   if (pool->exe == NULL)
     {
       pg_worker_pool_free (pool);

@@ -317,11 +317,13 @@ static const PgBackendOps local_ops = {
 /* ---- the backend ---- */
 
 PgBackend *
-pg_backend_new (PgPurple *purple, const PgBackendOptions *options, GError **error)
+pg_backend_new (PgPurple *purple, PgNames *names, const PgBackendOptions *options, GError **error)
 {
-  g_return_val_if_fail (purple != NULL && options != NULL, NULL);
+  g_return_val_if_fail (options != NULL, NULL);
+  g_return_val_if_fail (options->workers > 0 ? names != NULL : purple != NULL, NULL);
   PgBackend *backend = g_new0 (PgBackend, 1);
   backend->purple = purple;
+  backend->names = names;
   backend->ops = &local_ops;
   if (options->workers > 0)
     {

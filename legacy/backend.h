@@ -16,6 +16,8 @@
 #include "legacy/account.h"
 #include "legacy/purple-core.h"
 
+typedef struct PgNames PgNames; /* legacy/names.h */
+
 #define PG_BACKEND_QUARANTINE_CRASHES 3
 #define PG_BACKEND_QUARANTINE_WINDOW_S 600
 /* Read once when the workers start, a number of milliseconds every restart
@@ -32,11 +34,13 @@ typedef struct
   const char *const *private_paths;
 } PgBackendOptions;
 
-/* Creates the backend. @purple (borrowed, initialised in this process) runs
- * the logins when @options->workers is 0 and answers protocol questions
- * (normalisation) in every case. Caller owns the backend; pg_backend_free()
- * ends every worker (SIGTERM, then SIGKILL after a grace). */
-PgBackend *pg_backend_new (PgPurple *purple, const PgBackendOptions *options, GError **error);
+/* Creates the backend. When @options->workers is 0, @purple (borrowed,
+ * initialised in this process) runs the logins and normalises names; else
+ * @purple is NULL (no libpurple code runs in this process) and @names
+ * (borrowed, a names process: legacy/names.h) normalises them. Both must
+ * outlive the backend. Caller owns the backend; pg_backend_free() ends
+ * every worker (SIGTERM, then SIGKILL after a grace). */
+PgBackend *pg_backend_new (PgPurple *purple, PgNames *names, const PgBackendOptions *options, GError **error);
 void pg_backend_free (PgBackend *backend);
 
 typedef struct

@@ -17,6 +17,7 @@ typedef struct PgPing PgPing;
 /* Of the layers above. */
 typedef struct PgStore PgStore;                         /* registration/store.h */
 typedef struct PgPurple PgPurple;                       /* legacy/purple-core.h */
+typedef struct PgNames PgNames;                         /* legacy/names.h */
 typedef struct PgSessions PgSessions;                   /* legacy/session.h */
 typedef struct PgOutbox PgOutbox;                       /* legacy/outbox.h */
 typedef struct PgRegistrationHooks PgRegistrationHooks; /* registration/hooks.h */
@@ -40,7 +41,8 @@ struct PgTransport
 {
   PgConfig *config;
   PgStore *store;
-  PgPurple *purple;
+  PgPurple *purple;          /* in-process ([workers] count = 0) only */
+  PgNames *names;            /* protocol facts and names (legacy/names.h) */
   struct PgBackend *backend; /* where legacy logins run (legacy/backend.h) */
   PgRouter *router;
   PgStream *stream;

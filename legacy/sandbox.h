@@ -1,0 +1,11 @@
+/* legacy/sandbox.h — what a process that runs libpurple (a worker, the
+ * names process) may open. */
+#pragma once
+#include <glib.h>
+
+/* Restricts this process, for good, to opening the system's read-only
+ * trees, @plugin_dir (read-only; may be NULL or "") and @own_dir
+ * (read-write), where the kernel has Landlock (a warning where it has
+ * not), then logs each path of @private_paths (may be NULL) that stays
+ * readable. FALSE when the restriction is incomplete or one of them is. */
+gboolean pg_sandbox_restrict (const char *own_dir, const char *plugin_dir, const char *const *private_paths);
