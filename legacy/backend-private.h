@@ -4,6 +4,7 @@
  * process). */
 #pragma once
 #include "legacy/backend.h"
+#include "legacy/name-cache.h"
 #include "legacy/names.h"
 #include "legacy/purple-account.h"
 
@@ -82,6 +83,7 @@ struct PgAccount
   guint32 id;
   char *login_key;
   PgAccountMirror mirror;
+  PgNameCache *named; /* names its worker normalised (PG_WIRE_NAMES); NULL: none yet */
 };
 
 /* A backend whose logins are served by @ops (borrowed, must outlive it),

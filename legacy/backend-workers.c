@@ -343,6 +343,9 @@ worker_dup_nick (PgAccount *account)
 static char *
 worker_normalize (PgAccount *account, const char *name)
 {
+  const char *named = account->named != NULL ? pg_name_cache_lookup (account->named, name) : NULL;
+  if (named != NULL)
+    return g_strdup (named);
   return pg_names_normalize (account->backend->names, account->protocol_id, name);
 }
 
@@ -401,6 +404,21 @@ on_chat_frame (PgAccount *account, GVariant *args)
   event.member = member;
   if (account->events.chat != NULL)
     account->events.chat (account->owner, &event);
+}
+
+/* Names of the login's next events as its worker normalised them: for its
+ * own logins only, so that a worker's word cannot change how names of
+ * other users compare. */
+static void
+on_names_frame (PgAccount *account, GVariant *args)
+{
+  g_autoptr (GVariantIter) pairs = NULL;
+  const char *name, *normalized;
+  if (account->named == NULL)
+    account->named = pg_name_cache_new (PG_NAMES_LOGIN_CACHE_SIZE);
+  g_variant_get (args, "(a(ss))", &pairs);
+  while (g_variant_iter_next (pairs, "(&s&s)", &name, &normalized))
+    pg_name_cache_insert (account->named, name, normalized);
 }
 
 static void
@@ -518,6 +536,9 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
       break;
     case PG_WIRE_INFO:
       on_info_frame (account, args);
+      break;
+    case PG_WIRE_NAMES:
+      on_names_frame (account, args);
       break;
     default:
       return FALSE;

@@ -422,6 +422,7 @@ pg_account_free (PgAccount *account)
   g_free (account->username);
   g_free (account->conflict);
   g_free (account->login_key);
+  g_clear_pointer (&account->named, pg_name_cache_free);
   g_free (account->mirror.chantypes);
   g_free (account->mirror.nick);
   g_free (account);

@@ -486,13 +486,6 @@ pg_names_dup_login_key (PgNames *names, const char *protocol_id, const char *use
   return key != NULL ? key : g_strconcat (protocol_id, "\n", username, NULL);
 }
 
-void
-pg_names_remember (PgNames *names, const char *protocol_id, const char *name, const char *normalized)
-{
-  if (names->purple == NULL && name != NULL && normalized != NULL)
-    pg_name_cache_insert (get_cache (names, "n", protocol_id), name, normalized);
-}
-
 PgNamesStats
 pg_names_get_stats (PgNames *names)
 {

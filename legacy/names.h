@@ -23,6 +23,10 @@
 #define PG_NAMES_CALL_MS 1000
 #define PG_NAMES_START_MS 30000
 #define PG_NAMES_CACHE_SIZE 4096
+/* Names a worker normalised in its events (PG_WIRE_NAMES, legacy/wire.h)
+ * are cached per login, at most this many: a worker's word holds only for
+ * its own logins. */
+#define PG_NAMES_LOGIN_CACHE_SIZE 512
 
 typedef struct PgNames PgNames;
 
@@ -61,10 +65,6 @@ char *pg_names_normalize (PgNames *names, const char *protocol_id, const char *n
  * and @username as given while the names process cannot say. Caller owns
  * it (g_free). */
 char *pg_names_dup_login_key (PgNames *names, const char *protocol_id, const char *username);
-/* Caches that @name normalises to @normalized, as a libpurple process said
- * in an event; nothing in-process. */
-void pg_names_remember (PgNames *names, const char *protocol_id, const char *name, const char *normalized);
-
 typedef struct
 {
   int pid;         /* of the names process; 0 while it does not run or in-process */

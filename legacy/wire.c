@@ -95,6 +95,8 @@ pg_wire_args_type (guint32 op)
     case PG_WIRE_INFO:
       /* connection nick, round trip, chantypes, nick length, nick */
       return "(bbmsums)";
+    case PG_WIRE_NAMES:
+      return "(a(ss))";
     default:
       return NULL;
     }

@@ -55,6 +55,7 @@ typedef enum
   PG_WIRE_SEND_FAILED,
   PG_WIRE_INFO,   /* what pg_account_is_chat_name() and friends answer from */
   PG_WIRE_SYNCED, /* id 0: the answer to SYNC */
+  PG_WIRE_NAMES,  /* ((name, normalised), ...): names of the events that follow (legacy/names.h) */
 } PgWireOp;
 
 /* The GVariant type string of @op's arguments; NULL for an unknown op.

@@ -11,6 +11,7 @@
 #include "build-config.h"
 
 #include "legacy/backend.h"
+#include "legacy/names.h"
 #include "legacy/purple-account.h"
 #include "legacy/sandbox.h"
 #include "legacy/wire.h"
@@ -32,6 +33,8 @@ typedef struct
   Worker *worker;
   guint32 id;
   PgPurpleAccount *account;
+  char *protocol;
+  GHashTable *named;   /* names sent in PG_WIRE_NAMES, at most PG_NAMES_LOGIN_CACHE_SIZE */
   gboolean connecting; /* between connect and connected or disconnected */
   /* The info last sent (PG_WIRE_INFO). */
   gboolean sent_info;
@@ -194,6 +197,37 @@ emit (Login *login, PgWireOp op, GVariant *args)
   pg_wire_send (login->worker->wire, op, login->id, args);
 }
 
+/* The main process compares the names of events (room keys, nicks) as the
+ * protocol normalises them (legacy/names.h): each name goes there once per
+ * login, normalised as the names process would (a login's own
+ * normalisation may differ), before the first event that carries it. */
+static void
+tell_names (Login *login, const char *const *names, guint n)
+{
+  GVariantBuilder pairs;
+  gboolean any = FALSE;
+  g_variant_builder_init (&pairs, G_VARIANT_TYPE ("a(ss)"));
+  for (guint i = 0; i < n; i++)
+    {
+      if (names[i] == NULL || g_hash_table_contains (login->named, names[i]))
+        continue;
+      if (g_hash_table_size (login->named) >= PG_NAMES_LOGIN_CACHE_SIZE)
+        g_hash_table_remove_all (login->named);
+      g_hash_table_add (login->named, g_strdup (names[i]));
+      g_autofree char *normalized
+          = pg_purple_normalize_name (login->worker->purple, login->protocol, names[i]);
+      if (normalized != NULL)
+        {
+          g_variant_builder_add (&pairs, "(ss)", names[i], normalized);
+          any = TRUE;
+        }
+    }
+  if (any)
+    emit (login, PG_WIRE_NAMES, g_variant_new ("(a(ss))", &pairs));
+  else
+    g_variant_builder_clear (&pairs);
+}
+
 /* What the main process answers pg_account_is_chat_name() and friends from
  * goes before the events after which it asks: the login's outcome (the
  * server's ISUPPORT came before it) and group-chat events (a nick taken,
@@ -254,6 +288,8 @@ ev_contact_unlisted (gpointer owner, const char *name)
 static void
 ev_message (gpointer owner, const char *from, const char *html)
 {
+  const char *const names[] = { from };
+  tell_names (owner, names, G_N_ELEMENTS (names));
   emit (owner, PG_WIRE_MESSAGE, g_variant_new ("(ss)", from, html));
 }
 
@@ -284,6 +320,8 @@ ev_refused (gpointer owner, const char *name)
 static void
 ev_chat (gpointer owner, const PgChatEvent *e)
 {
+  const char *const names[] = { e->chat, e->nick, e->new_nick };
+  tell_names (owner, names, G_N_ELEMENTS (names));
   gboolean nick_may_change
       = e->kind == PG_CHAT_EVENT_NICK || e->kind == PG_CHAT_EVENT_JOINED || e->kind == PG_CHAT_EVENT_RENAMED;
   (nick_may_change ? emit_with_info : emit) (
@@ -318,6 +356,8 @@ login_free (Login *login)
     login->worker->connecting--;
   login->connecting = FALSE;
   g_clear_pointer (&login->account, pg_purple_account_free);
+  g_free (login->protocol);
+  g_hash_table_unref (login->named);
   g_free (login->chantypes);
   g_free (login->nick);
   g_free (login);
@@ -340,6 +380,8 @@ cmd_new (Worker *worker, guint32 id, GVariant *args)
   Login *login = g_new0 (Login, 1);
   login->worker = worker;
   login->id = id;
+  login->protocol = g_strdup (protocol);
+  login->named = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_hash_table_insert (worker->owners, login, GUINT_TO_POINTER (id));
   login->account
       = pg_purple_account_new (worker->purple, protocol, username, password, keys[0] != NULL ? keys : NULL,
@@ -349,6 +391,8 @@ cmd_new (Worker *worker, guint32 id, GVariant *args)
       /* The main process checked the name is free; this is a bad setting. */
       pg_wire_send (worker->wire, PG_WIRE_DISCONNECTED, id,
                     g_variant_new ("(us)", (guint32)PG_ACCOUNT_FAILURE_OTHER, error->message));
+      g_free (login->protocol);
+      g_hash_table_unref (login->named);
       g_free (login);
       return;
     }
