@@ -288,8 +288,6 @@ ev_contact_unlisted (gpointer owner, const char *name)
 static void
 ev_message (gpointer owner, const char *from, const char *html)
 {
-  const char *const names[] = { from };
-  tell_names (owner, names, G_N_ELEMENTS (names));
   emit (owner, PG_WIRE_MESSAGE, g_variant_new ("(ss)", from, html));
 }
 
@@ -320,8 +318,6 @@ ev_refused (gpointer owner, const char *name)
 static void
 ev_chat (gpointer owner, const PgChatEvent *e)
 {
-  const char *const names[] = { e->chat, e->nick, e->new_nick };
-  tell_names (owner, names, G_N_ELEMENTS (names));
   gboolean nick_may_change
       = e->kind == PG_CHAT_EVENT_NICK || e->kind == PG_CHAT_EVENT_JOINED || e->kind == PG_CHAT_EVENT_RENAMED;
   (nick_may_change ? emit_with_info : emit) (
@@ -332,18 +328,47 @@ ev_chat (gpointer owner, const PgChatEvent *e)
                      e->reason, e->member));
 }
 
+/* The events that carry names the main process compares: the names go
+ * first (tell_names()). What the events point to is copied before, as a
+ * protocol normalises into buffers of its own, which they may point into
+ * (purple_normalize()'s result). */
+static void
+ev_message_named (gpointer owner, const char *from, const char *html)
+{
+  g_autofree char *from_copy = g_strdup (from);
+  g_autofree char *html_copy = g_strdup (html);
+  const char *const names[] = { from_copy };
+  tell_names (owner, names, G_N_ELEMENTS (names));
+  ev_message (owner, from_copy, html_copy);
+}
+
+static void
+ev_chat_named (gpointer owner, const PgChatEvent *e)
+{
+  PgChatEvent copy = *e;
+  const char **fields[] = { &copy.chat, &copy.nick,  &copy.new_nick, &copy.text,  &copy.password,
+                            &copy.name, &copy.actor, &copy.reason,   &copy.member };
+  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+    *fields[i] = g_strdup (*fields[i]);
+  const char *const names[] = { copy.chat, copy.nick, copy.new_nick };
+  tell_names (owner, names, G_N_ELEMENTS (names));
+  ev_chat (owner, &copy);
+  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+    g_free ((char *)*fields[i]);
+}
+
 static const PgAccountEvents forward = {
   .connected = ev_connected,
   .disconnected = ev_disconnected,
   .contact_status = ev_contact_status,
   .contact_listed = ev_contact_listed,
   .contact_unlisted = ev_contact_unlisted,
-  .message = ev_message,
+  .message = ev_message_named,
   .chat_state = ev_chat_state,
   .authorization_requested = ev_authorization,
   .sent_confirmed = ev_sent_confirmed,
   .refused = ev_refused,
-  .chat = ev_chat,
+  .chat = ev_chat_named,
 };
 
 /* ---- commands ---- */
