@@ -200,7 +200,8 @@ emit (Login *login, PgWireOp op, GVariant *args)
 /* The main process compares the names of events (room keys, nicks) as the
  * protocol normalises them (legacy/names.h): each name goes there once per
  * login, normalised as the names process would (a login's own
- * normalisation may differ), before the first event that carries it. */
+ * normalisation may differ), before the first event that carries it.
+ * @names must not point into libpurple's buffers (see ev_chat_named()). */
 static void
 tell_names (Login *login, const char *const *names, guint n)
 {
@@ -329,9 +330,9 @@ ev_chat (gpointer owner, const PgChatEvent *e)
 }
 
 /* The events that carry names the main process compares: the names go
- * first (tell_names()). What the events point to is copied before, as a
- * protocol normalises into buffers of its own, which they may point into
- * (purple_normalize()'s result). */
+ * first (tell_names()). What the events point to is copied first: a
+ * protocol normalises into a buffer of its own, and an event's string may
+ * be that buffer (an IRC invitation's room). */
 static void
 ev_message_named (gpointer owner, const char *from, const char *html)
 {
