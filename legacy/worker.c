@@ -336,6 +336,13 @@ ev_chat (gpointer owner, const PgChatEvent *e)
 static void
 ev_message_named (gpointer owner, const char *from, const char *html)
 {
+  Login *login = owner;
+  /* The common case: a sender already told. */
+  if (from == NULL || g_hash_table_contains (login->named, from))
+    {
+      ev_message (owner, from, html);
+      return;
+    }
   g_autofree char *from_copy = g_strdup (from);
   g_autofree char *html_copy = g_strdup (html);
   const char *const names[] = { from_copy };
