@@ -40,6 +40,7 @@ struct PgStream
   GSocket *socket;
   GSource *read_source;
   GSource *write_source;
+  guint flush_id; /* idle: write what this main-loop pass queued */
   PgXmlParser *parser;
   GByteArray *out;
 
@@ -127,13 +128,26 @@ on_writable (GSocket *socket, GIOCondition condition, gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+flush_idle (gpointer data)
+{
+  PgStream *stream = data;
+  stream->flush_id = 0;
+  flush (stream);
+  return G_SOURCE_REMOVE;
+}
+
+/* A pass of the main loop often sends many stanzas (the lines a legacy
+ * socket delivered at once): one write for all of them, at the end of the
+ * pass, instead of one system call and one wake-up of the server each. */
 static void
 queue_raw (PgStream *stream, const char *text, gsize len)
 {
   g_byte_array_append (stream->out, (const guint8 *)text, (guint)len);
   if (stream->feeding)
     return; /* flushed once the current read is parsed */
-  flush (stream);
+  if (stream->flush_id == 0 && stream->write_source == NULL)
+    stream->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_idle, stream, NULL);
 }
 
 gboolean
@@ -188,6 +202,7 @@ schedule_retry (PgStream *stream)
 static void
 drop_socket (PgStream *stream)
 {
+  g_clear_handle_id (&stream->flush_id, g_source_remove);
   if (stream->read_source != NULL)
     {
       g_source_destroy (stream->read_source);
