@@ -5,6 +5,8 @@
 
 #include "legacy/wire.h"
 
+#include "transport/pass-end.h"
+
 #include <errno.h>
 #include <glib-unix.h>
 #include <poll.h>
@@ -23,8 +25,8 @@ struct PgWire
   GByteArray *in;
   GByteArray *out;
   guint in_watch;
-  guint out_watch; /* waiting for the socket to take more */
-  guint flush_id;  /* idle: write what this iteration queued */
+  guint out_watch;   /* waiting for the socket to take more */
+  GSource *pass_end; /* writes what a main-loop pass queued */
   gboolean closed;
   gboolean dispatching;
   gboolean free_pending; /* pg_wire_free() from inside a callback */
@@ -110,7 +112,6 @@ close_link (PgWire *wire, const char *why, gboolean malformed)
   wire->closed = TRUE;
   g_clear_handle_id (&wire->in_watch, g_source_remove);
   g_clear_handle_id (&wire->out_watch, g_source_remove);
-  g_clear_handle_id (&wire->flush_id, g_source_remove);
   if (wire->on_closed != NULL)
     wire->on_closed (why, malformed, wire->user_data);
 }
@@ -265,14 +266,13 @@ on_writable (int fd, GIOCondition condition, gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-flush_now (gpointer data)
+/* The frames of one pass go in one write, without a pass of their own. */
+static void
+flush_at_pass_end (gpointer data)
 {
   PgWire *wire = data;
-  wire->flush_id = 0;
-  if (wire->out_watch == 0 && write_some (wire) && wire->out->len > 0)
+  if (!wire->closed && wire->out->len > 0 && wire->out_watch == 0 && write_some (wire) && wire->out->len > 0)
     wire->out_watch = g_unix_fd_add (wire->fd, G_IO_OUT, on_writable, wire);
-  return G_SOURCE_REMOVE;
 }
 
 void
@@ -297,8 +297,6 @@ pg_wire_send (PgWire *wire, guint32 op, guint32 id, GVariant *args)
    * the queue has no alignment. */
   if (size > 0)
     memcpy (wire->out->data + at + HEADER_BYTES, g_variant_get_data (owned), size);
-  if (wire->flush_id == 0 && wire->out_watch == 0)
-    wire->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_now, wire, NULL);
 }
 
 gboolean
@@ -330,6 +328,7 @@ pg_wire_new (int fd, PgWireFrameFunc on_frame, PgWireClosedFunc on_closed, gpoin
   wire->user_data = user_data;
   wire->in = g_byte_array_new ();
   wire->out = g_byte_array_new ();
+  wire->pass_end = pg_pass_end_add (flush_at_pass_end, wire);
   if (!g_unix_set_fd_nonblocking (fd, TRUE, &error))
     g_warning ("cannot make the worker link non-blocking: %s", error->message);
   /* GLib takes a source's fds out of the poll set while it dispatches,
@@ -357,7 +356,8 @@ pg_wire_free (PgWire *wire)
     }
   g_clear_handle_id (&wire->in_watch, g_source_remove);
   g_clear_handle_id (&wire->out_watch, g_source_remove);
-  g_clear_handle_id (&wire->flush_id, g_source_remove);
+  g_source_destroy (wire->pass_end);
+  g_clear_pointer (&wire->pass_end, g_source_unref);
   close (wire->fd);
   g_byte_array_unref (wire->in);
   g_byte_array_unref (wire->out);
