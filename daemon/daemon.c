@@ -107,11 +107,18 @@ on_down (const char *reason, gpointer data)
   pg_sessions_link_down (transport);
 }
 
+static void
+on_backed_up (gpointer data)
+{
+  pg_outbox_backed_up (data);
+}
+
 static const PgStreamCallbacks stream_callbacks = {
   .ready = on_ready,
   .stanza = on_stanza,
   .stanza_too_big = on_stanza_too_big,
   .down = on_down,
+  .backed_up = on_backed_up,
 };
 
 /* ---- life cycle ---- */

@@ -538,6 +538,12 @@ pg_outbox_link_up (PgTransport *transport)
 }
 
 void
+pg_outbox_backed_up (PgTransport *transport)
+{
+  store_memory (transport->outbox);
+}
+
+void
 pg_outbox_link_down (PgTransport *transport)
 {
   PgOutbox *outbox = transport->outbox;
@@ -564,11 +570,14 @@ pg_outbox_link_down (PgTransport *transport)
 }
 
 /* The fast path: with nothing stored waiting and room in the window, the
- * message is written at once and kept in memory only, until its
- * acknowledgement; see MemoryRow for when it is stored after all.  A
- * message the kernel has taken reaches the server even if purplegate dies
- * right after, so the guarantee of legacy/outbox.h holds without the two
- * store transactions per message.  FALSE: store it. */
+ * message is written at the end of this pass of the main loop and kept in
+ * memory only, until its acknowledgement; see MemoryRow for when it is
+ * stored after all.  A message the kernel has taken reaches the server
+ * even if purplegate dies right after, and one that dies with the pass
+ * dies with the legacy input this pass read it from; so the guarantee of
+ * legacy/outbox.h holds without the two store transactions per message.
+ * When the kernel stops taking what is written, the rows are stored
+ * (pg_outbox_backed_up()).  FALSE: store it. */
 static gboolean
 send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
 {
@@ -595,7 +604,7 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
   gint64 ref = -row->serial;
   g_array_append_val (outbox->unacked, ref);
   schedule_ping (outbox);
-  if (pg_stream_get_unsent_bytes (transport->stream) > 0)
+  if (pg_stream_is_backed_up (transport->stream))
     store_memory (outbox); /* still ours to lose */
   return TRUE;
 }

@@ -72,6 +72,9 @@ void pg_outbox_free (PgOutbox *outbox);
 void pg_outbox_link_up (PgTransport *transport);
 /* The stream went down: what was written and not acknowledged waits again. */
 void pg_outbox_link_down (PgTransport *transport);
+/* The kernel stopped taking what the stream writes: the rows held in
+ * memory only are stored, since a crash now would lose them. */
+void pg_outbox_backed_up (PgTransport *transport);
 
 /* Before a clean stop: new messages are stored, not sent, and the main
  * context runs until everything written to users has been acknowledged and

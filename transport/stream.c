@@ -4,6 +4,8 @@
 
 #include "transport/stream.h"
 
+#include "transport/pass-end.h"
+
 #include "transport/stanza.h"
 #include "transport/xml-parser.h"
 
@@ -40,7 +42,7 @@ struct PgStream
   GSocket *socket;
   GSource *read_source;
   GSource *write_source;
-  guint flush_id; /* idle: write what this main-loop pass queued */
+  GSource *pass_end; /* writes what a main-loop pass queued */
   PgXmlParser *parser;
   GByteArray *out;
 
@@ -110,6 +112,8 @@ flush (PgStream *stream)
       stream->write_source = g_socket_create_source (stream->socket, G_IO_OUT, NULL);
       g_source_set_callback (stream->write_source, G_SOURCE_FUNC (on_writable), stream, NULL);
       g_source_attach (stream->write_source, NULL);
+      if (stream->callbacks->backed_up != NULL)
+        stream->callbacks->backed_up (stream->user_data);
     }
   else if (stream->out->len == 0 && stream->write_source != NULL)
     {
@@ -128,26 +132,21 @@ on_writable (GSocket *socket, GIOCondition condition, gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-flush_idle (gpointer data)
-{
-  PgStream *stream = data;
-  stream->flush_id = 0;
-  flush (stream);
-  return G_SOURCE_REMOVE;
-}
-
 /* A pass of the main loop often sends many stanzas (the lines a legacy
  * socket delivered at once): one write for all of them, at the end of the
  * pass, instead of one system call and one wake-up of the server each. */
 static void
+flush_at_pass_end (gpointer data)
+{
+  PgStream *stream = data;
+  if (stream->out->len > 0 && stream->write_source == NULL && !stream->feeding)
+    flush (stream);
+}
+
+static void
 queue_raw (PgStream *stream, const char *text, gsize len)
 {
   g_byte_array_append (stream->out, (const guint8 *)text, (guint)len);
-  if (stream->feeding)
-    return; /* flushed once the current read is parsed */
-  if (stream->flush_id == 0 && stream->write_source == NULL)
-    stream->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_idle, stream, NULL);
 }
 
 gboolean
@@ -202,7 +201,6 @@ schedule_retry (PgStream *stream)
 static void
 drop_socket (PgStream *stream)
 {
-  g_clear_handle_id (&stream->flush_id, g_source_remove);
   if (stream->read_source != NULL)
     {
       g_source_destroy (stream->read_source);
@@ -508,6 +506,7 @@ pg_stream_new (const char *host, guint16 port, const char *component_jid, const 
   g_socket_client_set_enable_proxy (stream->client, FALSE);
   stream->cancellable = g_cancellable_new ();
   stream->out = g_byte_array_new ();
+  stream->pass_end = pg_pass_end_add (flush_at_pass_end, stream);
   stream->backoff_s = PG_STREAM_BACKOFF_MIN_S;
   return stream;
 }
@@ -540,6 +539,12 @@ gsize
 pg_stream_get_unsent_bytes (PgStream *stream)
 {
   return stream->out->len;
+}
+
+gboolean
+pg_stream_is_backed_up (PgStream *stream)
+{
+  return stream->write_source != NULL;
 }
 
 const PgStreamStats *
@@ -591,6 +596,8 @@ pg_stream_free (PgStream *stream)
   g_clear_handle_id (&stream->retry_id, g_source_remove);
   stream->state = STATE_STOPPED;
   drop_socket (stream);
+  g_source_destroy (stream->pass_end);
+  g_clear_pointer (&stream->pass_end, g_source_unref);
   g_clear_object (&stream->cancellable);
   g_clear_object (&stream->client);
   g_byte_array_unref (stream->out);

@@ -25,6 +25,9 @@ typedef struct
   void (*stanza_too_big) (const xmlNode *skeleton, gsize bytes, gpointer user_data);
   /* The link went down (a reconnect is already scheduled unless stopping). */
   void (*down) (const char *reason, gpointer user_data);
+  /* The kernel did not take all that was queued (the server reads slowly):
+   * the rest waits in the stream until the socket is writable. Optional. */
+  void (*backed_up) (gpointer user_data);
 } PgStreamCallbacks;
 
 typedef struct
@@ -58,8 +61,13 @@ void pg_stream_reconnect (PgStream *stream, const char *condition, const char *r
  * waits up to @timeout_ms for the peer, and does not reconnect. */
 void pg_stream_shutdown (PgStream *stream, guint timeout_ms);
 const PgStreamStats *pg_stream_get_stats (PgStream *stream);
-/* Bytes queued and not yet handed to the kernel. */
+/* Bytes queued and not yet handed to the kernel.  Stanzas are queued
+ * during a pass of the main loop and written at its end (or after the read
+ * being parsed), so this is not 0 right after pg_stream_send(). */
 gsize pg_stream_get_unsent_bytes (PgStream *stream);
+/* Whether the kernel refused part of what was written: queued bytes wait
+ * for the socket to become writable (see the callback backed_up). */
+gboolean pg_stream_is_backed_up (PgStream *stream);
 
 /* The XEP-0114 handshake value: lower-case hex SHA-1 of @stream_id followed
  * by @secret. Caller owns the string (g_free). */
