@@ -147,6 +147,8 @@ pg_purple_account_confirm_install (void)
   /* The signal is prpl-irc's own, registered when the plugin was probed. */
   if (irc != NULL)
     purple_signal_connect (irc, "irc-receiving-text", &handle, PURPLE_CALLBACK (irc_receiving_text), NULL);
+  /* The other half of what a crash leaves of the sent messages. */
+  pg_purple_account_mark_install ();
 }
 
 void

@@ -6,6 +6,7 @@
 
 #include "legacy/backend-private.h"
 #include "legacy/irc-line.h"
+#include "legacy/sent-note.h"
 #include "legacy/wire.h"
 
 #include <errno.h>
@@ -582,15 +583,18 @@ count_crash (PgWorkerPool *pool, const char *key)
   return TRUE;
 }
 
-/* The worker ended: its logins end (each told once). A crash counts against
- * the login the worker named in its crash note, else against every login of
- * the worker, unless @external (killed from outside: nobody's doing). */
+/* The worker ended: its logins end (each told once), after what their
+ * legacy servers had received by then (the worker's sent note) is settled.
+ * A crash counts against the login the worker named in its crash note, else
+ * against every login of the worker, unless @external (killed from
+ * outside: nobody's doing). */
 static void
 tell_logins (PgWorker *worker, const char *why, gboolean external)
 {
   PgWorkerPool *pool = worker->pool;
   g_clear_pointer (&worker->wire, pg_wire_free);
   g_autoptr (GHashTable) blamed = read_crash_note (worker);
+  g_autoptr (GHashTable) received = pg_sent_note_take (worker->dir);
   g_autoptr (GPtrArray) accounts = g_ptr_array_new ();
   GHashTableIter iter;
   gpointer value;
@@ -608,6 +612,10 @@ tell_logins (PgWorker *worker, const char *why, gboolean external)
       gboolean counts
           = blamed != NULL ? g_hash_table_contains (blamed, GUINT_TO_POINTER (account->id)) : !external;
       gboolean quarantined = counts && count_crash (pool, account->login_key);
+      const guint64 *tag
+          = received != NULL ? g_hash_table_lookup (received, GUINT_TO_POINTER (account->id)) : NULL;
+      if (tag != NULL && account->events.sent_received != NULL)
+        account->events.sent_received (account->owner, *tag);
       unplace (account);
       if (quarantined)
         {
