@@ -54,7 +54,7 @@ struct PgPurpleAccount
   GQueue auths; /* PgPendingAuth, oldest first */
 
   guint64 confirm_serial; /* the last pg_purple_account_confirm_sent() of this login */
-  /* pg_purple_account_mark_sent() (account-mark.c); NULL until a received
+  /* pg_purple_account_mark_sent() (account-mark.c); NULL until a mark
    * function is set. */
   PgAccountMarks *marks;
 
@@ -92,6 +92,9 @@ void pg_purple_conv_install (void);
 void pg_purple_blist_install (void);
 void pg_purple_request_install (void);
 void pg_purple_account_confirm_install (void);
+/* The serial of an IRC PONG line whose token is @prefix and a number, or 0
+ * (account-confirm.c). */
+guint64 pg_purple_irc_pong_serial (const char *line, const char *prefix);
 void pg_purple_account_mark_install (void);
 /* Drops the marks of @account (account-mark.c), timers included. */
 void pg_purple_account_marks_free (PgPurpleAccount *account);

@@ -181,11 +181,11 @@ typedef struct
   void (*send_failed) (gpointer owner, guint64 tag, gboolean offline, const char *reason);
   /* The process serving the login ended (a crash: the disconnected event
    * with PG_ACCOUNT_FAILURE_INTERNAL follows at once) after the legacy
-   * server had received every message pg_account_send_message() was given
-   * up to the one with @tag, though it had not confirmed them: they are not
-   * to be sent again.  Only logins in worker processes on IRC over plain
-   * TCP raise it (legacy/sent-note.h). */
-  void (*sent_received) (gpointer owner, guint64 tag);
+   * server had processed every message pg_account_send_message() was given
+   * up to the one with @tag, though no sent_confirmed event said so yet:
+   * they are not to be sent again.  Only logins in worker processes, on
+   * protocols with a round trip (IRC), raise it (legacy/sent-note.h). */
+  void (*sent_processed) (gpointer owner, guint64 tag);
 } PgAccountEvents;
 
 typedef struct PgBackend PgBackend;

@@ -584,7 +584,7 @@ count_crash (PgWorkerPool *pool, const char *key)
 }
 
 /* The worker ended: its logins end (each told once), after what their
- * legacy servers had received by then (the worker's sent note) is settled.
+ * legacy servers had processed by then (the worker's sent note) is settled.
  * A crash counts against the login the worker named in its crash note, else
  * against every login of the worker, unless @external (killed from
  * outside: nobody's doing). */
@@ -594,7 +594,7 @@ tell_logins (PgWorker *worker, const char *why, gboolean external)
   PgWorkerPool *pool = worker->pool;
   g_clear_pointer (&worker->wire, pg_wire_free);
   g_autoptr (GHashTable) blamed = read_crash_note (worker);
-  g_autoptr (GHashTable) received = pg_sent_note_take (worker->dir);
+  g_autoptr (GHashTable) processed = pg_sent_note_take (worker->dir);
   g_autoptr (GPtrArray) accounts = g_ptr_array_new ();
   GHashTableIter iter;
   gpointer value;
@@ -613,9 +613,9 @@ tell_logins (PgWorker *worker, const char *why, gboolean external)
           = blamed != NULL ? g_hash_table_contains (blamed, GUINT_TO_POINTER (account->id)) : !external;
       gboolean quarantined = counts && count_crash (pool, account->login_key);
       const guint64 *tag
-          = received != NULL ? g_hash_table_lookup (received, GUINT_TO_POINTER (account->id)) : NULL;
-      if (tag != NULL && account->events.sent_received != NULL)
-        account->events.sent_received (account->owner, *tag);
+          = processed != NULL ? g_hash_table_lookup (processed, GUINT_TO_POINTER (account->id)) : NULL;
+      if (tag != NULL && account->events.sent_processed != NULL)
+        account->events.sent_processed (account->owner, *tag);
       unplace (account);
       if (quarantined)
         {

@@ -40,18 +40,17 @@ gboolean pg_purple_account_send_message (PgPurpleAccount *account, const char *t
  * (from a sequence the caller keeps rising) follows once it has; FALSE when
  * the protocol has no such round trip or the login is not connected. */
 gboolean pg_purple_account_confirm_sent (PgPurpleAccount *account, guint64 serial);
-/* Where the bytes a login writes can be followed (IRC on plain TCP), marks
- * what the protocol was handed so far with @tag (the caller's, rising):
- * once the legacy server's TCP has acknowledged every byte written up to
- * the mark, the function of pg_purple_account_set_received_func() is called
- * with the greatest such tag.  Received is not processed (a confirmation
- * says that): it is what a worker that crashed can still claim for its
- * logins (legacy/sent-note.h).  Marks asked for in a row may be reported
- * as one.  FALSE (nothing follows) without such a function, when the login
- * is not connected, or for other protocols and TLS connections. */
-typedef void (*PgPurpleAccountReceivedFunc) (guint64 tag, gpointer data);
-void pg_purple_account_set_received_func (PgPurpleAccount *account, PgPurpleAccountReceivedFunc func,
-                                          gpointer data);
+/* Where the protocol has a round trip (IRC), marks what it was handed so
+ * far with @tag (the caller's, rising) and asks the legacy server at once
+ * to answer once it has processed that: the function of
+ * pg_purple_account_set_mark_func() is then called with the greatest tag
+ * answered (marks asked for in a row may be answered as one).  Unlike
+ * pg_purple_account_confirm_sent(), the answer is a call in this process,
+ * for a worker to note where a crash cannot lose it (legacy/sent-note.h).
+ * FALSE (nothing follows) without a function, when the login is not
+ * connected, or for other protocols. */
+typedef void (*PgPurpleAccountMarkFunc) (guint64 tag, gpointer data);
+void pg_purple_account_set_mark_func (PgPurpleAccount *account, PgPurpleAccountMarkFunc func, gpointer data);
 gboolean pg_purple_account_mark_sent (PgPurpleAccount *account, guint64 tag);
 /* Only where the protocol has typing notifications; otherwise a no-op. */
 void pg_purple_account_send_chat_state (PgPurpleAccount *account, const char *to, PgChatState state);

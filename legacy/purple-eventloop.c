@@ -7,6 +7,8 @@
 
 #include "legacy/purple-core.h"
 
+#include <glib-unix.h>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -16,19 +18,13 @@
 #define READ_COND (G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_NVAL)
 #define WRITE_COND (G_IO_OUT | G_IO_HUP | G_IO_ERR | G_IO_NVAL)
 
-/* An input watch: a source of its own type rather than GLib's Unix fd
- * source, so that pg_purple_eventloop_get_input_fd() can tell a watch's
- * fd from its handle. */
 typedef struct
 {
-  GSource source;
-  gpointer tag; /* of the fd, g_source_add_unix_fd() */
-  int fd;
   PurpleInputFunction func;
   gpointer data;
   PurpleInputCondition cond; /* what libpurple asked for */
   gpointer owner;            /* the login active when it was made */
-} InputSource;
+} InputClosure;
 
 /* libpurple's timeouts get a closure as their GLib user data, never the
  * protocol's own pointer: pg_purple_eventloop_flush() finds prpl-irc's send
@@ -118,36 +114,29 @@ source_remove (guint handle)
 }
 
 static gboolean
-input_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+input_invoke (int fd, GIOCondition condition, gpointer user_data)
 {
-  InputSource *input = (InputSource *)source;
-  GIOCondition condition = g_source_query_unix_fd (source, input->tag);
+  InputClosure *closure = user_data;
   int cond = 0;
 
-  (void)callback;
-  (void)user_data;
   if (condition & READ_COND)
     cond |= PURPLE_INPUT_READ;
   if (condition & WRITE_COND)
     cond |= PURPLE_INPUT_WRITE;
-  cond &= input->cond;
+  cond &= closure->cond;
   if (cond != 0)
     {
-      gpointer previous = pg_purple_activity_enter (input->owner);
-      input->func (input->data, input->fd, (PurpleInputCondition)cond);
+      gpointer previous = pg_purple_activity_enter (closure->owner);
+      closure->func (closure->data, fd, (PurpleInputCondition)cond);
       pg_purple_activity_leave (previous);
     }
   return G_SOURCE_CONTINUE; /* libpurple removes its watches itself */
 }
 
-/* No prepare or check: GLib finds the source ready when its fd is. */
-static GSourceFuncs input_funcs = { .dispatch = input_dispatch };
-/* Tells our input watches from other sources by the name's address. */
-static const char input_source_name[] = "libpurple input";
-
 static guint
 input_add (int fd, PurpleInputCondition cond, PurpleInputFunction func, gpointer user_data)
 {
+  InputClosure *closure;
   GIOCondition io_cond = 0;
   int one = 1;
 
@@ -165,34 +154,25 @@ input_add (int fd, PurpleInputCondition cond, PurpleInputFunction func, gpointer
   if (cond & PURPLE_INPUT_WRITE)
     io_cond |= G_IO_OUT | G_IO_HUP | G_IO_ERR;
 
-  /* One allocation per watch, and the fd stays libpurple's to close. */
-  GSource *source = g_source_new (&input_funcs, sizeof (InputSource));
-  InputSource *input = (InputSource *)source;
-  input->fd = fd;
-  input->tag = g_source_add_unix_fd (source, fd, io_cond);
-  input->func = func;
-  input->data = user_data;
-  input->cond = cond;
-  input->owner = pg_purple_activity_get ();
+  closure = g_new0 (InputClosure, 1);
+  closure->func = func;
+  closure->data = user_data;
+  closure->cond = cond;
+  closure->owner = pg_purple_activity_get ();
+
+  /* A bare fd source, not a GIOChannel watch: one allocation less per
+   * legacy connection, and the fd stays libpurple's to close.  The source
+   * frees the closure when it is removed. */
+  GSource *source = g_unix_fd_source_new (fd, io_cond);
   /* GLib takes a source's fds out of the poll set while it dispatches,
    * unless it may recurse, and puts them back after: two wake-ups of the
    * loop and one more poll of every fd per read of a legacy socket.
    * Nothing runs a nested main loop from a protocol's callback. */
   g_source_set_can_recurse (source, TRUE);
-  g_source_set_static_name (source, input_source_name);
+  g_source_set_callback (source, G_SOURCE_FUNC (input_invoke), closure, g_free);
   guint id = g_source_attach (source, NULL);
   g_source_unref (source);
   return id;
-}
-
-int
-pg_purple_eventloop_get_input_fd (guint handle)
-{
-  GSource *source = handle ? g_main_context_find_source_by_id (NULL, handle) : NULL;
-
-  if (source == NULL || g_source_get_name (source) != input_source_name)
-    return -1;
-  return ((InputSource *)source)->fd;
 }
 
 static int

@@ -1,5 +1,5 @@
 /* legacy/purple-eventloop.h — libpurple's eventloop UI ops on the GLib main
- * loop (timeouts, seconds timeouts, input watches as fd sources). */
+ * loop (timeouts, seconds timeouts, input watches through GIOChannel). */
 #pragma once
 #include <purple.h>
 
@@ -11,7 +11,3 @@ PurpleEventLoopUiOps *pg_purple_eventloop_get_ui_ops (void);
  * ratelimit-interval and ratelimit-burst).  Does nothing for protocols
  * that write at once. */
 void pg_purple_eventloop_flush (PurpleConnection *gc);
-
-/* The fd of libpurple's input watch @handle (purple_input_add()), or -1
- * when there is no such watch. */
-int pg_purple_eventloop_get_input_fd (guint handle);

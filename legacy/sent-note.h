@@ -1,18 +1,19 @@
 /* legacy/sent-note.h — what a worker's logins had delivered when it ended.
  *
  * A worker keeps, per login, the tag of the last message (the outbox row id
- * of pg_account_send_message()) that the legacy server had received when
- * the worker last looked: every byte up to it acknowledged by the server's
- * TCP.  The note is a file of the worker's directory, mapped shared, so that
- * it survives whatever ends the process (SIGKILL included); the main process
- * reads it after the exit and does not send those messages again.
+ * of pg_account_send_message()) that the legacy server is known to have
+ * processed (pg_purple_account_mark_sent()), whether or not the main process
+ * heard of it yet.  The note is a file of the worker's directory, mapped
+ * shared, so that it survives whatever ends the process (SIGKILL included);
+ * the main process reads it after the exit and does not send those messages
+ * again.
  *
  * The file is an array of 16-byte slots in the host's byte order: the first
  * holds PG_SENT_NOTE_MAGIC and the format version, each other one a login id
  * (32 bits, 0: free), 32 bits of padding and a tag (64 bits).  The worker
  * only ever stores a tag as one aligned 64-bit word, after the id and before
  * an id is reused, so a process killed between two stores leaves no slot
- * that claims more than was received. */
+ * that claims more than was processed. */
 #pragma once
 #include <glib.h>
 
@@ -28,7 +29,7 @@ typedef struct PgSentNote PgSentNote;
 /* Creates (empty) and maps DIR/PG_SENT_NOTE_FILE. Caller owns the note
  * (pg_sent_note_free()); NULL with @error when it cannot be kept. */
 PgSentNote *pg_sent_note_open (const char *dir, GError **error);
-/* Login @id had everything up to the message @tag received (0: nothing
+/* Login @id had everything up to the message @tag processed (0: nothing
  * known). Does nothing when the note is full. */
 void pg_sent_note_set (PgSentNote *note, guint32 id, guint64 tag);
 /* Login @id is gone: its slot is free again. */

@@ -56,7 +56,7 @@ struct Worker
   guint32 active;   /* the login whose socket or timer libpurple serves, or 0 */
   guint connecting; /* logins between connect and its outcome */
   char *note;       /* the crash note, mapped; NULL without one */
-  /* What the logins' servers received (legacy/sent-note.h); NULL without. */
+  /* What the logins' servers processed (legacy/sent-note.h); NULL without. */
   PgSentNote *sent_note;
   guint mark_id; /* idle: marks the messages of the frames just read */
 };
@@ -437,17 +437,17 @@ static const PgAccountEvents forward = {
   .chat = ev_chat,
 };
 
-/* ---- what the legacy servers received ---- */
+/* ---- what the legacy servers processed ---- */
 
 static void
-on_received (guint64 tag, gpointer data)
+on_processed (guint64 tag, gpointer data)
 {
   Login *login = data;
   pg_sent_note_set (login->worker->sent_note, login->id, tag);
 }
 
 /* One mark per login for the messages of the frames read together: a mark
- * is a line more on the legacy connection. */
+ * is a line more each way on the legacy connection. */
 static gboolean
 mark_batches (gpointer data)
 {
@@ -518,7 +518,7 @@ cmd_new (Worker *worker, guint32 id, GVariant *args)
       return;
     }
   if (worker->sent_note != NULL)
-    pg_purple_account_set_received_func (login->account, on_received, login);
+    pg_purple_account_set_mark_func (login->account, on_processed, login);
   g_hash_table_replace (worker->logins, GUINT_TO_POINTER (id), login);
 }
 
