@@ -16,10 +16,10 @@ typedef struct
 {
   guint32 id;
   guint32 padding;
-  guint64 tag;
+  guint64 tags[2]; /* PgSentNoteKind → tag; the header: the magic, 0 */
 } Slot;
 
-G_STATIC_ASSERT (sizeof (Slot) == 16);
+G_STATIC_ASSERT (sizeof (Slot) == 24);
 
 #define SLOTS (PG_SENT_NOTE_BYTES / sizeof (Slot))
 
@@ -57,7 +57,7 @@ pg_sent_note_open (const char *dir, GError **error)
   PgSentNote *note = g_new0 (PgSentNote, 1);
   note->slots = map;
   note->slots[0].id = PG_SENT_NOTE_VERSION;
-  note->slots[0].tag = PG_SENT_NOTE_MAGIC;
+  note->slots[0].tags[0] = PG_SENT_NOTE_MAGIC;
   note->index = g_hash_table_new (NULL, NULL);
   note->free = g_array_new (FALSE, FALSE, sizeof (guint));
   note->next = 1;
@@ -65,12 +65,13 @@ pg_sent_note_open (const char *dir, GError **error)
 }
 
 void
-pg_sent_note_set (PgSentNote *note, guint32 id, guint64 tag)
+pg_sent_note_set (PgSentNote *note, guint32 id, PgSentNoteKind kind, guint64 tag)
 {
   gpointer found;
   guint n;
 
-  g_return_if_fail (note != NULL && id != 0);
+  g_return_if_fail (note != NULL && id != 0
+                    && (kind == PG_SENT_NOTE_WRITTEN || kind == PG_SENT_NOTE_PROCESSED));
   if (g_hash_table_lookup_extended (note->index, GUINT_TO_POINTER (id), NULL, &found))
     n = GPOINTER_TO_UINT (found);
   else
@@ -87,11 +88,12 @@ pg_sent_note_set (PgSentNote *note, guint32 id, guint64 tag)
       else
         return; /* full: this login's messages are sent again after a crash */
       g_hash_table_insert (note->index, GUINT_TO_POINTER (id), GUINT_TO_POINTER (n));
-      /* A reused slot forgets its tag before it names the new login. */
-      __atomic_store_n (&note->slots[n].tag, 0, __ATOMIC_RELEASE);
+      /* A reused slot forgets its tags before it names the new login. */
+      __atomic_store_n (&note->slots[n].tags[PG_SENT_NOTE_WRITTEN], 0, __ATOMIC_RELEASE);
+      __atomic_store_n (&note->slots[n].tags[PG_SENT_NOTE_PROCESSED], 0, __ATOMIC_RELEASE);
       __atomic_store_n (&note->slots[n].id, id, __ATOMIC_RELEASE);
     }
-  __atomic_store_n (&note->slots[n].tag, tag, __ATOMIC_RELEASE);
+  __atomic_store_n (&note->slots[n].tags[kind], tag, __ATOMIC_RELEASE);
 }
 
 void
@@ -128,20 +130,24 @@ pg_sent_note_parse (const guint8 *data, gsize len)
   if (data == NULL || len < 2 * sizeof (Slot))
     return NULL;
   memcpy (&slot, data, sizeof slot);
-  if (slot.id != PG_SENT_NOTE_VERSION || slot.tag != PG_SENT_NOTE_MAGIC)
+  if (slot.id != PG_SENT_NOTE_VERSION || slot.tags[0] != PG_SENT_NOTE_MAGIC)
     return NULL;
   GHashTable *tags = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   for (gsize offset = sizeof (Slot); offset + sizeof (Slot) <= len; offset += sizeof (Slot))
     {
       memcpy (&slot, data + offset, sizeof slot);
-      if (slot.id == 0 || slot.tag == 0)
+      PgSentNoteEntry entry = { slot.tags[PG_SENT_NOTE_WRITTEN], slot.tags[PG_SENT_NOTE_PROCESSED] };
+      if (slot.id == 0 || (entry.written == 0 && entry.processed == 0))
         continue;
       /* One slot per login; were there two, the smaller claims less. */
-      guint64 *known = g_hash_table_lookup (tags, GUINT_TO_POINTER (slot.id));
+      PgSentNoteEntry *known = g_hash_table_lookup (tags, GUINT_TO_POINTER (slot.id));
       if (known != NULL)
-        *known = MIN (*known, slot.tag);
+        {
+          known->written = MIN (known->written, entry.written);
+          known->processed = MIN (known->processed, entry.processed);
+        }
       else
-        g_hash_table_insert (tags, GUINT_TO_POINTER (slot.id), g_memdup2 (&slot.tag, sizeof slot.tag));
+        g_hash_table_insert (tags, GUINT_TO_POINTER (slot.id), g_memdup2 (&entry, sizeof entry));
     }
   if (g_hash_table_size (tags) == 0)
     g_clear_pointer (&tags, g_hash_table_unref);

@@ -41,6 +41,9 @@ typedef struct
   char *chantypes;
   char *nick;
   guint64 mark_tag; /* the last message handed over and not yet marked; 0: none */
+  /* The inode of the connection the main process was told of (SOCKET);
+   * 0: none. */
+  guint64 socket_inode;
 } Login;
 
 struct Worker
@@ -358,6 +361,10 @@ ev_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
   login->mark_tag = 0;
   if (login->worker->sent_note != NULL)
     pg_sent_note_forget (login->worker->sent_note, login->id);
+  /* The main process lets its copy of the connection go at this event. */
+  login->socket_inode = 0;
+  if (login->account != NULL && pg_purple_account_is_marked (login->account))
+    pg_purple_account_set_mark_round_trip (login->account, TRUE);
   emit_with_info (login, PG_WIRE_DISCONNECTED,
                   g_variant_new ("(us)", (guint32)failure, reason != NULL ? reason : ""));
 }
@@ -440,10 +447,30 @@ static const PgAccountEvents forward = {
 /* ---- what the legacy servers processed ---- */
 
 static void
-on_processed (guint64 tag, gpointer data)
+on_marked (guint64 tag, gboolean processed, gpointer data)
 {
   Login *login = data;
-  pg_sent_note_set (login->worker->sent_note, login->id, tag);
+  pg_sent_note_set (login->worker->sent_note, login->id,
+                    processed ? PG_SENT_NOTE_PROCESSED : PG_SENT_NOTE_WRITTEN, tag);
+}
+
+/* A login's connection to its legacy server (a TCP socket got a read
+ * watch): the main process is told, to hold it too (legacy/held-socket.h);
+ * until it says it does, marks ask the server for an answer. */
+static void
+on_socket (gpointer owner, int fd, gpointer data)
+{
+  Worker *worker = data;
+  guint32 id = GPOINTER_TO_UINT (g_hash_table_lookup (worker->owners, owner));
+  Login *login = id != 0 ? g_hash_table_lookup (worker->logins, GUINT_TO_POINTER (id)) : NULL;
+  struct stat st;
+
+  if (login == NULL || !pg_purple_account_is_marked (login->account) || fstat (fd, &st) < 0
+      || (guint64)st.st_ino == login->socket_inode)
+    return;
+  login->socket_inode = (guint64)st.st_ino;
+  pg_purple_account_set_mark_round_trip (login->account, TRUE);
+  emit (login, PG_WIRE_SOCKET, g_variant_new ("(ut)", (guint32)fd, login->socket_inode));
 }
 
 /* One mark per login for the messages of the frames read together: a mark
@@ -518,7 +545,7 @@ cmd_new (Worker *worker, guint32 id, GVariant *args)
       return;
     }
   if (worker->sent_note != NULL)
-    pg_purple_account_set_mark_func (login->account, on_processed, login);
+    pg_purple_account_set_mark_func (login->account, on_marked, login);
   g_hash_table_replace (worker->logins, GUINT_TO_POINTER (id), login);
 }
 
@@ -561,6 +588,18 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
             login->mark_tag = tag;
             if (worker->mark_id == 0)
               worker->mark_id = g_idle_add_full (G_PRIORITY_HIGH, mark_batches, worker, NULL);
+          }
+      }
+      break;
+    case PG_WIRE_HOLD:
+      {
+        guint64 inode;
+        g_variant_get (args, "(t)", &inode);
+        /* Written is enough now: marks need no answer. */
+        if (inode != 0 && inode == login->socket_inode)
+          {
+            g_debug ("login %u: the main process holds its connection; marks are written only", login->id);
+            pg_purple_account_set_mark_round_trip (account, FALSE);
           }
       }
       break;
@@ -748,6 +787,7 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
       return 1;
     }
   worker.owners = g_hash_table_new (NULL, NULL);
+  pg_purple_set_socket_func (worker.purple, on_socket, &worker);
   worker.logins = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)login_free);
   pg_purple_set_activity_func (worker.purple, on_activity, &worker);
   worker.loop = g_main_loop_new (NULL, FALSE);
