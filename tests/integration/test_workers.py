@@ -24,6 +24,10 @@ worker that reads the store).
   and how many sent again is printed.  The main process holds exactly the
   IRC connections of the logins, none of the crashed worker's once its
   server closed them.
+- A logout, then an unregistration (XEP-0077 §3.2 <remove/>), of a user
+  whose IRC connection the main process holds too ends that connection at
+  once: the nick leaves IRC within 2 s and neither process keeps a socket
+  to the IRC server.
 - Quarantine (prpl-pgtest): a login that crashes its worker at login is
   refused after 3 crashes (an error presence from the gateway and a
   headline saying it is set aside); another user's login on the same
@@ -180,9 +184,10 @@ def _fds(pid):
     return out
 
 
-def _irc_ports(pid, irc_port):
-    """The local ports of `pid`'s established TCP connections to the IRC
-    server (its sockets matched by inode in /proc/net/tcp)."""
+def _irc_ports(pid, irc_port, established=True):
+    """The local ports of `pid`'s established (or, not `established`, any)
+    TCP connections to the IRC server (its sockets matched by inode in
+    /proc/net/tcp)."""
     inodes = set()
     for link in _fds(pid).values():
         m = re.fullmatch(r"socket:\[(\d+)\]", link)
@@ -191,7 +196,8 @@ def _irc_ports(pid, irc_port):
     ports = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         parts = line.split()
-        if parts[3] == "01" and int(parts[2].split(":")[1], 16) == irc_port and parts[9] in inodes:
+        if (parts[3] == "01" or not established) and int(parts[2].split(":")[1], 16) == irc_port \
+                and parts[9] in inodes:
             ports.add(int(parts[1].split(":")[1], 16))
     return ports
 
@@ -490,6 +496,55 @@ def test_sigsegv_worker_under_load(env):
 
 def test_sigkill_worker_under_load(env):
     _crash_under_load(env, signal.SIGKILL)
+
+
+# ---------------------------------------------------------------------------
+# 2b: a held connection ends with its login
+
+
+def test_logout_and_unregister_end_held_connection(env):
+    pg = _start(env, workers=1)
+    [worker] = _wait_workers(pg, 1)
+    nick = "wheld1"
+    [c] = _register_all(env, "wheld", [nick])
+    watch = env.track(IrcClient(env.irc.port, "wheldwatch"))
+
+    def online():
+        since = c.mark()
+        send_available(c)
+        wait_transport_online(c, GW, since)
+        watch.wait_online(nick, timeout=WAIT)
+
+        def held():
+            mine, its = _irc_ports(pg.pid, env.irc.port), _irc_ports(worker, env.irc.port)
+            return mine if mine and mine == its else None
+        return wait_until(held, WAIT, interval=0.05, what="the main process holding the IRC connection")
+
+    def ended(what, ports, t0):
+        watch.wait_online(nick, want=False, timeout=WAIT)
+        took = time.monotonic() - t0
+        try:
+            wait_until(lambda: not _irc_ports(pg.pid, env.irc.port, established=False)
+                       and not _irc_ports(worker, env.irc.port, established=False),
+                       WAIT, interval=0.05, what="no IRC socket left")
+        except Timeout:
+            raise AssertionError(f"after the {what}, purplegate keeps sockets of "
+                                 f"{_irc_ports(pg.pid, env.irc.port, established=False)} and its worker of "
+                                 f"{_irc_ports(worker, env.irc.port, established=False)} (the connection was "
+                                 f"{ports})")
+        print(f"# {what}: {nick} left IRC {took:.2f} s after, no socket left", flush=True)
+        assert took < 2.0, f"{nick} left IRC only {took:.1f} s after the {what}"
+
+    ports = online()
+    t0 = time.monotonic()
+    c.send(f"<presence type='unavailable' to='{GW}'/>")
+    ended("logout", ports, t0)
+
+    ports = online()
+    t0 = time.monotonic()
+    r = c.iq(f"<iq type='set' to='{GW}' id='wh1'><query xmlns='{harness.NS_REGISTER}'><remove/></query></iq>")
+    assert r.get("type") == "result", f"<remove/> refused: {tostr(r)}"
+    ended("unregistration", ports, t0)
 
 
 # ---------------------------------------------------------------------------
