@@ -71,9 +71,8 @@ pg_purple_account_logout (PgPurpleAccount *account, const char *message)
   return TRUE;
 }
 
-/* The serial of a PONG line carrying one of our tokens, or 0. */
-static guint64
-pong_serial (const char *line)
+guint64
+pg_purple_irc_pong_serial (const char *line, const char *prefix)
 {
   const char *p = line;
   const char *last;
@@ -90,10 +89,9 @@ pong_serial (const char *line)
   last++;
   if (*last == ':')
     last++;
-  if (!g_str_has_prefix (last, TOKEN_PREFIX))
+  if (!g_str_has_prefix (last, prefix))
     return 0;
-  g_autofree char *digits
-      = g_strndup (last + strlen (TOKEN_PREFIX), strcspn (last + strlen (TOKEN_PREFIX), "\r\n"));
+  g_autofree char *digits = g_strndup (last + strlen (prefix), strcspn (last + strlen (prefix), "\r\n"));
   if (!g_ascii_string_to_unsigned (digits, 10, 1, G_MAXUINT64, &serial, NULL))
     return 0;
   return serial;
@@ -131,7 +129,7 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
       pg_purple_account_emit_refused (account, refused);
       return;
     }
-  serial = pong_serial (*text);
+  serial = pg_purple_irc_pong_serial (*text, TOKEN_PREFIX);
   /* Only this login's own tokens: a PONG can only answer our own PING. */
   if (serial == 0 || serial > account->confirm_serial)
     return;
@@ -147,6 +145,8 @@ pg_purple_account_confirm_install (void)
   /* The signal is prpl-irc's own, registered when the plugin was probed. */
   if (irc != NULL)
     purple_signal_connect (irc, "irc-receiving-text", &handle, PURPLE_CALLBACK (irc_receiving_text), NULL);
+  /* The other half of what a crash leaves of the sent messages. */
+  pg_purple_account_mark_install ();
 }
 
 void

@@ -15,6 +15,8 @@
 #define PG_ACCOUNT_LOGIN_TIMEOUT_S 60
 
 /* An authorization request libpurple is waiting for us to answer. */
+typedef struct PgAccountMarks PgAccountMarks;
+
 typedef struct
 {
   PgPurpleAccount *account; /* not a reference: the account closes these first */
@@ -52,6 +54,9 @@ struct PgPurpleAccount
   GQueue auths; /* PgPendingAuth, oldest first */
 
   guint64 confirm_serial; /* the last pg_purple_account_confirm_sent() of this login */
+  /* pg_purple_account_mark_sent() (account-mark.c); NULL until a mark
+   * function is set. */
+  PgAccountMarks *marks;
 
   /* "chat\nnick" (normalised) of KICK lines prpl-irc is about to handle:
    * libpurple reports a kick as a plain departure (purple-chat-irc.c). */
@@ -87,6 +92,12 @@ void pg_purple_conv_install (void);
 void pg_purple_blist_install (void);
 void pg_purple_request_install (void);
 void pg_purple_account_confirm_install (void);
+/* The serial of an IRC PONG line whose token is @prefix and a number, or 0
+ * (account-confirm.c). */
+guint64 pg_purple_irc_pong_serial (const char *line, const char *prefix);
+void pg_purple_account_mark_install (void);
+/* Drops the marks of @account (account-mark.c), timers included. */
+void pg_purple_account_marks_free (PgPurpleAccount *account);
 void pg_purple_chat_install (void);
 void pg_purple_chat_irc_install (void);
 void pg_purple_chat_jabber_install (void);

@@ -665,6 +665,7 @@ pg_purple_account_free (PgPurpleAccount *account)
   g_clear_handle_id (&account->apply_id, g_source_remove);
   g_clear_handle_id (&account->disconnected_id, g_source_remove);
   g_clear_handle_id (&account->login_timer_id, g_source_remove);
+  pg_purple_account_marks_free (account);
   if (emit_depth == 0)
     {
       teardown (account);

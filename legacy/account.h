@@ -179,6 +179,15 @@ typedef struct
    * ending; the disconnected event follows) or refused by the protocol
    * for good (too large…), @reason for humans. */
   void (*send_failed) (gpointer owner, guint64 tag, gboolean offline, const char *reason);
+  /* The process serving the login ended (a crash: the disconnected event
+   * with PG_ACCOUNT_FAILURE_INTERNAL follows at once) after the legacy
+   * server had processed every message pg_account_send_message() was given
+   * up to the one with @tag, or received them in full on a connection that
+   * outlived the process and was then ended so that the server reads them
+   * (legacy/held-socket.h), though no sent_confirmed event said so yet:
+   * they are not to be sent again.  Only logins in worker processes, on
+   * IRC, raise it (legacy/sent-note.h). */
+  void (*sent_processed) (gpointer owner, guint64 tag);
 } PgAccountEvents;
 
 typedef struct PgBackend PgBackend;

@@ -5,7 +5,9 @@
 #include "build-config.h"
 
 #include "legacy/backend-private.h"
+#include "legacy/held-socket.h"
 #include "legacy/irc-line.h"
+#include "legacy/sent-note.h"
 #include "legacy/wire.h"
 
 #include <errno.h>
@@ -26,6 +28,9 @@
 #define RESTART_MAX_MS 30000
 /* How long a worker has to exit after PG_WIRE_STOP before SIGKILL. */
 #define STOP_GRACE_MS 3000
+/* How long the server of a crashed worker's connection has to close it
+ * after the end of what was written (legacy/held-socket.h). */
+#define DRAIN_MS 5000
 
 #define QUARANTINE_TEXT                                                                                      \
   "this login made the gateway's legacy process crash repeatedly; it is set aside until the gateway "        \
@@ -49,7 +54,17 @@ struct PgWorker
   char *lost_why;    /* why the link ended */
   gboolean killed;   /* by us, for breaking the rules of the link */
   gboolean synced;   /* answered the last PG_WIRE_SYNC */
+  int pidfd;         /* of the running process; -1: none */
+  /* The logins' connections the main process holds too
+   * (legacy/held-socket.h): login id → Held (owned). */
+  GHashTable *held;
 };
+
+typedef struct
+{
+  int fd; /* -1 once handed to a drain */
+  guint64 inode;
+} Held;
 
 struct PgWorkerPool
 {
@@ -66,6 +81,8 @@ struct PgWorkerPool
   GCancellable *cancellable; /* of the waits for the workers' exits */
   int restart_ms;            /* PG_BACKEND_RESTART_MS_ENV; -1: the backoff */
   gboolean stopping;
+  PgSocketDrains *drains; /* connections of crashed workers being ended */
+  gboolean hold_failed;   /* said once that connections cannot be held */
 };
 
 static gboolean start_worker (PgWorker *worker, GError **error);
@@ -180,6 +197,9 @@ static void
 worker_free_login (PgAccount *account)
 {
   send_frame (account, PG_WIRE_FREE, g_variant_new ("()"));
+  /* The worker closes the connection now: holding it would keep it open. */
+  if (account->worker != NULL)
+    g_hash_table_remove (account->worker->held, GUINT_TO_POINTER (account->id));
   unplace (account);
 }
 
@@ -436,6 +456,44 @@ on_info_frame (PgAccount *account, GVariant *args)
   mirror->nick = g_strdup (nick);
 }
 
+/* ---- the logins' connections, held (legacy/held-socket.h) ---- */
+
+static void
+held_free (Held *held)
+{
+  if (held->fd >= 0)
+    close (held->fd);
+  g_free (held);
+}
+
+/* The worker named @fd (inode @inode) as the connection of login @id: a
+ * copy is kept until the connection ends, and the worker told, so that it
+ * need not ask the server what it processed. */
+static void
+hold_socket (PgWorker *worker, guint32 id, guint32 fd, guint64 inode)
+{
+  g_autoptr (GError) error = NULL;
+  g_hash_table_remove (worker->held, GUINT_TO_POINTER (id));
+  int copy = pg_held_socket_take (worker->pidfd, (int)fd, inode, &error);
+  if (copy < 0)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) && !worker->pool->hold_failed)
+        {
+          worker->pool->hold_failed = TRUE;
+          g_warning ("cannot hold the legacy connections of the worker processes (%s): after a worker "
+                     "crash, a message written within the last round trip to the legacy server can be "
+                     "sent twice",
+                     error->message);
+        }
+      return;
+    }
+  Held *held = g_new (Held, 1);
+  held->fd = copy;
+  held->inode = inode;
+  g_hash_table_insert (worker->held, GUINT_TO_POINTER (id), held);
+  pg_wire_send (worker->wire, PG_WIRE_HOLD, id, g_variant_new ("(t)", inode));
+}
+
 /* One frame of @worker; FALSE when it makes no sense (the worker is then
  * treated as broken). */
 static gboolean
@@ -470,8 +528,17 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
       if (events->connected != NULL)
         events->connected (account->owner);
       break;
+    case PG_WIRE_SOCKET:
+      {
+        guint64 inode;
+        g_variant_get (args, "(ut)", &u, &inode);
+        hold_socket (worker, id, u, inode);
+      }
+      break;
     case PG_WIRE_DISCONNECTED:
       g_variant_get (args, "(u&s)", &u, &a);
+      /* The worker closes the connection: holding it would keep it open. */
+      g_hash_table_remove (worker->held, GUINT_TO_POINTER (id));
       account->mirror.connected = FALSE;
       if (events->disconnected != NULL)
         events->disconnected (account->owner, u, a);
@@ -623,15 +690,23 @@ count_crash (PgWorkerPool *pool, const char *key)
   return TRUE;
 }
 
-/* The worker ended: its logins end (each told once). A crash counts against
- * the login the worker named in its crash note, else against every login of
+/* The worker ended: the connections held for it are ended as a client
+ * ends one, and its logins end (each told once), after what their legacy
+ * servers had by then (the worker's sent note: what was written in full on
+ * a connection held here, for the server reads it before the end; what the
+ * server processed on the others) is settled.  A crash counts against the
+ * login the worker named in its crash note, else against every login of
  * the worker, unless @external (killed from outside: nobody's doing). */
 static void
 tell_logins (PgWorker *worker, const char *why, gboolean external)
 {
   PgWorkerPool *pool = worker->pool;
   g_clear_pointer (&worker->wire, pg_wire_free);
+  if (worker->pidfd >= 0)
+    close (worker->pidfd);
+  worker->pidfd = -1;
   g_autoptr (GHashTable) blamed = read_crash_note (worker);
+  g_autoptr (GHashTable) delivered = pg_sent_note_take (worker->dir);
   g_autoptr (GPtrArray) accounts = g_ptr_array_new ();
   GHashTableIter iter;
   gpointer value;
@@ -649,6 +724,17 @@ tell_logins (PgWorker *worker, const char *why, gboolean external)
       gboolean counts
           = blamed != NULL ? g_hash_table_contains (blamed, GUINT_TO_POINTER (account->id)) : !external;
       gboolean quarantined = counts && count_crash (pool, account->login_key);
+      const PgSentNoteEntry *note
+          = delivered != NULL ? g_hash_table_lookup (delivered, GUINT_TO_POINTER (account->id)) : NULL;
+      Held *held = g_hash_table_lookup (worker->held, GUINT_TO_POINTER (account->id));
+      guint64 tag = note == NULL ? 0 : held != NULL ? MAX (note->written, note->processed) : note->processed;
+      if (held != NULL)
+        {
+          pg_socket_drains_add (pool->drains, held->fd);
+          held->fd = -1;
+        }
+      if (tag != 0 && account->events.sent_processed != NULL)
+        account->events.sent_processed (account->owner, tag);
       unplace (account);
       if (quarantined)
         {
@@ -661,6 +747,7 @@ tell_logins (PgWorker *worker, const char *why, gboolean external)
         pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_INTERNAL,
                                        "an internal error of the gateway");
     }
+  g_hash_table_remove_all (worker->held);
 }
 
 static gboolean
@@ -765,6 +852,17 @@ start_worker (PgWorker *worker, GError **error)
   worker->process = process;
   const char *id = g_subprocess_get_identifier (process);
   worker->pid = id != NULL ? atoi (id) : 0;
+  /* Now, before GLib's child watch can reap it: the pid is surely the
+   * worker's. */
+  g_autoptr (GError) pidfd_error = NULL;
+  worker->pidfd = worker->pid > 0 ? pg_held_socket_open_pidfd (worker->pid, &pidfd_error) : -1;
+  if (worker->pidfd < 0 && !pool->hold_failed)
+    {
+      pool->hold_failed = TRUE;
+      g_warning ("cannot hold the legacy connections of the worker processes (%s): after a worker crash, "
+                 "a message written within the last round trip to the legacy server can be sent twice",
+                 pidfd_error != NULL ? pidfd_error->message : "no pid");
+    }
   worker->started_at = g_get_monotonic_time ();
   worker->lost = FALSE;
   worker->wire = pg_wire_new (fds[0], on_frame, on_wire_closed, worker);
@@ -788,6 +886,7 @@ pg_worker_pool_new (PgBackend *backend, const PgBackendOptions *options, GError 
   pool->plugin_dir = g_build_filename (options->purple_dir, "plugins", NULL);
   pool->private_paths = g_strdupv ((char **)options->private_paths);
   pool->restart_ms = pg_backend_get_fixed_restart_ms ();
+  pool->drains = pg_socket_drains_new (DRAIN_MS);
   if (pool->exe == NULL)
     {
       pg_worker_pool_free (pool);
@@ -800,6 +899,8 @@ pg_worker_pool_new (PgBackend *backend, const PgBackendOptions *options, GError 
       worker->index = i + 1;
       worker->dir = g_strdup_printf ("%s/worker-%u", options->purple_dir, worker->index);
       worker->accounts = g_hash_table_new (NULL, NULL);
+      worker->pidfd = -1;
+      worker->held = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)held_free);
       g_ptr_array_add (pool->workers, worker);
       if (!start_worker (worker, error))
         {
@@ -821,6 +922,8 @@ pg_worker_pool_free (PgWorkerPool *pool)
   for (guint i = 0; i < pool->workers->len; i++)
     {
       PgWorker *worker = g_ptr_array_index (pool->workers, i);
+      /* The workers end their connections themselves now. */
+      g_hash_table_remove_all (worker->held);
       if (worker->wire != NULL)
         {
           pg_wire_send (worker->wire, PG_WIRE_STOP, 0, g_variant_new ("()"));
@@ -846,11 +949,15 @@ pg_worker_pool_free (PgWorkerPool *pool)
           g_clear_object (&worker->process);
         }
       g_clear_pointer (&worker->wire, pg_wire_free);
+      if (worker->pidfd >= 0)
+        close (worker->pidfd);
+      g_hash_table_unref (worker->held);
       g_hash_table_unref (worker->accounts);
       g_free (worker->lost_why);
       g_free (worker->dir);
       g_free (worker);
     }
+  g_clear_pointer (&pool->drains, pg_socket_drains_free);
   g_cancellable_cancel (pool->cancellable);
   g_clear_object (&pool->cancellable);
   g_ptr_array_unref (pool->workers);

@@ -120,6 +120,20 @@ pg_outbox_legacy_on_confirmed (gpointer owner, guint64 serial)
 }
 
 void
+pg_outbox_legacy_on_processed (gpointer owner, guint64 tag)
+{
+  PgSession *session = owner;
+  guint before = g_queue_get_length (&session->legacy_sent);
+
+  settle (session, (gint64)MIN (tag, (guint64)G_MAXINT64));
+  guint settled = before - g_queue_get_length (&session->legacy_sent);
+  if (settled > 0)
+    g_message ("%s: %u messages the legacy server had processed or received before the login was lost are "
+               "not sent again",
+               session->bare_jid, settled);
+}
+
+void
 pg_outbox_legacy_on_refused (gpointer owner, const char *name)
 {
   PgSession *session = owner;

@@ -19,7 +19,8 @@ gboolean pg_outbox_is_bouncing (PgTransport *transport, gint64 id);
 /* Messages handed to the login are covered by one confirmation this long
  * after the first of them: a few lines more on the legacy link, and a
  * short window of delivered yet unconfirmed messages (sent again, so
- * duplicated, when the login drops then). */
+ * duplicated, when the login drops then, unless its worker crashed and
+ * its note says the server has them: sent_processed). */
 #define PG_OUTBOX_CONFIRM_DELAY_MS 100
 typedef struct
 {
@@ -46,6 +47,11 @@ guint pg_outbox_legacy_confirm_now (PgSession *session);
 gboolean pg_outbox_legacy_in_flight (PgSession *session, gint64 id);
 /* The sent_confirmed account event (owner: the PgSession). */
 void pg_outbox_legacy_on_confirmed (gpointer owner, guint64 serial);
+/* The sent_processed event: the login's process ended after the legacy
+ * server had processed or received in full the rows up to @tag; they are
+ * settled as confirmed ones (receipts, then deleted) instead of being sent
+ * again. */
+void pg_outbox_legacy_on_processed (gpointer owner, guint64 tag);
 /* The send_failed event: a row the protocol refused goes back to its sender. */
 void pg_outbox_legacy_on_send_failed (gpointer owner, guint64 tag, gboolean offline, const char *reason);
 /* The refused event (legacy/account.h): bounces what was sent to @name in

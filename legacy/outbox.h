@@ -45,7 +45,18 @@
  * can confirm what its server processed (IRC: legacy/account.h,
  * pg_account_confirm_sent()), a row stays until that confirmation, and rows
  * handed over when the login dropped are sent again; elsewhere a row goes
- * when the protocol has taken it.  What is not delivered before its expiry
+ * when the protocol has taken it.  When a worker process crashes, an IRC
+ * connection the main process holds too (legacy/held-socket.h) outlives it
+ * and is ended as a client ends one, so the server processes every line
+ * written on it: rows the worker's note says were written in full
+ * (legacy/sent-note.h) are settled as confirmed, the rest sent again, and
+ * each message reaches the contact exactly once.  Where the main process
+ * could not take the connection (pidfd_getfd(2) refused), rows the note
+ * says the server processed (a PING behind each batch answered) are
+ * settled, and a message written in the last round trip before the crash,
+ * which the server may have processed or lost with the reset connection,
+ * can reach the contact twice (IRC has no message id to tell).  What is not
+ * delivered before its expiry
  * is bounced to the sender's full JID with <remote-server-timeout/> (wait),
  * its id and body; a login refused for good bounces the queue with
  * <recipient-unavailable/> (wait).  Bounces go the acknowledged way too.

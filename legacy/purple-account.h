@@ -40,6 +40,29 @@ gboolean pg_purple_account_send_message (PgPurpleAccount *account, const char *t
  * (from a sequence the caller keeps rising) follows once it has; FALSE when
  * the protocol has no such round trip or the login is not connected. */
 gboolean pg_purple_account_confirm_sent (PgPurpleAccount *account, guint64 serial);
+/* Where the protocol has a round trip (IRC), marks what it was handed so
+ * far with @tag (the caller's, rising): the function of
+ * pg_purple_account_set_mark_func() is called with @processed FALSE once
+ * every message up to the mark is written in full to the connection, and,
+ * where marks have a round trip (pg_purple_account_set_mark_round_trip(),
+ * the default), with @processed TRUE once the legacy server answered that
+ * it has processed them.  Either is called with the greatest tag so far
+ * (marks asked for in a row may be reported as one).  Unlike
+ * pg_purple_account_confirm_sent(), the answer is a call in this process,
+ * for a worker to note where a crash cannot lose it (legacy/sent-note.h).
+ * FALSE (nothing follows) without a function, when the login is not
+ * connected, or for other protocols. */
+typedef void (*PgPurpleAccountMarkFunc) (guint64 tag, gboolean processed, gpointer data);
+void pg_purple_account_set_mark_func (PgPurpleAccount *account, PgPurpleAccountMarkFunc func, gpointer data);
+gboolean pg_purple_account_mark_sent (PgPurpleAccount *account, guint64 tag);
+/* Whether marks ask the server to answer (TRUE, the default: a line more
+ * each way) or are only written (a line the server ignores without answer):
+ * for a caller to whom written is enough (the main process holds the
+ * connection too, legacy/held-socket.h).  Applies to marks queued after. */
+void pg_purple_account_set_mark_round_trip (PgPurpleAccount *account, gboolean round_trip);
+/* TRUE when marks of @account can follow (a mark function is set, and the
+ * protocol is IRC), connected or not. */
+gboolean pg_purple_account_is_marked (PgPurpleAccount *account);
 /* Only where the protocol has typing notifications; otherwise a no-op. */
 void pg_purple_account_send_chat_state (PgPurpleAccount *account, const char *to, PgChatState state);
 

@@ -41,6 +41,8 @@ struct PgPurple
   PgPurpleActivityFunc activity_func;
   gpointer activity_data;
   gpointer active; /* pg_purple_activity_get() */
+  PgPurpleSocketFunc socket_func;
+  gpointer socket_data;
 };
 
 /* libpurple keeps all of its state in process globals and cannot be
@@ -491,4 +493,18 @@ void
 pg_purple_activity_leave (gpointer previous)
 {
   pg_purple_activity_enter (previous);
+}
+
+void
+pg_purple_set_socket_func (PgPurple *purple, PgPurpleSocketFunc func, gpointer data)
+{
+  purple->socket_func = func;
+  purple->socket_data = data;
+}
+
+void
+pg_purple_socket_watched (gpointer owner, int fd)
+{
+  if (instance != NULL && instance->socket_func != NULL && owner != NULL)
+    instance->socket_func (owner, fd, instance->socket_data);
 }

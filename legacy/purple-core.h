@@ -52,4 +52,14 @@ void pg_purple_activity_leave (gpointer previous);
 /* The active owner now, or NULL. */
 gpointer pg_purple_activity_get (void);
 
+/* A TCP socket got a read watch while @owner was active: for the protocols
+ * purplegate serves, a login's connection to its legacy server (prpl-irc
+ * has one a login, plain or under TLS, where libpurple's TLS reads the
+ * socket itself).  @fd stays libpurple's; @func may be called again for
+ * the same socket (a TLS handshake's watch, then the connection's). */
+typedef void (*PgPurpleSocketFunc) (gpointer owner, int fd, gpointer data);
+void pg_purple_set_socket_func (PgPurple *purple, PgPurpleSocketFunc func, gpointer data);
+/* Calls the socket function, if any, unless @owner is NULL. For the glue. */
+void pg_purple_socket_watched (gpointer owner, int fd);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgPurple, pg_purple_free)

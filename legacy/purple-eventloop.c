@@ -146,8 +146,8 @@ input_add (int fd, PurpleInputCondition cond, PurpleInputFunction func, gpointer
    * with Nagle's algorithm and delayed ACKs each such exchange can stall
    * for up to 40 ms.  libpurple has no hook at connect time, so the flag
    * is set whenever a socket gets a watch.  Pipes and Unix sockets refuse
-   * it (ENOTSOCK, EOPNOTSUPP), which is fine. */
-  (void)setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+   * it (ENOTSOCK, EOPNOTSUPP), which is fine: only TCP sockets take it. */
+  gboolean tcp = setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
 
   if (cond & PURPLE_INPUT_READ)
     io_cond |= G_IO_IN | G_IO_HUP | G_IO_ERR;
@@ -159,6 +159,8 @@ input_add (int fd, PurpleInputCondition cond, PurpleInputFunction func, gpointer
   closure->data = user_data;
   closure->cond = cond;
   closure->owner = pg_purple_activity_get ();
+  if (tcp && (cond & PURPLE_INPUT_READ))
+    pg_purple_socket_watched (closure->owner, fd);
 
   /* A bare fd source, not a GIOChannel watch: one allocation less per
    * legacy connection, and the fd stays libpurple's to close.  The source

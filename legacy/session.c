@@ -315,6 +315,7 @@ static const PgAccountEvents account_events = {
   .refused = pg_outbox_legacy_on_refused,
   .chat = pg_rooms_on_chat,
   .send_failed = pg_outbox_legacy_on_send_failed,
+  .sent_processed = pg_outbox_legacy_on_processed,
 };
 
 static void

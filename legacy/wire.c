@@ -53,6 +53,7 @@ pg_wire_args_type (guint32 op)
       return "(tss)";
     case PG_WIRE_CONFIRM:
     case PG_WIRE_SENT_CONFIRMED:
+    case PG_WIRE_HOLD:
       return "(t)";
     case PG_WIRE_CHAT_STATE:
     case PG_WIRE_TYPING:
@@ -82,6 +83,8 @@ pg_wire_args_type (guint32 op)
       return "(sb)";
     case PG_WIRE_HELLO:
       return "(uu)";
+    case PG_WIRE_SOCKET:
+      return "(ut)";
     case PG_WIRE_DISCONNECTED:
       return "(us)";
     case PG_WIRE_CONTACT_STATUS:

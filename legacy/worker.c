@@ -14,6 +14,7 @@
 #include "legacy/names.h"
 #include "legacy/purple-account.h"
 #include "legacy/sandbox.h"
+#include "legacy/sent-note.h"
 #include "legacy/wire.h"
 
 #include <errno.h>
@@ -41,6 +42,10 @@ typedef struct
   PgPurpleAccountInfo info;
   char *chantypes;
   char *nick;
+  guint64 mark_tag; /* the last message handed over and not yet marked; 0: none */
+  /* The inode of the connection the main process was told of (SOCKET);
+   * 0: none. */
+  guint64 socket_inode;
 } Login;
 
 struct Worker
@@ -56,6 +61,9 @@ struct Worker
   guint32 active;   /* the login whose socket or timer libpurple serves, or 0 */
   guint connecting; /* logins between connect and its outcome */
   char *note;       /* the crash note, mapped; NULL without one */
+  /* What the logins' servers processed (legacy/sent-note.h); NULL without. */
+  PgSentNote *sent_note;
+  guint mark_id; /* idle: marks the messages of the frames just read */
 };
 
 /* ---- what a crash leaves behind ----
@@ -264,6 +272,15 @@ ev_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
 {
   Login *login = owner;
   stop_connecting (login);
+  /* The main process sends again what it had not confirmed on the
+   * connection that ended: nothing of it is to be claimed any more. */
+  login->mark_tag = 0;
+  if (login->worker->sent_note != NULL)
+    pg_sent_note_forget (login->worker->sent_note, login->id);
+  /* The main process lets its copy of the connection go at this event. */
+  login->socket_inode = 0;
+  if (login->account != NULL && pg_purple_account_is_marked (login->account))
+    pg_purple_account_set_mark_round_trip (login->account, TRUE);
   emit_with_info (login, PG_WIRE_DISCONNECTED,
                   g_variant_new ("(us)", (guint32)failure, reason != NULL ? reason : ""));
 }
@@ -379,12 +396,68 @@ static const PgAccountEvents forward = {
   .chat = ev_chat_named,
 };
 
+/* ---- what the legacy servers processed ---- */
+
+static void
+on_marked (guint64 tag, gboolean processed, gpointer data)
+{
+  Login *login = data;
+  pg_sent_note_set (login->worker->sent_note, login->id,
+                    processed ? PG_SENT_NOTE_PROCESSED : PG_SENT_NOTE_WRITTEN, tag);
+}
+
+/* A login's connection to its legacy server (a TCP socket got a read
+ * watch): the main process is told, to hold it too (legacy/held-socket.h);
+ * until it says it does, marks ask the server for an answer. */
+static void
+on_socket (gpointer owner, int fd, gpointer data)
+{
+  Worker *worker = data;
+  guint32 id = GPOINTER_TO_UINT (g_hash_table_lookup (worker->owners, owner));
+  Login *login = id != 0 ? g_hash_table_lookup (worker->logins, GUINT_TO_POINTER (id)) : NULL;
+  struct stat st;
+
+  if (login == NULL || !pg_purple_account_is_marked (login->account) || fstat (fd, &st) < 0
+      || (guint64)st.st_ino == login->socket_inode)
+    return;
+  login->socket_inode = (guint64)st.st_ino;
+  pg_purple_account_set_mark_round_trip (login->account, TRUE);
+  emit (login, PG_WIRE_SOCKET, g_variant_new ("(ut)", (guint32)fd, login->socket_inode));
+}
+
+/* One mark per login for the messages of the frames read together: a mark
+ * is a line more each way on the legacy connection. */
+static gboolean
+mark_batches (gpointer data)
+{
+  Worker *worker = data;
+  GHashTableIter iter;
+  gpointer value;
+  worker->mark_id = 0;
+  g_hash_table_iter_init (&iter, worker->logins);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Login *login = value;
+      if (login->mark_tag == 0)
+        continue;
+      worker->serving = login->id;
+      update_crash_note (worker);
+      pg_purple_account_mark_sent (login->account, login->mark_tag);
+      login->mark_tag = 0;
+    }
+  worker->serving = 0;
+  update_crash_note (worker);
+  return G_SOURCE_REMOVE;
+}
+
 /* ---- commands ---- */
 
 static void
 login_free (Login *login)
 {
   g_hash_table_remove (login->worker->owners, login);
+  if (login->worker->sent_note != NULL)
+    pg_sent_note_forget (login->worker->sent_note, login->id);
   if (login->connecting)
     login->worker->connecting--;
   login->connecting = FALSE;
@@ -429,6 +502,8 @@ cmd_new (Worker *worker, guint32 id, GVariant *args)
       g_free (login);
       return;
     }
+  if (worker->sent_note != NULL)
+    pg_purple_account_set_mark_func (login->account, on_marked, login);
   g_hash_table_replace (worker->logins, GUINT_TO_POINTER (id), login);
 }
 
@@ -464,6 +539,26 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
                 g_variant_new ("(tbs)", tag,
                                g_error_matches (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE),
                                error->message));
+        else if (tag != 0 && worker->sent_note != NULL)
+          {
+            /* Before prpl-irc's send timer, which the message made due:
+             * the mark goes out right behind the batch. */
+            login->mark_tag = tag;
+            if (worker->mark_id == 0)
+              worker->mark_id = g_idle_add_full (G_PRIORITY_HIGH, mark_batches, worker, NULL);
+          }
+      }
+      break;
+    case PG_WIRE_HOLD:
+      {
+        guint64 inode;
+        g_variant_get (args, "(t)", &inode);
+        /* Written is enough now: marks need no answer. */
+        if (inode != 0 && inode == login->socket_inode)
+          {
+            g_debug ("login %u: the main process holds its connection; marks are written only", login->id);
+            pg_purple_account_set_mark_round_trip (account, FALSE);
+          }
       }
       break;
     case PG_WIRE_CONFIRM:
@@ -627,6 +722,12 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
 
   Worker worker = { 0 };
   open_crash_note (&worker, purple_dir);
+  worker.sent_note = pg_sent_note_open (purple_dir, &error);
+  if (worker.sent_note == NULL)
+    {
+      g_warning ("%s; a crash sends again every message not confirmed", error->message);
+      g_clear_error (&error);
+    }
   worker.purple = pg_purple_new_with_plugins (purple_dir, plugin_dir, &error);
   if (worker.purple == NULL)
     {
@@ -634,6 +735,7 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
       return 1;
     }
   worker.owners = g_hash_table_new (NULL, NULL);
+  pg_purple_set_socket_func (worker.purple, on_socket, &worker);
   worker.logins = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)login_free);
   pg_purple_set_activity_func (worker.purple, on_activity, &worker);
   worker.loop = g_main_loop_new (NULL, FALSE);
@@ -643,12 +745,14 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   g_main_loop_run (worker.loop);
 
   pg_purple_set_activity_func (worker.purple, NULL, NULL);
+  g_clear_handle_id (&worker.mark_id, g_source_remove);
   g_hash_table_unref (worker.logins); /* silent logouts */
   g_hash_table_unref (worker.owners);
   pg_wire_flush (worker.wire, 1000);
   pg_wire_free (worker.wire);
   g_main_loop_unref (worker.loop);
   pg_purple_free (worker.purple);
+  pg_sent_note_free (worker.sent_note, TRUE);
   if (worker.note != NULL)
     {
       worker.note[0] = '\0'; /* a clean exit is nobody's crash */
