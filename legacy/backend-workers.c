@@ -5,6 +5,7 @@
 #include "build-config.h"
 
 #include "legacy/backend-private.h"
+#include "legacy/crash-rescue.h"
 #include "legacy/held-socket.h"
 #include "legacy/irc-line.h"
 #include "legacy/sent-note.h"
@@ -76,6 +77,7 @@ struct PgWorkerPool
   GStrv private_paths;
   guint32 last_id;
   GHashTable *logins;        /* login key → PgAccount (borrowed) */
+  GHashTable *alive;         /* PgAccount (borrowed) placed once and not freed */
   GHashTable *crashes;       /* login key → GArray of gint64, monotonic s */
   GHashTable *quarantine;    /* login keys */
   GCancellable *cancellable; /* of the waits for the workers' exits */
@@ -173,6 +175,7 @@ worker_start_login (PgAccount *account, const char *password, const char *const 
   account->id = ++pool->last_id;
   g_hash_table_insert (worker->accounts, GUINT_TO_POINTER (account->id), account);
   g_hash_table_insert (pool->logins, account->login_key, account);
+  g_hash_table_add (pool->alive, account);
   const char *const empty[] = { NULL };
   send_frame (account, PG_WIRE_NEW,
               g_variant_new ("(ssms^as^as)", account->protocol_id, account->username, password,
@@ -196,6 +199,7 @@ unplace (PgAccount *account)
 static void
 worker_free_login (PgAccount *account)
 {
+  g_hash_table_remove (account->backend->pool->alive, account);
   send_frame (account, PG_WIRE_FREE, g_variant_new ("()"));
   /* The worker closes the connection now: holding it would keep it open. */
   if (account->worker != NULL)
@@ -690,6 +694,56 @@ count_crash (PgWorkerPool *pool, const char *key)
   return TRUE;
 }
 
+/* A crashed worker's connection being ended: its private messages reach
+ * the login's user (legacy/crash-rescue.h) while the login lives; the key
+ * tells a login made anew at the same address from another user's. */
+typedef struct
+{
+  PgWorkerPool *pool;
+  PgAccount *account; /* borrowed: used while in pool->alive with login_key */
+  char *login_key;
+  char *nick;
+  guint rescued;
+} Rescue;
+
+static Rescue *
+rescue_new (PgWorkerPool *pool, PgAccount *account)
+{
+  Rescue *rescue = g_new0 (Rescue, 1);
+  rescue->pool = pool;
+  rescue->account = account;
+  rescue->login_key = g_strdup (account->login_key);
+  rescue->nick = g_strdup (account->mirror.nick);
+  return rescue;
+}
+
+static void
+rescue_free (gpointer data)
+{
+  Rescue *rescue = data;
+  if (rescue->rescued > 0)
+    g_message ("%u message(s) the crashed worker had not read reached their user", rescue->rescued);
+  g_free (rescue->login_key);
+  g_free (rescue->nick);
+  g_free (rescue);
+}
+
+static void
+rescue_line (const char *line, gpointer data)
+{
+  Rescue *rescue = data;
+  g_autofree char *from = NULL;
+  g_autofree char *html = pg_crash_rescue_irc_message (line, rescue->nick, &from);
+  if (html == NULL)
+    return;
+  PgAccount *account = rescue->account;
+  if (!g_hash_table_contains (rescue->pool->alive, account)
+      || g_strcmp0 (account->login_key, rescue->login_key) != 0 || account->events.message == NULL)
+    return;
+  rescue->rescued++;
+  account->events.message (account->owner, from, html);
+}
+
 /* The worker ended: the connections held for it are ended as a client
  * ends one, and its logins end (each told once), after what their legacy
  * servers had by then (the worker's sent note: what was written in full on
@@ -730,7 +784,7 @@ tell_logins (PgWorker *worker, const char *why, gboolean external)
       guint64 tag = note == NULL ? 0 : held != NULL ? MAX (note->written, note->processed) : note->processed;
       if (held != NULL)
         {
-          pg_socket_drains_add (pool->drains, held->fd);
+          pg_socket_drains_add (pool->drains, held->fd, rescue_line, rescue_new (pool, account), rescue_free);
           held->fd = -1;
         }
       if (tag != 0 && account->events.sent_processed != NULL)
@@ -880,6 +934,7 @@ pg_worker_pool_new (PgBackend *backend, const PgBackendOptions *options, GError 
   pool->workers = g_ptr_array_new ();
   pool->cancellable = g_cancellable_new ();
   pool->logins = g_hash_table_new (g_str_hash, g_str_equal);
+  pool->alive = g_hash_table_new (NULL, NULL);
   pool->crashes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
   pool->quarantine = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   pool->exe = g_file_read_link ("/proc/self/exe", error);
@@ -962,6 +1017,7 @@ pg_worker_pool_free (PgWorkerPool *pool)
   g_clear_object (&pool->cancellable);
   g_ptr_array_unref (pool->workers);
   g_hash_table_unref (pool->logins);
+  g_hash_table_unref (pool->alive);
   g_hash_table_unref (pool->crashes);
   g_hash_table_unref (pool->quarantine);
   g_free (pool->exe);

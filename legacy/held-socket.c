@@ -17,6 +17,9 @@
 /* Reads per wake-up of a drain: a server that keeps sending cannot hold
  * the main loop. */
 #define DRAIN_READS 16
+/* Longer than any line a legacy server sends (IRC: 512 bytes, 8 KiB with
+ * message tags). */
+#define LINE_MAX_BYTES 16384
 
 int
 pg_held_socket_open_pidfd (int pid, GError **error)
@@ -80,6 +83,10 @@ typedef struct
   int fd;
   guint watch_id;
   guint timer_id;
+  PgDrainLineFunc on_line;
+  gpointer user_data;
+  GDestroyNotify destroy;
+  GString *partial; /* the line begun */
 } Drain;
 
 static void
@@ -88,7 +95,33 @@ drain_free (Drain *drain)
   g_clear_handle_id (&drain->watch_id, g_source_remove);
   g_clear_handle_id (&drain->timer_id, g_source_remove);
   close (drain->fd);
+  if (drain->destroy != NULL)
+    drain->destroy (drain->user_data);
+  g_string_free (drain->partial, TRUE);
   g_free (drain);
+}
+
+/* Hands over the complete lines of @data; a line longer than any protocol
+ * sends is dropped whole. */
+static void
+take_lines (Drain *drain, const char *data, gsize len)
+{
+  if (drain->on_line == NULL)
+    return;
+  for (gsize i = 0; i < len; i++)
+    {
+      if (data[i] != '\n')
+        {
+          if (drain->partial->len < LINE_MAX_BYTES)
+            g_string_append_c (drain->partial, data[i]);
+          continue;
+        }
+      if (drain->partial->len > 0 && drain->partial->str[drain->partial->len - 1] == '\r')
+        g_string_truncate (drain->partial, drain->partial->len - 1);
+      if (drain->partial->len > 0 && drain->partial->len < LINE_MAX_BYTES)
+        drain->on_line (drain->partial->str, drain->user_data);
+      g_string_truncate (drain->partial, 0);
+    }
 }
 
 static gboolean
@@ -101,6 +134,8 @@ on_drain_readable (int fd, GIOCondition condition, gpointer data)
   for (guint i = 0; i < DRAIN_READS; i++)
     {
       ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0)
+        take_lines (drain, buf, (gsize)n);
       if (n > 0 || (n < 0 && errno == EINTR))
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -134,18 +169,23 @@ pg_socket_drains_new (guint timeout_ms)
 }
 
 void
-pg_socket_drains_add (PgSocketDrains *drains, int fd)
+pg_socket_drains_add (PgSocketDrains *drains, int fd, PgDrainLineFunc on_line, gpointer user_data,
+                      GDestroyNotify destroy)
 {
   g_return_if_fail (drains != NULL && fd >= 0);
 
-  if (shutdown (fd, SHUT_WR) < 0)
-    {
-      close (fd); /* not connected any more: nothing to end */
-      return;
-    }
   Drain *drain = g_new0 (Drain, 1);
   drain->drains = drains;
   drain->fd = fd;
+  drain->on_line = on_line;
+  drain->user_data = user_data;
+  drain->destroy = destroy;
+  drain->partial = g_string_new (NULL);
+  if (shutdown (fd, SHUT_WR) < 0)
+    {
+      drain_free (drain); /* not connected any more: nothing to end */
+      return;
+    }
   drain->watch_id = g_unix_fd_add (fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_drain_readable, drain);
   drain->timer_id = g_timeout_add (drains->timeout_ms, on_drain_timeout, drain);
   g_hash_table_add (drains->set, drain);

@@ -31,11 +31,19 @@ typedef struct PgSocketDrains PgSocketDrains;
 /* Caller owns the set (pg_socket_drains_free()); each connection gets at
  * most @timeout_ms on the thread-default main context. */
 PgSocketDrains *pg_socket_drains_new (guint timeout_ms);
+/* One line (without its CR LF) of what the server sent on a connection
+ * being ended: what the crashed worker had not read yet, then what came
+ * until the server closed.  The first may be the tail of a line the worker
+ * had begun to read. */
+typedef void (*PgDrainLineFunc) (const char *line, gpointer user_data);
+
 /* Ends the connection @fd (taken) as a client does: shutdown(SHUT_WR), so
  * the server reads everything written and then the end; what it sends is
- * read and discarded until it closes, or the timeout passes; then @fd is
- * closed. */
-void pg_socket_drains_add (PgSocketDrains *drains, int fd);
+ * read, line by line to @on_line (may be NULL: discarded), until it closes
+ * or the timeout passes; then @fd is closed and @destroy (may be NULL)
+ * frees @user_data. */
+void pg_socket_drains_add (PgSocketDrains *drains, int fd, PgDrainLineFunc on_line, gpointer user_data,
+                           GDestroyNotify destroy);
 /* Connections still being ended. */
 guint pg_socket_drains_count (PgSocketDrains *drains);
 /* Closes what is still being ended. */
