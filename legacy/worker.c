@@ -16,6 +16,7 @@
 #include "legacy/sandbox.h"
 #include "legacy/sent-note.h"
 #include "legacy/wire.h"
+#include "transport/pass-end.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +64,8 @@ struct Worker
   char *note;       /* the crash note, mapped; NULL without one */
   /* What the logins' servers processed (legacy/sent-note.h); NULL without. */
   PgSentNote *sent_note;
-  guint mark_id; /* idle: marks the messages of the frames just read */
+  GSource *pass_end; /* marks the messages of the frames a pass read */
+  GArray *marking;   /* guint32: ids of the logins with a mark to send */
 };
 
 /* ---- what a crash leaves behind ----
@@ -426,31 +428,30 @@ on_socket (gpointer owner, int fd, gpointer data)
 }
 
 /* One mark per login for the messages of the frames read together: a mark
- * is a line more each way on the legacy connection. */
-static gboolean
+ * is a line more on the legacy connection.  It is queued at the end of the
+ * pass that read them, so prpl-irc's send timer, which the messages made
+ * due, writes it right behind them in the next pass. */
+static void
 mark_batches (gpointer data)
 {
   Worker *worker = data;
-  GHashTableIter iter;
-  gpointer value;
-  worker->mark_id = 0;
-  g_hash_table_iter_init (&iter, worker->logins);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
+  if (worker->marking->len == 0)
+    return;
+  for (guint i = 0; i < worker->marking->len; i++)
     {
-      Login *login = value;
-      if (login->mark_tag == 0)
+      Login *login = g_hash_table_lookup (worker->logins,
+                                          GUINT_TO_POINTER (g_array_index (worker->marking, guint32, i)));
+      if (login == NULL || login->mark_tag == 0)
         continue;
       worker->serving = login->id;
       update_crash_note (worker);
       pg_purple_account_mark_sent (login->account, login->mark_tag);
       login->mark_tag = 0;
     }
+  g_array_set_size (worker->marking, 0);
   worker->serving = 0;
   update_crash_note (worker);
-  return G_SOURCE_REMOVE;
 }
-
-/* ---- commands ---- */
 
 static void
 login_free (Login *login)
@@ -543,9 +544,9 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
           {
             /* Before prpl-irc's send timer, which the message made due:
              * the mark goes out right behind the batch. */
+            if (login->mark_tag == 0)
+              g_array_append_val (worker->marking, login->id);
             login->mark_tag = tag;
-            if (worker->mark_id == 0)
-              worker->mark_id = g_idle_add_full (G_PRIORITY_HIGH, mark_batches, worker, NULL);
           }
       }
       break;
@@ -738,6 +739,8 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   pg_purple_set_socket_func (worker.purple, on_socket, &worker);
   worker.logins = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)login_free);
   pg_purple_set_activity_func (worker.purple, on_activity, &worker);
+  worker.marking = g_array_new (FALSE, FALSE, sizeof (guint32));
+  worker.pass_end = pg_pass_end_add (mark_batches, &worker);
   worker.loop = g_main_loop_new (NULL, FALSE);
   worker.wire = pg_wire_new (fd, on_frame, on_closed, &worker);
   pg_wire_send (worker.wire, PG_WIRE_HELLO, 0,
@@ -745,7 +748,9 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   g_main_loop_run (worker.loop);
 
   pg_purple_set_activity_func (worker.purple, NULL, NULL);
-  g_clear_handle_id (&worker.mark_id, g_source_remove);
+  g_source_destroy (worker.pass_end);
+  g_source_unref (worker.pass_end);
+  g_array_unref (worker.marking);
   g_hash_table_unref (worker.logins); /* silent logouts */
   g_hash_table_unref (worker.owners);
   pg_wire_flush (worker.wire, 1000);
