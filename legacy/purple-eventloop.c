@@ -99,6 +99,8 @@ struct Loop
 {
   int epoll_fd;
   GSource *io;         /* polls epoll_fd, dispatches the watches */
+  gpointer io_tag;     /* epoll_fd in io */
+  guint stale_passes;  /* dispatches in a row that read a stale event */
   GHashTable *watches; /* handle → Watch, owned */
   GHashTable *fds;     /* fd → FdWatches, owned */
   guint32 next_serial;
@@ -330,8 +332,8 @@ fd_watches_sync (Loop *self, FdWatches *fdw)
     g_warning ("cannot watch fd %d: %s", fd, g_strerror (errno));
 }
 
-/* Serves the watches of one ready fd. */
-static void
+/* Serves the watches of one ready fd; FALSE if the event is stale. */
+static gboolean
 io_serve (Loop *self, const struct epoll_event *event)
 {
   int fd = (int)(guint32)event->data.u64;
@@ -340,7 +342,7 @@ io_serve (Loop *self, const struct epoll_event *event)
   int cond = 0;
 
   if (fdw == NULL || fdw->serial != (guint32)(event->data.u64 >> 32))
-    return;
+    return FALSE;
   if (event->events & EPOLL_READ)
     cond |= PURPLE_INPUT_READ;
   if (event->events & EPOLL_WRITE)
@@ -366,6 +368,39 @@ io_serve (Loop *self, const struct epoll_event *event)
     }
   if (handles != handles_buf)
     g_free (handles);
+  return TRUE;
+}
+
+/* epoll forgets an fd when its file is closed, not when the number is:
+ * libpurple forks its DNS resolvers without exec, and a resolver holds
+ * every socket the process had then.  A socket closed before its watch was
+ * removed can so stay in the epoll set, out of reach (EPOLL_CTL_DEL needs
+ * the number, which is gone or names another file), and if it is ready
+ * it keeps the epoll fd readable: the loop would spin.  Such an event
+ * comes back at every pass, where one for a watch removed during the same
+ * dispatch comes once; after two passes in a row a new epoll set is made
+ * from the watches there are. */
+static void
+io_rebuild (Loop *self)
+{
+  int fresh = epoll_create1 (EPOLL_CLOEXEC);
+  GHashTableIter iter;
+  gpointer fdw;
+
+  self->stale_passes = 0;
+  if (fresh < 0)
+    {
+      g_warning ("epoll_create1: %s", g_strerror (errno));
+      return;
+    }
+  g_debug ("a closed socket stayed in the epoll set: making a new one");
+  g_source_remove_unix_fd (self->io, self->io_tag);
+  close (self->epoll_fd);
+  self->epoll_fd = fresh;
+  self->io_tag = g_source_add_unix_fd (self->io, fresh, G_IO_IN);
+  g_hash_table_iter_init (&iter, self->fds);
+  while (g_hash_table_iter_next (&iter, NULL, &fdw))
+    fd_watches_sync (self, fdw); /* MOD fails, ADD with a new serial */
 }
 
 static gboolean
@@ -381,8 +416,13 @@ io_dispatch (GSource *source, GSourceFunc unused, gpointer unused_data)
   n = epoll_wait (self->epoll_fd, events, IO_BATCH, 0);
   if (n < 0 && errno != EINTR)
     g_warning ("epoll_wait: %s", g_strerror (errno));
+  gboolean stale = FALSE;
   for (int i = 0; i < n; i++)
-    io_serve (self, &events[i]);
+    stale |= !io_serve (self, &events[i]);
+  if (!stale)
+    self->stale_passes = 0;
+  else if (++self->stale_passes >= 2)
+    io_rebuild (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -548,7 +588,7 @@ pg_purple_eventloop_init (GError **error)
   loop->queue = g_sequence_new (NULL);
   loop->next_handle = HANDLE_BASE;
   loop->io = loop_source_new (loop, &io_funcs, "libpurple input watches");
-  g_source_add_unix_fd (loop->io, epoll_fd, G_IO_IN);
+  loop->io_tag = g_source_add_unix_fd (loop->io, epoll_fd, G_IO_IN);
   loop->clock = loop_source_new (loop, &clock_funcs, "libpurple timeouts");
   return TRUE;
 }

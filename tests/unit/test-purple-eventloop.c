@@ -241,6 +241,38 @@ test_closed_fd_reused (void)
   close (sv[1]);
 }
 
+/* A socket closed before its watch is removed while its file lives on
+ * (here a dup; in purplegate, libpurple's forked DNS resolvers) stays in
+ * the epoll set where no DEL reaches it: the loop must not spin on it,
+ * and the other watches go on. */
+static void
+test_closed_fd_kept_open (void)
+{
+  Watched gone = { 0 }, live = { .drain = TRUE };
+  int sv[2], other[2], copy;
+  guint gone_id, live_id;
+  gboolean busy = TRUE;
+
+  make_pair (sv);
+  make_pair (other);
+  copy = dup (sv[0]);
+  gone_id = purple_input_add (sv[0], PURPLE_INPUT_READ, on_input, &gone);
+  live_id = purple_input_add (other[0], PURPLE_INPUT_READ, on_input, &live);
+  close (sv[0]);
+  g_assert_true (purple_input_remove (gone_id));
+  g_assert_cmpint (write (sv[1], "x", 1), ==, 1); /* copy is readable for good */
+  for (int i = 0; i < 10 && busy; i++)
+    busy = g_main_context_iteration (NULL, FALSE);
+  g_assert_false (busy);
+  g_assert_cmpint (gone.calls, ==, 0);
+
+  g_assert_cmpint (write (other[1], "y", 1), ==, 1);
+  run_until (&live.calls, 1);
+  g_assert_cmpint (live.calls, ==, 1);
+  g_assert_true (purple_input_remove (live_id));
+  close (copy), close (sv[1]), close (other[0]), close (other[1]);
+}
+
 /* More ready sockets than one dispatch serves: all are served. */
 static void
 test_many_ready (void)
@@ -451,6 +483,7 @@ main (int argc, char **argv)
   g_test_add_func ("/purple-eventloop/input/remove-in-callback", test_remove_in_callback);
   g_test_add_func ("/purple-eventloop/input/add-in-callback", test_add_in_callback);
   g_test_add_func ("/purple-eventloop/input/closed-fd-reused", test_closed_fd_reused);
+  g_test_add_func ("/purple-eventloop/input/closed-fd-kept-open", test_closed_fd_kept_open);
   g_test_add_func ("/purple-eventloop/input/many-ready", test_many_ready);
   g_test_add_func ("/purple-eventloop/timeout/order", test_timeout_order);
   g_test_add_func ("/purple-eventloop/timeout/repeat", test_timeout_repeat);
