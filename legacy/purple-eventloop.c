@@ -71,7 +71,8 @@ typedef struct
    * fd was dropped or found closed belongs to an earlier file with this
    * number and is ignored (see io_serve()). */
   guint32 serial;
-  GPtrArray *watches; /* Watch, borrowed from Loop.watches */
+  gboolean registered; /* in the epoll set (as far as the glue knows) */
+  GPtrArray *watches;  /* Watch, borrowed from Loop.watches */
 } FdWatches;
 
 typedef struct
@@ -295,8 +296,8 @@ fd_watches_free (gpointer data)
 /* Tells epoll what @fdw's watches want now, or drops the fd if none is
  * left.  libpurple may close a socket before it removes the watch (epoll
  * then forgets the fd by itself) and a new socket may get the same number
- * while a forgotten watch still names it: a failed MOD is retried as an
- * ADD, and the other way round. */
+ * while a forgotten watch still names it: a MOD that finds no fd is
+ * retried as an ADD, and the other way round. */
 static void
 fd_watches_sync (Loop *self, FdWatches *fdw)
 {
@@ -318,17 +319,19 @@ fd_watches_sync (Loop *self, FdWatches *fdw)
       if (watch->cond & PURPLE_INPUT_WRITE)
         event.events |= EPOLLOUT;
     }
-  event.data.u64 = (guint64)fdw->serial << 32 | (guint32)fd;
-  if (epoll_ctl (self->epoll_fd, EPOLL_CTL_MOD, fd, &event) == 0)
-    return;
-  if (errno == ENOENT)
+  if (fdw->registered)
     {
-      fdw->serial = self->next_serial++; /* the kernel's is a new file */
       event.data.u64 = (guint64)fdw->serial << 32 | (guint32)fd;
-      if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0)
-        return;
+      if (epoll_ctl (self->epoll_fd, EPOLL_CTL_MOD, fd, &event) == 0 || errno != ENOENT)
+        return;                          /* EBADF: closed, and the watch forgotten */
+      fdw->serial = self->next_serial++; /* the kernel's is a new file */
+      fdw->registered = FALSE;
     }
-  if (errno != EBADF) /* a forgotten watch of a closed fd stays quiet */
+  event.data.u64 = (guint64)fdw->serial << 32 | (guint32)fd;
+  if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0
+      || (errno == EEXIST && epoll_ctl (self->epoll_fd, EPOLL_CTL_MOD, fd, &event) == 0))
+    fdw->registered = TRUE;
+  else if (errno != EBADF) /* a forgotten watch of a closed fd stays quiet */
     g_warning ("cannot watch fd %d: %s", fd, g_strerror (errno));
 }
 
@@ -400,7 +403,10 @@ io_rebuild (Loop *self)
   self->io_tag = g_source_add_unix_fd (self->io, fresh, G_IO_IN);
   g_hash_table_iter_init (&iter, self->fds);
   while (g_hash_table_iter_next (&iter, NULL, &fdw))
-    fd_watches_sync (self, fdw); /* MOD fails, ADD with a new serial */
+    {
+      ((FdWatches *)fdw)->registered = FALSE;
+      fd_watches_sync (self, fdw);
+    }
 }
 
 static gboolean
