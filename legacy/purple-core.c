@@ -259,6 +259,8 @@ pg_purple_new_with_plugins (const char *user_dir, const char *plugin_dir, GError
     }
   if (!prepare_user_dir (user_dir, error) || !write_prefs (user_dir, error))
     return NULL;
+  if (!pg_purple_eventloop_init (error))
+    return NULL;
 
   purple = g_new0 (PgPurple, 1);
   purple->user_dir = g_strdup (user_dir);
@@ -284,6 +286,7 @@ pg_purple_new_with_plugins (const char *user_dir, const char *plugin_dir, GError
     {
       g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_INIT, "purple_core_init() failed");
       instance = NULL;
+      pg_purple_eventloop_shutdown ();
       g_hash_table_unref (purple->ui_info);
       g_hash_table_unref (purple->logins);
       g_free (purple->user_dir);
@@ -306,6 +309,7 @@ pg_purple_free (PgPurple *purple)
   g_return_if_fail (purple == instance);
 
   purple_core_quit ();
+  pg_purple_eventloop_shutdown (); /* with what libpurple left behind */
   instance = NULL;
   g_hash_table_unref (purple->ui_info);
   g_hash_table_unref (purple->logins);

@@ -321,6 +321,77 @@ test_loop_nodelay (void)
   close (server);
 }
 
+/* Timers and watches run as the login that made them (the worker's crash
+ * note names it), and the one active before is back afterwards. */
+typedef struct
+{
+  GMainLoop *loop;
+  gpointer seen_timer, seen_input;
+  GPtrArray *changes; /* owners given to the activity func */
+} OwnerState;
+
+static void
+note_activity (gpointer owner, gpointer data)
+{
+  g_ptr_array_add (((OwnerState *)data)->changes, owner);
+}
+
+static gboolean
+owner_timeout (gpointer data)
+{
+  OwnerState *state = data;
+
+  state->seen_timer = pg_purple_activity_get ();
+  if (state->seen_input != NULL)
+    g_main_loop_quit (state->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+owner_input (gpointer data, gint fd, PurpleInputCondition cond)
+{
+  OwnerState *state = data;
+
+  (void)fd, (void)cond;
+  state->seen_input = pg_purple_activity_get ();
+  if (state->seen_timer != NULL)
+    g_main_loop_quit (state->loop);
+}
+
+static void
+test_loop_owner (void)
+{
+  OwnerState state = { g_main_loop_new (NULL, FALSE), NULL, NULL, g_ptr_array_new () };
+  int login_a, login_b, sv[2];
+  gpointer previous;
+  guint id;
+
+  pg_purple_set_activity_func (get_purple (), note_activity, &state);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+  previous = pg_purple_activity_enter (&login_a);
+  g_assert_null (previous);
+  purple_timeout_add (0, owner_timeout, &state);
+  pg_purple_activity_leave (previous);
+  previous = pg_purple_activity_enter (&login_b);
+  id = purple_input_add (sv[0], PURPLE_INPUT_WRITE, owner_input, &state);
+  pg_purple_activity_leave (previous);
+  g_ptr_array_set_size (state.changes, 0);
+
+  run_loop (state.loop);
+  g_assert_true (state.seen_timer == &login_a);
+  g_assert_true (state.seen_input == &login_b);
+  g_assert_null (pg_purple_activity_get ());
+  g_assert_cmpuint (state.changes->len, >=, 4); /* enter and leave, each */
+  g_assert_null (g_ptr_array_index (state.changes, state.changes->len - 1));
+
+  g_assert_true (purple_input_remove (id));
+  pg_purple_set_activity_func (get_purple (), NULL, NULL);
+  close (sv[0]);
+  close (sv[1]);
+  g_ptr_array_unref (state.changes);
+  g_main_loop_unref (state.loop);
+}
+
 typedef struct
 {
   const char *input, *expected; /* expected after "irc: " */
@@ -457,6 +528,7 @@ main (int argc, char **argv)
   g_test_add_func ("/purple/eventloop/timeout", test_loop_timeout);
   g_test_add_func ("/purple/eventloop/input", test_loop_input);
   g_test_add_func ("/purple/eventloop/nodelay", test_loop_nodelay);
+  g_test_add_func ("/purple/eventloop/owner", test_loop_owner);
   g_test_add_func ("/purple/shutdown/no-password-on-disk", test_core_free); /* last */
   ret = g_test_run ();
 
