@@ -44,6 +44,7 @@ static const PgRegistrationHooks registration_hooks = {
   .close = pg_sessions_close,
   .say_goodbye = pg_sessions_say_goodbye,
   .verify = pg_verify_start,
+  .check_username = pg_verify_check_username,
 };
 
 static void

@@ -787,6 +787,22 @@ pg_sessions_count (PgTransport *transport)
   return counts;
 }
 
+guint
+pg_sessions_get_nick_len (PgTransport *transport)
+{
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, transport->sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PgSession *session = value;
+      guint limit = session->state == PG_SESSION_ONLINE ? pg_account_get_nick_len (session->account) : 0;
+      if (limit > 0)
+        return limit;
+    }
+  return 0;
+}
+
 /* ---- for the session commands (legacy/session-commands.c) ---- */
 
 static int
