@@ -49,7 +49,7 @@ on_message (const PgRouteRequest *request, gpointer user_data)
       g_string_append (text, "\n");
       g_string_append (text, pg_i18n_translate (i18n, lang,
                                                 N_ ("Commands (ad-hoc commands of your client; profanity: "
-                                                    "/cmd list, /cmd exec NAME):")));
+                                                    "/cmd list, /cmd exec NODE):")));
       for (guint i = 0; i < names->len; i++)
         g_string_append_printf (text, "\n- %s", (const char *)g_ptr_array_index (names, i));
     }

@@ -99,7 +99,8 @@ pg_adhoc_dup_command_names (PgTransport *transport, const char *bare_jid, const 
       const PgAdhocCommand *command = g_ptr_array_index (adhoc->commands, i);
       PgErrorCondition refusal;
       if (pg_adhoc_may_run (adhoc, command, bare_jid, &refusal))
-        g_ptr_array_add (names, g_strdup (pg_adhoc_translate (adhoc, lang, command->name)));
+        g_ptr_array_add (names, g_strdup_printf ("%s (%s)", pg_adhoc_translate (adhoc, lang, command->name),
+                                                 command->node));
     }
   return names;
 }

@@ -153,8 +153,8 @@ void pg_adhoc_deferred_complete (PgAdhocDeferred *deferred, PgAdhocNoteType type
  * language; may be NULL), and frees @deferred. */
 void pg_adhoc_deferred_fail (PgAdhocDeferred *deferred, PgErrorCondition condition, const char *text);
 
-/* The names of the commands @bare_jid may run, in @lang, in the order
- * added. Caller owns the array (g_ptr_array_unref). */
+/* The commands @bare_jid may run as "name (node)", the names in @lang,
+ * in the order added. Caller owns the array (g_ptr_array_unref). */
 GPtrArray *pg_adhoc_dup_command_names (PgTransport *transport, const char *bare_jid, const char *lang);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgAdhoc, pg_adhoc_free)
