@@ -13,7 +13,9 @@
 #include "legacy/session-commands.h"
 #include "legacy/session.h"
 #include "legacy/verify.h"
+#include "registration/account-commands.h"
 #include "registration/commands.h"
+#include "registration/help.h"
 #include "registration/hooks.h"
 #include "registration/inband.h"
 #include "registration/store.h"
@@ -44,6 +46,7 @@ static const PgRegistrationHooks registration_hooks = {
   .close = pg_sessions_close,
   .say_goodbye = pg_sessions_say_goodbye,
   .verify = pg_verify_start,
+  .check_username = pg_verify_check_username,
 };
 
 static void
@@ -224,7 +227,9 @@ pg_daemon_new (PgConfig *config, GError **error)
   pg_subscription_register (transport);
   pg_adhoc_register (transport);
   pg_session_commands_register (transport);
+  pg_account_commands_register (transport);
   pg_registration_commands_register (transport);
+  pg_help_register (transport);
   pg_stats_register (transport);
   pg_disco_register_fallback (transport);
   return g_steal_pointer (&transport);

@@ -67,6 +67,8 @@ struct PgPurpleAccount
   char *chantypes;
   guint channel_len;
   guint nick_len;
+  /* The server refused the nick during the login (purple-chat-irc.c). */
+  gboolean nick_refused;
 
   PgPurple *core;     /* borrowed */
   GHashTable *logins; /* the PgPurple's login table (borrowed) */

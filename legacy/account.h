@@ -262,6 +262,9 @@ gboolean pg_account_is_chat_name (PgAccount *account, const char *name);
 gboolean pg_account_has_connection_nick (PgAccount *account);
 /* Our nick on the connection. Caller owns it (g_free); NULL when offline. */
 char *pg_account_dup_nick (PgAccount *account);
+/* The longest nick the server takes (IRC: ISUPPORT NICKLEN, known once
+ * connected); 0 when it did not say or the protocol has no such limit. */
+guint pg_account_get_nick_len (PgAccount *account);
 /* The protocol's canonical form of a contact or chat name, for comparing
  * names. Caller owns it (g_free). */
 char *pg_account_normalize (PgAccount *account, const char *name);

@@ -364,6 +364,12 @@ worker_dup_nick (PgAccount *account)
   return account->mirror.connected ? g_strdup (account->mirror.nick) : NULL;
 }
 
+static guint
+worker_get_nick_len (PgAccount *account)
+{
+  return account->mirror.nick_len;
+}
+
 static char *
 worker_normalize (PgAccount *account, const char *name)
 {
@@ -399,6 +405,7 @@ const PgBackendOps pg_backend_worker_ops = {
   .has_connection_nick = worker_has_connection_nick,
   .dup_nick = worker_dup_nick,
   .normalize = worker_normalize,
+  .get_nick_len = worker_get_nick_len,
 };
 
 /* ---- events ---- */

@@ -286,6 +286,15 @@ local_normalize (PgAccount *account, const char *name)
              : pg_purple_normalize_name (account->backend->purple, account->protocol_id, name);
 }
 
+static guint
+local_get_nick_len (PgAccount *account)
+{
+  PgPurpleAccountInfo info = { 0 };
+  if (account->local != NULL)
+    pg_purple_account_get_info (account->local, &info);
+  return info.nick_len;
+}
+
 static const PgBackendOps local_ops = {
   .start = local_start,
   .free = local_free,
@@ -312,6 +321,7 @@ static const PgBackendOps local_ops = {
   .has_connection_nick = local_has_connection_nick,
   .dup_nick = local_dup_nick,
   .normalize = local_normalize,
+  .get_nick_len = local_get_nick_len,
 };
 
 /* ---- the backend ---- */
@@ -538,6 +548,12 @@ char *
 pg_account_dup_nick (PgAccount *account)
 {
   return account->backend->ops->dup_nick (account);
+}
+
+guint
+pg_account_get_nick_len (PgAccount *account)
+{
+  return account->backend->ops->get_nick_len != NULL ? account->backend->ops->get_nick_len (account) : 0;
 }
 
 char *

@@ -11,6 +11,14 @@
  * - Channel modes: 324 and MODE lines, for the room's features.
  * - RPL_ISUPPORT (005): which names are channels, how long names may be.
  * - NICK of our own: prpl-irc tells only the chats we are in.
+ * - The nick refused during the login: prpl-irc takes another one by
+ *   itself after 433 (bob → bob1) and gives up after 432 with a text
+ *   blaming the characters.  Both become a REFUSED event (@chat NULL)
+ *   before the login's outcome, so that the registration check and the
+ *   session know the nick they asked for is not the one they have; after
+ *   432 the login goes on under a stand-in nick, so that the server's
+ *   RPL_ISUPPORT (NICKLEN) still arrives and says whether the length was
+ *   the fault.
  * - KICK: libpurple reports a kicked occupant as one who left; the line is
  *   noted here so that the departure that follows counts as a kick, or as
  *   a ban when a MODE +b matching the nick came shortly before (the usual
@@ -153,6 +161,19 @@ read_isupport (PgPurpleAccount *account, const PgIrcLine *line)
     }
 }
 
+/* After 432 during the login: a nick of RFC 2812's shortest length (9)
+ * that no user picks, so that the login completes. */
+static void
+send_stand_in_nick (PurpleConnection *gc)
+{
+  PurplePlugin *prpl = purple_connection_get_prpl (gc);
+  PurplePluginProtocolInfo *info = prpl != NULL ? PURPLE_PLUGIN_PROTOCOL_INFO (prpl) : NULL;
+  if (info == NULL || info->send_raw == NULL)
+    return;
+  g_autofree char *line = g_strdup_printf ("NICK pg%06u\r\n", g_random_int_range (0, 1000000));
+  info->send_raw (gc, line, (int)strlen (line));
+}
+
 static void
 irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
 {
@@ -207,8 +228,24 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
   else if (strcmp (cmd, "441") == 0 && line.params->len > 3) /* me nick #chan :text */
     refuse (account, pg_irc_line_param (&line, 2), PG_CHAT_REFUSED_NO_SUCH_NICK, words);
   else if ((strcmp (cmd, "433") == 0 || strcmp (cmd, "432") == 0) && PURPLE_CONNECTION_IS_CONNECTED (gc))
-    /* During the login prpl-irc picks another nick itself. */
     refuse (account, NULL, cmd[2] == '3' ? PG_CHAT_REFUSED_NICK_IN_USE : PG_CHAT_REFUSED_BAD_NICK, words);
+  else if (strcmp (cmd, "433") == 0 && !account->nick_refused)
+    {
+      /* prpl-irc goes on with bob1 by itself: only the first refusal is
+       * about the nick that was asked for. */
+      account->nick_refused = TRUE;
+      refuse (account, NULL, PG_CHAT_REFUSED_NICK_IN_USE, words);
+    }
+  else if (strcmp (cmd, "432") == 0 && !account->nick_refused)
+    {
+      /* prpl-irc would end the login; it reads a line it ignores instead
+       * (an unknown numeric), and the login goes on under a stand-in. */
+      static char ignored[] = ":purplegate 999 * :nick refused";
+      account->nick_refused = TRUE;
+      refuse (account, NULL, PG_CHAT_REFUSED_BAD_NICK, words);
+      *text = ignored;
+      send_stand_in_nick (gc);
+    }
   else if (strcmp (cmd, "324") == 0 && line.params->len > 2) /* me #chan +modes args */
     {
       PurpleConversation *conv = pg_purple_chat_find (account->purple, target);

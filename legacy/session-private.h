@@ -62,6 +62,9 @@ struct PgSession
   GHashTable *rooms;
   GHashTable *rooms_by_key;
   GHashTable *private_peers;
+  /* The nick (normalised) the user was told the network gave instead of
+   * the registered one; NULL: none (session.c). */
+  char *nick_told;
   /* The legacy network's room list, for disco#items (room.c), or NULL. */
   struct PgChatList *chat_list;
 };

@@ -80,6 +80,7 @@ session_free (PgSession *session)
   g_clear_pointer (&session->contacts_by_name, g_hash_table_unref);
   g_clear_pointer (&session->contacts, g_hash_table_unref);
   g_free (session->bare_jid);
+  g_free (session->nick_told);
   g_free (session);
 }
 
@@ -173,6 +174,64 @@ report_failure (PgSession *session, PgErrorCondition condition, const char *reas
   send_headline (session, N_ ("Legacy login failed"), reason, advice);
 }
 
+/* ---- the nick the network gave ---- */
+
+/* Where the protocol has one nick per connection (IRC), the network may
+ * give another than the registered one (bob1 while bob is taken after a
+ * reconnect, or a server's forced change): the user is told once per nick,
+ * in the transport's presence status and a headline, and can pick another
+ * with the "Change nick" command. */
+static void
+check_nick (PgSession *session, PgShow show)
+{
+  PgTransport *transport = session->transport;
+  PgAccount *account = session->account;
+  if (account == NULL || !pg_account_has_connection_nick (account))
+    return;
+  g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, session->bare_jid, NULL);
+  g_autofree char *nick = pg_account_dup_nick (account);
+  if (user == NULL || nick == NULL)
+    return;
+  g_autofree char *registered = g_strndup (user->username, strcspn (user->username, "@"));
+  g_autofree char *want = pg_account_normalize (account, registered);
+  g_autofree char *have = pg_account_normalize (account, nick);
+  if (g_strcmp0 (want, have) == 0)
+    {
+      g_clear_pointer (&session->nick_told, g_free);
+      return;
+    }
+  if (g_strcmp0 (session->nick_told, have) == 0)
+    return;
+  g_free (session->nick_told);
+  session->nick_told = g_steal_pointer (&have);
+  g_message ("%s: the legacy network gave another nick than the registered one", session->bare_jid);
+  g_autofree char *status = g_strdup_printf (
+      pg_i18n_translate (transport->i18n, session->lang,
+                         N_ ("Your nick on %s is %s, not %s: %s was in use. Run the command \"Change "
+                             "nick\" to choose another.")),
+      transport->legacy_name, nick, registered, registered);
+  send_transport_presence (session, show, status);
+  g_autoptr (PgStanza) headline
+      = pg_stanza_new ("message", transport->config->component_jid, session->bare_jid, "headline", NULL);
+  pg_stanza_set_attr (headline, "xml:lang", pg_i18n_get_language (transport->i18n, session->lang));
+  pg_stanza_add_text_child (headline, "subject", NULL,
+                            pg_i18n_translate (transport->i18n, session->lang, N_ ("Your nick was changed")));
+  pg_stanza_add_text_child (headline, "body", NULL, status);
+  pg_transport_send (transport, headline);
+}
+
+static void
+on_chat (gpointer owner, const PgChatEvent *event)
+{
+  PgSession *session = owner;
+  pg_rooms_on_chat (owner, event);
+  if (event->kind == PG_CHAT_EVENT_NICK && session->state == PG_SESSION_ONLINE)
+    {
+      const Resource *best = best_resource (session);
+      check_nick (session, best != NULL ? best->show : PG_SHOW_AVAILABLE);
+    }
+}
+
 /* ---- login state machine ---- */
 
 static void
@@ -187,6 +246,7 @@ on_connected (gpointer owner)
              session->contacts != NULL ? g_hash_table_size (session->contacts) : 0);
   const Resource *best = best_resource (session);
   send_transport_presence (session, best != NULL ? best->show : PG_SHOW_AVAILABLE, NULL);
+  check_nick (session, best != NULL ? best->show : PG_SHOW_AVAILABLE);
   apply_status (session);
   pg_contacts_subscribe_all (session);
   /* What the user wrote while the login was down, in order, before anything new. */
@@ -313,7 +373,7 @@ static const PgAccountEvents account_events = {
   .authorization_requested = pg_contacts_on_authorization,
   .sent_confirmed = on_sent_confirmed,
   .refused = pg_outbox_legacy_on_refused,
-  .chat = pg_rooms_on_chat,
+  .chat = on_chat,
   .send_failed = pg_outbox_legacy_on_send_failed,
   .sent_processed = pg_outbox_legacy_on_processed,
 };
@@ -785,6 +845,22 @@ pg_sessions_count (PgTransport *transport)
       counts.online += ((PgSession *)value)->state == PG_SESSION_ONLINE;
     }
   return counts;
+}
+
+guint
+pg_sessions_get_nick_len (PgTransport *transport)
+{
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, transport->sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PgSession *session = value;
+      guint limit = session->state == PG_SESSION_ONLINE ? pg_account_get_nick_len (session->account) : 0;
+      if (limit > 0)
+        return limit;
+    }
+  return 0;
 }
 
 /* ---- for the session commands (legacy/session-commands.c) ---- */

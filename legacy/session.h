@@ -61,6 +61,9 @@ typedef struct
   guint total;  /* sessions in any state */
 } PgSessionCounts;
 PgSessionCounts pg_sessions_count (PgTransport *transport);
+/* The longest nick the legacy server takes, as an online login of this
+ * gateway heard it (IRC NICKLEN); 0 when none has. */
+guint pg_sessions_get_nick_len (PgTransport *transport);
 
 /* Bare JIDs of the users with a session, sorted. Caller owns the array
  * (g_ptr_array_unref frees the strings). */

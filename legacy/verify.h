@@ -1,13 +1,25 @@
 /* legacy/verify.h — checking legacy credentials with a real login
- * before a registration is stored (XEP-0100 §4.1.1 step 6): the verify hook
- * of registration/hooks.h. */
+ * before a registration is stored (XEP-0100 §4.1.1 step 6): the
+ * check_username and verify hooks of registration/hooks.h. */
 #pragma once
 #include "registration/hooks.h"
 
+/* The protocol's rules that need no login: libpurple's normalisation of
+ * the username, and on IRC the nick syntax of RFC 2812 §2.3.1 and the
+ * server's NICKLEN where a login of this gateway has heard it. NULL when
+ * @username may be tried; else why not, for the user in @lang (owned,
+ * g_free) and the condition in *@condition. */
+char *pg_verify_check_username (PgTransport *transport, const char *username, const char *lang,
+                                PgErrorCondition *condition);
+
 /* Logs in as @username (the registered name; the configured suffix is added
- * here) with @password, waits at most [registration] verify_timeout_s, logs
- * out, and calls @done once (never before this returns) with the legacy
- * network's words or a msgid of this module as the reason. @destroy frees
- * @data afterwards. */
+ * here) with @password (may be NULL where the protocol needs none), waits
+ * at most [registration] verify_timeout_s, logs out, and calls @done once
+ * (never before this returns) with a text for the user in @lang: the
+ * legacy network's words or a text of this module. Where the protocol has
+ * one nick per connection, a login under another nick than @username's is
+ * refused: conflict when the nick is in use, not-acceptable with the rule
+ * broken when the network refused it. @destroy frees @data afterwards. */
 void pg_verify_start (PgTransport *transport, const char *bare_jid, const char *username,
-                      const char *password, PgVerifyDone done, gpointer data, GDestroyNotify destroy);
+                      const char *password, const char *lang, PgVerifyDone done, gpointer data,
+                      GDestroyNotify destroy);

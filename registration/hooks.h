@@ -5,10 +5,10 @@
 #pragma once
 #include "transport/transport.h"
 
-/* @condition is meaningless when @ok; @reason says why for humans, in
- * English: the legacy network's words, or a msgid of the checker (marked
- * N_(), translate with pg_i18n_translate()). */
-typedef void (*PgVerifyDone) (gboolean ok, PgErrorCondition condition, const char *reason, gpointer data);
+/* @condition and @text are meaningless when @ok; @text says why for the
+ * user, already in the language the check was asked in: the legacy
+ * network's words, or a text of the checker. */
+typedef void (*PgVerifyDone) (gboolean ok, PgErrorCondition condition, const char *text, gpointer data);
 
 struct PgRegistrationHooks
 {
@@ -23,9 +23,14 @@ struct PgRegistrationHooks
   /* After an unregistration: every contact of @contacts (PgStoreContact, as
    * listed before the registration was deleted) says goodbye to the user. */
   void (*say_goodbye) (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts);
-  /* Checks @username and @password with a real login (XEP-0100 §4.1.1
-   * step 6) and calls @done once, never before this returns; @destroy
-   * frees @data afterwards. */
+  /* Checks @username (and @password, may be NULL) with a real login
+   * (XEP-0100 §4.1.1 step 6) and calls @done once, never before this
+   * returns, with texts in @lang; @destroy frees @data afterwards. */
   void (*verify) (PgTransport *transport, const char *bare_jid, const char *username, const char *password,
-                  PgVerifyDone done, gpointer data, GDestroyNotify destroy);
+                  const char *lang, PgVerifyDone done, gpointer data, GDestroyNotify destroy);
+  /* The protocol's rules for @username that need no login: NULL when it
+   * may be tried, else why not for the user in @lang (owned, g_free) and
+   * the error in *@condition. */
+  char *(*check_username) (PgTransport *transport, const char *username, const char *lang,
+                           PgErrorCondition *condition);
 };

@@ -48,37 +48,55 @@ reply_error (PgTransport *transport, const PgRouteRequest *request, PgErrorCondi
   send_error (transport, request->stanza, request->lang, condition, type, text);
 }
 
+/* Answers @stanza with an error whose @text is already in @lang's
+ * language. */
+static void
+send_text_error (PgTransport *transport, const xmlNode *stanza, const char *lang, PgErrorCondition condition,
+                 const char *text)
+{
+  g_autoptr (PgStanza) reply = pg_stanza_error_reply (stanza, condition, PG_ERR_TYPE_DEFAULT, text);
+  xmlNode *error = pg_stanza_get_error (reply);
+  xmlNode *node = error != NULL ? pg_stanza_find_child (error, "text", PG_NS_STANZAS) : NULL;
+  if (node != NULL)
+    pg_stanza_set_attr (node, "xml:lang", pg_i18n_get_language (transport->i18n, lang));
+  pg_transport_send (transport, reply);
+}
+
 typedef struct
 {
   PgTransport *transport;
-  PgStanza *request;
   char *lang; /* of the request; NULL: English */
   char *bare_jid;
   gboolean existed;
   Credentials credentials;
+  PgInbandDone done;
+  gpointer data;
+  GDestroyNotify destroy;
 } Pending;
 
 static void
 pending_free (Pending *pending)
 {
-  pg_stanza_free (pending->request);
+  if (pending->destroy != NULL)
+    pending->destroy (pending->data);
   g_free (pending->lang);
   g_free (pending->bare_jid);
   credentials_clear (&pending->credentials);
   g_free (pending);
 }
 
-/* Stores verified credentials and answers; or answers why not. */
+/* Stores verified credentials and tells; or tells why not. Nothing is
+ * stored for a refusal: a refused change keeps the registration. */
 static void
-finish_registration (gboolean ok, PgErrorCondition condition, const char *reason, gpointer data)
+finish_registration (gboolean ok, PgErrorCondition condition, const char *text, gpointer data)
 {
   Pending *pending = data;
   PgTransport *transport = pending->transport;
   g_autoptr (GError) error = NULL;
   if (!ok)
     {
-      /* @reason: the legacy network's words, or a msgid of the checker. */
-      send_error (transport, pending->request, pending->lang, condition, PG_ERR_TYPE_DEFAULT, reason);
+      g_message ("registration of %s refused", pending->bare_jid);
+      pending->done (FALSE, condition, text, pending->data);
       transport->registration_hooks->credentials_changed (transport, pending->bare_jid);
       return;
     }
@@ -86,15 +104,82 @@ finish_registration (gboolean ok, PgErrorCondition condition, const char *reason
                           pending->credentials.password, &error))
     {
       g_warning ("cannot store the registration of %s: %s", pending->bare_jid, error->message);
-      send_error (transport, pending->request, pending->lang, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT,
-                  N_ ("The registration could not be stored. Please try again later."));
+      pending->done (FALSE, PG_ERR_INTERNAL_SERVER_ERROR,
+                     pg_i18n_translate (transport->i18n, pending->lang,
+                                        N_ ("The registration could not be stored. Please try again later.")),
+                     pending->data);
+      transport->registration_hooks->credentials_changed (transport, pending->bare_jid);
       return;
     }
   g_message ("%s %s", pending->existed ? "updated the registration of" : "registered", pending->bare_jid);
-  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (pending->request);
-  pg_transport_send (transport, reply);
+  pending->done (TRUE, PG_ERR_UNDEFINED_CONDITION, NULL, pending->data);
   pg_subscription_request (transport, pending->bare_jid);
   transport->registration_hooks->credentials_changed (transport, pending->bare_jid);
+}
+
+static char *
+dup_text (PgTransport *transport, const char *lang, const char *msgid)
+{
+  return g_strdup (pg_i18n_translate (transport->i18n, lang, msgid));
+}
+
+gboolean
+pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang, const char *username,
+                  const char *password, PgInbandDone done, gpointer data, GDestroyNotify destroy,
+                  PgErrorCondition *condition, char **text)
+{
+  *condition = PG_ERR_NOT_ACCEPTABLE;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgStoreUser) existing = pg_store_get_user (transport->store, bare_jid, &error);
+  if (error != NULL)
+    {
+      g_warning ("cannot read the registration of %s: %s", bare_jid, error->message);
+      *condition = PG_ERR_INTERNAL_SERVER_ERROR;
+      *text = NULL;
+      return FALSE;
+    }
+  g_autofree char *name = g_strstrip (g_strdup (username != NULL ? username : ""));
+  if (*name == '\0')
+    {
+      *text = dup_text (transport, lang, N_ ("A username is required."));
+      return FALSE;
+    }
+  gboolean keep_password = password == NULL || *password == '\0';
+  /* An edit without a password keeps the stored one (XEP-0077 §3.3). */
+  if (keep_password && existing == NULL && !transport->password_optional)
+    {
+      *text = dup_text (transport, lang, N_ ("A password is required."));
+      return FALSE;
+    }
+  /* Obvious mistakes are answered at once, without a login. */
+  if ((*text = transport->registration_hooks->check_username (transport, name, lang, condition)) != NULL)
+    return FALSE;
+
+  Pending *pending = g_new0 (Pending, 1);
+  pending->transport = transport;
+  pending->lang = g_strdup (lang);
+  pending->bare_jid = g_strdup (bare_jid);
+  pending->existed = existing != NULL;
+  pending->credentials.username = g_steal_pointer (&name);
+  pending->credentials.password = keep_password ? NULL : g_strdup (password);
+  pending->done = done;
+  pending->data = data;
+  pending->destroy = destroy;
+
+  /* Every registration and change is checked with a real login, also where
+   * the protocol needs no password (a nick may be taken or refused), with
+   * the password the login will use: the new one, or the stored one for an
+   * edit that keeps it (XEP-0100 §4.2.1). */
+  char *login_password = pending->credentials.password != NULL
+                             ? g_strdup (pending->credentials.password)
+                             : pg_store_dup_password (transport->store, bare_jid, NULL);
+  /* The user's own login would hold the same legacy account. */
+  transport->registration_hooks->pause (transport, bare_jid);
+  transport->registration_hooks->verify (transport, bare_jid, pending->credentials.username, login_password,
+                                         lang, finish_registration, pending, (GDestroyNotify)pending_free);
+  if (login_password != NULL)
+    pg_seal_free_secret (login_password);
+  return TRUE;
 }
 
 static gboolean
@@ -216,6 +301,35 @@ read_credentials (PgTransport *transport, const PgRouteRequest *request, Credent
   return TRUE;
 }
 
+/* A XEP-0077 set waiting for its check. */
+typedef struct
+{
+  PgTransport *transport;
+  PgStanza *request;
+  char *lang;
+} Answer;
+
+static void
+answer_free (Answer *answer)
+{
+  pg_stanza_free (answer->request);
+  g_free (answer->lang);
+  g_free (answer);
+}
+
+static void
+answer_done (gboolean ok, PgErrorCondition condition, const char *text, gpointer data)
+{
+  Answer *answer = data;
+  if (!ok)
+    {
+      send_text_error (answer->transport, answer->request, answer->lang, condition, text);
+      return;
+    }
+  g_autoptr (PgStanza) reply = pg_stanza_new_iq_result (answer->request);
+  pg_transport_send (answer->transport, reply);
+}
+
 static PgRouteResult
 on_set (const PgRouteRequest *request, gpointer user_data)
 {
@@ -237,59 +351,19 @@ on_set (const PgRouteRequest *request, gpointer user_data)
   if (!read_credentials (transport, request, &credentials))
     return PG_HANDLED;
 
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PgStoreUser) existing = pg_store_get_user (transport->store, request->from_bare, &error);
-  if (error != NULL)
+  Answer *answer = g_new0 (Answer, 1);
+  answer->transport = transport;
+  answer->request = pg_stanza_copy (request->stanza);
+  answer->lang = g_strdup (request->lang);
+  PgErrorCondition condition;
+  g_autofree char *text = NULL;
+  if (!pg_inband_submit (transport, request->from_bare, request->lang, credentials.username,
+                         credentials.password, answer_done, answer, (GDestroyNotify)answer_free, &condition,
+                         &text))
     {
-      g_warning ("cannot read the registration of %s: %s", request->from_bare, error->message);
-      reply_error (transport, request, PG_ERR_INTERNAL_SERVER_ERROR, PG_ERR_TYPE_WAIT, NULL);
-      return PG_HANDLED;
+      answer_done (FALSE, condition, text, answer);
+      answer_free (answer);
     }
-
-  if (credentials.username != NULL)
-    g_strstrip (credentials.username);
-  if (credentials.username == NULL || *credentials.username == '\0')
-    {
-      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT,
-                   N_ ("A username is required."));
-      return PG_HANDLED;
-    }
-  if (credentials.password != NULL && *credentials.password == '\0')
-    g_clear_pointer (&credentials.password, pg_seal_free_secret);
-  /* An edit without a password keeps the stored one (XEP-0077 §3.3). */
-  if (credentials.password == NULL && existing == NULL && !transport->password_optional)
-    {
-      reply_error (transport, request, PG_ERR_NOT_ACCEPTABLE, PG_ERR_TYPE_DEFAULT,
-                   N_ ("A password is required."));
-      return PG_HANDLED;
-    }
-
-  Pending *pending = g_new0 (Pending, 1);
-  pending->transport = transport;
-  pending->request = pg_stanza_copy (request->stanza);
-  pending->lang = g_strdup (request->lang);
-  pending->bare_jid = g_strdup (request->from_bare);
-  pending->existed = existing != NULL;
-  pending->credentials = credentials;
-  credentials = (Credentials){ 0 };
-
-  /* Changes are checked with the password the login will use: the new one,
-   * or the stored one for an edit that keeps it (XEP-0100 §4.2.1). */
-  char *password = pending->credentials.password != NULL
-                       ? g_strdup (pending->credentials.password)
-                       : pg_store_dup_password (transport->store, request->from_bare, NULL);
-  if (password == NULL)
-    {
-      finish_registration (TRUE, PG_ERR_UNDEFINED_CONDITION, NULL, pending);
-      pending_free (pending);
-      return PG_HANDLED;
-    }
-  /* The user's own login would hold the same legacy account. */
-  transport->registration_hooks->pause (transport, request->from_bare);
-  transport->registration_hooks->verify (transport, request->from_bare, pending->credentials.username,
-                                         password, finish_registration, pending,
-                                         (GDestroyNotify)pending_free);
-  pg_seal_free_secret (password);
   return PG_HANDLED;
 }
 

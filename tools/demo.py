@@ -18,8 +18,21 @@ STATE = Path(os.environ.get("PURPLEGATE_DEMO_DIR", TOP / "_demo"))
 USER, PASSWORD = "test", "test"
 
 
+def catalogue_dir():
+    """Where `make` left the translations (po/de.gmo): purplegate runs from
+    the build tree here, so it finds no installed catalogue."""
+    binary = harness.purplegate_binary()
+    for d in (TOP / "po", binary.parent / "po"):
+        if any(d.glob("*.gmo")):
+            return d
+    return None
+
+
 def main():
     STATE.mkdir(parents=True, exist_ok=True)
+    # The daemon copies the environment when it starts.
+    if not os.environ.get("PURPLEGATE_LOCALEDIR") and catalogue_dir() is not None:
+        os.environ["PURPLEGATE_LOCALEDIR"] = str(catalogue_dir())
     irc = harness.IrcServer(STATE / "ircd").start()
     prosody = harness.Prosody(STATE / "prosody", log_level="info")
     prosody.add_user(USER, PASSWORD)
@@ -38,9 +51,13 @@ purplegate is running.
 With any XMPP client (Gajim, Dino, Conversations, profanity…):
   1. Add the account {USER}@{harness.USER_DOMAIN} with password {PASSWORD}; set the server to
      127.0.0.1, port {prosody.c2s_port}, and allow unencrypted connections.
-  2. Open service discovery on {gate.jid} and choose "Register"
-     (profanity: /register … or send the jabber:iq:register form).
-     Type an IRC nickname as username; the password may stay empty.
+  2. Open service discovery on {gate.jid} and choose "Register", or run the
+     ad-hoc command "Register" (profanity: /cmd list {gate.jid}, then
+     /cmd exec urn:purplegate:register {gate.jid}; profanity's /register
+     creates server accounts, not gateway registrations).
+     Type an IRC nickname as username; the password may stay empty. It is
+     checked with a real login; a chat message "help" to {gate.jid} lists
+     what else you can do.
   3. Accept the gateway's subscription request and go online: your nick joins
      the IRC server. Any IRC client on 127.0.0.1:{irc.port} can now message you,
      and you reach nick N as N@{gate.jid}.

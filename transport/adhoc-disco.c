@@ -25,7 +25,7 @@ on_items (const PgRouteRequest *request, gpointer user_data)
       const PgAdhocCommand *command = g_ptr_array_index (adhoc->commands, i);
       gboolean allowed;
       PgErrorCondition refusal;
-      if (command->access == PG_ADHOC_ACCESS_ADMIN)
+      if (command->access != PG_ADHOC_ACCESS_REGISTERED)
         allowed = pg_adhoc_may_run (adhoc, command, request->from_bare, &refusal);
       else
         {
@@ -87,4 +87,20 @@ void
 pg_adhoc_add_disco_routes (PgTransport *transport, PgAdhoc *adhoc)
 {
   pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), adhoc);
+}
+
+GPtrArray *
+pg_adhoc_dup_command_names (PgTransport *transport, const char *bare_jid, const char *lang)
+{
+  PgAdhoc *adhoc = transport->adhoc;
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; adhoc != NULL && i < adhoc->commands->len; i++)
+    {
+      const PgAdhocCommand *command = g_ptr_array_index (adhoc->commands, i);
+      PgErrorCondition refusal;
+      if (pg_adhoc_may_run (adhoc, command, bare_jid, &refusal))
+        g_ptr_array_add (names, g_strdup_printf ("%s (%s)", pg_adhoc_translate (adhoc, lang, command->name),
+                                                 command->node));
+    }
+  return names;
 }

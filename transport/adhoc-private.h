@@ -25,6 +25,8 @@ struct PgAdhocCall
   guint allowed;
   PgAdhocAction execute;
   gboolean failed;
+  PgAdhocDeferred *deferred; /* the answer waits (pg_adhoc_call_defer()) */
+  gboolean answered;         /* an error went out already (pg_adhoc_call_fail_text()) */
   PgErrorCondition condition;
   const char *specific;
   char *text;
@@ -45,6 +47,10 @@ PgStanza *pg_adhoc_new_result (PgAdhoc *adhoc, const PgRouteRequest *request);
  * condition element of that name (§4.4). @text is an English msgid. */
 void pg_adhoc_reply_error (PgAdhoc *adhoc, const PgRouteRequest *request, PgErrorCondition condition,
                            PgErrorType type, const char *specific, const char *text);
+
+/* Takes @reply (the iq result whose <command/> is @answer) into
+ * @deferred. */
+void pg_adhoc_deferred_take (PgAdhocDeferred *deferred, PgStanza *reply, xmlNode *answer);
 
 /* adhoc-disco.c: disco#items of the command list, disco#info of its nodes. */
 void pg_adhoc_add_disco_routes (PgTransport *transport, PgAdhoc *adhoc);

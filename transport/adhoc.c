@@ -92,6 +92,13 @@ pg_adhoc_may_run (PgAdhoc *adhoc, const PgAdhocCommand *command, const char *bar
       *refusal = PG_ERR_FORBIDDEN;
       return pg_config_is_admin (transport->config, bare_jid);
     }
+  if (command->access == PG_ADHOC_ACCESS_UNREGISTERED)
+    {
+      *refusal = PG_ERR_NOT_ALLOWED;
+      g_autoptr (PgJid) jid = pg_jid_parse (bare_jid, NULL);
+      return jid != NULL && pg_config_domain_allowed (transport->config, pg_jid_get_domain (jid))
+             && !pg_transport_is_registered (transport, bare_jid);
+    }
   *refusal = PG_ERR_REGISTRATION_REQUIRED;
   return pg_transport_is_registered (transport, bare_jid);
 }
@@ -241,6 +248,13 @@ static gboolean
 run_handler (PgAdhoc *adhoc, PgAdhocCall *call)
 {
   call->command->handler (call);
+  if (call->answered)
+    return FALSE;
+  if (call->deferred != NULL)
+    {
+      pg_stanza_set_attr (call->answer, "status", "completed");
+      return TRUE;
+    }
   if (call->failed)
     {
       pg_adhoc_reply_error (adhoc, call->request, call->condition, PG_ERR_TYPE_DEFAULT, call->specific,
@@ -290,6 +304,11 @@ start (PgAdhoc *adhoc, const PgRouteRequest *request, const PgAdhocCommand *comm
   call.answer = add_answer (reply, command->node, id, NULL);
   if (!run_handler (adhoc, &call))
     return;
+  if (call.deferred != NULL)
+    {
+      pg_adhoc_deferred_take (call.deferred, g_steal_pointer (&reply), call.answer);
+      return;
+    }
   if (call.executing)
     {
       if (!make_room (adhoc, request->from_bare))
@@ -384,6 +403,12 @@ proceed (PgAdhoc *adhoc, const PgRouteRequest *request, Session *session, PgAdho
   call.answer = add_answer (reply, session->command->node, session->id, NULL);
   if (!run_handler (adhoc, &call))
     return;
+  if (call.deferred != NULL)
+    {
+      g_hash_table_remove (adhoc->sessions, session->id);
+      pg_adhoc_deferred_take (call.deferred, g_steal_pointer (&reply), call.answer);
+      return;
+    }
   if (call.executing)
     push_stage (session, &call);
   else

@@ -42,8 +42,9 @@
 
 typedef enum
 {
-  PG_ADHOC_ACCESS_REGISTERED, /* users registered with the gateway */
-  PG_ADHOC_ACCESS_ADMIN,      /* the bare JIDs of [admin] jids */
+  PG_ADHOC_ACCESS_REGISTERED,   /* users registered with the gateway */
+  PG_ADHOC_ACCESS_ADMIN,        /* the bare JIDs of [admin] jids */
+  PG_ADHOC_ACCESS_UNREGISTERED, /* users not registered (yet), of an allowed domain */
 } PgAdhocAccess;
 
 /* XEP-0050 actions; NEXT, PREV and COMPLETE also combine as the set a
@@ -104,6 +105,12 @@ const PgForm *pg_adhoc_call_get_form (PgAdhocCall *call);
  * while the transport lives. */
 const char *pg_adhoc_call_translate (PgAdhocCall *call, const char *msgid) G_GNUC_FORMAT (2);
 
+/* The xml:lang of the request (NULL: none). Borrowed. */
+const char *pg_adhoc_call_get_lang (PgAdhocCall *call);
+/* As pg_adhoc_call_fail() with no XEP-0050 condition and @text (may be
+ * NULL) already in the request's language. */
+void pg_adhoc_call_fail_text (PgAdhocCall *call, PgErrorCondition condition, const char *text);
+
 /* Values kept from one stage of a session to the next (copied). */
 void pg_adhoc_call_set_data (PgAdhocCall *call, const char *key, const char *value);
 /* Borrowed, or NULL when never set. */
@@ -130,5 +137,24 @@ void pg_adhoc_call_continue (PgAdhocCall *call, guint allowed, PgAdhocAction exe
  * session, if any, stays at this stage. */
 void pg_adhoc_call_fail (PgAdhocCall *call, PgErrorCondition condition, const char *specific,
                          const char *text);
+
+/* ---- answers that wait ---- */
+
+/* The last stage of a command whose outcome comes later (a legacy login):
+ * the handler calls pg_adhoc_call_defer() and returns; the session ends
+ * and the answer goes out when pg_adhoc_deferred_complete() or
+ * pg_adhoc_deferred_fail() is called, exactly once. */
+typedef struct PgAdhocDeferred PgAdhocDeferred;
+PgAdhocDeferred *pg_adhoc_call_defer (PgAdhocCall *call);
+/* Sends status='completed' with a note of @type and @text (for the user,
+ * already in the request's language), and frees @deferred. */
+void pg_adhoc_deferred_complete (PgAdhocDeferred *deferred, PgAdhocNoteType type, const char *text);
+/* Sends the iq error @condition with @text (already in the request's
+ * language; may be NULL), and frees @deferred. */
+void pg_adhoc_deferred_fail (PgAdhocDeferred *deferred, PgErrorCondition condition, const char *text);
+
+/* The commands @bare_jid may run as "name (node)", the names in @lang,
+ * in the order added. Caller owns the array (g_ptr_array_unref). */
+GPtrArray *pg_adhoc_dup_command_names (PgTransport *transport, const char *bare_jid, const char *lang);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgAdhoc, pg_adhoc_free)

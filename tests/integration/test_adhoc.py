@@ -32,7 +32,8 @@ TTL_ENV = "PURPLEGATE_ADHOC_TTL_S"
 ADMIN_NODES = [f"{NS_ADMIN}#{n}" for n in (
     "get-online-users-num", "get-online-users-list", "announce", "end-user-session",
     "get-registered-users-num", "get-registered-users-list", "delete-user")] + ["urn:purplegate:stats"]
-USER_NODES = ["urn:purplegate:reconnect", "urn:purplegate:settings", "urn:purplegate:unregister"]
+USER_NODES = ["urn:purplegate:reconnect", "urn:purplegate:change-account", "urn:purplegate:change-nick",
+              "urn:purplegate:settings", "urn:purplegate:unregister"]
 
 
 def setup(name):
@@ -213,9 +214,14 @@ def test_disco_and_lists_per_requester(env):
     feats = [f.get("var") for f in children(child(r, NS_DISCO_INFO, "query"), NS_DISCO_INFO, "feature")]
     assert NS_COMMANDS in feats, f"{NS_COMMANDS} not in the gateway's features: {feats}"
 
-    assert command_items(stranger) == [], "an unregistered stranger sees commands"
+    # Only the command that registers (README "Registering").
+    assert command_items(stranger) == ["urn:purplegate:register"], \
+        "an unregistered stranger sees other commands than Register"
     assert command_items(user) == USER_NODES, f"user sees {command_items(user)}"
-    assert command_items(boss) == ADMIN_NODES, f"admin sees {command_items(boss)}"
+    # The admin is not registered: Register is theirs too, in the order added.
+    got = command_items(boss)
+    assert [n for n in got if n != "urn:purplegate:register"] == ADMIN_NODES \
+        and got.count("urn:purplegate:register") == 1, f"admin sees {got}"
 
     # disco#info on the list node and on each command node.
     r = stranger.iq(f"<iq type='get' to='{GW}'><query xmlns='{NS_DISCO_INFO}' node='{NS_COMMANDS}'/></iq>")
@@ -505,7 +511,8 @@ def test_unregister_command(env):
                  what=f"<presence type='{t}'/> from {GW}")
     assert registered_username(u, to=GW) is None, "still registered"
     assert db_rows(env, "SELECT count(*) FROM users WHERE bare_jid = ?", u.bare)[0][0] == 0
-    assert command_items(u) == [], "an unregistered user still sees user commands"
+    assert command_items(u) == ["urn:purplegate:register"], \
+        "an unregistered user still sees user commands"
 
 
 # ---------------------------------------------------------------------------
