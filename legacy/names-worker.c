@@ -69,14 +69,9 @@ pg_names_worker_main (int fd, const char *purple_dir, const char *plugin_dir,
                       const char *const *private_paths)
 {
   g_autoptr (GError) error = NULL;
-  /* Also set before exec; again here in case the parent died meanwhile. */
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid () == 1)
+  /* The main process ends us by closing the link. */
+  if (!pg_sandbox_enter_child ())
     return 1;
-  signal (SIGPIPE, SIG_IGN);
-  /* The main process ends us by closing the link; its SIGINT from a
-   * terminal must not come first. */
-  signal (SIGINT, SIG_IGN);
   pg_sandbox_restrict (purple_dir, plugin_dir, private_paths);
   g_autoptr (PgPurple) purple = pg_purple_new_with_plugins (purple_dir, plugin_dir, &error);
   if (purple == NULL)

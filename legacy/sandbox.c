@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/landlock.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -150,4 +151,15 @@ pg_sandbox_restrict (const char *own_dir, const char *plugin_dir, const char *co
         }
     }
   return ok;
+}
+
+gboolean
+pg_sandbox_enter_child (void)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () == 1)
+    return FALSE;
+  signal (SIGPIPE, SIG_IGN);
+  signal (SIGINT, SIG_IGN);
+  return TRUE;
 }

@@ -710,14 +710,9 @@ int
 pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const char *const *private_paths)
 {
   g_autoptr (GError) error = NULL;
-  /* Also set before exec; again here in case the parent died meanwhile. */
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid () == 1)
+  /* The main process stops us (PG_WIRE_STOP). */
+  if (!pg_sandbox_enter_child ())
     return 1;
-  signal (SIGPIPE, SIG_IGN);
-  /* The main process stops us (PG_WIRE_STOP); its SIGINT from a terminal
-   * must not cut the logins short first. */
-  signal (SIGINT, SIG_IGN);
   install_fault_handlers ();
   pg_sandbox_restrict (purple_dir, plugin_dir, private_paths);
 

@@ -462,6 +462,21 @@ def is_presence_from(jid, type=None):
     return pred
 
 
+
+def irc_and_prosody_env(name):
+    """An Env with InspIRCd and Prosody started, for modules whose tests
+    start their own purplegate; Skip without inspircd."""
+    if not IrcServer.available():
+        raise harness.Skip("inspircd is not installed")
+    env = Env(name)
+    try:
+        env.start_irc()
+        env.prosody = Prosody(env.tmp / "prosody").start()
+        return env
+    except BaseException:
+        env.close(keep=True)
+        raise
+
 def chat_from(jid, body=None):
     def pred(el):
         if not harness.is_stanza(el, "message") or bare(el.get("from")) != jid.lower():

@@ -27,10 +27,9 @@ import re
 import signal
 from pathlib import Path
 
-import harness
-from harness import COMPONENT_JID, WAIT, Env, Prosody, Purplegate, Skip, Timeout, wait_until
-from legacy_servers import IrcClient, IrcServer, chat_from, online_user
-from test_groupchat import (body, from_occupant, groupchat, irc_join, join, ping_gateway, room)
+from harness import COMPONENT_JID, WAIT, Purplegate, wait_until
+from legacy_servers import IrcClient, chat_from, irc_and_prosody_env, online_user
+from test_groupchat import groupchat, irc_join, join, ping_gateway, room
 
 GW = COMPONENT_JID
 TIMEOUT = 150
@@ -46,16 +45,7 @@ CALL_MS = 1000
 
 def setup(name):
     """InspIRCd and Prosody; each test starts its own purplegate (_start)."""
-    if not IrcServer.available():
-        raise Skip("inspircd is not installed")
-    env = Env(name)
-    try:
-        env.start_irc()
-        env.prosody = Prosody(env.tmp / "prosody").start()
-        return env
-    except BaseException:
-        env.close(keep=True)
-        raise
+    return irc_and_prosody_env(name)
 
 
 def _start(env, workers=2, environment=None):

@@ -51,11 +51,9 @@ import time
 from pathlib import Path
 
 import harness
-from harness import (COMPONENT_JID, NS_CLIENT, NS_STANZAS, WAIT, Env, Prosody, Purplegate, Skip,
-                     Timeout, child, is_stanza, local, match, ns_of, register_legacy, text, tostr,
-                     wait_until, xml_escape)
-from legacy_servers import (IrcClient, IrcServer, chat_from, send_available,
-                            wait_transport_online)
+from harness import (COMPONENT_JID, NS_CLIENT, NS_STANZAS, WAIT, Purplegate, Timeout, child, is_stanza,
+                     local, match, ns_of, register_legacy, text, tostr, wait_until, xml_escape)
+from legacy_servers import IrcClient, chat_from, irc_and_prosody_env, send_available, wait_transport_online
 
 GW = COMPONENT_JID
 TIMEOUT = 150
@@ -75,16 +73,7 @@ LOAD_PERIOD = 0.1  # s between two rounds of messages (one per user each way)
 
 def setup(name):
     """InspIRCd and Prosody; each test starts its own purplegate (_start)."""
-    if not IrcServer.available():
-        raise Skip("inspircd is not installed")
-    env = Env(name)
-    try:
-        env.start_irc()
-        env.prosody = Prosody(env.tmp / "prosody").start()
-        return env
-    except BaseException:
-        env.close(keep=True)
-        raise
+    return irc_and_prosody_env(name)
 
 
 def _start(env, workers, pgtest=False, settings=None, environment=None):
