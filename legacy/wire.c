@@ -134,6 +134,41 @@ put_u32 (guint8 *p, guint32 v)
   p[3] = (v >> 24) & 0xff;
 }
 
+/* Frames carry passwords (PG_WIRE_NEW): what leaves a buffer is wiped, so
+ * that no stale copy lingers in memory the process reuses or frees.  The
+ * buffers start large enough for the usual traffic, since growing one
+ * leaves its old block to the allocator as it was. */
+static void
+take_front (GByteArray *array, guint n)
+{
+  g_byte_array_remove_range (array, 0, n);
+  explicit_bzero (array->data + array->len, n);
+}
+
+/* The arguments of one frame, copied out of the input buffer. */
+typedef struct
+{
+  gsize size;
+  guint8 data[];
+} ArgsCopy;
+
+static void
+args_copy_free (gpointer data)
+{
+  ArgsCopy *copy = data;
+  explicit_bzero (copy->data, copy->size);
+  g_free (copy);
+}
+
+static GBytes *
+args_copy_new (const guint8 *data, gsize size)
+{
+  ArgsCopy *copy = g_malloc (sizeof (ArgsCopy) + size);
+  copy->size = size;
+  memcpy (copy->data, data, size);
+  return g_bytes_new_with_free_func (copy->data, size, args_copy_free, copy);
+}
+
 typedef enum
 {
   LINK_OPEN,
@@ -167,7 +202,7 @@ deliver (PgWire *wire)
           break;
         }
       g_autoptr (GBytes) bytes
-          = g_bytes_new (wire->in->data + at + HEADER_BYTES, length - (HEADER_BYTES - 4));
+          = args_copy_new (wire->in->data + at + HEADER_BYTES, length - (HEADER_BYTES - 4));
       g_autoptr (GVariant) args
           = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type), bytes, FALSE));
       /* Data from another process is trusted no further than this. */
@@ -187,7 +222,7 @@ deliver (PgWire *wire)
       pg_wire_free (wire);
       return LINK_FREED;
     }
-  g_byte_array_remove_range (wire->in, 0, (guint)MIN (at, wire->in->len));
+  take_front (wire->in, (guint)MIN (at, wire->in->len));
   return wire->closed ? LINK_CLOSED : LINK_OPEN;
 }
 
@@ -195,17 +230,19 @@ static gboolean
 on_readable (int fd, GIOCondition condition, gpointer data)
 {
   PgWire *wire = data;
-  guint8 chunk[READ_CHUNK];
 
   for (;;)
     {
-      ssize_t n = read (fd, chunk, sizeof chunk);
+      /* Straight into the buffer: no copy of a password elsewhere. */
+      guint had = wire->in->len;
+      g_byte_array_set_size (wire->in, had + READ_CHUNK);
+      ssize_t n = read (fd, wire->in->data + had, READ_CHUNK);
+      g_byte_array_set_size (wire->in, had + (guint)MAX (n, 0));
       if (n > 0)
         {
-          g_byte_array_append (wire->in, chunk, (guint)n);
           if (wire->in->len > 2 * PG_WIRE_MAX_FRAME + READ_CHUNK)
             break; /* deliver before reading more */
-          if ((size_t)n < sizeof chunk)
+          if (n < READ_CHUNK)
             break;
           continue;
         }
@@ -242,7 +279,7 @@ write_some (PgWire *wire)
       ssize_t n = write (wire->fd, wire->out->data, wire->out->len);
       if (n > 0)
         {
-          g_byte_array_remove_range (wire->out, 0, (guint)n);
+          take_front (wire->out, (guint)n);
           continue;
         }
       if (n < 0 && errno == EINTR)
@@ -329,8 +366,8 @@ pg_wire_new (int fd, PgWireFrameFunc on_frame, PgWireClosedFunc on_closed, gpoin
   wire->on_frame = on_frame;
   wire->on_closed = on_closed;
   wire->user_data = user_data;
-  wire->in = g_byte_array_new ();
-  wire->out = g_byte_array_new ();
+  wire->in = g_byte_array_sized_new (2 * READ_CHUNK);
+  wire->out = g_byte_array_sized_new (READ_CHUNK);
   wire->pass_end = pg_pass_end_add (flush_at_pass_end, wire);
   if (!g_unix_set_fd_nonblocking (fd, TRUE, &error))
     g_warning ("cannot make the worker link non-blocking: %s", error->message);
@@ -362,6 +399,8 @@ pg_wire_free (PgWire *wire)
   g_source_destroy (wire->pass_end);
   g_clear_pointer (&wire->pass_end, g_source_unref);
   close (wire->fd);
+  explicit_bzero (wire->in->data, wire->in->len);
+  explicit_bzero (wire->out->data, wire->out->len);
   g_byte_array_unref (wire->in);
   g_byte_array_unref (wire->out);
   g_free (wire);
