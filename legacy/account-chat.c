@@ -179,6 +179,14 @@ pg_purple_account_send_action (PgPurpleAccount *account, PurpleConversation *con
   return run_command (conv, "me", text + 4);
 }
 
+PgChatRefusal
+pg_purple_account_chat_refusal (const GError *error)
+{
+  return error == NULL || g_error_matches (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE)
+             ? PG_CHAT_REFUSED_NOT_JOINED
+             : PG_CHAT_REFUSED_MESSAGE;
+}
+
 gboolean
 pg_purple_account_send_chat (PgPurpleAccount *account, const char *chat, const char *text, GError **error)
 {

@@ -184,9 +184,7 @@ local_send_chat (PgAccount *account, const char *chat, const char *text)
   Deferred *deferred = g_new0 (Deferred, 1);
   deferred->kind = DEFERRED_CHAT_REFUSED;
   deferred->chat = g_strdup (chat);
-  deferred->refusal = error == NULL || g_error_matches (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE)
-                          ? PG_CHAT_REFUSED_NOT_JOINED
-                          : PG_CHAT_REFUSED_MESSAGE;
+  deferred->refusal = pg_purple_account_chat_refusal (error);
   deferred->text = g_strdup (error != NULL ? error->message : "the legacy login is not connected");
   defer (account, deferred);
 }

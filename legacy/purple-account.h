@@ -79,6 +79,10 @@ void pg_purple_account_leave_chat (PgPurpleAccount *account, const char *chat);
  * refused at once (not joined, offline). */
 gboolean pg_purple_account_send_chat (PgPurpleAccount *account, const char *chat, const char *text,
                                       GError **error);
+/* The refusal a failed pg_purple_account_send_chat() stands for: not
+ * joined when the login is offline (or @error is NULL), else the message's
+ * own (too long, not allowed…). */
+PgChatRefusal pg_purple_account_chat_refusal (const GError *error);
 void pg_purple_account_set_chat_topic (PgPurpleAccount *account, const char *chat, const char *topic);
 void pg_purple_account_kick_chat (PgPurpleAccount *account, const char *chat, const char *nick,
                                   const char *reason);

@@ -593,13 +593,10 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
         g_variant_get (args, "(&s&s)", &a, &b);
         if (!pg_purple_account_send_chat (account, a, b, &error))
           {
-            PgChatEvent event
-                = { .kind = PG_CHAT_EVENT_REFUSED,
-                    .chat = a,
-                    .refusal = g_error_matches (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE)
-                                   ? PG_CHAT_REFUSED_NOT_JOINED
-                                   : PG_CHAT_REFUSED_MESSAGE,
-                    .text = error->message };
+            PgChatEvent event = { .kind = PG_CHAT_EVENT_REFUSED,
+                                  .chat = a,
+                                  .refusal = pg_purple_account_chat_refusal (error),
+                                  .text = error->message };
             ev_chat (login, &event);
           }
       }
