@@ -683,21 +683,14 @@ pg_outbox_is_draining (PgTransport *transport)
   return transport->outbox != NULL && transport->outbox->draining;
 }
 
-static gboolean
-drain_deadline (gpointer data)
-{
-  gboolean *expired = data;
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 /* Messages to users written and not acknowledged and pings unanswered
  * (while the link can still answer them), plus messages handed to legacy
  * logins and not confirmed; legacy logins are asked for their confirmation
  * at once. */
 static guint
-drain_pending (PgOutbox *outbox)
+drain_pending (gpointer data)
 {
+  PgOutbox *outbox = data;
   guint to_users = outbox->link_up ? in_flight (outbox) + g_queue_get_length (&outbox->pings) : 0;
   return to_users + pg_sessions_confirm_sent (outbox->transport);
 }
@@ -718,14 +711,8 @@ pg_outbox_drain (PgTransport *transport, guint timeout_ms)
     return;
   g_message ("stopping: waiting up to %u ms for %u messages and pings on their way to be acknowledged",
              timeout_ms, pending);
-  gint64 start = g_get_monotonic_time ();
-  gboolean expired = FALSE;
-  guint deadline = g_timeout_add (timeout_ms, drain_deadline, &expired);
-  while (!expired && transport->stop_signals < 2 && (pending = drain_pending (outbox)) > 0)
-    g_main_context_iteration (NULL, TRUE);
-  if (!expired)
-    g_source_remove (deadline);
-  gint64 ms = (g_get_monotonic_time () - start) / 1000;
+  gint64 ms;
+  pending = pg_transport_wait_stop (transport, timeout_ms, drain_pending, outbox, &ms);
   if (pending == 0)
     g_message ("stopping: all acknowledged in %" G_GINT64_FORMAT " ms", ms);
   else

@@ -709,16 +709,10 @@ pg_sessions_stop_all (PgTransport *transport)
     g_message ("closed %u sessions", n);
 }
 
-static gboolean
-logout_deadline (gpointer data)
-{
-  *(gboolean *)data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 static guint
-count_logging_out (PgSessions *sessions)
+count_logging_out (gpointer data)
 {
+  PgSessions *sessions = data;
   guint n = 0;
   GHashTableIter iter;
   gpointer value;
@@ -752,15 +746,10 @@ pg_sessions_logout_all (PgTransport *transport, guint timeout_ms)
     }
   if (n == 0)
     return;
-  gint64 start = g_get_monotonic_time ();
-  gboolean expired = FALSE;
-  guint deadline = g_timeout_add (timeout_ms, logout_deadline, &expired);
-  while (!expired && transport->stop_signals < 2 && count_logging_out (sessions) > 0)
-    g_main_context_iteration (NULL, TRUE);
-  if (!expired)
-    g_source_remove (deadline);
-  g_message ("stopping: %u of %u legacy logins ended by their servers in %" G_GINT64_FORMAT " ms",
-             n - count_logging_out (sessions), n, (g_get_monotonic_time () - start) / 1000);
+  gint64 ms;
+  guint left = pg_transport_wait_stop (transport, timeout_ms, count_logging_out, sessions, &ms);
+  g_message ("stopping: %u of %u legacy logins ended by their servers in %" G_GINT64_FORMAT " ms", n - left,
+             n, ms);
 }
 
 guint

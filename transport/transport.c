@@ -23,3 +23,27 @@ pg_transport_is_registered (PgTransport *transport, const char *bare_jid)
 {
   return transport->is_registered != NULL && transport->is_registered (transport, bare_jid);
 }
+
+static gboolean
+stop_deadline (gpointer data)
+{
+  *(gboolean *)data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+guint
+pg_transport_wait_stop (PgTransport *transport, guint timeout_ms, PgPendingFunc pending, gpointer user_data,
+                        gint64 *elapsed_ms)
+{
+  gint64 start = g_get_monotonic_time ();
+  gboolean expired = FALSE;
+  guint left;
+  guint deadline = g_timeout_add (timeout_ms, stop_deadline, &expired);
+  while ((left = pending (user_data)) > 0 && !expired && transport->stop_signals < 2)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (deadline);
+  if (elapsed_ms != NULL)
+    *elapsed_ms = (g_get_monotonic_time () - start) / 1000;
+  return left;
+}

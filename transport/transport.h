@@ -77,3 +77,11 @@ void pg_transport_send (PgTransport *transport, const xmlNode *stanza);
 void pg_transport_send_presence (PgTransport *transport, const char *to, const char *type);
 /* TRUE when @bare_jid (prepared) is registered (@transport->is_registered). */
 gboolean pg_transport_is_registered (PgTransport *transport, const char *bare_jid);
+
+/* What a clean stop still waits for (0: nothing). */
+typedef guint (*PgPendingFunc) (gpointer user_data);
+/* During a clean stop: runs the main context until @pending says 0,
+ * @timeout_ms pass or a second stop signal comes; returns what @pending
+ * said last, and the time it took in @elapsed_ms (may be NULL). */
+guint pg_transport_wait_stop (PgTransport *transport, guint timeout_ms, PgPendingFunc pending,
+                              gpointer user_data, gint64 *elapsed_ms);
