@@ -686,6 +686,17 @@ static gboolean
 count_crash (PgWorkerPool *pool, const char *key)
 {
   gint64 now = g_get_monotonic_time () / G_USEC_PER_SEC;
+  /* Logins whose crashes are all out of the window are forgotten: the
+   * table holds recent crashes, not every login that ever had one. */
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, pool->crashes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      GArray *old = value;
+      if (old->len == 0 || g_array_index (old, gint64, old->len - 1) <= now - PG_BACKEND_QUARANTINE_WINDOW_S)
+        g_hash_table_iter_remove (&iter);
+    }
   GArray *times = g_hash_table_lookup (pool->crashes, key);
   if (times == NULL)
     {
