@@ -42,6 +42,7 @@ typedef struct
   gboolean (*has_connection_nick) (PgAccount *account);
   char *(*dup_nick) (PgAccount *account);
   char *(*normalize) (PgAccount *account, const char *name);
+  void (*answer_question) (PgAccount *account, const PgQuestionAnswer *answer); /* may be NULL */
 } PgBackendOps;
 
 struct PgBackend

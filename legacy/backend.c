@@ -260,6 +260,13 @@ local_authorize (PgAccount *account, const char *name, gboolean allow)
     pg_purple_account_authorize (account->local, name, allow);
 }
 
+static void
+local_answer_question (PgAccount *account, const PgQuestionAnswer *answer)
+{
+  if (account->local != NULL)
+    pg_purple_account_answer_question (account->local, answer);
+}
+
 static gboolean
 local_is_chat_name (PgAccount *account, const char *name)
 {
@@ -312,6 +319,7 @@ static const PgBackendOps local_ops = {
   .has_connection_nick = local_has_connection_nick,
   .dup_nick = local_dup_nick,
   .normalize = local_normalize,
+  .answer_question = local_answer_question,
 };
 
 /* ---- the backend ---- */
@@ -568,4 +576,11 @@ void
 pg_account_authorize (PgAccount *account, const char *name, gboolean allow)
 {
   account->backend->ops->authorize (account, name, allow);
+}
+
+void
+pg_account_answer_question (PgAccount *account, const PgQuestionAnswer *answer)
+{
+  if (account->backend->ops->answer_question != NULL)
+    account->backend->ops->answer_question (account, answer);
 }
