@@ -49,6 +49,13 @@ pg_question_free (PgQuestion *question)
   g_free (question);
 }
 
+PgQuestion *
+pg_question_copy (const PgQuestion *question)
+{
+  g_autoptr (GVariant) variant = g_variant_ref_sink (pg_question_to_variant (question));
+  return pg_question_from_variant (variant);
+}
+
 PgQuestionField *
 pg_question_add_field (PgQuestion *question, const char *id, PgQuestionFieldType type, const char *label,
                        const char *value, const char *const *options, gboolean required)

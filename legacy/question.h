@@ -71,6 +71,8 @@ typedef struct
 
 PgQuestion *pg_question_new (PgQuestionKind kind);
 void pg_question_free (PgQuestion *question);
+/* A deep copy. Caller owns it. */
+PgQuestion *pg_question_copy (const PgQuestion *question);
 /* Appends a field; @options (NULL-terminated, copied) may be NULL.
  * Returns it, borrowed. */
 PgQuestionField *pg_question_add_field (PgQuestion *question, const char *id, PgQuestionFieldType type,
