@@ -105,8 +105,8 @@ pg_question_to_variant (const PgQuestion *question)
           &fields, "(sumsms^asb)", field->id, (guint32)field->type, field->label, field->value,
           field->options != NULL ? (const char *const *)field->options : none, field->required);
     }
-  return g_variant_new (QUESTION_TYPE, question->id, (guint32)question->kind, question->title,
-                        question->primary, question->secondary, &fields, question->actions,
+  return g_variant_new ("(uumsmsmsa(sumsmsasb)^asiimsmsms)", question->id, (guint32)question->kind,
+                        question->title, question->primary, question->secondary, &fields, question->actions,
                         question->default_action, question->cancel_action, question->host, question->subject,
                         question->fingerprint);
 }
@@ -120,9 +120,10 @@ pg_question_from_variant (GVariant *variant)
   g_autoptr (GVariantIter) fields = NULL;
   PgQuestion *question = pg_question_new (PG_QUESTION_INPUT);
   g_strfreev (question->actions);
-  g_variant_get (variant, QUESTION_TYPE, &question->id, &kind, &question->title, &question->primary,
-                 &question->secondary, &fields, &question->actions, &question->default_action,
-                 &question->cancel_action, &question->host, &question->subject, &question->fingerprint);
+  g_variant_get (variant, "(uumsmsmsa(sumsmsasb)^asiimsmsms)", &question->id, &kind, &question->title,
+                 &question->primary, &question->secondary, &fields, &question->actions,
+                 &question->default_action, &question->cancel_action, &question->host, &question->subject,
+                 &question->fingerprint);
   question->kind = MIN (kind, PG_QUESTION_CERTIFICATE);
   const char *id, *label, *value;
   g_autofree const char **options = NULL;
