@@ -70,6 +70,12 @@ struct PgPurpleAccount
   /* The server refused the nick during the login (purple-chat-irc.c). */
   gboolean nick_refused;
 
+  /* libpurple's requests of this login shown to its user, by question id
+   * (purple-request.c): values borrowed, the requests are libpurple's UI
+   * handles. NULL until the first. */
+  GHashTable *questions;
+  guint32 last_question_id;
+
   PgPurple *core;     /* borrowed */
   GHashTable *logins; /* the PgPurple's login table (borrowed) */
   char *login_key;    /* owned (the key in @logins too); NULL once left */
@@ -119,6 +125,8 @@ void pg_purple_account_emit_authorization_requested (PgPurpleAccount *account, c
 void pg_purple_account_emit_sent_confirmed (PgPurpleAccount *account, guint64 serial);
 void pg_purple_account_emit_refused (PgPurpleAccount *account, const char *name);
 void pg_purple_account_emit_chat (PgPurpleAccount *account, const PgChatEvent *event);
+void pg_purple_account_emit_question (PgPurpleAccount *account, const PgQuestion *question);
+void pg_purple_account_emit_question_closed (PgPurpleAccount *account, guint32 id);
 
 /* A KICK line seen before libpurple reports the departure. */
 typedef struct
@@ -158,6 +166,27 @@ void pg_purple_account_login_closed (PgPurpleAccount *account);
 void pg_purple_account_add_pending_auth (PgPurpleAccount *account, PgPendingAuth *pending);
 /* libpurple closed @pending (close_account_request): forget it unanswered. */
 void pg_purple_account_close_pending_auth (PgPendingAuth *pending);
+
+/* Questions (purple-request.c): the account is going away; its open
+ * requests are answered as if nobody were asked (declined). */
+void pg_purple_request_forget_account (PgPurpleAccount *account);
+/* Certificates (purple-certificate.c): wraps libpurple's x509 "tls_cached"
+ * verifier so that the request it makes is known as a certificate question
+ * of the login whose TLS handshake asks. */
+void pg_purple_certificate_install (void);
+typedef struct
+{
+  PgPurpleAccount *account; /* NULL: not one of our logins */
+  const char *host;         /* borrowed from libpurple */
+  char *subject;
+  char *fingerprint;
+} PgPurpleCertificateCheck;
+/* The certificate check under way (the verifier asks synchronously from
+ * start_verification), or NULL. Borrowed. */
+const PgPurpleCertificateCheck *pg_purple_certificate_get_check (void);
+/* Drops what libpurple's "tls_peers" cache learnt of @host from an accepted
+ * question: acceptance is per user, kept by the session layer. */
+void pg_purple_certificate_forget (const char *host);
 
 /* PgShow for a contact's libpurple presence (invisible counts as offline). */
 PgShow pg_purple_account_show_from_presence (PurplePresence *presence);

@@ -102,6 +102,7 @@ pg_purple_account_install_ui_ops (PgPurple *purple)
   pg_purple_conv_install ();
   pg_purple_blist_install ();
   pg_purple_request_install ();
+  pg_purple_certificate_install ();
   pg_purple_account_confirm_install ();
   pg_purple_chat_install ();
   pg_purple_chat_irc_install ();
@@ -269,6 +270,26 @@ pg_purple_account_emit_authorization_requested (PgPurpleAccount *account, const 
     return;
   emit_depth++;
   account->events.authorization_requested (account->owner, from, alias, message);
+  emit_depth--;
+}
+
+void
+pg_purple_account_emit_question (PgPurpleAccount *account, const PgQuestion *question)
+{
+  if (!may_emit (account) || account->events.question == NULL)
+    return;
+  emit_depth++;
+  account->events.question (account->owner, question);
+  emit_depth--;
+}
+
+void
+pg_purple_account_emit_question_closed (PgPurpleAccount *account, guint32 id)
+{
+  if (!may_emit (account) || account->events.question_closed == NULL)
+    return;
+  emit_depth++;
+  account->events.question_closed (account->owner, id);
   emit_depth--;
 }
 
@@ -625,6 +646,7 @@ teardown (PgPurpleAccount *account)
   /* Our close_account_request op frees each pending authorization. */
   purple_account_request_close_with_account (purple);
   g_queue_clear_full (&account->auths, g_free); /* none should be left */
+  pg_purple_request_forget_account (account);
   purple_account_set_enabled (purple, PG_ACCOUNT_UI, FALSE);
   if (!purple_account_is_disconnected (purple))
     purple_account_disconnect (purple);

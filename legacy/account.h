@@ -9,6 +9,8 @@
 #pragma once
 #include <glib.h>
 
+#include "legacy/question.h"
+
 /* XMPP <show/> values plus offline; the account maps them to libpurple
  * status primitives and back. */
 typedef enum
@@ -188,6 +190,12 @@ typedef struct
    * they are not to be sent again.  Only logins in worker processes, on
    * IRC, raise it (legacy/sent-note.h). */
   void (*sent_processed) (gpointer owner, guint64 tag);
+  /* libpurple asks the user something (legacy/question.h): answer with
+   * pg_account_answer_question(); unanswered, the login waits. @question
+   * is borrowed for the call. */
+  void (*question) (gpointer owner, const PgQuestion *question);
+  /* libpurple withdrew question @id (its connection went): no answer. */
+  void (*question_closed) (gpointer owner, guint32 id);
 } PgAccountEvents;
 
 typedef struct PgBackend PgBackend;
@@ -279,5 +287,8 @@ void pg_account_add_contact (PgAccount *account, const char *name, const char *a
 void pg_account_remove_contact (PgAccount *account, const char *name);
 /* Answers a pending authorization_requested; ignored when none is pending. */
 void pg_account_authorize (PgAccount *account, const char *name, gboolean allow);
+/* Answers a question event (@answer borrowed); ignored when the question
+ * is no longer open. */
+void pg_account_answer_question (PgAccount *account, const PgQuestionAnswer *answer);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgAccount, pg_account_free)

@@ -341,6 +341,12 @@ worker_authorize (PgAccount *account, const char *name, gboolean allow)
   send_frame (account, PG_WIRE_AUTHORIZE, g_variant_new ("(sb)", name, allow));
 }
 
+static void
+worker_answer_question (PgAccount *account, const PgQuestionAnswer *answer)
+{
+  send_frame (account, PG_WIRE_ANSWER, pg_question_answer_to_variant (answer));
+}
+
 static gboolean
 worker_is_chat_name (PgAccount *account, const char *name)
 {
@@ -406,6 +412,7 @@ const PgBackendOps pg_backend_worker_ops = {
   .dup_nick = worker_dup_nick,
   .normalize = worker_normalize,
   .get_nick_len = worker_get_nick_len,
+  .answer_question = worker_answer_question,
 };
 
 /* ---- events ---- */
@@ -617,6 +624,18 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
       break;
     case PG_WIRE_NAMES:
       on_names_frame (account, args);
+      break;
+    case PG_WIRE_QUESTION:
+      {
+        g_autoptr (PgQuestion) question = pg_question_from_variant (args);
+        if (question != NULL && events->question != NULL)
+          events->question (account->owner, question);
+      }
+      break;
+    case PG_WIRE_QUESTION_CLOSED:
+      g_variant_get (args, "(u)", &u);
+      if (events->question_closed != NULL)
+        events->question_closed (account->owner, u);
       break;
     default:
       return FALSE;

@@ -258,6 +258,13 @@ local_authorize (PgAccount *account, const char *name, gboolean allow)
     pg_purple_account_authorize (account->local, name, allow);
 }
 
+static void
+local_answer_question (PgAccount *account, const PgQuestionAnswer *answer)
+{
+  if (account->local != NULL)
+    pg_purple_account_answer_question (account->local, answer);
+}
+
 static gboolean
 local_is_chat_name (PgAccount *account, const char *name)
 {
@@ -320,6 +327,7 @@ static const PgBackendOps local_ops = {
   .dup_nick = local_dup_nick,
   .normalize = local_normalize,
   .get_nick_len = local_get_nick_len,
+  .answer_question = local_answer_question,
 };
 
 /* ---- the backend ---- */
@@ -582,4 +590,11 @@ void
 pg_account_authorize (PgAccount *account, const char *name, gboolean allow)
 {
   account->backend->ops->authorize (account, name, allow);
+}
+
+void
+pg_account_answer_question (PgAccount *account, const PgQuestionAnswer *answer)
+{
+  if (account->backend->ops->answer_question != NULL)
+    account->backend->ops->answer_question (account, answer);
 }

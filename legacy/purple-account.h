@@ -120,6 +120,9 @@ void pg_purple_account_add_contact (PgPurpleAccount *account, const char *name, 
 void pg_purple_account_remove_contact (PgPurpleAccount *account, const char *name);
 /* Answers a pending authorization_requested; ignored when none is pending. */
 void pg_purple_account_authorize (PgPurpleAccount *account, const char *name, gboolean allow);
+/* Answers a question event (@answer borrowed; purple-request.c); ignored
+ * when the question is no longer open. */
+void pg_purple_account_answer_question (PgPurpleAccount *account, const PgQuestionAnswer *answer);
 
 /* The protocol's canonical form of a contact name (purple_normalize), for
  * comparing names. Caller owns it (g_free). */

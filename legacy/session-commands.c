@@ -5,6 +5,7 @@
 
 #include "legacy/session-commands.h"
 
+#include "legacy/session-questions.h"
 #include "legacy/session.h"
 #include "transport/adhoc.h"
 #include "transport/i18n.h"
@@ -206,4 +207,5 @@ void
 pg_session_commands_register (PgTransport *transport)
 {
   pg_adhoc_add_commands (transport, commands, G_N_ELEMENTS (commands));
+  pg_session_questions_register (transport);
 }

@@ -67,6 +67,14 @@ struct PgSession
   char *nick_told;
   /* The legacy network's room list, for disco#items (room.c), or NULL. */
   struct PgChatList *chat_list;
+  /* libpurple's questions waiting for the user (session-questions.c):
+   * PgPendingQuestion, oldest first; NULL until the first. */
+  GPtrArray *questions;
+  guint questions_asked; /* numbers the questions for the user */
+  /* Why the login will fail: a certificate question was declined
+   * (session-questions.c). Owned; NULL: none. */
+  char *question_refusal;
+  const char *question_advice; /* msgid to go with it */
 };
 
 struct PgSessions
@@ -108,6 +116,16 @@ void pg_contacts_add_routes (PgTransport *transport, PgSessions *sessions);
 void pg_chat_on_message (gpointer owner, const char *from, const char *html);
 void pg_chat_on_state (gpointer owner, const char *from, PgChatState state);
 void pg_chat_add_routes (PgTransport *transport, PgSessions *sessions);
+
+/* session-questions.c — account events about questions (owner is the
+ * PgSession), and the user's answers. */
+void pg_questions_on_question (gpointer owner, const PgQuestion *question);
+void pg_questions_on_closed (gpointer owner, guint32 id);
+/* The login ended: pending questions are withdrawn, with a note to the
+ * user when @tell. */
+void pg_questions_withdraw_all (PgSession *session, gboolean tell);
+/* Plain-text replies to the gateway's address, added by session.c. */
+void pg_questions_add_routes (PgTransport *transport, PgSessions *sessions);
 
 /* session.c */
 PgSession *pg_sessions_lookup (PgSessions *sessions, const char *bare_jid);

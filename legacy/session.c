@@ -71,6 +71,8 @@ pg_session_send (PgSession *session, xmlNode *stanza_owned)
 static void
 session_free (PgSession *session)
 {
+  pg_questions_withdraw_all (session, FALSE);
+  g_free (session->question_refusal);
   g_clear_handle_id (&session->retry_id, g_source_remove);
   g_clear_handle_id (&session->logout_id, g_source_remove);
   pg_rooms_free (session);
@@ -276,6 +278,15 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
       set_state (session, PG_SESSION_OFFLINE);
       return;
     }
+  /* A declined certificate says more than the protocol's TLS error. */
+  g_autofree char *refusal = g_steal_pointer (&session->question_refusal);
+  const char *refusal_advice = session->question_advice;
+  if (refusal != NULL)
+    {
+      reason = refusal;
+      failure = PG_ACCOUNT_FAILURE_OTHER; /* asking again at once is no use */
+    }
+  pg_questions_withdraw_all (session, TRUE);
   pg_contacts_all_offline (session);
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session);
@@ -345,6 +356,8 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
                       N_ ("Your legacy login made the gateway fail several times and is set aside. "
                           "Tell the gateway's operator."));
     }
+  else if (refusal != NULL)
+    report_failure (session, PG_ERR_NOT_AUTHORIZED, reason, refusal_advice);
   else
     report_failure (session,
                     failure == PG_ACCOUNT_FAILURE_AUTH ? PG_ERR_NOT_AUTHORIZED : PG_ERR_UNDEFINED_CONDITION,
@@ -376,6 +389,8 @@ static const PgAccountEvents account_events = {
   .chat = on_chat,
   .send_failed = pg_outbox_legacy_on_send_failed,
   .sent_processed = pg_outbox_legacy_on_processed,
+  .question = pg_questions_on_question,
+  .question_closed = pg_questions_on_closed,
 };
 
 static void
@@ -584,6 +599,7 @@ pg_sessions_register (PgTransport *transport)
   pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), sessions);
   pg_contacts_add_routes (transport, sessions);
   pg_chat_add_routes (transport, sessions);
+  pg_questions_add_routes (transport, sessions);
 }
 
 void
@@ -799,6 +815,7 @@ pg_sessions_pause (PgTransport *transport, const char *bare_jid)
   PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
   if (session == NULL)
     return;
+  pg_questions_withdraw_all (session, TRUE);
   pg_contacts_all_offline (session);
   pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, NULL, PG_MUC_STATUS_TECHNICAL);
   g_clear_pointer (&session->account, pg_account_free);

@@ -217,10 +217,24 @@ on_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Nobody answers a question during registration: it fails, naming the
+ * question, and the login (freed) declines it. */
+static void
+on_question (gpointer owner, const PgQuestion *question)
+{
+  const char *what = question->primary != NULL ? question->primary : question->title;
+  g_autofree char *reason = g_strdup_printf (
+      "the legacy server asked: %s%s%s%s; register with the ad-hoc command to answer it", what ? what : "",
+      question->fingerprint != NULL ? " (SHA-256 fingerprint " : "",
+      question->fingerprint != NULL ? question->fingerprint : "", question->fingerprint != NULL ? ")" : "");
+  finish (owner, FALSE, PG_ERR_NOT_ACCEPTABLE, reason);
+}
+
 static const PgAccountEvents events = {
   .connected = on_connected,
   .disconnected = on_disconnected,
   .chat = on_chat,
+  .question = on_question,
 };
 
 void

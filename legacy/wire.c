@@ -5,6 +5,8 @@
 
 #include "legacy/wire.h"
 
+#include "legacy/question.h"
+
 #include "transport/pass-end.h"
 
 #include <errno.h>
@@ -102,6 +104,12 @@ pg_wire_args_type (guint32 op)
       return "(bbmsums)";
     case PG_WIRE_NAMES:
       return "(a(ss))";
+    case PG_WIRE_ANSWER:
+      return PG_QUESTION_ANSWER_VARIANT_TYPE;
+    case PG_WIRE_QUESTION:
+      return PG_QUESTION_VARIANT_TYPE;
+    case PG_WIRE_QUESTION_CLOSED:
+      return "(u)";
     default:
       return NULL;
     }

@@ -40,6 +40,7 @@ typedef enum
   PG_WIRE_SYNC,   /* id 0: answer SYNCED once what is already there is forwarded */
   PG_WIRE_LOGOUT, /* (message): pg_account_logout(); DISCONNECTED follows in any case */
   PG_WIRE_HOLD,   /* (inode): the main process holds the login's socket SOCKET named */
+  PG_WIRE_ANSWER, /* a question's answer (legacy/question.h) */
   /* worker → main process */
   PG_WIRE_HELLO = 64, /* id 0: (version, pid), first frame of a worker */
   PG_WIRE_CONNECTED,
@@ -54,10 +55,12 @@ typedef enum
   PG_WIRE_REFUSED,
   PG_WIRE_CHAT,
   PG_WIRE_SEND_FAILED,
-  PG_WIRE_INFO,   /* what pg_account_is_chat_name() and friends answer from */
-  PG_WIRE_SYNCED, /* id 0: the answer to SYNC */
-  PG_WIRE_NAMES,  /* ((name, normalised), ...): names of the events that follow (legacy/names.h) */
-  PG_WIRE_SOCKET, /* (fd, inode): the login's connection, for the main process to hold */
+  PG_WIRE_INFO,            /* what pg_account_is_chat_name() and friends answer from */
+  PG_WIRE_SYNCED,          /* id 0: the answer to SYNC */
+  PG_WIRE_NAMES,           /* ((name, normalised), ...): names of the events that follow (legacy/names.h) */
+  PG_WIRE_SOCKET,          /* (fd, inode): the login's connection, for the main process to hold */
+  PG_WIRE_QUESTION,        /* a question to the user (legacy/question.h) */
+  PG_WIRE_QUESTION_CLOSED, /* (id): libpurple withdrew the question */
 } PgWireOp;
 
 /* The GVariant type string of @op's arguments; NULL for an unknown op.

@@ -324,6 +324,18 @@ ev_authorization (gpointer owner, const char *from, const char *alias, const cha
 }
 
 static void
+ev_question (gpointer owner, const PgQuestion *question)
+{
+  emit (owner, PG_WIRE_QUESTION, pg_question_to_variant (question));
+}
+
+static void
+ev_question_closed (gpointer owner, guint32 id)
+{
+  emit (owner, PG_WIRE_QUESTION_CLOSED, g_variant_new ("(u)", id));
+}
+
+static void
 ev_sent_confirmed (gpointer owner, guint64 serial)
 {
   emit (owner, PG_WIRE_SENT_CONFIRMED, g_variant_new ("(t)", serial));
@@ -396,6 +408,8 @@ static const PgAccountEvents forward = {
   .sent_confirmed = ev_sent_confirmed,
   .refused = ev_refused,
   .chat = ev_chat_named,
+  .question = ev_question,
+  .question_closed = ev_question_closed,
 };
 
 /* ---- what the legacy servers processed ---- */
@@ -645,6 +659,13 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
     case PG_WIRE_AUTHORIZE:
       g_variant_get (args, "(&sb)", &a, &flag);
       pg_purple_account_authorize (account, a, flag);
+      break;
+    case PG_WIRE_ANSWER:
+      {
+        g_autoptr (PgQuestionAnswer) answer = pg_question_answer_from_variant (args);
+        if (answer != NULL)
+          pg_purple_account_answer_question (account, answer);
+      }
       break;
     default:
       break;

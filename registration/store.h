@@ -84,6 +84,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreContact, pg_store_contact_free)
  * is on. */
 #define PG_SETTING_TYPING "typing"     /* forward contacts' chat states (XEP-0085) */
 #define PG_SETTING_RECEIPTS "receipts" /* answer receipt requests (XEP-0184) */
+/* + a legacy host: the SHA-256 fingerprint of the certificate the user
+ * accepted for it (purplegate.conf(5), [legacy] certificates). */
+#define PG_SETTING_CERTIFICATE_PREFIX "certificate:"
 
 /* Sets @key of @bare_jid, who must be registered, to @value. */
 gboolean pg_store_put_setting (PgStore *store, const char *bare_jid, const char *key, const char *value,

@@ -23,7 +23,8 @@ typedef enum
   KEY_JID_LIST,
   KEY_DOMAIN_LIST,
   KEY_LOG_LEVEL,
-  KEY_WORKERS, /* "auto" or a number of processes */
+  KEY_WORKERS,      /* "auto" or a number of processes */
+  KEY_CERTIFICATES, /* "ask" or "system" */
 } KeyType;
 
 /* The contract of purplegate.conf(5); anything else in the file is an error. */
@@ -57,6 +58,9 @@ static const struct
   { "workers", "count", KEY_WORKERS, FALSE, G_STRUCT_OFFSET (PgConfig, workers) },
   { "workers", "max_logins", KEY_COUNT, FALSE, G_STRUCT_OFFSET (PgConfig, max_logins_per_worker) },
   { "log", "level", KEY_LOG_LEVEL, FALSE, G_STRUCT_OFFSET (PgConfig, log_level) },
+  { "legacy", "certificates", KEY_CERTIFICATES, FALSE, G_STRUCT_OFFSET (PgConfig, certificates) },
+  { "registration", "question_timeout_s", KEY_SECONDS, FALSE,
+    G_STRUCT_OFFSET (PgConfig, question_timeout_s) },
 };
 
 /* Groups whose keys are not fixed by this file. */
@@ -200,6 +204,15 @@ set_value (PgConfig *config, guint index, const char *value, GError **error)
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
                      "'%s' is neither auto nor a number of processes (0-%d)", value, PG_CONFIG_WORKERS_LIMIT);
       return TRUE;
+    case KEY_CERTIFICATES:
+      if (g_ascii_strcasecmp (value, "ask") == 0)
+        *(PgCertificates *)field = PG_CERTIFICATES_ASK;
+      else if (g_ascii_strcasecmp (value, "system") == 0)
+        *(PgCertificates *)field = PG_CERTIFICATES_SYSTEM;
+      else
+        return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key, "'%s' is neither ask nor system",
+                     value);
+      return TRUE;
     case KEY_LOG_LEVEL:
       if (!pg_config_parse_log_level (value, (PgLogLevel *)field))
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
@@ -294,6 +307,8 @@ pg_config_load (const char *path, GError **error)
   config->admin_jids = g_new0 (char *, 1);
   config->allowed_domains = g_new0 (char *, 1);
   config->verify_timeout_s = 30;
+  config->question_timeout_s = PG_CONFIG_QUESTION_TIMEOUT_DEFAULT_S;
+  config->certificates = PG_CERTIFICATES_ASK;
   config->max_stanza_bytes = 512 * 1024;
   config->outbox_max_per_user = PG_CONFIG_OUTBOX_MAX_DEFAULT;
   config->outbox_expiry_s = PG_CONFIG_OUTBOX_EXPIRY_DEFAULT_S;

@@ -33,9 +33,18 @@ typedef enum
 #define PG_CONFIG_HISTORY_MESSAGES_DEFAULT 50
 #define PG_CONFIG_HISTORY_MAX_AGE_DEFAULT_S 86400
 #define PG_CONFIG_JOIN_TIMEOUT_DEFAULT_S 30
+/* [registration] question_timeout_s: default. */
+#define PG_CONFIG_QUESTION_TIMEOUT_DEFAULT_S 300
 /* [workers] count: "auto" (one per core, the default) and the most. */
 #define PG_CONFIG_WORKERS_AUTO G_MAXUINT
 #define PG_CONFIG_WORKERS_LIMIT 256
+
+/* [legacy] certificates: what an untrusted legacy server certificate meets. */
+typedef enum
+{
+  PG_CERTIFICATES_ASK,    /* the user is asked; an acceptance is remembered */
+  PG_CERTIFICATES_SYSTEM, /* rejected: only what the system's CAs trust */
+} PgCertificates;
 
 typedef struct
 {
@@ -71,6 +80,8 @@ typedef struct
   guint workers;               /* legacy worker processes; 0: in-process; PG_CONFIG_WORKERS_AUTO */
   guint max_logins_per_worker; /* 0: no limit */
   PgLogLevel log_level;
+  PgCertificates certificates;
+  guint question_timeout_s; /* libpurple's questions to a user are cancelled then */
 } PgConfig;
 
 /* Reads and validates @path. Caller owns the result (pg_config_free). */

@@ -124,3 +124,43 @@ def test_other_contacts_stay_silent(env):
               wait=1.5, since=since, what="an answer or an error for a message to nobody")
     # The session still works after it.
     assert _say(c, "echo", "still here") == "still here"
+
+
+def test_question_of_fields_answered_in_the_form(env):
+    # README, "Questions from the legacy network": purple_request_fields
+    # becomes the form of the ad-hoc command (XEP-0050) "Answer pending
+    # questions"; a string is text-single, an integer text-single with a
+    # XEP-0122 xs:integer datatype.
+    ns_commands = "http://jabber.org/protocol/commands"
+    ns_xdata = "jabber:x:data"
+    ns_validate = "http://jabber.org/protocol/xdata-validate"
+    c = online_user(env, env.user("ask"), "asker")
+    since = c.mark()
+    c.send(f"<message type='chat' to='ask@{GW}'><body>go</body></message>")
+    c.expect(lambda el: el.tag == f"{{{NS_CLIENT}}}message" and el.get("from") == GW
+             and "Enter the code" in (text(child(el, NS_CLIENT, "body")) or ""),
+             timeout=WAIT, since=since, what="the question as a message")
+    node = "urn:purplegate:questions"
+    r = c.iq(f"<iq type='set' to='{GW}'><command xmlns='{ns_commands}' node='{node}' action='execute'/></iq>")
+    cmd = child(r, ns_commands, "command")
+    assert cmd is not None and cmd.get("status") == "executing", tostr(r)
+    x = child(cmd, ns_xdata, "x")
+    fields = {f.get("var"): f for f in children(x, ns_xdata, "field")}
+    assert fields["code"].get("type") == "text-single", tostr(x)
+    assert child(fields["code"], ns_xdata, "required") is not None, tostr(x)
+    validate = child(fields["count"], ns_validate, "validate")
+    assert validate is not None and validate.get("datatype") == "xs:integer", tostr(x)
+    # Not a number: refused (XEP-0004 §4), the question stays.
+    bad = (f"<x xmlns='{ns_xdata}' type='submit'><field var='code'><value>4711</value></field>"
+           f"<field var='count'><value>many</value></field></x>")
+    r = c.iq(f"<iq type='set' to='{GW}'><command xmlns='{ns_commands}' node='{node}' action='complete' "
+             f"sessionid='{cmd.get('sessionid')}'>{bad}</command></iq>")
+    assert r.get("type") == "error", tostr(r)
+    good = (f"<x xmlns='{ns_xdata}' type='submit'><field var='code'><value>4711</value></field>"
+            f"<field var='count'><value>3</value></field><field var='pg-action'><value>0</value></field></x>")
+    since = c.mark()
+    r = c.iq(f"<iq type='set' to='{GW}'><command xmlns='{ns_commands}' node='{node}' action='complete' "
+             f"sessionid='{cmd.get('sessionid')}'>{good}</command></iq>")
+    assert child(r, ns_commands, "command").get("status") == "completed", tostr(r)
+    answer = c.expect(chat_from(f"ask@{GW}"), timeout=WAIT, since=since, what="the plugin's answer")
+    assert text(child(answer, NS_CLIENT, "body")) == "code=4711 count=3", tostr(answer)

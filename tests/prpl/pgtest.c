@@ -16,6 +16,9 @@
  *   pid    answers with the process id, in decimal
  *   crash  SIGSEGV at once
  *   abort  abort() at once
+ *   ask    asks the user a question of fields (purple_request_fields: a
+ *          required string "code", an integer "count"); "ask" answers
+ *          "code=CODE count=N", or "cancelled"
  * Answers and presence arrive from the main loop, as a network's would. */
 #define G_LOG_DOMAIN "pgtest"
 
@@ -231,6 +234,44 @@ files_answer (const char *html)
   return g_string_free (answer, FALSE);
 }
 
+static void
+asked_ok (gpointer data, PurpleRequestFields *fields)
+{
+  PurpleConnection *gc = data;
+  Connection *conn = purple_connection_get_protocol_data (gc);
+
+  if (conn != NULL)
+    queue_event (conn, EVENT_IM, "ask",
+                 g_markup_printf_escaped ("code=%s count=%d",
+                                          purple_request_fields_get_string (fields, "code"),
+                                          purple_request_fields_get_integer (fields, "count")));
+}
+
+static void
+asked_cancel (gpointer data, PurpleRequestFields *fields)
+{
+  Connection *conn = purple_connection_get_protocol_data (data);
+
+  if (conn != NULL)
+    queue_event (conn, EVENT_IM, "ask", g_strdup ("cancelled"));
+}
+
+static void
+ask (PurpleConnection *gc)
+{
+  PurpleRequestFields *fields = purple_request_fields_new ();
+  PurpleRequestFieldGroup *group = purple_request_field_group_new (NULL);
+  PurpleRequestField *code = purple_request_field_string_new ("code", "Code sent to your phone", NULL, FALSE);
+
+  purple_request_field_set_required (code, TRUE);
+  purple_request_field_group_add_field (group, code);
+  purple_request_field_group_add_field (group, purple_request_field_int_new ("count", "How many", 1));
+  purple_request_fields_add_group (fields, group);
+  purple_request_fields (gc, "PgTest question", "Enter the code", NULL, fields, "_Send",
+                         G_CALLBACK (asked_ok), "_Cancel", G_CALLBACK (asked_cancel),
+                         purple_connection_get_account (gc), NULL, NULL, gc);
+}
+
 static int
 pgtest_send_im (PurpleConnection *gc, const char *who, const char *message, PurpleMessageFlags flags)
 {
@@ -244,6 +285,8 @@ pgtest_send_im (PurpleConnection *gc, const char *who, const char *message, Purp
     queue_event (conn, EVENT_IM, "echo", g_strdup (message));
   else if (g_ascii_strcasecmp (who, "files") == 0)
     queue_event (conn, EVENT_IM, "files", files_answer (message));
+  else if (g_ascii_strcasecmp (who, "ask") == 0)
+    ask (gc);
   else if (g_ascii_strcasecmp (who, "pid") == 0)
     queue_event (conn, EVENT_IM, "pid", g_strdup_printf ("%ld", (long)getpid ()));
   return 1;
