@@ -155,3 +155,15 @@ def test_secret_sealed_and_masked(env):
     for path in [db] + [db.with_name(db.name + s) for s in ("-wal", "-journal")]:
         if path.exists():
             assert secret.encode() not in path.read_bytes(), f"{path} holds the secret in clear"
+
+
+def test_nickserv_password_sent_on_login(env):
+    # InspIRCd here has no services: a plain client takes the nick
+    # NickServ and reads what the gateway sends it.
+    services = env.track(IrcClient(env.irc.port, "NickServ"))
+    since = services.mark()
+    _register_online(env, "ns", "nsuser", {"option:nickserv_password": "open sesame"})
+    line = services.expect(lambda m: m.command == "PRIVMSG" and len(m.params) >= 2
+                           and m.params[0].lower() == "nickserv", 2 * WAIT, since,
+                           what="PRIVMSG NickServ from the gateway's login")
+    assert line.params[1] == "IDENTIFY open sesame", line.params
