@@ -14,6 +14,14 @@
 
 #include <string.h>
 
+/* Labels of options operators commonly offer, as the protocols spell them
+ * (and purplegate's own, legacy/purple-core.h), so that the catalogues
+ * translate them: libpurple's own catalogue is not loaded. */
+static const char *const known_labels[] G_GNUC_UNUSED = {
+  N_ ("Real name"),       N_ ("Ident name"),        N_ ("Encodings"), N_ ("Authenticate with SASL"),
+  N_ ("SASL login name"), N_ ("NickServ password"),
+};
+
 static char *
 setting_key (const PgLegacyOption *option)
 {
