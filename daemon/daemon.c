@@ -24,6 +24,7 @@
 #include "transport/disco.h"
 #include "transport/gateway.h"
 #include "transport/i18n.h"
+#include "transport/legacy-option.h"
 #include "transport/ping.h"
 #include "transport/version.h"
 
@@ -142,6 +143,18 @@ check_legacy (PgTransport *transport, GError **error)
         g_prefix_error (error, "%s: [legacy-settings] %s: ", config->path, config->legacy_setting_keys[i]);
         return FALSE;
       }
+  transport->legacy_options = pg_names_dup_options (transport->names, config->protocol, error);
+  if (transport->legacy_options == NULL)
+    {
+      g_prefix_error (error, "%s: [legacy] protocol: ", config->path);
+      return FALSE;
+    }
+  if (!pg_legacy_option_check_ids (transport->legacy_options, (const char *const *)config->user_options,
+                                   config->protocol, error))
+    {
+      g_prefix_error (error, "%s: [registration] user_options: ", config->path);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -282,6 +295,7 @@ pg_daemon_free (PgTransport *transport)
   g_clear_pointer (&transport->i18n, pg_i18n_free);
   g_clear_pointer (&transport->loop, g_main_loop_unref);
   g_clear_pointer (&transport->config, pg_config_free);
+  g_clear_pointer (&transport->legacy_options, g_ptr_array_unref);
   g_free (transport->legacy_name);
   g_free (transport);
 }

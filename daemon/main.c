@@ -6,6 +6,7 @@
 #include "legacy/purple-core.h"
 #include "transport/config.h"
 #include "transport/i18n.h"
+#include "transport/legacy-option.h"
 #include "legacy/backend.h"
 #include "legacy/names.h"
 
@@ -116,6 +117,15 @@ check_config (const char *path)
                                     config->legacy_setting_values[i], &error);
       if (!ok)
         g_prefix_error (&error, "%s: [legacy-settings] %s: ", path, config->legacy_setting_keys[i]);
+    }
+  if (ok)
+    {
+      g_autoptr (GPtrArray) options = pg_purple_dup_options (purple, config->protocol, &error);
+      ok = options != NULL
+           && pg_legacy_option_check_ids (options, (const char *const *)config->user_options,
+                                          config->protocol, &error);
+      if (!ok)
+        g_prefix_error (&error, "%s: [registration] user_options: ", path);
     }
   g_clear_pointer (&purple, pg_purple_free);
   remove_tree (scratch);

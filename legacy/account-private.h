@@ -115,6 +115,8 @@ void pg_purple_roomlist_install (void);
  * events; the owner may call pg_purple_account_free() from inside any of them
  * (the struct then stays valid until the deferred teardown). */
 void pg_purple_account_emit_connected (PgPurpleAccount *account);
+/* Sends the login's NickServ password, if it has one (purple-nickserv.c). */
+void pg_purple_nickserv_identify (PurpleConnection *gc);
 void pg_purple_account_emit_contact_status (PgPurpleAccount *account, PurpleBuddy *buddy);
 void pg_purple_account_emit_contact_listed (PgPurpleAccount *account, const char *name, const char *alias);
 void pg_purple_account_emit_contact_unlisted (PgPurpleAccount *account, const char *name);

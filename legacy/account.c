@@ -485,7 +485,9 @@ apply_settings (PurpleAccount *purple, const char *protocol_id, const char *cons
       PurpleAccountOption *option = find_option (protocol_id, keys[i]);
       gint64 number = 0;
 
-      switch (purple_account_option_get_type (option))
+      /* purplegate's own options (pg_purple_dup_options()) are read back by
+       * the glue; the protocol ignores settings it does not know. */
+      switch (option != NULL ? purple_account_option_get_type (option) : PURPLE_PREF_STRING)
         {
         case PURPLE_PREF_BOOLEAN:
           purple_account_set_bool (purple, keys[i], parse_bool (values[i]));

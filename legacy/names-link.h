@@ -21,6 +21,7 @@ typedef enum
   PG_NAMES_LOGIN_KEY,     /* (protocol, username) → OK (login key) */
   PG_NAMES_PROTOCOL,      /* (protocol) → OK (display name, "1" or "0": password optional) */
   PG_NAMES_SETTING,       /* (protocol, key, value) → OK () */
+  PG_NAMES_OPTIONS,       /* (protocol) → OK (PG_LEGACY_OPTION_STRINGS strings per account option) */
   /* names process → main process */
   PG_NAMES_HELLO = 64, /* (version, pid), first frame of the names process */
   PG_NAMES_OK,

@@ -15,6 +15,7 @@
 #include "legacy/names-link.h"
 #include "legacy/purple-account.h"
 #include "legacy/sandbox.h"
+#include "transport/legacy-option.h"
 
 #include <gio/gio.h>
 #include <signal.h>
@@ -57,6 +58,20 @@ answer (PgPurple *purple, guint32 op, char **args, GPtrArray *out)
         return PG_NAMES_OK;
       g_ptr_array_add (out, g_strdup (error->message));
       return PG_NAMES_ERROR;
+    case PG_NAMES_OPTIONS:
+      {
+        if (n != 1)
+          break;
+        g_autoptr (GPtrArray) options = pg_purple_dup_options (purple, args[0], &error);
+        if (options == NULL)
+          {
+            g_ptr_array_add (out, g_strdup (error->message));
+            return PG_NAMES_ERROR;
+          }
+        for (guint i = 0; i < options->len; i++)
+          pg_legacy_option_to_strings (g_ptr_array_index (options, i), out);
+        return PG_NAMES_OK;
+      }
     default:
       break;
     }

@@ -9,6 +9,7 @@
 #include "legacy/backend-private.h"
 #include "legacy/name-cache.h"
 #include "legacy/names-link.h"
+#include "transport/legacy-option.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -429,6 +430,33 @@ pg_names_check_setting (PgNames *names, const char *protocol_id, const char *key
   const char *const args[] = { protocol_id, key, value, NULL };
   g_auto (GStrv) answer = call (names, PG_NAMES_SETTING, args, error);
   return answer != NULL;
+}
+
+GPtrArray *
+pg_names_dup_options (PgNames *names, const char *protocol_id, GError **error)
+{
+  if (names->purple != NULL)
+    return pg_purple_dup_options (names->purple, protocol_id, error);
+  const char *const args[] = { protocol_id, NULL };
+  g_auto (GStrv) answer = call (names, PG_NAMES_OPTIONS, args, error);
+  if (answer == NULL)
+    return NULL;
+  guint n = g_strv_length (answer);
+  if (n % PG_LEGACY_OPTION_STRINGS != 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           "the names process sent a broken option list");
+      return NULL;
+    }
+  g_autoptr (GPtrArray) options = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_legacy_option_free);
+  for (guint i = 0; i < n; i += PG_LEGACY_OPTION_STRINGS)
+    {
+      PgLegacyOption *option = pg_legacy_option_from_strings ((const char *const *)answer + i, error);
+      if (option == NULL)
+        return NULL;
+      g_ptr_array_add (options, option);
+    }
+  return g_steal_pointer (&options);
 }
 
 /* ---- names ---- */

@@ -57,6 +57,9 @@ gboolean pg_names_protocol_password_optional (PgNames *names, const char *protoc
 /* As pg_purple_check_setting() (legacy/purple-core.h). */
 gboolean pg_names_check_setting (PgNames *names, const char *protocol_id, const char *key, const char *value,
                                  GError **error);
+/* As pg_purple_dup_options() (legacy/purple-core.h): the protocol's
+ * account options, NULL and @error when it cannot say. Caller owns it. */
+GPtrArray *pg_names_dup_options (PgNames *names, const char *protocol_id, GError **error);
 
 /* @name as @protocol_id normalises it; @name itself while the names
  * process cannot say. Caller owns it (g_free). */

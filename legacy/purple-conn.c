@@ -20,8 +20,10 @@ connected (PurpleConnection *gc)
 {
   PgPurpleAccount *account = pg_purple_account_from_connection (gc);
 
-  if (account != NULL)
-    pg_purple_account_emit_connected (account);
+  if (account == NULL)
+    return;
+  pg_purple_nickserv_identify (gc);
+  pg_purple_account_emit_connected (account);
 }
 
 static void

@@ -30,6 +30,7 @@
 #include "legacy/account-private.h"
 #include "legacy/purple-debug.h"
 #include "legacy/purple-eventloop.h"
+#include "transport/legacy-option.h"
 
 #define UI_ID "purplegate"
 
@@ -422,6 +423,72 @@ check_option_value (PurpleAccountOption *option, const char *protocol_id, const 
     }
 }
 
+/* purplegate's own options of @protocol_id, which its glue applies (none of
+ * the protocol's). */
+static gboolean
+is_own_option (const char *protocol_id, const char *key)
+{
+  return strcmp (protocol_id, "prpl-irc") == 0 && strcmp (key, PG_PURPLE_NICKSERV_PASSWORD) == 0;
+}
+
+static PgLegacyOption *
+option_from_purple (PurpleAccountOption *option)
+{
+  const char *id = purple_account_option_get_setting (option);
+  const char *label = purple_account_option_get_text (option);
+  g_autofree char *default_value = NULL;
+  g_autoptr (GStrvBuilder) values = g_strv_builder_new ();
+  g_autoptr (GStrvBuilder) labels = g_strv_builder_new ();
+  PgLegacyOptionType type;
+
+  switch (purple_account_option_get_type (option))
+    {
+    case PURPLE_PREF_BOOLEAN:
+      type = PG_LEGACY_OPTION_BOOL;
+      default_value = g_strdup (purple_account_option_get_default_bool (option) ? "true" : "false");
+      break;
+    case PURPLE_PREF_INT:
+      type = PG_LEGACY_OPTION_INT;
+      default_value = g_strdup_printf ("%d", purple_account_option_get_default_int (option));
+      break;
+    case PURPLE_PREF_STRING_LIST:
+      type = PG_LEGACY_OPTION_LIST;
+      default_value = g_strdup (purple_account_option_get_default_list_value (option));
+      for (GList *l = purple_account_option_get_list (option); l != NULL; l = l->next)
+        {
+          PurpleKeyValuePair *pair = l->data;
+
+          g_strv_builder_add (values, pair->value != NULL ? pair->value : "");
+          g_strv_builder_add (labels, pair->key != NULL ? pair->key : "");
+        }
+      break;
+    default:
+      type = PG_LEGACY_OPTION_STRING;
+      default_value = g_strdup (purple_account_option_get_default_string (option));
+      break;
+    }
+  g_auto (GStrv) value_strv = g_strv_builder_end (values);
+  g_auto (GStrv) label_strv = g_strv_builder_end (labels);
+  return pg_legacy_option_new (id, label, type, default_value, (const char *const *)value_strv,
+                               (const char *const *)label_strv,
+                               type == PG_LEGACY_OPTION_STRING && purple_account_option_get_masked (option));
+}
+
+GPtrArray *
+pg_purple_dup_options (PgPurple *purple, const char *protocol_id, GError **error)
+{
+  if (!pg_purple_check_protocol (purple, protocol_id, error))
+    return NULL;
+  GPtrArray *options = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_legacy_option_free);
+  PurplePlugin *plugin = purple_find_prpl (protocol_id);
+  for (GList *l = PURPLE_PLUGIN_PROTOCOL_INFO (plugin)->protocol_options; l != NULL; l = l->next)
+    g_ptr_array_add (options, option_from_purple (l->data));
+  if (strcmp (protocol_id, "prpl-irc") == 0)
+    g_ptr_array_add (options, pg_legacy_option_new (PG_PURPLE_NICKSERV_PASSWORD, "NickServ password",
+                                                    PG_LEGACY_OPTION_STRING, NULL, NULL, NULL, TRUE));
+  return options;
+}
+
 gboolean
 pg_purple_check_setting (PgPurple *purple, const char *protocol_id, const char *key, const char *value,
                          GError **error)
@@ -434,6 +501,8 @@ pg_purple_check_setting (PgPurple *purple, const char *protocol_id, const char *
   if (!pg_purple_check_protocol (purple, protocol_id, error))
     return FALSE;
 
+  if (is_own_option (protocol_id, key))
+    return TRUE;
   plugin = purple_find_prpl (protocol_id);
   options = PURPLE_PLUGIN_PROTOCOL_INFO (plugin)->protocol_options;
   for (GList *l = options; l != NULL; l = l->next)

@@ -37,6 +37,15 @@ gboolean pg_purple_protocol_password_optional (PgPurple *purple, const char *pro
  * parses as its type (bool, int, string, list value). The error names @key. */
 gboolean pg_purple_check_setting (PgPurple *purple, const char *protocol_id, const char *key,
                                   const char *value, GError **error);
+/* The protocol's account options (PgLegacyOption, transport/legacy-option.h),
+ * in the protocol's order, then purplegate's own for that protocol
+ * (PG_PURPLE_NICKSERV_PASSWORD for prpl-irc). NULL and @error for an
+ * unknown protocol. Caller owns the array (it frees its elements). */
+GPtrArray *pg_purple_dup_options (PgPurple *purple, const char *protocol_id, GError **error);
+
+/* purplegate's own IRC option, not prpl-irc's: a password sent to NickServ
+ * ("PRIVMSG NickServ :IDENTIFY <password>") once the login is up. */
+#define PG_PURPLE_NICKSERV_PASSWORD "nickserv_password"
 
 /* Whose work libpurple is doing: the owner of the login (as given to
  * pg_purple_account_new()) whose command, socket or timer runs now, or

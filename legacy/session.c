@@ -10,6 +10,7 @@
 #include "legacy/presence.h"
 #include "legacy/room-private.h"
 #include "registration/seal.h"
+#include "registration/user-options.h"
 #include "transport/i18n.h"
 
 #include <string.h>
@@ -412,10 +413,15 @@ login (PgSession *session)
       return;
     }
   g_autofree char *username = g_strconcat (user->username, transport->config->username_suffix, NULL);
+  /* [legacy-settings] with the user's own options over them (README
+   * "Account options"). */
+  g_auto (GStrv) setting_keys = NULL;
+  GStrv setting_values = NULL;
+  pg_user_options_dup_login_settings (transport, session->bare_jid, &setting_keys, &setting_values);
   session->account = pg_account_new (transport->backend, transport->config->protocol, username, password,
-                                     (const char *const *)transport->config->legacy_setting_keys,
-                                     (const char *const *)transport->config->legacy_setting_values,
+                                     (const char *const *)setting_keys, (const char *const *)setting_values,
                                      &account_events, session);
+  pg_user_options_free_values (setting_values);
   pg_seal_free_secret (password);
   if (session->contacts != NULL)
     {

@@ -14,6 +14,7 @@
 #include "legacy/irc-line.h"
 #include "legacy/names.h"
 #include "legacy/session.h"
+#include "registration/user-options.h"
 #include "transport/i18n.h"
 
 #include <string.h>
@@ -253,10 +254,14 @@ pg_verify_start (PgTransport *transport, const char *bare_jid, const char *usern
   PgConfig *config = transport->config;
   g_autofree char *legacy_username = g_strconcat (username, config->username_suffix, NULL);
   verification->nick = dup_nick_part (legacy_username);
-  verification->account
-      = pg_account_new (transport->backend, config->protocol, legacy_username, password,
-                        (const char *const *)config->legacy_setting_keys,
-                        (const char *const *)config->legacy_setting_values, &events, verification);
+  /* The options the user has stored already, as the login will have them. */
+  g_auto (GStrv) setting_keys = NULL;
+  GStrv setting_values = NULL;
+  pg_user_options_dup_login_settings (transport, bare_jid, &setting_keys, &setting_values);
+  verification->account = pg_account_new (transport->backend, config->protocol, legacy_username, password,
+                                          (const char *const *)setting_keys,
+                                          (const char *const *)setting_values, &events, verification);
+  pg_user_options_free_values (setting_values);
   g_message ("%s: checking legacy credentials with a login", bare_jid);
   verification->timeout_id = g_timeout_add_seconds (config->verify_timeout_s, on_timeout, verification);
   pg_account_connect (verification->account);

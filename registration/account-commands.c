@@ -13,6 +13,7 @@
 #include "registration/inband.h"
 #include "registration/seal.h"
 #include "registration/store.h"
+#include "registration/user-options.h"
 #include "transport/adhoc.h"
 #include "transport/i18n.h"
 
@@ -86,6 +87,10 @@ add_fields (PgAdhocCall *call, Kind kind, const char *username)
   if (kind != KIND_NICK)
     pg_form_add_field (form, "password", "text-private", pg_adhoc_call_translate (call, N_ ("Password")),
                        kind == KIND_REGISTER && !transport->password_optional, NULL);
+  if (kind != KIND_NICK)
+    pg_user_options_add_fields (transport, form,
+                                kind == KIND_CHANGE ? pg_adhoc_call_get_requester (call) : NULL,
+                                pg_adhoc_call_get_lang (call));
 }
 
 static void
@@ -110,14 +115,21 @@ run (PgAdhocCall *call, Kind kind)
   /* "Change nick" keeps the stored password. */
   const char *password = kind != KIND_NICK ? pg_form_get_value (submitted, "password") : NULL;
   const char *lang = pg_adhoc_call_get_lang (call);
+  PgErrorCondition condition;
+  g_autofree char *text = NULL;
+  g_autoptr (GHashTable) options = NULL;
+  if (kind != KIND_NICK
+      && (options = pg_user_options_read (transport, submitted, lang, &condition, &text)) == NULL)
+    {
+      pg_adhoc_call_fail_text (call, condition, text);
+      return;
+    }
   Waiting *waiting = g_new0 (Waiting, 1);
   waiting->transport = transport;
   waiting->lang = g_strdup (lang);
   waiting->username = g_strstrip (g_strdup (username));
   waiting->kind = kind;
-  PgErrorCondition condition;
-  g_autofree char *text = NULL;
-  if (!pg_inband_submit (transport, user, lang, username, password, on_checked, waiting,
+  if (!pg_inband_submit (transport, user, lang, username, password, options, on_checked, waiting,
                          (GDestroyNotify)waiting_free, &condition, &text))
     {
       waiting_free (waiting);

@@ -5,8 +5,10 @@
 
 #include "registration/commands.h"
 
+#include "registration/hooks.h"
 #include "registration/inband.h"
 #include "registration/store.h"
+#include "registration/user-options.h"
 #include "transport/adhoc.h"
 #include "transport/i18n.h"
 
@@ -165,6 +167,9 @@ static const struct
   { PG_SETTING_RECEIPTS, N_ ("Confirm delivery of my messages (receipts)") },
 };
 
+/* The settings form's "log in again now" field. */
+#define RELOGIN_VAR "relogin"
+
 static void
 user_settings (PgAdhocCall *call)
 {
@@ -181,10 +186,33 @@ user_settings (PgAdhocCall *call)
         pg_form_add_field (
             form, settings[i].key, "boolean", pg_adhoc_call_translate (call, settings[i].label), FALSE,
             pg_store_setting_enabled (transport->store, user, settings[i].key) ? "true" : "false");
+      /* Account options take effect at the next login, which the user
+       * may start at once. */
+      if (transport->config->user_options[0] != NULL)
+        {
+          pg_user_options_add_fields (transport, form, user, pg_adhoc_call_get_lang (call));
+          pg_form_add_field (form, RELOGIN_VAR, "boolean",
+                             pg_adhoc_call_translate (call, N_ ("Log in again now")), FALSE, "false");
+        }
       pg_adhoc_call_continue (call, PG_ADHOC_COMPLETE, PG_ADHOC_COMPLETE);
       return;
     }
   const PgForm *submitted = pg_adhoc_call_get_form (call);
+  PgErrorCondition condition;
+  g_autofree char *text = NULL;
+  g_autoptr (GHashTable) options
+      = pg_user_options_read (transport, submitted, pg_adhoc_call_get_lang (call), &condition, &text);
+  if (options == NULL)
+    {
+      pg_adhoc_call_fail_text (call, condition, text);
+      return;
+    }
+  gboolean relogin = FALSE;
+  if (submitted != NULL && !pg_form_get_boolean (submitted, RELOGIN_VAR, FALSE, &relogin, NULL))
+    {
+      pg_adhoc_call_fail (call, PG_ERR_NOT_ACCEPTABLE, NULL, N_ ("A setting is not a boolean."));
+      return;
+    }
   gboolean values[G_N_ELEMENTS (settings)];
   for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
     {
@@ -210,7 +238,25 @@ user_settings (PgAdhocCall *call)
           return;
         }
     }
+  g_autoptr (GError) error = NULL;
+  if (!pg_user_options_store (transport, user, options, &error))
+    {
+      g_warning ("%s", error->message);
+      pg_adhoc_call_fail (call, PG_ERR_INTERNAL_SERVER_ERROR, NULL,
+                          N_ ("The settings could not be stored. Please try again later."));
+      return;
+    }
   g_info ("%s changed their settings", user);
+  if (relogin)
+    {
+      /* The login starts again with what is stored now. */
+      transport->registration_hooks->credentials_changed (transport, user);
+      pg_adhoc_call_add_note (
+          call, PG_ADHOC_NOTE_INFO,
+          pg_adhoc_call_translate (call, N_ ("Your settings were saved. You are logged in "
+                                             "again with them.")));
+      return;
+    }
   pg_adhoc_call_add_note (call, PG_ADHOC_NOTE_INFO,
                           pg_adhoc_call_translate (call, N_ ("Your settings were saved.")));
 }

@@ -11,6 +11,7 @@
 #include "registration/seal.h"
 #include "registration/store.h"
 #include "registration/subscription.h"
+#include "registration/user-options.h"
 #include "transport/forms.h"
 #include "transport/i18n.h"
 
@@ -19,7 +20,8 @@
 typedef struct
 {
   char *username;
-  char *password; /* NULL: none given */
+  char *password;      /* NULL: none given */
+  GHashTable *options; /* pg_user_options_read(); NULL: none given */
 } Credentials;
 
 static void
@@ -27,6 +29,7 @@ credentials_clear (Credentials *credentials)
 {
   g_clear_pointer (&credentials->username, g_free);
   g_clear_pointer (&credentials->password, pg_seal_free_secret);
+  g_clear_pointer (&credentials->options, g_hash_table_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Credentials, credentials_clear)
 
@@ -101,7 +104,8 @@ finish_registration (gboolean ok, PgErrorCondition condition, const char *text, 
       return;
     }
   if (!pg_store_put_user (transport->store, pending->bare_jid, pending->credentials.username,
-                          pending->credentials.password, &error))
+                          pending->credentials.password, &error)
+      || !pg_user_options_store (transport, pending->bare_jid, pending->credentials.options, &error))
     {
       g_warning ("cannot store the registration of %s: %s", pending->bare_jid, error->message);
       pending->done (FALSE, PG_ERR_INTERNAL_SERVER_ERROR,
@@ -125,8 +129,8 @@ dup_text (PgTransport *transport, const char *lang, const char *msgid)
 
 gboolean
 pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang, const char *username,
-                  const char *password, PgInbandDone done, gpointer data, GDestroyNotify destroy,
-                  PgErrorCondition *condition, char **text)
+                  const char *password, GHashTable *options, PgInbandDone done, gpointer data,
+                  GDestroyNotify destroy, PgErrorCondition *condition, char **text)
 {
   *condition = PG_ERR_NOT_ACCEPTABLE;
   g_autoptr (GError) error = NULL;
@@ -162,6 +166,7 @@ pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang
   pending->existed = existing != NULL;
   pending->credentials.username = g_steal_pointer (&name);
   pending->credentials.password = keep_password ? NULL : g_strdup (password);
+  pending->credentials.options = options != NULL ? g_hash_table_ref (options) : NULL;
   pending->done = done;
   pending->data = data;
   pending->destroy = destroy;
@@ -236,6 +241,7 @@ on_get (const PgRouteRequest *request, gpointer user_data)
                      user != NULL ? user->username : NULL);
   pg_form_add_field (form, "password", "text-private", pg_i18n_translate (i18n, lang, N_ ("Password")),
                      password_required && user == NULL, NULL);
+  pg_user_options_add_fields (transport, form, user != NULL ? request->from_bare : NULL, lang);
   pg_transport_send (transport, reply);
   return PG_HANDLED;
 }
@@ -294,6 +300,14 @@ read_credentials (PgTransport *transport, const PgRouteRequest *request, Credent
         }
       out->username = g_strdup (pg_form_get_value (form, "username"));
       out->password = g_strdup (pg_form_get_value (form, "password"));
+      PgErrorCondition condition;
+      g_autofree char *text = NULL;
+      out->options = pg_user_options_read (transport, form, request->lang, &condition, &text);
+      if (out->options == NULL)
+        {
+          send_text_error (transport, request->stanza, request->lang, condition, text);
+          return FALSE;
+        }
       return TRUE;
     }
   out->username = pg_stanza_dup_child_text (request->payload, "username", PG_NS_REGISTER);
@@ -358,8 +372,8 @@ on_set (const PgRouteRequest *request, gpointer user_data)
   PgErrorCondition condition;
   g_autofree char *text = NULL;
   if (!pg_inband_submit (transport, request->from_bare, request->lang, credentials.username,
-                         credentials.password, answer_done, answer, (GDestroyNotify)answer_free, &condition,
-                         &text))
+                         credentials.password, credentials.options, answer_done, answer,
+                         (GDestroyNotify)answer_free, &condition, &text))
     {
       answer_done (FALSE, condition, text, answer);
       answer_free (answer);

@@ -24,7 +24,8 @@ gboolean pg_inband_unregister (PgTransport *transport, const char *bare_jid, con
  * of the request) says why not when !@ok. */
 typedef void (*PgInbandDone) (gboolean ok, PgErrorCondition condition, const char *text, gpointer data);
 /* Registers @bare_jid with @username and @password (NULL or empty: none,
- * or the stored one for a change) as a XEP-0077 set does (XEP-0100 §4.1,
+ * or the stored one for a change) and the account options @options
+ * (pg_user_options_read(), borrowed; NULL: none) as a XEP-0077 set does (XEP-0100 §4.1,
  * §4.2): the protocol's rules that need no login first, then a real
  * legacy login; only then the registration is stored, @done (ok) called,
  * the transport's subscription request sent (new registrations) and the
@@ -34,5 +35,5 @@ typedef void (*PgInbandDone) (gboolean ok, PgErrorCondition condition, const cha
  * @destroy is called. Otherwise @done is called once, later, and then
  * @destroy (may be NULL) on @data. */
 gboolean pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang,
-                           const char *username, const char *password, PgInbandDone done, gpointer data,
-                           GDestroyNotify destroy, PgErrorCondition *condition, char **text);
+                           const char *username, const char *password, GHashTable *options, PgInbandDone done,
+                           gpointer data, GDestroyNotify destroy, PgErrorCondition *condition, char **text);

@@ -3,6 +3,8 @@
 
 #include "registration/store-private.h"
 
+#include <string.h>
+
 static char *
 cache_key (const char *bare_jid, const char *key)
 {
@@ -92,4 +94,54 @@ pg_store_setting_enabled (PgStore *store, const char *bare_jid, const char *key)
   if (error != NULL)
     g_warning ("%s", error->message);
   return g_strcmp0 (value, "false") != 0;
+}
+
+/* A sealed setting's value: a marker, then base64 of the sealed bytes, so
+ * the text column never holds the secret. */
+#define SEALED_PREFIX "sealed:"
+
+static char *
+sealed_aad (const char *bare_jid, const char *key)
+{
+  /* Bound to its owner and its key: a value copied to another row does not
+   * open. */
+  return g_strconcat (bare_jid, "\x1f", key, NULL);
+}
+
+gboolean
+pg_store_put_sealed_setting (PgStore *store, const char *bare_jid, const char *key, const char *secret,
+                             GError **error)
+{
+  g_return_val_if_fail (store != NULL && bare_jid != NULL && key != NULL && secret != NULL, FALSE);
+  g_autofree char *aad = sealed_aad (bare_jid, key);
+  g_autoptr (GBytes) sealed = pg_seal (store->key, secret, aad, error);
+  if (sealed == NULL)
+    return FALSE;
+  gsize size;
+  const guchar *data = g_bytes_get_data (sealed, &size);
+  g_autofree char *encoded = g_base64_encode (data, size);
+  g_autofree char *value = g_strconcat (SEALED_PREFIX, encoded, NULL);
+  return pg_store_put_setting (store, bare_jid, key, value, error);
+}
+
+char *
+pg_store_dup_sealed_setting (PgStore *store, const char *bare_jid, const char *key, GError **error)
+{
+  g_autofree char *value = pg_store_dup_setting (store, bare_jid, key, error);
+  if (value == NULL || *value == '\0')
+    return NULL;
+  if (!g_str_has_prefix (value, SEALED_PREFIX))
+    {
+      g_set_error (error, PG_SEAL_ERROR, PG_SEAL_ERROR_AUTH_FAILED, "setting %s of %s is not sealed", key,
+                   bare_jid);
+      return NULL;
+    }
+  gsize size;
+  g_autofree guchar *data = g_base64_decode (value + strlen (SEALED_PREFIX), &size);
+  g_autoptr (GBytes) sealed = g_bytes_new_take (g_steal_pointer (&data), size);
+  g_autofree char *aad = sealed_aad (bare_jid, key);
+  char *secret = pg_unseal (store->key, sealed, aad, error);
+  if (secret == NULL)
+    g_prefix_error (error, "opening setting %s of %s: ", key, bare_jid);
+  return secret;
 }

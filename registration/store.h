@@ -97,6 +97,13 @@ char *pg_store_dup_setting (PgStore *store, const char *bare_jid, const char *ke
 /* Boolean @key of @bare_jid: FALSE only when stored as "false"; a failure to
  * read is logged and counts as the default. */
 gboolean pg_store_setting_enabled (PgStore *store, const char *bare_jid, const char *key);
+/* As pg_store_put_setting(), for a secret: sealed as passwords are
+ * (registration/seal.h), bound to @bare_jid and @key. */
+gboolean pg_store_put_sealed_setting (PgStore *store, const char *bare_jid, const char *key,
+                                      const char *secret, GError **error);
+/* The secret stored by pg_store_put_sealed_setting(), or NULL (without
+ * @error) when never set. Caller owns it; free with pg_seal_free_secret(). */
+char *pg_store_dup_sealed_setting (PgStore *store, const char *bare_jid, const char *key, GError **error);
 
 /* ---- the persistent outbox (registration/store-outbox.c) ----
  *

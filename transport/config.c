@@ -25,6 +25,7 @@ typedef enum
   KEY_LOG_LEVEL,
   KEY_WORKERS,      /* "auto" or a number of processes */
   KEY_CERTIFICATES, /* "ask" or "system" */
+  KEY_NAME_LIST,    /* names separated by ',' or ';' (they may hold spaces) */
 } KeyType;
 
 /* The contract of purplegate.conf(5); anything else in the file is an error. */
@@ -61,6 +62,7 @@ static const struct
   { "legacy", "certificates", KEY_CERTIFICATES, FALSE, G_STRUCT_OFFSET (PgConfig, certificates) },
   { "registration", "question_timeout_s", KEY_SECONDS, FALSE,
     G_STRUCT_OFFSET (PgConfig, question_timeout_s) },
+  { "registration", "user_options", KEY_NAME_LIST, FALSE, G_STRUCT_OFFSET (PgConfig, user_options) },
 };
 
 /* Groups whose keys are not fixed by this file. */
@@ -218,6 +220,17 @@ set_value (PgConfig *config, guint index, const char *value, GError **error)
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
                      "'%s' is not one of error, warning, info, debug", value);
       return TRUE;
+    case KEY_NAME_LIST:
+      {
+        g_auto (GStrv) parts = g_strsplit_set (value, ",;", -1);
+        g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+        for (guint i = 0; parts[i] != NULL; i++)
+          if (*g_strstrip (parts[i]) != '\0')
+            g_strv_builder_add (builder, parts[i]);
+        g_strfreev (*(GStrv *)field);
+        *(GStrv *)field = g_strv_builder_end (builder);
+        return TRUE;
+      }
     default:
       break;
     }
@@ -306,6 +319,7 @@ pg_config_load (const char *path, GError **error)
   config->key_file = g_strdup ("purplegate.key");
   config->admin_jids = g_new0 (char *, 1);
   config->allowed_domains = g_new0 (char *, 1);
+  config->user_options = g_new0 (char *, 1);
   config->verify_timeout_s = 30;
   config->question_timeout_s = PG_CONFIG_QUESTION_TIMEOUT_DEFAULT_S;
   config->certificates = PG_CERTIFICATES_ASK;
@@ -377,6 +391,7 @@ pg_config_free (PgConfig *config)
   g_free (config->key_file);
   g_strfreev (config->admin_jids);
   g_strfreev (config->allowed_domains);
+  g_strfreev (config->user_options);
   g_free (config);
 }
 
@@ -386,6 +401,12 @@ pg_config_domain_allowed (const PgConfig *config, const char *domain)
   if (config->allowed_domains[0] == NULL)
     return TRUE;
   return g_strv_contains ((const char *const *)config->allowed_domains, domain);
+}
+
+gboolean
+pg_config_user_option_allowed (const PgConfig *config, const char *option_id)
+{
+  return g_strv_contains ((const char *const *)config->user_options, option_id);
 }
 
 gboolean

@@ -69,6 +69,10 @@ typedef struct
   GStrv admin_jids;      /* prepared bare JIDs; empty when none */
   GStrv allowed_domains; /* prepared domains; empty = every domain */
   guint verify_timeout_s;
+  /* [registration] user_options: the protocol's account options users may
+   * set themselves, as written (checked against the protocol by legacy/);
+   * empty when none. */
+  GStrv user_options;
 
   gsize max_stanza_bytes;
   guint outbox_max_per_user;   /* messages queued per user and direction */
@@ -92,6 +96,9 @@ void pg_config_free (PgConfig *config);
 gboolean pg_config_parse_log_level (const char *text, PgLogLevel *level);
 /* TRUE when @bare_jid's domain may register ([registration] allowed_domains). */
 gboolean pg_config_domain_allowed (const PgConfig *config, const char *domain);
+/* TRUE when users may set the account option @option_id themselves
+ * ([registration] user_options). */
+gboolean pg_config_user_option_allowed (const PgConfig *config, const char *option_id);
 /* TRUE when @bare_jid (prepared) is one of [admin] jids. */
 gboolean pg_config_is_admin (const PgConfig *config, const char *bare_jid);
 

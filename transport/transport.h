@@ -66,6 +66,9 @@ struct PgTransport
   /* The protocol logs in without a password or lets it be empty (IRC,
    * for instance): registration accepts none. */
   gboolean password_optional;
+  /* The protocol's account options (PgLegacyOption, transport/legacy-option.h),
+   * owned; those named in [registration] user_options are offered to users. */
+  GPtrArray *legacy_options;
   gint64 started_at; /* monotonic µs */
   PgStats stats;
   int exit_status;

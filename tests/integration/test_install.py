@@ -31,7 +31,7 @@ MAN5_KEYS = {
     "legacy-settings": [],
     "database": ["path", "key_file"],
     "admin": ["jids"],
-    "registration": ["allowed_domains", "verify_timeout_s"],
+    "registration": ["allowed_domains", "verify_timeout_s", "user_options"],
     "limits": ["max_stanza_bytes"],
     "groupchat": ["history_messages", "history_max_age_s", "join_timeout_s"],
     "workers": ["count", "max_logins"],
@@ -212,7 +212,7 @@ def test_check_config_filled_example(env):
     text = conf.read_text()
     all_keys = env.tmp / "all-keys.conf"
     all_keys.write_text(re.sub(r"^#(\s*(?:host|port|name|username_suffix|path|key_file|jids|"
-                               r"allowed_domains|verify_timeout_s|max_stanza_bytes|outbox_max_per_user|"
+                               r"allowed_domains|verify_timeout_s|user_options|max_stanza_bytes|outbox_max_per_user|"
                                r"outbox_expiry_s|session_grace_s|level|ssl|encoding)\s*=)",
                                r"\1", text, flags=re.M))
     r = _run(env, "--check-config", "-c", str(all_keys))

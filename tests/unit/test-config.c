@@ -398,6 +398,21 @@ test_legacy_settings_order (TempConfig *t, gconstpointer data)
   assert_strv (config->legacy_setting_values, values);
 }
 
+static void
+test_user_options (TempConfig *t, gconstpointer data)
+{
+  static const char *const none[] = { NULL };
+  static const char *const names[] = { "realname", "nickserv_password", "two words", NULL };
+  g_autoptr (PgConfig) plain = load_ok (t, MINIMAL);
+  assert_strv (plain->user_options, none);
+  g_assert_false (pg_config_user_option_allowed (plain, "realname"));
+  g_autoptr (PgConfig) config
+      = load_ok (t, MINIMAL "[registration]\nuser_options = realname, nickserv_password;two words ,\n");
+  assert_strv (config->user_options, names);
+  g_assert_true (pg_config_user_option_allowed (config, "realname"));
+  g_assert_false (pg_config_user_option_allowed (config, "port"));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -409,6 +424,7 @@ main (int argc, char *argv[])
   g_test_add ("/config/load/boundaries", TempConfig, NULL, temp_setup, test_boundaries, temp_teardown);
   g_test_add ("/config/load/legacy-settings-order", TempConfig, NULL, temp_setup, test_legacy_settings_order,
               temp_teardown);
+  g_test_add ("/config/load/user-options", TempConfig, NULL, temp_setup, test_user_options, temp_teardown);
   g_test_add ("/config/load/trailing-comments", TempConfig, NULL, temp_setup, test_trailing_comments,
               temp_teardown);
   g_test_add ("/config/error/table", TempConfig, NULL, temp_setup, test_errors, temp_teardown);

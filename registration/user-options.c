@@ -1,0 +1,207 @@
+/* registration/user-options.c — per-user account options. The operator
+ * decides which options users may set; everything else stays as
+ * [legacy-settings] has it, whatever a user submits (README "Account
+ * options"). */
+#define G_LOG_DOMAIN "pg-user-options"
+#include "build-config.h"
+
+#include "registration/user-options.h"
+
+#include "registration/seal.h"
+#include "registration/store.h"
+#include "transport/i18n.h"
+#include "transport/legacy-option.h"
+
+#include <string.h>
+
+/* Labels of options operators commonly offer, as the protocols spell them
+ * (and purplegate's own, legacy/purple-core.h), so that the catalogues
+ * translate them: libpurple's own catalogue is not loaded. */
+static const char *const known_labels[] G_GNUC_UNUSED = {
+  N_ ("Real name"),       N_ ("Ident name"),        N_ ("Encodings"), N_ ("Authenticate with SASL"),
+  N_ ("SASL login name"), N_ ("NickServ password"),
+};
+
+static char *
+setting_key (const PgLegacyOption *option)
+{
+  return g_strconcat (PG_USER_OPTION_SETTING_PREFIX, option->id, NULL);
+}
+
+static char *
+field_var (const PgLegacyOption *option)
+{
+  return g_strconcat (PG_USER_OPTION_VAR_PREFIX, option->id, NULL);
+}
+
+/* [legacy-settings]' value of @id, or NULL. Borrowed. */
+static const char *
+operator_value (const PgConfig *config, const char *id)
+{
+  for (guint i = 0; config->legacy_setting_keys[i] != NULL; i++)
+    if (strcmp (config->legacy_setting_keys[i], id) == 0)
+      return config->legacy_setting_values[i];
+  return NULL;
+}
+
+void
+pg_user_options_add_fields (PgTransport *transport, xmlNode *form, const char *bare_jid, const char *lang)
+{
+  const PgConfig *config = transport->config;
+  for (guint i = 0; config->user_options[i] != NULL; i++)
+    {
+      const PgLegacyOption *option
+          = pg_legacy_option_find (transport->legacy_options, config->user_options[i]);
+      if (option == NULL)
+        continue; /* checked at start-up */
+      g_autofree char *value = NULL;
+      if (bare_jid != NULL && !option->masked)
+        {
+          g_autofree char *key = setting_key (option);
+          value = pg_store_dup_setting (transport->store, bare_jid, key, NULL);
+        }
+      const char *shown = value != NULL && *value != '\0' ? value : operator_value (config, option->id);
+      g_autofree char *var = field_var (option);
+      /* libpurple's labels are English; the catalogue may know some. */
+      pg_legacy_option_add_field (option, form, var, pg_i18n_translate (transport->i18n, lang, option->label),
+                                  shown);
+    }
+}
+
+GHashTable *
+pg_user_options_read (PgTransport *transport, const PgForm *form, const char *lang,
+                      PgErrorCondition *condition, char **text)
+{
+  g_autoptr (GHashTable) values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (guint i = 0; form != NULL && transport->legacy_options != NULL && i < transport->legacy_options->len;
+       i++)
+    {
+      const PgLegacyOption *option = g_ptr_array_index (transport->legacy_options, i);
+      g_autofree char *var = field_var (option);
+      const char *submitted = pg_form_get_value (form, var);
+      if (submitted == NULL)
+        continue;
+      if (!pg_config_user_option_allowed (transport->config, option->id))
+        {
+          *condition = PG_ERR_NOT_ACCEPTABLE;
+          *text = g_strdup_printf (
+              pg_i18n_translate (transport->i18n, lang,
+                                 N_ ("The option \"%s\" is set by the gateway's operator.")),
+              option->id);
+          return NULL;
+        }
+      if (*submitted == '\0')
+        {
+          /* An empty secret keeps the stored one, as an empty password does
+           * (XEP-0077 §3.3). */
+          if (!option->masked)
+            g_hash_table_replace (values, g_strdup (option->id), g_strdup (""));
+          continue;
+        }
+      g_autofree char *value = pg_legacy_option_parse (option, submitted, NULL);
+      if (value == NULL)
+        {
+          *condition = PG_ERR_NOT_ACCEPTABLE;
+          *text = g_strdup_printf (
+              pg_i18n_translate (
+                  transport->i18n, lang,
+                  option->type == PG_LEGACY_OPTION_BOOL  ? N_ ("The option \"%s\" must be true or false.")
+                  : option->type == PG_LEGACY_OPTION_INT ? N_ ("The option \"%s\" must be a whole number.")
+                  : option->type == PG_LEGACY_OPTION_LIST
+                      ? N_ ("The option \"%s\" must be one of the choices offered.")
+                      : N_ ("The option \"%s\" must be one line of text.")),
+              option->id);
+          return NULL;
+        }
+      g_hash_table_replace (values, g_strdup (option->id), g_steal_pointer (&value));
+    }
+  return g_steal_pointer (&values);
+}
+
+gboolean
+pg_user_options_store (PgTransport *transport, const char *bare_jid, GHashTable *values, GError **error)
+{
+  if (values == NULL)
+    return TRUE;
+  GHashTableIter iter;
+  gpointer id, value;
+  g_hash_table_iter_init (&iter, values);
+  while (g_hash_table_iter_next (&iter, &id, &value))
+    {
+      const PgLegacyOption *option = pg_legacy_option_find (transport->legacy_options, id);
+      g_autofree char *key = setting_key (option);
+      gboolean ok = option->masked && *(const char *)value != '\0'
+                        ? pg_store_put_sealed_setting (transport->store, bare_jid, key, value, error)
+                        : pg_store_put_setting (transport->store, bare_jid, key, value, error);
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* @bare_jid's value of @option: owned (pg_seal_free_secret()), NULL when
+ * not set or unreadable (logged). */
+static char *
+dup_user_value (PgTransport *transport, const char *bare_jid, const PgLegacyOption *option)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *key = setting_key (option);
+  char *value = option->masked ? pg_store_dup_sealed_setting (transport->store, bare_jid, key, &error)
+                               : pg_store_dup_setting (transport->store, bare_jid, key, &error);
+  if (error != NULL)
+    g_warning ("%s: the option %s is not used: %s", bare_jid, option->id, error->message);
+  if (value != NULL && *value == '\0')
+    g_clear_pointer (&value, pg_seal_free_secret);
+  return value;
+}
+
+void
+pg_user_options_dup_login_settings (PgTransport *transport, const char *bare_jid, GStrv *keys, GStrv *values)
+{
+  const PgConfig *config = transport->config;
+  g_autoptr (GPtrArray) key_array = g_ptr_array_new ();
+  g_autoptr (GPtrArray) value_array = g_ptr_array_new ();
+  for (guint i = 0; config->legacy_setting_keys[i] != NULL; i++)
+    {
+      g_ptr_array_add (key_array, g_strdup (config->legacy_setting_keys[i]));
+      g_ptr_array_add (value_array, g_strdup (config->legacy_setting_values[i]));
+    }
+  /* Only what the operator allows now: a value kept from an earlier
+   * configuration that allowed more is not used. */
+  for (guint i = 0; bare_jid != NULL && config->user_options[i] != NULL; i++)
+    {
+      const PgLegacyOption *option
+          = pg_legacy_option_find (transport->legacy_options, config->user_options[i]);
+      if (option == NULL)
+        continue;
+      char *value = dup_user_value (transport, bare_jid, option);
+      if (value == NULL)
+        continue;
+      guint at = key_array->len;
+      for (guint k = 0; k < key_array->len; k++)
+        if (strcmp (g_ptr_array_index (key_array, k), option->id) == 0)
+          at = k;
+      if (at == key_array->len)
+        {
+          g_ptr_array_add (key_array, g_strdup (option->id));
+          g_ptr_array_add (value_array, value);
+        }
+      else
+        {
+          pg_seal_free_secret (g_ptr_array_index (value_array, at));
+          g_ptr_array_index (value_array, at) = value;
+        }
+    }
+  g_ptr_array_add (key_array, NULL);
+  g_ptr_array_add (value_array, NULL);
+  *keys = (GStrv)g_ptr_array_free (g_steal_pointer (&key_array), FALSE);
+  *values = (GStrv)g_ptr_array_free (g_steal_pointer (&value_array), FALSE);
+}
+
+void
+pg_user_options_free_values (GStrv values)
+{
+  for (guint i = 0; values != NULL && values[i] != NULL; i++)
+    pg_seal_free_secret (values[i]);
+  g_free (values);
+}

@@ -1,0 +1,42 @@
+/* registration/user-options.h — the protocol's account options a user may
+ * set ([registration] user_options, purplegate.conf(5)): their fields in
+ * the registration and settings forms, reading them back, keeping them per
+ * user (secrets sealed), and the settings a login uses: [legacy-settings]
+ * with the user's values over them, for allowed options only. */
+#pragma once
+#include "transport/forms.h"
+#include "transport/stanza.h"
+#include "transport/transport.h"
+
+/* A field for option "realname" is "option:realname": the protocol's names
+ * (IRC's "username") must not meet the registration's. */
+#define PG_USER_OPTION_VAR_PREFIX "option:"
+/* The key of option "realname" in the per-user settings. */
+#define PG_USER_OPTION_SETTING_PREFIX "option:"
+
+/* Appends a field per allowed option to @form (see
+ * pg_legacy_option_add_field()), showing @bare_jid's values (may be NULL:
+ * not registered), else [legacy-settings]', else the protocol's defaults;
+ * labels in @lang. */
+void pg_user_options_add_fields (PgTransport *transport, xmlNode *form, const char *bare_jid,
+                                 const char *lang);
+
+/* Reads the option fields of @form (borrowed; NULL: none): a table option
+ * id → canonical value (owned; "" puts the option back to the operator's
+ * value; a secret left empty is kept and not in the table). Fields left out
+ * keep their values (XEP-0004 §3.5). NULL when refused: *@condition and
+ * *@text (owned, in @lang) name the option: not allowed
+ * (PG_ERR_NOT_ACCEPTABLE) or a value that does not fit. */
+GHashTable *pg_user_options_read (PgTransport *transport, const PgForm *form, const char *lang,
+                                  PgErrorCondition *condition, char **text);
+/* Keeps @values (from pg_user_options_read(); NULL: nothing) for
+ * @bare_jid, who must be registered. */
+gboolean pg_user_options_store (PgTransport *transport, const char *bare_jid, GHashTable *values,
+                                GError **error);
+/* The settings @bare_jid's login uses: [legacy-settings], then the
+ * user's allowed options over them, the same keys never twice. Owned,
+ * NULL-terminated, the same length; free @values with
+ * pg_user_options_free_values() (they may hold secrets). */
+void pg_user_options_dup_login_settings (PgTransport *transport, const char *bare_jid, GStrv *keys,
+                                         GStrv *values);
+void pg_user_options_free_values (GStrv values);

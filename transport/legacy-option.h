@@ -1,0 +1,76 @@
+/* transport/legacy-option.h — a legacy protocol's account option
+ * (libpurple's protocol_options: bool, int, string or list; masked strings
+ * are secrets) as plain data, and its XEP-0004 field: boolean, text-single
+ * with a XEP-0122 integer validation, list-single, text-private for
+ * secrets. The protocol facts come from legacy/names.h; this layer only
+ * shows them and reads them back. */
+#pragma once
+#include <glib.h>
+#include <libxml/tree.h>
+
+#define PG_NS_DATA_VALIDATE "http://jabber.org/protocol/xdata-validate"
+
+#define PG_LEGACY_OPTION_ERROR (pg_legacy_option_error_quark ())
+GQuark pg_legacy_option_error_quark (void);
+typedef enum
+{
+  PG_LEGACY_OPTION_ERROR_INVALID,   /* a value that does not fit the option's type */
+  PG_LEGACY_OPTION_ERROR_MALFORMED, /* a description that makes no sense */
+} PgLegacyOptionError;
+
+typedef enum
+{
+  PG_LEGACY_OPTION_BOOL,
+  PG_LEGACY_OPTION_INT,
+  PG_LEGACY_OPTION_STRING,
+  PG_LEGACY_OPTION_LIST,
+} PgLegacyOptionType;
+
+/* The number of strings of one option in pg_legacy_option_to_strings(). */
+#define PG_LEGACY_OPTION_STRINGS 6
+
+typedef struct
+{
+  char *id;    /* the setting's name ("realname"), as in [legacy-settings] */
+  char *label; /* the protocol's English label */
+  PgLegacyOptionType type;
+  char *default_value; /* canonical ("true", "6667", …); "" when none */
+  GStrv choice_values; /* list options: the values, else empty */
+  GStrv choice_labels; /* and their labels, the same length */
+  gboolean masked;     /* a secret: shown as text-private, never sent back, sealed */
+} PgLegacyOption;
+
+/* Caller owns the result (pg_legacy_option_free()); @choice_values and
+ * @choice_labels may be NULL (none). */
+PgLegacyOption *pg_legacy_option_new (const char *id, const char *label, PgLegacyOptionType type,
+                                      const char *default_value, const char *const *choice_values,
+                                      const char *const *choice_labels, gboolean masked);
+void pg_legacy_option_free (PgLegacyOption *option);
+
+/* The PG_LEGACY_OPTION_STRINGS strings describing @option, appended to
+ * @out (owned strings, a GPtrArray freeing with g_free): for a link
+ * between processes. */
+void pg_legacy_option_to_strings (const PgLegacyOption *option, GPtrArray *out);
+/* Reads what pg_legacy_option_to_strings() wrote at @strings (at least
+ * PG_LEGACY_OPTION_STRINGS of them). NULL and @error when malformed. */
+PgLegacyOption *pg_legacy_option_from_strings (const char *const *strings, GError **error);
+
+/* The option among @options (PgLegacyOption) with @id, or NULL. Borrowed. */
+const PgLegacyOption *pg_legacy_option_find (const GPtrArray *options, const char *id);
+/* Checks that every name of @ids is one of @options ([registration]
+ * user_options): FALSE and @error naming the first that is not, with the
+ * options there are. */
+gboolean pg_legacy_option_check_ids (const GPtrArray *options, const char *const *ids,
+                                     const char *protocol_id, GError **error);
+
+/* Appends @option's field to @form as @var with @label (NULL: the
+ * option's own), showing @value (NULL: the default; never shown for a
+ * secret). Returns it, borrowed. */
+xmlNode *pg_legacy_option_add_field (const PgLegacyOption *option, xmlNode *form, const char *var,
+                                     const char *label, const char *value);
+/* Reads @text, submitted for @option: the canonical value (owned, g_free)
+ * — "true"/"false", a decimal integer, one of the choices, the text as
+ * given — or NULL and @error naming the option. */
+char *pg_legacy_option_parse (const PgLegacyOption *option, const char *text, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgLegacyOption, pg_legacy_option_free)
