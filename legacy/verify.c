@@ -223,12 +223,18 @@ on_timeout (gpointer data)
 static void
 on_question (gpointer owner, const PgQuestion *question)
 {
+  Verification *verification = owner;
   const char *what = question->primary != NULL ? question->primary : question->title;
-  g_autofree char *reason = g_strdup_printf (
-      "the legacy server asked: %s%s%s%s; register with the ad-hoc command to answer it", what ? what : "",
-      question->fingerprint != NULL ? " (SHA-256 fingerprint " : "",
-      question->fingerprint != NULL ? question->fingerprint : "", question->fingerprint != NULL ? ")" : "");
-  finish (owner, FALSE, PG_ERR_NOT_ACCEPTABLE, reason);
+  g_autofree char *asked
+      = question->fingerprint != NULL
+            ? g_strdup_printf ("%s (SHA-256 %s)", what != NULL ? what : "", question->fingerprint)
+            : g_strdup (what != NULL ? what : "");
+  /* TRANSLATORS: %s is the question the legacy server asked, in its words. */
+  finish (verification, FALSE, PG_ERR_NOT_ACCEPTABLE,
+          g_strdup_printf (translate (verification->transport, verification->lang,
+                                      N_ ("The legacy server asked: %s. Register with the ad-hoc command "
+                                          "Register to answer it.")),
+                           asked));
 }
 
 static const PgAccountEvents events = {

@@ -32,8 +32,8 @@ TTL_ENV = "PURPLEGATE_ADHOC_TTL_S"
 ADMIN_NODES = [f"{NS_ADMIN}#{n}" for n in (
     "get-online-users-num", "get-online-users-list", "announce", "end-user-session",
     "get-registered-users-num", "get-registered-users-list", "delete-user")] + ["urn:purplegate:stats"]
-USER_NODES = ["urn:purplegate:reconnect", "urn:purplegate:change-account", "urn:purplegate:change-nick",
-              "urn:purplegate:questions", "urn:purplegate:settings", "urn:purplegate:unregister"]
+USER_NODES = ["urn:purplegate:reconnect", "urn:purplegate:questions", "urn:purplegate:change-account",
+              "urn:purplegate:change-nick", "urn:purplegate:settings", "urn:purplegate:unregister"]
 
 
 def setup(name):
