@@ -42,7 +42,7 @@ typedef struct
   gboolean (*has_connection_nick) (PgAccount *account);
   char *(*dup_nick) (PgAccount *account);
   char *(*normalize) (PgAccount *account, const char *name);
-  guint (*get_nick_len) (PgAccount *account); /* may be NULL: 0 */
+  guint (*get_nick_len) (PgAccount *account);                                   /* may be NULL: 0 */
   void (*answer_question) (PgAccount *account, const PgQuestionAnswer *answer); /* may be NULL */
 } PgBackendOps;
 
