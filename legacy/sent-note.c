@@ -36,9 +36,12 @@ pg_sent_note_open (const char *dir, GError **error)
 {
   g_autofree char *path = g_build_filename (dir, PG_SENT_NOTE_FILE, NULL);
   int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || ftruncate (fd, PG_SENT_NOTE_BYTES) < 0)
+  /* Allocated now, not sparse: a page first written on a full disk would
+   * kill the worker with SIGBUS. */
+  int failed = fd < 0 ? errno : posix_fallocate (fd, 0, PG_SENT_NOTE_BYTES);
+  if (failed != 0)
     {
-      int saved = errno;
+      int saved = failed;
       if (fd >= 0)
         close (fd);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot keep %s: %s", path,

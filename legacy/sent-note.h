@@ -23,7 +23,8 @@
 #define PG_SENT_NOTE_FILE "sent-note"
 #define PG_SENT_NOTE_MAGIC 0x65746f6e746e6573ULL /* "sentnote" */
 #define PG_SENT_NOTE_VERSION 2
-/* The file is sparse: only the pages of slots in use take memory. */
+/* Allocated in full when the worker starts (1 MiB on its directory's file
+ * system): 65,535 logins, far more than a worker serves. */
 #define PG_SENT_NOTE_BYTES (1024 * 1024)
 
 /* The worker's side: the note mapped. */

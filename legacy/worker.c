@@ -110,9 +110,12 @@ open_crash_note (Worker *worker, const char *dir)
 {
   g_autofree char *path = g_build_filename (dir, "crash-note", NULL);
   int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || ftruncate (fd, CRASH_NOTE_BYTES) < 0)
+  /* Allocated now, not sparse: a page first written on a full disk would
+   * kill the worker with SIGBUS. */
+  int failed = fd < 0 ? errno : posix_fallocate (fd, 0, CRASH_NOTE_BYTES);
+  if (failed != 0)
     {
-      g_warning ("cannot keep %s: %s", path, g_strerror (errno));
+      g_warning ("cannot keep %s: %s", path, g_strerror (failed));
       if (fd >= 0)
         close (fd);
       return;

@@ -57,7 +57,10 @@ static void
 send_text_error (PgTransport *transport, const xmlNode *stanza, const char *lang, PgErrorCondition condition,
                  const char *text)
 {
-  g_autoptr (PgStanza) reply = pg_stanza_error_reply (stanza, condition, PG_ERR_TYPE_DEFAULT, text);
+  /* What the gateway itself could not do (store the registration, keep
+   * the checking login alive) may work later: retry after waiting. */
+  PgErrorType type = condition == PG_ERR_INTERNAL_SERVER_ERROR ? PG_ERR_TYPE_WAIT : PG_ERR_TYPE_DEFAULT;
+  g_autoptr (PgStanza) reply = pg_stanza_error_reply (stanza, condition, type, text);
   xmlNode *error = pg_stanza_get_error (reply);
   xmlNode *node = error != NULL ? pg_stanza_find_child (error, "text", PG_NS_STANZAS) : NULL;
   if (node != NULL)
