@@ -117,8 +117,11 @@ def test_settings_change_and_log_in_again(env):
     assert _values(f["option:realname"]) == ["First Name"], tostr(x)
     assert f["relogin"].get("type") == "boolean", tostr(x)
     assert done.get("type") == "result", tostr(done)
-    wait_until(lambda: peer.online("chuser") and _realname(peer, "chuser") == "Second Name", 2 * WAIT,
-               interval=0.5, what="the new real name in WHOIS")
+    # The login goes and comes back: WHOIS may find no chuser meanwhile.
+    def renamed():
+        info = peer.whois("chuser")
+        return info is not None and info["user"] is not None and info["user"][-1] == "Second Name"
+    wait_until(renamed, 2 * WAIT, interval=0.5, what="the new real name in WHOIS")
     # Stored: the registration form shows it too.
     _, query = register_get(c)
     assert _values(_fields(child(query, NS_XDATA, "x"))["option:realname"]) == ["Second Name"]
