@@ -28,6 +28,10 @@
 
 #define THREAD_PREFIX "pg-question-"
 #define COMMAND_NAME N_ ("Answer pending questions")
+/* A legacy server (or a plugin gone wrong) could ask without end; beyond
+ * this many a new question is declined at once, as an unanswered one is at
+ * its timeout. */
+#define MAX_PENDING 16
 
 typedef struct
 {
@@ -222,6 +226,15 @@ pg_questions_on_question (gpointer owner, const PgQuestion *question)
     }
   if (session->questions == NULL)
     session->questions = g_ptr_array_new_with_free_func ((GDestroyNotify)pending_free);
+  if (session->questions->len >= MAX_PENDING)
+    {
+      g_autoptr (PgQuestionAnswer) answer
+          = pg_question_answer_new (question->id, declining_action (question));
+      g_warning ("%s: %u questions of the legacy login pending: a new one declined", session->bare_jid,
+                 session->questions->len);
+      pg_account_answer_question (session->account, answer);
+      return;
+    }
   PgPendingQuestion *pending = g_new0 (PgPendingQuestion, 1);
   pending->session = session;
   pending->question = pg_question_copy (question);

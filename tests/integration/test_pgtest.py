@@ -164,3 +164,24 @@ def test_question_of_fields_answered_in_the_form(env):
     assert child(r, ns_commands, "command").get("status") == "completed", tostr(r)
     answer = c.expect(chat_from(f"ask@{GW}"), timeout=WAIT, since=since, what="the plugin's answer")
     assert text(child(answer, NS_CLIENT, "body")) == "code=4711 count=3", tostr(answer)
+
+
+def test_questions_beyond_the_limit_are_declined(env):
+    # purplegate(8), QUESTIONS: at most 16 questions of a user are pending;
+    # a further one is declined at once, so the login hears "cancelled"
+    # while the 16 stay pending (nobody answers them here).
+    c = online_user(env, env.user("flood"), "flooder")
+    since = c.mark()
+    c.send("".join(f"<message type='chat' to='ask@{GW}' id='q{i}'><body>go</body></message>"
+                   for i in range(17)))
+
+    def questions():
+        return [el for el in c.transcript.elements()[since:]
+                if el.tag == f"{{{NS_CLIENT}}}message" and el.get("from") == GW
+                and "Enter the code" in (text(child(el, NS_CLIENT, "body")) or "")]
+    c.expect(lambda el: el.tag == f"{{{NS_CLIENT}}}message" and el.get("from") == f"ask@{GW}"
+             and text(child(el, NS_CLIENT, "body")) == "cancelled",
+             timeout=WAIT, since=since, what="the 17th question declined")
+    r = c.iq(f"<iq type='get' to='{GW}'><ping xmlns='urn:xmpp:ping'/></iq>")  # barrier
+    assert r.get("type") == "result", tostr(r)
+    assert len(questions()) == 16, f"{len(questions())} questions reached the user"
