@@ -210,8 +210,7 @@ def test_names_process_crash_leaves_sessions_up(env):
     since = c.mark()
     peer.send("PRIVMSG #AfterCrash :after the crash")
     c.expect(groupchat("#aftercrash", "ncpeer", "after the crash"), timeout=WAIT, since=since)
-    log = pg.stderr_text()
-    assert "logins go back to login" not in log, "a worker ended"
+    assert sorted(_workers(pg)) == sorted(workers), "a worker was restarted"
 
 
 def test_names_process_hang_is_bounded(env):
@@ -225,8 +224,7 @@ def test_names_process_hang_is_bounded(env):
         # asked, does not answer within the bound, and the name is taken as
         # given (the channel is lower case: the join works).
         join(c, "#whilestopped", "nhalice")
-        assert "the names process (pid %d) failed (no answer in time)" % names in pg.stderr_text(), \
-            "no log line for the hung names process"
+        # Only a names process found hung is replaced.
         again = _names_pid(pg, exclude=[names])
         assert again != names
         wait_until(lambda: not Path(f"/proc/{names}").exists()
