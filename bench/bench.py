@@ -1375,6 +1375,15 @@ def kept_soak_section(path):
 
 
 CHAN_BEGIN, CHAN_END = "<!-- channels:begin -->", "<!-- channels:end -->"
+# The before/after of each optimisation (instruction counts from
+# `bench/run --profile` of both commits, and the benchmark's figures),
+# written by hand when a change lands; a new report keeps it.
+CHANGES_BEGIN, CHANGES_END = "<!-- changes:begin -->", "<!-- changes:end -->"
+
+
+def kept_changes_section(path):
+    block = kept_block(path, CHANGES_BEGIN, CHANGES_END)
+    return "\n" + block + "\n" if block else ""
 
 
 def replace_block(path, begin, end, block, before):
@@ -1626,7 +1635,7 @@ def cmd_report(args):
             text = main_report(direct, info)
             kept = block or kept_block(path, CHAN_BEGIN, CHAN_END)
             path.write_text(text + ("\n" + kept + "\n" if kept else "") +
-                            kept_soak_section(path))
+                            kept_changes_section(path) + kept_soak_section(path))
         elif block:
             # The channel phase alone (bench/run --channels): only its section changes.
             path.write_text(replace_block(path, CHAN_BEGIN, CHAN_END, block, before=SOAK_BEGIN))

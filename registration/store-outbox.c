@@ -1,6 +1,7 @@
 /* registration/store-outbox.c — the persistent outbox (schema 5): messages
  * waiting for the component link or for a user's legacy login, and reports
- * of messages that were not kept. Every change is one transaction. */
+ * of messages that were not kept. Every change is one transaction, or part
+ * of the pass's group (registration/store-group.c). */
 #define G_LOG_DOMAIN "pg-store"
 
 #include "registration/store-private.h"
@@ -33,9 +34,11 @@ pg_store_outbox_item_free (PgStoreOutboxItem *item)
   g_free (item);
 }
 
+/* A change of its own, outside the group (registration/store.h). */
 static gboolean
 begin (PgStore *store, GError **error)
 {
+  pg_store_group_commit (store);
   return sqlite3_exec (store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
          || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot begin a transaction");
 }
@@ -43,11 +46,15 @@ begin (PgStore *store, GError **error)
 static gboolean
 commit (PgStore *store, GError **error)
 {
-  if (sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-    return TRUE;
-  pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot commit");
-  (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  return FALSE;
+  gboolean ok = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+
+  if (!ok)
+    {
+      pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot commit");
+      (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+  pg_store_id_floor_settle (store, ok);
+  return ok;
 }
 
 static void
@@ -55,6 +62,16 @@ rollback (PgStore *store)
 {
   if (!sqlite3_get_autocommit (store->db))
     (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  pg_store_id_floor_settle (store, FALSE);
+}
+
+/* Whether changes of this kind go into the pass's group. */
+static gboolean
+grouped (PgStore *store, PgOutboxDirection direction)
+{
+  /* Messages to users wait in the store only while they cannot be written:
+   * rare, and a failure there must reach the caller, who keeps them. */
+  return store->group_source != NULL && direction == PG_OUTBOX_TO_LEGACY;
 }
 
 static gboolean
@@ -146,7 +163,7 @@ insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint 
       " created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
       item->bare_jid, PG_STORE_ERROR_IO, error);
 
-  if (stmt == NULL)
+  if (stmt == NULL || !pg_store_keep_id_floor (store, error))
     return 0;
   if (sqlite3_bind_text (stmt, 2, directions[item->direction], -1, SQLITE_STATIC) != SQLITE_OK
       || sqlite3_bind_text (stmt, 3, item->peer, -1, SQLITE_TRANSIENT) != SQLITE_OK
@@ -163,7 +180,7 @@ insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint 
       bind_failed (store, error);
       return 0;
     }
-  if (!pg_store_step_done (store->db, stmt, error))
+  if (!pg_store_step_done (store, stmt, error))
     return 0;
   return sqlite3_last_insert_rowid (store->db);
 }
@@ -184,28 +201,41 @@ pg_store_outbox_add_counted (PgStore *store, const PgStoreOutboxItem *item, guin
   g_return_val_if_fail (item->bare_jid != NULL && item->peer != NULL && item->body != NULL, 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
 
-  if (!begin (store, error))
-    goto fail;
-  queued = count_messages (store, item->bare_jid, item->direction, error);
-  if (queued < 0)
-    goto fail;
-  if (queued >= max)
+  if (grouped (store, item->direction))
     {
-      rollback (store);
+      if (!pg_store_group_op_begin (store, error))
+        goto fail;
+      queued = count_messages (store, item->bare_jid, item->direction, error);
+      if (queued >= 0 && queued < max)
+        id = insert (store, item, PG_OUTBOX_LOSS_NONE, 0, error);
+      if (!pg_store_group_op_end (store, id > 0, error))
+        goto refused;
+    }
+  else
+    {
+      if (!begin (store, error))
+        goto fail;
+      queued = count_messages (store, item->bare_jid, item->direction, error);
+      if (queued >= 0 && queued < max)
+        id = insert (store, item, PG_OUTBOX_LOSS_NONE, 0, error);
+      if (id <= 0 || !commit (store, error))
+        {
+          rollback (store);
+          goto refused;
+        }
+    }
+  if (queued_before != NULL)
+    *queued_before = (guint)queued;
+  return id;
+
+refused:
+  if (queued >= (gint64)max)
+    {
       g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_FULL, "the outbox of %s holds %u messages already",
                    item->bare_jid, max);
       return 0;
     }
-  id = insert (store, item, PG_OUTBOX_LOSS_NONE, 0, error);
-  if (id > 0 && commit (store, error))
-    {
-      if (queued_before != NULL)
-        *queued_before = (guint)queued;
-      return id;
-    }
-
 fail:
-  rollback (store);
   g_prefix_error (error, "queueing a message for %s: ", item->bare_jid);
   return 0;
 }
@@ -240,7 +270,7 @@ add_loss (PgStore *store, const char *bare_jid, const char *peer, PgOutboxLoss l
           bind_failed (store, error);
           return 0;
         }
-      return pg_store_step_done (store->db, update, error) ? id : 0;
+      return pg_store_step_done (store, update, error) ? id : 0;
     }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
@@ -336,7 +366,7 @@ delete_ids (PgStore *store, const gint64 *ids, guint n_ids, GError **error)
     {
       if (sqlite3_bind_int64 (stmt, 1, ids[i]) != SQLITE_OK)
         return bind_failed (store, error);
-      if (!pg_store_step_done (store->db, stmt, error))
+      if (!pg_store_step_done (store, stmt, error))
         return FALSE;
       sqlite3_reset (stmt);
     }
@@ -351,9 +381,17 @@ pg_store_outbox_delete (PgStore *store, const gint64 *ids, guint n_ids, GError *
 
   if (n_ids == 0)
     return TRUE;
-  if (begin (store, error) && delete_ids (store, ids, n_ids, error) && commit (store, error))
+  /* Rows of either direction: their deletion follows what was delivered. */
+  if (store->group_source != NULL)
+    {
+      if (pg_store_group_op_begin (store, error)
+          && pg_store_group_op_end (store, delete_ids (store, ids, n_ids, error), error))
+        return TRUE;
+    }
+  else if (begin (store, error) && delete_ids (store, ids, n_ids, error) && commit (store, error))
     return TRUE;
-  rollback (store);
+  else
+    rollback (store);
   g_prefix_error (error, "deleting %u outbox rows: ", n_ids);
   return FALSE;
 }

@@ -152,10 +152,12 @@ exec (sqlite3 *db, const char *sql, PgStoreError code, GError **error)
 }
 
 gboolean
-pg_store_step_done (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
+pg_store_step_done (PgStore *store, sqlite3_stmt *stmt, GError **error)
 {
+  if (store->group_open && !store->group_in_op)
+    pg_store_group_commit (store);
   return sqlite3_step (stmt) == SQLITE_DONE
-         || pg_store_fail_db (error, db, PG_STORE_ERROR_IO, "statement failed");
+         || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "statement failed");
 }
 
 static void
@@ -381,7 +383,7 @@ write_key_check (PgStore *store, GError **error)
                          SQLITE_TRANSIENT)
       != SQLITE_OK)
     return pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind the key check");
-  return pg_store_step_done (store->db, stmt, error);
+  return pg_store_step_done (store, stmt, error);
 }
 
 /* Applies migration @to in its own write transaction. Another process may
@@ -515,6 +517,12 @@ pg_store_free (PgStore *store)
 {
   if (store == NULL)
     return;
+  if (store->group_source != NULL)
+    {
+      pg_store_group_commit (store);
+      g_source_destroy (store->group_source);
+      g_clear_pointer (&store->group_source, g_source_unref);
+    }
   g_clear_pointer (&store->statements, g_hash_table_unref);
   if (sqlite3_close (store->db) != SQLITE_OK)
     g_warning ("closing %s: %s", store->path, sqlite3_errmsg (store->db));
@@ -577,7 +585,7 @@ pg_store_put_user (PgStore *store, const char *bare_jid, const char *username, c
     rc = sqlite3_bind_int64 (stmt, 4, g_get_real_time () / G_USEC_PER_SEC);
   if (rc != SQLITE_OK)
     pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind parameter");
-  else if (pg_store_step_done (store->db, stmt, error))
+  else if (pg_store_step_done (store, stmt, error))
     return TRUE;
 
 fail:
@@ -663,7 +671,7 @@ pg_store_delete_user (PgStore *store, const char *bare_jid, gboolean *existed, G
   /* Per-user rows of later tables go with it (ON DELETE CASCADE). */
   stmt = pg_store_prepare (store->db, "DELETE FROM users WHERE bare_jid = ?1", bare_jid, PG_STORE_ERROR_IO,
                            error);
-  if (stmt == NULL || !pg_store_step_done (store->db, stmt, error))
+  if (stmt == NULL || !pg_store_step_done (store, stmt, error))
     {
       g_prefix_error (error, "deleting the registration of %s: ", bare_jid);
       return FALSE;

@@ -55,6 +55,26 @@ gint64 pg_store_count_users (PgStore *store, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreUser, pg_store_user_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStore, pg_store_free)
 
+/* ---- the group commit (registration/store-group.c) ----
+ *
+ * With it on, the changes of the outbox's busiest path, messages queued to
+ * contacts (pg_store_outbox_add_counted() of a PG_OUTBOX_TO_LEGACY item)
+ * and rows deleted (pg_store_outbox_delete()), share one transaction per
+ * pass of the main loop, committed at the end of the pass before any of
+ * its output is written (transport/pass-end.h): each page the pass changed
+ * is written once, not once per message.  Every other change commits the
+ * open group first and keeps a transaction of its own, so that its failure
+ * is reported to its caller.  A group that cannot be committed (disk full)
+ * is logged: its queued messages were handed on already and go unprotected,
+ * as a message the store refused does, and its deleted rows may be sent
+ * again after the login is lost, as when a deletion fails. */
+/* Turns the group commit on, at the end of the passes of the thread-default
+ * main context, until pg_store_free(). */
+void pg_store_group_enable (PgStore *store);
+/* Commits the open group now, if any (a failure is logged, and the
+ * group's changes are undone). */
+void pg_store_group_commit (PgStore *store);
+
 /* ---- legacy contacts of a user (registration/store-contacts.c) ---- */
 
 typedef struct
