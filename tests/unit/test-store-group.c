@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "registration/store.h"
+#include "transport/pass-end.h"
 
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -118,6 +119,41 @@ test_commit_at_pass_end (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   g_assert_cmpint (committed_rows (f), ==, 1);
 }
 
+typedef struct
+{
+  Fixture *f;
+  int seen; /* rows committed when the pass's output was written, -1: not yet */
+} Output;
+
+static void
+write_output (gpointer data)
+{
+  Output *out = data;
+  if (out->seen < 0)
+    out->seen = committed_rows (out->f);
+}
+
+/* Output written at the end of a pass (a stanza, a frame to a worker) leaves
+ * after the pass's changes are committed, whichever source came first. */
+static void
+test_commit_before_output (Fixture *f, G_GNUC_UNUSED gconstpointer data)
+{
+  Output out = { f, -1 };
+  GSource *writer = pg_pass_end_add (PG_PASS_END_WRITE, write_output, &out);
+
+  pg_store_free (f->store);
+  g_autofree char *key = g_build_filename (f->dir, "purplegate.key", NULL);
+  g_autoptr (GError) error = NULL;
+  f->store = pg_store_open (f->path, key, &error);
+  g_assert_no_error (error);
+  pg_store_group_enable (f->store); /* attached after the writer */
+  queue (f, PG_OUTBOX_TO_LEGACY, "one");
+  end_pass ();
+  g_assert_cmpint (out.seen, ==, 1);
+  g_source_destroy (writer);
+  g_source_unref (writer);
+}
+
 static void
 test_other_changes_commit_first (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
@@ -200,6 +236,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/store-group/commit-at-pass-end", test_commit_at_pass_end);
+  ADD ("/store-group/commit-before-output", test_commit_before_output);
   ADD ("/store-group/other-changes-commit-first", test_other_changes_commit_first);
   ADD ("/store-group/full-refused-in-group", test_full_refused_in_group);
   ADD ("/store-group/failed-group-keeps-ids-unused", test_failed_group_keeps_ids_unused);
