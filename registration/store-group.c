@@ -15,11 +15,16 @@
 #include "registration/store-private.h"
 #include "transport/pass-end.h"
 
+/* Runs constant @sql, a statement prepared once: they run for every
+ * change, and sqlite3_exec() would parse them each time. */
 static gboolean
 exec (PgStore *store, const char *sql, const char *what, GError **error)
 {
-  return sqlite3_exec (store->db, sql, NULL, NULL, NULL) == SQLITE_OK
-         || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, what);
+  g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (store, sql, NULL, PG_STORE_ERROR_IO, error);
+
+  return stmt != NULL
+         && (sqlite3_step (stmt) == SQLITE_DONE
+             || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, what));
 }
 
 void
@@ -30,7 +35,7 @@ pg_store_group_commit (PgStore *store)
   if (!store->group_open)
     return;
   store->group_open = FALSE;
-  if (sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+  if (exec (store, "COMMIT", "cannot commit", NULL))
     {
       pg_store_id_floor_settle (store, TRUE);
       store->group_max_id = 0;
@@ -89,8 +94,8 @@ pg_store_group_op_end (PgStore *store, gboolean ok, GError **error)
       store->group_max_id = MAX (store->group_max_id, sqlite3_last_insert_rowid (store->db));
       return TRUE;
     }
-  (void)sqlite3_exec (store->db, "ROLLBACK TO pg_group_op", NULL, NULL, NULL);
-  (void)sqlite3_exec (store->db, "RELEASE pg_group_op", NULL, NULL, NULL);
+  (void)exec (store, "ROLLBACK TO pg_group_op", "cannot undo a change", NULL);
+  (void)exec (store, "RELEASE pg_group_op", "cannot undo a change", NULL);
   pg_store_id_floor_settle (store, FALSE);
   return FALSE;
 }
