@@ -124,11 +124,14 @@ read_items (PgStore *store, sqlite3_stmt *stmt, GError **error)
 static gint64
 count_messages (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
 {
-  /* Two statements: one made to serve both could not use the index. */
+  /* Separate statements: one made to serve all could not use the index.
+   * Every to-legacy row is a message (loss reports go to users only), so
+   * their count reads the index alone, not each row's body. */
   const char *sql
-      = bare_jid != NULL
-            ? "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL"
-            : "SELECT count(*) FROM outbox WHERE direction = ?2 AND body IS NOT NULL";
+      = bare_jid == NULL ? "SELECT count(*) FROM outbox WHERE direction = ?2 AND body IS NOT NULL"
+        : direction == PG_OUTBOX_TO_LEGACY
+            ? "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2"
+            : "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL";
   g_autoptr (PgStoreCachedStmt) stmt
       = pg_store_prepare_cached (store, sql, bare_jid, PG_STORE_ERROR_IO, error);
 
