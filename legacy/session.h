@@ -59,6 +59,7 @@ typedef struct
 {
   guint online; /* sessions with a connected login */
   guint total;  /* sessions in any state */
+  guint held;   /* sessions kept for users who are offline (README "Staying connected") */
 } PgSessionCounts;
 PgSessionCounts pg_sessions_count (PgTransport *transport);
 /* The longest nick the legacy server takes, as an online login of this
@@ -71,6 +72,9 @@ GPtrArray *pg_sessions_dup_jids (PgTransport *transport);
 /* The state of @bare_jid's legacy login: "offline", "connecting", "online"
  * or "reconnect-wait"; NULL when they have no session. Static string. */
 const char *pg_sessions_get_state (PgTransport *transport, const char *bare_jid);
+/* Whether @bare_jid's login is kept while they are offline (README
+ * "Staying connected"). */
+gboolean pg_sessions_is_held (PgTransport *transport, const char *bare_jid);
 /* The legacy worker process serving @bare_jid's login (1-based); 0 when
  * there is none or libpurple runs in the main process. */
 guint pg_sessions_get_worker (PgTransport *transport, const char *bare_jid);
