@@ -566,8 +566,8 @@ test_migrate_2 (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   put_user (store, "a@example.org", "alice", "pw-a");
   g_assert_true (pg_store_put_contact (store, "a@example.org", "bob", "Bob", NULL));
   g_clear_pointer (&store, pg_store_free);
-  raw_exec (f->db, "DROP TABLE outbox; DROP TABLE settings; ALTER TABLE contacts DROP COLUMN pending_add;"
-                   " UPDATE schema_version SET version = 2;");
+  raw_exec (f->db, "DROP TABLE room_backlog; DROP TABLE rooms; DROP TABLE outbox; DROP TABLE settings;"
+                   " ALTER TABLE contacts DROP COLUMN pending_add; UPDATE schema_version SET version = 2;");
 
   store = open_store (f->db, f->key);
   g_assert_cmpint (pg_store_get_schema_version (store), ==, PG_STORE_SCHEMA_VERSION);
@@ -584,6 +584,7 @@ test_migrate_2 (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   g_autoptr (GPtrArray) again = pg_store_list_contacts (store, "a@example.org", NULL);
   g_assert_true (((PgStoreContact *)g_ptr_array_index (again, 0))->pending_add);
   g_assert_cmpint (pg_store_outbox_count (store, "a@example.org", PG_OUTBOX_TO_USER, NULL), ==, 0);
+  g_assert_true (pg_store_put_room (store, "a@example.org", "#x@gw", "#x", "alice", NULL));
 }
 
 /* Rooms of logins that stay connected and their backlogs: trimmed to the
@@ -610,11 +611,12 @@ test_rooms_backlog (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   for (gint64 i = 1; i <= 5; i++)
     {
       g_autofree char *body = g_strdup_printf ("m%" G_GINT64_FORMAT, i);
-      PgStoreBacklogEntry entry = { .id = NULL, .nick = "n", .body = body, .stamp_us = i * G_USEC_PER_SEC };
+      PgStoreBacklogEntry entry
+          = { .id = NULL, .nick = (char *)"n", .body = body, .stamp_us = i * G_USEC_PER_SEC };
       g_assert_true (
           pg_store_backlog_add (store, "a@example.org", "#x@gw", &entry, 3, 2 * G_USEC_PER_SEC, &error));
     }
-  PgStoreBacklogEntry other = { .id = "i", .nick = NULL, .body = "other", .stamp_us = 9 };
+  PgStoreBacklogEntry other = { .id = (char *)"i", .nick = NULL, .body = (char *)"other", .stamp_us = 9 };
   g_assert_true (pg_store_backlog_add (store, "b@example.org", "#y@gw", &other, 3, 0, &error));
   g_autoptr (GPtrArray) kept = pg_store_backlog_list (store, "a@example.org", "#x@gw", &error);
   g_assert_no_error (error);
@@ -625,7 +627,7 @@ test_rooms_backlog (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   g_assert_null (((PgStoreBacklogEntry *)g_ptr_array_index (kept, 0))->id);
 
   /* An age bound alone trims too. */
-  PgStoreBacklogEntry late = { .nick = "n", .body = "m6", .stamp_us = 6 * G_USEC_PER_SEC };
+  PgStoreBacklogEntry late = { .nick = (char *)"n", .body = (char *)"m6", .stamp_us = 6 * G_USEC_PER_SEC };
   g_assert_true (
       pg_store_backlog_add (store, "a@example.org", "#x@gw", &late, 10, 5 * G_USEC_PER_SEC, &error));
   g_clear_pointer (&kept, g_ptr_array_unref);
