@@ -265,7 +265,9 @@ user_settings (PgAdhocCall *call)
       keys[n] = settings[n].key;
       chosen[n] = values[n];
     }
-  if (offers_stay (transport))
+  /* Only when submitted: a user who never chose has no row. */
+  if (offers_stay (transport) && submitted != NULL
+      && pg_form_get_value (submitted, PG_SETTING_STAY_CONNECTED) != NULL)
     {
       keys[n] = PG_SETTING_STAY_CONNECTED;
       chosen[n++] = stay;
