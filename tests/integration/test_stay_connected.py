@@ -14,7 +14,7 @@ import sqlite3
 from harness import COMPONENT_JID, Env, NS_CLIENT, NS_XDATA, child, children, tostr, wait_until, xml_escape
 from harness import WAIT
 from legacy_servers import IrcClient, chat_from, online_user, send_available, wait_transport_online
-from test_groupchat import groupchat, irc_join, irc_lines, join, ping_gateway, room, sees_join
+from test_groupchat import groupchat, irc_join, irc_lines, join, leave, ping_gateway, room, sees_join
 
 GW = COMPONENT_JID
 TIMEOUT = 180
@@ -147,6 +147,12 @@ def backlog_bodies(env, chan):
                                          (room(chan),)).fetchall()]
 
 
+def stored_rooms(env, bare_jid):
+    path = env.purplegate.settings["database"]["path"]
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return [r[0] for r in db.execute("SELECT room FROM rooms WHERE bare_jid = ?", (bare_jid,)).fetchall()]
+
+
 def write_while_away(bob, nick, chan, bodies_room, bodies_chat):
     """bob writes in the channel, then to the offline user: the IRC server
     sends them in that order on the user's connection, so once the one-to-one
@@ -275,3 +281,21 @@ def test_end_user_session_ends_kept_login(env):
     back.close()
     wait_held(boss, c.bare)
     assert bob.whois("enalice") is not None
+
+
+def test_leaving_a_room_while_online_parts(env):
+    """With the setting on, a client that leaves a room and stays online
+    has left it: PART on IRC (XEP-0045 §7.14), and the room is not joined
+    again for it."""
+    bob = peer(env, "lvbob")
+    irc_join(bob, "#leave")
+    c = user_with_stay(env, "lvalice")
+    since_irc = bob.mark()
+    join(c, "#leave", "lvalice")
+    sees_join(bob, "lvalice", "#leave", since_irc)
+    leave(c, "#leave", "lvalice")
+    bob.expect(lambda m: m.command == "PART" and (m.nick or "").lower() == "lvalice",
+               timeout=2 * WAIT, since=since_irc, what="PART after the user left the room")
+    assert bob.whois("lvalice") is not None, "the login went with the room"
+    wait_until(lambda: backlog_bodies(env, "#leave") == [] and not stored_rooms(env, c.bare),
+               timeout=WAIT, interval=0.2, what="the room forgotten by the store")
