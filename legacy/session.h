@@ -1,7 +1,8 @@
 /* legacy/session.h — the per-user session manager (XEP-0100 §4.4, §4.5).
  *
  * One PgSession per registered bare JID with at least one available
- * resource; it owns exactly one legacy login (legacy/account.h) and moves
+ * resource, or whose login stays connected while they are offline (README
+ * "Staying connected"); it owns exactly one legacy login (legacy/account.h) and moves
  * offline → connecting → online → reconnect-wait → offline. Several
  * resources share the login; the highest-priority one sets the legacy
  * status. The session translates account events into stanzas and the user's
@@ -25,8 +26,10 @@ void pg_sessions_register (PgTransport *transport);
 void pg_sessions_free (PgSessions *sessions);
 
 /* Sends <presence type='probe'/> to every registered user (on start and
- * after the component stream reconnects). Sessions that outlived the link
- * end [limits] session_grace_s later unless their users are back. */
+ * after the component stream reconnects), and opens the logins of users
+ * who stay connected that are not open. Sessions that outlived the link
+ * end [limits] session_grace_s later unless their users are back or stay
+ * connected. */
 void pg_sessions_probe_all (PgTransport *transport);
 /* The component stream went down: sessions stay, their users' presence
  * unknown until the link is back (pg_sessions_probe_all()). */
