@@ -1286,6 +1286,9 @@ on_renamed (PgRoom *room, const PgChatEvent *event)
     {
       g_free (room->nick);
       room->nick = g_strdup (event->new_nick);
+      /* After a restart the room is joined again with the nick it has now. */
+      if (room->joined && stays_connected (room))
+        remember_room (room);
     }
   if (!room->joined)
     return;
