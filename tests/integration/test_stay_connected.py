@@ -299,3 +299,31 @@ def test_leaving_a_room_while_online_parts(env):
     assert bob.whois("lvalice") is not None, "the login went with the room"
     wait_until(lambda: backlog_bodies(env, "#leave") == [] and not stored_rooms(env, c.bare),
                timeout=WAIT, interval=0.2, what="the room forgotten by the store")
+
+
+def restart_with(env, stay_connected):
+    env.purplegate.stop()
+    env.purplegate.settings.setdefault("registration", {})["stay_connected"] = stay_connected
+    env.purplegate.write_config()
+    env.purplegate.start()
+    env.wait_linked()
+
+
+def test_operator_keeps_every_login(env):
+    """[registration] stay_connected = on: every user's login stays, and the
+    Settings command does not offer the choice."""
+    restart_with(env, "on")
+    try:
+        boss = env.client(ADMIN_USER, resource="console")
+        bob = peer(env, "opbob")
+        c = online_user(env, env.user("op"), "opalice")
+        fields = form_fields(command(c, SETTINGS, "execute"))
+        assert "stay-connected" not in fields, f"the choice is offered: {fields}"
+        since_irc = bob.mark()
+        c.close()
+        wait_held(boss, c.bare)
+        assert bob.whois("opalice") is not None, "opalice left IRC with the user"
+        gone = irc_lines(bob, lambda m: m.command == "QUIT" and (m.nick or "").lower() == "opalice", since_irc)
+        assert gone == [], [m.raw for m in gone]
+    finally:
+        restart_with(env, "ask")
