@@ -34,37 +34,6 @@ pg_store_outbox_item_free (PgStoreOutboxItem *item)
   g_free (item);
 }
 
-/* A change of its own, outside the group (registration/store.h). */
-static gboolean
-begin (PgStore *store, GError **error)
-{
-  pg_store_group_commit (store);
-  return sqlite3_exec (store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
-         || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot begin a transaction");
-}
-
-static gboolean
-commit (PgStore *store, GError **error)
-{
-  gboolean ok = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
-
-  if (!ok)
-    {
-      pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot commit");
-      (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-    }
-  pg_store_id_floor_settle (store, ok);
-  return ok;
-}
-
-static void
-rollback (PgStore *store)
-{
-  if (!sqlite3_get_autocommit (store->db))
-    (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  pg_store_id_floor_settle (store, FALSE);
-}
-
 /* Whether changes of this kind go into the pass's group. */
 static gboolean
 grouped (PgStore *store, PgOutboxDirection direction)
@@ -198,7 +167,7 @@ gint64
 pg_store_outbox_add_counted (PgStore *store, const PgStoreOutboxItem *item, guint max, guint *queued_before,
                              GError **error)
 {
-  gint64 queued, id = 0;
+  gint64 queued = -1, id = 0;
 
   g_return_val_if_fail (store != NULL && item != NULL, 0);
   g_return_val_if_fail (item->bare_jid != NULL && item->peer != NULL && item->body != NULL, 0);
@@ -216,16 +185,13 @@ pg_store_outbox_add_counted (PgStore *store, const PgStoreOutboxItem *item, guin
     }
   else
     {
-      if (!begin (store, error))
+      if (!pg_store_begin (store, error))
         goto fail;
       queued = count_messages (store, item->bare_jid, item->direction, error);
       if (queued >= 0 && queued < max)
         id = insert (store, item, PG_OUTBOX_LOSS_NONE, 0, error);
-      if (id <= 0 || !commit (store, error))
-        {
-          rollback (store);
-          goto refused;
-        }
+      if (!pg_store_finish (store, id > 0, error))
+        goto refused;
     }
   if (queued_before != NULL)
     *queued_before = (guint)queued;
@@ -300,10 +266,11 @@ pg_store_outbox_add_loss (PgStore *store, const char *bare_jid, const char *peer
   g_return_val_if_fail (loss != PG_OUTBOX_LOSS_NONE, 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
 
-  if (begin (store, error) && (id = add_loss (store, bare_jid, peer, loss, count, sent_upto, error)) > 0
-      && commit (store, error))
+  if (pg_store_begin (store, error)
+      && (id = add_loss (store, bare_jid, peer, loss, count, sent_upto, error)) > 0
+      && pg_store_finish (store, TRUE, error))
     return id;
-  rollback (store);
+  pg_store_finish (store, FALSE, NULL);
   g_prefix_error (error, "recording lost messages of %s: ", bare_jid);
   return 0;
 }
@@ -391,10 +358,11 @@ pg_store_outbox_delete (PgStore *store, const gint64 *ids, guint n_ids, GError *
           && pg_store_group_op_end (store, delete_ids (store, ids, n_ids, error), error))
         return TRUE;
     }
-  else if (begin (store, error) && delete_ids (store, ids, n_ids, error) && commit (store, error))
+  else if (pg_store_begin (store, error) && delete_ids (store, ids, n_ids, error)
+           && pg_store_finish (store, TRUE, error))
     return TRUE;
   else
-    rollback (store);
+    pg_store_finish (store, FALSE, NULL);
   g_prefix_error (error, "deleting %u outbox rows: ", n_ids);
   return FALSE;
 }
@@ -408,7 +376,7 @@ pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items,
 
   if (n_items == 0)
     return TRUE;
-  if (!begin (store, error))
+  if (!pg_store_begin (store, error))
     goto fail;
   for (guint i = 0; i < n_items; i++)
     {
@@ -419,11 +387,11 @@ pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items,
           || add_loss (store, item->bare_jid, item->peer, PG_OUTBOX_LOSS_EXPIRED, 1, sent_upto, error) == 0)
         goto fail;
     }
-  if (commit (store, error))
+  if (pg_store_finish (store, TRUE, error))
     return TRUE;
 
 fail:
-  rollback (store);
+  pg_store_finish (store, FALSE, NULL);
   g_prefix_error (error, "expiring %u outbox rows: ", n_items);
   return FALSE;
 }

@@ -54,6 +54,13 @@ sqlite3_stmt *pg_store_prepare (sqlite3 *db, const char *sql, const char *jid, P
  * of another kind stands or fails on its own. */
 gboolean pg_store_step_done (PgStore *store, sqlite3_stmt *stmt, GError **error);
 
+/* A change of its own, outside the group: commits the open group, then
+ * begins a write transaction. */
+gboolean pg_store_begin (PgStore *store, GError **error);
+/* Commits the transaction begun when @ok, else (or when that fails) rolls
+ * it back; returns whether it was committed. */
+gboolean pg_store_finish (PgStore *store, gboolean ok, GError **error);
+
 /* A grouped outbox change: opens the group's transaction when none is,
  * then a savepoint, so that a change that fails undoes only itself. */
 gboolean pg_store_group_op_begin (PgStore *store, GError **error);

@@ -55,6 +55,12 @@ G_DEFINE_QUARK (pg - store - error - quark, pg_store_error)
  *    for —, xmpp_id, sender, receipt — to-legacy: the user's message id,
  *    full JID and receipt request —, created INTEGER, expires INTEGER —
  *    unix s, NULL: never): messages waiting for a link (store-outbox.c).
+ * 6: rooms(bare_jid → users ON DELETE CASCADE, room TEXT — the room's bare
+ *    JID —, name TEXT — the legacy chat —, nick TEXT, PRIMARY KEY (bare_jid,
+ *    room)): rooms a login that stays connected is in, joined again after a
+ *    restart; room_backlog(seq INTEGER PRIMARY KEY AUTOINCREMENT — order —,
+ *    bare_jid → users ON DELETE CASCADE, room, id, nick, body, stamp INTEGER
+ *    — unix µs): their messages, given as history (store-rooms.c).
  * Later tables holding per-user rows reference users(bare_jid) ON DELETE
  * CASCADE (foreign_keys is on), so that deleting a user deletes them too. */
 static const char *const migrations[] = {
@@ -83,6 +89,15 @@ static const char *const migrations[] = {
   "CREATE INDEX outbox_by_user ON outbox (bare_jid, direction, id);"
   "CREATE INDEX outbox_by_expiry ON outbox (expires) WHERE expires IS NOT NULL;"
   "UPDATE schema_version SET version = 5;",
+  "CREATE TABLE rooms (bare_jid TEXT NOT NULL REFERENCES users (bare_jid) ON DELETE CASCADE,"
+  "                    room TEXT NOT NULL, name TEXT NOT NULL, nick TEXT NOT NULL,"
+  "                    PRIMARY KEY (bare_jid, room));"
+  "CREATE TABLE room_backlog (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "                           bare_jid TEXT NOT NULL REFERENCES users (bare_jid) ON DELETE CASCADE,"
+  "                           room TEXT NOT NULL, id TEXT, nick TEXT, body TEXT NOT NULL,"
+  "                           stamp INTEGER NOT NULL);"
+  "CREATE INDEX room_backlog_by_room ON room_backlog (bare_jid, room, seq);"
+  "UPDATE schema_version SET version = 6;",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == PG_STORE_SCHEMA_VERSION + 1);
 
@@ -142,6 +157,26 @@ pg_store_prepare_cached (PgStore *store, const char *sql, const char *jid, PgSto
       return NULL;
     }
   return stmt;
+}
+
+gboolean
+pg_store_begin (PgStore *store, GError **error)
+{
+  pg_store_group_commit (store);
+  return sqlite3_exec (store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+         || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot begin a transaction");
+}
+
+gboolean
+pg_store_finish (PgStore *store, gboolean ok, GError **error)
+{
+  ok = ok
+       && (sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
+           || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot commit"));
+  if (!ok && !sqlite3_get_autocommit (store->db))
+    (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  pg_store_id_floor_settle (store, ok);
+  return ok;
 }
 
 static gboolean
