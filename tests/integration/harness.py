@@ -1521,7 +1521,8 @@ class Env:
             out.append(f"--- purplegate stderr ({self.purplegate.stderr_path}):\n"
                        + self.purplegate.tail())
         if self.prosody:
-            out.append(f"--- prosody ({self.prosody.log_path}):\n" + self.prosody.tail(15))
+            kind = getattr(self.prosody, "kind", "prosody")  # or ejabberd.Ejabberd
+            out.append(f"--- {kind} ({self.prosody.log_path}):\n" + self.prosody.tail(15))
         if self.irc:
             out.append(f"--- IRC server ({self.irc.log_path}):\n" + self.irc.tail(10))
         return "\n".join(out)

@@ -407,9 +407,31 @@ def registered_user(env, user, nick, password="pw", gw=GW, resource="test"):
     # asks back, the way XEP-0100 §4.1.1 clients do.
     c.send(f"<presence type='subscribed' to='{gw}'/>")
     c.send(f"<presence type='subscribe' to='{gw}'/>")
-    c.expect(match("presence", type="subscribed", frm=gw), timeout=WAIT, since=since,
-             what=f"subscribed from {gw}")
+    c.expect(subscription_approved(gw), timeout=WAIT, since=since,
+             what=f"subscribed from {gw} (or the roster push showing it)")
     return c
+
+
+def subscription_approved(jid):
+    """Predicate: `jid` approved the user's subscription request: its
+    <presence type='subscribed'/>, or the roster push with subscription
+    'to' or 'both' for it (RFC 6121 §3.1.6: the server pushes the roster
+    item to every interested resource, and delivers the presence only to
+    available ones: ejabberd does not deliver it to a resource that is not
+    available yet, Prosody does)."""
+    presence = match("presence", type="subscribed", frm=jid)
+
+    def pred(el):
+        if presence(el):
+            return True
+        if not harness.is_stanza(el, "iq") or el.get("type") != "set":
+            return False
+        query = harness.child(el, harness.NS_ROSTER, "query")
+        return any(bare(item.get("jid")) == jid.lower()
+                   and item.get("subscription") in ("to", "both")
+                   for item in harness.children(query, harness.NS_ROSTER, "item"))
+    pred.__doc__ = f"subscribed from {jid}, or a roster push of {jid} with subscription to/both"
+    return pred
 
 
 def online_user(env, user, nick, password="pw", gw=GW, resource="test", priority=None,
