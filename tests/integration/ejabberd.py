@@ -16,7 +16,8 @@ How it runs (Debian's ejabberd 23.01, Erlang/OTP 25):
 - Accounts are created through mod_http_api's `register` command (a POST
   from 127.0.0.1, which api_permissions allows): ejabberdctl would need
   distribution, and in-band registration is what the tests must not depend
-  on.  Accounts asked for before the start are created right after it.
+  on.  Accounts asked for before the start are created right after it;
+  mod_admin_extra adds commands such as change_password and get_roster.
 - mod_privilege (XEP-0356) grants nothing by default; `privileges` grants
   the component the roster permission `both` and the message permission
   `outgoing`, through an ACL naming the component domains.
@@ -38,9 +39,9 @@ import urllib.request
 from pathlib import Path
 
 import harness
-from harness import (COMPONENT_JID, NS_COMPONENT, NS_STREAM, OTHER_DOMAIN, START_WAIT, USER_DOMAIN, WAIT, Env,
-                     HarnessError, Purplegate, _track, free_port, port_accepts, stop_process,
-                     wait_until)
+from harness import (COMPONENT_JID, NS_COMPONENT, NS_STREAM, OTHER_DOMAIN, START_WAIT,
+                     USER_DOMAIN, WAIT, Env, HarnessError, Purplegate, _track, free_port,
+                     port_accepts, stop_process, wait_until)
 
 ERL = os.environ.get("ERL", "/usr/bin/erl")
 # Where Debian puts ejabberd's and its dependencies' OTP applications
@@ -169,6 +170,8 @@ class Ejabberd:
             "  mod_carboncopy: {}",
             "  mod_offline: {}",
             "  mod_ping: {}",
+            # change_password, get_roster... for the harness (HTTP API).
+            "  mod_admin_extra: {}",
             "  mod_privilege:",
         ]
         # Absent permissions stay at mod_privilege's default (none).
@@ -181,24 +184,35 @@ class Ejabberd:
         self.config_path.write_text("\n".join(lines) + "\n")
 
     # -- accounts ----------------------------------------------------------
-    def api(self, command, args, timeout=WAIT):
-        """Calls a mod_http_api command; returns the decoded JSON answer,
-        raises HarnessError on an HTTP error."""
+    def api(self, command, args, timeout=WAIT, ok_codes=(200,)):
+        """Calls a mod_http_api command; returns (HTTP status, decoded JSON
+        answer); raises HarnessError on a status not in `ok_codes`."""
         req = urllib.request.Request(
             f"http://127.0.0.1:{self.http_port}/api/{command}",
             data=json.dumps(args).encode(), headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as r:
-                return json.loads(r.read().decode() or "null")
+                code, body = r.status, r.read()
         except urllib.error.HTTPError as e:
-            raise HarnessError(f"ejabberd API {command} {args}: HTTP {e.code} "
-                               f"{e.read().decode(errors='replace')}") from None
+            code, body = e.code, e.read()
+        if code not in ok_codes:
+            raise HarnessError(f"ejabberd API {command} {args}: HTTP {code} "
+                               f"{body.decode(errors='replace')}")
+        return code, json.loads(body.decode() or "null")
+
+    def _set_account(self, user, password, host):
+        # register answers 409 for an existing account (one a test made
+        # before a restart, say): then its password is set.
+        code, _ = self.api("register", {"user": user, "host": host, "password": password},
+                           ok_codes=(200, 409))
+        if code == 409:
+            self.api("change_password", {"user": user, "host": host, "newpass": password})
 
     def add_user(self, user, password="password", host=USER_DOMAIN):
-        """Creates an account (mod_http_api `register`); before the start,
-        the account is created as soon as ejabberd runs."""
+        """Creates an account or sets its password (mod_http_api `register`,
+        `change_password`); before the start, as soon as ejabberd runs."""
         if self.running():
-            self.api("register", {"user": user, "host": host, "password": password})
+            self._set_account(user, password, host)
         else:
             self._pending_users.append((user, password, host))
         self.users[f"{user}@{host}"] = password
@@ -243,7 +257,7 @@ class Ejabberd:
             time.sleep(0.05)
         pending, self._pending_users = self._pending_users, []
         for user, password, host in pending:
-            self.api("register", {"user": user, "host": host, "password": password})
+            self._set_account(user, password, host)
         return self
 
     def stop(self, timeout=10):

@@ -409,7 +409,39 @@ def registered_user(env, user, nick, password="pw", gw=GW, resource="test"):
     c.send(f"<presence type='subscribe' to='{gw}'/>")
     c.expect(subscription_approved(gw), timeout=WAIT, since=since,
              what=f"subscribed from {gw} (or the roster push showing it)")
-    return c
+    # The other direction: the roster push of the user's approval.  A
+    # server without pre-approval (RFC 6121 §3.4: ejabberd) drops a
+    # `subscribed` that reaches it before the transport's subscribe, which
+    # then stays pending: the approval is sent again until the push comes.
+    # (The push may be the one the wait above took: it is looked for, not
+    # claimed.)
+    approved = roster_push(gw, ("from", "both"))
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            harness.wait_until(lambda: any(approved(el) for el in
+                                           c.transcript.elements()[since:]),
+                               1.0, what=approved.__doc__)
+            return c
+        except Timeout:
+            if time.monotonic() >= deadline:
+                raise Timeout(f"no {approved.__doc__} within {WAIT}s: the user's approval "
+                              f"did not take; received:\n{c.transcript.dump(since)}") from None
+        c.send(f"<presence type='subscribed' to='{gw}'/>")
+
+
+def roster_push(jid, subscriptions):
+    """Predicate: a roster push (RFC 6121 §2.1.6) of `jid` with one of
+    `subscriptions`."""
+    def pred(el):
+        if not harness.is_stanza(el, "iq") or el.get("type") != "set":
+            return False
+        query = harness.child(el, harness.NS_ROSTER, "query")
+        return any(bare(item.get("jid")) == jid.lower()
+                   and item.get("subscription") in subscriptions
+                   for item in harness.children(query, harness.NS_ROSTER, "item"))
+    pred.__doc__ = f"roster push of {jid} with subscription in {subscriptions}"
+    return pred
 
 
 def subscription_approved(jid):
@@ -420,16 +452,10 @@ def subscription_approved(jid):
     available ones: ejabberd does not deliver it to a resource that is not
     available yet, Prosody does)."""
     presence = match("presence", type="subscribed", frm=jid)
+    push = roster_push(jid, ("to", "both"))
 
     def pred(el):
-        if presence(el):
-            return True
-        if not harness.is_stanza(el, "iq") or el.get("type") != "set":
-            return False
-        query = harness.child(el, harness.NS_ROSTER, "query")
-        return any(bare(item.get("jid")) == jid.lower()
-                   and item.get("subscription") in ("to", "both")
-                   for item in harness.children(query, harness.NS_ROSTER, "item"))
+        return presence(el) or push(el)
     pred.__doc__ = f"subscribed from {jid}, or a roster push of {jid} with subscription to/both"
     return pred
 
