@@ -44,9 +44,17 @@ from harness import (COMPONENT_JID, NS_COMPONENT, NS_STREAM, OTHER_DOMAIN, START
                      port_accepts, stop_process, wait_until)
 
 ERL = os.environ.get("ERL", "/usr/bin/erl")
-# Where Debian puts ejabberd's and its dependencies' OTP applications
-# (ejabberd-23.01-1/, p1_xmpp-*/... under ERL_LIBS, as ejabberdctl sets it).
-EJABBERD_LIBS = os.environ.get("EJABBERD_LIBS", "/usr/lib/x86_64-linux-gnu")
+
+
+def _debian_libs():
+    # Debian puts ejabberd's and its dependencies' OTP applications
+    # (ejabberd-23.01-1/, p1_xmpp-*/...) in the multiarch library directory,
+    # which ejabberdctl passes as ERL_LIBS.
+    found = sorted(glob.glob("/usr/lib/*/ejabberd-*/ebin/ejabberd.app"))
+    return str(Path(found[-1]).parents[2]) if found else "/usr/lib/x86_64-linux-gnu"
+
+
+EJABBERD_LIBS = os.environ.get("EJABBERD_LIBS") or _debian_libs()
 PRIVILEGES = ("roster", "message")
 
 
