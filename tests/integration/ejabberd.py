@@ -24,6 +24,18 @@ How it runs (Debian's ejabberd 23.01, Erlang/OTP 25):
 - mod_disco's extra_domains lists the gateway in the host's disco#items
   (XEP-0030 §4) even while it is not connected; mod_carboncopy (XEP-0280),
   mod_offline and mod_ping are loaded as a deployment would.
+
+Quirks of ejabberd 23.01 the tests meet:
+- One ejabberd_service listener serves every domain of its `hosts` to
+  whichever component connects: each component gets a listener of its own.
+- mod_privilege's options name access rules, not ACLs; it announces the
+  grant (urn:xmpp:privilege:1) from each virtual host when the component
+  connects; a privileged roster get works, a privileged roster set is
+  answered with internal-server-error.
+- A subscription approval (`subscribed`) that arrives before the request
+  is dropped (no pre-approval, RFC 6121 §3.4), and inbound `subscribed` is
+  delivered only to available resources (the roster push reaches every
+  resource that fetched the roster): legacy_servers.registered_user copes.
 """
 
 import glob
