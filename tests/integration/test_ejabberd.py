@@ -10,7 +10,7 @@ import harness
 from ejabberd import Ejabberd, RawComponent, ejabberd_setup, session_processes
 from harness import (COMPONENT_JID, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING,
                      OTHER_DOMAIN, USER_DOMAIN, WAIT, assert_result, bare, child, children,
-                     is_stanza, local, match, ns_of, port_accepts, registered_username, tostr)
+                     is_stanza, local, match, ns_of, port_accepts, registered_username, text, tostr)
 from legacy_servers import IrcClient, chat_from, online_user, registered_user
 
 GW = COMPONENT_JID
@@ -24,8 +24,14 @@ NS_PRIVILEGE = ("urn:xmpp:privilege:1", "urn:xmpp:privilege:2")
 EPMD_PORT = 4369
 
 
+ADMIN = "admin"
+NS_COMMANDS = "http://jabber.org/protocol/commands"
+NS_XDATA = "jabber:x:data"
+
+
 def setup(name):
-    return ejabberd_setup(name, privileges=True, extra_components=(RAW,))
+    return ejabberd_setup(name, privileges=True, extra_components=(RAW,),
+                          overrides={"admin": {"jids": f"{ADMIN}@{USER_DOMAIN}"}})
 
 
 def _privilege(el):
@@ -108,6 +114,27 @@ def test_privileges_granted(env):
         perms = _perms(_privilege(m))
         assert perms.get("roster") == "both", f"roster permission: {tostr(m)}"
         assert perms.get("message") == "outgoing", f"message permission: {tostr(m)}"
+
+
+def test_privileges_reach_purplegate(env):
+    # The grant ejabberd sent purplegate's own link when it connected, as
+    # purplegate's statistics command (an XEP-0050 command for admins)
+    # shows it: from the parent domain, in ejabberd's namespace.
+    boss = env.client(ADMIN)
+    r = boss.iq(f"<iq type='set' to='{GW}' id='st1'><command xmlns='{NS_COMMANDS}' "
+                f"node='urn:purplegate:stats' action='execute'/></iq>")
+    assert_result(r, "st1")
+    x = child(child(r, NS_COMMANDS, "command"), NS_XDATA, "x")
+    assert x is not None, f"no statistics form: {tostr(r)}"
+    values = {f.get("var"): text(child(f, NS_XDATA, "value"))
+              for f in children(x, NS_XDATA, "field")}
+    if "privilegeserver" not in values:
+        raise harness.Skip("purplegate's statistics show no XEP-0356 grant yet "
+                           "(transport/privilege is not in this build)")
+    assert values["privilegeserver"] == USER_DOMAIN, f"grant not from {USER_DOMAIN}: {values}"
+    assert values["privilegenamespace"] == NS_PRIVILEGE[0], f"namespace: {values}"
+    assert values["privilegeroster"] == "both", f"roster permission: {values}"
+    assert values["privilegemessage"] == "outgoing", f"message permission: {values}"
 
 
 def test_default_grants_nothing_and_leaves_nothing(env):
