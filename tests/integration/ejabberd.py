@@ -238,6 +238,13 @@ class Ejabberd:
         self.users[f"{user}@{host}"] = password
         return f"{user}@{host}"
 
+    def roster(self, user, host=USER_DOMAIN):
+        """The user's roster as ejabberd stores it (mod_admin_extra's
+        get_roster): {bare JID: {"nick", "subscription", "ask", "group"}}
+        (one group per item, as that command reports it)."""
+        _, items = self.api("get_roster", {"user": user, "server": host})
+        return {item["jid"]: item for item in items}
+
     # -- process -------------------------------------------------------------
     def start(self, timeout=START_WAIT):
         if not available():

@@ -79,8 +79,12 @@ def test_host_lists_gateway(env):
 def test_register_irc_nick(env):
     # XEP-0100 §4.1: registration through ejabberd, verified by a real login
     # on InspIRCd; the subscription handshake of §4.1.1 completes.
-    c = registered_user(env, env.user("xreg"), "ejreg")
+    user = env.user("xreg")
+    c = registered_user(env, user, "ejreg")
     assert registered_username(c) == "ejreg", "the registration is not shown"
+    item = env.prosody.roster(user).get(GW)
+    assert item is not None and item["subscription"] == "both", \
+        f"the server's roster of {user} has {GW} as {item}, not with subscription both"
 
 
 def test_chat_both_ways(env):
