@@ -3,14 +3,15 @@ harness (tests/integration/ejabberd.py) on 127.0.0.1, with purplegate
 attached as an external component (XEP-0114) and reached by real clients
 through it; the legacy network is the harness's InspIRCd through
 libpurple's prpl-irc.  The XEP-0356 grant is observed on a bare component
-connection of the same server; a second, default ejabberd grants nothing
-and leaves no process behind (no epmd: the node is not distributed)."""
+connection of the same server and in purplegate's statistics; a second,
+default ejabberd grants nothing and leaves no process behind (no epmd: the
+node is not distributed)."""
 
 import harness
 from ejabberd import Ejabberd, RawComponent, ejabberd_setup, session_processes
-from harness import (COMPONENT_JID, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING,
-                     OTHER_DOMAIN, USER_DOMAIN, WAIT, assert_result, bare, child, children,
-                     is_stanza, local, match, ns_of, port_accepts, registered_username, text, tostr)
+from harness import (COMPONENT_JID, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, OTHER_DOMAIN,
+                     USER_DOMAIN, WAIT, assert_result, bare, child, children, is_stanza, local,
+                     match, ns_of, port_accepts, registered_username, text, tostr)
 from legacy_servers import IrcClient, chat_from, online_user, registered_user
 
 GW = COMPONENT_JID
@@ -22,9 +23,7 @@ TIMEOUT = 90
 # namespaces in use are accepted (ejabberd 23.01 sends the first).
 NS_PRIVILEGE = ("urn:xmpp:privilege:1", "urn:xmpp:privilege:2")
 EPMD_PORT = 4369
-
-
-ADMIN = "admin"
+ADMIN = "admin"  # [admin] jids: may run the statistics command
 NS_COMMANDS = "http://jabber.org/protocol/commands"
 NS_XDATA = "jabber:x:data"
 
