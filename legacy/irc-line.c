@@ -87,3 +87,20 @@ pg_irc_nick_valid (const char *nick, guint max_len)
       return FALSE;
   return TRUE;
 }
+
+gboolean
+pg_irc_userhost_reply_parse (const char *reply, char **nick, gboolean *away)
+{
+  const char *equals = strchr (reply, '=');
+  if (equals == NULL || (equals[1] != '+' && equals[1] != '-'))
+    return FALSE;
+  /* '*' marks an IRC operator; it is no part of the nick. */
+  gsize len = (gsize)(equals - reply);
+  if (len > 0 && reply[len - 1] == '*')
+    len--;
+  if (len == 0 || memchr (reply, ' ', len) != NULL)
+    return FALSE;
+  *nick = g_strndup (reply, len);
+  *away = equals[1] == '-';
+  return TRUE;
+}
