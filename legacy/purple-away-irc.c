@@ -31,7 +31,7 @@
 
 /* The least time between two check lines of one login, in seconds. */
 #define PG_IRC_AWAY_CHECK_GAP_S 10
-/* Contacts per USERHOST line: the most RFC 1459 §4.8 allows. */
+/* Contacts per USERHOST line: the most RFC 1459 §5.7 allows. */
 #define USERHOST_MAX 5
 /* Ticks an unanswered check line holds the next one back. */
 #define PATIENCE_TICKS 6
