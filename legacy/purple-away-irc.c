@@ -46,7 +46,8 @@ struct PgIrcAway
   char *whois;            /* the nick of our WHOIS under way (normalised), or NULL */
   gboolean whois_away;    /* a 301 answered it */
   guint waited;           /* ticks the unanswered line has held the next back */
-  GQueue to_whois;        /* char *, normalised nicks found away without their text */
+  gboolean whois_401;     /* its 401 (no such nick) was read */
+  GQueue to_whois;        /* char *, nicks (as the server spells them) found away without their text */
   char *cursor;           /* the last contact checked (normalised), for turns */
 };
 
@@ -126,18 +127,19 @@ shares_channel (PgPurpleAccount *account, const char *nick)
 }
 
 static gint
-compare_names (gconstpointer a, gconstpointer b)
+compare_names (gconstpointer a, gconstpointer b, gpointer data)
 {
-  return strcmp (*(const char *const *)a, *(const char *const *)b);
+  (void)data;
+  return strcmp (a, b);
 }
 
-/* The contacts to check: on line, one word, not told by away-notify;
- * normalised, sorted, each once. Caller owns the array. */
-static GPtrArray *
+/* The contacts to check: on line, one word, not told by away-notify.
+ * Caller owns the tree: normalised name → the name as spelled. */
+static GTree *
 dup_checked (PgIrcAway *away)
 {
   PgPurpleAccount *account = away->account;
-  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  GTree *names = g_tree_new_full (compare_names, NULL, g_free, g_free);
   GSList *buddies = purple_find_buddies (account->purple, NULL);
 
   for (GSList *l = buddies; l != NULL; l = l->next)
@@ -147,16 +149,10 @@ dup_checked (PgIrcAway *away)
       if (!PURPLE_BUDDY_IS_ONLINE (buddy) || !safe_name (name)
           || (away->away_notify && shares_channel (account, name)))
         continue;
-      g_ptr_array_add (names, g_strdup (purple_normalize (account->purple, name)));
+      /* Copies of one contact (several groups) are one. */
+      g_tree_replace (names, g_strdup (purple_normalize (account->purple, name)), g_strdup (name));
     }
   g_slist_free (buddies);
-  g_ptr_array_sort (names, compare_names);
-  /* Copies of one name (several groups) are one contact. */
-  for (guint i = 1; i < names->len;)
-    if (strcmp (names->pdata[i - 1], names->pdata[i]) == 0)
-      g_ptr_array_remove_index (names, i);
-    else
-      i++;
   return names;
 }
 
@@ -177,31 +173,33 @@ tick (gpointer data)
       away->userhost_pending = 0;
     }
   away->waited = 0;
-  char *nick = g_queue_pop_head (&away->to_whois);
+  g_autofree char *nick = g_queue_pop_head (&away->to_whois);
   if (nick != NULL)
     {
       g_autofree char *line = g_strdup_printf ("WHOIS %s\r\n", nick);
-      away->whois = nick;
+      away->whois = g_strdup (purple_normalize (away->account->purple, nick));
       away->whois_away = FALSE;
+      away->whois_401 = FALSE;
       send_line (gc, line);
       return G_SOURCE_CONTINUE;
     }
-  g_autoptr (GPtrArray) names = dup_checked (away);
-  if (names->len == 0)
-    return G_SOURCE_CONTINUE;
+  g_autoptr (GTree) names = dup_checked (away);
   /* The next ones after the cursor, from the start again at the end. */
-  guint first = 0;
-  while (away->cursor != NULL && first < names->len && strcmp (names->pdata[first], away->cursor) <= 0)
-    first++;
-  if (first == names->len)
-    first = 0;
+  GTreeNode *node = away->cursor != NULL ? g_tree_upper_bound (names, away->cursor) : NULL;
+  if (node == NULL)
+    node = g_tree_node_first (names);
+  if (node == NULL)
+    return G_SOURCE_CONTINUE;
   g_autoptr (GString) line = g_string_new ("USERHOST");
-  guint i;
-  for (i = first; i < names->len && i < first + USERHOST_MAX; i++)
-    g_string_append_printf (line, " %s", (const char *)names->pdata[i]);
+  const char *last = NULL;
+  for (guint n = 0; node != NULL && n < USERHOST_MAX; node = g_tree_node_next (node), n++)
+    {
+      g_string_append_printf (line, " %s", (const char *)g_tree_node_value (node));
+      last = g_tree_node_key (node);
+    }
   g_string_append (line, "\r\n");
   g_free (away->cursor);
-  away->cursor = g_strdup (names->pdata[i - 1]);
+  away->cursor = g_strdup (last);
   away->userhost_pending++;
   send_line (gc, line->str);
   return G_SOURCE_CONTINUE;
@@ -210,12 +208,15 @@ tick (gpointer data)
 static void
 queue_whois (PgIrcAway *away, const char *nick)
 {
-  g_autofree char *normalized = g_strdup (purple_normalize (away->account->purple, nick));
+  PurpleAccount *purple = away->account->purple;
+  g_autofree char *normalized = g_strdup (purple_normalize (purple, nick));
 
-  if (g_strcmp0 (away->whois, normalized) == 0
-      || g_queue_find_custom (&away->to_whois, normalized, (GCompareFunc)strcmp) != NULL)
+  if (g_strcmp0 (away->whois, normalized) == 0)
     return;
-  g_queue_push_tail (&away->to_whois, g_steal_pointer (&normalized));
+  for (GList *l = away->to_whois.head; l != NULL; l = l->next)
+    if (strcmp (purple_normalize (purple, l->data), normalized) == 0)
+      return;
+  g_queue_push_tail (&away->to_whois, g_strdup (nick));
 }
 
 /* A contact's state seen as a flag (USERHOST, WHO): back at once; away
@@ -306,6 +307,14 @@ read_line (PgIrcAway *away, const PgIrcLine *line)
     }
   if (is_whois_target (away, target) && strlen (cmd) == 3 && g_ascii_isdigit (cmd[0]))
     {
+      /* The one 401 of the WHOIS is ours; another is the answer to a
+       * message sent to the nick meanwhile (account-confirm.c). */
+      if (strcmp (cmd, "401") == 0)
+        {
+          if (away->whois_401)
+            return FALSE;
+          away->whois_401 = TRUE;
+        }
       if (strcmp (cmd, "318") == 0)
         {
           /* No 301 before the end: back in the meantime. */
