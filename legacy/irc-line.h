@@ -27,6 +27,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PgIrcLine, pg_irc_line_clear)
  * FALSE, and nothing set, when @reply is not of that form. */
 gboolean pg_irc_userhost_reply_parse (const char *reply, char **nick, gboolean *away);
 
+/* @text without mIRC's bold, colour (with its numbers), reset, reverse,
+ * italic and underline codes. Caller owns it (g_free). */
+char *pg_irc_strip_formatting (const char *text);
+
 /* RFC 2812 §2.3.1: nickname = ( letter / special ) *( letter / digit /
  * special / "-" ), at most @max_len (9 when 0: the server did not say). */
 gboolean pg_irc_nick_valid (const char *nick, guint max_len);

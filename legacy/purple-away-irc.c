@@ -80,6 +80,11 @@ set_away (PgPurpleAccount *account, const char *nick, gboolean away, const char 
 
   if (buddy == NULL || !PURPLE_BUDDY_IS_ONLINE (buddy))
     return;
+  /* The server's bytes, before prpl-irc's charset conversion: made valid
+   * UTF-8, without mIRC formatting, as the user's client shows statuses. */
+  g_autofree char *valid = text != NULL ? g_utf8_make_valid (text, -1) : NULL;
+  g_autofree char *plain = valid != NULL ? pg_irc_strip_formatting (valid) : NULL;
+  text = plain;
   gboolean was_away = shown_away (buddy, &shown);
   if (away == was_away && (!away || g_strcmp0 (text != NULL ? text : "", shown != NULL ? shown : "") == 0))
     return;

@@ -58,7 +58,8 @@ def test_away_notify_in_shared_channel(env):
                 what="the user joining #awayroom")
 
     since = c.mark()
-    peer.send("AWAY :gone fishing")
+    # mIRC formatting (underline) is no part of the status.
+    peer.send("AWAY :\x1fgone\x1f fishing")
     p = c.expect(presence_of(f"anpeer@{GW}", "away", "gone fishing"), timeout=NOTIFY_WAIT,
                  since=since, what="anpeer away at once (away-notify)")
     assert p.get("to", "").split("/")[0] == c.bare, f"not to the user: {tostr(p)}"
@@ -76,7 +77,7 @@ def test_check_beside_away_notify(env):
     c = online_user(env, env.user("xcn"), "cnuser")
     add_irc_contact(c, "cnpeer")
     since = c.mark()
-    peer.send("AWAY :in a meeting")
+    peer.send("AWAY :\x02in\x02 a \x0304,01meeting\x03")
     c.expect(presence_of(f"cnpeer@{GW}", "away", "in a meeting"), timeout=2 * CHECK_GAP_S + WAIT,
              since=since, what="cnpeer away (the check)")
     peer.send("AWAY")

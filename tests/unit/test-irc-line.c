@@ -102,10 +102,43 @@ test_userhost (gconstpointer data)
   g_assert_cmpint (away, ==, c->away);
 }
 
+static void
+test_strip_formatting (void)
+{
+  static const char *const formatted[][2] = {
+    { "plain text", "plain text" },
+    { "\x02"
+      "bold"
+      "\x02 and \x1f"
+      "under"
+      "\x0f",
+      "bold and under" },
+    { "\x03"
+      "4red\x03 \x03"
+      "12,01blue on black\x03",
+      "red blue on black" },
+    { "\x03"
+      "123",
+      "3" },
+    { "\x03,5", "" },
+    { "\x16"
+      "rev\x1d"
+      "it",
+      "revit" },
+    { "", "" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (formatted); i++)
+    {
+      g_autofree char *plain = pg_irc_strip_formatting (formatted[i][0]);
+      g_assert_cmpstr (plain, ==, formatted[i][1]);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/irc-line/strip-formatting", test_strip_formatting);
   for (guint i = 0; i < G_N_ELEMENTS (userhost_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/irc-line/userhost/%s", userhost_cases[i].name);
