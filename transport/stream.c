@@ -506,7 +506,7 @@ pg_stream_new (const char *host, guint16 port, const char *component_jid, const 
   g_socket_client_set_enable_proxy (stream->client, FALSE);
   stream->cancellable = g_cancellable_new ();
   stream->out = g_byte_array_new ();
-  stream->pass_end = pg_pass_end_add (flush_at_pass_end, stream);
+  stream->pass_end = pg_pass_end_add (PG_PASS_END_WRITE, flush_at_pass_end, stream);
   stream->backoff_s = PG_STREAM_BACKOFF_MIN_S;
   return stream;
 }
