@@ -207,6 +207,25 @@ def test_contact_away_by_check(env):
     no_stray_messages(c, peer, "chkuser", since)
 
 
+def test_contact_away_from_reply(env):
+    # A message to an away contact brings the server's away reply (301):
+    # it still reaches the user as the automatic reply, and the contact's
+    # presence turns away with that text at once, before the check (two
+    # lines 10 s apart) could tell.
+    peer = _peer(env, "rplpeer")
+    c = online_user(env, env.user("xrpl"), "rpluser")
+    add_irc_contact(c, "rplpeer")
+    since = peer.mark()
+    peer.send("AWAY :on the phone")
+    peer.expect(lambda m: m.command == "306", timeout=WAIT, since=since, what="306 (marked away)")
+    since = c.mark()
+    c.send(f"<message type='chat' to='rplpeer@{GW}'><body>are you there?</body></message>")
+    c.expect(presence_of(f"rplpeer@{GW}", "away", "on the phone"), timeout=8, since=since,
+             what="rplpeer away from the 301")
+    m = c.expect(chat_from(f"rplpeer@{GW}"), timeout=WAIT, since=since, what="the automatic reply")
+    assert "on the phone" in _body(m), f"automatic reply: {tostr(m)}"
+
+
 def test_directed_unavailable_is_not_logout(env):
     # XEP-0100 §4.5.2: a directed unavailable to one contact is not a logout.
     peer = _peer(env, "dpeer")
