@@ -525,6 +525,49 @@ def irc_and_prosody_env(name):
         env.close(keep=True)
         raise
 
+# The away check of IRC contacts sends one line per 10 s per login (README,
+# "Away state of IRC contacts"): a change it finds takes up to two lines
+# (USERHOST, then WHOIS for the text).
+CHECK_GAP_S = 10
+
+
+def presence_of(jid, show, status=None):
+    """Predicate: available presence from the bare `jid` with `show` (None:
+    no <show/>, i.e. available) and, when given, the <status/> text."""
+    available = is_presence_from(jid)
+
+    def pred(el):
+        if not available(el):
+            return False
+        if harness.text(harness.child(el, harness.NS_CLIENT, "show")) != show:
+            return False
+        return status is None or harness.text(harness.child(el, harness.NS_CLIENT, "status")) == status
+    pred.__doc__ = f"presence from {jid} show={show} status={status!r}"
+    return pred
+
+
+def add_irc_contact(c, nick):
+    """The user adds the IRC contact `nick` and sees it on line."""
+    since = c.mark()
+    c.send(f"<presence type='subscribe' to='{nick}@{GW}'/>")
+    c.expect(presence_of(f"{nick}@{GW}", None), timeout=2 * WAIT, since=since,
+             what=f"{nick} on line")
+
+
+def no_stray_messages(c, peer, nick, since):
+    """Barrier on the IRC → XMPP path (the peer's PRIVMSG comes after every
+    reply to the checks on the user's connection), then: no message but
+    the barrier since `since` (no 301 shown as a reply, no error)."""
+    token = f"away-barrier-{time.monotonic_ns()}"
+    peer.privmsg(nick, token)
+    c.expect(chat_from(f"{peer.nick}@{GW}", token), timeout=2 * WAIT, since=since,
+             what=f"barrier message {token}")
+    stray = [harness.tostr(el) for el in c.transcript.elements()[since:]
+             if harness.is_stanza(el, "message")
+             and harness.text(harness.child(el, harness.NS_CLIENT, "body")) != token]
+    assert not stray, "messages the away checks caused:\n" + "\n".join(stray)
+
+
 def chat_from(jid, body=None):
     def pred(el):
         if not harness.is_stanza(el, "message") or bare(el.get("from")) != jid.lower():
