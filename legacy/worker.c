@@ -58,9 +58,12 @@ struct Worker
   /* Login → its id, for the owners libpurple names: a timer may outlive
    * the login that made it. */
   GHashTable *owners;
-  guint32 serving;          /* the login whose command runs now, or 0 */
-  guint32 active;           /* the login whose socket or timer libpurple serves, or 0 */
-  guint connecting;         /* logins between connect and its outcome */
+  guint32 serving;  /* the login whose command runs now, or 0 */
+  guint32 active;   /* the login whose socket or timer libpurple serves, or 0 */
+  guint connecting; /* logins between connect and its outcome */
+  /* Their ids, each between spaces (" 12 7 "), as the crash note lists
+   * them: kept as they change, not formatted for every note. */
+  GString *connecting_ids;
   guint connecting_changes; /* counts changes of which logins those are */
   char *note;               /* the crash note, mapped; NULL without one */
   /* What the note says now: the login blamed, or (0) the logins connecting
@@ -100,18 +103,49 @@ update_crash_note (Worker *worker)
   worker->noted = blamed;
   worker->noted_changes = worker->connecting_changes;
   if (blamed != 0)
-    len = (gsize)g_snprintf (note, sizeof note, "%u", blamed);
+    {
+      len = (gsize)g_snprintf (note, sizeof note, "%u", blamed);
+      memcpy (worker->note, note, len);
+    }
   else if (worker->connecting > 0)
     {
-      GHashTableIter iter;
-      gpointer value;
-      g_hash_table_iter_init (&iter, worker->logins);
-      while (g_hash_table_iter_next (&iter, NULL, &value) && len < sizeof note - 16)
-        if (((Login *)value)->connecting)
-          len += (gsize)g_snprintf (note + len, sizeof note - len, "%u ", ((Login *)value)->id);
+      /* As many ids as fit, whole. */
+      const char *ids = worker->connecting_ids->str + 1;
+      len = worker->connecting_ids->len - 1;
+      if (len > CRASH_NOTE_BYTES - 1)
+        for (len = CRASH_NOTE_BYTES - 1; len > 0 && ids[len - 1] != ' '; len--)
+          ;
+      memcpy (worker->note, ids, len);
     }
-  memcpy (worker->note, note, len);
   worker->note[len] = '\0';
+}
+
+/* Whether @login is between connect and its outcome. */
+static void
+set_connecting (Login *login, gboolean connecting)
+{
+  Worker *worker = login->worker;
+  char token[16];
+
+  if (login->connecting == connecting)
+    return;
+  login->connecting = connecting;
+  worker->connecting_changes++;
+  g_snprintf (token, sizeof token, " %u ", login->id);
+  if (connecting)
+    {
+      worker->connecting++;
+      if (worker->connecting_ids->len == 0)
+        g_string_append_c (worker->connecting_ids, ' ');
+      g_string_append (worker->connecting_ids, token + 1);
+      return;
+    }
+  worker->connecting--;
+  const char *at = strstr (worker->connecting_ids->str, token);
+  if (at != NULL)
+    g_string_erase (worker->connecting_ids, at - worker->connecting_ids->str + 1, (gssize)strlen (token) - 1);
+  if (worker->connecting == 0)
+    g_string_truncate (worker->connecting_ids, 0);
 }
 
 /* Maps DIR/crash-note (legacy/backend-workers.c reads it); without it,
@@ -270,9 +304,7 @@ stop_connecting (Login *login)
 {
   if (!login->connecting)
     return;
-  login->connecting = FALSE;
-  login->worker->connecting--;
-  login->worker->connecting_changes++;
+  set_connecting (login, FALSE);
   update_crash_note (login->worker);
 }
 
@@ -488,12 +520,7 @@ login_free (Login *login)
   g_hash_table_remove (login->worker->owners, login);
   if (login->worker->sent_note != NULL)
     pg_sent_note_forget (login->worker->sent_note, login->id);
-  if (login->connecting)
-    {
-      login->worker->connecting--;
-      login->worker->connecting_changes++;
-    }
-  login->connecting = FALSE;
+  set_connecting (login, FALSE);
   g_clear_pointer (&login->account, pg_purple_account_free);
   g_free (login->protocol);
   g_hash_table_unref (login->named);
@@ -550,12 +577,7 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
   switch (op)
     {
     case PG_WIRE_CONNECT:
-      if (!login->connecting)
-        {
-          worker->connecting++;
-          worker->connecting_changes++;
-        }
-      login->connecting = TRUE;
+      set_connecting (login, TRUE);
       pg_purple_account_connect (account);
       break;
     case PG_WIRE_FREE:
@@ -772,6 +794,7 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   worker.owners = g_hash_table_new (NULL, NULL);
   pg_purple_set_socket_func (worker.purple, on_socket, &worker);
   worker.logins = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)login_free);
+  worker.connecting_ids = g_string_new (NULL);
   pg_purple_set_activity_func (worker.purple, on_activity, &worker);
   worker.marking = g_array_new (FALSE, FALSE, sizeof (guint32));
   worker.pass_end = pg_pass_end_add (PG_PASS_END_WRITE, mark_batches, &worker);
@@ -787,6 +810,7 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   g_array_unref (worker.marking);
   g_hash_table_unref (worker.logins); /* silent logouts */
   g_hash_table_unref (worker.owners);
+  g_string_free (worker.connecting_ids, TRUE);
   pg_wire_flush (worker.wire, 1000);
   pg_wire_free (worker.wire);
   g_main_loop_unref (worker.loop);
