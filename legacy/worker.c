@@ -355,7 +355,8 @@ ev_contact_unlisted (gpointer owner, const char *name)
 static void
 ev_message (gpointer owner, const char *from, const char *html)
 {
-  emit (owner, PG_WIRE_MESSAGE, g_variant_new ("(ss)", from, html));
+  Login *login = owner;
+  pg_wire_send_texts (login->worker->wire, PG_WIRE_MESSAGE, login->id, NULL, from, html);
 }
 
 static void
@@ -591,7 +592,7 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
       {
         guint64 tag;
         g_autoptr (GError) error = NULL;
-        g_variant_get (args, "(t&s&s)", &tag, &a, &b);
+        pg_wire_get_texts (args, &tag, &a, &b);
         if (!pg_purple_account_send_message (account, a, b, &error))
           emit (login, PG_WIRE_SEND_FAILED,
                 g_variant_new ("(tbs)", tag,
