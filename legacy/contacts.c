@@ -201,6 +201,18 @@ pg_contacts_on_listed (gpointer owner, const char *name, const char *alias)
 {
   PgSession *session = owner;
   PgContact *contact = pg_contacts_ensure (session, name, alias);
+  if (contact != NULL && pg_roster_sync_applies (session))
+    {
+      /* The contact goes on the roster, no approval asked (XEP-0356 §4.3);
+       * listed again under a new name, it is renamed there. */
+      if (contact->stored && g_strcmp0 (contact->alias, alias) == 0)
+        return;
+      g_free (contact->alias);
+      contact->alias = g_strdup (alias);
+      if (store_contact (session, contact))
+        pg_roster_sync_contact (session, contact);
+      return;
+    }
   if (contact == NULL || contact->stored)
     return;
   g_free (contact->alias);
@@ -216,6 +228,13 @@ pg_contacts_on_unlisted (gpointer owner, const char *name)
   PgContact *contact = pg_contacts_ensure (session, name, NULL);
   if (contact == NULL || !contact->stored)
     return;
+  if (pg_roster_sync_applies (session))
+    {
+      send_presence (session, contact, "unavailable", NULL, NULL);
+      pg_roster_sync_remove (session, contact->jid);
+      forget_contact (session, contact);
+      return;
+    }
   send_presence (session, contact, "unsubscribe", NULL, NULL);
   send_presence (session, contact, "unsubscribed", NULL, NULL);
   send_presence (session, contact, "unavailable", NULL, NULL);
@@ -289,6 +308,8 @@ on_subscribe (const PgRouteRequest *request, gpointer user_data)
       reply_presence (transport, request, "unsubscribed");
       return PG_HANDLED;
     }
+  if (!was_stored)
+    pg_roster_sync_contact (session, contact); /* named and grouped like the others */
   if (!was_stored && session->state == PG_SESSION_ONLINE)
     pg_account_add_contact (session->account, contact->name, contact->alias);
   else if (!was_stored

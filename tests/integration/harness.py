@@ -206,8 +206,13 @@ class Prosody:
     c2s and component ports on 127.0.0.1 only, no s2s, no HTTP, no TLS."""
 
     def __init__(self, workdir, secret="s3cret-component", component=COMPONENT_JID,
-                 hosts=(USER_DOMAIN, OTHER_DOMAIN), log_level="debug"):
+                 hosts=(USER_DOMAIN, OTHER_DOMAIN), log_level="debug", privileges=None):
         self.workdir = Path(workdir)
+        # XEP-0356 grants of the first host to components:
+        # {component JID: {"roster": "both", "message": "outgoing"}}, in
+        # the protocol's own words (§4.1, §5.1), so that another host
+        # server's harness can take the same dict (Prosody: mod_privilege).
+        self.privileges = dict(privileges or {})
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.secret = secret
         self.component = component
@@ -235,7 +240,8 @@ class Prosody:
             f"pidfile = {lua_str(str(self.pid_path))}",
             f"data_path = {lua_str(str(self.data_path))}",
             f"certificates = {lua_str(w + '/certs')}",
-            'modules_enabled = { "roster"; "saslauth"; "disco"; "ping" }',
+            'modules_enabled = { "roster"; "saslauth"; "disco"; "ping"%s }'
+            % ('; "privilege"' if self.privileges else ""),
             # s2s is auto-loaded by Prosody: turn it off explicitly.
             'modules_disabled = { "s2s"; "s2s_auth_certs"; "dialback" }',
             f"c2s_ports = {{ {self.c2s_port} }}",
@@ -259,10 +265,26 @@ class Prosody:
         ]
         for h in self.hosts:
             lines.append(f"VirtualHost {lua_str(h)}")
+            if h == self.hosts[0] and self.privileges:
+                # Debian's prosody-modules: mod_privilege reads the grants
+                # per host from privileged_entities.
+                entities = "; ".join(
+                    f"[{lua_str(jid)}] = {{ "
+                    + "; ".join(f"{k} = {lua_str(v)}" for k, v in perms.items()) + " }"
+                    for jid, perms in self.privileges.items())
+                lines.append(f"  privileged_entities = {{ {entities} }}")
         lines.append("")
-        lines.append(f"Component {lua_str(self.component)}")
-        lines.append(f"  component_secret = {lua_str(self.secret)}")
+        lines += self.component_lines(self.component)
         self.config_path.write_text("\n".join(lines) + "\n")
+
+    def component_lines(self, jid):
+        """The config section of the external component `jid`;
+        mod_privilege is loaded on a privileged component too, where it
+        sends the hosts' grants once the component authenticates."""
+        lines = [f"Component {lua_str(jid)}", f"  component_secret = {lua_str(self.secret)}"]
+        if jid in self.privileges:
+            lines.append('  modules_enabled = { "privilege" }')
+        return lines
 
     @staticmethod
     def _encode(s):
