@@ -10,7 +10,9 @@ of another domain keep the subscription flow (§4.3: privileges cover the
 server's own users only).  The legacy network is XMPP (prpl-jabber to
 legacy.localhost), whose contact lists are real server-side rosters."""
 
-from harness import (NS_CLIENT, NS_PING, NS_ROSTER, OTHER_DOMAIN, WAIT, bare, child, children,
+from pathlib import Path
+
+from harness import (NS_CLIENT, NS_STANZAS, Skip, assert_error, NS_PING, NS_ROSTER, OTHER_DOMAIN, WAIT, bare, child, children,
                      is_stanza, match, register_set, registered_username, tostr, wait_until)
 from legacy_servers import (LEGACY_DOMAIN, XMPP_GW, online_user, send_available,
                             wait_transport_online, xmpp_env)
@@ -25,6 +27,8 @@ PRIVILEGES = {GW: {"roster": "both", "message": "outgoing"}}
 
 
 def setup(name):
+    if not Path("/usr/lib/prosody/modules/mod_privilege").is_dir():
+        raise Skip("prosody-modules (mod_privilege) is not installed")
     return xmpp_env(name, overrides={"admin": {"jids": f"{ADMIN_USER}@localhost"},
                                      "registration": {"allowed_domains": f"localhost;{OTHER_DOMAIN}"}},
                     privileges=PRIVILEGES)
@@ -109,15 +113,35 @@ def carol_client(env, carol):
 # tests
 
 
-def test_grant_shown_in_statistics(env):
-    # What the host server granted is shown to operators.
-    boss = env.client(ADMIN_USER, resource="console")
+def granted(env):
+    """The privilege fields of the stats command: (server, namespace,
+    roster, message)."""
+    boss = env.client(ADMIN_USER, resource=env.user("console"))
     cmd = answer(execute(boss, "urn:purplegate:stats", "execute"), "completed")
     f = fields(form_of(cmd))
-    assert f.get("privilegeserver") == ["localhost"], f"grant not shown: {f}"
-    assert f.get("privilegenamespace") == ["urn:xmpp:privilege:2"], f"namespace: {f}"
-    assert f.get("privilegeroster") == ["both"] and f.get("privilegemessage") == ["outgoing"], \
-        f"permissions: {f}"
+    boss.close()
+    return tuple((f.get(var) or [None])[0] for var in
+                 ("privilegeserver", "privilegenamespace", "privilegeroster", "privilegemessage"))
+
+
+def test_grant_shown_in_statistics(env):
+    # What the host server granted is shown to operators.
+    assert granted(env) == ("localhost", "urn:xmpp:privilege:2", "both", "outgoing"), \
+        f"grant not shown: {granted(env)}"
+
+
+def test_grant_from_a_user_refused(env):
+    # XEP-0356 §4.2: only the server grants; a user's look-alike is refused
+    # and changes nothing.
+    u = env.client(env.user("spoof"))
+    since = u.mark()
+    u.send(f"<message to='{GW}' id='sp1'><privilege xmlns='urn:xmpp:privilege:2'>"
+           f"<perm access='roster' type='none'/><perm access='message' type='none'/></privilege></message>")
+    err = u.expect(match("message", type="error", id="sp1"), timeout=WAIT, since=since,
+                   what="an error for the look-alike grant")
+    assert_error(err, "sp1", "forbidden", "auth", frm=GW)
+    assert granted(env) == ("localhost", "urn:xmpp:privilege:2", "both", "outgoing"), \
+        f"a user's message changed the grant: {granted(env)}"
 
 
 def test_contacts_join_roster_without_subscription(env):
@@ -203,3 +227,24 @@ def test_privileges_cover_own_domain_only(env):
              what=f"subscribe from {dave_jid}")
     barrier(u)
     u.nothing(contact_roster_push, wait=0, since=0, what="a roster push to a user of another domain")
+
+
+def test_grant_read_again_on_every_stream(env):
+    # The grant belongs to the stream: a host server that comes back
+    # without privileges leaves none, and one that grants again is read again.
+    try:
+        for privileges, want in (({}, ("", "", "none", "none")),
+                                 (PRIVILEGES, ("localhost", "urn:xmpp:privilege:2", "both", "outgoing"))):
+            env.prosody.stop()
+            env.prosody.privileges = dict(privileges)
+            env.prosody.write_config()
+            env.prosody.start()
+            env.wait_linked()
+            wait_until(lambda: granted(env) == want, WAIT, 0.2, what=f"statistics showing {want}")
+    finally:
+        if env.prosody.privileges != PRIVILEGES:
+            env.prosody.stop()
+            env.prosody.privileges = dict(PRIVILEGES)
+            env.prosody.write_config()
+            env.prosody.start()
+            env.wait_linked()
