@@ -308,8 +308,6 @@ on_subscribe (const PgRouteRequest *request, gpointer user_data)
       reply_presence (transport, request, "unsubscribed");
       return PG_HANDLED;
     }
-  if (!was_stored)
-    pg_roster_sync_contact (session, contact); /* named and grouped like the others */
   if (!was_stored && session->state == PG_SESSION_ONLINE)
     pg_account_add_contact (session->account, contact->name, contact->alias);
   else if (!was_stored
@@ -317,6 +315,10 @@ on_subscribe (const PgRouteRequest *request, gpointer user_data)
     contact->pending_add = TRUE; /* sent once the login is up */
   /* Networks without authorisation (IRC) approve at once (XEP-0100 §4.6.1). */
   reply_presence (transport, request, "subscribed");
+  /* Then named and grouped like the other contacts: after the approval,
+   * which the server would drop for an item already subscribed both ways. */
+  if (!was_stored)
+    pg_roster_sync_contact (session, contact);
   if (contact->show != PG_SHOW_OFFLINE)
     send_presence (session, contact, NULL, NULL, NULL);
   return PG_HANDLED;

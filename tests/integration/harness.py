@@ -1451,10 +1451,10 @@ class Env:
         return merged
 
     # standard setup: IRC server, Prosody, purplegate connected to Prosody
-    def start_standard(self, overrides=None, irc_password=None):
+    def start_standard(self, overrides=None, irc_password=None, privileges=None):
         if self.irc is None:
             self.start_irc(irc_password)
-        self.prosody = Prosody(self.tmp / "prosody").start()
+        self.prosody = Prosody(self.tmp / "prosody", privileges=privileges).start()
         self.purplegate = Purplegate(self.tmp / "purplegate", self.prosody.component_port,
                                      self.prosody.secret,
                                      overrides=self.purplegate_overrides(overrides))
@@ -1560,10 +1560,12 @@ class Env:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def standard_setup(name, overrides=None, irc_password=None):
+def standard_setup(name, overrides=None, irc_password=None, privileges=None):
+    """Env.start_standard; `privileges` are XEP-0356 grants of localhost
+    (Prosody's `privileges`)."""
     env = Env(name)
     try:
-        return env.start_standard(overrides, irc_password)
+        return env.start_standard(overrides, irc_password, privileges)
     except BaseException:
         env.close(keep=True)
         raise
