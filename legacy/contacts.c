@@ -137,6 +137,13 @@ send_presence (PgSession *session, PgContact *contact, const char *type, const c
 }
 
 void
+pg_contacts_ask_subscription (PgSession *session, PgContact *contact)
+{
+  send_presence (session, contact, "subscribe", contact->alias != NULL ? contact->alias : contact->name,
+                 NULL);
+}
+
+void
 pg_contacts_all_offline (PgSession *session)
 {
   GHashTableIter iter;
@@ -218,7 +225,7 @@ pg_contacts_on_listed (gpointer owner, const char *name, const char *alias)
   g_free (contact->alias);
   contact->alias = g_strdup (alias);
   if (store_contact (session, contact))
-    send_presence (session, contact, "subscribe", alias != NULL ? alias : name, NULL);
+    pg_contacts_ask_subscription (session, contact);
 }
 
 void

@@ -38,18 +38,46 @@ display_name (const PgContact *contact)
   return contact->alias != NULL && contact->alias[0] != '\0' ? contact->alias : contact->name;
 }
 
+/* The server refused a roster change (ejabberd 23.01 refuses every
+ * privileged set with internal-server-error): the roster permission is not
+ * used on this stream any more, and this contact gets what XEP-0100 gives
+ * without it (XEP-0356 §4.3 leaves the refusal to the server). The id
+ * carries what the change was: "rp" or "rx" (set or removal), a serial,
+ * a space and the contact's JID. */
 static void
 on_push_answer (const PgRouteRequest *response, gpointer user_data)
 {
-  if (strcmp (response->type, "error") != 0)
+  PgSessions *sessions = user_data;
+  PgTransport *transport = sessions->transport;
+  if (strcmp (response->type, "error") != 0 || response->id == NULL)
     return;
+  gboolean removal = g_str_has_prefix (response->id, "rx");
+  const char *jid = strchr (response->id, ' ');
   xmlNode *error = pg_stanza_find_child (response->stanza, "error", NULL);
   xmlNode *condition = error != NULL ? pg_stanza_first_element (error) : NULL;
   /* Removing what the user removed already is no trouble. */
-  if (condition != NULL && pg_stanza_is (condition, "item-not-found", NULL))
+  if (jid == NULL || (removal && condition != NULL && pg_stanza_is (condition, "item-not-found", NULL)))
     return;
-  g_message ("%s: the server refused a roster change: %s", response->from_bare,
-             condition != NULL ? (const char *)condition->name : "no condition");
+  jid++;
+  if (pg_privilege_refuse_roster_set (transport->privilege))
+    g_message ("the server refused a roster change of %s (%s): the roster permission is not used "
+               "until the next stream, contacts ask for subscriptions instead",
+               response->from_bare, condition != NULL ? (const char *)condition->name : "no condition");
+  if (removal)
+    {
+      static const char *const types[] = { "unavailable", "unsubscribe", "unsubscribed" };
+      for (guint t = 0; t < G_N_ELEMENTS (types); t++)
+        {
+          g_autoptr (PgStanza) presence
+              = pg_stanza_new ("presence", jid, response->from_bare, types[t], NULL);
+          pg_transport_send (transport, presence);
+        }
+      return;
+    }
+  PgSession *session = pg_sessions_lookup (sessions, response->from_bare);
+  PgContact *contact = session != NULL ? pg_contacts_lookup (session, jid) : NULL;
+  if (contact != NULL && contact->stored)
+    pg_contacts_ask_subscription (session, contact);
 }
 
 /* Pushes one item: @contact (name, group, subscribed both ways) or, with
@@ -57,7 +85,7 @@ on_push_answer (const PgRouteRequest *response, gpointer user_data)
 static void
 push (PgTransport *transport, const char *bare_jid, const char *jid, const PgContact *contact)
 {
-  g_autofree char *id = g_strdup_printf ("rs%08x%08x", g_random_int (), g_random_int ());
+  g_autofree char *id = g_strdup_printf ("%s%08x %s", contact != NULL ? "rp" : "rx", g_random_int (), jid);
   g_autoptr (PgStanza) iq = pg_stanza_new ("iq", transport->config->component_jid, bare_jid, "set", id);
   xmlNode *query = pg_stanza_add_child (iq, "query", PG_NS_ROSTER);
   xmlNode *item = pg_stanza_add_child (query, "item", NULL);
@@ -73,7 +101,7 @@ push (PgTransport *transport, const char *bare_jid, const char *jid, const PgCon
       pg_stanza_add_text_child (item, "group", NULL, transport->legacy_name);
     }
   g_debug ("%s: roster %s %s", bare_jid, contact != NULL ? "set" : "remove", jid);
-  pg_router_expect_response (transport->router, id, on_push_answer, NULL);
+  pg_router_expect_response (transport->router, id, on_push_answer, transport->sessions);
   pg_transport_send (transport, iq);
 }
 

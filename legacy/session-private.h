@@ -111,6 +111,8 @@ void pg_contacts_load (PgSession *session);
 /* After login: tells the legacy server about contacts added while offline
  * (the others were restored into the local list before connecting). */
 void pg_contacts_subscribe_all (PgSession *session);
+/* @contact asks the user for a subscription (XEP-0100 §5.1), named. */
+void pg_contacts_ask_subscription (PgSession *session, PgContact *contact);
 /* Sends unavailable from every contact announced available. */
 void pg_contacts_all_offline (PgSession *session);
 /* The contact called @name, created (not stored) when new. Borrowed; NULL

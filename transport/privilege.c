@@ -111,6 +111,15 @@ pg_privilege_take_grant (PgPrivilege *priv, const char *server, const xmlNode *p
   return TRUE;
 }
 
+gboolean
+pg_privilege_refuse_roster_set (PgPrivilege *priv)
+{
+  if (priv == NULL || (priv->roster != PG_PRIVILEGE_SET && priv->roster != PG_PRIVILEGE_BOTH))
+    return FALSE;
+  priv->roster = priv->roster == PG_PRIVILEGE_BOTH ? PG_PRIVILEGE_GET : PG_PRIVILEGE_NONE;
+  return TRUE;
+}
+
 PgPrivilegeAccess
 pg_privilege_roster (const PgPrivilege *priv)
 {
