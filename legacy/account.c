@@ -253,6 +253,18 @@ pg_purple_account_emit_message (PgPurpleAccount *account, const char *from, cons
 }
 
 void
+pg_purple_account_emit_own_message (PgPurpleAccount *account, const char *to, gboolean chat, const char *html,
+                                    gint64 when)
+{
+  if (!may_emit (account) || account->events.own_message == NULL)
+    return;
+  g_debug ("%s: own message to %s sent elsewhere", purple_account_get_username (account->purple), to);
+  emit_depth++;
+  account->events.own_message (account->owner, to, chat, html, when);
+  emit_depth--;
+}
+
+void
 pg_purple_account_emit_chat_state (PgPurpleAccount *account, const char *from, PgChatState state)
 {
   if (!may_emit (account) || account->events.chat_state == NULL)

@@ -10,6 +10,7 @@
 
 #include "legacy/message.h"
 #include "legacy/outbox-private.h"
+#include "legacy/own-copy.h"
 #include "legacy/session-private.h"
 #include "transport/i18n.h"
 #include "transport/ping.h"
@@ -72,6 +73,7 @@ memory_row_free (MemoryRow *row)
   g_free (row->item.peer);
   g_free (row->item.body);
   g_free (row->item.xmpp_id);
+  g_free (row->item.sender);
   g_free (row);
 }
 
@@ -191,10 +193,23 @@ new_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
     return NULL; /* stored by an older build; cannot happen from chat.c */
   /* To the bare JID, so the user's server delivers it or stores it offline. */
   PgStanza *message = pg_stanza_new ("message", from, item->bare_jid, "chat", id);
-  pg_stanza_add_text_child (message, "body", NULL, item->body);
+  if (item->sender != NULL)
+    {
+      /* The user's own words, written elsewhere: from the contact, since
+       * nothing else may speak for the user here, and marked so, never
+       * bare as if the contact had said them. */
+      g_autofree char *marked
+          = g_strdup_printf (pg_i18n_translate (transport->i18n, user_lang (transport, item->bare_jid),
+                                                N_ ("[you, from another client] %s")),
+                             item->body);
+      pg_stanza_add_text_child (message, "body", NULL, marked);
+    }
+  else
+    pg_stanza_add_text_child (message, "body", NULL, item->body);
   if (pg_store_setting_enabled (transport->store, item->bare_jid, PG_SETTING_TYPING))
     pg_message_add_chat_state (message, PG_CHAT_STATE_ACTIVE);
-  add_origin_id (message, item, id);
+  if (id != NULL)
+    add_origin_id (message, item, id);
   /* XEP-0203: the time the legacy network gave it to us, when that was a
    * while ago. */
   if (now_s () - item->created >= 2)
@@ -221,21 +236,57 @@ write_row (PgOutbox *outbox, gint64 id, const xmlNode *stanza)
   return TRUE;
 }
 
+/* The stanzas of the message @item: its chat message, or for what the
+ * user wrote elsewhere, with the message privilege, a carbon per resource
+ * (legacy/own-copy.h). NULL when nothing can ever be sent for it. Caller
+ * owns the array. */
+static GPtrArray *
+new_message (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
+{
+  if (item->sender != NULL && pg_own_copy_privileged (transport, item->bare_jid))
+    return pg_own_copy_new_carbons (transport, item, id);
+  PgStanza *stanza = new_chat (transport, item, id);
+  if (stanza == NULL)
+    return NULL;
+  GPtrArray *stanzas = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
+  g_ptr_array_add (stanzas, stanza);
+  return stanzas;
+}
+
+/* Writes @stanzas in order; FALSE when the stream did not take one (those
+ * before it are out: a row of several is then written again in full). */
+static gboolean
+send_all (PgStream *stream, GPtrArray *stanzas)
+{
+  for (guint i = 0; i < stanzas->len; i++)
+    if (!pg_stream_send (stream, g_ptr_array_index (stanzas, i)))
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 send_to_user (PgOutbox *outbox, const PgStoreOutboxItem *item)
 {
   /* A row stored from memory keeps the id it was first written with. */
   g_autofree char *id = item->xmpp_id != NULL ? g_strdup (item->xmpp_id) : pg_outbox_dup_stanza_id (item->id);
-  g_autoptr (PgStanza) stanza = item->body != NULL ? new_chat (outbox->transport, item, id)
-                                                   : new_loss_report (outbox->transport, item, id);
-  if (stanza == NULL)
+  if (item->body == NULL)
+    {
+      g_autoptr (PgStanza) report = new_loss_report (outbox->transport, item, id);
+      return write_row (outbox, item->id, report);
+    }
+  g_autoptr (GPtrArray) stanzas = new_message (outbox->transport, item, id);
+  if (stanzas == NULL || stanzas->len == 0)
     {
       /* Nothing can ever be sent for it: gone with the next acknowledgement. */
       g_array_append_val (outbox->unacked, item->id);
       schedule_ping (outbox);
       return TRUE;
     }
-  return write_row (outbox, item->id, stanza);
+  if (!send_all (outbox->transport->stream, stanzas))
+    return FALSE;
+  g_array_append_val (outbox->unacked, item->id);
+  schedule_ping (outbox);
+  return TRUE;
 }
 
 static guint
@@ -592,10 +643,11 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
   row->item.bare_jid = g_strdup (item->bare_jid);
   row->item.peer = g_strdup (item->peer);
   row->item.body = g_strdup (item->body);
+  row->item.sender = g_strdup (item->sender);
   row->item.xmpp_id
       = g_strdup_printf ("pg-out-m%" G_GINT64_MODIFIER "x-%" G_GINT64_FORMAT, outbox->boot, row->serial);
-  g_autoptr (PgStanza) stanza = new_chat (transport, &row->item, row->item.xmpp_id);
-  if (stanza == NULL || !pg_stream_send (transport->stream, stanza))
+  g_autoptr (GPtrArray) stanzas = new_message (transport, &row->item, row->item.xmpp_id);
+  if (stanzas == NULL || stanzas->len == 0 || !send_all (transport->stream, stanzas))
     {
       memory_row_free (row);
       return FALSE;
@@ -609,11 +661,11 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
   return TRUE;
 }
 
+static void queue_to_user (PgTransport *transport, const PgStoreOutboxItem *item);
+
 void
 pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body)
 {
-  PgOutbox *outbox = transport->outbox;
-  g_autoptr (GError) error = NULL;
   gint64 now = now_s ();
   PgStoreOutboxItem item = {
     .bare_jid = (char *)bare_jid,
@@ -623,17 +675,43 @@ pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *pee
     .created = now,
     .expires = now + transport->config->outbox_expiry_s,
   };
+  queue_to_user (transport, &item);
+}
 
-  if (send_from_memory (outbox, &item))
+void
+pg_outbox_own_to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body,
+                       gint64 when)
+{
+  gint64 now = now_s ();
+  PgStoreOutboxItem item = {
+    .bare_jid = (char *)bare_jid,
+    .direction = PG_OUTBOX_TO_USER,
+    .peer = (char *)peer,
+    .body = (char *)body,
+    .sender = (char *)bare_jid,
+    .created = when > 0 && when < now ? when : now,
+    .expires = now + transport->config->outbox_expiry_s,
+  };
+  queue_to_user (transport, &item);
+}
+
+static void
+queue_to_user (PgTransport *transport, const PgStoreOutboxItem *item)
+{
+  PgOutbox *outbox = transport->outbox;
+  g_autoptr (GError) error = NULL;
+  const char *bare_jid = item->bare_jid;
+
+  if (send_from_memory (outbox, item))
     return;
   /* Stored rows keep the order: memory rows go to the store first. */
   store_memory (outbox);
-  if (pg_store_outbox_add (transport->store, &item, transport->config->outbox_max_per_user, &error) > 0)
-    arm_expiry (outbox, item.expires);
+  if (pg_store_outbox_add (transport->store, item, transport->config->outbox_max_per_user, &error) > 0)
+    arm_expiry (outbox, item->expires);
   else if (g_error_matches (error, PG_STORE_ERROR, PG_STORE_ERROR_FULL))
     {
       g_clear_error (&error);
-      if (pg_store_outbox_add_loss (transport->store, bare_jid, peer, PG_OUTBOX_LOSS_FULL, 1,
+      if (pg_store_outbox_add_loss (transport->store, bare_jid, item->peer, PG_OUTBOX_LOSS_FULL, 1,
                                     outbox->link_up ? outbox->sent_upto : 0, &error)
           == 0)
         g_warning ("%s: a message from a contact was lost and cannot be reported: %s", bare_jid,
@@ -647,10 +725,8 @@ pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *pee
        * unprotected rather than not at all. */
       g_warning ("%s: cannot queue a message from a contact, sending it unprotected: %s", bare_jid,
                  error->message);
-      g_autofree char *from = pg_jid_for_legacy_name (peer, transport->config->component_jid, NULL);
-      g_autoptr (PgStanza) message = pg_stanza_new ("message", from, bare_jid, "chat", NULL);
-      pg_stanza_add_text_child (message, "body", NULL, body);
-      if (from == NULL || !pg_stream_send (transport->stream, message))
+      g_autoptr (GPtrArray) stanzas = new_message (transport, item, NULL);
+      if (stanzas == NULL || !send_all (transport->stream, stanzas))
         g_warning ("%s: a message from a contact was lost: the link is down and the store failed", bare_jid);
       return;
     }

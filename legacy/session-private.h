@@ -115,6 +115,8 @@ void pg_contacts_add_routes (PgTransport *transport, PgSessions *sessions);
 /* chat.c — one-to-one messages both ways. */
 void pg_chat_on_message (gpointer owner, const char *from, const char *html);
 void pg_chat_on_state (gpointer owner, const char *from, PgChatState state);
+/* What the user wrote from another legacy client (legacy/account.h). */
+void pg_chat_on_own_message (gpointer owner, const char *to, gboolean chat, const char *html, gint64 when);
 void pg_chat_add_routes (PgTransport *transport, PgSessions *sessions);
 
 /* session-questions.c — account events about questions (owner is the

@@ -392,6 +392,7 @@ static const PgAccountEvents account_events = {
   .sent_processed = pg_outbox_legacy_on_processed,
   .question = pg_questions_on_question,
   .question_closed = pg_questions_on_closed,
+  .own_message = pg_chat_on_own_message,
 };
 
 static void

@@ -1,0 +1,23 @@
+/* legacy/own-copy.h — what the user wrote to a legacy contact from another
+ * legacy client, as the user's XMPP clients see it.
+ *
+ * With the host server's message permission (XEP-0356 §5) and a user of
+ * that server, every available resource of the user gets a XEP-0280 <sent/>
+ * carbon from the user's bare JID (XEP-0280 §5.2, §8), each wrapped as a
+ * privileged message to the server, which delivers it as its own. Without
+ * it the outbox sends a message from the contact whose text starts with a
+ * translated marker saying the user wrote it (legacy/outbox.c). */
+#pragma once
+#include "registration/store.h"
+#include "transport/transport.h"
+
+/* TRUE when what @bare_jid (prepared) wrote elsewhere can reach them as
+ * carbons: the message permission is granted and they are the granting
+ * server's user. */
+gboolean pg_own_copy_privileged (PgTransport *transport, const char *bare_jid);
+
+/* The privileged carbons of the outbox row @item (to-user, its sender the
+ * user), the inner message's id @id (may be NULL): one per available
+ * resource, or one to the bare JID when none is known. Caller owns the
+ * array (its stanzas go with it); NULL when nothing can be sent for it. */
+GPtrArray *pg_own_copy_new_carbons (PgTransport *transport, const PgStoreOutboxItem *item, const char *id);
