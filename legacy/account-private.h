@@ -121,6 +121,7 @@ void pg_purple_chat_end_send (PurpleConversation *conv);
 void pg_purple_chat_reflection_lost (PurpleConversation *conv);
 void pg_purple_chat_irc_install (void);
 void pg_purple_chat_jabber_install (void);
+void pg_purple_carbons_install (void); /* purple-carbons.c */
 void pg_purple_roomlist_install (void);
 
 /* Events, raised by the ops files. Each checks that the account wants

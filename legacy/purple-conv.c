@@ -9,11 +9,12 @@
  *                     wrote-im-msg, which sees them all.
  * wrote-im-msg      → own_message event for what a conversation is given
  *                     as sent by the account (SEND, REMOTE_SEND): copies of
- *                     what the user sent from another client (Debian's
- *                     purple-xmpp-carbons writes XEP-0280 sent carbons so,
- *                     other protocols pass them to serv_got_im()).  What
- *                     we send ourselves is written back only while we send
- *                     (prpl-irc's /me): that echo is dropped.
+ *                     what the user sent from another client, which
+ *                     protocols pass to serv_got_im() or write so
+ *                     (prpl-jabber's carbons are read earlier, in
+ *                     purple-carbons.c).  What we send ourselves is written
+ *                     back only while we send (prpl-irc's /me): that echo
+ *                     is dropped.
  * buddy-typing, buddy-typed, buddy-typing-stopped
  *                   → chat_state COMPOSING, PAUSED, ACTIVE.  libpurple emits
  *                     them with or without a conversation (and when a
@@ -145,8 +146,15 @@ typing (PurpleAccount *purple, const char *name, PgChatState state)
 {
   PgPurpleAccount *account = pg_purple_account_from_purple (purple);
 
-  if (account != NULL && name != NULL)
-    pg_purple_account_emit_chat_state (account, name, state);
+  if (account == NULL || name == NULL)
+    return;
+  /* The carbons plugin leaves a sent copy without its body, which
+   * prpl-jabber takes for our own other client stopping typing: we are no
+   * contact of ours. */
+  g_autofree char *self = g_strdup (purple_normalize (purple, purple_account_get_username (purple)));
+  if (g_strcmp0 (purple_normalize (purple, name), self) == 0)
+    return;
+  pg_purple_account_emit_chat_state (account, name, state);
 }
 
 static void
