@@ -131,6 +131,9 @@ void pg_questions_add_routes (PgTransport *transport, PgSessions *sessions);
 
 /* session.c */
 PgSession *pg_sessions_lookup (PgSessions *sessions, const char *bare_jid);
+/* The names of the user's available resources that told the transport
+ * (not the bare JID's presence), oldest first. Caller owns the array. */
+GPtrArray *pg_session_dup_resources (PgSession *session);
 /* The session of @request's sender with its resource known (an available
  * presence, to a room for instance, counts as logging in); NULL when the
  * sender is not registered. */

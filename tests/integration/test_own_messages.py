@@ -55,6 +55,11 @@ class OwnProsody(LegacyProsody):
                           + f'  modules_enabled = {modules[:-1]}; "privilege" }}\n'
                           + f'  privileged_entities = {{ [{lua_str(GW)}] = {{ message = "outgoing" }} }}\n',
                           1)
+        # Loaded on the component too: there it sends the hosts' grants
+        # once the component has authenticated.
+        component = f"Component {lua_str(GW)}\n  component_secret = {lua_str(self.secret)}\n"
+        assert component in cfg, "the gateway's component section moved"
+        cfg = cfg.replace(component, component + '  modules_enabled = { "privilege" }\n', 1)
         self.config_path.write_text(cfg)
 
 
@@ -199,6 +204,30 @@ def test_marked_without_the_message_permission(env):
                       what="a carbon for a user of another server")
     with t.item("no echo"):
         not_echoed(user, marked)
+    t.done()
+
+
+def test_sent_carbon_with_the_message_permission(env):
+    """A user of the granting server: the phone's message arrives at each
+    resource as a <sent/> carbon from the user to dave's contact JID,
+    addressed to that resource, before dave's answer; no marked copy; no
+    echo of what the user sends through the gateway."""
+    user = User(env, USER_DOMAIN)
+    t = Items(env)
+
+    def carbon(body):
+        return sent_carbon(user.bare, user.dave_jid, body)
+
+    with t.item("own message as a sent carbon, in order"):
+        conversation(user, carbon, "2")
+        for c in user.clients():
+            copies = [el for el in c.transcript.elements() if carbon("from the phone 2 <&>")(el)]
+            assert len(copies) == 1, f"{len(copies)} carbons at {c.jid}: {[tostr(el) for el in copies]}"
+            assert copies[0].get("to") == c.jid, f"the carbon is not addressed to {c.jid}: {tostr(copies[0])}"
+            c.nothing(chat_from(user.dave_jid, MARK + "from the phone 2 <&>"), wait=0,
+                      what="a marked copy besides the carbon")
+    with t.item("no echo"):
+        not_echoed(user, carbon)
     t.done()
 
 
