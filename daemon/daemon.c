@@ -220,6 +220,7 @@ pg_daemon_new (PgConfig *config, GError **error)
   transport->store = pg_store_open (config->database_path, config->key_file, error);
   if (transport->store == NULL)
     return NULL;
+  pg_store_group_enable (transport->store);
 
   PgBackendOptions backend_options = {
     .workers = workers,

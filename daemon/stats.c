@@ -125,8 +125,9 @@ stats (PgAdhocCall *call)
   /* Numbers only, units in the labels: scripts read the values. */
   add_number (call, form, "uptime", N_ ("Uptime (seconds)"), uptime_s);
   add_number (call, form, "registeredusersnum", N_ ("Registered users"), registered);
-  add_number (call, form, "onlineusersnum", N_ ("Online users"), sessions.total);
+  add_number (call, form, "onlineusersnum", N_ ("Online users"), sessions.total - sessions.held);
   add_number (call, form, "legacyonline", N_ ("Legacy logins online"), sessions.online);
+  add_number (call, form, "legacyheld", N_ ("Legacy logins kept for users who are offline"), sessions.held);
   add_number (call, form, "loginssucceeded", N_ ("Legacy logins succeeded"),
               (gint64)transport->stats.logins_succeeded);
   add_number (call, form, "loginsfailed", N_ ("Legacy logins failed"),

@@ -14,6 +14,7 @@
 #include "legacy/session-private.h"
 #include "transport/i18n.h"
 #include "transport/ping.h"
+#include "transport/xml-writer.h"
 
 #include <string.h>
 
@@ -151,11 +152,10 @@ user_lang (PgTransport *transport, const char *bare_jid)
  * ping after it (legacy/outbox.h); clients that deduplicate by origin-id
  * then drop the second. The row's creation time keeps it unique when the
  * database, and so the row ids, start again. */
-static void
-add_origin_id (xmlNode *stanza, const PgStoreOutboxItem *item, const char *id)
+static char *
+origin_id (const PgStoreOutboxItem *item, const char *id)
 {
-  g_autofree char *origin_id = g_strdup_printf ("%s-%" G_GINT64_MODIFIER "x", id, item->created);
-  pg_stanza_set_attr (pg_stanza_add_child (stanza, "origin-id", NS_SID), "id", origin_id);
+  return g_strdup_printf ("%s-%" G_GINT64_MODIFIER "x", id, item->created);
 }
 
 static PgStanza *
@@ -181,18 +181,22 @@ new_loss_report (PgTransport *transport, const PgStoreOutboxItem *item, const ch
   pg_stanza_add_text_child (headline, "subject", NULL,
                             pg_i18n_translate (i18n, lang, N_ ("Messages not delivered")));
   pg_stanza_add_text_child (headline, "body", NULL, body);
-  add_origin_id (headline, item, id);
+  g_autofree char *origin = origin_id (item, id);
+  pg_stanza_set_attr (pg_stanza_add_child (headline, "origin-id", NS_SID), "id", origin);
   return headline;
 }
 
-static PgStanza *
-new_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
+/* The chat message of @item, written as text (the busiest stanza of all:
+ * transport/xml-writer.h); FALSE when none can be. */
+static gboolean
+write_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *id, GString *out)
 {
   g_autofree char *from = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
   if (from == NULL)
-    return NULL; /* stored by an older build; cannot happen from chat.c */
+    return FALSE; /* stored by an older build; cannot happen from chat.c */
+  g_autofree char *origin = id != NULL ? origin_id (item, id) : NULL;
   /* To the bare JID, so the user's server delivers it or stores it offline. */
-  PgStanza *message = pg_stanza_new ("message", from, item->bare_jid, "chat", id);
+  pg_xml_write_start (out, "message", "from", from, "to", item->bare_jid, "type", "chat", "id", id, NULL);
   if (item->sender != NULL)
     {
       /* The user's own words, written elsewhere: from the contact, since
@@ -202,66 +206,59 @@ new_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
           = g_strdup_printf (pg_i18n_translate (transport->i18n, user_lang (transport, item->bare_jid),
                                                 N_ ("[you, from another client] %s")),
                              item->body);
-      pg_stanza_add_text_child (message, "body", NULL, marked);
+      pg_xml_write_text (out, "body", marked);
     }
   else
-    pg_stanza_add_text_child (message, "body", NULL, item->body);
+    pg_xml_write_text (out, "body", item->body);
   if (pg_store_setting_enabled (transport->store, item->bare_jid, PG_SETTING_TYPING))
-    pg_message_add_chat_state (message, PG_CHAT_STATE_ACTIVE);
-  if (id != NULL)
-    add_origin_id (message, item, id);
+    pg_xml_write_empty (out, "active", "xmlns", PG_NS_CHATSTATES, NULL);
+  if (origin != NULL)
+    pg_xml_write_empty (out, "origin-id", "xmlns", NS_SID, "id", origin, NULL);
   /* XEP-0203: the time the legacy network gave it to us, when that was a
    * while ago. */
   if (now_s () - item->created >= 2)
     {
       g_autoptr (GDateTime) created = g_date_time_new_from_unix_utc (item->created);
       g_autofree char *stamp = g_date_time_format (created, "%Y-%m-%dT%H:%M:%SZ");
-      xmlNode *delay = pg_stanza_add_child (message, "delay", NS_DELAY);
-      pg_stanza_set_attr (delay, "from", transport->config->component_jid);
-      pg_stanza_set_attr (delay, "stamp", stamp);
+      pg_xml_write_empty (out, "delay", "xmlns", NS_DELAY, "from", transport->config->component_jid, "stamp",
+                          stamp, NULL);
     }
-  return message;
+  pg_xml_write_end (out, "message");
+  return TRUE;
+}
+
+/* The stanzas of the message @item, as text: its chat message, or for
+ * what the user wrote elsewhere, with the message privilege, a carbon per
+ * resource (legacy/own-copy.h); FALSE when none can be. */
+static gboolean
+write_message (PgTransport *transport, const PgStoreOutboxItem *item, const char *id, GString *out)
+{
+  if (item->sender != NULL && pg_own_copy_privileged (transport, item->bare_jid))
+    return pg_own_copy_write_carbons (transport, item, id, out);
+  return write_chat (transport, item, id, out);
 }
 
 static void schedule_ping (PgOutbox *outbox);
 
-/* Writes @stanza for row @id; FALSE when the stream did not take it. */
+/* Writes the stanza of row @id, as @text; FALSE when the stream did not
+ * take it. */
 static gboolean
-write_row (PgOutbox *outbox, gint64 id, const xmlNode *stanza)
+write_row (PgOutbox *outbox, gint64 id, const GString *text)
 {
-  if (!pg_stream_send (outbox->transport->stream, stanza))
+  if (!pg_stream_send_text (outbox->transport->stream, text->str, text->len))
     return FALSE;
   g_array_append_val (outbox->unacked, id);
   schedule_ping (outbox);
   return TRUE;
 }
 
-/* The stanzas of the message @item: its chat message, or for what the
- * user wrote elsewhere, with the message privilege, a carbon per resource
- * (legacy/own-copy.h). NULL when nothing can ever be sent for it. Caller
- * owns the array. */
-static GPtrArray *
-new_message (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
-{
-  if (item->sender != NULL && pg_own_copy_privileged (transport, item->bare_jid))
-    return pg_own_copy_new_carbons (transport, item, id);
-  PgStanza *stanza = new_chat (transport, item, id);
-  if (stanza == NULL)
-    return NULL;
-  GPtrArray *stanzas = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
-  g_ptr_array_add (stanzas, stanza);
-  return stanzas;
-}
-
-/* Writes @stanzas in order; FALSE when the stream did not take one (those
- * before it are out: a row of several is then written again in full). */
+/* write_row() for a stanza built as a tree. */
 static gboolean
-send_all (PgStream *stream, GPtrArray *stanzas)
+write_row_stanza (PgOutbox *outbox, gint64 id, const xmlNode *stanza)
 {
-  for (guint i = 0; i < stanzas->len; i++)
-    if (!pg_stream_send (stream, g_ptr_array_index (stanzas, i)))
-      return FALSE;
-  return TRUE;
+  g_autoptr (GString) text = g_string_sized_new (256);
+  pg_stanza_serialize (stanza, text);
+  return write_row (outbox, id, text);
 }
 
 static gboolean
@@ -272,21 +269,17 @@ send_to_user (PgOutbox *outbox, const PgStoreOutboxItem *item)
   if (item->body == NULL)
     {
       g_autoptr (PgStanza) report = new_loss_report (outbox->transport, item, id);
-      return write_row (outbox, item->id, report);
+      return write_row_stanza (outbox, item->id, report);
     }
-  g_autoptr (GPtrArray) stanzas = new_message (outbox->transport, item, id);
-  if (stanzas == NULL || stanzas->len == 0)
+  g_autoptr (GString) text = g_string_sized_new (256);
+  if (!write_message (outbox->transport, item, id, text))
     {
       /* Nothing can ever be sent for it: gone with the next acknowledgement. */
       g_array_append_val (outbox->unacked, item->id);
       schedule_ping (outbox);
       return TRUE;
     }
-  if (!send_all (outbox->transport->stream, stanzas))
-    return FALSE;
-  g_array_append_val (outbox->unacked, item->id);
-  schedule_ping (outbox);
-  return TRUE;
+  return write_row (outbox, item->id, text);
 }
 
 static guint
@@ -486,7 +479,7 @@ pg_outbox_bounce (PgTransport *transport, const PgStoreOutboxItem *item, PgError
    * message it was. */
   pg_stanza_add_text_child (reply, "body", NULL, item->body);
   pg_i18n_localize_error (transport->i18n, reply, user_lang (transport, item->bare_jid));
-  if (!write_row (outbox, item->id, reply))
+  if (!write_row_stanza (outbox, item->id, reply))
     return FALSE;
   gint64 *key = g_new (gint64, 1);
   *key = item->id;
@@ -646,8 +639,9 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
   row->item.sender = g_strdup (item->sender);
   row->item.xmpp_id
       = g_strdup_printf ("pg-out-m%" G_GINT64_MODIFIER "x-%" G_GINT64_FORMAT, outbox->boot, row->serial);
-  g_autoptr (GPtrArray) stanzas = new_message (transport, &row->item, row->item.xmpp_id);
-  if (stanzas == NULL || stanzas->len == 0 || !send_all (transport->stream, stanzas))
+  g_autoptr (GString) text = g_string_sized_new (256);
+  if (!write_message (transport, &row->item, row->item.xmpp_id, text)
+      || !pg_stream_send_text (transport->stream, text->str, text->len))
     {
       memory_row_free (row);
       return FALSE;
@@ -725,8 +719,9 @@ queue_to_user (PgTransport *transport, const PgStoreOutboxItem *item)
        * unprotected rather than not at all. */
       g_warning ("%s: cannot queue a message from a contact, sending it unprotected: %s", bare_jid,
                  error->message);
-      g_autoptr (GPtrArray) stanzas = new_message (transport, item, NULL);
-      if (stanzas == NULL || !send_all (transport->stream, stanzas))
+      g_autoptr (GString) text = g_string_sized_new (256);
+      if (!write_message (transport, item, NULL, text)
+          || !pg_stream_send_text (transport->stream, text->str, text->len))
         g_warning ("%s: a message from a contact was lost: the link is down and the store failed", bare_jid);
       return;
     }

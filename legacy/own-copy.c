@@ -53,28 +53,31 @@ new_carbon (PgTransport *transport, const PgStoreOutboxItem *item, const char *i
                                     pg_privilege_server (transport->privilege), carbon);
 }
 
-GPtrArray *
-pg_own_copy_new_carbons (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
+gboolean
+pg_own_copy_write_carbons (PgTransport *transport, const PgStoreOutboxItem *item, const char *id,
+                           GString *out)
 {
   g_autofree char *contact_jid = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
   if (contact_jid == NULL)
-    return NULL;
+    return FALSE;
   PgSession *session = pg_sessions_lookup (transport->sessions, item->bare_jid);
   g_autoptr (GPtrArray) resources
       = session != NULL ? pg_session_dup_resources (session) : g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GPtrArray) stanzas = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_stanza_free);
   /* XEP-0280 §8: each copy to the resource that gets it; with none known,
    * to the bare JID, which the server delivers or stores. */
   if (resources->len == 0)
     g_ptr_array_add (resources, NULL);
+  gboolean any = FALSE;
   for (guint i = 0; i < resources->len; i++)
     {
       const char *resource = g_ptr_array_index (resources, i);
       g_autofree char *to
           = resource != NULL ? g_strconcat (item->bare_jid, "/", resource, NULL) : g_strdup (item->bare_jid);
-      xmlNode *stanza = new_carbon (transport, item, id, contact_jid, to);
-      if (stanza != NULL)
-        g_ptr_array_add (stanzas, stanza);
+      g_autoptr (PgStanza) stanza = new_carbon (transport, item, id, contact_jid, to);
+      if (stanza == NULL)
+        continue;
+      pg_stanza_serialize (stanza, out);
+      any = TRUE;
     }
-  return g_steal_pointer (&stanzas);
+  return any;
 }

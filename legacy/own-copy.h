@@ -16,8 +16,9 @@
  * server's user. */
 gboolean pg_own_copy_privileged (PgTransport *transport, const char *bare_jid);
 
-/* The privileged carbons of the outbox row @item (to-user, its sender the
- * user), the inner message's id @id (may be NULL): one per available
- * resource, or one to the bare JID when none is known. Caller owns the
- * array (its stanzas go with it); NULL when nothing can be sent for it. */
-GPtrArray *pg_own_copy_new_carbons (PgTransport *transport, const PgStoreOutboxItem *item, const char *id);
+/* Appends to @out the privileged carbons of the outbox row @item (to-user,
+ * its sender the user), as text, the inner message's id @id (may be NULL):
+ * one per available resource, or one to the bare JID when none is known.
+ * FALSE (nothing appended) when nothing can be sent for it. */
+gboolean pg_own_copy_write_carbons (PgTransport *transport, const PgStoreOutboxItem *item, const char *id,
+                                    GString *out);

@@ -47,8 +47,12 @@ struct PgSession
   gboolean ever_connected;
   gboolean login_refused; /* credentials refused: wait for new ones */
   gboolean logging_out;   /* a clean stop waits for the login's end */
-  const char *lang;       /* of the last available presence, for headlines;
-                           * borrowed from transport->i18n; NULL: English */
+  /* No resource is left and the login stays for the user (README "Staying
+   * connected"): messages go to the server's offline store and the rooms'
+   * backlogs until the user is back. */
+  gboolean held;
+  const char *lang; /* of the last available presence, for headlines;
+                     * borrowed from transport->i18n; NULL: English */
   /* The user's messages handed to this login (outbox-legacy.c), oldest
    * first, until the legacy server confirms them. */
   GQueue legacy_sent;       /* PgStoreOutboxItem */
@@ -134,6 +138,11 @@ PgSession *pg_sessions_lookup (PgSessions *sessions, const char *bare_jid);
 /* The names of the user's available resources that told the transport
  * (not the bare JID's presence), oldest first. Caller owns the array. */
 GPtrArray *pg_session_dup_resources (PgSession *session);
+/* Whether @bare_jid's login stays up while they are offline: [registration]
+ * stay_connected, and the user's own setting when it is "ask". */
+gboolean pg_sessions_stays_connected (PgTransport *transport, const char *bare_jid);
+/* Whether @resource of the user is available. */
+gboolean pg_session_has_resource (PgSession *session, const char *resource);
 /* The session of @request's sender with its resource known (an available
  * presence, to a room for instance, counts as logging in); NULL when the
  * sender is not registered. */

@@ -1,7 +1,8 @@
 /* legacy/session.h — the per-user session manager (XEP-0100 §4.4, §4.5).
  *
  * One PgSession per registered bare JID with at least one available
- * resource; it owns exactly one legacy login (legacy/account.h) and moves
+ * resource, or whose login stays connected while they are offline (README
+ * "Staying connected"); it owns exactly one legacy login (legacy/account.h) and moves
  * offline → connecting → online → reconnect-wait → offline. Several
  * resources share the login; the highest-priority one sets the legacy
  * status. The session translates account events into stanzas and the user's
@@ -25,8 +26,10 @@ void pg_sessions_register (PgTransport *transport);
 void pg_sessions_free (PgSessions *sessions);
 
 /* Sends <presence type='probe'/> to every registered user (on start and
- * after the component stream reconnects). Sessions that outlived the link
- * end [limits] session_grace_s later unless their users are back. */
+ * after the component stream reconnects), and opens the logins of users
+ * who stay connected that are not open. Sessions that outlived the link
+ * end [limits] session_grace_s later unless their users are back or stay
+ * connected. */
 void pg_sessions_probe_all (PgTransport *transport);
 /* The component stream went down: sessions stay, their users' presence
  * unknown until the link is back (pg_sessions_probe_all()). */
@@ -59,6 +62,7 @@ typedef struct
 {
   guint online; /* sessions with a connected login */
   guint total;  /* sessions in any state */
+  guint held;   /* sessions kept for users who are offline (README "Staying connected") */
 } PgSessionCounts;
 PgSessionCounts pg_sessions_count (PgTransport *transport);
 /* The longest nick the legacy server takes, as an online login of this
@@ -71,6 +75,9 @@ GPtrArray *pg_sessions_dup_jids (PgTransport *transport);
 /* The state of @bare_jid's legacy login: "offline", "connecting", "online"
  * or "reconnect-wait"; NULL when they have no session. Static string. */
 const char *pg_sessions_get_state (PgTransport *transport, const char *bare_jid);
+/* Whether @bare_jid's login is kept while they are offline (README
+ * "Staying connected"). */
+gboolean pg_sessions_is_held (PgTransport *transport, const char *bare_jid);
 /* The legacy worker process serving @bare_jid's login (1-based); 0 when
  * there is none or libpurple runs in the main process. */
 guint pg_sessions_get_worker (PgTransport *transport, const char *bare_jid);

@@ -380,7 +380,7 @@ pg_wire_new (int fd, PgWireFrameFunc on_frame, PgWireClosedFunc on_closed, gpoin
   wire->user_data = user_data;
   wire->in = g_byte_array_sized_new (2 * READ_CHUNK);
   wire->out = g_byte_array_sized_new (READ_CHUNK);
-  wire->pass_end = pg_pass_end_add (flush_at_pass_end, wire);
+  wire->pass_end = pg_pass_end_add (PG_PASS_END_WRITE, flush_at_pass_end, wire);
   if (!g_unix_set_fd_nonblocking (fd, TRUE, &error))
     g_warning ("cannot make the worker link non-blocking: %s", error->message);
   /* GLib takes a source's fds out of the poll set while it dispatches,

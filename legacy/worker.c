@@ -790,7 +790,7 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   worker.logins = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)login_free);
   pg_purple_set_activity_func (worker.purple, on_activity, &worker);
   worker.marking = g_array_new (FALSE, FALSE, sizeof (guint32));
-  worker.pass_end = pg_pass_end_add (mark_batches, &worker);
+  worker.pass_end = pg_pass_end_add (PG_PASS_END_WRITE, mark_batches, &worker);
   worker.loop = g_main_loop_new (NULL, FALSE);
   worker.wire = pg_wire_new (fd, on_frame, on_closed, &worker);
   pg_wire_send (worker.wire, PG_WIRE_HELLO, 0,

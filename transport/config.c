@@ -26,6 +26,7 @@ typedef enum
   KEY_WORKERS,      /* "auto" or a number of processes */
   KEY_CERTIFICATES, /* "ask" or "system" */
   KEY_NAME_LIST,    /* names separated by ',' or ';' (they may hold spaces) */
+  KEY_STAY,         /* "off", "on" or "ask" */
 } KeyType;
 
 /* The contract of purplegate.conf(5); anything else in the file is an error. */
@@ -64,6 +65,7 @@ static const struct
     G_STRUCT_OFFSET (PgConfig, question_timeout_s) },
   { "registration", "user_options", KEY_NAME_LIST, FALSE, G_STRUCT_OFFSET (PgConfig, user_options) },
   { "legacy", "plugins", KEY_NAME_LIST, FALSE, G_STRUCT_OFFSET (PgConfig, legacy_plugins) },
+  { "registration", "stay_connected", KEY_STAY, FALSE, G_STRUCT_OFFSET (PgConfig, stay_connected) },
 };
 
 /* Groups whose keys are not fixed by this file. */
@@ -216,6 +218,17 @@ set_value (PgConfig *config, guint index, const char *value, GError **error)
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key, "'%s' is neither ask nor system",
                      value);
       return TRUE;
+    case KEY_STAY:
+      if (g_ascii_strcasecmp (value, "ask") == 0)
+        *(PgStayConnected *)field = PG_STAY_CONNECTED_ASK;
+      else if (g_ascii_strcasecmp (value, "off") == 0)
+        *(PgStayConnected *)field = PG_STAY_CONNECTED_OFF;
+      else if (g_ascii_strcasecmp (value, "on") == 0)
+        *(PgStayConnected *)field = PG_STAY_CONNECTED_ON;
+      else
+        return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key, "'%s' is not one of off, on, ask",
+                     value);
+      return TRUE;
     case KEY_LOG_LEVEL:
       if (!pg_config_parse_log_level (value, (PgLogLevel *)field))
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
@@ -325,6 +338,7 @@ pg_config_load (const char *path, GError **error)
   config->verify_timeout_s = 30;
   config->question_timeout_s = PG_CONFIG_QUESTION_TIMEOUT_DEFAULT_S;
   config->certificates = PG_CERTIFICATES_ASK;
+  config->stay_connected = PG_STAY_CONNECTED_ASK;
   config->max_stanza_bytes = 512 * 1024;
   config->outbox_max_per_user = PG_CONFIG_OUTBOX_MAX_DEFAULT;
   config->outbox_expiry_s = PG_CONFIG_OUTBOX_EXPIRY_DEFAULT_S;

@@ -5,7 +5,8 @@ run time on 127.0.0.1), a private InspIRCd as the legacy network (every
 registration is verified by a real prpl-irc login), the purplegate binary,
 real XMPP clients (python3-slixmpp), a fake XEP-0114 server socket and a
 fake IRC server.  Tests talk raw XML and assert on parsed stanzas
-(namespace, local name, attributes), never on logs.
+(namespace, local name, attributes), never on logs.  ejabberd.py adds
+ejabberd as a second host server with the interface of Prosody here.
 
 Quirks handled here (Prosody 0.12.3, slixmpp 1.8.3):
 - Prosody refuses to run as root unless `run_as_root = true`; `-F` keeps it
@@ -1521,7 +1522,8 @@ class Env:
             out.append(f"--- purplegate stderr ({self.purplegate.stderr_path}):\n"
                        + self.purplegate.tail())
         if self.prosody:
-            out.append(f"--- prosody ({self.prosody.log_path}):\n" + self.prosody.tail(15))
+            kind = getattr(self.prosody, "kind", "prosody")  # or ejabberd.Ejabberd
+            out.append(f"--- {kind} ({self.prosody.log_path}):\n" + self.prosody.tail(15))
         if self.irc:
             out.append(f"--- IRC server ({self.irc.log_path}):\n" + self.irc.tail(10))
         return "\n".join(out)
