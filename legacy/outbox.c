@@ -47,6 +47,9 @@ struct PgOutbox
   guint expiry_id;
   gint64 expiry_at;  /* unix s of the armed timer */
   gboolean draining; /* pg_outbox_drain() */
+  /* The host server refused a privileged copy on this stream: what users
+   * write elsewhere goes marked from the contact until the next stream. */
+  gboolean copies_refused;
 };
 
 /* An acknowledgement ping and the rows written before it. */
@@ -233,7 +236,8 @@ write_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *i
 static gboolean
 write_message (PgTransport *transport, const PgStoreOutboxItem *item, const char *id, GString *out)
 {
-  if (item->sender != NULL && pg_own_copy_privileged (transport, item->bare_jid))
+  if (item->sender != NULL && !transport->outbox->copies_refused
+      && pg_own_copy_privileged (transport, item->bare_jid))
     return pg_own_copy_write_carbons (transport, item, id, out);
   return write_chat (transport, item, id, out);
 }
@@ -594,6 +598,7 @@ pg_outbox_link_down (PgTransport *transport)
   guint waiting = in_flight (outbox);
 
   outbox->link_up = FALSE;
+  outbox->copies_refused = FALSE; /* the next stream's grant decides */
   /* Unacknowledged memory rows wait in the store like the others. */
   store_memory (outbox);
   g_queue_clear_full (&outbox->memory, (GDestroyNotify)memory_row_free);
@@ -735,6 +740,36 @@ free_id (gpointer id)
   g_free (id);
 }
 
+/* An error from the host server to a privileged copy (legacy/own-copy.h):
+ * the permission is gone or the server takes no such copy. Said once; the
+ * copies of this stream go marked instead, and the error is not answered
+ * (RFC 6120 §8.3.1). */
+static PgRouteResult
+on_copy_refused (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  if (request->id == NULL || !g_str_has_prefix (request->id, PG_OWN_COPY_ID_PREFIX))
+    return PG_PASS;
+  if (!transport->outbox->copies_refused)
+    {
+      xmlNode *error = pg_stanza_find_child (request->stanza, "error", NULL);
+      const char *condition = "(none given)";
+      for (xmlNode *c = error != NULL ? error->children : NULL; c != NULL; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && g_strcmp0 (pg_stanza_get_ns (c), PG_NS_STANZAS) == 0
+            && g_strcmp0 ((const char *)c->name, "text") != 0)
+          condition = (const char *)c->name;
+      g_warning ("%s refused a privileged copy of a user's own message (%s): such messages go marked from "
+                 "the contact until the link to the server is made again",
+                 request->from_bare, condition);
+    }
+  transport->outbox->copies_refused = TRUE;
+  return PG_HANDLED;
+}
+
+static const PgRoute routes[] = {
+  { PG_KIND_MESSAGE, "error", NULL, NULL, PG_TARGET_DOMAIN, on_copy_refused },
+};
+
 void
 pg_outbox_register (PgTransport *transport)
 {
@@ -745,6 +780,8 @@ pg_outbox_register (PgTransport *transport)
   outbox->boot = g_get_real_time ();
   outbox->bouncing = g_hash_table_new_full (g_int64_hash, g_int64_equal, free_id, NULL);
   transport->outbox = outbox;
+  if (transport->router != NULL)
+    pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), transport);
   rearm_expiry (outbox, 0, 0);
 }
 

@@ -49,8 +49,14 @@ new_carbon (PgTransport *transport, const PgStoreOutboxItem *item, const char *i
    * read hints). */
   pg_stanza_add_child (carbon, "private", NS_CARBONS);
   pg_stanza_add_child (carbon, "no-copy", NS_HINTS);
-  return pg_privilege_wrap_message (transport->privilege, transport->config->component_jid,
-                                    pg_privilege_server (transport->privilege), carbon);
+  xmlNode *wrapped = pg_privilege_wrap_message (transport->privilege, transport->config->component_jid,
+                                                pg_privilege_server (transport->privilege), carbon);
+  if (wrapped != NULL)
+    {
+      g_autofree char *wrapper_id = g_strconcat (PG_OWN_COPY_ID_PREFIX, id != NULL ? id : "unqueued", NULL);
+      pg_stanza_set_attr (wrapped, "id", wrapper_id);
+    }
+  return wrapped;
 }
 
 gboolean

@@ -11,6 +11,10 @@
 #include "registration/store.h"
 #include "transport/transport.h"
 
+/* The id of every privileged copy starts so: an error the server answers
+ * one with (XEP-0356 §5.1: forbidden, bad-request) is known by it. */
+#define PG_OWN_COPY_ID_PREFIX "pg-own-"
+
 /* TRUE when what @bare_jid (prepared) wrote elsewhere can reach them as
  * carbons: the message permission is granted and they are the granting
  * server's user. */
