@@ -230,16 +230,45 @@ write_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *i
   return TRUE;
 }
 
-/* The stanzas of the message @item, as text: its chat message, or for
- * what the user wrote elsewhere, with the message privilege, a carbon per
- * resource (legacy/own-copy.h); FALSE when none can be. */
-static gboolean
-write_message (PgTransport *transport, const PgStoreOutboxItem *item, const char *id, GString *out)
+static void
+free_text (gpointer text)
+{
+  g_string_free (text, TRUE);
+}
+
+/* The stanzas of the message @item, each as text (GString): its chat
+ * message, or for what the user wrote elsewhere, with the message
+ * privilege, a carbon per resource (legacy/own-copy.h); NULL when none can
+ * be. Caller owns the array. */
+static GPtrArray *
+write_message (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
 {
   if (item->sender != NULL && !transport->outbox->copies_refused
       && pg_own_copy_privileged (transport, item->bare_jid))
-    return pg_own_copy_write_carbons (transport, item, id, out);
-  return write_chat (transport, item, id, out);
+    return pg_own_copy_write_carbons (transport, item, id);
+  GString *text = g_string_sized_new (256);
+  if (!write_chat (transport, item, id, text))
+    {
+      g_string_free (text, TRUE);
+      return NULL;
+    }
+  GPtrArray *texts = g_ptr_array_new_with_free_func (free_text);
+  g_ptr_array_add (texts, text);
+  return texts;
+}
+
+/* Writes the stanzas @texts in order; FALSE when the stream did not take
+ * one (those before it are out: a row of several goes again in full). */
+static gboolean
+send_texts (PgStream *stream, const GPtrArray *texts)
+{
+  for (guint i = 0; i < texts->len; i++)
+    {
+      const GString *text = g_ptr_array_index (texts, i);
+      if (!pg_stream_send_text (stream, text->str, text->len))
+        return FALSE;
+    }
+  return TRUE;
 }
 
 static void schedule_ping (PgOutbox *outbox);
@@ -275,15 +304,14 @@ send_to_user (PgOutbox *outbox, const PgStoreOutboxItem *item)
       g_autoptr (PgStanza) report = new_loss_report (outbox->transport, item, id);
       return write_row_stanza (outbox, item->id, report);
     }
-  g_autoptr (GString) text = g_string_sized_new (256);
-  if (!write_message (outbox->transport, item, id, text))
-    {
-      /* Nothing can ever be sent for it: gone with the next acknowledgement. */
-      g_array_append_val (outbox->unacked, item->id);
-      schedule_ping (outbox);
-      return TRUE;
-    }
-  return write_row (outbox, item->id, text);
+  g_autoptr (GPtrArray) texts = write_message (outbox->transport, item, id);
+  if (texts != NULL && !send_texts (outbox->transport->stream, texts))
+    return FALSE;
+  /* Written, or nothing can ever be sent for it: gone with the next
+   * acknowledgement. */
+  g_array_append_val (outbox->unacked, item->id);
+  schedule_ping (outbox);
+  return TRUE;
 }
 
 static guint
@@ -644,9 +672,8 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
   row->item.sender = g_strdup (item->sender);
   row->item.xmpp_id
       = g_strdup_printf ("pg-out-m%" G_GINT64_MODIFIER "x-%" G_GINT64_FORMAT, outbox->boot, row->serial);
-  g_autoptr (GString) text = g_string_sized_new (256);
-  if (!write_message (transport, &row->item, row->item.xmpp_id, text)
-      || !pg_stream_send_text (transport->stream, text->str, text->len))
+  g_autoptr (GPtrArray) texts = write_message (transport, &row->item, row->item.xmpp_id);
+  if (texts == NULL || !send_texts (transport->stream, texts))
     {
       memory_row_free (row);
       return FALSE;
@@ -724,9 +751,8 @@ queue_to_user (PgTransport *transport, const PgStoreOutboxItem *item)
        * unprotected rather than not at all. */
       g_warning ("%s: cannot queue a message from a contact, sending it unprotected: %s", bare_jid,
                  error->message);
-      g_autoptr (GString) text = g_string_sized_new (256);
-      if (!write_message (transport, item, NULL, text)
-          || !pg_stream_send_text (transport->stream, text->str, text->len))
+      g_autoptr (GPtrArray) texts = write_message (transport, item, NULL);
+      if (texts == NULL || !send_texts (transport->stream, texts))
         g_warning ("%s: a message from a contact was lost: the link is down and the store failed", bare_jid);
       return;
     }
@@ -758,7 +784,7 @@ on_copy_refused (const PgRouteRequest *request, gpointer user_data)
         if (c->type == XML_ELEMENT_NODE && g_strcmp0 (pg_stanza_get_ns (c), PG_NS_STANZAS) == 0
             && g_strcmp0 ((const char *)c->name, "text") != 0)
           condition = (const char *)c->name;
-      g_warning ("%s refused a privileged copy of a user's own message (%s): such messages go marked from "
+      g_message ("%s refused a privileged copy of a user's own message (%s): such messages go marked from "
                  "the contact until the link to the server is made again",
                  request->from_bare, condition);
     }

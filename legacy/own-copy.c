@@ -59,13 +59,18 @@ new_carbon (PgTransport *transport, const PgStoreOutboxItem *item, const char *i
   return wrapped;
 }
 
-gboolean
-pg_own_copy_write_carbons (PgTransport *transport, const PgStoreOutboxItem *item, const char *id,
-                           GString *out)
+static void
+free_text (gpointer text)
+{
+  g_string_free (text, TRUE);
+}
+
+GPtrArray *
+pg_own_copy_write_carbons (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
 {
   g_autofree char *contact_jid = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
   if (contact_jid == NULL)
-    return FALSE;
+    return NULL;
   PgSession *session = pg_sessions_lookup (transport->sessions, item->bare_jid);
   g_autoptr (GPtrArray) resources
       = session != NULL ? pg_session_dup_resources (session) : g_ptr_array_new_with_free_func (g_free);
@@ -73,7 +78,7 @@ pg_own_copy_write_carbons (PgTransport *transport, const PgStoreOutboxItem *item
    * to the bare JID, which the server delivers or stores. */
   if (resources->len == 0)
     g_ptr_array_add (resources, NULL);
-  gboolean any = FALSE;
+  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (free_text);
   for (guint i = 0; i < resources->len; i++)
     {
       const char *resource = g_ptr_array_index (resources, i);
@@ -82,8 +87,9 @@ pg_own_copy_write_carbons (PgTransport *transport, const PgStoreOutboxItem *item
       g_autoptr (PgStanza) stanza = new_carbon (transport, item, id, contact_jid, to);
       if (stanza == NULL)
         continue;
-      pg_stanza_serialize (stanza, out);
-      any = TRUE;
+      GString *text = g_string_sized_new (512);
+      pg_stanza_serialize (stanza, text);
+      g_ptr_array_add (texts, text);
     }
-  return any;
+  return texts->len > 0 ? g_steal_pointer (&texts) : NULL;
 }

@@ -20,9 +20,8 @@
  * server's user. */
 gboolean pg_own_copy_privileged (PgTransport *transport, const char *bare_jid);
 
-/* Appends to @out the privileged carbons of the outbox row @item (to-user,
- * its sender the user), as text, the inner message's id @id (may be NULL):
- * one per available resource, or one to the bare JID when none is known.
- * FALSE (nothing appended) when nothing can be sent for it. */
-gboolean pg_own_copy_write_carbons (PgTransport *transport, const PgStoreOutboxItem *item, const char *id,
-                                    GString *out);
+/* The privileged carbons of the outbox row @item (to-user, its sender the
+ * user), each as text (a GString), the inner message's id @id (may be
+ * NULL): one per available resource, or one to the bare JID when none is
+ * known. NULL when nothing can be sent for it. Caller owns the array. */
+GPtrArray *pg_own_copy_write_carbons (PgTransport *transport, const PgStoreOutboxItem *item, const char *id);
