@@ -58,10 +58,15 @@ struct Worker
   /* Login → its id, for the owners libpurple names: a timer may outlive
    * the login that made it. */
   GHashTable *owners;
-  guint32 serving;  /* the login whose command runs now, or 0 */
-  guint32 active;   /* the login whose socket or timer libpurple serves, or 0 */
-  guint connecting; /* logins between connect and its outcome */
-  char *note;       /* the crash note, mapped; NULL without one */
+  guint32 serving;          /* the login whose command runs now, or 0 */
+  guint32 active;           /* the login whose socket or timer libpurple serves, or 0 */
+  guint connecting;         /* logins between connect and its outcome */
+  guint connecting_changes; /* counts changes of which logins those are */
+  char *note;               /* the crash note, mapped; NULL without one */
+  /* What the note says now: the login blamed, or (0) the logins connecting
+   * as of connecting_changes. */
+  guint32 noted;
+  guint noted_changes;
   /* What the logins' servers processed (legacy/sent-note.h); NULL without. */
   PgSentNote *sent_note;
   GSource *pass_end; /* marks the messages of the frames a pass read */
@@ -88,6 +93,12 @@ update_crash_note (Worker *worker)
   guint32 blamed = worker->serving != 0 ? worker->serving : worker->active;
   if (worker->note == NULL)
     return;
+  /* Called for every socket and timer libpurple serves and every command:
+   * the note is written only when what it says changes. */
+  if (blamed == worker->noted && (blamed != 0 || worker->noted_changes == worker->connecting_changes))
+    return;
+  worker->noted = blamed;
+  worker->noted_changes = worker->connecting_changes;
   if (blamed != 0)
     len = (gsize)g_snprintf (note, sizeof note, "%u", blamed);
   else if (worker->connecting > 0)
@@ -261,6 +272,7 @@ stop_connecting (Login *login)
     return;
   login->connecting = FALSE;
   login->worker->connecting--;
+  login->worker->connecting_changes++;
   update_crash_note (login->worker);
 }
 
@@ -500,7 +512,10 @@ login_free (Login *login)
   if (login->worker->sent_note != NULL)
     pg_sent_note_forget (login->worker->sent_note, login->id);
   if (login->connecting)
-    login->worker->connecting--;
+    {
+      login->worker->connecting--;
+      login->worker->connecting_changes++;
+    }
   login->connecting = FALSE;
   g_clear_pointer (&login->account, pg_purple_account_free);
   g_free (login->protocol);
@@ -559,7 +574,10 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
     {
     case PG_WIRE_CONNECT:
       if (!login->connecting)
-        worker->connecting++;
+        {
+          worker->connecting++;
+          worker->connecting_changes++;
+        }
       login->connecting = TRUE;
       pg_purple_account_connect (account);
       break;

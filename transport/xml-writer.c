@@ -13,47 +13,88 @@ xml_char_allowed (gunichar c)
   return c != 0xFFFE && c != 0xFFFF;
 }
 
+/* The replacement of @byte (< 0x80) in text, or NULL when it stands as
+ * it is. */
+static const char *
+ascii_replacement (guchar byte, gboolean in_attribute)
+{
+  switch (byte)
+    {
+    case '&':
+      return "&amp;";
+    case '<':
+      return "&lt;";
+    case '>':
+      return "&gt;";
+    case '\'':
+      return in_attribute ? "&apos;" : NULL;
+    case '"':
+      return in_attribute ? "&quot;" : NULL;
+    case '\n':
+      return in_attribute ? "&#xA;" : NULL;
+    case '\r':
+      return "&#xD;";
+    case '\t':
+      return in_attribute ? "&#x9;" : NULL;
+    default:
+      return xml_char_allowed (byte) ? NULL : "\xEF\xBF\xBD";
+    }
+}
+
+/* Valid UTF-8 (the common case, checked in one pass): runs of bytes that
+ * stand as they are are copied at once. */
+static void
+append_escaped_valid (GString *out, const char *text, gboolean in_attribute)
+{
+  const char *run = text;
+  const char *p = text;
+
+  while (*p != '\0')
+    {
+      guchar byte = (guchar)*p;
+      const char *replacement = NULL;
+      gsize skip = 1;
+
+      if (byte < 0x80)
+        replacement = ascii_replacement (byte, in_attribute);
+      else if (byte == 0xEF && (guchar)p[1] == 0xBF && ((guchar)p[2] == 0xBE || (guchar)p[2] == 0xBF))
+        {
+          replacement = "\xEF\xBF\xBD"; /* U+FFFE, U+FFFF: not XML characters */
+          skip = 3;
+        }
+      if (replacement == NULL)
+        {
+          p++;
+          continue;
+        }
+      g_string_append_len (out, run, p - run);
+      g_string_append (out, replacement);
+      p += skip;
+      run = p;
+    }
+  g_string_append_len (out, run, p - run);
+}
+
 void
 pg_xml_append_escaped (GString *out, const char *text, gboolean in_attribute)
 {
+  if (g_utf8_validate (text, -1, NULL))
+    {
+      append_escaped_valid (out, text, in_attribute);
+      return;
+    }
+  /* Each byte of a broken sequence becomes U+FFFD. */
   const char *p = text;
   while (*p != '\0')
     {
       guchar byte = (guchar)*p;
       if (byte < 0x80)
         {
-          switch (byte)
-            {
-            case '&':
-              g_string_append (out, "&amp;");
-              break;
-            case '<':
-              g_string_append (out, "&lt;");
-              break;
-            case '>':
-              g_string_append (out, "&gt;");
-              break;
-            case '\'':
-              g_string_append (out, in_attribute ? "&apos;" : "'");
-              break;
-            case '"':
-              g_string_append (out, in_attribute ? "&quot;" : "\"");
-              break;
-            case '\n':
-              g_string_append (out, in_attribute ? "&#xA;" : "\n");
-              break;
-            case '\r':
-              g_string_append (out, "&#xD;");
-              break;
-            case '\t':
-              g_string_append (out, in_attribute ? "&#x9;" : "\t");
-              break;
-            default:
-              if (xml_char_allowed (byte))
-                g_string_append_c (out, (char)byte);
-              else
-                g_string_append (out, "\xEF\xBF\xBD");
-            }
+          const char *replacement = ascii_replacement (byte, in_attribute);
+          if (replacement != NULL)
+            g_string_append (out, replacement);
+          else
+            g_string_append_c (out, (char)byte);
           p++;
           continue;
         }
