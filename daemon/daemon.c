@@ -233,6 +233,7 @@ pg_daemon_new (PgConfig *config, GError **error)
   if (transport->backend == NULL)
     return NULL;
   transport->is_registered = pg_inband_is_registered;
+  transport->privilege_granted = pg_sessions_privilege_granted;
   transport->registration_hooks = &registration_hooks;
 
   transport->i18n = pg_i18n_new (NULL);

@@ -27,6 +27,14 @@ typedef struct
 
 typedef struct PgSession PgSession;
 
+/* Where the roster synchronisation of a login stands (roster-sync.c). */
+typedef enum
+{
+  PG_ROSTER_SYNC_NONE,    /* not synchronised: no permission, or no login */
+  PG_ROSTER_SYNC_READING, /* the roster was asked for */
+  PG_ROSTER_SYNC_DONE,    /* in step: changes are pushed as they come */
+} PgRosterSync;
+
 struct PgSession
 {
   PgSessions *sessions;
@@ -79,6 +87,8 @@ struct PgSession
    * (session-questions.c). Owned; NULL: none. */
   char *question_refusal;
   const char *question_advice; /* msgid to go with it */
+  PgRosterSync roster_sync;
+  char *roster_read_id; /* of the roster get on its way; owned */
 };
 
 struct PgSessions
@@ -101,6 +111,8 @@ void pg_contacts_load (PgSession *session);
 /* After login: tells the legacy server about contacts added while offline
  * (the others were restored into the local list before connecting). */
 void pg_contacts_subscribe_all (PgSession *session);
+/* @contact asks the user for a subscription (XEP-0100 §5.1), named. */
+void pg_contacts_ask_subscription (PgSession *session, PgContact *contact);
 /* Sends unavailable from every contact announced available. */
 void pg_contacts_all_offline (PgSession *session);
 /* The contact called @name, created (not stored) when new. Borrowed; NULL
@@ -115,6 +127,23 @@ void pg_contact_free (PgContact *contact);
 
 /* Routes for subscriptions to contacts and probes, added by session.c. */
 void pg_contacts_add_routes (PgTransport *transport, PgSessions *sessions);
+
+/* roster-sync.c — the roster kept in step with the contact list when the
+ * host server grants the roster permission (XEP-0356 §4.3). */
+/* TRUE when the user's roster is set by purplegate: no subscription
+ * requests for legacy contacts then. */
+gboolean pg_roster_sync_applies (PgSession *session);
+/* The login has its contact list: reads the roster and pushes what differs. */
+void pg_roster_sync_start (PgSession *session);
+/* The login ended: an answer still on its way is ignored. */
+void pg_roster_sync_stop (PgSession *session);
+/* @contact (new or renamed) goes on the roster, once the roster is in step. */
+void pg_roster_sync_contact (PgSession *session, const PgContact *contact);
+/* The contact @jid leaves the roster, once the roster is in step. */
+void pg_roster_sync_remove (PgSession *session, const char *jid);
+/* After an unregistration: every contact of @contacts (PgStoreContact) is
+ * removed from the roster. FALSE (nothing sent) without the permission. */
+gboolean pg_roster_sync_goodbye (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts);
 
 /* chat.c — one-to-one messages both ways. */
 void pg_chat_on_message (gpointer owner, const char *from, const char *html);

@@ -114,6 +114,7 @@ static void
 session_free (PgSession *session)
 {
   pg_questions_withdraw_all (session, FALSE);
+  pg_roster_sync_stop (session);
   g_free (session->question_refusal);
   g_clear_handle_id (&session->retry_id, g_source_remove);
   g_clear_handle_id (&session->logout_id, g_source_remove);
@@ -155,6 +156,8 @@ set_state (PgSession *session, PgSessionState state)
   if (session->state != state)
     g_debug ("%s: %s → %s", session->bare_jid, state_name (session->state), state_name (state));
   session->state = state;
+  if (state != PG_SESSION_ONLINE)
+    pg_roster_sync_stop (session);
 }
 
 /* ---- the user's presence ---- */
@@ -293,6 +296,7 @@ on_connected (gpointer owner)
   check_nick (session, best != NULL ? best->show : PG_SHOW_AVAILABLE);
   apply_status (session);
   pg_contacts_subscribe_all (session);
+  pg_roster_sync_start (session);
   /* What the user wrote while the login was down, in order, before anything new. */
   pg_outbox_legacy_flush (session);
   pg_rooms_on_connected (session);
@@ -887,8 +891,23 @@ pg_sessions_close (PgTransport *transport, const char *bare_jid)
 }
 
 void
+pg_sessions_privilege_granted (PgTransport *transport)
+{
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, transport->sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((PgSession *)value)->state == PG_SESSION_ONLINE)
+      pg_roster_sync_start (value);
+}
+
+void
 pg_sessions_say_goodbye (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts)
 {
+  /* With the roster permission, the contacts leave the roster instead
+   * (removing an item ends both subscriptions, RFC 6121 §2.5). */
+  if (pg_roster_sync_goodbye (transport, bare_jid, contacts))
+    return;
   for (guint i = 0; contacts != NULL && i < contacts->len; i++)
     {
       PgStoreContact *contact = g_ptr_array_index (contacts, i);

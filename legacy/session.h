@@ -45,11 +45,15 @@ void pg_sessions_logout_all (PgTransport *transport, guint timeout_ms);
 /* Asks every legacy login to confirm at once what it was handed
  * (pg_outbox_drain()); returns the messages that wait for a confirmation. */
 guint pg_sessions_confirm_sent (PgTransport *transport);
+/* The host server granted privileges (transport/privilege.h), on a new
+ * stream: logins that are online bring their users' rosters in step. */
+void pg_sessions_privilege_granted (PgTransport *transport);
 /* Ends the user's session, if any, without telling the user (unregistering). */
 void pg_sessions_close (PgTransport *transport, const char *bare_jid);
 /* After an unregistration: every contact of @contacts (PgStoreContact, as
  * listed before the row was deleted) sends unavailable, unsubscribe and
- * unsubscribed to the user (XEP-0100 §4.3). */
+ * unsubscribed to the user (XEP-0100 §4.3), or, when the host server lets
+ * purplegate set the user's roster (XEP-0356 §4.3), leaves the roster. */
 void pg_sessions_say_goodbye (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts);
 /* Closes the user's login (contacts go offline) and keeps it closed until
  * pg_sessions_credentials_changed(): while credentials are being checked. */

@@ -111,6 +111,15 @@ pg_privilege_take_grant (PgPrivilege *priv, const char *server, const xmlNode *p
   return TRUE;
 }
 
+gboolean
+pg_privilege_refuse_roster_set (PgPrivilege *priv)
+{
+  if (priv == NULL || (priv->roster != PG_PRIVILEGE_SET && priv->roster != PG_PRIVILEGE_BOTH))
+    return FALSE;
+  priv->roster = priv->roster == PG_PRIVILEGE_BOTH ? PG_PRIVILEGE_GET : PG_PRIVILEGE_NONE;
+  return TRUE;
+}
+
 PgPrivilegeAccess
 pg_privilege_roster (const PgPrivilege *priv)
 {
@@ -249,9 +258,17 @@ on_grant (const PgRouteRequest *request, gpointer user_data)
   if (privilege == NULL)
     return PG_PASS;
   const char *server = host_server (transport);
-  /* §4.2: the grant comes from the server itself, a bare domain. */
-  if (pg_jid_get_node (request->from) != NULL || pg_jid_get_resource (request->from) != NULL
-      || g_strcmp0 (request->from_bare, server) != 0)
+  /* §4.2: the grant comes from the server itself, a bare domain. Another
+   * host of the same server may grant too: its users are not managed here
+   * (§4.3), so its grant is left aside without an answer. */
+  gboolean domain = pg_jid_get_node (request->from) == NULL && pg_jid_get_resource (request->from) == NULL;
+  if (domain && g_strcmp0 (request->from_bare, server) != 0)
+    {
+      g_info ("ignoring a privilege grant from %s: privileges are used from the host server %s only",
+              request->from_bare, server ? server : "(none: the component's address has no parent domain)");
+      return PG_HANDLED;
+    }
+  if (!domain)
     {
       g_message ("refusing a privilege grant from %s: only the host server %s grants privileges",
                  request->from_bare,

@@ -39,6 +39,11 @@ void pg_privilege_reset (PgPrivilege *priv);
  * the newest namespace wins). Returns TRUE when the grant was taken. */
 gboolean pg_privilege_take_grant (PgPrivilege *priv, const char *server, const xmlNode *privilege);
 
+/* The server refused a privileged roster change: the set part of the
+ * roster permission is not used until the next grant. Returns TRUE the
+ * first time (the caller logs it once). */
+gboolean pg_privilege_refuse_roster_set (PgPrivilege *priv);
+
 /* The roster permission (XEP-0356 §4.1); NONE without a grant. */
 PgPrivilegeAccess pg_privilege_roster (const PgPrivilege *priv);
 /* TRUE when the server pushes roster changes of managed users to us

@@ -302,8 +302,7 @@ class LegacyProsody(Prosody):
         super().write_config()
         extra = []
         for comp in self.extra_components:
-            extra.append(f"Component {lua_str(comp)}")
-            extra.append(f"  component_secret = {lua_str(self.secret)}")
+            extra += self.component_lines(comp)
         for comp in self.muc_components:
             # Prosody 0.12 defaults kept: anyone may create a room, a new
             # room is locked (201) until its owner submits the configuration
@@ -365,19 +364,21 @@ def xmpp_purplegate_overrides(prosody):
     }
 
 
-def xmpp_env(name, overrides=None, muc=False):
+def xmpp_env(name, overrides=None, muc=False, privileges=None):
     """One Prosody with the users' host (localhost) and the legacy network's
     host (legacy.localhost), components gw.localhost (the harness's, unused
     here) and xmpp.localhost, and purplegate serving xmpp.localhost on prpl-jabber,
     logging in to legacy.localhost over the same Prosody's c2s port.  With
     `muc`, the legacy network also has Prosody's MUC service at
-    LEGACY_MUC (conference.legacy.localhost)."""
+    LEGACY_MUC (conference.legacy.localhost).  `privileges` are XEP-0356
+    grants of localhost (harness.Prosody)."""
     env = Env(name)
     try:
         env.prosody = LegacyProsody(env.tmp / "prosody",
                                     hosts=(USER_DOMAIN, OTHER_DOMAIN, LEGACY_DOMAIN),
                                     extra_components=(XMPP_GW,),
-                                    muc_components=(LEGACY_MUC,) if muc else ()).start()
+                                    muc_components=(LEGACY_MUC,) if muc else (),
+                                    privileges=privileges).start()
         settings = xmpp_purplegate_overrides(env.prosody)
         for group, kv in (overrides or {}).items():
             settings.setdefault(group, {}).update(kv)
@@ -395,11 +396,11 @@ def xmpp_env(name, overrides=None, muc=False):
 # user flows
 
 
-def registered_user(env, user, nick, password="pw", gw=GW, resource="test"):
-    """A registered XMPP user of `gw` whose client fetched its roster and
-    completed the XEP-0100 §4.1.1 subscription handshake with the transport,
-    but is not available yet.  Returns the harness Client."""
-    c = env.client(user, resource=resource, roster=True)
+def registered_user(env, user, nick, password="pw", gw=GW, resource="test", host=USER_DOMAIN):
+    """A registered XMPP user (of `host`) of `gw` whose client fetched its
+    roster and completed the XEP-0100 §4.1.1 subscription handshake with the
+    transport, but is not available yet.  Returns the harness Client."""
+    c = env.client(user, host=host, resource=resource, roster=True)
     since = c.mark()
     register(c, nick, password, to=gw)
     # The transport asks for the user's presence (Prosody keeps that
@@ -461,12 +462,12 @@ def subscription_approved(jid):
 
 
 def online_user(env, user, nick, password="pw", gw=GW, resource="test", priority=None,
-                show=None, status=None, wait_transport=True, timeout=2 * WAIT):
+                show=None, status=None, wait_transport=True, timeout=2 * WAIT, host=USER_DOMAIN):
     """registered_user() that then sends available presence (broadcast: it
     reaches the transport through the subscription), so the legacy login
     starts.  Waits for the transport's available presence (the login is up)
     unless wait_transport is False.  Returns the harness Client."""
-    c = registered_user(env, user, nick, password, gw, resource)
+    c = registered_user(env, user, nick, password, gw, resource, host)
     since = c.mark()
     send_available(c, gw=None, show=show, status=status, priority=priority)
     if wait_transport:

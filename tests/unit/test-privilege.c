@@ -120,6 +120,22 @@ test_grant_v2_wins (void)
 }
 
 static void
+test_refuse_roster_set (void)
+{
+  g_autoptr (PgPrivilege) priv = pg_privilege_new ();
+  g_assert_false (pg_privilege_refuse_roster_set (priv));
+  g_assert_true (take (priv, "<message><privilege xmlns='urn:xmpp:privilege:1'>"
+                             "<perm access='roster' type='both'/></privilege></message>"));
+  g_assert_true (pg_privilege_refuse_roster_set (priv));
+  g_assert_cmpint (pg_privilege_roster (priv), ==, PG_PRIVILEGE_GET);
+  g_assert_false (pg_privilege_refuse_roster_set (priv)); /* once */
+  g_assert_true (take (priv, "<message><privilege xmlns='urn:xmpp:privilege:2'>"
+                             "<perm access='roster' type='set'/></privilege></message>"));
+  g_assert_true (pg_privilege_refuse_roster_set (priv));
+  g_assert_cmpint (pg_privilege_roster (priv), ==, PG_PRIVILEGE_NONE);
+}
+
+static void
 test_manages (void)
 {
   g_autoptr (PgPrivilege) priv = pg_privilege_new ();
@@ -191,6 +207,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/privilege/grant/v2-wins", test_grant_v2_wins);
   g_test_add_func ("/privilege/manages", test_manages);
+  g_test_add_func ("/privilege/refuse-roster-set", test_refuse_roster_set);
   g_test_add_func ("/privilege/wrap/carbon", test_wrap);
   g_test_add_func ("/privilege/wrap/received", test_wrap_received);
   return g_test_run ();
