@@ -106,7 +106,10 @@ class User:
         register(self.a, self.carol.split("@")[0], env.prosody.users[self.carol], to=GW)
         self.a.send(f"<presence type='subscribed' to='{GW}'/>")
         self.a.send(f"<presence type='subscribe' to='{GW}'/>")
-        self.a.expect(match("presence", type="subscribed", frm=GW), timeout=WAIT, since=since)
+        # Prosody says subscribed; ejabberd only pushes the roster item.
+        self.a.expect(lambda el: match("presence", type="subscribed", frm=GW)(el) or (
+            is_stanza(el, "iq") and f"jid=\"{GW}\"" in tostr(el) and "subscription=\"both\"" in tostr(el)),
+            timeout=WAIT, since=since, what=f"the subscription to {GW} both ways")
         self.b = env.client(user, host=domain, resource="B", roster=True)
         since = self.a.mark()
         send_available(self.a)
