@@ -145,6 +145,12 @@ check_legacy (PgTransport *transport, GError **error)
         g_prefix_error (error, "%s: [legacy-settings] %s: ", config->path, config->legacy_setting_keys[i]);
         return FALSE;
       }
+  for (guint i = 0; config->legacy_plugins[i] != NULL; i++)
+    if (!pg_names_check_plugin (transport->names, config->legacy_plugins[i], error))
+      {
+        g_prefix_error (error, "%s: [legacy] plugins: ", config->path);
+        return FALSE;
+      }
   transport->legacy_options = pg_names_dup_options (transport->names, config->protocol, error);
   if (transport->legacy_options == NULL)
     {
@@ -221,6 +227,7 @@ pg_daemon_new (PgConfig *config, GError **error)
     .max_logins = config->max_logins_per_worker,
     .purple_dir = purple_dir,
     .private_paths = private_paths,
+    .plugins = (const char *const *)config->legacy_plugins,
   };
   transport->backend = pg_backend_new (transport->purple, transport->names, &backend_options, error);
   if (transport->backend == NULL)

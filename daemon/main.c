@@ -118,6 +118,12 @@ check_config (const char *path)
       if (!ok)
         g_prefix_error (&error, "%s: [legacy-settings] %s: ", path, config->legacy_setting_keys[i]);
     }
+  for (guint i = 0; ok && config->legacy_plugins[i] != NULL; i++)
+    {
+      ok = pg_purple_check_plugin (purple, config->legacy_plugins[i], &error);
+      if (!ok)
+        g_prefix_error (&error, "%s: [legacy] plugins: ", path);
+    }
   if (ok)
     {
       g_autoptr (GPtrArray) options = pg_purple_dup_options (purple, config->protocol, &error);

@@ -171,12 +171,14 @@ run_command (PurpleConversation *conv, const char *name, const char *args)
 gboolean
 pg_purple_account_send_action (PgPurpleAccount *account, PurpleConversation *conv, const char *text)
 {
-  (void)account;
   /* XEP-0245: "/me " then the action; protocols without a "me" command
    * (prpl-jabber) take the text as it is. */
   if (!g_str_has_prefix (text, "/me ") || text[4] == '\0')
     return FALSE;
-  return run_command (conv, "me", text + 4);
+  account->sending++; /* prpl-irc writes the action back as sent */
+  gboolean done = run_command (conv, "me", text + 4);
+  account->sending--;
+  return done;
 }
 
 PgChatRefusal
@@ -200,11 +202,19 @@ pg_purple_account_send_chat (PgPurpleAccount *account, const char *chat, const c
       g_set_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE, "not in %s", chat);
       return FALSE;
     }
+  pg_purple_chat_begin_send (conv);
   if (pg_purple_account_send_action (account, conv, text))
-    return TRUE;
+    {
+      pg_purple_chat_end_send (conv);
+      return TRUE;
+    }
   g_autofree char *html = pg_purple_account_text_to_html (text);
   PurpleConnection *gc = purple_conversation_get_gc (conv);
+  account->sending++;
   ret = serv_chat_send (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv)), html, PURPLE_MESSAGE_SEND);
+  account->sending--;
+  if (ret >= 0)
+    pg_purple_chat_end_send (conv);
   pg_purple_eventloop_flush (gc);
   if (ret < 0)
     {

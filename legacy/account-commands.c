@@ -115,7 +115,9 @@ pg_purple_account_send_message (PgPurpleAccount *account, const char *to, const 
         return TRUE;
     }
   html = pg_purple_account_text_to_html (text);
+  account->sending++;
   ret = serv_send_im (gc, to, html, PURPLE_MESSAGE_SEND);
+  account->sending--;
   pg_purple_eventloop_flush (gc); /* not at prpl-irc's next tick */
   if (ret < 0)
     {

@@ -39,6 +39,10 @@ struct PgPurpleAccount
   gboolean dying;       /* pg_purple_account_free() was called; teardown pending */
   gboolean removing;    /* our remove_contact(): buddy-removed is ours */
   gboolean restoring;   /* our restore_contact(): buddy-added is ours */
+  /* Our own send is under way: what the protocol writes back as sent now
+   * (prpl-irc's /me, its channel messages) is its echo, not a message the
+   * user sent from another client. */
+  guint sending;
 
   /* Why the current login failed, from report_disconnect_reason. */
   gboolean failed;
@@ -111,6 +115,14 @@ void pg_purple_account_mark_install (void);
 /* Drops the marks of @account (account-mark.c), timers included. */
 void pg_purple_account_marks_free (PgPurpleAccount *account);
 void pg_purple_chat_install (void);
+/* Around a message of ours to the chat @conv (purple-chat.c): a protocol
+ * that does not write it back at once (prpl-irc does) reflects it later
+ * under our nick (a legacy XMPP room), and that reflection is ours, not a
+ * message the user sent from another client. */
+void pg_purple_chat_begin_send (PurpleConversation *conv);
+void pg_purple_chat_end_send (PurpleConversation *conv);
+/* The chat refused a message of ours: no reflection will come for it. */
+void pg_purple_chat_reflection_lost (PurpleConversation *conv);
 void pg_purple_chat_irc_install (void);
 /* IRC contacts' away state: away-notify and the bounded check
  * (purple-away-irc.c). */
@@ -118,6 +130,7 @@ void pg_purple_away_irc_install (void);
 /* Drops the away state of @account's login, timer included. */
 void pg_purple_away_irc_free (PgPurpleAccount *account);
 void pg_purple_chat_jabber_install (void);
+void pg_purple_carbons_install (void); /* purple-carbons.c */
 void pg_purple_roomlist_install (void);
 
 /* Events, raised by the ops files. Each checks that the account wants
@@ -138,6 +151,8 @@ void pg_purple_account_emit_refused (PgPurpleAccount *account, const char *name)
 void pg_purple_account_emit_chat (PgPurpleAccount *account, const PgChatEvent *event);
 void pg_purple_account_emit_question (PgPurpleAccount *account, const PgQuestion *question);
 void pg_purple_account_emit_question_closed (PgPurpleAccount *account, guint32 id);
+void pg_purple_account_emit_own_message (PgPurpleAccount *account, const char *to, gboolean chat,
+                                         const char *html, gint64 when);
 
 /* A KICK line seen before libpurple reports the departure. */
 typedef struct

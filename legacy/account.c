@@ -108,6 +108,7 @@ pg_purple_account_install_ui_ops (PgPurple *purple)
   pg_purple_chat_irc_install ();
   pg_purple_away_irc_install ();
   pg_purple_chat_jabber_install ();
+  pg_purple_carbons_install ();
   pg_purple_roomlist_install ();
 }
 
@@ -250,6 +251,18 @@ pg_purple_account_emit_message (PgPurpleAccount *account, const char *from, cons
   g_debug ("%s: message from %s", purple_account_get_username (account->purple), from);
   emit_depth++;
   account->events.message (account->owner, from, html);
+  emit_depth--;
+}
+
+void
+pg_purple_account_emit_own_message (PgPurpleAccount *account, const char *to, gboolean chat, const char *html,
+                                    gint64 when)
+{
+  if (!may_emit (account) || account->events.own_message == NULL)
+    return;
+  g_debug ("%s: own message to %s sent elsewhere", purple_account_get_username (account->purple), to);
+  emit_depth++;
+  account->events.own_message (account->owner, to, chat, html, when);
   emit_depth--;
 }
 

@@ -196,6 +196,14 @@ typedef struct
   void (*question) (gpointer owner, const PgQuestion *question);
   /* libpurple withdrew question @id (its connection went): no answer. */
   void (*question_closed) (gpointer owner, guint32 id);
+  /* The user wrote @html (libpurple's markup) from another client of the
+   * legacy account (a carbon copy of prpl-jabber's, a room's reflection
+   * under the user's nick): to the contact @to, or with @chat to the chat
+   * @to (its normalised name). @when: the network's time of it (unix s)
+   * when the network reports it late, 0 when live. Comes in order with the
+   * other events of the login; never for what this login sent itself
+   * (pg_account_send_message(), pg_account_send_chat()). */
+  void (*own_message) (gpointer owner, const char *to, gboolean chat, const char *html, gint64 when);
 } PgAccountEvents;
 
 typedef struct PgBackend PgBackend;

@@ -74,6 +74,7 @@ struct PgWorkerPool
   guint max_logins;
   char *exe;
   char *plugin_dir;
+  GStrv plugins; /* libpurple plugins every worker loads, by id */
   GStrv private_paths;
   guint32 last_id;
   GHashTable *logins;        /* login key → PgAccount (borrowed) */
@@ -633,6 +634,15 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
           events->question (account->owner, question);
       }
       break;
+    case PG_WIRE_OWN_MESSAGE:
+      {
+        gboolean chat;
+        gint64 when;
+        g_variant_get (args, "(&sb&sx)", &a, &chat, &b, &when);
+        if (events->own_message != NULL)
+          events->own_message (account->owner, a, chat, b, when);
+      }
+      break;
     case PG_WIRE_QUESTION_CLOSED:
       g_variant_get (args, "(u)", &u);
       if (events->question_closed != NULL)
@@ -958,6 +968,10 @@ start_worker (PgWorker *worker, GError **error)
   worker->started_at = g_get_monotonic_time ();
   worker->lost = FALSE;
   worker->wire = pg_wire_new (fds[0], on_frame, on_wire_closed, worker);
+  /* First of all frames: plugins acting on sign-on must be there before a login. */
+  if (pool->plugins[0] != NULL)
+    pg_wire_send (worker->wire, PG_WIRE_PLUGINS, 0,
+                  g_variant_new ("(^as)", (const char *const *)pool->plugins));
   g_subprocess_wait_async (g_object_ref (process), pool->cancellable, on_exited, worker);
   g_message ("legacy worker %u started (pid %d)", worker->index, worker->pid);
   return TRUE;
@@ -978,6 +992,7 @@ pg_worker_pool_new (PgBackend *backend, const PgBackendOptions *options, GError 
   pool->exe = g_file_read_link ("/proc/self/exe", error);
   pool->plugin_dir = g_build_filename (options->purple_dir, "plugins", NULL);
   pool->private_paths = g_strdupv ((char **)options->private_paths);
+  pool->plugins = options->plugins != NULL ? g_strdupv ((char **)options->plugins) : g_new0 (char *, 1);
   pool->restart_ms = pg_backend_get_fixed_restart_ms ();
   pool->drains = pg_socket_drains_new (DRAIN_MS);
   if (pool->exe == NULL)
@@ -1061,6 +1076,7 @@ pg_worker_pool_free (PgWorkerPool *pool)
   g_free (pool->exe);
   g_free (pool->plugin_dir);
   g_strfreev (pool->private_paths);
+  g_strfreev (pool->plugins);
   g_free (pool);
 }
 

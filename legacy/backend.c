@@ -341,6 +341,11 @@ pg_backend_new (PgPurple *purple, PgNames *names, const PgBackendOptions *option
   backend->purple = purple;
   backend->names = names;
   backend->ops = &local_ops;
+  if (options->workers == 0 && !pg_purple_load_plugins (purple, options->plugins, error))
+    {
+      g_free (backend);
+      return NULL;
+    }
   if (options->workers > 0)
     {
       backend->pool = pg_worker_pool_new (backend, options, error);

@@ -32,6 +32,9 @@ typedef struct
   const char *purple_dir; /* libpurple's user directory; workers use subdirectories */
   /* Files a worker must not be able to open (the store, the key file). */
   const char *const *private_paths;
+  /* libpurple plugins to load by id before any login, in this process or
+   * in every worker ([legacy] plugins); NULL or empty: none. */
+  const char *const *plugins;
 } PgBackendOptions;
 
 /* Creates the backend. When @options->workers is 0, @purple (borrowed,

@@ -59,6 +59,23 @@ pg_chat_on_message (gpointer owner, const char *from, const char *html)
 }
 
 void
+pg_chat_on_own_message (gpointer owner, const char *to, gboolean chat, const char *html, gint64 when)
+{
+  PgSession *session = owner;
+  g_autofree char *text = pg_message_html_to_text (html);
+  if (chat)
+    {
+      pg_rooms_on_own_message (session, to, text, when);
+      return;
+    }
+  PgContact *contact = sender_contact (session, to);
+  if (contact == NULL)
+    return;
+  /* The same queue as the contact's messages: in order with them. */
+  pg_outbox_own_to_user (session->transport, session->bare_jid, contact->name, text, when);
+}
+
+void
 pg_chat_on_state (gpointer owner, const char *from, PgChatState state)
 {
   PgSession *session = owner;

@@ -22,6 +22,7 @@ typedef enum
   PG_NAMES_PROTOCOL,      /* (protocol) → OK (display name, "1" or "0": password optional) */
   PG_NAMES_SETTING,       /* (protocol, key, value) → OK () */
   PG_NAMES_OPTIONS,       /* (protocol) → OK (PG_LEGACY_OPTION_STRINGS strings per account option) */
+  PG_NAMES_PLUGIN,        /* (plugin id) → OK () when it is installed */
   /* names process → main process */
   PG_NAMES_HELLO = 64, /* (version, pid), first frame of the names process */
   PG_NAMES_OK,

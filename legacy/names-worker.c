@@ -58,6 +58,13 @@ answer (PgPurple *purple, guint32 op, char **args, GPtrArray *out)
         return PG_NAMES_OK;
       g_ptr_array_add (out, g_strdup (error->message));
       return PG_NAMES_ERROR;
+    case PG_NAMES_PLUGIN:
+      if (n != 1)
+        break;
+      if (pg_purple_check_plugin (purple, args[0], &error))
+        return PG_NAMES_OK;
+      g_ptr_array_add (out, g_strdup (error->message));
+      return PG_NAMES_ERROR;
     case PG_NAMES_OPTIONS:
       {
         if (n != 1)

@@ -401,6 +401,16 @@ pg_names_check_protocol (PgNames *names, const char *protocol_id, GError **error
   return answer != NULL;
 }
 
+gboolean
+pg_names_check_plugin (PgNames *names, const char *plugin_id, GError **error)
+{
+  if (names->purple != NULL)
+    return pg_purple_check_plugin (names->purple, plugin_id, error);
+  const char *const args[] = { plugin_id, NULL };
+  g_auto (GStrv) answer = call (names, PG_NAMES_PLUGIN, args, error);
+  return answer != NULL;
+}
+
 char *
 pg_names_dup_protocol_name (PgNames *names, const char *protocol_id)
 {

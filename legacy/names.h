@@ -51,6 +51,8 @@ PgNames *pg_names_new_with_spawn (PgNamesSpawnFunc spawn, gpointer data, guint c
 void pg_names_free (PgNames *names);
 
 gboolean pg_names_check_protocol (PgNames *names, const char *protocol_id, GError **error);
+/* Checks that @plugin_id names an installed libpurple plugin ([legacy] plugins). */
+gboolean pg_names_check_plugin (PgNames *names, const char *plugin_id, GError **error);
 /* The protocol's display name ("IRC"), or NULL; caller owns it (g_free). */
 char *pg_names_dup_protocol_name (PgNames *names, const char *protocol_id);
 gboolean pg_names_protocol_password_optional (PgNames *names, const char *protocol_id);

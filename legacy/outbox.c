@@ -10,6 +10,7 @@
 
 #include "legacy/message.h"
 #include "legacy/outbox-private.h"
+#include "legacy/own-copy.h"
 #include "legacy/session-private.h"
 #include "transport/i18n.h"
 #include "transport/ping.h"
@@ -46,6 +47,9 @@ struct PgOutbox
   guint expiry_id;
   gint64 expiry_at;  /* unix s of the armed timer */
   gboolean draining; /* pg_outbox_drain() */
+  /* The host server refused a privileged copy on this stream: what users
+   * write elsewhere goes marked from the contact until the next stream. */
+  gboolean copies_refused;
 };
 
 /* An acknowledgement ping and the rows written before it. */
@@ -73,6 +77,7 @@ memory_row_free (MemoryRow *row)
   g_free (row->item.peer);
   g_free (row->item.body);
   g_free (row->item.xmpp_id);
+  g_free (row->item.sender);
   g_free (row);
 }
 
@@ -192,13 +197,26 @@ write_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *i
   g_autofree char *from = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
   if (from == NULL)
     return FALSE; /* stored by an older build; cannot happen from chat.c */
-  g_autofree char *origin = origin_id (item, id);
+  g_autofree char *origin = id != NULL ? origin_id (item, id) : NULL;
   /* To the bare JID, so the user's server delivers it or stores it offline. */
   pg_xml_write_start (out, "message", "from", from, "to", item->bare_jid, "type", "chat", "id", id, NULL);
-  pg_xml_write_text (out, "body", item->body);
+  if (item->sender != NULL)
+    {
+      /* The user's own words, written elsewhere: from the contact, since
+       * nothing else may speak for the user here, and marked so, never
+       * bare as if the contact had said them. */
+      g_autofree char *marked
+          = g_strdup_printf (pg_i18n_translate (transport->i18n, user_lang (transport, item->bare_jid),
+                                                N_ ("[you, from another client] %s")),
+                             item->body);
+      pg_xml_write_text (out, "body", marked);
+    }
+  else
+    pg_xml_write_text (out, "body", item->body);
   if (pg_store_setting_enabled (transport->store, item->bare_jid, PG_SETTING_TYPING))
     pg_xml_write_empty (out, "active", "xmlns", PG_NS_CHATSTATES, NULL);
-  pg_xml_write_empty (out, "origin-id", "xmlns", NS_SID, "id", origin, NULL);
+  if (origin != NULL)
+    pg_xml_write_empty (out, "origin-id", "xmlns", NS_SID, "id", origin, NULL);
   /* XEP-0203: the time the legacy network gave it to us, when that was a
    * while ago. */
   if (now_s () - item->created >= 2)
@@ -209,6 +227,47 @@ write_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *i
                           stamp, NULL);
     }
   pg_xml_write_end (out, "message");
+  return TRUE;
+}
+
+static void
+free_text (gpointer text)
+{
+  g_string_free (text, TRUE);
+}
+
+/* The stanzas of the message @item, each as text (GString): its chat
+ * message, or for what the user wrote elsewhere, with the message
+ * privilege, a carbon per resource (legacy/own-copy.h); NULL when none can
+ * be. Caller owns the array. */
+static GPtrArray *
+write_message (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
+{
+  if (item->sender != NULL && !transport->outbox->copies_refused
+      && pg_own_copy_privileged (transport, item->bare_jid))
+    return pg_own_copy_write_carbons (transport, item, id);
+  GString *text = g_string_sized_new (256);
+  if (!write_chat (transport, item, id, text))
+    {
+      g_string_free (text, TRUE);
+      return NULL;
+    }
+  GPtrArray *texts = g_ptr_array_new_with_free_func (free_text);
+  g_ptr_array_add (texts, text);
+  return texts;
+}
+
+/* Writes the stanzas @texts in order; FALSE when the stream did not take
+ * one (those before it are out: a row of several goes again in full). */
+static gboolean
+send_texts (PgStream *stream, const GPtrArray *texts)
+{
+  for (guint i = 0; i < texts->len; i++)
+    {
+      const GString *text = g_ptr_array_index (texts, i);
+      if (!pg_stream_send_text (stream, text->str, text->len))
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -245,15 +304,14 @@ send_to_user (PgOutbox *outbox, const PgStoreOutboxItem *item)
       g_autoptr (PgStanza) report = new_loss_report (outbox->transport, item, id);
       return write_row_stanza (outbox, item->id, report);
     }
-  g_autoptr (GString) text = g_string_sized_new (256);
-  if (!write_chat (outbox->transport, item, id, text))
-    {
-      /* Nothing can ever be sent for it: gone with the next acknowledgement. */
-      g_array_append_val (outbox->unacked, item->id);
-      schedule_ping (outbox);
-      return TRUE;
-    }
-  return write_row (outbox, item->id, text);
+  g_autoptr (GPtrArray) texts = write_message (outbox->transport, item, id);
+  if (texts != NULL && !send_texts (outbox->transport->stream, texts))
+    return FALSE;
+  /* Written, or nothing can ever be sent for it: gone with the next
+   * acknowledgement. */
+  g_array_append_val (outbox->unacked, item->id);
+  schedule_ping (outbox);
+  return TRUE;
 }
 
 static guint
@@ -568,6 +626,7 @@ pg_outbox_link_down (PgTransport *transport)
   guint waiting = in_flight (outbox);
 
   outbox->link_up = FALSE;
+  outbox->copies_refused = FALSE; /* the next stream's grant decides */
   /* Unacknowledged memory rows wait in the store like the others. */
   store_memory (outbox);
   g_queue_clear_full (&outbox->memory, (GDestroyNotify)memory_row_free);
@@ -610,11 +669,11 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
   row->item.bare_jid = g_strdup (item->bare_jid);
   row->item.peer = g_strdup (item->peer);
   row->item.body = g_strdup (item->body);
+  row->item.sender = g_strdup (item->sender);
   row->item.xmpp_id
       = g_strdup_printf ("pg-out-m%" G_GINT64_MODIFIER "x-%" G_GINT64_FORMAT, outbox->boot, row->serial);
-  g_autoptr (GString) text = g_string_sized_new (256);
-  if (!write_chat (transport, &row->item, row->item.xmpp_id, text)
-      || !pg_stream_send_text (transport->stream, text->str, text->len))
+  g_autoptr (GPtrArray) texts = write_message (transport, &row->item, row->item.xmpp_id);
+  if (texts == NULL || !send_texts (transport->stream, texts))
     {
       memory_row_free (row);
       return FALSE;
@@ -628,11 +687,11 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
   return TRUE;
 }
 
+static void queue_to_user (PgTransport *transport, const PgStoreOutboxItem *item);
+
 void
 pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body)
 {
-  PgOutbox *outbox = transport->outbox;
-  g_autoptr (GError) error = NULL;
   gint64 now = now_s ();
   PgStoreOutboxItem item = {
     .bare_jid = (char *)bare_jid,
@@ -642,17 +701,43 @@ pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *pee
     .created = now,
     .expires = now + transport->config->outbox_expiry_s,
   };
+  queue_to_user (transport, &item);
+}
 
-  if (send_from_memory (outbox, &item))
+void
+pg_outbox_own_to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body,
+                       gint64 when)
+{
+  gint64 now = now_s ();
+  PgStoreOutboxItem item = {
+    .bare_jid = (char *)bare_jid,
+    .direction = PG_OUTBOX_TO_USER,
+    .peer = (char *)peer,
+    .body = (char *)body,
+    .sender = (char *)bare_jid,
+    .created = when > 0 && when < now ? when : now,
+    .expires = now + transport->config->outbox_expiry_s,
+  };
+  queue_to_user (transport, &item);
+}
+
+static void
+queue_to_user (PgTransport *transport, const PgStoreOutboxItem *item)
+{
+  PgOutbox *outbox = transport->outbox;
+  g_autoptr (GError) error = NULL;
+  const char *bare_jid = item->bare_jid;
+
+  if (send_from_memory (outbox, item))
     return;
   /* Stored rows keep the order: memory rows go to the store first. */
   store_memory (outbox);
-  if (pg_store_outbox_add (transport->store, &item, transport->config->outbox_max_per_user, &error) > 0)
-    arm_expiry (outbox, item.expires);
+  if (pg_store_outbox_add (transport->store, item, transport->config->outbox_max_per_user, &error) > 0)
+    arm_expiry (outbox, item->expires);
   else if (g_error_matches (error, PG_STORE_ERROR, PG_STORE_ERROR_FULL))
     {
       g_clear_error (&error);
-      if (pg_store_outbox_add_loss (transport->store, bare_jid, peer, PG_OUTBOX_LOSS_FULL, 1,
+      if (pg_store_outbox_add_loss (transport->store, bare_jid, item->peer, PG_OUTBOX_LOSS_FULL, 1,
                                     outbox->link_up ? outbox->sent_upto : 0, &error)
           == 0)
         g_warning ("%s: a message from a contact was lost and cannot be reported: %s", bare_jid,
@@ -666,10 +751,8 @@ pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *pee
        * unprotected rather than not at all. */
       g_warning ("%s: cannot queue a message from a contact, sending it unprotected: %s", bare_jid,
                  error->message);
-      g_autofree char *from = pg_jid_for_legacy_name (peer, transport->config->component_jid, NULL);
-      g_autoptr (PgStanza) message = pg_stanza_new ("message", from, bare_jid, "chat", NULL);
-      pg_stanza_add_text_child (message, "body", NULL, body);
-      if (from == NULL || !pg_stream_send (transport->stream, message))
+      g_autoptr (GPtrArray) texts = write_message (transport, item, NULL);
+      if (texts == NULL || !send_texts (transport->stream, texts))
         g_warning ("%s: a message from a contact was lost: the link is down and the store failed", bare_jid);
       return;
     }
@@ -683,6 +766,36 @@ free_id (gpointer id)
   g_free (id);
 }
 
+/* An error from the host server to a privileged copy (legacy/own-copy.h):
+ * the permission is gone or the server takes no such copy. Said once; the
+ * copies of this stream go marked instead, and the error is not answered
+ * (RFC 6120 §8.3.1). */
+static PgRouteResult
+on_copy_refused (const PgRouteRequest *request, gpointer user_data)
+{
+  PgTransport *transport = user_data;
+  if (request->id == NULL || !g_str_has_prefix (request->id, PG_OWN_COPY_ID_PREFIX))
+    return PG_PASS;
+  if (!transport->outbox->copies_refused)
+    {
+      xmlNode *error = pg_stanza_find_child (request->stanza, "error", NULL);
+      const char *condition = "(none given)";
+      for (xmlNode *c = error != NULL ? error->children : NULL; c != NULL; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && g_strcmp0 (pg_stanza_get_ns (c), PG_NS_STANZAS) == 0
+            && g_strcmp0 ((const char *)c->name, "text") != 0)
+          condition = (const char *)c->name;
+      g_message ("%s refused a privileged copy of a user's own message (%s): such messages go marked from "
+                 "the contact until the link to the server is made again",
+                 request->from_bare, condition);
+    }
+  transport->outbox->copies_refused = TRUE;
+  return PG_HANDLED;
+}
+
+static const PgRoute routes[] = {
+  { PG_KIND_MESSAGE, "error", NULL, NULL, PG_TARGET_DOMAIN, on_copy_refused },
+};
+
 void
 pg_outbox_register (PgTransport *transport)
 {
@@ -693,6 +806,8 @@ pg_outbox_register (PgTransport *transport)
   outbox->boot = g_get_real_time ();
   outbox->bouncing = g_hash_table_new_full (g_int64_hash, g_int64_equal, free_id, NULL);
   transport->outbox = outbox;
+  if (transport->router != NULL)
+    pg_router_add_routes (transport->router, routes, G_N_ELEMENTS (routes), transport);
   rearm_expiry (outbox, 0, 0);
 }
 

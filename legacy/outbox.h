@@ -101,5 +101,12 @@ gboolean pg_outbox_is_draining (PgTransport *transport);
  * @bare_jid, with plain text @body: stored, then sent when its turn comes. */
 void pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body);
 
+/* A chat message @body the user wrote to legacy contact @peer from another
+ * legacy client, at @when (unix s; 0: now), queued as the contact's own
+ * messages are, so that it keeps its place in the conversation: the user's
+ * resources get it as legacy/own-copy.h says. */
+void pg_outbox_own_to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body,
+                            gint64 when);
+
 /* The stanza id of a to-user row: "pg-out-<id>". Owned. */
 char *pg_outbox_dup_stanza_id (gint64 id);

@@ -85,6 +85,8 @@ receiving_message (PurpleConnection *gc, const char *type, const char *id, const
                                    : subject ? PG_CHAT_REFUSED_NOT_OPERATOR
                                              : PG_CHAT_REFUSED_MESSAGE,
                         .text = words };
+  if (!subject) /* a message of ours: its reflection will not come */
+    pg_purple_chat_reflection_lost (conv);
   pg_purple_account_emit_chat (account, &event);
   return FALSE;
 }

@@ -11,8 +11,14 @@
  * chat_rename_user op  → RENAMED (libpurple has no signal for it).
  * chat-topic-changed   → TOPIC.
  * received-chat-msg    → MESSAGE; our own messages (flag SEND, or our nick)
- *                        are dropped: the room reflects what the user sent
- *                        itself.  The room's own history (DELAYED) says so.
+ *                        are not: the echo of what we sent (prpl-irc's
+ *                        SEND while we send, a legacy XMPP room's
+ *                        reflection while one of ours awaits it) confirms
+ *                        it (SENT); the rest the user sent from another
+ *                        client (a bouncer's echo, another client in the
+ *                        same legacy room): own_message.  The room's own
+ *                        history (DELAYED) says so; our own messages in
+ *                        it are left out.
  * chat-left            → LEFT (we did not ask: kicked, or the chat ended).
  * chat-invited         → INVITED; the invitation is then declined on the
  *                        libpurple side, the user answers by joining.
@@ -25,9 +31,11 @@
 
 #include <string.h>
 
-#define KEY_DATA "pg-chat-key"       /* normalised name, owned */
-#define SETTLE_DATA "pg-chat-settle" /* source id of the join's completion */
-#define MODES_DATA "pg-chat-modes"   /* PgChatModes + 1 */
+#define KEY_DATA "pg-chat-key"         /* normalised name, owned */
+#define SETTLE_DATA "pg-chat-settle"   /* source id of the join's completion */
+#define MODES_DATA "pg-chat-modes"     /* PgChatModes + 1 */
+#define ECHOED_DATA "pg-chat-echoed"   /* non-NULL: our send under way was written back */
+#define AWAITED_DATA "pg-chat-awaited" /* our messages whose reflection is to come */
 #define JOIN_SETTLE_MS 3000
 
 static int handle;
@@ -306,27 +314,73 @@ topic_changed (PurpleConversation *conv, const char *who, const char *topic, gpo
 
 /* ---- messages ---- */
 
+void
+pg_purple_chat_begin_send (PurpleConversation *conv)
+{
+  purple_conversation_set_data (conv, ECHOED_DATA, NULL);
+}
+
+void
+pg_purple_chat_end_send (PurpleConversation *conv)
+{
+  gsize awaited = GPOINTER_TO_SIZE (purple_conversation_get_data (conv, AWAITED_DATA));
+
+  if (purple_conversation_get_data (conv, ECHOED_DATA) == NULL)
+    purple_conversation_set_data (conv, AWAITED_DATA, GSIZE_TO_POINTER (awaited + 1));
+  purple_conversation_set_data (conv, ECHOED_DATA, NULL);
+}
+
+void
+pg_purple_chat_reflection_lost (PurpleConversation *conv)
+{
+  gsize awaited = GPOINTER_TO_SIZE (purple_conversation_get_data (conv, AWAITED_DATA));
+
+  if (awaited > 0)
+    purple_conversation_set_data (conv, AWAITED_DATA, GSIZE_TO_POINTER (awaited - 1));
+}
+
+/* TRUE (and one fewer awaited) when a reflection of ours was to come. */
+static gboolean
+take_awaited (PurpleConversation *conv)
+{
+  if (purple_conversation_get_data (conv, AWAITED_DATA) == NULL)
+    return FALSE;
+  pg_purple_chat_reflection_lost (conv);
+  return TRUE;
+}
+
 static void
 received_chat (PurpleAccount *purple, char *sender, char *message, PurpleConversation *conv,
                PurpleMessageFlags flags, gpointer data)
 {
   PgChatEvent event = { .kind = PG_CHAT_EVENT_MESSAGE, .nick = sender, .text = message };
+  PgPurpleAccount *account = pg_purple_account_from_purple (purple);
 
   (void)data;
-  (void)purple;
-  /* Our own messages come back (prpl-irc writes them with SEND, a legacy
-   * XMPP room reflects them under our nick); the room reflects what the
-   * user sent itself. */
-  if (conv == NULL || sender == NULL || message == NULL
-      || (flags & (PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_SYSTEM)))
+  if (conv == NULL || sender == NULL || message == NULL || account == NULL || (flags & PURPLE_MESSAGE_SYSTEM))
     return;
-  if (is_own_nick (conv, sender))
+  /* prpl-irc writes what we send back at once, with SEND: the room
+   * reflects what the user sent itself. */
+  if ((flags & PURPLE_MESSAGE_SEND) && account->sending > 0)
     {
-      /* The room's reflection: proof it took our message (delayed ones
-       * are history from before we came). */
+      purple_conversation_set_data (conv, ECHOED_DATA, GINT_TO_POINTER (1));
+      return;
+    }
+  if ((flags & PURPLE_MESSAGE_SEND) || is_own_nick (conv, sender))
+    {
+      /* The room's history from before we came: ours or not, no news. */
+      if (flags & PURPLE_MESSAGE_DELAYED)
+        return;
+      /* The room's reflection: proof it took our message. */
       PgChatEvent sent = { .kind = PG_CHAT_EVENT_SENT };
-      if (!(flags & PURPLE_MESSAGE_DELAYED))
+      if (take_awaited (conv))
         emit (conv, &sent);
+      else
+        {
+          /* Nothing of ours awaits it: the user wrote it elsewhere. */
+          purple_conversation_clear_message_history (conv);
+          pg_purple_account_emit_own_message (account, pg_purple_chat_key (conv), TRUE, message, 0);
+        }
       return;
     }
   event.delayed = (flags & PURPLE_MESSAGE_DELAYED) != 0;

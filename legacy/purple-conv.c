@@ -5,8 +5,16 @@
  *                     per incoming message, before it writes the message
  *                     to a conversation; messages we send never pass here
  *                     (they go through serv_send_im() directly), and
- *                     messages flagged SEND (copies of our own, sent from
- *                     elsewhere) are dropped.
+ *                     messages flagged SEND or REMOTE_SEND are left to
+ *                     wrote-im-msg, which sees them all.
+ * wrote-im-msg      → own_message event for what a conversation is given
+ *                     as sent by the account (SEND, REMOTE_SEND): copies of
+ *                     what the user sent from another client, which
+ *                     protocols pass to serv_got_im() or write so
+ *                     (prpl-jabber's carbons are read earlier, in
+ *                     purple-carbons.c).  What we send ourselves is written
+ *                     back only while we send (prpl-irc's /me): that echo
+ *                     is dropped.
  * buddy-typing, buddy-typed, buddy-typing-stopped
  *                   → chat_state COMPOSING, PAUSED, ACTIVE.  libpurple emits
  *                     them with or without a conversation (and when a
@@ -97,7 +105,8 @@ received_im (PurpleAccount *purple, char *sender, char *message, PurpleConversat
   g_autofree char *html = NULL;
 
   (void)data;
-  if (account == NULL || sender == NULL || message == NULL || (flags & PURPLE_MESSAGE_SEND))
+  if (account == NULL || sender == NULL || message == NULL
+      || (flags & (PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_REMOTE_SEND)))
     return;
   if (conv != NULL)
     {
@@ -111,12 +120,41 @@ received_im (PurpleAccount *purple, char *sender, char *message, PurpleConversat
 }
 
 static void
+wrote_im (PurpleAccount *purple, const char *who, const char *message, PurpleConversation *conv,
+          PurpleMessageFlags flags, gpointer data)
+{
+  PgPurpleAccount *account = pg_purple_account_from_purple (purple);
+
+  (void)who; /* the user's own name (prpl-jabber: the other client's full JID) */
+  (void)data;
+  if (account == NULL || conv == NULL || message == NULL
+      || !(flags & (PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_REMOTE_SEND)) || account->sending > 0)
+    return;
+  touch (conv);
+  /* The signal has no time; the history got the message just before, newest first. */
+  GList *history = purple_conversation_get_message_history (conv);
+  gint64 when = (flags & PURPLE_MESSAGE_DELAYED) && history != NULL
+                    ? (gint64)purple_conversation_message_get_timestamp (history->data)
+                    : 0;
+  purple_conversation_clear_message_history (conv);
+  /* The conversation is named after the contact (prpl-jabber: the bare JID). */
+  pg_purple_account_emit_own_message (account, purple_conversation_get_name (conv), FALSE, message, when);
+}
+
+static void
 typing (PurpleAccount *purple, const char *name, PgChatState state)
 {
   PgPurpleAccount *account = pg_purple_account_from_purple (purple);
 
-  if (account != NULL && name != NULL)
-    pg_purple_account_emit_chat_state (account, name, state);
+  if (account == NULL || name == NULL)
+    return;
+  /* The carbons plugin leaves a sent copy without its body, which
+   * prpl-jabber takes for our own other client stopping typing: we are no
+   * contact of ours. */
+  g_autofree char *self = g_strdup (purple_normalize (purple, purple_account_get_username (purple)));
+  if (g_strcmp0 (purple_normalize (purple, name), self) == 0)
+    return;
+  pg_purple_account_emit_chat_state (account, name, state);
 }
 
 static void
@@ -161,6 +199,7 @@ pg_purple_conv_install (void)
   purple_signal_connect (convs, "conversation-created", &handle, PURPLE_CALLBACK (conversation_created),
                          NULL);
   purple_signal_connect (convs, "received-im-msg", &handle, PURPLE_CALLBACK (received_im), NULL);
+  purple_signal_connect (convs, "wrote-im-msg", &handle, PURPLE_CALLBACK (wrote_im), NULL);
   purple_signal_connect (convs, "buddy-typing", &handle, PURPLE_CALLBACK (buddy_typing), NULL);
   purple_signal_connect (convs, "buddy-typed", &handle, PURPLE_CALLBACK (buddy_typed), NULL);
   purple_signal_connect (convs, "buddy-typing-stopped", &handle, PURPLE_CALLBACK (buddy_typing_stopped),

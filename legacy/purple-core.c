@@ -355,6 +355,69 @@ pg_purple_check_protocol (PgPurple *purple, const char *protocol_id, GError **er
   return FALSE;
 }
 
+static char *
+dup_plugin_ids (void)
+{
+  GString *ids = g_string_new (NULL);
+
+  for (GList *l = purple_plugins_get_all (); l != NULL; l = l->next)
+    {
+      PurplePlugin *plugin = l->data;
+
+      if (plugin->info == NULL || plugin->info->id == NULL || plugin->info->type != PURPLE_PLUGIN_STANDARD)
+        continue;
+      g_string_append_printf (ids, "%s%s", ids->len > 0 ? ", " : "", plugin->info->id);
+    }
+  if (ids->len == 0)
+    g_string_append (ids, "none");
+  return g_string_free (ids, FALSE);
+}
+
+static PurplePlugin *
+find_plugin (const char *plugin_id, GError **error)
+{
+  PurplePlugin *plugin = purple_plugins_find_with_id (plugin_id);
+
+  if (plugin != NULL && plugin->info != NULL && plugin->info->type == PURPLE_PLUGIN_STANDARD)
+    return plugin;
+  g_autofree char *ids = dup_plugin_ids ();
+  g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_UNKNOWN_PLUGIN,
+               "no libpurple plugin \"%s\" is installed; available: %s", plugin_id, ids);
+  return NULL;
+}
+
+gboolean
+pg_purple_check_plugin (PgPurple *purple, const char *plugin_id, GError **error)
+{
+  g_return_val_if_fail (purple != NULL && plugin_id != NULL, FALSE);
+  return find_plugin (plugin_id, error) != NULL;
+}
+
+gboolean
+pg_purple_load_plugins (PgPurple *purple, const char *const *plugin_ids, GError **error)
+{
+  g_return_val_if_fail (purple != NULL, FALSE);
+
+  for (guint i = 0; plugin_ids != NULL && plugin_ids[i] != NULL; i++)
+    {
+      PurplePlugin *plugin = find_plugin (plugin_ids[i], error);
+
+      if (plugin == NULL)
+        return FALSE;
+      if (purple_plugin_is_loaded (plugin))
+        continue;
+      if (!purple_plugin_load (plugin))
+        {
+          g_set_error (error, PG_PURPLE_ERROR, PG_PURPLE_ERROR_UNKNOWN_PLUGIN,
+                       "the libpurple plugin \"%s\" did not load: %s", plugin_ids[i],
+                       plugin->error != NULL ? plugin->error : "no reason given");
+          return FALSE;
+        }
+      g_info ("libpurple plugin %s loaded", plugin_ids[i]);
+    }
+  return TRUE;
+}
+
 char *
 pg_purple_dup_protocol_name (PgPurple *purple, const char *protocol_id)
 {

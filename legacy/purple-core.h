@@ -13,6 +13,7 @@ typedef enum
   PG_PURPLE_ERROR_INIT,             /* user directory or libpurple core init failed */
   PG_PURPLE_ERROR_UNKNOWN_PROTOCOL, /* no such protocol plugin */
   PG_PURPLE_ERROR_BAD_SETTING,      /* unknown account option or wrong type */
+  PG_PURPLE_ERROR_UNKNOWN_PLUGIN,   /* no such plugin, or it did not load */
 } PgPurpleError;
 
 typedef struct PgPurple PgPurple;
@@ -28,6 +29,14 @@ void pg_purple_free (PgPurple *purple);
 
 /* Checks that @protocol_id (e.g. "prpl-irc") names a loaded protocol plugin. */
 gboolean pg_purple_check_protocol (PgPurple *purple, const char *protocol_id, GError **error);
+/* Checks that @plugin_id (e.g. "core-riba-carbons") names an installed
+ * libpurple plugin that is not a protocol. */
+gboolean pg_purple_check_plugin (PgPurple *purple, const char *plugin_id, GError **error);
+/* Loads the plugins @plugin_ids (NULL-terminated; may be NULL), with what
+ * they depend on, before any login: plugins that act on sign-on (Debian's
+ * purple-xmpp-carbons) then see every login. Stops at the first that
+ * cannot be loaded. */
+gboolean pg_purple_load_plugins (PgPurple *purple, const char *const *plugin_ids, GError **error);
 /* The protocol's display name ("IRC"); caller owns it (g_free). */
 char *pg_purple_dup_protocol_name (PgPurple *purple, const char *protocol_id);
 /* TRUE when the protocol logs in without a password or lets it be empty

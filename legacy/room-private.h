@@ -176,6 +176,11 @@ const char *pg_room_role (PgRoom *room, PgChatRank rank);
 
 /* Account events about chats (owner is the PgSession). */
 void pg_rooms_on_chat (gpointer owner, const PgChatEvent *event);
+/* @text (plain) the user sent to the chat @chat (normalised) from another
+ * legacy client: the user's own groupchat message to every resource in the
+ * room, kept in the backlog; @when (unix s) the network's time when it
+ * came late, else 0. */
+void pg_rooms_on_own_message (PgSession *session, const char *chat, const char *text, gint64 when);
 /* The legacy server processed what was sent before confirmation @serial. */
 void pg_rooms_on_confirmed (PgSession *session, guint64 serial);
 /* The login is up: the joins that waited for it go out, and for a login

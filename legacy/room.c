@@ -1319,6 +1319,26 @@ on_message (PgRoom *room, const PgChatEvent *event)
   broadcast (room, message);
 }
 
+void
+pg_rooms_on_own_message (PgSession *session, const char *chat, const char *text, gint64 when)
+{
+  PgRoom *room = session->rooms_by_key != NULL ? g_hash_table_lookup (session->rooms_by_key, chat) : NULL;
+  if (room == NULL || room->nick == NULL)
+    {
+      g_debug ("%s: own message to %s, a room the user is not in", session->bare_jid, chat);
+      return;
+    }
+  g_autofree char *id = new_message_id (room);
+  /* XEP-0045 §7.4: the user's message, as the room reflects what they send here. */
+  backlog_add (room, id, room->nick, text);
+  if (!room->joined)
+    return;
+  g_autoptr (PgStanza) message = groupchat_message (room, room->nick, text, id);
+  if (when != 0)
+    add_delay (room, message, when * G_USEC_PER_SEC);
+  broadcast (room, message);
+}
+
 static void
 on_topic (PgRoom *room, const PgChatEvent *event)
 {

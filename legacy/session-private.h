@@ -148,6 +148,8 @@ gboolean pg_roster_sync_goodbye (PgTransport *transport, const char *bare_jid, c
 /* chat.c — one-to-one messages both ways. */
 void pg_chat_on_message (gpointer owner, const char *from, const char *html);
 void pg_chat_on_state (gpointer owner, const char *from, PgChatState state);
+/* What the user wrote from another legacy client (legacy/account.h). */
+void pg_chat_on_own_message (gpointer owner, const char *to, gboolean chat, const char *html, gint64 when);
 void pg_chat_add_routes (PgTransport *transport, PgSessions *sessions);
 
 /* session-questions.c — account events about questions (owner is the
@@ -162,6 +164,9 @@ void pg_questions_add_routes (PgTransport *transport, PgSessions *sessions);
 
 /* session.c */
 PgSession *pg_sessions_lookup (PgSessions *sessions, const char *bare_jid);
+/* The names of the user's available resources that told the transport
+ * (not the bare JID's presence), oldest first. Caller owns the array. */
+GPtrArray *pg_session_dup_resources (PgSession *session);
 /* Whether @bare_jid's login stays up while they are offline: [registration]
  * stay_connected, and the user's own setting when it is "ask". */
 gboolean pg_sessions_stays_connected (PgTransport *transport, const char *bare_jid);

@@ -54,6 +54,19 @@ find_resource (PgSession *session, const char *name)
 
 static void login (PgSession *session);
 
+GPtrArray *
+pg_session_dup_resources (PgSession *session)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  for (GSList *l = session->resources; l != NULL; l = l->next)
+    {
+      const Resource *resource = l->data;
+      if (*resource->name != '\0')
+        g_ptr_array_add (names, g_strdup (resource->name));
+    }
+  return names;
+}
+
 gboolean
 pg_session_has_resource (PgSession *session, const char *resource)
 {
@@ -424,6 +437,7 @@ static const PgAccountEvents account_events = {
   .sent_processed = pg_outbox_legacy_on_processed,
   .question = pg_questions_on_question,
   .question_closed = pg_questions_on_closed,
+  .own_message = pg_chat_on_own_message,
 };
 
 static void

@@ -110,6 +110,10 @@ pg_wire_args_type (guint32 op)
       return PG_QUESTION_VARIANT_TYPE;
     case PG_WIRE_QUESTION_CLOSED:
       return "(u)";
+    case PG_WIRE_PLUGINS:
+      return "(as)";
+    case PG_WIRE_OWN_MESSAGE:
+      return "(sbsx)";
     default:
       return NULL;
     }

@@ -36,11 +36,12 @@ typedef enum
   PG_WIRE_ADD_CONTACT,
   PG_WIRE_REMOVE_CONTACT,
   PG_WIRE_AUTHORIZE,
-  PG_WIRE_STOP,   /* id 0: log everything out and exit */
-  PG_WIRE_SYNC,   /* id 0: answer SYNCED once what is already there is forwarded */
-  PG_WIRE_LOGOUT, /* (message): pg_account_logout(); DISCONNECTED follows in any case */
-  PG_WIRE_HOLD,   /* (inode): the main process holds the login's socket SOCKET named */
-  PG_WIRE_ANSWER, /* a question's answer (legacy/question.h) */
+  PG_WIRE_STOP,    /* id 0: log everything out and exit */
+  PG_WIRE_SYNC,    /* id 0: answer SYNCED once what is already there is forwarded */
+  PG_WIRE_LOGOUT,  /* (message): pg_account_logout(); DISCONNECTED follows in any case */
+  PG_WIRE_HOLD,    /* (inode): the main process holds the login's socket SOCKET named */
+  PG_WIRE_ANSWER,  /* a question's answer (legacy/question.h) */
+  PG_WIRE_PLUGINS, /* id 0: (ids): load these libpurple plugins, before any login */
   /* worker → main process */
   PG_WIRE_HELLO = 64, /* id 0: (version, pid), first frame of a worker */
   PG_WIRE_CONNECTED,
@@ -61,6 +62,7 @@ typedef enum
   PG_WIRE_SOCKET,          /* (fd, inode): the login's connection, for the main process to hold */
   PG_WIRE_QUESTION,        /* a question to the user (legacy/question.h) */
   PG_WIRE_QUESTION_CLOSED, /* (id): libpurple withdrew the question */
+  PG_WIRE_OWN_MESSAGE,     /* (to, chat, html, when): the user wrote it from another client */
 } PgWireOp;
 
 /* The GVariant type string of @op's arguments; NULL for an unknown op.

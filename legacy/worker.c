@@ -444,6 +444,28 @@ ev_chat_named (gpointer owner, const PgChatEvent *e)
     g_free ((char *)*fields[i]);
 }
 
+static void
+ev_own_message (gpointer owner, const char *to, gboolean chat, const char *html, gint64 when)
+{
+  emit (owner, PG_WIRE_OWN_MESSAGE, g_variant_new ("(sbsx)", to, chat, html, when));
+}
+
+static void
+ev_own_message_named (gpointer owner, const char *to, gboolean chat, const char *html, gint64 when)
+{
+  Login *login = owner;
+  if (g_hash_table_contains (login->named, to))
+    {
+      ev_own_message (owner, to, chat, html, when);
+      return;
+    }
+  g_autofree char *to_copy = g_strdup (to);
+  g_autofree char *html_copy = g_strdup (html);
+  const char *const names[] = { to_copy };
+  tell_names (owner, names, G_N_ELEMENTS (names));
+  ev_own_message (owner, to_copy, chat, html_copy, when);
+}
+
 static const PgAccountEvents forward = {
   .connected = ev_connected,
   .disconnected = ev_disconnected,
@@ -458,6 +480,7 @@ static const PgAccountEvents forward = {
   .chat = ev_chat_named,
   .question = ev_question,
   .question_closed = ev_question_closed,
+  .own_message = ev_own_message_named,
 };
 
 /* ---- what the legacy servers processed ---- */
@@ -731,6 +754,17 @@ on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
   if (op == PG_WIRE_STOP)
     {
       g_main_loop_quit (worker->loop);
+      return;
+    }
+  if (op == PG_WIRE_PLUGINS)
+    {
+      g_autofree const char **ids = NULL;
+      g_autoptr (GError) error = NULL;
+      g_variant_get (args, "(^a&s)", &ids);
+      /* The main process checked the ids at start: a failure here is the
+       * plugin's own, and logins go on without it. */
+      if (!pg_purple_load_plugins (worker->purple, ids, &error))
+        g_warning ("%s", error->message);
       return;
     }
   if (op == PG_WIRE_SYNC)

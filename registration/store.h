@@ -158,7 +158,9 @@ typedef struct
   PgOutboxLoss loss; /* loss reports (to the user only): why, */
   guint lost;        /* and how many messages from @peer */
   char *xmpp_id;     /* to-legacy: the id of the user's message, or NULL */
-  char *sender;      /* to-legacy: the user's full JID, where a bounce goes */
+  char *sender;      /* to-legacy: the user's full JID, where a bounce goes;
+                      * to-user: the user's bare JID when the user wrote @body
+                      * to @peer from another client, else NULL */
   gboolean receipt;  /* to-legacy: the user asked for a XEP-0184 receipt */
   gint64 created;    /* unix s */
   gint64 expires;    /* unix s; 0: never (loss reports) */

@@ -64,6 +64,7 @@ static const struct
   { "registration", "question_timeout_s", KEY_SECONDS, FALSE,
     G_STRUCT_OFFSET (PgConfig, question_timeout_s) },
   { "registration", "user_options", KEY_NAME_LIST, FALSE, G_STRUCT_OFFSET (PgConfig, user_options) },
+  { "legacy", "plugins", KEY_NAME_LIST, FALSE, G_STRUCT_OFFSET (PgConfig, legacy_plugins) },
   { "registration", "stay_connected", KEY_STAY, FALSE, G_STRUCT_OFFSET (PgConfig, stay_connected) },
 };
 
@@ -333,6 +334,7 @@ pg_config_load (const char *path, GError **error)
   config->admin_jids = g_new0 (char *, 1);
   config->allowed_domains = g_new0 (char *, 1);
   config->user_options = g_new0 (char *, 1);
+  config->legacy_plugins = g_new0 (char *, 1);
   config->verify_timeout_s = 30;
   config->question_timeout_s = PG_CONFIG_QUESTION_TIMEOUT_DEFAULT_S;
   config->certificates = PG_CERTIFICATES_ASK;
@@ -406,6 +408,7 @@ pg_config_free (PgConfig *config)
   g_strfreev (config->admin_jids);
   g_strfreev (config->allowed_domains);
   g_strfreev (config->user_options);
+  g_strfreev (config->legacy_plugins);
   g_free (config);
 }
 

@@ -71,6 +71,9 @@ typedef struct
    * against the protocol's option list by legacy/, not here. */
   GStrv legacy_setting_keys;
   GStrv legacy_setting_values;
+  /* [legacy] plugins: libpurple plugins to load, by id, as written (checked
+   * against what is installed by legacy/, not here); empty when none. */
+  GStrv legacy_plugins;
 
   char *database_path;
   char *key_file;

@@ -580,6 +580,11 @@ def test_messages_both_ways(env):
         bob.privmsg("malice", "\x01ACTION nods\x01")
         a.expect(chat_from(f"mbob@{GW}", "/me nods"), timeout=WAIT, since=sa,
                  what="bob's one-to-one ACTION as /me")
+    with t.item("the user's own /me does not come back"):
+        # prpl-irc writes the action it sends into the conversation as sent;
+        # bob's /me after it is the barrier (README: your own messages).
+        a.nothing(lambda el: is_stanza(el, "message") and "smiles" in tostr(el), wait=0,
+                  what="the user's own /me smiles echoed back")
 
     with t.item("groupchat to a room not joined: not-acceptable"):
         since = carol.mark()

@@ -27,7 +27,7 @@ TIMEOUT = 120
 # purplegate.conf(5): every group and key the example must document.
 MAN5_KEYS = {
     "component": ["jid", "host", "port", "secret"],
-    "legacy": ["protocol", "name", "username_suffix"],
+    "legacy": ["protocol", "name", "username_suffix", "plugins"],
     "legacy-settings": [],
     "database": ["path", "key_file"],
     "admin": ["jids"],
@@ -213,7 +213,7 @@ def test_check_config_filled_example(env):
     all_keys = env.tmp / "all-keys.conf"
     all_keys.write_text(re.sub(r"^#(\s*(?:host|port|name|username_suffix|path|key_file|jids|"
                                r"allowed_domains|verify_timeout_s|user_options|max_stanza_bytes|outbox_max_per_user|"
-                               r"outbox_expiry_s|session_grace_s|level|ssl|encoding)\s*=)",
+                               r"outbox_expiry_s|session_grace_s|level|ssl|encoding|plugins)\s*=)",
                                r"\1", text, flags=re.M))
     r = _run(env, "--check-config", "-c", str(all_keys))
     assert r.returncode == 0, f"the example's shown values do not pass: {r.stderr}"
@@ -234,6 +234,13 @@ def test_check_config_unknown_key(env):
     r = _run(env, "--check-config", "--config", str(conf))
     assert r.returncode == 1, f"unknown legacy setting accepted: rc {r.returncode}"
     assert "[legacy-settings] no_such_option" in r.stderr, f"not named: {r.stderr!r}"
+
+    conf = _filled_example(env, "broken-plugin.conf")
+    conf.write_text(conf.read_text().replace(
+        "#plugins = core-riba-carbons\n", "plugins = core-riba-carbons, core-no-such-plugin\n", 1))
+    r = _run(env, "--check-config", "--config", str(conf))
+    assert r.returncode == 1, f"a plugin that is not installed accepted: rc {r.returncode}"
+    assert "[legacy] plugins" in r.stderr and "core-no-such-plugin" in r.stderr, f"not named: {r.stderr!r}"
 
 
 def test_man_pages_render(env):

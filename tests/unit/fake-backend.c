@@ -393,6 +393,12 @@ pg_fake_account_message (PgAccount *account, const char *from, const char *html)
 }
 
 void
+pg_fake_account_own_message (PgAccount *account, const char *to, gboolean chat, const char *html, gint64 when)
+{
+  account->events.own_message (account->owner, to, chat, html, when);
+}
+
+void
 pg_fake_account_chat_state (PgAccount *account, const char *from, PgChatState state)
 {
   account->events.chat_state (account->owner, from, state);

@@ -60,6 +60,8 @@ void pg_fake_account_contact_listed (PgAccount *account, const char *name, const
 void pg_fake_account_contact_unlisted (PgAccount *account, const char *name);
 void pg_fake_account_message (PgAccount *account, const char *from, const char *html);
 void pg_fake_account_chat_state (PgAccount *account, const char *from, PgChatState state);
+void pg_fake_account_own_message (PgAccount *account, const char *to, gboolean chat, const char *html,
+                                  gint64 when);
 void pg_fake_account_authorization_requested (PgAccount *account, const char *from, const char *alias,
                                               const char *message);
 void pg_fake_account_sent_confirmed (PgAccount *account, guint64 serial);

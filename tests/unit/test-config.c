@@ -418,6 +418,18 @@ test_user_options (TempConfig *t, gconstpointer data)
   g_assert_false (pg_config_user_option_allowed (config, "port"));
 }
 
+static void
+test_plugins (TempConfig *t, gconstpointer data)
+{
+  static const char *const none[] = { NULL };
+  static const char *const ids[] = { "core-riba-carbons", "core-other", NULL };
+  (void)data;
+  g_autoptr (PgConfig) plain = load_ok (t, MINIMAL);
+  assert_strv (plain->legacy_plugins, none);
+  g_autoptr (PgConfig) config = load_ok (t, MINIMAL "plugins = core-riba-carbons; core-other,\n");
+  assert_strv (config->legacy_plugins, ids);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -430,6 +442,7 @@ main (int argc, char *argv[])
   g_test_add ("/config/load/legacy-settings-order", TempConfig, NULL, temp_setup, test_legacy_settings_order,
               temp_teardown);
   g_test_add ("/config/load/user-options", TempConfig, NULL, temp_setup, test_user_options, temp_teardown);
+  g_test_add ("/config/load/plugins", TempConfig, NULL, temp_setup, test_plugins, temp_teardown);
   g_test_add ("/config/load/trailing-comments", TempConfig, NULL, temp_setup, test_trailing_comments,
               temp_teardown);
   g_test_add ("/config/error/table", TempConfig, NULL, temp_setup, test_errors, temp_teardown);

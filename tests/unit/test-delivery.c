@@ -22,6 +22,7 @@
 #include "tests/unit/fake-backend.h"
 #include "transport/i18n.h"
 #include "transport/ping.h"
+#include "transport/privilege.h"
 
 #include <glib/gstdio.h>
 #include <libxml/parser.h>
@@ -395,6 +396,7 @@ tear_down (Fixture *f, gconstpointer data)
   g_clear_pointer (&f->transport.sessions, pg_sessions_free);
   g_assert_cmpuint (pg_fake_backend_count_accounts (f->fake), ==, 0);
   g_clear_pointer (&f->transport.ping, pg_ping_free);
+  g_clear_pointer (&f->transport.privilege, pg_privilege_free);
   g_clear_pointer (&f->transport.outbox, pg_outbox_free);
   g_clear_pointer (&f->transport.stream, pg_stream_free);
   g_clear_pointer (&f->transport.router, pg_router_free);
@@ -833,12 +835,88 @@ test_to_user_link_down (Fixture *f, gconstpointer data)
   g_assert_cmpint (stored (f, PG_OUTBOX_TO_USER), ==, 0);
 }
 
+/* ---- what the user wrote from another legacy client ---- */
+
+/* The privileged copies of @f->sent for resource @to: the inner message's
+ * body, "" for a copy that is not a <sent/> carbon to @to of the user's
+ * message to bob. Owned. */
+static char *
+dup_copy_to (Fixture *f, const char *to)
+{
+  for (guint i = 0; i < f->sent->len; i++)
+    {
+      const xmlNode *stanza = g_ptr_array_index (f->sent, i);
+      if (!pg_stanza_is (stanza, "message", NULL)
+          || g_strcmp0 (pg_stanza_get_attr (stanza, "to"), "example.org")
+          || !g_str_has_prefix (pg_stanza_get_attr (stanza, "id"), "pg-own-"))
+        continue;
+      const xmlNode *fwd = pg_stanza_find_child (
+          pg_stanza_find_child (stanza, "privilege", PG_NS_PRIVILEGE_2), "forwarded", PG_NS_FORWARD);
+      const xmlNode *carbon = fwd != NULL ? pg_stanza_find_child (fwd, "message", PG_NS_CLIENT) : NULL;
+      if (carbon == NULL || g_strcmp0 (pg_stanza_get_attr (carbon, "to"), to) != 0)
+        continue;
+      const xmlNode *sent = pg_stanza_find_child (carbon, "sent", "urn:xmpp:carbons:2");
+      const xmlNode *inner
+          = sent != NULL ? pg_stanza_find_child (pg_stanza_find_child (sent, "forwarded", PG_NS_FORWARD),
+                                                 "message", PG_NS_CLIENT)
+                         : NULL;
+      if (inner == NULL || g_strcmp0 (pg_stanza_get_attr (carbon, "from"), USER)
+          || g_strcmp0 (pg_stanza_get_attr (inner, "from"), USER)
+          || g_strcmp0 (pg_stanza_get_attr (inner, "to"), "bob@" GW))
+        return g_strdup ("");
+      return pg_stanza_dup_child_text (inner, "body", NULL);
+    }
+  return NULL;
+}
+
+/* Without the message permission the user's own words come from the
+ * contact, marked, in their place; with it a carbon goes to each resource
+ * through the server; once the server refused one, marked again. */
+static void
+test_own_messages (Fixture *f, gconstpointer data)
+{
+  log_in (f);
+  available (f, DESK);
+  pg_fake_account_own_message (account (f), "bob", FALSE, "mine &amp; yours", 0);
+  pg_fake_account_message (account (f), "bob", "his");
+  g_autofree char *chats = dup_chats_to_user (f);
+  g_assert_cmpstr (chats, ==, "bob@" GW ":[you, from another client] mine & yours\nbob@" GW ":his\n");
+
+  f->transport.privilege = pg_privilege_new ();
+  static const char grant[]
+      = "<privilege xmlns='urn:xmpp:privilege:2'><perm access='message' type='outgoing'/>"
+        "</privilege>";
+  xmlDoc *doc = xmlReadMemory (grant, sizeof grant - 1, "grant.xml", "UTF-8", XML_PARSE_NONET);
+  g_assert_true (pg_privilege_take_grant (f->transport.privilege, "example.org", xmlDocGetRootElement (doc)));
+  xmlFreeDoc (doc);
+  g_ptr_array_set_size (f->sent, 0);
+  pg_fake_account_own_message (account (f), "bob", FALSE, "again", 0);
+  g_autofree char *to_phone = dup_copy_to (f, PHONE);
+  g_autofree char *to_desk = dup_copy_to (f, DESK);
+  g_assert_cmpstr (to_phone, ==, "again");
+  g_assert_cmpstr (to_desk, ==, "again");
+  g_free (chats);
+  chats = dup_chats_to_user (f);
+  g_assert_cmpstr (chats, ==, "");
+
+  dispatch (f, "<message xmlns='jabber:component:accept' type='error' from='example.org' to='" GW "' "
+               "id='pg-own-x'><error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
+               "</error></message>");
+  g_ptr_array_set_size (f->sent, 0);
+  pg_fake_account_own_message (account (f), "bob", FALSE, "third", 0);
+  g_free (chats);
+  chats = dup_chats_to_user (f);
+  g_assert_cmpstr (chats, ==, "bob@" GW ":[you, from another client] third\n");
+  g_assert_null (dup_copy_to (f, PHONE));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, func) g_test_add (path, Fixture, NULL, set_up, func, tear_down)
   ADD ("/delivery/order/backlog-first", test_order_backlog_first);
+  ADD ("/delivery/own/marked-then-carbons", test_own_messages);
   ADD ("/delivery/ack/confirmations", test_ack_confirmations);
   ADD ("/delivery/ack/later-covers-earlier", test_ack_later_covers_earlier);
   ADD ("/delivery/ack/without-round-trip", test_ack_without_round_trip);

@@ -252,14 +252,14 @@ test_end_of_file (Fixture *f, gconstpointer data)
 static void
 test_types (void)
 {
-  for (guint32 op = PG_WIRE_NEW; op <= PG_WIRE_ANSWER; op++)
+  for (guint32 op = PG_WIRE_NEW; op <= PG_WIRE_PLUGINS; op++)
     g_assert_nonnull (pg_wire_args_type (op));
-  for (guint32 op = PG_WIRE_HELLO; op <= PG_WIRE_QUESTION_CLOSED; op++)
+  for (guint32 op = PG_WIRE_HELLO; op <= PG_WIRE_OWN_MESSAGE; op++)
     g_assert_nonnull (pg_wire_args_type (op));
   g_assert_null (pg_wire_args_type (0));
-  g_assert_null (pg_wire_args_type (PG_WIRE_ANSWER + 1));
-  g_assert_null (pg_wire_args_type (PG_WIRE_QUESTION_CLOSED + 1));
-  for (guint32 op = 0; op <= PG_WIRE_QUESTION_CLOSED + 1; op++)
+  g_assert_null (pg_wire_args_type (PG_WIRE_PLUGINS + 1));
+  g_assert_null (pg_wire_args_type (PG_WIRE_OWN_MESSAGE + 1));
+  for (guint32 op = 0; op <= PG_WIRE_OWN_MESSAGE + 1; op++)
     if (pg_wire_args_type (op) != NULL)
       g_assert_true (g_variant_type_string_is_valid (pg_wire_args_type (op)));
 }
