@@ -417,7 +417,7 @@ login (PgSession *session)
    * "Account options"). */
   g_auto (GStrv) setting_keys = NULL;
   GStrv setting_values = NULL;
-  pg_user_options_dup_login_settings (transport, session->bare_jid, &setting_keys, &setting_values);
+  pg_user_options_dup_login_settings (transport, session->bare_jid, NULL, &setting_keys, &setting_values);
   session->account = pg_account_new (transport->backend, transport->config->protocol, username, password,
                                      (const char *const *)setting_keys, (const char *const *)setting_values,
                                      &account_events, session);

@@ -14,7 +14,6 @@
 #include "legacy/irc-line.h"
 #include "legacy/names.h"
 #include "legacy/session.h"
-#include "registration/user-options.h"
 #include "transport/i18n.h"
 
 #include <string.h>
@@ -246,7 +245,8 @@ static const PgAccountEvents events = {
 
 void
 pg_verify_start (PgTransport *transport, const char *bare_jid, const char *username, const char *password,
-                 const char *lang, PgVerifyDone done, gpointer data, GDestroyNotify destroy)
+                 const char *const *setting_keys, const char *const *setting_values, const char *lang,
+                 PgVerifyDone done, gpointer data, GDestroyNotify destroy)
 {
   Verification *verification = g_new0 (Verification, 1);
   verification->transport = transport;
@@ -260,14 +260,8 @@ pg_verify_start (PgTransport *transport, const char *bare_jid, const char *usern
   PgConfig *config = transport->config;
   g_autofree char *legacy_username = g_strconcat (username, config->username_suffix, NULL);
   verification->nick = dup_nick_part (legacy_username);
-  /* The options the user has stored already, as the login will have them. */
-  g_auto (GStrv) setting_keys = NULL;
-  GStrv setting_values = NULL;
-  pg_user_options_dup_login_settings (transport, bare_jid, &setting_keys, &setting_values);
   verification->account = pg_account_new (transport->backend, config->protocol, legacy_username, password,
-                                          (const char *const *)setting_keys,
-                                          (const char *const *)setting_values, &events, verification);
-  pg_user_options_free_values (setting_values);
+                                          setting_keys, setting_values, &events, verification);
   g_message ("%s: checking legacy credentials with a login", bare_jid);
   verification->timeout_id = g_timeout_add_seconds (config->verify_timeout_s, on_timeout, verification);
   pg_account_connect (verification->account);

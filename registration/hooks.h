@@ -24,10 +24,13 @@ struct PgRegistrationHooks
    * listed before the registration was deleted) says goodbye to the user. */
   void (*say_goodbye) (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts);
   /* Checks @username (and @password, may be NULL) with a real login
-   * (XEP-0100 §4.1.1 step 6) and calls @done once, never before this
-   * returns, with texts in @lang; @destroy frees @data afterwards. */
+   * (XEP-0100 §4.1.1 step 6) that has the settings @setting_keys and
+   * @setting_values (NULL-terminated, the same length; borrowed), and
+   * calls @done once, never before this returns, with texts in @lang;
+   * @destroy frees @data afterwards. */
   void (*verify) (PgTransport *transport, const char *bare_jid, const char *username, const char *password,
-                  const char *lang, PgVerifyDone done, gpointer data, GDestroyNotify destroy);
+                  const char *const *setting_keys, const char *const *setting_values, const char *lang,
+                  PgVerifyDone done, gpointer data, GDestroyNotify destroy);
   /* The protocol's rules for @username that need no login: NULL when it
    * may be tried, else why not for the user in @lang (owned, g_free) and
    * the error in *@condition. */

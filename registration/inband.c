@@ -181,10 +181,18 @@ pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang
   char *login_password = pending->credentials.password != NULL
                              ? g_strdup (pending->credentials.password)
                              : pg_store_dup_password (transport->store, bare_jid, NULL);
+  /* The options it will store, over those stored (a change keeps what it
+   * leaves out): the check logs in as the user's logins will. */
+  g_auto (GStrv) setting_keys = NULL;
+  GStrv setting_values = NULL;
+  pg_user_options_dup_login_settings (transport, pending->existed ? bare_jid : NULL,
+                                      pending->credentials.options, &setting_keys, &setting_values);
   /* The user's own login would hold the same legacy account. */
   transport->registration_hooks->pause (transport, bare_jid);
-  transport->registration_hooks->verify (transport, bare_jid, pending->credentials.username, login_password,
-                                         lang, finish_registration, pending, (GDestroyNotify)pending_free);
+  transport->registration_hooks->verify (
+      transport, bare_jid, pending->credentials.username, login_password, (const char *const *)setting_keys,
+      (const char *const *)setting_values, lang, finish_registration, pending, (GDestroyNotify)pending_free);
+  pg_user_options_free_values (setting_values);
   if (login_password != NULL)
     pg_seal_free_secret (login_password);
   return TRUE;

@@ -156,7 +156,8 @@ dup_user_value (PgTransport *transport, const char *bare_jid, const PgLegacyOpti
 }
 
 void
-pg_user_options_dup_login_settings (PgTransport *transport, const char *bare_jid, GStrv *keys, GStrv *values)
+pg_user_options_dup_login_settings (PgTransport *transport, const char *bare_jid, GHashTable *submitted,
+                                    GStrv *keys, GStrv *values)
 {
   const PgConfig *config = transport->config;
   g_autoptr (GPtrArray) key_array = g_ptr_array_new ();
@@ -168,13 +169,17 @@ pg_user_options_dup_login_settings (PgTransport *transport, const char *bare_jid
     }
   /* Only what the operator allows now: a value kept from an earlier
    * configuration that allowed more is not used. */
-  for (guint i = 0; bare_jid != NULL && config->user_options[i] != NULL; i++)
+  for (guint i = 0; (bare_jid != NULL || submitted != NULL) && config->user_options[i] != NULL; i++)
     {
       const PgLegacyOption *option
           = pg_legacy_option_find (transport->legacy_options, config->user_options[i]);
       if (option == NULL)
         continue;
-      char *value = dup_user_value (transport, bare_jid, option);
+      const char *given = submitted != NULL ? g_hash_table_lookup (submitted, option->id) : NULL;
+      /* "" puts the option back to the operator's value. */
+      char *value = given != NULL      ? (*given != '\0' ? g_strdup (given) : NULL)
+                    : bare_jid != NULL ? dup_user_value (transport, bare_jid, option)
+                                       : NULL;
       if (value == NULL)
         continue;
       guint at = key_array->len;

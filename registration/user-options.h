@@ -34,9 +34,12 @@ GHashTable *pg_user_options_read (PgTransport *transport, const PgForm *form, co
 gboolean pg_user_options_store (PgTransport *transport, const char *bare_jid, GHashTable *values,
                                 GError **error);
 /* The settings @bare_jid's login uses: [legacy-settings], then the
- * user's allowed options over them, the same keys never twice. Owned,
- * NULL-terminated, the same length; free @values with
+ * user's allowed options over them, the same keys never twice. With
+ * @submitted (pg_user_options_read(); NULL: none), the values of a form
+ * not stored yet go over the stored ones, as pg_user_options_store() would
+ * keep them: a registration's check logs in with what it will store.
+ * Owned, NULL-terminated, the same length; free @values with
  * pg_user_options_free_values() (they may hold secrets). */
-void pg_user_options_dup_login_settings (PgTransport *transport, const char *bare_jid, GStrv *keys,
-                                         GStrv *values);
+void pg_user_options_dup_login_settings (PgTransport *transport, const char *bare_jid, GHashTable *submitted,
+                                         GStrv *keys, GStrv *values);
 void pg_user_options_free_values (GStrv values);

@@ -6,14 +6,17 @@ may read, and give its pid.  libpurple runs in purplegate or in one of its
 worker processes (`[workers] count`, PG_TEST_WORKERS); the plugin is never
 asked to crash here (test_workers does)."""
 
+import contextlib
 import os
+import sqlite3
 from pathlib import Path
 
 import harness
 from harness import (COMPONENT_JID, NS_CLIENT, NS_DISCO_INFO, NS_STANZAS, WAIT, assert_error, bare,
-                     child, children, is_stanza, match, register_legacy, registered_username, text,
-                     tostr, xml_escape)
-from legacy_servers import chat_from, is_presence_from, online_user
+                     child, children, is_stanza, match, register_form_submit, register_legacy,
+                     register_set, registered_username, text, tostr, xml_escape)
+from legacy_servers import (chat_from, is_presence_from, online_user, send_available,
+                            wait_transport_online)
 
 GW = COMPONENT_JID
 # A setting of prpl-pgtest's: purplegate checks [legacy-settings] against
@@ -21,7 +24,10 @@ GW = COMPONENT_JID
 # libpurple in purplegate's own process: these tests are of the plugin, and
 # "files" and "pid" answer from the process that runs it (test_workers has
 # them from a worker).
-SETTINGS = {"legacy-settings": {"greeting": "hello from the tests"}, "workers": {"count": "0"}}
+# Users may set prpl-pgtest's secret option "pin" (README "Account
+# options"), which the logins of needpin… need.
+SETTINGS = {"legacy-settings": {"greeting": "hello from the tests"}, "workers": {"count": "0"},
+            "registration": {"user_options": "pin"}}
 
 
 def setup(name):
@@ -185,3 +191,50 @@ def test_questions_beyond_the_limit_are_declined(env):
     r = c.iq(f"<iq type='get' to='{GW}'><ping xmlns='urn:xmpp:ping'/></iq>")  # barrier
     assert r.get("type") == "result", tostr(r)
     assert len(questions()) == 16, f"{len(questions())} questions reached the user"
+
+
+def _stored_rows(env, jid):
+    """The rows the store holds for `jid`: (users, settings)."""
+    path = env.purplegate.settings["database"]["path"]
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+        users = db.execute("SELECT count(*) FROM users WHERE bare_jid = ?", (jid,)).fetchone()[0]
+        settings = db.execute("SELECT count(*) FROM settings WHERE bare_jid = ?", (jid,)).fetchone()[0]
+    return users, settings
+
+
+def _error_text(r):
+    return text(child(child(r, NS_CLIENT, "error"), NS_STANZAS, "text")) or ""
+
+
+def test_registration_checked_with_the_options_it_submits(env):
+    # README "Registration": the check login has the account options of the
+    # same form (here the PIN the legacy account needs), not the stored ones.
+    c = env.client(env.user("pin"), roster=True)
+    r = register_set(c, register_form_submit("needpin-a", None, extra={"option:pin": "0000"}))
+    assert_error(r, r.get("id"), "not-acceptable", "modify")
+    assert "wrong PIN" in _error_text(r), tostr(r)
+    # Nothing is stored for a refusal, no option either.
+    assert registered_username(c) is None
+    assert _stored_rows(env, c.bare) == (0, 0)
+
+    r = register_set(c, register_form_submit("needpin-a", None, extra={"option:pin": "1234"}))
+    assert r.get("type") == "result", f"refused with the right PIN: {tostr(r)}"
+    assert registered_username(c) == "needpin-a"
+    c.send(f"<presence type='subscribed' to='{GW}'/>")
+    c.send(f"<presence type='subscribe' to='{GW}'/>")
+    since = c.mark()
+    send_available(c)
+    wait_transport_online(c, GW, since)
+
+    # A change whose options fail keeps the registration, its options and
+    # its session: the login comes back with the PIN stored before.
+    since = c.mark()
+    r = register_set(c, register_form_submit("needpin-a", None, extra={"option:pin": "9999"}))
+    assert_error(r, r.get("id"), "not-acceptable", "modify")
+    assert "wrong PIN" in _error_text(r), tostr(r)
+    wait_transport_online(c, GW, since)
+    assert registered_username(c) == "needpin-a"
+    assert _say(c, "echo", "still here") == "still here"
+    # Left out, the PIN stays as stored: the check logs in with it.
+    r = register_set(c, register_form_submit("needpin-a", None))
+    assert r.get("type") == "result", f"a change keeping the PIN refused: {tostr(r)}"
