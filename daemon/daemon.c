@@ -47,6 +47,8 @@ static const PgRegistrationHooks registration_hooks = {
   .close = pg_sessions_close,
   .say_goodbye = pg_sessions_say_goodbye,
   .verify = pg_verify_start,
+  .verify_answer = pg_verify_answer,
+  .verify_stop = pg_verify_stop,
   .check_username = pg_verify_check_username,
 };
 

@@ -13,16 +13,22 @@ char *pg_verify_check_username (PgTransport *transport, const char *username, co
                                 PgErrorCondition *condition);
 
 /* Logs in as @username (the registered name; the configured suffix is added
- * here) with @password (may be NULL where the protocol needs none), waits
- * with the settings @setting_keys and @setting_values (as
- * pg_account_new() takes them), waits at most [registration]
- * verify_timeout_s, logs out, and calls @done once
- * (never before this returns) with a text for the user in @lang: the
- * legacy network's words or a text of this module. Where the protocol has
- * one nick per connection, a login under another nick than @username's is
- * refused: conflict when the nick is in use, not-acceptable with the rule
- * broken when the network refused it. @destroy frees @data afterwards. */
-void pg_verify_start (PgTransport *transport, const char *bare_jid, const char *username,
-                      const char *password, const char *const *setting_keys,
-                      const char *const *setting_values, const char *lang, PgVerifyDone done, gpointer data,
-                      GDestroyNotify destroy);
+ * here) with @password (may be NULL where the protocol needs none) and the
+ * settings @setting_keys and @setting_values (as pg_account_new() takes
+ * them), waits at most [registration] verify_timeout_s (and
+ * question_timeout_s for each question the login asks, which goes to
+ * @ask), logs out, and calls @done once (never before this returns) with
+ * a text for the user in @lang: the legacy network's words or a text of
+ * this module. Where the protocol has one nick per connection, a login
+ * under another nick than @username's is refused: conflict when the nick
+ * is in use, not-acceptable with the rule broken when the network refused
+ * it. @destroy frees @data afterwards. The verify hook of
+ * registration/hooks.h. */
+PgVerification *pg_verify_start (PgTransport *transport, const char *bare_jid, const char *username,
+                                 const char *password, const char *const *setting_keys,
+                                 const char *const *setting_values, const char *lang, PgVerifyDone done,
+                                 PgVerifyAsk ask, gpointer data, GDestroyNotify destroy);
+/* The verify_answer and verify_stop hooks. */
+gboolean pg_verify_answer (PgVerification *verification, const PgForm *form, PgErrorCondition *condition,
+                           char **text);
+void pg_verify_stop (PgVerification *verification, PgErrorCondition condition, const char *text);

@@ -238,3 +238,54 @@ def test_registration_checked_with_the_options_it_submits(env):
     # Left out, the PIN stays as stored: the check logs in with it.
     r = register_set(c, register_form_submit("needpin-a", None))
     assert r.get("type") == "result", f"a change keeping the PIN refused: {tostr(r)}"
+
+
+NS_COMMANDS = "http://jabber.org/protocol/commands"
+NS_XDATA = "jabber:x:data"
+NODE_REGISTER = "urn:purplegate:register"
+
+
+def _command(c, node, action=None, sessionid=None, fields=None):
+    attrs = f" node='{node}'"
+    if action:
+        attrs += f" action='{action}'"
+    if sessionid:
+        attrs += f" sessionid='{sessionid}'"
+    form = ""
+    if fields is not None:
+        form = f"<x xmlns='{NS_XDATA}' type='submit'>" + "".join(
+            f"<field var='{var}'><value>{xml_escape(v)}</value></field>" for var, v in fields.items()) + "</x>"
+    return c.iq(f"<iq type='set' to='{GW}'><command xmlns='{NS_COMMANDS}'{attrs}>{form}</command></iq>")
+
+
+def _register_to_the_code(c, username):
+    """Runs Register up to the login's question; returns the session id and
+    the question's fields by var."""
+    first = _command(c, NODE_REGISTER)
+    sessionid = child(first, NS_COMMANDS, "command").get("sessionid")
+    r = _command(c, NODE_REGISTER, "complete", sessionid, {"username": username, "password": ""})
+    cmd = child(r, NS_COMMANDS, "command")
+    assert cmd is not None and cmd.get("status") == "executing" and cmd.get("sessionid") == sessionid, tostr(r)
+    x = child(cmd, NS_XDATA, "x")
+    assert "Type the one-time code" in tostr(x), tostr(x)
+    return sessionid, {f.get("var"): f for f in children(x, NS_XDATA, "field")}
+
+
+def test_login_question_is_a_stage_of_the_register_command(env):
+    # README "Registration": a question the checking login asks (here a
+    # one-time code, purple_request_input) is the command's next form; the
+    # answer goes to the login, which then decides.
+    c = env.client(env.user("otp"))
+    sessionid, fields = _register_to_the_code(c, "askcode-otp")
+    typed = [var for var, f in fields.items() if f.get("type") == "text-single"]
+    assert len(typed) == 1, fields
+    r = _command(c, NODE_REGISTER, "complete", sessionid, {typed[0]: "000000"})
+    assert_error(r, r.get("id"), "not-acceptable", "modify")
+    assert "wrong one-time code" in _error_text(r), tostr(r)
+    assert registered_username(c) is None
+
+    sessionid, fields = _register_to_the_code(c, "askcode-otp")
+    r = _command(c, NODE_REGISTER, "complete", sessionid, {typed[0]: "123456"})
+    cmd = child(r, NS_COMMANDS, "command")
+    assert r.get("type") == "result" and cmd.get("status") == "completed", tostr(r)
+    assert registered_username(c) == "askcode-otp"
