@@ -152,7 +152,9 @@ check_legacy (PgTransport *transport, GError **error)
       return FALSE;
     }
   if (!pg_legacy_option_check_ids (transport->legacy_options, (const char *const *)config->user_options,
-                                   config->protocol, error))
+                                   config->protocol, error)
+      || !pg_legacy_option_check_suffix (transport->legacy_options, (const char *const *)config->user_options,
+                                         config->username_suffix, config->protocol, error))
     {
       g_prefix_error (error, "%s: [registration] user_options: ", config->path);
       return FALSE;

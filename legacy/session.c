@@ -412,7 +412,16 @@ login (PgSession *session)
       g_warning ("%s: cannot open the stored password: %s", session->bare_jid, error->message);
       return;
     }
-  g_autofree char *username = g_strconcat (user->username, transport->config->username_suffix, NULL);
+  g_autofree char *refusal = NULL;
+  g_autofree char *username = pg_user_options_dup_legacy_username (transport, session->bare_jid, NULL,
+                                                                   user->username, NULL, &refusal);
+  if (username == NULL)
+    {
+      /* The configuration changed since the name was registered. */
+      g_warning ("%s: no legacy login: %s", session->bare_jid, refusal);
+      pg_seal_free_secret (password);
+      return;
+    }
   /* [legacy-settings] with the user's own options over them (README
    * "Account options"). */
   g_auto (GStrv) setting_keys = NULL;

@@ -83,12 +83,11 @@ too_long_text (PgTransport *transport, const char *lang, const char *nick, guint
 }
 
 char *
-pg_verify_check_username (PgTransport *transport, const char *username, const char *lang,
-                          PgErrorCondition *condition)
+pg_verify_check_username (PgTransport *transport, const char *username, const char *legacy_username,
+                          const char *lang, PgErrorCondition *condition)
 {
   PgConfig *config = transport->config;
   *condition = PG_ERR_NOT_ACCEPTABLE;
-  g_autofree char *legacy_username = g_strconcat (username, config->username_suffix, NULL);
   g_autofree char *normalized = pg_names_normalize (transport->names, config->protocol, legacy_username);
   if (normalized == NULL || *normalized == '\0' || strpbrk (username, "\r\n") != NULL)
     return g_strdup_printf (translate (transport, lang, N_ ("“%s” is not a valid username on this network.")),
@@ -466,9 +465,8 @@ pg_verify_start (PgTransport *transport, const char *bare_jid, const char *usern
   g_queue_init (&verification->questions);
 
   PgConfig *config = transport->config;
-  g_autofree char *legacy_username = g_strconcat (username, config->username_suffix, NULL);
-  verification->nick = dup_nick_part (legacy_username);
-  verification->account = pg_account_new (transport->backend, config->protocol, legacy_username, password,
+  verification->nick = dup_nick_part (username);
+  verification->account = pg_account_new (transport->backend, config->protocol, username, password,
                                           setting_keys, setting_values, &events, verification);
   g_message ("%s: checking legacy credentials with a login", bare_jid);
   verification->timeout_id = g_timeout_add_seconds (config->verify_timeout_s, on_timeout, verification);

@@ -5,15 +5,16 @@
 #include "registration/hooks.h"
 
 /* The protocol's rules that need no login: libpurple's normalisation of
- * the username, and on IRC the nick syntax of RFC 2812 §2.3.1 and the
- * server's NICKLEN where a login of this gateway has heard it. NULL when
- * @username may be tried; else why not, for the user in @lang (owned,
- * g_free) and the condition in *@condition. */
-char *pg_verify_check_username (PgTransport *transport, const char *username, const char *lang,
-                                PgErrorCondition *condition);
+ * the legacy user name @legacy_username, and on IRC the nick syntax of
+ * RFC 2812 §2.3.1 and the server's NICKLEN where a login of this gateway
+ * has heard it. NULL when @username (as the user typed it) may be tried;
+ * else why not, for the user in @lang (owned, g_free) and the condition
+ * in *@condition. */
+char *pg_verify_check_username (PgTransport *transport, const char *username, const char *legacy_username,
+                                const char *lang, PgErrorCondition *condition);
 
-/* Logs in as @username (the registered name; the configured suffix is added
- * here) with @password (may be NULL where the protocol needs none) and the
+/* Logs in as @username (the legacy user name, the configured parts
+ * added) with @password (may be NULL where the protocol needs none) and the
  * settings @setting_keys and @setting_values (as pg_account_new() takes
  * them), waits at most [registration] verify_timeout_s (and
  * question_timeout_s for each question the login asks, which goes to

@@ -37,7 +37,8 @@ struct PgRegistrationHooks
   /* After an unregistration: every contact of @contacts (PgStoreContact, as
    * listed before the registration was deleted) says goodbye to the user. */
   void (*say_goodbye) (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts);
-  /* Checks @username (and @password, may be NULL) with a real login
+  /* Checks the legacy user name @username (and @password, may be NULL),
+   * as pg_user_options_dup_legacy_username() makes it, with a real login
    * (XEP-0100 §4.1.1 step 6) that has the settings @setting_keys and
    * @setting_values (NULL-terminated, the same length; borrowed), and
    * calls @done once, never before this returns, with texts in @lang;
@@ -58,9 +59,11 @@ struct PgRegistrationHooks
    * copied): the user will not answer. @done follows, not before this
    * returns. */
   void (*verify_stop) (PgVerification *verification, PgErrorCondition condition, const char *text);
-  /* The protocol's rules for @username that need no login: NULL when it
-   * may be tried, else why not for the user in @lang (owned, g_free) and
-   * the error in *@condition. */
-  char *(*check_username) (PgTransport *transport, const char *username, const char *lang,
-                           PgErrorCondition *condition);
+  /* The protocol's rules for @username (as the user typed it), whose
+   * logins use the legacy user name @legacy_username
+   * (pg_user_options_dup_legacy_username()), that need no login: NULL when
+   * it may be tried, else why not for the user in @lang (owned, g_free)
+   * and the error in *@condition. */
+  char *(*check_username) (PgTransport *transport, const char *username, const char *legacy_username,
+                           const char *lang, PgErrorCondition *condition);
 };

@@ -219,8 +219,15 @@ pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang
       *text = dup_text (transport, lang, N_ ("A password is required."));
       return NULL;
     }
+  /* The name the logins will use: the user-name parts of the form over the
+   * stored ones. */
+  g_autofree char *legacy_name = pg_user_options_dup_legacy_username (
+      transport, existing != NULL ? bare_jid : NULL, options, name, lang, text);
+  if (legacy_name == NULL)
+    return NULL;
   /* Obvious mistakes are answered at once, without a login. */
-  if ((*text = transport->registration_hooks->check_username (transport, name, lang, condition)) != NULL)
+  if ((*text = transport->registration_hooks->check_username (transport, name, legacy_name, lang, condition))
+      != NULL)
     return NULL;
 
   Pending *pending = g_new0 (Pending, 1);
@@ -252,7 +259,7 @@ pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang
   /* The user's own login would hold the same legacy account. */
   transport->registration_hooks->pause (transport, bare_jid);
   pending->verification = transport->registration_hooks->verify (
-      transport, bare_jid, pending->credentials.username, login_password, (const char *const *)setting_keys,
+      transport, bare_jid, legacy_name, login_password, (const char *const *)setting_keys,
       (const char *const *)setting_values, lang, finish_registration, on_asked, pending,
       (GDestroyNotify)pending_free);
   pg_user_options_free_values (setting_values);

@@ -34,14 +34,55 @@ field_var (const PgLegacyOption *option)
   return g_strconcat (PG_USER_OPTION_VAR_PREFIX, option->id, NULL);
 }
 
-/* [legacy-settings]' value of @id, or NULL. Borrowed. */
-static const char *
-operator_value (const PgConfig *config, const char *id)
+/* The operator's values of the user-name parts: [legacy] username_suffix
+ * split at their separators (checked at start-up). Owned; never NULL. */
+static GHashTable *
+dup_operator_parts (PgTransport *transport)
 {
+  GHashTable *values
+      = pg_legacy_option_parse_suffix (transport->legacy_options, transport->config->username_suffix, NULL);
+  return values != NULL ? values : g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+/* The operator's value of @option: [legacy-settings]' or, for a user-name
+ * part, username_suffix's; NULL when none. Owned. */
+static char *
+dup_operator_value (PgTransport *transport, const PgLegacyOption *option)
+{
+  const PgConfig *config = transport->config;
+  if (option->separator != '\0')
+    {
+      g_autoptr (GHashTable) parts = dup_operator_parts (transport);
+      return g_strdup (g_hash_table_lookup (parts, option->id));
+    }
   for (guint i = 0; config->legacy_setting_keys[i] != NULL; i++)
-    if (strcmp (config->legacy_setting_keys[i], id) == 0)
-      return config->legacy_setting_values[i];
+    if (strcmp (config->legacy_setting_keys[i], option->id) == 0)
+      return g_strdup (config->legacy_setting_values[i]);
   return NULL;
+}
+
+/* The separators of the protocol's user-name parts, each once. Owned. */
+static char *
+dup_separators (PgTransport *transport)
+{
+  GString *separators = g_string_new (NULL);
+  for (guint i = 0; transport->legacy_options != NULL && i < transport->legacy_options->len; i++)
+    {
+      const PgLegacyOption *option = g_ptr_array_index (transport->legacy_options, i);
+      if (option->separator != '\0' && strchr (separators->str, option->separator) == NULL)
+        g_string_append_c (separators, option->separator);
+    }
+  return g_string_free (separators, FALSE);
+}
+
+/* @separators as the user reads them: "“@”, “/”". Owned. */
+static char *
+dup_quoted (const char *separators)
+{
+  GString *quoted = g_string_new (NULL);
+  for (const char *c = separators; *c != '\0'; c++)
+    g_string_append_printf (quoted, "%s“%c”", quoted->len > 0 ? ", " : "", *c);
+  return g_string_free (quoted, FALSE);
 }
 
 void
@@ -60,7 +101,8 @@ pg_user_options_add_fields (PgTransport *transport, xmlNode *form, const char *b
           g_autofree char *key = setting_key (option);
           value = pg_store_dup_setting (transport->store, bare_jid, key, NULL);
         }
-      const char *shown = value != NULL && *value != '\0' ? value : operator_value (config, option->id);
+      g_autofree char *operator= dup_operator_value (transport, option);
+      const char *shown = value != NULL && *value != '\0' ? value : operator;
       g_autofree char *var = field_var (option);
       /* libpurple's labels are English; the catalogue may know some. */
       pg_legacy_option_add_field (option, form, var, pg_i18n_translate (transport->i18n, lang, option->label),
@@ -99,6 +141,17 @@ pg_user_options_read (PgTransport *transport, const PgForm *form, const char *la
           continue;
         }
       g_autofree char *value = pg_legacy_option_parse (option, submitted, NULL);
+      g_autofree char *separators = option->separator != '\0' ? dup_separators (transport) : NULL;
+      if (value != NULL && separators != NULL && value[strcspn (value, separators)] != '\0')
+        {
+          /* A user-name part holds no separator: it would end there. */
+          g_autofree char *quoted = dup_quoted (separators);
+          *condition = PG_ERR_NOT_ACCEPTABLE;
+          *text = g_strdup_printf (
+              pg_i18n_translate (transport->i18n, lang, N_ ("The option \"%s\" must not contain %s.")),
+              option->id, quoted);
+          return NULL;
+        }
       if (value == NULL)
         {
           *condition = PG_ERR_NOT_ACCEPTABLE;
@@ -173,8 +226,8 @@ pg_user_options_dup_login_settings (PgTransport *transport, const char *bare_jid
     {
       const PgLegacyOption *option
           = pg_legacy_option_find (transport->legacy_options, config->user_options[i]);
-      if (option == NULL)
-        continue;
+      if (option == NULL || option->separator != '\0')
+        continue; /* user-name parts are in the name, not settings */
       const char *given = submitted != NULL ? g_hash_table_lookup (submitted, option->id) : NULL;
       /* "" puts the option back to the operator's value. */
       char *value = given != NULL      ? (*given != '\0' ? g_strdup (given) : NULL)
@@ -209,4 +262,43 @@ pg_user_options_free_values (GStrv values)
   for (guint i = 0; values != NULL && values[i] != NULL; i++)
     pg_seal_free_secret (values[i]);
   g_free (values);
+}
+
+char *
+pg_user_options_dup_legacy_username (PgTransport *transport, const char *bare_jid, GHashTable *submitted,
+                                     const char *username, const char *lang, char **refusal)
+{
+  const PgConfig *config = transport->config;
+  if (!pg_legacy_option_any_split (transport->legacy_options, (const char *const *)config->user_options))
+    return g_strconcat (username, config->username_suffix, NULL);
+  g_autofree char *separators = dup_separators (transport);
+  if (username[strcspn (username, separators)] != '\0')
+    {
+      g_autofree char *quoted = dup_quoted (separators);
+      *refusal = g_strdup_printf (
+          pg_i18n_translate (
+              transport->i18n, lang,
+              N_ ("The username must not contain %s: the other parts of the name have fields of their own.")),
+          quoted);
+      return NULL;
+    }
+  /* Each part: the user's value where allowed, else the operator's, else
+   * the protocol's default. */
+  g_autoptr (GHashTable) values = dup_operator_parts (transport);
+  for (guint i = 0; i < transport->legacy_options->len; i++)
+    {
+      const PgLegacyOption *option = g_ptr_array_index (transport->legacy_options, i);
+      if (option->separator == '\0')
+        continue;
+      const char *given = submitted != NULL ? g_hash_table_lookup (submitted, option->id) : NULL;
+      g_autofree char *mine = NULL;
+      if (given == NULL && bare_jid != NULL && pg_config_user_option_allowed (config, option->id))
+        mine = dup_user_value (transport, bare_jid, option);
+      const char *value = given != NULL && *given != '\0' ? given : mine;
+      if (value != NULL)
+        g_hash_table_replace (values, g_strdup (option->id), g_strdup (value));
+      else if (!g_hash_table_contains (values, option->id))
+        g_hash_table_replace (values, g_strdup (option->id), g_strdup (option->default_value));
+    }
+  return pg_legacy_option_compose_username (transport->legacy_options, username, values);
 }

@@ -43,3 +43,16 @@ gboolean pg_user_options_store (PgTransport *transport, const char *bare_jid, GH
 void pg_user_options_dup_login_settings (PgTransport *transport, const char *bare_jid, GHashTable *submitted,
                                          GStrv *keys, GStrv *values);
 void pg_user_options_free_values (GStrv values);
+
+/* The legacy user name @bare_jid's logins use for the registered
+ * @username: with no user-name part among the allowed options, @username
+ * and [legacy] username_suffix; else @username and each part of the
+ * protocol after its separator (README "Account options"): the user's
+ * value (@submitted over the stored ones, as
+ * pg_user_options_dup_login_settings() takes them), else the operator's
+ * (from username_suffix), else the protocol's default. NULL when
+ * @username holds a separator of the parts: *@refusal (owned, in @lang)
+ * says why. Caller owns the name. */
+char *pg_user_options_dup_legacy_username (PgTransport *transport, const char *bare_jid,
+                                           GHashTable *submitted, const char *username, const char *lang,
+                                           char **refusal);
