@@ -85,6 +85,22 @@ dup_quoted (const char *separators)
   return g_string_free (quoted, FALSE);
 }
 
+/* @bare_jid's value of @option: owned (pg_seal_free_secret()), NULL when
+ * not set or unreadable (logged). */
+static char *
+dup_user_value (PgTransport *transport, const char *bare_jid, const PgLegacyOption *option)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *key = setting_key (option);
+  char *value = option->masked ? pg_store_dup_sealed_setting (transport->store, bare_jid, key, &error)
+                               : pg_store_dup_setting (transport->store, bare_jid, key, &error);
+  if (error != NULL)
+    g_warning ("%s: the option %s is not used: %s", bare_jid, option->id, error->message);
+  if (value != NULL && *value == '\0')
+    g_clear_pointer (&value, pg_seal_free_secret);
+  return value;
+}
+
 void
 pg_user_options_add_fields (PgTransport *transport, xmlNode *form, const char *bare_jid, const char *lang)
 {
@@ -101,12 +117,26 @@ pg_user_options_add_fields (PgTransport *transport, xmlNode *form, const char *b
           g_autofree char *key = setting_key (option);
           value = pg_store_dup_setting (transport->store, bare_jid, key, NULL);
         }
-      g_autofree char *operator= dup_operator_value (transport, option);
-      const char *shown = value != NULL && *value != '\0' ? value : operator;
+      g_autofree char *fixed = dup_operator_value (transport, option);
+      const char *shown = value != NULL && *value != '\0' ? value : fixed;
       g_autofree char *var = field_var (option);
-      /* libpurple's labels are English; the catalogue may know some. */
-      pg_legacy_option_add_field (option, form, var, pg_i18n_translate (transport->i18n, lang, option->label),
-                                  shown);
+      /* libpurple's labels are English; the catalogue knows them. */
+      const char *label = pg_i18n_translate (transport->i18n, lang, option->label);
+      pg_legacy_option_add_field (option, form, var, label, shown);
+      if (option->masked && bare_jid != NULL)
+        {
+          /* An empty secret field keeps the stored secret: forgetting it
+           * is a field of its own, offered while there is one. */
+          g_autofree char *stored = dup_user_value (transport, bare_jid, option);
+          if (stored == NULL)
+            continue;
+          pg_seal_free_secret (g_steal_pointer (&stored));
+          g_autofree char *clear_var = g_strconcat (PG_USER_OPTION_CLEAR_PREFIX, option->id, NULL);
+          /* TRANSLATORS: %s is the label of a secret option, "NickServ password". */
+          g_autofree char *clear_label = g_strdup_printf (
+              pg_i18n_translate (transport->i18n, lang, N_ ("Forget the stored %s")), label);
+          pg_form_add_field (form, clear_var, "boolean", clear_label, FALSE, "false");
+        }
     }
 }
 
@@ -120,8 +150,18 @@ pg_user_options_read (PgTransport *transport, const PgForm *form, const char *la
     {
       const PgLegacyOption *option = g_ptr_array_index (transport->legacy_options, i);
       g_autofree char *var = field_var (option);
+      g_autofree char *clear_var = g_strconcat (PG_USER_OPTION_CLEAR_PREFIX, option->id, NULL);
       const char *submitted = pg_form_get_value (form, var);
-      if (submitted == NULL)
+      gboolean clear = FALSE;
+      if (!pg_form_get_boolean (form, clear_var, FALSE, &clear, NULL))
+        {
+          *condition = PG_ERR_NOT_ACCEPTABLE;
+          *text = g_strdup_printf (
+              pg_i18n_translate (transport->i18n, lang, N_ ("The option \"%s\" must be true or false.")),
+              clear_var);
+          return NULL;
+        }
+      if (submitted == NULL && !clear)
         continue;
       if (!pg_config_user_option_allowed (transport->config, option->id))
         {
@@ -132,11 +172,11 @@ pg_user_options_read (PgTransport *transport, const PgForm *form, const char *la
               option->id);
           return NULL;
         }
-      if (*submitted == '\0')
+      if (submitted == NULL || *submitted == '\0')
         {
           /* An empty secret keeps the stored one, as an empty password does
-           * (XEP-0077 §3.3). */
-          if (!option->masked)
+           * (XEP-0077 §3.3), unless it is to be forgotten. */
+          if (!option->masked || clear)
             g_hash_table_replace (values, g_strdup (option->id), g_strdup (""));
           continue;
         }
@@ -190,22 +230,6 @@ pg_user_options_store (PgTransport *transport, const char *bare_jid, GHashTable 
         return FALSE;
     }
   return TRUE;
-}
-
-/* @bare_jid's value of @option: owned (pg_seal_free_secret()), NULL when
- * not set or unreadable (logged). */
-static char *
-dup_user_value (PgTransport *transport, const char *bare_jid, const PgLegacyOption *option)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *key = setting_key (option);
-  char *value = option->masked ? pg_store_dup_sealed_setting (transport->store, bare_jid, key, &error)
-                               : pg_store_dup_setting (transport->store, bare_jid, key, &error);
-  if (error != NULL)
-    g_warning ("%s: the option %s is not used: %s", bare_jid, option->id, error->message);
-  if (value != NULL && *value == '\0')
-    g_clear_pointer (&value, pg_seal_free_secret);
-  return value;
 }
 
 void

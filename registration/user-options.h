@@ -11,19 +11,26 @@
 /* A field for option "realname" is "option:realname": the protocol's names
  * (IRC's "username") must not meet the registration's. */
 #define PG_USER_OPTION_VAR_PREFIX "option:"
+/* The boolean field that forgets the stored secret of option
+ * "nickserv_password" is "clear:option:nickserv_password": an empty
+ * text-private field keeps the stored secret. */
+#define PG_USER_OPTION_CLEAR_PREFIX "clear:" PG_USER_OPTION_VAR_PREFIX
 /* The key of option "realname" in the per-user settings. */
 #define PG_USER_OPTION_SETTING_PREFIX "option:"
 
 /* Appends a field per allowed option to @form (see
  * pg_legacy_option_add_field()), showing @bare_jid's values (may be NULL:
- * not registered), else [legacy-settings]', else the protocol's defaults;
- * labels in @lang. */
+ * not registered), else [legacy-settings]' (username_suffix's for a
+ * user-name part), else the protocol's defaults; labels in @lang. A
+ * secret @bare_jid has stored gets a boolean field more, which forgets it
+ * (PG_USER_OPTION_CLEAR_PREFIX). */
 void pg_user_options_add_fields (PgTransport *transport, xmlNode *form, const char *bare_jid,
                                  const char *lang);
 
 /* Reads the option fields of @form (borrowed; NULL: none): a table option
  * id → canonical value (owned; "" puts the option back to the operator's
- * value; a secret left empty is kept and not in the table). Fields left out
+ * value; a secret left empty is kept and not in the table, unless its
+ * PG_USER_OPTION_CLEAR_PREFIX field is true: then ""). Fields left out
  * keep their values (XEP-0004 §3.5). NULL when refused: *@condition and
  * *@text (owned, in @lang) name the option: not allowed
  * (PG_ERR_NOT_ACCEPTABLE) or a value that does not fit. */

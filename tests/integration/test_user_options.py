@@ -235,3 +235,44 @@ def test_check_config_user_name_parts(env):
     assert r.returncode == 1 and '"split:port"' in r.stderr and "split:server" in r.stderr, r.stderr
     r = _check_config(env, "suffix.conf", "split:server", "-irc")
     assert r.returncode == 1 and "username_suffix" in r.stderr, r.stderr
+
+
+def test_stored_secret_forgotten(env):
+    # README "Account options": an empty secret field keeps the stored
+    # secret; the boolean field clear:option:ID forgets it, and the logins
+    # after it no longer use it.
+    services = env.track(IrcClient(env.irc.port, "NickServ"))
+    since = services.mark()
+    c = _register_online(env, "fgt", "fgtuser", {"option:nickserv_password": "forget me"})
+
+    def identify(m):
+        return m.command == "PRIVMSG" and len(m.params) >= 2 and m.params[0].lower() == "nickserv"
+    line = services.expect(identify, 2 * WAIT, since, what="IDENTIFY of the first login")
+    assert line.params[1] == "IDENTIFY forget me", line.params
+
+    # An empty field keeps it.
+    since_c = c.mark()
+    x, done = _settings(c, {"option:nickserv_password": "", "relogin": "true"})
+    f = _fields(x)
+    clear = f["clear:option:nickserv_password"]
+    assert clear.get("type") == "boolean" and _values(clear) == ["false"], tostr(clear)
+    assert done.get("type") == "result", tostr(done)
+    since = services.mark()
+    line = services.expect(identify, 2 * WAIT, since, what="IDENTIFY after an empty secret field")
+    assert line.params[1] == "IDENTIFY forget me", line.params
+    wait_transport_online(c, GW, since_c)
+
+    # Forgotten: the next login identifies no more.
+    since = services.mark()
+    since_c = c.mark()
+    x, done = _settings(c, {"clear:option:nickserv_password": "true", "relogin": "true"})
+    assert done.get("type") == "result", tostr(done)
+    wait_transport_online(c, GW, since_c)
+    # The IDENTIFY would have come before the login said it is up: a round
+    # trip to the server (PING) after that, and still nothing.
+    services.send("PING :after")
+    services.expect(lambda m: m.command == "PONG", WAIT, since, what="PONG")
+    assert not [m for m in services.lines[since:] if identify(m)], "the forgotten password was sent"
+    # Nothing is offered to forget any more.
+    x, _ = _settings(c, {})
+    assert "clear:option:nickserv_password" not in _fields(x), tostr(x)
