@@ -289,3 +289,49 @@ def test_login_question_is_a_stage_of_the_register_command(env):
     cmd = child(r, NS_COMMANDS, "command")
     assert r.get("type") == "result" and cmd.get("status") == "completed", tostr(r)
     assert registered_username(c) == "askcode-otp"
+
+
+def test_several_questions_answered_by_replies(env):
+    # README "Questions from the legacy network": with several questions
+    # waiting, a reply answers the question of its <thread/>, or the one its
+    # "#N " names, else the oldest; each question's message says so.
+    import re
+    c = online_user(env, env.user("many"), "manyq")
+    since = c.mark()
+    for word in ("alpha", "beta", "gamma"):
+        c.send(f"<message type='chat' to='code@{GW}'><body>{word}</body></message>")
+    numbers = {}
+    threads = {}
+
+    def asked(el):
+        if el.tag != f"{{{NS_CLIENT}}}message" or el.get("from") != GW:
+            return False
+        body = text(child(el, NS_CLIENT, "body")) or ""
+        m = re.search(r"\(question (\d+)\)", body)
+        word = [w for w in ("alpha", "beta", "gamma") if w in body]
+        if not m or not word or "Type the word" not in body:
+            return False
+        number = m.group(1)
+        # The message tells how a reply picks this question.
+        assert f"“#{number} ”" in body, body
+        numbers[word[0]] = number
+        threads[word[0]] = text(child(el, NS_CLIENT, "thread"))
+        return len(numbers) == 3
+    c.expect(asked, timeout=WAIT, since=since, what="three questions")
+
+    def answer(body, thread=None, expected=None):
+        since = c.mark()
+        t = f"<thread>{thread}</thread>" if thread else ""
+        c.send(f"<message type='chat' to='{GW}'><body>{xml_escape(body)}</body>{t}</message>")
+        got = c.expect(chat_from(f"code@{GW}"), timeout=WAIT, since=since, what=f"the answer to {body!r}")
+        assert text(child(got, NS_CLIENT, "body")) == expected, tostr(got)
+
+    # By number: the second question, though older ones wait.
+    answer(f"#{numbers['beta']} two", expected="beta: two")
+    # By thread (a client replying to the question's message).
+    answer("three", thread=threads["gamma"], expected="gamma: three")
+    # Without either: the oldest still waiting.
+    answer("one", expected="alpha: one")
+    r = c.iq(f"<iq type='set' to='{GW}'><command xmlns='{NS_COMMANDS}' node='urn:purplegate:questions'/></iq>")
+    notes = [text(n) for n in children(child(r, NS_COMMANDS, "command"), NS_COMMANDS, "note")]
+    assert any("No questions" in n for n in notes), tostr(r)
