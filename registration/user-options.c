@@ -14,12 +14,38 @@
 
 #include <string.h>
 
-/* Labels of options operators commonly offer, as the protocols spell them
- * (and purplegate's own, legacy/purple-core.h), so that the catalogues
- * translate them: libpurple's own catalogue is not loaded. */
+/* The labels of prpl-irc's and prpl-jabber's account options, user-name
+ * parts and choices, as libpurple 2.14 spells them (and purplegate's own
+ * option, legacy/purple-core.h), so that the catalogues translate them:
+ * libpurple's own catalogue is not loaded. */
 static const char *const known_labels[] G_GNUC_UNUSED = {
-  N_ ("Real name"),       N_ ("Ident name"),        N_ ("Encodings"), N_ ("Authenticate with SASL"),
-  N_ ("SASL login name"), N_ ("NickServ password"),
+  /* prpl-irc */
+  N_ ("Port"),
+  N_ ("Encodings"),
+  N_ ("Auto-detect incoming UTF-8"),
+  N_ ("Ident name"),
+  N_ ("Real name"),
+  N_ ("Use SSL"),
+  N_ ("Authenticate with SASL"),
+  N_ ("SASL login name"),
+  N_ ("Allow plaintext SASL auth over unencrypted connection"),
+  N_ ("Seconds between sending messages"),
+  N_ ("Maximum messages to send at once"),
+  N_ ("NickServ password"),
+  N_ ("Server"),
+  /* prpl-jabber */
+  N_ ("Connection security"),
+  N_ ("Require encryption"),
+  N_ ("Use encryption if available"),
+  N_ ("Use old-style SSL"),
+  N_ ("Allow plaintext auth over unencrypted streams"),
+  N_ ("Connect port"),
+  N_ ("Connect server"),
+  N_ ("File transfer proxies"),
+  N_ ("BOSH URL"),
+  N_ ("Show Custom Smileys"),
+  N_ ("Domain"),
+  N_ ("Resource"),
 };
 
 static char *
@@ -122,7 +148,7 @@ pg_user_options_add_fields (PgTransport *transport, xmlNode *form, const char *b
       g_autofree char *var = field_var (option);
       /* libpurple's labels are English; the catalogue knows them. */
       const char *label = pg_i18n_translate (transport->i18n, lang, option->label);
-      pg_legacy_option_add_field (option, form, var, label, shown);
+      pg_legacy_option_add_field (option, form, var, transport->i18n, lang, shown);
       if (option->masked && bare_jid != NULL)
         {
           /* An empty secret field keeps the stored secret: forgetting it

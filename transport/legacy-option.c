@@ -240,9 +240,16 @@ pg_legacy_option_check_suffix (const GPtrArray *options, const char *const *ids,
   return FALSE;
 }
 
+/* @text in @lang, where @i18n knows it. Borrowed. */
+static const char *
+translate (PgI18n *i18n, const char *lang, const char *text)
+{
+  return i18n != NULL ? pg_i18n_translate (i18n, lang, text) : text;
+}
+
 xmlNode *
-pg_legacy_option_add_field (const PgLegacyOption *option, xmlNode *form, const char *var, const char *label,
-                            const char *value)
+pg_legacy_option_add_field (const PgLegacyOption *option, xmlNode *form, const char *var, PgI18n *i18n,
+                            const char *lang, const char *value)
 {
   static const char *const field_types[] = {
     [PG_LEGACY_OPTION_BOOL] = "boolean",
@@ -253,7 +260,7 @@ pg_legacy_option_add_field (const PgLegacyOption *option, xmlNode *form, const c
   xmlNode *field = pg_stanza_add_child (form, "field", NULL);
   pg_stanza_set_attr (field, "var", var);
   pg_stanza_set_attr (field, "type", option->masked ? "text-private" : field_types[option->type]);
-  pg_stanza_set_attr (field, "label", label != NULL ? label : option->label);
+  pg_stanza_set_attr (field, "label", translate (i18n, lang, option->label));
   if (option->type == PG_LEGACY_OPTION_INT)
     {
       /* XEP-0122 §3.2: the client may check it before sending. */
@@ -271,7 +278,7 @@ pg_legacy_option_add_field (const PgLegacyOption *option, xmlNode *form, const c
   for (guint i = 0; option->type == PG_LEGACY_OPTION_LIST && option->choice_values[i] != NULL; i++)
     {
       xmlNode *choice = pg_stanza_add_child (field, "option", NULL);
-      pg_stanza_set_attr (choice, "label", option->choice_labels[i]);
+      pg_stanza_set_attr (choice, "label", translate (i18n, lang, option->choice_labels[i]));
       pg_stanza_add_text_child (choice, "value", NULL, option->choice_values[i]);
     }
   return field;

@@ -8,6 +8,8 @@
 #include <glib.h>
 #include <libxml/tree.h>
 
+#include "transport/i18n.h"
+
 #define PG_NS_DATA_VALIDATE "http://jabber.org/protocol/xdata-validate"
 
 #define PG_LEGACY_OPTION_ERROR (pg_legacy_option_error_quark ())
@@ -93,11 +95,12 @@ char *pg_legacy_option_compose_username (const GPtrArray *options, const char *u
 gboolean pg_legacy_option_check_suffix (const GPtrArray *options, const char *const *ids, const char *suffix,
                                         const char *protocol_id, GError **error);
 
-/* Appends @option's field to @form as @var with @label (NULL: the
- * option's own), showing @value (NULL: the default; never shown for a
- * secret). Returns it, borrowed. */
+/* Appends @option's field to @form as @var, showing @value (NULL: the
+ * default; never shown for a secret). Its label and the labels of its
+ * choices are the protocol's, translated into @lang where @i18n (may be
+ * NULL: English) knows them. Returns it, borrowed. */
 xmlNode *pg_legacy_option_add_field (const PgLegacyOption *option, xmlNode *form, const char *var,
-                                     const char *label, const char *value);
+                                     PgI18n *i18n, const char *lang, const char *value);
 /* Reads @text, submitted for @option: the canonical value (owned, g_free)
  * — "true"/"false", a decimal integer, one of the choices, the text as
  * given — or NULL and @error naming the option. */

@@ -49,7 +49,7 @@ test_field (gconstpointer data)
       = make (field_cases[i].type, field_cases[i].default_value, field_cases[i].masked);
   g_autoptr (PgStanza) iq = pg_stanza_new ("iq", "a.example", "b.example", "result", "x1");
   xmlNode *form = pg_form_add (iq, "form", NULL, NULL, NULL);
-  xmlNode *field = pg_legacy_option_add_field (option, form, "option:opt", NULL, field_cases[i].value);
+  xmlNode *field = pg_legacy_option_add_field (option, form, "option:opt", NULL, NULL, field_cases[i].value);
   g_assert_cmpstr (pg_stanza_get_attr (field, "var"), ==, "option:opt");
   g_assert_cmpstr (pg_stanza_get_attr (field, "type"), ==, field_cases[i].field_type);
   g_assert_cmpstr (pg_stanza_get_attr (field, "label"), ==, "An option");
