@@ -5,6 +5,7 @@
 
 #include "transport/legacy-option.h"
 
+#include "transport/i18n.h"
 #include "transport/stanza.h"
 
 #include <string.h>

@@ -8,7 +8,7 @@
 #include <glib.h>
 #include <libxml/tree.h>
 
-#include "transport/i18n.h"
+typedef struct PgI18n PgI18n; /* transport/i18n.h */
 
 #define PG_NS_DATA_VALIDATE "http://jabber.org/protocol/xdata-validate"
 
