@@ -49,6 +49,7 @@ static const PgRegistrationHooks registration_hooks = {
   .verify = pg_verify_start,
   .verify_answer = pg_verify_answer,
   .verify_stop = pg_verify_stop,
+  .change_nick = pg_sessions_change_nick,
   .check_username = pg_verify_check_username,
 };
 

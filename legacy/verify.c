@@ -160,25 +160,31 @@ decided (const Verification *verification)
   return verification->idle_id != 0;
 }
 
+char *
+pg_verify_dup_nick_refusal (PgTransport *transport, const char *lang, const char *nick, gboolean bad,
+                            const char *words, guint nick_len, PgErrorCondition *condition)
+{
+  if (bad)
+    {
+      *condition = PG_ERR_NOT_ACCEPTABLE;
+      if (nick_len > 0 && strlen (nick) > nick_len)
+        return too_long_text (transport, lang, nick, nick_len);
+      return g_strdup_printf (translate (transport, lang, N_ ("The network refused the nick %s: %s")), nick,
+                              words != NULL ? words : "");
+    }
+  *condition = PG_ERR_CONFLICT;
+  return g_strdup_printf (translate (transport, lang, N_ ("%s is in use on this network; choose another.")),
+                          nick);
+}
+
 /* Why the nick asked for is not ours, for the user. */
 static char *
 dup_nick_refusal (Verification *verification, PgErrorCondition *condition)
 {
-  PgTransport *transport = verification->transport;
-  const char *lang = verification->lang;
-  if (verification->nick_refused && verification->nick_refusal == PG_CHAT_REFUSED_BAD_NICK)
-    {
-      *condition = PG_ERR_NOT_ACCEPTABLE;
-      guint limit = verification->account != NULL ? pg_account_get_nick_len (verification->account) : 0;
-      if (limit > 0 && strlen (verification->nick) > limit)
-        return too_long_text (transport, lang, verification->nick, limit);
-      return g_strdup_printf (translate (transport, lang, N_ ("The network refused the nick %s: %s")),
-                              verification->nick,
-                              verification->nick_words != NULL ? verification->nick_words : "");
-    }
-  *condition = PG_ERR_CONFLICT;
-  return g_strdup_printf (translate (transport, lang, N_ ("%s is in use on this network; choose another.")),
-                          verification->nick);
+  gboolean bad = verification->nick_refused && verification->nick_refusal == PG_CHAT_REFUSED_BAD_NICK;
+  guint limit = verification->account != NULL ? pg_account_get_nick_len (verification->account) : 0;
+  return pg_verify_dup_nick_refusal (verification->transport, verification->lang, verification->nick, bad,
+                                     verification->nick_words, limit, condition);
 }
 
 static void

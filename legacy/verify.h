@@ -33,3 +33,10 @@ PgVerification *pg_verify_start (PgTransport *transport, const char *bare_jid, c
 gboolean pg_verify_answer (PgVerification *verification, const PgForm *form, PgErrorCondition *condition,
                            char **text);
 void pg_verify_stop (PgVerification *verification, PgErrorCondition condition, const char *text);
+
+/* Why the network did not give the nick @nick, for the user in @lang: it
+ * refused it (@bad: IRC 432, with the network's @words, may be NULL, and
+ * its NICKLEN @nick_len, 0: unknown: not-acceptable naming the rule), or
+ * it is in use (conflict). The condition in *@condition. Owned. */
+char *pg_verify_dup_nick_refusal (PgTransport *transport, const char *lang, const char *nick, gboolean bad,
+                                  const char *words, guint nick_len, PgErrorCondition *condition);

@@ -59,6 +59,15 @@ struct PgRegistrationHooks
    * copied): the user will not answer. @done follows, not before this
    * returns. */
   void (*verify_stop) (PgVerification *verification, PgErrorCondition condition, const char *text);
+  /* Asks the user's online login for the nick of the legacy user name
+   * @legacy_username without logging in again, where the protocol has one
+   * nick per connection and only the nick changes. FALSE when there is no
+   * such login (nothing is done). Else @done is called once, not before
+   * this returns: ok once the network gave the nick; else conflict (in
+   * use) or not-acceptable naming the rule broken, the old nick kept;
+   * @destroy frees @data afterwards. */
+  gboolean (*change_nick) (PgTransport *transport, const char *bare_jid, const char *legacy_username,
+                           const char *lang, PgVerifyDone done, gpointer data, GDestroyNotify destroy);
   /* The protocol's rules for @username (as the user typed it), whose
    * logins use the legacy user name @legacy_username
    * (pg_user_options_dup_legacy_username()), that need no login: NULL when

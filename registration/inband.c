@@ -111,6 +111,34 @@ store_settings (PgTransport *transport, const char *bare_jid, GHashTable *settin
   return TRUE;
 }
 
+/* The outcome of a nick asked of the login that is up: only the name
+ * changes, the login goes on. */
+static void
+finish_nick_change (gboolean ok, PgErrorCondition condition, const char *text, GHashTable *settings,
+                    gpointer data)
+{
+  Pending *pending = data;
+  PgTransport *transport = pending->transport;
+  g_autoptr (GError) error = NULL;
+  if (!ok)
+    {
+      g_message ("new nick of %s refused", pending->bare_jid);
+      pending->done (FALSE, condition, text, pending->data);
+      return;
+    }
+  if (!pg_store_put_user (transport->store, pending->bare_jid, pending->credentials.username, NULL, &error))
+    {
+      g_warning ("cannot store the new nick of %s: %s", pending->bare_jid, error->message);
+      pending->done (FALSE, PG_ERR_INTERNAL_SERVER_ERROR,
+                     pg_i18n_translate (transport->i18n, pending->lang,
+                                        N_ ("The registration could not be stored. Please try again later.")),
+                     pending->data);
+      return;
+    }
+  g_message ("%s has a new nick", pending->bare_jid);
+  pending->done (TRUE, PG_ERR_UNDEFINED_CONDITION, NULL, pending->data);
+}
+
 static void
 finish_registration (gboolean ok, PgErrorCondition condition, const char *text, GHashTable *settings,
                      gpointer data)
@@ -184,7 +212,8 @@ pg_inband_answer (PgInbandCheck *check, const PgForm *form, PgErrorCondition *co
 void
 pg_inband_abandon (PgInbandCheck *check)
 {
-  g_return_if_fail (check->verification != NULL);
+  if (check->verification == NULL)
+    return; /* a nick asked of the login that is up: its answer is near */
   g_message ("registration of %s given up by its user", check->bare_jid);
   check->transport->registration_hooks->verify_stop (
       check->verification, PG_ERR_NOT_ACCEPTABLE,
@@ -242,6 +271,15 @@ pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang
   pending->ask = ask;
   pending->data = data;
   pending->destroy = destroy;
+
+  /* Only the name changes, where the protocol has one nick per connection
+   * and the user is online: the network is asked for it on that login,
+   * which goes on (a refusal keeps the old nick). */
+  if (pending->existed && keep_password && (options == NULL || g_hash_table_size (options) == 0)
+      && strcmp (existing->username, pending->credentials.username) != 0
+      && transport->registration_hooks->change_nick (
+          transport, bare_jid, legacy_name, lang, finish_nick_change, pending, (GDestroyNotify)pending_free))
+    return pending;
 
   /* Every registration and change is checked with a real login, also where
    * the protocol needs no password (a nick may be taken or refused), with
