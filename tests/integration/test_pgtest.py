@@ -207,7 +207,7 @@ def _error_text(r):
 
 
 def test_registration_checked_with_the_options_it_submits(env):
-    # README "Registration": the check login has the account options of the
+    # README "Registering": the check login has the account options of the
     # same form (here the PIN the legacy account needs), not the stored ones.
     c = env.client(env.user("pin"), roster=True)
     r = register_set(c, register_form_submit("needpin-a", None, extra={"option:pin": "0000"}))
@@ -272,7 +272,7 @@ def _register_to_the_code(c, username):
 
 
 def test_login_question_is_a_stage_of_the_register_command(env):
-    # README "Registration": a question the checking login asks (here a
+    # README "Registering": a question the checking login asks (here a
     # one-time code, purple_request_input) is the command's next form; the
     # answer goes to the login, which then decides.
     c = env.client(env.user("otp"))

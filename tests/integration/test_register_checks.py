@@ -182,7 +182,7 @@ def test_help_reply(env):
 
 
 def test_change_nick_while_online_keeps_the_login(env):
-    # README "Registration": "Change nick" on a login that is up asks the
+    # README "Registering": "Change nick" on a login that is up asks the
     # network for the nick (IRC NICK) without logging in again; a refusal
     # is told precisely and the old nick stays.
     from legacy_servers import online_user
