@@ -98,10 +98,9 @@ pg_sessions_change_nick (PgTransport *transport, const char *bare_jid, const cha
   change->done = done;
   change->data = data;
   change->destroy = destroy;
+  /* Spelled as asked: a change of case is a change too. */
   g_autofree char *have = pg_account_dup_nick (session->account);
-  g_autofree char *have_key = have != NULL ? pg_account_normalize (session->account, have) : NULL;
-  g_autofree char *want_key = pg_account_normalize (session->account, change->nick);
-  if (g_strcmp0 (have_key, want_key) == 0)
+  if (g_strcmp0 (have, change->nick) == 0)
     {
       /* The network gave it already (the nick came back after a collision). */
       change->session = NULL;

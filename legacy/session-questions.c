@@ -28,10 +28,6 @@
 
 #define THREAD_PREFIX "pg-question-"
 #define COMMAND_NAME N_ ("Answer pending questions")
-/* A legacy server (or a plugin gone wrong) could ask without end; beyond
- * this many a new question is declined at once, as an unanswered one is at
- * its timeout. */
-#define MAX_PENDING 16
 
 typedef struct
 {
@@ -240,7 +236,7 @@ pg_questions_on_question (gpointer owner, const PgQuestion *question)
     }
   if (session->questions == NULL)
     session->questions = g_ptr_array_new_with_free_func ((GDestroyNotify)pending_free);
-  if (session->questions->len >= MAX_PENDING)
+  if (session->questions->len >= PG_QUESTIONS_MAX_PENDING)
     {
       g_autoptr (PgQuestionAnswer) answer
           = pg_question_answer_new (question->id, pg_question_get_declining_action (question));

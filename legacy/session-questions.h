@@ -8,6 +8,10 @@
 #include "transport/transport.h"
 
 #define PG_NODE_QUESTIONS "urn:purplegate:questions"
+/* A legacy server (or a plugin gone wrong) could ask without end; beyond
+ * this many questions of one login waiting for their user, a new one is
+ * declined at once, as an unanswered one is at its timeout. */
+#define PG_QUESTIONS_MAX_PENDING 16
 
 /* Adds the command to @transport->adhoc (pg_adhoc_register() first). */
 void pg_session_questions_register (PgTransport *transport);

@@ -343,8 +343,8 @@ on_question (gpointer owner, const PgQuestion *question)
   Verification *verification = owner;
   PgTransport *transport = verification->transport;
   int action = -1;
-  if (decided (verification))
-    action = pg_question_get_declining_action (question); /* the login is on its way out */
+  if (decided (verification) || verification->questions.length >= PG_QUESTIONS_MAX_PENDING)
+    action = pg_question_get_declining_action (question); /* on its way out, or asking without end */
   else if (question->kind == PG_QUESTION_CERTIFICATE)
     {
       char *why = NULL;
