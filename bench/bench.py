@@ -370,14 +370,21 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
         log(f"  {n} c2s logins in {time.perf_counter() - t:.1f}s")
         proc = gw.start(tmp / gw.name, [f"{u}@{bl.USER_DOMAIN}" for u in users])
         wait_component(loop, clients[0], gw.jid, proc, timeout=120 if args.callgrind else 30)
+        # RSS per session is the growth from the idle process to N online
+        # users: sampled before the registrations, since purplegate's check
+        # each registration with a real login, which grows the heap that the
+        # sessions then reuse (sampled after them, the figure would hide it).
+        loop.run_for(0.5)
+        bl.wait_quiet(proc.pid)
+        mem0 = bl.tree_mem_kib(proc.pid)
+        rss0 = mem0["rss"]
         t = time.perf_counter()
         gw.prepare(loop, clients)
         if isinstance(gw, Purplegate):
             log(f"  {n} registrations in {time.perf_counter() - t:.1f}s")
         loop.run_for(0.5)
         bl.wait_quiet(proc.pid)
-        mem0 = bl.tree_mem_kib(proc.pid)
-        rss0 = mem0["rss"]
+        rep.extra["rss_registered_kib" + suffix] = bl.tree_mem_kib(proc.pid)["rss"]
         rep.extra["processes" + suffix] = mem0["procs"]
         rep.extra["pss_before_kib" + suffix] = mem0["pss"]
         pids = {gw.name: proc.pid, "prosody": prosody.pid, "inspircd": irc.pid}
@@ -413,7 +420,7 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
         rep.extra["rss_after_kib" + suffix] = rss1
         rep.extra["pss_after_kib" + suffix] = mem1["pss"]
         if mem1["procs"] != mem0["procs"]:
-            rep.note("rss_kib" + suffix, f"{mem0['procs']} processes before the storm, "
+            rep.note("rss_kib" + suffix, f"{mem0['procs']} processes before the registrations, "
                      f"{mem1['procs']} after")
         log(f"  RSS {rss0} -> {rss1} KiB ({mem1['procs']} process"
             f"{'es' if mem1['procs'] != 1 else ''}, PSS {mem0['pss']} -> {mem1['pss']} KiB): "
@@ -872,7 +879,8 @@ def cmd_measure(args):
                                       capture_output=True, text=True).stdout,
               "runs": {"ceiling": [], "purplegate": [], "biboumi": [], "purplegate_big": []} |
               {name: [] for name in gws},
-              "workers": workers, "command": os.environ.get("BENCH_COMMAND") or
+              "workers": workers, "commit": machine_info()["commit"],
+              "command": os.environ.get("BENCH_COMMAND") or
               " ".join(["bench.py"] + sys.argv[1:]),
               "durations": {}, "loadavg_start": open("/proc/loadavg").read().split()[:3],
               "phases": sorted(args.phases), "date": time.strftime("%Y-%m-%d %H:%M %Z")}
@@ -1125,8 +1133,8 @@ WORKER_ROWS = [
     ("lat_i2x_p50", "Latency IRC→XMPP p50", "ms", "{:.3f}"),
     ("lat_i2x_p99", "Latency IRC→XMPP p99", "ms", "{:.3f}"),
     ("rss_kib", "RSS per user session (N), all processes", "KiB", "{:.1f}"),
-    ("rss_before_kib", "RSS of all processes before the storm", "KiB", "{:,.0f}"),
-    ("pss_before_kib", "  PSS of all processes before the storm", "KiB", "{:,.0f}"),
+    ("rss_before_kib", "RSS of all processes, idle before the registrations", "KiB", "{:,.0f}"),
+    ("pss_before_kib", "  PSS of all processes, idle before the registrations", "KiB", "{:,.0f}"),
     ("storm_cpu_ms", "Login storm (N): CPU per session, all processes", "ms", "{:.2f}"),
     ("storm_cpu_split_ms.children", "  of which the worker processes", "ms", "{:.2f}"),
     ("storm_tcp_s", "Login storm (N): all TCP connections open", "s", "{:.2f}"),
@@ -1285,9 +1293,10 @@ WORKERS_METHOD = """Method, besides that of the sections above:
   from the figure, which then says so. "Of which the worker processes" is the descendants'
   part. The same sums make the login storm and idle figures.
 - RSS per session: the VmRSS of all purplegate processes after the storm and the idle
-  phase minus before the storm (workers already started, users registered), summed, ÷ N.
+  phase minus the idle process's before the registrations (component connected, no user
+  registered yet: the registrations' check logins grow the heap too), summed, ÷ N.
   A sum of RSS counts the libraries' pages the processes share once per process; the
-  fixed cost of the workers is in the "before the storm" rows, as RSS and as PSS
+  fixed cost of the workers is in the "idle before the registrations" rows, as RSS and as PSS
   (`/proc/PID/smaps_rollup`, shared pages divided among their users).
 - A login goes to the least loaded worker when it starts, in the order the storm's
   presences arrive (user order), so with 2 workers the users of the message phases' 10
@@ -1366,6 +1375,15 @@ def kept_soak_section(path):
 
 
 CHAN_BEGIN, CHAN_END = "<!-- channels:begin -->", "<!-- channels:end -->"
+# The before/after of each optimisation (instruction counts from
+# `bench/run --profile` of both commits, and the benchmark's figures),
+# written by hand when a change lands; a new report keeps it.
+CHANGES_BEGIN, CHANGES_END = "<!-- changes:begin -->", "<!-- changes:end -->"
+
+
+def kept_changes_section(path):
+    block = kept_block(path, CHANGES_BEGIN, CHANGES_END)
+    return "\n" + block + "\n" if block else ""
 
 
 def replace_block(path, begin, end, block, before):
@@ -1604,6 +1622,10 @@ def main_report(results, info):
 def cmd_report(args):
     results = [json.loads(Path(p).read_text()) for p in args.json]
     info = machine_info()
+    # The commit measured, not the one checked out when the report is made.
+    measured = sorted({r["commit"] for r in results if r.get("commit")})
+    if measured:
+        info["commit"] = " and ".join(measured)
     direct = [r for r in results if "direct" in r.get("phases", ["direct"])]
     chan = next((r for r in results if r.get("channel")), None)
     block = channel_section(chan, info) if chan else None
@@ -1613,7 +1635,7 @@ def cmd_report(args):
             text = main_report(direct, info)
             kept = block or kept_block(path, CHAN_BEGIN, CHAN_END)
             path.write_text(text + ("\n" + kept + "\n" if kept else "") +
-                            kept_soak_section(path))
+                            kept_changes_section(path) + kept_soak_section(path))
         elif block:
             # The channel phase alone (bench/run --channels): only its section changes.
             path.write_text(replace_block(path, CHAN_BEGIN, CHAN_END, block, before=SOAK_BEGIN))
@@ -1709,8 +1731,8 @@ METHOD = """## Method
   closed meanwhile hides the count, the ESTABLISHED connections in `/proc/net/tcp` are polled
   instead, which can only make the figure later. InspIRCd
   completes registrations on a once-per-second tick, so "all sessions up" is quantised.
-- RSS per session: VmRSS of the gateway after the storm and the idle phase minus VmRSS before
-  the storm (gateway connected, users registered, no session), divided by N; for purplegate
+- RSS per session: VmRSS of the gateway after the storm and the idle phase minus VmRSS of
+  the idle gateway (connected, before the registrations), divided by N; for purplegate
   the sum over its processes (main and workers).
 - Idle CPU: 2 s after the storm, gateway CPU over {idle} s with the N sessions open.
 - A figure that could not be measured reads "n/a" with the reason; nothing is estimated.

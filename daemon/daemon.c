@@ -26,6 +26,7 @@
 #include "transport/i18n.h"
 #include "transport/legacy-option.h"
 #include "transport/ping.h"
+#include "transport/privilege.h"
 #include "transport/version.h"
 
 #include <glib-unix.h>
@@ -110,6 +111,7 @@ on_down (const char *reason, gpointer data)
 {
   PgTransport *transport = data;
   pg_ping_link_down (transport);
+  pg_privilege_link_down (transport);
   pg_outbox_link_down (transport);
   pg_sessions_link_down (transport);
 }
@@ -217,6 +219,7 @@ pg_daemon_new (PgConfig *config, GError **error)
   transport->store = pg_store_open (config->database_path, config->key_file, error);
   if (transport->store == NULL)
     return NULL;
+  pg_store_group_enable (transport->store);
 
   PgBackendOptions backend_options = {
     .workers = workers,
@@ -228,12 +231,15 @@ pg_daemon_new (PgConfig *config, GError **error)
   if (transport->backend == NULL)
     return NULL;
   transport->is_registered = pg_inband_is_registered;
+  transport->privilege_granted = pg_sessions_privilege_granted;
   transport->registration_hooks = &registration_hooks;
 
   transport->i18n = pg_i18n_new (NULL);
   transport->router = pg_router_new (config->component_jid, send_from_router, transport);
   transport->stream = pg_stream_new (config->host, config->port, config->component_jid, config->secret,
                                      config->max_stanza_bytes, &stream_callbacks, transport);
+  transport->privilege = pg_privilege_new ();
+  pg_privilege_register (transport);
   pg_rooms_register (transport);
   pg_disco_register (transport);
   pg_ping_register (transport);
@@ -291,6 +297,7 @@ pg_daemon_free (PgTransport *transport)
   g_clear_pointer (&transport->adhoc, pg_adhoc_free);
   g_clear_pointer (&transport->ping, pg_ping_free);
   g_clear_pointer (&transport->outbox, pg_outbox_free);
+  g_clear_pointer (&transport->privilege, pg_privilege_free);
   g_clear_pointer (&transport->stream, pg_stream_free);
   g_clear_pointer (&transport->router, pg_router_free);
   g_clear_pointer (&transport->store, pg_store_free);

@@ -11,6 +11,7 @@
 #include "registration/store.h"
 #include "transport/adhoc.h"
 #include "transport/i18n.h"
+#include "transport/privilege.h"
 
 #include <string.h>
 
@@ -53,6 +54,27 @@ add_number (PgAdhocCall *call, xmlNode *form, const char *var, const char *label
 {
   g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT, value);
   pg_form_add_field (form, var, "text-single", pg_adhoc_call_translate (call, label), FALSE, text);
+}
+
+/* What the host server granted (XEP-0356): the permissions as the grant
+ * names them, so scripts read them as they would the server's own words. */
+static void
+add_privileges (PgAdhocCall *call, xmlNode *form, PgTransport *transport)
+{
+  const PgPrivilege *priv = transport->privilege;
+  const char *server = pg_privilege_server (priv);
+  pg_form_add_field (form, "privilegeserver", "text-single",
+                     pg_adhoc_call_translate (call, N_ ("Privileges granted by (XEP-0356)")), FALSE,
+                     server != NULL ? server : "");
+  pg_form_add_field (form, "privilegenamespace", "text-single",
+                     pg_adhoc_call_translate (call, N_ ("Privilege namespace")), FALSE,
+                     pg_privilege_namespace (priv) ?: "");
+  pg_form_add_field (form, "privilegeroster", "text-single",
+                     pg_adhoc_call_translate (call, N_ ("Roster permission")), FALSE,
+                     pg_privilege_access_to_string (pg_privilege_roster (priv)));
+  pg_form_add_field (form, "privilegemessage", "text-single",
+                     pg_adhoc_call_translate (call, N_ ("Message permission")), FALSE,
+                     pg_privilege_message_outgoing (priv) ? "outgoing" : "none");
 }
 
 /* The worker processes: one line each, and their totals. */
@@ -103,8 +125,9 @@ stats (PgAdhocCall *call)
   /* Numbers only, units in the labels: scripts read the values. */
   add_number (call, form, "uptime", N_ ("Uptime (seconds)"), uptime_s);
   add_number (call, form, "registeredusersnum", N_ ("Registered users"), registered);
-  add_number (call, form, "onlineusersnum", N_ ("Online users"), sessions.total);
+  add_number (call, form, "onlineusersnum", N_ ("Online users"), sessions.total - sessions.held);
   add_number (call, form, "legacyonline", N_ ("Legacy logins online"), sessions.online);
+  add_number (call, form, "legacyheld", N_ ("Legacy logins kept for users who are offline"), sessions.held);
   add_number (call, form, "loginssucceeded", N_ ("Legacy logins succeeded"),
               (gint64)transport->stats.logins_succeeded);
   add_number (call, form, "loginsfailed", N_ ("Legacy logins failed"),
@@ -124,6 +147,7 @@ stats (PgAdhocCall *call)
   add_number (call, form, "bounced", N_ ("Messages returned to their senders"),
               (gint64)transport->stats.outbox_bounced);
   add_number (call, form, "memoryrss", N_ ("Resident memory (KiB)"), read_vm_rss (0));
+  add_privileges (call, form, transport);
   add_workers (call, form, transport);
   g_message ("admin %s read the statistics", pg_adhoc_call_get_requester (call));
 }

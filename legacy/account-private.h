@@ -16,6 +16,7 @@
 
 /* An authorization request libpurple is waiting for us to answer. */
 typedef struct PgAccountMarks PgAccountMarks;
+typedef struct PgIrcAway PgIrcAway;
 
 typedef struct
 {
@@ -69,6 +70,9 @@ struct PgPurpleAccount
   guint nick_len;
   /* The server refused the nick during the login (purple-chat-irc.c). */
   gboolean nick_refused;
+  /* IRC contacts' away state (purple-away-irc.c); NULL but while an IRC
+   * login is signed on. */
+  PgIrcAway *irc_away;
 
   /* libpurple's requests of this login shown to its user, by question id
    * (purple-request.c): values borrowed, the requests are libpurple's UI
@@ -108,6 +112,11 @@ void pg_purple_account_mark_install (void);
 void pg_purple_account_marks_free (PgPurpleAccount *account);
 void pg_purple_chat_install (void);
 void pg_purple_chat_irc_install (void);
+/* IRC contacts' away state: away-notify and the bounded check
+ * (purple-away-irc.c). */
+void pg_purple_away_irc_install (void);
+/* Drops the away state of @account's login, timer included. */
+void pg_purple_away_irc_free (PgPurpleAccount *account);
 void pg_purple_chat_jabber_install (void);
 void pg_purple_roomlist_install (void);
 

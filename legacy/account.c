@@ -106,6 +106,7 @@ pg_purple_account_install_ui_ops (PgPurple *purple)
   pg_purple_account_confirm_install ();
   pg_purple_chat_install ();
   pg_purple_chat_irc_install ();
+  pg_purple_away_irc_install ();
   pg_purple_chat_jabber_install ();
   pg_purple_roomlist_install ();
 }
@@ -690,6 +691,7 @@ pg_purple_account_free (PgPurpleAccount *account)
   g_clear_handle_id (&account->disconnected_id, g_source_remove);
   g_clear_handle_id (&account->login_timer_id, g_source_remove);
   pg_purple_account_marks_free (account);
+  pg_purple_away_irc_free (account);
   if (emit_depth == 0)
     {
       teardown (account);

@@ -231,7 +231,8 @@ worker_set_status (PgAccount *account, PgShow show, const char *message)
 static void
 worker_send_message (PgAccount *account, guint64 tag, const char *to, const char *text)
 {
-  send_frame (account, PG_WIRE_SEND, g_variant_new ("(tss)", tag, to, text));
+  if (placed (account))
+    pg_wire_send_texts (account->worker->wire, PG_WIRE_SEND, account->id, &tag, to, text);
 }
 
 static gboolean
@@ -580,7 +581,7 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
         events->contact_unlisted (account->owner, a);
       break;
     case PG_WIRE_MESSAGE:
-      g_variant_get (args, "(&s&s)", &a, &b);
+      pg_wire_get_texts (args, NULL, &a, &b);
       if (events->message != NULL)
         events->message (account->owner, a, b);
       break;

@@ -62,6 +62,10 @@ void
 pg_chat_on_state (gpointer owner, const char *from, PgChatState state)
 {
   PgSession *session = owner;
+  /* Nobody to see it while the login is kept for an offline user; the
+   * server's offline store would keep it. */
+  if (session->held)
+    return;
   PgContact *contact = sender_contact (session, from);
   if (contact == NULL || state == PG_CHAT_STATE_NONE || !wants (session, PG_SETTING_TYPING))
     return;

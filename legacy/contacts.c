@@ -137,6 +137,13 @@ send_presence (PgSession *session, PgContact *contact, const char *type, const c
 }
 
 void
+pg_contacts_ask_subscription (PgSession *session, PgContact *contact)
+{
+  send_presence (session, contact, "subscribe", contact->alias != NULL ? contact->alias : contact->name,
+                 NULL);
+}
+
+void
 pg_contacts_all_offline (PgSession *session)
 {
   GHashTableIter iter;
@@ -201,12 +208,24 @@ pg_contacts_on_listed (gpointer owner, const char *name, const char *alias)
 {
   PgSession *session = owner;
   PgContact *contact = pg_contacts_ensure (session, name, alias);
+  if (contact != NULL && pg_roster_sync_applies (session))
+    {
+      /* The contact goes on the roster, no approval asked (XEP-0356 §4.3);
+       * listed again under a new name, it is renamed there. */
+      if (contact->stored && g_strcmp0 (contact->alias, alias) == 0)
+        return;
+      g_free (contact->alias);
+      contact->alias = g_strdup (alias);
+      if (store_contact (session, contact))
+        pg_roster_sync_contact (session, contact);
+      return;
+    }
   if (contact == NULL || contact->stored)
     return;
   g_free (contact->alias);
   contact->alias = g_strdup (alias);
   if (store_contact (session, contact))
-    send_presence (session, contact, "subscribe", alias != NULL ? alias : name, NULL);
+    pg_contacts_ask_subscription (session, contact);
 }
 
 void
@@ -216,6 +235,13 @@ pg_contacts_on_unlisted (gpointer owner, const char *name)
   PgContact *contact = pg_contacts_ensure (session, name, NULL);
   if (contact == NULL || !contact->stored)
     return;
+  if (pg_roster_sync_applies (session))
+    {
+      send_presence (session, contact, "unavailable", NULL, NULL);
+      pg_roster_sync_remove (session, contact->jid);
+      forget_contact (session, contact);
+      return;
+    }
   send_presence (session, contact, "unsubscribe", NULL, NULL);
   send_presence (session, contact, "unsubscribed", NULL, NULL);
   send_presence (session, contact, "unavailable", NULL, NULL);
@@ -296,6 +322,10 @@ on_subscribe (const PgRouteRequest *request, gpointer user_data)
     contact->pending_add = TRUE; /* sent once the login is up */
   /* Networks without authorisation (IRC) approve at once (XEP-0100 §4.6.1). */
   reply_presence (transport, request, "subscribed");
+  /* Then named and grouped like the other contacts: after the approval,
+   * which the server would drop for an item already subscribed both ways. */
+  if (!was_stored)
+    pg_roster_sync_contact (session, contact);
   if (contact->show != PG_SHOW_OFFLINE)
     send_presence (session, contact, NULL, NULL, NULL);
   return PG_HANDLED;

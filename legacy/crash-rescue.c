@@ -27,37 +27,6 @@ irc_nick_equal (const char *a, const char *b)
   return *a == *b;
 }
 
-/* The text without mIRC's bold, colour (with its numbers), reset, reverse,
- * italic and underline codes. */
-static char *
-strip_formatting (const char *text)
-{
-  GString *out = g_string_sized_new (strlen (text));
-  for (const char *p = text; *p != '\0'; p++)
-    switch (*p)
-      {
-      case '\x02':
-      case '\x0f':
-      case '\x16':
-      case '\x1d':
-      case '\x1f':
-        break;
-      case '\x03':
-        for (int digits = 0; digits < 2 && g_ascii_isdigit (p[1]); digits++)
-          p++;
-        if (p[1] == ',' && g_ascii_isdigit (p[2]))
-          {
-            p++;
-            for (int digits = 0; digits < 2 && g_ascii_isdigit (p[1]); digits++)
-              p++;
-          }
-        break;
-      default:
-        g_string_append_c (out, *p);
-      }
-  return g_string_free (out, FALSE);
-}
-
 char *
 pg_crash_rescue_irc_message (const char *line, const char *own_nick, char **from)
 {
@@ -87,7 +56,7 @@ pg_crash_rescue_irc_message (const char *line, const char *own_nick, char **from
         *end = '\0';
       text = action;
     }
-  g_autofree char *plain = strip_formatting (text);
+  g_autofree char *plain = pg_irc_strip_formatting (text);
   if (plain[0] == '\0')
     return NULL;
   *from = g_strdup (parsed.nick);

@@ -87,3 +87,49 @@ pg_irc_nick_valid (const char *nick, guint max_len)
       return FALSE;
   return TRUE;
 }
+
+gboolean
+pg_irc_userhost_reply_parse (const char *reply, char **nick, gboolean *away)
+{
+  const char *equals = strchr (reply, '=');
+  if (equals == NULL || (equals[1] != '+' && equals[1] != '-'))
+    return FALSE;
+  /* '*' marks an IRC operator; it is no part of the nick. */
+  gsize len = (gsize)(equals - reply);
+  if (len > 0 && reply[len - 1] == '*')
+    len--;
+  if (len == 0 || memchr (reply, ' ', len) != NULL)
+    return FALSE;
+  *nick = g_strndup (reply, len);
+  *away = equals[1] == '-';
+  return TRUE;
+}
+
+char *
+pg_irc_strip_formatting (const char *text)
+{
+  GString *out = g_string_sized_new (strlen (text));
+  for (const char *p = text; *p != '\0'; p++)
+    switch (*p)
+      {
+      case '\x02':
+      case '\x0f':
+      case '\x16':
+      case '\x1d':
+      case '\x1f':
+        break;
+      case '\x03':
+        for (int digits = 0; digits < 2 && g_ascii_isdigit (p[1]); digits++)
+          p++;
+        if (p[1] == ',' && g_ascii_isdigit (p[2]))
+          {
+            p++;
+            for (int digits = 0; digits < 2 && g_ascii_isdigit (p[1]); digits++)
+              p++;
+          }
+        break;
+      default:
+        g_string_append_c (out, *p);
+      }
+  return g_string_free (out, FALSE);
+}

@@ -22,6 +22,15 @@ const char *pg_irc_line_param (const PgIrcLine *line, guint i);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PgIrcLine, pg_irc_line_clear)
 
+/* One reply of RPL_USERHOST (RFC 1459 §6.2, 302), "nick[*]=(+|-)host":
+ * sets @nick (caller owns it, g_free) and @away ('-': the user is away).
+ * FALSE, and nothing set, when @reply is not of that form. */
+gboolean pg_irc_userhost_reply_parse (const char *reply, char **nick, gboolean *away);
+
+/* @text without mIRC's bold, colour (with its numbers), reset, reverse,
+ * italic and underline codes. Caller owns it (g_free). */
+char *pg_irc_strip_formatting (const char *text);
+
 /* RFC 2812 §2.3.1: nickname = ( letter / special ) *( letter / digit /
  * special / "-" ), at most @max_len (9 when 0: the server did not say). */
 gboolean pg_irc_nick_valid (const char *nick, guint max_len);

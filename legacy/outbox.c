@@ -13,6 +13,7 @@
 #include "legacy/session-private.h"
 #include "transport/i18n.h"
 #include "transport/ping.h"
+#include "transport/xml-writer.h"
 
 #include <string.h>
 
@@ -149,11 +150,10 @@ user_lang (PgTransport *transport, const char *bare_jid)
  * ping after it (legacy/outbox.h); clients that deduplicate by origin-id
  * then drop the second. The row's creation time keeps it unique when the
  * database, and so the row ids, start again. */
-static void
-add_origin_id (xmlNode *stanza, const PgStoreOutboxItem *item, const char *id)
+static char *
+origin_id (const PgStoreOutboxItem *item, const char *id)
 {
-  g_autofree char *origin_id = g_strdup_printf ("%s-%" G_GINT64_MODIFIER "x", id, item->created);
-  pg_stanza_set_attr (pg_stanza_add_child (stanza, "origin-id", NS_SID), "id", origin_id);
+  return g_strdup_printf ("%s-%" G_GINT64_MODIFIER "x", id, item->created);
 }
 
 static PgStanza *
@@ -179,46 +179,60 @@ new_loss_report (PgTransport *transport, const PgStoreOutboxItem *item, const ch
   pg_stanza_add_text_child (headline, "subject", NULL,
                             pg_i18n_translate (i18n, lang, N_ ("Messages not delivered")));
   pg_stanza_add_text_child (headline, "body", NULL, body);
-  add_origin_id (headline, item, id);
+  g_autofree char *origin = origin_id (item, id);
+  pg_stanza_set_attr (pg_stanza_add_child (headline, "origin-id", NS_SID), "id", origin);
   return headline;
 }
 
-static PgStanza *
-new_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
+/* The chat message of @item, written as text (the busiest stanza of all:
+ * transport/xml-writer.h); FALSE when none can be. */
+static gboolean
+write_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *id, GString *out)
 {
   g_autofree char *from = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
   if (from == NULL)
-    return NULL; /* stored by an older build; cannot happen from chat.c */
+    return FALSE; /* stored by an older build; cannot happen from chat.c */
+  g_autofree char *origin = origin_id (item, id);
   /* To the bare JID, so the user's server delivers it or stores it offline. */
-  PgStanza *message = pg_stanza_new ("message", from, item->bare_jid, "chat", id);
-  pg_stanza_add_text_child (message, "body", NULL, item->body);
+  pg_xml_write_start (out, "message", "from", from, "to", item->bare_jid, "type", "chat", "id", id, NULL);
+  pg_xml_write_text (out, "body", item->body);
   if (pg_store_setting_enabled (transport->store, item->bare_jid, PG_SETTING_TYPING))
-    pg_message_add_chat_state (message, PG_CHAT_STATE_ACTIVE);
-  add_origin_id (message, item, id);
+    pg_xml_write_empty (out, "active", "xmlns", PG_NS_CHATSTATES, NULL);
+  pg_xml_write_empty (out, "origin-id", "xmlns", NS_SID, "id", origin, NULL);
   /* XEP-0203: the time the legacy network gave it to us, when that was a
    * while ago. */
   if (now_s () - item->created >= 2)
     {
       g_autoptr (GDateTime) created = g_date_time_new_from_unix_utc (item->created);
       g_autofree char *stamp = g_date_time_format (created, "%Y-%m-%dT%H:%M:%SZ");
-      xmlNode *delay = pg_stanza_add_child (message, "delay", NS_DELAY);
-      pg_stanza_set_attr (delay, "from", transport->config->component_jid);
-      pg_stanza_set_attr (delay, "stamp", stamp);
+      pg_xml_write_empty (out, "delay", "xmlns", NS_DELAY, "from", transport->config->component_jid, "stamp",
+                          stamp, NULL);
     }
-  return message;
+  pg_xml_write_end (out, "message");
+  return TRUE;
 }
 
 static void schedule_ping (PgOutbox *outbox);
 
-/* Writes @stanza for row @id; FALSE when the stream did not take it. */
+/* Writes the stanza of row @id, as @text; FALSE when the stream did not
+ * take it. */
 static gboolean
-write_row (PgOutbox *outbox, gint64 id, const xmlNode *stanza)
+write_row (PgOutbox *outbox, gint64 id, const GString *text)
 {
-  if (!pg_stream_send (outbox->transport->stream, stanza))
+  if (!pg_stream_send_text (outbox->transport->stream, text->str, text->len))
     return FALSE;
   g_array_append_val (outbox->unacked, id);
   schedule_ping (outbox);
   return TRUE;
+}
+
+/* write_row() for a stanza built as a tree. */
+static gboolean
+write_row_stanza (PgOutbox *outbox, gint64 id, const xmlNode *stanza)
+{
+  g_autoptr (GString) text = g_string_sized_new (256);
+  pg_stanza_serialize (stanza, text);
+  return write_row (outbox, id, text);
 }
 
 static gboolean
@@ -226,16 +240,20 @@ send_to_user (PgOutbox *outbox, const PgStoreOutboxItem *item)
 {
   /* A row stored from memory keeps the id it was first written with. */
   g_autofree char *id = item->xmpp_id != NULL ? g_strdup (item->xmpp_id) : pg_outbox_dup_stanza_id (item->id);
-  g_autoptr (PgStanza) stanza = item->body != NULL ? new_chat (outbox->transport, item, id)
-                                                   : new_loss_report (outbox->transport, item, id);
-  if (stanza == NULL)
+  if (item->body == NULL)
+    {
+      g_autoptr (PgStanza) report = new_loss_report (outbox->transport, item, id);
+      return write_row_stanza (outbox, item->id, report);
+    }
+  g_autoptr (GString) text = g_string_sized_new (256);
+  if (!write_chat (outbox->transport, item, id, text))
     {
       /* Nothing can ever be sent for it: gone with the next acknowledgement. */
       g_array_append_val (outbox->unacked, item->id);
       schedule_ping (outbox);
       return TRUE;
     }
-  return write_row (outbox, item->id, stanza);
+  return write_row (outbox, item->id, text);
 }
 
 static guint
@@ -435,7 +453,7 @@ pg_outbox_bounce (PgTransport *transport, const PgStoreOutboxItem *item, PgError
    * message it was. */
   pg_stanza_add_text_child (reply, "body", NULL, item->body);
   pg_i18n_localize_error (transport->i18n, reply, user_lang (transport, item->bare_jid));
-  if (!write_row (outbox, item->id, reply))
+  if (!write_row_stanza (outbox, item->id, reply))
     return FALSE;
   gint64 *key = g_new (gint64, 1);
   *key = item->id;
@@ -594,8 +612,9 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
   row->item.body = g_strdup (item->body);
   row->item.xmpp_id
       = g_strdup_printf ("pg-out-m%" G_GINT64_MODIFIER "x-%" G_GINT64_FORMAT, outbox->boot, row->serial);
-  g_autoptr (PgStanza) stanza = new_chat (transport, &row->item, row->item.xmpp_id);
-  if (stanza == NULL || !pg_stream_send (transport->stream, stanza))
+  g_autoptr (GString) text = g_string_sized_new (256);
+  if (!write_chat (transport, &row->item, row->item.xmpp_id, text)
+      || !pg_stream_send_text (transport->stream, text->str, text->len))
     {
       memory_row_free (row);
       return FALSE;

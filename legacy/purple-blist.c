@@ -9,6 +9,8 @@
  *                             for pg_purple_account_restore_contact())
  * buddy-removed             → contact_unlisted, unless we removed it or
  *                             another copy (another group) remains
+ * blist-node-aliased        → contact_listed again with the new name (the
+ *                             server renamed a contact on its list)
  * buddy-signed-on, buddy-signed-off, buddy-status-changed
  *                           → contact_status.  libpurple emits exactly one
  *                             of the three per presence change of a buddy.
@@ -71,6 +73,22 @@ buddy_removed (PurpleBuddy *buddy, gpointer data)
   pg_purple_account_emit_contact_unlisted (account, name);
 }
 
+static void
+node_aliased (PurpleBlistNode *node, const char *old_alias, gpointer data)
+{
+  PurpleBuddy *buddy;
+  PgPurpleAccount *account;
+
+  (void)old_alias, (void)data;
+  if (!PURPLE_BLIST_NODE_IS_BUDDY (node))
+    return;
+  buddy = PURPLE_BUDDY (node);
+  account = pg_purple_account_from_purple (purple_buddy_get_account (buddy));
+  if (account != NULL && !account->restoring && is_first_copy (buddy))
+    pg_purple_account_emit_contact_listed (account, purple_buddy_get_name (buddy),
+                                           purple_buddy_get_alias_only (buddy));
+}
+
 /* Reports the whole list once per login, after libpurple has put the
  * account's buddies back into the list (purple_blist_add_account()). */
 static void
@@ -115,6 +133,7 @@ pg_purple_blist_install (void)
                          NULL);
   purple_signal_connect (blist, "buddy-added", &handle, PURPLE_CALLBACK (buddy_added), NULL);
   purple_signal_connect (blist, "buddy-removed", &handle, PURPLE_CALLBACK (buddy_removed), NULL);
+  purple_signal_connect (blist, "blist-node-aliased", &handle, PURPLE_CALLBACK (node_aliased), NULL);
   purple_signal_connect (blist, "buddy-signed-on", &handle, PURPLE_CALLBACK (buddy_presence), NULL);
   purple_signal_connect (blist, "buddy-signed-off", &handle, PURPLE_CALLBACK (buddy_presence), NULL);
   purple_signal_connect (blist, "buddy-status-changed", &handle, PURPLE_CALLBACK (buddy_status_changed),

@@ -6,7 +6,10 @@
  * join (one nick: on IRC the connection's), and each gets the occupant
  * list, its own presence, the room's backlog as history and the subject.
  * Rooms live in memory with their session; after a restart, clients learn
- * through XEP-0410 self-ping that they must join again. */
+ * through XEP-0410 self-ping that they must join again. A login that stays
+ * connected while its user is offline (README "Staying connected") keeps
+ * its rooms with no resource in them; they and their backlogs are kept in
+ * the store too, and joined again after a restart. */
 #pragma once
 #include "legacy/session-private.h"
 
@@ -115,6 +118,13 @@ struct PgRoom
   guint pending_timeout_id;
   guint32 id_prefix; /* ids of legacy messages: prefix-counter */
   guint64 id_counter;
+  /* Joined again for a login that stays connected, with no resource
+   * waiting: the nick to ask for. NULL otherwise. */
+  char *hold_nick;
+  /* The last resource left while still available: the room is left when it
+   * still is once this fires (a leave, not a logout). */
+  guint release_id;
+  char *released_by;
 };
 
 /* room.c */
@@ -168,8 +178,12 @@ const char *pg_room_role (PgRoom *room, PgChatRank rank);
 void pg_rooms_on_chat (gpointer owner, const PgChatEvent *event);
 /* The legacy server processed what was sent before confirmation @serial. */
 void pg_rooms_on_confirmed (PgSession *session, guint64 serial);
-/* The login is up: the joins that waited for it go out. */
+/* The login is up: the joins that waited for it go out, and for a login
+ * that stays connected, those of the rooms kept in the store. */
 void pg_rooms_on_connected (PgSession *session);
+/* The user is offline and the login stays: every joined room is kept in
+ * the store, to be joined again after a restart. */
+void pg_rooms_remember_all (PgSession *session);
 /* The login is gone (or the session ends): every resource leaves every
  * room with status @code (333: the legacy connection, 332: the gateway
  * stops) and @reason; joins still waiting fail with @condition, except

@@ -12,6 +12,11 @@
 
 #include <string.h>
 
+/* After the last resource left a room while still available: longer than
+ * the session's own wait for a logout (session.c), whose unavailable to
+ * the gateway may come after the one to the room. */
+#define PG_ROOM_RELEASE_MS 1000
+
 /* ---- members and occupants ---- */
 
 PgRoomMember *
@@ -68,6 +73,9 @@ room_free (PgRoom *room)
   g_clear_handle_id (&room->join_timeout_id, g_source_remove);
   g_clear_handle_id (&room->confirm_id, g_source_remove);
   g_clear_handle_id (&room->pending_timeout_id, g_source_remove);
+  g_clear_handle_id (&room->release_id, g_source_remove);
+  g_free (room->hold_nick);
+  g_free (room->released_by);
   g_hash_table_unref (room->occupants);
   g_ptr_array_unref (room->members);
   g_ptr_array_unref (room->waiting);
@@ -81,6 +89,55 @@ room_free (PgRoom *room)
   g_free (room->subject);
   g_free (room->subject_by);
   g_free (room);
+}
+
+static gboolean
+stays_connected (PgRoom *room)
+{
+  return pg_sessions_stays_connected (room->session->transport, room->session->bare_jid);
+}
+
+/* A login that stays connected kept the room's messages in the store
+ * (across a restart, or a lost legacy connection): they are its backlog. */
+static void
+load_backlog (PgRoom *room)
+{
+  PgSession *session = room->session;
+  if (!stays_connected (room))
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) stored
+      = pg_store_backlog_list (session->transport->store, session->bare_jid, room->jid, &error);
+  if (stored == NULL)
+    {
+      g_warning ("%s", error->message);
+      return;
+    }
+  for (guint i = 0; i < stored->len; i++)
+    {
+      PgStoreBacklogEntry *row = g_ptr_array_index (stored, i);
+      PgBacklogEntry *entry = g_new0 (PgBacklogEntry, 1);
+      entry->id = g_steal_pointer (&row->id);
+      entry->nick = g_steal_pointer (&row->nick);
+      entry->text = g_steal_pointer (&row->body);
+      entry->stamp_us = row->stamp_us;
+      g_queue_push_tail (&room->backlog, entry);
+    }
+  if (stored->len > 0)
+    g_debug ("%s: %u messages of %s from the store", session->bare_jid, stored->len, room->jid);
+}
+
+/* Keeps @room in the store: a login that stays connected joins it again
+ * after a restart. */
+static void
+remember_room (PgRoom *room)
+{
+  PgSession *session = room->session;
+  g_autoptr (GError) error = NULL;
+  if (room->nick != NULL
+      && !pg_store_put_room (session->transport->store, session->bare_jid, room->jid, room->name, room->nick,
+                             &error))
+    g_warning ("%s", error->message);
 }
 
 PgRoom *
@@ -109,6 +166,7 @@ pg_room_ensure (PgSession *session, const char *jid, const char *name)
   room->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_room_member_free);
   room->id_prefix = g_random_int ();
   g_hash_table_insert (session->rooms, room->jid, room);
+  load_backlog (room);
   return room;
 }
 
@@ -123,6 +181,14 @@ room_close (PgRoom *room, gboolean leave)
     g_hash_table_remove (session->rooms_by_key, room->key);
   g_hash_table_steal (session->rooms, room->jid);
   g_debug ("%s: room %s closed", session->bare_jid, room->jid);
+  /* Left, or out by the network's doing: not to be joined again. A room
+   * closed with its login (join_sent already off) stays in the store. */
+  if (!leave || room->join_sent)
+    {
+      g_autoptr (GError) error = NULL;
+      if (!pg_store_delete_room (session->transport->store, session->bare_jid, room->jid, &error))
+        g_warning ("%s", error->message);
+    }
   if (leave && room->join_sent && session->account != NULL)
     pg_account_leave_chat (session->account, room->name);
   room_free (room);
@@ -396,6 +462,16 @@ backlog_add (PgRoom *room, const char *id, const char *nick, const char *text)
   g_queue_push_tail (&room->backlog, entry);
   while (room->backlog.length > limit)
     backlog_entry_free (g_queue_pop_head (&room->backlog));
+  if (!stays_connected (room))
+    return;
+  /* The same bounds in the store, trimmed as the message goes in. */
+  const PgConfig *config = room->session->transport->config;
+  PgStoreBacklogEntry row
+      = { .id = entry->id, .nick = entry->nick, .body = entry->text, .stamp_us = entry->stamp_us };
+  g_autoptr (GError) error = NULL;
+  if (!pg_store_backlog_add (room->session->transport->store, room->session->bare_jid, room->jid, &row, limit,
+                             entry->stamp_us - (gint64)config->history_max_age_s * G_USEC_PER_SEC, &error))
+    g_warning ("%s", error->message);
 }
 
 static xmlNode *
@@ -505,14 +581,23 @@ join_timed_out (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The nick the legacy join asks for: the first waiting resource's, else
+ * the one a login that stays connected had; NULL: no join is wanted. */
+static const char *
+join_nick (PgRoom *room)
+{
+  if (room->waiting->len > 0)
+    return ((PgRoomMember *)g_ptr_array_index (room->waiting, 0))->asked_nick;
+  return room->hold_nick;
+}
+
 static void
 send_join_now (PgRoom *room)
 {
   PgSession *session = room->session;
-  PgRoomMember *first = g_ptr_array_index (room->waiting, 0);
   room->join_sent = TRUE;
   g_message ("%s: joining %s", session->bare_jid, room->name);
-  pg_account_join_chat (session->account, room->name, first->asked_nick, room->password);
+  pg_account_join_chat (session->account, room->name, join_nick (room), room->password);
 }
 
 /* Whether another room of the session holds or asks for the connection's nick. */
@@ -536,7 +621,7 @@ send_join (PgRoom *room)
 {
   PgSession *session = room->session;
   PgAccount *account = session->account;
-  PgRoomMember *first = g_ptr_array_index (room->waiting, 0);
+  const char *nick = join_nick (room);
   g_free (room->key);
   room->key = pg_account_normalize (account, room->name);
   g_hash_table_replace (session->rooms_by_key, room->key, room);
@@ -545,8 +630,7 @@ send_join (PgRoom *room)
   if (pg_account_has_connection_nick (account) && !nick_in_use_elsewhere (room))
     {
       g_autofree char *current = pg_account_dup_nick (account);
-      if (current != NULL && g_strcmp0 (current, first->asked_nick) != 0
-          && pg_account_set_nick (account, first->asked_nick))
+      if (current != NULL && g_strcmp0 (current, nick) != 0 && pg_account_set_nick (account, nick))
         {
           room->nick_wait = TRUE;
           return;
@@ -558,6 +642,7 @@ send_join (PgRoom *room)
 void
 pg_room_add_member (PgRoom *room, PgRoomMember *member)
 {
+  g_clear_handle_id (&room->release_id, g_source_remove);
   if (room->joined)
     {
       g_ptr_array_add (room->members, member);
@@ -583,6 +668,17 @@ pg_room_forget_resource (PgRoom *room, const char *resource)
     g_ptr_array_remove (room->members, member);
 }
 
+static gboolean
+release_room (gpointer data)
+{
+  PgRoom *room = data;
+  room->release_id = 0;
+  if (room->members->len == 0 && room->waiting->len == 0
+      && pg_session_has_resource (room->session, room->released_by))
+    room_close (room, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
 void
 pg_room_remove_member (PgRoom *room, const char *resource, gboolean tell)
 {
@@ -590,8 +686,23 @@ pg_room_remove_member (PgRoom *room, const char *resource, gboolean tell)
   if (tell && pg_room_find_member (room, resource) != NULL)
     pg_room_send_to (room, resource, self_presence (room, &gone, NULL));
   pg_room_forget_resource (room, resource);
-  if (room->members->len == 0 && room->waiting->len == 0)
-    room_close (room, TRUE);
+  if (room->members->len > 0 || room->waiting->len > 0)
+    return;
+  if (!room->joined || !stays_connected (room))
+    {
+      room_close (room, TRUE);
+      return;
+    }
+  /* XEP-0045 §7.14: the server sends the same unavailable for a logout as
+   * for a leave. A logout keeps the room for a login that stays connected;
+   * a resource still available a moment later has left it. */
+  if (pg_session_has_resource (room->session, resource))
+    {
+      g_free (room->released_by);
+      room->released_by = g_strdup (resource);
+      g_clear_handle_id (&room->release_id, g_source_remove);
+      room->release_id = g_timeout_add (PG_ROOM_RELEASE_MS, release_room, room);
+    }
 }
 
 /* ---- the user's messages and commands ---- */
@@ -1073,8 +1184,11 @@ on_joined (PgRoom *room, const PgChatEvent *event)
   g_free (room->nick);
   room->nick = g_strdup (event->nick);
   room->joined = TRUE;
+  g_clear_pointer (&room->hold_nick, g_free);
   g_message ("%s: joined %s as %s (%u occupants)", room->session->bare_jid, room->name, room->nick,
              g_hash_table_size (room->occupants));
+  if (stays_connected (room))
+    remember_room (room);
   g_autoptr (GPtrArray) waiting = g_steal_pointer (&room->waiting);
   room->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_room_member_free);
   g_ptr_array_set_free_func (waiting, NULL); /* the members move over */
@@ -1172,6 +1286,9 @@ on_renamed (PgRoom *room, const PgChatEvent *event)
     {
       g_free (room->nick);
       room->nick = g_strdup (event->new_nick);
+      /* After a restart the room is joined again with the nick it has now. */
+      if (room->joined && stays_connected (room))
+        remember_room (room);
     }
   if (!room->joined)
     return;
@@ -1290,7 +1407,7 @@ on_nick (PgSession *session)
   for (guint i = 0; i < rooms->len; i++)
     {
       PgRoom *room = g_ptr_array_index (rooms, i);
-      if (room->nick_wait && room->waiting->len > 0)
+      if (room->nick_wait && join_nick (room) != NULL)
         {
           room->nick_wait = FALSE;
           send_join_now (room);
@@ -1383,15 +1500,56 @@ pg_rooms_on_chat (gpointer owner, const PgChatEvent *event)
 
 /* ---- the session's life ---- */
 
+/* The rooms the store kept for a login that stays connected and that are
+ * not open: joined again with no resource waiting. */
+static void
+restore_rooms (PgSession *session)
+{
+  PgTransport *transport = session->transport;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) stored = pg_store_list_rooms (transport->store, session->bare_jid, &error);
+  if (stored == NULL)
+    {
+      g_warning ("%s", error->message);
+      return;
+    }
+  for (guint i = 0; i < stored->len; i++)
+    {
+      PgStoreRoom *row = g_ptr_array_index (stored, i);
+      if (pg_room_lookup (session, row->room) != NULL)
+        continue;
+      if (session->rooms != NULL && g_hash_table_size (session->rooms) >= PG_ROOMS_MAX_PER_USER)
+        break;
+      PgRoom *room = pg_room_ensure (session, row->room, row->name);
+      room->hold_nick = g_strdup (row->nick);
+      room->join_timeout_id = g_timeout_add_seconds (transport->config->join_timeout_s, join_timed_out, room);
+      g_message ("%s: joining %s again for a login that stays connected", session->bare_jid, room->name);
+    }
+}
+
 void
 pg_rooms_on_connected (PgSession *session)
+{
+  if (pg_sessions_stays_connected (session->transport, session->bare_jid))
+    restore_rooms (session);
+  g_autoptr (GPtrArray) rooms = rooms_snapshot (session);
+  for (guint i = 0; i < rooms->len; i++)
+    {
+      PgRoom *room = g_ptr_array_index (rooms, i);
+      if (!room->join_sent && !room->nick_wait && join_nick (room) != NULL)
+        send_join (room);
+    }
+}
+
+void
+pg_rooms_remember_all (PgSession *session)
 {
   g_autoptr (GPtrArray) rooms = rooms_snapshot (session);
   for (guint i = 0; i < rooms->len; i++)
     {
       PgRoom *room = g_ptr_array_index (rooms, i);
-      if (!room->join_sent && !room->nick_wait && room->waiting->len > 0)
-        send_join (room);
+      if (room->joined)
+        remember_room (room);
     }
 }
 

@@ -17,12 +17,13 @@ online_users_num (PgAdhocCall *call)
 {
   PgTransport *transport = pg_adhoc_call_get_transport (call);
   PgSessionCounts counts = pg_sessions_count (transport);
-  g_autofree char *total = g_strdup_printf ("%u", counts.total);
+  /* Logins kept while their users are offline are not online users. */
+  g_autofree char *total = g_strdup_printf ("%u", counts.total - counts.held);
   xmlNode *form = pg_adhoc_call_add_form (call, "result", NULL, NULL, PG_NS_ADMIN);
   pg_form_add_field (form, "onlineusersnum", NULL,
                      pg_adhoc_call_translate (call, N_ ("The number of online users")), FALSE, total);
   g_message ("admin %s read the number of online users (%u)", pg_adhoc_call_get_requester (call),
-             counts.total);
+             counts.total - counts.held);
 }
 
 static void
@@ -44,7 +45,10 @@ online_users_list (PgAdhocCall *call)
       guint worker = pg_sessions_get_worker (transport, jid);
       g_autofree char *where = worker > 0 ? g_strdup_printf (" (worker %u)", worker) : g_strdup ("");
       g_autofree char *line
-          = g_strdup_printf ("%s: %s%s", jid, pg_sessions_get_state (transport, jid), where);
+          = g_strdup_printf ("%s: %s%s%s", jid, pg_sessions_get_state (transport, jid), where,
+                             pg_sessions_is_held (transport, jid)
+                                 ? pg_adhoc_call_translate (call, N_ (", kept while the user is offline"))
+                                 : "");
       pg_stanza_add_text_child (users, "value", NULL, jid);
       pg_stanza_add_text_child (states, "value", NULL, line);
     }

@@ -28,6 +28,14 @@ typedef struct
 typedef struct PgSession PgSession;
 typedef struct PgNickChange PgNickChange; /* session-nick.c */
 
+/* Where the roster synchronisation of a login stands (roster-sync.c). */
+typedef enum
+{
+  PG_ROSTER_SYNC_NONE,    /* not synchronised: no permission, or no login */
+  PG_ROSTER_SYNC_READING, /* the roster was asked for */
+  PG_ROSTER_SYNC_DONE,    /* in step: changes are pushed as they come */
+} PgRosterSync;
+
 struct PgSession
 {
   PgSessions *sessions;
@@ -48,8 +56,12 @@ struct PgSession
   gboolean ever_connected;
   gboolean login_refused; /* credentials refused: wait for new ones */
   gboolean logging_out;   /* a clean stop waits for the login's end */
-  const char *lang;       /* of the last available presence, for headlines;
-                           * borrowed from transport->i18n; NULL: English */
+  /* No resource is left and the login stays for the user (README "Staying
+   * connected"): messages go to the server's offline store and the rooms'
+   * backlogs until the user is back. */
+  gboolean held;
+  const char *lang; /* of the last available presence, for headlines;
+                     * borrowed from transport->i18n; NULL: English */
   /* The user's messages handed to this login (outbox-legacy.c), oldest
    * first, until the legacy server confirms them. */
   GQueue legacy_sent;       /* PgStoreOutboxItem */
@@ -78,6 +90,8 @@ struct PgSession
   const char *question_advice; /* msgid to go with it */
   /* A nick asked of the network for "Change nick" (session-nick.c), or NULL. */
   PgNickChange *nick_change;
+  PgRosterSync roster_sync;
+  char *roster_read_id; /* of the roster get on its way; owned */
 };
 
 struct PgSessions
@@ -100,6 +114,8 @@ void pg_contacts_load (PgSession *session);
 /* After login: tells the legacy server about contacts added while offline
  * (the others were restored into the local list before connecting). */
 void pg_contacts_subscribe_all (PgSession *session);
+/* @contact asks the user for a subscription (XEP-0100 §5.1), named. */
+void pg_contacts_ask_subscription (PgSession *session, PgContact *contact);
 /* Sends unavailable from every contact announced available. */
 void pg_contacts_all_offline (PgSession *session);
 /* The contact called @name, created (not stored) when new. Borrowed; NULL
@@ -114,6 +130,23 @@ void pg_contact_free (PgContact *contact);
 
 /* Routes for subscriptions to contacts and probes, added by session.c. */
 void pg_contacts_add_routes (PgTransport *transport, PgSessions *sessions);
+
+/* roster-sync.c — the roster kept in step with the contact list when the
+ * host server grants the roster permission (XEP-0356 §4.3). */
+/* TRUE when the user's roster is set by purplegate: no subscription
+ * requests for legacy contacts then. */
+gboolean pg_roster_sync_applies (PgSession *session);
+/* The login has its contact list: reads the roster and pushes what differs. */
+void pg_roster_sync_start (PgSession *session);
+/* The login ended: an answer still on its way is ignored. */
+void pg_roster_sync_stop (PgSession *session);
+/* @contact (new or renamed) goes on the roster, once the roster is in step. */
+void pg_roster_sync_contact (PgSession *session, const PgContact *contact);
+/* The contact @jid leaves the roster, once the roster is in step. */
+void pg_roster_sync_remove (PgSession *session, const char *jid);
+/* After an unregistration: every contact of @contacts (PgStoreContact) is
+ * removed from the roster. FALSE (nothing sent) without the permission. */
+gboolean pg_roster_sync_goodbye (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts);
 
 /* chat.c — one-to-one messages both ways. */
 void pg_chat_on_message (gpointer owner, const char *from, const char *html);
@@ -138,6 +171,11 @@ void pg_session_nick_abort (PgSession *session);
 
 /* session.c */
 PgSession *pg_sessions_lookup (PgSessions *sessions, const char *bare_jid);
+/* Whether @bare_jid's login stays up while they are offline: [registration]
+ * stay_connected, and the user's own setting when it is "ask". */
+gboolean pg_sessions_stays_connected (PgTransport *transport, const char *bare_jid);
+/* Whether @resource of the user is available. */
+gboolean pg_session_has_resource (PgSession *session, const char *resource);
 /* The session of @request's sender with its resource known (an available
  * presence, to a room for instance, counts as logging in); NULL when the
  * sender is not registered. */

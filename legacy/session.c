@@ -54,6 +54,34 @@ find_resource (PgSession *session, const char *name)
 
 static void login (PgSession *session);
 
+gboolean
+pg_session_has_resource (PgSession *session, const char *resource)
+{
+  return find_resource (session, resource) != NULL;
+}
+
+gboolean
+pg_sessions_stays_connected (PgTransport *transport, const char *bare_jid)
+{
+  switch (transport->config->stay_connected)
+    {
+    case PG_STAY_CONNECTED_ON:
+      return TRUE;
+    case PG_STAY_CONNECTED_ASK:
+      {
+        g_autoptr (GError) error = NULL;
+        g_autofree char *value
+            = pg_store_dup_setting (transport->store, bare_jid, PG_SETTING_STAY_CONNECTED, &error);
+        if (error != NULL)
+          g_warning ("%s", error->message);
+        return g_strcmp0 (value, "true") == 0;
+      }
+    case PG_STAY_CONNECTED_OFF:
+    default:
+      return FALSE;
+    }
+}
+
 /* ---- table ---- */
 
 PgSession *
@@ -74,6 +102,7 @@ session_free (PgSession *session)
 {
   pg_questions_withdraw_all (session, FALSE);
   pg_session_nick_abort (session);
+  pg_roster_sync_stop (session);
   g_free (session->question_refusal);
   g_clear_handle_id (&session->retry_id, g_source_remove);
   g_clear_handle_id (&session->logout_id, g_source_remove);
@@ -115,6 +144,8 @@ set_state (PgSession *session, PgSessionState state)
   if (session->state != state)
     g_debug ("%s: %s → %s", session->bare_jid, state_name (session->state), state_name (state));
   session->state = state;
+  if (state != PG_SESSION_ONLINE)
+    pg_roster_sync_stop (session);
 }
 
 /* ---- the user's presence ---- */
@@ -261,6 +292,7 @@ on_connected (gpointer owner)
   check_nick (session, best != NULL ? best->show : PG_SHOW_AVAILABLE, NULL);
   apply_status (session);
   pg_contacts_subscribe_all (session);
+  pg_roster_sync_start (session);
   /* What the user wrote while the login was down, in order, before anything new. */
   pg_outbox_legacy_flush (session);
   pg_rooms_on_connected (session);
@@ -469,7 +501,28 @@ end_session (PgSession *session, gboolean tell_user)
       send_transport_presence (session, PG_SHOW_OFFLINE, NULL);
     }
   g_message ("%s: session closed (was %s)", session->bare_jid, state_name (session->state));
+  /* The login's rooms are left with it: none to join again after a restart. */
+  g_autoptr (GError) error = NULL;
+  if (!pg_store_delete_rooms (session->transport->store, session->bare_jid, &error))
+    g_warning ("%s", error->message);
   g_hash_table_remove (session->sessions->by_jid, session->bare_jid);
+}
+
+/* The user has no resource left: the login stays when they chose so (no
+ * PART, no QUIT), else the session ends. */
+static void
+hold_or_end (PgSession *session, gboolean tell_user)
+{
+  if (!pg_sessions_stays_connected (session->transport, session->bare_jid))
+    {
+      end_session (session, tell_user);
+      return;
+    }
+  if (!session->held)
+    g_message ("%s: legacy login kept while the user is offline (was %s)", session->bare_jid,
+               state_name (session->state));
+  session->held = TRUE;
+  pg_rooms_remember_all (session);
 }
 
 static gboolean
@@ -477,7 +530,7 @@ logout_after_grace (gpointer data)
 {
   PgSession *session = data;
   session->logout_id = 0;
-  end_session (session, TRUE);
+  hold_or_end (session, TRUE);
   return G_SOURCE_REMOVE;
 }
 
@@ -510,6 +563,9 @@ on_available (const PgRouteRequest *request, gpointer user_data)
   resource->priority = presence.priority;
   resource->confirmed = TRUE;
   g_clear_handle_id (&session->logout_id, g_source_remove);
+  if (session->held)
+    g_message ("%s: the user is back to a login kept for them", session->bare_jid);
+  session->held = FALSE;
   g_free (resource->status);
   resource->status = g_steal_pointer (&presence.status);
   resource->via_domain |= pg_jid_get_node (request->to) == NULL;
@@ -649,6 +705,7 @@ recheck_resources (gpointer data)
   g_autoptr (GPtrArray) gone = g_ptr_array_new ();
   GHashTableIter iter;
   gpointer value;
+  guint held = 0;
 
   sessions->recheck_id = 0;
   g_hash_table_iter_init (&iter, sessions->by_jid);
@@ -670,10 +727,16 @@ recheck_resources (gpointer data)
         apply_status (session);
     }
   for (guint i = 0; i < gone->len; i++)
-    end_session (g_ptr_array_index (gone, i), TRUE);
-  if (gone->len > 0)
+    {
+      PgSession *session = g_ptr_array_index (gone, i);
+      held += pg_sessions_stays_connected (sessions->transport, session->bare_jid);
+      hold_or_end (session, TRUE);
+    }
+  if (held > 0)
+    g_message ("%u legacy logins kept for users who are offline", held);
+  if (gone->len > held)
     g_message ("%u sessions ended: their users were not back %u s after the link to the XMPP server",
-               gone->len, sessions->transport->config->session_grace_s);
+               gone->len - held, sessions->transport->config->session_grace_s);
   return G_SOURCE_REMOVE;
 }
 
@@ -728,6 +791,22 @@ pg_sessions_probe_all (PgTransport *transport)
     pg_transport_send_presence (transport, g_ptr_array_index (users, i), "probe");
   g_message ("probed %u registered users in %.1f ms", users->len,
              (g_get_monotonic_time () - started) / 1000.0);
+  /* Logins that stay connected come back without waiting for their users
+   * (after a restart, their rooms too: pg_rooms_on_connected()). */
+  guint opened = 0;
+  for (guint i = 0; i < users->len; i++)
+    {
+      const char *bare_jid = g_ptr_array_index (users, i);
+      if (pg_sessions_lookup (sessions, bare_jid) != NULL
+          || !pg_sessions_stays_connected (transport, bare_jid))
+        continue;
+      PgSession *session = session_new (sessions, bare_jid);
+      session->held = TRUE;
+      login (session);
+      opened++;
+    }
+  if (opened > 0)
+    g_message ("opened %u legacy logins that stay connected while their users are offline", opened);
 }
 
 void
@@ -818,8 +897,23 @@ pg_sessions_close (PgTransport *transport, const char *bare_jid)
 }
 
 void
+pg_sessions_privilege_granted (PgTransport *transport)
+{
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, transport->sessions->by_jid);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((PgSession *)value)->state == PG_SESSION_ONLINE)
+      pg_roster_sync_start (value);
+}
+
+void
 pg_sessions_say_goodbye (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts)
 {
+  /* With the roster permission, the contacts leave the roster instead
+   * (removing an item ends both subscriptions, RFC 6121 §2.5). */
+  if (pg_roster_sync_goodbye (transport, bare_jid, contacts))
+    return;
   for (guint i = 0; contacts != NULL && i < contacts->len; i++)
     {
       PgStoreContact *contact = g_ptr_array_index (contacts, i);
@@ -876,6 +970,7 @@ pg_sessions_count (PgTransport *transport)
     {
       counts.total++;
       counts.online += ((PgSession *)value)->state == PG_SESSION_ONLINE;
+      counts.held += ((PgSession *)value)->held;
     }
   return counts;
 }
@@ -922,6 +1017,13 @@ pg_sessions_get_state (PgTransport *transport, const char *bare_jid)
 {
   PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
   return session != NULL ? state_name (session->state) : NULL;
+}
+
+gboolean
+pg_sessions_is_held (PgTransport *transport, const char *bare_jid)
+{
+  PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
+  return session != NULL && session->held;
 }
 
 guint

@@ -1,7 +1,8 @@
 /* legacy/session.h — the per-user session manager (XEP-0100 §4.4, §4.5).
  *
  * One PgSession per registered bare JID with at least one available
- * resource; it owns exactly one legacy login (legacy/account.h) and moves
+ * resource, or whose login stays connected while they are offline (README
+ * "Staying connected"); it owns exactly one legacy login (legacy/account.h) and moves
  * offline → connecting → online → reconnect-wait → offline. Several
  * resources share the login; the highest-priority one sets the legacy
  * status. The session translates account events into stanzas and the user's
@@ -26,8 +27,10 @@ void pg_sessions_register (PgTransport *transport);
 void pg_sessions_free (PgSessions *sessions);
 
 /* Sends <presence type='probe'/> to every registered user (on start and
- * after the component stream reconnects). Sessions that outlived the link
- * end [limits] session_grace_s later unless their users are back. */
+ * after the component stream reconnects), and opens the logins of users
+ * who stay connected that are not open. Sessions that outlived the link
+ * end [limits] session_grace_s later unless their users are back or stay
+ * connected. */
 void pg_sessions_probe_all (PgTransport *transport);
 /* The component stream went down: sessions stay, their users' presence
  * unknown until the link is back (pg_sessions_probe_all()). */
@@ -43,11 +46,15 @@ void pg_sessions_logout_all (PgTransport *transport, guint timeout_ms);
 /* Asks every legacy login to confirm at once what it was handed
  * (pg_outbox_drain()); returns the messages that wait for a confirmation. */
 guint pg_sessions_confirm_sent (PgTransport *transport);
+/* The host server granted privileges (transport/privilege.h), on a new
+ * stream: logins that are online bring their users' rosters in step. */
+void pg_sessions_privilege_granted (PgTransport *transport);
 /* Ends the user's session, if any, without telling the user (unregistering). */
 void pg_sessions_close (PgTransport *transport, const char *bare_jid);
 /* After an unregistration: every contact of @contacts (PgStoreContact, as
  * listed before the row was deleted) sends unavailable, unsubscribe and
- * unsubscribed to the user (XEP-0100 §4.3). */
+ * unsubscribed to the user (XEP-0100 §4.3), or, when the host server lets
+ * purplegate set the user's roster (XEP-0356 §4.3), leaves the roster. */
 void pg_sessions_say_goodbye (PgTransport *transport, const char *bare_jid, const GPtrArray *contacts);
 /* Closes the user's login (contacts go offline) and keeps it closed until
  * pg_sessions_credentials_changed(): while credentials are being checked. */
@@ -67,6 +74,7 @@ typedef struct
 {
   guint online; /* sessions with a connected login */
   guint total;  /* sessions in any state */
+  guint held;   /* sessions kept for users who are offline (README "Staying connected") */
 } PgSessionCounts;
 PgSessionCounts pg_sessions_count (PgTransport *transport);
 /* The longest nick the legacy server takes, as an online login of this
@@ -79,6 +87,9 @@ GPtrArray *pg_sessions_dup_jids (PgTransport *transport);
 /* The state of @bare_jid's legacy login: "offline", "connecting", "online"
  * or "reconnect-wait"; NULL when they have no session. Static string. */
 const char *pg_sessions_get_state (PgTransport *transport, const char *bare_jid);
+/* Whether @bare_jid's login is kept while they are offline (README
+ * "Staying connected"). */
+gboolean pg_sessions_is_held (PgTransport *transport, const char *bare_jid);
 /* The legacy worker process serving @bare_jid's login (1-based); 0 when
  * there is none or libpurple runs in the main process. */
 guint pg_sessions_get_worker (PgTransport *transport, const char *bare_jid);

@@ -347,6 +347,69 @@ pg_wire_send (PgWire *wire, guint32 op, guint32 id, GVariant *args)
     memcpy (wire->out->data + at + HEADER_BYTES, g_variant_get_data (owned), size);
 }
 
+/* GVariant's serialisation: a tuple ends with the framing offset of each
+ * member of variable size but the last, in as few bytes as the whole
+ * container's size allows (1, 2, 4 or 8), little-endian. */
+static gsize
+offset_size (gsize total)
+{
+  return total <= G_MAXUINT8 ? 1 : total <= G_MAXUINT16 ? 2 : total <= G_MAXUINT32 ? 4 : 8;
+}
+
+void
+pg_wire_send_texts (PgWire *wire, guint32 op, guint32 id, const guint64 *tag, const char *a, const char *b)
+{
+  g_return_if_fail (g_strcmp0 (pg_wire_args_type (op), tag != NULL ? "(tss)" : "(ss)") == 0);
+  g_return_if_fail (a != NULL && b != NULL);
+  if (wire->closed)
+    return;
+  gsize head = tag != NULL ? sizeof *tag : 0;
+  gsize len_a = strlen (a) + 1, len_b = strlen (b) + 1;
+  gsize body = head + len_a + len_b;
+  gsize osize = body + 1 <= G_MAXUINT8 ? 1 : body + 2 <= G_MAXUINT16 ? 2 : body + 4 <= G_MAXUINT32 ? 4 : 8;
+  gsize size = body + osize;
+  g_assert (offset_size (size) == osize);
+  if (size + HEADER_BYTES > PG_WIRE_MAX_FRAME)
+    {
+      g_warning ("a frame of %" G_GSIZE_FORMAT " bytes is over the limit; not sent", size);
+      return;
+    }
+  guint at = wire->out->len;
+  g_byte_array_set_size (wire->out, at + HEADER_BYTES + (guint)size);
+  guint8 *p = wire->out->data + at;
+  put_u32 (p, (guint32)(HEADER_BYTES - 4 + size));
+  put_u32 (p + 4, op);
+  put_u32 (p + 8, id);
+  p += HEADER_BYTES;
+  if (tag != NULL)
+    memcpy (p, tag, sizeof *tag); /* host order, as GVariant keeps it */
+  memcpy (p + head, a, len_a);
+  memcpy (p + head + len_a, b, len_b);
+  guint64 end_a = head + len_a;
+  for (gsize i = 0; i < osize; i++)
+    p[body + i] = (guint8)(end_a >> (8 * i));
+}
+
+void
+pg_wire_get_texts (GVariant *args, guint64 *tag, const char **a, const char **b)
+{
+  const guint8 *data = g_variant_get_data (args);
+  gsize size = g_variant_get_size (args);
+  gsize osize = offset_size (size);
+  gsize head = tag != NULL ? sizeof *tag : 0;
+  guint64 end_a = 0;
+
+  g_return_if_fail (g_variant_is_of_type (args, G_VARIANT_TYPE (tag != NULL ? "(tss)" : "(ss)")));
+  /* In normal form (checked when the frame came): the offset is in range
+   * and both strings end with their NUL. */
+  for (gsize i = 0; i < osize; i++)
+    end_a |= (guint64)data[size - osize + i] << (8 * i);
+  if (tag != NULL)
+    memcpy (tag, data, sizeof *tag);
+  *a = (const char *)data + head;
+  *b = (const char *)data + end_a;
+}
+
 gboolean
 pg_wire_flush (PgWire *wire, int timeout_ms)
 {
@@ -376,7 +439,7 @@ pg_wire_new (int fd, PgWireFrameFunc on_frame, PgWireClosedFunc on_closed, gpoin
   wire->user_data = user_data;
   wire->in = g_byte_array_sized_new (2 * READ_CHUNK);
   wire->out = g_byte_array_sized_new (READ_CHUNK);
-  wire->pass_end = pg_pass_end_add (flush_at_pass_end, wire);
+  wire->pass_end = pg_pass_end_add (PG_PASS_END_WRITE, flush_at_pass_end, wire);
   if (!g_unix_set_fd_nonblocking (fd, TRUE, &error))
     g_warning ("cannot make the worker link non-blocking: %s", error->message);
   /* GLib takes a source's fds out of the poll set while it dispatches,

@@ -81,6 +81,16 @@ PgWire *pg_wire_new (int fd, PgWireFrameFunc on_frame, PgWireClosedFunc on_close
 /* Queues a frame; @args (a floating reference is sunk) must have @op's
  * type. Nothing is written after the link closed. */
 void pg_wire_send (PgWire *wire, guint32 op, guint32 id, GVariant *args);
+/* The per-message frames ("(ss)" and "(tss)": PG_WIRE_MESSAGE,
+ * PG_WIRE_SEND…) without building a GVariant: @a and @b are written in
+ * GVariant's normal form directly, byte for byte what pg_wire_send() of
+ * g_variant_new() would write, at a fraction of its cost.  @tag is given
+ * exactly when @op's type is "(tss)". */
+void pg_wire_send_texts (PgWire *wire, guint32 op, guint32 id, const guint64 *tag, const char *a,
+                         const char *b);
+/* Reads such a frame's arguments (checked in normal form on arrival):
+ * @a and @b point into @args, @tag is set when not NULL (type "(tss)"). */
+void pg_wire_get_texts (GVariant *args, guint64 *tag, const char **a, const char **b);
 /* Writes what is queued now, waiting up to @timeout_ms; FALSE if some
  * is left. */
 gboolean pg_wire_flush (PgWire *wire, int timeout_ms);

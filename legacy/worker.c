@@ -61,7 +61,15 @@ struct Worker
   guint32 serving;  /* the login whose command runs now, or 0 */
   guint32 active;   /* the login whose socket or timer libpurple serves, or 0 */
   guint connecting; /* logins between connect and its outcome */
-  char *note;       /* the crash note, mapped; NULL without one */
+  /* Their ids, each between spaces (" 12 7 "), as the crash note lists
+   * them: kept as they change, not formatted for every note. */
+  GString *connecting_ids;
+  guint connecting_changes; /* counts changes of which logins those are */
+  char *note;               /* the crash note, mapped; NULL without one */
+  /* What the note says now: the login blamed, or (0) the logins connecting
+   * as of connecting_changes. */
+  guint32 noted;
+  guint noted_changes;
   /* What the logins' servers processed (legacy/sent-note.h); NULL without. */
   PgSentNote *sent_note;
   GSource *pass_end; /* marks the messages of the frames a pass read */
@@ -88,19 +96,56 @@ update_crash_note (Worker *worker)
   guint32 blamed = worker->serving != 0 ? worker->serving : worker->active;
   if (worker->note == NULL)
     return;
+  /* Called for every socket and timer libpurple serves and every command:
+   * the note is written only when what it says changes. */
+  if (blamed == worker->noted && (blamed != 0 || worker->noted_changes == worker->connecting_changes))
+    return;
+  worker->noted = blamed;
+  worker->noted_changes = worker->connecting_changes;
   if (blamed != 0)
-    len = (gsize)g_snprintf (note, sizeof note, "%u", blamed);
+    {
+      len = (gsize)g_snprintf (note, sizeof note, "%u", blamed);
+      memcpy (worker->note, note, len);
+    }
   else if (worker->connecting > 0)
     {
-      GHashTableIter iter;
-      gpointer value;
-      g_hash_table_iter_init (&iter, worker->logins);
-      while (g_hash_table_iter_next (&iter, NULL, &value) && len < sizeof note - 16)
-        if (((Login *)value)->connecting)
-          len += (gsize)g_snprintf (note + len, sizeof note - len, "%u ", ((Login *)value)->id);
+      /* As many ids as fit, whole. */
+      const char *ids = worker->connecting_ids->str + 1;
+      len = worker->connecting_ids->len - 1;
+      if (len > CRASH_NOTE_BYTES - 1)
+        for (len = CRASH_NOTE_BYTES - 1; len > 0 && ids[len - 1] != ' '; len--)
+          ;
+      memcpy (worker->note, ids, len);
     }
-  memcpy (worker->note, note, len);
   worker->note[len] = '\0';
+}
+
+/* Whether @login is between connect and its outcome. */
+static void
+set_connecting (Login *login, gboolean connecting)
+{
+  Worker *worker = login->worker;
+  char token[16];
+
+  if (login->connecting == connecting)
+    return;
+  login->connecting = connecting;
+  worker->connecting_changes++;
+  g_snprintf (token, sizeof token, " %u ", login->id);
+  if (connecting)
+    {
+      worker->connecting++;
+      if (worker->connecting_ids->len == 0)
+        g_string_append_c (worker->connecting_ids, ' ');
+      g_string_append (worker->connecting_ids, token + 1);
+      return;
+    }
+  worker->connecting--;
+  const char *at = strstr (worker->connecting_ids->str, token);
+  if (at != NULL)
+    g_string_erase (worker->connecting_ids, at - worker->connecting_ids->str + 1, (gssize)strlen (token) - 1);
+  if (worker->connecting == 0)
+    g_string_truncate (worker->connecting_ids, 0);
 }
 
 /* Maps DIR/crash-note (legacy/backend-workers.c reads it); without it,
@@ -259,8 +304,7 @@ stop_connecting (Login *login)
 {
   if (!login->connecting)
     return;
-  login->connecting = FALSE;
-  login->worker->connecting--;
+  set_connecting (login, FALSE);
   update_crash_note (login->worker);
 }
 
@@ -311,7 +355,8 @@ ev_contact_unlisted (gpointer owner, const char *name)
 static void
 ev_message (gpointer owner, const char *from, const char *html)
 {
-  emit (owner, PG_WIRE_MESSAGE, g_variant_new ("(ss)", from, html));
+  Login *login = owner;
+  pg_wire_send_texts (login->worker->wire, PG_WIRE_MESSAGE, login->id, NULL, from, html);
 }
 
 static void
@@ -476,9 +521,7 @@ login_free (Login *login)
   g_hash_table_remove (login->worker->owners, login);
   if (login->worker->sent_note != NULL)
     pg_sent_note_forget (login->worker->sent_note, login->id);
-  if (login->connecting)
-    login->worker->connecting--;
-  login->connecting = FALSE;
+  set_connecting (login, FALSE);
   g_clear_pointer (&login->account, pg_purple_account_free);
   g_free (login->protocol);
   g_hash_table_unref (login->named);
@@ -535,9 +578,7 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
   switch (op)
     {
     case PG_WIRE_CONNECT:
-      if (!login->connecting)
-        worker->connecting++;
-      login->connecting = TRUE;
+      set_connecting (login, TRUE);
       pg_purple_account_connect (account);
       break;
     case PG_WIRE_FREE:
@@ -551,7 +592,7 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
       {
         guint64 tag;
         g_autoptr (GError) error = NULL;
-        g_variant_get (args, "(t&s&s)", &tag, &a, &b);
+        pg_wire_get_texts (args, &tag, &a, &b);
         if (!pg_purple_account_send_message (account, a, b, &error))
           emit (login, PG_WIRE_SEND_FAILED,
                 g_variant_new ("(tbs)", tag,
@@ -754,9 +795,10 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   worker.owners = g_hash_table_new (NULL, NULL);
   pg_purple_set_socket_func (worker.purple, on_socket, &worker);
   worker.logins = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)login_free);
+  worker.connecting_ids = g_string_new (NULL);
   pg_purple_set_activity_func (worker.purple, on_activity, &worker);
   worker.marking = g_array_new (FALSE, FALSE, sizeof (guint32));
-  worker.pass_end = pg_pass_end_add (mark_batches, &worker);
+  worker.pass_end = pg_pass_end_add (PG_PASS_END_WRITE, mark_batches, &worker);
   worker.loop = g_main_loop_new (NULL, FALSE);
   worker.wire = pg_wire_new (fd, on_frame, on_closed, &worker);
   pg_wire_send (worker.wire, PG_WIRE_HELLO, 0,
@@ -769,6 +811,7 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   g_array_unref (worker.marking);
   g_hash_table_unref (worker.logins); /* silent logouts */
   g_hash_table_unref (worker.owners);
+  g_string_free (worker.connecting_ids, TRUE);
   pg_wire_flush (worker.wire, 1000);
   pg_wire_free (worker.wire);
   g_main_loop_unref (worker.loop);

@@ -170,6 +170,25 @@ static const struct
 /* The settings form's "log in again now" field. */
 #define RELOGIN_VAR "relogin"
 
+/* Whether the form offers "stay connected": only when the operator lets
+ * users choose ([registration] stay_connected = ask). */
+static gboolean
+offers_stay (PgTransport *transport)
+{
+  return transport->config->stay_connected == PG_STAY_CONNECTED_ASK;
+}
+
+/* The user's choice, off until they turn it on. */
+static gboolean
+stays (PgTransport *transport, const char *user)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *value = pg_store_dup_setting (transport->store, user, PG_SETTING_STAY_CONNECTED, &error);
+  if (error != NULL)
+    g_warning ("%s", error->message);
+  return g_strcmp0 (value, "true") == 0;
+}
+
 static void
 user_settings (PgAdhocCall *call)
 {
@@ -186,6 +205,10 @@ user_settings (PgAdhocCall *call)
         pg_form_add_field (
             form, settings[i].key, "boolean", pg_adhoc_call_translate (call, settings[i].label), FALSE,
             pg_store_setting_enabled (transport->store, user, settings[i].key) ? "true" : "false");
+      if (offers_stay (transport))
+        pg_form_add_field (form, PG_SETTING_STAY_CONNECTED, "boolean",
+                           pg_adhoc_call_translate (call, N_ ("Stay connected while I am offline")), FALSE,
+                           stays (transport, user) ? "true" : "false");
       /* Account options take effect at the next login, which the user
        * may start at once. */
       if (transport->config->user_options[0] != NULL)
@@ -226,11 +249,33 @@ user_settings (PgAdhocCall *call)
           return;
         }
     }
-  for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
+  gboolean stay = offers_stay (transport) && stays (transport, user);
+  if (submitted != NULL && offers_stay (transport)
+      && !pg_form_get_boolean (submitted, PG_SETTING_STAY_CONNECTED, stay, &stay, NULL))
+    {
+      pg_adhoc_call_fail (call, PG_ERR_NOT_ACCEPTABLE, NULL, N_ ("A setting is not a boolean."));
+      return;
+    }
+  /* The booleans, then "stay connected" when offered. */
+  const char *keys[G_N_ELEMENTS (settings) + 1];
+  gboolean chosen[G_N_ELEMENTS (settings) + 1];
+  guint n = 0;
+  for (; n < G_N_ELEMENTS (settings); n++)
+    {
+      keys[n] = settings[n].key;
+      chosen[n] = values[n];
+    }
+  /* Only when submitted: a user who never chose has no row. */
+  if (offers_stay (transport) && submitted != NULL
+      && pg_form_get_value (submitted, PG_SETTING_STAY_CONNECTED) != NULL)
+    {
+      keys[n] = PG_SETTING_STAY_CONNECTED;
+      chosen[n++] = stay;
+    }
+  for (guint i = 0; i < n; i++)
     {
       g_autoptr (GError) error = NULL;
-      if (!pg_store_put_setting (transport->store, user, settings[i].key, values[i] ? "true" : "false",
-                                 &error))
+      if (!pg_store_put_setting (transport->store, user, keys[i], chosen[i] ? "true" : "false", &error))
         {
           g_warning ("%s", error->message);
           pg_adhoc_call_fail (call, PG_ERR_INTERNAL_SERVER_ERROR, NULL,

@@ -24,7 +24,7 @@ pg_store_put_contact (PgStore *store, const char *bare_jid, const char *name, co
                                  bare_jid, PG_STORE_ERROR_IO, error);
   if (stmt == NULL || sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT) != SQLITE_OK
       || sqlite3_bind_text (stmt, 3, alias, -1, SQLITE_TRANSIENT) != SQLITE_OK
-      || !pg_store_step_done (store->db, stmt, error))
+      || !pg_store_step_done (store, stmt, error))
     {
       if (error != NULL && *error == NULL)
         pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind parameter");
@@ -42,8 +42,7 @@ pg_store_set_contact_pending (PgStore *store, const char *bare_jid, const char *
       store, "UPDATE contacts SET pending_add = ?3 WHERE bare_jid = ?1 AND name = ?2", bare_jid,
       PG_STORE_ERROR_IO, error);
   if (stmt == NULL || sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT) != SQLITE_OK
-      || sqlite3_bind_int (stmt, 3, pending ? 1 : 0) != SQLITE_OK
-      || !pg_store_step_done (store->db, stmt, error))
+      || sqlite3_bind_int (stmt, 3, pending ? 1 : 0) != SQLITE_OK || !pg_store_step_done (store, stmt, error))
     {
       if (error != NULL && *error == NULL)
         pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind parameter");
@@ -59,7 +58,7 @@ pg_store_delete_contact (PgStore *store, const char *bare_jid, const char *name,
   g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (
       store, "DELETE FROM contacts WHERE bare_jid = ?1 AND name = ?2", bare_jid, PG_STORE_ERROR_IO, error);
   if (stmt == NULL || sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT) != SQLITE_OK
-      || !pg_store_step_done (store->db, stmt, error))
+      || !pg_store_step_done (store, stmt, error))
     {
       if (error != NULL && *error == NULL)
         pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind parameter");

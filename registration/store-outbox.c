@@ -1,6 +1,7 @@
 /* registration/store-outbox.c — the persistent outbox (schema 5): messages
  * waiting for the component link or for a user's legacy login, and reports
- * of messages that were not kept. Every change is one transaction. */
+ * of messages that were not kept. Every change is one transaction, or part
+ * of the pass's group (registration/store-group.c). */
 #define G_LOG_DOMAIN "pg-store"
 
 #include "registration/store-private.h"
@@ -33,28 +34,13 @@ pg_store_outbox_item_free (PgStoreOutboxItem *item)
   g_free (item);
 }
 
+/* Whether changes of this kind go into the pass's group. */
 static gboolean
-begin (PgStore *store, GError **error)
+grouped (PgStore *store, PgOutboxDirection direction)
 {
-  return sqlite3_exec (store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
-         || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot begin a transaction");
-}
-
-static gboolean
-commit (PgStore *store, GError **error)
-{
-  if (sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-    return TRUE;
-  pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot commit");
-  (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  return FALSE;
-}
-
-static void
-rollback (PgStore *store)
-{
-  if (!sqlite3_get_autocommit (store->db))
-    (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  /* Messages to users wait in the store only while they cannot be written:
+   * rare, and a failure there must reach the caller, who keeps them. */
+  return store->group_source != NULL && direction == PG_OUTBOX_TO_LEGACY;
 }
 
 static gboolean
@@ -107,11 +93,14 @@ read_items (PgStore *store, sqlite3_stmt *stmt, GError **error)
 static gint64
 count_messages (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
 {
-  /* Two statements: one made to serve both could not use the index. */
+  /* Separate statements: one made to serve all could not use the index.
+   * Every to-legacy row is a message (loss reports go to users only), so
+   * their count reads the index alone, not each row's body. */
   const char *sql
-      = bare_jid != NULL
-            ? "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL"
-            : "SELECT count(*) FROM outbox WHERE direction = ?2 AND body IS NOT NULL";
+      = bare_jid == NULL ? "SELECT count(*) FROM outbox WHERE direction = ?2 AND body IS NOT NULL"
+        : direction == PG_OUTBOX_TO_LEGACY
+            ? "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2"
+            : "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL";
   g_autoptr (PgStoreCachedStmt) stmt
       = pg_store_prepare_cached (store, sql, bare_jid, PG_STORE_ERROR_IO, error);
 
@@ -146,7 +135,7 @@ insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint 
       " created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
       item->bare_jid, PG_STORE_ERROR_IO, error);
 
-  if (stmt == NULL)
+  if (stmt == NULL || !pg_store_keep_id_floor (store, error))
     return 0;
   if (sqlite3_bind_text (stmt, 2, directions[item->direction], -1, SQLITE_STATIC) != SQLITE_OK
       || sqlite3_bind_text (stmt, 3, item->peer, -1, SQLITE_TRANSIENT) != SQLITE_OK
@@ -163,7 +152,7 @@ insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint 
       bind_failed (store, error);
       return 0;
     }
-  if (!pg_store_step_done (store->db, stmt, error))
+  if (!pg_store_step_done (store, stmt, error))
     return 0;
   return sqlite3_last_insert_rowid (store->db);
 }
@@ -178,34 +167,44 @@ gint64
 pg_store_outbox_add_counted (PgStore *store, const PgStoreOutboxItem *item, guint max, guint *queued_before,
                              GError **error)
 {
-  gint64 queued, id = 0;
+  gint64 queued = -1, id = 0;
 
   g_return_val_if_fail (store != NULL && item != NULL, 0);
   g_return_val_if_fail (item->bare_jid != NULL && item->peer != NULL && item->body != NULL, 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
 
-  if (!begin (store, error))
-    goto fail;
-  queued = count_messages (store, item->bare_jid, item->direction, error);
-  if (queued < 0)
-    goto fail;
-  if (queued >= max)
+  if (grouped (store, item->direction))
     {
-      rollback (store);
+      if (!pg_store_group_op_begin (store, error))
+        goto fail;
+      queued = count_messages (store, item->bare_jid, item->direction, error);
+      if (queued >= 0 && queued < max)
+        id = insert (store, item, PG_OUTBOX_LOSS_NONE, 0, error);
+      if (!pg_store_group_op_end (store, id > 0, error))
+        goto refused;
+    }
+  else
+    {
+      if (!pg_store_begin (store, error))
+        goto fail;
+      queued = count_messages (store, item->bare_jid, item->direction, error);
+      if (queued >= 0 && queued < max)
+        id = insert (store, item, PG_OUTBOX_LOSS_NONE, 0, error);
+      if (!pg_store_finish (store, id > 0, error))
+        goto refused;
+    }
+  if (queued_before != NULL)
+    *queued_before = (guint)queued;
+  return id;
+
+refused:
+  if (queued >= (gint64)max)
+    {
       g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_FULL, "the outbox of %s holds %u messages already",
                    item->bare_jid, max);
       return 0;
     }
-  id = insert (store, item, PG_OUTBOX_LOSS_NONE, 0, error);
-  if (id > 0 && commit (store, error))
-    {
-      if (queued_before != NULL)
-        *queued_before = (guint)queued;
-      return id;
-    }
-
 fail:
-  rollback (store);
   g_prefix_error (error, "queueing a message for %s: ", item->bare_jid);
   return 0;
 }
@@ -240,7 +239,7 @@ add_loss (PgStore *store, const char *bare_jid, const char *peer, PgOutboxLoss l
           bind_failed (store, error);
           return 0;
         }
-      return pg_store_step_done (store->db, update, error) ? id : 0;
+      return pg_store_step_done (store, update, error) ? id : 0;
     }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
@@ -267,10 +266,11 @@ pg_store_outbox_add_loss (PgStore *store, const char *bare_jid, const char *peer
   g_return_val_if_fail (loss != PG_OUTBOX_LOSS_NONE, 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
 
-  if (begin (store, error) && (id = add_loss (store, bare_jid, peer, loss, count, sent_upto, error)) > 0
-      && commit (store, error))
+  if (pg_store_begin (store, error)
+      && (id = add_loss (store, bare_jid, peer, loss, count, sent_upto, error)) > 0
+      && pg_store_finish (store, TRUE, error))
     return id;
-  rollback (store);
+  pg_store_finish (store, FALSE, NULL);
   g_prefix_error (error, "recording lost messages of %s: ", bare_jid);
   return 0;
 }
@@ -336,7 +336,7 @@ delete_ids (PgStore *store, const gint64 *ids, guint n_ids, GError **error)
     {
       if (sqlite3_bind_int64 (stmt, 1, ids[i]) != SQLITE_OK)
         return bind_failed (store, error);
-      if (!pg_store_step_done (store->db, stmt, error))
+      if (!pg_store_step_done (store, stmt, error))
         return FALSE;
       sqlite3_reset (stmt);
     }
@@ -351,9 +351,18 @@ pg_store_outbox_delete (PgStore *store, const gint64 *ids, guint n_ids, GError *
 
   if (n_ids == 0)
     return TRUE;
-  if (begin (store, error) && delete_ids (store, ids, n_ids, error) && commit (store, error))
+  /* Rows of either direction: their deletion follows what was delivered. */
+  if (store->group_source != NULL)
+    {
+      if (pg_store_group_op_begin (store, error)
+          && pg_store_group_op_end (store, delete_ids (store, ids, n_ids, error), error))
+        return TRUE;
+    }
+  else if (pg_store_begin (store, error) && delete_ids (store, ids, n_ids, error)
+           && pg_store_finish (store, TRUE, error))
     return TRUE;
-  rollback (store);
+  else
+    pg_store_finish (store, FALSE, NULL);
   g_prefix_error (error, "deleting %u outbox rows: ", n_ids);
   return FALSE;
 }
@@ -367,7 +376,7 @@ pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items,
 
   if (n_items == 0)
     return TRUE;
-  if (!begin (store, error))
+  if (!pg_store_begin (store, error))
     goto fail;
   for (guint i = 0; i < n_items; i++)
     {
@@ -378,11 +387,11 @@ pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items,
           || add_loss (store, item->bare_jid, item->peer, PG_OUTBOX_LOSS_EXPIRED, 1, sent_upto, error) == 0)
         goto fail;
     }
-  if (commit (store, error))
+  if (pg_store_finish (store, TRUE, error))
     return TRUE;
 
 fail:
-  rollback (store);
+  pg_store_finish (store, FALSE, NULL);
   g_prefix_error (error, "expiring %u outbox rows: ", n_items);
   return FALSE;
 }

@@ -17,6 +17,15 @@ struct PgStore
   /* constant SQL text → prepared statement, reused: per-message paths
    * (outbox, settings, contacts) spent most of their time parsing SQL. */
   GHashTable *statements;
+  /* The group commit (registration/store-group.c). */
+  GSource *group_source; /* NULL: every change commits on its own */
+  gboolean group_open;   /* a group transaction is open */
+  gboolean group_in_op;  /* between pg_store_group_op_begin() and _end() */
+  gint64 group_max_id;   /* the highest outbox id the open group inserted */
+  /* Outbox ids at or below it were handed out by a group that could not be
+   * committed: they stay unused, since callers may still hold them. */
+  gint64 id_floor;
+  gboolean id_floor_written; /* raised in the open transaction */
 };
 
 /* A statement from pg_store_prepare_cached(): the cleanup resets it for the
@@ -40,4 +49,25 @@ gboolean pg_store_fail_db (GError **error, sqlite3 *db, PgStoreError code, const
  * NULL, to ?1. Caller owns the statement (sqlite3_finalize). */
 sqlite3_stmt *pg_store_prepare (sqlite3 *db, const char *sql, const char *jid, PgStoreError code,
                                 GError **error);
-gboolean pg_store_step_done (sqlite3 *db, sqlite3_stmt *stmt, GError **error);
+/* Steps @stmt, a change, to its end.  Outside a grouped outbox change it
+ * commits the open group first (pg_store_group_commit()), so that a change
+ * of another kind stands or fails on its own. */
+gboolean pg_store_step_done (PgStore *store, sqlite3_stmt *stmt, GError **error);
+
+/* A change of its own, outside the group: commits the open group, then
+ * begins a write transaction. */
+gboolean pg_store_begin (PgStore *store, GError **error);
+/* Commits the transaction begun when @ok, else (or when that fails) rolls
+ * it back; returns whether it was committed. */
+gboolean pg_store_finish (PgStore *store, gboolean ok, GError **error);
+
+/* A grouped outbox change: opens the group's transaction when none is,
+ * then a savepoint, so that a change that fails undoes only itself. */
+gboolean pg_store_group_op_begin (PgStore *store, GError **error);
+/* Ends the change begun: kept when @ok, else undone.  FALSE and @error
+ * when @ok and it could not be kept. */
+gboolean pg_store_group_op_end (PgStore *store, gboolean ok, GError **error);
+/* Before an outbox insert: keeps ids at or below the floor unused. */
+gboolean pg_store_keep_id_floor (PgStore *store, GError **error);
+/* The transaction that may hold the floor's raise was committed, or undone. */
+void pg_store_id_floor_settle (PgStore *store, gboolean committed);

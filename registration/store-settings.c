@@ -38,7 +38,7 @@ pg_store_put_setting (PgStore *store, const char *bare_jid, const char *key, con
                                  bare_jid, PG_STORE_ERROR_IO, error);
   if (stmt == NULL || sqlite3_bind_text (stmt, 2, key, -1, SQLITE_TRANSIENT) != SQLITE_OK
       || sqlite3_bind_text (stmt, 3, value, -1, SQLITE_TRANSIENT) != SQLITE_OK
-      || !pg_store_step_done (store->db, stmt, error))
+      || !pg_store_step_done (store, stmt, error))
     {
       if (error != NULL && *error == NULL)
         pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind parameter");

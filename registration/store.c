@@ -55,6 +55,12 @@ G_DEFINE_QUARK (pg - store - error - quark, pg_store_error)
  *    for —, xmpp_id, sender, receipt — to-legacy: the user's message id,
  *    full JID and receipt request —, created INTEGER, expires INTEGER —
  *    unix s, NULL: never): messages waiting for a link (store-outbox.c).
+ * 6: rooms(bare_jid → users ON DELETE CASCADE, room TEXT — the room's bare
+ *    JID —, name TEXT — the legacy chat —, nick TEXT, PRIMARY KEY (bare_jid,
+ *    room)): rooms a login that stays connected is in, joined again after a
+ *    restart; room_backlog(seq INTEGER PRIMARY KEY AUTOINCREMENT — order —,
+ *    bare_jid → users ON DELETE CASCADE, room, id, nick, body, stamp INTEGER
+ *    — unix µs): their messages, given as history (store-rooms.c).
  * Later tables holding per-user rows reference users(bare_jid) ON DELETE
  * CASCADE (foreign_keys is on), so that deleting a user deletes them too. */
 static const char *const migrations[] = {
@@ -83,6 +89,15 @@ static const char *const migrations[] = {
   "CREATE INDEX outbox_by_user ON outbox (bare_jid, direction, id);"
   "CREATE INDEX outbox_by_expiry ON outbox (expires) WHERE expires IS NOT NULL;"
   "UPDATE schema_version SET version = 5;",
+  "CREATE TABLE rooms (bare_jid TEXT NOT NULL REFERENCES users (bare_jid) ON DELETE CASCADE,"
+  "                    room TEXT NOT NULL, name TEXT NOT NULL, nick TEXT NOT NULL,"
+  "                    PRIMARY KEY (bare_jid, room));"
+  "CREATE TABLE room_backlog (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "                           bare_jid TEXT NOT NULL REFERENCES users (bare_jid) ON DELETE CASCADE,"
+  "                           room TEXT NOT NULL, id TEXT, nick TEXT, body TEXT NOT NULL,"
+  "                           stamp INTEGER NOT NULL);"
+  "CREATE INDEX room_backlog_by_room ON room_backlog (bare_jid, room, seq);"
+  "UPDATE schema_version SET version = 6;",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == PG_STORE_SCHEMA_VERSION + 1);
 
@@ -144,6 +159,26 @@ pg_store_prepare_cached (PgStore *store, const char *sql, const char *jid, PgSto
   return stmt;
 }
 
+gboolean
+pg_store_begin (PgStore *store, GError **error)
+{
+  pg_store_group_commit (store);
+  return sqlite3_exec (store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+         || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot begin a transaction");
+}
+
+gboolean
+pg_store_finish (PgStore *store, gboolean ok, GError **error)
+{
+  ok = ok
+       && (sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
+           || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot commit"));
+  if (!ok && !sqlite3_get_autocommit (store->db))
+    (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  pg_store_id_floor_settle (store, ok);
+  return ok;
+}
+
 static gboolean
 exec (sqlite3 *db, const char *sql, PgStoreError code, GError **error)
 {
@@ -152,10 +187,12 @@ exec (sqlite3 *db, const char *sql, PgStoreError code, GError **error)
 }
 
 gboolean
-pg_store_step_done (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
+pg_store_step_done (PgStore *store, sqlite3_stmt *stmt, GError **error)
 {
+  if (store->group_open && !store->group_in_op)
+    pg_store_group_commit (store);
   return sqlite3_step (stmt) == SQLITE_DONE
-         || pg_store_fail_db (error, db, PG_STORE_ERROR_IO, "statement failed");
+         || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "statement failed");
 }
 
 static void
@@ -381,7 +418,7 @@ write_key_check (PgStore *store, GError **error)
                          SQLITE_TRANSIENT)
       != SQLITE_OK)
     return pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind the key check");
-  return pg_store_step_done (store->db, stmt, error);
+  return pg_store_step_done (store, stmt, error);
 }
 
 /* Applies migration @to in its own write transaction. Another process may
@@ -515,6 +552,12 @@ pg_store_free (PgStore *store)
 {
   if (store == NULL)
     return;
+  if (store->group_source != NULL)
+    {
+      pg_store_group_commit (store);
+      g_source_destroy (store->group_source);
+      g_clear_pointer (&store->group_source, g_source_unref);
+    }
   g_clear_pointer (&store->statements, g_hash_table_unref);
   if (sqlite3_close (store->db) != SQLITE_OK)
     g_warning ("closing %s: %s", store->path, sqlite3_errmsg (store->db));
@@ -577,7 +620,7 @@ pg_store_put_user (PgStore *store, const char *bare_jid, const char *username, c
     rc = sqlite3_bind_int64 (stmt, 4, g_get_real_time () / G_USEC_PER_SEC);
   if (rc != SQLITE_OK)
     pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot bind parameter");
-  else if (pg_store_step_done (store->db, stmt, error))
+  else if (pg_store_step_done (store, stmt, error))
     return TRUE;
 
 fail:
@@ -663,7 +706,7 @@ pg_store_delete_user (PgStore *store, const char *bare_jid, gboolean *existed, G
   /* Per-user rows of later tables go with it (ON DELETE CASCADE). */
   stmt = pg_store_prepare (store->db, "DELETE FROM users WHERE bare_jid = ?1", bare_jid, PG_STORE_ERROR_IO,
                            error);
-  if (stmt == NULL || !pg_store_step_done (store->db, stmt, error))
+  if (stmt == NULL || !pg_store_step_done (store, stmt, error))
     {
       g_prefix_error (error, "deleting the registration of %s: ", bare_jid);
       return FALSE;

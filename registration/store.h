@@ -16,7 +16,7 @@ typedef enum
 } PgStoreError;
 
 /* The schema version this build migrates to. */
-#define PG_STORE_SCHEMA_VERSION 5
+#define PG_STORE_SCHEMA_VERSION 6
 
 typedef struct PgStore PgStore;
 
@@ -55,6 +55,26 @@ gint64 pg_store_count_users (PgStore *store, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreUser, pg_store_user_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStore, pg_store_free)
 
+/* ---- the group commit (registration/store-group.c) ----
+ *
+ * With it on, the changes of the outbox's busiest path, messages queued to
+ * contacts (pg_store_outbox_add_counted() of a PG_OUTBOX_TO_LEGACY item)
+ * and rows deleted (pg_store_outbox_delete()), share one transaction per
+ * pass of the main loop, committed at the end of the pass before any of
+ * its output is written (transport/pass-end.h): each page the pass changed
+ * is written once, not once per message.  Every other change commits the
+ * open group first and keeps a transaction of its own, so that its failure
+ * is reported to its caller.  A group that cannot be committed (disk full)
+ * is logged: its queued messages were handed on already and go unprotected,
+ * as a message the store refused does, and its deleted rows may be sent
+ * again after the login is lost, as when a deletion fails. */
+/* Turns the group commit on, at the end of the passes of the thread-default
+ * main context, until pg_store_free(). */
+void pg_store_group_enable (PgStore *store);
+/* Commits the open group now, if any (a failure is logged, and the
+ * group's changes are undone). */
+void pg_store_group_commit (PgStore *store);
+
 /* ---- legacy contacts of a user (registration/store-contacts.c) ---- */
 
 typedef struct
@@ -84,6 +104,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreContact, pg_store_contact_free)
  * is on. */
 #define PG_SETTING_TYPING "typing"     /* forward contacts' chat states (XEP-0085) */
 #define PG_SETTING_RECEIPTS "receipts" /* answer receipt requests (XEP-0184) */
+/* Keep the legacy login while the user is offline (README "Staying
+ * connected"); unlike the others, off unless stored as "true". */
+#define PG_SETTING_STAY_CONNECTED "stay-connected"
 /* + a legacy host: the SHA-256 fingerprint of the certificate the user
  * accepted for it (purplegate.conf(5), [legacy] certificates). */
 #define PG_SETTING_CERTIFICATE_PREFIX "certificate:"
@@ -179,3 +202,45 @@ gint64 pg_store_outbox_count (PgStore *store, const char *bare_jid, PgOutboxDire
                               GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreOutboxItem, pg_store_outbox_item_free)
+
+/* ---- rooms of logins that stay connected (registration/store-rooms.c) ---- */
+
+typedef struct
+{
+  char *room; /* the room's bare JID */
+  char *name; /* the legacy chat's name */
+  char *nick; /* the nick to join with */
+} PgStoreRoom;
+void pg_store_room_free (PgStoreRoom *room);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreRoom, pg_store_room_free)
+
+/* Remembers (or updates) @room of @bare_jid, who must be registered. */
+gboolean pg_store_put_room (PgStore *store, const char *bare_jid, const char *room, const char *name,
+                            const char *nick, GError **error);
+/* Forgets @room of @bare_jid and its backlog, in one transaction. */
+gboolean pg_store_delete_room (PgStore *store, const char *bare_jid, const char *room, GError **error);
+/* Forgets every room of @bare_jid and their backlogs, in one transaction. */
+gboolean pg_store_delete_rooms (PgStore *store, const char *bare_jid, GError **error);
+/* The remembered rooms of @bare_jid, sorted by room. Caller owns the array
+ * (g_ptr_array_unref frees the elements). */
+GPtrArray *pg_store_list_rooms (PgStore *store, const char *bare_jid, GError **error);
+
+typedef struct
+{
+  char *id;   /* the live copies' id; may be NULL */
+  char *nick; /* the sender; NULL: the room itself */
+  char *body;
+  gint64 stamp_us; /* real time */
+} PgStoreBacklogEntry;
+void pg_store_backlog_entry_free (PgStoreBacklogEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreBacklogEntry, pg_store_backlog_entry_free)
+
+/* Appends @entry to @room's backlog of @bare_jid and, in the same
+ * transaction, drops what is then beyond the newest @max_messages or older
+ * than @oldest_us. */
+gboolean pg_store_backlog_add (PgStore *store, const char *bare_jid, const char *room,
+                               const PgStoreBacklogEntry *entry, guint max_messages, gint64 oldest_us,
+                               GError **error);
+/* @room's backlog of @bare_jid, oldest first. Caller owns the array
+ * (g_ptr_array_unref frees the elements). */
+GPtrArray *pg_store_backlog_list (PgStore *store, const char *bare_jid, const char *room, GError **error);

@@ -26,6 +26,7 @@ typedef enum
   KEY_WORKERS,      /* "auto" or a number of processes */
   KEY_CERTIFICATES, /* "ask" or "system" */
   KEY_NAME_LIST,    /* names separated by ',' or ';' (they may hold spaces) */
+  KEY_STAY,         /* "off", "on" or "ask" */
 } KeyType;
 
 /* The contract of purplegate.conf(5); anything else in the file is an error. */
@@ -63,6 +64,7 @@ static const struct
   { "registration", "question_timeout_s", KEY_SECONDS, FALSE,
     G_STRUCT_OFFSET (PgConfig, question_timeout_s) },
   { "registration", "user_options", KEY_NAME_LIST, FALSE, G_STRUCT_OFFSET (PgConfig, user_options) },
+  { "registration", "stay_connected", KEY_STAY, FALSE, G_STRUCT_OFFSET (PgConfig, stay_connected) },
 };
 
 /* Groups whose keys are not fixed by this file. */
@@ -215,6 +217,17 @@ set_value (PgConfig *config, guint index, const char *value, GError **error)
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key, "'%s' is neither ask nor system",
                      value);
       return TRUE;
+    case KEY_STAY:
+      if (g_ascii_strcasecmp (value, "ask") == 0)
+        *(PgStayConnected *)field = PG_STAY_CONNECTED_ASK;
+      else if (g_ascii_strcasecmp (value, "off") == 0)
+        *(PgStayConnected *)field = PG_STAY_CONNECTED_OFF;
+      else if (g_ascii_strcasecmp (value, "on") == 0)
+        *(PgStayConnected *)field = PG_STAY_CONNECTED_ON;
+      else
+        return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key, "'%s' is not one of off, on, ask",
+                     value);
+      return TRUE;
     case KEY_LOG_LEVEL:
       if (!pg_config_parse_log_level (value, (PgLogLevel *)field))
         return fail (error, PG_CONFIG_ERROR_BAD_VALUE, config, group, key,
@@ -323,6 +336,7 @@ pg_config_load (const char *path, GError **error)
   config->verify_timeout_s = 30;
   config->question_timeout_s = PG_CONFIG_QUESTION_TIMEOUT_DEFAULT_S;
   config->certificates = PG_CERTIFICATES_ASK;
+  config->stay_connected = PG_STAY_CONNECTED_ASK;
   config->max_stanza_bytes = 512 * 1024;
   config->outbox_max_per_user = PG_CONFIG_OUTBOX_MAX_DEFAULT;
   config->outbox_expiry_s = PG_CONFIG_OUTBOX_EXPIRY_DEFAULT_S;

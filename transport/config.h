@@ -46,6 +46,15 @@ typedef enum
   PG_CERTIFICATES_SYSTEM, /* rejected: only what the system's CAs trust */
 } PgCertificates;
 
+/* [registration] stay_connected: whether a legacy login outlives its
+ * user's last resource (README "Staying connected"). */
+typedef enum
+{
+  PG_STAY_CONNECTED_ASK, /* each user chooses in the settings command; off until they do */
+  PG_STAY_CONNECTED_OFF, /* never: the login closes when the user leaves */
+  PG_STAY_CONNECTED_ON,  /* always, for every user */
+} PgStayConnected;
+
 typedef struct
 {
   char *path;
@@ -86,6 +95,7 @@ typedef struct
   PgLogLevel log_level;
   PgCertificates certificates;
   guint question_timeout_s; /* libpurple's questions to a user are cancelled then */
+  PgStayConnected stay_connected;
 } PgConfig;
 
 /* Reads and validates @path. Caller owns the result (pg_config_free). */

@@ -42,15 +42,16 @@ static GSourceFuncs pass_end_funcs = {
 };
 
 GSource *
-pg_pass_end_add (PgPassEndFunc func, gpointer user_data)
+pg_pass_end_add (PgPassEndStage stage, PgPassEndFunc func, gpointer user_data)
 {
   GSource *source = g_source_new (&pass_end_funcs, sizeof (PassEnd));
   PassEnd *end = (PassEnd *)source;
   end->func = func;
   end->user_data = user_data;
   /* GLib stops preparing sources below the priority of one already ready:
-   * the highest priority keeps this one prepared in every pass. */
-  g_source_set_priority (source, G_PRIORITY_HIGH);
+   * the highest priority keeps this one prepared in every pass.  Sources
+   * are prepared in order of priority: a commit's is higher still. */
+  g_source_set_priority (source, stage == PG_PASS_END_COMMIT ? G_PRIORITY_HIGH - 1 : G_PRIORITY_HIGH);
   g_source_set_name (source, "pg-pass-end");
   g_source_attach (source, g_main_context_get_thread_default ());
   return source;

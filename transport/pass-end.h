@@ -14,8 +14,18 @@
 /* Called at the end of every pass (more exactly: before the next poll). */
 typedef void (*PgPassEndFunc) (gpointer user_data);
 
+/* What runs first at the end of a pass: what the pass stored is committed
+ * before any of its output leaves the process, so that nothing the pass
+ * wrote to a peer (an acknowledgement, a message handed on) rests on a
+ * change that a crash could still undo. */
+typedef enum
+{
+  PG_PASS_END_COMMIT,
+  PG_PASS_END_WRITE,
+} PgPassEndStage;
+
 /* Attaches a source to the thread-default main context that calls @func
- * with @user_data at the end of every pass until it is destroyed.  Returns
- * the source, owned by the caller (g_source_destroy(), then
- * g_source_unref()). */
-GSource *pg_pass_end_add (PgPassEndFunc func, gpointer user_data);
+ * with @user_data at the end of every pass until it is destroyed, at
+ * @stage.  Returns the source, owned by the caller (g_source_destroy(),
+ * then g_source_unref()). */
+GSource *pg_pass_end_add (PgPassEndStage stage, PgPassEndFunc func, gpointer user_data);

@@ -3,6 +3,7 @@
 #include "build-config.h"
 
 #include "transport/stanza.h"
+#include "transport/xml-writer.h"
 
 #include <string.h>
 
@@ -258,74 +259,6 @@ lookup_binding (const Binding *scope, const char *prefix)
   return NULL;
 }
 
-static gboolean
-xml_char_allowed (gunichar c)
-{
-  if (c < 0x20)
-    return c == '\t' || c == '\n' || c == '\r';
-  return c != 0xFFFE && c != 0xFFFF;
-}
-
-static void
-append_escaped (GString *out, const char *text, gboolean in_attribute)
-{
-  const char *p = text;
-  while (*p != '\0')
-    {
-      guchar byte = (guchar)*p;
-      if (byte < 0x80)
-        {
-          switch (byte)
-            {
-            case '&':
-              g_string_append (out, "&amp;");
-              break;
-            case '<':
-              g_string_append (out, "&lt;");
-              break;
-            case '>':
-              g_string_append (out, "&gt;");
-              break;
-            case '\'':
-              g_string_append (out, in_attribute ? "&apos;" : "'");
-              break;
-            case '"':
-              g_string_append (out, in_attribute ? "&quot;" : "\"");
-              break;
-            case '\n':
-              g_string_append (out, in_attribute ? "&#xA;" : "\n");
-              break;
-            case '\r':
-              g_string_append (out, "&#xD;");
-              break;
-            case '\t':
-              g_string_append (out, in_attribute ? "&#x9;" : "\t");
-              break;
-            default:
-              if (xml_char_allowed (byte))
-                g_string_append_c (out, (char)byte);
-              else
-                g_string_append (out, "\xEF\xBF\xBD");
-            }
-          p++;
-          continue;
-        }
-      gunichar c = g_utf8_get_char_validated (p, -1);
-      if (c == (gunichar)-1 || c == (gunichar)-2)
-        {
-          g_string_append (out, "\xEF\xBF\xBD");
-          p++;
-          continue;
-        }
-      const char *next = g_utf8_next_char (p);
-      if (xml_char_allowed (c))
-        g_string_append_len (out, p, next - p);
-      else
-        g_string_append (out, "\xEF\xBF\xBD");
-      p = next;
-    }
-}
-
 static void
 append_qname (GString *out, const xmlNs *ns, const xmlChar *name)
 {
@@ -344,7 +277,7 @@ declare (GString *out, const xmlNs *ns)
   if (ns->prefix != NULL)
     g_string_append (out, (const char *)ns->prefix);
   g_string_append (out, "='");
-  append_escaped (out, (const char *)ns->href, TRUE);
+  pg_xml_append_escaped (out, (const char *)ns->href, TRUE);
   g_string_append_c (out, '\'');
 }
 
@@ -391,7 +324,7 @@ serialize_element (const xmlNode *node, GString *out, const Binding *scope)
       g_string_append (out, "='");
       for (const xmlNode *text = attr->children; text != NULL; text = text->next)
         if (text->content != NULL)
-          append_escaped (out, (const char *)text->content, TRUE);
+          pg_xml_append_escaped (out, (const char *)text->content, TRUE);
       g_string_append_c (out, '\'');
     }
 
@@ -407,7 +340,7 @@ serialize_element (const xmlNode *node, GString *out, const Binding *scope)
         serialize_element (child, out, inner);
       else if ((child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE)
                && child->content != NULL)
-        append_escaped (out, (const char *)child->content, FALSE);
+        pg_xml_append_escaped (out, (const char *)child->content, FALSE);
     }
   g_string_append (out, "</");
   append_qname (out, node->ns, node->name);

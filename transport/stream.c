@@ -10,6 +10,7 @@
 #include "transport/xml-parser.h"
 
 #include <gio/gio.h>
+#include <libxml/parser.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
@@ -149,21 +150,51 @@ queue_raw (PgStream *stream, const char *text, gsize len)
   g_byte_array_append (stream->out, (const guint8 *)text, (guint)len);
 }
 
-gboolean
-pg_stream_send (PgStream *stream, const xmlNode *stanza)
+/* Whether a stanza may be queued now. */
+static gboolean
+may_send (PgStream *stream)
 {
   if (stream->state != STATE_READY || stream->close_pending)
-    {
-      g_debug ("link not ready: dropping <%s/> to %s", (const char *)stanza->name,
-               pg_stanza_get_attr (stanza, "to"));
-      return FALSE;
-    }
+    return FALSE;
   if (stream->out->len > PG_STREAM_MAX_QUEUED_BYTES)
     {
       close_link (stream, "resource-constraint", "server does not read what we send");
       return FALSE;
     }
   stream->stats.stanzas_out++;
+  return TRUE;
+}
+
+gboolean
+pg_stream_send_text (PgStream *stream, const char *text, gsize len)
+{
+  if (!may_send (stream))
+    {
+      g_debug ("link not ready: dropping a stanza written as text");
+      return FALSE;
+    }
+  if (stream->tap != NULL)
+    {
+      /* The tap sees a tree, as from pg_stream_send(). */
+      xmlDoc *doc = xmlReadMemory (text, (int)len, NULL, "UTF-8", XML_PARSE_NONET);
+      g_return_val_if_fail (doc != NULL, FALSE);
+      stream->tap (xmlDocGetRootElement (doc), stream->tap_data);
+      xmlFreeDoc (doc);
+      return TRUE;
+    }
+  queue_raw (stream, text, len);
+  return TRUE;
+}
+
+gboolean
+pg_stream_send (PgStream *stream, const xmlNode *stanza)
+{
+  if (!may_send (stream))
+    {
+      g_debug ("link not ready: dropping <%s/> to %s", (const char *)stanza->name,
+               pg_stanza_get_attr (stanza, "to"));
+      return FALSE;
+    }
   if (stream->tap != NULL)
     {
       stream->tap (stanza, stream->tap_data);
@@ -506,7 +537,7 @@ pg_stream_new (const char *host, guint16 port, const char *component_jid, const 
   g_socket_client_set_enable_proxy (stream->client, FALSE);
   stream->cancellable = g_cancellable_new ();
   stream->out = g_byte_array_new ();
-  stream->pass_end = pg_pass_end_add (flush_at_pass_end, stream);
+  stream->pass_end = pg_pass_end_add (PG_PASS_END_WRITE, flush_at_pass_end, stream);
   stream->backoff_s = PG_STREAM_BACKOFF_MIN_S;
   return stream;
 }

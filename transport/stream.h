@@ -54,6 +54,10 @@ gboolean pg_stream_is_ready (PgStream *stream);
 /* Queues @stanza (borrowed) for sending; dropped with a debug line when the
  * stream is not ready. Returns whether it was queued. */
 gboolean pg_stream_send (PgStream *stream, const xmlNode *stanza);
+/* The same for a stanza already written as @len bytes of @text
+ * (transport/xml-writer.h), borrowed: one well-formed element with the
+ * stream's default namespace. */
+gboolean pg_stream_send_text (PgStream *stream, const char *text, gsize len);
 /* Closes the current link with stream error @condition (NULL: a plain close)
  * and reconnects after the backoff. */
 void pg_stream_reconnect (PgStream *stream, const char *condition, const char *reason);

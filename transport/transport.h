@@ -14,6 +14,7 @@
 typedef struct PgAdhoc PgAdhoc;
 typedef struct PgI18n PgI18n;
 typedef struct PgPing PgPing;
+typedef struct PgPrivilege PgPrivilege; /* transport/privilege.h */
 /* Of the layers above. */
 typedef struct PgStore PgStore;                         /* registration/store.h */
 typedef struct PgPurple PgPurple;                       /* legacy/purple-core.h */
@@ -48,14 +49,18 @@ struct PgTransport
   PgStream *stream;
   PgPing *ping;
   PgSessions *sessions;
-  PgI18n *i18n;     /* translations of what users read (transport/i18n.h) */
-  PgAdhoc *adhoc;   /* XEP-0050 commands and their sessions (transport/adhoc.h) */
-  PgOutbox *outbox; /* messages waiting for a link (legacy/outbox.h) */
+  PgI18n *i18n;           /* translations of what users read (transport/i18n.h) */
+  PgAdhoc *adhoc;         /* XEP-0050 commands and their sessions (transport/adhoc.h) */
+  PgOutbox *outbox;       /* messages waiting for a link (legacy/outbox.h) */
+  PgPrivilege *privilege; /* what the host server granted (XEP-0356) */
   /* What registration asks of the legacy logins (borrowed, static). */
   const PgRegistrationHooks *registration_hooks;
   /* Whether @bare_jid (prepared) is registered, for pg_transport_is_registered():
    * the registrations are kept by the layer above. NULL: nobody is. */
   gboolean (*is_registered) (PgTransport *transport, const char *bare_jid);
+  /* The host server granted privileges on this stream (transport/privilege.h),
+   * for the layers above to use them at once; may be NULL. */
+  void (*privilege_granted) (PgTransport *transport);
   GMainLoop *loop;
   /* SIGINT/SIGTERM sources, installed first thing so that a stop during the
    * slow start-up (opening the store, loading plugins) is a clean stop. */

@@ -5,7 +5,8 @@ run time on 127.0.0.1), a private InspIRCd as the legacy network (every
 registration is verified by a real prpl-irc login), the purplegate binary,
 real XMPP clients (python3-slixmpp), a fake XEP-0114 server socket and a
 fake IRC server.  Tests talk raw XML and assert on parsed stanzas
-(namespace, local name, attributes), never on logs.
+(namespace, local name, attributes), never on logs.  ejabberd.py adds
+ejabberd as a second host server with the interface of Prosody here.
 
 Quirks handled here (Prosody 0.12.3, slixmpp 1.8.3):
 - Prosody refuses to run as root unless `run_as_root = true`; `-F` keeps it
@@ -206,8 +207,13 @@ class Prosody:
     c2s and component ports on 127.0.0.1 only, no s2s, no HTTP, no TLS."""
 
     def __init__(self, workdir, secret="s3cret-component", component=COMPONENT_JID,
-                 hosts=(USER_DOMAIN, OTHER_DOMAIN), log_level="debug"):
+                 hosts=(USER_DOMAIN, OTHER_DOMAIN), log_level="debug", privileges=None):
         self.workdir = Path(workdir)
+        # XEP-0356 grants of the first host to components:
+        # {component JID: {"roster": "both", "message": "outgoing"}}, in
+        # the protocol's own words (§4.1, §5.1), so that another host
+        # server's harness can take the same dict (Prosody: mod_privilege).
+        self.privileges = dict(privileges or {})
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.secret = secret
         self.component = component
@@ -235,7 +241,8 @@ class Prosody:
             f"pidfile = {lua_str(str(self.pid_path))}",
             f"data_path = {lua_str(str(self.data_path))}",
             f"certificates = {lua_str(w + '/certs')}",
-            'modules_enabled = { "roster"; "saslauth"; "disco"; "ping" }',
+            'modules_enabled = { "roster"; "saslauth"; "disco"; "ping"%s }'
+            % ('; "privilege"' if self.privileges else ""),
             # s2s is auto-loaded by Prosody: turn it off explicitly.
             'modules_disabled = { "s2s"; "s2s_auth_certs"; "dialback" }',
             f"c2s_ports = {{ {self.c2s_port} }}",
@@ -259,10 +266,26 @@ class Prosody:
         ]
         for h in self.hosts:
             lines.append(f"VirtualHost {lua_str(h)}")
+            if h == self.hosts[0] and self.privileges:
+                # Debian's prosody-modules: mod_privilege reads the grants
+                # per host from privileged_entities.
+                entities = "; ".join(
+                    f"[{lua_str(jid)}] = {{ "
+                    + "; ".join(f"{k} = {lua_str(v)}" for k, v in perms.items()) + " }"
+                    for jid, perms in self.privileges.items())
+                lines.append(f"  privileged_entities = {{ {entities} }}")
         lines.append("")
-        lines.append(f"Component {lua_str(self.component)}")
-        lines.append(f"  component_secret = {lua_str(self.secret)}")
+        lines += self.component_lines(self.component)
         self.config_path.write_text("\n".join(lines) + "\n")
+
+    def component_lines(self, jid):
+        """The config section of the external component `jid`;
+        mod_privilege is loaded on a privileged component too, where it
+        sends the hosts' grants once the component authenticates."""
+        lines = [f"Component {lua_str(jid)}", f"  component_secret = {lua_str(self.secret)}"]
+        if jid in self.privileges:
+            lines.append('  modules_enabled = { "privilege" }')
+        return lines
 
     @staticmethod
     def _encode(s):
@@ -1433,10 +1456,10 @@ class Env:
         return merged
 
     # standard setup: IRC server, Prosody, purplegate connected to Prosody
-    def start_standard(self, overrides=None, irc_password=None):
+    def start_standard(self, overrides=None, irc_password=None, privileges=None):
         if self.irc is None:
             self.start_irc(irc_password)
-        self.prosody = Prosody(self.tmp / "prosody").start()
+        self.prosody = Prosody(self.tmp / "prosody", privileges=privileges).start()
         self.purplegate = Purplegate(self.tmp / "purplegate", self.prosody.component_port,
                                      self.prosody.secret,
                                      overrides=self.purplegate_overrides(overrides))
@@ -1525,7 +1548,8 @@ class Env:
             out.append(f"--- purplegate stderr ({self.purplegate.stderr_path}):\n"
                        + self.purplegate.tail())
         if self.prosody:
-            out.append(f"--- prosody ({self.prosody.log_path}):\n" + self.prosody.tail(15))
+            kind = getattr(self.prosody, "kind", "prosody")  # or ejabberd.Ejabberd
+            out.append(f"--- {kind} ({self.prosody.log_path}):\n" + self.prosody.tail(15))
         if self.irc:
             out.append(f"--- IRC server ({self.irc.log_path}):\n" + self.irc.tail(10))
         return "\n".join(out)
@@ -1542,10 +1566,12 @@ class Env:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def standard_setup(name, overrides=None, irc_password=None):
+def standard_setup(name, overrides=None, irc_password=None, privileges=None):
+    """Env.start_standard; `privileges` are XEP-0356 grants of localhost
+    (Prosody's `privileges`)."""
     env = Env(name)
     try:
-        return env.start_standard(overrides, irc_password)
+        return env.start_standard(overrides, irc_password, privileges)
     except BaseException:
         env.close(keep=True)
         raise

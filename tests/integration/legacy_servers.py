@@ -302,8 +302,7 @@ class LegacyProsody(Prosody):
         super().write_config()
         extra = []
         for comp in self.extra_components:
-            extra.append(f"Component {lua_str(comp)}")
-            extra.append(f"  component_secret = {lua_str(self.secret)}")
+            extra += self.component_lines(comp)
         for comp in self.muc_components:
             # Prosody 0.12 defaults kept: anyone may create a room, a new
             # room is locked (201) until its owner submits the configuration
@@ -365,19 +364,21 @@ def xmpp_purplegate_overrides(prosody):
     }
 
 
-def xmpp_env(name, overrides=None, muc=False):
+def xmpp_env(name, overrides=None, muc=False, privileges=None):
     """One Prosody with the users' host (localhost) and the legacy network's
     host (legacy.localhost), components gw.localhost (the harness's, unused
     here) and xmpp.localhost, and purplegate serving xmpp.localhost on prpl-jabber,
     logging in to legacy.localhost over the same Prosody's c2s port.  With
     `muc`, the legacy network also has Prosody's MUC service at
-    LEGACY_MUC (conference.legacy.localhost)."""
+    LEGACY_MUC (conference.legacy.localhost).  `privileges` are XEP-0356
+    grants of localhost (harness.Prosody)."""
     env = Env(name)
     try:
         env.prosody = LegacyProsody(env.tmp / "prosody",
                                     hosts=(USER_DOMAIN, OTHER_DOMAIN, LEGACY_DOMAIN),
                                     extra_components=(XMPP_GW,),
-                                    muc_components=(LEGACY_MUC,) if muc else ()).start()
+                                    muc_components=(LEGACY_MUC,) if muc else (),
+                                    privileges=privileges).start()
         settings = xmpp_purplegate_overrides(env.prosody)
         for group, kv in (overrides or {}).items():
             settings.setdefault(group, {}).update(kv)
@@ -395,11 +396,11 @@ def xmpp_env(name, overrides=None, muc=False):
 # user flows
 
 
-def registered_user(env, user, nick, password="pw", gw=GW, resource="test"):
-    """A registered XMPP user of `gw` whose client fetched its roster and
-    completed the XEP-0100 §4.1.1 subscription handshake with the transport,
-    but is not available yet.  Returns the harness Client."""
-    c = env.client(user, resource=resource, roster=True)
+def registered_user(env, user, nick, password="pw", gw=GW, resource="test", host=USER_DOMAIN):
+    """A registered XMPP user (of `host`) of `gw` whose client fetched its
+    roster and completed the XEP-0100 §4.1.1 subscription handshake with the
+    transport, but is not available yet.  Returns the harness Client."""
+    c = env.client(user, host=host, resource=resource, roster=True)
     since = c.mark()
     register(c, nick, password, to=gw)
     # The transport asks for the user's presence (Prosody keeps that
@@ -407,18 +408,66 @@ def registered_user(env, user, nick, password="pw", gw=GW, resource="test"):
     # asks back, the way XEP-0100 §4.1.1 clients do.
     c.send(f"<presence type='subscribed' to='{gw}'/>")
     c.send(f"<presence type='subscribe' to='{gw}'/>")
-    c.expect(match("presence", type="subscribed", frm=gw), timeout=WAIT, since=since,
-             what=f"subscribed from {gw}")
-    return c
+    c.expect(subscription_approved(gw), timeout=WAIT, since=since,
+             what=f"subscribed from {gw} (or the roster push showing it)")
+    # The other direction: the roster push of the user's approval.  A
+    # server without pre-approval (RFC 6121 §3.4: ejabberd) drops a
+    # `subscribed` that reaches it before the transport's subscribe, which
+    # then stays pending: the approval is sent again until the push comes.
+    # (The push may be the one the wait above took: it is looked for, not
+    # claimed.)
+    approved = roster_push(gw, ("from", "both"))
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            harness.wait_until(lambda: any(approved(el) for el in
+                                           c.transcript.elements()[since:]),
+                               1.0, what=approved.__doc__)
+            return c
+        except Timeout:
+            if time.monotonic() >= deadline:
+                raise Timeout(f"no {approved.__doc__} within {WAIT}s: the user's approval "
+                              f"did not take; received:\n{c.transcript.dump(since)}") from None
+        c.send(f"<presence type='subscribed' to='{gw}'/>")
+
+
+def roster_push(jid, subscriptions):
+    """Predicate: a roster push (RFC 6121 §2.1.6) of `jid` with one of
+    `subscriptions`."""
+    def pred(el):
+        if not harness.is_stanza(el, "iq") or el.get("type") != "set":
+            return False
+        query = harness.child(el, harness.NS_ROSTER, "query")
+        return any(bare(item.get("jid")) == jid.lower()
+                   and item.get("subscription") in subscriptions
+                   for item in harness.children(query, harness.NS_ROSTER, "item"))
+    pred.__doc__ = f"roster push of {jid} with subscription in {subscriptions}"
+    return pred
+
+
+def subscription_approved(jid):
+    """Predicate: `jid` approved the user's subscription request: its
+    <presence type='subscribed'/>, or the roster push with subscription
+    'to' or 'both' for it (RFC 6121 §3.1.6: the server pushes the roster
+    item to every interested resource, and delivers the presence only to
+    available ones: ejabberd does not deliver it to a resource that is not
+    available yet, Prosody does)."""
+    presence = match("presence", type="subscribed", frm=jid)
+    push = roster_push(jid, ("to", "both"))
+
+    def pred(el):
+        return presence(el) or push(el)
+    pred.__doc__ = f"subscribed from {jid}, or a roster push of {jid} with subscription to/both"
+    return pred
 
 
 def online_user(env, user, nick, password="pw", gw=GW, resource="test", priority=None,
-                show=None, status=None, wait_transport=True, timeout=2 * WAIT):
+                show=None, status=None, wait_transport=True, timeout=2 * WAIT, host=USER_DOMAIN):
     """registered_user() that then sends available presence (broadcast: it
     reaches the transport through the subscription), so the legacy login
     starts.  Waits for the transport's available presence (the login is up)
     unless wait_transport is False.  Returns the harness Client."""
-    c = registered_user(env, user, nick, password, gw, resource)
+    c = registered_user(env, user, nick, password, gw, resource, host)
     since = c.mark()
     send_available(c, gw=None, show=show, status=status, priority=priority)
     if wait_transport:
@@ -476,6 +525,49 @@ def irc_and_prosody_env(name):
     except BaseException:
         env.close(keep=True)
         raise
+
+# The away check of IRC contacts sends one line per 10 s per login (README,
+# "Away state of IRC contacts"): a change it finds takes up to two lines
+# (USERHOST, then WHOIS for the text).
+CHECK_GAP_S = 10
+
+
+def presence_of(jid, show, status=None):
+    """Predicate: available presence from the bare `jid` with `show` (None:
+    no <show/>, i.e. available) and, when given, the <status/> text."""
+    available = is_presence_from(jid)
+
+    def pred(el):
+        if not available(el):
+            return False
+        if harness.text(harness.child(el, harness.NS_CLIENT, "show")) != show:
+            return False
+        return status is None or harness.text(harness.child(el, harness.NS_CLIENT, "status")) == status
+    pred.__doc__ = f"presence from {jid} show={show} status={status!r}"
+    return pred
+
+
+def add_irc_contact(c, nick):
+    """The user adds the IRC contact `nick` and sees it on line."""
+    since = c.mark()
+    c.send(f"<presence type='subscribe' to='{nick}@{GW}'/>")
+    c.expect(presence_of(f"{nick}@{GW}", None), timeout=2 * WAIT, since=since,
+             what=f"{nick} on line")
+
+
+def no_stray_messages(c, peer, nick, since):
+    """Barrier on the IRC → XMPP path (the peer's PRIVMSG comes after every
+    reply to the checks on the user's connection), then: no message but
+    the barrier since `since` (no 301 shown as a reply, no error)."""
+    token = f"away-barrier-{time.monotonic_ns()}"
+    peer.privmsg(nick, token)
+    c.expect(chat_from(f"{peer.nick}@{GW}", token), timeout=2 * WAIT, since=since,
+             what=f"barrier message {token}")
+    stray = [harness.tostr(el) for el in c.transcript.elements()[since:]
+             if harness.is_stanza(el, "message")
+             and harness.text(harness.child(el, harness.NS_CLIENT, "body")) != token]
+    assert not stray, "messages the away checks caused:\n" + "\n".join(stray)
+
 
 def chat_from(jid, body=None):
     def pred(el):

@@ -43,7 +43,7 @@ MODULE_SECONDS = {
     "test_multi_resource": 24, "test_restart": 24, "test_restart_sessions": 14,
     "test_adhoc": 13, "test_register": 12, "test_groupchat_lifecycle": 11, "test_hostile": 9,
     "test_xmpp_legacy": 8, "test_service": 5, "test_limits": 4, "test_xmpp_groupchat": 3,
-    "test_pgtest": 3, "test_workers": 38,
+    "test_pgtest": 3, "test_workers": 38, "test_ejabberd": 12,
 }
 MODULE_SECONDS_DEFAULT = 10
 

@@ -8,8 +8,9 @@ import time
 from harness import (COMPONENT_JID, NS_CLIENT, NS_REGISTER, assert_error, assert_result, bare,
                      child, is_stanza, match, register, registered_username, text, tostr)
 from harness import WAIT
-from legacy_servers import (IrcClient, chat_from, irc_barrier, irc_env, is_presence_from,
-                            online_user, registered_user, send_available)
+from legacy_servers import (CHECK_GAP_S, IrcClient, add_irc_contact, chat_from, irc_barrier,
+                            irc_env, is_presence_from, no_stray_messages, online_user,
+                            presence_of, registered_user, send_available)
 
 GW = COMPONENT_JID
 TIMEOUT = 60
@@ -185,6 +186,44 @@ def test_contact_presence_and_away(env):
     assert info["away"] == "out for lunch", f"away message: {info}"
     send_available(c)
     peer.wait_away("awayuser", lambda a: a is None)
+
+
+def test_contact_away_by_check(env):
+    # This InspIRCd has no capabilities (no away-notify): an IRC contact's
+    # away state and text, and the return, come from the bounded check
+    # (README, "Away state of IRC contacts"), and neither the check's
+    # replies nor the refused capability request show up as messages.
+    peer = _peer(env, "chkpeer")
+    c = online_user(env, env.user("xchk"), "chkuser")
+    since = c.mark()
+    add_irc_contact(c, "chkpeer")
+    peer.send("AWAY :gone <fishing> & back soon")
+    c.expect(presence_of(f"chkpeer@{GW}", "away", "gone <fishing> & back soon"),
+             timeout=2 * CHECK_GAP_S + WAIT, since=since, what="chkpeer away (the check)")
+    back = c.mark()
+    peer.send("AWAY")
+    c.expect(presence_of(f"chkpeer@{GW}", None), timeout=CHECK_GAP_S + WAIT,
+             since=back, what="chkpeer back (the check)")
+    no_stray_messages(c, peer, "chkuser", since)
+
+
+def test_contact_away_from_reply(env):
+    # A message to an away contact brings the server's away reply (301):
+    # it still reaches the user as the automatic reply, and the contact's
+    # presence turns away with that text at once, before the check (two
+    # lines 10 s apart) could tell.
+    peer = _peer(env, "rplpeer")
+    c = online_user(env, env.user("xrpl"), "rpluser")
+    add_irc_contact(c, "rplpeer")
+    since = peer.mark()
+    peer.send("AWAY :on the phone")
+    peer.expect(lambda m: m.command == "306", timeout=WAIT, since=since, what="306 (marked away)")
+    since = c.mark()
+    c.send(f"<message type='chat' to='rplpeer@{GW}'><body>are you there?</body></message>")
+    c.expect(presence_of(f"rplpeer@{GW}", "away", "on the phone"), timeout=8, since=since,
+             what="rplpeer away from the 301")
+    m = c.expect(chat_from(f"rplpeer@{GW}"), timeout=WAIT, since=since, what="the automatic reply")
+    assert "on the phone" in _body(m), f"automatic reply: {tostr(m)}"
 
 
 def test_directed_unavailable_is_not_logout(env):

@@ -119,6 +119,16 @@ def test_presence_show_and_status_both_ways(env):
                  and text(child(el, NS_CLIENT, "show")) == "away", timeout=WAIT, since=since,
                  what=f"away presence from {dave_jid}")
     assert text(child(p, NS_CLIENT, "status")) == "at lunch", f"status: {tostr(p)}"
+    # Every other <show/> (RFC 6121 §4.7.2.1) and the return reach the user.
+    for show, status in (("xa", "gone home"), ("dnd", "in a call"), ("chat", "talk to me"),
+                         (None, None)):
+        since = u.mark()
+        inner = (f"<show>{show}</show>" if show else "") + (f"<status>{status}</status>" if status else "")
+        dave.send(f"<presence>{inner}</presence>")
+        p = u.expect(lambda el: is_presence_from(dave_jid)(el)
+                     and text(child(el, NS_CLIENT, "show")) == show, timeout=WAIT, since=since,
+                     what=f"presence show={show} from {dave_jid}")
+        assert text(child(p, NS_CLIENT, "status")) == status, f"status: {tostr(p)}"
 
     # User → legacy: dnd with a status; dave sees carol's presence so.
     since = dave.mark()

@@ -95,6 +95,7 @@ test_minimal_defaults (TempConfig *t, gconstpointer data)
   g_assert_cmpuint (config->history_max_age_s, ==, 86400);
   g_assert_cmpuint (config->join_timeout_s, ==, 30);
   g_assert_cmpint (config->log_level, ==, PG_LOG_INFO);
+  g_assert_cmpint (config->stay_connected, ==, PG_STAY_CONNECTED_ASK);
 
   /* No allowed_domains: everyone may register; no admins: nobody is one. */
   g_assert_true (pg_config_domain_allowed (config, "example.org"));
@@ -134,6 +135,7 @@ static const char full_config[] = "# purplegate\n"
                                   "[registration]\n"
                                   "allowed_domains = Example.ORG; example.net\n"
                                   "verify_timeout_s = 45\n"
+                                  "stay_connected = On\n"
                                   "\n"
                                   "[limits]\n"
                                   "max_stanza_bytes = 10000\n"
@@ -173,6 +175,7 @@ test_every_key (TempConfig *t, gconstpointer data)
   assert_strv (config->admin_jids, admins);
   assert_strv (config->allowed_domains, domains);
   g_assert_cmpuint (config->verify_timeout_s, ==, 45);
+  g_assert_cmpint (config->stay_connected, ==, PG_STAY_CONNECTED_ON);
   g_assert_cmpuint (config->max_stanza_bytes, ==, 10000);
   g_assert_cmpuint (config->outbox_max_per_user, ==, 50);
   g_assert_cmpuint (config->outbox_expiry_s, ==, 604800);
@@ -252,6 +255,8 @@ static const BadConfig bad_configs[] = {
     "[limits] outbox_expiry_s: '1d' is not a number of seconds (1-2592000)" },
   { "outbox-expiry-too-long", MINIMAL "[limits]\noutbox_expiry_s = 2592001\n", PG_CONFIG_ERROR_BAD_VALUE,
     "[limits] outbox_expiry_s: '2592001' is not a number of seconds (1-2592000)" },
+  { "stay-connected", MINIMAL "[registration]\nstay_connected = sometimes\n", PG_CONFIG_ERROR_BAD_VALUE,
+    "[registration] stay_connected: 'sometimes' is not one of off, on, ask" },
   { "log-level", MINIMAL "[log]\nlevel = verbose\n", PG_CONFIG_ERROR_BAD_VALUE,
     "[log] level: 'verbose' is not one of error, warning, info, debug" },
   { "admin-full-jid", MINIMAL "[admin]\njids = admin@example.org/desk\n", PG_CONFIG_ERROR_BAD_VALUE,

@@ -70,10 +70,80 @@ test_parse (gconstpointer data)
   g_assert_null (pg_irc_line_param (&line, n));
 }
 
+typedef struct
+{
+  const char *name;
+  const char *reply;
+  const char *nick; /* NULL: refused */
+  gboolean away;
+} UserhostCase;
+
+static const UserhostCase userhost_cases[] = {
+  { "here", "bob=+b@127.0.0.1", "bob", FALSE },
+  { "away", "bob=-b@127.0.0.1", "bob", TRUE },
+  { "operator", "op*=-o@host", "op", TRUE },
+  { "special-nick", "[x]|^y=+u@h", "[x]|^y", FALSE },
+  { "no-flag", "bob=b@h", NULL, FALSE },
+  { "no-equals", "bob", NULL, FALSE },
+  { "empty-nick", "=+u@h", NULL, FALSE },
+  { "only-star", "*=+u@h", NULL, FALSE },
+  { "empty", "", NULL, FALSE },
+};
+
+static void
+test_userhost (gconstpointer data)
+{
+  const UserhostCase *c = data;
+  g_autofree char *nick = NULL;
+  gboolean away = FALSE;
+
+  g_assert_cmpint (pg_irc_userhost_reply_parse (c->reply, &nick, &away), ==, c->nick != NULL);
+  g_assert_cmpstr (nick, ==, c->nick);
+  g_assert_cmpint (away, ==, c->away);
+}
+
+static void
+test_strip_formatting (void)
+{
+  static const char *const formatted[][2] = {
+    { "plain text", "plain text" },
+    { "\x02"
+      "bold"
+      "\x02 and \x1f"
+      "under"
+      "\x0f",
+      "bold and under" },
+    { "\x03"
+      "4red\x03 \x03"
+      "12,01blue on black\x03",
+      "red blue on black" },
+    { "\x03"
+      "123",
+      "3" },
+    { "\x03,5", "" },
+    { "\x16"
+      "rev\x1d"
+      "it",
+      "revit" },
+    { "", "" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (formatted); i++)
+    {
+      g_autofree char *plain = pg_irc_strip_formatting (formatted[i][0]);
+      g_assert_cmpstr (plain, ==, formatted[i][1]);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/irc-line/strip-formatting", test_strip_formatting);
+  for (guint i = 0; i < G_N_ELEMENTS (userhost_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/irc-line/userhost/%s", userhost_cases[i].name);
+      g_test_add_data_func (path, &userhost_cases[i], test_userhost);
+    }
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/irc-line/parse/%s", cases[i].name);

@@ -566,8 +566,8 @@ test_migrate_2 (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   put_user (store, "a@example.org", "alice", "pw-a");
   g_assert_true (pg_store_put_contact (store, "a@example.org", "bob", "Bob", NULL));
   g_clear_pointer (&store, pg_store_free);
-  raw_exec (f->db, "DROP TABLE outbox; DROP TABLE settings; ALTER TABLE contacts DROP COLUMN pending_add;"
-                   " UPDATE schema_version SET version = 2;");
+  raw_exec (f->db, "DROP TABLE room_backlog; DROP TABLE rooms; DROP TABLE outbox; DROP TABLE settings;"
+                   " ALTER TABLE contacts DROP COLUMN pending_add; UPDATE schema_version SET version = 2;");
 
   store = open_store (f->db, f->key);
   g_assert_cmpint (pg_store_get_schema_version (store), ==, PG_STORE_SCHEMA_VERSION);
@@ -584,6 +584,73 @@ test_migrate_2 (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   g_autoptr (GPtrArray) again = pg_store_list_contacts (store, "a@example.org", NULL);
   g_assert_true (((PgStoreContact *)g_ptr_array_index (again, 0))->pending_add);
   g_assert_cmpint (pg_store_outbox_count (store, "a@example.org", PG_OUTBOX_TO_USER, NULL), ==, 0);
+  g_assert_true (pg_store_put_room (store, "a@example.org", "#x@gw", "#x", "alice", NULL));
+}
+
+/* Rooms of logins that stay connected and their backlogs: trimmed to the
+ * newest and the young enough as each message goes in, gone with the room
+ * and with the user. */
+static void
+test_rooms_backlog (Fixture *f, G_GNUC_UNUSED gconstpointer data)
+{
+  g_autoptr (PgStore) store = open_store (f->db, f->key);
+  g_autoptr (GError) error = NULL;
+  put_user (store, "a@example.org", "alice", "pw-a");
+  put_user (store, "b@example.org", "bob", "pw-b");
+
+  g_assert_true (pg_store_put_room (store, "a@example.org", "#x@gw", "#x", "alice", &error));
+  g_assert_true (pg_store_put_room (store, "a@example.org", "#x@gw", "#x", "alice2", &error));
+  g_assert_true (pg_store_put_room (store, "b@example.org", "#y@gw", "#y", "bob", &error));
+  g_autoptr (GPtrArray) rooms = pg_store_list_rooms (store, "a@example.org", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rooms->len, ==, 1);
+  g_assert_cmpstr (((PgStoreRoom *)g_ptr_array_index (rooms, 0))->nick, ==, "alice2");
+
+  /* Five messages one second apart, at most three kept, none older than
+   * the second. */
+  for (gint64 i = 1; i <= 5; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("m%" G_GINT64_FORMAT, i);
+      PgStoreBacklogEntry entry
+          = { .id = NULL, .nick = (char *)"n", .body = body, .stamp_us = i * G_USEC_PER_SEC };
+      g_assert_true (
+          pg_store_backlog_add (store, "a@example.org", "#x@gw", &entry, 3, 2 * G_USEC_PER_SEC, &error));
+    }
+  PgStoreBacklogEntry other = { .id = (char *)"i", .nick = NULL, .body = (char *)"other", .stamp_us = 9 };
+  g_assert_true (pg_store_backlog_add (store, "b@example.org", "#y@gw", &other, 3, 0, &error));
+  g_autoptr (GPtrArray) kept = pg_store_backlog_list (store, "a@example.org", "#x@gw", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (kept->len, ==, 3);
+  g_assert_cmpstr (((PgStoreBacklogEntry *)g_ptr_array_index (kept, 0))->body, ==, "m3");
+  g_assert_cmpstr (((PgStoreBacklogEntry *)g_ptr_array_index (kept, 2))->body, ==, "m5");
+  g_assert_cmpint (((PgStoreBacklogEntry *)g_ptr_array_index (kept, 2))->stamp_us, ==, 5 * G_USEC_PER_SEC);
+  g_assert_null (((PgStoreBacklogEntry *)g_ptr_array_index (kept, 0))->id);
+
+  /* An age bound alone trims too. */
+  PgStoreBacklogEntry late = { .nick = (char *)"n", .body = (char *)"m6", .stamp_us = 6 * G_USEC_PER_SEC };
+  g_assert_true (
+      pg_store_backlog_add (store, "a@example.org", "#x@gw", &late, 10, 5 * G_USEC_PER_SEC, &error));
+  g_clear_pointer (&kept, g_ptr_array_unref);
+  kept = pg_store_backlog_list (store, "a@example.org", "#x@gw", &error);
+  g_assert_cmpuint (kept->len, ==, 2);
+
+  g_assert_true (pg_store_delete_room (store, "a@example.org", "#x@gw", &error));
+  g_clear_pointer (&kept, g_ptr_array_unref);
+  kept = pg_store_backlog_list (store, "a@example.org", "#x@gw", &error);
+  g_assert_cmpuint (kept->len, ==, 0);
+  g_clear_pointer (&rooms, g_ptr_array_unref);
+  rooms = pg_store_list_rooms (store, "a@example.org", &error);
+  g_assert_cmpuint (rooms->len, ==, 0);
+
+  /* Deleting the user deletes theirs; the other user's stay. */
+  g_assert_true (pg_store_delete_user (store, "b@example.org", NULL, &error));
+  g_clear_pointer (&kept, g_ptr_array_unref);
+  kept = pg_store_backlog_list (store, "b@example.org", "#y@gw", &error);
+  g_assert_cmpuint (kept->len, ==, 0);
+  g_clear_pointer (&rooms, g_ptr_array_unref);
+  rooms = pg_store_list_rooms (store, "b@example.org", &error);
+  g_assert_cmpuint (rooms->len, ==, 0);
+  g_assert_no_error (error);
 }
 
 int
@@ -609,6 +676,7 @@ main (int argc, char **argv)
   ADD ("/store/users/injection", test_injection);
   ADD ("/store/sealed/no-plaintext", test_no_plaintext);
   ADD ("/store/sealed/bound-to-row", test_bound_to_row);
+  ADD ("/store/rooms/backlog", test_rooms_backlog);
 #undef ADD
 
   return g_test_run ();

@@ -111,6 +111,49 @@ test_round_trip (Fixture *f, gconstpointer data)
   g_free (other.closed);
 }
 
+/* The frames written without a GVariant are byte for byte those of
+ * pg_wire_send(), whatever size picks the framing offsets' width, and read
+ * back as g_variant_get() would. */
+static void
+test_texts (Fixture *f, gconstpointer data)
+{
+  static const gsize lengths[]
+      = { 0,     1,     120,   242,   243,   244,   245,   250,   251,   252,   253,   254,   255,  256,
+          65500, 65521, 65522, 65523, 65524, 65525, 65526, 65527, 65528, 65534, 65535, 65536, 70000 };
+  (void)data;
+  for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
+    for (guint tagged = 0; tagged < 2; tagged++)
+      {
+        g_autofree char *b = g_strnfill (lengths[i], 'x');
+        const char *a = "bob";
+        guint64 tag = G_GUINT64_CONSTANT (0x0102030405060708) + i;
+        guint32 op = tagged ? PG_WIRE_SEND : PG_WIRE_MESSAGE;
+        static char expected[300000], got[300000];
+
+        pg_wire_send (f->wire, op, 5,
+                      tagged ? g_variant_new ("(tss)", tag, a, b) : g_variant_new ("(ss)", a, b));
+        g_assert_true (pg_wire_flush (f->wire, 1000));
+        gssize n1 = recv (f->raw, expected, sizeof expected, MSG_DONTWAIT);
+        pg_wire_send_texts (f->wire, op, 5, tagged ? &tag : NULL, a, b);
+        g_assert_true (pg_wire_flush (f->wire, 1000));
+        gssize n2 = recv (f->raw, got, sizeof got, MSG_DONTWAIT);
+        g_assert_cmpint (n1, >, 12);
+        g_assert_cmpmem (got, n2, expected, n1);
+
+        g_autoptr (GVariant) args = g_variant_ref_sink (g_variant_new_from_data (
+            G_VARIANT_TYPE (tagged ? "(tss)" : "(ss)"), g_memdup2 (got + 12, (gsize)n2 - 12), (gsize)n2 - 12,
+            FALSE, g_free, NULL));
+        g_assert_true (g_variant_is_normal_form (args));
+        guint64 read_tag = 0;
+        const char *ra = NULL, *rb = NULL;
+        pg_wire_get_texts (args, tagged ? &read_tag : NULL, &ra, &rb);
+        g_assert_cmpstr (ra, ==, a);
+        g_assert_cmpstr (rb, ==, b);
+        if (tagged)
+          g_assert_cmpuint (read_tag, ==, tag);
+      }
+}
+
 /* Frames queued in one iteration leave in one write, after it. */
 static void
 test_batched (Fixture *f, gconstpointer data)
@@ -227,6 +270,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/wire/types", test_types);
 #define ADD(path, fn) g_test_add ("/wire/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+  ADD ("texts", test_texts);
   ADD ("round-trip", test_round_trip);
   ADD ("batched", test_batched);
   ADD ("split-reads", test_split_reads);

@@ -1,0 +1,172 @@
+/* transport/xml-writer.c — see transport/xml-writer.h. */
+#include "build-config.h"
+
+#include "transport/xml-writer.h"
+
+#include <stdarg.h>
+
+static gboolean
+xml_char_allowed (gunichar c)
+{
+  if (c < 0x20)
+    return c == '\t' || c == '\n' || c == '\r';
+  return c != 0xFFFE && c != 0xFFFF;
+}
+
+/* The replacement of @byte (< 0x80) in text, or NULL when it stands as
+ * it is. */
+static const char *
+ascii_replacement (guchar byte, gboolean in_attribute)
+{
+  switch (byte)
+    {
+    case '&':
+      return "&amp;";
+    case '<':
+      return "&lt;";
+    case '>':
+      return "&gt;";
+    case '\'':
+      return in_attribute ? "&apos;" : NULL;
+    case '"':
+      return in_attribute ? "&quot;" : NULL;
+    case '\n':
+      return in_attribute ? "&#xA;" : NULL;
+    case '\r':
+      return "&#xD;";
+    case '\t':
+      return in_attribute ? "&#x9;" : NULL;
+    default:
+      return xml_char_allowed (byte) ? NULL : "\xEF\xBF\xBD";
+    }
+}
+
+/* Valid UTF-8 (the common case, checked in one pass): runs of bytes that
+ * stand as they are are copied at once. */
+static void
+append_escaped_valid (GString *out, const char *text, gboolean in_attribute)
+{
+  const char *run = text;
+  const char *p = text;
+
+  while (*p != '\0')
+    {
+      guchar byte = (guchar)*p;
+      const char *replacement = NULL;
+      gsize skip = 1;
+
+      if (byte < 0x80)
+        replacement = ascii_replacement (byte, in_attribute);
+      else if (byte == 0xEF && (guchar)p[1] == 0xBF && ((guchar)p[2] == 0xBE || (guchar)p[2] == 0xBF))
+        {
+          replacement = "\xEF\xBF\xBD"; /* U+FFFE, U+FFFF: not XML characters */
+          skip = 3;
+        }
+      if (replacement == NULL)
+        {
+          p++;
+          continue;
+        }
+      g_string_append_len (out, run, p - run);
+      g_string_append (out, replacement);
+      p += skip;
+      run = p;
+    }
+  g_string_append_len (out, run, p - run);
+}
+
+void
+pg_xml_append_escaped (GString *out, const char *text, gboolean in_attribute)
+{
+  if (g_utf8_validate (text, -1, NULL))
+    {
+      append_escaped_valid (out, text, in_attribute);
+      return;
+    }
+  /* Each byte of a broken sequence becomes U+FFFD. */
+  const char *p = text;
+  while (*p != '\0')
+    {
+      guchar byte = (guchar)*p;
+      if (byte < 0x80)
+        {
+          const char *replacement = ascii_replacement (byte, in_attribute);
+          if (replacement != NULL)
+            g_string_append (out, replacement);
+          else
+            g_string_append_c (out, (char)byte);
+          p++;
+          continue;
+        }
+      gunichar c = g_utf8_get_char_validated (p, -1);
+      if (c == (gunichar)-1 || c == (gunichar)-2)
+        {
+          g_string_append (out, "\xEF\xBF\xBD");
+          p++;
+          continue;
+        }
+      const char *next = g_utf8_next_char (p);
+      if (xml_char_allowed (c))
+        g_string_append_len (out, p, next - p);
+      else
+        g_string_append (out, "\xEF\xBF\xBD");
+      p = next;
+    }
+}
+
+static void
+write_tag (GString *out, const char *name, va_list attrs, const char *end)
+{
+  const char *attr;
+
+  g_string_append_c (out, '<');
+  g_string_append (out, name);
+  while ((attr = va_arg (attrs, const char *)) != NULL)
+    {
+      const char *value = va_arg (attrs, const char *);
+      if (value == NULL)
+        continue;
+      g_string_append_c (out, ' ');
+      g_string_append (out, attr);
+      g_string_append (out, "='");
+      pg_xml_append_escaped (out, value, TRUE);
+      g_string_append_c (out, '\'');
+    }
+  g_string_append (out, end);
+}
+
+void
+pg_xml_write_start (GString *out, const char *name, ...)
+{
+  va_list attrs;
+  va_start (attrs, name);
+  write_tag (out, name, attrs, ">");
+  va_end (attrs);
+}
+
+void
+pg_xml_write_empty (GString *out, const char *name, ...)
+{
+  va_list attrs;
+  va_start (attrs, name);
+  write_tag (out, name, attrs, "/>");
+  va_end (attrs);
+}
+
+void
+pg_xml_write_text (GString *out, const char *name, const char *text)
+{
+  g_string_append_c (out, '<');
+  g_string_append (out, name);
+  g_string_append_c (out, '>');
+  pg_xml_append_escaped (out, text, FALSE);
+  pg_xml_write_end (out, name);
+}
+
+void
+pg_xml_write_end (GString *out, const char *name)
+{
+  g_string_append (out, "</");
+  g_string_append (out, name);
+  g_string_append_c (out, '>');
+}
