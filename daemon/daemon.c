@@ -48,6 +48,9 @@ static const PgRegistrationHooks registration_hooks = {
   .close = pg_sessions_close,
   .say_goodbye = pg_sessions_say_goodbye,
   .verify = pg_verify_start,
+  .verify_answer = pg_verify_answer,
+  .verify_stop = pg_verify_stop,
+  .change_nick = pg_sessions_change_nick,
   .check_username = pg_verify_check_username,
 };
 
@@ -158,7 +161,9 @@ check_legacy (PgTransport *transport, GError **error)
       return FALSE;
     }
   if (!pg_legacy_option_check_ids (transport->legacy_options, (const char *const *)config->user_options,
-                                   config->protocol, error))
+                                   config->protocol, error)
+      || !pg_legacy_option_check_suffix (transport->legacy_options, (const char *const *)config->user_options,
+                                         config->username_suffix, config->protocol, error))
     {
       g_prefix_error (error, "%s: [registration] user_options: ", config->path);
       return FALSE;

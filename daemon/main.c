@@ -129,7 +129,9 @@ check_config (const char *path)
       g_autoptr (GPtrArray) options = pg_purple_dup_options (purple, config->protocol, &error);
       ok = options != NULL
            && pg_legacy_option_check_ids (options, (const char *const *)config->user_options,
-                                          config->protocol, &error);
+                                          config->protocol, &error)
+           && pg_legacy_option_check_suffix (options, (const char *const *)config->user_options,
+                                             config->username_suffix, config->protocol, &error);
       if (!ok)
         g_prefix_error (&error, "%s: [registration] user_options: ", path);
     }

@@ -546,6 +546,18 @@ pg_purple_dup_options (PgPurple *purple, const char *protocol_id, GError **error
   PurplePlugin *plugin = purple_find_prpl (protocol_id);
   for (GList *l = PURPLE_PLUGIN_PROTOCOL_INFO (plugin)->protocol_options; l != NULL; l = l->next)
     g_ptr_array_add (options, option_from_purple (l->data));
+  /* The parts of the user name, in libpurple's order (the order of the
+   * composed name). */
+  for (GList *l = PURPLE_PLUGIN_PROTOCOL_INFO (plugin)->user_splits; l != NULL; l = l->next)
+    {
+      PurpleAccountUserSplit *split = l->data;
+      if (purple_account_user_split_get_text (split) != NULL
+          && purple_account_user_split_get_separator (split))
+        g_ptr_array_add (options,
+                         pg_legacy_option_new_split (purple_account_user_split_get_text (split),
+                                                     purple_account_user_split_get_default_value (split),
+                                                     purple_account_user_split_get_separator (split)));
+    }
   if (strcmp (protocol_id, "prpl-irc") == 0)
     g_ptr_array_add (options, pg_legacy_option_new (PG_PURPLE_NICKSERV_PASSWORD, "NickServ password",
                                                     PG_LEGACY_OPTION_STRING, NULL, NULL, NULL, TRUE));

@@ -380,6 +380,17 @@ pg_question_dup_message (const PgQuestion *question, guint number, const char *l
     g_string_append (body, T (N_ ("Reply yes or no, or answer it with the command below.")));
   else
     g_string_append (body, T (N_ ("Reply with the answer, or answer it with the command below.")));
+  if (pg_question_takes_text (question))
+    {
+      /* Which question a reply answers (README "Questions from the legacy
+       * network"): its thread, its number, else the oldest. */
+      g_string_append_c (body, '\n');
+      g_string_append_printf (body,
+                              T (N_ ("With several questions waiting, start the reply with “#%u ” to answer "
+                                     "this one; a reply without a number answers the oldest question a "
+                                     "reply can answer.")),
+                              number);
+    }
   g_string_append_c (body, '\n');
   g_string_append_printf (body,
                           T (N_ ("Command: “%s” on the gateway. Unanswered, the question is cancelled "

@@ -191,3 +191,17 @@ pg_question_answer_from_variant (GVariant *variant)
     pg_question_answer_set (answer, key, value);
   return answer;
 }
+
+int
+pg_question_get_accepting_action (const PgQuestion *question)
+{
+  if (question->default_action != question->cancel_action)
+    return question->default_action;
+  return question->cancel_action == 0 ? 1 : 0;
+}
+
+int
+pg_question_get_declining_action (const PgQuestion *question)
+{
+  return question->cancel_action >= 0 ? question->cancel_action : question->default_action;
+}

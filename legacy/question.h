@@ -82,6 +82,10 @@ PgQuestionField *pg_question_add_field (PgQuestion *question, const char *id, Pg
 const PgQuestionField *pg_question_find_field (const PgQuestion *question, const char *id);
 /* The fields an answer fills (not labels). */
 guint pg_question_count_inputs (const PgQuestion *question);
+/* The first button that does not decline, and the one that declines (the
+ * default when none does): indexes of @question->actions. */
+int pg_question_get_accepting_action (const PgQuestion *question);
+int pg_question_get_declining_action (const PgQuestion *question);
 
 /* As the worker link carries them (of these GVariant types). The variant
  * is floating; a variant that is not of the type gives NULL. */

@@ -26,6 +26,7 @@ typedef struct
 } PgContact;
 
 typedef struct PgSession PgSession;
+typedef struct PgNickChange PgNickChange; /* session-nick.c */
 
 /* Where the roster synchronisation of a login stands (roster-sync.c). */
 typedef enum
@@ -87,6 +88,8 @@ struct PgSession
    * (session-questions.c). Owned; NULL: none. */
   char *question_refusal;
   const char *question_advice; /* msgid to go with it */
+  /* A nick asked of the network for "Change nick" (session-nick.c), or NULL. */
+  PgNickChange *nick_change;
   PgRosterSync roster_sync;
   char *roster_read_id; /* of the roster get on its way; owned */
 };
@@ -161,6 +164,12 @@ void pg_questions_on_closed (gpointer owner, guint32 id);
 void pg_questions_withdraw_all (PgSession *session, gboolean tell);
 /* Plain-text replies to the gateway's address, added by session.c. */
 void pg_questions_add_routes (PgTransport *transport, PgSessions *sessions);
+
+/* session-nick.c — the answer to a nick asked for: TRUE when @event (a
+ * connection-wide refusal) was the answer and is nobody else's. */
+gboolean pg_session_nick_on_chat (PgSession *session, const PgChatEvent *event);
+/* The login ends: a nick asked for gets no answer. */
+void pg_session_nick_abort (PgSession *session);
 
 /* session.c */
 PgSession *pg_sessions_lookup (PgSessions *sessions, const char *bare_jid);

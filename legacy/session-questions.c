@@ -28,10 +28,6 @@
 
 #define THREAD_PREFIX "pg-question-"
 #define COMMAND_NAME N_ ("Answer pending questions")
-/* A legacy server (or a plugin gone wrong) could ask without end; beyond
- * this many a new question is declined at once, as an unanswered one is at
- * its timeout. */
-#define MAX_PENDING 16
 
 typedef struct
 {
@@ -78,23 +74,8 @@ tell_about (PgSession *session, PgPendingQuestion *pending, const char *text)
   tell (session, thread, text);
 }
 
-/* The first button that does not decline. */
-static int
-accepting_action (const PgQuestion *question)
-{
-  if (question->default_action != question->cancel_action)
-    return question->default_action;
-  return question->cancel_action == 0 ? 1 : 0;
-}
-
-static int
-declining_action (const PgQuestion *question)
-{
-  return question->cancel_action >= 0 ? question->cancel_action : question->default_action;
-}
-
-static char *
-certificate_key (const PgQuestion *question)
+char *
+pg_questions_dup_certificate_key (const PgQuestion *question)
 {
   return g_strconcat (PG_SETTING_CERTIFICATE_PREFIX, question->host != NULL ? question->host : "", NULL);
 }
@@ -114,6 +95,43 @@ refuse_certificate (PgSession *session, char *why, const char *advice)
       (q)->fingerprint != NULL ? (q)->fingerprint : ""
 #define ADVICE_RECONNECT N_ ("Reconnect to be asked again (command “Reconnect to the legacy network now”).")
 
+char *
+pg_questions_dup_certificate_refusal (PgTransport *transport, const PgQuestion *question, const char *lang,
+                                      guint timeout_s)
+{
+  PgI18n *i18n = transport->i18n;
+  if (timeout_s > 0)
+    return g_strdup_printf (pg_i18n_translate (i18n, lang,
+                                               N_ ("The certificate of %s (subject %s, SHA-256 fingerprint "
+                                                   "%s) is not trusted: it was not accepted within %u "
+                                                   "seconds.")),
+                            CERTIFICATE_ARGS (question), timeout_s);
+  return g_strdup_printf (pg_i18n_translate (i18n, lang,
+                                             N_ ("The certificate of %s (subject %s, SHA-256 "
+                                                 "fingerprint %s) is not trusted: you rejected it.")),
+                          CERTIFICATE_ARGS (question));
+}
+
+PgCertificateVerdict
+pg_questions_judge_certificate (PgTransport *transport, const char *bare_jid, const PgQuestion *question,
+                                const char *lang, char **why)
+{
+  g_autofree char *key = pg_questions_dup_certificate_key (question);
+  g_autofree char *accepted
+      = bare_jid != NULL ? pg_store_dup_setting (transport->store, bare_jid, key, NULL) : NULL;
+  if (accepted != NULL && g_strcmp0 (accepted, question->fingerprint) == 0)
+    return PG_CERTIFICATE_TRUSTED;
+  if (transport->config->certificates != PG_CERTIFICATES_SYSTEM)
+    return PG_CERTIFICATE_ASK;
+  *why = g_strdup_printf (pg_i18n_translate (transport->i18n, lang,
+                                             N_ ("The certificate of %s (subject %s, SHA-256 "
+                                                 "fingerprint %s) is not trusted by the system's "
+                                                 "certificate authorities, and this gateway accepts "
+                                                 "no other.")),
+                          CERTIFICATE_ARGS (question));
+  return PG_CERTIFICATE_DISTRUSTED;
+}
+
 static void
 give_answer (PgSession *session, const PgQuestion *question, const PgQuestionAnswer *answer)
 {
@@ -122,7 +140,7 @@ give_answer (PgSession *session, const PgQuestion *question, const PgQuestionAns
       if (answer->action != question->cancel_action)
         {
           g_autoptr (GError) error = NULL;
-          g_autofree char *key = certificate_key (question);
+          g_autofree char *key = pg_questions_dup_certificate_key (question);
           if (!pg_store_put_setting (session->transport->store, session->bare_jid, key, question->fingerprint,
                                      &error))
             g_warning ("%s: cannot remember the certificate of %s: %s", session->bare_jid, question->host,
@@ -131,10 +149,7 @@ give_answer (PgSession *session, const PgQuestion *question, const PgQuestionAns
         }
       else
         refuse_certificate (
-            session,
-            g_strdup_printf (tr (session, N_ ("The certificate of %s (subject %s, SHA-256 "
-                                              "fingerprint %s) is not trusted: you rejected it.")),
-                             CERTIFICATE_ARGS (question)),
+            session, pg_questions_dup_certificate_refusal (session->transport, question, session->lang, 0),
             ADVICE_RECONNECT);
     }
   if (session->account != NULL)
@@ -176,14 +191,11 @@ on_timeout (gpointer data)
       seconds);
   tell (session, thread, text);
   if (question->kind == PG_QUESTION_CERTIFICATE)
-    refuse_certificate (
-        session,
-        g_strdup_printf (tr (session, N_ ("The certificate of %s (subject %s, SHA-256 fingerprint "
-                                          "%s) is not trusted: it was not accepted within %u "
-                                          "seconds.")),
-                         CERTIFICATE_ARGS (question), seconds),
-        ADVICE_RECONNECT);
-  g_autoptr (PgQuestionAnswer) answer = pg_question_answer_new (question->id, declining_action (question));
+    refuse_certificate (session,
+                        pg_questions_dup_certificate_refusal (transport, question, session->lang, seconds),
+                        ADVICE_RECONNECT);
+  g_autoptr (PgQuestionAnswer) answer
+      = pg_question_answer_new (question->id, pg_question_get_declining_action (question));
   if (session->account != NULL)
     pg_account_answer_question (session->account, answer);
   drop (session, pending);
@@ -198,38 +210,36 @@ pg_questions_on_question (gpointer owner, const PgQuestion *question)
 
   if (question->kind == PG_QUESTION_CERTIFICATE)
     {
-      g_autofree char *key = certificate_key (question);
-      g_autofree char *accepted = pg_store_dup_setting (transport->store, session->bare_jid, key, NULL);
-      if (accepted != NULL && g_strcmp0 (accepted, question->fingerprint) == 0)
+      char *why = NULL;
+      switch (pg_questions_judge_certificate (transport, session->bare_jid, question, session->lang, &why))
         {
-          g_autoptr (PgQuestionAnswer) answer
-              = pg_question_answer_new (question->id, accepting_action (question));
-          g_info ("%s: certificate of %s accepted before", session->bare_jid, question->host);
-          pg_account_answer_question (session->account, answer);
-          return;
-        }
-      if (transport->config->certificates == PG_CERTIFICATES_SYSTEM)
-        {
-          g_autoptr (PgQuestionAnswer) answer
-              = pg_question_answer_new (question->id, declining_action (question));
-          refuse_certificate (
-              session,
-              g_strdup_printf (tr (session, N_ ("The certificate of %s (subject %s, SHA-256 "
-                                                "fingerprint %s) is not trusted by the system's "
-                                                "certificate authorities, and this gateway accepts "
-                                                "no other.")),
-                               CERTIFICATE_ARGS (question)),
-              N_ ("Tell the gateway's operator."));
-          pg_account_answer_question (session->account, answer);
-          return;
+        case PG_CERTIFICATE_TRUSTED:
+          {
+            g_autoptr (PgQuestionAnswer) answer
+                = pg_question_answer_new (question->id, pg_question_get_accepting_action (question));
+            g_info ("%s: certificate of %s accepted before", session->bare_jid, question->host);
+            pg_account_answer_question (session->account, answer);
+            return;
+          }
+        case PG_CERTIFICATE_DISTRUSTED:
+          {
+            g_autoptr (PgQuestionAnswer) answer
+                = pg_question_answer_new (question->id, pg_question_get_declining_action (question));
+            refuse_certificate (session, why, N_ ("Tell the gateway's operator."));
+            pg_account_answer_question (session->account, answer);
+            return;
+          }
+        case PG_CERTIFICATE_ASK:
+        default:
+          break;
         }
     }
   if (session->questions == NULL)
     session->questions = g_ptr_array_new_with_free_func ((GDestroyNotify)pending_free);
-  if (session->questions->len >= MAX_PENDING)
+  if (session->questions->len >= PG_QUESTIONS_MAX_PENDING)
     {
       g_autoptr (PgQuestionAnswer) answer
-          = pg_question_answer_new (question->id, declining_action (question));
+          = pg_question_answer_new (question->id, pg_question_get_declining_action (question));
       g_warning ("%s: %u questions of the legacy login pending: a new one declined", session->bare_jid,
                  session->questions->len);
       pg_account_answer_question (session->account, answer);

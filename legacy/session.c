@@ -114,6 +114,7 @@ static void
 session_free (PgSession *session)
 {
   pg_questions_withdraw_all (session, FALSE);
+  pg_session_nick_abort (session);
   pg_roster_sync_stop (session);
   g_free (session->question_refusal);
   g_clear_handle_id (&session->retry_id, g_source_remove);
@@ -227,16 +228,18 @@ report_failure (PgSession *session, PgErrorCondition condition, const char *reas
  * give another than the registered one (bob1 while bob is taken after a
  * reconnect, or a server's forced change): the user is told once per nick,
  * in the transport's presence status and a headline, and can pick another
- * with the "Change nick" command. */
+ * with the "Change nick" command. @new_nick: the nick a NICK event names
+ * (NULL: the login's). */
 static void
-check_nick (PgSession *session, PgShow show)
+check_nick (PgSession *session, PgShow show, const char *new_nick)
 {
   PgTransport *transport = session->transport;
   PgAccount *account = session->account;
   if (account == NULL || !pg_account_has_connection_nick (account))
     return;
   g_autoptr (PgStoreUser) user = pg_store_get_user (transport->store, session->bare_jid, NULL);
-  g_autofree char *nick = pg_account_dup_nick (account);
+  /* A NICK event comes before the protocol knows the nick it names. */
+  g_autofree char *nick = new_nick != NULL ? g_strdup (new_nick) : pg_account_dup_nick (account);
   if (user == NULL || nick == NULL)
     return;
   g_autofree char *registered = g_strndup (user->username, strcspn (user->username, "@"));
@@ -244,6 +247,9 @@ check_nick (PgSession *session, PgShow show)
   g_autofree char *have = pg_account_normalize (account, nick);
   if (g_strcmp0 (want, have) == 0)
     {
+      /* The nick is back ("Change nick"): the status told of it goes. */
+      if (session->nick_told != NULL && session->state == PG_SESSION_ONLINE)
+        send_transport_presence (session, show, NULL);
       g_clear_pointer (&session->nick_told, g_free);
       return;
     }
@@ -271,11 +277,14 @@ static void
 on_chat (gpointer owner, const PgChatEvent *event)
 {
   PgSession *session = owner;
+  /* A refusal of the nick "Change nick" asked for is not a room's. */
+  if (pg_session_nick_on_chat (session, event))
+    return;
   pg_rooms_on_chat (owner, event);
   if (event->kind == PG_CHAT_EVENT_NICK && session->state == PG_SESSION_ONLINE)
     {
       const Resource *best = best_resource (session);
-      check_nick (session, best != NULL ? best->show : PG_SHOW_AVAILABLE);
+      check_nick (session, best != NULL ? best->show : PG_SHOW_AVAILABLE, event->new_nick);
     }
 }
 
@@ -293,7 +302,7 @@ on_connected (gpointer owner)
              session->contacts != NULL ? g_hash_table_size (session->contacts) : 0);
   const Resource *best = best_resource (session);
   send_transport_presence (session, best != NULL ? best->show : PG_SHOW_AVAILABLE, NULL);
-  check_nick (session, best != NULL ? best->show : PG_SHOW_AVAILABLE);
+  check_nick (session, best != NULL ? best->show : PG_SHOW_AVAILABLE, NULL);
   apply_status (session);
   pg_contacts_subscribe_all (session);
   pg_roster_sync_start (session);
@@ -319,6 +328,7 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
     {
       /* The clean stop's own logout: the session ends with the process. */
       session->logging_out = FALSE;
+      pg_session_nick_abort (session);
       g_clear_pointer (&session->account, pg_account_free);
       pg_outbox_legacy_reset (session);
       set_state (session, PG_SESSION_OFFLINE);
@@ -333,6 +343,7 @@ on_disconnected (gpointer owner, PgAccountFailure failure, const char *reason)
       failure = PG_ACCOUNT_FAILURE_OTHER; /* asking again at once is no use */
     }
   pg_questions_withdraw_all (session, TRUE);
+  pg_session_nick_abort (session);
   pg_contacts_all_offline (session);
   g_clear_pointer (&session->account, pg_account_free);
   pg_outbox_legacy_reset (session);
@@ -458,12 +469,21 @@ login (PgSession *session)
       g_warning ("%s: cannot open the stored password: %s", session->bare_jid, error->message);
       return;
     }
-  g_autofree char *username = g_strconcat (user->username, transport->config->username_suffix, NULL);
+  g_autofree char *refusal = NULL;
+  g_autofree char *username = pg_user_options_dup_legacy_username (transport, session->bare_jid, NULL,
+                                                                   user->username, NULL, &refusal);
+  if (username == NULL)
+    {
+      /* The configuration changed since the name was registered. */
+      g_warning ("%s: no legacy login: %s", session->bare_jid, refusal);
+      pg_seal_free_secret (password);
+      return;
+    }
   /* [legacy-settings] with the user's own options over them (README
    * "Account options"). */
   g_auto (GStrv) setting_keys = NULL;
   GStrv setting_values = NULL;
-  pg_user_options_dup_login_settings (transport, session->bare_jid, &setting_keys, &setting_values);
+  pg_user_options_dup_login_settings (transport, session->bare_jid, NULL, &setting_keys, &setting_values);
   session->account = pg_account_new (transport->backend, transport->config->protocol, username, password,
                                      (const char *const *)setting_keys, (const char *const *)setting_values,
                                      &account_events, session);
@@ -930,6 +950,7 @@ pg_sessions_pause (PgTransport *transport, const char *bare_jid)
   if (session == NULL)
     return;
   pg_questions_withdraw_all (session, TRUE);
+  pg_session_nick_abort (session);
   pg_contacts_all_offline (session);
   pg_rooms_drop_all (session, PG_ERR_SERVICE_UNAVAILABLE, NULL, PG_MUC_STATUS_TECHNICAL);
   g_clear_pointer (&session->account, pg_account_free);

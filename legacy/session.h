@@ -8,6 +8,7 @@
  * status. The session translates account events into stanzas and the user's
  * presence, subscriptions and messages into account commands. */
 #pragma once
+#include "registration/hooks.h"
 #include "transport/transport.h"
 
 /* Reconnection after network failures: 1 s doubling to 5 min, with jitter so
@@ -61,6 +62,13 @@ void pg_sessions_pause (PgTransport *transport, const char *bare_jid);
 /* The user's credentials changed (or a check ended): a session logs in
  * again with what is stored. */
 void pg_sessions_credentials_changed (PgTransport *transport, const char *bare_jid);
+/* The change_nick hook of registration/hooks.h (session-nick.c): asks the
+ * network for the nick of @legacy_username on the user's online login,
+ * where the protocol has one nick per connection and only the nick
+ * changes. FALSE when there is no such login (nothing is done); else
+ * @done follows, not before this returns. */
+gboolean pg_sessions_change_nick (PgTransport *transport, const char *bare_jid, const char *legacy_username,
+                                  const char *lang, PgVerifyDone done, gpointer data, GDestroyNotify destroy);
 
 typedef struct
 {

@@ -24,43 +24,149 @@ typedef enum
   KIND_NICK,
 } Kind;
 
-/* Between pg_inband_submit() and its outcome. */
+/* A registration command from pg_inband_submit() to its outcome, shared by
+ * the check (until its outcome) and the command's session (until it
+ * ends). */
 typedef struct
 {
-  PgAdhocDeferred *deferred;
+  guint refs;
   PgTransport *transport;
   char *lang;
   char *username;
   Kind kind;
+  PgAdhocDeferred *deferred; /* the request waiting for the check; NULL: none */
+  PgInbandCheck *check;      /* while the check is under way; NULL once it is done */
+  /* The outcome, when it came while no request waited for it. */
+  gboolean decided;
+  gboolean ok;
+  PgErrorCondition condition;
+  char *text;
 } Waiting;
 
-static void
-waiting_free (Waiting *waiting)
+static Waiting *
+waiting_ref (Waiting *waiting)
 {
+  waiting->refs++;
+  return waiting;
+}
+
+static void
+waiting_unref (Waiting *waiting)
+{
+  if (--waiting->refs > 0)
+    return;
   g_free (waiting->lang);
   g_free (waiting->username);
+  g_free (waiting->text);
   g_free (waiting);
+}
+
+/* The command's session ended (completed, cancelled, expired): a check
+ * still under way is given up, so that nothing is registered after a
+ * cancel. */
+static void
+session_ended (Waiting *waiting)
+{
+  if (waiting->check != NULL)
+    pg_inband_abandon (waiting->check);
+  waiting_unref (waiting);
+}
+
+/* What a successful command tells the user. Owned. */
+static char *
+dup_success_note (Waiting *waiting)
+{
+  PgI18n *i18n = waiting->transport->i18n;
+  return g_strdup_printf (pg_i18n_translate (i18n, waiting->lang,
+                                             waiting->kind == KIND_REGISTER
+                                                 ? N_ ("You are registered as %s. Accept the gateway's "
+                                                       "subscription request and go online to log in.")
+                                             : waiting->kind == KIND_NICK ? N_ ("Your nick is now %s.")
+                                                                          : N_ ("Your account is now %s.")),
+                          waiting->username);
 }
 
 static void
 on_checked (gboolean ok, PgErrorCondition condition, const char *text, gpointer data)
 {
   Waiting *waiting = data;
-  if (!ok)
+  waiting->check = NULL;
+  if (waiting->deferred != NULL)
     {
-      pg_adhoc_deferred_fail (waiting->deferred, condition, text);
+      PgAdhocDeferred *deferred = g_steal_pointer (&waiting->deferred);
+      if (!ok)
+        {
+          pg_adhoc_deferred_fail (deferred, condition, text);
+          return;
+        }
+      g_autofree char *note = dup_success_note (waiting);
+      pg_adhoc_deferred_complete (deferred, PG_ADHOC_NOTE_INFO, note);
       return;
     }
-  PgI18n *i18n = waiting->transport->i18n;
-  g_autofree char *note
-      = g_strdup_printf (pg_i18n_translate (i18n, waiting->lang,
-                                            waiting->kind == KIND_REGISTER
-                                                ? N_ ("You are registered as %s. Accept the gateway's "
-                                                      "subscription request and go online to log in.")
-                                            : waiting->kind == KIND_NICK ? N_ ("Your nick is now %s.")
-                                                                         : N_ ("Your account is now %s.")),
-                         waiting->username);
-  pg_adhoc_deferred_complete (waiting->deferred, PG_ADHOC_NOTE_INFO, note);
+  /* Decided while the user read a question (its timeout): told at their
+   * next request. */
+  waiting->decided = TRUE;
+  waiting->ok = ok;
+  waiting->condition = condition;
+  waiting->text = g_strdup (text);
+}
+
+/* The checking login's question becomes the command's next stage (XEP-0050
+ * §3.4): the same session, its form to fill. */
+static void
+on_asked (PgInbandCheck *check, const xmlNode *form, const char *summary, gpointer data)
+{
+  Waiting *waiting = data;
+  PgTransport *transport = waiting->transport;
+  if (waiting->deferred == NULL)
+    {
+      /* Nobody to show it to (the session ended meanwhile). */
+      pg_inband_abandon (check);
+      return;
+    }
+  g_autofree char *note = g_strdup_printf (
+      pg_i18n_translate (transport->i18n, waiting->lang,
+                         N_ ("%s asks a question before it lets you in. Answer it to go on.")),
+      transport->legacy_name);
+  pg_adhoc_deferred_continue (g_steal_pointer (&waiting->deferred), note, form, PG_ADHOC_COMPLETE,
+                              PG_ADHOC_COMPLETE);
+}
+
+/* A stage after a question: the answer goes to the check. */
+static void
+answer_question (PgAdhocCall *call, Waiting *waiting)
+{
+  if (waiting->check == NULL)
+    {
+      if (!waiting->decided)
+        {
+          pg_adhoc_call_fail (call, PG_ERR_UNEXPECTED_REQUEST, NULL, N_ ("No question is pending."));
+          return;
+        }
+      /* The check ended while the question waited. */
+      if (!waiting->ok)
+        {
+          pg_adhoc_call_fail_text (call, waiting->condition, waiting->text);
+          return;
+        }
+      g_autofree char *note = dup_success_note (waiting);
+      pg_adhoc_call_add_note (call, PG_ADHOC_NOTE_INFO, note);
+      return;
+    }
+  const PgForm *submitted = pg_adhoc_call_get_form (call);
+  if (submitted == NULL)
+    {
+      pg_adhoc_call_fail (call, PG_ERR_BAD_REQUEST, "bad-payload", N_ ("The answer form is missing."));
+      return;
+    }
+  PgErrorCondition condition;
+  g_autofree char *text = NULL;
+  if (!pg_inband_answer (waiting->check, submitted, &condition, &text))
+    {
+      pg_adhoc_call_fail_text (call, condition, text);
+      return;
+    }
+  waiting->deferred = pg_adhoc_call_defer (call);
 }
 
 static void
@@ -105,6 +211,12 @@ run (PgAdhocCall *call, Kind kind)
       pg_adhoc_call_continue (call, PG_ADHOC_COMPLETE, PG_ADHOC_COMPLETE);
       return;
     }
+  Waiting *asked = pg_adhoc_call_get_object (call);
+  if (asked != NULL)
+    {
+      answer_question (call, asked);
+      return;
+    }
   const PgForm *submitted = pg_adhoc_call_get_form (call);
   const char *username = submitted != NULL ? pg_form_get_value (submitted, "username") : NULL;
   if (username == NULL)
@@ -125,18 +237,22 @@ run (PgAdhocCall *call, Kind kind)
       return;
     }
   Waiting *waiting = g_new0 (Waiting, 1);
+  waiting->refs = 1; /* the check's */
   waiting->transport = transport;
   waiting->lang = g_strdup (lang);
   waiting->username = g_strstrip (g_strdup (username));
   waiting->kind = kind;
-  if (!pg_inband_submit (transport, user, lang, username, password, options, on_checked, waiting,
-                         (GDestroyNotify)waiting_free, &condition, &text))
+  waiting->check = pg_inband_submit (transport, user, lang, username, password, options, on_checked, on_asked,
+                                     waiting, (GDestroyNotify)waiting_unref, &condition, &text);
+  if (waiting->check == NULL)
     {
-      waiting_free (waiting);
+      waiting_unref (waiting);
       pg_adhoc_call_fail_text (call, condition, text);
       return;
     }
-  /* The outcome comes from an idle at the earliest: after this returns. */
+  /* The outcome or a question comes from an idle at the earliest: after
+   * this returns. */
+  pg_adhoc_call_set_object (call, waiting_ref (waiting), (GDestroyNotify)session_ended);
   waiting->deferred = pg_adhoc_call_defer (call);
 }
 

@@ -68,17 +68,20 @@ send_text_error (PgTransport *transport, const xmlNode *stanza, const char *lang
   pg_transport_send (transport, reply);
 }
 
-typedef struct
+struct PgInbandCheck
 {
   PgTransport *transport;
   char *lang; /* of the request; NULL: English */
   char *bare_jid;
   gboolean existed;
   Credentials credentials;
+  PgVerification *verification; /* until it is done */
   PgInbandDone done;
+  PgInbandAsk ask;
   gpointer data;
   GDestroyNotify destroy;
-} Pending;
+};
+typedef struct PgInbandCheck Pending;
 
 static void
 pending_free (Pending *pending)
@@ -93,12 +96,57 @@ pending_free (Pending *pending)
 
 /* Stores verified credentials and tells; or tells why not. Nothing is
  * stored for a refusal: a refused change keeps the registration. */
+/* Keeps @settings (key → value; NULL: none) for @bare_jid. */
+static gboolean
+store_settings (PgTransport *transport, const char *bare_jid, GHashTable *settings, GError **error)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  if (settings == NULL)
+    return TRUE;
+  g_hash_table_iter_init (&iter, settings);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!pg_store_put_setting (transport->store, bare_jid, key, value, error))
+      return FALSE;
+  return TRUE;
+}
+
+/* The outcome of a nick asked of the login that is up: only the name
+ * changes, the login goes on. */
 static void
-finish_registration (gboolean ok, PgErrorCondition condition, const char *text, gpointer data)
+finish_nick_change (gboolean ok, PgErrorCondition condition, const char *text, GHashTable *settings,
+                    gpointer data)
 {
   Pending *pending = data;
   PgTransport *transport = pending->transport;
   g_autoptr (GError) error = NULL;
+  if (!ok)
+    {
+      g_message ("new nick of %s refused", pending->bare_jid);
+      pending->done (FALSE, condition, text, pending->data);
+      return;
+    }
+  if (!pg_store_put_user (transport->store, pending->bare_jid, pending->credentials.username, NULL, &error))
+    {
+      g_warning ("cannot store the new nick of %s: %s", pending->bare_jid, error->message);
+      pending->done (FALSE, PG_ERR_INTERNAL_SERVER_ERROR,
+                     pg_i18n_translate (transport->i18n, pending->lang,
+                                        N_ ("The registration could not be stored. Please try again later.")),
+                     pending->data);
+      return;
+    }
+  g_message ("%s has a new nick", pending->bare_jid);
+  pending->done (TRUE, PG_ERR_UNDEFINED_CONDITION, NULL, pending->data);
+}
+
+static void
+finish_registration (gboolean ok, PgErrorCondition condition, const char *text, GHashTable *settings,
+                     gpointer data)
+{
+  Pending *pending = data;
+  PgTransport *transport = pending->transport;
+  g_autoptr (GError) error = NULL;
+  pending->verification = NULL;
   if (!ok)
     {
       g_message ("registration of %s refused", pending->bare_jid);
@@ -108,7 +156,8 @@ finish_registration (gboolean ok, PgErrorCondition condition, const char *text, 
     }
   if (!pg_store_put_user (transport->store, pending->bare_jid, pending->credentials.username,
                           pending->credentials.password, &error)
-      || !pg_user_options_store (transport, pending->bare_jid, pending->credentials.options, &error))
+      || !pg_user_options_store (transport, pending->bare_jid, pending->credentials.options, &error)
+      || !store_settings (transport, pending->bare_jid, settings, &error))
     {
       g_warning ("cannot store the registration of %s: %s", pending->bare_jid, error->message);
       pending->done (FALSE, PG_ERR_INTERNAL_SERVER_ERROR,
@@ -130,10 +179,51 @@ dup_text (PgTransport *transport, const char *lang, const char *msgid)
   return g_strdup (pg_i18n_translate (transport->i18n, lang, msgid));
 }
 
+static void
+on_asked (PgVerification *verification, const xmlNode *form, const char *summary, gpointer data)
+{
+  Pending *pending = data;
+  PgTransport *transport = pending->transport;
+  if (pending->ask != NULL)
+    {
+      pending->ask (pending, form, summary, pending->data);
+      return;
+    }
+  /* XEP-0077 has no second form: the ad-hoc command that has one is named. */
+  const char *command = pg_i18n_translate (transport->i18n, pending->lang,
+                                           pending->existed ? N_ ("Change account") : N_ ("Register"));
+  /* TRANSLATORS: the legacy network's name, its question in its own words, and the name of the
+   * ad-hoc command. */
+  g_autofree char *text = g_strdup_printf (
+      pg_i18n_translate (transport->i18n, pending->lang,
+                         N_ ("%s asks a question before it lets you in: “%s”. Answer it by registering with "
+                             "the gateway's ad-hoc command “%s”, which shows the question as a form.")),
+      transport->legacy_name, summary, command);
+  transport->registration_hooks->verify_stop (verification, PG_ERR_NOT_ACCEPTABLE, text);
+}
+
 gboolean
+pg_inband_answer (PgInbandCheck *check, const PgForm *form, PgErrorCondition *condition, char **text)
+{
+  g_return_val_if_fail (check->verification != NULL, FALSE);
+  return check->transport->registration_hooks->verify_answer (check->verification, form, condition, text);
+}
+
+void
+pg_inband_abandon (PgInbandCheck *check)
+{
+  if (check->verification == NULL)
+    return; /* a nick asked of the login that is up: its answer is near */
+  g_message ("registration of %s given up by its user", check->bare_jid);
+  check->transport->registration_hooks->verify_stop (
+      check->verification, PG_ERR_NOT_ACCEPTABLE,
+      pg_i18n_translate (check->transport->i18n, check->lang, N_ ("The registration was cancelled.")));
+}
+
+PgInbandCheck *
 pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang, const char *username,
-                  const char *password, GHashTable *options, PgInbandDone done, gpointer data,
-                  GDestroyNotify destroy, PgErrorCondition *condition, char **text)
+                  const char *password, GHashTable *options, PgInbandDone done, PgInbandAsk ask,
+                  gpointer data, GDestroyNotify destroy, PgErrorCondition *condition, char **text)
 {
   *condition = PG_ERR_NOT_ACCEPTABLE;
   g_autoptr (GError) error = NULL;
@@ -143,24 +233,31 @@ pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang
       g_warning ("cannot read the registration of %s: %s", bare_jid, error->message);
       *condition = PG_ERR_INTERNAL_SERVER_ERROR;
       *text = NULL;
-      return FALSE;
+      return NULL;
     }
   g_autofree char *name = g_strstrip (g_strdup (username != NULL ? username : ""));
   if (*name == '\0')
     {
       *text = dup_text (transport, lang, N_ ("A username is required."));
-      return FALSE;
+      return NULL;
     }
   gboolean keep_password = password == NULL || *password == '\0';
   /* An edit without a password keeps the stored one (XEP-0077 §3.3). */
   if (keep_password && existing == NULL && !transport->password_optional)
     {
       *text = dup_text (transport, lang, N_ ("A password is required."));
-      return FALSE;
+      return NULL;
     }
+  /* The name the logins will use: the user-name parts of the form over the
+   * stored ones. */
+  g_autofree char *legacy_name = pg_user_options_dup_legacy_username (
+      transport, existing != NULL ? bare_jid : NULL, options, name, lang, text);
+  if (legacy_name == NULL)
+    return NULL;
   /* Obvious mistakes are answered at once, without a login. */
-  if ((*text = transport->registration_hooks->check_username (transport, name, lang, condition)) != NULL)
-    return FALSE;
+  if ((*text = transport->registration_hooks->check_username (transport, name, legacy_name, lang, condition))
+      != NULL)
+    return NULL;
 
   Pending *pending = g_new0 (Pending, 1);
   pending->transport = transport;
@@ -171,8 +268,18 @@ pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang
   pending->credentials.password = keep_password ? NULL : g_strdup (password);
   pending->credentials.options = options != NULL ? g_hash_table_ref (options) : NULL;
   pending->done = done;
+  pending->ask = ask;
   pending->data = data;
   pending->destroy = destroy;
+
+  /* Only the name changes, where the protocol has one nick per connection
+   * and the user is online: the network is asked for it on that login,
+   * which goes on (a refusal keeps the old nick). */
+  if (pending->existed && keep_password && (options == NULL || g_hash_table_size (options) == 0)
+      && strcmp (existing->username, pending->credentials.username) != 0
+      && transport->registration_hooks->change_nick (
+          transport, bare_jid, legacy_name, lang, finish_nick_change, pending, (GDestroyNotify)pending_free))
+    return pending;
 
   /* Every registration and change is checked with a real login, also where
    * the protocol needs no password (a nick may be taken or refused), with
@@ -181,13 +288,22 @@ pg_inband_submit (PgTransport *transport, const char *bare_jid, const char *lang
   char *login_password = pending->credentials.password != NULL
                              ? g_strdup (pending->credentials.password)
                              : pg_store_dup_password (transport->store, bare_jid, NULL);
+  /* The options it will store, over those stored (a change keeps what it
+   * leaves out): the check logs in as the user's logins will. */
+  g_auto (GStrv) setting_keys = NULL;
+  GStrv setting_values = NULL;
+  pg_user_options_dup_login_settings (transport, pending->existed ? bare_jid : NULL,
+                                      pending->credentials.options, &setting_keys, &setting_values);
   /* The user's own login would hold the same legacy account. */
   transport->registration_hooks->pause (transport, bare_jid);
-  transport->registration_hooks->verify (transport, bare_jid, pending->credentials.username, login_password,
-                                         lang, finish_registration, pending, (GDestroyNotify)pending_free);
+  pending->verification = transport->registration_hooks->verify (
+      transport, bare_jid, legacy_name, login_password, (const char *const *)setting_keys,
+      (const char *const *)setting_values, lang, finish_registration, on_asked, pending,
+      (GDestroyNotify)pending_free);
+  pg_user_options_free_values (setting_values);
   if (login_password != NULL)
     pg_seal_free_secret (login_password);
-  return TRUE;
+  return pending;
 }
 
 static gboolean
@@ -374,9 +490,10 @@ on_set (const PgRouteRequest *request, gpointer user_data)
   answer->lang = g_strdup (request->lang);
   PgErrorCondition condition;
   g_autofree char *text = NULL;
-  if (!pg_inband_submit (transport, request->from_bare, request->lang, credentials.username,
-                         credentials.password, credentials.options, answer_done, answer,
-                         (GDestroyNotify)answer_free, &condition, &text))
+  if (pg_inband_submit (transport, request->from_bare, request->lang, credentials.username,
+                        credentials.password, credentials.options, answer_done, NULL, answer,
+                        (GDestroyNotify)answer_free, &condition, &text)
+      == NULL)
     {
       answer_done (FALSE, condition, text, answer);
       answer_free (answer);

@@ -57,6 +57,24 @@ pg_adhoc_call_get_data (PgAdhocCall *call, const char *key)
   return g_hash_table_lookup (call->data, key);
 }
 
+void
+pg_adhoc_call_set_object (PgAdhocCall *call, gpointer object, GDestroyNotify destroy)
+{
+  gpointer *slot = call->session != NULL ? &call->session->object : &call->object;
+  GDestroyNotify *slot_destroy
+      = call->session != NULL ? &call->session->object_destroy : &call->object_destroy;
+  if (*slot_destroy != NULL)
+    (*slot_destroy) (*slot);
+  *slot = object;
+  *slot_destroy = destroy;
+}
+
+gpointer
+pg_adhoc_call_get_object (PgAdhocCall *call)
+{
+  return call->session != NULL ? call->session->object : call->object;
+}
+
 GPtrArray *
 pg_adhoc_call_dup_jids (PgAdhocCall *call, const char *var)
 {

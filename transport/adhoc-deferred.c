@@ -12,8 +12,9 @@ struct PgAdhocDeferred
   PgAdhoc *adhoc;
   PgStanza *request; /* a copy, for the error */
   char *lang;
-  PgStanza *reply; /* the iq result, once the handler returned */
-  xmlNode *answer; /* its <command/> */
+  PgStanza *reply;  /* the iq result, once the handler returned */
+  xmlNode *answer;  /* its <command/> */
+  char *session_id; /* the session waiting for the answer; NULL: none */
 };
 
 PgAdhocDeferred *
@@ -29,18 +30,24 @@ pg_adhoc_call_defer (PgAdhocCall *call)
 }
 
 void
-pg_adhoc_deferred_take (PgAdhocDeferred *deferred, PgStanza *reply, xmlNode *answer)
+pg_adhoc_deferred_take (PgAdhocDeferred *deferred, PgStanza *reply, xmlNode *answer, const char *session_id)
 {
   deferred->reply = reply;
   deferred->answer = answer;
+  deferred->session_id = g_strdup (session_id);
 }
 
+/* After the answer went out: the session ends (or has a stage more), then
+ * @deferred is freed. */
 static void
-deferred_free (PgAdhocDeferred *deferred)
+deferred_free (PgAdhocDeferred *deferred, const xmlNode *stage, guint allowed, PgAdhocAction execute)
 {
+  if (deferred->session_id != NULL)
+    pg_adhoc_session_resume (deferred->adhoc, deferred->session_id, stage, allowed, execute);
   pg_stanza_free (deferred->request);
   g_clear_pointer (&deferred->reply, pg_stanza_free);
   g_free (deferred->lang);
+  g_free (deferred->session_id);
   g_free (deferred);
 }
 
@@ -52,7 +59,28 @@ pg_adhoc_deferred_complete (PgAdhocDeferred *deferred, PgAdhocNoteType type, con
   xmlNode *note = pg_stanza_add_text_child (deferred->answer, "note", NULL, text);
   pg_stanza_set_attr (note, "type", types[type]);
   pg_adhoc_send (deferred->adhoc, deferred->reply);
-  deferred_free (deferred);
+  deferred_free (deferred, NULL, 0, PG_ADHOC_EXECUTE);
+}
+
+void
+pg_adhoc_deferred_continue (PgAdhocDeferred *deferred, const char *note, const xmlNode *form, guint allowed,
+                            PgAdhocAction execute)
+{
+  g_return_if_fail (deferred->reply != NULL && deferred->session_id != NULL);
+  g_return_if_fail (allowed != 0 && (allowed & ~(guint)(PG_ADHOC_NEXT | PG_ADHOC_COMPLETE)) == 0);
+  g_return_if_fail (allowed & execute);
+  xmlNode *answer = deferred->answer;
+  pg_stanza_set_attr (answer, "status", "executing");
+  if (note != NULL)
+    {
+      xmlNode *element = pg_stanza_add_text_child (answer, "note", NULL, note);
+      pg_stanza_set_attr (element, "type", "info");
+    }
+  if (form != NULL)
+    pg_stanza_add_copy (answer, form);
+  pg_adhoc_add_actions (answer, allowed, execute);
+  pg_adhoc_send (deferred->adhoc, deferred->reply);
+  deferred_free (deferred, answer, allowed, execute);
 }
 
 void
@@ -66,7 +94,7 @@ pg_adhoc_deferred_fail (PgAdhocDeferred *deferred, PgErrorCondition condition, c
     pg_stanza_set_attr (node, "xml:lang",
                         pg_i18n_get_language (deferred->adhoc->transport->i18n, deferred->lang));
   pg_adhoc_send (deferred->adhoc, reply);
-  deferred_free (deferred);
+  deferred_free (deferred, NULL, 0, PG_ADHOC_EXECUTE);
 }
 
 const char *

@@ -3,6 +3,24 @@
 #pragma once
 #include "transport/adhoc.h"
 
+/* A command session (adhoc.c). */
+typedef struct AdhocSession AdhocSession;
+struct AdhocSession
+{
+  char *id;
+  char *requester;      /* prepared full JID */
+  char *requester_bare; /* prepared bare JID */
+  const PgAdhocCommand *command;
+  GPtrArray *stages; /* adhoc.c's Stage, one per executing answer */
+  GHashTable *data;  /* char * → char * */
+  gint64 last_used;  /* monotonic µs */
+  /* The answer to its last request waits (pg_adhoc_call_defer()): only
+   * 'cancel' is taken meanwhile, and it does not expire. */
+  gboolean waiting;
+  gpointer object; /* pg_adhoc_call_set_object() */
+  GDestroyNotify object_destroy;
+};
+
 struct PgAdhoc
 {
   PgTransport *transport;
@@ -25,6 +43,9 @@ struct PgAdhocCall
   guint allowed;
   PgAdhocAction execute;
   gboolean failed;
+  AdhocSession *session; /* NULL at stage 0 */
+  gpointer object;       /* pg_adhoc_call_set_object() at stage 0, until a session holds it */
+  GDestroyNotify object_destroy;
   PgAdhocDeferred *deferred; /* the answer waits (pg_adhoc_call_defer()) */
   gboolean answered;         /* an error went out already (pg_adhoc_call_fail_text()) */
   PgErrorCondition condition;
@@ -49,8 +70,16 @@ void pg_adhoc_reply_error (PgAdhoc *adhoc, const PgRouteRequest *request, PgErro
                            PgErrorType type, const char *specific, const char *text);
 
 /* Takes @reply (the iq result whose <command/> is @answer) into
- * @deferred. */
-void pg_adhoc_deferred_take (PgAdhocDeferred *deferred, PgStanza *reply, xmlNode *answer);
+ * @deferred, whose session (@session_id; NULL: none) waits for it. */
+void pg_adhoc_deferred_take (PgAdhocDeferred *deferred, PgStanza *reply, xmlNode *answer,
+                             const char *session_id);
+/* The session @id waits no more: ends it, or (@answer not NULL) adds the
+ * executing stage @answer (a <command/>, copied) that allows @allowed, and
+ * keeps it. FALSE when the session is gone (cancelled, ended). */
+gboolean pg_adhoc_session_resume (PgAdhoc *adhoc, const char *id, const xmlNode *answer, guint allowed,
+                                  PgAdhocAction execute);
+/* <actions execute='…'>…</actions> as the first child of @command (§4.2). */
+void pg_adhoc_add_actions (xmlNode *command, guint allowed, PgAdhocAction execute);
 
 /* adhoc-disco.c: disco#items of the command list, disco#info of its nodes. */
 void pg_adhoc_add_disco_routes (PgTransport *transport, PgAdhoc *adhoc);

@@ -18,16 +18,7 @@ typedef struct
   PgAdhocAction execute;
 } Stage;
 
-typedef struct
-{
-  char *id;
-  char *requester;      /* prepared full JID */
-  char *requester_bare; /* prepared bare JID */
-  const PgAdhocCommand *command;
-  GPtrArray *stages; /* Stage, one per executing answer */
-  GHashTable *data;  /* char * → char * */
-  gint64 last_used;  /* monotonic µs */
-} Session;
+typedef AdhocSession Session;
 
 static const struct
 {
@@ -57,6 +48,10 @@ stage_free (Stage *stage)
 static void
 session_free (Session *session)
 {
+  /* The object goes first: what it does when its session ends may look at
+   * nothing of the session. */
+  if (session->object_destroy != NULL)
+    session->object_destroy (session->object);
   g_free (session->id);
   g_free (session->requester);
   g_free (session->requester_bare);
@@ -156,8 +151,8 @@ add_answer (PgStanza *reply, const char *node, const char *sessionid, const char
 }
 
 /* <actions execute='…'><prev/>…</actions> as the first child (§4.2). */
-static void
-add_actions (xmlNode *command, guint allowed, PgAdhocAction execute)
+void
+pg_adhoc_add_actions (xmlNode *command, guint allowed, PgAdhocAction execute)
 {
   xmlNode *actions = pg_stanza_add_child (command, "actions", NULL);
   pg_stanza_set_attr (actions, "execute", action_to_string (execute));
@@ -177,7 +172,7 @@ add_actions (xmlNode *command, guint allowed, PgAdhocAction execute)
 static gboolean
 is_expired (PgAdhoc *adhoc, const Session *session, gint64 now, gint64 ttl_us)
 {
-  return now - session->last_used > ttl_us;
+  return !session->waiting && now - session->last_used > ttl_us;
 }
 
 /* Forgets sessions idle for twice the lifetime. */
@@ -222,13 +217,31 @@ make_room (PgAdhoc *adhoc, const char *bare_jid)
 }
 
 static void
-push_stage (Session *session, PgAdhocCall *call)
+push_stage (Session *session, const xmlNode *answer, guint allowed, PgAdhocAction execute)
 {
   Stage *stage = g_new0 (Stage, 1);
-  stage->command = pg_stanza_copy (call->answer);
-  stage->allowed = call->allowed;
-  stage->execute = call->execute;
+  stage->command = pg_stanza_copy (answer);
+  stage->allowed = allowed;
+  stage->execute = execute;
   g_ptr_array_add (session->stages, stage);
+}
+
+gboolean
+pg_adhoc_session_resume (PgAdhoc *adhoc, const char *id, const xmlNode *answer, guint allowed,
+                         PgAdhocAction execute)
+{
+  Session *session = g_hash_table_lookup (adhoc->sessions, id);
+  if (session == NULL || !session->waiting)
+    return FALSE;
+  if (answer == NULL)
+    {
+      g_hash_table_remove (adhoc->sessions, id);
+      return TRUE;
+    }
+  session->waiting = FALSE;
+  session->last_used = g_get_monotonic_time ();
+  push_stage (session, answer, allowed, execute);
+  return TRUE;
 }
 
 /* ---- a request ---- */
@@ -236,6 +249,9 @@ push_stage (Session *session, PgAdhocCall *call)
 static void
 call_clear (PgAdhocCall *call)
 {
+  /* An object of a stage 0 that no session took. */
+  if (call->object_destroy != NULL)
+    call->object_destroy (call->object);
   g_clear_pointer (&call->form, pg_form_free);
   g_clear_pointer (&call->data, g_hash_table_unref);
   g_clear_pointer (&call->text, g_free);
@@ -262,7 +278,7 @@ run_handler (PgAdhoc *adhoc, PgAdhocCall *call)
       return FALSE;
     }
   if (call->executing)
-    add_actions (call->answer, call->allowed, call->execute);
+    pg_adhoc_add_actions (call->answer, call->allowed, call->execute);
   pg_stanza_set_attr (call->answer, "status", call->executing ? "executing" : "completed");
   return TRUE;
 }
@@ -306,7 +322,7 @@ start (PgAdhoc *adhoc, const PgRouteRequest *request, const PgAdhocCommand *comm
     return;
   if (call.deferred != NULL)
     {
-      pg_adhoc_deferred_take (call.deferred, g_steal_pointer (&reply), call.answer);
+      pg_adhoc_deferred_take (call.deferred, g_steal_pointer (&reply), call.answer, NULL);
       return;
     }
   if (call.executing)
@@ -326,7 +342,9 @@ start (PgAdhoc *adhoc, const PgRouteRequest *request, const PgAdhocCommand *comm
       session->stages = g_ptr_array_new_with_free_func ((GDestroyNotify)stage_free);
       session->data = g_steal_pointer (&call.data);
       session->last_used = g_get_monotonic_time ();
-      push_stage (session, &call);
+      session->object = g_steal_pointer (&call.object);
+      session->object_destroy = g_steal_pointer (&call.object_destroy);
+      push_stage (session, call.answer, call.allowed, call.execute);
       g_hash_table_insert (adhoc->sessions, session->id, session);
     }
   pg_adhoc_send (adhoc, reply);
@@ -376,6 +394,13 @@ proceed (PgAdhoc *adhoc, const PgRouteRequest *request, Session *session, PgAdho
       pg_adhoc_send (adhoc, reply);
       return;
     }
+  if (session->waiting)
+    {
+      /* The answer to the last request is still to come. */
+      pg_adhoc_reply_error (adhoc, request, PG_ERR_UNEXPECTED_REQUEST, PG_ERR_TYPE_WAIT, NULL,
+                            N_ ("The command is still working on your last request; wait for its answer."));
+      return;
+    }
   if (action == PG_ADHOC_EXECUTE)
     action = current->execute;
   if (!(current->allowed & action))
@@ -393,6 +418,7 @@ proceed (PgAdhoc *adhoc, const PgRouteRequest *request, Session *session, PgAdho
     .adhoc = adhoc,
     .request = request,
     .command = session->command,
+    .session = session,
     .stage = session->stages->len,
     .action = action,
     .data = g_hash_table_ref (session->data),
@@ -405,12 +431,13 @@ proceed (PgAdhoc *adhoc, const PgRouteRequest *request, Session *session, PgAdho
     return;
   if (call.deferred != NULL)
     {
-      g_hash_table_remove (adhoc->sessions, session->id);
-      pg_adhoc_deferred_take (call.deferred, g_steal_pointer (&reply), call.answer);
+      /* The session waits for the answer, which ends it or adds a stage. */
+      session->waiting = TRUE;
+      pg_adhoc_deferred_take (call.deferred, g_steal_pointer (&reply), call.answer, session->id);
       return;
     }
   if (call.executing)
-    push_stage (session, &call);
+    push_stage (session, call.answer, call.allowed, call.execute);
   else
     g_hash_table_remove (adhoc->sessions, session->id);
   pg_adhoc_send (adhoc, reply);

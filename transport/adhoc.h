@@ -111,6 +111,15 @@ const char *pg_adhoc_call_get_lang (PgAdhocCall *call);
  * NULL) already in the request's language. */
 void pg_adhoc_call_fail_text (PgAdhocCall *call, PgErrorCondition condition, const char *text);
 
+/* Keeps @object with the command's session until the session ends,
+ * however it ends (completed, failed for good, cancelled, expired, pushed
+ * out by the requester's newer sessions), then calls @destroy (may be
+ * NULL) on it; replaces (and destroys) one kept before. At stage 0 the
+ * object is kept only if the command continues. */
+void pg_adhoc_call_set_object (PgAdhocCall *call, gpointer object, GDestroyNotify destroy);
+/* Borrowed, or NULL. */
+gpointer pg_adhoc_call_get_object (PgAdhocCall *call);
+
 /* Values kept from one stage of a session to the next (copied). */
 void pg_adhoc_call_set_data (PgAdhocCall *call, const char *key, const char *value);
 /* Borrowed, or NULL when never set. */
@@ -140,18 +149,29 @@ void pg_adhoc_call_fail (PgAdhocCall *call, PgErrorCondition condition, const ch
 
 /* ---- answers that wait ---- */
 
-/* The last stage of a command whose outcome comes later (a legacy login):
- * the handler calls pg_adhoc_call_defer() and returns; the session ends
- * and the answer goes out when pg_adhoc_deferred_complete() or
- * pg_adhoc_deferred_fail() is called, exactly once. */
+/* A stage whose outcome comes later (a legacy login): the handler calls
+ * pg_adhoc_call_defer() and returns; the answer goes out when
+ * pg_adhoc_deferred_complete(), pg_adhoc_deferred_fail() or
+ * pg_adhoc_deferred_continue() is called, exactly once. Meanwhile the
+ * session waits: a request for it other than 'cancel' gets
+ * <unexpected-request/> (wait), and it does not expire. */
 typedef struct PgAdhocDeferred PgAdhocDeferred;
 PgAdhocDeferred *pg_adhoc_call_defer (PgAdhocCall *call);
 /* Sends status='completed' with a note of @type and @text (for the user,
- * already in the request's language), and frees @deferred. */
+ * already in the request's language), ends the session and frees
+ * @deferred. */
 void pg_adhoc_deferred_complete (PgAdhocDeferred *deferred, PgAdhocNoteType type, const char *text);
 /* Sends the iq error @condition with @text (already in the request's
- * language; may be NULL), and frees @deferred. */
+ * language; may be NULL), ends the session and frees @deferred. */
 void pg_adhoc_deferred_fail (PgAdhocDeferred *deferred, PgErrorCondition condition, const char *text);
+/* Sends status='executing' with an info note @note (may be NULL, in the
+ * request's language) and @form (a jabber:x:data form, copied; may be
+ * NULL): one more stage of the same session (XEP-0050 §3.4), whose next
+ * request may take @allowed (NEXT and/or COMPLETE, no PREV), 'execute'
+ * meaning @execute. Frees @deferred. Only for a stage after the first
+ * (a session exists). */
+void pg_adhoc_deferred_continue (PgAdhocDeferred *deferred, const char *note, const xmlNode *form,
+                                 guint allowed, PgAdhocAction execute);
 
 /* The commands @bare_jid may run as "name (node)", the names in @lang,
  * in the order added. Caller owns the array (g_ptr_array_unref). */

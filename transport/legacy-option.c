@@ -5,6 +5,7 @@
 
 #include "transport/legacy-option.h"
 
+#include "transport/i18n.h"
 #include "transport/stanza.h"
 
 #include <string.h>
@@ -40,6 +41,19 @@ pg_legacy_option_new (const char *id, const char *label, PgLegacyOptionType type
   return option;
 }
 
+PgLegacyOption *
+pg_legacy_option_new_split (const char *label, const char *default_value, char separator)
+{
+  g_return_val_if_fail (label != NULL && separator != '\0', NULL);
+  g_autofree char *lower = g_ascii_strdown (label, -1);
+  g_strdelimit (lower, " \t", '-');
+  g_autofree char *id = g_strconcat (PG_LEGACY_OPTION_SPLIT_PREFIX, lower, NULL);
+  PgLegacyOption *option
+      = pg_legacy_option_new (id, label, PG_LEGACY_OPTION_STRING, default_value, NULL, NULL, FALSE);
+  option->separator = separator;
+  return option;
+}
+
 void
 pg_legacy_option_free (PgLegacyOption *option)
 {
@@ -66,6 +80,7 @@ pg_legacy_option_to_strings (const PgLegacyOption *option, GPtrArray *out)
   g_ptr_array_add (out, g_strdup (option->default_value));
   g_ptr_array_add (out, g_strdup (option->masked ? "1" : "0"));
   g_ptr_array_add (out, g_string_free (g_steal_pointer (&choices), FALSE));
+  g_ptr_array_add (out, g_strndup (&option->separator, option->separator != '\0'));
 }
 
 PgLegacyOption *
@@ -75,7 +90,8 @@ pg_legacy_option_from_strings (const char *const *strings, GError **error)
   for (guint i = 0; i < G_N_ELEMENTS (type_names); i++)
     if (strcmp (strings[2], type_names[i]) == 0)
       type = i;
-  if (*strings[0] == '\0' || type == G_N_ELEMENTS (type_names))
+  if (*strings[0] == '\0' || type == G_N_ELEMENTS (type_names) || strlen (strings[6]) > 1
+      || (*strings[6] != '\0' && type != PG_LEGACY_OPTION_STRING))
     {
       g_set_error (error, PG_LEGACY_OPTION_ERROR, PG_LEGACY_OPTION_ERROR_MALFORMED,
                    "an option described as \"%s\", type \"%s\"", strings[0], strings[2]);
@@ -99,9 +115,11 @@ pg_legacy_option_from_strings (const char *const *strings, GError **error)
     }
   g_auto (GStrv) value_strv = g_strv_builder_end (values);
   g_auto (GStrv) label_strv = g_strv_builder_end (labels);
-  return pg_legacy_option_new (strings[0], strings[1], (PgLegacyOptionType)type, strings[3],
-                               (const char *const *)value_strv, (const char *const *)label_strv,
-                               strcmp (strings[4], "1") == 0);
+  PgLegacyOption *option = pg_legacy_option_new (
+      strings[0], strings[1], (PgLegacyOptionType)type, strings[3], (const char *const *)value_strv,
+      (const char *const *)label_strv, strcmp (strings[4], "1") == 0);
+  option->separator = strings[6][0];
+  return option;
 }
 
 const PgLegacyOption *
@@ -136,9 +154,103 @@ pg_legacy_option_check_ids (const GPtrArray *options, const char *const *ids, co
   return TRUE;
 }
 
+gboolean
+pg_legacy_option_any_split (const GPtrArray *options, const char *const *ids)
+{
+  for (guint i = 0; ids != NULL && ids[i] != NULL; i++)
+    {
+      const PgLegacyOption *option = pg_legacy_option_find (options, ids[i]);
+      if (option != NULL && option->separator != '\0')
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The separators of the user-name parts of @options after the @i-th. */
+static char *
+dup_later_separators (const GPtrArray *options, guint i)
+{
+  GString *separators = g_string_new (NULL);
+  for (guint k = i + 1; options != NULL && k < options->len; k++)
+    {
+      const PgLegacyOption *option = g_ptr_array_index (options, k);
+      if (option->separator != '\0')
+        g_string_append_c (separators, option->separator);
+    }
+  return g_string_free (separators, FALSE);
+}
+
+GHashTable *
+pg_legacy_option_parse_suffix (const GPtrArray *options, const char *suffix, GError **error)
+{
+  g_autoptr (GHashTable) values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  const char *rest = suffix != NULL ? suffix : "";
+  for (guint i = 0; options != NULL && i < options->len && *rest != '\0'; i++)
+    {
+      const PgLegacyOption *option = g_ptr_array_index (options, i);
+      if (option->separator == '\0' || *rest != option->separator)
+        continue;
+      g_autofree char *later = dup_later_separators (options, i);
+      gsize length = *later != '\0' ? strcspn (rest + 1, later) : strlen (rest + 1);
+      g_hash_table_replace (values, g_strdup (option->id), g_strndup (rest + 1, length));
+      rest += 1 + length;
+    }
+  if (*rest != '\0')
+    {
+      g_set_error (error, PG_LEGACY_OPTION_ERROR, PG_LEGACY_OPTION_ERROR_INVALID,
+                   "\"%s\" is not made of the parts of the user name", rest);
+      return NULL;
+    }
+  return g_steal_pointer (&values);
+}
+
+char *
+pg_legacy_option_compose_username (const GPtrArray *options, const char *username, GHashTable *values)
+{
+  GString *composed = g_string_new (username);
+  for (guint i = 0; options != NULL && i < options->len; i++)
+    {
+      const PgLegacyOption *option = g_ptr_array_index (options, i);
+      const char *value = values != NULL ? g_hash_table_lookup (values, option->id) : NULL;
+      if (option->separator != '\0' && value != NULL && *value != '\0')
+        g_string_append_printf (composed, "%c%s", option->separator, value);
+    }
+  return g_string_free (composed, FALSE);
+}
+
+gboolean
+pg_legacy_option_check_suffix (const GPtrArray *options, const char *const *ids, const char *suffix,
+                               const char *protocol_id, GError **error)
+{
+  if (!pg_legacy_option_any_split (options, ids))
+    return TRUE;
+  g_autoptr (GHashTable) values = pg_legacy_option_parse_suffix (options, suffix, error);
+  if (values != NULL)
+    return TRUE;
+  g_autoptr (GString) parts = g_string_new (NULL);
+  for (guint i = 0; i < options->len; i++)
+    {
+      const PgLegacyOption *option = g_ptr_array_index (options, i);
+      if (option->separator != '\0')
+        g_string_append_printf (parts, "%c%s", option->separator, option->id);
+    }
+  g_prefix_error (error,
+                  "[legacy] username_suffix must be made of the user-name parts of %s (%s) when users may "
+                  "set one: ",
+                  protocol_id, parts->str);
+  return FALSE;
+}
+
+/* @text in @lang, where @i18n knows it. Borrowed. */
+static const char *
+translate (PgI18n *i18n, const char *lang, const char *text)
+{
+  return i18n != NULL ? pg_i18n_translate (i18n, lang, text) : text;
+}
+
 xmlNode *
-pg_legacy_option_add_field (const PgLegacyOption *option, xmlNode *form, const char *var, const char *label,
-                            const char *value)
+pg_legacy_option_add_field (const PgLegacyOption *option, xmlNode *form, const char *var, PgI18n *i18n,
+                            const char *lang, const char *value)
 {
   static const char *const field_types[] = {
     [PG_LEGACY_OPTION_BOOL] = "boolean",
@@ -149,7 +261,7 @@ pg_legacy_option_add_field (const PgLegacyOption *option, xmlNode *form, const c
   xmlNode *field = pg_stanza_add_child (form, "field", NULL);
   pg_stanza_set_attr (field, "var", var);
   pg_stanza_set_attr (field, "type", option->masked ? "text-private" : field_types[option->type]);
-  pg_stanza_set_attr (field, "label", label != NULL ? label : option->label);
+  pg_stanza_set_attr (field, "label", translate (i18n, lang, option->label));
   if (option->type == PG_LEGACY_OPTION_INT)
     {
       /* XEP-0122 §3.2: the client may check it before sending. */
@@ -167,7 +279,7 @@ pg_legacy_option_add_field (const PgLegacyOption *option, xmlNode *form, const c
   for (guint i = 0; option->type == PG_LEGACY_OPTION_LIST && option->choice_values[i] != NULL; i++)
     {
       xmlNode *choice = pg_stanza_add_child (field, "option", NULL);
-      pg_stanza_set_attr (choice, "label", option->choice_labels[i]);
+      pg_stanza_set_attr (choice, "label", translate (i18n, lang, option->choice_labels[i]));
       pg_stanza_add_text_child (choice, "value", NULL, option->choice_values[i]);
     }
   return field;

@@ -860,7 +860,9 @@ def assert_result(el, id):
     return el
 
 
-def register_form_submit(username, password, form_type="submit", form_type_field=True):
+def register_form_submit(username, password, form_type="submit", form_type_field=True, extra=None):
+    """A jabber:iq:register query with a x:data form of `form_type`;
+    `extra` maps more field vars (account options…) to their values."""
     fields = ""
     if form_type_field:
         fields += (f"<field var='FORM_TYPE' type='hidden'><value>{NS_REGISTER}</value></field>")
@@ -868,6 +870,8 @@ def register_form_submit(username, password, form_type="submit", form_type_field
         fields += f"<field var='username'><value>{xml_escape(username)}</value></field>"
     if password is not None:
         fields += f"<field var='password'><value>{xml_escape(password)}</value></field>"
+    for var, value in (extra or {}).items():
+        fields += f"<field var='{xml_escape(var)}'><value>{xml_escape(value)}</value></field>"
     return (f"<query xmlns='{NS_REGISTER}'><x xmlns='{NS_XDATA}' type='{form_type}'>"
             f"{fields}</x></query>")
 

@@ -6,6 +6,7 @@ purplegate reads the catalogues msgfmt built into po/ of the source tree
 this module's setup sets it for the daemon it starts.  The expected texts
 are the msgstr of po/de.po, verbatim."""
 
+import ast
 import os
 
 import harness
@@ -166,3 +167,77 @@ def test_login_failure_headline_in_the_users_language(env):
     assert body.startswith(f"{LEGACY}: "), f"body: {tostr(h)}"
     assert body.endswith("\nDas Fremdnetzwerk ist nicht erreichbar; das Gateway versucht es "
                          "weiter."), f"body: {tostr(h)}"
+
+
+def po_translations():
+    """msgid → msgstr of po/de.po (translated, not fuzzy)."""
+    entries, current, key, fuzzy = {}, {}, None, False
+    lines = (harness.TOP_SRCDIR / "po" / "de.po").read_text().splitlines() + [""]
+    for line in lines:
+        if line.startswith("#,"):
+            fuzzy = "fuzzy" in line
+        elif line.startswith(("msgid ", "msgstr ")):
+            key, rest = line.split(" ", 1)
+            current[key] = ast.literal_eval(rest)
+        elif line.startswith('"') and key:
+            current[key] += ast.literal_eval(line)
+        elif not line.strip():
+            if current.get("msgid") and current.get("msgstr") and not fuzzy:
+                entries[current["msgid"]] = current["msgstr"]
+            current, key, fuzzy = {}, None, False
+    return entries
+
+
+def option_labels(client, lang):
+    """var → (label, [choice labels]) of the account option fields of the
+    registration form, asked in `lang`."""
+    _, query = register_get_in(client, lang)
+    form = child(query, NS_XDATA, "x")
+    return {f.get("var"): (f.get("label"), [o.get("label") for o in children(f, NS_XDATA, "option")])
+            for f in children(form, NS_XDATA, "field") if f.get("var", "").startswith("option:")}
+
+
+def restart_with(env, **groups):
+    env.purplegate.stop()
+    for group, kv in groups.items():
+        env.purplegate.settings.setdefault(group, {}).update(kv)
+    env.purplegate.write_config()
+    env.purplegate.start()
+    env.wait_linked()
+
+
+# Every account option (and user-name part) of prpl-irc and prpl-jabber.
+PROTOCOL_OPTIONS = {
+    "prpl-irc": "port, encoding, autodetect_utf8, username, realname, ssl, sasl, saslname, "
+                "auth_plain_in_clear, ratelimit-interval, ratelimit-burst, nickserv_password, split:server",
+    "prpl-jabber": "connection_security, auth_plain_in_clear, port, connect_server, ft_proxies, bosh_url, "
+                   "custom_smileys, split:domain, split:resource",
+}
+
+
+def test_option_labels_german(env):
+    # README "Account options": the forms show the protocols' option labels
+    # (and their choices) in the user's language; po/de.po has each one.
+    german = po_translations()
+    saved = {g: dict(env.purplegate.settings.get(g, {})) for g in ("legacy", "registration")}
+    # setup() gave the catalogues to the first start only.
+    env.purplegate.environment["PURPLEGATE_LOCALEDIR"] = str(catalogue_dir())
+    try:
+        for protocol, options in PROTOCOL_OPTIONS.items():
+            restart_with(env, legacy={"protocol": protocol}, registration={"user_options": options})
+            c = env.client(env.user("lbl"))
+            english = option_labels(c, None)
+            assert len(english) == len(options.split(",")), f"{protocol}: fields {sorted(english)}"
+            shown = option_labels(c, "de")
+            for var, (label, choices) in english.items():
+                for text_en, text_de in zip([label] + choices, [shown[var][0]] + shown[var][1]):
+                    assert text_en in german, f"{protocol} {var}: no German for {text_en!r} in po/de.po"
+                    assert text_de == german[text_en], f"{protocol} {var}: {text_de!r} for {text_en!r}"
+            c.close()
+    finally:
+        env.purplegate.stop()
+        for group, kv in saved.items():
+            env.purplegate.settings[group] = kv
+        env.purplegate.write_config()
+        env.purplegate.start()
+        env.wait_linked()

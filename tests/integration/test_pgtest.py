@@ -6,14 +6,17 @@ may read, and give its pid.  libpurple runs in purplegate or in one of its
 worker processes (`[workers] count`, PG_TEST_WORKERS); the plugin is never
 asked to crash here (test_workers does)."""
 
+import contextlib
 import os
+import sqlite3
 from pathlib import Path
 
 import harness
 from harness import (COMPONENT_JID, NS_CLIENT, NS_DISCO_INFO, NS_STANZAS, WAIT, assert_error, bare,
-                     child, children, is_stanza, match, register_legacy, registered_username, text,
-                     tostr, xml_escape)
-from legacy_servers import chat_from, is_presence_from, online_user
+                     child, children, is_stanza, match, register_form_submit, register_legacy,
+                     register_set, registered_username, text, tostr, xml_escape)
+from legacy_servers import (chat_from, is_presence_from, online_user, send_available,
+                            wait_transport_online)
 
 GW = COMPONENT_JID
 # A setting of prpl-pgtest's: purplegate checks [legacy-settings] against
@@ -21,7 +24,10 @@ GW = COMPONENT_JID
 # libpurple in purplegate's own process: these tests are of the plugin, and
 # "files" and "pid" answer from the process that runs it (test_workers has
 # them from a worker).
-SETTINGS = {"legacy-settings": {"greeting": "hello from the tests"}, "workers": {"count": "0"}}
+# Users may set prpl-pgtest's secret option "pin" (README "Account
+# options"), which the logins of needpin… need.
+SETTINGS = {"legacy-settings": {"greeting": "hello from the tests"}, "workers": {"count": "0"},
+            "registration": {"user_options": "pin"}}
 
 
 def setup(name):
@@ -185,3 +191,147 @@ def test_questions_beyond_the_limit_are_declined(env):
     r = c.iq(f"<iq type='get' to='{GW}'><ping xmlns='urn:xmpp:ping'/></iq>")  # barrier
     assert r.get("type") == "result", tostr(r)
     assert len(questions()) == 16, f"{len(questions())} questions reached the user"
+
+
+def _stored_rows(env, jid):
+    """The rows the store holds for `jid`: (users, settings)."""
+    path = env.purplegate.settings["database"]["path"]
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+        users = db.execute("SELECT count(*) FROM users WHERE bare_jid = ?", (jid,)).fetchone()[0]
+        settings = db.execute("SELECT count(*) FROM settings WHERE bare_jid = ?", (jid,)).fetchone()[0]
+    return users, settings
+
+
+def _error_text(r):
+    return text(child(child(r, NS_CLIENT, "error"), NS_STANZAS, "text")) or ""
+
+
+def test_registration_checked_with_the_options_it_submits(env):
+    # README "Registering": the check login has the account options of the
+    # same form (here the PIN the legacy account needs), not the stored ones.
+    c = env.client(env.user("pin"), roster=True)
+    r = register_set(c, register_form_submit("needpin-a", None, extra={"option:pin": "0000"}))
+    assert_error(r, r.get("id"), "not-acceptable", "modify")
+    assert "wrong PIN" in _error_text(r), tostr(r)
+    # Nothing is stored for a refusal, no option either.
+    assert registered_username(c) is None
+    assert _stored_rows(env, c.bare) == (0, 0)
+
+    r = register_set(c, register_form_submit("needpin-a", None, extra={"option:pin": "1234"}))
+    assert r.get("type") == "result", f"refused with the right PIN: {tostr(r)}"
+    assert registered_username(c) == "needpin-a"
+    c.send(f"<presence type='subscribed' to='{GW}'/>")
+    c.send(f"<presence type='subscribe' to='{GW}'/>")
+    since = c.mark()
+    send_available(c)
+    wait_transport_online(c, GW, since)
+
+    # A change whose options fail keeps the registration, its options and
+    # its session: the login comes back with the PIN stored before.
+    since = c.mark()
+    r = register_set(c, register_form_submit("needpin-a", None, extra={"option:pin": "9999"}))
+    assert_error(r, r.get("id"), "not-acceptable", "modify")
+    assert "wrong PIN" in _error_text(r), tostr(r)
+    wait_transport_online(c, GW, since)
+    assert registered_username(c) == "needpin-a"
+    assert _say(c, "echo", "still here") == "still here"
+    # Left out, the PIN stays as stored: the check logs in with it.
+    r = register_set(c, register_form_submit("needpin-a", None))
+    assert r.get("type") == "result", f"a change keeping the PIN refused: {tostr(r)}"
+
+
+NS_COMMANDS = "http://jabber.org/protocol/commands"
+NS_XDATA = "jabber:x:data"
+NODE_REGISTER = "urn:purplegate:register"
+
+
+def _command(c, node, action=None, sessionid=None, fields=None):
+    attrs = f" node='{node}'"
+    if action:
+        attrs += f" action='{action}'"
+    if sessionid:
+        attrs += f" sessionid='{sessionid}'"
+    form = ""
+    if fields is not None:
+        form = f"<x xmlns='{NS_XDATA}' type='submit'>" + "".join(
+            f"<field var='{var}'><value>{xml_escape(v)}</value></field>" for var, v in fields.items()) + "</x>"
+    return c.iq(f"<iq type='set' to='{GW}'><command xmlns='{NS_COMMANDS}'{attrs}>{form}</command></iq>")
+
+
+def _register_to_the_code(c, username):
+    """Runs Register up to the login's question; returns the session id and
+    the question's fields by var."""
+    first = _command(c, NODE_REGISTER)
+    sessionid = child(first, NS_COMMANDS, "command").get("sessionid")
+    r = _command(c, NODE_REGISTER, "complete", sessionid, {"username": username, "password": ""})
+    cmd = child(r, NS_COMMANDS, "command")
+    assert cmd is not None and cmd.get("status") == "executing" and cmd.get("sessionid") == sessionid, tostr(r)
+    x = child(cmd, NS_XDATA, "x")
+    assert "Type the one-time code" in tostr(x), tostr(x)
+    return sessionid, {f.get("var"): f for f in children(x, NS_XDATA, "field")}
+
+
+def test_login_question_is_a_stage_of_the_register_command(env):
+    # README "Registering": a question the checking login asks (here a
+    # one-time code, purple_request_input) is the command's next form; the
+    # answer goes to the login, which then decides.
+    c = env.client(env.user("otp"))
+    sessionid, fields = _register_to_the_code(c, "askcode-otp")
+    typed = [var for var, f in fields.items() if f.get("type") == "text-single"]
+    assert len(typed) == 1, fields
+    r = _command(c, NODE_REGISTER, "complete", sessionid, {typed[0]: "000000"})
+    assert_error(r, r.get("id"), "not-acceptable", "modify")
+    assert "wrong one-time code" in _error_text(r), tostr(r)
+    assert registered_username(c) is None
+
+    sessionid, fields = _register_to_the_code(c, "askcode-otp")
+    r = _command(c, NODE_REGISTER, "complete", sessionid, {typed[0]: "123456"})
+    cmd = child(r, NS_COMMANDS, "command")
+    assert r.get("type") == "result" and cmd.get("status") == "completed", tostr(r)
+    assert registered_username(c) == "askcode-otp"
+
+
+def test_several_questions_answered_by_replies(env):
+    # README "Questions from the legacy network": with several questions
+    # waiting, a reply answers the question of its <thread/>, or the one its
+    # "#N " names, else the oldest; each question's message says so.
+    import re
+    c = online_user(env, env.user("many"), "manyq")
+    since = c.mark()
+    for word in ("alpha", "beta", "gamma"):
+        c.send(f"<message type='chat' to='code@{GW}'><body>{word}</body></message>")
+    numbers = {}
+    threads = {}
+
+    def asked(el):
+        if el.tag != f"{{{NS_CLIENT}}}message" or el.get("from") != GW:
+            return False
+        body = text(child(el, NS_CLIENT, "body")) or ""
+        m = re.search(r"\(question (\d+)\)", body)
+        word = [w for w in ("alpha", "beta", "gamma") if w in body]
+        if not m or not word or "Type the word" not in body:
+            return False
+        number = m.group(1)
+        # The message tells how a reply picks this question.
+        assert f"“#{number} ”" in body, body
+        numbers[word[0]] = number
+        threads[word[0]] = text(child(el, NS_CLIENT, "thread"))
+        return len(numbers) == 3
+    c.expect(asked, timeout=WAIT, since=since, what="three questions")
+
+    def answer(body, thread=None, expected=None):
+        since = c.mark()
+        t = f"<thread>{thread}</thread>" if thread else ""
+        c.send(f"<message type='chat' to='{GW}'><body>{xml_escape(body)}</body>{t}</message>")
+        got = c.expect(chat_from(f"code@{GW}"), timeout=WAIT, since=since, what=f"the answer to {body!r}")
+        assert text(child(got, NS_CLIENT, "body")) == expected, tostr(got)
+
+    # By number: the second question, though older ones wait.
+    answer(f"#{numbers['beta']} two", expected="beta: two")
+    # By thread (a client replying to the question's message).
+    answer("three", thread=threads["gamma"], expected="gamma: three")
+    # Without either: the oldest still waiting.
+    answer("one", expected="alpha: one")
+    r = c.iq(f"<iq type='set' to='{GW}'><command xmlns='{NS_COMMANDS}' node='urn:purplegate:questions'/></iq>")
+    notes = [text(n) for n in children(child(r, NS_COMMANDS, "command"), NS_COMMANDS, "note")]
+    assert any("No questions" in n for n in notes), tostr(r)

@@ -13,9 +13,10 @@ certificate question would stop: users register while the legacy host has
 no certificate, then Prosody restarts with one."""
 
 import subprocess
+import time
 
-from harness import (NS_XDATA, assert_error, child, children, match, register_legacy, text, tostr,
-                     xml_escape)
+from harness import (NS_XDATA, assert_error, child, children, match, register_legacy,
+                     registered_username, text, tostr, xml_escape)
 from harness import WAIT
 from legacy_servers import (LEGACY_DOMAIN, XMPP_GW, registered_user, send_available,
                             wait_transport_online, xmpp_env)
@@ -23,6 +24,7 @@ from legacy_servers import (LEGACY_DOMAIN, XMPP_GW, registered_user, send_availa
 GW = XMPP_GW
 NS_COMMANDS = "http://jabber.org/protocol/commands"
 NODE = "urn:purplegate:questions"
+NODE_REGISTER = "urn:purplegate:register"
 TIMEOUT_S = 6
 
 
@@ -110,13 +112,14 @@ def come_online(env, name):
     return c, since
 
 
-def execute(c, action=None, sessionid=None, form=""):
-    attrs = f" node='{NODE}'"
+def execute(c, action=None, sessionid=None, form="", node=NODE, timeout=WAIT):
+    attrs = f" node='{node}'"
     if action:
         attrs += f" action='{action}'"
     if sessionid:
         attrs += f" sessionid='{xml_escape(sessionid)}'"
-    return c.iq(f"<iq type='set' to='{GW}'><command xmlns='{NS_COMMANDS}'{attrs}>{form}</command></iq>")
+    return c.iq(f"<iq type='set' to='{GW}'><command xmlns='{NS_COMMANDS}'{attrs}>{form}</command></iq>",
+                timeout=timeout)
 
 
 def fields(x):
@@ -224,12 +227,115 @@ def test_system_certificates_refuse_precisely(env):
         restart_purplegate(env, legacy={"certificates": "ask"})
 
 
-def test_registration_names_the_question(env):
-    fingerprint = set_tls(env, True)
-    legacy = env.client(env.user("regleg"), host=LEGACY_DOMAIN)
+def legacy_account(env, prefix):
+    """A fresh account of the legacy host: (its user name, password)."""
+    legacy = env.client(env.user(prefix), host=LEGACY_DOMAIN)
     legacy_bare, pw = legacy.bare, env.prosody.users[legacy.bare]
     legacy.close()
+    return legacy_bare.split("@")[0], pw
+
+
+def error_text(r):
+    err = child(r, "jabber:client", "error")
+    return text(child(err, "urn:ietf:params:xml:ns:xmpp-stanzas", "text")) or ""
+
+
+def test_registration_names_the_question(env):
+    # XEP-0077 has no second form: the error names the question and the
+    # ad-hoc command that shows it.
+    fingerprint = set_tls(env, True)
+    name, pw = legacy_account(env, "regleg")
     c = env.client(env.user("reg"))
-    r = c.iq(f"<iq type='set' to='{GW}' id='rq1'>{register_legacy(legacy_bare.split('@')[0], pw)}</iq>", timeout=40)
+    r = c.iq(f"<iq type='set' to='{GW}' id='rq1'>{register_legacy(name, pw)}</iq>", timeout=40)
     assert_error(r, "rq1", "not-acceptable", "modify", frm=GW)
-    assert "asked" in tostr(r) and fingerprint in tostr(r), tostr(r)
+    t = error_text(r)
+    assert fingerprint in t and "“Register”" in t, t
+    assert registered_username(c, GW) is None
+
+
+def register_until_question(env, prefix):
+    """Runs the ad-hoc command Register with a fresh legacy account while
+    the legacy host has its certificate; returns (client, legacy name,
+    fingerprint, the answer with the question, its form fields)."""
+    fingerprint = set_tls(env, True)
+    name, pw = legacy_account(env, prefix + "leg")
+    c = env.client(env.user(prefix), roster=True)
+    first = execute(c, node=NODE_REGISTER)
+    cmd = child(first, NS_COMMANDS, "command")
+    assert cmd is not None and cmd.get("status") == "executing", tostr(first)
+    sessionid = cmd.get("sessionid")
+    r = execute(c, "complete", sessionid, submit({"username": name, "password": pw}), node=NODE_REGISTER,
+                timeout=40)
+    # XEP-0050 §3.4: the same session goes on with the question as its
+    # next stage.
+    assert r.get("type") == "result", tostr(r)
+    cmd = child(r, NS_COMMANDS, "command")
+    assert cmd.get("status") == "executing" and cmd.get("sessionid") == sessionid, tostr(r)
+    x = child(cmd, NS_XDATA, "x")
+    assert x is not None and x.get("type") == "form", tostr(r)
+    f = fields(x)
+    assert f["fingerprint"] == [fingerprint], tostr(x)
+    assert registered_username(c, GW) is None, "registered before the question was answered"
+    return c, name, fingerprint, r, x
+
+
+def button(x, label):
+    field = [e for e in children(x, NS_XDATA, "field") if e.get("var") == "pg-action"][0]
+    values = [text(child(o, NS_XDATA, "value")) for o in children(field, NS_XDATA, "option")
+              if o.get("label") == label]
+    assert values, f"no {label} button: {tostr(x)}"
+    return values[0]
+
+
+def test_register_command_asks_the_certificate(env):
+    c, name, fingerprint, r, x = register_until_question(env, "cmdacc")
+    sessionid = child(r, NS_COMMANDS, "command").get("sessionid")
+    r = execute(c, "complete", sessionid, submit({"pg-action": button(x, "Accept")}), node=NODE_REGISTER,
+                timeout=40)
+    cmd = child(r, NS_COMMANDS, "command")
+    assert r.get("type") == "result" and cmd.get("status") == "completed", tostr(r)
+    notes = [text(n) for n in children(cmd, NS_COMMANDS, "note")]
+    assert any(name in n for n in notes), tostr(r)
+    assert registered_username(c, GW) == name
+    # The accepted certificate is kept with the registration: the user's
+    # own login asks nothing.
+    c.send(f"<presence type='subscribed' to='{GW}'/>")
+    c.send(f"<presence type='subscribe' to='{GW}'/>")
+    since = c.mark()
+    send_available(c)
+    wait_transport_online(c, GW, since=since)
+    c.nothing(question_from_gw(), wait=0.5, since=since, what="a question after registering")
+
+
+def test_register_command_certificate_rejected(env):
+    c, name, fingerprint, r, x = register_until_question(env, "cmdrej")
+    sessionid = child(r, NS_COMMANDS, "command").get("sessionid")
+    r = execute(c, "complete", sessionid, submit({"pg-action": button(x, "Reject")}), node=NODE_REGISTER,
+                timeout=40)
+    assert_error(r, r.get("id"), "not-acceptable", "modify", frm=GW)
+    t = error_text(r)
+    assert "you rejected it" in t and fingerprint in t, t
+    assert registered_username(c, GW) is None
+
+
+def test_register_command_cancelled_at_the_question(env):
+    c, name, fingerprint, r, x = register_until_question(env, "cmdcan")
+    sessionid = child(r, NS_COMMANDS, "command").get("sessionid")
+    r = execute(c, "cancel", sessionid, node=NODE_REGISTER)
+    assert child(r, NS_COMMANDS, "command").get("status") == "canceled", tostr(r)
+    r = execute(c, "complete", sessionid, submit({"pg-action": button(x, "Accept")}), node=NODE_REGISTER)
+    assert r.get("type") == "error", tostr(r)
+    assert registered_username(c, GW) is None
+
+
+def test_register_command_question_times_out(env):
+    # Unanswered for question_timeout_s, the question refuses the
+    # registration; the next request of the command says so.
+    c, name, fingerprint, r, x = register_until_question(env, "cmdtmo")
+    sessionid = child(r, NS_COMMANDS, "command").get("sessionid")
+    time.sleep(TIMEOUT_S + 1)
+    r = execute(c, "complete", sessionid, submit({"pg-action": button(x, "Accept")}), node=NODE_REGISTER)
+    assert_error(r, r.get("id"), "not-acceptable", "modify", frm=GW)
+    t = error_text(r)
+    assert f"not accepted within {TIMEOUT_S} seconds" in t and fingerprint in t, t
+    assert registered_username(c, GW) is None

@@ -179,3 +179,36 @@ def test_help_reply(env):
     c.send(f"<message type='chat' to='{GW}' xml:lang='de'><body>hilfe</body></message>")
     m = c.expect(match("message", frm=GW), timeout=WAIT, since=since, what="German help")
     assert m.get(LANG) == "de" and "Registrieren" in text(child(m, NS_CLIENT, "body")), tostr(m)
+
+
+def test_change_nick_while_online_keeps_the_login(env):
+    # README "Registering": "Change nick" on a login that is up asks the
+    # network for the nick (IRC NICK) without logging in again; a refusal
+    # is told precisely and the old nick stays.
+    from legacy_servers import online_user
+    c = online_user(env, env.user("live"), "livenick", password=None)
+    peer = env.track(IrcClient(env.irc.port, "livepeer"))
+    peer.wait_online("livenick")
+    before = peer.whois("livenick")
+    since = c.mark()
+    plugin = _xep0050(c)
+    ok = _command(c, plugin, NODE_CHANGE_NICK, {"username": "livenew"})
+    assert ok["type"] == "result" and ok["command"]["status"] == "completed", str(ok)
+    assert "livenew" in ok["command"]["notes"][0][1], str(ok)
+    after = peer.whois("livenew")
+    # The same connection (signed on when it was), under the new nick.
+    assert after is not None and after["signon"] == before["signon"], (before, after)
+    assert peer.whois("livenick") is None
+    assert registered_username(c) == "livenew"
+
+    holder = env.track(IrcClient(env.irc.port, "livetaken"))
+    holder.wait_online("livetaken")
+    taken = _command(c, plugin, NODE_CHANGE_NICK, {"username": "livetaken"})
+    assert taken["type"] == "error" and taken["error"]["condition"] == "conflict", str(taken)
+    assert taken["error"]["text"] == "livetaken is in use on this network; choose another.", str(taken)
+    assert registered_username(c) == "livenew"
+    assert peer.whois("livenew")["signon"] == before["signon"]
+    # The login never went away, and nobody was told the nick changed.
+    c.nothing(lambda el: match("presence", frm=GW)(el) and el.get("type") in ("unavailable", "error"),
+              wait=0.2, since=since, what="the transport going away")
+    c.nothing(match("message", type="headline", frm=GW), wait=0.1, since=since, what="a headline")

@@ -7,10 +7,14 @@ did not allow is refused (not-acceptable, naming it); a secret is masked
 (text-private, never sent back) and sealed in the store file.  Real
 Prosody, InspIRCd and slixmpp clients."""
 
+import os
+import subprocess
 from pathlib import Path
 
+import harness
 from harness import (COMPONENT_JID, NS_CLIENT, NS_REGISTER, NS_STANZAS, NS_XDATA, assert_error, child,
-                     register_get, register_set, text, tostr, wait_until, xml_escape)
+                     register_get, register_set, registered_username, text, tostr, wait_until,
+                     xml_escape)
 from harness import WAIT
 from legacy_servers import IrcClient, irc_env, registered_user, send_available, wait_transport_online
 
@@ -18,7 +22,9 @@ GW = COMPONENT_JID
 NS_COMMANDS = "http://jabber.org/protocol/commands"
 NS_VALIDATE = "http://jabber.org/protocol/xdata-validate"
 NODE_SETTINGS = "urn:purplegate:settings"
-ALLOWED = "realname, nickserv_password, autodetect_utf8, ratelimit-burst"
+# split:server is the server part of prpl-irc's user name (nick@server),
+# which [legacy] username_suffix (@127.0.0.1 here) gives by default.
+ALLOWED = "realname, nickserv_password, autodetect_utf8, ratelimit-burst, split:server"
 
 
 def setup(name):
@@ -98,6 +104,10 @@ def test_form_fields_typed(env):
     assert secret.get("type") == "text-private" and _values(secret) == [], tostr(secret)
     # Options the operator keeps for [legacy-settings] are not offered.
     assert "option:port" not in f and "option:ssl" not in f, tostr(x)
+    # The server part of the user name, the operator's by default.
+    server = f["option:split:server"]
+    assert server.get("type") == "text-single" and server.get("label") == "Server", tostr(server)
+    assert _values(server) == ["127.0.0.1"], tostr(server)
 
 
 def test_realname_in_whois(env):
@@ -170,3 +180,99 @@ def test_nickserv_password_sent_on_login(env):
                            and m.params[0].lower() == "nickserv", 2 * WAIT, since,
                            what="PRIVMSG NickServ from the gateway's login")
     assert line.params[1] == "IDENTIFY open sesame", line.params
+
+
+def test_server_part_of_the_user_name(env):
+    # README "Account options": a user-name part the operator allows is a
+    # field of its own, checked, and the logins use it.
+    c = env.client(env.user("srv"), roster=True)
+    r = register_set(c, _form_query({"username": "srvuser", "option:split:server": "srv@x"}),
+                     timeout=2 * WAIT)
+    assert_error(r, r.get("id"), "not-acceptable", "modify")
+    assert '"split:server"' in text(child(child(r, NS_CLIENT, "error"), NS_STANZAS, "text")), tostr(r)
+    r = register_set(c, _form_query({"username": "srv@127.0.0.1", "option:split:server": "127.0.0.1"}),
+                     timeout=2 * WAIT)
+    assert_error(r, r.get("id"), "not-acceptable", "modify")
+    # The check logs in to the server given: nobody listens on 127.0.0.2.
+    r = register_set(c, _form_query({"username": "srvuser", "option:split:server": "127.0.0.2"}),
+                     timeout=2 * WAIT)
+    assert r.get("type") == "error", f"registered on a server nobody runs: {tostr(r)}"
+    assert registered_username(c) is None
+    # localhost is this IRC server too.
+    peer = env.track(IrcClient(env.irc.port, "srvpeer"))
+    r = register_set(c, _form_query({"username": "srvuser", "option:split:server": "localhost"}),
+                     timeout=2 * WAIT)
+    assert r.get("type") == "result", tostr(r)
+    c.send(f"<presence type='subscribed' to='{GW}'/>")
+    c.send(f"<presence type='subscribe' to='{GW}'/>")
+    since = c.mark()
+    send_available(c)
+    wait_transport_online(c, GW, since)
+    peer.wait_online("srvuser")
+    # Kept: the settings command shows it.
+    x, done = _settings(c, {})
+    assert _values(_fields(x)["option:split:server"]) == ["localhost"], tostr(x)
+    assert done.get("type") == "result", tostr(done)
+
+
+def _check_config(env, name, user_options, suffix):
+    """purplegate --check-config of a prpl-irc configuration with these
+    [registration] user_options and [legacy] username_suffix."""
+    conf = env.tmp / name
+    conf.write_text("[component]\njid = irc.example.org\nsecret = s\n"
+                    f"[legacy]\nprotocol = prpl-irc\nusername_suffix = {suffix}\n"
+                    f"[registration]\nuser_options = {user_options}\n"
+                    f"[database]\npath = {env.tmp / 'check.db'}\nkey_file = {env.tmp / 'check.key'}\n")
+    return subprocess.run([str(harness.purplegate_binary()), "--check-config", "-c", str(conf)],
+                          capture_output=True, text=True, timeout=30,
+                          env=dict(os.environ, TMPDIR=str(env.tmp)))
+
+
+def test_check_config_user_name_parts(env):
+    r = _check_config(env, "ok.conf", "realname, split:server", "@irc.example.net")
+    assert r.returncode == 0, r.stderr
+    r = _check_config(env, "unknown.conf", "split:port", "@irc.example.net")
+    assert r.returncode == 1 and '"split:port"' in r.stderr and "split:server" in r.stderr, r.stderr
+    r = _check_config(env, "suffix.conf", "split:server", "-irc")
+    assert r.returncode == 1 and "username_suffix" in r.stderr, r.stderr
+
+
+def test_stored_secret_forgotten(env):
+    # README "Account options": an empty secret field keeps the stored
+    # secret; the boolean field clear:option:ID forgets it, and the logins
+    # after it no longer use it.
+    services = env.track(IrcClient(env.irc.port, "NickServ"))
+    since = services.mark()
+    c = _register_online(env, "fgt", "fgtuser", {"option:nickserv_password": "forget me"})
+
+    def identify(m):
+        return m.command == "PRIVMSG" and len(m.params) >= 2 and m.params[0].lower() == "nickserv"
+    line = services.expect(identify, 2 * WAIT, since, what="IDENTIFY of the first login")
+    assert line.params[1] == "IDENTIFY forget me", line.params
+
+    # An empty field keeps it.
+    since_c = c.mark()
+    x, done = _settings(c, {"option:nickserv_password": "", "relogin": "true"})
+    f = _fields(x)
+    clear = f["clear:option:nickserv_password"]
+    assert clear.get("type") == "boolean" and _values(clear) == ["false"], tostr(clear)
+    assert done.get("type") == "result", tostr(done)
+    since = services.mark()
+    line = services.expect(identify, 2 * WAIT, since, what="IDENTIFY after an empty secret field")
+    assert line.params[1] == "IDENTIFY forget me", line.params
+    wait_transport_online(c, GW, since_c)
+
+    # Forgotten: the next login identifies no more.
+    since = services.mark()
+    since_c = c.mark()
+    x, done = _settings(c, {"clear:option:nickserv_password": "true", "relogin": "true"})
+    assert done.get("type") == "result", tostr(done)
+    wait_transport_online(c, GW, since_c)
+    # The IDENTIFY would have come before the login said it is up: a round
+    # trip to the server (PING) after that, and still nothing.
+    services.send("PING :after")
+    services.expect(lambda m: m.command == "PONG", WAIT, since, what="PONG")
+    assert not [m for m in services.lines[since:] if identify(m)], "the forgotten password was sent"
+    # Nothing is offered to forget any more.
+    x, _ = _settings(c, {})
+    assert "clear:option:nickserv_password" not in _fields(x), tostr(x)

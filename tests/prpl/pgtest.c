@@ -7,6 +7,10 @@
  * Logins succeed from the main loop, right after they start, except:
  *   refuse…      → PURPLE_CONNECTION_ERROR_AUTHENTICATION_FAILED
  *   crashlogin…  → SIGSEGV inside the login
+ *   needpin…     → refused ("PgTest: wrong PIN") unless the account option
+ *                  "pin" (masked) is 1234
+ *   askcode…     → first asks for a one-time code (purple_request_input):
+ *                  123456 logs in, another code or Cancel refuses
  * Every buddy of the account is online.  Messages to these names do
  * something; to any other name they are taken and go nowhere:
  *   echo   answers with the same text
@@ -19,6 +23,9 @@
  *   ask    asks the user a question of fields (purple_request_fields: a
  *          required string "code", an integer "count"); "ask" answers
  *          "code=CODE count=N", or "cancelled"
+ *   code   asks for one line of text (purple_request_input, "Type the
+ *          word" and the text of the message); "code" answers
+ *          "TEXT: ANSWER", or "TEXT: cancelled"
  * Answers and presence arrive from the main loop, as a network's would. */
 #define G_LOG_DOMAIN "pgtest"
 
@@ -55,6 +62,7 @@ typedef struct
   guint login_id;  /* pending end of the login */
   guint events_id; /* pending delivery of the head of @events */
   GQueue events;   /* Event*, owned, in arrival order */
+  GSList *words;   /* Word* (below), owned: questions of "code" not answered yet */
 } Connection;
 
 /* What a sanitizer must not turn into something else: the write below is a
@@ -79,6 +87,20 @@ crash (void)
   volatile int *volatile nowhere = NULL;
   *nowhere = 1;
   abort (); /* never reached; the write does not return */
+}
+
+/* What "code" asked, with the connection: the answer names it. */
+typedef struct
+{
+  PurpleConnection *gc;
+  char *text;
+} Word;
+
+static void
+word_free (Word *word)
+{
+  g_free (word->text);
+  g_free (word);
 }
 
 static void
@@ -139,6 +161,12 @@ finish_login (gpointer data)
                                       "PgTest refuses this user");
       return FALSE;
     }
+  if (g_str_has_prefix (purple_account_get_username (account), "needpin")
+      && g_strcmp0 (purple_account_get_string (account, "pin", ""), "1234") != 0)
+    {
+      purple_connection_error_reason (gc, PURPLE_CONNECTION_ERROR_AUTHENTICATION_FAILED, "PgTest: wrong PIN");
+      return FALSE;
+    }
   /* Queued first: the state change below may already end the connection. */
   buddies = purple_find_buddies (account, NULL);
   for (GSList *l = buddies; l != NULL; l = l->next)
@@ -146,6 +174,32 @@ finish_login (gpointer data)
   g_slist_free (buddies);
   purple_connection_set_state (gc, PURPLE_CONNECTED);
   return FALSE;
+}
+
+static void
+code_given (gpointer data, const char *code)
+{
+  Connection *conn = purple_connection_get_protocol_data (data);
+
+  if (conn == NULL)
+    return;
+  if (g_strcmp0 (code, "123456") != 0)
+    {
+      purple_connection_error_reason (conn->gc, PURPLE_CONNECTION_ERROR_AUTHENTICATION_FAILED,
+                                      "PgTest: wrong one-time code");
+      return;
+    }
+  conn->login_id = purple_timeout_add (0, finish_login, conn);
+}
+
+static void
+code_refused (gpointer data, const char *code)
+{
+  Connection *conn = purple_connection_get_protocol_data (data);
+
+  if (conn != NULL)
+    purple_connection_error_reason (conn->gc, PURPLE_CONNECTION_ERROR_AUTHENTICATION_FAILED,
+                                    "PgTest: no one-time code given");
 }
 
 static void
@@ -160,7 +214,12 @@ pgtest_login (PurpleAccount *account)
   conn->gc = gc;
   g_queue_init (&conn->events);
   purple_connection_set_protocol_data (gc, conn);
-  conn->login_id = purple_timeout_add (0, finish_login, conn);
+  if (g_str_has_prefix (purple_account_get_username (account), "askcode"))
+    purple_request_input (gc, "PgTest login", "Type the one-time code", "PgTest sent it to your phone.", NULL,
+                          FALSE, FALSE, NULL, "_OK", G_CALLBACK (code_given), "_Cancel",
+                          G_CALLBACK (code_refused), account, NULL, NULL, gc);
+  else
+    conn->login_id = purple_timeout_add (0, finish_login, conn);
 }
 
 static void
@@ -175,6 +234,7 @@ pgtest_close (PurpleConnection *gc)
   if (conn->events_id != 0)
     purple_timeout_remove (conn->events_id);
   g_queue_clear_full (&conn->events, (GDestroyNotify)event_free);
+  g_slist_free_full (conn->words, (GDestroyNotify)word_free);
   purple_connection_set_protocol_data (gc, NULL);
   g_free (conn);
 }
@@ -272,6 +332,30 @@ ask (PurpleConnection *gc)
                          purple_connection_get_account (gc), NULL, NULL, gc);
 }
 
+/* libpurple calls back only while the connection lives: it closes the
+ * requests of a connection that ends, and pgtest_close frees their words. */
+static void
+word_answer (Word *word, const char *answer)
+{
+  Connection *conn = purple_connection_get_protocol_data (word->gc);
+
+  queue_event (conn, EVENT_IM, "code", g_markup_printf_escaped ("%s: %s", word->text, answer));
+  conn->words = g_slist_remove (conn->words, word);
+  word_free (word);
+}
+
+static void
+word_given (gpointer data, const char *answer)
+{
+  word_answer (data, answer);
+}
+
+static void
+word_refused (gpointer data, const char *answer)
+{
+  word_answer (data, "cancelled");
+}
+
 static int
 pgtest_send_im (PurpleConnection *gc, const char *who, const char *message, PurpleMessageFlags flags)
 {
@@ -287,6 +371,17 @@ pgtest_send_im (PurpleConnection *gc, const char *who, const char *message, Purp
     queue_event (conn, EVENT_IM, "files", files_answer (message));
   else if (g_ascii_strcasecmp (who, "ask") == 0)
     ask (gc);
+  else if (g_ascii_strcasecmp (who, "code") == 0)
+    {
+      Word *word = g_new0 (Word, 1);
+
+      word->gc = gc;
+      word->text = purple_markup_strip_html (message);
+      conn->words = g_slist_prepend (conn->words, word);
+      purple_request_input (gc, "PgTest word", "Type the word", word->text, NULL, FALSE, FALSE, NULL, "_OK",
+                            G_CALLBACK (word_given), "_Cancel", G_CALLBACK (word_refused),
+                            purple_connection_get_account (gc), who, NULL, word);
+    }
   else if (g_ascii_strcasecmp (who, "pid") == 0)
     queue_event (conn, EVENT_IM, "pid", g_strdup_printf ("%ld", (long)getpid ()));
   return 1;
@@ -373,9 +468,14 @@ static PurplePluginInfo plugin_info = {
 static void
 init_plugin (PurplePlugin *plugin)
 {
+  PurpleAccountOption *pin = purple_account_option_string_new ("PIN", "pin", "");
+
   /* A setting for [legacy-settings] to set; nothing reads it. */
   prpl_info.protocol_options = g_list_append (prpl_info.protocol_options,
                                               purple_account_option_string_new ("Greeting", "greeting", ""));
+  /* A secret the logins of needpin… need. */
+  purple_account_option_set_masked (pin, TRUE);
+  prpl_info.protocol_options = g_list_append (prpl_info.protocol_options, pin);
 }
 
 PURPLE_INIT_PLUGIN (pgtest, init_plugin, plugin_info)

@@ -27,7 +27,12 @@ typedef struct
   GPtrArray *sent; /* PgStanza */
   char *dir;
   guint next_id;
+  PgAdhocDeferred *deferred; /* of the "waits" command */
+  guint objects_destroyed;
 } Fixture;
+
+/* The fixture of the running test, for the "waits" command. */
+static Fixture *current;
 
 static void
 capture (const xmlNode *stanza, gpointer data)
@@ -94,10 +99,41 @@ jids (PgAdhocCall *call)
   pg_adhoc_call_add_note (call, PG_ADHOC_NOTE_INFO, joined);
 }
 
+static void
+object_destroyed (gpointer object)
+{
+  g_assert_true (object == current);
+  current->objects_destroyed++;
+}
+
+/* Stage 0: a form; stage 1: keeps an object and waits (the test answers
+ * through current->deferred); later stages: a note naming the stage. */
+static void
+waits (PgAdhocCall *call)
+{
+  guint stage = pg_adhoc_call_get_stage (call);
+  if (stage == 0)
+    {
+      pg_adhoc_call_add_form (call, "form", NULL, NULL, NULL);
+      pg_adhoc_call_continue (call, PG_ADHOC_COMPLETE, PG_ADHOC_COMPLETE);
+      return;
+    }
+  if (stage == 1)
+    {
+      pg_adhoc_call_set_object (call, current, object_destroyed);
+      current->deferred = pg_adhoc_call_defer (call);
+      return;
+    }
+  g_assert_true (pg_adhoc_call_get_object (call) == current);
+  g_autofree char *text = g_strdup_printf ("stage %u", stage);
+  pg_adhoc_call_add_note (call, PG_ADHOC_NOTE_INFO, text);
+}
+
 static const PgAdhocCommand commands[] = {
   { .node = "urn:test:single", .name = "Single", .access = PG_ADHOC_ACCESS_REGISTERED, .handler = single },
   { .node = "urn:test:wizard", .name = "Wizard", .access = PG_ADHOC_ACCESS_REGISTERED, .handler = wizard },
   { .node = "urn:test:jids", .name = "JIDs", .access = PG_ADHOC_ACCESS_REGISTERED, .handler = jids },
+  { .node = "urn:test:waits", .name = "Waits", .access = PG_ADHOC_ACCESS_REGISTERED, .handler = waits },
   { .node = PG_ADMIN_NODE ("get-online-users-num"),
     .name = "Admin",
     .access = PG_ADHOC_ACCESS_ADMIN,
@@ -135,6 +171,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   pg_adhoc_register (&f->transport);
   pg_adhoc_add_commands (&f->transport, commands, G_N_ELEMENTS (commands));
   pg_disco_register_fallback (&f->transport);
+  current = f;
 }
 
 static void
@@ -177,6 +214,23 @@ iq (Fixture *f, const char *type, const char *from, const char *payload)
   g_autofree char *id = g_strdup_printf ("q%u", f->next_id);
   g_assert_cmpstr (pg_stanza_get_attr (reply, "id"), ==, id);
   return reply;
+}
+
+/* Dispatches @payload in an <iq type='set'/> from @from and returns how
+ * many stanzas went out. */
+static guint
+dispatch (Fixture *f, const char *from, const char *payload)
+{
+  g_autofree char *xml = g_strdup_printf ("<iq xmlns='jabber:component:accept' type='set' from='%s' to='" GW
+                                          "' id='q%u'>%s</iq>",
+                                          from, ++f->next_id, payload);
+  xmlDoc *doc
+      = xmlReadMemory (xml, (int)strlen (xml), "iq.xml", "UTF-8", XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+  g_assert_nonnull (doc);
+  guint before = f->sent->len;
+  pg_router_dispatch (f->transport.router, xmlDocGetRootElement (doc));
+  xmlFreeDoc (doc);
+  return f->sent->len - before;
 }
 
 /* <command/> with @attrs (a string of attributes) and @inner. */
@@ -262,7 +316,7 @@ test_list_per_requester (Fixture *f, gconstpointer data)
     const char *nodes;
   } cases[] = {
     { STRANGER, "" },
-    { USER, "urn:test:single urn:test:wizard urn:test:jids" },
+    { USER, "urn:test:single urn:test:wizard urn:test:jids urn:test:waits" },
     { ADMIN, PG_ADMIN_NODE ("get-online-users-num") },
     /* Judged on the prepared bare JID. */
     { "ADMIN@Example.ORG/other", PG_ADMIN_NODE ("get-online-users-num") },
@@ -538,6 +592,82 @@ test_vm_rss (void)
     g_assert_cmpint (pg_stats_parse_vm_rss (cases[i].status), ==, cases[i].kib);
 }
 
+/* Starts "waits" and submits its form: the answer waits. Returns the
+ * session id. */
+static char *
+start_waiting (Fixture *f)
+{
+  xmlNode *answer = answer_of (command (f, USER, "node='urn:test:waits'", NULL));
+  char *id = g_strdup (pg_stanza_get_attr (answer, "sessionid"));
+  g_autofree char *payload = g_strdup_printf (
+      "<command xmlns='" PG_NS_COMMANDS "' node='urn:test:waits' sessionid='%s' action='complete'/>", id);
+  g_assert_cmpuint (dispatch (f, USER, payload), ==, 0);
+  g_assert_nonnull (f->deferred);
+  return id;
+}
+
+static void
+test_deferred_continue (Fixture *f, gconstpointer data)
+{
+  g_autofree char *id = start_waiting (f);
+  g_autofree char *attrs = g_strdup_printf ("node='urn:test:waits' sessionid='%s' action='complete'", id);
+  /* Nothing but cancel while the answer waits. */
+  assert_error (command (f, USER, attrs, NULL), "unexpected-request", "wait", NULL);
+
+  /* One more stage of the same session (XEP-0050 §3.4). */
+  g_autoptr (PgStanza) holder = pg_stanza_new ("message", NULL, NULL, NULL, NULL);
+  xmlNode *form = pg_form_add (holder, "form", "Question", NULL, NULL);
+  pg_form_add_field (form, "code", "text-single", NULL, TRUE, NULL);
+  pg_adhoc_deferred_continue (g_steal_pointer (&f->deferred), "asked", form, PG_ADHOC_COMPLETE,
+                              PG_ADHOC_COMPLETE);
+  xmlNode *answer = answer_of (g_ptr_array_index (f->sent, f->sent->len - 1));
+  g_assert_cmpstr (pg_stanza_get_attr (answer, "status"), ==, "executing");
+  g_assert_cmpstr (pg_stanza_get_attr (answer, "sessionid"), ==, id);
+  xmlNode *actions = pg_stanza_find_child (answer, "actions", PG_NS_COMMANDS);
+  g_assert_true (actions == pg_stanza_first_element (answer));
+  g_assert_cmpstr (pg_stanza_get_attr (actions, "execute"), ==, "complete");
+  g_assert_null (pg_stanza_find_child (actions, "prev", PG_NS_COMMANDS));
+  g_autofree char *note = dup_note (answer);
+  g_assert_cmpstr (note, ==, "asked");
+  g_assert_nonnull (pg_stanza_find_child (answer, "x", "jabber:x:data"));
+  g_assert_cmpuint (f->objects_destroyed, ==, 0);
+
+  /* The next request is stage 2, with the session's object. */
+  g_autofree char *code = submit ("code", "42");
+  answer = answer_of (command (f, USER, attrs, code));
+  g_assert_cmpstr (pg_stanza_get_attr (answer, "status"), ==, "completed");
+  g_autofree char *done = dup_note (answer);
+  g_assert_cmpstr (done, ==, "stage 2");
+  g_assert_cmpuint (f->objects_destroyed, ==, 1);
+  g_assert_cmpuint (pg_adhoc_count_sessions (&f->transport), ==, 0);
+}
+
+static void
+test_deferred_cancel (Fixture *f, gconstpointer data)
+{
+  g_autofree char *id = start_waiting (f);
+  g_autofree char *attrs = g_strdup_printf ("node='urn:test:waits' sessionid='%s' action='cancel'", id);
+  xmlNode *answer = answer_of (command (f, USER, attrs, NULL));
+  g_assert_cmpstr (pg_stanza_get_attr (answer, "status"), ==, "canceled");
+  /* The session's object learns it ended; the waiting request is still
+   * answered. */
+  g_assert_cmpuint (f->objects_destroyed, ==, 1);
+  g_assert_cmpuint (pg_adhoc_count_sessions (&f->transport), ==, 0);
+  pg_adhoc_deferred_fail (g_steal_pointer (&f->deferred), PG_ERR_NOT_ACCEPTABLE, "cancelled");
+  assert_error (g_ptr_array_index (f->sent, f->sent->len - 1), "not-acceptable", "modify", NULL);
+}
+
+static void
+test_deferred_complete (Fixture *f, gconstpointer data)
+{
+  g_autofree char *id = start_waiting (f);
+  pg_adhoc_deferred_complete (g_steal_pointer (&f->deferred), PG_ADHOC_NOTE_INFO, "done later");
+  xmlNode *answer = answer_of (g_ptr_array_index (f->sent, f->sent->len - 1));
+  g_assert_cmpstr (pg_stanza_get_attr (answer, "status"), ==, "completed");
+  g_assert_cmpuint (f->objects_destroyed, ==, 1);
+  g_assert_cmpuint (pg_adhoc_count_sessions (&f->transport), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -555,6 +685,9 @@ main (int argc, char **argv)
   ADD ("/adhoc/session/expiry", test_expiry);
   ADD ("/adhoc/session/per-user-cap", test_per_user_cap);
   ADD ("/adhoc/form/jids", test_jid_field);
+  ADD ("/adhoc/deferred/continue", test_deferred_continue);
+  ADD ("/adhoc/deferred/cancel", test_deferred_cancel);
+  ADD ("/adhoc/deferred/complete", test_deferred_complete);
   g_test_add_func ("/stats/vm-rss", test_vm_rss);
   return g_test_run ();
 }

@@ -49,7 +49,7 @@ test_field (gconstpointer data)
       = make (field_cases[i].type, field_cases[i].default_value, field_cases[i].masked);
   g_autoptr (PgStanza) iq = pg_stanza_new ("iq", "a.example", "b.example", "result", "x1");
   xmlNode *form = pg_form_add (iq, "form", NULL, NULL, NULL);
-  xmlNode *field = pg_legacy_option_add_field (option, form, "option:opt", NULL, field_cases[i].value);
+  xmlNode *field = pg_legacy_option_add_field (option, form, "option:opt", NULL, NULL, field_cases[i].value);
   g_assert_cmpstr (pg_stanza_get_attr (field, "var"), ==, "option:opt");
   g_assert_cmpstr (pg_stanza_get_attr (field, "type"), ==, field_cases[i].field_type);
   g_assert_cmpstr (pg_stanza_get_attr (field, "label"), ==, "An option");
@@ -137,9 +137,99 @@ test_strings_round_trip (void)
   g_assert_true (back_secret->masked);
   g_assert_cmpuint (g_strv_length (back_secret->choice_values), ==, 0);
 
-  const char *const broken[] = { "x", "X", "float", "", "0", "", NULL };
+  const char *const broken[] = { "x", "X", "float", "", "0", "", "", NULL };
   g_assert_null (pg_legacy_option_from_strings (broken, &error));
   g_assert_error (error, PG_LEGACY_OPTION_ERROR, PG_LEGACY_OPTION_ERROR_MALFORMED);
+}
+
+/* ---- user-name parts ---- */
+
+/* prpl-jabber's parts (a domain after '@', a resource after '/') after an
+ * ordinary option. */
+static GPtrArray *
+jabber_like (void)
+{
+  GPtrArray *options = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_legacy_option_free);
+  g_ptr_array_add (options, pg_legacy_option_new ("port", "Connect port", PG_LEGACY_OPTION_INT, "5222", NULL,
+                                                  NULL, FALSE));
+  g_ptr_array_add (options, pg_legacy_option_new_split ("Domain", NULL, '@'));
+  g_ptr_array_add (options, pg_legacy_option_new_split ("Resource", "", '/'));
+  return options;
+}
+
+static void
+test_split_ids_and_strings (void)
+{
+  g_autoptr (PgLegacyOption) split = pg_legacy_option_new_split ("Server name", "irc.example.net", '@');
+  g_assert_cmpstr (split->id, ==, "split:server-name");
+  g_assert_cmpint (split->type, ==, PG_LEGACY_OPTION_STRING);
+  g_autoptr (GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
+  pg_legacy_option_to_strings (split, strings);
+  g_ptr_array_add (strings, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PgLegacyOption) back
+      = pg_legacy_option_from_strings ((const char *const *)strings->pdata, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->separator, ==, '@');
+  g_assert_cmpstr (back->default_value, ==, "irc.example.net");
+}
+
+static void
+test_split_suffix (void)
+{
+  g_autoptr (GPtrArray) options = jabber_like ();
+  static const struct
+  {
+    const char *suffix;
+    const char *domain; /* NULL: not given */
+    const char *resource;
+    gboolean ok;
+  } cases[] = {
+    { "", NULL, NULL, TRUE },
+    { "@example.net", "example.net", NULL, TRUE },
+    { "@example.net/gw", "example.net", "gw", TRUE },
+    { "/gw", NULL, "gw", TRUE },
+    { "@example.net/gw/x", "example.net", "gw/x", TRUE },
+    { "example.net", NULL, NULL, FALSE },
+    { "/gw@example.net", NULL, "gw@example.net", TRUE },
+    { "-irc", NULL, NULL, FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GHashTable) values = pg_legacy_option_parse_suffix (options, cases[i].suffix, &error);
+      if (!cases[i].ok)
+        {
+          g_assert_null (values);
+          g_assert_error (error, PG_LEGACY_OPTION_ERROR, PG_LEGACY_OPTION_ERROR_INVALID);
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpstr (g_hash_table_lookup (values, "split:domain"), ==, cases[i].domain);
+      g_assert_cmpstr (g_hash_table_lookup (values, "split:resource"), ==, cases[i].resource);
+      /* Composed again, the suffix comes back. */
+      g_autofree char *name = pg_legacy_option_compose_username (options, "alice", values);
+      g_autofree char *expected = g_strconcat ("alice", cases[i].suffix, NULL);
+      g_assert_cmpstr (name, ==, expected);
+    }
+}
+
+static void
+test_split_check_suffix (void)
+{
+  g_autoptr (GPtrArray) options = jabber_like ();
+  const char *const with_part[] = { "port", "split:resource", NULL };
+  const char *const without[] = { "port", NULL };
+  g_autoptr (GError) error = NULL;
+  g_assert_true (pg_legacy_option_any_split (options, with_part));
+  g_assert_false (pg_legacy_option_any_split (options, without));
+  /* Only checked when users may set a part. */
+  g_assert_true (pg_legacy_option_check_suffix (options, without, "-irc", "prpl-jabber", &error));
+  g_assert_true (pg_legacy_option_check_suffix (options, with_part, "@example.net", "prpl-jabber", &error));
+  g_assert_no_error (error);
+  g_assert_false (pg_legacy_option_check_suffix (options, with_part, "-irc", "prpl-jabber", &error));
+  g_assert_error (error, PG_LEGACY_OPTION_ERROR, PG_LEGACY_OPTION_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "@split:domain/split:resource"));
 }
 
 static void
@@ -177,5 +267,8 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/legacy-option/strings/round-trip", test_strings_round_trip);
   g_test_add_func ("/legacy-option/check-ids/unknown", test_check_ids);
+  g_test_add_func ("/legacy-option/split/ids-and-strings", test_split_ids_and_strings);
+  g_test_add_func ("/legacy-option/split/suffix", test_split_suffix);
+  g_test_add_func ("/legacy-option/split/check-suffix", test_split_check_suffix);
   return g_test_run ();
 }

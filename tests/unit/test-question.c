@@ -250,6 +250,8 @@ test_message (void)
   g_assert_nonnull (strstr (body, "1. Accept"));
   g_assert_nonnull (strstr (body, "2. Reject"));
   g_assert_nonnull (strstr (body, "300"));
+  /* How a reply picks this question among several. */
+  g_assert_nonnull (strstr (body, "“#4 ”"));
 }
 
 int
