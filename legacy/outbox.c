@@ -689,8 +689,11 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
 
 static void queue_to_user (PgTransport *transport, const PgStoreOutboxItem *item);
 
-void
-pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body)
+/* A message to @bare_jid from @peer, or (@own) the user's own to @peer,
+ * sent at @when (0: now). */
+static void
+to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body, gboolean own,
+         gint64 when)
 {
   gint64 now = now_s ();
   PgStoreOutboxItem item = {
@@ -698,27 +701,24 @@ pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *pee
     .direction = PG_OUTBOX_TO_USER,
     .peer = (char *)peer,
     .body = (char *)body,
-    .created = now,
+    .sender = own ? (char *)bare_jid : NULL,
+    .created = when > 0 && when < now ? when : now,
     .expires = now + transport->config->outbox_expiry_s,
   };
   queue_to_user (transport, &item);
 }
 
 void
+pg_outbox_to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body)
+{
+  to_user (transport, bare_jid, peer, body, FALSE, 0);
+}
+
+void
 pg_outbox_own_to_user (PgTransport *transport, const char *bare_jid, const char *peer, const char *body,
                        gint64 when)
 {
-  gint64 now = now_s ();
-  PgStoreOutboxItem item = {
-    .bare_jid = (char *)bare_jid,
-    .direction = PG_OUTBOX_TO_USER,
-    .peer = (char *)peer,
-    .body = (char *)body,
-    .sender = (char *)bare_jid,
-    .created = when > 0 && when < now ? when : now,
-    .expires = now + transport->config->outbox_expiry_s,
-  };
-  queue_to_user (transport, &item);
+  to_user (transport, bare_jid, peer, body, TRUE, when);
 }
 
 static void

@@ -119,23 +119,6 @@ pg_roster_sync_remove (PgSession *session, const char *jid)
     push (session->transport, session->bare_jid, jid, NULL);
 }
 
-/* TRUE when the roster @item shows @contact as purplegate would push it. */
-static gboolean
-item_matches (PgTransport *transport, const xmlNode *item, const PgContact *contact)
-{
-  if (g_strcmp0 (pg_stanza_get_attr (item, "name"), display_name (contact)) != 0
-      || g_strcmp0 (pg_stanza_get_attr (item, "subscription"), "both") != 0)
-    return FALSE;
-  for (const xmlNode *group = item->children; group != NULL; group = group->next)
-    if (pg_stanza_is (group, "group", PG_NS_ROSTER))
-      {
-        g_autofree char *name = pg_stanza_dup_text (group);
-        if (g_strcmp0 (name, transport->legacy_name) == 0)
-          return TRUE;
-      }
-  return FALSE;
-}
-
 static gboolean
 in_network_group (PgTransport *transport, const xmlNode *item)
 {
@@ -147,6 +130,16 @@ in_network_group (PgTransport *transport, const xmlNode *item)
           return TRUE;
       }
   return FALSE;
+}
+
+/* TRUE when the roster @item shows @contact as purplegate would push it. */
+static gboolean
+item_matches (PgTransport *transport, const xmlNode *item, const PgContact *contact)
+{
+  if (g_strcmp0 (pg_stanza_get_attr (item, "name"), display_name (contact)) != 0
+      || g_strcmp0 (pg_stanza_get_attr (item, "subscription"), "both") != 0)
+    return FALSE;
+  return in_network_group (transport, item);
 }
 
 /* The roster items that are contacts of this gateway: prepared JID → item
