@@ -140,9 +140,9 @@ test_texts (Fixture *f, gconstpointer data)
         g_assert_cmpint (n1, >, 12);
         g_assert_cmpmem (got, n2, expected, n1);
 
-        g_autoptr (GVariant) args = g_variant_ref_sink (g_variant_new_from_data (
-            G_VARIANT_TYPE (tagged ? "(tss)" : "(ss)"), g_memdup2 (got + 12, (gsize)n2 - 12), (gsize)n2 - 12,
-            FALSE, g_free, NULL));
+        g_autoptr (GBytes) bytes = g_bytes_new (got + 12, (gsize)n2 - 12);
+        g_autoptr (GVariant) args = g_variant_ref_sink (
+            g_variant_new_from_bytes (G_VARIANT_TYPE (tagged ? "(tss)" : "(ss)"), bytes, FALSE));
         g_assert_true (g_variant_is_normal_form (args));
         guint64 read_tag = 0;
         const char *ra = NULL, *rb = NULL;
