@@ -38,12 +38,15 @@ DEFAULT_TIMEOUT = 60
 # Seconds each module took in a CI run (tools/run-tests, 2026-12): what
 # --shard balances on; a module not listed counts as MODULE_SECONDS_DEFAULT.
 MODULE_SECONDS = {
-    "test_irc_session": 62, "test_outbox": 51, "test_faults": 48, "test_groupchat": 45,
-    "test_fake_server": 38, "test_server_restart": 32, "test_fd_leak": 32,
-    "test_multi_resource": 24, "test_restart": 24, "test_restart_sessions": 14,
-    "test_adhoc": 13, "test_register": 12, "test_groupchat_lifecycle": 11, "test_hostile": 9,
-    "test_xmpp_legacy": 8, "test_service": 5, "test_limits": 4, "test_xmpp_groupchat": 3,
-    "test_pgtest": 3, "test_workers": 38, "test_ejabberd": 12,
+    "test_irc_session": 62, "test_faults": 48, "test_workers": 40, "test_outbox": 35,
+    "test_fake_server": 34, "test_groupchat": 32, "test_away": 28, "test_questions": 26,
+    "test_adhoc": 25, "test_xmpp_legacy": 22, "test_fd_leak": 22, "test_server_restart": 22,
+    "test_restart": 21, "test_multi_resource": 18, "test_stay_connected": 18, "test_user_options": 17,
+    "test_register_checks": 16, "test_privilege": 12, "test_restart_sessions": 12,
+    "test_groupchat_lifecycle": 11, "test_xmpp_groupchat": 11, "test_hostile": 11, "test_names": 10,
+    "test_register": 9, "test_ejabberd": 7, "test_privilege_irc": 6, "test_own_messages": 5,
+    "test_privilege_ejabberd": 4, "test_service": 4, "test_limits": 3, "test_pgtest": 3, "test_i18n": 3,
+    "test_own_messages_ejabberd": 3, "test_install": 2, "test_verify": 1,
 }
 MODULE_SECONDS_DEFAULT = 10
 
