@@ -52,7 +52,7 @@ from pathlib import Path
 
 import harness
 from harness import (COMPONENT_JID, NS_COMPONENT, NS_STREAM, OTHER_DOMAIN, START_WAIT,
-                     USER_DOMAIN, WAIT, Env, HarnessError, Purplegate, _track, free_port,
+                     USER_DOMAIN, WAIT, HarnessError, _track, free_port,
                      port_accepts, stop_process, wait_until)
 
 ERL = os.environ.get("ERL", "/usr/bin/erl")
@@ -403,18 +403,12 @@ def ejabberd_setup(name, privileges=False, extra_components=(), overrides=None):
                            "tools/install-deps installs it")
     if not harness.IrcServer.available():
         raise harness.Skip("inspircd is not installed")
-    env = Env(name)
-    try:
+
+    def start(env):
         env.start_irc()
         env.prosody = Ejabberd(env.tmp / "ejabberd", privileges=privileges,
                                extra_components=extra_components).start()
-        env.purplegate = Purplegate(env.tmp / "purplegate", env.prosody.component_port,
-                                    env.prosody.secret,
-                                    overrides=env.purplegate_overrides(overrides))
-        env.purplegate.start()
-        env.wait_linked()
-        return env
-    except BaseException:
-        env.close(keep=True)
-        raise
+        env.start_purplegate(env.purplegate_overrides(overrides))
+
+    return harness.setup_env(name, start)
 

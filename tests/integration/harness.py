@@ -1455,17 +1455,24 @@ class Env:
                 merged.setdefault(group, {}).update(kv)
         return merged
 
+    def start_purplegate(self, overrides, jid=COMPONENT_JID, before_start=None):
+        """purplegate with `overrides` as its settings, attached to this
+        env's XMPP server as `jid`; returns once its link is up.
+        `before_start(purplegate)` runs before it starts."""
+        self.purplegate = Purplegate(self.tmp / "purplegate", self.prosody.component_port,
+                                     self.prosody.secret, jid=jid, overrides=overrides)
+        if before_start is not None:
+            before_start(self.purplegate)
+        self.purplegate.start()
+        self.wait_linked()
+        return self
+
     # standard setup: IRC server, Prosody, purplegate connected to Prosody
     def start_standard(self, overrides=None, irc_password=None, privileges=None):
         if self.irc is None:
             self.start_irc(irc_password)
         self.prosody = Prosody(self.tmp / "prosody", privileges=privileges).start()
-        self.purplegate = Purplegate(self.tmp / "purplegate", self.prosody.component_port,
-                                     self.prosody.secret,
-                                     overrides=self.purplegate_overrides(overrides))
-        self.purplegate.start()
-        self.wait_linked()
-        return self
+        return self.start_purplegate(self.purplegate_overrides(overrides))
 
     def start_pgtest(self, overrides=None):
         """Prosody and purplegate on prpl-pgtest (the plugin installed
@@ -1474,12 +1481,7 @@ class Env:
         for group, kv in (overrides or {}).items():
             settings.setdefault(group, {}).update(kv)
         self.prosody = Prosody(self.tmp / "prosody").start()
-        self.purplegate = Purplegate(self.tmp / "purplegate", self.prosody.component_port,
-                                     self.prosody.secret, overrides=settings)
-        self.purplegate.install_pgtest()
-        self.purplegate.start()
-        self.wait_linked()
-        return self
+        return self.start_purplegate(settings, before_start=Purplegate.install_pgtest)
 
     def wait_linked(self, timeout=START_WAIT):
         """Waits until purplegate's component link is up (a throw-away
@@ -1566,26 +1568,28 @@ class Env:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def standard_setup(name, overrides=None, irc_password=None, privileges=None):
-    """Env.start_standard; `privileges` are XEP-0356 grants of localhost
-    (Prosody's `privileges`)."""
+def setup_env(name, start):
+    """A module's Env, set up by `start(env)`; when that fails, whatever it
+    started is stopped and the directory kept for reading."""
     env = Env(name)
     try:
-        return env.start_standard(overrides, irc_password, privileges)
+        start(env)
+        return env
     except BaseException:
         env.close(keep=True)
         raise
+
+
+def standard_setup(name, overrides=None, irc_password=None, privileges=None):
+    """Env.start_standard; `privileges` are XEP-0356 grants of localhost
+    (Prosody's `privileges`)."""
+    return setup_env(name, lambda env: env.start_standard(overrides, irc_password, privileges))
 
 
 def pgtest_setup(name, overrides=None):
     """Prosody and purplegate with `[legacy] protocol = prpl-pgtest`
     (Env.start_pgtest), `overrides` merged into purplegate's settings."""
-    env = Env(name)
-    try:
-        return env.start_pgtest(overrides)
-    except BaseException:
-        env.close(keep=True)
-        raise
+    return setup_env(name, lambda env: env.start_pgtest(overrides))
 
 
 # ---------------------------------------------------------------------------

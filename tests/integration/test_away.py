@@ -3,7 +3,7 @@ the IRCv3 away-notify capability (its modules cap and ircv3): a contact who
 shares a channel with the user is told by the server at once (README,
 "Away state of IRC contacts"), one who does not by the bounded check."""
 
-from harness import COMPONENT_JID, NS_CLIENT, Env, IrcServer, Skip, child, is_stanza, tostr
+from harness import COMPONENT_JID, NS_CLIENT, IrcServer, Skip, child, is_stanza, setup_env, tostr
 from harness import WAIT
 from legacy_servers import (CHECK_GAP_S, IrcClient, add_irc_contact, no_stray_messages,
                             online_user, presence_of)
@@ -26,13 +26,12 @@ AWAY_NOTIFY = """\
 def setup(name):
     if not IrcServer.available():
         raise Skip("inspircd is not installed")
-    env = Env(name)
-    try:
+
+    def start(env):
         env.irc = IrcServer(env.tmp / "ircd", extra_conf=AWAY_NOTIFY).start()
-        return env.start_standard()
-    except BaseException:
-        env.close(keep=True)
-        raise
+        env.start_standard()
+
+    return setup_env(name, start)
 
 
 def _peer(env, nick):

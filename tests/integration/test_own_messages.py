@@ -18,8 +18,8 @@ contact."""
 import itertools
 import re
 
-from harness import (NS_CLIENT, OTHER_DOMAIN, USER_DOMAIN, Env, Purplegate, child, is_stanza, lua_str, match,
-                     register, text, tostr, xml_escape)
+from harness import (NS_CLIENT, OTHER_DOMAIN, USER_DOMAIN, child, is_stanza, lua_str, match,
+                     register, setup_env, text, tostr, xml_escape)
 from harness import WAIT
 from legacy_servers import (LEGACY_DOMAIN, LEGACY_MUC, XMPP_GW, Items, LegacyProsody, chat_from, send_available,
                             wait_transport_online, xmpp_purplegate_overrides)
@@ -64,22 +64,16 @@ class OwnProsody(LegacyProsody):
 
 
 def setup(name):
-    env = Env(name)
-    try:
+    def start(env):
         env.prosody = OwnProsody(env.tmp / "prosody", hosts=(USER_DOMAIN, OTHER_DOMAIN, LEGACY_DOMAIN),
                                  extra_components=(GW,), muc_components=(LEGACY_MUC,)).start()
         settings = xmpp_purplegate_overrides(env.prosody)
         settings["legacy"]["plugins"] = "core-riba-carbons"
         settings["registration"]["allowed_domains"] = f"{USER_DOMAIN};{OTHER_DOMAIN}"
         settings["groupchat"] = {"join_timeout_s": "15"}
-        env.purplegate = Purplegate(env.tmp / "purplegate", env.prosody.component_port,
-                                    env.prosody.secret, jid=GW, overrides=settings)
-        env.purplegate.start()
-        env.wait_linked()
-        return env
-    except BaseException:
-        env.close(keep=True)
-        raise
+        env.start_purplegate(settings, jid=GW)
+
+    return setup_env(name, start)
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ through the gateway does not come back (the scenario of test_own_messages
 with Prosody)."""
 
 from ejabberd import Ejabberd, available
-from harness import OTHER_DOMAIN, USER_DOMAIN, Env, Purplegate, Skip
+from harness import OTHER_DOMAIN, USER_DOMAIN, Skip, setup_env
 from legacy_servers import LEGACY_DOMAIN, XMPP_GW, Items, xmpp_purplegate_overrides
 from test_own_messages import User, conversation, not_echoed, sent_carbon
 
@@ -21,20 +21,15 @@ TIMEOUT = 150
 def setup(name):
     if not available():
         raise Skip("ejabberd is not installed: tools/install-deps installs it")
-    env = Env(name)
-    try:
+
+    def start(env):
         env.prosody = Ejabberd(env.tmp / "ejabberd", component=GW, hosts=(USER_DOMAIN, OTHER_DOMAIN, LEGACY_DOMAIN),
                                privileges=("message",)).start()
         settings = xmpp_purplegate_overrides(env.prosody)
         settings["legacy"]["plugins"] = "core-riba-carbons"
-        env.purplegate = Purplegate(env.tmp / "purplegate", env.prosody.component_port,
-                                    env.prosody.secret, jid=GW, overrides=settings)
-        env.purplegate.start()
-        env.wait_linked()
-        return env
-    except BaseException:
-        env.close(keep=True)
-        raise
+        env.start_purplegate(settings, jid=GW)
+
+    return setup_env(name, start)
 
 
 def test_sent_carbon_through_ejabberd(env):

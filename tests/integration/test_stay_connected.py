@@ -11,7 +11,7 @@ JOIN/PART/QUIT lines); the XMPP side real slixmpp clients."""
 
 import sqlite3
 
-from harness import COMPONENT_JID, Env, NS_CLIENT, NS_XDATA, child, children, tostr, wait_until, xml_escape
+from harness import COMPONENT_JID, NS_CLIENT, NS_XDATA, child, children, standard_setup, tostr, wait_until, xml_escape
 from harness import WAIT
 from legacy_servers import IrcClient, chat_from, online_user, send_available, wait_transport_online
 from test_groupchat import groupchat, irc_join, irc_lines, join, leave, ping_gateway, room, sees_join
@@ -33,12 +33,7 @@ OVERRIDES = {
 
 
 def setup(name):
-    env = Env(name)
-    try:
-        return env.start_standard(overrides=OVERRIDES)
-    except BaseException:
-        env.close(keep=True)
-        raise
+    return standard_setup(name, overrides=OVERRIDES)
 
 
 # ---------------------------------------------------------------------------
