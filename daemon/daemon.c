@@ -315,6 +315,7 @@ pg_daemon_free (PgTransport *transport)
   g_clear_pointer (&transport->loop, g_main_loop_unref);
   g_clear_pointer (&transport->config, pg_config_free);
   g_clear_pointer (&transport->legacy_options, g_ptr_array_unref);
+  pg_transport_clear_caches (transport);
   g_free (transport->legacy_name);
   g_free (transport);
 }

@@ -85,7 +85,7 @@ pg_contacts_ensure (PgSession *session, const char *name, const char *alias)
       = session->contacts_by_name != NULL ? g_hash_table_lookup (session->contacts_by_name, name) : NULL;
   if (known != NULL)
     return known;
-  g_autofree char *jid = pg_jid_for_legacy_name (name, session->transport->config->component_jid, NULL);
+  g_autofree char *jid = pg_transport_contact_jid (session->transport, name);
   if (jid == NULL)
     return add_contact (session, name, alias); /* logs why */
   PgContact *contact = pg_contacts_lookup (session, jid);

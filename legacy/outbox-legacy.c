@@ -30,7 +30,7 @@ send_receipt (PgSession *session, const PgStoreOutboxItem *item)
   if (!item->receipt || item->xmpp_id == NULL || item->sender == NULL
       || !pg_store_setting_enabled (transport->store, session->bare_jid, PG_SETTING_RECEIPTS))
     return;
-  g_autofree char *contact = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
+  g_autofree char *contact = pg_transport_contact_jid (transport, item->peer);
   g_autoptr (PgStanza) original = pg_stanza_new ("message", item->sender, contact, "chat", item->xmpp_id);
   pg_stanza_add_child (original, "request", PG_NS_RECEIPTS);
   g_autoptr (PgStanza) receipt = pg_message_new_receipt (original);
@@ -52,8 +52,8 @@ settle (PgSession *session, gint64 upto)
       send_receipt (session, item);
       g_array_append_val (ids, item->id);
     }
-  if (!pg_store_outbox_delete (session->transport->store, (const gint64 *)(void *)ids->data, ids->len,
-                               &error))
+  if (!pg_store_outbox_delete_of (session->transport->store, session->bare_jid, PG_OUTBOX_TO_LEGACY,
+                                  (const gint64 *)(void *)ids->data, ids->len, &error))
     g_warning ("%s: cannot delete delivered outbox rows (they may be sent again): %s", session->bare_jid,
                error->message);
 }

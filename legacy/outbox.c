@@ -194,7 +194,7 @@ new_loss_report (PgTransport *transport, const PgStoreOutboxItem *item, const ch
 static gboolean
 write_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *id, GString *out)
 {
-  g_autofree char *from = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
+  g_autofree char *from = pg_transport_contact_jid (transport, item->peer);
   if (from == NULL)
     return FALSE; /* stored by an older build; cannot happen from chat.c */
   g_autofree char *origin = id != NULL ? origin_id (item, id) : NULL;
@@ -503,7 +503,7 @@ pg_outbox_bounce (PgTransport *transport, const PgStoreOutboxItem *item, PgError
   PgOutbox *outbox = transport->outbox;
   if (!outbox->link_up || g_hash_table_contains (outbox->bouncing, &item->id))
     return FALSE;
-  g_autofree char *contact = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
+  g_autofree char *contact = pg_transport_contact_jid (transport, item->peer);
   /* The user's message as it was, to build the error reply to it. */
   g_autoptr (PgStanza) original = pg_stanza_new ("message", item->sender, contact, "chat", item->xmpp_id);
   g_autoptr (PgStanza) reply = pg_stanza_error_reply (original, condition, PG_ERR_TYPE_DEFAULT, text);

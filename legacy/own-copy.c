@@ -68,7 +68,7 @@ free_text (gpointer text)
 GPtrArray *
 pg_own_copy_write_carbons (PgTransport *transport, const PgStoreOutboxItem *item, const char *id)
 {
-  g_autofree char *contact_jid = pg_jid_for_legacy_name (item->peer, transport->config->component_jid, NULL);
+  g_autofree char *contact_jid = pg_transport_contact_jid (transport, item->peer);
   if (contact_jid == NULL)
     return NULL;
   PgSession *session = pg_sessions_lookup (transport->sessions, item->bare_jid);

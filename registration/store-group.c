@@ -46,6 +46,7 @@ pg_store_group_commit (PgStore *store)
              "delivered ones may be sent again after a lost login",
              store->path, sqlite3_errmsg (store->db));
   (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  pg_store_forget_outbox_counts (store);
   store->id_floor = MAX (store->id_floor, store->group_max_id);
   pg_store_id_floor_settle (store, FALSE);
   store->group_max_id = 0;
@@ -66,7 +67,7 @@ pg_store_group_enable (PgStore *store)
 }
 
 gboolean
-pg_store_group_op_begin (PgStore *store, GError **error)
+pg_store_group_op_begin (PgStore *store, gboolean one_statement, GError **error)
 {
   g_return_val_if_fail (store->group_source != NULL && !store->group_in_op, FALSE);
 
@@ -76,9 +77,12 @@ pg_store_group_op_begin (PgStore *store, GError **error)
         return FALSE;
       store->group_open = TRUE;
     }
-  if (!exec (store, "SAVEPOINT pg_group_op", "cannot begin a change", error))
+  /* sqlite undoes a statement that fails by itself: a savepoint, two more
+   * statements for every message, only for changes of several. */
+  if (!one_statement && !exec (store, "SAVEPOINT pg_group_op", "cannot begin a change", error))
     return FALSE;
   store->group_in_op = TRUE;
+  store->group_op_savepoint = !one_statement;
   return TRUE;
 }
 
@@ -88,13 +92,29 @@ pg_store_group_op_end (PgStore *store, gboolean ok, GError **error)
   g_return_val_if_fail (store->group_in_op, FALSE);
 
   store->group_in_op = FALSE;
-  if (ok && exec (store, "RELEASE pg_group_op", "cannot keep a change", error))
+  if (ok
+      && (!store->group_op_savepoint || exec (store, "RELEASE pg_group_op", "cannot keep a change", error)))
     {
       /* Ids of a change kept are handed out: a failed group keeps them unused. */
       store->group_max_id = MAX (store->group_max_id, sqlite3_last_insert_rowid (store->db));
       return TRUE;
     }
+  if (sqlite3_get_autocommit (store->db))
+    {
+      /* sqlite rolled the whole group back (disk full, I/O error): as when
+       * its commit fails, the ids it handed out stay unused. */
+      g_warning ("%s: the outbox changes of a pass were undone: %s", store->path, sqlite3_errmsg (store->db));
+      store->group_open = FALSE;
+      store->id_floor = MAX (store->id_floor, store->group_max_id);
+      store->group_max_id = 0;
+      pg_store_forget_outbox_counts (store);
+      pg_store_id_floor_settle (store, FALSE);
+      return FALSE;
+    }
+  if (!store->group_op_savepoint)
+    return FALSE; /* its statement changed nothing, or sqlite undid it */
   (void)exec (store, "ROLLBACK TO pg_group_op", "cannot undo a change", NULL);
+  pg_store_forget_outbox_counts (store);
   (void)exec (store, "RELEASE pg_group_op", "cannot undo a change", NULL);
   pg_store_id_floor_settle (store, FALSE);
   return FALSE;

@@ -91,7 +91,7 @@ read_items (PgStore *store, sqlite3_stmt *stmt, GError **error)
 }
 
 static gint64
-count_messages (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
+count_rows (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
 {
   /* Separate statements: one made to serve all could not use the index.
    * Every to-legacy row is a message (loss reports go to users only), so
@@ -117,6 +117,45 @@ count_messages (PgStore *store, const char *bare_jid, PgOutboxDirection directio
       return -1;
     }
   return sqlite3_column_int64 (stmt, 0);
+}
+
+void
+pg_store_forget_outbox_counts (PgStore *store)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (store->outbox_counts); i++)
+    if (store->outbox_counts[i] != NULL)
+      g_hash_table_remove_all (store->outbox_counts[i]);
+}
+
+/* Adds @delta to the count of @bare_jid's messages, when it is known. */
+static void
+recount (PgStore *store, const char *bare_jid, PgOutboxDirection direction, gint64 delta)
+{
+  GHashTable *counts = store->outbox_counts[direction];
+  gpointer stored;
+
+  if (counts != NULL && bare_jid != NULL && g_hash_table_lookup_extended (counts, bare_jid, NULL, &stored))
+    g_hash_table_insert (counts, g_strdup (bare_jid),
+                         GSIZE_TO_POINTER ((gsize)MAX ((gint64)GPOINTER_TO_SIZE (stored) + delta, 1)));
+}
+
+static gint64
+count_messages (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
+{
+  GHashTable **counts = &store->outbox_counts[direction];
+  gpointer stored;
+
+  if (bare_jid == NULL)
+    return count_rows (store, NULL, direction, error);
+  if (*counts != NULL && g_hash_table_lookup_extended (*counts, bare_jid, NULL, &stored))
+    return (gint64)GPOINTER_TO_SIZE (stored) - 1;
+  gint64 n = count_rows (store, bare_jid, direction, error);
+  if (n < 0)
+    return n;
+  if (*counts == NULL)
+    *counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_hash_table_insert (*counts, g_strdup (bare_jid), GSIZE_TO_POINTER ((gsize)n + 1));
+  return n;
 }
 
 gint64
@@ -154,6 +193,8 @@ insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint 
     }
   if (!pg_store_step_done (store, stmt, error))
     return 0;
+  if (item->body != NULL)
+    recount (store, item->bare_jid, item->direction, 1);
   return sqlite3_last_insert_rowid (store->db);
 }
 
@@ -175,7 +216,8 @@ pg_store_outbox_add_counted (PgStore *store, const PgStoreOutboxItem *item, guin
 
   if (grouped (store, item->direction))
     {
-      if (!pg_store_group_op_begin (store, error))
+      /* A count, read only, then one insert. */
+      if (!pg_store_group_op_begin (store, TRUE, error))
         goto fail;
       queued = count_messages (store, item->bare_jid, item->direction, error);
       if (queued >= 0 && queued < max)
@@ -323,24 +365,85 @@ pg_store_outbox_list_expired (PgStore *store, gint64 now, GError **error)
   return read_items (store, stmt, error);
 }
 
-/* Deletes @ids inside the caller's transaction. */
 static gboolean
-delete_ids (PgStore *store, const gint64 *ids, guint n_ids, GError **error)
+counts_known (PgStore *store)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (store->outbox_counts); i++)
+    if (store->outbox_counts[i] != NULL && g_hash_table_size (store->outbox_counts[i]) > 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Takes the row @id out of its owner's count, read from the row, before
+ * it is deleted. */
+static gboolean
+uncount (PgStore *store, gint64 id, GError **error)
+{
+  g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (
+      store, "SELECT bare_jid, direction = 'to-legacy' FROM outbox WHERE id = ?1 AND body IS NOT NULL", NULL,
+      PG_STORE_ERROR_IO, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_bind_int64 (stmt, 1, id) != SQLITE_OK)
+    return bind_failed (store, error);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    recount (store, (const char *)sqlite3_column_text (stmt, 0),
+             sqlite3_column_int (stmt, 1) != 0 ? PG_OUTBOX_TO_LEGACY : PG_OUTBOX_TO_USER, -1);
+  else if (rc != SQLITE_DONE)
+    return pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "reading the outbox");
+  return TRUE;
+}
+
+/* Deletes @ids inside the caller's transaction: @owner's messages of
+ * @direction, or (@owner NULL) anybody's rows. */
+static gboolean
+delete_ids (PgStore *store, const gint64 *ids, guint n_ids, const char *owner, PgOutboxDirection direction,
+            GError **error)
 {
   g_autoptr (PgStoreCachedStmt) stmt
       = pg_store_prepare_cached (store, "DELETE FROM outbox WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
+  gboolean look_up = owner == NULL && counts_known (store);
 
   if (stmt == NULL)
     return FALSE;
   for (guint i = 0; i < n_ids; i++)
     {
+      if (look_up && !uncount (store, ids[i], error))
+        return FALSE;
       if (sqlite3_bind_int64 (stmt, 1, ids[i]) != SQLITE_OK)
         return bind_failed (store, error);
       if (!pg_store_step_done (store, stmt, error))
         return FALSE;
+      if (owner != NULL && sqlite3_changes (store->db) > 0)
+        recount (store, owner, direction, -1);
       sqlite3_reset (stmt);
     }
   return TRUE;
+}
+
+static gboolean
+delete_rows (PgStore *store, const gint64 *ids, guint n_ids, const char *owner, PgOutboxDirection direction,
+             GError **error)
+{
+  if (n_ids == 0)
+    return TRUE;
+  /* Rows of either direction: their deletion follows what was delivered. */
+  if (store->group_source != NULL)
+    {
+      if (pg_store_group_op_begin (store, n_ids == 1, error)
+          && pg_store_group_op_end (store, delete_ids (store, ids, n_ids, owner, direction, error), error))
+        return TRUE;
+    }
+  else if (pg_store_begin (store, error) && delete_ids (store, ids, n_ids, owner, direction, error)
+           && pg_store_finish (store, TRUE, error))
+    return TRUE;
+  else
+    pg_store_finish (store, FALSE, NULL);
+  g_prefix_error (error, "deleting %u outbox rows: ", n_ids);
+  return FALSE;
 }
 
 gboolean
@@ -348,23 +451,16 @@ pg_store_outbox_delete (PgStore *store, const gint64 *ids, guint n_ids, GError *
 {
   g_return_val_if_fail (store != NULL && (ids != NULL || n_ids == 0), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return delete_rows (store, ids, n_ids, NULL, PG_OUTBOX_TO_USER, error);
+}
 
-  if (n_ids == 0)
-    return TRUE;
-  /* Rows of either direction: their deletion follows what was delivered. */
-  if (store->group_source != NULL)
-    {
-      if (pg_store_group_op_begin (store, error)
-          && pg_store_group_op_end (store, delete_ids (store, ids, n_ids, error), error))
-        return TRUE;
-    }
-  else if (pg_store_begin (store, error) && delete_ids (store, ids, n_ids, error)
-           && pg_store_finish (store, TRUE, error))
-    return TRUE;
-  else
-    pg_store_finish (store, FALSE, NULL);
-  g_prefix_error (error, "deleting %u outbox rows: ", n_ids);
-  return FALSE;
+gboolean
+pg_store_outbox_delete_of (PgStore *store, const char *bare_jid, PgOutboxDirection direction,
+                           const gint64 *ids, guint n_ids, GError **error)
+{
+  g_return_val_if_fail (store != NULL && bare_jid != NULL && (ids != NULL || n_ids == 0), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return delete_rows (store, ids, n_ids, bare_jid, direction, error);
 }
 
 gboolean
@@ -383,7 +479,7 @@ pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items,
       const PgStoreOutboxItem *item = items[i];
       if (item->direction != PG_OUTBOX_TO_USER || item->body == NULL)
         continue; /* reports never expire; to-legacy rows are bounced */
-      if (!delete_ids (store, &item->id, 1, error)
+      if (!delete_ids (store, &item->id, 1, item->bare_jid, PG_OUTBOX_TO_USER, error)
           || add_loss (store, item->bare_jid, item->peer, PG_OUTBOX_LOSS_EXPIRED, 1, sent_upto, error) == 0)
         goto fail;
     }

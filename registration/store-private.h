@@ -18,14 +18,21 @@ struct PgStore
    * (outbox, settings, contacts) spent most of their time parsing SQL. */
   GHashTable *statements;
   /* The group commit (registration/store-group.c). */
-  GSource *group_source; /* NULL: every change commits on its own */
-  gboolean group_open;   /* a group transaction is open */
-  gboolean group_in_op;  /* between pg_store_group_op_begin() and _end() */
-  gint64 group_max_id;   /* the highest outbox id the open group inserted */
+  GSource *group_source;       /* NULL: every change commits on its own */
+  gboolean group_open;         /* a group transaction is open */
+  gboolean group_in_op;        /* between pg_store_group_op_begin() and _end() */
+  gboolean group_op_savepoint; /* the change in progress has a savepoint */
+  gint64 group_max_id;         /* the highest outbox id the open group inserted */
   /* Outbox ids at or below it were handed out by a group that could not be
    * committed: they stay unused, since callers may still hold them. */
   gint64 id_floor;
   gboolean id_floor_written; /* raised in the open transaction */
+  /* Per direction, bare_jid → the user's messages in the outbox + 1, for
+   * the users counted since the last rollback: every message queued checks
+   * the user's limit, and counting the index each time cost a third of an
+   * insert.  Kept exact by insert() and delete_ids(); emptied by anything
+   * that changes the outbox otherwise (a rollback, a user's deletion). */
+  GHashTable *outbox_counts[2];
 };
 
 /* A statement from pg_store_prepare_cached(): the cleanup resets it for the
@@ -40,6 +47,9 @@ PgStoreCachedStmt *pg_store_prepare_cached (PgStore *store, const char *sql, con
 
 /* Forgets cached settings (all users): after a user's rows are deleted. */
 void pg_store_forget_settings (PgStore *store);
+/* Forgets the outbox counts (all users): after a rollback or a deletion
+ * that changed the outbox behind them. */
+void pg_store_forget_outbox_counts (PgStore *store);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 
@@ -62,8 +72,10 @@ gboolean pg_store_begin (PgStore *store, GError **error);
 gboolean pg_store_finish (PgStore *store, gboolean ok, GError **error);
 
 /* A grouped outbox change: opens the group's transaction when none is,
- * then a savepoint, so that a change that fails undoes only itself. */
-gboolean pg_store_group_op_begin (PgStore *store, GError **error);
+ * then a savepoint, so that a change that fails undoes only itself; none
+ * when the change is @one_statement (besides the idempotent raise of
+ * pg_store_keep_id_floor()), which sqlite undoes by itself if it fails. */
+gboolean pg_store_group_op_begin (PgStore *store, gboolean one_statement, GError **error);
 /* Ends the change begun: kept when @ok, else undone.  FALSE and @error
  * when @ok and it could not be kept. */
 gboolean pg_store_group_op_end (PgStore *store, gboolean ok, GError **error);

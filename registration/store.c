@@ -175,6 +175,8 @@ pg_store_finish (PgStore *store, gboolean ok, GError **error)
            || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "cannot commit"));
   if (!ok && !sqlite3_get_autocommit (store->db))
     (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  if (!ok)
+    pg_store_forget_outbox_counts (store);
   pg_store_id_floor_settle (store, ok);
   return ok;
 }
@@ -490,8 +492,14 @@ open_store (const char *path, const char *key_file, GError **error)
     return NULL;
   store = g_new0 (PgStore, 1);
   store->path = g_strdup (path);
-  /* No SQLITE_OPEN_CREATE: the file was created 0600 just above. */
-  if (sqlite3_open_v2 (path, &store->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+  /* sqlite's allocation statistics take a global mutex on every malloc
+   * and nothing reads them. Only possible before sqlite's initialisation
+   * (the first open): later calls fail harmlessly. */
+  (void)sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
+  /* No SQLITE_OPEN_CREATE: the file was created 0600 just above.
+   * NOMUTEX: one thread uses a store, so the connection's own mutex is
+   * pure cost, taken several times by every statement. */
+  if (sqlite3_open_v2 (path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
     {
       g_set_error (error, PG_STORE_ERROR, PG_STORE_ERROR_OPEN, "cannot open database %s: %s", path,
                    store->db != NULL ? sqlite3_errmsg (store->db) : "out of memory");
@@ -559,6 +567,8 @@ pg_store_free (PgStore *store)
       g_clear_pointer (&store->group_source, g_source_unref);
     }
   g_clear_pointer (&store->statements, g_hash_table_unref);
+  for (gsize i = 0; i < G_N_ELEMENTS (store->outbox_counts); i++)
+    g_clear_pointer (&store->outbox_counts[i], g_hash_table_unref);
   if (sqlite3_close (store->db) != SQLITE_OK)
     g_warning ("closing %s: %s", store->path, sqlite3_errmsg (store->db));
   pg_seal_key_free (store->key);
@@ -703,6 +713,7 @@ pg_store_delete_user (PgStore *store, const char *bare_jid, gboolean *existed, G
 
   if (existed != NULL)
     *existed = FALSE;
+  pg_store_forget_outbox_counts (store);
   /* Per-user rows of later tables go with it (ON DELETE CASCADE). */
   stmt = pg_store_prepare (store->db, "DELETE FROM users WHERE bare_jid = ?1", bare_jid, PG_STORE_ERROR_IO,
                            error);

@@ -191,6 +191,10 @@ GPtrArray *pg_store_outbox_list (PgStore *store, const char *bare_jid, PgOutboxD
 GPtrArray *pg_store_outbox_list_expired (PgStore *store, gint64 now, GError **error);
 /* Deletes rows @ids (delivered or bounced) in one transaction. */
 gboolean pg_store_outbox_delete (PgStore *store, const gint64 *ids, guint n_ids, GError **error);
+/* The same for rows known to be @bare_jid's messages of @direction (an id
+ * already gone is skipped): cheaper, the owner need not be read. */
+gboolean pg_store_outbox_delete_of (PgStore *store, const char *bare_jid, PgOutboxDirection direction,
+                                    const gint64 *ids, guint n_ids, GError **error);
 /* Replaces the to-user messages @items (expired; from
  * pg_store_outbox_list_expired) by loss reports, in one transaction. */
 gboolean pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items, guint n_items,

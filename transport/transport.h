@@ -74,6 +74,9 @@ struct PgTransport
   /* The protocol's account options (PgLegacyOption, transport/legacy-option.h),
    * owned; those named in [registration] user_options are offered to users. */
   GPtrArray *legacy_options;
+  /* legacy name → its contact JID (pg_transport_contact_jid()); NULL
+   * until the first. */
+  GHashTable *contact_jids;
   gint64 started_at; /* monotonic µs */
   PgStats stats;
   int exit_status;
@@ -85,6 +88,13 @@ void pg_transport_send (PgTransport *transport, const xmlNode *stanza);
 void pg_transport_send_presence (PgTransport *transport, const char *to, const char *type);
 /* TRUE when @bare_jid (prepared) is registered (@transport->is_registered). */
 gboolean pg_transport_is_registered (PgTransport *transport, const char *bare_jid);
+/* pg_jid_for_legacy_name() of @legacy_name at the component's domain,
+ * remembered for the names seen most: every message to or from a contact
+ * needs it, and the preparation costs more than writing the stanza.
+ * NULL when the name has no JID. Caller owns the string. */
+char *pg_transport_contact_jid (PgTransport *transport, const char *legacy_name);
+/* Frees what the context's own functions keep (the contact JIDs). */
+void pg_transport_clear_caches (PgTransport *transport);
 
 /* What a clean stop still waits for (0: nothing). */
 typedef guint (*PgPendingFunc) (gpointer user_data);

@@ -41,23 +41,49 @@ ascii_replacement (guchar byte, gboolean in_attribute)
     }
 }
 
+/* Bytes that stop the copy of a run in valid UTF-8, by where they stand:
+ * the end, markup, characters XML forbids or escapes in attributes, and
+ * 0xEF, the lead byte of U+FFFE and U+FFFF. A table lookup per byte: the
+ * bodies of most messages have none of them. */
+enum
+{
+  STOP_IN_TEXT = 1 << 0,
+  STOP_IN_ATTRIBUTE = 1 << 1,
+};
+
+#define A STOP_IN_ATTRIBUTE
+#define B (STOP_IN_TEXT | STOP_IN_ATTRIBUTE)
+static const guint8 stops[256] = {
+  [0x00] = B, [0x01] = B, [0x02] = B, [0x03] = B, [0x04] = B, [0x05] = B, [0x06] = B, [0x07] = B,
+  [0x08] = B, [0x09] = A, [0x0A] = A, [0x0B] = B, [0x0C] = B, [0x0D] = B, [0x0E] = B, [0x0F] = B,
+  [0x10] = B, [0x11] = B, [0x12] = B, [0x13] = B, [0x14] = B, [0x15] = B, [0x16] = B, [0x17] = B,
+  [0x18] = B, [0x19] = B, [0x1A] = B, [0x1B] = B, [0x1C] = B, [0x1D] = B, [0x1E] = B, [0x1F] = B,
+  ['"'] = A,  ['&'] = B,  ['\''] = A, ['<'] = B,  ['>'] = B,  [0xEF] = B,
+};
+#undef A
+#undef B
+
 /* Valid UTF-8 (the common case, checked in one pass): runs of bytes that
  * stand as they are are copied at once. */
 static void
 append_escaped_valid (GString *out, const char *text, gboolean in_attribute)
 {
+  const guint8 mask = in_attribute ? STOP_IN_ATTRIBUTE : STOP_IN_TEXT;
   const char *run = text;
   const char *p = text;
 
-  while (*p != '\0')
+  for (;;)
     {
+      while ((stops[(guchar)*p] & mask) == 0)
+        p++;
       guchar byte = (guchar)*p;
+      if (byte == '\0')
+        break;
       const char *replacement = NULL;
       gsize skip = 1;
-
       if (byte < 0x80)
         replacement = ascii_replacement (byte, in_attribute);
-      else if (byte == 0xEF && (guchar)p[1] == 0xBF && ((guchar)p[2] == 0xBE || (guchar)p[2] == 0xBF))
+      else if ((guchar)p[1] == 0xBF && ((guchar)p[2] == 0xBE || (guchar)p[2] == 0xBF))
         {
           replacement = "\xEF\xBF\xBD"; /* U+FFFE, U+FFFF: not XML characters */
           skip = 3;

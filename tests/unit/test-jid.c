@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "pg-test-jid"
 
 #include "transport/jid.h"
+#include "transport/transport.h"
 
 #include <stringprep.h>
 #include <string.h>
@@ -729,12 +730,36 @@ test_legacy_ascii_equivalence (void)
     }
 }
 
+/* The transport's remembered contact JIDs are those of
+ * pg_jid_for_legacy_name(), before and after the cache starts again. */
+static void
+test_contact_jid_cache (void)
+{
+  PgConfig config = { .component_jid = (char *)"gw.example.org" };
+  PgTransport transport = { .config = &config };
+
+  for (int round = 0; round < 2; round++)
+    for (guint i = 0; i < 5000; i++)
+      {
+        g_autofree char *name = g_strdup_printf ("Nick[%u] d'Artagnan@x", i);
+        g_autofree char *expected = pg_jid_for_legacy_name (name, config.component_jid, NULL);
+        g_autofree char *got = pg_transport_contact_jid (&transport, name);
+        g_assert_nonnull (expected);
+        g_assert_cmpstr (got, ==, expected);
+      }
+  g_assert_null (pg_transport_contact_jid (&transport, " space"));
+  g_assert_null (pg_transport_contact_jid (&transport, ""));
+  pg_transport_clear_caches (&transport);
+  g_assert_null (transport.contact_jids);
+}
+
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/jid/parse/valid", test_parse_valid);
+  g_test_add_func ("/jid/contact-cache", test_contact_jid_cache);
   g_test_add_func ("/jid/parse/invalid", test_parse_invalid);
   g_test_add_func ("/jid/parse/length", test_parse_length);
   g_test_add_func ("/jid/parse/case-folding", test_parse_case_folding);

@@ -324,6 +324,80 @@ test_counted (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* What a second connection to the same file counts: the rows as committed,
+ * without the first store's kept counts. */
+static gint64
+count_on_disk (Fixture *f, const char *jid, PgOutboxDirection direction)
+{
+  g_autoptr (GError) error = NULL;
+  PgStore *other = open_store (f);
+  gint64 n = pg_store_outbox_count (other, jid, direction, &error);
+  g_assert_no_error (error);
+  pg_store_free (other);
+  return n;
+}
+
+static void
+assert_counts (Fixture *f)
+{
+  static const char *const users[] = { ALICE, BOB };
+  for (gsize u = 0; u < G_N_ELEMENTS (users); u++)
+    for (int d = PG_OUTBOX_TO_USER; d <= PG_OUTBOX_TO_LEGACY; d++)
+      g_assert_cmpint (pg_store_outbox_count (f->store, users[u], d, NULL), ==,
+                       count_on_disk (f, users[u], d));
+}
+
+/* The store keeps each user's count instead of counting the index for
+ * every message; every kind of change keeps it equal to the rows there. */
+static void
+test_counts_follow_changes (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  (void)data;
+  assert_counts (f);
+  gint64 a1 = add (f->store, ALICE, PG_OUTBOX_TO_LEGACY, "carol", "a", 100, 3);
+  gint64 a2 = add (f->store, ALICE, PG_OUTBOX_TO_LEGACY, "carol", "b", 100, 3);
+  add (f->store, ALICE, PG_OUTBOX_TO_USER, "carol", "c", 300, 3);
+  add (f->store, BOB, PG_OUTBOX_TO_USER, "carol", "d", 100, 3);
+  assert_counts (f);
+  /* Refused over the bound: the change is undone. */
+  add (f->store, ALICE, PG_OUTBOX_TO_LEGACY, "carol", "e", 100, 3);
+  PgStoreOutboxItem over = { .bare_jid = (char *)ALICE,
+                             .direction = PG_OUTBOX_TO_LEGACY,
+                             .peer = (char *)"carol",
+                             .body = (char *)"f",
+                             .created = 1000 };
+  g_assert_cmpint (pg_store_outbox_add (f->store, &over, 3, &error), ==, 0);
+  g_assert_error (error, PG_STORE_ERROR, PG_STORE_ERROR_FULL);
+  g_clear_error (&error);
+  assert_counts (f);
+  g_assert_true (
+      pg_store_outbox_delete_of (f->store, ALICE, PG_OUTBOX_TO_LEGACY, (gint64[]){ a1 }, 1, &error));
+  g_assert_no_error (error);
+  assert_counts (f);
+  g_assert_true (pg_store_outbox_delete (f->store, (gint64[]){ a2 }, 1, &error));
+  g_assert_no_error (error);
+  assert_counts (f);
+  /* Deleting ids twice changes nothing. */
+  g_assert_true (
+      pg_store_outbox_delete_of (f->store, ALICE, PG_OUTBOX_TO_LEGACY, (gint64[]){ a1 }, 1, &error));
+  g_assert_true (pg_store_outbox_delete (f->store, (gint64[]){ a2, a1 }, 2, &error));
+  assert_counts (f);
+  g_assert_cmpint (pg_store_outbox_add_loss (f->store, ALICE, "carol", PG_OUTBOX_LOSS_FULL, 1, 0, NULL), >,
+                   0);
+  assert_counts (f);
+  g_autoptr (GPtrArray) due = pg_store_outbox_list_expired (f->store, 200, &error);
+  g_assert_true (
+      pg_store_outbox_expire_to_user (f->store, (PgStoreOutboxItem *const *)due->pdata, due->len, 0, &error));
+  g_assert_no_error (error);
+  assert_counts (f);
+  g_assert_true (pg_store_delete_user (f->store, BOB, NULL, NULL));
+  assert_counts (f);
+  g_assert_true (pg_store_put_user (f->store, BOB, "bob", "pw", NULL));
+  add (f->store, BOB, PG_OUTBOX_TO_USER, "carol", "g", 100, 3);
+  assert_counts (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -335,6 +409,7 @@ main (int argc, char **argv)
   ADD ("/outbox/store/expiry", test_expiry);
   ADD ("/outbox/store/cascade", test_cascade);
   ADD ("/outbox/store/counted", test_counted);
+  ADD ("/outbox/store/counts-follow-changes", test_counts_follow_changes);
 #undef ADD
   return g_test_run ();
 }

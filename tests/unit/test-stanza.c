@@ -792,32 +792,68 @@ test_error_no_payload (void)
 }
 
 /* Text written directly is what the tree serialiser writes for the same
- * stanza: the chat message path uses one, everything else the other. */
+ * stanza: the chat message path uses one, everything else the other. Each
+ * body also stands as an attribute's value; the first is broken UTF-8, the
+ * second valid with every byte either writer treats apart. */
 static void
 test_writer_matches_serializer (void)
 {
-  const char *body = "a < b & c > 'd' \"e\"\n\ttab \x01 \xff end \xf0\x9f\x98\x80";
+  static const char *const bodies[] = {
+    "a < b & c > 'd' \"e\"\n\ttab \x01 \xff end \xf0\x9f\x98\x80",
+    "a < b & c > 'd' \"e\"\n\ttab\r \x01\x1f \xef\xbf\xbe \xef\xbf\xbf \xef\xbf\xbd \xc3\xa9 end "
+    "\xf0\x9f\x98\x80",
+  };
   const char *from = "o'k\\27@gw.example.org";
 
-  g_autoptr (PgStanza) tree = pg_stanza_new ("message", from, "u@example.org", "chat", "id&1");
-  pg_stanza_add_text_child (tree, "body", NULL, body);
-  pg_stanza_add_child (tree, "active", "http://jabber.org/protocol/chatstates");
-  pg_stanza_set_attr (pg_stanza_add_child (tree, "origin-id", "urn:xmpp:sid:0"), "id", "x<y");
-  g_autoptr (GString) expected = g_string_new (NULL);
-  pg_stanza_serialize (tree, expected);
+  for (gsize i = 0; i < G_N_ELEMENTS (bodies); i++)
+    {
+      const char *body = bodies[i];
+      g_autoptr (PgStanza) tree = pg_stanza_new ("message", from, "u@example.org", "chat", "id&1");
+      pg_stanza_add_text_child (tree, "body", NULL, body);
+      pg_stanza_add_child (tree, "active", "http://jabber.org/protocol/chatstates");
+      pg_stanza_set_attr (pg_stanza_add_child (tree, "origin-id", "urn:xmpp:sid:0"), "id", body);
+      g_autoptr (GString) expected = g_string_new (NULL);
+      pg_stanza_serialize (tree, expected);
 
+      g_autoptr (GString) text = g_string_new (NULL);
+      pg_xml_write_start (text, "message", "from", from, "to", "u@example.org", "type", "chat", "id", "id&1",
+                          "absent", NULL, NULL);
+      pg_xml_write_text (text, "body", body);
+      pg_xml_write_empty (text, "active", "xmlns", "http://jabber.org/protocol/chatstates", NULL);
+      pg_xml_write_empty (text, "origin-id", "xmlns", "urn:xmpp:sid:0", "id", body, NULL);
+      pg_xml_write_end (text, "message");
+      g_assert_cmpstr (text->str, ==, expected->str);
+      /* Well-formed, whatever the body held. */
+      xmlDoc *doc = xmlReadMemory (text->str, (int)text->len, NULL, "UTF-8", XML_PARSE_NONET);
+      g_assert_nonnull (doc);
+      xmlFreeDoc (doc);
+    }
+}
+
+/* The escapes themselves, spelt out: the serialiser above escapes with
+ * the same function. */
+static void
+test_writer_escapes (void)
+{
+  const char *valid
+      = "a < b & c > 'd' \"e\"\n\ttab\r \x01\x1f \xef\xbf\xbe \xef\xbf\xbf \xef\xbf\xbd \xc3\xa9 "
+        "\xf0\x9f\x98\x80";
   g_autoptr (GString) text = g_string_new (NULL);
-  pg_xml_write_start (text, "message", "from", from, "to", "u@example.org", "type", "chat", "id", "id&1",
-                      "absent", NULL, NULL);
-  pg_xml_write_text (text, "body", body);
-  pg_xml_write_empty (text, "active", "xmlns", "http://jabber.org/protocol/chatstates", NULL);
-  pg_xml_write_empty (text, "origin-id", "xmlns", "urn:xmpp:sid:0", "id", "x<y", NULL);
-  pg_xml_write_end (text, "message");
-  g_assert_cmpstr (text->str, ==, expected->str);
-  /* Well-formed, whatever the body held. */
-  xmlDoc *doc = xmlReadMemory (text->str, (int)text->len, NULL, "UTF-8", XML_PARSE_NONET);
-  g_assert_nonnull (doc);
-  xmlFreeDoc (doc);
+  g_autoptr (GString) attribute = g_string_new (NULL);
+  g_autoptr (GString) broken = g_string_new (NULL);
+
+  pg_xml_append_escaped (text, valid, FALSE);
+  g_assert_cmpstr (
+      text->str, ==,
+      "a &lt; b &amp; c &gt; 'd' \"e\"\n\ttab&#xD; \xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd "
+      "\xef\xbf\xbd \xc3\xa9 \xf0\x9f\x98\x80");
+  pg_xml_append_escaped (attribute, valid, TRUE);
+  g_assert_cmpstr (
+      attribute->str, ==,
+      "a &lt; b &amp; c &gt; &apos;d&apos; &quot;e&quot;&#xA;&#x9;tab&#xD; \xef\xbf\xbd\xef\xbf\xbd "
+      "\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd \xc3\xa9 \xf0\x9f\x98\x80");
+  pg_xml_append_escaped (broken, "x\xff<\xc3", FALSE);
+  g_assert_cmpstr (broken->str, ==, "x\xef\xbf\xbd&lt;\xef\xbf\xbd");
 }
 
 int
@@ -847,6 +883,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/stanza/error/register-payload", test_error_register_payload);
   g_test_add_func ("/stanza/error/no-payload", test_error_no_payload);
   g_test_add_func ("/stanza/writer/matches-serializer", test_writer_matches_serializer);
+  g_test_add_func ("/stanza/writer/escapes", test_writer_escapes);
 
   return g_test_run ();
 }
