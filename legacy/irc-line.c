@@ -21,6 +21,21 @@ pg_irc_line_param (const PgIrcLine *line, guint i)
 }
 
 gboolean
+pg_irc_line_is_message (const char *text)
+{
+  const char *p = text;
+
+  if (*p == '@' && (p = strchr (p, ' ')) != NULL)
+    p++;
+  if (p != NULL && *p == ':' && (p = strchr (p, ' ')) != NULL)
+    while (*p == ' ')
+      p++;
+  return p != NULL
+         && ((strncmp (p, "PRIVMSG", 7) == 0 && p[7] == ' ')
+             || (strncmp (p, "NOTICE", 6) == 0 && p[6] == ' '));
+}
+
+gboolean
 pg_irc_line_parse (const char *text, PgIrcLine *line)
 {
   const char *p = text;

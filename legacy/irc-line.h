@@ -17,6 +17,9 @@ typedef struct
  * except the trailing one; none contains CR or LF. */
 gboolean pg_irc_line_parse (const char *text, PgIrcLine *line);
 void pg_irc_line_clear (PgIrcLine *line);
+/* Whether @text is a PRIVMSG or NOTICE line, most of what a login
+ * receives: read without splitting it, for readers that want none. */
+gboolean pg_irc_line_is_message (const char *text);
 /* Parameter @i, or NULL. Borrowed. */
 const char *pg_irc_line_param (const PgIrcLine *line, guint i);
 

@@ -181,7 +181,8 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
   g_auto (PgIrcLine) line = { 0 };
 
   (void)data;
-  if (account == NULL || text == NULL || *text == NULL || !pg_irc_line_parse (*text, &line))
+  if (account == NULL || text == NULL || *text == NULL || pg_irc_line_is_message (*text)
+      || !pg_irc_line_parse (*text, &line))
     return;
   const char *cmd = line.command;
   /* Numerics: parameter 0 is our nick, 1 the channel (or nick), last the text. */

@@ -1,11 +1,15 @@
 /* legacy/purple-conv.c — one-to-one messages and typing, from libpurple's
  * conversation signals.
  *
- * received-im-msg   → message event.  serv_got_im() emits it exactly once
- *                     per incoming message, before it writes the message
- *                     to a conversation; messages we send never pass here
- *                     (they go through serv_send_im() directly), and
- *                     messages flagged SEND or REMOTE_SEND are left to
+ * receiving-im-msg  → message event.  serv_got_im() emits it exactly once
+ *                     per incoming message, after its privacy check; the
+ *                     handler takes the message and says it is handled, so
+ *                     that libpurple neither creates nor writes to a
+ *                     conversation nor runs pounces and auto-replies for
+ *                     it (most of the cost of a message in a worker).
+ *                     Messages we send never pass here (they go through
+ *                     serv_send_im() directly), and messages flagged SEND
+ *                     or REMOTE_SEND are left to libpurple and to
  *                     wrote-im-msg, which sees them all.
  * wrote-im-msg      → own_message event for what a conversation is given
  *                     as sent by the account (SEND, REMOTE_SEND): copies of
@@ -22,11 +26,11 @@
  *                     "stopped" it adds when a contact goes offline is
  *                     dropped.
  *
- * No conversation UI ops are installed.  serv_got_im() still creates a
- * PurpleConversation per correspondent and keeps every message in its
- * history; the history is cleared on each new message, and conversations
- * idle for ten minutes are destroyed by a sweep that runs once a minute
- * while any IM conversation exists. */
+ * No conversation UI ops are installed.  Conversations still come to be
+ * (a protocol opens one, an own message is written to one); their history
+ * is cleared on each message, and conversations idle for ten minutes are
+ * destroyed by a sweep that runs once a minute while any IM conversation
+ * exists. */
 #define G_LOG_DOMAIN "pg-purple-conv"
 
 #include "legacy/account-private.h"
@@ -97,26 +101,29 @@ conversation_created (PurpleConversation *conv, gpointer data)
     sweep_id = g_timeout_add_seconds (SWEEP_INTERVAL_S, sweep, NULL);
 }
 
-static void
-received_im (PurpleAccount *purple, char *sender, char *message, PurpleConversation *conv,
-             PurpleMessageFlags flags, gpointer data)
+/* TRUE: the message is taken, serv_got_im() goes no further. */
+static gboolean
+receiving_im (PurpleAccount *purple, char **sender, char **message, PurpleConversation *conv,
+              PurpleMessageFlags *flags, gpointer data)
 {
   PgPurpleAccount *account = pg_purple_account_from_purple (purple);
   g_autofree char *html = NULL;
 
   (void)data;
-  if (account == NULL || sender == NULL || message == NULL
-      || (flags & (PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_REMOTE_SEND)))
-    return;
+  if (account == NULL || sender == NULL || *sender == NULL || message == NULL || *message == NULL
+      || flags == NULL || (*flags & (PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_REMOTE_SEND)))
+    return FALSE;
   if (conv != NULL)
     {
       touch (conv);
       purple_conversation_clear_message_history (conv);
     }
+  const char *text = *message;
   /* prpl-irc's answer to a message to someone away (301), for instance. */
-  if (flags & PURPLE_MESSAGE_AUTO_RESP)
-    message = html = g_strconcat ("(auto-reply) ", message, NULL);
-  pg_purple_account_emit_message (account, sender, message);
+  if (*flags & PURPLE_MESSAGE_AUTO_RESP)
+    text = html = g_strconcat ("(auto-reply) ", *message, NULL);
+  pg_purple_account_emit_message (account, *sender, text);
+  return TRUE;
 }
 
 static void
@@ -198,7 +205,7 @@ pg_purple_conv_install (void)
 
   purple_signal_connect (convs, "conversation-created", &handle, PURPLE_CALLBACK (conversation_created),
                          NULL);
-  purple_signal_connect (convs, "received-im-msg", &handle, PURPLE_CALLBACK (received_im), NULL);
+  purple_signal_connect (convs, "receiving-im-msg", &handle, PURPLE_CALLBACK (receiving_im), NULL);
   purple_signal_connect (convs, "wrote-im-msg", &handle, PURPLE_CALLBACK (wrote_im), NULL);
   purple_signal_connect (convs, "buddy-typing", &handle, PURPLE_CALLBACK (buddy_typing), NULL);
   purple_signal_connect (convs, "buddy-typed", &handle, PURPLE_CALLBACK (buddy_typed), NULL);

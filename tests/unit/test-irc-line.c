@@ -134,11 +134,26 @@ test_strip_formatting (void)
     }
 }
 
+static void
+test_is_message (void)
+{
+  g_assert_true (pg_irc_line_is_message (":bob!b@h PRIVMSG alice :hi"));
+  g_assert_true (pg_irc_line_is_message ("@time=x :bob!b@h  NOTICE alice :hi"));
+  g_assert_true (pg_irc_line_is_message ("PRIVMSG alice :no prefix"));
+  g_assert_false (pg_irc_line_is_message (":bob!b@h PRIVMSGX alice :hi"));
+  g_assert_false (pg_irc_line_is_message (":server 401 alice PRIVMSG :No such nick"));
+  g_assert_false (pg_irc_line_is_message (":bob!b@h AWAY :PRIVMSG "));
+  g_assert_false (pg_irc_line_is_message (":bob!b@h"));
+  g_assert_false (pg_irc_line_is_message ("@tags-only"));
+  g_assert_false (pg_irc_line_is_message (""));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/irc-line/strip-formatting", test_strip_formatting);
+  g_test_add_func ("/irc-line/is-message", test_is_message);
   for (guint i = 0; i < G_N_ELEMENTS (userhost_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/irc-line/userhost/%s", userhost_cases[i].name);
