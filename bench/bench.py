@@ -389,6 +389,8 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
         rep.extra["pss_before_kib" + suffix] = mem0["pss"]
         pids = {gw.name: proc.pid, "prosody": prosody.pid, "inspircd": irc.pid}
         hook = getattr(args, "phase_hook", None) or (lambda name, pid: None)
+        if os.environ.get("BENCH_PHASE_HOOK"):
+            hook = lambda name, pid: subprocess.run([os.environ["BENCH_PHASE_HOOK"], name, str(pid)])  # noqa
         hook("start+registration", proc.pid)
 
         try:
@@ -744,6 +746,10 @@ def tput_phase(loop, rep, args, key, label, senders, receivers, make, sender_h, 
         split = {k: round(v * 1e6 / got, 2) for k, v in probe.split[gw_name].items()}
         rep.extra[f"cpu_split_{key}_us"] = split
         msg += f", {rep.fig[f'cpu_{key}_us']:.1f} us CPU/msg"
+        rep.extra[f"switches_{key}"] = round(probe.switches[gw_name] / got, 3)
+        rep.extra[f"rwcalls_{key}"] = round(probe.calls[gw_name] / got, 3)
+        msg += (f", {rep.extra[f'switches_{key}']:.2f} context switches and "
+                f"{rep.extra[f'rwcalls_{key}']:.2f} read/write calls per msg")
         if probe.procs[gw_name] > 1:
             msg += f" (main {split['main']:.1f} + workers {split['children']:.1f})"
     log(f"{msg}, CPU% {pct}")
@@ -785,8 +791,11 @@ def callgrind_setup(args):
 
     def hook(name, pid):
         hint = re.sub(r"[^A-Za-z0-9=]+", "_", name)
-        subprocess.run(["callgrind_control", f"--dump={hint}", str(pid)],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        # The worker processes too, when valgrind traces them
+        # (VALGRIND_OPTS=--trace-children=yes): a dump each.
+        for p, _ in bl.tree_pids(pid):
+            subprocess.run(["callgrind_control", f"--dump={hint}", str(p)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
         phases.append(name)
         (out / "phases.txt").write_text("".join(f"{i + 1}: {p}\n" for i, p in enumerate(phases)))
     args.phase_hook = hook

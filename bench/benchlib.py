@@ -110,6 +110,36 @@ def tree_pids(pid, snap=None):
     return out
 
 
+def proc_switches_io(pid):
+    """Context switches (voluntary + involuntary: each voluntary one is a
+    sleep and a wake-up) and read/write system calls (/proc/PID/io's syscr
+    and syscw, every kind of read and write: sockets, pipes, files) of the
+    whole process so far."""
+    sw = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                sw += int(line.split()[1])
+    calls = 0
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            if line.startswith(("syscr:", "syscw:")):
+                calls += int(line.split()[1])
+    return sw, calls
+
+
+def tree_switches_io(pid, snap=None):
+    """proc_switches_io() of `pid` and its descendants: {(pid, start time):
+    (switches, calls)}; a process it cannot read is left out."""
+    out = {}
+    for key in tree_pids(pid, snap):
+        try:
+            out[key] = proc_switches_io(key[0])
+        except (OSError, ValueError):
+            continue
+    return out
+
+
 def tree_cpu(pid):
     """CPU seconds of `pid` and its descendants, as they are now."""
     return sum(tree_pids(pid).values())
@@ -223,6 +253,7 @@ class CpuProbe:
         self.t0 = time.perf_counter()
         snap = proc_snapshot()
         self.c0 = {n: tree_pids(p, snap) for n, p in self.pids.items()}
+        self.k0 = {n: tree_switches_io(p, snap) for n, p in self.pids.items()}
         self.s0 = self_cpu()
         self.m0 = machine_busy()
         return self
@@ -231,6 +262,9 @@ class CpuProbe:
         self.t1 = time.perf_counter()
         snap = proc_snapshot()
         self.cpu, self.split, self.lost, self.procs = {}, {}, {}, {}
+        # Context switches and read/write calls of each tree over the phase:
+        # the kernel's share of a message, which instruction counts miss.
+        self.switches, self.calls = {}, {}
         for n, p in self.pids.items():
             c1 = tree_pids(p, snap)
             c0 = self.c0[n]
@@ -241,6 +275,9 @@ class CpuProbe:
             self.split[n] = {"main": main, "children": self.cpu[n] - main}
             self.lost[n] = len(set(c0) - set(c1))
             self.procs[n] = len(c1)
+            k0, k1 = self.k0[n], tree_switches_io(p, snap)
+            self.switches[n] = sum(v[0] - k0.get(k, (0, 0))[0] for k, v in k1.items())
+            self.calls[n] = sum(v[1] - k0.get(k, (0, 0))[1] for k, v in k1.items())
         self.cpu["loadgen"] = self_cpu() - self.s0
         # Everything else the machine did meanwhile (other users of a shared
         # machine, the kernel's softirqs): shown so a busy run can be told.

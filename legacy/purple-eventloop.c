@@ -19,7 +19,7 @@
  * made by pg_purple_eventloop_init() and freed by
  * pg_purple_eventloop_shutdown(), which purple-core.c calls around
  * libpurple's core init and quit; its GSources carry a pointer to it and
- * only the UI ops read the static pointer. */
+ * only the UI ops and pg_purple_eventloop_flush() read the static pointer. */
 #define G_LOG_DOMAIN "pg-purple-loop"
 
 #include "legacy/purple-eventloop.h"
@@ -110,6 +110,10 @@ struct Loop
   GSequence *queue;   /* Timer, borrowed, by due then order */
   guint64 next_order;
   guint next_handle;
+  /* prpl-irc connection data → the GLib timer that writes its queue
+   * (pg_purple_eventloop_flush()), referenced: finding it walks every
+   * source of the main context, once per line sent otherwise. */
+  GHashTable *irc_senders;
 };
 
 static Loop *loop;
@@ -529,6 +533,34 @@ handle_remove (guint handle)
   return watch_remove (loop, handle) || g_hash_table_remove (loop->timers, GUINT_TO_POINTER (handle));
 }
 
+static gboolean
+sender_gone (gpointer key, gpointer value, gpointer data)
+{
+  (void)key;
+  (void)data;
+  return g_source_is_destroyed (value);
+}
+
+/* The timer of @irc; NULL when it has none. A timer found is that of the
+ * live connection @irc points to while it is not destroyed: the
+ * connection removes it when it ends. */
+static GSource *
+irc_sender (Loop *self, gpointer irc)
+{
+  GSource *sender = g_hash_table_lookup (self->irc_senders, irc);
+
+  if (sender != NULL && !g_source_is_destroyed (sender))
+    return sender;
+  sender = g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, irc);
+  if (sender == NULL)
+    return NULL;
+  /* Ended connections leave destroyed timers behind: dropped in bulk. */
+  if (g_hash_table_size (self->irc_senders) >= 2 * g_list_length (purple_connections_get_all ()) + 16)
+    g_hash_table_foreach_remove (self->irc_senders, sender_gone, NULL);
+  g_hash_table_replace (self->irc_senders, irc, g_source_ref (sender));
+  return sender;
+}
+
 void
 pg_purple_eventloop_flush (PurpleConnection *gc)
 {
@@ -551,7 +583,7 @@ pg_purple_eventloop_flush (PurpleConnection *gc)
   irc = purple_connection_get_protocol_data (gc);
   if (irc == NULL)
     return;
-  sender = g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, irc);
+  sender = loop != NULL ? irc_sender (loop, irc) : NULL;
   if (sender != NULL)
     g_source_set_ready_time (sender, 0);
 }
@@ -593,6 +625,7 @@ pg_purple_eventloop_init (GError **error)
   loop->watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   loop->fds = g_hash_table_new_full (NULL, NULL, NULL, fd_watches_free);
   loop->timers = g_hash_table_new_full (NULL, NULL, NULL, timer_free);
+  loop->irc_senders = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)g_source_unref);
   loop->queue = g_sequence_new (NULL);
   loop->next_handle = HANDLE_BASE;
   loop->io = loop_source_new (loop, &io_funcs, "libpurple input watches");
@@ -613,6 +646,7 @@ pg_purple_eventloop_shutdown (void)
   g_hash_table_unref (loop->watches);
   g_hash_table_unref (loop->fds);
   g_hash_table_unref (loop->timers); /* each takes itself off the queue */
+  g_hash_table_unref (loop->irc_senders);
   g_sequence_free (loop->queue);
   close (loop->epoll_fd);
   g_clear_pointer (&loop, g_free);
