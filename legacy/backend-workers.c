@@ -582,7 +582,7 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
         events->contact_unlisted (account->owner, a);
       break;
     case PG_WIRE_MESSAGE:
-      pg_wire_get_texts (args, NULL, &a, &b);
+      pg_wire_frame_texts (worker->wire, NULL, &a, &b);
       if (events->message != NULL)
         events->message (account->owner, a, b);
       break;

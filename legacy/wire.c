@@ -32,6 +32,11 @@ struct PgWire
   gboolean closed;
   gboolean dispatching;
   gboolean free_pending; /* pg_wire_free() from inside a callback */
+  /* The texts of the per-message frame being delivered (pg_wire_frame_texts()). */
+  gboolean in_texts;
+  guint64 texts_tag;
+  const char *texts_a;
+  const char *texts_b;
 };
 
 const char *
@@ -181,6 +186,63 @@ args_copy_new (const guint8 *data, gsize size)
   return g_bytes_new_with_free_func (copy->data, size, args_copy_free, copy);
 }
 
+/* GVariant's serialisation: a tuple ends with the framing offset of each
+ * member of variable size but the last, in as few bytes as the whole
+ * container's size allows (1, 2, 4 or 8), little-endian. */
+static gsize
+offset_size (gsize total)
+{
+  return total <= G_MAXUINT8 ? 1 : total <= G_MAXUINT16 ? 2 : total <= G_MAXUINT32 ? 4 : 8;
+}
+
+gboolean
+pg_wire_is_text_op (guint32 op)
+{
+  return op == PG_WIRE_MESSAGE || op == PG_WIRE_SEND;
+}
+
+/* Whether @data is "(ss)" (or, @tagged, "(tss)") in GVariant's normal
+ * form, as g_variant_is_normal_form() would say: the offset in range, each
+ * string valid UTF-8 ending with its only NUL. Sets @wire's texts. */
+static gboolean
+texts_parse (PgWire *wire, const guint8 *data, gsize size, gboolean tagged)
+{
+  gsize head = tagged ? sizeof (guint64) : 0;
+  gsize osize = offset_size (size);
+  guint64 end_a = 0;
+
+  if (size < head + 2 + osize)
+    return FALSE;
+  for (gsize i = 0; i < osize; i++)
+    end_a |= (guint64)data[size - osize + i] << (8 * i);
+  gsize end_b = size - osize;
+  if (end_a <= head || end_a >= end_b)
+    return FALSE;
+  const char *a = (const char *)data + head;
+  const char *b = (const char *)data + end_a;
+  gsize len_a = end_a - head - 1, len_b = end_b - end_a - 1;
+  if (a[len_a] != '\0' || b[len_b] != '\0' || memchr (a, '\0', len_a) != NULL
+      || memchr (b, '\0', len_b) != NULL || !g_utf8_validate (a, (gssize)len_a, NULL)
+      || !g_utf8_validate (b, (gssize)len_b, NULL))
+    return FALSE;
+  wire->texts_tag = 0;
+  if (tagged)
+    memcpy (&wire->texts_tag, data, sizeof wire->texts_tag); /* host order, as GVariant keeps it */
+  wire->texts_a = a;
+  wire->texts_b = b;
+  return TRUE;
+}
+
+void
+pg_wire_frame_texts (PgWire *wire, guint64 *tag, const char **a, const char **b)
+{
+  g_return_if_fail (wire->in_texts);
+  if (tag != NULL)
+    *tag = wire->texts_tag;
+  *a = wire->texts_a;
+  *b = wire->texts_b;
+}
+
 typedef enum
 {
   LINK_OPEN,
@@ -212,6 +274,24 @@ deliver (PgWire *wire)
         {
           close_link (wire, "a frame of an unknown operation", TRUE);
           break;
+        }
+      /* The per-message frames are read in place, without a GVariant:
+       * building, checking and freeing one cost more than the message. */
+      if (pg_wire_is_text_op (op))
+        {
+          if (!texts_parse (wire, wire->in->data + at + HEADER_BYTES, length - (HEADER_BYTES - 4),
+                            op == PG_WIRE_SEND))
+            {
+              close_link (wire, "a frame whose arguments are malformed", TRUE);
+              break;
+            }
+          at += 4 + length;
+          wire->in_texts = TRUE;
+          wire->on_frame (op, id, NULL, wire->user_data);
+          wire->in_texts = FALSE;
+          if (wire->free_pending)
+            break;
+          continue;
         }
       g_autoptr (GBytes) bytes
           = args_copy_new (wire->in->data + at + HEADER_BYTES, length - (HEADER_BYTES - 4));
@@ -349,15 +429,6 @@ pg_wire_send (PgWire *wire, guint32 op, guint32 id, GVariant *args)
    * the queue has no alignment. */
   if (size > 0)
     memcpy (wire->out->data + at + HEADER_BYTES, g_variant_get_data (owned), size);
-}
-
-/* GVariant's serialisation: a tuple ends with the framing offset of each
- * member of variable size but the last, in as few bytes as the whole
- * container's size allows (1, 2, 4 or 8), little-endian. */
-static gsize
-offset_size (gsize total)
-{
-  return total <= G_MAXUINT8 ? 1 : total <= G_MAXUINT16 ? 2 : total <= G_MAXUINT32 ? 4 : 8;
 }
 
 void

@@ -71,7 +71,9 @@ const char *pg_wire_args_type (guint32 op);
 
 typedef struct PgWire PgWire;
 
-/* A complete frame: @args (borrowed for the call) has @op's type. */
+/* A complete frame: @args (borrowed for the call) has @op's type, or is
+ * NULL for the per-message frames (pg_wire_is_text_op()), whose texts
+ * pg_wire_frame_texts() reads during the call. */
 typedef void (*PgWireFrameFunc) (guint32 op, guint32 id, GVariant *args, gpointer user_data);
 /* The link ended: end of file, an error, or (@malformed) a frame that breaks
  * the rules; @why for humans. No frame is delivered after it. */
@@ -90,9 +92,15 @@ void pg_wire_send (PgWire *wire, guint32 op, guint32 id, GVariant *args);
  * exactly when @op's type is "(tss)". */
 void pg_wire_send_texts (PgWire *wire, guint32 op, guint32 id, const guint64 *tag, const char *a,
                          const char *b);
-/* Reads such a frame's arguments (checked in normal form on arrival):
- * @a and @b point into @args, @tag is set when not NULL (type "(tss)"). */
+/* Reads such a frame's arguments from a GVariant in normal form: @a and
+ * @b point into @args, @tag is set when not NULL (type "(tss)"). */
 void pg_wire_get_texts (GVariant *args, guint64 *tag, const char **a, const char **b);
+/* PG_WIRE_MESSAGE and PG_WIRE_SEND: delivered without a GVariant. */
+gboolean pg_wire_is_text_op (guint32 op);
+/* During the frame callback of such a frame: its texts, checked as a
+ * GVariant in normal form would be, pointing into @wire's buffer (valid
+ * for the call); @tag is set when not NULL (PG_WIRE_SEND). */
+void pg_wire_frame_texts (PgWire *wire, guint64 *tag, const char **a, const char **b);
 /* Writes what is queued now, waiting up to @timeout_ms; FALSE if some
  * is left. */
 gboolean pg_wire_flush (PgWire *wire, int timeout_ms);

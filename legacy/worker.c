@@ -615,7 +615,7 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
       {
         guint64 tag;
         g_autoptr (GError) error = NULL;
-        pg_wire_get_texts (args, &tag, &a, &b);
+        pg_wire_frame_texts (worker->wire, &tag, &a, &b);
         if (!pg_purple_account_send_message (account, a, b, &error))
           emit (login, PG_WIRE_SEND_FAILED,
                 g_variant_new ("(tbs)", tag,

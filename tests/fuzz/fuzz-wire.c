@@ -17,6 +17,7 @@ typedef struct
 {
   gboolean closed;
   guint frames;
+  PgWire *wire;
 } State;
 
 static void
@@ -24,9 +25,24 @@ on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
 {
   State *state = data;
   const char *type = pg_wire_args_type (op);
+  g_autoptr (GVariant) texts = NULL;
   (void)id;
   PG_FUZZ_CHECK (!state->closed, "frame %u after the link closed", op);
   PG_FUZZ_CHECK (type != NULL, "frame of unknown operation %u delivered", op);
+  PG_FUZZ_CHECK ((args == NULL) == pg_wire_is_text_op (op), "op %u: arguments %s", op,
+                 args == NULL ? "missing" : "given as a GVariant");
+  if (args == NULL)
+    {
+      /* The texts read in place: they must make the GVariant they stand
+       * for, in normal form (g_variant_new() checks each string). */
+      guint64 tag;
+      const char *a, *b;
+      pg_wire_frame_texts (state->wire, &tag, &a, &b);
+      PG_FUZZ_CHECK (g_utf8_validate (a, -1, NULL) && g_utf8_validate (b, -1, NULL), "op %u: texts not UTF-8",
+                     op);
+      args = texts = g_variant_ref_sink (op == PG_WIRE_SEND ? g_variant_new ("(tss)", tag, a, b)
+                                                            : g_variant_new ("(ss)", a, b));
+    }
   PG_FUZZ_CHECK (g_variant_is_of_type (args, G_VARIANT_TYPE (type)), "op %u: %s, not %s", op,
                  g_variant_get_type_string (args), type);
   PG_FUZZ_CHECK (g_variant_is_normal_form (args), "op %u: arguments not in normal form", op);
@@ -55,6 +71,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
     return 0;
   PgWire *wire = pg_wire_new (fds[1], on_frame, on_closed, &state);
+  state.wire = wire;
   gsize at = 0;
   while (at < size && !state.closed)
     {

@@ -14,12 +14,24 @@ typedef struct
   GPtrArray *frames; /* "op id args" */
   char *closed;      /* why, once closed */
   gboolean malformed;
+  PgWire *wire; /* the one delivering */
 } Received;
 
 static void
 on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
 {
   Received *received = data;
+  g_autoptr (GVariant) texts = NULL;
+  if (args == NULL)
+    {
+      /* A per-message frame: its texts, as the GVariant they stand for. */
+      guint64 tag;
+      const char *a, *b;
+      g_assert_true (pg_wire_is_text_op (op));
+      pg_wire_frame_texts (received->wire, &tag, &a, &b);
+      args = texts = g_variant_ref_sink (op == PG_WIRE_SEND ? g_variant_new ("(tss)", tag, a, b)
+                                                            : g_variant_new ("(ss)", a, b));
+    }
   g_autofree char *text = g_variant_print (args, FALSE);
   g_ptr_array_add (received->frames, g_strdup_printf ("%u %u %s", op, id, text));
 }
@@ -49,6 +61,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->raw = fds[0];
   f->received.frames = g_ptr_array_new_with_free_func (g_free);
   f->wire = pg_wire_new (fds[1], on_frame, on_closed, &f->received);
+  f->received.wire = f->wire;
 }
 
 static void
@@ -94,8 +107,9 @@ test_round_trip (Fixture *f, gconstpointer data)
 {
   (void)data;
   /* Two wires back to back: what one sends the other delivers, in order. */
-  Received other = { g_ptr_array_new_with_free_func (g_free), NULL, FALSE };
+  Received other = { g_ptr_array_new_with_free_func (g_free), NULL, FALSE, NULL };
   PgWire *peer = pg_wire_new (dup (f->raw), on_frame, on_closed, &other);
+  other.wire = peer;
   pg_wire_send (peer, PG_WIRE_MESSAGE, 7, g_variant_new ("(ss)", "bob", "hé <b>"));
   pg_wire_send (peer, PG_WIRE_CONTACT_STATUS, 7, g_variant_new ("(smsums)", "bob", NULL, 3, "away"));
   pg_wire_send (peer, PG_WIRE_SENT_CONFIRMED, 9, g_variant_new ("(t)", G_GUINT64_CONSTANT (1) << 40));
@@ -151,6 +165,15 @@ test_texts (Fixture *f, gconstpointer data)
         g_assert_cmpstr (rb, ==, b);
         if (tagged)
           g_assert_cmpuint (read_tag, ==, tag);
+
+        /* And the wire delivers it, read in place, as it was sent. */
+        guint before = f->received.frames->len;
+        g_assert_cmpint (write (f->raw, got, (gsize)n2), ==, n2);
+        run_until (f, before + 1);
+        g_assert_null (f->received.closed);
+        g_autofree char *printed = g_variant_print (args, FALSE);
+        g_autofree char *expected_frame = g_strdup_printf ("%u 5 %s", op, printed);
+        g_assert_cmpstr (g_ptr_array_index (f->received.frames, before), ==, expected_frame);
       }
 }
 
@@ -223,6 +246,90 @@ test_unknown_op (Fixture *f, gconstpointer data)
   expect_closed (f, "unknown operation");
 }
 
+/* The per-message frames, read without a GVariant, are taken or refused
+ * exactly as g_variant_is_normal_form() says of their arguments: every
+ * short byte string of a few kinds, and random ones. */
+static void
+test_texts_checked (void)
+{
+  static const guint8 alphabet[] = { 0, 'a', 'b', 0xc3, 0xa9, 0xff, 1, 2, 3, 4, 5, 8, 9, 16 };
+  GRand *rand = g_rand_new_with_seed (42);
+  guint taken[2] = { 0, 0 }, refused[2] = { 0, 0 };
+
+  for (guint round = 0; round < 3000; round++)
+    {
+      /* Two strings of the alphabet's other bytes (not always UTF-8) laid
+       * out as "(ss)" / "(tss)" are, then in half of them one change: a
+       * byte replaced, the last one dropped, or one more added. */
+      gboolean tagged = round % 2 == 1;
+      guint8 data[40];
+      gsize size = tagged ? 8 : 0, end_a = 0;
+      memset (data, 7, size);
+      for (int k = 0; k < 2; k++)
+        {
+          gint32 len = g_rand_int_range (rand, 0, 6);
+          for (gint32 i = 0; i < len; i++)
+            data[size++] = alphabet[g_rand_int_range (rand, 1, G_N_ELEMENTS (alphabet))];
+          data[size++] = 0;
+          if (k == 0)
+            end_a = size;
+        }
+      data[size++] = (guint8)end_a;
+      guint8 any = alphabet[g_rand_int_range (rand, 0, G_N_ELEMENTS (alphabet))];
+      switch (g_rand_int_range (rand, 0, 6))
+        {
+        case 0:
+          data[g_rand_int_range (rand, 0, (gint32)size)] = any;
+          break;
+        case 1:
+          size--;
+          break;
+        case 2:
+          data[size++] = any;
+          break;
+        default:
+          break;
+        }
+      g_autoptr (GVariant) args = g_variant_ref_sink (g_variant_new_from_data (
+          G_VARIANT_TYPE (tagged ? "(tss)" : "(ss)"), data, size, FALSE, NULL, NULL));
+      gboolean normal = g_variant_is_normal_form (args);
+
+      int fds[2];
+      g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+      Received received = { g_ptr_array_new_with_free_func (g_free), NULL, FALSE, NULL };
+      received.wire = pg_wire_new (fds[1], on_frame, on_closed, &received);
+      Fixture f = { .raw = fds[0] };
+      write_frame (&f, 0, tagged ? PG_WIRE_SEND : PG_WIRE_MESSAGE, 1, data, size);
+      gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+      while (received.frames->len == 0 && received.closed == NULL && g_get_monotonic_time () < deadline)
+        g_main_context_iteration (NULL, FALSE);
+      (normal ? taken : refused)[tagged]++;
+      if (normal)
+        {
+          g_assert_null (received.closed);
+          g_assert_cmpuint (received.frames->len, ==, 1);
+          g_autofree char *printed = g_variant_print (args, FALSE);
+          g_autofree char *expected
+              = g_strdup_printf ("%u 1 %s", tagged ? PG_WIRE_SEND : PG_WIRE_MESSAGE, printed);
+          g_assert_cmpstr (g_ptr_array_index (received.frames, 0), ==, expected);
+        }
+      else
+        {
+          g_assert_cmpuint (received.frames->len, ==, 0);
+          g_assert_nonnull (received.closed);
+          g_assert_true (received.malformed);
+        }
+      pg_wire_free (received.wire);
+      close (fds[0]);
+      g_ptr_array_unref (received.frames);
+      g_free (received.closed);
+    }
+  g_rand_free (rand);
+  g_test_message ("taken %u + %u, refused %u + %u", taken[0], taken[1], refused[0], refused[1]);
+  for (int i = 0; i < 2; i++)
+    g_assert_true (taken[i] > 10 && refused[i] > 10);
+}
+
 /* A string without its terminating NUL is no GVariant in normal form. */
 static void
 test_malformed_args (Fixture *f, gconstpointer data)
@@ -269,6 +376,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/wire/types", test_types);
+  g_test_add_func ("/wire/texts-checked", test_texts_checked);
 #define ADD(path, fn) g_test_add ("/wire/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("texts", test_texts);
   ADD ("round-trip", test_round_trip);
