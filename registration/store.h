@@ -16,7 +16,7 @@ typedef enum
 } PgStoreError;
 
 /* The schema version this build migrates to. */
-#define PG_STORE_SCHEMA_VERSION 6
+#define PG_STORE_SCHEMA_VERSION 7
 
 typedef struct PgStore PgStore;
 
