@@ -389,8 +389,6 @@ def measure_gateway(gw, args, tmp, rep, n, with_messages=True, suffix=""):
         rep.extra["pss_before_kib" + suffix] = mem0["pss"]
         pids = {gw.name: proc.pid, "prosody": prosody.pid, "inspircd": irc.pid}
         hook = getattr(args, "phase_hook", None) or (lambda name, pid: None)
-        if os.environ.get("BENCH_PHASE_HOOK"):
-            hook = lambda name, pid: subprocess.run([os.environ["BENCH_PHASE_HOOK"], name, str(pid)])  # noqa
         hook("start+registration", proc.pid)
 
         try:
