@@ -1135,6 +1135,10 @@ WORKER_ROWS = [
     ("cpu_i2x_us", "CPU per message IRC→XMPP, all processes", "µs", "{:.1f}"),
     ("cpu_split_i2x_us.main", "  of which the main process", "µs", "{:.1f}"),
     ("cpu_split_i2x_us.children", "  of which the worker processes", "µs", "{:.1f}"),
+    ("switches_x2i", "Context switches per message XMPP→IRC, all processes", "", "{:.2f}"),
+    ("rwcalls_x2i", "Read and write calls per message XMPP→IRC, all processes", "", "{:.2f}"),
+    ("switches_i2x", "Context switches per message IRC→XMPP, all processes", "", "{:.2f}"),
+    ("rwcalls_i2x", "Read and write calls per message IRC→XMPP, all processes", "", "{:.2f}"),
     ("lat_x2i_p50", "Latency XMPP→IRC p50", "ms", "{:.3f}"),
     ("lat_x2i_p99", "Latency XMPP→IRC p99", "ms", "{:.3f}"),
     ("lat_i2x_p50", "Latency IRC→XMPP p50", "ms", "{:.3f}"),
@@ -1293,6 +1297,11 @@ WORKERS_METHOD = """Method, besides that of the sections above:
   runs `bench.py measure --workers LIST`: each setting is a purplegate started with
   `[workers] count = K` in its configuration (none for the default), with fresh servers,
   in every repetition, the order of all the gateways alternating between repetitions.
+- Context switches and read/write calls per message (the kernel's share of a message, which
+  instruction counts miss): `voluntary_ctxt_switches` + `nonvoluntary_ctxt_switches` of
+  `/proc/PID/status` (each process's main thread) and `syscr` + `syscw` of `/proc/PID/io`
+  (every read and write call: sockets, the worker links, the store's files), summed over the
+  gateway's processes over the measured part of each throughput phase, ÷ messages.
 - CPU of purplegate: utime + stime (`/proc/PID/stat`, all threads) of the main process and
   of every process descended from it (its worker processes, `purplegate --worker`, found by
   their parent pid in `/proc`), read at the start and the end of each measured phase and
