@@ -155,10 +155,49 @@ user_lang (PgTransport *transport, const char *bare_jid)
  * ping after it (legacy/outbox.h); clients that deduplicate by origin-id
  * then drop the second. The row's creation time keeps it unique when the
  * database, and so the row ids, start again. */
+/* @value in @base (10 or 16, lowercase) at @out, which has room for 20
+ * digits; returns how many. printf's machinery cost more than the rest of
+ * an id, made twice per message. */
+static gsize
+put_number (char *out, guint64 value, guint base)
+{
+  char digits[20];
+  gsize n = 0;
+  do
+    {
+      digits[n++] = "0123456789abcdef"[value % base];
+      value /= base;
+    }
+  while (value != 0);
+  for (gsize i = 0; i < n; i++)
+    out[i] = digits[n - 1 - i];
+  return n;
+}
+
 static char *
 origin_id (const PgStoreOutboxItem *item, const char *id)
 {
-  return g_strdup_printf ("%s-%" G_GINT64_MODIFIER "x", id, item->created);
+  gsize len = strlen (id);
+  char *out = g_malloc (len + 1 + 20 + 1);
+  memcpy (out, id, len);
+  out[len++] = '-';
+  len += put_number (out + len, (guint64)item->created, 16);
+  out[len] = '\0';
+  return out;
+}
+
+/* "pg-out-m<boot, hex>-<serial>": a memory row's stanza id. */
+static char *
+memory_row_id (gint64 boot, gint64 serial)
+{
+  char *out = g_malloc (8 + 20 + 1 + 20 + 1);
+  gsize len = 8;
+  memcpy (out, "pg-out-m", 8);
+  len += put_number (out + len, (guint64)boot, 16);
+  out[len++] = '-';
+  len += put_number (out + len, (guint64)serial, 10);
+  out[len] = '\0';
+  return out;
 }
 
 static PgStanza *
@@ -670,8 +709,7 @@ send_from_memory (PgOutbox *outbox, const PgStoreOutboxItem *item)
   row->item.peer = g_strdup (item->peer);
   row->item.body = g_strdup (item->body);
   row->item.sender = g_strdup (item->sender);
-  row->item.xmpp_id
-      = g_strdup_printf ("pg-out-m%" G_GINT64_MODIFIER "x-%" G_GINT64_FORMAT, outbox->boot, row->serial);
+  row->item.xmpp_id = memory_row_id (outbox->boot, row->serial);
   g_autoptr (GPtrArray) texts = write_message (transport, &row->item, row->item.xmpp_id);
   if (texts == NULL || !send_texts (transport->stream, texts))
     {

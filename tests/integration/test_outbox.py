@@ -203,6 +203,10 @@ def _thousand_across_an_outage(env, clean, tag):
         # Every copy carries an origin-id (XEP-0359), by which a client
         # drops a copy it already has.
         assert origin, f"{body!r} arrived without an origin-id"
+        # The row's id (a stored row's number, or the boot and serial of one
+        # written from memory), then its creation time in hex.
+        assert re.fullmatch(r"pg-out-(m[0-9a-f]+-[0-9]+|[0-9]+)", sid or "") \
+            and re.fullmatch(re.escape(sid) + r"-[0-9a-f]+", origin), (sid, origin)
         if body in first:
             repeats += 1
             # A repeat is a redelivery of the same row: same id, same origin-id.
