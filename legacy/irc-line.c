@@ -148,3 +148,63 @@ pg_irc_strip_formatting (const char *text)
       }
   return g_string_free (out, FALSE);
 }
+
+char *
+pg_irc_nick_fold (const char *nick)
+{
+  char *folded = g_ascii_strdown (nick, -1);
+  for (char *p = folded; *p != '\0'; p++)
+    switch (*p)
+      {
+      case '[':
+        *p = '{';
+        break;
+      case ']':
+        *p = '}';
+        break;
+      case '\\':
+        *p = '|';
+        break;
+      case '~':
+        *p = '^';
+        break;
+      default:
+        break;
+      }
+  return folded;
+}
+
+/* The line length prpl-irc cuts at (irc_cmd_privmsg()): its own limit of
+ * 512 bytes, less the target and 64 bytes for the rest of the line. */
+#define PRIVMSG_LIMIT 512
+#define PRIVMSG_MARGIN 64
+
+guint
+pg_irc_privmsg_lines (const char *nick, const char *text)
+{
+  gssize limit = (gssize)PRIVMSG_LIMIT - (gssize)strlen (nick) - PRIVMSG_MARGIN;
+  guint lines = 0;
+
+  /* libpurple's markup turns each of CR LF, CR and LF into one LF. */
+  g_autoptr (GString) plain = g_string_new (text);
+  g_string_replace (plain, "\r\n", "\n", 0);
+  g_strdelimit (plain->str, "\r", '\n');
+  const char *cur = plain->str;
+  /* irc_cmd_privmsg(): a line up to each LF, or to the last whole
+   * character within the limit; the LF itself is skipped. */
+  while (*cur != '\0')
+    {
+      const char *end = strchr (cur, '\n');
+      if (end == NULL)
+        end = cur + strlen (cur);
+      if (limit > 0 && end - cur > limit)
+        (void)g_utf8_validate (cur, limit, &end);
+      if (end == cur && *cur != '\n')
+        break; /* nothing whole fits: prpl-irc would not get further either */
+      lines++;
+      cur = end;
+      if (*cur == '\n')
+        cur++;
+    }
+  return lines;
+}
