@@ -862,21 +862,41 @@ test_refused_after_quit (void)
   owner_free (owner);
 }
 
+/* Counts the 401s prpl-irc reads. */
+static void
+count_401 (PurpleConnection *gc, char **text, gpointer data)
+{
+  (void)gc;
+  if (text != NULL && *text != NULL && strstr (*text, " 401 ") != NULL)
+    ++*(guint *)data;
+}
+
+static gboolean
+is_positive (gpointer data)
+{
+  return *(guint *)data > 0;
+}
+
 /* A 401 answers a line written before it came: a message to the contact
  * written after it, once the contact is there, is not refused; nor is any
  * message by a 401 that answers another line (a WHOIS). */
 static void
 test_refused_before_join (void)
 {
+  static int handle;
   g_autoptr (GError) error = NULL;
   Owner *owner;
   Peer *dave;
+  guint read_401 = 0;
 
   if (get_open_ircd () == NULL)
     return;
   owner = alice_online ();
+  purple_signal_connect (purple_plugins_find_with_id ("prpl-irc"), "irc-receiving-text", &handle,
+                         PURPLE_CALLBACK (count_401), &read_401);
   g_assert_true (pg_purple_account_send_message (owner->account, 1, "dave", "not yet", &error));
-  run_for (500); /* the 401 comes back */
+  g_assert_true (run_until (is_positive, &read_401, WAIT_MS));
+  purple_signals_disconnect_by_handle (&handle);
   dave = peer_new (open_ircd, "dave");
   g_assert_true (pg_purple_account_send_message (owner->account, 2, "dave", "now", &error));
   g_free (peer_expect (dave, "PRIVMSG dave :now"));
