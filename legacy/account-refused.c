@@ -29,7 +29,7 @@
 typedef struct
 {
   guint64 tag; /* the owner's; 0: none */
-  char *nick;  /* folded (pg_irc_nick_fold()) */
+  char *nick;  /* GRefString, folded (pg_irc_nick_fold()) */
   guint lines; /* still to be written */
 } Handed;
 
@@ -38,7 +38,7 @@ typedef struct
  * (@nick NULL). */
 typedef struct
 {
-  char *nick;     /* folded; NULL: our PING */
+  char *nick;     /* GRefString, folded; NULL: our PING */
   guint64 tag;    /* the message it is a line of; 0: none of ours */
   guint64 serial; /* our PING's */
 } Written;
@@ -50,13 +50,16 @@ typedef struct
   guint written; /* the lines in Written at the time */
 } Refusal;
 
+/* Arrays of structs: a message costs no allocation of its own here but its
+ * nick's. */
 struct PgIrcRefusals
 {
   PurpleConnection *gc; /* the login these are of (compared only) */
-  GQueue handed;        /* Handed, in prpl-irc's queue order */
-  GQueue written;       /* Written, oldest first */
-  GArray *refusals;     /* Refusal, oldest first */
-  guint tracked;        /* Written lines of messages of the owner's */
+  GArray *handed;       /* Handed, in prpl-irc's queue order, from @first */
+  guint first;
+  GArray *written;  /* Written, oldest first */
+  GArray *refusals; /* Refusal, oldest first */
+  guint tracked;    /* Written lines of messages of the owner's */
 };
 
 /* Lines kept while none is of a message of ours: enough for the 401s of
@@ -64,26 +67,29 @@ struct PgIrcRefusals
 #define UNTRACKED_KEPT 64
 
 static void
-handed_free (Handed *handed)
+handed_clear (gpointer data)
 {
-  g_free (handed->nick);
-  g_free (handed);
+  g_clear_pointer (&((Handed *)data)->nick, g_ref_string_release);
 }
 
 static void
-written_free (Written *written)
+written_clear (gpointer data)
 {
-  g_free (written->nick);
-  g_free (written);
+  g_clear_pointer (&((Written *)data)->nick, g_ref_string_release);
+}
+
+static void
+refusal_clear (gpointer data)
+{
+  g_clear_pointer (&((Refusal *)data)->nick, g_free);
 }
 
 static void
 refusals_clear (PgIrcRefusals *refusals)
 {
-  g_queue_clear_full (&refusals->handed, (GDestroyNotify)handed_free);
-  g_queue_clear_full (&refusals->written, (GDestroyNotify)written_free);
-  for (guint i = 0; i < refusals->refusals->len; i++)
-    g_free (g_array_index (refusals->refusals, Refusal, i).nick);
+  g_array_set_size (refusals->handed, 0);
+  refusals->first = 0;
+  g_array_set_size (refusals->written, 0);
   g_array_set_size (refusals->refusals, 0);
   refusals->tracked = 0;
 }
@@ -96,9 +102,18 @@ pg_purple_account_refusals_free (PgPurpleAccount *account)
   if (refusals == NULL)
     return;
   account->refusals = NULL;
-  refusals_clear (refusals);
+  g_array_unref (refusals->handed);
+  g_array_unref (refusals->written);
   g_array_unref (refusals->refusals);
   g_free (refusals);
+}
+
+static GArray *
+array_new (gsize size, GDestroyNotify clear)
+{
+  GArray *array = g_array_new (FALSE, FALSE, (guint)size);
+  g_array_set_clear_func (array, clear);
+  return array;
 }
 
 /* The refusals of @account's login on @gc, afresh when the login is
@@ -111,9 +126,9 @@ refusals_of (PgPurpleAccount *account, PurpleConnection *gc)
   if (refusals == NULL)
     {
       refusals = account->refusals = g_new0 (PgIrcRefusals, 1);
-      g_queue_init (&refusals->handed);
-      g_queue_init (&refusals->written);
-      refusals->refusals = g_array_new (FALSE, FALSE, sizeof (Refusal));
+      refusals->handed = array_new (sizeof (Handed), handed_clear);
+      refusals->written = array_new (sizeof (Written), written_clear);
+      refusals->refusals = array_new (sizeof (Refusal), refusal_clear);
     }
   if (refusals->gc != gc)
     {
@@ -133,38 +148,78 @@ pg_purple_account_track_message (PgPurpleAccount *account, guint64 tag, const ch
   gc = purple_account_get_connection (account->purple);
   if (g_strcmp0 (purple_plugin_get_id (purple_connection_get_prpl (gc)), "prpl-irc") != 0)
     return;
-  Handed *handed = g_new0 (Handed, 1);
-  handed->tag = tag;
-  handed->nick = pg_irc_nick_fold (to);
-  handed->lines = pg_irc_privmsg_lines (to, text);
-  if (handed->lines == 0)
+  guint lines = pg_irc_privmsg_lines (to, text);
+  if (lines == 0)
+    return;
+  PgIrcRefusals *refusals = refusals_of (account, gc);
+  /* Reuses the nick of the message before, the common case. */
+  Handed *last = refusals->handed->len > refusals->first
+                     ? &g_array_index (refusals->handed, Handed, refusals->handed->len - 1)
+                     : NULL;
+  Handed handed = { tag, NULL, lines };
+  if (last != NULL && pg_irc_nick_equal (last->nick, to, -1))
+    handed.nick = g_ref_string_acquire (last->nick);
+  else
     {
-      handed_free (handed);
-      return;
+      g_autofree char *folded = pg_irc_nick_fold (to);
+      handed.nick = g_ref_string_new (folded);
     }
-  g_queue_push_tail (&refusals_of (account, gc)->handed, handed);
+  g_array_append_val (refusals->handed, handed);
 }
 
-/* Which message the line to @nick prpl-irc writes is a line of: the next
- * handed over, when it is to @nick; 0 when none of ours.  When the one
- * after is to @nick and the next is not, the next had fewer lines than
- * counted (its text changed in prpl-irc's hands): it is done. */
-static guint64
-line_written (PgIrcRefusals *refusals, const char *nick)
+/* The next handed-over message whose lines are being written, or NULL. */
+static Handed *
+handed_nth (PgIrcRefusals *refusals, guint n)
 {
-  Handed *next = g_queue_peek_head (&refusals->handed);
-  Handed *after = g_queue_peek_nth (&refusals->handed, 1);
+  return refusals->first + n < refusals->handed->len
+             ? &g_array_index (refusals->handed, Handed, refusals->first + n)
+             : NULL;
+}
 
-  if (next != NULL && strcmp (next->nick, nick) != 0 && after != NULL && strcmp (after->nick, nick) == 0)
+static void
+handed_done (PgIrcRefusals *refusals)
+{
+  handed_clear (handed_nth (refusals, 0));
+  if (++refusals->first == refusals->handed->len)
     {
-      handed_free (g_queue_pop_head (&refusals->handed));
-      next = after;
+      g_array_set_size (refusals->handed, 0);
+      refusals->first = 0;
     }
-  if (next == NULL || strcmp (next->nick, nick) != 0)
+  else if (refusals->first >= 64 && refusals->first * 2 >= refusals->handed->len)
+    {
+      /* Cleared already: removed without their clear function. */
+      memmove (refusals->handed->data, handed_nth (refusals, 0),
+               (refusals->handed->len - refusals->first) * sizeof (Handed));
+      refusals->handed->len -= refusals->first;
+      refusals->first = 0;
+    }
+}
+
+/* Which message the line to @nick (@len bytes) prpl-irc writes is a line
+ * of: the next handed over, when it is to @nick, its tag and its folded
+ * nick (@folded: a reference, caller releases it); 0 (and @folded NULL)
+ * when none of ours.  When the one after is to @nick and the next is not,
+ * the next had fewer lines than counted (its text changed in prpl-irc's
+ * hands): it is done. */
+static guint64
+line_written (PgIrcRefusals *refusals, const char *nick, gssize len, char **folded)
+{
+  Handed *next = handed_nth (refusals, 0);
+  Handed *after = handed_nth (refusals, 1);
+
+  *folded = NULL;
+  if (next != NULL && !pg_irc_nick_equal (next->nick, nick, len) && after != NULL
+      && pg_irc_nick_equal (after->nick, nick, len))
+    {
+      handed_done (refusals);
+      next = handed_nth (refusals, 0);
+    }
+  if (next == NULL || !pg_irc_nick_equal (next->nick, nick, len))
     return 0;
   guint64 tag = next->tag;
+  *folded = g_ref_string_acquire (next->nick);
   if (--next->lines == 0)
-    handed_free (g_queue_pop_head (&refusals->handed));
+    handed_done (refusals);
   return tag;
 }
 
@@ -181,8 +236,7 @@ named_nick (PgPurpleAccount *account, const PgIrcLine *line)
   const char *cmd = line->command;
   const char *nick = NULL;
 
-  if (strcmp (cmd, "PRIVMSG") == 0 || strcmp (cmd, "NOTICE") == 0 || strcmp (cmd, "INVITE") == 0
-      || strcmp (cmd, "MODE") == 0)
+  if (strcmp (cmd, "NOTICE") == 0 || strcmp (cmd, "INVITE") == 0 || strcmp (cmd, "MODE") == 0)
     nick = pg_irc_line_param (line, 0);
   else if (strcmp (cmd, "KICK") == 0)
     nick = pg_irc_line_param (line, 1);
@@ -194,43 +248,64 @@ named_nick (PgPurpleAccount *account, const PgIrcLine *line)
 }
 
 static void
+written_add (PgIrcRefusals *refusals, char *nick, guint64 tag, guint64 serial)
+{
+  Written written = { nick, tag, serial };
+
+  g_array_append_val (refusals->written, written);
+  if (tag != 0)
+    refusals->tracked++;
+  if (refusals->tracked == 0 && handed_nth (refusals, 0) == NULL && refusals->written->len > UNTRACKED_KEPT)
+    g_array_remove_range (refusals->written, 0, refusals->written->len - UNTRACKED_KEPT);
+}
+
+#define PRIVMSG "PRIVMSG "
+#define PING "PING " PG_CONFIRM_TOKEN_PREFIX
+
+static void
 irc_sending_text (PurpleConnection *gc, char **text, gpointer data)
 {
   PgPurpleAccount *account = pg_purple_account_from_connection (gc);
-  g_auto (PgIrcLine) line = { 0 };
+  PgIrcRefusals *refusals = account != NULL ? account->refusals : NULL;
+  const char *line = text != NULL ? *text : NULL;
 
   (void)data;
-  /* Every line passes here: the initials of the commands read below come
-   * before the parse. */
-  if (account == NULL || account->refusals == NULL || account->refusals->gc != gc || text == NULL
-      || *text == NULL || strchr ("PNWIKM", **text) == NULL || !pg_irc_line_parse (*text, &line)
-      || line.params->len == 0)
+  if (refusals == NULL || refusals->gc != gc || line == NULL)
     return;
-  PgIrcRefusals *refusals = account->refusals;
-  const char *target = pg_irc_line_param (&line, 0);
-  const char *nick;
-  Written *written = g_new0 (Written, 1);
-  if (strcmp (line.command, "PING") == 0 && g_str_has_prefix (target, PG_CONFIRM_TOKEN_PREFIX)
-      && g_ascii_string_to_unsigned (target + strlen (PG_CONFIRM_TOKEN_PREFIX), 10, 1, G_MAXUINT64,
-                                     &written->serial, NULL))
-    ;
-  else if ((nick = named_nick (account, &line)) != NULL)
+  /* Every line passes here: our messages' and PINGs' are read without a
+   * parse. */
+  if (g_str_has_prefix (line, PRIVMSG))
     {
-      written->nick = pg_irc_nick_fold (nick);
-      if (strcmp (line.command, "PRIVMSG") == 0)
-        written->tag = line_written (refusals, written->nick);
-      if (written->tag != 0)
-        refusals->tracked++;
-    }
-  else
-    {
-      written_free (written);
+      const char *target = line + strlen (PRIVMSG);
+      gsize len = strcspn (target, " \r\n");
+      if (len == 0 || *target == ':' || is_channel (account, target))
+        return;
+      char *folded;
+      guint64 tag = line_written (refusals, target, (gssize)len, &folded);
+      if (folded == NULL)
+        {
+          g_autofree char *nick = g_strndup (target, len);
+          g_autofree char *plain = pg_irc_nick_fold (nick);
+          folded = g_ref_string_new (plain);
+        }
+      written_add (refusals, folded, tag, 0);
       return;
     }
-  g_queue_push_tail (&refusals->written, written);
-  while (refusals->tracked == 0 && g_queue_is_empty (&refusals->handed)
-         && g_queue_get_length (&refusals->written) > UNTRACKED_KEPT)
-    written_free (g_queue_pop_head (&refusals->written));
+  if (g_str_has_prefix (line, PING))
+    {
+      guint64 serial;
+      g_autofree char *digits = g_strndup (line + strlen (PING), strcspn (line + strlen (PING), " \r\n"));
+      if (g_ascii_string_to_unsigned (digits, 10, 1, G_MAXUINT64, &serial, NULL))
+        written_add (refusals, NULL, 0, serial);
+      return;
+    }
+  g_auto (PgIrcLine) parsed = { 0 };
+  const char *nick;
+  if (strchr ("NWIKM", *line) == NULL || !pg_irc_line_parse (line, &parsed)
+      || (nick = named_nick (account, &parsed)) == NULL)
+    return;
+  g_autofree char *plain = pg_irc_nick_fold (nick);
+  written_add (refusals, g_ref_string_new (plain), 0, 0);
 }
 
 /* The 401 of @nick, read now. */
@@ -244,14 +319,14 @@ refusal_read (PgPurpleAccount *account, PurpleConnection *gc, const char *nick)
   g_autofree char *folded = pg_irc_nick_fold (nick);
   /* Without a line of a message to @nick before it, it refuses none. */
   gboolean concerns = FALSE;
-  for (GList *l = refusals->written.head; l != NULL && !concerns; l = l->next)
+  for (guint i = 0; i < refusals->written->len && !concerns; i++)
     {
-      Written *written = l->data;
+      Written *written = &g_array_index (refusals->written, Written, i);
       concerns = written->tag != 0 && strcmp (written->nick, folded) == 0;
     }
   if (!concerns)
     return;
-  Refusal refusal = { g_steal_pointer (&folded), g_queue_get_length (&refusals->written) };
+  Refusal refusal = { g_steal_pointer (&folded), refusals->written->len };
   g_array_append_val (refusals->refusals, refusal);
 }
 
@@ -268,38 +343,37 @@ static GArray *
 window_closed (PgIrcRefusals *refusals, guint64 serial)
 {
   GArray *tags = g_array_new (FALSE, FALSE, sizeof (guint64));
-  guint end = 0, n = 0;
+  guint end = 0;
 
   /* The window: up to the PING answered; none when it is not among the
    * lines (written before the first message of ours). */
-  for (GList *l = refusals->written.head; l != NULL; l = l->next, n++)
+  for (guint i = 0; i < refusals->written->len; i++)
     {
-      Written *written = l->data;
+      Written *written = &g_array_index (refusals->written, Written, i);
       if (written->nick == NULL && written->serial <= serial)
-        end = n + 1;
+        end = i + 1;
     }
   /* The 401s of a nick answer the last of its lines written before them. */
-  g_autoptr (GHashTable) done = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = refusals->refusals->len; i-- > 0;)
     {
       Refusal *refusal = &g_array_index (refusals->refusals, Refusal, i);
-      if (g_hash_table_contains (done, refusal->nick))
-        continue;
-      g_hash_table_add (done, refusal->nick);
+      gboolean later = FALSE;
       guint count = 0;
       for (guint j = 0; j < refusals->refusals->len; j++)
-        count += strcmp (g_array_index (refusals->refusals, Refusal, j).nick, refusal->nick) == 0;
-      guint k = MIN (refusal->written, end);
-      for (GList *l = g_queue_peek_nth_link (&refusals->written, k > 0 ? k - 1 : 0); k > 0 && count > 0;
-           l = l->prev, k--)
+        if (strcmp (g_array_index (refusals->refusals, Refusal, j).nick, refusal->nick) == 0)
+          {
+            later |= j > i;
+            count++;
+          }
+      if (later)
+        continue; /* the nick's last 401 counted them all */
+      for (guint k = MIN (refusal->written, end); k > 0 && count > 0; k--)
         {
-          Written *written = l->data;
+          Written *written = &g_array_index (refusals->written, Written, k - 1);
           if (written->nick == NULL || strcmp (written->nick, refusal->nick) != 0)
             continue;
           count--;
-          if (written->tag == 0)
-            continue;
-          gboolean seen = FALSE;
+          gboolean seen = written->tag == 0;
           for (guint t = 0; t < tags->len && !seen; t++)
             seen = g_array_index (tags, guint64, t) == written->tag;
           if (!seen)
@@ -307,16 +381,10 @@ window_closed (PgIrcRefusals *refusals, guint64 serial)
         }
     }
   g_array_sort (tags, compare_tags);
-  for (guint i = 0; i < refusals->refusals->len; i++)
-    g_free (g_array_index (refusals->refusals, Refusal, i).nick);
   g_array_set_size (refusals->refusals, 0);
-  for (; end > 0; end--)
-    {
-      Written *written = g_queue_pop_head (&refusals->written);
-      if (written->tag != 0)
-        refusals->tracked--;
-      written_free (written);
-    }
+  for (guint i = 0; i < end; i++)
+    refusals->tracked -= g_array_index (refusals->written, Written, i).tag != 0;
+  g_array_remove_range (refusals->written, 0, end);
   return tags;
 }
 

@@ -149,29 +149,41 @@ pg_irc_strip_formatting (const char *text)
   return g_string_free (out, FALSE);
 }
 
+static char
+fold_char (char c)
+{
+  switch (c)
+    {
+    case '[':
+      return '{';
+    case ']':
+      return '}';
+    case '\\':
+      return '|';
+    case '~':
+      return '^';
+    default:
+      return g_ascii_tolower (c);
+    }
+}
+
 char *
 pg_irc_nick_fold (const char *nick)
 {
-  char *folded = g_ascii_strdown (nick, -1);
+  char *folded = g_strdup (nick);
   for (char *p = folded; *p != '\0'; p++)
-    switch (*p)
-      {
-      case '[':
-        *p = '{';
-        break;
-      case ']':
-        *p = '}';
-        break;
-      case '\\':
-        *p = '|';
-        break;
-      case '~':
-        *p = '^';
-        break;
-      default:
-        break;
-      }
+    *p = fold_char (*p);
   return folded;
+}
+
+gboolean
+pg_irc_nick_equal (const char *folded, const char *nick, gssize len)
+{
+  gsize n = len < 0 ? strlen (nick) : (gsize)len;
+  for (gsize i = 0; i < n; i++)
+    if (folded[i] == '\0' || folded[i] != fold_char (nick[i]))
+      return FALSE;
+  return folded[n] == '\0';
 }
 
 /* The line length prpl-irc cuts at (irc_cmd_privmsg()): its own limit of

@@ -49,3 +49,7 @@ char *pg_irc_nick_fold (const char *nick);
  * make the IRC line longer than RFC 1459 §2.3's 512 bytes less a margin of
  * 64 for the prefix the server adds; 0 for an empty text. */
 guint pg_irc_privmsg_lines (const char *nick, const char *text);
+
+/* TRUE when @nick (@len bytes, or up to its NUL when -1) folds to @folded
+ * (pg_irc_nick_fold()). */
+gboolean pg_irc_nick_equal (const char *folded, const char *nick, gssize len);

@@ -158,7 +158,12 @@ test_nick_fold (void)
     {
       g_autofree char *folded = pg_irc_nick_fold (nicks[i][0]);
       g_assert_cmpstr (folded, ==, nicks[i][1]);
+      g_assert_true (pg_irc_nick_equal (nicks[i][1], nicks[i][0], -1));
     }
+  g_assert_true (pg_irc_nick_equal ("bob", "BOB :text", 3));
+  g_assert_false (pg_irc_nick_equal ("bob", "BOBBY", -1));
+  g_assert_false (pg_irc_nick_equal ("bobby", "BOB", -1));
+  g_assert_false (pg_irc_nick_equal ("bob", "bo", 2));
 }
 
 /* The lines of prpl-irc's irc_cmd_privmsg(): one a line of the text, empty
