@@ -197,25 +197,22 @@ pg_irc_privmsg_lines (const char *nick, const char *text)
   gssize limit = (gssize)PRIVMSG_LIMIT - (gssize)strlen (nick) - PRIVMSG_MARGIN;
   guint lines = 0;
 
-  /* libpurple's markup turns each of CR LF, CR and LF into one LF. */
-  g_autoptr (GString) plain = g_string_new (text);
-  g_string_replace (plain, "\r\n", "\n", 0);
-  g_strdelimit (plain->str, "\r", '\n');
-  const char *cur = plain->str;
-  /* irc_cmd_privmsg(): a line up to each LF, or to the last whole
-   * character within the limit; the LF itself is skipped. */
-  while (*cur != '\0')
+  /* irc_cmd_privmsg(): a line up to each line break (libpurple's markup
+   * made each of CR LF, CR and LF one LF), or to the last whole character
+   * within the limit; the break itself is skipped. */
+  for (const char *cur = text; *cur != '\0';)
     {
-      const char *end = strchr (cur, '\n');
-      if (end == NULL)
-        end = cur + strlen (cur);
-      if (limit > 0 && end - cur > limit)
+      gsize length = strcspn (cur, "\r\n");
+      const char *end = cur + length;
+      if (limit > 0 && (gssize)length > limit)
         (void)g_utf8_validate (cur, limit, &end);
-      if (end == cur && *cur != '\n')
+      if (end == cur && length > 0)
         break; /* nothing whole fits: prpl-irc would not get further either */
       lines++;
       cur = end;
-      if (*cur == '\n')
+      if (*cur == '\r' && *++cur == '\n')
+        cur++;
+      else if (*cur == '\n')
         cur++;
     }
   return lines;
