@@ -90,7 +90,8 @@ pg_purple_account_text_to_html (const char *text)
 }
 
 gboolean
-pg_purple_account_send_message (PgPurpleAccount *account, const char *to, const char *text, GError **error)
+pg_purple_account_send_message (PgPurpleAccount *account, guint64 tag, const char *to, const char *text,
+                                GError **error)
 {
   g_autofree char *html = NULL;
   PurpleConnection *gc;
@@ -112,7 +113,10 @@ pg_purple_account_send_message (PgPurpleAccount *account, const char *to, const 
       if (conv == NULL)
         conv = purple_conversation_new (PURPLE_CONV_TYPE_IM, account->purple, to);
       if (pg_purple_account_send_action (account, conv, text))
-        return TRUE;
+        {
+          pg_purple_account_track_message (account, tag, to, text + 4);
+          return TRUE;
+        }
     }
   html = pg_purple_account_text_to_html (text);
   account->sending++;
@@ -126,6 +130,8 @@ pg_purple_account_send_message (PgPurpleAccount *account, const char *to, const 
                    ret == -E2BIG ? "it is too large" : g_strerror (-ret));
       return FALSE;
     }
+  /* prpl-irc writes the lines from its queue later, when they are seen. */
+  pg_purple_account_track_message (account, tag, to, text);
   return TRUE; /* 0: taken, though the protocol had nothing to send */
 }
 

@@ -11,9 +11,9 @@
  * is read with prpl-irc's "irc-receiving-text" signal; prpl-irc itself
  * ignores a PONG whose argument has no space (irc_msg_pong).
  *
- * The same order tells which messages a 401 (no such nick) answers: those
- * sent before the PING that the next PONG answers.  prpl-irc only writes
- * "User is not logged in" into a conversation nobody reads. */
+ * The same order tells which message a 401 (no such nick) answers: the
+ * PONG closes the window of the 401s read before it (account-refused.c),
+ * and the messages refused are told before the confirmation. */
 #define G_LOG_DOMAIN "pg-account"
 
 #include "legacy/account-private.h"
@@ -21,7 +21,7 @@
 
 #include <string.h>
 
-#define TOKEN_PREFIX "pg-confirm-"
+#define TOKEN_PREFIX PG_CONFIRM_TOKEN_PREFIX
 
 static gboolean
 has_round_trip (PurpleConnection *gc)
@@ -97,23 +97,6 @@ pg_purple_irc_pong_serial (const char *line, const char *prefix)
   return serial;
 }
 
-/* The nick of a 401 line (":server 401 me nick :No such nick/channel"),
- * or NULL. Caller owns it (g_free). */
-static char *
-no_such_nick (const char *line)
-{
-  if (*line == ':' && (line = strchr (line, ' ')) != NULL)
-    line++;
-  if (line == NULL || strncmp (line, "401 ", 4) != 0)
-    return NULL;
-  const char *me = line + 4;
-  const char *nick = strchr (me, ' ');
-  if (nick == NULL || *++nick == ':' || *nick == '\0')
-    return NULL;
-  gsize len = strcspn (nick, " \r\n");
-  return len > 0 ? g_strndup (nick, len) : NULL;
-}
-
 static void
 irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
 {
@@ -123,16 +106,12 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
   (void)data;
   if (account == NULL || text == NULL || *text == NULL)
     return;
-  g_autofree char *refused = no_such_nick (*text);
-  if (refused != NULL)
-    {
-      pg_purple_account_emit_refused (account, refused);
-      return;
-    }
   serial = pg_purple_irc_pong_serial (*text, TOKEN_PREFIX);
   /* Only this login's own tokens: a PONG can only answer our own PING. */
   if (serial == 0 || serial > account->confirm_serial)
     return;
+  /* The refused first: the confirmation covers the others. */
+  pg_purple_account_refusals_confirmed (account, gc, serial);
   pg_purple_account_emit_sent_confirmed (account, serial);
 }
 
@@ -147,6 +126,7 @@ pg_purple_account_confirm_install (void)
     purple_signal_connect (irc, "irc-receiving-text", &handle, PURPLE_CALLBACK (irc_receiving_text), NULL);
   /* The other half of what a crash leaves of the sent messages. */
   pg_purple_account_mark_install ();
+  pg_purple_account_refused_install ();
 }
 
 void

@@ -17,6 +17,7 @@
 /* An authorization request libpurple is waiting for us to answer. */
 typedef struct PgAccountMarks PgAccountMarks;
 typedef struct PgIrcAway PgIrcAway;
+typedef struct PgIrcRefusals PgIrcRefusals;
 
 typedef struct
 {
@@ -62,6 +63,9 @@ struct PgPurpleAccount
   /* pg_purple_account_mark_sent() (account-mark.c); NULL until a mark
    * function is set. */
   PgAccountMarks *marks;
+  /* Which messages the IRC server refused (account-refused.c); NULL until
+   * the first message of the login. */
+  PgIrcRefusals *refusals;
 
   /* "chat\nnick" (normalised) of KICK lines prpl-irc is about to handle:
    * libpurple reports a kick as a plain departure (purple-chat-irc.c). */
@@ -112,6 +116,19 @@ void pg_purple_account_confirm_install (void);
  * (account-confirm.c). */
 guint64 pg_purple_irc_pong_serial (const char *line, const char *prefix);
 void pg_purple_account_mark_install (void);
+/* The token of the PING of a confirmation: this, then the serial. */
+#define PG_CONFIRM_TOKEN_PREFIX "pg-confirm-"
+/* The message @tag (the owner's, 0: none) is being handed to prpl-irc: the
+ * lines it makes are counted as they are written, for the 401s that may
+ * answer them (account-refused.c). */
+void pg_purple_account_track_message (PgPurpleAccount *account, guint64 tag, const char *to,
+                                      const char *text);
+/* The PONG of confirmation @serial was read on @gc: the refused events of
+ * the messages the 401s read before it refused, oldest first. */
+void pg_purple_account_refusals_confirmed (PgPurpleAccount *account, PurpleConnection *gc, guint64 serial);
+void pg_purple_account_refused_install (void);
+/* Drops what account-refused.c tracks of @account's login. */
+void pg_purple_account_refusals_free (PgPurpleAccount *account);
 /* Drops the marks of @account (account-mark.c), timers included. */
 void pg_purple_account_marks_free (PgPurpleAccount *account);
 void pg_purple_chat_install (void);
@@ -147,7 +164,7 @@ void pg_purple_account_emit_chat_state (PgPurpleAccount *account, const char *fr
 void pg_purple_account_emit_authorization_requested (PgPurpleAccount *account, const char *from,
                                                      const char *alias, const char *message);
 void pg_purple_account_emit_sent_confirmed (PgPurpleAccount *account, guint64 serial);
-void pg_purple_account_emit_refused (PgPurpleAccount *account, const char *name);
+void pg_purple_account_emit_refused (PgPurpleAccount *account, guint64 tag);
 void pg_purple_account_emit_chat (PgPurpleAccount *account, const PgChatEvent *event);
 void pg_purple_account_emit_question (PgPurpleAccount *account, const PgQuestion *question);
 void pg_purple_account_emit_question_closed (PgPurpleAccount *account, guint32 id);

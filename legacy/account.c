@@ -210,12 +210,12 @@ pg_purple_account_emit_sent_confirmed (PgPurpleAccount *account, guint64 serial)
 }
 
 void
-pg_purple_account_emit_refused (PgPurpleAccount *account, const char *name)
+pg_purple_account_emit_refused (PgPurpleAccount *account, guint64 tag)
 {
   if (!may_emit (account) || account->events.refused == NULL)
     return;
   emit_depth++;
-  account->events.refused (account->owner, name);
+  account->events.refused (account->owner, tag);
   emit_depth--;
 }
 
@@ -704,6 +704,7 @@ pg_purple_account_free (PgPurpleAccount *account)
   g_clear_handle_id (&account->disconnected_id, g_source_remove);
   g_clear_handle_id (&account->login_timer_id, g_source_remove);
   pg_purple_account_marks_free (account);
+  pg_purple_account_refusals_free (account);
   pg_purple_away_irc_free (account);
   if (emit_depth == 0)
     {

@@ -172,9 +172,11 @@ typedef struct
    * pg_account_confirm_sent() returned @serial (and so before every smaller
    * serial of this login). */
   void (*sent_confirmed) (gpointer owner, guint64 serial);
-  /* The legacy server refused a message to @name sent after the last
-   * confirmed serial: nobody of that name is online (IRC 401). */
-  void (*refused) (gpointer owner, const char *name);
+  /* The legacy server refused the message pg_account_send_message() was
+   * given with @tag: nobody of its recipient's name is online (IRC 401).
+   * It comes before the sent_confirmed event of the first confirmation
+   * asked for after the message. */
+  void (*refused) (gpointer owner, guint64 tag);
   /* Everything about group chats (PgChatEvent). */
   void (*chat) (gpointer owner, const PgChatEvent *event);
   /* pg_account_send_message() @tag was not sent: @offline (the login is

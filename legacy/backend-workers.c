@@ -605,9 +605,12 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
       }
       break;
     case PG_WIRE_REFUSED:
-      g_variant_get (args, "(&s)", &a);
-      if (events->refused != NULL)
-        events->refused (account->owner, a);
+      {
+        guint64 tag;
+        g_variant_get (args, "(t)", &tag);
+        if (events->refused != NULL)
+          events->refused (account->owner, tag);
+      }
       break;
     case PG_WIRE_CHAT:
       on_chat_frame (account, args);

@@ -132,7 +132,7 @@ static void
 local_send_message (PgAccount *account, guint64 tag, const char *to, const char *text)
 {
   g_autoptr (GError) error = NULL;
-  if (account->local == NULL || pg_purple_account_send_message (account->local, to, text, &error))
+  if (account->local == NULL || pg_purple_account_send_message (account->local, tag, to, text, &error))
     return;
   Deferred *deferred = g_new0 (Deferred, 1);
   deferred->kind = DEFERRED_SEND_FAILED;

@@ -148,3 +148,72 @@ pg_irc_strip_formatting (const char *text)
       }
   return g_string_free (out, FALSE);
 }
+
+static char
+fold_char (char c)
+{
+  switch (c)
+    {
+    case '[':
+      return '{';
+    case ']':
+      return '}';
+    case '\\':
+      return '|';
+    case '~':
+      return '^';
+    default:
+      return g_ascii_tolower (c);
+    }
+}
+
+char *
+pg_irc_nick_fold (const char *nick)
+{
+  char *folded = g_strdup (nick);
+  for (char *p = folded; *p != '\0'; p++)
+    *p = fold_char (*p);
+  return folded;
+}
+
+gboolean
+pg_irc_nick_equal (const char *folded, const char *nick, gssize len)
+{
+  gsize n = len < 0 ? strlen (nick) : (gsize)len;
+  for (gsize i = 0; i < n; i++)
+    if (folded[i] == '\0' || folded[i] != fold_char (nick[i]))
+      return FALSE;
+  return folded[n] == '\0';
+}
+
+/* The line length prpl-irc cuts at (irc_cmd_privmsg()): its own limit of
+ * 512 bytes, less the target and 64 bytes for the rest of the line. */
+#define PRIVMSG_LIMIT 512
+#define PRIVMSG_MARGIN 64
+
+guint
+pg_irc_privmsg_lines (const char *nick, const char *text)
+{
+  gssize limit = (gssize)PRIVMSG_LIMIT - (gssize)strlen (nick) - PRIVMSG_MARGIN;
+  guint lines = 0;
+
+  /* irc_cmd_privmsg(): a line up to each line break (libpurple's markup
+   * made each of CR LF, CR and LF one LF), or to the last whole character
+   * within the limit; the break itself is skipped. */
+  for (const char *cur = text; *cur != '\0';)
+    {
+      gsize length = strcspn (cur, "\r\n");
+      const char *end = cur + length;
+      if (limit > 0 && (gssize)length > limit)
+        (void)g_utf8_validate (cur, limit, &end);
+      if (end == cur && length > 0)
+        break; /* nothing whole fits: prpl-irc would not get further either */
+      lines++;
+      cur = end;
+      if (*cur == '\r' && *++cur == '\n')
+        cur++;
+      else if (*cur == '\n')
+        cur++;
+    }
+  return lines;
+}

@@ -37,3 +37,19 @@ char *pg_irc_strip_formatting (const char *text);
 /* RFC 2812 §2.3.1: nickname = ( letter / special ) *( letter / digit /
  * special / "-" ), at most @max_len (9 when 0: the server did not say). */
 gboolean pg_irc_nick_valid (const char *nick, guint max_len);
+
+/* @nick folded by the casemapping "rfc1459" (RFC 1459 §2.2: "{}|" are the
+ * lower case of "[]\", and InspIRCd takes '^' for that of '~'), so that
+ * two spellings of one nick compare equal. Caller owns it (g_free). */
+char *pg_irc_nick_fold (const char *nick);
+
+/* How many PRIVMSG lines prpl-irc 2.14 sends @text (plain UTF-8, the lines
+ * of the message separated by CR LF, CR or LF) to @nick in: a line for each
+ * of them, empty ones included but for a last one, each cut where it would
+ * make the IRC line longer than RFC 1459 §2.3's 512 bytes less a margin of
+ * 64 for the prefix the server adds; 0 for an empty text. */
+guint pg_irc_privmsg_lines (const char *nick, const char *text);
+
+/* TRUE when @nick (@len bytes, or up to its NUL when -1) folds to @folded
+ * (pg_irc_nick_fold()). */
+gboolean pg_irc_nick_equal (const char *folded, const char *nick, gssize len);

@@ -134,39 +134,26 @@ pg_outbox_legacy_on_processed (gpointer owner, guint64 tag)
 }
 
 void
-pg_outbox_legacy_on_refused (gpointer owner, const char *name)
+pg_outbox_legacy_on_refused (gpointer owner, guint64 tag)
 {
   PgSession *session = owner;
-  /* The server answers one client's lines in order: the refusal is of a
-   * message sent before the PING of the oldest confirmation awaited, or,
-   * when none is, of one sent since the last. A message in several lines
-   * is refused once a line, and bounced once. */
-  gint64 batch_end = session->legacy_confirms != NULL && session->legacy_confirms->len > 0
-                         ? g_array_index (session->legacy_confirms, PgOutboxConfirm, 0).upto
-                         : G_MAXINT64;
-  guint bounced = 0;
 
-  for (GList *l = session->legacy_sent.head; l != NULL;)
+  /* The event names the one message refused (legacy/account.h); none when
+   * it was refused or settled already. */
+  for (GList *l = session->legacy_sent.head; l != NULL; l = l->next)
     {
-      GList *next = l->next;
       PgStoreOutboxItem *item = l->data;
-      if (item->id > batch_end)
-        break;
+      if ((guint64)item->id != tag)
+        continue;
       /* Out of the confirmed rows (no receipt); the acknowledged bounce
        * deletes it, or, with the XMPP link down, it waits and expires. */
-      if (g_ascii_strcasecmp (item->peer, name) == 0)
-        {
-          if (pg_outbox_bounce (session->transport, item, PG_ERR_SERVICE_UNAVAILABLE,
-                                "nobody of that name is online on the legacy network"))
-            bounced++;
-          g_queue_delete_link (&session->legacy_sent, l);
-          pg_store_outbox_item_free (item);
-        }
-      l = next;
+      g_queue_delete_link (&session->legacy_sent, l);
+      g_info ("%s: the legacy server refused a message: no such contact online", session->bare_jid);
+      pg_outbox_bounce (session->transport, item, PG_ERR_SERVICE_UNAVAILABLE,
+                        "nobody of that name is online on the legacy network");
+      pg_store_outbox_item_free (item);
+      return;
     }
-  if (bounced > 0)
-    g_info ("%s: the legacy server refused %u message(s): no such contact online", session->bare_jid,
-            bounced);
 }
 
 gboolean

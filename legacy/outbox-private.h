@@ -54,6 +54,6 @@ void pg_outbox_legacy_on_confirmed (gpointer owner, guint64 serial);
 void pg_outbox_legacy_on_processed (gpointer owner, guint64 tag);
 /* The send_failed event: a row the protocol refused goes back to its sender. */
 void pg_outbox_legacy_on_send_failed (gpointer owner, guint64 tag, gboolean offline, const char *reason);
-/* The refused event (legacy/account.h): bounces what was sent to @name in
- * the oldest batch not yet confirmed, with <service-unavailable/>. */
-void pg_outbox_legacy_on_refused (gpointer owner, const char *name);
+/* The refused event (legacy/account.h): bounces the row @tag, with
+ * <service-unavailable/>, unless it is gone already. */
+void pg_outbox_legacy_on_refused (gpointer owner, guint64 tag);

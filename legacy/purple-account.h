@@ -32,9 +32,10 @@ gboolean pg_purple_account_is_connected (PgPurpleAccount *account);
 void pg_purple_account_set_status (PgPurpleAccount *account, PgShow show, const char *message);
 
 /* Sends @text (plain UTF-8; escaped for libpurple here). Returns TRUE once
- * the protocol has taken the message for sending. */
-gboolean pg_purple_account_send_message (PgPurpleAccount *account, const char *to, const char *text,
-                                         GError **error);
+ * the protocol has taken the message for sending. The refused event names
+ * it by @tag (0: not at all). */
+gboolean pg_purple_account_send_message (PgPurpleAccount *account, guint64 tag, const char *to,
+                                         const char *text, GError **error);
 /* Asks the legacy server to confirm that it has processed every message
  * sent so far on this login: TRUE when a sent_confirmed event with @serial
  * (from a sequence the caller keeps rising) follows once it has; FALSE when

@@ -20,8 +20,8 @@
  * Replies to our own lines are read at "irc-receiving-text" before
  * prpl-irc and the other readers see them, and replaced by a line prpl-irc
  * ignores: prpl-irc would show a 301 as an automatic reply and a 401 as an
- * error, and account-confirm.c would take a 401 as the bounce of a
- * message. */
+ * error.  (account-refused.c reads every 401 before: it matches them to the
+ * lines written, this WHOIS among them.) */
 #define G_LOG_DOMAIN "pg-purple-away"
 
 #include "legacy/account-private.h"

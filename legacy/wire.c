@@ -61,6 +61,7 @@ pg_wire_args_type (guint32 op)
     case PG_WIRE_CONFIRM:
     case PG_WIRE_SENT_CONFIRMED:
     case PG_WIRE_HOLD:
+    case PG_WIRE_REFUSED:
       return "(t)";
     case PG_WIRE_CHAT_STATE:
     case PG_WIRE_TYPING:
@@ -72,7 +73,6 @@ pg_wire_args_type (guint32 op)
     case PG_WIRE_SET_NICK:
     case PG_WIRE_REMOVE_CONTACT:
     case PG_WIRE_CONTACT_UNLISTED:
-    case PG_WIRE_REFUSED:
       return "(s)";
     case PG_WIRE_SEND_CHAT:
     case PG_WIRE_TOPIC:

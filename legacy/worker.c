@@ -390,9 +390,9 @@ ev_sent_confirmed (gpointer owner, guint64 serial)
 }
 
 static void
-ev_refused (gpointer owner, const char *name)
+ev_refused (gpointer owner, guint64 tag)
 {
-  emit (owner, PG_WIRE_REFUSED, g_variant_new ("(s)", name));
+  emit (owner, PG_WIRE_REFUSED, g_variant_new ("(t)", tag));
 }
 
 static void
@@ -616,7 +616,7 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
         guint64 tag;
         g_autoptr (GError) error = NULL;
         pg_wire_frame_texts (worker->wire, &tag, &a, &b);
-        if (!pg_purple_account_send_message (account, a, b, &error))
+        if (!pg_purple_account_send_message (account, tag, a, b, &error))
           emit (login, PG_WIRE_SEND_FAILED,
                 g_variant_new ("(tbs)", tag,
                                g_error_matches (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE),

@@ -7,7 +7,7 @@ import time
 
 from harness import (COMPONENT_JID, NS_CLIENT, NS_REGISTER, assert_error, assert_result, bare,
                      child, is_stanza, match, register, registered_username, text, tostr)
-from harness import WAIT
+from harness import WAIT, wait_until
 from legacy_servers import (CHECK_GAP_S, IrcClient, add_irc_contact, chat_from, irc_barrier,
                             irc_env, is_presence_from, no_stray_messages, online_user,
                             presence_of, registered_user, send_available)
@@ -168,6 +168,54 @@ def test_message_to_absent_nick(env):
     receipts = [child(el, NS_RECEIPTS, "received").get("id") for el in c.transcript.elements()[since:]
                 if is_stanza(el, "message") and child(el, NS_RECEIPTS, "received") is not None]
     assert receipts == ["nx2"], f"receipts: {receipts}"
+
+
+def test_bounce_only_what_the_server_refused(env):
+    # A contact who leaves while messages to them are under way: the server
+    # answers each line written after the QUIT with a 401, and delivers the
+    # ones before it.  prpl-irc's default rate limit (a line every 2 s after
+    # a burst) spreads the lines over seconds, so the contact can take the
+    # first and be gone for the next, all in the window of one confirmation.
+    # Exactly the ones the contact did not get come back as errors; each one
+    # the contact got has its receipt and no error.
+    peer = _peer(env, "leaver")
+    c = online_user(env, env.user("xstayer"), "stayer")
+    peer.wait_online("stayer", timeout=WAIT)
+    since = c.mark()
+    peer_since = peer.mark()
+    ids = [f"lv{i}" for i in range(8)]
+    c.send("".join(f"<message type='chat' to='leaver@{GW}' id='{mid}'><body>before you go {mid}</body>"
+                   f"<request xmlns='{NS_RECEIPTS}'/></message>" for mid in ids))
+    peer.expect(lambda m: m.command == "PRIVMSG" and m.nick == "stayer", timeout=WAIT, since=peer_since,
+                what="the first message to leaver")
+    peer.close()
+    got = {m.params[-1].rsplit(" ", 1)[-1] for m in peer.lines[peer_since:]
+           if m.command == "PRIVMSG" and m.nick == "stayer"}
+    assert got and got != set(ids), f"leaver got {sorted(got)}: nothing to tell apart"
+
+    def answers(mid):
+        out = []
+        for el in c.transcript.elements()[since:]:
+            if not is_stanza(el, "message"):
+                continue
+            received = child(el, NS_RECEIPTS, "received")
+            if el.get("id") == mid and el.get("type") == "error":
+                out.append("error")
+            elif received is not None and received.get("id") == mid:
+                out.append("receipt")
+        return out
+
+    # Errors and receipts come with the confirmation that closes the window:
+    # once each message has its answer, nothing more is under way.
+    wait_until(lambda: all(answers(mid) for mid in ids), 3 * WAIT, what="an error or a receipt for each message")
+    outcomes = {mid: answers(mid) for mid in ids}
+    want = {mid: ["receipt"] if mid in got else ["error"] for mid in ids}
+    assert outcomes == want, f"leaver got {sorted(got)}; outcomes {outcomes}"
+    for mid in ids:
+        if mid not in got:
+            err = c.expect(match("message", id=mid, type="error"), timeout=WAIT, since=since,
+                           what=f"the bounce of {mid}")
+            assert_error(err, mid, "service-unavailable", "cancel")
 
 
 def test_contact_presence_and_away(env):

@@ -418,9 +418,9 @@ pg_fake_account_sent_confirmed (PgAccount *account, guint64 serial)
 }
 
 void
-pg_fake_account_refused (PgAccount *account, const char *name)
+pg_fake_account_refused (PgAccount *account, guint64 tag)
 {
-  account->events.refused (account->owner, name);
+  account->events.refused (account->owner, tag);
 }
 
 void

@@ -65,7 +65,7 @@ void pg_fake_account_own_message (PgAccount *account, const char *to, gboolean c
 void pg_fake_account_authorization_requested (PgAccount *account, const char *from, const char *alias,
                                               const char *message);
 void pg_fake_account_sent_confirmed (PgAccount *account, guint64 serial);
-void pg_fake_account_refused (PgAccount *account, const char *name);
+void pg_fake_account_refused (PgAccount *account, guint64 tag);
 void pg_fake_account_chat (PgAccount *account, const PgChatEvent *event);
 void pg_fake_account_send_failed (PgAccount *account, guint64 tag, gboolean offline, const char *reason);
 

@@ -337,8 +337,15 @@ on_sent_confirmed (gpointer data, guint64 serial)
   record (data, g_strdup_printf ("confirmed %" G_GUINT64_FORMAT, serial));
 }
 
+static void
+on_refused (gpointer data, guint64 tag)
+{
+  record (data, g_strdup_printf ("refused %" G_GUINT64_FORMAT, tag));
+}
+
 static const PgAccountEvents events = {
   .sent_confirmed = on_sent_confirmed,
+  .refused = on_refused,
   .connected = on_connected,
   .disconnected = on_disconnected,
   .contact_status = on_contact_status,
@@ -710,26 +717,27 @@ test_message_send (void)
     return;
   owner = owner_new ();
   new_alice (owner, open_ircd, NULL);
-  g_assert_false (pg_purple_account_send_message (owner->account, "bob", "early", &error));
+  g_assert_false (pg_purple_account_send_message (owner->account, 0, "bob", "early", &error));
   g_assert_error (error, PG_ACCOUNT_ERROR, PG_ACCOUNT_ERROR_OFFLINE);
   g_clear_error (&error);
   pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
   bob = peer_new (open_ircd, "bob");
 
-  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "hi & <there>", &error));
+  g_assert_true (pg_purple_account_send_message (owner->account, 0, "bob", "hi & <there>", &error));
   g_assert_no_error (error);
   line = peer_expect (bob, "PRIVMSG bob :");
   g_assert_true (g_str_has_suffix (line, " PRIVMSG bob :hi & <there>"));
   g_free (line);
 
-  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "it's \"quoted\" &amp; x", &error));
+  g_assert_true (
+      pg_purple_account_send_message (owner->account, 0, "bob", "it's \"quoted\" &amp; x", &error));
   line = peer_expect (bob, "PRIVMSG bob :");
   g_assert_true (g_str_has_suffix (line, " PRIVMSG bob :it's \"quoted\" &amp; x"));
   g_free (line);
 
   /* Lines become separate messages (IRC has no line breaks). */
-  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "one\ntwo\r\nthree", &error));
+  g_assert_true (pg_purple_account_send_message (owner->account, 0, "bob", "one\ntwo\r\nthree", &error));
   line = peer_expect (bob, "PRIVMSG bob :");
   g_assert_true (g_str_has_suffix (line, ":one"));
   g_free (line);
@@ -749,7 +757,7 @@ test_message_send (void)
   /* Messages to someone away are answered by the server (301). */
   peer_send (bob, "AWAY :back at 3 & <later>");
   g_free (peer_expect (bob, " 306 "));
-  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "ping", &error));
+  g_assert_true (pg_purple_account_send_message (owner->account, 0, "bob", "ping", &error));
   g_free (peer_expect (bob, "PRIVMSG bob :ping"));
   g_assert_cmpstr (wait_event (owner, "message bob "), ==,
                    "message bob (auto-reply) back at 3 &amp; &lt;later&gt;");
@@ -779,10 +787,10 @@ test_confirm_sent (void)
   wait_event (owner, "connected");
   bob = peer_new (open_ircd, "bob");
 
-  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "before the first", &error));
+  g_assert_true (pg_purple_account_send_message (owner->account, 0, "bob", "before the first", &error));
   first = 7;
   g_assert_true (pg_purple_account_confirm_sent (owner->account, first));
-  g_assert_true (pg_purple_account_send_message (owner->account, "bob", "before the second", &error));
+  g_assert_true (pg_purple_account_send_message (owner->account, 0, "bob", "before the second", &error));
   second = 8;
   g_assert_true (pg_purple_account_confirm_sent (owner->account, second));
   g_autofree char *want_first = g_strdup_printf ("confirmed %" G_GUINT64_FORMAT, first);
@@ -800,6 +808,114 @@ test_confirm_sent (void)
   g_assert_null (find_event (owner, "message"));
 
   peer_quit (bob);
+  owner_free (owner);
+}
+
+/* The index of the first event starting with @prefix, or -1. */
+static gint
+event_index (Owner *owner, const char *prefix)
+{
+  for (guint i = 0; i < owner->events->len; i++)
+    if (g_str_has_prefix (owner->events->pdata[i], prefix))
+      return (gint)i;
+  return -1;
+}
+
+/* A 401 refuses the message whose line it answers, and that one only: not
+ * the one the contact got before leaving, not one to someone else, and a
+ * message of two lines (two 401s) once; the refused event comes before the
+ * confirmation that closes the window. */
+static void
+test_refused_after_quit (void)
+{
+  g_autoptr (GError) error = NULL;
+  Owner *owner;
+  Peer *bob, *carol;
+
+  if (get_open_ircd () == NULL)
+    return;
+  owner = alice_online ();
+  bob = peer_new (open_ircd, "bob");
+  carol = peer_new (open_ircd, "carol");
+
+  g_assert_true (pg_purple_account_send_message (owner->account, 1, "bob", "got it", &error));
+  g_free (peer_expect (bob, "PRIVMSG bob :got it"));
+  peer_quit (bob);
+  g_assert_true (pg_purple_account_send_message (owner->account, 2, "Bob", "gone", &error));
+  g_assert_true (pg_purple_account_send_message (owner->account, 3, "carol", "here", &error));
+  g_assert_true (pg_purple_account_send_message (owner->account, 4, "bob", "two\nlines", &error));
+  g_assert_true (pg_purple_account_confirm_sent (owner->account, 9));
+  g_free (peer_expect (carol, "PRIVMSG carol :here"));
+  wait_event (owner, "confirmed 9");
+  g_assert_cmpint (event_index (owner, "refused 1"), ==, -1);
+  g_assert_cmpint (event_index (owner, "refused 3"), ==, -1);
+  gint second = event_index (owner, "refused 2"), fourth = event_index (owner, "refused 4");
+  g_assert_cmpint (second, >=, 0);
+  g_assert_cmpint (fourth, >, second);
+  g_assert_cmpint (event_index (owner, "confirmed 9"), >, fourth);
+  guint refusals = 0;
+  for (guint i = 0; i < owner->events->len; i++)
+    refusals += g_str_has_prefix (owner->events->pdata[i], "refused ");
+  g_assert_cmpuint (refusals, ==, 2);
+
+  peer_quit (carol);
+  owner_free (owner);
+}
+
+/* Counts the 401s prpl-irc reads. */
+static void
+count_401 (PurpleConnection *gc, char **text, gpointer data)
+{
+  (void)gc;
+  if (text != NULL && *text != NULL && strstr (*text, " 401 ") != NULL)
+    ++*(guint *)data;
+}
+
+static gboolean
+is_positive (gpointer data)
+{
+  return *(guint *)data > 0;
+}
+
+/* A 401 answers a line written before it came: a message to the contact
+ * written after it, once the contact is there, is not refused; nor is any
+ * message by a 401 that answers another line (a WHOIS). */
+static void
+test_refused_before_join (void)
+{
+  static int handle;
+  g_autoptr (GError) error = NULL;
+  Owner *owner;
+  Peer *dave;
+  guint read_401 = 0;
+
+  if (get_open_ircd () == NULL)
+    return;
+  owner = alice_online ();
+  purple_signal_connect (purple_plugins_find_with_id ("prpl-irc"), "irc-receiving-text", &handle,
+                         PURPLE_CALLBACK (count_401), &read_401);
+  g_assert_true (pg_purple_account_send_message (owner->account, 1, "dave", "not yet", &error));
+  g_assert_true (run_until (is_positive, &read_401, WAIT_MS));
+  purple_signals_disconnect_by_handle (&handle);
+  dave = peer_new (open_ircd, "dave");
+  g_assert_true (pg_purple_account_send_message (owner->account, 2, "dave", "now", &error));
+  g_free (peer_expect (dave, "PRIVMSG dave :now"));
+  g_assert_true (pg_purple_account_confirm_sent (owner->account, 5));
+  wait_event (owner, "confirmed 5");
+  g_assert_cmpint (event_index (owner, "refused 1"), >=, 0);
+  g_assert_cmpint (event_index (owner, "refused 2"), ==, -1);
+
+  /* A WHOIS of dave once dave has left, while a message dave got waits
+   * for its confirmation. */
+  g_assert_true (pg_purple_account_send_message (owner->account, 3, "dave", "again", &error));
+  g_free (peer_expect (dave, "PRIVMSG dave :again"));
+  peer_quit (dave);
+  PurpleConnection *gc = purple_account_get_connection (owner->account->purple);
+  PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc))->send_raw (gc, "WHOIS dave\r\n", -1);
+  g_assert_true (pg_purple_account_confirm_sent (owner->account, 6));
+  wait_event (owner, "confirmed 6");
+  g_assert_cmpint (event_index (owner, "refused 3"), ==, -1);
+
   owner_free (owner);
 }
 
@@ -1406,6 +1522,8 @@ main (int argc, char **argv)
   g_test_add_func ("/account/message/receive", test_message_receive);
   g_test_add_func ("/account/message/send", test_message_send);
   g_test_add_func ("/account/message/confirm-sent", test_confirm_sent);
+  g_test_add_func ("/account/message/refused-after-quit", test_refused_after_quit);
+  g_test_add_func ("/account/message/refused-before-join", test_refused_before_join);
   g_test_add_func ("/account/contact/presence", test_contact_presence);
   g_test_add_func ("/account/contact/restore", test_contact_restore);
   g_test_add_func ("/account/contact/ison-offline", test_contact_ison_offline);

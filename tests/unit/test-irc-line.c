@@ -148,12 +148,60 @@ test_is_message (void)
   g_assert_false (pg_irc_line_is_message (""));
 }
 
+static void
+test_nick_fold (void)
+{
+  static const char *const nicks[][2] = {
+    { "Bob", "bob" }, { "[Bo]\\~", "{bo}|^" }, { "{bo}|^", "{bo}|^" }, { "a-b_c`", "a-b_c`" }, { "", "" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (nicks); i++)
+    {
+      g_autofree char *folded = pg_irc_nick_fold (nicks[i][0]);
+      g_assert_cmpstr (folded, ==, nicks[i][1]);
+      g_assert_true (pg_irc_nick_equal (nicks[i][1], nicks[i][0], -1));
+    }
+  g_assert_true (pg_irc_nick_equal ("bob", "BOB :text", 3));
+  g_assert_false (pg_irc_nick_equal ("bob", "BOBBY", -1));
+  g_assert_false (pg_irc_nick_equal ("bobby", "BOB", -1));
+  g_assert_false (pg_irc_nick_equal ("bob", "bo", 2));
+}
+
+/* The lines of prpl-irc's irc_cmd_privmsg(): one a line of the text, empty
+ * ones included but for a last one, and cut at 512 - nick - 64 bytes on a
+ * character's boundary. */
+static void
+test_privmsg_lines (void)
+{
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bob", ""), ==, 0);
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bob", "one"), ==, 1);
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bob", "one\n"), ==, 1);
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bob", "\n"), ==, 1);
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bob", "one\ntwo\r\nthree\rfour"), ==, 4);
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bob", "one\n\ntwo"), ==, 3);
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bob", "one\r\n\r\n"), ==, 2);
+  /* 512 - 3 - 64 = 445 bytes a line. */
+  g_autofree char *full = g_strnfill (445, 'x');
+  g_autofree char *more = g_strnfill (446, 'x');
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bob", full), ==, 1);
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bob", more), ==, 2);
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bobby", full), ==, 2);
+  /* "é" is two bytes: 222 of them fill 444, the 223rd goes on. */
+  g_autoptr (GString) accents = g_string_new (NULL);
+  for (guint i = 0; i < 223; i++)
+    g_string_append (accents, "\xc3\xa9");
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bob", accents->str), ==, 2);
+  g_string_truncate (accents, 444);
+  g_assert_cmpuint (pg_irc_privmsg_lines ("bob", accents->str), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/irc-line/strip-formatting", test_strip_formatting);
   g_test_add_func ("/irc-line/is-message", test_is_message);
+  g_test_add_func ("/irc-line/nick-fold", test_nick_fold);
+  g_test_add_func ("/irc-line/privmsg-lines", test_privmsg_lines);
   for (guint i = 0; i < G_N_ELEMENTS (userhost_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/irc-line/userhost/%s", userhost_cases[i].name);

@@ -198,7 +198,7 @@ test_split_reads (Fixture *f, gconstpointer data)
   g_autoptr (GVariant) args = g_variant_ref_sink (g_variant_new ("(s)", "carol"));
   g_autoptr (GByteArray) out = g_byte_array_new ();
   put_u32 (out, 8 + (guint32)g_variant_get_size (args));
-  put_u32 (out, PG_WIRE_REFUSED);
+  put_u32 (out, PG_WIRE_CONTACT_UNLISTED);
   put_u32 (out, 3);
   g_byte_array_append (out, g_variant_get_data (args), (guint)g_variant_get_size (args));
   /* One byte at a time: nothing until the frame is complete. */
@@ -209,7 +209,7 @@ test_split_reads (Fixture *f, gconstpointer data)
         g_main_context_iteration (NULL, FALSE);
       g_assert_cmpuint (f->received.frames->len, ==, i + 1 < out->len ? 0 : 1);
     }
-  g_assert_cmpstr (g_ptr_array_index (f->received.frames, 0), ==, "74 3 ('carol',)");
+  g_assert_cmpstr (g_ptr_array_index (f->received.frames, 0), ==, "69 3 ('carol',)");
 }
 
 static void
@@ -226,7 +226,7 @@ static void
 test_too_long (Fixture *f, gconstpointer data)
 {
   (void)data;
-  write_frame (f, PG_WIRE_MAX_FRAME + 1, PG_WIRE_REFUSED, 1, "", 0);
+  write_frame (f, PG_WIRE_MAX_FRAME + 1, PG_WIRE_CONTACT_UNLISTED, 1, "", 0);
   expect_closed (f, "impossible length");
 }
 
@@ -234,7 +234,7 @@ static void
 test_too_short (Fixture *f, gconstpointer data)
 {
   (void)data;
-  write_frame (f, 4, PG_WIRE_REFUSED, 1, "", 0);
+  write_frame (f, 4, PG_WIRE_CONTACT_UNLISTED, 1, "", 0);
   expect_closed (f, "impossible length");
 }
 
@@ -335,7 +335,7 @@ static void
 test_malformed_args (Fixture *f, gconstpointer data)
 {
   (void)data;
-  write_frame (f, 0, PG_WIRE_REFUSED, 1, "abc", 3);
+  write_frame (f, 0, PG_WIRE_CONTACT_UNLISTED, 1, "abc", 3);
   expect_closed (f, "malformed");
 }
 
@@ -345,7 +345,7 @@ test_end_of_file (Fixture *f, gconstpointer data)
 {
   (void)data;
   g_autoptr (GVariant) args = g_variant_ref_sink (g_variant_new ("(s)", "dave"));
-  write_frame (f, 0, PG_WIRE_REFUSED, 5, g_variant_get_data (args), g_variant_get_size (args));
+  write_frame (f, 0, PG_WIRE_CONTACT_UNLISTED, 5, g_variant_get_data (args), g_variant_get_size (args));
   shutdown (f->raw, SHUT_WR);
   gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
   while (f->received.closed == NULL && g_get_monotonic_time () < deadline)
