@@ -23,6 +23,7 @@
 #include "transport/adhoc.h"
 #include "transport/disco.h"
 #include "transport/gateway.h"
+#include "transport/heap-trim.h"
 #include "transport/i18n.h"
 #include "transport/legacy-option.h"
 #include "transport/ping.h"
@@ -276,6 +277,7 @@ pg_daemon_run (PgTransport *transport)
   g_message ("purplegate %s serving %s for %s (%s), %" G_GINT64_FORMAT " registered users", PACKAGE_VERSION,
              transport->config->component_jid, transport->legacy_name, transport->config->protocol, users);
   pg_stream_start (transport->stream);
+  g_autoptr (PgHeapTrim) trim = pg_heap_trim_new ();
   /* A signal received during start-up is dispatched by the first iteration
    * and quits at once. */
   g_main_loop_run (transport->loop);

@@ -69,8 +69,9 @@ struct PgPurpleAccount
 
   /* "chat\nnick" (normalised) of KICK lines prpl-irc is about to handle:
    * libpurple reports a kick as a plain departure (purple-chat-irc.c). */
-  GHashTable *kicks; /* PgKick */
-  /* Recent channel bans (IRC MODE +b), to tell a ban from a kick. */
+  GHashTable *kicks; /* PgKick; NULL until the first (pg_purple_account_kicks()) */
+  /* Recent channel bans (IRC MODE +b), to tell a ban from a kick; NULL
+   * until the first. */
   GPtrArray *bans;
   /* ISUPPORT of the IRC server (005): channel prefixes, lengths. */
   char *chantypes;
@@ -180,6 +181,9 @@ typedef struct
 } PgKick;
 void pg_kick_free (PgKick *kick);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgKick, pg_kick_free)
+/* @account's kicks, made at the first (most logins never see one).
+ * Borrowed. */
+GHashTable *pg_purple_account_kicks (PgPurpleAccount *account);
 
 /* Plain text as libpurple markup (escaped, <br> for line breaks). Owned. */
 char *pg_purple_account_text_to_html (const char *text);

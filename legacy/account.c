@@ -570,6 +570,14 @@ pg_purple_dup_login_key (PgPurple *purple, const char *protocol_id, const char *
   return key;
 }
 
+GHashTable *
+pg_purple_account_kicks (PgPurpleAccount *account)
+{
+  if (account->kicks == NULL)
+    account->kicks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)pg_kick_free);
+  return account->kicks;
+}
+
 /* Gives the login's name back at once, even when the struct lives on
  * until a deferred teardown. */
 static void
@@ -631,8 +639,6 @@ pg_purple_account_new (PgPurple *purple, const char *protocol_id, const char *us
   pg->password = g_strdup (password);
   pg->login_timeout_s = PG_ACCOUNT_LOGIN_TIMEOUT_S;
   g_queue_init (&pg->auths);
-  pg->kicks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)pg_kick_free);
-  pg->bans = g_ptr_array_new_with_free_func (g_free);
   pg->core = purple;
   pg->logins = logins;
   pg->login_key = g_steal_pointer (&key);
@@ -672,8 +678,8 @@ teardown (PgPurpleAccount *account)
   forget_login (account);
   wipe_password (account);
   g_free (account->failure_reason);
-  g_hash_table_unref (account->kicks);
-  g_ptr_array_unref (account->bans);
+  g_clear_pointer (&account->kicks, g_hash_table_unref);
+  g_clear_pointer (&account->bans, g_ptr_array_unref);
   g_free (account->chantypes);
   g_free (account);
 }

@@ -940,6 +940,12 @@ start_worker (PgWorker *worker, GError **error)
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
   g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  /* GLib before 2.76 keeps its slices (libpurple's lists, hash tables and
+   * status objects: thousands per hundred logins) in per-size slabs and
+   * per-thread magazines of its own, beside malloc's; plain malloc, which
+   * GLib 2.76 uses anyway, keeps a worker's logins in less memory.  The
+   * operator's own setting wins. */
+  g_subprocess_launcher_setenv (launcher, "G_SLICE", "always-malloc", FALSE);
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_ptr_array_add (argv, pool->exe);
   g_ptr_array_add (argv, (char *)"--worker");

@@ -356,7 +356,7 @@ pg_purple_away_irc_free (PgPurpleAccount *account)
   if (away == NULL)
     return;
   account->irc_away = NULL;
-  g_clear_handle_id (&away->timer_id, g_source_remove);
+  g_clear_handle_id (&away->timer_id, purple_timeout_remove);
   g_free (away->whois);
   g_queue_clear_full (&away->to_whois, g_free);
   g_free (away->cursor);
@@ -379,7 +379,9 @@ signed_on (PurpleConnection *gc, gpointer data)
   account->irc_away = away;
   away->cap_requested = TRUE;
   send_line (gc, "CAP REQ :away-notify\r\n");
-  away->timer_id = g_timeout_add_seconds (PG_IRC_AWAY_CHECK_GAP_S, tick, away);
+  /* On the glue's clock (purple-eventloop.c), as libpurple's own timers:
+   * a GLib source per login would be walked on every main-loop pass. */
+  away->timer_id = purple_timeout_add_seconds (PG_IRC_AWAY_CHECK_GAP_S, tick, away);
 }
 
 static void

@@ -78,6 +78,8 @@ note_ban (PgPurpleAccount *account, const char *chat, const char *mask)
   g_autofree char *nick = g_strndup (mask, nick_len);
   g_autofree char *text = g_strconcat (chat, "\n", purple_normalize (account->purple, nick), NULL);
 
+  if (account->bans == NULL)
+    account->bans = g_ptr_array_new_with_free_func (g_free);
   while (account->bans->len > 0
          && now - ((Ban *)g_ptr_array_index (account->bans, 0))->at > BAN_KICK_WINDOW_US)
     g_ptr_array_remove_index (account->bans, 0);
@@ -93,7 +95,7 @@ banned (PgPurpleAccount *account, const char *chat, const char *nick)
   g_autofree char *text = g_strconcat (chat, "\n", nick, NULL);
   gint64 now = g_get_monotonic_time ();
 
-  for (guint i = 0; i < account->bans->len; i++)
+  for (guint i = 0; account->bans != NULL && i < account->bans->len; i++)
     {
       Ban *ban = g_ptr_array_index (account->bans, i);
       if (now - ban->at <= BAN_KICK_WINDOW_US && g_pattern_match_simple (ban->text, text))
@@ -267,7 +269,7 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
       kick->banned = banned (account, chat, nick);
       kick->actor = g_strdup (line.nick);
       kick->reason = g_strdup (pg_irc_line_param (&line, 2));
-      g_hash_table_replace (account->kicks, g_strconcat (chat, "\n", nick, NULL), kick);
+      g_hash_table_replace (pg_purple_account_kicks (account), g_strconcat (chat, "\n", nick, NULL), kick);
     }
   else if (strcmp (cmd, "NICK") == 0 && line.nick != NULL && line.params->len > 0)
     {

@@ -54,7 +54,7 @@ receiving_presence (PurpleConnection *gc, const char *type, const char *from, xm
   kick->banned = banned;
   kick->actor = actor != NULL ? g_strdup (xmlnode_get_attrib (actor, "nick")) : NULL;
   kick->reason = reason != NULL ? xmlnode_get_data (reason) : NULL;
-  g_hash_table_replace (account->kicks, g_strconcat (chat, "\n", nick, NULL), kick);
+  g_hash_table_replace (pg_purple_account_kicks (account), g_strconcat (chat, "\n", nick, NULL), kick);
   return FALSE;
 }
 

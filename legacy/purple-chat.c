@@ -259,7 +259,8 @@ take_kick (PgPurpleAccount *account, PurpleConversation *conv, const char *nick)
   PgKick *kick = NULL;
   gpointer stored_key = NULL;
 
-  if (g_hash_table_steal_extended (account->kicks, key, &stored_key, (gpointer *)&kick))
+  if (account->kicks != NULL
+      && g_hash_table_steal_extended (account->kicks, key, &stored_key, (gpointer *)&kick))
     g_free (stored_key);
   return kick;
 }

@@ -16,6 +16,7 @@
 #include "legacy/sandbox.h"
 #include "legacy/sent-note.h"
 #include "legacy/wire.h"
+#include "transport/heap-trim.h"
 #include "transport/pass-end.h"
 
 #include <errno.h>
@@ -837,6 +838,7 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   worker.wire = pg_wire_new (fd, on_frame, on_closed, &worker);
   pg_wire_send (worker.wire, PG_WIRE_HELLO, 0,
                 g_variant_new ("(uu)", (guint32)PG_WIRE_VERSION, (guint32)getpid ()));
+  g_autoptr (PgHeapTrim) trim = pg_heap_trim_new ();
   g_main_loop_run (worker.loop);
 
   pg_purple_set_activity_func (worker.purple, NULL, NULL);

@@ -438,9 +438,25 @@ read_credentials (PgTransport *transport, const PgRouteRequest *request, Credent
 typedef struct
 {
   PgTransport *transport;
-  PgStanza *request;
+  PgStanza *request; /* dup_request_head() */
   char *lang;
 } Answer;
+
+/* What the answer to @request needs of it: the iq's addresses, type and id,
+ * and its query, empty (pg_stanza_error_reply() echoes no more of a
+ * jabber:iq:register payload).  Not a whole copy: the request carries the
+ * password, and a wave of registrations holds one per check under way.
+ * Caller owns the result. */
+static PgStanza *
+dup_request_head (const PgRouteRequest *request)
+{
+  const xmlNode *iq = request->stanza;
+  PgStanza *head
+      = pg_stanza_new ((const char *)iq->name, pg_stanza_get_attr (iq, "from"), pg_stanza_get_attr (iq, "to"),
+                       pg_stanza_get_attr (iq, "type"), pg_stanza_get_attr (iq, "id"));
+  pg_stanza_add_child (head, (const char *)request->payload->name, PG_NS_REGISTER);
+  return head;
+}
 
 static void
 answer_free (Answer *answer)
@@ -486,7 +502,7 @@ on_set (const PgRouteRequest *request, gpointer user_data)
 
   Answer *answer = g_new0 (Answer, 1);
   answer->transport = transport;
-  answer->request = pg_stanza_copy (request->stanza);
+  answer->request = dup_request_head (request);
   answer->lang = g_strdup (request->lang);
   PgErrorCondition condition;
   g_autofree char *text = NULL;
