@@ -9,6 +9,7 @@
 
 #include "legacy/message.h"
 #include "transport/disco.h"
+#include "transport/xml-writer.h"
 
 #include <string.h>
 
@@ -414,10 +415,31 @@ joined_presence (PgRoom *room, PgRoomMember *member)
   return self_presence (room, &shape, same ? NULL : assigned);
 }
 
+/* "pg%08x-%llu" of the prefix and the next count, written by hand: one
+ * for every line of every room. Owned. */
 static char *
 new_message_id (PgRoom *room)
 {
-  return g_strdup_printf ("pg%08x-%" G_GUINT64_FORMAT, room->id_prefix, ++room->id_counter);
+  static const char hex[] = "0123456789abcdef";
+  char text[2 + 8 + 1 + 20 + 1];
+  char digits[20];
+  guint n = 0, at = 0;
+  guint64 counter = ++room->id_counter;
+  text[at++] = 'p';
+  text[at++] = 'g';
+  for (int shift = 28; shift >= 0; shift -= 4)
+    text[at++] = hex[(room->id_prefix >> shift) & 0xf];
+  text[at++] = '-';
+  do
+    {
+      digits[n++] = (char)('0' + counter % 10);
+      counter /= 10;
+    }
+  while (counter > 0);
+  while (n > 0)
+    text[at++] = digits[--n];
+  text[at] = '\0';
+  return g_strdup (text);
 }
 
 static xmlNode *
@@ -427,6 +449,49 @@ groupchat_message (PgRoom *room, const char *nick, const char *body, const char 
   xmlNode *message = pg_stanza_new ("message", from, NULL, "groupchat", id);
   pg_stanza_add_text_child (message, "body", NULL, body);
   return message;
+}
+
+/* A groupchat message of @nick (NULL: the room) to every resource in the
+ * room, written as text (transport/xml-writer.h: every line of the room
+ * goes to every user in it), the shape of groupchat_message() with
+ * add_delay() when @delay_us is not 0. */
+static void
+broadcast_message (PgRoom *room, const char *nick, const char *body, const char *id, gint64 delay_us)
+{
+  if (room->members->len == 0)
+    return;
+  g_autofree char *from = nick != NULL ? pg_room_dup_occupant_jid (room, nick) : g_strdup (room->jid);
+  /* What comes before the address and after it, written once. */
+  g_autoptr (GString) head = g_string_sized_new (64);
+  g_string_append (head, "<message from='");
+  pg_xml_append_escaped (head, from, TRUE);
+  g_string_append (head, "' to='");
+  g_autoptr (GString) tail = g_string_sized_new (128 + strlen (body));
+  g_string_append (tail, "' type='groupchat'");
+  if (id != NULL)
+    {
+      g_string_append (tail, " id='");
+      pg_xml_append_escaped (tail, id, TRUE);
+      g_string_append_c (tail, '\'');
+    }
+  g_string_append_c (tail, '>');
+  pg_xml_write_text (tail, "body", body);
+  if (delay_us != 0)
+    {
+      g_autoptr (GDateTime) when = g_date_time_new_from_unix_utc (delay_us / G_USEC_PER_SEC);
+      g_autofree char *stamp = g_date_time_format (when, "%Y-%m-%dT%H:%M:%SZ");
+      pg_xml_write_empty (tail, "delay", "xmlns", PG_NS_DELAY, "from", room->jid, "stamp", stamp, NULL);
+    }
+  pg_xml_write_end (tail, "message");
+  gsize head_len = head->len;
+  for (guint i = 0; i < room->members->len; i++)
+    {
+      PgRoomMember *member = g_ptr_array_index (room->members, i);
+      g_string_truncate (head, head_len);
+      pg_xml_append_escaped (head, member->jid, TRUE);
+      g_string_append_len (head, tail->str, (gssize)tail->len);
+      pg_stream_send_text (room->session->transport->stream, head->str, head->len);
+    }
 }
 
 static xmlNode *
@@ -1312,11 +1377,8 @@ on_message (PgRoom *room, const PgChatEvent *event)
   backlog_add (room, id, event->nick, text);
   if (!room->joined)
     return;
-  g_autoptr (PgStanza) message = groupchat_message (room, event->nick, text, id);
   /* The legacy room's own history, after the join: it is no news. */
-  if (event->delayed)
-    add_delay (room, message, g_get_real_time ());
-  broadcast (room, message);
+  broadcast_message (room, event->nick, text, id, event->delayed ? g_get_real_time () : 0);
 }
 
 void
@@ -1333,10 +1395,7 @@ pg_rooms_on_own_message (PgSession *session, const char *chat, const char *text,
   backlog_add (room, id, room->nick, text);
   if (!room->joined)
     return;
-  g_autoptr (PgStanza) message = groupchat_message (room, room->nick, text, id);
-  if (when != 0)
-    add_delay (room, message, when * G_USEC_PER_SEC);
-  broadcast (room, message);
+  broadcast_message (room, room->nick, text, id, when * G_USEC_PER_SEC);
 }
 
 static void
