@@ -615,6 +615,19 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
     case PG_WIRE_CHAT:
       on_chat_frame (account, args);
       break;
+    case PG_WIRE_CHAT_MESSAGE:
+      {
+        const char *strings[3];
+        pg_wire_get_strings (args, 1, strings, G_N_ELEMENTS (strings));
+        PgChatEvent event = { .kind = PG_CHAT_EVENT_MESSAGE,
+                              .delayed = *(const guint8 *)g_variant_get_data (args) != 0,
+                              .chat = strings[0],
+                              .nick = strings[1],
+                              .text = strings[2] };
+        if (account->events.chat != NULL)
+          account->events.chat (account->owner, &event);
+      }
+      break;
     case PG_WIRE_SEND_FAILED:
       {
         guint64 tag;

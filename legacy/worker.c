@@ -429,9 +429,29 @@ ev_message_named (gpointer owner, const char *from, const char *html)
   ev_message (owner, from_copy, html_copy);
 }
 
+/* A line of a room: PG_WIRE_CHAT_MESSAGE, written without a GVariant. */
+static void
+ev_chat_message (Login *login, const PgChatEvent *e)
+{
+  const guint8 delayed = e->delayed ? 1 : 0;
+  const char *const strings[] = { e->chat, e->nick, e->text };
+  pg_wire_send_strings (login->worker->wire, PG_WIRE_CHAT_MESSAGE, login->id, &delayed, 1, strings,
+                        G_N_ELEMENTS (strings));
+}
+
 static void
 ev_chat_named (gpointer owner, const PgChatEvent *e)
 {
+  Login *login = owner;
+  gboolean message
+      = e->kind == PG_CHAT_EVENT_MESSAGE && e->chat != NULL && e->nick != NULL && e->text != NULL;
+  /* The common case: a line from a room and a sender already told. */
+  if (message && g_hash_table_contains (login->named, e->chat)
+      && g_hash_table_contains (login->named, e->nick))
+    {
+      ev_chat_message (login, e);
+      return;
+    }
   PgChatEvent copy = *e;
   const char **fields[] = { &copy.chat, &copy.nick,  &copy.new_nick, &copy.text,  &copy.password,
                             &copy.name, &copy.actor, &copy.reason,   &copy.member };
@@ -439,7 +459,10 @@ ev_chat_named (gpointer owner, const PgChatEvent *e)
     *fields[i] = g_strdup (*fields[i]);
   const char *const names[] = { copy.chat, copy.nick, copy.new_nick };
   tell_names (owner, names, G_N_ELEMENTS (names));
-  ev_chat (owner, &copy);
+  if (message)
+    ev_chat_message (login, &copy);
+  else
+    ev_chat (owner, &copy);
   for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
     g_free ((char *)*fields[i]);
 }

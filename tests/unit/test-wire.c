@@ -177,6 +177,46 @@ test_texts (Fixture *f, gconstpointer data)
       }
 }
 
+/* A frame of a fixed-size member and three strings ("(bsss)") is, byte
+ * for byte, that of pg_wire_send(), whatever the strings' lengths make of
+ * the framing offsets, and reads back as g_variant_get() would. */
+static void
+test_strings (Fixture *f, gconstpointer data)
+{
+  static const gsize lengths[]
+      = { 0, 1, 120, 240, 245, 250, 251, 252, 253, 255, 256, 65500, 65520, 65530, 65536, 70000 };
+  (void)data;
+  for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
+    for (guint which = 0; which < 3; which++)
+      {
+        g_autofree char *long_one = g_strnfill (lengths[i], 'x');
+        const char *strings[] = { "#chan", "bob", "hé <b>" };
+        strings[which] = long_one;
+        guint8 delayed = i % 2;
+        static char expected[300000], got[300000];
+
+        pg_wire_send (f->wire, PG_WIRE_CHAT_MESSAGE, 5,
+                      g_variant_new ("(bsss)", (gboolean)delayed, strings[0], strings[1], strings[2]));
+        g_assert_true (pg_wire_flush (f->wire, 1000));
+        gssize n1 = recv (f->raw, expected, sizeof expected, MSG_DONTWAIT);
+        pg_wire_send_strings (f->wire, PG_WIRE_CHAT_MESSAGE, 5, &delayed, 1, strings, 3);
+        g_assert_true (pg_wire_flush (f->wire, 1000));
+        gssize n2 = recv (f->raw, got, sizeof got, MSG_DONTWAIT);
+        g_assert_cmpint (n1, >, 12);
+        g_assert_cmpmem (got, n2, expected, n1);
+
+        g_autoptr (GBytes) bytes = g_bytes_new (got + 12, (gsize)n2 - 12);
+        g_autoptr (GVariant) args
+            = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE ("(bsss)"), bytes, FALSE));
+        g_assert_true (g_variant_is_normal_form (args));
+        const char *read[3] = { NULL };
+        pg_wire_get_strings (args, 1, read, 3);
+        for (guint k = 0; k < 3; k++)
+          g_assert_cmpstr (read[k], ==, strings[k]);
+        g_assert_cmpuint (*(const guint8 *)g_variant_get_data (args), ==, delayed);
+      }
+}
+
 /* Frames queued in one iteration leave in one write, after it. */
 static void
 test_batched (Fixture *f, gconstpointer data)
@@ -361,12 +401,12 @@ test_types (void)
 {
   for (guint32 op = PG_WIRE_NEW; op <= PG_WIRE_PLUGINS; op++)
     g_assert_nonnull (pg_wire_args_type (op));
-  for (guint32 op = PG_WIRE_HELLO; op <= PG_WIRE_OWN_MESSAGE; op++)
+  for (guint32 op = PG_WIRE_HELLO; op <= PG_WIRE_CHAT_MESSAGE; op++)
     g_assert_nonnull (pg_wire_args_type (op));
   g_assert_null (pg_wire_args_type (0));
   g_assert_null (pg_wire_args_type (PG_WIRE_PLUGINS + 1));
-  g_assert_null (pg_wire_args_type (PG_WIRE_OWN_MESSAGE + 1));
-  for (guint32 op = 0; op <= PG_WIRE_OWN_MESSAGE + 1; op++)
+  g_assert_null (pg_wire_args_type (PG_WIRE_CHAT_MESSAGE + 1));
+  for (guint32 op = 0; op <= PG_WIRE_CHAT_MESSAGE + 1; op++)
     if (pg_wire_args_type (op) != NULL)
       g_assert_true (g_variant_type_string_is_valid (pg_wire_args_type (op)));
 }
@@ -379,6 +419,7 @@ main (int argc, char **argv)
   g_test_add_func ("/wire/texts-checked", test_texts_checked);
 #define ADD(path, fn) g_test_add ("/wire/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("texts", test_texts);
+  ADD ("strings", test_strings);
   ADD ("round-trip", test_round_trip);
   ADD ("batched", test_batched);
   ADD ("split-reads", test_split_reads);
