@@ -52,6 +52,14 @@ test_parse (gconstpointer data)
   gboolean ok = pg_irc_line_parse (c->text, &line);
 
   g_assert_cmpint (ok, ==, c->command != NULL);
+  /* Read in place, the command is the one the split finds, whole. */
+  g_assert_false (pg_irc_line_command_is (c->text, "PRIVMS"));
+  if (c->command != NULL)
+    {
+      g_assert_true (pg_irc_line_command_is (c->text, c->command));
+      g_autofree char *longer = g_strconcat (c->command, "X", NULL);
+      g_assert_false (pg_irc_line_command_is (c->text, longer));
+    }
   if (!ok)
     {
       g_assert_null (line.command);
