@@ -628,6 +628,23 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
           account->events.chat (account->owner, &event);
       }
       break;
+    case PG_WIRE_CHAT_OCCUPANT:
+      {
+        const guint8 *fixed = g_variant_get_data (args);
+        const char *strings[3];
+        guint32 rank;
+        memcpy (&rank, fixed, sizeof rank);
+        pg_wire_get_strings (args, 6, strings, G_N_ELEMENTS (strings));
+        PgChatEvent event = { .kind = PG_CHAT_EVENT_OCCUPANT,
+                              .rank = rank,
+                              .arrived = fixed[4] != 0,
+                              .chat = strings[0],
+                              .nick = strings[1],
+                              .member = fixed[5] != 0 ? strings[2] : NULL };
+        if (account->events.chat != NULL)
+          account->events.chat (account->owner, &event);
+      }
+      break;
     case PG_WIRE_SEND_FAILED:
       {
         guint64 tag;

@@ -122,6 +122,9 @@ pg_wire_args_type (guint32 op)
     case PG_WIRE_CHAT_MESSAGE:
       /* delayed, chat, nick, text */
       return "(bsss)";
+    case PG_WIRE_CHAT_OCCUPANT:
+      /* rank, arrived, whether a member follows, chat, nick, member */
+      return "(ubbsss)";
     default:
       return NULL;
     }

@@ -64,6 +64,7 @@ typedef enum
   PG_WIRE_QUESTION_CLOSED, /* (id): libpurple withdrew the question */
   PG_WIRE_OWN_MESSAGE,     /* (to, chat, html, when): the user wrote it from another client */
   PG_WIRE_CHAT_MESSAGE,    /* (delayed, chat, nick, html): PG_WIRE_CHAT's MESSAGE, the busiest event */
+  PG_WIRE_CHAT_OCCUPANT, /* (rank, arrived, has member, chat, nick, member or ""): PG_WIRE_CHAT's OCCUPANT */
 } PgWireOp;
 
 /* The GVariant type string of @op's arguments; NULL for an unknown op.

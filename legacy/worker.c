@@ -439,19 +439,46 @@ ev_chat_message (Login *login, const PgChatEvent *e)
                         G_N_ELEMENTS (strings));
 }
 
+/* An occupant of a room (a join storm brings one per occupant per user):
+ * PG_WIRE_CHAT_OCCUPANT, written without a GVariant. */
+static void
+ev_chat_occupant (Login *login, const PgChatEvent *e)
+{
+  /* "(ubb…)": the rank in host order, as GVariant keeps it, then the flags. */
+  guint8 fixed[6];
+  guint32 rank = (guint32)e->rank;
+  memcpy (fixed, &rank, sizeof rank);
+  fixed[4] = e->arrived ? 1 : 0;
+  fixed[5] = e->member != NULL ? 1 : 0;
+  const char *const strings[] = { e->chat, e->nick, e->member != NULL ? e->member : "" };
+  pg_wire_send_strings (login->worker->wire, PG_WIRE_CHAT_OCCUPANT, login->id, fixed, sizeof fixed, strings,
+                        G_N_ELEMENTS (strings));
+}
+
+/* The events with a frame of their own: a room's lines and occupants. */
+static gboolean
+send_short_chat_event (Login *login, const PgChatEvent *e)
+{
+  if (e->chat == NULL || e->nick == NULL)
+    return FALSE;
+  if (e->kind == PG_CHAT_EVENT_MESSAGE && e->text != NULL)
+    ev_chat_message (login, e);
+  else if (e->kind == PG_CHAT_EVENT_OCCUPANT)
+    ev_chat_occupant (login, e);
+  else
+    return FALSE;
+  return TRUE;
+}
+
 static void
 ev_chat_named (gpointer owner, const PgChatEvent *e)
 {
   Login *login = owner;
-  gboolean message
-      = e->kind == PG_CHAT_EVENT_MESSAGE && e->chat != NULL && e->nick != NULL && e->text != NULL;
-  /* The common case: a line from a room and a sender already told. */
-  if (message && g_hash_table_contains (login->named, e->chat)
-      && g_hash_table_contains (login->named, e->nick))
-    {
-      ev_chat_message (login, e);
-      return;
-    }
+  /* The common case: a line or an occupant of a room, names already told. */
+  if ((e->kind == PG_CHAT_EVENT_MESSAGE || e->kind == PG_CHAT_EVENT_OCCUPANT) && e->chat != NULL
+      && e->nick != NULL && g_hash_table_contains (login->named, e->chat)
+      && g_hash_table_contains (login->named, e->nick) && send_short_chat_event (login, e))
+    return;
   PgChatEvent copy = *e;
   const char **fields[] = { &copy.chat, &copy.nick,  &copy.new_nick, &copy.text,  &copy.password,
                             &copy.name, &copy.actor, &copy.reason,   &copy.member };
@@ -459,9 +486,7 @@ ev_chat_named (gpointer owner, const PgChatEvent *e)
     *fields[i] = g_strdup (*fields[i]);
   const char *const names[] = { copy.chat, copy.nick, copy.new_nick };
   tell_names (owner, names, G_N_ELEMENTS (names));
-  if (message)
-    ev_chat_message (login, &copy);
-  else
+  if (!send_short_chat_event (login, &copy))
     ev_chat (owner, &copy);
   for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
     g_free ((char *)*fields[i]);

@@ -217,6 +217,36 @@ test_strings (Fixture *f, gconstpointer data)
       }
 }
 
+/* "(ubbsss)": fixed members of two sizes before the strings. */
+static void
+test_strings_fixed (Fixture *f, gconstpointer data)
+{
+  static const gsize lengths[] = { 0, 3, 200, 243, 250, 255, 65525, 65540 };
+  (void)data;
+  for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
+    {
+      g_autofree char *nick = g_strnfill (lengths[i], 'n');
+      const char *strings[] = { "#chan", nick, i % 2 ? "member" : "" };
+      guint32 rank = 3 + i;
+      guint8 fixed[6];
+      memcpy (fixed, &rank, sizeof rank);
+      fixed[4] = 1;
+      fixed[5] = i % 2;
+      static char expected[300000], got[300000];
+
+      pg_wire_send (
+          f->wire, PG_WIRE_CHAT_OCCUPANT, 5,
+          g_variant_new ("(ubbsss)", rank, TRUE, (gboolean)(i % 2), strings[0], strings[1], strings[2]));
+      g_assert_true (pg_wire_flush (f->wire, 1000));
+      gssize n1 = recv (f->raw, expected, sizeof expected, MSG_DONTWAIT);
+      pg_wire_send_strings (f->wire, PG_WIRE_CHAT_OCCUPANT, 5, fixed, sizeof fixed, strings, 3);
+      g_assert_true (pg_wire_flush (f->wire, 1000));
+      gssize n2 = recv (f->raw, got, sizeof got, MSG_DONTWAIT);
+      g_assert_cmpint (n1, >, 12);
+      g_assert_cmpmem (got, n2, expected, n1);
+    }
+}
+
 /* Frames queued in one iteration leave in one write, after it. */
 static void
 test_batched (Fixture *f, gconstpointer data)
@@ -401,12 +431,12 @@ test_types (void)
 {
   for (guint32 op = PG_WIRE_NEW; op <= PG_WIRE_PLUGINS; op++)
     g_assert_nonnull (pg_wire_args_type (op));
-  for (guint32 op = PG_WIRE_HELLO; op <= PG_WIRE_CHAT_MESSAGE; op++)
+  for (guint32 op = PG_WIRE_HELLO; op <= PG_WIRE_CHAT_OCCUPANT; op++)
     g_assert_nonnull (pg_wire_args_type (op));
   g_assert_null (pg_wire_args_type (0));
   g_assert_null (pg_wire_args_type (PG_WIRE_PLUGINS + 1));
-  g_assert_null (pg_wire_args_type (PG_WIRE_CHAT_MESSAGE + 1));
-  for (guint32 op = 0; op <= PG_WIRE_CHAT_MESSAGE + 1; op++)
+  g_assert_null (pg_wire_args_type (PG_WIRE_CHAT_OCCUPANT + 1));
+  for (guint32 op = 0; op <= PG_WIRE_CHAT_OCCUPANT + 1; op++)
     if (pg_wire_args_type (op) != NULL)
       g_assert_true (g_variant_type_string_is_valid (pg_wire_args_type (op)));
 }
@@ -420,6 +450,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add ("/wire/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("texts", test_texts);
   ADD ("strings", test_strings);
+  ADD ("strings-fixed", test_strings_fixed);
   ADD ("round-trip", test_round_trip);
   ADD ("batched", test_batched);
   ADD ("split-reads", test_split_reads);
