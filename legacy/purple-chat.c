@@ -129,6 +129,10 @@ own_spelling (PurpleConversation *conv)
   const char *own = purple_conv_chat_get_nick (PURPLE_CONV_CHAT (conv));
   if (own == NULL)
     return NULL;
+  /* libpurple finds it by name (case-folded) at once, usually. */
+  PurpleConvChatBuddy *buddy = purple_conv_chat_cb_find (PURPLE_CONV_CHAT (conv), own);
+  if (buddy != NULL && is_own_nick (conv, purple_conv_chat_cb_get_name (buddy)))
+    return purple_conv_chat_cb_get_name (buddy);
   for (GList *l = purple_conv_chat_get_users (PURPLE_CONV_CHAT (conv)); l != NULL; l = l->next)
     {
       const char *name = purple_conv_chat_cb_get_name (l->data);

@@ -371,6 +371,65 @@ occupant_presence (PgRoom *room, const char *nick, PgChatRank rank, const Presen
   return presence;
 }
 
+/* occupant_presence() written as text to the full JID @to (NULL: every
+ * resource in the room): the presences of a join, one per occupant for
+ * every user joining, and one per user for every occupant arriving. */
+static void
+send_occupant_presence (PgRoom *room, const char *to, const char *nick, PgChatRank rank,
+                        const PresenceShape *shape)
+{
+  g_autofree char *from = pg_room_dup_occupant_jid (room, nick);
+  g_autoptr (GString) head = g_string_sized_new (64);
+  g_string_append (head, "<presence from='");
+  pg_xml_append_escaped (head, from, TRUE);
+  g_string_append (head, "' to='");
+  g_autoptr (GString) tail = g_string_sized_new (256);
+  g_string_append_c (tail, '\'');
+  if (shape->type != NULL)
+    {
+      g_string_append (tail, " type='");
+      pg_xml_append_escaped (tail, shape->type, TRUE);
+      g_string_append_c (tail, '\'');
+    }
+  if (shape->id != NULL)
+    {
+      g_string_append (tail, " id='");
+      pg_xml_append_escaped (tail, shape->id, TRUE);
+      g_string_append_c (tail, '\'');
+    }
+  g_string_append_c (tail, '>');
+  if (shape->status != NULL)
+    pg_xml_write_text (tail, "status", shape->status);
+  pg_xml_write_start (tail, "x", "xmlns", PG_NS_MUC_USER, NULL);
+  const char *affiliation
+      = shape->affiliation != NULL ? shape->affiliation : pg_room_affiliation (room, rank);
+  const char *role = shape->role != NULL   ? shape->role
+                     : shape->type != NULL ? "none"
+                                           : pg_room_role (room, rank);
+  gboolean item_empty = shape->actor == NULL && shape->reason == NULL;
+  (item_empty ? pg_xml_write_empty : pg_xml_write_start) (tail, "item", "affiliation", affiliation, "role",
+                                                          role, "nick", shape->item_nick, NULL);
+  if (shape->actor != NULL)
+    pg_xml_write_empty (tail, "actor", "nick", shape->actor, NULL);
+  if (shape->reason != NULL)
+    pg_xml_write_text (tail, "reason", shape->reason);
+  if (!item_empty)
+    pg_xml_write_end (tail, "item");
+  for (const guint *code = shape->codes; code != NULL && *code != 0; code++)
+    g_string_append_printf (tail, "<status code='%u'/>", *code);
+  pg_xml_write_end (tail, "x");
+  pg_xml_write_end (tail, "presence");
+  gsize head_len = head->len;
+  for (guint i = 0; to != NULL ? i == 0 : i < room->members->len; i++)
+    {
+      const char *jid = to != NULL ? to : ((PgRoomMember *)g_ptr_array_index (room->members, i))->jid;
+      g_string_truncate (head, head_len);
+      pg_xml_append_escaped (head, jid, TRUE);
+      g_string_append_len (head, tail->str, (gssize)tail->len);
+      pg_stream_send_text (room->session->transport->stream, head->str, head->len);
+    }
+}
+
 /* Sends @stanza to every resource in the room, readdressed each time
  * (the stream writes it out at once: no copies); its "to" is the last
  * resource's afterwards. */
@@ -590,16 +649,18 @@ static void
 welcome (PgRoom *room, PgRoomMember *member)
 {
   static const PresenceShape plain = { 0 };
+  /* Ours is the one under our nick as spelt (no normalisation for each of
+   * the others), else the one the protocol equates with it. */
+  PgOccupant *own = room->nick != NULL ? g_hash_table_lookup (room->occupants, room->nick) : NULL;
   GHashTableIter iter;
   gpointer value;
   g_hash_table_iter_init (&iter, room->occupants);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       PgOccupant *occupant = value;
-      if (is_own (room, occupant->nick))
+      if (own != NULL ? occupant == own : is_own (room, occupant->nick))
         continue;
-      pg_room_send_to (room, member->resource,
-                       occupant_presence (room, occupant->nick, occupant->rank, &plain));
+      send_occupant_presence (room, member->jid, occupant->nick, occupant->rank, &plain);
     }
   pg_room_send_to (room, member->resource, joined_presence (room, member));
   send_history (room, member);
@@ -1288,8 +1349,7 @@ on_occupant (PgRoom *room, const PgChatEvent *event)
       broadcast (room, presence);
       return;
     }
-  g_autoptr (PgStanza) presence = occupant_presence (room, occupant->nick, occupant->rank, &plain);
-  broadcast (room, presence);
+  send_occupant_presence (room, NULL, occupant->nick, occupant->rank, &plain);
 }
 
 static void
