@@ -59,7 +59,12 @@ test_parse (gconstpointer data)
       g_assert_true (pg_irc_line_command_is (c->text, c->command));
       g_autofree char *longer = g_strconcat (c->command, "X", NULL);
       g_assert_false (pg_irc_line_command_is (c->text, longer));
+      gboolean numeric = strlen (c->command) == 3 && g_ascii_isdigit (c->command[0])
+                         && g_ascii_isdigit (c->command[1]) && g_ascii_isdigit (c->command[2]);
+      g_assert_cmpint (pg_irc_line_is_numeric (c->text), ==, numeric);
     }
+  else
+    g_assert_false (pg_irc_line_is_numeric (c->text));
   if (!ok)
     {
       g_assert_null (line.command);
