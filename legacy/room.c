@@ -519,37 +519,56 @@ broadcast_message (PgRoom *room, const char *nick, const char *body, const char 
 {
   if (room->members->len == 0)
     return;
-  g_autofree char *from = nick != NULL ? pg_room_dup_occupant_jid (room, nick) : g_strdup (room->jid);
-  /* What comes before the address and after it, written once. */
-  g_autoptr (GString) head = g_string_sized_new (64);
-  g_string_append (head, "<message from='");
-  pg_xml_append_escaped (head, from, TRUE);
-  g_string_append (head, "' to='");
-  g_autoptr (GString) tail = g_string_sized_new (128 + strlen (body));
-  g_string_append (tail, "' type='groupchat'");
-  if (id != NULL)
+  gsize body_len = strlen (body);
+  /* What comes before the address, then the address, then the rest, in
+   * one buffer large enough for the usual line. */
+  g_autoptr (GString) out = g_string_sized_new (256 + body_len + body_len / 4);
+  g_string_append (out, "<message from='");
+  pg_xml_append_escaped (out, room->jid, TRUE);
+  if (nick != NULL)
     {
-      g_string_append (tail, " id='");
-      pg_xml_append_escaped (tail, id, TRUE);
-      g_string_append_c (tail, '\'');
+      g_string_append_c (out, '/');
+      pg_xml_append_escaped (out, nick, TRUE);
     }
-  g_string_append_c (tail, '>');
-  pg_xml_write_text (tail, "body", body);
-  if (delay_us != 0)
-    {
-      g_autoptr (GDateTime) when = g_date_time_new_from_unix_utc (delay_us / G_USEC_PER_SEC);
-      g_autofree char *stamp = g_date_time_format (when, "%Y-%m-%dT%H:%M:%SZ");
-      pg_xml_write_empty (tail, "delay", "xmlns", PG_NS_DELAY, "from", room->jid, "stamp", stamp, NULL);
-    }
-  pg_xml_write_end (tail, "message");
-  gsize head_len = head->len;
+  g_string_append (out, "' to='");
+  gsize head_len = out->len;
+  gsize tail_at = 0;
   for (guint i = 0; i < room->members->len; i++)
     {
       PgRoomMember *member = g_ptr_array_index (room->members, i);
-      g_string_truncate (head, head_len);
-      pg_xml_append_escaped (head, member->jid, TRUE);
-      g_string_append_len (head, tail->str, (gssize)tail->len);
-      pg_stream_send_text (room->session->transport->stream, head->str, head->len);
+      if (i > 0)
+        {
+          /* The rest as the first resource got it, after this address. */
+          g_autofree char *tail = g_strndup (out->str + tail_at, out->len - tail_at);
+          g_string_truncate (out, head_len);
+          pg_xml_append_escaped (out, member->jid, TRUE);
+          tail_at = out->len;
+          g_string_append (out, tail);
+        }
+      else
+        {
+          pg_xml_append_escaped (out, member->jid, TRUE);
+          tail_at = out->len;
+          g_string_append (out, "' type='groupchat'");
+          if (id != NULL)
+            {
+              g_string_append (out, " id='");
+              pg_xml_append_escaped (out, id, TRUE);
+              g_string_append_c (out, '\'');
+            }
+          g_string_append (out, "><body>");
+          pg_xml_append_escaped (out, body, FALSE);
+          g_string_append (out, "</body>");
+          if (delay_us != 0)
+            {
+              g_autoptr (GDateTime) when = g_date_time_new_from_unix_utc (delay_us / G_USEC_PER_SEC);
+              g_autofree char *stamp = g_date_time_format (when, "%Y-%m-%dT%H:%M:%SZ");
+              pg_xml_write_empty (out, "delay", "xmlns", PG_NS_DELAY, "from", room->jid, "stamp", stamp,
+                                  NULL);
+            }
+          g_string_append (out, "</message>");
+        }
+      pg_stream_send_text (room->session->transport->stream, out->str, out->len);
     }
 }
 
