@@ -617,10 +617,11 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
       break;
     case PG_WIRE_CHAT_MESSAGE:
       {
+        const guint8 *fixed;
         const char *strings[3];
-        pg_wire_get_strings (args, 1, strings, G_N_ELEMENTS (strings));
+        pg_wire_frame_strings (worker->wire, &fixed, strings, G_N_ELEMENTS (strings));
         PgChatEvent event = { .kind = PG_CHAT_EVENT_MESSAGE,
-                              .delayed = *(const guint8 *)g_variant_get_data (args) != 0,
+                              .delayed = fixed[0] != 0,
                               .chat = strings[0],
                               .nick = strings[1],
                               .text = strings[2] };
@@ -630,11 +631,11 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
       break;
     case PG_WIRE_CHAT_OCCUPANT:
       {
-        const guint8 *fixed = g_variant_get_data (args);
+        const guint8 *fixed;
         const char *strings[3];
         guint32 rank;
+        pg_wire_frame_strings (worker->wire, &fixed, strings, G_N_ELEMENTS (strings));
         memcpy (&rank, fixed, sizeof rank);
-        pg_wire_get_strings (args, 6, strings, G_N_ELEMENTS (strings));
         PgChatEvent event = { .kind = PG_CHAT_EVENT_OCCUPANT,
                               .rank = rank,
                               .arrived = fixed[4] != 0,

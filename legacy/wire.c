@@ -37,6 +37,8 @@ struct PgWire
   guint64 texts_tag;
   const char *texts_a;
   const char *texts_b;
+  const guint8 *strings_fixed; /* a room frame's fixed members (pg_wire_frame_strings()) */
+  const char *strings[PG_WIRE_MAX_STRINGS];
 };
 
 const char *
@@ -204,7 +206,73 @@ offset_size (gsize total)
 gboolean
 pg_wire_is_text_op (guint32 op)
 {
-  return op == PG_WIRE_MESSAGE || op == PG_WIRE_SEND;
+  return op == PG_WIRE_MESSAGE || op == PG_WIRE_SEND || op == PG_WIRE_CHAT_MESSAGE
+         || op == PG_WIRE_CHAT_OCCUPANT;
+}
+
+/* The room frames read in place: how many bytes their fixed members take,
+ * which of those bytes are booleans, how many strings follow. */
+static gboolean
+strings_shape (guint32 op, gsize *fixed_len, guint *bools, guint *n)
+{
+  switch (op)
+    {
+    case PG_WIRE_CHAT_MESSAGE: /* (bsss) */
+      *fixed_len = 1, *bools = 1u << 0, *n = 3;
+      return TRUE;
+    case PG_WIRE_CHAT_OCCUPANT: /* (ubbsss) */
+      *fixed_len = 6, *bools = 1u << 4 | 1u << 5, *n = 3;
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* Whether @data is such a frame's arguments in GVariant's normal form, as
+ * g_variant_is_normal_form() would say: booleans 0 or 1, the framing
+ * offsets in order and in range, each string valid UTF-8 ending with its
+ * only NUL. Sets @wire's strings. */
+static gboolean
+strings_parse (PgWire *wire, const guint8 *data, gsize size, gsize fixed_len, guint bools, guint n)
+{
+  for (guint i = 0; i < fixed_len; i++)
+    if ((bools & (1u << i)) && data[i] > 1)
+      return FALSE;
+  gsize osize = offset_size (size);
+  gsize table = (n - 1) * osize;
+  if (size < fixed_len + table)
+    return FALSE;
+  gsize body_end = size - table;
+  gsize start = fixed_len;
+  for (guint i = 0; i < n; i++)
+    {
+      guint64 end = body_end;
+      if (i + 1 < n)
+        {
+          end = 0;
+          for (gsize b = 0; b < osize; b++)
+            end |= (guint64)data[size - (i + 1) * osize + b] << (8 * b);
+        }
+      if (end <= start || end > body_end || data[end - 1] != '\0')
+        return FALSE;
+      const char *text = (const char *)data + start;
+      gsize len = (gsize)end - start - 1;
+      if (memchr (text, '\0', len) != NULL || !g_utf8_validate (text, (gssize)len, NULL))
+        return FALSE;
+      wire->strings[i] = text;
+      start = (gsize)end;
+    }
+  wire->strings_fixed = data;
+  return start == body_end;
+}
+
+void
+pg_wire_frame_strings (PgWire *wire, const guint8 **fixed, const char **strings, guint n)
+{
+  g_return_if_fail (wire->in_texts && n <= PG_WIRE_MAX_STRINGS);
+  *fixed = wire->strings_fixed;
+  for (guint i = 0; i < n; i++)
+    strings[i] = wire->strings[i];
 }
 
 /* Whether @data is "(ss)" (or, @tagged, "(tss)") in GVariant's normal
@@ -285,8 +353,12 @@ deliver (PgWire *wire)
        * building, checking and freeing one cost more than the message. */
       if (pg_wire_is_text_op (op))
         {
-          if (!texts_parse (wire, wire->in->data + at + HEADER_BYTES, length - (HEADER_BYTES - 4),
-                            op == PG_WIRE_SEND))
+          const guint8 *data = wire->in->data + at + HEADER_BYTES;
+          gsize size = length - (HEADER_BYTES - 4), fixed_len;
+          guint bools, n;
+          if (strings_shape (op, &fixed_len, &bools, &n)
+                  ? !strings_parse (wire, data, size, fixed_len, bools, n)
+                  : !texts_parse (wire, data, size, op == PG_WIRE_SEND))
             {
               close_link (wire, "a frame whose arguments are malformed", TRUE);
               break;

@@ -97,12 +97,16 @@ void pg_wire_send_texts (PgWire *wire, guint32 op, guint32 id, const guint64 *ta
 /* Reads such a frame's arguments from a GVariant in normal form: @a and
  * @b point into @args, @tag is set when not NULL (type "(tss)"). */
 void pg_wire_get_texts (GVariant *args, guint64 *tag, const char **a, const char **b);
-/* PG_WIRE_MESSAGE and PG_WIRE_SEND: delivered without a GVariant. */
+/* PG_WIRE_MESSAGE, PG_WIRE_SEND and the room frames PG_WIRE_CHAT_MESSAGE,
+ * PG_WIRE_CHAT_OCCUPANT: delivered without a GVariant. */
 gboolean pg_wire_is_text_op (guint32 op);
 /* During the frame callback of such a frame: its texts, checked as a
  * GVariant in normal form would be, pointing into @wire's buffer (valid
  * for the call); @tag is set when not NULL (PG_WIRE_SEND). */
 void pg_wire_frame_texts (PgWire *wire, guint64 *tag, const char **a, const char **b);
+/* The same for a room frame: the bytes of its fixed members (@fixed,
+ * unaligned, host order) and its @n strings. */
+void pg_wire_frame_strings (PgWire *wire, const guint8 **fixed, const char **strings, guint n);
 /* The same for any frame of leading members of fixed size, given as the
  * bytes of their normal form @fixed (@fixed_len bytes, host order, as
  * GVariant keeps them), then @n strings (at most PG_WIRE_MAX_STRINGS):
