@@ -615,6 +615,37 @@ dispatch (PgWorker *worker, guint32 op, guint32 id, GVariant *args)
     case PG_WIRE_CHAT:
       on_chat_frame (account, args);
       break;
+    case PG_WIRE_CHAT_MESSAGE:
+      {
+        const guint8 *fixed;
+        const char *strings[3];
+        pg_wire_frame_strings (worker->wire, &fixed, strings, G_N_ELEMENTS (strings));
+        PgChatEvent event = { .kind = PG_CHAT_EVENT_MESSAGE,
+                              .delayed = fixed[0] != 0,
+                              .chat = strings[0],
+                              .nick = strings[1],
+                              .text = strings[2] };
+        if (account->events.chat != NULL)
+          account->events.chat (account->owner, &event);
+      }
+      break;
+    case PG_WIRE_CHAT_OCCUPANT:
+      {
+        const guint8 *fixed;
+        const char *strings[3];
+        guint32 rank;
+        pg_wire_frame_strings (worker->wire, &fixed, strings, G_N_ELEMENTS (strings));
+        memcpy (&rank, fixed, sizeof rank);
+        PgChatEvent event = { .kind = PG_CHAT_EVENT_OCCUPANT,
+                              .rank = rank,
+                              .arrived = fixed[4] != 0,
+                              .chat = strings[0],
+                              .nick = strings[1],
+                              .member = fixed[5] != 0 ? strings[2] : NULL };
+        if (account->events.chat != NULL)
+          account->events.chat (account->owner, &event);
+      }
+      break;
     case PG_WIRE_SEND_FAILED:
       {
         guint64 tag;

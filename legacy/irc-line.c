@@ -20,19 +20,42 @@ pg_irc_line_param (const PgIrcLine *line, guint i)
   return line->params != NULL && i < line->params->len ? g_ptr_array_index (line->params, i) : NULL;
 }
 
-gboolean
-pg_irc_line_is_message (const char *text)
+const char *
+pg_irc_line_peek_command (const char *text, gsize *len)
 {
   const char *p = text;
 
-  if (*p == '@' && (p = strchr (p, ' ')) != NULL)
-    p++;
-  if (p != NULL && *p == ':' && (p = strchr (p, ' ')) != NULL)
-    while (*p == ' ')
+  if (*p == '@')
+    {
+      p = strchr (p, ' ');
+      if (p == NULL)
+        return NULL;
       p++;
-  return p != NULL
-         && ((strncmp (p, "PRIVMSG", 7) == 0 && p[7] == ' ')
-             || (strncmp (p, "NOTICE", 6) == 0 && p[6] == ' '));
+    }
+  if (*p == ':')
+    {
+      p += strcspn (p, " \r\n");
+      while (*p == ' ')
+        p++;
+    }
+  *len = strcspn (p, " \r\n");
+  return *len > 0 ? p : NULL;
+}
+
+gboolean
+pg_irc_line_command_is (const char *text, const char *command)
+{
+  gsize len;
+  const char *p = pg_irc_line_peek_command (text, &len);
+  return p != NULL && len == strlen (command) && strncmp (p, command, len) == 0;
+}
+
+gboolean
+pg_irc_line_is_numeric (const char *text)
+{
+  gsize len;
+  const char *p = pg_irc_line_peek_command (text, &len);
+  return p != NULL && len == 3 && g_ascii_isdigit (p[0]) && g_ascii_isdigit (p[1]) && g_ascii_isdigit (p[2]);
 }
 
 gboolean

@@ -17,9 +17,14 @@ typedef struct
  * except the trailing one; none contains CR or LF. */
 gboolean pg_irc_line_parse (const char *text, PgIrcLine *line);
 void pg_irc_line_clear (PgIrcLine *line);
-/* Whether @text is a PRIVMSG or NOTICE line, most of what a login
- * receives: read without splitting it, for readers that want none. */
-gboolean pg_irc_line_is_message (const char *text);
+/* The command of the line @text, read in place (@len bytes; NULL when it
+ * has none), and whether it is @command: the readers beside prpl-irc pass
+ * over the lines they leave to it (PRIVMSG, JOIN: most of all) without
+ * splitting them. Borrowed. */
+const char *pg_irc_line_peek_command (const char *text, gsize *len);
+gboolean pg_irc_line_command_is (const char *text, const char *command);
+/* Whether the command of @text is a numeric reply ("005", "474"…). */
+gboolean pg_irc_line_is_numeric (const char *text);
 /* Parameter @i, or NULL. Borrowed. */
 const char *pg_irc_line_param (const PgIrcLine *line, guint i);
 

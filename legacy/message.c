@@ -97,6 +97,9 @@ is_line_break (const char *tag, gsize len)
 char *
 pg_message_html_to_text (const char *html)
 {
+  /* Most lines have neither markup nor entities. */
+  if (strpbrk (html, "<&") == NULL)
+    return g_strdup (html);
   GString *out = g_string_sized_new (strlen (html));
   const char *p = html;
   while (*p != '\0')

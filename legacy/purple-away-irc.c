@@ -340,7 +340,9 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
 
   (void)data;
   if (account == NULL || account->irc_away == NULL || text == NULL || *text == NULL
-      || pg_irc_line_is_message (*text) || !pg_irc_line_parse (*text, &line))
+      || !(pg_irc_line_is_numeric (*text) || pg_irc_line_command_is (*text, "AWAY")
+           || pg_irc_line_command_is (*text, "CAP"))
+      || !pg_irc_line_parse (*text, &line))
     return;
   if (read_line (account->irc_away, &line))
     *text = ignored;

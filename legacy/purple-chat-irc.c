@@ -176,6 +176,48 @@ send_stand_in_nick (PurpleConnection *gc)
   info->send_raw (gc, line, (int)strlen (line));
 }
 
+/* Refusals of a join or inside a channel, by numeric. */
+static const struct
+{
+  const char *numeric;
+  PgChatRefusal refusal;
+} refusals[] = {
+  { "403", PG_CHAT_REFUSED_NOT_FOUND },    { "405", PG_CHAT_REFUSED_TOO_MANY },
+  { "471", PG_CHAT_REFUSED_FULL },         { "473", PG_CHAT_REFUSED_INVITE_ONLY },
+  { "474", PG_CHAT_REFUSED_BANNED },       { "475", PG_CHAT_REFUSED_KEY },
+  { "476", PG_CHAT_REFUSED_BAD_NAME },     { "477", PG_CHAT_REFUSED_REGISTERED_ONLY },
+  { "479", PG_CHAT_REFUSED_BAD_NAME },     { "404", PG_CHAT_REFUSED_CANNOT_SEND },
+  { "482", PG_CHAT_REFUSED_NOT_OPERATOR }, { "442", PG_CHAT_REFUSED_NOT_JOINED },
+  { "437", PG_CHAT_REFUSED_NICK_IN_USE },
+};
+
+/* The lines read below; the rest (PRIVMSG, JOIN, NAMES…) are not split. */
+static gboolean
+wanted (const char *text)
+{
+  static const char *const commands[] = { "MODE", "KICK", "NICK" };
+  static const char numerics[][4] = { "005", "341", "441", "433", "432", "324" };
+  gsize len;
+  const char *command = pg_irc_line_peek_command (text, &len);
+
+  if (command == NULL)
+    return FALSE;
+  if (len == 3)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (refusals); i++)
+        if (strncmp (command, refusals[i].numeric, 3) == 0)
+          return TRUE;
+      for (guint i = 0; i < G_N_ELEMENTS (numerics); i++)
+        if (strncmp (command, numerics[i], 3) == 0)
+          return TRUE;
+      return FALSE;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (len == strlen (commands[i]) && strncmp (command, commands[i], len) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static void
 irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
 {
@@ -183,26 +225,13 @@ irc_receiving_text (PurpleConnection *gc, char **text, gpointer data)
   g_auto (PgIrcLine) line = { 0 };
 
   (void)data;
-  if (account == NULL || text == NULL || *text == NULL || pg_irc_line_is_message (*text)
+  if (account == NULL || text == NULL || *text == NULL || !wanted (*text)
       || !pg_irc_line_parse (*text, &line))
     return;
   const char *cmd = line.command;
   /* Numerics: parameter 0 is our nick, 1 the channel (or nick), last the text. */
   const char *target = pg_irc_line_param (&line, 1);
   const char *words = line.params->len > 2 ? pg_irc_line_param (&line, line.params->len - 1) : NULL;
-  static const struct
-  {
-    const char *numeric;
-    PgChatRefusal refusal;
-  } refusals[] = {
-    { "403", PG_CHAT_REFUSED_NOT_FOUND },    { "405", PG_CHAT_REFUSED_TOO_MANY },
-    { "471", PG_CHAT_REFUSED_FULL },         { "473", PG_CHAT_REFUSED_INVITE_ONLY },
-    { "474", PG_CHAT_REFUSED_BANNED },       { "475", PG_CHAT_REFUSED_KEY },
-    { "476", PG_CHAT_REFUSED_BAD_NAME },     { "477", PG_CHAT_REFUSED_REGISTERED_ONLY },
-    { "479", PG_CHAT_REFUSED_BAD_NAME },     { "404", PG_CHAT_REFUSED_CANNOT_SEND },
-    { "482", PG_CHAT_REFUSED_NOT_OPERATOR }, { "442", PG_CHAT_REFUSED_NOT_JOINED },
-    { "437", PG_CHAT_REFUSED_NICK_IN_USE },
-  };
 
   for (guint i = 0; i < G_N_ELEMENTS (refusals); i++)
     if (strcmp (cmd, refusals[i].numeric) == 0 && target != NULL)

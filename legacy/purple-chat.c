@@ -10,7 +10,8 @@
  *                      → OCCUPANT, OCCUPANT_LEFT.
  * chat_rename_user op  → RENAMED (libpurple has no signal for it).
  * chat-topic-changed   → TOPIC.
- * received-chat-msg    → MESSAGE; our own messages (flag SEND, or our nick)
+ * receiving-chat-msg   → MESSAGE, taken (libpurple writes none of them to
+ *                        the conversation); our own messages (flag SEND, or our nick)
  *                        are not: the echo of what we sent (prpl-irc's
  *                        SEND while we send, a legacy XMPP room's
  *                        reflection while one of ours awaits it) confirms
@@ -128,6 +129,10 @@ own_spelling (PurpleConversation *conv)
   const char *own = purple_conv_chat_get_nick (PURPLE_CONV_CHAT (conv));
   if (own == NULL)
     return NULL;
+  /* libpurple finds it by name (case-folded) at once, usually. */
+  PurpleConvChatBuddy *buddy = purple_conv_chat_cb_find (PURPLE_CONV_CHAT (conv), own);
+  if (buddy != NULL && is_own_nick (conv, purple_conv_chat_cb_get_name (buddy)))
+    return purple_conv_chat_cb_get_name (buddy);
   for (GList *l = purple_conv_chat_get_users (PURPLE_CONV_CHAT (conv)); l != NULL; l = l->next)
     {
       const char *name = purple_conv_chat_cb_get_name (l->data);
@@ -350,44 +355,50 @@ take_awaited (PurpleConversation *conv)
   return TRUE;
 }
 
-static void
-received_chat (PurpleAccount *purple, char *sender, char *message, PurpleConversation *conv,
-               PurpleMessageFlags flags, gpointer data)
+/* Taken before libpurple writes it to the conversation (returns TRUE:
+ * handled), which would cost more than all the rest of the message's way:
+ * the conversation's history, a buddy lookup for an alias, and a search of
+ * the text for our nick.  libpurple has already set SEND on a message from
+ * our own nick (serv_got_chat_in(): the comparison of is_own_nick()). */
+static gboolean
+receiving_chat (PurpleAccount *purple, char **sender_in, char **message_in, PurpleConversation *conv,
+                PurpleMessageFlags *flags_in, gpointer data)
 {
-  PgChatEvent event = { .kind = PG_CHAT_EVENT_MESSAGE, .nick = sender, .text = message };
   PgPurpleAccount *account = pg_purple_account_from_purple (purple);
+  const char *sender = sender_in != NULL ? *sender_in : NULL;
+  const char *message = message_in != NULL ? *message_in : NULL;
+  PurpleMessageFlags flags = flags_in != NULL ? *flags_in : 0;
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_MESSAGE, .nick = sender, .text = message };
 
   (void)data;
-  if (conv == NULL || sender == NULL || message == NULL || account == NULL || (flags & PURPLE_MESSAGE_SYSTEM))
-    return;
+  if (conv == NULL || sender == NULL || message == NULL || account == NULL)
+    return FALSE;
+  if (flags & PURPLE_MESSAGE_SYSTEM)
+    return TRUE;
   /* prpl-irc writes what we send back at once, with SEND: the room
    * reflects what the user sent itself. */
   if ((flags & PURPLE_MESSAGE_SEND) && account->sending > 0)
     {
       purple_conversation_set_data (conv, ECHOED_DATA, GINT_TO_POINTER (1));
-      return;
+      return TRUE;
     }
-  if ((flags & PURPLE_MESSAGE_SEND) || is_own_nick (conv, sender))
+  if (flags & PURPLE_MESSAGE_SEND)
     {
       /* The room's history from before we came: ours or not, no news. */
       if (flags & PURPLE_MESSAGE_DELAYED)
-        return;
+        return TRUE;
       /* The room's reflection: proof it took our message. */
       PgChatEvent sent = { .kind = PG_CHAT_EVENT_SENT };
       if (take_awaited (conv))
         emit (conv, &sent);
       else
-        {
-          /* Nothing of ours awaits it: the user wrote it elsewhere. */
-          purple_conversation_clear_message_history (conv);
-          pg_purple_account_emit_own_message (account, pg_purple_chat_key (conv), TRUE, message, 0);
-        }
-      return;
+        /* Nothing of ours awaits it: the user wrote it elsewhere. */
+        pg_purple_account_emit_own_message (account, pg_purple_chat_key (conv), TRUE, message, 0);
+      return TRUE;
     }
   event.delayed = (flags & PURPLE_MESSAGE_DELAYED) != 0;
-  /* The conversation's history is nobody's to read. */
-  purple_conversation_clear_message_history (conv);
   emit (conv, &event);
+  return TRUE;
 }
 
 static void
@@ -452,7 +463,9 @@ pg_purple_chat_install (void)
   purple_signal_connect (convs, "chat-buddy-flags", &handle, PURPLE_CALLBACK (buddy_flags), NULL);
   purple_signal_connect (convs, "chat-buddy-left", &handle, PURPLE_CALLBACK (buddy_left), NULL);
   purple_signal_connect (convs, "chat-topic-changed", &handle, PURPLE_CALLBACK (topic_changed), NULL);
-  purple_signal_connect (convs, "received-chat-msg", &handle, PURPLE_CALLBACK (received_chat), NULL);
+  /* Last of the handlers: others may still rewrite the message first. */
+  purple_signal_connect_priority (convs, "receiving-chat-msg", &handle, PURPLE_CALLBACK (receiving_chat),
+                                  NULL, PURPLE_SIGNAL_PRIORITY_HIGHEST);
   purple_signal_connect (convs, "chat-left", &handle, PURPLE_CALLBACK (chat_left), NULL);
   purple_signal_connect (convs, "chat-invited", &handle, PURPLE_CALLBACK (chat_invited), NULL);
   purple_signal_connect (convs, "deleting-conversation", &handle, PURPLE_CALLBACK (deleting), NULL);

@@ -9,6 +9,7 @@
 
 #include "legacy/message.h"
 #include "transport/disco.h"
+#include "transport/xml-writer.h"
 
 #include <string.h>
 
@@ -370,6 +371,65 @@ occupant_presence (PgRoom *room, const char *nick, PgChatRank rank, const Presen
   return presence;
 }
 
+/* occupant_presence() written as text to the full JID @to (NULL: every
+ * resource in the room): the presences of a join, one per occupant for
+ * every user joining, and one per user for every occupant arriving. */
+static void
+send_occupant_presence (PgRoom *room, const char *to, const char *nick, PgChatRank rank,
+                        const PresenceShape *shape)
+{
+  g_autofree char *from = pg_room_dup_occupant_jid (room, nick);
+  g_autoptr (GString) head = g_string_sized_new (64);
+  g_string_append (head, "<presence from='");
+  pg_xml_append_escaped (head, from, TRUE);
+  g_string_append (head, "' to='");
+  g_autoptr (GString) tail = g_string_sized_new (256);
+  g_string_append_c (tail, '\'');
+  if (shape->type != NULL)
+    {
+      g_string_append (tail, " type='");
+      pg_xml_append_escaped (tail, shape->type, TRUE);
+      g_string_append_c (tail, '\'');
+    }
+  if (shape->id != NULL)
+    {
+      g_string_append (tail, " id='");
+      pg_xml_append_escaped (tail, shape->id, TRUE);
+      g_string_append_c (tail, '\'');
+    }
+  g_string_append_c (tail, '>');
+  if (shape->status != NULL)
+    pg_xml_write_text (tail, "status", shape->status);
+  pg_xml_write_start (tail, "x", "xmlns", PG_NS_MUC_USER, NULL);
+  const char *affiliation
+      = shape->affiliation != NULL ? shape->affiliation : pg_room_affiliation (room, rank);
+  const char *role = shape->role != NULL   ? shape->role
+                     : shape->type != NULL ? "none"
+                                           : pg_room_role (room, rank);
+  gboolean item_empty = shape->actor == NULL && shape->reason == NULL;
+  (item_empty ? pg_xml_write_empty : pg_xml_write_start) (tail, "item", "affiliation", affiliation, "role",
+                                                          role, "nick", shape->item_nick, NULL);
+  if (shape->actor != NULL)
+    pg_xml_write_empty (tail, "actor", "nick", shape->actor, NULL);
+  if (shape->reason != NULL)
+    pg_xml_write_text (tail, "reason", shape->reason);
+  if (!item_empty)
+    pg_xml_write_end (tail, "item");
+  for (const guint *code = shape->codes; code != NULL && *code != 0; code++)
+    g_string_append_printf (tail, "<status code='%u'/>", *code);
+  pg_xml_write_end (tail, "x");
+  pg_xml_write_end (tail, "presence");
+  gsize head_len = head->len;
+  for (guint i = 0; to != NULL ? i == 0 : i < room->members->len; i++)
+    {
+      const char *jid = to != NULL ? to : ((PgRoomMember *)g_ptr_array_index (room->members, i))->jid;
+      g_string_truncate (head, head_len);
+      pg_xml_append_escaped (head, jid, TRUE);
+      g_string_append_len (head, tail->str, (gssize)tail->len);
+      pg_stream_send_text (room->session->transport->stream, head->str, head->len);
+    }
+}
+
 /* Sends @stanza to every resource in the room, readdressed each time
  * (the stream writes it out at once: no copies); its "to" is the last
  * resource's afterwards. */
@@ -414,10 +474,31 @@ joined_presence (PgRoom *room, PgRoomMember *member)
   return self_presence (room, &shape, same ? NULL : assigned);
 }
 
+/* "pg%08x-%llu" of the prefix and the next count, written by hand: one
+ * for every line of every room. Owned. */
 static char *
 new_message_id (PgRoom *room)
 {
-  return g_strdup_printf ("pg%08x-%" G_GUINT64_FORMAT, room->id_prefix, ++room->id_counter);
+  static const char hex[] = "0123456789abcdef";
+  char text[2 + 8 + 1 + 20 + 1];
+  char digits[20];
+  guint n = 0, at = 0;
+  guint64 counter = ++room->id_counter;
+  text[at++] = 'p';
+  text[at++] = 'g';
+  for (int shift = 28; shift >= 0; shift -= 4)
+    text[at++] = hex[(room->id_prefix >> shift) & 0xf];
+  text[at++] = '-';
+  do
+    {
+      digits[n++] = (char)('0' + counter % 10);
+      counter /= 10;
+    }
+  while (counter > 0);
+  while (n > 0)
+    text[at++] = digits[--n];
+  text[at] = '\0';
+  return g_strdup (text);
 }
 
 static xmlNode *
@@ -427,6 +508,68 @@ groupchat_message (PgRoom *room, const char *nick, const char *body, const char 
   xmlNode *message = pg_stanza_new ("message", from, NULL, "groupchat", id);
   pg_stanza_add_text_child (message, "body", NULL, body);
   return message;
+}
+
+/* A groupchat message of @nick (NULL: the room) to every resource in the
+ * room, written as text (transport/xml-writer.h: every line of the room
+ * goes to every user in it), the shape of groupchat_message() with
+ * add_delay() when @delay_us is not 0. */
+static void
+broadcast_message (PgRoom *room, const char *nick, const char *body, const char *id, gint64 delay_us)
+{
+  if (room->members->len == 0)
+    return;
+  gsize body_len = strlen (body);
+  /* What comes before the address, then the address, then the rest, in
+   * one buffer large enough for the usual line. */
+  g_autoptr (GString) out = g_string_sized_new (256 + body_len + body_len / 4);
+  g_string_append (out, "<message from='");
+  pg_xml_append_escaped (out, room->jid, TRUE);
+  if (nick != NULL)
+    {
+      g_string_append_c (out, '/');
+      pg_xml_append_escaped (out, nick, TRUE);
+    }
+  g_string_append (out, "' to='");
+  gsize head_len = out->len;
+  gsize tail_at = 0;
+  for (guint i = 0; i < room->members->len; i++)
+    {
+      PgRoomMember *member = g_ptr_array_index (room->members, i);
+      if (i > 0)
+        {
+          /* The rest as the first resource got it, after this address. */
+          g_autofree char *tail = g_strndup (out->str + tail_at, out->len - tail_at);
+          g_string_truncate (out, head_len);
+          pg_xml_append_escaped (out, member->jid, TRUE);
+          tail_at = out->len;
+          g_string_append (out, tail);
+        }
+      else
+        {
+          pg_xml_append_escaped (out, member->jid, TRUE);
+          tail_at = out->len;
+          g_string_append (out, "' type='groupchat'");
+          if (id != NULL)
+            {
+              g_string_append (out, " id='");
+              pg_xml_append_escaped (out, id, TRUE);
+              g_string_append_c (out, '\'');
+            }
+          g_string_append (out, "><body>");
+          pg_xml_append_escaped (out, body, FALSE);
+          g_string_append (out, "</body>");
+          if (delay_us != 0)
+            {
+              g_autoptr (GDateTime) when = g_date_time_new_from_unix_utc (delay_us / G_USEC_PER_SEC);
+              g_autofree char *stamp = g_date_time_format (when, "%Y-%m-%dT%H:%M:%SZ");
+              pg_xml_write_empty (out, "delay", "xmlns", PG_NS_DELAY, "from", room->jid, "stamp", stamp,
+                                  NULL);
+            }
+          g_string_append (out, "</message>");
+        }
+      pg_stream_send_text (room->session->transport->stream, out->str, out->len);
+    }
 }
 
 static xmlNode *
@@ -525,16 +668,18 @@ static void
 welcome (PgRoom *room, PgRoomMember *member)
 {
   static const PresenceShape plain = { 0 };
+  /* Ours is the one under our nick as spelt (no normalisation for each of
+   * the others), else the one the protocol equates with it. */
+  PgOccupant *own = room->nick != NULL ? g_hash_table_lookup (room->occupants, room->nick) : NULL;
   GHashTableIter iter;
   gpointer value;
   g_hash_table_iter_init (&iter, room->occupants);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       PgOccupant *occupant = value;
-      if (is_own (room, occupant->nick))
+      if (own != NULL ? occupant == own : is_own (room, occupant->nick))
         continue;
-      pg_room_send_to (room, member->resource,
-                       occupant_presence (room, occupant->nick, occupant->rank, &plain));
+      send_occupant_presence (room, member->jid, occupant->nick, occupant->rank, &plain);
     }
   pg_room_send_to (room, member->resource, joined_presence (room, member));
   send_history (room, member);
@@ -1223,8 +1368,7 @@ on_occupant (PgRoom *room, const PgChatEvent *event)
       broadcast (room, presence);
       return;
     }
-  g_autoptr (PgStanza) presence = occupant_presence (room, occupant->nick, occupant->rank, &plain);
-  broadcast (room, presence);
+  send_occupant_presence (room, NULL, occupant->nick, occupant->rank, &plain);
 }
 
 static void
@@ -1312,11 +1456,8 @@ on_message (PgRoom *room, const PgChatEvent *event)
   backlog_add (room, id, event->nick, text);
   if (!room->joined)
     return;
-  g_autoptr (PgStanza) message = groupchat_message (room, event->nick, text, id);
   /* The legacy room's own history, after the join: it is no news. */
-  if (event->delayed)
-    add_delay (room, message, g_get_real_time ());
-  broadcast (room, message);
+  broadcast_message (room, event->nick, text, id, event->delayed ? g_get_real_time () : 0);
 }
 
 void
@@ -1333,10 +1474,7 @@ pg_rooms_on_own_message (PgSession *session, const char *chat, const char *text,
   backlog_add (room, id, room->nick, text);
   if (!room->joined)
     return;
-  g_autoptr (PgStanza) message = groupchat_message (room, room->nick, text, id);
-  if (when != 0)
-    add_delay (room, message, when * G_USEC_PER_SEC);
-  broadcast (room, message);
+  broadcast_message (room, room->nick, text, id, when * G_USEC_PER_SEC);
 }
 
 static void

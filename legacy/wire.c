@@ -37,6 +37,8 @@ struct PgWire
   guint64 texts_tag;
   const char *texts_a;
   const char *texts_b;
+  const guint8 *strings_fixed; /* a room frame's fixed members (pg_wire_frame_strings()) */
+  const char *strings[PG_WIRE_MAX_STRINGS];
 };
 
 const char *
@@ -119,6 +121,12 @@ pg_wire_args_type (guint32 op)
       return "(as)";
     case PG_WIRE_OWN_MESSAGE:
       return "(sbsx)";
+    case PG_WIRE_CHAT_MESSAGE:
+      /* delayed, chat, nick, text */
+      return "(bsss)";
+    case PG_WIRE_CHAT_OCCUPANT:
+      /* rank, arrived, whether a member follows, chat, nick, member */
+      return "(ubbsss)";
     default:
       return NULL;
     }
@@ -198,7 +206,73 @@ offset_size (gsize total)
 gboolean
 pg_wire_is_text_op (guint32 op)
 {
-  return op == PG_WIRE_MESSAGE || op == PG_WIRE_SEND;
+  return op == PG_WIRE_MESSAGE || op == PG_WIRE_SEND || op == PG_WIRE_CHAT_MESSAGE
+         || op == PG_WIRE_CHAT_OCCUPANT;
+}
+
+/* The room frames read in place: how many bytes their fixed members take,
+ * which of those bytes are booleans, how many strings follow. */
+static gboolean
+strings_shape (guint32 op, gsize *fixed_len, guint *bools, guint *n)
+{
+  switch (op)
+    {
+    case PG_WIRE_CHAT_MESSAGE: /* (bsss) */
+      *fixed_len = 1, *bools = 1u << 0, *n = 3;
+      return TRUE;
+    case PG_WIRE_CHAT_OCCUPANT: /* (ubbsss) */
+      *fixed_len = 6, *bools = 1u << 4 | 1u << 5, *n = 3;
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* Whether @data is such a frame's arguments in GVariant's normal form, as
+ * g_variant_is_normal_form() would say: booleans 0 or 1, the framing
+ * offsets in order and in range, each string valid UTF-8 ending with its
+ * only NUL. Sets @wire's strings. */
+static gboolean
+strings_parse (PgWire *wire, const guint8 *data, gsize size, gsize fixed_len, guint bools, guint n)
+{
+  for (guint i = 0; i < fixed_len; i++)
+    if ((bools & (1u << i)) && data[i] > 1)
+      return FALSE;
+  gsize osize = offset_size (size);
+  gsize table = (n - 1) * osize;
+  if (size < fixed_len + table)
+    return FALSE;
+  gsize body_end = size - table;
+  gsize start = fixed_len;
+  for (guint i = 0; i < n; i++)
+    {
+      guint64 end = body_end;
+      if (i + 1 < n)
+        {
+          end = 0;
+          for (gsize b = 0; b < osize; b++)
+            end |= (guint64)data[size - (i + 1) * osize + b] << (8 * b);
+        }
+      if (end <= start || end > body_end || data[end - 1] != '\0')
+        return FALSE;
+      const char *text = (const char *)data + start;
+      gsize len = (gsize)end - start - 1;
+      if (memchr (text, '\0', len) != NULL || !g_utf8_validate (text, (gssize)len, NULL))
+        return FALSE;
+      wire->strings[i] = text;
+      start = (gsize)end;
+    }
+  wire->strings_fixed = data;
+  return start == body_end;
+}
+
+void
+pg_wire_frame_strings (PgWire *wire, const guint8 **fixed, const char **strings, guint n)
+{
+  g_return_if_fail (wire->in_texts && n <= PG_WIRE_MAX_STRINGS);
+  *fixed = wire->strings_fixed;
+  for (guint i = 0; i < n; i++)
+    strings[i] = wire->strings[i];
 }
 
 /* Whether @data is "(ss)" (or, @tagged, "(tss)") in GVariant's normal
@@ -279,8 +353,12 @@ deliver (PgWire *wire)
        * building, checking and freeing one cost more than the message. */
       if (pg_wire_is_text_op (op))
         {
-          if (!texts_parse (wire, wire->in->data + at + HEADER_BYTES, length - (HEADER_BYTES - 4),
-                            op == PG_WIRE_SEND))
+          const guint8 *data = wire->in->data + at + HEADER_BYTES;
+          gsize size = length - (HEADER_BYTES - 4), fixed_len;
+          guint bools, n;
+          if (strings_shape (op, &fixed_len, &bools, &n)
+                  ? !strings_parse (wire, data, size, fixed_len, bools, n)
+                  : !texts_parse (wire, data, size, op == PG_WIRE_SEND))
             {
               close_link (wire, "a frame whose arguments are malformed", TRUE);
               break;
@@ -432,18 +510,29 @@ pg_wire_send (PgWire *wire, guint32 op, guint32 id, GVariant *args)
 }
 
 void
-pg_wire_send_texts (PgWire *wire, guint32 op, guint32 id, const guint64 *tag, const char *a, const char *b)
+pg_wire_send_strings (PgWire *wire, guint32 op, guint32 id, const void *fixed, gsize fixed_len,
+                      const char *const *strings, guint n)
 {
-  g_return_if_fail (g_strcmp0 (pg_wire_args_type (op), tag != NULL ? "(tss)" : "(ss)") == 0);
-  g_return_if_fail (a != NULL && b != NULL);
+  g_return_if_fail (pg_wire_args_type (op) != NULL && n > 0 && n <= PG_WIRE_MAX_STRINGS);
   if (wire->closed)
     return;
-  gsize head = tag != NULL ? sizeof *tag : 0;
-  gsize len_a = strlen (a) + 1, len_b = strlen (b) + 1;
-  gsize body = head + len_a + len_b;
-  gsize osize = body + 1 <= G_MAXUINT8 ? 1 : body + 2 <= G_MAXUINT16 ? 2 : body + 4 <= G_MAXUINT32 ? 4 : 8;
-  gsize size = body + osize;
-  g_assert (offset_size (size) == osize);
+  gsize lens[PG_WIRE_MAX_STRINGS];
+  gsize body = fixed_len;
+  for (guint i = 0; i < n; i++)
+    {
+      g_return_if_fail (strings[i] != NULL);
+      lens[i] = strlen (strings[i]) + 1;
+      body += lens[i];
+    }
+  /* A framing offset for every string but the last. */
+  gsize offsets = n - 1;
+  gsize osize = offsets == 0                        ? 0
+                : body + offsets * 1 <= G_MAXUINT8  ? 1
+                : body + offsets * 2 <= G_MAXUINT16 ? 2
+                : body + offsets * 4 <= G_MAXUINT32 ? 4
+                                                    : 8;
+  gsize size = body + offsets * osize;
+  g_assert (offsets == 0 || offset_size (size) == osize);
   if (size + HEADER_BYTES > PG_WIRE_MAX_FRAME)
     {
       g_warning ("a frame of %" G_GSIZE_FORMAT " bytes is over the limit; not sent", size);
@@ -456,33 +545,62 @@ pg_wire_send_texts (PgWire *wire, guint32 op, guint32 id, const guint64 *tag, co
   put_u32 (p + 4, op);
   put_u32 (p + 8, id);
   p += HEADER_BYTES;
-  if (tag != NULL)
-    memcpy (p, tag, sizeof *tag); /* host order, as GVariant keeps it */
-  memcpy (p + head, a, len_a);
-  memcpy (p + head + len_a, b, len_b);
-  guint64 end_a = head + len_a;
-  for (gsize i = 0; i < osize; i++)
-    p[body + i] = (guint8)(end_a >> (8 * i));
+  if (fixed_len > 0)
+    memcpy (p, fixed, fixed_len); /* host order, as GVariant keeps it */
+  gsize end = fixed_len;
+  for (guint i = 0; i < n; i++)
+    {
+      memcpy (p + end, strings[i], lens[i]);
+      end += lens[i];
+      /* The first member's offset is the container's last. */
+      if (i + 1 < n)
+        for (gsize b = 0; b < osize; b++)
+          p[size - (i + 1) * osize + b] = (guint8)((guint64)end >> (8 * b));
+    }
+}
+
+void
+pg_wire_get_strings (GVariant *args, gsize fixed_len, const char **strings, guint n)
+{
+  const guint8 *data = g_variant_get_data (args);
+  gsize size = g_variant_get_size (args);
+  gsize osize = offset_size (size);
+  gsize start = fixed_len;
+
+  /* In normal form (checked when the frame came): the offsets are in
+   * range and every string ends with its NUL. */
+  for (guint i = 0; i < n; i++)
+    {
+      strings[i] = (const char *)data + start;
+      if (i + 1 == n)
+        break;
+      guint64 end = 0;
+      for (gsize b = 0; b < osize; b++)
+        end |= (guint64)data[size - (i + 1) * osize + b] << (8 * b);
+      start = (gsize)end;
+    }
+}
+
+void
+pg_wire_send_texts (PgWire *wire, guint32 op, guint32 id, const guint64 *tag, const char *a, const char *b)
+{
+  g_return_if_fail (g_strcmp0 (pg_wire_args_type (op), tag != NULL ? "(tss)" : "(ss)") == 0);
+  g_return_if_fail (a != NULL && b != NULL);
+  const char *const strings[] = { a, b };
+  pg_wire_send_strings (wire, op, id, tag, tag != NULL ? sizeof *tag : 0, strings, 2);
 }
 
 void
 pg_wire_get_texts (GVariant *args, guint64 *tag, const char **a, const char **b)
 {
-  const guint8 *data = g_variant_get_data (args);
-  gsize size = g_variant_get_size (args);
-  gsize osize = offset_size (size);
-  gsize head = tag != NULL ? sizeof *tag : 0;
-  guint64 end_a = 0;
+  const char *strings[2];
 
   g_return_if_fail (g_variant_is_of_type (args, G_VARIANT_TYPE (tag != NULL ? "(tss)" : "(ss)")));
-  /* In normal form (checked when the frame came): the offset is in range
-   * and both strings end with their NUL. */
-  for (gsize i = 0; i < osize; i++)
-    end_a |= (guint64)data[size - osize + i] << (8 * i);
   if (tag != NULL)
-    memcpy (tag, data, sizeof *tag);
-  *a = (const char *)data + head;
-  *b = (const char *)data + end_a;
+    memcpy (tag, g_variant_get_data (args), sizeof *tag);
+  pg_wire_get_strings (args, tag != NULL ? sizeof *tag : 0, strings, 2);
+  *a = strings[0];
+  *b = strings[1];
 }
 
 gboolean

@@ -63,6 +63,8 @@ typedef enum
   PG_WIRE_QUESTION,        /* a question to the user (legacy/question.h) */
   PG_WIRE_QUESTION_CLOSED, /* (id): libpurple withdrew the question */
   PG_WIRE_OWN_MESSAGE,     /* (to, chat, html, when): the user wrote it from another client */
+  PG_WIRE_CHAT_MESSAGE,    /* (delayed, chat, nick, html): PG_WIRE_CHAT's MESSAGE, the busiest event */
+  PG_WIRE_CHAT_OCCUPANT, /* (rank, arrived, has member, chat, nick, member or ""): PG_WIRE_CHAT's OCCUPANT */
 } PgWireOp;
 
 /* The GVariant type string of @op's arguments; NULL for an unknown op.
@@ -95,12 +97,26 @@ void pg_wire_send_texts (PgWire *wire, guint32 op, guint32 id, const guint64 *ta
 /* Reads such a frame's arguments from a GVariant in normal form: @a and
  * @b point into @args, @tag is set when not NULL (type "(tss)"). */
 void pg_wire_get_texts (GVariant *args, guint64 *tag, const char **a, const char **b);
-/* PG_WIRE_MESSAGE and PG_WIRE_SEND: delivered without a GVariant. */
+/* PG_WIRE_MESSAGE, PG_WIRE_SEND and the room frames PG_WIRE_CHAT_MESSAGE,
+ * PG_WIRE_CHAT_OCCUPANT: delivered without a GVariant. */
 gboolean pg_wire_is_text_op (guint32 op);
 /* During the frame callback of such a frame: its texts, checked as a
  * GVariant in normal form would be, pointing into @wire's buffer (valid
  * for the call); @tag is set when not NULL (PG_WIRE_SEND). */
 void pg_wire_frame_texts (PgWire *wire, guint64 *tag, const char **a, const char **b);
+/* The same for a room frame: the bytes of its fixed members (@fixed,
+ * unaligned, host order) and its @n strings. */
+void pg_wire_frame_strings (PgWire *wire, const guint8 **fixed, const char **strings, guint n);
+/* The same for any frame of leading members of fixed size, given as the
+ * bytes of their normal form @fixed (@fixed_len bytes, host order, as
+ * GVariant keeps them), then @n strings (at most PG_WIRE_MAX_STRINGS):
+ * "(tss)", "(bsss)"… */
+#define PG_WIRE_MAX_STRINGS 8
+void pg_wire_send_strings (PgWire *wire, guint32 op, guint32 id, const void *fixed, gsize fixed_len,
+                           const char *const *strings, guint n);
+/* Reads such a frame's @n strings (pointing into @args), after
+ * @fixed_len bytes of fixed-size members (g_variant_get_data()). */
+void pg_wire_get_strings (GVariant *args, gsize fixed_len, const char **strings, guint n);
 /* Writes what is queued now, waiting up to @timeout_ms; FALSE if some
  * is left. */
 gboolean pg_wire_flush (PgWire *wire, int timeout_ms);

@@ -430,9 +430,56 @@ ev_message_named (gpointer owner, const char *from, const char *html)
   ev_message (owner, from_copy, html_copy);
 }
 
+/* A line of a room: PG_WIRE_CHAT_MESSAGE, written without a GVariant. */
+static void
+ev_chat_message (Login *login, const PgChatEvent *e)
+{
+  const guint8 delayed = e->delayed ? 1 : 0;
+  const char *const strings[] = { e->chat, e->nick, e->text };
+  pg_wire_send_strings (login->worker->wire, PG_WIRE_CHAT_MESSAGE, login->id, &delayed, 1, strings,
+                        G_N_ELEMENTS (strings));
+}
+
+/* An occupant of a room (a join storm brings one per occupant per user):
+ * PG_WIRE_CHAT_OCCUPANT, written without a GVariant. */
+static void
+ev_chat_occupant (Login *login, const PgChatEvent *e)
+{
+  /* "(ubb…)": the rank in host order, as GVariant keeps it, then the flags. */
+  guint8 fixed[6];
+  guint32 rank = (guint32)e->rank;
+  memcpy (fixed, &rank, sizeof rank);
+  fixed[4] = e->arrived ? 1 : 0;
+  fixed[5] = e->member != NULL ? 1 : 0;
+  const char *const strings[] = { e->chat, e->nick, e->member != NULL ? e->member : "" };
+  pg_wire_send_strings (login->worker->wire, PG_WIRE_CHAT_OCCUPANT, login->id, fixed, sizeof fixed, strings,
+                        G_N_ELEMENTS (strings));
+}
+
+/* The events with a frame of their own: a room's lines and occupants. */
+static gboolean
+send_short_chat_event (Login *login, const PgChatEvent *e)
+{
+  if (e->chat == NULL || e->nick == NULL)
+    return FALSE;
+  if (e->kind == PG_CHAT_EVENT_MESSAGE && e->text != NULL)
+    ev_chat_message (login, e);
+  else if (e->kind == PG_CHAT_EVENT_OCCUPANT)
+    ev_chat_occupant (login, e);
+  else
+    return FALSE;
+  return TRUE;
+}
+
 static void
 ev_chat_named (gpointer owner, const PgChatEvent *e)
 {
+  Login *login = owner;
+  /* The common case: a line or an occupant of a room, names already told. */
+  if ((e->kind == PG_CHAT_EVENT_MESSAGE || e->kind == PG_CHAT_EVENT_OCCUPANT) && e->chat != NULL
+      && e->nick != NULL && g_hash_table_contains (login->named, e->chat)
+      && g_hash_table_contains (login->named, e->nick) && send_short_chat_event (login, e))
+    return;
   PgChatEvent copy = *e;
   const char **fields[] = { &copy.chat, &copy.nick,  &copy.new_nick, &copy.text,  &copy.password,
                             &copy.name, &copy.actor, &copy.reason,   &copy.member };
@@ -440,7 +487,8 @@ ev_chat_named (gpointer owner, const PgChatEvent *e)
     *fields[i] = g_strdup (*fields[i]);
   const char *const names[] = { copy.chat, copy.nick, copy.new_nick };
   tell_names (owner, names, G_N_ELEMENTS (names));
-  ev_chat (owner, &copy);
+  if (!send_short_chat_event (login, &copy))
+    ev_chat (owner, &copy);
   for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
     g_free ((char *)*fields[i]);
 }

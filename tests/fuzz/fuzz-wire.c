@@ -10,6 +10,7 @@
 #include "legacy/wire.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,13 +36,33 @@ on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
     {
       /* The texts read in place: they must make the GVariant they stand
        * for, in normal form (g_variant_new() checks each string). */
-      guint64 tag;
-      const char *a, *b;
-      pg_wire_frame_texts (state->wire, &tag, &a, &b);
-      PG_FUZZ_CHECK (g_utf8_validate (a, -1, NULL) && g_utf8_validate (b, -1, NULL), "op %u: texts not UTF-8",
-                     op);
-      args = texts = g_variant_ref_sink (op == PG_WIRE_SEND ? g_variant_new ("(tss)", tag, a, b)
-                                                            : g_variant_new ("(ss)", a, b));
+      if (op == PG_WIRE_CHAT_MESSAGE || op == PG_WIRE_CHAT_OCCUPANT)
+        {
+          const guint8 *fixed;
+          const char *s[3];
+          pg_wire_frame_strings (state->wire, &fixed, s, G_N_ELEMENTS (s));
+          for (guint i = 0; i < G_N_ELEMENTS (s); i++)
+            PG_FUZZ_CHECK (g_utf8_validate (s[i], -1, NULL), "op %u: string not UTF-8", op);
+          guint32 rank;
+          memcpy (&rank, fixed, sizeof rank);
+          PG_FUZZ_CHECK (fixed[0] <= 1 || op != PG_WIRE_CHAT_MESSAGE, "op %u: a boolean not 0 or 1", op);
+          PG_FUZZ_CHECK ((fixed[4] <= 1 && fixed[5] <= 1) || op != PG_WIRE_CHAT_OCCUPANT, "op %u: a boolean",
+                         op);
+          args = texts = g_variant_ref_sink (
+              op == PG_WIRE_CHAT_MESSAGE ? g_variant_new ("(bsss)", (gboolean)fixed[0], s[0], s[1], s[2])
+                                         : g_variant_new ("(ubbsss)", rank, (gboolean)fixed[4],
+                                                          (gboolean)fixed[5], s[0], s[1], s[2]));
+        }
+      else
+        {
+          guint64 tag;
+          const char *a, *b;
+          pg_wire_frame_texts (state->wire, &tag, &a, &b);
+          PG_FUZZ_CHECK (g_utf8_validate (a, -1, NULL) && g_utf8_validate (b, -1, NULL),
+                         "op %u: texts not UTF-8", op);
+          args = texts = g_variant_ref_sink (op == PG_WIRE_SEND ? g_variant_new ("(tss)", tag, a, b)
+                                                                : g_variant_new ("(ss)", a, b));
+        }
     }
   PG_FUZZ_CHECK (g_variant_is_of_type (args, G_VARIANT_TYPE (type)), "op %u: %s, not %s", op,
                  g_variant_get_type_string (args), type);

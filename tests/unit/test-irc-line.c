@@ -52,6 +52,19 @@ test_parse (gconstpointer data)
   gboolean ok = pg_irc_line_parse (c->text, &line);
 
   g_assert_cmpint (ok, ==, c->command != NULL);
+  /* Read in place, the command is the one the split finds, whole. */
+  g_assert_false (pg_irc_line_command_is (c->text, "PRIVMS"));
+  if (c->command != NULL)
+    {
+      g_assert_true (pg_irc_line_command_is (c->text, c->command));
+      g_autofree char *longer = g_strconcat (c->command, "X", NULL);
+      g_assert_false (pg_irc_line_command_is (c->text, longer));
+      gboolean numeric = strlen (c->command) == 3 && g_ascii_isdigit (c->command[0])
+                         && g_ascii_isdigit (c->command[1]) && g_ascii_isdigit (c->command[2]);
+      g_assert_cmpint (pg_irc_line_is_numeric (c->text), ==, numeric);
+    }
+  else
+    g_assert_false (pg_irc_line_is_numeric (c->text));
   if (!ok)
     {
       g_assert_null (line.command);
@@ -134,18 +147,27 @@ test_strip_formatting (void)
     }
 }
 
+/* The command read in place, as the readers beside prpl-irc pass over
+ * the lines they leave to it. */
 static void
-test_is_message (void)
+test_peek_command (void)
 {
-  g_assert_true (pg_irc_line_is_message (":bob!b@h PRIVMSG alice :hi"));
-  g_assert_true (pg_irc_line_is_message ("@time=x :bob!b@h  NOTICE alice :hi"));
-  g_assert_true (pg_irc_line_is_message ("PRIVMSG alice :no prefix"));
-  g_assert_false (pg_irc_line_is_message (":bob!b@h PRIVMSGX alice :hi"));
-  g_assert_false (pg_irc_line_is_message (":server 401 alice PRIVMSG :No such nick"));
-  g_assert_false (pg_irc_line_is_message (":bob!b@h AWAY :PRIVMSG "));
-  g_assert_false (pg_irc_line_is_message (":bob!b@h"));
-  g_assert_false (pg_irc_line_is_message ("@tags-only"));
-  g_assert_false (pg_irc_line_is_message (""));
+  g_assert_true (pg_irc_line_command_is (":bob!b@h PRIVMSG alice :hi", "PRIVMSG"));
+  g_assert_true (pg_irc_line_command_is ("@time=x :bob!b@h  NOTICE alice :hi", "NOTICE"));
+  g_assert_true (pg_irc_line_command_is ("PRIVMSG alice :no prefix", "PRIVMSG"));
+  g_assert_false (pg_irc_line_command_is (":bob!b@h PRIVMSGX alice :hi", "PRIVMSG"));
+  g_assert_false (pg_irc_line_command_is (":server 401 alice PRIVMSG :No such nick", "PRIVMSG"));
+  g_assert_true (pg_irc_line_is_numeric (":server 401 alice PRIVMSG :No such nick"));
+  g_assert_false (pg_irc_line_command_is (":bob!b@h AWAY :PRIVMSG ", "PRIVMSG"));
+  g_assert_false (pg_irc_line_is_numeric (":bob!b@h AWAY :PRIVMSG "));
+  gsize len = 0;
+  g_assert_null (pg_irc_line_peek_command (":bob!b@h", &len));
+  g_assert_null (pg_irc_line_peek_command ("@tags-only", &len));
+  g_assert_null (pg_irc_line_peek_command ("", &len));
+  const char *command = pg_irc_line_peek_command ("@a=b :n!u@h KICK #c bob", &len);
+  g_assert_nonnull (command);
+  g_assert_cmpuint (len, ==, 4);
+  g_assert_cmpint (strncmp (command, "KICK", 4), ==, 0);
 }
 
 static void
@@ -199,7 +221,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/irc-line/strip-formatting", test_strip_formatting);
-  g_test_add_func ("/irc-line/is-message", test_is_message);
+  g_test_add_func ("/irc-line/peek-command", test_peek_command);
   g_test_add_func ("/irc-line/nick-fold", test_nick_fold);
   g_test_add_func ("/irc-line/privmsg-lines", test_privmsg_lines);
   for (guint i = 0; i < G_N_ELEMENTS (userhost_cases); i++)

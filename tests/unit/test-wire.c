@@ -25,12 +25,27 @@ on_frame (guint32 op, guint32 id, GVariant *args, gpointer data)
   if (args == NULL)
     {
       /* A per-message frame: its texts, as the GVariant they stand for. */
-      guint64 tag;
-      const char *a, *b;
       g_assert_true (pg_wire_is_text_op (op));
-      pg_wire_frame_texts (received->wire, &tag, &a, &b);
-      args = texts = g_variant_ref_sink (op == PG_WIRE_SEND ? g_variant_new ("(tss)", tag, a, b)
-                                                            : g_variant_new ("(ss)", a, b));
+      if (op == PG_WIRE_CHAT_MESSAGE || op == PG_WIRE_CHAT_OCCUPANT)
+        {
+          const guint8 *fixed;
+          const char *s[3];
+          guint32 rank;
+          pg_wire_frame_strings (received->wire, &fixed, s, G_N_ELEMENTS (s));
+          memcpy (&rank, fixed, sizeof rank);
+          args = texts = g_variant_ref_sink (
+              op == PG_WIRE_CHAT_MESSAGE ? g_variant_new ("(bsss)", (gboolean)fixed[0], s[0], s[1], s[2])
+                                         : g_variant_new ("(ubbsss)", rank, (gboolean)fixed[4],
+                                                          (gboolean)fixed[5], s[0], s[1], s[2]));
+        }
+      else
+        {
+          guint64 tag;
+          const char *a, *b;
+          pg_wire_frame_texts (received->wire, &tag, &a, &b);
+          args = texts = g_variant_ref_sink (op == PG_WIRE_SEND ? g_variant_new ("(tss)", tag, a, b)
+                                                                : g_variant_new ("(ss)", a, b));
+        }
     }
   g_autofree char *text = g_variant_print (args, FALSE);
   g_ptr_array_add (received->frames, g_strdup_printf ("%u %u %s", op, id, text));
@@ -177,6 +192,76 @@ test_texts (Fixture *f, gconstpointer data)
       }
 }
 
+/* A frame of a fixed-size member and three strings ("(bsss)") is, byte
+ * for byte, that of pg_wire_send(), whatever the strings' lengths make of
+ * the framing offsets, and reads back as g_variant_get() would. */
+static void
+test_strings (Fixture *f, gconstpointer data)
+{
+  static const gsize lengths[]
+      = { 0, 1, 120, 240, 245, 250, 251, 252, 253, 255, 256, 65500, 65520, 65530, 65536, 70000 };
+  (void)data;
+  for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
+    for (guint which = 0; which < 3; which++)
+      {
+        g_autofree char *long_one = g_strnfill (lengths[i], 'x');
+        const char *strings[] = { "#chan", "bob", "hé <b>" };
+        strings[which] = long_one;
+        guint8 delayed = i % 2;
+        static char expected[300000], got[300000];
+
+        pg_wire_send (f->wire, PG_WIRE_CHAT_MESSAGE, 5,
+                      g_variant_new ("(bsss)", (gboolean)delayed, strings[0], strings[1], strings[2]));
+        g_assert_true (pg_wire_flush (f->wire, 1000));
+        gssize n1 = recv (f->raw, expected, sizeof expected, MSG_DONTWAIT);
+        pg_wire_send_strings (f->wire, PG_WIRE_CHAT_MESSAGE, 5, &delayed, 1, strings, 3);
+        g_assert_true (pg_wire_flush (f->wire, 1000));
+        gssize n2 = recv (f->raw, got, sizeof got, MSG_DONTWAIT);
+        g_assert_cmpint (n1, >, 12);
+        g_assert_cmpmem (got, n2, expected, n1);
+
+        g_autoptr (GBytes) bytes = g_bytes_new (got + 12, (gsize)n2 - 12);
+        g_autoptr (GVariant) args
+            = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE ("(bsss)"), bytes, FALSE));
+        g_assert_true (g_variant_is_normal_form (args));
+        const char *read[3] = { NULL };
+        pg_wire_get_strings (args, 1, read, 3);
+        for (guint k = 0; k < 3; k++)
+          g_assert_cmpstr (read[k], ==, strings[k]);
+        g_assert_cmpuint (*(const guint8 *)g_variant_get_data (args), ==, delayed);
+      }
+}
+
+/* "(ubbsss)": fixed members of two sizes before the strings. */
+static void
+test_strings_fixed (Fixture *f, gconstpointer data)
+{
+  static const gsize lengths[] = { 0, 3, 200, 243, 250, 255, 65525, 65540 };
+  (void)data;
+  for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
+    {
+      g_autofree char *nick = g_strnfill (lengths[i], 'n');
+      const char *strings[] = { "#chan", nick, i % 2 ? "member" : "" };
+      guint32 rank = 3 + i;
+      guint8 fixed[6];
+      memcpy (fixed, &rank, sizeof rank);
+      fixed[4] = 1;
+      fixed[5] = i % 2;
+      static char expected[300000], got[300000];
+
+      pg_wire_send (
+          f->wire, PG_WIRE_CHAT_OCCUPANT, 5,
+          g_variant_new ("(ubbsss)", rank, TRUE, (gboolean)(i % 2), strings[0], strings[1], strings[2]));
+      g_assert_true (pg_wire_flush (f->wire, 1000));
+      gssize n1 = recv (f->raw, expected, sizeof expected, MSG_DONTWAIT);
+      pg_wire_send_strings (f->wire, PG_WIRE_CHAT_OCCUPANT, 5, fixed, sizeof fixed, strings, 3);
+      g_assert_true (pg_wire_flush (f->wire, 1000));
+      gssize n2 = recv (f->raw, got, sizeof got, MSG_DONTWAIT);
+      g_assert_cmpint (n1, >, 12);
+      g_assert_cmpmem (got, n2, expected, n1);
+    }
+}
+
 /* Frames queued in one iteration leave in one write, after it. */
 static void
 test_batched (Fixture *f, gconstpointer data)
@@ -244,6 +329,74 @@ test_unknown_op (Fixture *f, gconstpointer data)
   (void)data;
   write_frame (f, 0, 999, 1, "", 0);
   expect_closed (f, "unknown operation");
+}
+
+/* The room frames (PG_WIRE_CHAT_MESSAGE "(bsss)", PG_WIRE_CHAT_OCCUPANT
+ * "(ubbsss)"), read without a GVariant, are taken or refused exactly as
+ * g_variant_is_normal_form() says, and read as it reads them: valid
+ * frames, and each of them with one byte changed or the last one gone. */
+static void
+test_room_frames_checked (void)
+{
+  GVariant *frames[] = {
+    g_variant_new ("(bsss)", TRUE, "#chan", "bob", "a line \xc3\xa9"),
+    g_variant_new ("(bsss)", FALSE, "", "", ""),
+    g_variant_new ("(ubbsss)", 3, TRUE, FALSE, "#chan", "carol", ""),
+    g_variant_new ("(ubbsss)", 0, FALSE, TRUE, "#c", "d", "member"),
+  };
+  const guint32 ops[]
+      = { PG_WIRE_CHAT_MESSAGE, PG_WIRE_CHAT_MESSAGE, PG_WIRE_CHAT_OCCUPANT, PG_WIRE_CHAT_OCCUPANT };
+  static const guint8 values[] = { 0, 1, 2, 5, 'x', 0x80, 0xc3, 0xff };
+  guint taken = 0, refused = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (frames); i++)
+    {
+      g_autoptr (GVariant) valid = g_variant_ref_sink (frames[i]);
+      gsize size = g_variant_get_size (valid);
+      for (gsize at = 0; at <= size; at++)
+        for (guint v = 0; v < (at == size ? 1 : G_N_ELEMENTS (values)); v++)
+          {
+            g_autofree guint8 *blob = g_memdup2 (g_variant_get_data (valid), size);
+            gsize blob_size = at < size ? size : size - 1;
+            if (at < size)
+              blob[at] = values[v];
+            g_autoptr (GVariant) args = g_variant_ref_sink (
+                g_variant_new_from_data (g_variant_get_type (valid), blob, blob_size, FALSE, NULL, NULL));
+            gboolean normal = g_variant_is_normal_form (args);
+
+            int fds[2];
+            g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+            Received received = { g_ptr_array_new_with_free_func (g_free), NULL, FALSE, NULL };
+            received.wire = pg_wire_new (fds[1], on_frame, on_closed, &received);
+            Fixture f = { .raw = fds[0] };
+            write_frame (&f, 0, ops[i], 1, blob, blob_size);
+            gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+            while (received.frames->len == 0 && received.closed == NULL && g_get_monotonic_time () < deadline)
+              g_main_context_iteration (NULL, FALSE);
+            if (normal)
+              {
+                taken++;
+                g_assert_null (received.closed);
+                g_assert_cmpuint (received.frames->len, ==, 1);
+                g_autofree char *printed = g_variant_print (args, FALSE);
+                g_autofree char *expected = g_strdup_printf ("%u 1 %s", ops[i], printed);
+                g_assert_cmpstr (g_ptr_array_index (received.frames, 0), ==, expected);
+              }
+            else
+              {
+                refused++;
+                g_assert_cmpuint (received.frames->len, ==, 0);
+                g_assert_nonnull (received.closed);
+                g_assert_true (received.malformed);
+              }
+            pg_wire_free (received.wire);
+            close (fds[0]);
+            g_ptr_array_unref (received.frames);
+            g_free (received.closed);
+          }
+    }
+  g_assert_cmpuint (taken, >, 10);
+  g_assert_cmpuint (refused, >, 10);
 }
 
 /* The per-message frames, read without a GVariant, are taken or refused
@@ -361,12 +514,12 @@ test_types (void)
 {
   for (guint32 op = PG_WIRE_NEW; op <= PG_WIRE_PLUGINS; op++)
     g_assert_nonnull (pg_wire_args_type (op));
-  for (guint32 op = PG_WIRE_HELLO; op <= PG_WIRE_OWN_MESSAGE; op++)
+  for (guint32 op = PG_WIRE_HELLO; op <= PG_WIRE_CHAT_OCCUPANT; op++)
     g_assert_nonnull (pg_wire_args_type (op));
   g_assert_null (pg_wire_args_type (0));
   g_assert_null (pg_wire_args_type (PG_WIRE_PLUGINS + 1));
-  g_assert_null (pg_wire_args_type (PG_WIRE_OWN_MESSAGE + 1));
-  for (guint32 op = 0; op <= PG_WIRE_OWN_MESSAGE + 1; op++)
+  g_assert_null (pg_wire_args_type (PG_WIRE_CHAT_OCCUPANT + 1));
+  for (guint32 op = 0; op <= PG_WIRE_CHAT_OCCUPANT + 1; op++)
     if (pg_wire_args_type (op) != NULL)
       g_assert_true (g_variant_type_string_is_valid (pg_wire_args_type (op)));
 }
@@ -376,9 +529,12 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/wire/types", test_types);
+  g_test_add_func ("/wire/room-frames-checked", test_room_frames_checked);
   g_test_add_func ("/wire/texts-checked", test_texts_checked);
 #define ADD(path, fn) g_test_add ("/wire/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("texts", test_texts);
+  ADD ("strings", test_strings);
+  ADD ("strings-fixed", test_strings_fixed);
   ADD ("round-trip", test_round_trip);
   ADD ("batched", test_batched);
   ADD ("split-reads", test_split_reads);
