@@ -188,6 +188,11 @@ def test_bounce_only_what_the_server_refused(env):
                    f"<request xmlns='{NS_RECEIPTS}'/></message>" for mid in ids))
     peer.expect(lambda m: m.command == "PRIVMSG" and m.nick == "stayer", timeout=WAIT, since=peer_since,
                 what="the first message to leaver")
+    # QUIT, then read until the server closes the connection: every line
+    # the server delivered before the QUIT is read (closing at once would
+    # lose those still in the socket, which were delivered nonetheless).
+    peer.send("QUIT :bye")
+    wait_until(lambda: peer.closed is not None, WAIT, what="the server closing leaver's connection")
     peer.close()
     got = {m.params[-1].rsplit(" ", 1)[-1] for m in peer.lines[peer_since:]
            if m.command == "PRIVMSG" and m.nick == "stayer"}
