@@ -1136,9 +1136,9 @@ WORKER_ROWS = [
     ("cpu_split_i2x_us.main", "  of which the main process", "µs", "{:.1f}"),
     ("cpu_split_i2x_us.children", "  of which the worker processes", "µs", "{:.1f}"),
     ("switches_x2i", "Context switches per message XMPP→IRC, all processes", "", "{:.2f}"),
-    ("rwcalls_x2i", "Read and write calls per message XMPP→IRC, all processes", "", "{:.2f}"),
+    ("rwcalls_x2i", "read/write-family calls per message XMPP→IRC (send/recv not counted), all processes", "", "{:.2f}"),
     ("switches_i2x", "Context switches per message IRC→XMPP, all processes", "", "{:.2f}"),
-    ("rwcalls_i2x", "Read and write calls per message IRC→XMPP, all processes", "", "{:.2f}"),
+    ("rwcalls_i2x", "read/write-family calls per message IRC→XMPP (send/recv not counted), all processes", "", "{:.2f}"),
     ("lat_x2i_p50", "Latency XMPP→IRC p50", "ms", "{:.3f}"),
     ("lat_x2i_p99", "Latency XMPP→IRC p99", "ms", "{:.3f}"),
     ("lat_i2x_p50", "Latency IRC→XMPP p50", "ms", "{:.3f}"),
@@ -1300,8 +1300,10 @@ WORKERS_METHOD = """Method, besides that of the sections above:
 - Context switches and read/write calls per message (the kernel's share of a message, which
   instruction counts miss): `voluntary_ctxt_switches` + `nonvoluntary_ctxt_switches` of
   `/proc/PID/status` (each process's main thread) and `syscr` + `syscw` of `/proc/PID/io`
-  (every read and write call: sockets, the worker links, the store's files), summed over the
-  gateway's processes over the measured part of each throughput phase, ÷ messages.
+  (the read and write family: `read`, `write`, `pread`, `pwrite`, their vector forms, on
+  sockets, the worker links and the store's files; `send`, `recv` and their kin are not
+  counted, which is all of Biboumi's socket I/O and GIO's), summed over the gateway's
+  processes over the measured part of each throughput phase, ÷ messages.
 - CPU of purplegate: utime + stime (`/proc/PID/stat`, all threads) of the main process and
   of every process descended from it (its worker processes, `purplegate --worker`, found by
   their parent pid in `/proc`), read at the start and the end of each measured phase and
