@@ -331,6 +331,44 @@ test_unknown_op (Fixture *f, gconstpointer data)
   expect_closed (f, "unknown operation");
 }
 
+/* Writes @data as a frame of @op to a fresh wire and checks its verdict
+ * against GVariant's: delivered as @args when @args is in normal form,
+ * else the link closed as malformed, nothing delivered. Returns whether it
+ * was taken. */
+static gboolean
+expect_verdict (guint32 op, const guint8 *data, gsize size, GVariant *args)
+{
+  gboolean normal = g_variant_is_normal_form (args);
+  int fds[2];
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  Received received = { g_ptr_array_new_with_free_func (g_free), NULL, FALSE, NULL };
+  received.wire = pg_wire_new (fds[1], on_frame, on_closed, &received);
+  Fixture f = { .raw = fds[0] };
+  write_frame (&f, 0, op, 1, data, size);
+  gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (received.frames->len == 0 && received.closed == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  if (normal)
+    {
+      g_assert_null (received.closed);
+      g_assert_cmpuint (received.frames->len, ==, 1);
+      g_autofree char *printed = g_variant_print (args, FALSE);
+      g_autofree char *expected = g_strdup_printf ("%u 1 %s", op, printed);
+      g_assert_cmpstr (g_ptr_array_index (received.frames, 0), ==, expected);
+    }
+  else
+    {
+      g_assert_cmpuint (received.frames->len, ==, 0);
+      g_assert_nonnull (received.closed);
+      g_assert_true (received.malformed);
+    }
+  pg_wire_free (received.wire);
+  close (fds[0]);
+  g_ptr_array_unref (received.frames);
+  g_free (received.closed);
+  return normal;
+}
+
 /* The room frames (PG_WIRE_CHAT_MESSAGE "(bsss)", PG_WIRE_CHAT_OCCUPANT
  * "(ubbsss)"), read without a GVariant, are taken or refused exactly as
  * g_variant_is_normal_form() says, and read as it reads them: valid
@@ -362,37 +400,10 @@ test_room_frames_checked (void)
               blob[at] = values[v];
             g_autoptr (GVariant) args = g_variant_ref_sink (
                 g_variant_new_from_data (g_variant_get_type (valid), blob, blob_size, FALSE, NULL, NULL));
-            gboolean normal = g_variant_is_normal_form (args);
-
-            int fds[2];
-            g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-            Received received = { g_ptr_array_new_with_free_func (g_free), NULL, FALSE, NULL };
-            received.wire = pg_wire_new (fds[1], on_frame, on_closed, &received);
-            Fixture f = { .raw = fds[0] };
-            write_frame (&f, 0, ops[i], 1, blob, blob_size);
-            gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
-            while (received.frames->len == 0 && received.closed == NULL && g_get_monotonic_time () < deadline)
-              g_main_context_iteration (NULL, FALSE);
-            if (normal)
-              {
-                taken++;
-                g_assert_null (received.closed);
-                g_assert_cmpuint (received.frames->len, ==, 1);
-                g_autofree char *printed = g_variant_print (args, FALSE);
-                g_autofree char *expected = g_strdup_printf ("%u 1 %s", ops[i], printed);
-                g_assert_cmpstr (g_ptr_array_index (received.frames, 0), ==, expected);
-              }
+            if (expect_verdict (ops[i], blob, blob_size, args))
+              taken++;
             else
-              {
-                refused++;
-                g_assert_cmpuint (received.frames->len, ==, 0);
-                g_assert_nonnull (received.closed);
-                g_assert_true (received.malformed);
-              }
-            pg_wire_free (received.wire);
-            close (fds[0]);
-            g_ptr_array_unref (received.frames);
-            g_free (received.closed);
+              refused++;
           }
     }
   g_assert_cmpuint (taken, >, 10);
@@ -445,37 +456,10 @@ test_texts_checked (void)
         }
       g_autoptr (GVariant) args = g_variant_ref_sink (g_variant_new_from_data (
           G_VARIANT_TYPE (tagged ? "(tss)" : "(ss)"), data, size, FALSE, NULL, NULL));
-      gboolean normal = g_variant_is_normal_form (args);
-
-      int fds[2];
-      g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-      Received received = { g_ptr_array_new_with_free_func (g_free), NULL, FALSE, NULL };
-      received.wire = pg_wire_new (fds[1], on_frame, on_closed, &received);
-      Fixture f = { .raw = fds[0] };
-      write_frame (&f, 0, tagged ? PG_WIRE_SEND : PG_WIRE_MESSAGE, 1, data, size);
-      gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
-      while (received.frames->len == 0 && received.closed == NULL && g_get_monotonic_time () < deadline)
-        g_main_context_iteration (NULL, FALSE);
-      (normal ? taken : refused)[tagged]++;
-      if (normal)
-        {
-          g_assert_null (received.closed);
-          g_assert_cmpuint (received.frames->len, ==, 1);
-          g_autofree char *printed = g_variant_print (args, FALSE);
-          g_autofree char *expected
-              = g_strdup_printf ("%u 1 %s", tagged ? PG_WIRE_SEND : PG_WIRE_MESSAGE, printed);
-          g_assert_cmpstr (g_ptr_array_index (received.frames, 0), ==, expected);
-        }
+      if (expect_verdict (tagged ? PG_WIRE_SEND : PG_WIRE_MESSAGE, data, size, args))
+        taken[tagged]++;
       else
-        {
-          g_assert_cmpuint (received.frames->len, ==, 0);
-          g_assert_nonnull (received.closed);
-          g_assert_true (received.malformed);
-        }
-      pg_wire_free (received.wire);
-      close (fds[0]);
-      g_ptr_array_unref (received.frames);
-      g_free (received.closed);
+        refused[tagged]++;
     }
   g_rand_free (rand);
   g_test_message ("taken %u + %u, refused %u + %u", taken[0], taken[1], refused[0], refused[1]);
