@@ -1,7 +1,9 @@
-/* registration/store-outbox.c — the persistent outbox (schema 5): messages
- * waiting for the component link or for a user's legacy login, and reports
- * of messages that were not kept. Every change is one transaction, or part
- * of the pass's group (registration/store-group.c). */
+/* registration/store-outbox.c — the persistent outbox: messages waiting
+ * for the component link or for a user's legacy login, and reports of
+ * messages that were not kept.  Messages to users and the reports are rows
+ * of the database (schema 5), each change a transaction or part of the
+ * pass's group (registration/store-group.c); messages to legacy contacts
+ * are rows of the journal (registration/store-journal.c). */
 #define G_LOG_DOMAIN "pg-store"
 
 #include "registration/store-private.h"
@@ -34,13 +36,11 @@ pg_store_outbox_item_free (PgStoreOutboxItem *item)
   g_free (item);
 }
 
-/* Whether changes of this kind go into the pass's group. */
+/* Writes the journal's changes now, unless the pass's group commit will. */
 static gboolean
-grouped (PgStore *store, PgOutboxDirection direction)
+journal_written (PgStore *store, GError **error)
 {
-  /* Messages to users wait in the store only while they cannot be written:
-   * rare, and a failure there must reach the caller, who keeps them. */
-  return store->group_source != NULL && direction == PG_OUTBOX_TO_LEGACY;
+  return store->group_source != NULL || pg_store_journal_flush (store->journal, error);
 }
 
 static gboolean
@@ -93,13 +93,10 @@ read_items (PgStore *store, sqlite3_stmt *stmt, GError **error)
 static gint64
 count_rows (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
 {
-  /* Separate statements: one made to serve all could not use the index.
-   * Every to-legacy row is a message (loss reports go to users only), so
-   * their count reads the index alone, not each row's body. */
+  /* Separate statements: one made to serve both could not use the index. */
   const char *sql
-      = bare_jid == NULL ? "SELECT count(*) FROM outbox WHERE direction = ?2 AND body IS NOT NULL"
-        : direction == PG_OUTBOX_TO_LEGACY
-            ? "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2"
+      = bare_jid == NULL
+            ? "SELECT count(*) FROM outbox WHERE direction = ?2 AND body IS NOT NULL"
             : "SELECT count(*) FROM outbox WHERE bare_jid = ?1 AND direction = ?2 AND body IS NOT NULL";
   g_autoptr (PgStoreCachedStmt) stmt
       = pg_store_prepare_cached (store, sql, bare_jid, PG_STORE_ERROR_IO, error);
@@ -122,16 +119,15 @@ count_rows (PgStore *store, const char *bare_jid, PgOutboxDirection direction, G
 void
 pg_store_forget_outbox_counts (PgStore *store)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (store->outbox_counts); i++)
-    if (store->outbox_counts[i] != NULL)
-      g_hash_table_remove_all (store->outbox_counts[i]);
+  if (store->outbox_counts != NULL)
+    g_hash_table_remove_all (store->outbox_counts);
 }
 
-/* Adds @delta to the count of @bare_jid's messages, when it is known. */
+/* Adds @delta to the count of @bare_jid's messages to them, when it is known. */
 static void
-recount (PgStore *store, const char *bare_jid, PgOutboxDirection direction, gint64 delta)
+recount (PgStore *store, const char *bare_jid, gint64 delta)
 {
-  GHashTable *counts = store->outbox_counts[direction];
+  GHashTable *counts = store->outbox_counts;
   gpointer stored;
 
   if (counts != NULL && bare_jid != NULL && g_hash_table_lookup_extended (counts, bare_jid, NULL, &stored))
@@ -142,9 +138,11 @@ recount (PgStore *store, const char *bare_jid, PgOutboxDirection direction, gint
 static gint64
 count_messages (PgStore *store, const char *bare_jid, PgOutboxDirection direction, GError **error)
 {
-  GHashTable **counts = &store->outbox_counts[direction];
+  GHashTable **counts = &store->outbox_counts;
   gpointer stored;
 
+  if (direction == PG_OUTBOX_TO_LEGACY)
+    return pg_store_journal_count (store->journal, bare_jid);
   if (bare_jid == NULL)
     return count_rows (store, NULL, direction, error);
   if (*counts != NULL && g_hash_table_lookup_extended (*counts, bare_jid, NULL, &stored))
@@ -171,10 +169,11 @@ insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint 
   g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (
       store,
       "INSERT INTO outbox (bare_jid, direction, peer, body, loss, lost, xmpp_id, sender, receipt,"
-      " created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+      " created, expires, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
       item->bare_jid, PG_STORE_ERROR_IO, error);
+  gint64 id = ++store->last_id; /* not given again even if the insert fails */
 
-  if (stmt == NULL || !pg_store_keep_id_floor (store, error))
+  if (stmt == NULL)
     return 0;
   if (sqlite3_bind_text (stmt, 2, directions[item->direction], -1, SQLITE_STATIC) != SQLITE_OK
       || sqlite3_bind_text (stmt, 3, item->peer, -1, SQLITE_TRANSIENT) != SQLITE_OK
@@ -186,7 +185,8 @@ insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint 
       || sqlite3_bind_int (stmt, 9, item->receipt ? 1 : 0) != SQLITE_OK
       || sqlite3_bind_int64 (stmt, 10, item->created) != SQLITE_OK
       || (item->expires > 0 ? sqlite3_bind_int64 (stmt, 11, item->expires) : sqlite3_bind_null (stmt, 11))
-             != SQLITE_OK)
+             != SQLITE_OK
+      || sqlite3_bind_int64 (stmt, 12, id) != SQLITE_OK)
     {
       bind_failed (store, error);
       return 0;
@@ -194,8 +194,8 @@ insert (PgStore *store, const PgStoreOutboxItem *item, PgOutboxLoss loss, guint 
   if (!pg_store_step_done (store, stmt, error))
     return 0;
   if (item->body != NULL)
-    recount (store, item->bare_jid, item->direction, 1);
-  return sqlite3_last_insert_rowid (store->db);
+    recount (store, item->bare_jid, 1);
+  return id;
 }
 
 gint64
@@ -214,16 +214,18 @@ pg_store_outbox_add_counted (PgStore *store, const PgStoreOutboxItem *item, guin
   g_return_val_if_fail (item->bare_jid != NULL && item->peer != NULL && item->body != NULL, 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
 
-  if (grouped (store, item->direction))
+  if (item->direction == PG_OUTBOX_TO_LEGACY)
     {
-      /* A count, read only, then one insert. */
-      if (!pg_store_group_op_begin (store, TRUE, error))
-        goto fail;
-      queued = count_messages (store, item->bare_jid, item->direction, error);
-      if (queued >= 0 && queued < max)
-        id = insert (store, item, PG_OUTBOX_LOSS_NONE, 0, error);
-      if (!pg_store_group_op_end (store, id > 0, error))
+      queued = pg_store_journal_count (store->journal, item->bare_jid);
+      if (queued >= max)
         goto refused;
+      id = ++store->last_id;
+      pg_store_journal_add (store->journal, item, id);
+      if (!journal_written (store, error))
+        {
+          pg_store_journal_forget (store->journal, id);
+          goto fail;
+        }
     }
   else
     {
@@ -326,6 +328,12 @@ pg_store_outbox_list (PgStore *store, const char *bare_jid, PgOutboxDirection di
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (direction == PG_OUTBOX_TO_LEGACY)
+    {
+      GPtrArray *items = g_ptr_array_new_with_free_func ((GDestroyNotify)pg_store_outbox_item_free);
+      pg_store_journal_list (store->journal, bare_jid, after_id, limit, items);
+      return items;
+    }
   stmt = pg_store_prepare_cached (store,
                                   "SELECT " COLUMNS " FROM outbox WHERE (?1 IS NULL OR bare_jid = ?1)"
                                   " AND direction = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
@@ -341,6 +349,13 @@ pg_store_outbox_list (PgStore *store, const char *bare_jid, PgOutboxDirection di
       return NULL;
     }
   return read_items (store, stmt, error);
+}
+
+static gint
+by_id (gconstpointer a, gconstpointer b)
+{
+  gint64 x = (*(PgStoreOutboxItem *const *)a)->id, y = (*(PgStoreOutboxItem *const *)b)->id;
+  return x < y ? -1 : x > y;
 }
 
 GPtrArray *
@@ -362,16 +377,12 @@ pg_store_outbox_list_expired (PgStore *store, gint64 now, GError **error)
       bind_failed (store, error);
       return NULL;
     }
-  return read_items (store, stmt, error);
-}
-
-static gboolean
-counts_known (PgStore *store)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (store->outbox_counts); i++)
-    if (store->outbox_counts[i] != NULL && g_hash_table_size (store->outbox_counts[i]) > 0)
-      return TRUE;
-  return FALSE;
+  g_autoptr (GPtrArray) items = read_items (store, stmt, error);
+  if (items == NULL)
+    return NULL;
+  pg_store_journal_list_expired (store->journal, now, items);
+  g_ptr_array_sort (items, by_id);
+  return g_steal_pointer (&items);
 }
 
 /* Takes the row @id out of its owner's count, read from the row, before
@@ -379,9 +390,9 @@ counts_known (PgStore *store)
 static gboolean
 uncount (PgStore *store, gint64 id, GError **error)
 {
-  g_autoptr (PgStoreCachedStmt) stmt = pg_store_prepare_cached (
-      store, "SELECT bare_jid, direction = 'to-legacy' FROM outbox WHERE id = ?1 AND body IS NOT NULL", NULL,
-      PG_STORE_ERROR_IO, error);
+  g_autoptr (PgStoreCachedStmt) stmt
+      = pg_store_prepare_cached (store, "SELECT bare_jid FROM outbox WHERE id = ?1 AND body IS NOT NULL",
+                                 NULL, PG_STORE_ERROR_IO, error);
   int rc;
 
   if (stmt == NULL)
@@ -390,22 +401,21 @@ uncount (PgStore *store, gint64 id, GError **error)
     return bind_failed (store, error);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
-    recount (store, (const char *)sqlite3_column_text (stmt, 0),
-             sqlite3_column_int (stmt, 1) != 0 ? PG_OUTBOX_TO_LEGACY : PG_OUTBOX_TO_USER, -1);
+    recount (store, (const char *)sqlite3_column_text (stmt, 0), -1);
   else if (rc != SQLITE_DONE)
     return pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "reading the outbox");
   return TRUE;
 }
 
-/* Deletes @ids inside the caller's transaction: @owner's messages of
- * @direction, or (@owner NULL) anybody's rows. */
+/* Deletes the database's rows @ids inside the caller's transaction:
+ * @owner's messages, or (@owner NULL) anybody's rows. */
 static gboolean
-delete_ids (PgStore *store, const gint64 *ids, guint n_ids, const char *owner, PgOutboxDirection direction,
-            GError **error)
+delete_ids (PgStore *store, const gint64 *ids, guint n_ids, const char *owner, GError **error)
 {
   g_autoptr (PgStoreCachedStmt) stmt
       = pg_store_prepare_cached (store, "DELETE FROM outbox WHERE id = ?1", NULL, PG_STORE_ERROR_IO, error);
-  gboolean look_up = owner == NULL && counts_known (store);
+  gboolean look_up
+      = owner == NULL && store->outbox_counts != NULL && g_hash_table_size (store->outbox_counts) > 0;
 
   if (stmt == NULL)
     return FALSE;
@@ -418,30 +428,45 @@ delete_ids (PgStore *store, const gint64 *ids, guint n_ids, const char *owner, P
       if (!pg_store_step_done (store, stmt, error))
         return FALSE;
       if (owner != NULL && sqlite3_changes (store->db) > 0)
-        recount (store, owner, direction, -1);
+        recount (store, owner, -1);
       sqlite3_reset (stmt);
     }
   return TRUE;
 }
 
+/* Deletes @ids, rows of the journal or (unless @journal_only) of the database. */
 static gboolean
-delete_rows (PgStore *store, const gint64 *ids, guint n_ids, const char *owner, PgOutboxDirection direction,
+delete_rows (PgStore *store, const gint64 *ids, guint n_ids, const char *owner, gboolean journal_only,
              GError **error)
 {
-  if (n_ids == 0)
+  g_autoptr (GArray) in_db = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gboolean journal_changed = FALSE;
+
+  for (guint i = 0; i < n_ids; i++)
+    if (pg_store_journal_remove (store->journal, ids[i]))
+      journal_changed = TRUE;
+    else if (!journal_only)
+      g_array_append_val (in_db, ids[i]);
+  if (journal_changed && !journal_written (store, error))
+    goto fail;
+  if (in_db->len == 0)
     return TRUE;
-  /* Rows of either direction: their deletion follows what was delivered. */
+  /* Their deletion follows what was delivered: grouped. */
   if (store->group_source != NULL)
     {
-      if (pg_store_group_op_begin (store, n_ids == 1, error)
-          && pg_store_group_op_end (store, delete_ids (store, ids, n_ids, owner, direction, error), error))
+      if (pg_store_group_op_begin (store, in_db->len == 1, error)
+          && pg_store_group_op_end (
+              store, delete_ids (store, (const gint64 *)(void *)in_db->data, in_db->len, owner, error),
+              error))
         return TRUE;
     }
-  else if (pg_store_begin (store, error) && delete_ids (store, ids, n_ids, owner, direction, error)
+  else if (pg_store_begin (store, error)
+           && delete_ids (store, (const gint64 *)(void *)in_db->data, in_db->len, owner, error)
            && pg_store_finish (store, TRUE, error))
     return TRUE;
   else
     pg_store_finish (store, FALSE, NULL);
+fail:
   g_prefix_error (error, "deleting %u outbox rows: ", n_ids);
   return FALSE;
 }
@@ -451,7 +476,7 @@ pg_store_outbox_delete (PgStore *store, const gint64 *ids, guint n_ids, GError *
 {
   g_return_val_if_fail (store != NULL && (ids != NULL || n_ids == 0), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  return delete_rows (store, ids, n_ids, NULL, PG_OUTBOX_TO_USER, error);
+  return delete_rows (store, ids, n_ids, NULL, FALSE, error);
 }
 
 gboolean
@@ -460,7 +485,8 @@ pg_store_outbox_delete_of (PgStore *store, const char *bare_jid, PgOutboxDirecti
 {
   g_return_val_if_fail (store != NULL && bare_jid != NULL && (ids != NULL || n_ids == 0), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  return delete_rows (store, ids, n_ids, bare_jid, direction, error);
+  return delete_rows (store, ids, n_ids, direction == PG_OUTBOX_TO_USER ? bare_jid : NULL,
+                      direction == PG_OUTBOX_TO_LEGACY, error);
 }
 
 gboolean
@@ -479,7 +505,7 @@ pg_store_outbox_expire_to_user (PgStore *store, PgStoreOutboxItem *const *items,
       const PgStoreOutboxItem *item = items[i];
       if (item->direction != PG_OUTBOX_TO_USER || item->body == NULL)
         continue; /* reports never expire; to-legacy rows are bounced */
-      if (!delete_ids (store, &item->id, 1, item->bare_jid, PG_OUTBOX_TO_USER, error)
+      if (!delete_ids (store, &item->id, 1, item->bare_jid, error)
           || add_loss (store, item->bare_jid, item->peer, PG_OUTBOX_LOSS_EXPIRED, 1, sent_upto, error) == 0)
         goto fail;
     }
@@ -512,5 +538,7 @@ pg_store_outbox_next_expiry (PgStore *store, gint64 after, GError **error)
       pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "reading the outbox");
       return -1;
     }
-  return sqlite3_column_int64 (stmt, 0);
+  gint64 in_db = sqlite3_column_int64 (stmt, 0);
+  gint64 in_journal = pg_store_journal_next_expiry (store->journal, after);
+  return in_db == 0 || (in_journal != 0 && in_journal < in_db) ? in_journal : in_db;
 }

@@ -5,6 +5,8 @@
 #include "registration/seal.h"
 #include "registration/store.h"
 
+typedef struct PgStoreJournal PgStoreJournal;
+
 struct PgStore
 {
   sqlite3 *db;
@@ -22,17 +24,18 @@ struct PgStore
   gboolean group_open;         /* a group transaction is open */
   gboolean group_in_op;        /* between pg_store_group_op_begin() and _end() */
   gboolean group_op_savepoint; /* the change in progress has a savepoint */
-  gint64 group_max_id;         /* the highest outbox id the open group inserted */
-  /* Outbox ids at or below it were handed out by a group that could not be
-   * committed: they stay unused, since callers may still hold them. */
-  gint64 id_floor;
-  gboolean id_floor_written; /* raised in the open transaction */
-  /* Per direction, bare_jid → the user's messages in the outbox + 1, for
-   * the users counted since the last rollback: every message queued checks
-   * the user's limit, and counting the index each time cost a third of an
-   * insert.  Kept exact by insert() and delete_ids(); emptied by anything
-   * that changes the outbox otherwise (a rollback, a user's deletion). */
-  GHashTable *outbox_counts[2];
+  /* Outbox ids are handed out here, above every id the database and the
+   * journal ever held: the two share one sequence, which orders the rows of
+   * both and never gives an id twice. */
+  gint64 last_id;
+  /* The messages to legacy contacts (registration/store-journal.c). */
+  PgStoreJournal *journal;
+  /* bare_jid → the user's messages to them in the database + 1, for the
+   * users counted since the last rollback: counting the index for each
+   * message cost a third of an insert.  Kept exact by insert() and
+   * delete_ids(); emptied by anything that changes the outbox otherwise
+   * (a rollback, a user's deletion). */
+  GHashTable *outbox_counts;
 };
 
 /* A statement from pg_store_prepare_cached(): the cleanup resets it for the
@@ -73,13 +76,44 @@ gboolean pg_store_finish (PgStore *store, gboolean ok, GError **error);
 
 /* A grouped outbox change: opens the group's transaction when none is,
  * then a savepoint, so that a change that fails undoes only itself; none
- * when the change is @one_statement (besides the idempotent raise of
- * pg_store_keep_id_floor()), which sqlite undoes by itself if it fails. */
+ * when the change is @one_statement, which sqlite undoes by itself if it
+ * fails. */
 gboolean pg_store_group_op_begin (PgStore *store, gboolean one_statement, GError **error);
 /* Ends the change begun: kept when @ok, else undone.  FALSE and @error
  * when @ok and it could not be kept. */
 gboolean pg_store_group_op_end (PgStore *store, gboolean ok, GError **error);
-/* Before an outbox insert: keeps ids at or below the floor unused. */
-gboolean pg_store_keep_id_floor (PgStore *store, GError **error);
-/* The transaction that may hold the floor's raise was committed, or undone. */
-void pg_store_id_floor_settle (PgStore *store, gboolean committed);
+
+/* ---- the journal of messages to legacy contacts (store-journal.c) ----
+ * Changes are made in memory and written by pg_store_journal_flush(); the
+ * callers decide when (once per pass with the group commit, else at
+ * once). */
+/* Opens @path (created 0600, locked against a second process) and reads
+ * it back. Caller owns the journal (pg_store_journal_free). */
+PgStoreJournal *pg_store_journal_open (const char *path, GError **error);
+void pg_store_journal_free (PgStoreJournal *journal);
+/* Writes the changes made since the last flush (one write()); on failure
+ * the file is written whole at the next flush. */
+gboolean pg_store_journal_flush (PgStoreJournal *journal, GError **error);
+/* Whether a flush has anything to write. */
+gboolean pg_store_journal_has_pending (PgStoreJournal *journal);
+/* The highest id the file ever held or was told of. */
+gint64 pg_store_journal_max_id (PgStoreJournal *journal);
+/* Adds a copy of @item (a message to a legacy contact) as row @id. */
+void pg_store_journal_add (PgStoreJournal *journal, const PgStoreOutboxItem *item, gint64 id);
+/* Deletes row @id; FALSE when the journal has no such row. */
+gboolean pg_store_journal_remove (PgStoreJournal *journal, gint64 id);
+/* Undoes the add of row @id whose flush failed. */
+void pg_store_journal_forget (PgStoreJournal *journal, gint64 id);
+/* Deletes every row of @bare_jid; returns how many. */
+guint pg_store_journal_remove_user (PgStoreJournal *journal, const char *bare_jid);
+/* Rows of @bare_jid (NULL: everybody's). */
+guint pg_store_journal_count (PgStoreJournal *journal, const char *bare_jid);
+/* Appends copies of the rows above @after_id of @bare_jid (NULL: everybody),
+ * oldest first, until @into holds @limit items (0: all). @into frees them. */
+void pg_store_journal_list (PgStoreJournal *journal, const char *bare_jid, gint64 after_id, guint limit,
+                            GPtrArray *into);
+/* Appends copies of the rows expiring at or before @now, in no order. */
+void pg_store_journal_list_expired (PgStoreJournal *journal, gint64 now, GPtrArray *into);
+/* The earliest expiry later than @after, 0 when none. */
+gint64 pg_store_journal_next_expiry (PgStoreJournal *journal, gint64 after);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStoreJournal, pg_store_journal_free)

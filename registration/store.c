@@ -181,7 +181,6 @@ pg_store_finish (PgStore *store, gboolean ok, GError **error)
     (void)sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
   if (!ok)
     pg_store_forget_outbox_counts (store);
-  pg_store_id_floor_settle (store, ok);
   return ok;
 }
 
@@ -195,7 +194,8 @@ exec (sqlite3 *db, const char *sql, PgStoreError code, GError **error)
 gboolean
 pg_store_step_done (PgStore *store, sqlite3_stmt *stmt, GError **error)
 {
-  if (store->group_open && !store->group_in_op)
+  if (!store->group_in_op
+      && (store->group_open || (store->journal != NULL && pg_store_journal_has_pending (store->journal))))
     pg_store_group_commit (store);
   return sqlite3_step (stmt) == SQLITE_DONE
          || pg_store_fail_db (error, store->db, PG_STORE_ERROR_IO, "statement failed");
@@ -484,6 +484,89 @@ migrate (PgStore *store, const char *key_file, gboolean key_checked, GError **er
   return TRUE;
 }
 
+/* The highest outbox id the database ever gave: AUTOINCREMENT's record of
+ * it, or a row's when ids were given explicitly. */
+static gint64
+max_db_id (PgStore *store, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt
+      = pg_store_prepare (store->db,
+                          "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0),"
+                          " coalesce((SELECT max(id) FROM outbox), 0))",
+                          NULL, PG_STORE_ERROR_OPEN, error);
+
+  if (stmt == NULL)
+    return -1;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      pg_store_fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot read the outbox's ids");
+      return -1;
+    }
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+/* Opens the journal of messages to legacy contacts (registration/store-journal.c)
+ * beside the database, and moves there the ones the database holds (as
+ * written by versions that kept them in the database): the journal is
+ * synced before they leave the database, so that a crash in between
+ * leaves them in both, and the next start moves them again. */
+static gboolean
+open_journal (PgStore *store, GError **error)
+{
+  g_autofree char *path = g_strconcat (store->path, "-outbox", NULL);
+  gint64 in_db;
+
+  store->journal = pg_store_journal_open (path, error);
+  if (store->journal == NULL)
+    return FALSE;
+  if ((in_db = max_db_id (store, error)) < 0)
+    return FALSE;
+  store->last_id = MAX (in_db, pg_store_journal_max_id (store->journal));
+  {
+    g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
+        store->db,
+        "SELECT id, bare_jid, peer, body, xmpp_id, sender, receipt, created, expires FROM outbox"
+        " WHERE direction = 'to-legacy' AND body IS NOT NULL ORDER BY id",
+        NULL, PG_STORE_ERROR_OPEN, error);
+    guint moved = 0;
+    int rc;
+
+    if (stmt == NULL)
+      return FALSE;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+      {
+        PgStoreOutboxItem item = {
+          .bare_jid = (char *)sqlite3_column_text (stmt, 1),
+          .direction = PG_OUTBOX_TO_LEGACY,
+          .peer = (char *)sqlite3_column_text (stmt, 2),
+          .body = (char *)sqlite3_column_text (stmt, 3),
+          .xmpp_id = (char *)sqlite3_column_text (stmt, 4),
+          .sender = (char *)sqlite3_column_text (stmt, 5),
+          .receipt = sqlite3_column_int (stmt, 6) != 0,
+          .created = sqlite3_column_int64 (stmt, 7),
+          .expires = sqlite3_column_int64 (stmt, 8),
+        };
+        gint64 id = sqlite3_column_int64 (stmt, 0);
+        if (item.bare_jid == NULL || item.peer == NULL)
+          continue;
+        /* Moved already, when a crash stopped the last move halfway. */
+        pg_store_journal_remove (store->journal, id);
+        pg_store_journal_add (store->journal, &item, id);
+        moved++;
+      }
+    if (rc != SQLITE_DONE)
+      return pg_store_fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot read the outbox");
+    if (moved == 0)
+      return TRUE;
+    if (!pg_store_journal_flush (store->journal, error))
+      return FALSE;
+    if (!exec (store->db, "DELETE FROM outbox WHERE direction = 'to-legacy'", PG_STORE_ERROR_OPEN, error))
+      return FALSE;
+    g_message ("moved %u messages to legacy contacts from %s to %s", moved, store->path, path);
+  }
+  return TRUE;
+}
+
 static PgStore *
 open_store (const char *path, const char *key_file, GError **error)
 {
@@ -533,6 +616,8 @@ open_store (const char *path, const char *key_file, GError **error)
 
   if (!migrate (store, key_file, key_checked, error))
     return NULL;
+  if (!open_journal (store, error))
+    goto fail;
   g_info ("opened %s at schema %d", path, store->schema_version);
   return g_steal_pointer (&store);
 
@@ -570,9 +655,15 @@ pg_store_free (PgStore *store)
       g_source_destroy (store->group_source);
       g_clear_pointer (&store->group_source, g_source_unref);
     }
+  if (store->journal != NULL && pg_store_journal_has_pending (store->journal))
+    {
+      g_autoptr (GError) error = NULL;
+      if (!pg_store_journal_flush (store->journal, &error))
+        g_warning ("%s", error->message);
+    }
+  g_clear_pointer (&store->journal, pg_store_journal_free);
   g_clear_pointer (&store->statements, g_hash_table_unref);
-  for (gsize i = 0; i < G_N_ELEMENTS (store->outbox_counts); i++)
-    g_clear_pointer (&store->outbox_counts[i], g_hash_table_unref);
+  g_clear_pointer (&store->outbox_counts, g_hash_table_unref);
   if (sqlite3_close (store->db) != SQLITE_OK)
     g_warning ("closing %s: %s", store->path, sqlite3_errmsg (store->db));
   pg_seal_key_free (store->key);
@@ -729,6 +820,13 @@ pg_store_delete_user (PgStore *store, const char *bare_jid, gboolean *existed, G
   if (existed != NULL)
     *existed = sqlite3_changes (store->db) > 0;
   pg_store_forget_settings (store);
+  /* The journal's rows do not follow the database's cascade. */
+  if (pg_store_journal_remove_user (store->journal, bare_jid) > 0
+      && !pg_store_journal_flush (store->journal, error))
+    {
+      g_prefix_error (error, "deleting the queued messages of %s: ", bare_jid);
+      return FALSE;
+    }
   return TRUE;
 }
 

@@ -184,8 +184,8 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   g_clear_pointer (&f->transport.config, pg_config_free);
   g_free (f->transport.legacy_name);
   g_ptr_array_unref (f->sent);
-  static const char *const files[]
-      = { "purplegate.db", "purplegate.db-wal", "purplegate.db-shm", "purplegate.key" };
+  static const char *const files[] = { "purplegate.db", "purplegate.db-wal", "purplegate.db-shm",
+                                       "purplegate.db-outbox", "purplegate.key" };
   for (guint i = 0; i < G_N_ELEMENTS (files); i++)
     {
       g_autofree char *path = g_build_filename (f->dir, files[i], NULL);

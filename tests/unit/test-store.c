@@ -174,6 +174,7 @@ test_create (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   g_autoptr (GPtrArray) jids = NULL;
   g_autofree char *wal = g_strconcat (f->db, "-wal", NULL);
   g_autofree char *shm = g_strconcat (f->db, "-shm", NULL);
+  g_autofree char *outbox = g_strconcat (f->db, "-outbox", NULL);
   mode_t old_umask;
 
   /* Private whatever the process umask. */
@@ -192,6 +193,7 @@ test_create (Fixture *f, G_GNUC_UNUSED gconstpointer data)
   g_assert_true (g_file_test (wal, G_FILE_TEST_EXISTS));
   g_assert_cmpint (file_mode (wal) & 077, ==, 0);
   g_assert_cmpint (file_mode (shm) & 077, ==, 0);
+  g_assert_cmpint (file_mode (outbox), ==, 0600);
 }
 
 static void
@@ -473,7 +475,7 @@ test_injection (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 static void
 test_no_plaintext (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 {
-  static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+  static const char *const suffixes[] = { "", "-wal", "-shm", "-journal", "-outbox" };
   g_autoptr (PgStore) store = open_store (f->db, f->key);
   g_autofree char *wal = g_strconcat (f->db, "-wal", NULL);
 
