@@ -1,6 +1,8 @@
 /* registration/store.h — the embedded sqlite store of registrations.
  * One file, WAL mode, created 0600; numbered migrations; bound parameters only.
- * Passwords are sealed (registration/seal.h) before they reach the file. */
+ * Passwords are sealed (registration/seal.h) before they reach the file.
+ * Messages to legacy contacts waiting for confirmation are kept in a second
+ * file beside it, the database's name followed by "-outbox" (0600). */
 #pragma once
 #include <glib.h>
 
@@ -29,8 +31,10 @@ typedef struct
 void pg_store_user_free (PgStoreUser *user);
 
 /* Opens or creates the database at @path (0600) and loads or creates the key
- * at @key_file, then migrates to PG_STORE_SCHEMA_VERSION. Logs what it
- * migrated with timing. Caller owns the store; close with pg_store_free(). */
+ * at @key_file, then migrates to PG_STORE_SCHEMA_VERSION, and opens the
+ * outbox file beside it (refused while another process has it open). Logs
+ * what it migrated with timing. Caller owns the store; close with
+ * pg_store_free(). */
 PgStore *pg_store_open (const char *path, const char *key_file, GError **error);
 void pg_store_free (PgStore *store);
 int pg_store_get_schema_version (PgStore *store);
@@ -57,17 +61,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PgStore, pg_store_free)
 
 /* ---- the group commit (registration/store-group.c) ----
  *
- * With it on, the changes of the outbox's busiest path, messages queued to
- * contacts (pg_store_outbox_add_counted() of a PG_OUTBOX_TO_LEGACY item)
- * and rows deleted (pg_store_outbox_delete()), share one transaction per
- * pass of the main loop, committed at the end of the pass before any of
- * its output is written (transport/pass-end.h): each page the pass changed
- * is written once, not once per message.  Every other change commits the
- * open group first and keeps a transaction of its own, so that its failure
- * is reported to its caller.  A group that cannot be committed (disk full)
- * is logged: its queued messages were handed on already and go unprotected,
- * as a message the store refused does, and its deleted rows may be sent
- * again after the login is lost, as when a deletion fails. */
+ * With it on, the changes of the outbox's busiest paths are written once
+ * per pass of the main loop, at the end of the pass and before any of its
+ * output is written (transport/pass-end.h): messages queued to contacts
+ * and deleted once confirmed (records of the journal beside the database,
+ * one write() per pass), and messages to users deleted once delivered (one
+ * transaction per pass).  Every other change writes the pass's changes
+ * first and stands on its own, so that its failure is reported to its
+ * caller.  A pass whose changes cannot be written (disk full) is logged:
+ * its messages to contacts are still delivered, unprotected until a later
+ * pass's write succeeds (it writes the journal whole), and its deleted
+ * rows may be sent again after the login is lost, as when a deletion
+ * fails. */
 /* Turns the group commit on, at the end of the passes of the thread-default
  * main context, until pg_store_free(). */
 void pg_store_group_enable (PgStore *store);

@@ -604,10 +604,13 @@ def test_worker_cannot_open_store_or_key(env):
     probe = own / "probe.txt"
     probe.write_text("x\n")
     db, key = pg.settings["database"]["path"], pg.settings["database"]["key_file"]
-    assert os.path.isfile(db) and os.path.isfile(key), "no store or key file to test with"
-    lines = _say(c, "files", f"{db} {key} {own} {probe}").split("\n")
+    outbox = db + "-outbox"
+    assert os.path.isfile(db) and os.path.isfile(key) and os.path.isfile(outbox), \
+        "no store, outbox or key file to test with"
+    lines = _say(c, "files", f"{db} {outbox} {key} {own} {probe}").split("\n")
     answers = dict(line.split(": ", 1) for line in lines)
     assert answers.get(db, "").startswith("denied"), f"the worker can open the store: {lines}"
+    assert answers.get(outbox, "").startswith("denied"), f"the worker can open the outbox: {lines}"
     assert answers.get(key, "").startswith("denied"), f"the worker can open the key file: {lines}"
     assert answers.get(str(own)) == "readable", f"the worker cannot read its directory: {lines}"
     assert answers.get(str(probe)) == "readable", f"the worker cannot read its own file: {lines}"
