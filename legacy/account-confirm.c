@@ -23,45 +23,52 @@
 
 #define TOKEN_PREFIX PG_CONFIRM_TOKEN_PREFIX
 
+/* The protocol's, connected or not: whether it has a round trip does not
+ * change when the connection goes. */
 static gboolean
-has_round_trip (PurpleConnection *gc)
+has_round_trip (PurpleAccount *purple)
 {
-  PurplePlugin *prpl = purple_connection_get_prpl (gc);
+  PurplePlugin *prpl = purple_find_prpl (purple_account_get_protocol_id (purple));
 
   return prpl != NULL && g_strcmp0 (purple_plugin_get_id (prpl), "prpl-irc") == 0
          && PURPLE_PLUGIN_PROTOCOL_INFO (prpl)->send_raw != NULL;
 }
 
-gboolean
+PgConfirm
 pg_purple_account_confirm_sent (PgPurpleAccount *account, guint64 serial)
 {
   PurpleConnection *gc;
 
-  g_return_val_if_fail (account != NULL, FALSE);
+  g_return_val_if_fail (account != NULL, PG_CONFIRM_UNAVAILABLE);
 
-  if (account->dying || !pg_purple_account_is_connected (account))
-    return FALSE;
+  /* Its owner is ending the login. */
+  if (account->dying)
+    return PG_CONFIRM_UNAVAILABLE;
+  if (!has_round_trip (account->purple))
+    return PG_CONFIRM_NO_ROUND_TRIP;
+  /* The connection went with prpl-irc's queue, maybe with lines of the
+   * messages in it: their fate is unknown, so they are not settled; the
+   * disconnected event, on its way, puts them back in line. */
+  if (!pg_purple_account_is_connected (account))
+    return PG_CONFIRM_UNAVAILABLE;
   gc = purple_account_get_connection (account->purple);
-  if (!has_round_trip (gc))
-    return FALSE;
   /* send_raw writes the bytes as given: the line ends here. */
   g_autofree char *line = g_strdup_printf ("PING " TOKEN_PREFIX "%" G_GUINT64_FORMAT "\r\n", serial);
+  /* A write that fails ends the connection (prpl-irc reports the error). */
   if (PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc))->send_raw (gc, line, -1) < 0)
-    return FALSE;
+    return PG_CONFIRM_UNAVAILABLE;
   pg_purple_eventloop_flush (gc);
   account->confirm_serial = serial;
-  return TRUE;
+  return PG_CONFIRM_ASKED;
 }
 
 gboolean
 pg_purple_account_logout (PgPurpleAccount *account, const char *message)
 {
   g_return_val_if_fail (account != NULL, FALSE);
-  if (account->dying || !pg_purple_account_is_connected (account))
+  if (account->dying || !pg_purple_account_is_connected (account) || !has_round_trip (account->purple))
     return FALSE;
   PurpleConnection *gc = purple_account_get_connection (account->purple);
-  if (!has_round_trip (gc))
-    return FALSE;
   /* Behind every line queued before it, as the PING of a confirmation. */
   g_autofree char *flat = g_strdelimit (g_strdup (message != NULL ? message : ""), "\r\n", ' ');
   g_autofree char *line = g_strdup_printf ("QUIT :%s\r\n", flat);
@@ -132,10 +139,8 @@ pg_purple_account_confirm_install (void)
 void
 pg_purple_account_get_info (PgPurpleAccount *account, PgPurpleAccountInfo *info)
 {
-  PurpleConnection *gc
-      = pg_purple_account_is_connected (account) ? purple_account_get_connection (account->purple) : NULL;
   info->connection_nick = pg_purple_account_has_connection_nick (account);
-  info->round_trip = gc != NULL && has_round_trip (gc);
+  info->round_trip = has_round_trip (account->purple);
   info->chantypes = account->chantypes;
   info->nick_len = account->nick_len;
 }

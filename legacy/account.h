@@ -229,14 +229,30 @@ void pg_account_set_status (PgAccount *account, PgShow show, const char *message
 /* Sends @text (plain UTF-8) to @to. Nothing follows when the protocol
  * takes it; a send_failed event with @tag when it does not. */
 void pg_account_send_message (PgAccount *account, guint64 tag, const char *to, const char *text);
+/* What pg_account_confirm_sent() could do. */
+typedef enum
+{
+  /* Asked: the sent_confirmed event reports the serial once the legacy
+   * server has processed the messages. */
+  PG_CONFIRM_ASKED,
+  /* The protocol has no such round trip (only IRC has one, for now): that
+   * it took the messages is all that will ever be known of them. */
+  PG_CONFIRM_NO_ROUND_TRIP,
+  /* The protocol has one, but it cannot be asked now: the login is not
+   * connected, is ending, or its connection failed. Nothing is known of
+   * the messages (prpl-irc loses the lines still in its queue with the
+   * connection); the disconnected event follows unless the owner ends the
+   * login itself, and a confirmation asked later on this login, if it
+   * lives on, covers them. */
+  PG_CONFIRM_UNAVAILABLE,
+} PgConfirm;
+
 /* Asks the legacy server to confirm that it has processed every message
- * sent so far on this login: returns a serial that the sent_confirmed event
- * reports once it has. A protocol's taking a message is no proof it reached
- * the server (prpl-irc queues lines and loses its queue with the
- * connection). Returns 0 when the protocol offers no such round trip (only
- * IRC does, for now) or the login is not connected: then nothing more will
- * be known than that the protocol took the messages. */
-guint64 pg_account_confirm_sent (PgAccount *account);
+ * sent so far on this login. With PG_CONFIRM_ASKED, *@serial is the serial
+ * that the sent_confirmed event reports once it has; otherwise it is 0. A
+ * protocol's taking a message is no proof it reached the server (prpl-irc
+ * queues lines and loses its queue with the connection). */
+PgConfirm pg_account_confirm_sent (PgAccount *account, guint64 *serial);
 /* Before a clean stop: ends the login so that everything the legacy server
  * sent before arrives first (IRC: QUIT, then the server closes). TRUE when
  * a disconnected event follows; FALSE when the protocol has no such thing

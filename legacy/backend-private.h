@@ -21,8 +21,8 @@ typedef struct
   void (*connect) (PgAccount *account);
   void (*set_status) (PgAccount *account, PgShow show, const char *message);
   void (*send_message) (PgAccount *account, guint64 tag, const char *to, const char *text);
-  /* TRUE when a sent_confirmed event with @serial will follow */
-  gboolean (*confirm_sent) (PgAccount *account, guint64 serial);
+  /* PG_CONFIRM_ASKED when a sent_confirmed event with @serial will follow */
+  PgConfirm (*confirm_sent) (PgAccount *account, guint64 serial);
   gboolean (*logout) (PgAccount *account, const char *message); /* may be NULL: none */
   void (*send_chat_state) (PgAccount *account, const char *to, PgChatState state);
   void (*join_chat) (PgAccount *account, const char *chat, const char *nick, const char *password);

@@ -236,13 +236,19 @@ worker_send_message (PgAccount *account, guint64 tag, const char *to, const char
     pg_wire_send_texts (account->worker->wire, PG_WIRE_SEND, account->id, &tag, to, text);
 }
 
-static gboolean
+static PgConfirm
 worker_confirm_sent (PgAccount *account, guint64 serial)
 {
-  if (!placed (account) || !account->mirror.connected || !account->mirror.round_trip)
-    return FALSE;
+  /* The protocol's, told before the login's first connected event. */
+  if (!account->mirror.round_trip)
+    return PG_CONFIRM_NO_ROUND_TRIP;
+  /* Between a worker's crash and the disconnected event (deferred) the
+   * login is no longer placed: the rows are not settled, its end puts them
+   * back in line. */
+  if (!placed (account) || !account->mirror.connected)
+    return PG_CONFIRM_UNAVAILABLE;
   send_frame (account, PG_WIRE_CONFIRM, g_variant_new ("(t)", serial));
-  return TRUE;
+  return PG_CONFIRM_ASKED;
 }
 
 static gboolean

@@ -142,10 +142,13 @@ local_send_message (PgAccount *account, guint64 tag, const char *to, const char 
   defer (account, deferred);
 }
 
-static gboolean
+static PgConfirm
 local_confirm_sent (PgAccount *account, guint64 serial)
 {
-  return account->local != NULL && pg_purple_account_confirm_sent (account->local, serial);
+  /* No login could be made: its disconnected event is on its way. */
+  if (account->local == NULL)
+    return PG_CONFIRM_UNAVAILABLE;
+  return pg_purple_account_confirm_sent (account->local, serial);
 }
 
 static gboolean
@@ -467,14 +470,18 @@ pg_account_send_message (PgAccount *account, guint64 tag, const char *to, const 
   account->backend->ops->send_message (account, tag, to, text);
 }
 
-guint64
-pg_account_confirm_sent (PgAccount *account)
+PgConfirm
+pg_account_confirm_sent (PgAccount *account, guint64 *serial)
 {
-  guint64 serial = account->backend->last_serial + 1;
-  if (!account->backend->ops->confirm_sent (account, serial))
-    return 0;
-  account->backend->last_serial = serial;
-  return serial;
+  guint64 next = account->backend->last_serial + 1;
+  PgConfirm outcome = account->backend->ops->confirm_sent (account, next);
+  *serial = 0;
+  if (outcome == PG_CONFIRM_ASKED)
+    {
+      account->backend->last_serial = next;
+      *serial = next;
+    }
+  return outcome;
 }
 
 gboolean

@@ -2,8 +2,9 @@
  * networks: the user's messages to contacts are stored, handed to the
  * legacy login in order once it is online, and deleted when the legacy
  * server confirmed them (pg_account_confirm_sent()) or, for protocols
- * without such a round trip, when the protocol took them.  See
- * legacy/outbox.h for the guarantee. */
+ * without such a round trip, when the protocol took them.  A login that
+ * cannot be asked (its connection is going) settles nothing: its end puts
+ * the rows back in line.  See legacy/outbox.h for the guarantee. */
 #define G_LOG_DOMAIN "pg-outbox"
 #include "build-config.h"
 
@@ -65,12 +66,24 @@ ask_confirmation (gpointer data)
   session->legacy_confirm_id = 0;
   if (session->account == NULL || session->legacy_asked_upto >= session->legacy_sent_upto)
     return G_SOURCE_REMOVE;
-  guint64 serial = pg_account_confirm_sent (session->account);
+  guint64 serial;
+  PgConfirm outcome = pg_account_confirm_sent (session->account, &serial);
   session->legacy_asked_upto = session->legacy_sent_upto;
-  if (serial == 0)
+  if (outcome == PG_CONFIRM_NO_ROUND_TRIP)
     {
       /* The protocol took them; nothing more will be known. */
       settle (session, session->legacy_sent_upto);
+      return G_SOURCE_REMOVE;
+    }
+  if (outcome == PG_CONFIRM_UNAVAILABLE)
+    {
+      /* The login is ending, and the legacy server may never have had
+       * them: no receipt, and the rows stay.  The login's end puts them
+       * back in line for the next one; should it live on, the
+       * confirmation asked after the next message covers them too.
+       * Asking again would get the same answer: nothing is re-armed. */
+      g_debug ("%s: the legacy login cannot confirm %u messages now", session->bare_jid,
+               g_queue_get_length (&session->legacy_sent));
       return G_SOURCE_REMOVE;
     }
   if (session->legacy_confirms == NULL)

@@ -41,7 +41,8 @@ void pg_outbox_legacy_reset (PgSession *session);
  * <recipient-unavailable/> and @text. */
 void pg_outbox_legacy_bounce_all (PgSession *session, const char *text);
 /* Asks @session's login at once to confirm what it was handed (if there is
- * anything new); returns how many messages wait for a confirmation. */
+ * anything new); returns how many messages wait for a confirmation (those
+ * a login that cannot be asked was handed included: they stay stored). */
 guint pg_outbox_legacy_confirm_now (PgSession *session);
 /* TRUE when row @id was handed to @session's login, unconfirmed. */
 gboolean pg_outbox_legacy_in_flight (PgSession *session, gint64 id);

@@ -37,10 +37,12 @@ void pg_purple_account_set_status (PgPurpleAccount *account, PgShow show, const 
 gboolean pg_purple_account_send_message (PgPurpleAccount *account, guint64 tag, const char *to,
                                          const char *text, GError **error);
 /* Asks the legacy server to confirm that it has processed every message
- * sent so far on this login: TRUE when a sent_confirmed event with @serial
- * (from a sequence the caller keeps rising) follows once it has; FALSE when
- * the protocol has no such round trip or the login is not connected. */
-gboolean pg_purple_account_confirm_sent (PgPurpleAccount *account, guint64 serial);
+ * sent so far on this login: PG_CONFIRM_ASKED when a sent_confirmed event
+ * with @serial (from a sequence the caller keeps rising) follows once it
+ * has; PG_CONFIRM_NO_ROUND_TRIP when the protocol has no such round trip;
+ * PG_CONFIRM_UNAVAILABLE when it has one but the login is being freed, is
+ * not connected, or the request could not be written (legacy/account.h). */
+PgConfirm pg_purple_account_confirm_sent (PgPurpleAccount *account, guint64 serial);
 /* Where the protocol has a round trip (IRC), marks what it was handed so
  * far with @tag (the caller's, rising): the function of
  * pg_purple_account_set_mark_func() is called with @processed FALSE once
@@ -149,7 +151,7 @@ gboolean pg_purple_account_logout (PgPurpleAccount *account, const char *message
 typedef struct
 {
   gboolean connection_nick; /* pg_purple_account_has_connection_nick() */
-  gboolean round_trip;      /* pg_purple_account_confirm_sent() can succeed */
+  gboolean round_trip;      /* the protocol has pg_purple_account_confirm_sent()'s round trip */
   const char *chantypes;    /* the server's channel prefixes; NULL: not said */
   guint nick_len;           /* the server's NICKLEN; 0: not said */
 } PgPurpleAccountInfo;

@@ -896,16 +896,20 @@ confirm_messages (gpointer data)
 {
   PgRoom *room = data;
   room->confirm_id = 0;
-  guint64 serial = room->session->account != NULL ? pg_account_confirm_sent (room->session->account) : 0;
+  guint64 serial = 0;
+  if (room->session->account != NULL)
+    pg_account_confirm_sent (room->session->account, &serial);
+  /* Without a round trip (prpl-jabber) the room's echo of each message
+   * (PG_CHAT_EVENT_SENT) settles it, or its time runs out.  With the login
+   * ending nothing was asked: the messages wait for a later confirmation,
+   * the login's end or their time, as a refusal may still name them. */
+  if (serial == 0)
+    return G_SOURCE_REMOVE;
   for (GList *l = room->pending.head, *next; l != NULL; l = next)
     {
       PgRoomPending *pending = l->data;
       next = l->next;
-      if (pending->action != PG_ROOM_SEND || pending->serial != 0)
-        continue;
-      /* Without a round trip (prpl-jabber) the room's echo of each
-       * message (PG_CHAT_EVENT_SENT) settles it, or its time runs out. */
-      if (serial != 0)
+      if (pending->action == PG_ROOM_SEND && pending->serial == 0)
         pending->serial = serial;
     }
   return G_SOURCE_REMOVE;

@@ -696,6 +696,10 @@ run_command (Worker *worker, guint32 op, Login *login, GVariant *args)
       {
         guint64 serial;
         g_variant_get (args, "(t)", &serial);
+        /* Only an answer goes back (sent_confirmed).  The main process asks
+         * where this login said its protocol has the round trip, so what
+         * else comes here is a login that is ending: its disconnected
+         * event puts the messages back in line there, unsettled. */
         pg_purple_account_confirm_sent (account, serial);
       }
       break;

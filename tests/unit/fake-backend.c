@@ -13,7 +13,7 @@ struct PgFakeBackend
   GPtrArray *commands; /* PgFakeCommand */
   GPtrArray *accounts; /* PgAccount, borrowed: those that exist, oldest first */
   GHashTable *nicks;   /* PgAccount → our nick on its connection (owned) */
-  gboolean round_trip;
+  PgConfirm confirm;   /* what confirm_sent answers */
   guint64 last_serial;
 };
 
@@ -111,15 +111,20 @@ fake_send_message (PgAccount *account, guint64 tag, const char *to, const char *
   record (account, "send_message", tag_text, to, text, FAKE_END);
 }
 
-static gboolean
+static PgConfirm
 fake_confirm_sent (PgAccount *account, guint64 serial)
 {
+  static const char *const answers[] = {
+    [PG_CONFIRM_ASKED] = "promised",
+    [PG_CONFIRM_NO_ROUND_TRIP] = "refused",
+    [PG_CONFIRM_UNAVAILABLE] = "unavailable",
+  };
   PgFakeBackend *fake = fake_of (account);
   g_autofree char *serial_text = u64 (serial);
-  record (account, "confirm_sent", serial_text, fake->round_trip ? "promised" : "refused", FAKE_END);
-  if (fake->round_trip)
+  record (account, "confirm_sent", serial_text, answers[fake->confirm], FAKE_END);
+  if (fake->confirm == PG_CONFIRM_ASKED)
     fake->last_serial = serial;
-  return fake->round_trip;
+  return fake->confirm;
 }
 
 static void
@@ -272,7 +277,7 @@ pg_fake_backend_new (void)
   fake->commands = g_ptr_array_new_with_free_func ((GDestroyNotify)command_free);
   fake->accounts = g_ptr_array_new ();
   fake->nicks = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
-  fake->round_trip = TRUE;
+  fake->confirm = PG_CONFIRM_ASKED;
   return fake;
 }
 
@@ -298,7 +303,13 @@ pg_fake_backend_get_backend (PgFakeBackend *fake)
 void
 pg_fake_backend_set_round_trip (PgFakeBackend *fake, gboolean round_trip)
 {
-  fake->round_trip = round_trip;
+  fake->confirm = round_trip ? PG_CONFIRM_ASKED : PG_CONFIRM_NO_ROUND_TRIP;
+}
+
+void
+pg_fake_backend_set_confirm (PgFakeBackend *fake, PgConfirm answer)
+{
+  fake->confirm = answer;
 }
 
 guint64

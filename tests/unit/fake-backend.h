@@ -32,6 +32,10 @@ PgBackend *pg_fake_backend_get_backend (PgFakeBackend *fake);
 /* Whether confirm_sent promises a sent_confirmed event (the default, as on
  * IRC) or not (as on protocols without a round trip). */
 void pg_fake_backend_set_round_trip (PgFakeBackend *fake, gboolean round_trip);
+/* What confirm_sent answers from now on (recorded as "promised", "refused"
+ * or "unavailable"): PG_CONFIRM_UNAVAILABLE plays an IRC login whose
+ * connection is going. */
+void pg_fake_backend_set_confirm (PgFakeBackend *fake, PgConfirm answer);
 /* The serial of the last confirm_sent that was promised; 0 when none. */
 guint64 pg_fake_backend_get_last_serial (PgFakeBackend *fake);
 

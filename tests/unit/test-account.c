@@ -782,17 +782,17 @@ test_confirm_sent (void)
     return;
   owner = owner_new ();
   new_alice (owner, open_ircd, NULL);
-  g_assert_false (pg_purple_account_confirm_sent (owner->account, 1)); /* not connected */
+  g_assert_cmpint (pg_purple_account_confirm_sent (owner->account, 1), ==, PG_CONFIRM_UNAVAILABLE);
   pg_purple_account_connect (owner->account);
   wait_event (owner, "connected");
   bob = peer_new (open_ircd, "bob");
 
   g_assert_true (pg_purple_account_send_message (owner->account, 0, "bob", "before the first", &error));
   first = 7;
-  g_assert_true (pg_purple_account_confirm_sent (owner->account, first));
+  g_assert_cmpint (pg_purple_account_confirm_sent (owner->account, first), ==, PG_CONFIRM_ASKED);
   g_assert_true (pg_purple_account_send_message (owner->account, 0, "bob", "before the second", &error));
   second = 8;
-  g_assert_true (pg_purple_account_confirm_sent (owner->account, second));
+  g_assert_cmpint (pg_purple_account_confirm_sent (owner->account, second), ==, PG_CONFIRM_ASKED);
   g_autofree char *want_first = g_strdup_printf ("confirmed %" G_GUINT64_FORMAT, first);
   g_autofree char *want_second = g_strdup_printf ("confirmed %" G_GUINT64_FORMAT, second);
   g_assert_cmpstr (wait_event (owner, want_second), ==, want_second);
@@ -808,6 +808,45 @@ test_confirm_sent (void)
   g_assert_null (find_event (owner, "message"));
 
   peer_quit (bob);
+  owner_free (owner);
+}
+
+/* pg_purple_account_confirm_sent() tells a protocol without the round trip
+ * (prpl-jabber: settled on taking) from an IRC login that cannot be asked,
+ * not yet or no longer connected: the messages it took may be lost with
+ * prpl-irc's queue, and nothing answers. */
+static void
+test_confirm_sent_unavailable (void)
+{
+  g_autoptr (GError) error = NULL;
+  Owner *owner;
+  Ircd *ircd;
+
+  PgPurpleAccount *jabber = pg_purple_account_new (get_purple (), "prpl-jabber", "alice@example.org/pg", "pw",
+                                                   NULL, NULL, &events, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pg_purple_account_confirm_sent (jabber, 1), ==, PG_CONFIRM_NO_ROUND_TRIP);
+  pg_purple_account_free (jabber);
+
+  if ((ircd = ircd_start (NULL)) == NULL)
+    {
+      g_test_skip ("inspircd is not installed");
+      return;
+    }
+  owner = owner_new ();
+  new_alice (owner, ircd, NULL);
+  g_assert_cmpint (pg_purple_account_confirm_sent (owner->account, 1), ==, PG_CONFIRM_UNAVAILABLE);
+  pg_purple_account_connect (owner->account);
+  wait_event (owner, "connected");
+  g_assert_cmpint (pg_purple_account_confirm_sent (owner->account, 2), ==, PG_CONFIRM_ASKED);
+  wait_event (owner, "confirmed 2");
+
+  g_assert_true (pg_purple_account_send_message (owner->account, 3, "bob", "lost with the queue", &error));
+  ircd_stop (ircd); /* the server goes away under a live login */
+  wait_event (owner, "disconnected ");
+  g_assert_cmpint (pg_purple_account_confirm_sent (owner->account, 4), ==, PG_CONFIRM_UNAVAILABLE);
+  run_for (200);
+  g_assert_null (find_event (owner, "confirmed 4"));
   owner_free (owner);
 }
 
@@ -844,7 +883,7 @@ test_refused_after_quit (void)
   g_assert_true (pg_purple_account_send_message (owner->account, 2, "Bob", "gone", &error));
   g_assert_true (pg_purple_account_send_message (owner->account, 3, "carol", "here", &error));
   g_assert_true (pg_purple_account_send_message (owner->account, 4, "bob", "two\nlines", &error));
-  g_assert_true (pg_purple_account_confirm_sent (owner->account, 9));
+  g_assert_cmpint (pg_purple_account_confirm_sent (owner->account, 9), ==, PG_CONFIRM_ASKED);
   g_free (peer_expect (carol, "PRIVMSG carol :here"));
   wait_event (owner, "confirmed 9");
   g_assert_cmpint (event_index (owner, "refused 1"), ==, -1);
@@ -900,7 +939,7 @@ test_refused_before_join (void)
   dave = peer_new (open_ircd, "dave");
   g_assert_true (pg_purple_account_send_message (owner->account, 2, "dave", "now", &error));
   g_free (peer_expect (dave, "PRIVMSG dave :now"));
-  g_assert_true (pg_purple_account_confirm_sent (owner->account, 5));
+  g_assert_cmpint (pg_purple_account_confirm_sent (owner->account, 5), ==, PG_CONFIRM_ASKED);
   wait_event (owner, "confirmed 5");
   g_assert_cmpint (event_index (owner, "refused 1"), >=, 0);
   g_assert_cmpint (event_index (owner, "refused 2"), ==, -1);
@@ -912,7 +951,7 @@ test_refused_before_join (void)
   peer_quit (dave);
   PurpleConnection *gc = purple_account_get_connection (owner->account->purple);
   PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc))->send_raw (gc, "WHOIS dave\r\n", -1);
-  g_assert_true (pg_purple_account_confirm_sent (owner->account, 6));
+  g_assert_cmpint (pg_purple_account_confirm_sent (owner->account, 6), ==, PG_CONFIRM_ASKED);
   wait_event (owner, "confirmed 6");
   g_assert_cmpint (event_index (owner, "refused 3"), ==, -1);
 
@@ -1522,6 +1561,7 @@ main (int argc, char **argv)
   g_test_add_func ("/account/message/receive", test_message_receive);
   g_test_add_func ("/account/message/send", test_message_send);
   g_test_add_func ("/account/message/confirm-sent", test_confirm_sent);
+  g_test_add_func ("/account/message/confirm-sent-unavailable", test_confirm_sent_unavailable);
   g_test_add_func ("/account/message/refused-after-quit", test_refused_after_quit);
   g_test_add_func ("/account/message/refused-before-join", test_refused_before_join);
   g_test_add_func ("/account/contact/presence", test_contact_presence);

@@ -15,7 +15,7 @@
 #define G_LOG_DOMAIN "pg-test-delivery"
 #include "build-config.h"
 
-#include "legacy/outbox.h"
+#include "legacy/outbox-private.h"
 #include "legacy/session-private.h"
 #include "registration/inband.h"
 #include "registration/store.h"
@@ -215,18 +215,24 @@ count_bounces (Fixture *f)
   return n;
 }
 
-/* Whether the XEP-0184 receipt for the user's message @id was sent. */
-static gboolean
-has_receipt (Fixture *f, const char *id)
+/* How many XEP-0184 receipts for the user's message @id were sent. */
+static guint
+count_receipts (Fixture *f, const char *id)
 {
+  guint n = 0;
   for (guint i = 0; i < f->sent->len; i++)
     {
       const xmlNode *received
           = pg_stanza_find_child (g_ptr_array_index (f->sent, i), "received", NS_RECEIPTS);
-      if (received != NULL && g_strcmp0 (pg_stanza_get_attr (received, "id"), id) == 0)
-        return TRUE;
+      n += received != NULL && g_strcmp0 (pg_stanza_get_attr (received, "id"), id) == 0;
     }
-  return FALSE;
+  return n;
+}
+
+static gboolean
+has_receipt (Fixture *f, const char *id)
+{
+  return count_receipts (f, id) > 0;
 }
 
 /* The last presence of @type (NULL: available) from the transport. */
@@ -508,8 +514,82 @@ test_ack_without_round_trip (Fixture *f, gconstpointer data)
   g_assert_false (has_receipt (f, "m1"));
   RUN_UNTIL (pg_fake_backend_count (f->fake, "confirm_sent") > 0, 1000);
   ASSERT_LOG (f, "confirm_sent", "confirm_sent 1 refused\n");
-  g_assert_true (has_receipt (f, "m1"));
+  g_assert_cmpuint (count_receipts (f, "m1"), ==, 1);
   ASSERT_STORED_IDS (f, "");
+}
+
+/* The login cannot be asked (its connection is going, with prpl-irc's
+ * queue): no receipt, and the row stays, asked about once.  The login's end
+ * puts it back in line: the next login is handed it once, before what came
+ * meanwhile, and its confirmation receipts it once. */
+static void
+test_ack_unavailable_resent (Fixture *f, gconstpointer data)
+{
+  log_in (f);
+  pg_fake_backend_set_confirm (f->fake, PG_CONFIRM_UNAVAILABLE);
+  say (f, "bob", "m1", "one");
+  RUN_UNTIL (pg_fake_backend_count (f->fake, "confirm_sent") > 0, 1000);
+  run_for (3 * PG_OUTBOX_CONFIRM_DELAY_MS);
+  ASSERT_LOG (f, "confirm_sent", "confirm_sent 1 unavailable\n");
+  g_assert_false (has_receipt (f, "m1"));
+  ASSERT_STORED_IDS (f, "1 ");
+
+  pg_fake_backend_set_confirm (f->fake, PG_CONFIRM_ASKED);
+  pg_fake_backend_clear (f->fake);
+  pg_fake_account_disconnected (account (f), PG_ACCOUNT_FAILURE_NETWORK, "connection reset");
+  say (f, "carol", "m2", "two");
+  RUN_UNTIL (pg_fake_backend_count (f->fake, "connect") > 0, 1900);
+  pg_fake_account_connected (account (f));
+  ASSERT_LOG (f, "send_message", "send_message 1 bob one\nsend_message 2 carol two\n");
+  g_assert_false (has_receipt (f, "m1"));
+  pg_fake_account_sent_confirmed (account (f), wait_confirm_sent (f));
+  g_assert_cmpuint (count_receipts (f, "m1"), ==, 1);
+  g_assert_cmpuint (count_receipts (f, "m2"), ==, 1);
+  ASSERT_STORED_IDS (f, "");
+  run_for (3 * PG_OUTBOX_CONFIRM_DELAY_MS);
+  ASSERT_LOG (f, "send_message", "send_message 1 bob one\nsend_message 2 carol two\n");
+  g_assert_cmpuint (count_receipts (f, "m1"), ==, 1);
+}
+
+/* A login that could not be asked once and lives on: the confirmation
+ * asked after the next message covers the earlier row too. */
+static void
+test_ack_unavailable_covered_later (Fixture *f, gconstpointer data)
+{
+  log_in (f);
+  pg_fake_backend_set_confirm (f->fake, PG_CONFIRM_UNAVAILABLE);
+  say (f, "bob", "m1", "one");
+  RUN_UNTIL (pg_fake_backend_count (f->fake, "confirm_sent") > 0, 1000);
+  g_assert_false (has_receipt (f, "m1"));
+  ASSERT_STORED_IDS (f, "1 ");
+
+  pg_fake_backend_set_confirm (f->fake, PG_CONFIRM_ASKED);
+  say (f, "bob", "m2", "two");
+  guint64 serial = wait_confirm_sent (f);
+  ASSERT_STORED_IDS (f, "1 2 ");
+  pg_fake_account_sent_confirmed (account (f), serial);
+  g_assert_cmpuint (count_receipts (f, "m1"), ==, 1);
+  g_assert_cmpuint (count_receipts (f, "m2"), ==, 1);
+  ASSERT_STORED_IDS (f, "");
+  ASSERT_LOG (f, "send_message", "send_message 1 bob one\nsend_message 2 bob two\n");
+}
+
+/* A clean stop asks the logins at once; a row a login cannot confirm is
+ * not receipted and stays stored, for the next start, and the login is
+ * asked once, not at every turn of the wait. */
+static void
+test_ack_unavailable_at_stop (Fixture *f, gconstpointer data)
+{
+  log_in (f);
+  say (f, "bob", "m1", "one");
+  pg_fake_backend_set_confirm (f->fake, PG_CONFIRM_UNAVAILABLE);
+  pg_outbox_drain (&f->transport, 300);
+  ASSERT_LOG (f, "confirm_sent", "confirm_sent 1 unavailable\n");
+  g_assert_false (has_receipt (f, "m1"));
+  ASSERT_STORED_IDS (f, "1 ");
+  g_clear_pointer (&f->transport.sessions, pg_sessions_free);
+  g_assert_false (has_receipt (f, "m1"));
+  ASSERT_STORED_IDS (f, "1 ");
 }
 
 /* ---- bounces ---- */
@@ -921,6 +1001,9 @@ main (int argc, char **argv)
   ADD ("/delivery/ack/confirmations", test_ack_confirmations);
   ADD ("/delivery/ack/later-covers-earlier", test_ack_later_covers_earlier);
   ADD ("/delivery/ack/without-round-trip", test_ack_without_round_trip);
+  ADD ("/delivery/ack/unavailable-resent", test_ack_unavailable_resent);
+  ADD ("/delivery/ack/unavailable-covered-later", test_ack_unavailable_covered_later);
+  ADD ("/delivery/ack/unavailable-at-stop", test_ack_unavailable_at_stop);
   ADD ("/delivery/bounce/refused", test_bounce_refused);
   ADD ("/delivery/bounce/send-failed", test_bounce_send_failed);
   ADD ("/delivery/reconnect/network", test_reconnect_network);
