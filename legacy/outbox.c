@@ -43,7 +43,8 @@ struct PgOutbox
   GQueue pings;         /* Ping written, oldest first */
   guint acking;         /* rows the pings cover */
   GHashTable *bouncing; /* ids of to-legacy rows whose bounce was written */
-  guint ping_idle;
+  guint ping_idle;      /* the ping source armed (idle or timeout) */
+  gint64 last_ping_us;  /* monotonic time of the last ping written */
   guint expiry_id;
   gint64 expiry_at;  /* unix s of the armed timer */
   gboolean draining; /* pg_outbox_drain() */
@@ -491,6 +492,7 @@ write_ping (PgOutbox *outbox)
   outbox->unacked = g_array_new (FALSE, FALSE, sizeof (gint64));
   outbox->acking += ping->rows->len;
   g_queue_push_tail (&outbox->pings, ping);
+  outbox->last_ping_us = g_get_monotonic_time ();
 }
 
 static gboolean
@@ -505,11 +507,13 @@ send_ping (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* One ping after what was written in this main loop iteration, and one
- * after every PG_OUTBOX_PING_EVERY rows of a burst, so that few rows wait on
- * any one answer: a server that dies has routed the rows it read, and the
- * ping after them may be in what it had not read yet; those rows come
- * twice. At most PG_OUTBOX_MAX_PINGS under way. */
+/* A ping after what was written in this main loop iteration, at most one
+ * per PG_OUTBOX_PING_GAP_MS, and one after every PG_OUTBOX_PING_EVERY rows
+ * of a burst, so that few rows wait on any one answer: a server that dies
+ * has routed the rows it read, and the ping after them may be in what it
+ * had not read yet; those rows come twice. At most PG_OUTBOX_MAX_PINGS
+ * under way.  A ping costs more than a message (written, routed back,
+ * parsed): under load the gap makes one cover many passes. */
 static void
 schedule_ping (PgOutbox *outbox)
 {
@@ -520,8 +524,14 @@ schedule_ping (PgOutbox *outbox)
       write_ping (outbox);
       return;
     }
-  if (outbox->ping_idle == 0 && outbox->unacked->len > 0
-      && g_queue_get_length (&outbox->pings) < PG_OUTBOX_MAX_PINGS)
+  if (outbox->ping_idle != 0 || outbox->unacked->len == 0
+      || g_queue_get_length (&outbox->pings) >= PG_OUTBOX_MAX_PINGS)
+    return;
+  gint64 wait_us = outbox->last_ping_us + PG_OUTBOX_PING_GAP_MS * 1000 - g_get_monotonic_time ();
+  if (wait_us > 0)
+    outbox->ping_idle
+        = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint)((wait_us + 999) / 1000), send_ping, outbox, NULL);
+  else
     /* At default priority: an idle one would starve while the legacy
      * sockets keep the loop busy, and the window would fill up. */
     outbox->ping_idle = g_idle_add_full (G_PRIORITY_DEFAULT, send_ping, outbox, NULL);
@@ -672,6 +682,7 @@ pg_outbox_link_down (PgTransport *transport)
   outbox->sent_upto = 0;
   outbox->backlog = TRUE;
   g_clear_handle_id (&outbox->ping_idle, g_source_remove);
+  outbox->last_ping_us = 0; /* the next link's first ping goes at once */
   for (Ping *ping; (ping = g_queue_pop_head (&outbox->pings)) != NULL;)
     {
       pg_ping_self_cancel (transport, ping->id);

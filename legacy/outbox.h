@@ -69,8 +69,10 @@
  * acknowledgement pings under way at a time. */
 #define PG_OUTBOX_WINDOW 200
 #define PG_OUTBOX_MAX_PINGS 32
-/* Rows written between two acknowledgement pings at most. */
-#define PG_OUTBOX_PING_EVERY 8
+/* Rows written between two acknowledgement pings at most, and the time
+ * between two pings unless that many rows are waiting. */
+#define PG_OUTBOX_PING_EVERY 32
+#define PG_OUTBOX_PING_GAP_MS 5
 
 typedef struct PgOutbox PgOutbox;
 

@@ -916,6 +916,52 @@ test_to_user_link_down (Fixture *f, gconstpointer data)
   g_assert_cmpint (stored (f, PG_OUTBOX_TO_USER), ==, 0);
 }
 
+/* Pings written so far. */
+static guint
+count_pings (Fixture *f)
+{
+  guint n = 0;
+  for (guint i = 0; i < f->sent->len; i++)
+    {
+      const xmlNode *stanza = g_ptr_array_index (f->sent, i);
+      n += pg_stanza_is (stanza, "iq", NULL) && pg_stanza_find_child (stanza, "ping", PG_NS_PING) != NULL;
+    }
+  return n;
+}
+
+/* A ping costs more than a message: passes that follow each other within
+ * PG_OUTBOX_PING_GAP_MS share one, which comes when the gap is over; a
+ * burst of PG_OUTBOX_PING_EVERY rows gets one at once. */
+static void
+test_to_user_pings_spaced (Fixture *f, gconstpointer data)
+{
+  (void)data;
+  log_in (f);
+  pg_fake_account_message (account (f), "bob", "first");
+  run_pending ();
+  g_assert_cmpuint (count_pings (f), ==, 1); /* none for a while: at once */
+  gint64 start = g_get_monotonic_time ();
+  for (int i = 0; i < 3; i++)
+    {
+      pg_fake_account_message (account (f), "bob", "next");
+      run_pending ();
+    }
+  guint within_gap = count_pings (f);
+  gboolean timed = g_get_monotonic_time () - start < PG_OUTBOX_PING_GAP_MS * 1000 / 2;
+  g_usleep ((PG_OUTBOX_PING_GAP_MS + 1) * 1000);
+  run_pending ();
+  if (timed)
+    g_assert_cmpuint (within_gap, ==, 1);
+  else
+    g_test_message ("the passes took longer than the gap: the count within it is not checked");
+  g_assert_cmpuint (count_pings (f), ==, 2); /* one for the three */
+  for (int i = 0; i < PG_OUTBOX_PING_EVERY; i++)
+    pg_fake_account_message (account (f), "bob", "burst");
+  g_assert_cmpuint (count_pings (f), ==, 3);
+  g_assert_cmpuint (route_pings_back (f), ==, 3);
+  g_assert_cmpint (stored (f, PG_OUTBOX_TO_USER), ==, 0);
+}
+
 /* ---- what the user wrote from another legacy client ---- */
 
 /* The privileged copies of @f->sent for resource @to: the inner message's
@@ -1015,5 +1061,6 @@ main (int argc, char **argv)
   ADD ("/delivery/logout/grace", test_logout_grace);
   ADD ("/delivery/logout/back-in-grace", test_logout_back_in_grace);
   ADD ("/delivery/to-user/link-down", test_to_user_link_down);
+  ADD ("/delivery/to-user/pings-spaced", test_to_user_pings_spaced);
   return g_test_run ();
 }
