@@ -27,8 +27,9 @@
  * pg_outbox_drain() waits for the acknowledgements of what is on its way,
  * and stores what comes meanwhile).  A message can arrive twice only when the link (or purplegate)
  * died after the server had taken it and before the ping after it came back:
- * at most the rows of one window, in practice the few written in the last
- * round trip.  Such a repeat carries the same id and the same XEP-0359
+ * at most the rows of one window, in practice those written in the last
+ * round trip and the ping gap before it (PG_OUTBOX_PING_GAP_MS, at most
+ * PG_OUTBOX_PING_EVERY rows).  Such a repeat carries the same id and the same XEP-0359
  * origin-id, so a client (or a test) can tell it from a new message and
  * drop it. No more can be promised: XEP-0114 has no acknowledgement, and
  * a server killed between routing a message and answering the ping after
@@ -67,11 +68,11 @@
 
 /* Rows written to the stream that may wait for acknowledgements, and
  * acknowledgement pings under way at a time. */
-#define PG_OUTBOX_WINDOW 200
+#define PG_OUTBOX_WINDOW 400
 #define PG_OUTBOX_MAX_PINGS 32
 /* Rows written between two acknowledgement pings at most, and the time
  * between two pings unless that many rows are waiting. */
-#define PG_OUTBOX_PING_EVERY 32
+#define PG_OUTBOX_PING_EVERY 16
 #define PG_OUTBOX_PING_GAP_MS 5
 
 typedef struct PgOutbox PgOutbox;

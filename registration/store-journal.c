@@ -101,66 +101,82 @@ check_of (const guint8 *p, gsize n)
 
 /* ---- encoding ---- */
 
-static void
-put_u32 (GString *out, guint32 v)
+/* Writers into a record whose size was reserved at once: a GString
+ * append per field cost more than the rest of queueing a message. */
+static guint8 *
+put_u32 (guint8 *p, guint32 v)
 {
   guint32 le = GUINT32_TO_LE (v);
-  g_string_append_len (out, (const char *)&le, 4);
+  memcpy (p, &le, 4);
+  return p + 4;
 }
 
-static void
-put_i64 (GString *out, gint64 v)
+static guint8 *
+put_i64 (guint8 *p, gint64 v)
 {
   guint64 le = GUINT64_TO_LE ((guint64)v);
-  g_string_append_len (out, (const char *)&le, 8);
+  memcpy (p, &le, 8);
+  return p + 8;
 }
 
-static void
-put_str (GString *out, const char *s)
+static guint8 *
+put_str (guint8 *p, const char *s, gsize n)
 {
-  gsize n = s != NULL ? strlen (s) : 0;
-  put_u32 (out, s != NULL ? (guint32)n + 1 : 0);
-  g_string_append_len (out, s, (gssize)n);
+  p = put_u32 (p, s != NULL ? (guint32)n + 1 : 0);
+  if (n > 0)
+    memcpy (p, s, n);
+  return p + n;
 }
 
-/* Appends a record whose payload put_*() wrote after @start; returns its size. */
+/* Reserves a record of @payload bytes at the end of @out; returns where
+ * the payload goes. */
+static guint8 *
+reserve_record (GString *out, gsize payload)
+{
+  gsize start = out->len;
+  g_string_set_size (out, start + HEAD_LEN + payload);
+  return (guint8 *)out->str + start + HEAD_LEN;
+}
+
+/* Fills in the head of the record whose @payload bytes end @out. */
 static gsize
-seal_record (GString *out, gsize start)
+seal_record (GString *out, gsize payload)
 {
-  gsize n = out->len - start - HEAD_LEN;
-  guint32 len = GUINT32_TO_LE ((guint32)n);
-  guint32 check = GUINT32_TO_LE (check_of ((const guint8 *)out->str + start + HEAD_LEN, n));
-  memcpy (out->str + start, &len, 4);
-  memcpy (out->str + start + 4, &check, 4);
-  return out->len - start;
+  guint8 *head = (guint8 *)out->str + out->len - payload - HEAD_LEN;
+  put_u32 (put_u32 (head, (guint32)payload), check_of (head + HEAD_LEN, payload));
+  return HEAD_LEN + payload;
 }
 
 static gsize
 encode_add (GString *out, const PgStoreOutboxItem *item)
 {
-  gsize start = out->len;
-  g_string_set_size (out, start + HEAD_LEN);
-  g_string_append_c (out, KIND_ADD);
-  put_i64 (out, item->id);
-  put_i64 (out, item->created);
-  put_i64 (out, item->expires);
-  g_string_append_c (out, item->receipt ? 1 : 0);
-  put_str (out, item->bare_jid);
-  put_str (out, item->peer);
-  put_str (out, item->body);
-  put_str (out, item->xmpp_id);
-  put_str (out, item->sender);
-  return seal_record (out, start);
+  const char *strs[] = { item->bare_jid, item->peer, item->body, item->xmpp_id, item->sender };
+  gsize lens[G_N_ELEMENTS (strs)];
+  gsize payload = 1 + 3 * 8 + 1;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (strs); i++)
+    {
+      lens[i] = strs[i] != NULL ? strlen (strs[i]) : 0;
+      payload += 4 + lens[i];
+    }
+  guint8 *p = reserve_record (out, payload);
+  *p++ = KIND_ADD;
+  p = put_i64 (p, item->id);
+  p = put_i64 (p, item->created);
+  p = put_i64 (p, item->expires);
+  *p++ = item->receipt ? 1 : 0;
+  for (gsize i = 0; i < G_N_ELEMENTS (strs); i++)
+    p = put_str (p, strs[i], lens[i]);
+  return seal_record (out, payload);
 }
 
 static void
 encode_id (GString *out, guint8 kind, gint64 id)
 {
-  gsize start = out->len;
-  g_string_set_size (out, start + HEAD_LEN);
-  g_string_append_c (out, (char)kind);
-  put_i64 (out, id);
-  seal_record (out, start);
+  guint8 *p = reserve_record (out, 1 + 8);
+  *p = kind;
+  put_i64 (p + 1, id);
+  seal_record (out, 1 + 8);
 }
 
 /* ---- decoding ---- */
