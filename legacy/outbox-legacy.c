@@ -236,20 +236,6 @@ pg_outbox_legacy_flush (PgSession *session)
   request_confirmation (session);
 }
 
-static PgStoreOutboxItem *
-item_dup (const PgStoreOutboxItem *item)
-{
-  PgStoreOutboxItem *copy = g_new (PgStoreOutboxItem, 1);
-
-  *copy = *item;
-  copy->bare_jid = g_strdup (item->bare_jid);
-  copy->peer = g_strdup (item->peer);
-  copy->body = g_strdup (item->body);
-  copy->xmpp_id = g_strdup (item->xmpp_id);
-  copy->sender = g_strdup (item->sender);
-  return copy;
-}
-
 void
 pg_outbox_legacy_reset (PgSession *session)
 {
@@ -315,7 +301,7 @@ pg_outbox_legacy_queue (PgSession *session, const PgRouteRequest *request, const
           && !pg_outbox_is_draining (transport) && before == g_queue_get_length (&session->legacy_sent)
           && item.id > session->legacy_sent_upto)
         {
-          hand_over (session, item_dup (&item));
+          hand_over (session, pg_store_outbox_item_dup (&item));
           request_confirmation (session);
         }
       else

@@ -74,11 +74,7 @@ typedef struct
 static void
 memory_row_free (MemoryRow *row)
 {
-  g_free (row->item.bare_jid);
-  g_free (row->item.peer);
-  g_free (row->item.body);
-  g_free (row->item.xmpp_id);
-  g_free (row->item.sender);
+  pg_store_outbox_item_clear (&row->item);
   g_free (row);
 }
 

@@ -74,11 +74,7 @@ static void
 row_free (gpointer data)
 {
   Row *row = data;
-  g_free (row->item.bare_jid);
-  g_free (row->item.peer);
-  g_free (row->item.body);
-  g_free (row->item.xmpp_id);
-  g_free (row->item.sender);
+  pg_store_outbox_item_clear (&row->item);
   g_free (row);
 }
 
@@ -259,16 +255,13 @@ static Row *
 row_new (const PgStoreOutboxItem *item, gint64 id)
 {
   Row *row = g_new0 (Row, 1);
+  g_autofree PgStoreOutboxItem *copy = pg_store_outbox_item_dup (item);
+
+  row->item = *copy; /* the strings move into the row */
   row->item.id = id;
-  row->item.bare_jid = g_strdup (item->bare_jid);
   row->item.direction = PG_OUTBOX_TO_LEGACY;
-  row->item.peer = g_strdup (item->peer);
-  row->item.body = g_strdup (item->body);
-  row->item.xmpp_id = g_strdup (item->xmpp_id);
-  row->item.sender = g_strdup (item->sender);
-  row->item.receipt = item->receipt;
-  row->item.created = item->created;
-  row->item.expires = item->expires;
+  row->item.loss = PG_OUTBOX_LOSS_NONE;
+  row->item.lost = 0;
   return row;
 }
 
@@ -630,20 +623,6 @@ pg_store_journal_count (PgStoreJournal *journal, const char *bare_jid)
   return queue != NULL ? queue->length : 0;
 }
 
-static PgStoreOutboxItem *
-item_copy (const PgStoreOutboxItem *item)
-{
-  PgStoreOutboxItem *copy = g_new0 (PgStoreOutboxItem, 1);
-
-  *copy = *item;
-  copy->bare_jid = g_strdup (item->bare_jid);
-  copy->peer = g_strdup (item->peer);
-  copy->body = g_strdup (item->body);
-  copy->xmpp_id = g_strdup (item->xmpp_id);
-  copy->sender = g_strdup (item->sender);
-  return copy;
-}
-
 void
 pg_store_journal_list (PgStoreJournal *journal, const char *bare_jid, gint64 after_id, guint limit,
                        GPtrArray *into)
@@ -654,13 +633,13 @@ pg_store_journal_list (PgStoreJournal *journal, const char *bare_jid, gint64 aft
       for (GList *l = queue != NULL ? queue->head : NULL; l != NULL && (limit == 0 || into->len < limit);
            l = l->next)
         if (((Row *)l->data)->item.id > after_id)
-          g_ptr_array_add (into, item_copy (&((Row *)l->data)->item));
+          g_ptr_array_add (into, pg_store_outbox_item_dup (&((Row *)l->data)->item));
       return;
     }
   g_autoptr (GPtrArray) rows = rows_by_id (journal);
   for (guint i = 0; i < rows->len && (limit == 0 || into->len < limit); i++)
     if (((Row *)rows->pdata[i])->item.id > after_id)
-      g_ptr_array_add (into, item_copy (&((Row *)rows->pdata[i])->item));
+      g_ptr_array_add (into, pg_store_outbox_item_dup (&((Row *)rows->pdata[i])->item));
 }
 
 void
@@ -674,7 +653,7 @@ pg_store_journal_list_expired (PgStoreJournal *journal, gint64 now, GPtrArray *i
     {
       const PgStoreOutboxItem *item = &((Row *)value)->item;
       if (item->expires > 0 && item->expires <= now)
-        g_ptr_array_add (into, item_copy (item));
+        g_ptr_array_add (into, pg_store_outbox_item_dup (item));
     }
 }
 

@@ -24,16 +24,36 @@ static const char *const losses[] = {
 #define COLUMNS "id, bare_jid, direction, peer, body, loss, lost, xmpp_id, sender, receipt, created, expires"
 
 void
-pg_store_outbox_item_free (PgStoreOutboxItem *item)
+pg_store_outbox_item_clear (PgStoreOutboxItem *item)
 {
-  if (item == NULL)
-    return;
   g_free (item->bare_jid);
   g_free (item->peer);
   g_free (item->body);
   g_free (item->xmpp_id);
   g_free (item->sender);
+}
+
+void
+pg_store_outbox_item_free (PgStoreOutboxItem *item)
+{
+  if (item == NULL)
+    return;
+  pg_store_outbox_item_clear (item);
   g_free (item);
+}
+
+PgStoreOutboxItem *
+pg_store_outbox_item_dup (const PgStoreOutboxItem *item)
+{
+  PgStoreOutboxItem *copy = g_new (PgStoreOutboxItem, 1);
+
+  *copy = *item;
+  copy->bare_jid = g_strdup (item->bare_jid);
+  copy->peer = g_strdup (item->peer);
+  copy->body = g_strdup (item->body);
+  copy->xmpp_id = g_strdup (item->xmpp_id);
+  copy->sender = g_strdup (item->sender);
+  return copy;
 }
 
 /* Writes the journal's changes now, unless the pass's group commit will. */

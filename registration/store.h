@@ -171,6 +171,10 @@ typedef struct
   gint64 expires;    /* unix s; 0: never (loss reports) */
 } PgStoreOutboxItem;
 void pg_store_outbox_item_free (PgStoreOutboxItem *item);
+/* Frees what @item holds, not @item itself (an item inside another struct). */
+void pg_store_outbox_item_clear (PgStoreOutboxItem *item);
+/* A deep copy of @item. Caller owns it (pg_store_outbox_item_free). */
+PgStoreOutboxItem *pg_store_outbox_item_dup (const PgStoreOutboxItem *item);
 
 /* Appends the message @item (bare_jid, direction, peer, body, the to-legacy
  * fields, created, expires; id and loss are ignored) behind every row of its
