@@ -598,16 +598,14 @@ pg_store_journal_forget (PgStoreJournal *journal, gint64 id)
 guint
 pg_store_journal_remove_user (PgStoreJournal *journal, const char *bare_jid)
 {
-  GQueue *queue = g_hash_table_lookup (journal->users, bare_jid);
+  GQueue *queue;
   guint n = 0;
 
-  while (queue != NULL && !g_queue_is_empty (queue))
+  /* The user's queue goes with its last row. */
+  while ((queue = g_hash_table_lookup (journal->users, bare_jid)) != NULL)
     {
-      gboolean last = queue->length == 1;
       pg_store_journal_remove (journal, ((Row *)queue->head->data)->item.id);
       n++;
-      if (last)
-        break; /* the queue went with its last row */
     }
   return n;
 }

@@ -514,7 +514,10 @@ static gboolean
 open_journal (PgStore *store, GError **error)
 {
   g_autofree char *path = g_strconcat (store->path, "-outbox", NULL);
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  guint moved = 0;
   gint64 in_db;
+  int rc;
 
   store->journal = pg_store_journal_open (path, error);
   if (store->journal == NULL)
@@ -522,48 +525,44 @@ open_journal (PgStore *store, GError **error)
   if ((in_db = max_db_id (store, error)) < 0)
     return FALSE;
   store->last_id = MAX (in_db, pg_store_journal_max_id (store->journal));
-  {
-    g_autoptr (sqlite3_stmt) stmt = pg_store_prepare (
-        store->db,
-        "SELECT id, bare_jid, peer, body, xmpp_id, sender, receipt, created, expires FROM outbox"
-        " WHERE direction = 'to-legacy' AND body IS NOT NULL ORDER BY id",
-        NULL, PG_STORE_ERROR_OPEN, error);
-    guint moved = 0;
-    int rc;
 
-    if (stmt == NULL)
-      return FALSE;
-    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-      {
-        PgStoreOutboxItem item = {
-          .bare_jid = (char *)sqlite3_column_text (stmt, 1),
-          .direction = PG_OUTBOX_TO_LEGACY,
-          .peer = (char *)sqlite3_column_text (stmt, 2),
-          .body = (char *)sqlite3_column_text (stmt, 3),
-          .xmpp_id = (char *)sqlite3_column_text (stmt, 4),
-          .sender = (char *)sqlite3_column_text (stmt, 5),
-          .receipt = sqlite3_column_int (stmt, 6) != 0,
-          .created = sqlite3_column_int64 (stmt, 7),
-          .expires = sqlite3_column_int64 (stmt, 8),
-        };
-        gint64 id = sqlite3_column_int64 (stmt, 0);
-        if (item.bare_jid == NULL || item.peer == NULL)
-          continue;
-        /* Moved already, when a crash stopped the last move halfway. */
-        pg_store_journal_remove (store->journal, id);
-        pg_store_journal_add (store->journal, &item, id);
-        moved++;
-      }
-    if (rc != SQLITE_DONE)
-      return pg_store_fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot read the outbox");
-    if (moved == 0)
-      return TRUE;
-    if (!pg_store_journal_flush (store->journal, error))
-      return FALSE;
-    if (!exec (store->db, "DELETE FROM outbox WHERE direction = 'to-legacy'", PG_STORE_ERROR_OPEN, error))
-      return FALSE;
-    g_message ("moved %u messages to legacy contacts from %s to %s", moved, store->path, path);
-  }
+  stmt = pg_store_prepare (
+      store->db,
+      "SELECT id, bare_jid, peer, body, xmpp_id, sender, receipt, created, expires FROM outbox"
+      " WHERE direction = 'to-legacy' AND body IS NOT NULL ORDER BY id",
+      NULL, PG_STORE_ERROR_OPEN, error);
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PgStoreOutboxItem item = {
+        .bare_jid = (char *)sqlite3_column_text (stmt, 1),
+        .direction = PG_OUTBOX_TO_LEGACY,
+        .peer = (char *)sqlite3_column_text (stmt, 2),
+        .body = (char *)sqlite3_column_text (stmt, 3),
+        .xmpp_id = (char *)sqlite3_column_text (stmt, 4),
+        .sender = (char *)sqlite3_column_text (stmt, 5),
+        .receipt = sqlite3_column_int (stmt, 6) != 0,
+        .created = sqlite3_column_int64 (stmt, 7),
+        .expires = sqlite3_column_int64 (stmt, 8),
+      };
+      gint64 id = sqlite3_column_int64 (stmt, 0);
+      if (item.bare_jid == NULL || item.peer == NULL)
+        continue;
+      /* Moved already, when a crash stopped the last move halfway. */
+      pg_store_journal_remove (store->journal, id);
+      pg_store_journal_add (store->journal, &item, id);
+      moved++;
+    }
+  if (rc != SQLITE_DONE)
+    return pg_store_fail_db (error, store->db, PG_STORE_ERROR_OPEN, "cannot read the outbox");
+  if (moved == 0)
+    return TRUE;
+  if (!pg_store_journal_flush (store->journal, error))
+    return FALSE;
+  if (!exec (store->db, "DELETE FROM outbox WHERE direction = 'to-legacy'", PG_STORE_ERROR_OPEN, error))
+    return FALSE;
+  g_message ("moved %u messages to legacy contacts from %s to %s", moved, store->path, path);
   return TRUE;
 }
 
