@@ -100,19 +100,10 @@ class User:
         register(self.a, self.carol.split("@")[0], env.prosody.users[self.carol], to=GW)
         self.a.send(f"<presence type='subscribed' to='{GW}'/>")
         self.a.send(f"<presence type='subscribe' to='{GW}'/>")
-
         # Prosody says subscribed; ejabberd only pushes the roster item.
-        def both_ways(el):
-            return match("presence", type="subscribed", frm=GW)(el) or (
-                is_stanza(el, "iq") and f"jid=\"{GW}\"" in tostr(el) and "subscription=\"both\"" in tostr(el))
-
-        # The approval above may reach the server before the gateway's
-        # request (ejabberd then drops it): it is given again in answer.
-        got = self.a.expect(lambda el: both_ways(el) or match("presence", type="subscribe", frm=GW)(el),
-                            timeout=WAIT, since=since, what=f"the subscription to {GW} or its request")
-        if not both_ways(got):
-            self.a.send(f"<presence type='subscribed' to='{GW}'/>")
-            self.a.expect(both_ways, timeout=WAIT, since=since, what=f"the subscription to {GW} both ways")
+        self.a.expect(lambda el: match("presence", type="subscribed", frm=GW)(el) or (
+            is_stanza(el, "iq") and f"jid=\"{GW}\"" in tostr(el) and "subscription=\"both\"" in tostr(el)),
+            timeout=WAIT, since=since, what=f"the subscription to {GW} both ways")
         self.b = env.client(user, host=domain, resource="B", roster=True)
         since = self.a.mark()
         send_available(self.a)
