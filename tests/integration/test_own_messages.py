@@ -18,13 +18,13 @@ contact."""
 import itertools
 import re
 
-from harness import (NS_CLIENT, OTHER_DOMAIN, USER_DOMAIN, child, is_stanza, lua_str, match,
-                     register, setup_env, text, tostr, xml_escape)
+from harness import (NS_CLIENT, OTHER_DOMAIN, USER_DOMAIN, child, is_stanza, lua_str,
+                     setup_env, text, tostr, xml_escape)
 from harness import WAIT
-from legacy_servers import (LEGACY_DOMAIN, LEGACY_MUC, XMPP_GW, Items, LegacyProsody, chat_from, send_available,
+from legacy_servers import (LEGACY_DOMAIN, LEGACY_MUC, XMPP_GW, Items, LegacyProsody, chat_from, registered_user, send_available,
                             wait_transport_online, xmpp_purplegate_overrides)
 from test_xmpp_legacy import befriend, contact_jid, legacy
-from test_xmpp_groupchat import NS_MUC, PEER_NICK, Room, groupchat_from, join, split
+from test_xmpp_groupchat import NS_MUC, Room, groupchat_from, join, split
 
 GW = XMPP_GW
 TIMEOUT = 150
@@ -95,15 +95,8 @@ class User:
         self.carol = carol.bare
         self.dave_jid = contact_jid(self.dave.bare)
         user = env.user("own")
-        self.a = env.client(user, host=domain, resource="A", roster=True)
-        since = self.a.mark()
-        register(self.a, self.carol.split("@")[0], env.prosody.users[self.carol], to=GW)
-        self.a.send(f"<presence type='subscribed' to='{GW}'/>")
-        self.a.send(f"<presence type='subscribe' to='{GW}'/>")
-        # Prosody says subscribed; ejabberd only pushes the roster item.
-        self.a.expect(lambda el: match("presence", type="subscribed", frm=GW)(el) or (
-            is_stanza(el, "iq") and f"jid=\"{GW}\"" in tostr(el) and "subscription=\"both\"" in tostr(el)),
-            timeout=WAIT, since=since, what=f"the subscription to {GW} both ways")
+        self.a = registered_user(env, user, self.carol.split("@")[0], env.prosody.users[self.carol], gw=GW,
+                                 resource="A", host=domain)
         self.b = env.client(user, host=domain, resource="B", roster=True)
         since = self.a.mark()
         send_available(self.a)
