@@ -248,7 +248,6 @@ pg_purple_account_emit_message (PgPurpleAccount *account, const char *from, cons
 {
   if (!may_emit (account) || account->events.message == NULL)
     return;
-  g_debug ("%s: message from %s", purple_account_get_username (account->purple), from);
   emit_depth++;
   account->events.message (account->owner, from, html);
   emit_depth--;

@@ -4,6 +4,31 @@
 #include "transport/xml-writer.h"
 
 #include <stdarg.h>
+#include <string.h>
+
+/* A stanza is written in a few dozen short pieces. GLib's
+ * g_string_append_len() goes through g_string_insert_len(), made for a
+ * source inside the string and for insertion anywhere: several times the
+ * cost of the copy for pieces this short. The string grows through GLib
+ * only when it is full. */
+static inline void
+put_len (GString *out, const char *bytes, gsize len)
+{
+  if (G_UNLIKELY (out->len + len >= out->allocated_len))
+    {
+      g_string_append_len (out, bytes, (gssize)len);
+      return;
+    }
+  memcpy (out->str + out->len, bytes, len);
+  out->len += len;
+  out->str[out->len] = '\0';
+}
+
+static inline void
+put (GString *out, const char *text)
+{
+  put_len (out, text, strlen (text));
+}
 
 static gboolean
 xml_char_allowed (gunichar c)
@@ -93,12 +118,12 @@ append_escaped_valid (GString *out, const char *text, gboolean in_attribute)
           p++;
           continue;
         }
-      g_string_append_len (out, run, p - run);
-      g_string_append (out, replacement);
+      put_len (out, run, (gsize)(p - run));
+      put (out, replacement);
       p += skip;
       run = p;
     }
-  g_string_append_len (out, run, p - run);
+  put_len (out, run, (gsize)(p - run));
 }
 
 void
@@ -118,7 +143,7 @@ pg_xml_append_escaped (GString *out, const char *text, gboolean in_attribute)
         {
           const char *replacement = ascii_replacement (byte, in_attribute);
           if (replacement != NULL)
-            g_string_append (out, replacement);
+            put (out, replacement);
           else
             g_string_append_c (out, (char)byte);
           p++;
@@ -127,15 +152,15 @@ pg_xml_append_escaped (GString *out, const char *text, gboolean in_attribute)
       gunichar c = g_utf8_get_char_validated (p, -1);
       if (c == (gunichar)-1 || c == (gunichar)-2)
         {
-          g_string_append (out, "\xEF\xBF\xBD");
+          put (out, "\xEF\xBF\xBD");
           p++;
           continue;
         }
       const char *next = g_utf8_next_char (p);
       if (xml_char_allowed (c))
-        g_string_append_len (out, p, next - p);
+        put_len (out, p, (gsize)(next - p));
       else
-        g_string_append (out, "\xEF\xBF\xBD");
+        put (out, "\xEF\xBF\xBD");
       p = next;
     }
 }
@@ -146,19 +171,19 @@ write_tag (GString *out, const char *name, va_list attrs, const char *end)
   const char *attr;
 
   g_string_append_c (out, '<');
-  g_string_append (out, name);
+  put (out, name);
   while ((attr = va_arg (attrs, const char *)) != NULL)
     {
       const char *value = va_arg (attrs, const char *);
       if (value == NULL)
         continue;
       g_string_append_c (out, ' ');
-      g_string_append (out, attr);
-      g_string_append (out, "='");
+      put (out, attr);
+      put (out, "='");
       pg_xml_append_escaped (out, value, TRUE);
       g_string_append_c (out, '\'');
     }
-  g_string_append (out, end);
+  put (out, end);
 }
 
 void
@@ -183,7 +208,7 @@ void
 pg_xml_write_text (GString *out, const char *name, const char *text)
 {
   g_string_append_c (out, '<');
-  g_string_append (out, name);
+  put (out, name);
   g_string_append_c (out, '>');
   pg_xml_append_escaped (out, text, FALSE);
   pg_xml_write_end (out, name);
@@ -192,7 +217,7 @@ pg_xml_write_text (GString *out, const char *name, const char *text)
 void
 pg_xml_write_end (GString *out, const char *name)
 {
-  g_string_append (out, "</");
-  g_string_append (out, name);
+  put (out, "</");
+  put (out, name);
   g_string_append_c (out, '>');
 }

@@ -815,18 +815,28 @@ test_writer_matches_serializer (void)
       g_autoptr (GString) expected = g_string_new (NULL);
       pg_stanza_serialize (tree, expected);
 
-      g_autoptr (GString) text = g_string_new (NULL);
-      pg_xml_write_start (text, "message", "from", from, "to", "u@example.org", "type", "chat", "id", "id&1",
-                          "absent", NULL, NULL);
-      pg_xml_write_text (text, "body", body);
-      pg_xml_write_empty (text, "active", "xmlns", "http://jabber.org/protocol/chatstates", NULL);
-      pg_xml_write_empty (text, "origin-id", "xmlns", "urn:xmpp:sid:0", "id", body, NULL);
-      pg_xml_write_end (text, "message");
-      g_assert_cmpstr (text->str, ==, expected->str);
-      /* Well-formed, whatever the body held. */
-      xmlDoc *doc = xmlReadMemory (text->str, (int)text->len, NULL, "UTF-8", XML_PARSE_NONET);
-      g_assert_nonnull (doc);
-      xmlFreeDoc (doc);
+      /* After every length of what the string held before: each piece
+       * meets the end of the string's allocation somewhere. */
+      for (gsize before = 0; before < 80; before++)
+        {
+          g_autoptr (GString) text = g_string_sized_new (1);
+          for (gsize k = 0; k < before; k++)
+            g_string_append_c (text, 'x');
+          pg_xml_write_start (text, "message", "from", from, "to", "u@example.org", "type", "chat", "id",
+                              "id&1", "absent", NULL, NULL);
+          pg_xml_write_text (text, "body", body);
+          pg_xml_write_empty (text, "active", "xmlns", "http://jabber.org/protocol/chatstates", NULL);
+          pg_xml_write_empty (text, "origin-id", "xmlns", "urn:xmpp:sid:0", "id", body, NULL);
+          pg_xml_write_end (text, "message");
+          g_assert_cmpuint (text->len, ==, before + expected->len);
+          g_assert_cmpuint (strlen (text->str), ==, text->len);
+          g_assert_cmpstr (text->str + before, ==, expected->str);
+          /* Well-formed, whatever the body held. */
+          xmlDoc *doc
+              = xmlReadMemory (text->str + before, (int)(text->len - before), NULL, "UTF-8", XML_PARSE_NONET);
+          g_assert_nonnull (doc);
+          xmlFreeDoc (doc);
+        }
     }
 }
 
