@@ -61,9 +61,12 @@ typedef struct
   PgChatRank rank;
 } PgOccupant;
 
+/* One allocation: the strings follow the entry (a line of a busy room
+ * adds one and drops the oldest). */
 typedef struct
 {
-  char *id; /* the live copies' id, kept by the history's */
+  GList link; /* in PgRoom.backlog; data is the entry */
+  char *id;   /* the live copies' id, kept by the history's */
   char *nick;
   char *text;
   gint64 stamp_us; /* real time */

@@ -51,13 +51,42 @@ occupant_free (PgOccupant *occupant)
   g_free (occupant);
 }
 
-static void
-backlog_entry_free (PgBacklogEntry *entry)
+static gsize
+size_or_0 (const char *text)
 {
-  g_free (entry->id);
-  g_free (entry->nick);
-  g_free (entry->text);
-  g_free (entry);
+  return text != NULL ? strlen (text) + 1 : 0;
+}
+
+/* Copies @text (@size bytes, 0 for NULL) to *@at and moves it on. */
+static char *
+copy_at (char **at, const char *text, gsize size)
+{
+  if (text == NULL)
+    return NULL;
+  char *copy = memcpy (*at, text, size);
+  *at += size;
+  return copy;
+}
+
+/* Adds the newest entry of @room's backlog; @id and @nick may be NULL. */
+static PgBacklogEntry *
+backlog_push (PgRoom *room, const char *id, const char *nick, const char *text, gint64 stamp_us)
+{
+  gsize id_size = size_or_0 (id), nick_size = size_or_0 (nick), text_size = size_or_0 (text);
+  PgBacklogEntry *entry = g_malloc (sizeof *entry + id_size + nick_size + text_size);
+  char *at = (char *)(entry + 1);
+  *entry = (PgBacklogEntry){ .link.data = entry, .stamp_us = stamp_us };
+  entry->id = copy_at (&at, id, id_size);
+  entry->nick = copy_at (&at, nick, nick_size);
+  entry->text = copy_at (&at, text, text_size);
+  g_queue_push_tail_link (&room->backlog, &entry->link);
+  return entry;
+}
+
+static void
+backlog_drop_oldest (PgRoom *room)
+{
+  g_free (g_queue_pop_head_link (&room->backlog)->data);
 }
 
 static void
@@ -80,7 +109,8 @@ room_free (PgRoom *room)
   g_hash_table_unref (room->occupants);
   g_ptr_array_unref (room->members);
   g_ptr_array_unref (room->waiting);
-  g_queue_clear_full (&room->backlog, (GDestroyNotify)backlog_entry_free);
+  while (room->backlog.length > 0)
+    backlog_drop_oldest (room);
   g_queue_clear_full (&room->pending, (GDestroyNotify)pending_free);
   g_free (room->jid);
   g_free (room->name);
@@ -117,12 +147,7 @@ load_backlog (PgRoom *room)
   for (guint i = 0; i < stored->len; i++)
     {
       PgStoreBacklogEntry *row = g_ptr_array_index (stored, i);
-      PgBacklogEntry *entry = g_new0 (PgBacklogEntry, 1);
-      entry->id = g_steal_pointer (&row->id);
-      entry->nick = g_steal_pointer (&row->nick);
-      entry->text = g_steal_pointer (&row->body);
-      entry->stamp_us = row->stamp_us;
-      g_queue_push_tail (&room->backlog, entry);
+      backlog_push (room, row->id, row->nick, row->body, row->stamp_us);
     }
   if (stored->len > 0)
     g_debug ("%s: %u messages of %s from the store", session->bare_jid, stored->len, room->jid);
@@ -523,14 +548,14 @@ broadcast_message (PgRoom *room, const char *nick, const char *body, const char 
   /* What comes before the address, then the address, then the rest, in
    * one buffer large enough for the usual line. */
   g_autoptr (GString) out = g_string_sized_new (256 + body_len + body_len / 4);
-  g_string_append (out, "<message from='");
+  pg_xml_append (out, "<message from='");
   pg_xml_append_escaped (out, room->jid, TRUE);
   if (nick != NULL)
     {
       g_string_append_c (out, '/');
       pg_xml_append_escaped (out, nick, TRUE);
     }
-  g_string_append (out, "' to='");
+  pg_xml_append (out, "' to='");
   gsize head_len = out->len;
   gsize tail_at = 0;
   for (guint i = 0; i < room->members->len; i++)
@@ -543,22 +568,22 @@ broadcast_message (PgRoom *room, const char *nick, const char *body, const char 
           g_string_truncate (out, head_len);
           pg_xml_append_escaped (out, member->jid, TRUE);
           tail_at = out->len;
-          g_string_append (out, tail);
+          pg_xml_append (out, tail);
         }
       else
         {
           pg_xml_append_escaped (out, member->jid, TRUE);
           tail_at = out->len;
-          g_string_append (out, "' type='groupchat'");
+          pg_xml_append (out, "' type='groupchat'");
           if (id != NULL)
             {
-              g_string_append (out, " id='");
+              pg_xml_append (out, " id='");
               pg_xml_append_escaped (out, id, TRUE);
               g_string_append_c (out, '\'');
             }
-          g_string_append (out, "><body>");
+          pg_xml_append (out, "><body>");
           pg_xml_append_escaped (out, body, FALSE);
-          g_string_append (out, "</body>");
+          pg_xml_append (out, "</body>");
           if (delay_us != 0)
             {
               g_autoptr (GDateTime) when = g_date_time_new_from_unix_utc (delay_us / G_USEC_PER_SEC);
@@ -566,7 +591,7 @@ broadcast_message (PgRoom *room, const char *nick, const char *body, const char 
               pg_xml_write_empty (out, "delay", "xmlns", PG_NS_DELAY, "from", room->jid, "stamp", stamp,
                                   NULL);
             }
-          g_string_append (out, "</message>");
+          pg_xml_append (out, "</message>");
         }
       pg_stream_send_text (room->session->transport->stream, out->str, out->len);
     }
@@ -597,14 +622,9 @@ static void
 backlog_add (PgRoom *room, const char *id, const char *nick, const char *text)
 {
   guint limit = room->session->transport->config->history_messages;
-  PgBacklogEntry *entry = g_new0 (PgBacklogEntry, 1);
-  entry->id = g_strdup (id);
-  entry->nick = g_strdup (nick);
-  entry->text = g_strdup (text);
-  entry->stamp_us = g_get_real_time ();
-  g_queue_push_tail (&room->backlog, entry);
+  const PgBacklogEntry *entry = backlog_push (room, id, nick, text, g_get_real_time ());
   while (room->backlog.length > limit)
-    backlog_entry_free (g_queue_pop_head (&room->backlog));
+    backlog_drop_oldest (room);
   if (!stays_connected (room))
     return;
   /* The same bounds in the store, trimmed as the message goes in. */

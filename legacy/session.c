@@ -81,14 +81,7 @@ pg_sessions_stays_connected (PgTransport *transport, const char *bare_jid)
     case PG_STAY_CONNECTED_ON:
       return TRUE;
     case PG_STAY_CONNECTED_ASK:
-      {
-        g_autoptr (GError) error = NULL;
-        g_autofree char *value
-            = pg_store_dup_setting (transport->store, bare_jid, PG_SETTING_STAY_CONNECTED, &error);
-        if (error != NULL)
-          g_warning ("%s", error->message);
-        return g_strcmp0 (value, "true") == 0;
-      }
+      return pg_store_setting_is (transport->store, bare_jid, PG_SETTING_STAY_CONNECTED, "true");
     case PG_STAY_CONNECTED_OFF:
     default:
       return FALSE;

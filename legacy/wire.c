@@ -7,6 +7,7 @@
 
 #include "legacy/question.h"
 
+#include "transport/ascii.h"
 #include "transport/pass-end.h"
 
 #include <errno.h>
@@ -257,7 +258,7 @@ strings_parse (PgWire *wire, const guint8 *data, gsize size, gsize fixed_len, gu
         return FALSE;
       const char *text = (const char *)data + start;
       gsize len = (gsize)end - start - 1;
-      if (memchr (text, '\0', len) != NULL || !g_utf8_validate (text, (gssize)len, NULL))
+      if (memchr (text, '\0', len) != NULL || !pg_utf8_valid (text, len))
         return FALSE;
       wire->strings[i] = text;
       start = (gsize)end;
@@ -296,8 +297,7 @@ texts_parse (PgWire *wire, const guint8 *data, gsize size, gboolean tagged)
   const char *b = (const char *)data + end_a;
   gsize len_a = end_a - head - 1, len_b = end_b - end_a - 1;
   if (a[len_a] != '\0' || b[len_b] != '\0' || memchr (a, '\0', len_a) != NULL
-      || memchr (b, '\0', len_b) != NULL || !g_utf8_validate (a, (gssize)len_a, NULL)
-      || !g_utf8_validate (b, (gssize)len_b, NULL))
+      || memchr (b, '\0', len_b) != NULL || !pg_utf8_valid (a, len_a) || !pg_utf8_valid (b, len_b))
     return FALSE;
   wire->texts_tag = 0;
   if (tagged)

@@ -49,17 +49,32 @@ pg_store_put_setting (PgStore *store, const char *bare_jid, const char *key, con
   return TRUE;
 }
 
+/* The cached value of @key ("" when known to be unset), or NULL when the
+ * cache does not know it; borrowed.  Settings are read on the path of
+ * every message: the key is put together on the stack when it fits. */
+static const char *
+peek_cached (PgStore *store, const char *bare_jid, const char *key)
+{
+  if (store->settings_cache == NULL)
+    return NULL;
+  gsize jid_len = strlen (bare_jid);
+  gsize key_len = strlen (key);
+  char stack[256];
+  g_autofree char *heap = NULL;
+  char *ck = jid_len + key_len + 2 <= sizeof stack ? stack : (heap = g_malloc (jid_len + key_len + 2));
+  memcpy (ck, bare_jid, jid_len);
+  ck[jid_len] = '\x1f';
+  memcpy (ck + jid_len + 1, key, key_len + 1);
+  return g_hash_table_lookup (store->settings_cache, ck);
+}
+
 char *
 pg_store_dup_setting (PgStore *store, const char *bare_jid, const char *key, GError **error)
 {
   g_return_val_if_fail (store != NULL && bare_jid != NULL && key != NULL, NULL);
-  if (store->settings_cache != NULL)
-    {
-      g_autofree char *ck = cache_key (bare_jid, key);
-      const char *cached = g_hash_table_lookup (store->settings_cache, ck);
-      if (cached != NULL)
-        return *cached != '\0' ? g_strdup (cached) : NULL;
-    }
+  const char *cached = peek_cached (store, bare_jid, key);
+  if (cached != NULL)
+    return *cached != '\0' ? g_strdup (cached) : NULL;
   g_autoptr (PgStoreCachedStmt) stmt
       = pg_store_prepare_cached (store, "SELECT value FROM settings WHERE bare_jid = ?1 AND key = ?2",
                                  bare_jid, PG_STORE_ERROR_IO, error);
@@ -87,13 +102,24 @@ pg_store_dup_setting (PgStore *store, const char *bare_jid, const char *key, GEr
 }
 
 gboolean
-pg_store_setting_enabled (PgStore *store, const char *bare_jid, const char *key)
+pg_store_setting_is (PgStore *store, const char *bare_jid, const char *key, const char *value)
 {
+  g_return_val_if_fail (store != NULL && bare_jid != NULL && key != NULL && value != NULL && *value != '\0',
+                        FALSE);
+  const char *cached = peek_cached (store, bare_jid, key);
+  if (cached != NULL)
+    return strcmp (cached, value) == 0;
   g_autoptr (GError) error = NULL;
-  g_autofree char *value = pg_store_dup_setting (store, bare_jid, key, &error);
+  g_autofree char *stored = pg_store_dup_setting (store, bare_jid, key, &error);
   if (error != NULL)
     g_warning ("%s", error->message);
-  return g_strcmp0 (value, "false") != 0;
+  return g_strcmp0 (stored, value) == 0;
+}
+
+gboolean
+pg_store_setting_enabled (PgStore *store, const char *bare_jid, const char *key)
+{
+  return !pg_store_setting_is (store, bare_jid, key, "false");
 }
 
 /* A sealed setting's value: a marker, then base64 of the sealed bytes, so

@@ -122,6 +122,9 @@ gboolean pg_store_put_setting (PgStore *store, const char *bare_jid, const char 
 /* The stored value of @key, or NULL (without @error) when never set.
  * Caller owns it (g_free). */
 char *pg_store_dup_setting (PgStore *store, const char *bare_jid, const char *key, GError **error);
+/* Whether @key of @bare_jid is stored as @value (not empty); a failure to
+ * read is logged and answers FALSE. */
+gboolean pg_store_setting_is (PgStore *store, const char *bare_jid, const char *key, const char *value);
 /* Boolean @key of @bare_jid: FALSE only when stored as "false"; a failure to
  * read is logged and counts as the default. */
 gboolean pg_store_setting_enabled (PgStore *store, const char *bare_jid, const char *key);

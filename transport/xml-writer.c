@@ -3,32 +3,9 @@
 
 #include "transport/xml-writer.h"
 
+#include "transport/ascii.h"
+
 #include <stdarg.h>
-#include <string.h>
-
-/* A stanza is written in a few dozen short pieces. GLib's
- * g_string_append_len() goes through g_string_insert_len(), made for a
- * source inside the string and for insertion anywhere: several times the
- * cost of the copy for pieces this short. The string grows through GLib
- * only when it is full. */
-static inline void
-put_len (GString *out, const char *bytes, gsize len)
-{
-  if (G_UNLIKELY (out->len + len >= out->allocated_len))
-    {
-      g_string_append_len (out, bytes, (gssize)len);
-      return;
-    }
-  memcpy (out->str + out->len, bytes, len);
-  out->len += len;
-  out->str[out->len] = '\0';
-}
-
-static inline void
-put (GString *out, const char *text)
-{
-  put_len (out, text, strlen (text));
-}
 
 static gboolean
 xml_char_allowed (gunichar c)
@@ -118,16 +95,17 @@ append_escaped_valid (GString *out, const char *text, gboolean in_attribute)
           p++;
           continue;
         }
-      put_len (out, run, (gsize)(p - run));
-      put (out, replacement);
+      pg_xml_append_len (out, run, (gsize)(p - run));
+      pg_xml_append (out, replacement);
       p += skip;
       run = p;
     }
-  put_len (out, run, (gsize)(p - run));
+  pg_xml_append_len (out, run, (gsize)(p - run));
 }
 
-void
-pg_xml_append_escaped (GString *out, const char *text, gboolean in_attribute)
+/* @text from its first byte above 0x7F on. */
+static void
+append_escaped_non_ascii (GString *out, const char *text, gboolean in_attribute)
 {
   if (g_utf8_validate (text, -1, NULL))
     {
@@ -143,7 +121,7 @@ pg_xml_append_escaped (GString *out, const char *text, gboolean in_attribute)
         {
           const char *replacement = ascii_replacement (byte, in_attribute);
           if (replacement != NULL)
-            put (out, replacement);
+            pg_xml_append (out, replacement);
           else
             g_string_append_c (out, (char)byte);
           p++;
@@ -152,17 +130,73 @@ pg_xml_append_escaped (GString *out, const char *text, gboolean in_attribute)
       gunichar c = g_utf8_get_char_validated (p, -1);
       if (c == (gunichar)-1 || c == (gunichar)-2)
         {
-          put (out, "\xEF\xBF\xBD");
+          pg_xml_append (out, "\xEF\xBF\xBD");
           p++;
           continue;
         }
       const char *next = g_utf8_next_char (p);
       if (xml_char_allowed (c))
-        put_len (out, p, (gsize)(next - p));
+        pg_xml_append_len (out, p, (gsize)(next - p));
       else
-        put (out, "\xEF\xBF\xBD");
+        pg_xml_append (out, "\xEF\xBF\xBD");
       p = next;
     }
+}
+
+/* Whether a byte of @word may need a look: not ASCII, a control
+ * character, or markup (with quotes, in an attribute). */
+static inline gboolean
+word_needs_look (guint64 word, gboolean in_attribute)
+{
+  guint64 found = pg_word_has_high (word) | pg_word_has_below (word, 0x20) | pg_word_has (word, '&')
+                  | pg_word_has (word, '<') | pg_word_has (word, '>');
+  if (in_attribute)
+    found |= pg_word_has (word, '\'') | pg_word_has (word, '"');
+  return found != 0;
+}
+
+/* An ASCII prefix is valid UTF-8 whatever follows, and each character
+ * is escaped on its own: validation starts at the first byte above 0x7F,
+ * and most texts, ASCII to the end, are escaped in one pass, eight bytes
+ * at a time where none needs a look. */
+void
+pg_xml_append_escaped (GString *out, const char *text, gboolean in_attribute)
+{
+  const guint8 mask = in_attribute ? STOP_IN_ATTRIBUTE : STOP_IN_TEXT;
+  const char *run = text;
+  const char *p = text;
+  const char *end = text + strlen (text);
+
+  for (;;)
+    {
+      while (end - p >= 8 && !word_needs_look (pg_word_load (p), in_attribute))
+        p += 8;
+      /* The word that may hold a stop, byte by byte (or the tail). */
+      const char *word_end = end - p >= 8 ? p + 8 : end;
+      while (p < word_end && (stops[(guchar)*p] & mask) == 0 && (guchar)*p < 0x80)
+        p++;
+      if (p == word_end)
+        {
+          if (p == end)
+            break;
+          continue;
+        }
+      guchar byte = (guchar)*p;
+      if (byte >= 0x80)
+        {
+          pg_xml_append_len (out, run, (gsize)(p - run));
+          append_escaped_non_ascii (out, p, in_attribute);
+          return;
+        }
+      const char *replacement = ascii_replacement (byte, in_attribute);
+      p++;
+      if (replacement == NULL)
+        continue;
+      pg_xml_append_len (out, run, (gsize)(p - 1 - run));
+      pg_xml_append (out, replacement);
+      run = p;
+    }
+  pg_xml_append_len (out, run, (gsize)(p - run));
 }
 
 static void
@@ -171,19 +205,19 @@ write_tag (GString *out, const char *name, va_list attrs, const char *end)
   const char *attr;
 
   g_string_append_c (out, '<');
-  put (out, name);
+  pg_xml_append (out, name);
   while ((attr = va_arg (attrs, const char *)) != NULL)
     {
       const char *value = va_arg (attrs, const char *);
       if (value == NULL)
         continue;
       g_string_append_c (out, ' ');
-      put (out, attr);
-      put (out, "='");
+      pg_xml_append (out, attr);
+      pg_xml_append (out, "='");
       pg_xml_append_escaped (out, value, TRUE);
       g_string_append_c (out, '\'');
     }
-  put (out, end);
+  pg_xml_append (out, end);
 }
 
 void
@@ -208,7 +242,7 @@ void
 pg_xml_write_text (GString *out, const char *name, const char *text)
 {
   g_string_append_c (out, '<');
-  put (out, name);
+  pg_xml_append (out, name);
   g_string_append_c (out, '>');
   pg_xml_append_escaped (out, text, FALSE);
   pg_xml_write_end (out, name);
@@ -217,7 +251,7 @@ pg_xml_write_text (GString *out, const char *name, const char *text)
 void
 pg_xml_write_end (GString *out, const char *name)
 {
-  put (out, "</");
-  put (out, name);
+  pg_xml_append (out, "</");
+  pg_xml_append (out, name);
   g_string_append_c (out, '>');
 }

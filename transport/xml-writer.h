@@ -9,6 +9,33 @@
  * xmlns attributes. */
 #pragma once
 #include <glib.h>
+#include <string.h>
+
+/* Appends @len bytes of markup written by the caller, as they are.  A
+ * stanza is written in a few dozen short pieces, and GLib's
+ * g_string_append_len() goes through g_string_insert_len(), made for a
+ * source inside the string and for insertion anywhere: several times the
+ * cost of the copy for pieces this short.  The string grows through GLib
+ * only when it is full. */
+static inline void
+pg_xml_append_len (GString *out, const char *bytes, gsize len)
+{
+  if (G_UNLIKELY (out->len + len >= out->allocated_len))
+    {
+      g_string_append_len (out, bytes, (gssize)len);
+      return;
+    }
+  memcpy (out->str + out->len, bytes, len);
+  out->len += len;
+  out->str[out->len] = '\0';
+}
+
+/* pg_xml_append_len() of the string @markup. */
+static inline void
+pg_xml_append (GString *out, const char *markup)
+{
+  pg_xml_append_len (out, markup, strlen (markup));
+}
 
 /* Appends @text escaped for character data, or for an attribute value in
  * single quotes when @in_attribute. */

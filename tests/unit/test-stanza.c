@@ -864,6 +864,95 @@ test_writer_escapes (void)
       "\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd \xc3\xa9 \xf0\x9f\x98\x80");
   pg_xml_append_escaped (broken, "x\xff<\xc3", FALSE);
   g_assert_cmpstr (broken->str, ==, "x\xef\xbf\xbd&lt;\xef\xbf\xbd");
+
+  /* ASCII to the end, and ASCII before a broken sequence. */
+  g_autoptr (GString) ascii = g_string_new (NULL);
+  pg_xml_append_escaped (ascii, "a<b&c>\x01\r\t\n'\"", FALSE);
+  g_assert_cmpstr (ascii->str, ==, "a&lt;b&amp;c&gt;\xef\xbf\xbd&#xD;\t\n'\"");
+  g_string_truncate (ascii, 0);
+  pg_xml_append_escaped (ascii, "a<b&c>\x01\r\t\n'\"", TRUE);
+  g_assert_cmpstr (ascii->str, ==, "a&lt;b&amp;c&gt;\xef\xbf\xbd&#xD;&#x9;&#xA;&apos;&quot;");
+  g_string_truncate (ascii, 0);
+  pg_xml_append_escaped (ascii, "<a>\xc3(\xc3\xa9", TRUE);
+  g_assert_cmpstr (ascii->str, ==, "&lt;a&gt;\xef\xbf\xbd(\xc3\xa9");
+}
+
+/* The escapes of ASCII text, one byte at a time, as XML wants them. */
+static void
+reference_escape (GString *out, const char *text, gboolean in_attribute)
+{
+  for (const char *p = text; *p != '\0'; p++)
+    switch (*p)
+      {
+      case '&':
+        g_string_append (out, "&amp;");
+        break;
+      case '<':
+        g_string_append (out, "&lt;");
+        break;
+      case '>':
+        g_string_append (out, "&gt;");
+        break;
+      case '\r':
+        g_string_append (out, "&#xD;");
+        break;
+      case '\'':
+      case '"':
+      case '\n':
+      case '\t':
+        if (in_attribute)
+          g_string_append_printf (out, "%s",
+                                  *p == '\''   ? "&apos;"
+                                  : *p == '"'  ? "&quot;"
+                                  : *p == '\n' ? "&#xA;"
+                                               : "&#x9;");
+        else
+          g_string_append_c (out, *p);
+        break;
+      default:
+        if ((guchar)*p < 0x20)
+          g_string_append (out, "\xef\xbf\xbd");
+        else
+          g_string_append_c (out, *p);
+      }
+}
+
+/* Every character that needs a look, at every place against the words
+ * the text is read in, in texts of every length up to a few words; and
+ * a non-ASCII character at those places, where validation takes over. */
+static void
+test_writer_escapes_everywhere (void)
+{
+  static const char specials[] = "&<>\r'\"\n\t\x01\x1f";
+  for (gsize len = 1; len <= 40; len++)
+    for (gsize at = 0; at < len; at++)
+      for (gsize s = 0; s < sizeof specials - 1; s++)
+        for (int in_attribute = 0; in_attribute <= 1; in_attribute++)
+          {
+            g_autofree char *text = g_strnfill (len, 'x');
+            text[at] = specials[s];
+            g_autoptr (GString) expected = g_string_new (NULL);
+            reference_escape (expected, text, in_attribute);
+            g_autoptr (GString) got = g_string_new (NULL);
+            pg_xml_append_escaped (got, text, in_attribute);
+            g_assert_cmpstr (got->str, ==, expected->str);
+          }
+  for (gsize len = 2; len <= 40; len++)
+    for (gsize at = 0; at + 2 <= len; at++)
+      {
+        g_autofree char *text = g_strnfill (len, '<');
+        text[at] = '\xc3';
+        text[at + 1] = '\xa9';
+        g_autoptr (GString) got = g_string_new (NULL);
+        pg_xml_append_escaped (got, text, FALSE);
+        g_autoptr (GString) expected = g_string_new (NULL);
+        for (gsize i = 0; i < len; i++)
+          if (i == at)
+            g_string_append (expected, "\xc3\xa9"), i++;
+          else
+            g_string_append (expected, "&lt;");
+        g_assert_cmpstr (got->str, ==, expected->str);
+      }
 }
 
 int
@@ -894,6 +983,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/stanza/error/no-payload", test_error_no_payload);
   g_test_add_func ("/stanza/writer/matches-serializer", test_writer_matches_serializer);
   g_test_add_func ("/stanza/writer/escapes", test_writer_escapes);
+  g_test_add_func ("/stanza/writer/escapes-everywhere", test_writer_escapes_everywhere);
 
   return g_test_run ();
 }

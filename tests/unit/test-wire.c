@@ -416,22 +416,24 @@ test_room_frames_checked (void)
 static void
 test_texts_checked (void)
 {
-  static const guint8 alphabet[] = { 0, 'a', 'b', 0xc3, 0xa9, 0xff, 1, 2, 3, 4, 5, 8, 9, 16 };
+  static const guint8 alphabet[]
+      = { 0, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 0xc3, 0xa9, 0xff, 1, 2, 3, 4, 5, 8, 9, 16 };
   GRand *rand = g_rand_new_with_seed (42);
   guint taken[2] = { 0, 0 }, refused[2] = { 0, 0 };
 
-  for (guint round = 0; round < 3000; round++)
+  for (guint round = 0; round < 6000; round++)
     {
       /* Two strings of the alphabet's other bytes (not always UTF-8) laid
        * out as "(ss)" / "(tss)" are, then in half of them one change: a
        * byte replaced, the last one dropped, or one more added. */
       gboolean tagged = round % 2 == 1;
-      guint8 data[40];
+      guint8 data[64];
       gsize size = tagged ? 8 : 0, end_a = 0;
       memset (data, 7, size);
       for (int k = 0; k < 2; k++)
         {
-          gint32 len = g_rand_int_range (rand, 0, 6);
+          /* Up to a few words: read a word at a time where ASCII. */
+          gint32 len = g_rand_int_range (rand, 0, 20);
           for (gint32 i = 0; i < len; i++)
             data[size++] = alphabet[g_rand_int_range (rand, 1, G_N_ELEMENTS (alphabet))];
           data[size++] = 0;
