@@ -141,12 +141,17 @@ void pg_purple_chat_begin_send (PurpleConversation *conv);
 void pg_purple_chat_end_send (PurpleConversation *conv);
 /* The chat refused a message of ours: no reflection will come for it. */
 void pg_purple_chat_reflection_lost (PurpleConversation *conv);
+/* A message (HTML) from @nick, another member, in the chat @conv: what
+ * receiving-chat-msg passes on (purple-privmsg-irc.c reads it earlier). */
+void pg_purple_chat_message_in (PurpleConversation *conv, const char *nick, const char *html);
 void pg_purple_chat_irc_install (void);
 /* IRC contacts' away state: away-notify and the bounded check
  * (purple-away-irc.c). */
 void pg_purple_away_irc_install (void);
 /* Drops the away state of @account's login, timer included. */
 void pg_purple_away_irc_free (PgPurpleAccount *account);
+/* Plain messages of others taken before prpl-irc (purple-privmsg-irc.c). */
+void pg_purple_privmsg_irc_install (void);
 void pg_purple_chat_jabber_install (void);
 void pg_purple_carbons_install (void); /* purple-carbons.c */
 void pg_purple_roomlist_install (void);

@@ -107,6 +107,7 @@ pg_purple_account_install_ui_ops (PgPurple *purple)
   pg_purple_chat_install ();
   pg_purple_chat_irc_install ();
   pg_purple_away_irc_install ();
+  pg_purple_privmsg_irc_install ();
   pg_purple_chat_jabber_install ();
   pg_purple_carbons_install ();
   pg_purple_roomlist_install ();

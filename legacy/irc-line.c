@@ -50,6 +50,50 @@ pg_irc_line_command_is (const char *text, const char *command)
   return p != NULL && len == strlen (command) && strncmp (p, command, len) == 0;
 }
 
+/* The length of the run of printable ASCII at @p up to a space or the
+ * end; G_MAXSIZE when a byte of it is not printable ASCII. */
+static gsize
+printable_word (const char *p)
+{
+  gsize n = 0;
+  for (; p[n] != ' ' && p[n] != '\0'; n++)
+    if ((guchar)p[n] <= 0x20 || (guchar)p[n] >= 0x7F)
+      return G_MAXSIZE;
+  return n;
+}
+
+gboolean
+pg_irc_privmsg_peek (const char *text, PgIrcPrivmsg *msg)
+{
+  if (text[0] != ':')
+    return FALSE;
+  gsize prefix = printable_word (text + 1);
+  if (prefix == G_MAXSIZE || prefix == 0 || text[1 + prefix] != ' ')
+    return FALSE;
+  const char *bang = memchr (text + 1, '!', prefix);
+  if (bang == NULL || bang == text + 1)
+    return FALSE;
+  const char *p = text + 1 + prefix + 1;
+  if (strncmp (p, "PRIVMSG ", 8) != 0)
+    return FALSE;
+  p += 8;
+  gsize target = printable_word (p);
+  if (target == G_MAXSIZE || target == 0 || p[0] == ':' || strncmp (p + target, " :", 2) != 0)
+    return FALSE;
+  const char *body = p + target + 2;
+  if (*body == '\0')
+    return FALSE;
+  for (const char *b = body; *b != '\0'; b++)
+    if ((guchar)*b < 0x20)
+      return FALSE;
+  msg->nick = text + 1;
+  msg->nick_len = (gsize)(bang - (text + 1));
+  msg->target = p;
+  msg->target_len = target;
+  msg->text = body;
+  return TRUE;
+}
+
 gboolean
 pg_irc_line_is_numeric (const char *text)
 {

@@ -23,6 +23,24 @@ void pg_irc_line_clear (PgIrcLine *line);
  * splitting them. Borrowed. */
 const char *pg_irc_line_peek_command (const char *text, gsize *len);
 gboolean pg_irc_line_command_is (const char *text, const char *command);
+/* A PRIVMSG from another user that prpl-irc 2.14 would pass on as plain
+ * text, read in place: the sender's nick, the one target and the text
+ * (to the end of the line). Borrowed from the line. */
+typedef struct
+{
+  const char *nick;
+  gsize nick_len;
+  const char *target;
+  gsize target_len;
+  const char *text;
+} PgIrcPrivmsg;
+
+/* Fills @msg from @text when it is ":nick!user@host PRIVMSG target :text"
+ * with no tags, a nick and a target of printable ASCII, and a text that is
+ * not empty and has no byte below 0x20: no CTCP (an action, a request), no
+ * mIRC formatting, no line break. FALSE for every other line, which is
+ * prpl-irc's to read. */
+gboolean pg_irc_privmsg_peek (const char *text, PgIrcPrivmsg *msg);
 /* Whether the command of @text is a numeric reply ("005", "474"…). */
 gboolean pg_irc_line_is_numeric (const char *text);
 /* Parameter @i, or NULL. Borrowed. */

@@ -401,6 +401,13 @@ receiving_chat (PurpleAccount *purple, char **sender_in, char **message_in, Purp
   return TRUE;
 }
 
+void
+pg_purple_chat_message_in (PurpleConversation *conv, const char *nick, const char *html)
+{
+  PgChatEvent event = { .kind = PG_CHAT_EVENT_MESSAGE, .nick = nick, .text = html };
+  emit (conv, &event);
+}
+
 static void
 chat_left (PurpleConversation *conv, gpointer data)
 {

@@ -77,6 +77,29 @@ def test_login_message_both_ways_logout(env):
     peer.wait_online("alice", want=False, timeout=WAIT)
 
 
+def test_every_kind_of_privmsg_arrives(env):
+    """Plain lines are read before prpl-irc; lines with mIRC formatting or
+    a CTCP action are prpl-irc's to read.  Each arrives once, with its text
+    as IRC users see it, in the order sent."""
+    peer = _peer(env, "fred")
+    c = online_user(env, env.user("xgina"), "gina")
+    peer.wait_online("gina", timeout=WAIT)
+    lines = [
+        ("plain 1 & <x> 'q' \"d\"", "plain 1 & <x> 'q' \"d\""),
+        ("\x02bold\x02 and \x0304,01red\x03 \x1funder\x1f", "bold and red under"),
+        ("plain 2 \u00e9t\u00e9 \u65e5\u672c", "plain 2 \u00e9t\u00e9 \u65e5\u672c"),
+        ("\x01ACTION waves\x01", "/me waves"),
+        ("x" * 380, "x" * 380),
+        ("last line", "last line"),
+    ]
+    since = c.mark()
+    for raw, _ in lines:
+        peer.privmsg("gina", raw)
+    c.expect(chat_from(f"fred@{GW}", "last line"), timeout=WAIT, since=since, what="fred's last line")
+    got = [_body(el) for el in c.transcript.elements()[since:] if chat_from(f"fred@{GW}")(el)]
+    assert got == [want for _, want in lines], f"bodies: {got!r}"
+
+
 def test_escaped_nick_round_trip(env):
     # b\40b needs XEP-0106 escaping: \40 is one of the ten sequences, so the
     # backslash itself becomes \5c (XEP-0106 §4.3).  [x]|^y needs none but has the

@@ -216,6 +216,60 @@ test_privmsg_lines (void)
   g_assert_cmpuint (pg_irc_privmsg_lines ("bob", accents->str), ==, 1);
 }
 
+/* Plain PRIVMSGs from others are read in place; every other line is left
+ * to prpl-irc. */
+static void
+test_privmsg_peek (void)
+{
+  static const struct
+  {
+    const char *line, *nick, *target, *text;
+  } taken[] = {
+    { ":dave!d@host PRIVMSG carol :hello there", "dave", "carol", "hello there" },
+    { ":dave!~d@10.0.0.1 PRIVMSG #chan :a < b & c > 'd' \"e\"", "dave", "#chan", "a < b & c > 'd' \"e\"" },
+    { ":d[a]ve!d@h PRIVMSG #c :\xc3\xa9t\xc3\xa9 :: x", "d[a]ve", "#c", "\xc3\xa9t\xc3\xa9 :: x" },
+  };
+  static const char *const left[] = {
+    "PRIVMSG carol :no prefix",
+    ":irc.example.org PRIVMSG carol :a server, no nick",
+    ":!d@h PRIVMSG carol :empty nick",
+    "@time=2024-01-01T00:00:00Z :dave!d@h PRIVMSG carol :tags",
+    ":dave!d@h NOTICE carol :a notice",
+    ":dave!d@h privmsg carol :lower case",
+    ":dave!d@h PRIVMSG carol :",
+    ":dave!d@h PRIVMSG carol no-colon",
+    ":dave!d@h PRIVMSG carol :\001ACTION waves\001",
+    ":dave!d@h PRIVMSG carol :\002bold\002",
+    ":dave!d@h PRIVMSG carol :\00304red",
+    ":dave!d@h PRIVMSG carol :tab\there",
+    ":dave!d@h PRIVMSG carol :line\r\n",
+    ":dave!d@h PRIVMSG :carol",
+    ":dave!d@h PRIVMSG  carol :two spaces",
+    ":d\xc3\xa9ve!d@h PRIVMSG carol :not ASCII nick",
+    ":dave!d@h PRIVMSG #caf\xc3\xa9 :not ASCII target",
+    ":dave!d@h PRIVMSG",
+    ":dave!d@h",
+    "",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (taken); i++)
+    {
+      PgIrcPrivmsg msg = { 0 };
+      g_assert_true (pg_irc_privmsg_peek (taken[i].line, &msg));
+      g_assert_cmpuint (msg.nick_len, ==, strlen (taken[i].nick));
+      g_assert_cmpint (strncmp (msg.nick, taken[i].nick, msg.nick_len), ==, 0);
+      g_assert_cmpuint (msg.target_len, ==, strlen (taken[i].target));
+      g_assert_cmpint (strncmp (msg.target, taken[i].target, msg.target_len), ==, 0);
+      g_assert_cmpstr (msg.text, ==, taken[i].text);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (left); i++)
+    {
+      PgIrcPrivmsg msg = { 0 };
+      if (pg_irc_privmsg_peek (left[i], &msg))
+        g_error ("taken: %s", left[i]);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -224,6 +278,7 @@ main (int argc, char **argv)
   g_test_add_func ("/irc-line/peek-command", test_peek_command);
   g_test_add_func ("/irc-line/nick-fold", test_nick_fold);
   g_test_add_func ("/irc-line/privmsg-lines", test_privmsg_lines);
+  g_test_add_func ("/irc-line/privmsg-peek", test_privmsg_peek);
   for (guint i = 0; i < G_N_ELEMENTS (userhost_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/irc-line/userhost/%s", userhost_cases[i].name);
