@@ -11,14 +11,6 @@
 
 #include <string.h>
 
-/* The user's boolean setting @key (registration/store.h: on unless
- * turned off with the settings command). */
-static gboolean
-wants (PgSession *session, const char *key)
-{
-  return pg_store_setting_enabled (session->transport->store, session->bare_jid, key);
-}
-
 /* ---- from the legacy network ---- */
 
 /* The contact a message or typing event comes from.  prpl-jabber names the
@@ -84,11 +76,44 @@ pg_chat_on_state (gpointer owner, const char *from, PgChatState state)
   if (session->held)
     return;
   PgContact *contact = sender_contact (session, from);
-  if (contact == NULL || state == PG_CHAT_STATE_NONE || !wants (session, PG_SETTING_TYPING))
+  if (contact == NULL || state == PG_CHAT_STATE_NONE
+      || !pg_chat_states_wanted (session->transport, session->bare_jid, contact->jid))
     return;
   xmlNode *message = pg_stanza_new ("message", contact->jid, session->bare_jid, "chat", NULL);
   pg_message_add_chat_state (message, state);
   pg_session_send (session, message);
+}
+
+/* ---- chat states (XEP-0085 §5.1) ---- */
+
+gboolean
+pg_chat_states_wanted (PgTransport *transport, const char *bare_jid, const char *contact_jid)
+{
+  PgSession *session = pg_sessions_lookup (transport->sessions, bare_jid);
+  if (session != NULL && session->stateless_peers != NULL
+      && g_hash_table_contains (session->stateless_peers, contact_jid))
+    return FALSE;
+  return pg_store_setting_enabled (transport->store, bare_jid, PG_SETTING_TYPING);
+}
+
+/* A message of the user's to @request's contact: with a chat state, the
+ * user's client takes them; a content message without one says it does
+ * not, for this conversation. */
+static void
+note_chat_states (PgSession *session, const PgRouteRequest *request, gboolean content, PgChatState state)
+{
+  if (state == PG_CHAT_STATE_NONE && !content)
+    return;
+  g_autofree char *contact = pg_jid_dup_bare (request->to);
+  if (state != PG_CHAT_STATE_NONE)
+    {
+      if (session->stateless_peers != NULL)
+        g_hash_table_remove (session->stateless_peers, contact);
+      return;
+    }
+  if (session->stateless_peers == NULL)
+    session->stateless_peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_hash_table_add (session->stateless_peers, g_steal_pointer (&contact));
 }
 
 /* ---- from the user ---- */
@@ -126,6 +151,7 @@ on_message (const PgRouteRequest *request, gpointer user_data)
   g_autofree char *name = pg_contacts_dup_legacy_name (session, request->to);
   g_autofree char *body = pg_stanza_dup_child_text (request->stanza, "body", NULL);
   PgChatState state = pg_message_get_chat_state (request->stanza);
+  note_chat_states (session, request, body != NULL, state);
   if (body == NULL)
     {
       if (session->state == PG_SESSION_ONLINE)

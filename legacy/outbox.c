@@ -249,7 +249,7 @@ write_chat (PgTransport *transport, const PgStoreOutboxItem *item, const char *i
     }
   else
     pg_xml_write_text (out, "body", item->body);
-  if (pg_store_setting_enabled (transport->store, item->bare_jid, PG_SETTING_TYPING))
+  if (pg_chat_states_wanted (transport, item->bare_jid, from))
     pg_xml_write_empty (out, "active", "xmlns", PG_NS_CHATSTATES, NULL);
   if (origin != NULL)
     pg_xml_write_empty (out, "origin-id", "xmlns", NS_SID, "id", origin, NULL);

@@ -75,6 +75,10 @@ struct PgSession
   GHashTable *rooms;
   GHashTable *rooms_by_key;
   GHashTable *private_peers;
+  /* Contact JIDs (bare, prepared) the user last wrote to without a chat
+   * state: no more states go to the user from them (XEP-0085 §5.1) until
+   * the user sends one (chat.c). NULL until the first. */
+  GHashTable *stateless_peers;
   /* The nick (normalised) the user was told the network gave instead of
    * the registered one; NULL: none (session.c). */
   char *nick_told;
@@ -154,6 +158,11 @@ void pg_chat_on_state (gpointer owner, const char *from, PgChatState state);
 /* What the user wrote from another legacy client (legacy/account.h). */
 void pg_chat_on_own_message (gpointer owner, const char *to, gboolean chat, const char *html, gint64 when);
 void pg_chat_add_routes (PgTransport *transport, PgSessions *sessions);
+/* Whether messages from the contact @contact_jid (bare, prepared) to the
+ * user @bare_jid carry chat states: the user's typing setting is on, and
+ * the user's last message to that contact had a chat state, or there was
+ * none yet (XEP-0085 §5.1). */
+gboolean pg_chat_states_wanted (PgTransport *transport, const char *bare_jid, const char *contact_jid);
 
 /* session-questions.c — account events about questions (owner is the
  * PgSession), and the user's answers. */

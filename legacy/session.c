@@ -118,6 +118,7 @@ session_free (PgSession *session)
   g_slist_free_full (g_steal_pointer (&session->resources), (GDestroyNotify)resource_free);
   g_clear_pointer (&session->contacts_by_name, g_hash_table_unref);
   g_clear_pointer (&session->contacts, g_hash_table_unref);
+  g_clear_pointer (&session->stateless_peers, g_hash_table_unref);
   g_free (session->bare_jid);
   g_free (session->nick_told);
   g_free (session);

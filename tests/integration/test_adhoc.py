@@ -463,8 +463,10 @@ def test_settings_honoured(env):
 
     # Receipts off: the message reaches dave, no receipt comes back.
     since, since_d = u.mark(), dave.mark()
+    # (With a chat state: a client that writes without one takes none,
+    # XEP-0085 §5.1, and the composing below would not come.)
     u.send(f"<message type='chat' to='{dave_jid}' id='rc-off'><body>no receipt please</body>"
-           f"<request xmlns='{NS_RECEIPTS}'/></message>")
+           f"<active xmlns='{NS_CHATSTATES}'/><request xmlns='{NS_RECEIPTS}'/></message>")
     dave.expect(chat_from(carol, "no receipt please"), timeout=WAIT, since=since_d)
     u.nothing(lambda el: is_stanza(el, "message") and child(el, NS_RECEIPTS, "received") is not None,
               wait=2.0, since=since, what="a receipt with receipts off")

@@ -100,6 +100,38 @@ def test_every_kind_of_privmsg_arrives(env):
     assert got == [want for _, want in lines], f"bodies: {got!r}"
 
 
+def test_chat_states_stop_when_the_user_writes_without(env):
+    """XEP-0085 §5.1: a contact's messages carry <active/> until the user's
+    client writes to that contact without any chat state; one with a state
+    brings them back.  Another contact is not concerned."""
+    NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
+    peer = _peer(env, "hank")
+    other = _peer(env, "ivan")
+    c = online_user(env, env.user("xjudy"), "judy")
+    peer.wait_online("judy", timeout=WAIT)
+
+    def states_of(frm, body):
+        since = c.mark()
+        frm.privmsg("judy", body)
+        m = c.expect(chat_from(f"{frm.nick}@{GW}", body), timeout=WAIT, since=since,
+                     what=f"{body!r} from {frm.nick}")
+        return [e.tag for e in m if e.tag.startswith("{" + NS_CHATSTATES)]
+
+    def user_writes(to, body, state):
+        since = to.mark()
+        c.send(f"<message type='chat' to='{to.nick}@{GW}'><body>{body}</body>{state}</message>")
+        to.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == body, timeout=WAIT,
+                  since=since, what=f"{body!r} at {to.nick}")
+
+    active = ["{%s}active" % NS_CHATSTATES]
+    assert states_of(peer, "first") == active
+    user_writes(peer, "plain reply", "")
+    assert states_of(peer, "second") == []
+    assert states_of(other, "from ivan") == active
+    user_writes(peer, "reply with a state", f"<active xmlns='{NS_CHATSTATES}'/>")
+    assert states_of(peer, "third") == active
+
+
 def test_escaped_nick_round_trip(env):
     # b\40b needs XEP-0106 escaping: \40 is one of the ten sequences, so the
     # backslash itself becomes \5c (XEP-0106 §4.3).  [x]|^y needs none but has the
