@@ -98,22 +98,35 @@ pg_chat_states_wanted (PgTransport *transport, const char *bare_jid, const char 
 
 /* A message of the user's to @request's contact: with a chat state, the
  * user's client takes them; a content message without one says it does
- * not, for this conversation. */
+ * not, for this conversation.  (Every message passes here: the contact's
+ * bare JID is put together on the stack.) */
 static void
 note_chat_states (PgSession *session, const PgRouteRequest *request, gboolean content, PgChatState state)
 {
-  if (state == PG_CHAT_STATE_NONE && !content)
+  if ((state == PG_CHAT_STATE_NONE && !content)
+      || (state != PG_CHAT_STATE_NONE && session->stateless_peers == NULL))
     return;
-  g_autofree char *contact = pg_jid_dup_bare (request->to);
+  const char *node = pg_jid_get_node (request->to);
+  const char *domain = pg_jid_get_domain (request->to);
+  if (node == NULL)
+    return;
+  /* RFC 7622 §3.3.1 and §3.2.1: at most 1023 bytes each. */
+  char contact[2 * 1024 + 2];
+  gsize node_len = strlen (node), domain_len = strlen (domain);
+  if (node_len + 1 + domain_len + 1 > sizeof contact)
+    return;
+  memcpy (contact, node, node_len);
+  contact[node_len] = '@';
+  memcpy (contact + node_len + 1, domain, domain_len + 1);
   if (state != PG_CHAT_STATE_NONE)
     {
-      if (session->stateless_peers != NULL)
-        g_hash_table_remove (session->stateless_peers, contact);
+      g_hash_table_remove (session->stateless_peers, contact);
       return;
     }
   if (session->stateless_peers == NULL)
     session->stateless_peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_hash_table_add (session->stateless_peers, g_steal_pointer (&contact));
+  if (!g_hash_table_contains (session->stateless_peers, contact))
+    g_hash_table_add (session->stateless_peers, g_strdup (contact));
 }
 
 /* ---- from the user ---- */
