@@ -86,6 +86,9 @@ pg_chat_on_state (gpointer owner, const char *from, PgChatState state)
 
 /* ---- chat states (XEP-0085 §5.1) ---- */
 
+/* Contacts a session remembers as written to without a chat state. */
+#define PG_STATELESS_PEERS_MAX 1024
+
 gboolean
 pg_chat_states_wanted (PgTransport *transport, const char *bare_jid, const char *contact_jid)
 {
@@ -98,26 +101,14 @@ pg_chat_states_wanted (PgTransport *transport, const char *bare_jid, const char 
 
 /* A message of the user's to @request's contact: with a chat state, the
  * user's client takes them; a content message without one says it does
- * not, for this conversation.  (Every message passes here: the contact's
- * bare JID is put together on the stack.) */
+ * not, for this conversation. */
 static void
 note_chat_states (PgSession *session, const PgRouteRequest *request, gboolean content, PgChatState state)
 {
   if ((state == PG_CHAT_STATE_NONE && !content)
       || (state != PG_CHAT_STATE_NONE && session->stateless_peers == NULL))
     return;
-  const char *node = pg_jid_get_node (request->to);
-  const char *domain = pg_jid_get_domain (request->to);
-  if (node == NULL)
-    return;
-  /* RFC 7622 §3.3.1 and §3.2.1: at most 1023 bytes each. */
-  char contact[2 * 1024 + 2];
-  gsize node_len = strlen (node), domain_len = strlen (domain);
-  if (node_len + 1 + domain_len + 1 > sizeof contact)
-    return;
-  memcpy (contact, node, node_len);
-  contact[node_len] = '@';
-  memcpy (contact + node_len + 1, domain, domain_len + 1);
+  g_autofree char *contact = pg_jid_dup_bare (request->to);
   if (state != PG_CHAT_STATE_NONE)
     {
       g_hash_table_remove (session->stateless_peers, contact);
@@ -125,8 +116,13 @@ note_chat_states (PgSession *session, const PgRouteRequest *request, gboolean co
     }
   if (session->stateless_peers == NULL)
     session->stateless_peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (!g_hash_table_contains (session->stateless_peers, contact))
-    g_hash_table_add (session->stateless_peers, g_strdup (contact));
+  /* Addresses the user writes to need not exist: at the bound the
+   * contacts start over with states, which costs nothing but the bytes. */
+  if (g_hash_table_contains (session->stateless_peers, contact))
+    return;
+  if (g_hash_table_size (session->stateless_peers) >= PG_STATELESS_PEERS_MAX)
+    g_hash_table_remove_all (session->stateless_peers);
+  g_hash_table_add (session->stateless_peers, g_steal_pointer (&contact));
 }
 
 /* ---- from the user ---- */

@@ -59,6 +59,14 @@ pg_purple_chat_key (PurpleConversation *conv)
 PurpleConversation *
 pg_purple_chat_find (PurpleAccount *account, const char *chat)
 {
+  /* The name as the conversation has it, among the few of the login's
+   * connection, before libpurple's lookup of any spelling, which
+   * normalises the name (Unicode case folding): on the way of every
+   * channel line. */
+  PurpleConnection *gc = purple_account_get_connection (account);
+  for (GSList *l = gc != NULL ? gc->buddy_chats : NULL; l != NULL; l = l->next)
+    if (strcmp (purple_conversation_get_name (l->data), chat) == 0)
+      return l->data;
   return purple_find_conversation_with_account (PURPLE_CONV_TYPE_CHAT, chat, account);
 }
 

@@ -16,9 +16,9 @@
  * libpurple would hand it on (HTML-escaped, as irc_escape_privmsg() does)
  * to the same events purple-conv.c and purple-chat.c raise, and the line
  * prpl-irc then reads is one it ignores.  Everything else is left to
- * prpl-irc: our own nick's lines (echoes), other spellings of the target,
- * texts its encodings setting would convert, senders the privacy settings
- * refuse. */
+ * prpl-irc: our own nick's lines (echoes), a target that is neither our
+ * nick as spelt nor a chat joined, texts its encodings setting would
+ * convert, senders the privacy settings refuse. */
 #define G_LOG_DOMAIN "pg-purple-privmsg"
 
 #include "legacy/account-private.h"
@@ -55,20 +55,6 @@ text_as_received (PurpleAccount *purple, const char *text)
   return g_ascii_strncasecmp (encodings, "UTF-8", 5) == 0 && (encodings[5] == ',' || encodings[5] == '\0');
 }
 
-/* The chat conversation of @gc named @name, spelt the same but for ASCII
- * case, or NULL (prpl-irc finds other spellings itself). */
-static PurpleConversation *
-find_chat (PurpleConnection *gc, const char *name)
-{
-  for (GSList *l = gc->buddy_chats; l != NULL; l = l->next)
-    {
-      PurpleConversation *conv = l->data;
-      if (g_ascii_strcasecmp (purple_conversation_get_name (conv), name) == 0)
-        return conv;
-    }
-  return NULL;
-}
-
 static gboolean
 take (PurpleConnection *gc, PgPurpleAccount *account, const PgIrcPrivmsg *msg)
 {
@@ -94,8 +80,9 @@ take (PurpleConnection *gc, PgPurpleAccount *account, const PgIrcPrivmsg *msg)
     }
   if (!pg_purple_account_is_chat_name (account, target))
     return FALSE;
-  PurpleConversation *conv = find_chat (gc, target);
-  if (conv == NULL)
+  /* serv_got_chat_in() passes on only what comes to a chat still joined. */
+  PurpleConversation *conv = pg_purple_chat_find (account->purple, target);
+  if (conv == NULL || purple_conv_chat_has_left (PURPLE_CONV_CHAT (conv)))
     return FALSE;
   const char *chat_nick = purple_conv_chat_get_nick (PURPLE_CONV_CHAT (conv));
   if (chat_nick == NULL || g_ascii_strcasecmp (chat_nick, nick) == 0)

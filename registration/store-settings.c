@@ -5,10 +5,22 @@
 
 #include <string.h>
 
+/* The cache's key of @key of @bare_jid, "<bare_jid>\x1f<key>", written to
+ * @out, which has room for @jid_len + @key_len + 2 bytes. */
+static char *
+write_cache_key (char *out, const char *bare_jid, gsize jid_len, const char *key, gsize key_len)
+{
+  memcpy (out, bare_jid, jid_len);
+  out[jid_len] = '\x1f';
+  memcpy (out + jid_len + 1, key, key_len + 1);
+  return out;
+}
+
 static char *
 cache_key (const char *bare_jid, const char *key)
 {
-  return g_strconcat (bare_jid, "\x1f", key, NULL);
+  gsize jid_len = strlen (bare_jid), key_len = strlen (key);
+  return write_cache_key (g_malloc (jid_len + key_len + 2), bare_jid, jid_len, key, key_len);
 }
 
 static void
@@ -57,15 +69,11 @@ peek_cached (PgStore *store, const char *bare_jid, const char *key)
 {
   if (store->settings_cache == NULL)
     return NULL;
-  gsize jid_len = strlen (bare_jid);
-  gsize key_len = strlen (key);
+  gsize jid_len = strlen (bare_jid), key_len = strlen (key);
   char stack[256];
   g_autofree char *heap = NULL;
   char *ck = jid_len + key_len + 2 <= sizeof stack ? stack : (heap = g_malloc (jid_len + key_len + 2));
-  memcpy (ck, bare_jid, jid_len);
-  ck[jid_len] = '\x1f';
-  memcpy (ck + jid_len + 1, key, key_len + 1);
-  return g_hash_table_lookup (store->settings_cache, ck);
+  return g_hash_table_lookup (store->settings_cache, write_cache_key (ck, bare_jid, jid_len, key, key_len));
 }
 
 char *
