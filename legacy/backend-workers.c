@@ -32,6 +32,10 @@
 /* How long the server of a crashed worker's connection has to close it
  * after the end of what was written (legacy/held-socket.h). */
 #define DRAIN_MS 5000
+/* How long a login of a crashed worker waits for the end of its held
+ * connection before it goes back to login (the rest of the drain still
+ * reaches it while it lives). */
+#define RESCUE_WAIT_MS 1000
 
 #define QUARANTINE_TEXT                                                                                      \
   "this login made the gateway's legacy process crash repeatedly; it is set aside until the gateway "        \
@@ -784,7 +788,10 @@ count_crash (PgWorkerPool *pool, const char *key)
 
 /* A crashed worker's connection being ended: its private messages reach
  * the login's user (legacy/crash-rescue.h) while the login lives; the key
- * tells a login made anew at the same address from another user's. */
+ * tells a login made anew at the same address from another user's.  The
+ * login hears that it is lost only once the server closed the connection
+ * (or RESCUE_WAIT_MS passed): the owner drops a lost login, and what the
+ * server sent last would have nobody to go to. */
 typedef struct
 {
   PgWorkerPool *pool;
@@ -792,25 +799,56 @@ typedef struct
   char *login_key;
   char *nick;
   guint rescued;
+  guint dropped;
+  PgAccountFailure failure;
+  char *reason;
+  guint wait_id;
 } Rescue;
 
 static Rescue *
-rescue_new (PgWorkerPool *pool, PgAccount *account)
+rescue_new (PgWorkerPool *pool, PgAccount *account, PgAccountFailure failure, const char *reason)
 {
   Rescue *rescue = g_new0 (Rescue, 1);
   rescue->pool = pool;
   rescue->account = account;
   rescue->login_key = g_strdup (account->login_key);
   rescue->nick = g_strdup (account->mirror.nick);
+  rescue->failure = failure;
+  rescue->reason = g_strdup (reason);
   return rescue;
+}
+
+static gboolean
+rescue_account_lives (Rescue *rescue)
+{
+  PgAccount *account = rescue->account;
+  return g_hash_table_contains (rescue->pool->alive, account)
+         && g_strcmp0 (account->login_key, rescue->login_key) == 0;
+}
+
+/* The login hears of the loss, once. */
+static gboolean
+rescue_tell (gpointer data)
+{
+  Rescue *rescue = data;
+  rescue->wait_id = 0;
+  if (rescue->reason != NULL && !rescue->pool->stopping && rescue_account_lives (rescue))
+    pg_backend_defer_disconnected (rescue->account, rescue->failure, rescue->reason);
+  g_clear_pointer (&rescue->reason, g_free);
+  return G_SOURCE_REMOVE;
 }
 
 static void
 rescue_free (gpointer data)
 {
   Rescue *rescue = data;
+  g_clear_handle_id (&rescue->wait_id, g_source_remove);
+  rescue_tell (rescue);
   if (rescue->rescued > 0)
     g_message ("%u message(s) the crashed worker had not read reached their user", rescue->rescued);
+  if (rescue->dropped > 0)
+    g_warning ("%u message(s) the crashed worker had not read were lost: their login had ended meanwhile",
+               rescue->dropped);
   g_free (rescue->login_key);
   g_free (rescue->nick);
   g_free (rescue);
@@ -825,9 +863,11 @@ rescue_line (const char *line, gpointer data)
   if (html == NULL)
     return;
   PgAccount *account = rescue->account;
-  if (!g_hash_table_contains (rescue->pool->alive, account)
-      || g_strcmp0 (account->login_key, rescue->login_key) != 0 || account->events.message == NULL)
-    return;
+  if (!rescue_account_lives (rescue) || account->events.message == NULL)
+    {
+      rescue->dropped++;
+      return;
+    }
   rescue->rescued++;
   account->events.message (account->owner, from, html);
 }
@@ -870,24 +910,24 @@ tell_logins (PgWorker *worker, const char *why, gboolean external)
           = delivered != NULL ? g_hash_table_lookup (delivered, GUINT_TO_POINTER (account->id)) : NULL;
       Held *held = g_hash_table_lookup (worker->held, GUINT_TO_POINTER (account->id));
       guint64 tag = note == NULL ? 0 : held != NULL ? MAX (note->written, note->processed) : note->processed;
-      if (held != NULL)
-        {
-          pg_socket_drains_add (pool->drains, held->fd, rescue_line, rescue_new (pool, account), rescue_free);
-          held->fd = -1;
-        }
       if (tag != 0 && account->events.sent_processed != NULL)
         account->events.sent_processed (account->owner, tag);
       unplace (account);
       if (quarantined)
+        g_warning ("legacy login %s (%s) quarantined: present at %d crashes of its worker within %d s",
+                   account->username, account->protocol_id, PG_BACKEND_QUARANTINE_CRASHES,
+                   PG_BACKEND_QUARANTINE_WINDOW_S);
+      PgAccountFailure failure = quarantined ? PG_ACCOUNT_FAILURE_QUARANTINED : PG_ACCOUNT_FAILURE_INTERNAL;
+      const char *reason = quarantined ? QUARANTINE_TEXT : "an internal error of the gateway";
+      if (held != NULL)
         {
-          g_warning ("legacy login %s (%s) quarantined: present at %d crashes of its worker within %d s",
-                     account->username, account->protocol_id, PG_BACKEND_QUARANTINE_CRASHES,
-                     PG_BACKEND_QUARANTINE_WINDOW_S);
-          pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_QUARANTINED, QUARANTINE_TEXT);
+          Rescue *rescue = rescue_new (pool, account, failure, reason);
+          rescue->wait_id = g_timeout_add (RESCUE_WAIT_MS, rescue_tell, rescue);
+          pg_socket_drains_add (pool->drains, held->fd, rescue_line, rescue, rescue_free);
+          held->fd = -1;
         }
       else
-        pg_backend_defer_disconnected (account, PG_ACCOUNT_FAILURE_INTERNAL,
-                                       "an internal error of the gateway");
+        pg_backend_defer_disconnected (account, failure, reason);
     }
   g_hash_table_remove_all (worker->held);
 }
@@ -974,6 +1014,9 @@ start_worker (PgWorker *worker, GError **error)
                    g_strerror (saved));
       return FALSE;
     }
+  /* Whatever is found there at the end of the link is this worker's. */
+  g_autofree char *unsent = g_build_filename (worker->dir, PG_WIRE_UNSENT_FILE, NULL);
+  unlink (unsent);
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
   g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
@@ -1014,6 +1057,7 @@ start_worker (PgWorker *worker, GError **error)
   worker->started_at = g_get_monotonic_time ();
   worker->lost = FALSE;
   worker->wire = pg_wire_new (fds[0], on_frame, on_wire_closed, worker);
+  pg_wire_recover_unsent (worker->wire, worker->dir);
   /* First of all frames: plugins acting on sign-on must be there before a login. */
   if (pool->plugins[0] != NULL)
     pg_wire_send (worker->wire, PG_WIRE_PLUGINS, 0,

@@ -11,13 +11,34 @@
 #include "transport/pass-end.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
 #include <glib-unix.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define HEADER_BYTES 12 /* length, op, id */
 #define READ_CHUNK 65536
+
+/* The head of the unsent file (pg_wire_keep_unsent()); offsets count the
+ * bytes of the stream from its first.  Each member is stored as one
+ * aligned 64-bit word, so a process killed between two stores leaves a
+ * head that names only frames the data holds in full: a frame is copied
+ * before @end passes it, @origin moves only when everything up to @end
+ * was written to the socket. */
+typedef struct
+{
+  guint64 magic;  /* UNSENT_MAGIC */
+  guint64 origin; /* the offset of the first byte of the data */
+  guint64 end;    /* the offset after the last frame queued in full */
+  guint64 lost;   /* not 0: a frame queued since @origin did not fit */
+  guint64 reserved[4];
+} UnsentHead;
+
+G_STATIC_ASSERT (sizeof (UnsentHead) == 64);
+#define UNSENT_MAGIC 0x31746e65736e75ULL /* "unsent1" */
 
 struct PgWire
 {
@@ -40,6 +61,9 @@ struct PgWire
   const char *texts_b;
   const guint8 *strings_fixed; /* a room frame's fixed members (pg_wire_frame_strings()) */
   const char *strings[PG_WIRE_MAX_STRINGS];
+  UnsentHead *unsent; /* the worker's unsent file, mapped; NULL without */
+  char *recover_dir;  /* the main process's side: where the worker keeps it */
+  guint64 received;   /* bytes read from the socket */
 };
 
 const char *
@@ -396,6 +420,53 @@ deliver (PgWire *wire)
   return wire->closed ? LINK_CLOSED : LINK_OPEN;
 }
 
+/* The main process's side, at the end of the link: the frames the worker
+ * had queued beyond what arrived, from its unsent file, appended to the
+ * input as if they had.  The file goes: a later worker starts without.
+ * The end of the link is the end of the worker (it closes the socket only
+ * by exiting, after its memory is gone), so the file is complete. */
+static gboolean
+recover_unsent (PgWire *wire)
+{
+  if (wire->recover_dir == NULL)
+    return FALSE;
+  g_autofree char *path = g_build_filename (wire->recover_dir, PG_WIRE_UNSENT_FILE, NULL);
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return FALSE;
+  unlink (path);
+  UnsentHead head;
+  gboolean recovered = FALSE;
+  if (pread (fd, &head, sizeof head, 0) != (gssize)sizeof head || head.magic != UNSENT_MAGIC
+      || head.end <= wire->received)
+    goto done;
+  /* Data from another process, trusted no further than the frames' own
+   * checks once the offsets are in range. */
+  if (head.lost != 0 || head.origin > wire->received
+      || head.end - head.origin > PG_WIRE_UNSENT_BYTES - sizeof head)
+    {
+      g_warning ("the worker's last %" G_GUINT64_FORMAT " bytes of frames are lost: its unsent file does not "
+                 "hold them",
+                 head.end - wire->received);
+      goto done;
+    }
+  guint n = (guint)(head.end - wire->received);
+  guint had = wire->in->len;
+  g_byte_array_set_size (wire->in, had + n);
+  if (pread (fd, wire->in->data + had, n, (off_t)(sizeof head + (wire->received - head.origin))) != (gssize)n)
+    {
+      g_warning ("cannot read the worker's unsent file: %s", g_strerror (errno));
+      g_byte_array_set_size (wire->in, had);
+      goto done;
+    }
+  g_message ("%u bytes of frames the worker had queued but not written are delivered", n);
+  wire->received = head.end;
+  recovered = TRUE;
+done:
+  close (fd);
+  return recovered;
+}
+
 static gboolean
 on_readable (int fd, GIOCondition condition, gpointer data)
 {
@@ -410,6 +481,7 @@ on_readable (int fd, GIOCondition condition, gpointer data)
       g_byte_array_set_size (wire->in, had + (guint)MAX (n, 0));
       if (n > 0)
         {
+          wire->received += (guint64)n;
           if (wire->in->len > 2 * PG_WIRE_MAX_FRAME + READ_CHUNK)
             break; /* deliver before reading more */
           if (n < READ_CHUNK)
@@ -420,10 +492,14 @@ on_readable (int fd, GIOCondition condition, gpointer data)
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         break;
-      /* Frames read before the end still count. */
+      /* Frames read before the end still count, and so do those the
+       * worker had queued but not written. */
       const char *why = n == 0 ? "end of file" : g_strerror (errno);
       wire->in_watch = 0;
-      if (deliver (wire) == LINK_OPEN)
+      LinkState state = deliver (wire);
+      if (state == LINK_OPEN && recover_unsent (wire))
+        state = deliver (wire);
+      if (state == LINK_OPEN)
         close_link (wire, why, FALSE);
       return G_SOURCE_REMOVE;
     }
@@ -459,7 +535,32 @@ write_some (PgWire *wire)
       close_link (wire, g_strerror (errno), FALSE);
       return FALSE;
     }
+  /* Everything is written: the next frame is kept from the start again,
+   * so that the file's first pages are the only ones ever touched. */
+  UnsentHead *head = wire->unsent;
+  if (head != NULL && head->origin != head->end)
+    {
+      __atomic_store_n (&head->origin, head->end, __ATOMIC_RELEASE);
+      __atomic_store_n (&head->lost, 0, __ATOMIC_RELEASE);
+    }
   return TRUE;
+}
+
+/* The frame queued from @at to the end of the output is kept in the unsent
+ * file too. */
+static void
+keep_unsent (PgWire *wire, guint at)
+{
+  UnsentHead *head = wire->unsent;
+  if (head == NULL)
+    return;
+  gsize n = wire->out->len - at;
+  guint64 used = head->end - head->origin;
+  if (head->lost == 0 && used + n <= PG_WIRE_UNSENT_BYTES - sizeof *head)
+    memcpy ((guint8 *)(head + 1) + used, wire->out->data + at, n);
+  else
+    __atomic_store_n (&head->lost, 1, __ATOMIC_RELEASE);
+  __atomic_store_n (&head->end, head->end + n, __ATOMIC_RELEASE);
 }
 
 static gboolean
@@ -507,6 +608,7 @@ pg_wire_send (PgWire *wire, guint32 op, guint32 id, GVariant *args)
    * the queue has no alignment. */
   if (size > 0)
     memcpy (wire->out->data + at + HEADER_BYTES, g_variant_get_data (owned), size);
+  keep_unsent (wire, at);
 }
 
 void
@@ -557,6 +659,7 @@ pg_wire_send_strings (PgWire *wire, guint32 op, guint32 id, const void *fixed, g
         for (gsize b = 0; b < osize; b++)
           p[size - (i + 1) * osize + b] = (guint8)((guint64)end >> (8 * b));
     }
+  keep_unsent (wire, at);
 }
 
 void
@@ -621,6 +724,39 @@ pg_wire_flush (PgWire *wire, int timeout_ms)
   return wire->out->len == 0;
 }
 
+gboolean
+pg_wire_keep_unsent (PgWire *wire, const char *dir, GError **error)
+{
+  g_return_val_if_fail (wire->unsent == NULL && wire->out->len == 0, FALSE);
+  g_autofree char *path = g_build_filename (dir, PG_WIRE_UNSENT_FILE, NULL);
+  int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  /* Allocated now, not sparse: a page first written on a full disk would
+   * kill the worker with SIGBUS. */
+  int failed = fd < 0 ? errno : posix_fallocate (fd, 0, PG_WIRE_UNSENT_BYTES);
+  void *map = failed != 0 ? MAP_FAILED
+                          : mmap (NULL, PG_WIRE_UNSENT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (failed == 0 && map == MAP_FAILED)
+    failed = errno;
+  if (fd >= 0)
+    close (fd);
+  if (failed != 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (failed), "cannot keep %s: %s", path,
+                   g_strerror (failed));
+      return FALSE;
+    }
+  wire->unsent = map;
+  wire->unsent->magic = UNSENT_MAGIC;
+  return TRUE;
+}
+
+void
+pg_wire_recover_unsent (PgWire *wire, const char *dir)
+{
+  g_free (wire->recover_dir);
+  wire->recover_dir = g_strdup (dir);
+}
+
 PgWire *
 pg_wire_new (int fd, PgWireFrameFunc on_frame, PgWireClosedFunc on_closed, gpointer user_data)
 {
@@ -667,5 +803,8 @@ pg_wire_free (PgWire *wire)
   explicit_bzero (wire->out->data, wire->out->len);
   g_byte_array_unref (wire->in);
   g_byte_array_unref (wire->out);
+  if (wire->unsent != NULL)
+    munmap (wire->unsent, PG_WIRE_UNSENT_BYTES);
+  g_free (wire->recover_dir);
   g_free (wire);
 }

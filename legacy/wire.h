@@ -117,6 +117,19 @@ void pg_wire_send_strings (PgWire *wire, guint32 op, guint32 id, const void *fix
 /* Reads such a frame's @n strings (pointing into @args), after
  * @fixed_len bytes of fixed-size members (g_variant_get_data()). */
 void pg_wire_get_strings (GVariant *args, gsize fixed_len, const char **strings, guint n);
+/* A worker's frames outlive it until written: each frame queued is kept
+ * in DIR/PG_WIRE_UNSENT_FILE too (mapped shared, 0600, allocated in full),
+ * until the socket took it, so that a crash or a SIGKILL between queueing
+ * and writing loses nothing.  Call before the first frame; FALSE with
+ * @error when the file cannot be kept (frames are then only queued). */
+#define PG_WIRE_UNSENT_FILE "wire-unsent"
+#define PG_WIRE_UNSENT_BYTES (2 * PG_WIRE_MAX_FRAME)
+gboolean pg_wire_keep_unsent (PgWire *wire, const char *dir, GError **error);
+/* The main process's side: when the link ends, the frames DIR's unsent
+ * file holds beyond what arrived are delivered as if they had arrived, and
+ * the file is removed.  A frame that the worker queued after the file ran
+ * out of room is not there: the loss is logged. */
+void pg_wire_recover_unsent (PgWire *wire, const char *dir);
 /* Writes what is queued now, waiting up to @timeout_ms; FALSE if some
  * is left. */
 gboolean pg_wire_flush (PgWire *wire, int timeout_ms);

@@ -888,6 +888,11 @@ pg_worker_main (int fd, const char *purple_dir, const char *plugin_dir, const ch
   worker.pass_end = pg_pass_end_add (PG_PASS_END_WRITE, mark_batches, &worker);
   worker.loop = g_main_loop_new (NULL, FALSE);
   worker.wire = pg_wire_new (fd, on_frame, on_closed, &worker);
+  if (!pg_wire_keep_unsent (worker.wire, purple_dir, &error))
+    {
+      g_warning ("%s; a crash loses the events not yet written to the main process", error->message);
+      g_clear_error (&error);
+    }
   pg_wire_send (worker.wire, PG_WIRE_HELLO, 0,
                 g_variant_new ("(uu)", (guint32)PG_WIRE_VERSION, (guint32)getpid ()));
   g_autoptr (PgHeapTrim) trim = pg_heap_trim_new ();

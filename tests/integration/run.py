@@ -171,7 +171,10 @@ def main():
                  if not args.pattern or args.pattern in f"{path.stem}.{n}"]
         if tests:
             selected.append((path, mod, tests))
+            t_module = time.monotonic()
             results.update(run_module(path, mod, tests, args.quiet))
+            # What MODULE_SECONDS is measured from.
+            print(f"# module {path.stem} took {time.monotonic() - t_module:.1f}s", flush=True)
 
     # A test that fails once and passes on a fresh set of servers is
     # reported as flaky and counted as failed: the retry only tells a flaky

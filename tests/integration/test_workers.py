@@ -24,6 +24,10 @@ worker that reads the store).
   and how many sent again is printed.  The main process holds exactly the
   IRC connections of the logins, none of the crashed worker's once its
   server closed them.
+- A worker stopped (SIGSTOP) while an IRC peer writes to its user, then
+  killed: the lines it never read, which the IRC server had sent (a PONG
+  after them says so), reach the user from the main process, each once and
+  in order; then the login comes back.
 - A logout, then an unregistration (XEP-0077 §3.2 <remove/>), of a user
   whose IRC connection the main process holds too ends that connection at
   once: the nick leaves IRC within 2 s and neither process keeps a socket
@@ -485,6 +489,66 @@ def test_sigsegv_worker_under_load(env):
 
 def test_sigkill_worker_under_load(env):
     _crash_under_load(env, signal.SIGKILL)
+
+
+def test_lines_a_dead_worker_never_read_reach_the_user(env):
+    """The worker is stopped (SIGSTOP) while the peer writes, so the IRC
+    server's lines wait on the connection the main process holds too (the
+    peer's PONG after them says the server sent them); then it is killed.
+    The main process reads them as it ends the connection and the user
+    gets each message once, in order, before the login goes back to
+    login."""
+    pg = _start(env, workers=1)
+    [worker] = _wait_workers(pg, 1)
+    nick = "wunread1"
+    [c] = _register_all(env, "wunread", [nick])
+    since = c.mark()
+    send_available(c)
+    wait_transport_online(c, GW, since)
+    wait_until(lambda: _irc_ports(pg.pid, env.irc.port) and
+               _irc_ports(pg.pid, env.irc.port) == _irc_ports(worker, env.irc.port),
+               WAIT, interval=0.05, what="the main process holding the IRC connection")
+    peer = env.track(IrcClient(env.irc.port, PEER))
+    assert _say_from_peer(c, peer, nick, "before the stop") == 1
+    bodies = [f"unread {i} <&>" for i in range(5)]
+    since = c.mark()
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        mark = peer.mark()
+        for b in bodies:
+            peer.privmsg(nick, b)
+        peer.send("PING :unread-barrier")
+        peer.expect(lambda m: m.command == "PONG" and m.params[-1] == "unread-barrier", since=mark,
+                    what="the PONG after the messages")
+        with peer.cond:
+            refused = [m.raw for m in peer.lines[mark:] if m.command == "401"]
+        assert not refused, f"the IRC server refused the messages: {refused}"
+    finally:
+        os.kill(worker, signal.SIGKILL)
+    c.expect(chat_from(f"{PEER}@{GW}", bodies[-1]), timeout=WAIT, since=since,
+             what="the last message the worker never read")
+    got = [_body(el) for el in c.transcript.elements()[since:] if chat_from(f"{PEER}@{GW}")(el)]
+    assert got == bodies, f"the user got {got}, the peer sent {bodies}"
+    _wait_workers(pg, 1, exclude=[worker])
+    assert _say_from_peer(c, peer, nick, "after the restart") == 1
+
+
+def _say_from_peer(c, peer, nick, body):
+    """The peer writes `body` to `nick` (retried while the nick is away);
+    returns how many times the user got it, after a barrier."""
+    since = c.mark()
+    deadline = time.monotonic() + 2 * WAIT
+    while True:
+        peer.privmsg(nick, body)
+        try:
+            c.expect(chat_from(f"{PEER}@{GW}", body), timeout=2, since=since, what=f"'{body}' from the peer")
+            break
+        except Timeout:
+            if time.monotonic() > deadline:
+                raise
+    r = c.iq(f"<iq type='get' to='{GW}'><ping xmlns='{harness.NS_PING}'/></iq>")
+    assert r.get("type") == "result", f"ping refused: {tostr(r)}"
+    return sum(1 for el in c.transcript.elements()[since:] if chat_from(f"{PEER}@{GW}", body)(el))
 
 
 # ---------------------------------------------------------------------------

@@ -5,8 +5,11 @@
 
 #include "legacy/wire.h"
 
+#include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct
@@ -494,6 +497,115 @@ test_end_of_file (Fixture *f, gconstpointer data)
   g_assert_false (f->received.malformed);
 }
 
+/* A worker, forked, that queues @n frames of @len-byte texts on @fd after
+ * @flushed of them were written, and is killed before writing the rest
+ * (or, with @write_some, after writing what the socket takes: part of the
+ * queue then fills the socket, the rest is only in the queue). */
+static void
+worker_killed_with_queue (int fd, const char *dir, guint flushed, guint n, gsize len, gboolean write_some)
+{
+  pid_t pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid > 0)
+    {
+      close (fd);
+      int status;
+      g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+      g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+      return;
+    }
+  PgWire *wire = pg_wire_new (fd, NULL, NULL, NULL);
+  if (!pg_wire_keep_unsent (wire, dir, NULL))
+    _exit (1);
+  g_autofree char *text = g_strnfill (len, 'x');
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *from = g_strdup_printf ("peer%u", i);
+      pg_wire_send_texts (wire, PG_WIRE_MESSAGE, i + 1, NULL, from, text);
+      if (i + 1 == flushed && !pg_wire_flush (wire, 1000))
+        _exit (2);
+    }
+  if (write_some)
+    pg_wire_flush (wire, 0);
+  raise (SIGKILL);
+  _exit (3);
+}
+
+static void
+expect_recovered (guint flushed, guint n, gsize len, gboolean write_some)
+{
+  g_autofree char *dir = g_dir_make_tmp ("test-wire-XXXXXX", NULL);
+  g_assert_nonnull (dir);
+  int fds[2];
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  Received received = { .frames = g_ptr_array_new_with_free_func (g_free) };
+  PgWire *wire = pg_wire_new (fds[0], on_frame, on_closed, &received);
+  received.wire = wire;
+  pg_wire_recover_unsent (wire, dir);
+  worker_killed_with_queue (fds[1], dir, flushed, n, len, write_some);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (received.closed == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpstr (received.closed, ==, "end of file");
+  g_assert_false (received.malformed);
+  g_assert_cmpuint (received.frames->len, ==, n);
+  g_autofree char *text = g_strnfill (len, 'x');
+  for (guint i = 0; i < received.frames->len; i++)
+    {
+      g_autofree char *want = g_strdup_printf ("%u %u ('peer%u', '%s')", PG_WIRE_MESSAGE, i + 1, i, text);
+      g_assert_cmpstr (g_ptr_array_index (received.frames, i), ==, want);
+    }
+  g_autofree char *path = g_build_filename (dir, PG_WIRE_UNSENT_FILE, NULL);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  pg_wire_free (wire);
+  g_ptr_array_unref (received.frames);
+  g_free (received.closed);
+  g_rmdir (dir);
+}
+
+/* What a killed worker had queued arrives once, in order, after what it
+ * had written: the socket held part of it, a frame cut in two included. */
+static void
+test_unsent_recovered (void)
+{
+  /* 300 frames of ~4 KiB: more than the socket takes, less than the file. */
+  expect_recovered (10, 300, 4000, TRUE);
+  /* Nothing written after the first frames; once after the first only. */
+  expect_recovered (3, 40, 10, FALSE);
+  expect_recovered (1, 2, 10, FALSE);
+  /* Nothing written at all. */
+  expect_recovered (0, 5, 100, FALSE);
+}
+
+/* Frames queued beyond what the file holds are lost, and that is said;
+ * what the socket took still arrives. */
+static void
+test_unsent_overflow (void)
+{
+  g_test_expect_message ("pg-wire", G_LOG_LEVEL_WARNING, "the worker's last * bytes of frames are lost*");
+  /* 700 frames of 4 KiB: about 2.8 MiB queued at once. */
+  g_autofree char *dir = g_dir_make_tmp ("test-wire-XXXXXX", NULL);
+  int fds[2];
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  Received received = { .frames = g_ptr_array_new_with_free_func (g_free) };
+  PgWire *wire = pg_wire_new (fds[0], on_frame, on_closed, &received);
+  received.wire = wire;
+  pg_wire_recover_unsent (wire, dir);
+  worker_killed_with_queue (fds[1], dir, 1, 700, 4000, TRUE);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (received.closed == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (received.closed, ==, "end of file");
+  g_assert_false (received.malformed);
+  g_assert_cmpuint (received.frames->len, >=, 1);
+  g_assert_cmpuint (received.frames->len, <, 700);
+  pg_wire_free (wire);
+  g_ptr_array_unref (received.frames);
+  g_free (received.closed);
+  g_rmdir (dir);
+}
+
 /* Every op has a type; events and commands do not overlap. */
 static void
 test_types (void)
@@ -517,6 +629,8 @@ main (int argc, char **argv)
   g_test_add_func ("/wire/types", test_types);
   g_test_add_func ("/wire/room-frames-checked", test_room_frames_checked);
   g_test_add_func ("/wire/texts-checked", test_texts_checked);
+  g_test_add_func ("/wire/unsent/recovered", test_unsent_recovered);
+  g_test_add_func ("/wire/unsent/overflow", test_unsent_overflow);
 #define ADD(path, fn) g_test_add ("/wire/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("texts", test_texts);
   ADD ("strings", test_strings);
