@@ -531,8 +531,10 @@ worker_killed_with_queue (int fd, const char *dir, guint flushed, guint n, gsize
   _exit (3);
 }
 
-static void
-expect_recovered (guint flushed, guint n, gsize len, gboolean write_some)
+/* The main process's side of a worker killed as worker_killed_with_queue()
+ * says: the frames delivered until the link closed (caller frees). */
+static Received
+receive_from_killed_worker (guint flushed, guint n, gsize len, gboolean write_some)
 {
   g_autofree char *dir = g_dir_make_tmp ("test-wire-XXXXXX", NULL);
   g_assert_nonnull (dir);
@@ -548,6 +550,25 @@ expect_recovered (guint flushed, guint n, gsize len, gboolean write_some)
     g_main_context_iteration (NULL, FALSE);
   g_assert_cmpstr (received.closed, ==, "end of file");
   g_assert_false (received.malformed);
+  g_autofree char *path = g_build_filename (dir, PG_WIRE_UNSENT_FILE, NULL);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  pg_wire_free (wire);
+  received.wire = NULL;
+  g_rmdir (dir);
+  return received;
+}
+
+static void
+received_clear (Received *received)
+{
+  g_ptr_array_unref (received->frames);
+  g_free (received->closed);
+}
+
+static void
+expect_recovered (guint flushed, guint n, gsize len, gboolean write_some)
+{
+  Received received = receive_from_killed_worker (flushed, n, len, write_some);
   g_assert_cmpuint (received.frames->len, ==, n);
   g_autofree char *text = g_strnfill (len, 'x');
   for (guint i = 0; i < received.frames->len; i++)
@@ -555,12 +576,7 @@ expect_recovered (guint flushed, guint n, gsize len, gboolean write_some)
       g_autofree char *want = g_strdup_printf ("%u %u ('peer%u', '%s')", PG_WIRE_MESSAGE, i + 1, i, text);
       g_assert_cmpstr (g_ptr_array_index (received.frames, i), ==, want);
     }
-  g_autofree char *path = g_build_filename (dir, PG_WIRE_UNSENT_FILE, NULL);
-  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
-  pg_wire_free (wire);
-  g_ptr_array_unref (received.frames);
-  g_free (received.closed);
-  g_rmdir (dir);
+  received_clear (&received);
 }
 
 /* What a killed worker had queued arrives once, in order, after what it
@@ -584,26 +600,11 @@ test_unsent_overflow (void)
 {
   g_test_expect_message ("pg-wire", G_LOG_LEVEL_WARNING, "the worker's last * bytes of frames are lost*");
   /* 700 frames of 4 KiB: about 2.8 MiB queued at once. */
-  g_autofree char *dir = g_dir_make_tmp ("test-wire-XXXXXX", NULL);
-  int fds[2];
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-  Received received = { .frames = g_ptr_array_new_with_free_func (g_free) };
-  PgWire *wire = pg_wire_new (fds[0], on_frame, on_closed, &received);
-  received.wire = wire;
-  pg_wire_recover_unsent (wire, dir);
-  worker_killed_with_queue (fds[1], dir, 1, 700, 4000, TRUE);
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (received.closed == NULL && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
+  Received received = receive_from_killed_worker (1, 700, 4000, TRUE);
   g_test_assert_expected_messages ();
-  g_assert_cmpstr (received.closed, ==, "end of file");
-  g_assert_false (received.malformed);
   g_assert_cmpuint (received.frames->len, >=, 1);
   g_assert_cmpuint (received.frames->len, <, 700);
-  pg_wire_free (wire);
-  g_ptr_array_unref (received.frames);
-  g_free (received.closed);
-  g_rmdir (dir);
+  received_clear (&received);
 }
 
 /* Every op has a type; events and commands do not overlap. */
