@@ -19,6 +19,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -1867,6 +1868,13 @@ def main():
         import resource
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+        # SIGTERM and SIGHUP end the run like Ctrl-C does: through the
+        # finally below, which stops every server and gateway by PID.
+        def on_signal(signum, frame):
+            raise KeyboardInterrupt(f"signal {signum}")
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGHUP, on_signal)
         try:
             cmd_measure(args)
         finally:
