@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define HEADER_BYTES 12 /* length, op, id */
@@ -431,14 +432,16 @@ recover_unsent (PgWire *wire)
   if (wire->recover_dir == NULL)
     return FALSE;
   g_autofree char *path = g_build_filename (wire->recover_dir, PG_WIRE_UNSENT_FILE, NULL);
-  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  /* Not blocking on a FIFO or following a link a broken worker put there. */
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
     return FALSE;
   unlink (path);
   UnsentHead head;
+  struct stat st;
   gboolean recovered = FALSE;
-  if (pread (fd, &head, sizeof head, 0) != (gssize)sizeof head || head.magic != UNSENT_MAGIC
-      || head.end <= wire->received)
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || pread (fd, &head, sizeof head, 0) != (gssize)sizeof head
+      || head.magic != UNSENT_MAGIC || head.end <= wire->received)
     goto done;
   /* Data from another process, trusted no further than the frames' own
    * checks once the offsets are in range. */

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -607,6 +608,26 @@ test_unsent_overflow (void)
   received_clear (&received);
 }
 
+/* A FIFO where the unsent file should be (a broken worker's doing) does
+ * not stall the main process: the link just ends. */
+static void
+test_unsent_not_a_file (Fixture *f, gconstpointer data)
+{
+  (void)data;
+  g_autofree char *dir = g_dir_make_tmp ("test-wire-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, PG_WIRE_UNSENT_FILE, NULL);
+  g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+  pg_wire_recover_unsent (f->wire, dir);
+  shutdown (f->raw, SHUT_WR);
+  gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (f->received.closed == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpstr (f->received.closed, ==, "end of file");
+  g_assert_cmpuint (f->received.frames->len, ==, 0);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_rmdir (dir);
+}
+
 /* Every op has a type; events and commands do not overlap. */
 static void
 test_types (void)
@@ -644,6 +665,7 @@ main (int argc, char **argv)
   ADD ("malformed/unknown-op", test_unknown_op);
   ADD ("malformed/args", test_malformed_args);
   ADD ("end-of-file", test_end_of_file);
+  ADD ("unsent/not-a-file", test_unsent_not_a_file);
 #undef ADD
   return g_test_run ();
 }
