@@ -10,6 +10,7 @@
 #include "legacy/irc-line.h"
 #include "legacy/sent-note.h"
 #include "legacy/wire.h"
+#include "legacy/worker-file.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -737,11 +738,11 @@ on_wire_closed (const char *why, gboolean malformed, gpointer data)
 static GHashTable *
 read_crash_note (PgWorker *worker)
 {
-  g_autofree char *path = g_build_filename (worker->dir, "crash-note", NULL);
-  g_autofree char *text = NULL;
-  if (!g_file_get_contents (path, &text, NULL, NULL))
+  gsize len;
+  /* The worker maps one page (worker.c). */
+  g_autofree char *text = pg_worker_file_take (worker->dir, "crash-note", 4096, &len);
+  if (text == NULL)
     return NULL;
-  unlink (path);
   GHashTable *ids = g_hash_table_new (NULL, NULL);
   g_auto (GStrv) words = g_strsplit_set (text, " \n", -1);
   for (guint i = 0; words[i] != NULL; i++)

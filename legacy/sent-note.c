@@ -5,6 +5,8 @@
 
 #include "legacy/sent-note.h"
 
+#include "legacy/worker-file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
@@ -160,12 +162,10 @@ pg_sent_note_parse (const guint8 *data, gsize len)
 GHashTable *
 pg_sent_note_take (const char *dir)
 {
-  g_autofree char *path = g_build_filename (dir, PG_SENT_NOTE_FILE, NULL);
-  g_autofree char *data = NULL;
   gsize len = 0;
+  g_autofree char *data = pg_worker_file_take (dir, PG_SENT_NOTE_FILE, PG_SENT_NOTE_BYTES, &len);
 
-  if (!g_file_get_contents (path, &data, &len, NULL))
+  if (data == NULL)
     return NULL;
-  unlink (path);
   return pg_sent_note_parse ((const guint8 *)data, len);
 }

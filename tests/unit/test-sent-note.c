@@ -2,13 +2,18 @@
  * written and what their servers had processed (legacy/sent-note.h): what
  * the worker writes is what the main process reads, each of the two tags
  * apart, a freed slot claims nothing, and anything that is not a note
- * claims nothing. */
+ * claims nothing; nor does anything a worker leaves that is not a regular
+ * file of a note's size (legacy/worker-file.h), and reading it never
+ * blocks. */
 #include "build-config.h"
 
 #include "legacy/sent-note.h"
+#include "legacy/worker-file.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define W PG_SENT_NOTE_WRITTEN
 #define P PG_SENT_NOTE_PROCESSED
@@ -104,11 +109,52 @@ test_parse_rejects (void)
   g_assert_cmpuint (tag_of (both, 5, P), ==, 4);
 }
 
+static void
+test_worker_file (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("test-worker-file-XXXXXX", NULL);
+  g_autofree char *note = g_build_filename (dir, "note", NULL);
+  g_autofree char *outside = g_build_filename (dir, "outside", NULL);
+  gsize len = 0;
+
+  /* A regular file: read whole, then gone. */
+  g_assert_true (g_file_set_contents (note, "12 7", -1, NULL));
+  g_autofree char *text = pg_worker_file_take (dir, "note", 4096, &len);
+  g_assert_cmpstr (text, ==, "12 7");
+  g_assert_cmpuint (len, ==, 4);
+  g_assert_false (g_file_test (note, G_FILE_TEST_EXISTS));
+  g_assert_null (pg_worker_file_take (dir, "note", 4096, &len));
+
+  /* Over the size a note can have. */
+  g_assert_true (g_file_set_contents (note, "0123456789", -1, NULL));
+  g_test_expect_message ("pg-workers", G_LOG_LEVEL_WARNING, "*not a note a worker writes*");
+  g_assert_null (pg_worker_file_take (dir, "note", 9, &len));
+  g_test_assert_expected_messages ();
+  g_assert_false (g_file_test (note, G_FILE_TEST_EXISTS));
+
+  /* A FIFO: no wait for a writer. */
+  g_assert_cmpint (mkfifo (note, 0600), ==, 0);
+  g_test_expect_message ("pg-workers", G_LOG_LEVEL_WARNING, "*not a note a worker writes*");
+  g_assert_null (pg_worker_file_take (dir, "note", 4096, &len));
+  g_test_assert_expected_messages ();
+  g_assert_false (g_file_test (note, G_FILE_TEST_EXISTS));
+
+  /* A link: not followed, and what it names is left alone. */
+  g_assert_true (g_file_set_contents (outside, "secret", -1, NULL));
+  g_assert_cmpint (symlink (outside, note), ==, 0);
+  g_assert_null (pg_worker_file_take (dir, "note", 4096, &len));
+  g_assert_false (g_file_test (note, G_FILE_TEST_IS_SYMLINK));
+  g_assert_true (g_file_test (outside, G_FILE_TEST_IS_REGULAR));
+  g_unlink (outside);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/sent-note/round-trip", test_round_trip);
   g_test_add_func ("/sent-note/parse-rejects", test_parse_rejects);
+  g_test_add_func ("/sent-note/worker-file", test_worker_file);
   return g_test_run ();
 }
