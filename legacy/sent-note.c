@@ -36,29 +36,9 @@ struct PgSentNote
 PgSentNote *
 pg_sent_note_open (const char *dir, GError **error)
 {
-  g_autofree char *path = g_build_filename (dir, PG_SENT_NOTE_FILE, NULL);
-  int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  /* Allocated now, not sparse: a page first written on a full disk would
-   * kill the worker with SIGBUS. */
-  int failed = fd < 0 ? errno : posix_fallocate (fd, 0, PG_SENT_NOTE_BYTES);
-  if (failed != 0)
-    {
-      int saved = failed;
-      if (fd >= 0)
-        close (fd);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot keep %s: %s", path,
-                   g_strerror (saved));
-      return NULL;
-    }
-  void *map = mmap (NULL, PG_SENT_NOTE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  int saved = errno;
-  close (fd);
-  if (map == MAP_FAILED)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot map %s: %s", path,
-                   g_strerror (saved));
-      return NULL;
-    }
+  void *map = pg_worker_file_map (dir, PG_SENT_NOTE_FILE, PG_SENT_NOTE_BYTES, error);
+  if (map == NULL)
+    return NULL;
   PgSentNote *note = g_new0 (PgSentNote, 1);
   note->slots = map;
   note->slots[0].id = PG_SENT_NOTE_VERSION;

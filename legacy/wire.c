@@ -6,18 +6,16 @@
 #include "legacy/wire.h"
 
 #include "legacy/question.h"
+#include "legacy/worker-file.h"
 
 #include "transport/ascii.h"
 #include "transport/pass-end.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <gio/gio.h>
 #include <glib-unix.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define HEADER_BYTES 12 /* length, op, id */
@@ -431,43 +429,30 @@ recover_unsent (PgWire *wire)
 {
   if (wire->recover_dir == NULL)
     return FALSE;
-  g_autofree char *path = g_build_filename (wire->recover_dir, PG_WIRE_UNSENT_FILE, NULL);
-  /* Not blocking on a FIFO or following a link a broken worker put there. */
-  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0)
-    return FALSE;
-  unlink (path);
+  gsize len = 0;
+  g_autofree char *file
+      = pg_worker_file_take (wire->recover_dir, PG_WIRE_UNSENT_FILE, PG_WIRE_UNSENT_BYTES, &len);
   UnsentHead head;
-  struct stat st;
-  gboolean recovered = FALSE;
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || pread (fd, &head, sizeof head, 0) != (gssize)sizeof head
-      || head.magic != UNSENT_MAGIC || head.end <= wire->received)
-    goto done;
+  if (file == NULL || len < sizeof head)
+    return FALSE;
+  memcpy (&head, file, sizeof head);
+  if (head.magic != UNSENT_MAGIC || head.end <= wire->received)
+    return FALSE;
   /* Data from another process, trusted no further than the frames' own
    * checks once the offsets are in range. */
-  if (head.lost != 0 || head.origin > wire->received
-      || head.end - head.origin > PG_WIRE_UNSENT_BYTES - sizeof head)
+  if (head.lost != 0 || head.origin > wire->received || head.end - head.origin > len - sizeof head)
     {
       g_warning ("the worker's last %" G_GUINT64_FORMAT " bytes of frames are lost: its unsent file does not "
                  "hold them",
                  head.end - wire->received);
-      goto done;
+      return FALSE;
     }
   guint n = (guint)(head.end - wire->received);
-  guint had = wire->in->len;
-  g_byte_array_set_size (wire->in, had + n);
-  if (pread (fd, wire->in->data + had, n, (off_t)(sizeof head + (wire->received - head.origin))) != (gssize)n)
-    {
-      g_warning ("cannot read the worker's unsent file: %s", g_strerror (errno));
-      g_byte_array_set_size (wire->in, had);
-      goto done;
-    }
+  g_byte_array_append (wire->in, (const guint8 *)file + sizeof head + (wire->received - head.origin), n);
+  explicit_bzero (file, len);
   g_message ("%u bytes of frames the worker had queued but not written are delivered", n);
   wire->received = head.end;
-  recovered = TRUE;
-done:
-  close (fd);
-  return recovered;
+  return TRUE;
 }
 
 static gboolean
@@ -731,23 +716,9 @@ gboolean
 pg_wire_keep_unsent (PgWire *wire, const char *dir, GError **error)
 {
   g_return_val_if_fail (wire->unsent == NULL && wire->out->len == 0, FALSE);
-  g_autofree char *path = g_build_filename (dir, PG_WIRE_UNSENT_FILE, NULL);
-  int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  /* Allocated now, not sparse: a page first written on a full disk would
-   * kill the worker with SIGBUS. */
-  int failed = fd < 0 ? errno : posix_fallocate (fd, 0, PG_WIRE_UNSENT_BYTES);
-  void *map = failed != 0 ? MAP_FAILED
-                          : mmap (NULL, PG_WIRE_UNSENT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (failed == 0 && map == MAP_FAILED)
-    failed = errno;
-  if (fd >= 0)
-    close (fd);
-  if (failed != 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (failed), "cannot keep %s: %s", path,
-                   g_strerror (failed));
-      return FALSE;
-    }
+  void *map = pg_worker_file_map (dir, PG_WIRE_UNSENT_FILE, PG_WIRE_UNSENT_BYTES, error);
+  if (map == NULL)
+    return FALSE;
   wire->unsent = map;
   wire->unsent->magic = UNSENT_MAGIC;
   return TRUE;

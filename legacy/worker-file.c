@@ -5,9 +5,32 @@
 
 #include "legacy/worker-file.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+void *
+pg_worker_file_map (const char *dir, const char *name, gsize bytes, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int failed = fd < 0 ? errno : posix_fallocate (fd, 0, (off_t)bytes);
+  void *map = failed != 0 ? MAP_FAILED : mmap (NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (failed == 0 && map == MAP_FAILED)
+    failed = errno;
+  if (fd >= 0)
+    close (fd);
+  if (failed != 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (failed), "cannot keep %s: %s", path,
+                   g_strerror (failed));
+      return NULL;
+    }
+  return map;
+}
 
 char *
 pg_worker_file_take (const char *dir, const char *name, gsize max_bytes, gsize *len)

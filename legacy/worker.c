@@ -15,6 +15,7 @@
 #include "legacy/purple-account.h"
 #include "legacy/sandbox.h"
 #include "legacy/sent-note.h"
+#include "legacy/worker-file.h"
 #include "legacy/wire.h"
 #include "transport/heap-trim.h"
 #include "transport/pass-end.h"
@@ -154,24 +155,10 @@ set_connecting (Login *login, gboolean connecting)
 static void
 open_crash_note (Worker *worker, const char *dir)
 {
-  g_autofree char *path = g_build_filename (dir, "crash-note", NULL);
-  int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  /* Allocated now, not sparse: a page first written on a full disk would
-   * kill the worker with SIGBUS. */
-  int failed = fd < 0 ? errno : posix_fallocate (fd, 0, CRASH_NOTE_BYTES);
-  if (failed != 0)
-    {
-      g_warning ("cannot keep %s: %s", path, g_strerror (failed));
-      if (fd >= 0)
-        close (fd);
-      return;
-    }
-  void *map = mmap (NULL, CRASH_NOTE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close (fd);
-  if (map == MAP_FAILED)
-    g_warning ("cannot map %s: %s", path, g_strerror (errno));
-  else
-    worker->note = map;
+  g_autoptr (GError) error = NULL;
+  worker->note = pg_worker_file_map (dir, "crash-note", CRASH_NOTE_BYTES, &error);
+  if (worker->note == NULL)
+    g_warning ("%s", error->message);
 }
 
 /* A SIGSEGV, SIGBUS or SIGILL that another process sent (an operator, the
