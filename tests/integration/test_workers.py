@@ -496,8 +496,8 @@ def test_lines_a_dead_worker_never_read_reach_the_user(env):
     server's lines wait on the connection the main process holds too (the
     peer's PONG after them says the server sent them); then it is killed.
     The main process reads them as it ends the connection and the user
-    gets each message once, in order, before the login goes back to
-    login."""
+    gets each message once, in order; then the login comes back and a
+    message still reaches the user once."""
     pg = _start(env, workers=1)
     [worker] = _wait_workers(pg, 1)
     nick = "wunread1"
